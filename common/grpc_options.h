@@ -1,0 +1,31 @@
+// gRPC settings every server and client of the system shares.
+#ifndef MQ_COMMON_GRPC_OPTIONS_H_
+#define MQ_COMMON_GRPC_OPTIONS_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <memory>
+#include <string>
+
+namespace mq {
+
+// Largest gRPC message either side accepts: room for a 4 MiB body (the default
+// max message size) several times over, plus headers, in sends, batches and pulls.
+inline constexpr int kMaxGrpcMessageBytes = 64 * 1024 * 1024;
+
+// Turns on gRPC server reflection and the standard health service
+// (grpc.health.v1.Health) for every server built afterwards, and raises the
+// message size limits on `builder`.
+void ConfigureServerBuilder(grpc::ServerBuilder* builder);
+
+// Channel arguments with the raised message size limits and keepalive.
+grpc::ChannelArguments DefaultChannelArguments();
+
+// An insecure channel to "host:port" with DefaultChannelArguments().
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address);
+
+}  // namespace mq
+
+#endif  // MQ_COMMON_GRPC_OPTIONS_H_

@@ -1,0 +1,61 @@
+#include "common/status.h"
+
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+
+namespace mq {
+
+absl::Status WithResponseCode(absl::Status status, common::v1::ResponseCode code) {
+  status.SetPayload(kResponseCodeKey, absl::Cord(std::to_string(static_cast<int>(code))));
+  return status;
+}
+
+namespace {
+
+absl::optional<common::v1::ResponseCode> ParseResponseCode(absl::string_view text) {
+  int value = 0;
+  if (!absl::SimpleAtoi(text, &value) || !common::v1::ResponseCode_IsValid(value)) {
+    return absl::nullopt;
+  }
+  return static_cast<common::v1::ResponseCode>(value);
+}
+
+}  // namespace
+
+absl::optional<common::v1::ResponseCode> GetResponseCode(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kResponseCodeKey);
+  if (!payload.has_value()) return absl::nullopt;
+  return ParseResponseCode(std::string(*payload));
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContext* context) {
+  if (status.ok()) return grpc::Status::OK;
+  absl::optional<common::v1::ResponseCode> code = GetResponseCode(status);
+  if (code.has_value() && context != nullptr) {
+    context->AddTrailingMetadata(std::string(kResponseCodeKey),
+                                 std::to_string(static_cast<int>(*code)));
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status, const grpc::ClientContext& context) {
+  absl::Status result = FromGrpcStatus(status);
+  if (result.ok()) return result;
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find(grpc::string_ref(kResponseCodeKey.data(), kResponseCodeKey.size()));
+  if (it != trailers.end()) {
+    absl::optional<common::v1::ResponseCode> code =
+        ParseResponseCode(absl::string_view(it->second.data(), it->second.size()));
+    if (code.has_value()) result = WithResponseCode(std::move(result), *code);
+  }
+  return result;
+}
+
+}  // namespace mq

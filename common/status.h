@@ -1,0 +1,42 @@
+// Errors as absl::Status inside the system; gRPC statuses with a RocketMQ-like
+// response code on the wire.
+//
+// A server attaches the response code as trailing metadata `mq-response-code`;
+// a client reads it back into the absl::Status payload of the same name, so the
+// retry rules can look at it.
+#ifndef MQ_COMMON_STATUS_H_
+#define MQ_COMMON_STATUS_H_
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/status.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "proto/common.pb.h"
+
+namespace mq {
+
+// The metadata key and absl::Status payload type URL carrying a ResponseCode.
+inline constexpr absl::string_view kResponseCodeKey = "mq-response-code";
+
+// Returns `status` with `code` attached. `status` must not be OK.
+absl::Status WithResponseCode(absl::Status status, common::v1::ResponseCode code);
+
+// The response code attached to `status`, if any.
+absl::optional<common::v1::ResponseCode> GetResponseCode(const absl::Status& status);
+
+// Converts for the wire; attaches the response code as trailing metadata of `context`.
+grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContext* context);
+
+// Converts a finished call's status back, reading the response code from the
+// trailing metadata of `context`.
+absl::Status FromGrpcStatus(const grpc::Status& status, const grpc::ClientContext& context);
+
+// Converts without metadata (for calls whose context is gone).
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace mq
+
+#endif  // MQ_COMMON_STATUS_H_

@@ -1,0 +1,35 @@
+#include "common/status.h"
+
+#include <gtest/gtest.h>
+
+namespace mq {
+namespace {
+
+TEST(StatusTest, ResponseCodeRoundTripsThroughPayload) {
+  absl::Status status =
+      WithResponseCode(absl::NotFoundError("topic t not exist"), common::v1::TOPIC_NOT_EXIST);
+  ASSERT_TRUE(GetResponseCode(status).has_value());
+  EXPECT_EQ(*GetResponseCode(status), common::v1::TOPIC_NOT_EXIST);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(status.message(), "topic t not exist");
+}
+
+TEST(StatusTest, NoResponseCodeWhenNoneAttached) {
+  EXPECT_FALSE(GetResponseCode(absl::InternalError("x")).has_value());
+}
+
+TEST(StatusTest, ToGrpcKeepsCodeAndMessage) {
+  grpc::Status status = ToGrpcStatus(absl::InvalidArgumentError("bad topic"), nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "bad topic");
+  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus(), nullptr).ok());
+}
+
+TEST(StatusTest, FromGrpcKeepsCodeAndMessage) {
+  absl::Status status = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(status.message(), "down");
+}
+
+}  // namespace
+}  // namespace mq

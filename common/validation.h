@@ -1,0 +1,43 @@
+// Validation of names and counts that cross a service boundary, with RocketMQ's
+// rules (TopicValidator, Validators). Each returns INVALID_ARGUMENT with a
+// message naming the field and the rule.
+#ifndef MQ_COMMON_VALIDATION_H_
+#define MQ_COMMON_VALIDATION_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace mq {
+
+inline constexpr size_t kMaxTopicLength = 127;
+inline constexpr size_t kMaxNameLength = 127;
+inline constexpr size_t kMaxGroupLength = 255;
+inline constexpr int32_t kMaxQueueNums = 1024;
+
+// True when every character is in [%|a-zA-Z0-9_-].
+bool HasOnlyValidNameChars(absl::string_view name);
+
+// A topic: 1..127 characters of [%|a-zA-Z0-9_-].
+absl::Status ValidateTopic(absl::string_view topic);
+
+// A cluster or broker name: 1..127 characters of [%|a-zA-Z0-9_-]. `what` names
+// the field in the message ("cluster name").
+absl::Status ValidateName(absl::string_view what, absl::string_view name);
+
+// A producer or consumer group: 1..255 characters of [%|a-zA-Z0-9_-].
+absl::Status ValidateGroup(absl::string_view group);
+
+// A read or write queue count: 1..1024.
+absl::Status ValidateQueueNums(absl::string_view what, int32_t nums);
+
+// A broker id: >= 0 (0 is the master).
+absl::Status ValidateBrokerId(int64_t broker_id);
+
+// "host:port" with a non-empty host and a port in 1..65535.
+absl::Status ValidateAddress(absl::string_view what, absl::string_view address);
+
+}  // namespace mq
+
+#endif  // MQ_COMMON_VALIDATION_H_

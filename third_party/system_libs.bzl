@@ -1,0 +1,64 @@
+"""A repository of Debian's system libraries as cc_library targets.
+
+Headers live under /usr/include, which is already on the compiler's include
+path, so each target only carries the link flags that pkg-config reports for
+its packages. Asking pkg-config keeps the long list of abseil libraries right.
+"""
+
+# target name -> (pkg-config packages, extra link flags)
+_LIBS = {
+    "absl": ([
+        "absl_base",
+        "absl_cleanup",
+        "absl_flat_hash_map",
+        "absl_flat_hash_set",
+        "absl_btree",
+        "absl_flags",
+        "absl_flags_parse",
+        "absl_flags_usage",
+        "absl_hash",
+        "absl_random_random",
+        "absl_status",
+        "absl_statusor",
+        "absl_str_format",
+        "absl_strings",
+        "absl_synchronization",
+        "absl_time",
+        "absl_span",
+        "absl_optional",
+        "absl_any_invocable",
+        "absl_function_ref",
+    ], []),
+    "grpc": (["grpc++", "protobuf"], ["-lgrpc++_reflection"]),
+    "protobuf": (["protobuf"], []),
+    "glog": (["libglog"], []),
+    "gtest": (["gtest", "gmock"], []),
+    "gtest_main": (["gmock_main", "gtest", "gmock"], []),
+    "benchmark": (["benchmark"], ["-lpthread"]),
+    "zlib": (["zlib"], []),
+}
+
+def _pkg_config_libs(ctx, packages):
+    result = ctx.execute(["pkg-config", "--libs"] + packages)
+    if result.return_code != 0:
+        fail("pkg-config --libs %s failed: %s\nRun tools/bootstrap.sh to install the packages." %
+             (" ".join(packages), result.stderr))
+    return result.stdout.strip().split(" ")
+
+def _system_libs_impl(ctx):
+    lines = ['package(default_visibility = ["//visibility:public"])', ""]
+    for name, (packages, extra) in _LIBS.items():
+        flags = [f for f in _pkg_config_libs(ctx, packages) + extra if f]
+        lines.append("cc_library(")
+        lines.append('    name = "%s",' % name)
+        lines.append("    linkopts = %s," % repr(flags))
+        lines.append(")")
+        lines.append("")
+    ctx.file("BUILD", "\n".join(lines))
+    ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
+
+system_libs = repository_rule(
+    implementation = _system_libs_impl,
+    local = True,
+    environ = ["PKG_CONFIG_PATH"],
+)
