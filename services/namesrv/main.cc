@@ -1,0 +1,68 @@
+// The name server process: `namesrv --port=9876`.
+#include <glog/logging.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/grpc_options.h"
+#include "common/process.h"
+#include "services/namesrv/name_server.h"
+
+ABSL_FLAG(std::string, listen_address, "0.0.0.0", "Address to listen on.");
+ABSL_FLAG(int, port, 9876, "gRPC port; 0 picks a free port (printed at start).");
+ABSL_FLAG(absl::Duration, broker_expiry, absl::Seconds(120),
+          "A broker not heard from for this long is dropped from routes.");
+ABSL_FLAG(absl::Duration, scan_interval, absl::Seconds(10),
+          "How often to look for silent brokers.");
+
+int main(int argc, char** argv) {
+  mq::InitServerProcess(
+      argc, argv,
+      "Name server of the message queue: brokers register here, clients ask "
+      "it for topic routes.\nUsage: namesrv [--port=9876] [--broker_expiry=120s]");
+  if (absl::GetFlag(FLAGS_broker_expiry) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_scan_interval) <= absl::ZeroDuration()) {
+    std::cerr << "--broker_expiry and --scan_interval must be positive\n";
+    return 2;
+  }
+
+  mq::namesrv::NameServerOptions options;
+  options.routes.broker_expiry = absl::GetFlag(FLAGS_broker_expiry);
+  options.scan_interval = absl::GetFlag(FLAGS_scan_interval);
+  mq::namesrv::NameServer name_server(options);
+
+  grpc::ServerBuilder builder;
+  mq::ConfigureServerBuilder(&builder);
+  int selected_port = 0;
+  std::string address =
+      absl::StrCat(absl::GetFlag(FLAGS_listen_address), ":", absl::GetFlag(FLAGS_port));
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected_port);
+  builder.RegisterService(name_server.service());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || selected_port == 0) {
+    LOG(ERROR) << "cannot listen on " << address;
+    return 1;
+  }
+  name_server.Start();
+  server->GetHealthCheckService()->SetServingStatus(true);
+  std::cout << "namesrv listening on " << absl::GetFlag(FLAGS_listen_address) << ":"
+            << selected_port << std::endl;
+  LOG(INFO) << "namesrv ready on port " << selected_port << ", broker expiry "
+            << absl::FormatDuration(options.routes.broker_expiry);
+
+  int signal = mq::WaitForShutdownSignal();
+  LOG(INFO) << "signal " << signal << " received, shutting down";
+  server->GetHealthCheckService()->SetServingStatus(false);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  name_server.Stop();
+  LOG(INFO) << "namesrv stopped";
+  return 0;
+}

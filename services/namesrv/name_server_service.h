@@ -1,0 +1,40 @@
+// The gRPC face of the name server: translates protos to RouteInfoManager calls.
+#ifndef MQ_SERVICES_NAMESRV_NAME_SERVER_SERVICE_H_
+#define MQ_SERVICES_NAMESRV_NAME_SERVER_SERVICE_H_
+
+#include "proto/namesrv.grpc.pb.h"
+#include "services/namesrv/route_info_manager.h"
+
+namespace mq::namesrv {
+
+// Thread-safe. `routes` must outlive the service.
+class NameServerService final : public namesrv::v1::NameServer::Service {
+ public:
+  explicit NameServerService(RouteInfoManager* routes) : routes_(routes) {}
+
+  grpc::Status RegisterBroker(grpc::ServerContext* context,
+                              const namesrv::v1::RegisterBrokerRequest* request,
+                              namesrv::v1::RegisterBrokerResponse* response) override;
+  grpc::Status UnregisterBroker(grpc::ServerContext* context,
+                                const namesrv::v1::UnregisterBrokerRequest* request,
+                                namesrv::v1::UnregisterBrokerResponse* response) override;
+  grpc::Status GetRouteInfoByTopic(grpc::ServerContext* context,
+                                   const namesrv::v1::GetRouteInfoByTopicRequest* request,
+                                   namesrv::v1::GetRouteInfoByTopicResponse* response) override;
+  grpc::Status GetClusterInfo(grpc::ServerContext* context,
+                              const namesrv::v1::GetClusterInfoRequest* request,
+                              namesrv::v1::GetClusterInfoResponse* response) override;
+  grpc::Status GetAllTopics(grpc::ServerContext* context,
+                            const namesrv::v1::GetAllTopicsRequest* request,
+                            namesrv::v1::GetAllTopicsResponse* response) override;
+  grpc::Status DeleteTopic(grpc::ServerContext* context,
+                           const namesrv::v1::DeleteTopicRequest* request,
+                           namesrv::v1::DeleteTopicResponse* response) override;
+
+ private:
+  RouteInfoManager* const routes_;
+};
+
+}  // namespace mq::namesrv
+
+#endif  // MQ_SERVICES_NAMESRV_NAME_SERVER_SERVICE_H_

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything and runs every test.
+# Ends with the line "N passed, N failed" counted from the GoogleTest XML
+# reports Bazel writes; exits non-zero if any test or build failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash tools/bootstrap.sh || exit 1
+
+# Reports left by an earlier run must not count for a target that fails to build now.
+testlogs="$(bazel info bazel-testlogs 2>/dev/null)"
+if [ -n "$testlogs" ] && [ -d "$testlogs" ]; then
+  find "$testlogs" -name test.xml -delete
+fi
+
+bazel test //... --keep_going "$@"
+bazel_status=$?
+
+targets="$(bazel query 'tests(//...)' 2>/dev/null)"
+/usr/bin/python3 tools/count_tests.py "$testlogs" $targets
+count_status=$?
+
+if [ "$bazel_status" -ne 0 ] || [ "$count_status" -ne 0 ]; then
+  exit 1
+fi
