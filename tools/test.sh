@@ -13,7 +13,7 @@ if [ -n "$testlogs" ] && [ -d "$testlogs" ]; then
   find "$testlogs" -name test.xml -delete
 fi
 
-bazel test //... --keep_going "$@"
+bazel test //... --keep_going --nocache_test_results "$@"
 bazel_status=$?
 
 targets="$(bazel query 'tests(//...)' 2>/dev/null)"
