@@ -1,0 +1,317 @@
+#include "services/store/commit_log.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "glog/logging.h"
+
+namespace mq::store {
+namespace {
+
+// RocketMQ's recoverNormally starts this many files from the end.
+constexpr int kNormalRecoveryFiles = 3;
+
+MappedFileQueueOptions QueueOptions(const CommitLogOptions& options) {
+  MappedFileQueueOptions queue_options;
+  queue_options.dir = options.dir;
+  queue_options.file_size = options.file_size;
+  queue_options.allocator = options.allocator;
+  return queue_options;
+}
+
+bool TakesQueueOffset(int32_t sys_flag) {
+  int32_t type = sys_flag & kSysFlagTransactionTypeMask;
+  return type != kSysFlagTransactionPreparedType && type != kSysFlagTransactionRollbackType;
+}
+
+// The length of `data` up to its last non-zero byte: how much of the rest of
+// a file holds anything. Compares whole pages against zeros for speed, as the
+// rest of a file may be a gigabyte.
+int64_t DirtyPrefixBytes(absl::string_view data) {
+  static const char kZeros[kOsPageSizeBytes] = {};
+  size_t end = data.size();
+  while (end > 0) {
+    size_t chunk = std::min<size_t>(end, kOsPageSizeBytes);
+    if (std::memcmp(data.data() + end - chunk, kZeros, chunk) != 0) break;
+    end -= chunk;
+  }
+  while (end > 0 && data[end - 1] == '\0') --end;
+  return static_cast<int64_t>(end);
+}
+
+}  // namespace
+
+CommitLog::CommitLog(CommitLogOptions options)
+    : options_(std::move(options)), queue_(QueueOptions(options_)) {}
+
+absl::Status CommitLog::Load() { return queue_.Load(); }
+
+absl::StatusOr<int64_t> CommitLog::Recover(int64_t start_file_offset, bool check_crc) {
+  return Recover(start_file_offset, check_crc, [](int64_t, const MessageRecord&) {});
+}
+
+absl::StatusOr<int64_t> CommitLog::Recover(
+    int64_t start_file_offset, bool check_crc,
+    absl::FunctionRef<void(int64_t offset, const MessageRecord& record)> visitor) {
+  int64_t offset = std::max(start_file_offset, queue_.MinOffset());
+  int64_t records = 0;
+  while (true) {
+    std::shared_ptr<MappedFile> file = queue_.FindFileByOffset(offset);
+    if (file == nullptr) break;
+    int64_t pos = offset - file->start_offset();
+    DecodedRecord decoded = DecodeRecord(file->Read(pos, file->file_size() - pos), check_crc);
+    if (decoded.kind == RecordKind::kBlank) {
+      offset = file->end_offset();
+      continue;
+    }
+    if (decoded.kind == RecordKind::kMessage && decoded.message.physical_offset != offset) {
+      decoded.kind = RecordKind::kCorrupt;
+      decoded.error = "physical offset field does not match the record's position";
+    }
+    if (decoded.kind == RecordKind::kCorrupt) {
+      absl::string_view rest = file->Read(pos, file->file_size() - pos);
+      int64_t dirty = DirtyPrefixBytes(rest);
+      if (dirty == 0) {
+        LOG(INFO) << "commit log " << options_.dir << " ends at offset " << offset;
+      } else {
+        LOG(WARNING) << "commit log " << options_.dir << ": cutting " << dirty
+                     << " bytes of torn or corrupt data at offset " << offset << " ("
+                     << file->path() << " position " << pos << "): " << decoded.error;
+      }
+      break;
+    }
+    visitor(offset, decoded.message);
+    offset += decoded.size;
+    ++records;
+  }
+  int64_t files_after = 0;
+  for (const auto& file : queue_.Files()) files_after += file->start_offset() > offset ? 1 : 0;
+  if (files_after > 0) {
+    LOG(WARNING) << "commit log " << options_.dir << ": deleting " << files_after
+                 << " file(s) past the valid end " << offset;
+  }
+  absl::Status truncated = queue_.TruncateDirtyFiles(offset);
+  if (!truncated.ok()) return truncated;
+  queue_.SetFlushedOffset(offset);
+  {
+    absl::MutexLock lock(&put_mu_);
+    current_file_ = nullptr;
+  }
+  LOG(INFO) << "commit log " << options_.dir << " recovered " << records << " records from "
+            << start_file_offset << "; valid end " << offset;
+  return offset;
+}
+
+int64_t CommitLog::NormalRecoveryStartOffset() const {
+  std::vector<std::shared_ptr<MappedFile>> files = queue_.Files();
+  if (files.empty()) return 0;
+  size_t index = files.size() > kNormalRecoveryFiles ? files.size() - kNormalRecoveryFiles : 0;
+  return files[index]->start_offset();
+}
+
+bool CommitLog::Validate(const MessageRecord& message, AppendResult* result) const {
+  if (message.properties.size() > kMaxPropertiesBytes) {
+    result->status = AppendStatus::kPropertiesSizeExceeded;
+    result->error = absl::StrCat("encoded properties of ", message.properties.size(),
+                                 " bytes are over the limit of ", kMaxPropertiesBytes, " bytes");
+    return false;
+  }
+  absl::Status status = ValidateRecordLimits(message, options_.max_message_body_bytes);
+  if (status.ok() && RecordSize(message) + kBlankMarkerMinBytes > options_.file_size) {
+    status = absl::InvalidArgumentError(absl::StrCat("record of ", RecordSize(message),
+                                                     " bytes does not fit in a commit-log file of ",
+                                                     options_.file_size, " bytes"));
+  }
+  if (!status.ok()) {
+    result->status = AppendStatus::kMessageIllegal;
+    result->error = std::string(status.message());
+    return false;
+  }
+  return true;
+}
+
+absl::Status CommitLog::EnsureRoom(int64_t size) {
+  if (current_file_ != nullptr && current_file_->remaining() >= size + kBlankMarkerMinBytes) {
+    return absl::OkStatus();
+  }
+  if (current_file_ != nullptr && !current_file_->IsFull()) {
+    // Every record leaves room for a marker, so the rest is at least 8 bytes.
+    int64_t rest = current_file_->remaining();
+    CHECK_GE(rest, kBlankMarkerMinBytes) << current_file_->path();
+    EncodeBlankMarker(static_cast<int32_t>(rest), current_file_->WritableTail().data());
+    current_file_->AdvanceWritePosition(rest);
+  }
+  absl::StatusOr<std::shared_ptr<MappedFile>> file = queue_.GetOrCreateLastFile(queue_.MaxOffset());
+  if (!file.ok()) return file.status();
+  current_file_ = *std::move(file);
+  if (current_file_->remaining() < size + kBlankMarkerMinBytes) {
+    return EnsureRoom(size);
+  }
+  return absl::OkStatus();
+}
+
+std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord> messages) {
+  std::vector<AppendResult> results(messages.size());
+  if (refusing_.load(std::memory_order_acquire)) {
+    std::string reason;
+    {
+      absl::MutexLock lock(&refuse_mu_);
+      reason = refuse_reason_;
+    }
+    for (AppendResult& result : results) {
+      result.status = AppendStatus::kServiceNotAvailable;
+      result.error = absl::StrCat("the store refuses writes: ", reason);
+    }
+    return results;
+  }
+  // Validation and the CRC of the bulk of each record happen before the lock,
+  // in the caller's thread, so concurrent appenders do them in parallel.
+  absl::InlinedVector<uint32_t, 16> tail_crcs(messages.size());
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (Validate(messages[i], &results[i])) tail_crcs[i] = RecordTailCrc(messages[i]);
+  }
+
+  absl::MutexLock lock(&put_mu_);
+  // One timestamp per batch: the batch is stored at one instant.
+  const int64_t now_ms = absl::GetCurrentTimeNanos() / 1000000;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    AppendResult& result = results[i];
+    if (result.status != AppendStatus::kOk) continue;
+    MessageRecord record = messages[i];
+    const int64_t size = RecordSize(record);
+    absl::Status room = EnsureRoom(size);
+    if (!room.ok()) {
+      result.status = AppendStatus::kCreateMappedFileFailed;
+      result.error = absl::StrCat("no commit-log file for the record: ", room.message());
+      LOG(ERROR) << result.error;
+      continue;
+    }
+    record.physical_offset = current_file_->start_offset() + current_file_->write_position();
+    record.store_timestamp_ms = now_ms;
+    record.queue_offset = 0;
+    if (TakesQueueOffset(record.sys_flag)) {
+      auto it = queue_offsets_.find(QueueKeyView{record.topic, record.queue_id});
+      if (it == queue_offsets_.end()) {
+        it = queue_offsets_.emplace(QueueKey{std::string(record.topic), record.queue_id}, 0).first;
+      }
+      record.queue_offset = it->second++;
+    }
+    EncodeRecord(record, tail_crcs[i], current_file_->WritableTail().data());
+    current_file_->AdvanceWritePosition(size);
+    current_file_->set_store_timestamp_ms(now_ms);
+    result.physical_offset = record.physical_offset;
+    result.queue_offset = record.queue_offset;
+    result.size = static_cast<int32_t>(size);
+    result.store_timestamp_ms = now_ms;
+  }
+  return results;
+}
+
+absl::StatusOr<RecordRef> CommitLog::ReadRecord(int64_t physical_offset, bool check_crc) const {
+  LogEntry entry = ReadNext(physical_offset, check_crc);
+  switch (entry.kind) {
+    case LogEntryKind::kRecord:
+      return std::move(entry.record);
+    case LogEntryKind::kNoMoreData:
+      return absl::NotFoundError(absl::StrCat("commit-log offset ", physical_offset,
+                                              " is at or past the end ", MaxOffset()));
+    case LogEntryKind::kNextFile:
+      if (physical_offset < MinOffset()) {
+        return absl::NotFoundError(absl::StrCat("commit-log offset ", physical_offset,
+                                                " was deleted; the log starts at ", MinOffset()));
+      }
+      return absl::InvalidArgumentError(absl::StrCat("no message at commit-log offset ",
+                                                     physical_offset, " (end-of-file marker)"));
+    case LogEntryKind::kCorrupt:
+      break;
+  }
+  return absl::DataLossError(absl::StrCat("no valid record at commit-log offset ", physical_offset,
+                                          ": ", entry.record.record.error));
+}
+
+LogEntry CommitLog::ReadNext(int64_t offset, bool check_crc) const {
+  LogEntry entry;
+  entry.offset = offset;
+  entry.next_offset = offset;
+  if (offset >= MaxOffset()) return entry;
+  std::shared_ptr<MappedFile> file = queue_.FindFileByOffset(offset);
+  if (file == nullptr) {
+    int64_t min = MinOffset();
+    if (offset < min) {
+      entry.kind = LogEntryKind::kNextFile;
+      entry.next_offset = min;
+    }
+    return entry;
+  }
+  const int64_t pos = offset - file->start_offset();
+  absl::string_view data = file->Read(pos, file->file_size() - pos);
+  if (data.empty()) return entry;
+  DecodedRecord decoded = DecodeRecord(data, check_crc);
+  switch (decoded.kind) {
+    case RecordKind::kBlank:
+      entry.kind = LogEntryKind::kNextFile;
+      entry.next_offset = file->end_offset();
+      return entry;
+    case RecordKind::kMessage:
+      entry.kind = LogEntryKind::kRecord;
+      entry.next_offset = offset + decoded.size;
+      break;
+    case RecordKind::kCorrupt:
+      entry.kind = LogEntryKind::kCorrupt;
+      break;
+  }
+  entry.record.file = std::move(file);
+  entry.record.offset = offset;
+  entry.record.record = decoded;
+  return entry;
+}
+
+void CommitLog::RefuseAppends(std::string reason) {
+  absl::MutexLock lock(&refuse_mu_);
+  if (!refusing_.load(std::memory_order_relaxed) || refuse_reason_ != reason) {
+    LOG(WARNING) << "commit log " << options_.dir << " refuses appends: " << reason;
+  }
+  refuse_reason_ = std::move(reason);
+  refusing_.store(true, std::memory_order_release);
+}
+
+void CommitLog::AcceptAppends() {
+  absl::MutexLock lock(&refuse_mu_);
+  if (refusing_.load(std::memory_order_relaxed)) {
+    LOG(INFO) << "commit log " << options_.dir << " accepts appends again";
+  }
+  refusing_.store(false, std::memory_order_release);
+  refuse_reason_.clear();
+}
+
+int64_t CommitLog::GetQueueOffset(absl::string_view topic, int32_t queue_id) const {
+  absl::MutexLock lock(&put_mu_);
+  auto it = queue_offsets_.find(QueueKeyView{topic, queue_id});
+  return it == queue_offsets_.end() ? 0 : it->second;
+}
+
+void CommitLog::SetQueueOffset(absl::string_view topic, int32_t queue_id, int64_t next_offset) {
+  absl::MutexLock lock(&put_mu_);
+  auto it = queue_offsets_.find(QueueKeyView{topic, queue_id});
+  if (it == queue_offsets_.end()) {
+    queue_offsets_.emplace(QueueKey{std::string(topic), queue_id}, next_offset);
+  } else {
+    it->second = next_offset;
+  }
+}
+
+void CommitLog::RemoveQueueOffsets(absl::string_view topic) {
+  absl::MutexLock lock(&put_mu_);
+  absl::erase_if(queue_offsets_, [topic](const auto& entry) { return entry.first.topic == topic; });
+}
+
+void CommitLog::ClearQueueOffsets() {
+  absl::MutexLock lock(&put_mu_);
+  queue_offsets_.clear();
+}
+
+}  // namespace mq::store

@@ -1,0 +1,231 @@
+// The commit log: every message of every topic, appended in arrival order to
+// one MappedFileQueue of fixed-size files (RocketMQ's CommitLog). Each message
+// gets, under one lock, its physical offset (its byte offset in the log), the
+// next offset of its topic/queue, and its store timestamp.
+//
+// Records are in the format of message_format.h; a record that does not fit in
+// the rest of a file is preceded by a blank marker and goes to the next file.
+//
+// Thread-safety: AppendBatch, the readers, the offset getters and the
+// queue-offset table calls are safe from any thread. Load and Recover must run
+// before anything else and alone. Flushing is done by the flush services on
+// file_queue(), which is safe concurrently with appends.
+#ifndef MQ_SERVICES_STORE_COMMIT_LOG_H_
+#define MQ_SERVICES_STORE_COMMIT_LOG_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/hash/hash.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "services/store/mapped_file.h"
+#include "services/store/mapped_file_allocator.h"
+#include "services/store/mapped_file_queue.h"
+#include "services/store/message_format.h"
+
+namespace mq::store {
+
+// RocketMQ's mappedFileSizeCommitLog.
+inline constexpr int64_t kDefaultCommitLogFileSizeBytes = int64_t{1} << 30;
+
+struct CommitLogOptions {
+  // Usually <root>/commitlog.
+  std::string dir;
+  int64_t file_size = kDefaultCommitLogFileSizeBytes;
+  // RocketMQ's maxMessageSize (of the body).
+  int64_t max_message_body_bytes = kDefaultMaxMessageBodyBytes;
+  // Prepares the next file ahead of need; not owned; nullptr creates files
+  // synchronously on roll-over.
+  MappedFileAllocator* allocator = nullptr;
+};
+
+// Outcome of one append; names follow RocketMQ's PutMessageStatus.
+enum class AppendStatus {
+  kOk,
+  // Appends are refused (disk full, slave, shutting down): see RefuseAppends.
+  kServiceNotAvailable,
+  // No file could be created for the record.
+  kCreateMappedFileFailed,
+  // Body empty or too large, topic empty or too long, record over a file.
+  kMessageIllegal,
+  // Encoded properties over 32767 bytes.
+  kPropertiesSizeExceeded,
+};
+
+struct AppendResult {
+  AppendStatus status = AppendStatus::kOk;
+  // Why the message was not stored (empty when kOk).
+  std::string error;
+  // Set when kOk.
+  int64_t physical_offset = 0;
+  int64_t queue_offset = 0;
+  int32_t size = 0;
+  int64_t store_timestamp_ms = 0;
+};
+
+// A record read from the log. `file` keeps the mapping, and so the views in
+// `record.message`, alive.
+struct RecordRef {
+  std::shared_ptr<MappedFile> file;
+  int64_t offset = 0;
+  DecodedRecord record;
+};
+
+// What ReadNext found at an offset.
+enum class LogEntryKind {
+  // A record; `next_offset` is the offset right after it.
+  kRecord,
+  // A blank marker (or an offset below the first kept file): go on at
+  // `next_offset`, the start of the next file.
+  kNextFile,
+  // `offset` is the end of the written data: nothing to read yet.
+  kNoMoreData,
+  // Bytes that are not a record; `record.error` says why.
+  kCorrupt,
+};
+
+struct LogEntry {
+  LogEntryKind kind = LogEntryKind::kNoMoreData;
+  int64_t offset = 0;
+  int64_t next_offset = 0;
+  // `record` and `file` are set when kind == kRecord (and `record.error` when
+  // kCorrupt); `file` keeps the views in `record.message` valid.
+  RecordRef record;
+};
+
+class CommitLog {
+ public:
+  explicit CommitLog(CommitLogOptions options);
+  CommitLog(const CommitLog&) = delete;
+  CommitLog& operator=(const CommitLog&) = delete;
+
+  // Maps the existing files (creating the directory if needed). Call Recover
+  // next: until then every loaded file counts as full.
+  absl::Status Load();
+
+  // Walks the records from `start_file_offset` (the start of a file; offsets
+  // below the first file start at the first file), following blank markers to
+  // the next file, and stops at the first torn or corrupt record (with
+  // `check_crc`, a CRC mismatch counts) or at the end of the files. The log is
+  // truncated there (the rest of that file zeroed, later files deleted; what
+  // was cut is logged) and the valid end offset is returned. `visitor`, if
+  // given, sees each valid record in order. The queue-offset table is left
+  // alone: the store rebuilds it (SetQueueOffset) from its consume queues.
+  absl::StatusOr<int64_t> Recover(int64_t start_file_offset, bool check_crc)
+      ABSL_LOCKS_EXCLUDED(put_mu_);
+  absl::StatusOr<int64_t> Recover(
+      int64_t start_file_offset, bool check_crc,
+      absl::FunctionRef<void(int64_t offset, const MessageRecord& record)> visitor)
+      ABSL_LOCKS_EXCLUDED(put_mu_);
+
+  // The start offset of the third-to-last file (or the first file), where
+  // RocketMQ's recoverNormally begins after a clean shutdown.
+  int64_t NormalRecoveryStartOffset() const;
+
+  // Appends `messages` in order under one lock. For each message the fields
+  // queue_offset, physical_offset and store_timestamp_ms are assigned here
+  // (their input values are ignored); everything else is stored as given, and
+  // `properties` must already be encoded. A message that fails validation
+  // fails alone; the others are still stored. PREPARED and ROLLBACK
+  // transaction messages get queue offset 0 and do not advance their queue.
+  // Returns one result per message, in order. Nothing is flushed here.
+  std::vector<AppendResult> AppendBatch(absl::Span<const MessageRecord> messages)
+      ABSL_LOCKS_EXCLUDED(put_mu_);
+
+  // The message stored at `physical_offset`: NOT_FOUND if the offset is past
+  // the end or below the first kept file, INVALID_ARGUMENT if no record
+  // starts there (a blank marker), DATA_LOSS if the bytes are not a valid
+  // record.
+  absl::StatusOr<RecordRef> ReadRecord(int64_t physical_offset, bool check_crc = false) const;
+
+  // For a reader following the log (the dispatcher, replication): what is at
+  // `offset`, and where to go next. Only published (fully written) records
+  // are ever returned.
+  LogEntry ReadNext(int64_t offset, bool check_crc = false) const;
+
+  // Start offset of the first kept file (0 when empty).
+  int64_t MinOffset() const { return queue_.MinOffset(); }
+  // The end of the written data: the physical offset of the next record.
+  int64_t MaxOffset() const { return queue_.MaxOffset(); }
+  int64_t FlushedOffset() const { return queue_.FlushedOffset(); }
+
+  // The files, for the flush services and retention. After a flush,
+  // file_queue().FlushedStoreTimestamp() is the store time of a flushed record
+  // (the checkpoint's physic msg timestamp).
+  MappedFileQueue& file_queue() { return queue_; }
+
+  // Makes appends fail with kServiceNotAvailable and `reason` (e.g. "disk
+  // full") until AcceptAppends() is called.
+  void RefuseAppends(std::string reason) ABSL_LOCKS_EXCLUDED(refuse_mu_);
+  void AcceptAppends() ABSL_LOCKS_EXCLUDED(refuse_mu_);
+  bool accepting_appends() const { return !refusing_.load(std::memory_order_acquire); }
+
+  // The topic/queue -> next queue offset table (RocketMQ's topicQueueTable).
+  int64_t GetQueueOffset(absl::string_view topic, int32_t queue_id) const
+      ABSL_LOCKS_EXCLUDED(put_mu_);
+  void SetQueueOffset(absl::string_view topic, int32_t queue_id, int64_t next_offset)
+      ABSL_LOCKS_EXCLUDED(put_mu_);
+  void RemoveQueueOffsets(absl::string_view topic) ABSL_LOCKS_EXCLUDED(put_mu_);
+  void ClearQueueOffsets() ABSL_LOCKS_EXCLUDED(put_mu_);
+
+ private:
+  struct QueueKey {
+    std::string topic;
+    int32_t queue_id;
+  };
+  struct QueueKeyView {
+    absl::string_view topic;
+    int32_t queue_id;
+  };
+  // Transparent hash and equality so lookups need no std::string.
+  struct QueueKeyHash {
+    using is_transparent = void;
+    size_t operator()(const QueueKeyView& k) const { return absl::HashOf(k.topic, k.queue_id); }
+    size_t operator()(const QueueKey& k) const {
+      return (*this)(QueueKeyView{k.topic, k.queue_id});
+    }
+  };
+  struct QueueKeyEq {
+    using is_transparent = void;
+    static QueueKeyView View(const QueueKey& k) { return {k.topic, k.queue_id}; }
+    static QueueKeyView View(const QueueKeyView& k) { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a).queue_id == View(b).queue_id && View(a).topic == View(b).topic;
+    }
+  };
+  using QueueOffsetTable = absl::flat_hash_map<QueueKey, int64_t, QueueKeyHash, QueueKeyEq>;
+
+  // Validates a message; fills `result` and returns false if it cannot be
+  // stored.
+  bool Validate(const MessageRecord& message, AppendResult* result) const;
+  // Makes sure the current file has room for `size` bytes plus a blank marker,
+  // closing the current file with a marker and moving to the next if not.
+  absl::Status EnsureRoom(int64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_);
+
+  const CommitLogOptions options_;
+  MappedFileQueue queue_;
+
+  mutable absl::Mutex put_mu_;
+  // The file appends go to; reset by Recover.
+  std::shared_ptr<MappedFile> current_file_ ABSL_GUARDED_BY(put_mu_);
+  QueueOffsetTable queue_offsets_ ABSL_GUARDED_BY(put_mu_);
+
+  std::atomic<bool> refusing_{false};
+  mutable absl::Mutex refuse_mu_;
+  std::string refuse_reason_ ABSL_GUARDED_BY(refuse_mu_);
+};
+
+}  // namespace mq::store
+
+#endif  // MQ_SERVICES_STORE_COMMIT_LOG_H_

@@ -1,0 +1,502 @@
+#include "services/store/commit_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "services/store/test_util.h"
+
+namespace mq::store {
+namespace {
+
+constexpr int64_t kFileSize = 64 * 1024;
+
+CommitLogOptions Options(const std::string& dir) {
+  CommitLogOptions options;
+  options.dir = dir;
+  options.file_size = kFileSize;
+  return options;
+}
+
+// Owns the strings a MessageRecord points at.
+struct TestMessage {
+  std::string topic = "TopicTest";
+  std::string body;
+  std::string properties;
+  int32_t queue_id = 0;
+  int32_t sys_flag = 0;
+
+  MessageRecord Record() const {
+    MessageRecord r;
+    r.topic = topic;
+    r.body = body;
+    r.properties = properties;
+    r.queue_id = queue_id;
+    r.sys_flag = sys_flag;
+    r.born_timestamp_ms = 1700000000000;
+    r.born_host = HostAddress{0x0A000001, 4000};
+    r.store_host = HostAddress{0x7F000001, 10911};
+    return r;
+  }
+};
+
+TestMessage Message(std::string body, int32_t queue_id = 0) {
+  TestMessage m;
+  m.body = std::move(body);
+  m.queue_id = queue_id;
+  m.properties = "TAGS\x01TagA";
+  return m;
+}
+
+AppendResult AppendOne(CommitLog& log, const TestMessage& m) {
+  MessageRecord record = m.Record();
+  std::vector<AppendResult> results = log.AppendBatch(absl::MakeConstSpan(&record, 1));
+  EXPECT_EQ(results.size(), 1u);
+  return results[0];
+}
+
+// Appends `count` messages with bodies "<prefix>-<i>" padded to `body_size`,
+// returning their results.
+std::vector<AppendResult> AppendMany(CommitLog& log, int count, size_t body_size,
+                                     const std::string& prefix = "m") {
+  std::vector<AppendResult> results;
+  for (int i = 0; i < count; ++i) {
+    std::string body = absl::StrCat(prefix, "-", i);
+    body.resize(std::max(body.size(), body_size), '.');
+    AppendResult r = AppendOne(log, Message(body));
+    EXPECT_EQ(r.status, AppendStatus::kOk) << r.error;
+    results.push_back(r);
+  }
+  return results;
+}
+
+// Every record from `offset` on, following blank markers.
+std::vector<std::pair<int64_t, std::string>> ReadAll(const CommitLog& log, int64_t offset = 0) {
+  std::vector<std::pair<int64_t, std::string>> records;
+  while (true) {
+    LogEntry entry = log.ReadNext(offset, /*check_crc=*/true);
+    if (entry.kind == LogEntryKind::kNoMoreData) break;
+    EXPECT_NE(entry.kind, LogEntryKind::kCorrupt) << entry.record.record.error;
+    if (entry.kind == LogEntryKind::kCorrupt) break;
+    if (entry.kind == LogEntryKind::kRecord) {
+      records.emplace_back(offset, std::string(entry.record.record.message.body));
+    }
+    EXPECT_GT(entry.next_offset, offset);
+    offset = entry.next_offset;
+  }
+  return records;
+}
+
+void FlipByte(const std::string& path, int64_t pos) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  char c;
+  ASSERT_EQ(::pread(fd, &c, 1, pos), 1);
+  c ^= 0x10;
+  ASSERT_EQ(::pwrite(fd, &c, 1, pos), 1);
+  ::close(fd);
+}
+
+void ZeroRange(const std::string& path, int64_t pos, int64_t len) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  std::string zeros(len, '\0');
+  ASSERT_EQ(::pwrite(fd, zeros.data(), len, pos), len);
+  ::close(fd);
+}
+
+std::string FilePath(const std::string& dir, int64_t offset) {
+  return absl::StrCat(dir, "/", OffsetToFileName(offset));
+}
+
+TEST(CommitLogTest, AppendAssignsOffsetsAndReadsBack) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  AppendResult a = AppendOne(log, Message("first", 0));
+  AppendResult b = AppendOne(log, Message("second", 1));
+  AppendResult c = AppendOne(log, Message("third", 0));
+  ASSERT_EQ(a.status, AppendStatus::kOk) << a.error;
+  EXPECT_EQ(a.physical_offset, 0);
+  EXPECT_EQ(a.size, kRecordFixedBytes + 5 + 9 + 9);
+  EXPECT_EQ(b.physical_offset, a.size);
+  EXPECT_EQ(c.physical_offset, a.size + b.size);
+  EXPECT_EQ(a.queue_offset, 0);
+  EXPECT_EQ(b.queue_offset, 0);
+  EXPECT_EQ(c.queue_offset, 1);
+  EXPECT_GT(a.store_timestamp_ms, 0);
+  EXPECT_EQ(log.MaxOffset(), c.physical_offset + c.size);
+  EXPECT_EQ(log.GetQueueOffset("TopicTest", 0), 2);
+  EXPECT_EQ(log.GetQueueOffset("TopicTest", 1), 1);
+  EXPECT_EQ(log.GetQueueOffset("Other", 0), 0);
+
+  absl::StatusOr<RecordRef> read = log.ReadRecord(c.physical_offset, /*check_crc=*/true);
+  ASSERT_TRUE(read.ok()) << read.status();
+  const MessageRecord& m = read->record.message;
+  EXPECT_EQ(m.body, "third");
+  EXPECT_EQ(m.topic, "TopicTest");
+  EXPECT_EQ(m.queue_offset, 1);
+  EXPECT_EQ(m.physical_offset, c.physical_offset);
+  EXPECT_EQ(m.store_timestamp_ms, c.store_timestamp_ms);
+  EXPECT_EQ(m.born_host, (HostAddress{0x0A000001, 4000}));
+  EXPECT_EQ(FindProperty(m.properties, kPropertyTags), "TagA");
+}
+
+TEST(CommitLogTest, FlushReportsTheStoreTimeOfFlushedData) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  EXPECT_EQ(log.file_queue().FlushedStoreTimestamp(), 0);
+  AppendResult a = AppendOne(log, Message("x"));
+  ASSERT_TRUE(log.file_queue().Flush(0).ok());
+  EXPECT_EQ(log.FlushedOffset(), a.physical_offset + a.size);
+  EXPECT_EQ(log.file_queue().FlushedStoreTimestamp(), a.store_timestamp_ms);
+}
+
+TEST(CommitLogTest, ReadRecordErrors) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  AppendResult a = AppendOne(log, Message("x"));
+  EXPECT_EQ(log.ReadRecord(log.MaxOffset()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(log.ReadRecord(a.physical_offset + 1).status().code(), absl::StatusCode::kDataLoss);
+  // Fill the first file so it ends with a blank marker.
+  std::vector<AppendResult> more = AppendMany(log, 70, 1000);
+  int64_t blank_offset = -1;
+  for (size_t i = 1; i < more.size(); ++i) {
+    if (more[i].physical_offset == kFileSize)
+      blank_offset = more[i - 1].physical_offset + more[i - 1].size;
+  }
+  ASSERT_GT(blank_offset, 0);
+  EXPECT_EQ(log.ReadRecord(blank_offset).status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(log.file_queue().DeleteFilesBefore(kFileSize, 1), 1);
+  EXPECT_EQ(log.ReadRecord(0).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(log.ReadNext(0).kind, LogEntryKind::kNextFile);
+  EXPECT_EQ(log.ReadNext(0).next_offset, kFileSize);
+}
+
+TEST(CommitLogTest, InvalidMessagesFailAlone) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  std::vector<TestMessage> in(6, Message("ok"));
+  in[1].body = "";
+  in[2].topic = std::string(kMaxTopicBytes + 1, 't');
+  in[3].properties = std::string(kMaxPropertiesBytes + 1, 'p');
+  in[4].body = std::string(kFileSize, 'b');  // under 4 MiB but over a file
+  std::vector<MessageRecord> records;
+  for (const TestMessage& m : in) records.push_back(m.Record());
+  std::vector<AppendResult> results = log.AppendBatch(records);
+  ASSERT_EQ(results.size(), 6u);
+  EXPECT_EQ(results[0].status, AppendStatus::kOk);
+  EXPECT_EQ(results[1].status, AppendStatus::kMessageIllegal);
+  EXPECT_EQ(results[2].status, AppendStatus::kMessageIllegal);
+  EXPECT_NE(results[2].error.find("topic"), std::string::npos) << results[2].error;
+  EXPECT_EQ(results[3].status, AppendStatus::kPropertiesSizeExceeded);
+  EXPECT_EQ(results[4].status, AppendStatus::kMessageIllegal);
+  EXPECT_NE(results[4].error.find("does not fit"), std::string::npos) << results[4].error;
+  EXPECT_EQ(results[5].status, AppendStatus::kOk);
+  EXPECT_EQ(results[5].physical_offset, results[0].size);
+  EXPECT_EQ(results[5].queue_offset, 1);
+  EXPECT_EQ(ReadAll(log).size(), 2u);
+}
+
+TEST(CommitLogTest, BodyLimitComesFromOptions) {
+  CommitLogOptions options = Options(MakeTempDir());
+  options.max_message_body_bytes = 10;
+  CommitLog log(options);
+  ASSERT_TRUE(log.Load().ok());
+  EXPECT_EQ(AppendOne(log, Message(std::string(10, 'a'))).status, AppendStatus::kOk);
+  AppendResult r = AppendOne(log, Message(std::string(11, 'a')));
+  EXPECT_EQ(r.status, AppendStatus::kMessageIllegal);
+  EXPECT_NE(r.error.find("over the limit"), std::string::npos) << r.error;
+}
+
+TEST(CommitLogTest, RollsOverWithBlankMarker) {
+  std::string dir = MakeTempDir();
+  CommitLog log(Options(dir));
+  ASSERT_TRUE(log.Load().ok());
+  std::vector<AppendResult> results = AppendMany(log, 200, 1000);
+  EXPECT_EQ(log.file_queue().Files().size(), 4u);
+  std::set<int64_t> starts;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const AppendResult& r = results[i];
+    EXPECT_EQ(r.queue_offset, static_cast<int64_t>(i));
+    // No record straddles a file boundary, and a marker always fits after one.
+    EXPECT_EQ(r.physical_offset / kFileSize, (r.physical_offset + r.size - 1) / kFileSize);
+    EXPECT_GE(kFileSize - (r.physical_offset + r.size) % kFileSize, kBlankMarkerMinBytes);
+    starts.insert(r.physical_offset / kFileSize);
+  }
+  EXPECT_EQ(starts.size(), 4u);
+  std::vector<std::pair<int64_t, std::string>> read = ReadAll(log);
+  ASSERT_EQ(read.size(), results.size());
+  for (size_t i = 0; i < read.size(); ++i) {
+    EXPECT_EQ(read[i].first, results[i].physical_offset);
+    EXPECT_EQ(read[i].second.substr(0, read[i].second.find('.')), absl::StrCat("m-", i));
+  }
+  // The first file is full and ends with a marker.
+  EXPECT_TRUE(log.file_queue().FirstFile()->IsFull());
+}
+
+TEST(CommitLogTest, UsesPreparedFiles) {
+  std::string dir = MakeTempDir();
+  MappedFileAllocator allocator;
+  CommitLogOptions options = Options(dir);
+  options.allocator = &allocator;
+  CommitLog log(options);
+  ASSERT_TRUE(log.Load().ok());
+  AppendMany(log, 1, 100);
+  for (int file = 1; file <= 3; ++file) {
+    ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= file; }));
+    while (log.MaxOffset() < file * kFileSize) AppendMany(log, 1, 1000);
+  }
+  EXPECT_EQ(allocator.stats().taken_prepared, 3);
+  EXPECT_EQ(allocator.stats().created_synchronously, 1);
+}
+
+TEST(CommitLogTest, TransactionHalfMessagesTakeNoQueueOffset) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  TestMessage prepared = Message("half");
+  prepared.sys_flag = kSysFlagTransactionPreparedType;
+  TestMessage rollback = Message("rollback");
+  rollback.sys_flag = kSysFlagTransactionRollbackType;
+  TestMessage commit = Message("commit");
+  commit.sys_flag = kSysFlagTransactionCommitType;
+  EXPECT_EQ(AppendOne(log, Message("a")).queue_offset, 0);
+  EXPECT_EQ(AppendOne(log, prepared).queue_offset, 0);
+  EXPECT_EQ(AppendOne(log, rollback).queue_offset, 0);
+  EXPECT_EQ(AppendOne(log, commit).queue_offset, 1);
+  EXPECT_EQ(AppendOne(log, Message("b")).queue_offset, 2);
+}
+
+TEST(CommitLogTest, RefusesAppendsWhenAsked) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  log.RefuseAppends("disk full (92% used)");
+  EXPECT_FALSE(log.accepting_appends());
+  AppendResult r = AppendOne(log, Message("x"));
+  EXPECT_EQ(r.status, AppendStatus::kServiceNotAvailable);
+  EXPECT_NE(r.error.find("disk full"), std::string::npos) << r.error;
+  EXPECT_EQ(log.MaxOffset(), 0);
+  log.AcceptAppends();
+  EXPECT_EQ(AppendOne(log, Message("x")).status, AppendStatus::kOk);
+}
+
+TEST(CommitLogTest, QueueOffsetTable) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  log.SetQueueOffset("TopicTest", 0, 41);
+  log.SetQueueOffset("Other", 2, 7);
+  EXPECT_EQ(AppendOne(log, Message("x", 0)).queue_offset, 41);
+  EXPECT_EQ(log.GetQueueOffset("TopicTest", 0), 42);
+  log.RemoveQueueOffsets("TopicTest");
+  EXPECT_EQ(log.GetQueueOffset("TopicTest", 0), 0);
+  EXPECT_EQ(log.GetQueueOffset("Other", 2), 7);
+  log.ClearQueueOffsets();
+  EXPECT_EQ(log.GetQueueOffset("Other", 2), 0);
+}
+
+TEST(CommitLogTest, ConcurrentAppendsGetUniqueDenseOffsets) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 300;
+  std::vector<std::vector<AppendResult>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        TestMessage m = Message(absl::StrCat("t", t, "-", i, std::string(200, '.')), t % 2);
+        MessageRecord records[2] = {m.Record(), m.Record()};
+        for (AppendResult& r : log.AppendBatch(records)) results[t].push_back(r);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::set<int64_t> physical;
+  std::map<int, std::set<int64_t>> queue_offsets;
+  for (int t = 0; t < kThreads; ++t) {
+    for (const AppendResult& r : results[t]) {
+      ASSERT_EQ(r.status, AppendStatus::kOk) << r.error;
+      EXPECT_TRUE(physical.insert(r.physical_offset).second);
+      EXPECT_TRUE(queue_offsets[t % 2].insert(r.queue_offset).second);
+    }
+  }
+  for (auto& [queue, offsets] : queue_offsets) {
+    EXPECT_EQ(*offsets.begin(), 0);
+    EXPECT_EQ(*offsets.rbegin(), static_cast<int64_t>(offsets.size()) - 1) << queue;
+  }
+  EXPECT_EQ(ReadAll(log).size(), static_cast<size_t>(2 * kThreads * kPerThread));
+}
+
+TEST(CommitLogRecoveryTest, CleanReopenKeepsEverything) {
+  std::string dir = MakeTempDir();
+  int64_t end;
+  {
+    CommitLog log(Options(dir));
+    ASSERT_TRUE(log.Load().ok());
+    AppendMany(log, 150, 1000);
+    end = log.MaxOffset();
+    ASSERT_TRUE(log.file_queue().Flush(0).ok());
+  }
+  CommitLog log(Options(dir));
+  ASSERT_TRUE(log.Load().ok());
+  EXPECT_EQ(log.NormalRecoveryStartOffset(), 0);
+  int visited = 0;
+  absl::StatusOr<int64_t> recovered =
+      log.Recover(0, true, [&](int64_t offset, const MessageRecord& r) {
+        EXPECT_EQ(r.physical_offset, offset);
+        EXPECT_EQ(r.queue_offset, visited);
+        ++visited;
+      });
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(*recovered, end);
+  EXPECT_EQ(visited, 150);
+  EXPECT_EQ(log.MaxOffset(), end);
+  EXPECT_EQ(log.FlushedOffset(), end);
+  log.SetQueueOffset("TopicTest", 0, 150);
+  AppendResult next = AppendOne(log, Message("after"));
+  EXPECT_EQ(next.physical_offset, end);
+  EXPECT_EQ(next.queue_offset, 150);
+  EXPECT_EQ(ReadAll(log).size(), 151u);
+}
+
+TEST(CommitLogRecoveryTest, NormalRecoveryStartsAtThirdToLastFile) {
+  std::string dir = MakeTempDir();
+  int64_t end;
+  {
+    CommitLog log(Options(dir));
+    ASSERT_TRUE(log.Load().ok());
+    AppendMany(log, 300, 1000);
+    end = log.MaxOffset();
+  }
+  CommitLog log(Options(dir));
+  ASSERT_TRUE(log.Load().ok());
+  size_t files = log.file_queue().Files().size();
+  ASSERT_GT(files, 3u);
+  EXPECT_EQ(log.NormalRecoveryStartOffset(), static_cast<int64_t>(files - 3) * kFileSize);
+  absl::StatusOr<int64_t> recovered = log.Recover(log.NormalRecoveryStartOffset(), true);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(*recovered, end);
+}
+
+TEST(CommitLogRecoveryTest, TruncatesTornLastRecord) {
+  std::string dir = MakeTempDir();
+  std::vector<AppendResult> results;
+  {
+    CommitLog log(Options(dir));
+    ASSERT_TRUE(log.Load().ok());
+    results = AppendMany(log, 100, 1000);
+  }
+  // The crash lost the second half of the last record.
+  const AppendResult& last = results.back();
+  int64_t file_start = last.physical_offset / kFileSize * kFileSize;
+  ZeroRange(FilePath(dir, file_start), last.physical_offset - file_start + last.size / 2,
+            last.size - last.size / 2);
+
+  CommitLog log(Options(dir));
+  ASSERT_TRUE(log.Load().ok());
+  absl::StatusOr<int64_t> recovered = log.Recover(0, /*check_crc=*/true);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(*recovered, last.physical_offset);
+  EXPECT_EQ(log.MaxOffset(), last.physical_offset);
+  EXPECT_EQ(ReadAll(log).size(), 99u);
+  // The torn bytes are gone: the next record is written in their place.
+  AppendResult next = AppendOne(log, Message("replacement"));
+  EXPECT_EQ(next.physical_offset, last.physical_offset);
+  absl::StatusOr<RecordRef> read = log.ReadRecord(next.physical_offset, true);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->record.message.body, "replacement");
+}
+
+TEST(CommitLogRecoveryTest, CutsAtBitFlippedRecordAndDeletesLaterFiles) {
+  std::string dir = MakeTempDir();
+  std::vector<AppendResult> results;
+  {
+    CommitLog log(Options(dir));
+    ASSERT_TRUE(log.Load().ok());
+    results = AppendMany(log, 200, 1000);
+  }
+  ASSERT_GE(results.back().physical_offset, 3 * kFileSize);
+  // One bit of the queue offset of record 70 (in the second file) flipped.
+  const AppendResult& bad = results[70];
+  ASSERT_EQ(bad.physical_offset / kFileSize, 1);
+  FlipByte(FilePath(dir, kFileSize), bad.physical_offset - kFileSize + kQueueOffsetOffset + 7);
+
+  {
+    // Without the CRC check a header flip goes unnoticed by the structure checks.
+    CommitLog log(Options(dir));
+    ASSERT_TRUE(log.Load().ok());
+    LogEntry entry = log.ReadNext(bad.physical_offset, /*check_crc=*/false);
+    EXPECT_EQ(entry.kind, LogEntryKind::kRecord);
+    EXPECT_EQ(log.ReadNext(bad.physical_offset, /*check_crc=*/true).kind, LogEntryKind::kCorrupt);
+  }
+  CommitLog log(Options(dir));
+  ASSERT_TRUE(log.Load().ok());
+  absl::StatusOr<int64_t> recovered = log.Recover(0, /*check_crc=*/true);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(*recovered, bad.physical_offset);
+  EXPECT_EQ(log.file_queue().Files().size(), 2u);
+  EXPECT_NE(::access(FilePath(dir, 2 * kFileSize).c_str(), F_OK), 0);
+  EXPECT_EQ(ReadAll(log).size(), 70u);
+}
+
+TEST(CommitLogRecoveryTest, RemovesLeftoverPreparedFile) {
+  std::string dir = MakeTempDir();
+  int64_t end;
+  {
+    CommitLog log(Options(dir));
+    ASSERT_TRUE(log.Load().ok());
+    AppendMany(log, 10, 1000);
+    end = log.MaxOffset();
+  }
+  // A file the allocator had prepared when the process died.
+  ASSERT_TRUE(MappedFile::Create(dir, kFileSize, kFileSize).ok());
+  CommitLog log(Options(dir));
+  ASSERT_TRUE(log.Load().ok());
+  absl::StatusOr<int64_t> recovered = log.Recover(0, true);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(*recovered, end);
+  EXPECT_EQ(log.file_queue().Files().size(), 1u);
+  EXPECT_NE(::access(FilePath(dir, kFileSize).c_str(), F_OK), 0);
+}
+
+TEST(CommitLogRecoveryTest, EmptyLog) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  absl::StatusOr<int64_t> recovered = log.Recover(0, true);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(*recovered, 0);
+  EXPECT_EQ(AppendOne(log, Message("x")).physical_offset, 0);
+}
+
+TEST(CommitLogRecoveryTest, RecoveryEndingAtAFileBoundaryContinuesInTheNextFile) {
+  std::string dir = MakeTempDir();
+  std::vector<AppendResult> results;
+  {
+    CommitLog log(Options(dir));
+    ASSERT_TRUE(log.Load().ok());
+    results = AppendMany(log, 80, 1000);
+  }
+  // Corrupt the first record of the second file.
+  int64_t first_in_second = -1;
+  for (const AppendResult& r : results) {
+    if (r.physical_offset == kFileSize) first_in_second = r.physical_offset;
+  }
+  ASSERT_EQ(first_in_second, kFileSize);
+  FlipByte(FilePath(dir, kFileSize), 100);
+  CommitLog log(Options(dir));
+  ASSERT_TRUE(log.Load().ok());
+  absl::StatusOr<int64_t> recovered = log.Recover(0, true);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(*recovered, kFileSize);
+  AppendResult next = AppendOne(log, Message("next"));
+  EXPECT_EQ(next.physical_offset, kFileSize);
+}
+
+}  // namespace
+}  // namespace mq::store

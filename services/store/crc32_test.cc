@@ -1,0 +1,46 @@
+#include "services/store/crc32.h"
+
+#include <zlib.h>
+
+#include <random>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace mq::store {
+namespace {
+
+uint32_t Zlib(uint32_t crc, const std::string& data, size_t offset, size_t size) {
+  return static_cast<uint32_t>(
+      crc32(crc, reinterpret_cast<const Bytef*>(data.data() + offset), size));
+}
+
+TEST(Crc32Test, KnownValue) { EXPECT_EQ(Crc32(0, "123456789", 9), 0xCBF43926u); }
+
+TEST(Crc32Test, MatchesZlibForEveryLengthAndAlignment) {
+  std::mt19937 rng(42);
+  std::string data(4096 + 64, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  for (size_t offset = 0; offset < 16; ++offset) {
+    for (size_t size = 0; size <= 1100; ++size) {
+      uint32_t seed = rng();
+      ASSERT_EQ(Crc32(seed, data.data() + offset, size), Zlib(seed, data, offset, size))
+          << "offset " << offset << " size " << size;
+    }
+  }
+  for (size_t size : {2048u, 4095u, 4096u}) {
+    EXPECT_EQ(Crc32(0, data.data() + 3, size), Zlib(0, data, 3, size)) << size;
+  }
+}
+
+TEST(Crc32Test, ChainsLikeZlib) {
+  std::string data(1000, 'a');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
+  uint32_t whole = Crc32(0, data.data(), data.size());
+  uint32_t parts =
+      Crc32(Crc32(Crc32(0, data.data(), 10), data.data() + 10, 500), data.data() + 510, 490);
+  EXPECT_EQ(whole, parts);
+}
+
+}  // namespace
+}  // namespace mq::store

@@ -1,0 +1,159 @@
+#include "services/store/dispatcher.h"
+
+#include <glog/logging.h>
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace mq::store {
+
+namespace {
+
+// How long the thread sleeps when it has nothing to do and nobody woke it.
+constexpr absl::Duration kIdleWait = absl::Milliseconds(100);
+// Back-off after a failed dispatch (e.g. a consume-queue file could not be created).
+constexpr absl::Duration kErrorBackoff = absl::Milliseconds(500);
+constexpr int kRecordsPerRound = 4096;
+
+bool TakesQueueOffset(int32_t sys_flag) {
+  int32_t type = sys_flag & kSysFlagTransactionTypeMask;
+  return type == kSysFlagTransactionNotType || type == kSysFlagTransactionCommitType;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(CommitLog* commit_log, ConsumeQueueTable* queues, IndexService* index,
+                       QueueWatchers* watchers)
+    : commit_log_(commit_log), queues_(queues), index_(index), watchers_(watchers) {}
+
+Dispatcher::~Dispatcher() { Stop(absl::ZeroDuration()); }
+
+absl::Status Dispatcher::DispatchRecord(const MessageRecord& record, int32_t size,
+                                        std::vector<v1::QueueAdvance>* advances) {
+  absl::optional<absl::string_view> tags = FindProperty(record.properties, kPropertyTags);
+  int64_t tag_code = tags.has_value() ? TagsHashCode(*tags) : 0;
+  if (TakesQueueOffset(record.sys_flag)) {
+    absl::StatusOr<std::shared_ptr<ConsumeQueue>> queue =
+        queues_->FindOrCreate(record.topic, record.queue_id);
+    if (!queue.ok()) return queue.status();
+    if (absl::Status s =
+            (*queue)->PutUnit(record.queue_offset, record.physical_offset, size, tag_code);
+        !s.ok()) {
+      return s;
+    }
+    v1::QueueAdvance* advance = nullptr;
+    for (v1::QueueAdvance& pending : *advances) {
+      if (pending.queue_id() == record.queue_id && pending.topic() == record.topic) {
+        advance = &pending;
+        break;
+      }
+    }
+    if (advance == nullptr) {
+      advance = &advances->emplace_back();
+      advance->set_topic(std::string(record.topic));
+      advance->set_queue_id(record.queue_id);
+    }
+    advance->set_max_offset(record.queue_offset + 1);
+    advance->set_tag_code(tag_code);
+  }
+  if (index_ != nullptr &&
+      (record.sys_flag & kSysFlagTransactionTypeMask) != kSysFlagTransactionRollbackType) {
+    absl::string_view keys = FindProperty(record.properties, kPropertyKeys).value_or("");
+    absl::string_view unique_id = FindProperty(record.properties, kPropertyUniqueKey).value_or("");
+    if (!keys.empty() || !unique_id.empty()) {
+      if (absl::Status s = index_->Put(record.topic, keys, unique_id, record.physical_offset,
+                                       record.store_timestamp_ms);
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Dispatcher::DispatchAvailable(int max_records) {
+  std::vector<v1::QueueAdvance> advances;
+  bool progressed = false;
+  absl::Status error;
+  for (int i = 0; i < max_records; ++i) {
+    int64_t offset = offset_.load(std::memory_order_relaxed);
+    LogEntry entry = commit_log_->ReadNext(offset);
+    if (entry.kind == LogEntryKind::kNoMoreData) break;
+    if (entry.kind == LogEntryKind::kNextFile) {
+      offset_.store(entry.next_offset, std::memory_order_release);
+      progressed = true;
+      continue;
+    }
+    if (entry.kind == LogEntryKind::kCorrupt) {
+      error = absl::DataLossError(absl::StrCat(
+          "commit log is unreadable at offset ", offset, ": ",
+          entry.record.record.error != nullptr ? entry.record.record.error : "corrupt record"));
+      break;
+    }
+    error = DispatchRecord(entry.record.record.message, entry.record.record.size, &advances);
+    if (!error.ok()) break;
+    offset_.store(entry.next_offset, std::memory_order_release);
+    progressed = true;
+  }
+  if (!advances.empty()) watchers_->Notify(advances);
+  if (!error.ok()) return error;
+  return progressed;
+}
+
+absl::StatusOr<int64_t> Dispatcher::CatchUp(int64_t from) {
+  offset_.store(from, std::memory_order_release);
+  while (true) {
+    absl::StatusOr<bool> progressed = DispatchAvailable(kRecordsPerRound);
+    if (!progressed.ok()) return progressed.status();
+    if (!*progressed) return dispatched_offset();
+  }
+}
+
+void Dispatcher::Start() {
+  absl::MutexLock lock(&mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Dispatcher::Wake() {
+  absl::MutexLock lock(&mu_);
+  woken_ = true;
+}
+
+void Dispatcher::Stop(absl::Duration drain_timeout) {
+  absl::Time deadline = absl::Now() + drain_timeout;
+  while (dispatched_offset() < commit_log_->MaxOffset() && absl::Now() < deadline) {
+    Wake();
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Dispatcher::Run() {
+  while (true) {
+    absl::StatusOr<bool> progressed = DispatchAvailable(kRecordsPerRound);
+    if (!progressed.ok()) {
+      LOG_EVERY_N(ERROR, 20) << "dispatch stalled at commit-log offset " << dispatched_offset()
+                             << ": " << progressed.status();
+    }
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    if (!progressed.ok()) {
+      // Retry the failed record later; new appends do not make it succeed sooner.
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      mu_.AwaitWithTimeout(absl::Condition(&stop), kErrorBackoff);
+      continue;
+    }
+    if (*progressed) continue;
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), kIdleWait);
+    woken_ = false;
+  }
+}
+
+}  // namespace mq::store

@@ -1,0 +1,137 @@
+#include "services/store/group_commit_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace mq::store {
+namespace {
+
+// How long the thread sleeps without requests, and the retry delay after a
+// failed flush (RocketMQ's waitForRunning(10)).
+constexpr absl::Duration kIdleWait = absl::Milliseconds(10);
+
+}  // namespace
+
+GroupCommitService::GroupCommitService(MappedFileQueue* queue, GroupCommitOptions options,
+                                       std::function<void(int64_t)> on_flushed)
+    : queue_(queue), options_(options), on_flushed_(std::move(on_flushed)) {}
+
+GroupCommitService::~GroupCommitService() {
+  absl::Status status = Stop();
+  if (!status.ok()) LOG(ERROR) << "final flush of " << queue_->dir() << ": " << status;
+}
+
+void GroupCommitService::Start() {
+  absl::MutexLock lock(&mu_);
+  CHECK(!started_) << "GroupCommitService started twice";
+  started_ = true;
+  flushed_ = queue_->FlushedOffset();
+  // Waiters may have asked before the start.
+  requested_ = std::max(requested_, flushed_);
+  attempted_ = flushed_;
+  thread_ = std::thread([this] { Run(); });
+}
+
+absl::Status GroupCommitService::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::OkStatus();
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  absl::Status status = FlushTo(queue_->MaxOffset());
+  absl::MutexLock lock(&mu_);
+  stopped_ = true;
+  return status;
+}
+
+bool GroupCommitService::HasWork() const { return stopping_ || requested_ > attempted_; }
+
+void GroupCommitService::RequestFlush(int64_t end_offset) {
+  absl::MutexLock lock(&mu_);
+  requested_ = std::max(requested_, end_offset);
+}
+
+absl::Status GroupCommitService::WaitForFlush(int64_t end_offset) {
+  absl::MutexLock lock(&mu_);
+  if (flushed_ >= end_offset) return absl::OkStatus();
+  if (stopped_) {
+    return absl::UnavailableError("the flush service has stopped");
+  }
+  requested_ = std::max(requested_, end_offset);
+  ++waiters_;
+  struct Waiter {
+    const GroupCommitService* service;
+    int64_t end_offset;
+    bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(service->mu_) {
+      return service->flushed_ >= end_offset || service->stopped_;
+    }
+  } waiter{this, end_offset};
+  mu_.AwaitWithTimeout(absl::Condition(&waiter, &Waiter::Done), options_.sync_flush_timeout);
+  --waiters_;
+  if (flushed_ >= end_offset) return absl::OkStatus();
+  if (stopped_) {
+    return absl::UnavailableError(
+        absl::StrCat("the flush service stopped before offset ", end_offset, " was flushed"));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "flush disk timeout: offset ", end_offset, " not flushed within ",
+      absl::FormatDuration(options_.sync_flush_timeout), " (flushed up to ", flushed_, ")",
+      last_error_.ok() ? "" : absl::StrCat("; last flush error: ", last_error_.ToString())));
+}
+
+int64_t GroupCommitService::flush_count() const {
+  absl::MutexLock lock(&mu_);
+  return flush_count_;
+}
+
+int GroupCommitService::waiters() const {
+  absl::MutexLock lock(&mu_);
+  return waiters_;
+}
+
+absl::Status GroupCommitService::FlushTo(int64_t target) {
+  absl::Status status;
+  while (true) {
+    int64_t previous = queue_->FlushedOffset();
+    absl::StatusOr<int64_t> flushed = queue_->Flush(0);
+    if (!flushed.ok()) status = flushed.status();
+    bool progressed = flushed.ok() && *flushed > previous;
+    // Before waiters are released, so a returned WaitForFlush implies the
+    // callback saw its offset.
+    if (progressed && on_flushed_) on_flushed_(*flushed);
+    {
+      absl::MutexLock lock(&mu_);
+      last_error_ = status;
+      if (progressed) {
+        flushed_ = std::max(flushed_, *flushed);
+        ++flush_count_;
+      }
+    }
+    // One flush covers one file; a full file hands over to the next.
+    if (!progressed || *flushed >= target) break;
+  }
+  return status;
+}
+
+void GroupCommitService::Run() {
+  while (true) {
+    int64_t target;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(this, &GroupCommitService::HasWork), kIdleWait);
+      if (stopping_) return;
+      // After a timeout, retry a target a failed flush left unreached.
+      if (requested_ <= flushed_) continue;
+      attempted_ = requested_;
+      target = requested_;
+    }
+    absl::Status status = FlushTo(target);
+    if (!status.ok()) LOG(ERROR) << "sync flush of " << queue_->dir() << ": " << status;
+  }
+}
+
+}  // namespace mq::store

@@ -1,0 +1,91 @@
+// Synchronous flushing by group commit (RocketMQ's GroupCommitService, used
+// with SYNC_FLUSH). An appender, after releasing the append lock, waits until
+// the flushed offset reaches the end of its records. One background thread
+// flushes; every flush covers all data written by then, so one msync serves
+// every appender waiting at that moment.
+//
+// Thread-safe. Stop() (also run by the destructor) flushes everything and
+// releases all waiters.
+#ifndef MQ_SERVICES_STORE_GROUP_COMMIT_SERVICE_H_
+#define MQ_SERVICES_STORE_GROUP_COMMIT_SERVICE_H_
+
+#include <cstdint>
+#include <functional>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/store/mapped_file_queue.h"
+
+namespace mq::store {
+
+struct GroupCommitOptions {
+  // RocketMQ's syncFlushTimeout.
+  absl::Duration sync_flush_timeout = absl::Seconds(5);
+};
+
+class GroupCommitService {
+ public:
+  // `queue` must outlive the service. `on_flushed`, if set, is called on the
+  // service's thread with the new flushed offset after each flush, before the
+  // waiters it satisfies are released.
+  GroupCommitService(MappedFileQueue* queue, GroupCommitOptions options,
+                     std::function<void(int64_t flushed_offset)> on_flushed = nullptr);
+  GroupCommitService(const GroupCommitService&) = delete;
+  GroupCommitService& operator=(const GroupCommitService&) = delete;
+  ~GroupCommitService();
+
+  // Starts the flushing thread. Call once.
+  void Start() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Flushes what is written, stops the thread, and wakes every waiter. Returns
+  // the last flush error, if any. Idempotent.
+  absl::Status Stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Blocks until every byte below `end_offset` is flushed. OK when it is;
+  // DEADLINE_EXCEEDED (RocketMQ's FLUSH_DISK_TIMEOUT) after the sync flush
+  // timeout; UNAVAILABLE if the service stopped first without reaching it.
+  // Must not be called with the append lock held.
+  absl::Status WaitForFlush(int64_t end_offset) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Asks for a flush without waiting for it (a message sent without
+  // waitStoreMsgOK).
+  void RequestFlush(int64_t end_offset) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Number of flushes done (each may have served many waiters).
+  int64_t flush_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Number of appenders blocked in WaitForFlush now.
+  int waiters() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Flushes until the flushed offset reaches `target` or stops moving,
+  // publishing it to waiters after each file. Returns the last flush error.
+  absl::Status FlushTo(int64_t target) ABSL_LOCKS_EXCLUDED(mu_);
+
+  MappedFileQueue* const queue_;
+  const GroupCommitOptions options_;
+  const std::function<void(int64_t)> on_flushed_;
+
+  mutable absl::Mutex mu_;
+  // The highest end offset anyone asked to be flushed.
+  int64_t requested_ ABSL_GUARDED_BY(mu_) = 0;
+  // The request the thread last flushed for; a larger request is new work.
+  int64_t attempted_ ABSL_GUARDED_BY(mu_) = 0;
+  // The flushed offset as last published to waiters.
+  int64_t flushed_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
+  int64_t flush_count_ ABSL_GUARDED_BY(mu_) = 0;
+  int waiters_ ABSL_GUARDED_BY(mu_) = 0;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace mq::store
+
+#endif  // MQ_SERVICES_STORE_GROUP_COMMIT_SERVICE_H_

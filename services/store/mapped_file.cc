@@ -1,0 +1,263 @@
+#include "services/store/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "glog/logging.h"
+
+namespace mq::store {
+namespace {
+
+constexpr size_t kFileNameDigits = 20;
+
+absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path) {
+  std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
+  switch (err) {
+    case ENOENT:
+      return absl::NotFoundError(message);
+    case EEXIST:
+      return absl::AlreadyExistsError(message);
+    case ENOSPC:
+    case EDQUOT:
+      return absl::ResourceExhaustedError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+// Closes a descriptor on every return path.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+  ~FdCloser() { ::close(fd_); }
+
+ private:
+  const int fd_;
+};
+
+absl::Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
+  FdCloser closer(fd);
+  if (::fsync(fd) != 0) return ErrnoStatus(errno, "fsync directory", dir);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<char*> MapFile(int fd, int64_t file_size, const std::string& path) {
+  void* base = ::mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return ErrnoStatus(errno, "mmap", path);
+  return static_cast<char*>(base);
+}
+
+}  // namespace
+
+std::string OffsetToFileName(int64_t offset) { return absl::StrFormat("%020d", offset); }
+
+absl::optional<int64_t> FileNameToOffset(absl::string_view name) {
+  if (name.size() != kFileNameDigits) return absl::nullopt;
+  for (char c : name) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return absl::nullopt;
+  }
+  int64_t offset = 0;
+  if (!absl::SimpleAtoi(name, &offset)) return absl::nullopt;
+  return offset;
+}
+
+MappedFile::MappedFile(std::string path, int64_t start_offset, int64_t file_size, char* base)
+    : path_(std::move(path)), start_offset_(start_offset), file_size_(file_size), base_(base) {}
+
+MappedFile::~MappedFile() { ::munmap(base_, file_size_); }
+
+absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Create(const std::string& dir,
+                                                               int64_t start_offset,
+                                                               int64_t file_size) {
+  if (file_size <= 0 || start_offset < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad mapped file geometry: start ", start_offset, ", size ", file_size));
+  }
+  std::string path = absl::StrCat(dir, "/", OffsetToFileName(start_offset));
+  if (::access(path.c_str(), F_OK) == 0) return ErrnoStatus(EEXIST, "create", path);
+  std::string tmp_path = absl::StrCat(path, ".tmp");
+  int fd = ::open(tmp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(errno, "create", tmp_path);
+  FdCloser closer(fd);
+  // Allocating the blocks now turns a full disk into an error here rather than
+  // a SIGBUS on a later write through the mapping.
+  int err = ::posix_fallocate(fd, 0, file_size);
+  if (err == EOPNOTSUPP || err == EINVAL) {
+    if (::ftruncate(fd, file_size) != 0)
+      err = errno;
+    else
+      err = 0;
+  }
+  if (err != 0) {
+    ::unlink(tmp_path.c_str());
+    return ErrnoStatus(err, "allocate", tmp_path);
+  }
+  absl::StatusOr<char*> base = MapFile(fd, file_size, tmp_path);
+  if (!base.ok()) {
+    ::unlink(tmp_path.c_str());
+    return base.status();
+  }
+  if (::rename(tmp_path.c_str(), path.c_str()) != 0) {
+    absl::Status status = ErrnoStatus(errno, "rename to", path);
+    ::munmap(*base, file_size);
+    ::unlink(tmp_path.c_str());
+    return status;
+  }
+  absl::Status synced = SyncDirectory(dir);
+  if (!synced.ok()) LOG(WARNING) << "created " << path << " but " << synced;
+  return std::unique_ptr<MappedFile>(
+      new MappedFile(std::move(path), start_offset, file_size, *base));
+}
+
+absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& dir,
+                                                             int64_t start_offset,
+                                                             int64_t file_size) {
+  std::string path = absl::StrCat(dir, "/", OffsetToFileName(start_offset));
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  FdCloser closer(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat", path);
+  if (st.st_size != file_size) {
+    return absl::FailedPreconditionError(absl::StrCat("file ", path, " has ", st.st_size,
+                                                      " bytes but this log's files have ",
+                                                      file_size, " bytes"));
+  }
+  absl::StatusOr<char*> base = MapFile(fd, file_size, path);
+  if (!base.ok()) return base.status();
+  auto file =
+      std::unique_ptr<MappedFile>(new MappedFile(std::move(path), start_offset, file_size, *base));
+  file->write_position_.store(file_size, std::memory_order_release);
+  file->flushed_position_.store(file_size, std::memory_order_release);
+  return file;
+}
+
+bool MappedFile::Append(absl::Span<const char> data) {
+  int64_t pos = write_position_.load(std::memory_order_relaxed);
+  if (static_cast<int64_t>(data.size()) > file_size_ - pos) return false;
+  std::memcpy(base_ + pos, data.data(), data.size());
+  write_position_.store(pos + static_cast<int64_t>(data.size()), std::memory_order_release);
+  return true;
+}
+
+absl::Span<char> MappedFile::WritableTail() {
+  int64_t pos = write_position_.load(std::memory_order_relaxed);
+  return absl::Span<char>(base_ + pos, static_cast<size_t>(file_size_ - pos));
+}
+
+void MappedFile::AdvanceWritePosition(int64_t bytes) {
+  int64_t pos = write_position_.load(std::memory_order_relaxed);
+  CHECK_GE(bytes, 0);
+  CHECK_LE(bytes, file_size_ - pos) << path_;
+  write_position_.store(pos + bytes, std::memory_order_release);
+}
+
+absl::string_view MappedFile::Read(int64_t pos, int64_t len) const {
+  int64_t end = write_position();
+  if (pos < 0 || len <= 0 || pos >= end) return absl::string_view();
+  return absl::string_view(base_ + pos, static_cast<size_t>(std::min(len, end - pos)));
+}
+
+bool MappedFile::IsFlushable(int least_pages) const {
+  int64_t flushed = flushed_position();
+  int64_t written = write_position();
+  if (written == file_size_ && flushed < written) return true;
+  if (least_pages > 0) {
+    return written / kOsPageSizeBytes - flushed / kOsPageSizeBytes >= least_pages;
+  }
+  return written > flushed;
+}
+
+absl::StatusOr<int64_t> MappedFile::Flush() {
+  absl::MutexLock lock(&flush_mu_);
+  int64_t written = write_position();
+  int64_t flushed = flushed_position_.load(std::memory_order_relaxed);
+  if (written > flushed) {
+    // msync wants a page-aligned address; the first partial page was already
+    // partly flushed and is simply synced again.
+    int64_t start = flushed / kOsPageSizeBytes * kOsPageSizeBytes;
+    if (::msync(base_ + start, written - start, MS_SYNC) != 0) {
+      return ErrnoStatus(errno, "msync", path_);
+    }
+    flushed_position_.store(written, std::memory_order_release);
+  }
+  return std::max(written, flushed);
+}
+
+absl::Status MappedFile::TruncateTo(int64_t pos) {
+  absl::MutexLock lock(&flush_mu_);
+  int64_t written = write_position();
+  if (pos < 0 || pos > written) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("truncate ", path_, " to ", pos, ": write position is ", written));
+  }
+  // Zero the partial page by hand and drop whole pages with a hole punch, which
+  // reads back as zeros without writing gigabytes. Where holes are not
+  // supported, fall back to writing zeros.
+  int64_t page_end =
+      std::min(file_size_, (pos + kOsPageSizeBytes - 1) / kOsPageSizeBytes * kOsPageSizeBytes);
+  std::memset(base_ + pos, 0, page_end - pos);
+  if (page_end < file_size_) {
+    bool punched = false;
+    int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+      punched = ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, page_end,
+                            file_size_ - page_end) == 0;
+      // Give the blocks back so later writes cannot fail for lack of space.
+      if (punched) ::fallocate(fd, FALLOC_FL_KEEP_SIZE, page_end, file_size_ - page_end);
+      ::close(fd);
+    }
+    if (!punched) std::memset(base_ + page_end, 0, file_size_ - page_end);
+  }
+  if (::msync(base_ + pos / kOsPageSizeBytes * kOsPageSizeBytes,
+              page_end - pos / kOsPageSizeBytes * kOsPageSizeBytes, MS_SYNC) != 0) {
+    return ErrnoStatus(errno, "msync", path_);
+  }
+  write_position_.store(pos, std::memory_order_release);
+  flushed_position_.store(pos, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status MappedFile::Warm() {
+  int64_t start = (write_position() + kOsPageSizeBytes - 1) / kOsPageSizeBytes * kOsPageSizeBytes;
+  if (start >= file_size_) return absl::OkStatus();
+  if (::madvise(base_ + start, file_size_ - start, MADV_POPULATE_WRITE) == 0) {
+    return absl::OkStatus();
+  }
+  // Older kernels: touch one byte per page. The file is fresh past the write
+  // position, so writing a zero changes nothing.
+  for (int64_t pos = start; pos < file_size_; pos += kOsPageSizeBytes) {
+    reinterpret_cast<volatile char*>(base_)[pos] = 0;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MappedFile::Destroy() {
+  if (destroyed_.exchange(true)) return absl::OkStatus();
+  if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, "unlink", path_);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> MappedFile::LastModifiedTime() const {
+  struct stat st;
+  if (::stat(path_.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", path_);
+  return absl::TimeFromTimespec(st.st_mtim);
+}
+
+}  // namespace mq::store

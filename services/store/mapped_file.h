@@ -1,0 +1,142 @@
+// One fixed-size file of a log, memory-mapped (MAP_SHARED) and named by the
+// 20-digit zero-padded offset of its first byte in the log, as RocketMQ names
+// commit-log and consume-queue files ("00000000001073741824").
+//
+// A MappedFile tracks two positions, both relative to the file start:
+//   write position   - bytes [0, write) hold data; readers may read them;
+//   flushed position - bytes [0, flushed) are known to be on disk (msync).
+//
+// Thread-safety: one writer at a time (Append / WritableTail /
+// AdvanceWritePosition / TruncateTo / Warm / set_store_timestamp_ms),
+// serialized by the caller. Read,
+// the position getters, Flush and LastModifiedTime are safe from any thread
+// concurrently with the writer: a reader sees a byte only after the write
+// position covering it was published. Flush calls are serialized internally.
+//
+// Lifetime: Destroy() unlinks the file; the mapping itself is released by the
+// destructor, so a reader that holds the object (e.g. via shared_ptr) keeps
+// every view it got from Read() valid even after the file was deleted.
+#ifndef MQ_SERVICES_STORE_MAPPED_FILE_H_
+#define MQ_SERVICES_STORE_MAPPED_FILE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "absl/types/span.h"
+
+namespace mq::store {
+
+// The unit of flushing and warming, as RocketMQ's OS_PAGE_SIZE.
+inline constexpr int64_t kOsPageSizeBytes = 4096;
+
+// The 20-digit zero-padded decimal name of the file starting at `offset`.
+std::string OffsetToFileName(int64_t offset);
+
+// The offset a file name stands for: exactly 20 decimal digits, else nullopt.
+absl::optional<int64_t> FileNameToOffset(absl::string_view name);
+
+class MappedFile {
+ public:
+  // Creates `dir`/OffsetToFileName(start_offset) of `file_size` bytes (blocks
+  // allocated up front where the file system supports it) and maps it. The
+  // file is sized under a temporary name and renamed, so a crash never leaves
+  // a short file under a log name. Both positions start at 0. ALREADY_EXISTS
+  // if the file exists.
+  static absl::StatusOr<std::unique_ptr<MappedFile>> Create(const std::string& dir,
+                                                            int64_t start_offset,
+                                                            int64_t file_size);
+
+  // Maps an existing `dir`/OffsetToFileName(start_offset); its size must be
+  // exactly `file_size` (else FAILED_PRECONDITION naming the file and both
+  // sizes). Both positions start at `file_size` (full), as on a reload; a
+  // recovery then calls TruncateTo() with the end of the valid data.
+  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& dir,
+                                                          int64_t start_offset, int64_t file_size);
+
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  const std::string& path() const { return path_; }
+  int64_t start_offset() const { return start_offset_; }
+  int64_t file_size() const { return file_size_; }
+  // start_offset() + file_size(): the start offset of the next file.
+  int64_t end_offset() const { return start_offset_ + file_size_; }
+
+  int64_t write_position() const { return write_position_.load(std::memory_order_acquire); }
+  int64_t flushed_position() const { return flushed_position_.load(std::memory_order_acquire); }
+  int64_t remaining() const { return file_size_ - write_position(); }
+  bool IsFull() const { return write_position() == file_size_; }
+
+  // Copies `data` at the write position and publishes it. Returns false (and
+  // writes nothing) when it does not fit.
+  bool Append(absl::Span<const char> data);
+
+  // In-place writing: the writer fills a prefix of WritableTail() (the bytes
+  // [write position, file size)) and then publishes it with
+  // AdvanceWritePosition(bytes_written).
+  absl::Span<char> WritableTail();
+  void AdvanceWritePosition(int64_t bytes);
+
+  // The bytes [pos, pos + len) clipped to the write position; empty when `pos`
+  // is at or past it. Valid while this object lives.
+  absl::string_view Read(int64_t pos, int64_t len) const;
+
+  // True when Flush() would make progress: a full file with unflushed data, or
+  // at least `least_pages` 4 KiB pages dirty (least_pages <= 0: any byte).
+  bool IsFlushable(int least_pages) const;
+
+  // msyncs the pages between the flushed and the write position and returns
+  // the new flushed position.
+  absl::StatusOr<int64_t> Flush() ABSL_LOCKS_EXCLUDED(flush_mu_);
+
+  // Sets both positions to `pos` (<= the write position) and zeroes the rest
+  // of the file, so bytes past the valid end can never be mistaken for data by
+  // a later recovery. Not concurrent with Flush.
+  absl::Status TruncateTo(int64_t pos) ABSL_LOCKS_EXCLUDED(flush_mu_);
+
+  // Pre-faults every page past the write position as writable, so appends do
+  // not take page faults. Call before the file is handed to a writer.
+  absl::Status Warm();
+
+  // Unlinks the file. The mapping stays valid until the object is destroyed.
+  absl::Status Destroy();
+  bool destroyed() const { return destroyed_.load(std::memory_order_acquire); }
+
+  // The store time of the newest record in the file, as its writer reports it
+  // (after publishing the record); 0 until set. Flushing captures it first, so
+  // a flushed timestamp never runs ahead of the flushed data.
+  void set_store_timestamp_ms(int64_t timestamp_ms) {
+    store_timestamp_ms_.store(timestamp_ms, std::memory_order_release);
+  }
+  int64_t store_timestamp_ms() const { return store_timestamp_ms_.load(std::memory_order_acquire); }
+
+  // The file's modification time on disk (updated by writes through the map).
+  absl::StatusOr<absl::Time> LastModifiedTime() const;
+
+ private:
+  MappedFile(std::string path, int64_t start_offset, int64_t file_size, char* base);
+
+  const std::string path_;
+  const int64_t start_offset_;
+  const int64_t file_size_;
+  char* const base_;
+  std::atomic<int64_t> write_position_{0};
+  std::atomic<int64_t> flushed_position_{0};
+  std::atomic<int64_t> store_timestamp_ms_{0};
+  std::atomic<bool> destroyed_{false};
+  absl::Mutex flush_mu_;
+};
+
+}  // namespace mq::store
+
+#endif  // MQ_SERVICES_STORE_MAPPED_FILE_H_

@@ -1,0 +1,306 @@
+#include "services/store/mapped_file_queue.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "services/store/mapped_file_allocator.h"
+#include "services/store/test_util.h"
+
+namespace mq::store {
+namespace {
+
+constexpr int64_t kFileSize = 64 * 1024;
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+std::string FilePath(const std::string& dir, int64_t offset) {
+  return absl::StrCat(dir, "/", OffsetToFileName(offset));
+}
+
+// Appends `bytes` bytes of `c`, rolling to new files as RocketMQ does not: a
+// write is split over files, which is enough to exercise the queue.
+void Write(MappedFileQueue& queue, int64_t bytes, char c) {
+  while (bytes > 0) {
+    auto file = queue.GetOrCreateLastFile(queue.MaxOffset());
+    ASSERT_TRUE(file.ok()) << file.status();
+    int64_t n = std::min(bytes, (*file)->remaining());
+    ASSERT_TRUE((*file)->Append(std::string(n, c)));
+    bytes -= n;
+  }
+}
+
+MappedFileQueueOptions Options(const std::string& dir, MappedFileAllocator* allocator = nullptr) {
+  MappedFileQueueOptions options;
+  options.dir = dir;
+  options.file_size = kFileSize;
+  options.allocator = allocator;
+  return options;
+}
+
+TEST(MappedFileQueueTest, EmptyQueue) {
+  MappedFileQueue queue(Options(MakeTempDir()));
+  ASSERT_TRUE(queue.Load().ok());
+  EXPECT_EQ(queue.FirstFile(), nullptr);
+  EXPECT_EQ(queue.LastFile(), nullptr);
+  EXPECT_EQ(queue.FindFileByOffset(0), nullptr);
+  EXPECT_EQ(queue.MinOffset(), 0);
+  EXPECT_EQ(queue.MaxOffset(), 0);
+  auto flushed = queue.Flush(0);
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_EQ(*flushed, 0);
+}
+
+TEST(MappedFileQueueTest, FirstFileStartsAtTheAlignedStartOffset) {
+  std::string dir = MakeTempDir();
+  MappedFileQueue queue(Options(dir));
+  ASSERT_TRUE(queue.Load().ok());
+  auto file = queue.GetOrCreateLastFile(3 * kFileSize + 100);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ((*file)->start_offset(), 3 * kFileSize);
+  EXPECT_TRUE(Exists(FilePath(dir, 3 * kFileSize)));
+  EXPECT_EQ(queue.MinOffset(), 3 * kFileSize);
+  EXPECT_EQ(queue.MaxOffset(), 3 * kFileSize);
+  // Flushing starts from the first file even though the flushed offset is 0.
+  ASSERT_TRUE((*file)->Append(std::string("x")));
+  auto flushed = queue.Flush(0);
+  ASSERT_TRUE(flushed.ok()) << flushed.status();
+  EXPECT_EQ(*flushed, 3 * kFileSize + 1);
+}
+
+TEST(MappedFileQueueTest, RollsOverAndFindsFilesByOffset) {
+  std::string dir = MakeTempDir();
+  MappedFileQueue queue(Options(dir));
+  ASSERT_TRUE(queue.Load().ok());
+  Write(queue, 2 * kFileSize + 10, 'a');
+  ASSERT_EQ(queue.Files().size(), 3u);
+  EXPECT_EQ(queue.MaxOffset(), 2 * kFileSize + 10);
+  EXPECT_EQ(queue.FindFileByOffset(0)->start_offset(), 0);
+  EXPECT_EQ(queue.FindFileByOffset(kFileSize - 1)->start_offset(), 0);
+  EXPECT_EQ(queue.FindFileByOffset(kFileSize)->start_offset(), kFileSize);
+  EXPECT_EQ(queue.FindFileByOffset(2 * kFileSize + 500)->start_offset(), 2 * kFileSize);
+  EXPECT_EQ(queue.FindFileByOffset(3 * kFileSize), nullptr);
+  EXPECT_EQ(queue.FindFileByOffset(-1), nullptr);
+  EXPECT_EQ(queue.LastFile()->start_offset(), 2 * kFileSize);
+  // The last file has room, so it is returned as is.
+  auto last = queue.GetOrCreateLastFile(0);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, queue.LastFile());
+}
+
+TEST(MappedFileQueueTest, FlushWalksFileByFile) {
+  MappedFileQueue queue(Options(MakeTempDir()));
+  ASSERT_TRUE(queue.Load().ok());
+  Write(queue, kFileSize + 3 * kOsPageSizeBytes, 'f');
+  // Least-pages does not hold back a full file.
+  auto flushed = queue.Flush(4);
+  ASSERT_TRUE(flushed.ok()) << flushed.status();
+  EXPECT_EQ(*flushed, kFileSize);
+  // Only 3 dirty pages in the second file.
+  flushed = queue.Flush(4);
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_EQ(*flushed, kFileSize);
+  flushed = queue.Flush(0);
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_EQ(*flushed, kFileSize + 3 * kOsPageSizeBytes);
+  EXPECT_EQ(queue.FlushedOffset(), *flushed);
+}
+
+TEST(MappedFileQueueTest, FlushCapturesTheStoreTimestamp) {
+  MappedFileQueue queue(Options(MakeTempDir()));
+  ASSERT_TRUE(queue.Load().ok());
+  Write(queue, 10, 'a');
+  queue.LastFile()->set_store_timestamp_ms(1000);
+  ASSERT_TRUE(queue.Flush(0).ok());
+  EXPECT_EQ(queue.FlushedStoreTimestamp(), 1000);
+  // Nothing dirty: no flush, the timestamp stays.
+  queue.LastFile()->set_store_timestamp_ms(2000);
+  ASSERT_TRUE(queue.Flush(0).ok());
+  EXPECT_EQ(queue.FlushedStoreTimestamp(), 1000);
+}
+
+TEST(MappedFileQueueTest, ReloadsAfterReopen) {
+  std::string dir = MakeTempDir();
+  {
+    MappedFileQueue queue(Options(dir));
+    ASSERT_TRUE(queue.Load().ok());
+    Write(queue, kFileSize, 'a');
+    Write(queue, kFileSize, 'b');
+    Write(queue, 100, 'c');
+    ASSERT_TRUE(queue.Flush(0).ok());
+  }
+  MappedFileQueue queue(Options(dir));
+  ASSERT_TRUE(queue.Load().ok());
+  ASSERT_EQ(queue.Files().size(), 3u);
+  EXPECT_EQ(queue.MinOffset(), 0);
+  // Loaded files count as full until recovery truncates.
+  EXPECT_EQ(queue.MaxOffset(), 3 * kFileSize);
+  EXPECT_EQ(queue.FindFileByOffset(kFileSize)->Read(0, 3), "bbb");
+  EXPECT_EQ(queue.FindFileByOffset(2 * kFileSize)->Read(0, 101), std::string(100, 'c') + '\0');
+  ASSERT_TRUE(queue.TruncateDirtyFiles(2 * kFileSize + 100).ok());
+  EXPECT_EQ(queue.MaxOffset(), 2 * kFileSize + 100);
+  EXPECT_EQ(queue.FlushedOffset(), 2 * kFileSize + 100);
+  Write(queue, 5, 'd');
+  EXPECT_EQ(queue.FindFileByOffset(2 * kFileSize)->Read(98, 7), "ccddddd");
+}
+
+TEST(MappedFileQueueTest, TruncateDeletesFilesPastTheOffset) {
+  std::string dir = MakeTempDir();
+  MappedFileQueue queue(Options(dir));
+  ASSERT_TRUE(queue.Load().ok());
+  Write(queue, 3 * kFileSize + 50, 't');
+  ASSERT_TRUE(queue.Flush(0).ok());
+  ASSERT_TRUE(queue.Flush(0).ok());
+  ASSERT_EQ(queue.Files().size(), 4u);
+
+  ASSERT_TRUE(queue.TruncateDirtyFiles(kFileSize + 7).ok());
+  EXPECT_EQ(queue.Files().size(), 2u);
+  EXPECT_EQ(queue.MaxOffset(), kFileSize + 7);
+  EXPECT_LE(queue.FlushedOffset(), kFileSize + 7);
+  EXPECT_FALSE(Exists(FilePath(dir, 2 * kFileSize)));
+  EXPECT_FALSE(Exists(FilePath(dir, 3 * kFileSize)));
+  EXPECT_TRUE(Exists(FilePath(dir, kFileSize)));
+  // The log continues from the truncation point.
+  Write(queue, kFileSize, 'n');
+  EXPECT_EQ(queue.MaxOffset(), 2 * kFileSize + 7);
+  EXPECT_EQ(queue.FindFileByOffset(kFileSize)->Read(6, 2), "tn");
+
+  // Truncating at a file boundary keeps the file starting there, empty.
+  ASSERT_TRUE(queue.TruncateDirtyFiles(2 * kFileSize).ok());
+  EXPECT_EQ(queue.LastFile()->start_offset(), 2 * kFileSize);
+  EXPECT_EQ(queue.LastFile()->write_position(), 0);
+}
+
+TEST(MappedFileQueueTest, LoadRejectsWrongSizedFile) {
+  std::string dir = MakeTempDir();
+  {
+    MappedFileQueue queue(Options(dir));
+    ASSERT_TRUE(queue.Load().ok());
+    Write(queue, kFileSize + 1, 'a');
+  }
+  ASSERT_EQ(::truncate(FilePath(dir, kFileSize).c_str(), kFileSize / 2), 0);
+  MappedFileQueue queue(Options(dir));
+  absl::Status status = queue.Load();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_NE(status.message().find(FilePath(dir, kFileSize)), std::string::npos) << status;
+}
+
+TEST(MappedFileQueueTest, LoadRejectsStrayOrMisalignedNames) {
+  std::string dir = MakeTempDir();
+  std::ofstream(absl::StrCat(dir, "/notes.txt")) << "x";
+  EXPECT_EQ(MappedFileQueue(Options(dir)).Load().code(), absl::StatusCode::kFailedPrecondition);
+
+  std::string dir2 = MakeTempDir();
+  std::ofstream(FilePath(dir2, 100)) << "x";
+  EXPECT_EQ(MappedFileQueue(Options(dir2)).Load().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(MappedFileQueueTest, LoadRemovesInterruptedCreation) {
+  std::string dir = MakeTempDir();
+  std::string tmp = FilePath(dir, 0) + ".tmp";
+  std::ofstream(tmp) << "half";
+  MappedFileQueue queue(Options(dir));
+  ASSERT_TRUE(queue.Load().ok());
+  EXPECT_FALSE(Exists(tmp));
+  EXPECT_TRUE(queue.Files().empty());
+}
+
+TEST(MappedFileQueueTest, PreparesTheNextFileAhead) {
+  std::string dir = MakeTempDir();
+  MappedFileAllocator allocator;
+  MappedFileQueue queue(Options(dir, &allocator));
+  ASSERT_TRUE(queue.Load().ok());
+  Write(queue, 10, 'a');
+  // The file after the last one appears on disk before the log needs it.
+  ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= 1; }));
+  EXPECT_TRUE(Exists(FilePath(dir, kFileSize)));
+  EXPECT_EQ(queue.Files().size(), 1u);
+
+  Write(queue, kFileSize, 'b');
+  ASSERT_EQ(queue.Files().size(), 2u);
+  MappedFileAllocator::Stats stats = allocator.stats();
+  EXPECT_EQ(stats.taken_prepared, 1);
+  // Only the very first file was created synchronously.
+  EXPECT_EQ(stats.created_synchronously, 1);
+  ASSERT_TRUE(WaitFor([&] { return Exists(FilePath(dir, 2 * kFileSize)); }));
+}
+
+TEST(MappedFileQueueTest, PreparesSeveralFilesAhead) {
+  std::string dir = MakeTempDir();
+  MappedFileAllocatorOptions allocator_options;
+  allocator_options.warm_files = true;
+  MappedFileAllocator allocator(allocator_options);
+  MappedFileQueueOptions options = Options(dir, &allocator);
+  options.prepare_ahead_files = 2;
+  MappedFileQueue queue(options);
+  ASSERT_TRUE(queue.Load().ok());
+  Write(queue, 1, 'a');
+  ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= 2; }));
+  EXPECT_TRUE(Exists(FilePath(dir, kFileSize)));
+  EXPECT_TRUE(Exists(FilePath(dir, 2 * kFileSize)));
+  Write(queue, 2 * kFileSize, 'b');
+  EXPECT_EQ(allocator.stats().taken_prepared, 2);
+}
+
+TEST(MappedFileQueueTest, AllocatorRemovesUntakenFiles) {
+  std::string dir = MakeTempDir();
+  {
+    MappedFileAllocator allocator;
+    MappedFileQueue queue(Options(dir, &allocator));
+    ASSERT_TRUE(queue.Load().ok());
+    Write(queue, 1, 'a');
+    ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= 1; }));
+    ASSERT_TRUE(Exists(FilePath(dir, kFileSize)));
+  }
+  EXPECT_FALSE(Exists(FilePath(dir, kFileSize)));
+  EXPECT_TRUE(Exists(FilePath(dir, 0)));
+}
+
+TEST(MappedFileQueueTest, DeletesExpiredFilesByTime) {
+  std::string dir = MakeTempDir();
+  MappedFileQueue queue(Options(dir));
+  ASSERT_TRUE(queue.Load().ok());
+  Write(queue, 3 * kFileSize + 1, 'e');
+  absl::Time now = absl::Now();
+  // Nothing is an hour old yet.
+  EXPECT_EQ(queue.DeleteExpiredFilesByTime(now, absl::Hours(1), false, 10), 0);
+  // An hour later all but the last file are expired; the batch limit holds.
+  EXPECT_EQ(queue.DeleteExpiredFilesByTime(now + absl::Hours(2), absl::Hours(1), false, 2), 2);
+  EXPECT_EQ(queue.MinOffset(), 2 * kFileSize);
+  EXPECT_FALSE(Exists(FilePath(dir, 0)));
+  // Forced deletion ignores age but never removes the last file.
+  EXPECT_EQ(queue.DeleteExpiredFilesByTime(now, absl::Hours(1), true, 10), 1);
+  ASSERT_EQ(queue.Files().size(), 1u);
+  EXPECT_EQ(queue.MinOffset(), 3 * kFileSize);
+  EXPECT_EQ(queue.FindFileByOffset(0), nullptr);
+}
+
+TEST(MappedFileQueueTest, DeletesFilesBeforeAnOffset) {
+  std::string dir = MakeTempDir();
+  MappedFileQueue queue(Options(dir));
+  ASSERT_TRUE(queue.Load().ok());
+  Write(queue, 3 * kFileSize, 'o');
+  EXPECT_EQ(queue.DeleteFilesBefore(kFileSize + 10, 10), 1);
+  EXPECT_EQ(queue.MinOffset(), kFileSize);
+  EXPECT_EQ(queue.DeleteFilesWhile([](const MappedFile&) { return false; }, 10), 0);
+  EXPECT_EQ(queue.DeleteFilesBefore(100 * kFileSize, 10), 1);
+  EXPECT_EQ(queue.Files().size(), 1u);
+}
+
+TEST(MappedFileQueueTest, DestroyRemovesEverything) {
+  std::string dir = MakeTempDir();
+  MappedFileQueue queue(Options(dir));
+  ASSERT_TRUE(queue.Load().ok());
+  Write(queue, kFileSize + 1, 'x');
+  ASSERT_TRUE(queue.Destroy().ok());
+  EXPECT_TRUE(queue.Files().empty());
+  EXPECT_FALSE(Exists(FilePath(dir, 0)));
+  EXPECT_FALSE(Exists(FilePath(dir, kFileSize)));
+}
+
+}  // namespace
+}  // namespace mq::store

@@ -1,0 +1,189 @@
+#include "services/store/mapped_file.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "services/store/test_util.h"
+
+namespace mq::store {
+namespace {
+
+constexpr int64_t kFileSize = 64 * 1024;
+
+int64_t SizeOnDisk(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+TEST(FileNameTest, OffsetRoundTrip) {
+  EXPECT_EQ(OffsetToFileName(0), "00000000000000000000");
+  EXPECT_EQ(OffsetToFileName(1073741824), "00000000001073741824");
+  EXPECT_EQ(FileNameToOffset("00000000001073741824"), 1073741824);
+  EXPECT_EQ(FileNameToOffset("1073741824"), absl::nullopt);
+  EXPECT_EQ(FileNameToOffset("0000000000107374182x"), absl::nullopt);
+  EXPECT_EQ(FileNameToOffset("00000000001073741824.tmp"), absl::nullopt);
+}
+
+TEST(MappedFileTest, CreateAppendRead) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 2 * kFileSize, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  MappedFile& f = **file;
+  EXPECT_EQ(f.path(), absl::StrCat(dir, "/", OffsetToFileName(2 * kFileSize)));
+  EXPECT_EQ(SizeOnDisk(f.path()), kFileSize);
+  EXPECT_EQ(f.end_offset(), 3 * kFileSize);
+  EXPECT_EQ(f.write_position(), 0);
+  EXPECT_TRUE(f.Read(0, 10).empty());
+
+  ASSERT_TRUE(f.Append(absl::MakeConstSpan("hello", 5)));
+  EXPECT_EQ(f.write_position(), 5);
+  EXPECT_EQ(f.Read(0, 100), "hello");
+  EXPECT_EQ(f.Read(1, 3), "ell");
+  EXPECT_TRUE(f.Read(5, 3).empty());
+
+  absl::Span<char> tail = f.WritableTail();
+  EXPECT_EQ(static_cast<int64_t>(tail.size()), kFileSize - 5);
+  tail[0] = '!';
+  f.AdvanceWritePosition(1);
+  EXPECT_EQ(f.Read(0, 100), "hello!");
+  EXPECT_FALSE(f.IsFull());
+}
+
+TEST(MappedFileTest, AppendRefusesWhatDoesNotFit) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  std::string big(kFileSize - 10, 'x');
+  ASSERT_TRUE((*file)->Append(big));
+  EXPECT_FALSE((*file)->Append(std::string(11, 'y')));
+  EXPECT_EQ((*file)->write_position(), kFileSize - 10);
+  EXPECT_TRUE((*file)->Append(std::string(10, 'y')));
+  EXPECT_TRUE((*file)->IsFull());
+  EXPECT_EQ((*file)->remaining(), 0);
+}
+
+TEST(MappedFileTest, CreateRefusesExistingFile) {
+  std::string dir = MakeTempDir();
+  ASSERT_TRUE(MappedFile::Create(dir, 0, kFileSize).ok());
+  auto again = MappedFile::Create(dir, 0, kFileSize);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists) << again.status();
+}
+
+TEST(MappedFileTest, FlushTracksDirtyPages) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  MappedFile& f = **file;
+  EXPECT_FALSE(f.IsFlushable(0));
+  ASSERT_TRUE(f.Append(std::string(100, 'a')));
+  EXPECT_TRUE(f.IsFlushable(0));
+  EXPECT_FALSE(f.IsFlushable(1));
+  ASSERT_TRUE(f.Append(std::string(4 * kOsPageSizeBytes, 'b')));
+  EXPECT_TRUE(f.IsFlushable(4));
+  EXPECT_FALSE(f.IsFlushable(5));
+  auto flushed = f.Flush();
+  ASSERT_TRUE(flushed.ok()) << flushed.status();
+  EXPECT_EQ(*flushed, 100 + 4 * kOsPageSizeBytes);
+  EXPECT_EQ(f.flushed_position(), *flushed);
+  EXPECT_FALSE(f.IsFlushable(0));
+}
+
+TEST(MappedFileTest, FullFileIsAlwaysFlushable) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE((*file)->Append(std::string(kFileSize - 1, 'a')));
+  ASSERT_TRUE((*file)->Flush().ok());
+  ASSERT_TRUE((*file)->Append(std::string(1, 'b')));
+  EXPECT_TRUE((*file)->IsFlushable(4));
+}
+
+TEST(MappedFileTest, DataSurvivesReopen) {
+  std::string dir = MakeTempDir();
+  {
+    auto file = MappedFile::Create(dir, kFileSize, kFileSize);
+    ASSERT_TRUE(file.ok()) << file.status();
+    ASSERT_TRUE((*file)->Append(std::string("persisted")));
+    ASSERT_TRUE((*file)->Flush().ok());
+  }
+  auto file = MappedFile::Open(dir, kFileSize, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE((*file)->IsFull());
+  EXPECT_EQ((*file)->flushed_position(), kFileSize);
+  EXPECT_EQ((*file)->Read(0, 9), "persisted");
+}
+
+TEST(MappedFileTest, OpenRejectsWrongSize) {
+  std::string dir = MakeTempDir();
+  ASSERT_TRUE(MappedFile::Create(dir, 0, kFileSize).ok());
+  auto file = MappedFile::Open(dir, 0, 2 * kFileSize);
+  EXPECT_EQ(file.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(file.status().message().find(OffsetToFileName(0)), std::string::npos) << file.status();
+}
+
+TEST(MappedFileTest, OpenMissingFileIsNotFound) {
+  std::string dir = MakeTempDir();
+  EXPECT_EQ(MappedFile::Open(dir, 0, kFileSize).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(MappedFileTest, TruncateZeroesTheTail) {
+  std::string dir = MakeTempDir();
+  {
+    auto file = MappedFile::Create(dir, 0, kFileSize);
+    ASSERT_TRUE(file.ok()) << file.status();
+    ASSERT_TRUE((*file)->Append(std::string(kFileSize, 'z')));
+    ASSERT_TRUE((*file)->Flush().ok());
+  }
+  auto file = MappedFile::Open(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  constexpr int64_t kKeep = 5000;  // not page aligned
+  ASSERT_TRUE((*file)->TruncateTo(kKeep).ok());
+  EXPECT_EQ((*file)->write_position(), kKeep);
+  EXPECT_EQ((*file)->flushed_position(), kKeep);
+  EXPECT_EQ((*file)->Read(0, kFileSize), std::string(kKeep, 'z'));
+  // Everything past the cut reads as zeros, through the map and on disk.
+  (*file)->AdvanceWritePosition(kFileSize - kKeep);
+  EXPECT_EQ((*file)->Read(kKeep, kFileSize), std::string(kFileSize - kKeep, '\0'));
+  std::ifstream in((*file)->path(), std::ios::binary);
+  std::string on_disk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(on_disk, std::string(kKeep, 'z') + std::string(kFileSize - kKeep, '\0'));
+  EXPECT_FALSE((*file)->TruncateTo(kFileSize + 1).ok());
+}
+
+TEST(MappedFileTest, WarmKeepsContent) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE((*file)->Append(std::string("abc")));
+  ASSERT_TRUE((*file)->Warm().ok());
+  EXPECT_EQ((*file)->Read(0, 3), "abc");
+  EXPECT_EQ((*file)->write_position(), 3);
+}
+
+TEST(MappedFileTest, DestroyUnlinksButKeepsMappingReadable) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE((*file)->Append(std::string("still here")));
+  ASSERT_TRUE((*file)->Destroy().ok());
+  EXPECT_TRUE((*file)->destroyed());
+  EXPECT_NE(::access((*file)->path().c_str(), F_OK), 0);
+  EXPECT_EQ((*file)->Read(0, 10), "still here");
+}
+
+TEST(MappedFileTest, LastModifiedTimeIsRecent) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto modified = (*file)->LastModifiedTime();
+  ASSERT_TRUE(modified.ok()) << modified.status();
+  EXPECT_LT(absl::AbsDuration(absl::Now() - *modified), absl::Minutes(1));
+}
+
+}  // namespace
+}  // namespace mq::store

@@ -1,0 +1,648 @@
+#include "services/store/message_store.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/validation.h"
+#include "services/store/record_conversion.h"
+
+namespace mq::store {
+
+namespace {
+
+constexpr int32_t kDefaultPullBatch = 32;
+constexpr int32_t kMaxPullBatch = 1024;
+constexpr int64_t kDefaultPullMaxBytes = 4 << 20;
+// How many consume-queue units one read may scan for tag matches (RocketMQ's
+// maxFilterMessageCount).
+constexpr int64_t kMaxFilterUnits = 16000;
+constexpr int32_t kDefaultQueryMax = 32;
+constexpr int32_t kMaxQueryMax = 64;
+constexpr int kThoroughFlushLeastPages = 0;
+// Consume queues are flushed when this many pages are dirty (RocketMQ: 2).
+constexpr int kConsumeQueueFlushLeastPages = 2;
+
+v1::PutStatus ToPutStatus(AppendStatus status) {
+  switch (status) {
+    case AppendStatus::kOk:
+      return v1::PUT_OK;
+    case AppendStatus::kServiceNotAvailable:
+      return v1::SERVICE_NOT_AVAILABLE;
+    case AppendStatus::kCreateMappedFileFailed:
+      return v1::CREATE_MAPPED_FILE_FAILED;
+    case AppendStatus::kMessageIllegal:
+      return v1::MESSAGE_ILLEGAL;
+    case AppendStatus::kPropertiesSizeExceeded:
+      return v1::PROPERTIES_SIZE_EXCEEDED;
+  }
+  return v1::UNKNOWN_ERROR;
+}
+
+absl::Status ValidateQueue(absl::string_view topic, int32_t queue_id) {
+  if (absl::Status s = ValidateTopic(topic); !s.ok()) return s;
+  if (queue_id < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("queue id ", queue_id, " is negative"));
+  }
+  return absl::OkStatus();
+}
+
+bool HasKey(absl::string_view keys, absl::string_view key) {
+  for (absl::string_view k : absl::StrSplit(keys, ' ', absl::SkipEmpty())) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MessageStore>> MessageStore::Open(MessageStoreOptions options) {
+  if (options.root_dir.empty()) return absl::InvalidArgumentError("store root dir is empty");
+  if (options.commit_log_file_size < 64 * 1024) {
+    return absl::InvalidArgumentError(absl::StrCat("commit log file size ",
+                                                   options.commit_log_file_size,
+                                                   " is below the minimum of 65536 bytes"));
+  }
+  if (options.max_message_body_bytes + (64 << 10) > options.commit_log_file_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("commit log file size ", options.commit_log_file_size,
+                     " cannot hold a message of the max body size ", options.max_message_body_bytes,
+                     " plus its headers"));
+  }
+  std::unique_ptr<MessageStore> store(new MessageStore(std::move(options)));
+  if (absl::Status s = store->Load(); !s.ok()) return s;
+  return store;
+}
+
+MessageStore::MessageStore(MessageStoreOptions options)
+    : options_(std::move(options)),
+      puts_(absl::Seconds(10), options_.clock),
+      gets_(absl::Seconds(10), options_.clock) {}
+
+MessageStore::~MessageStore() {
+  absl::Status status = Shutdown();
+  if (!status.ok()) LOG(ERROR) << "store shutdown: " << status;
+}
+
+absl::Status MessageStore::Load() {
+  const std::string& root = options_.root_dir;
+  absl::StatusOr<std::unique_ptr<StoreLock>> lock = StoreLock::Acquire(root);
+  if (!lock.ok()) return lock.status();
+  lock_ = *std::move(lock);
+  bool clean = lock_->WasCleanShutdown();
+
+  absl::StatusOr<std::unique_ptr<MetadataStore>> metadata =
+      MetadataStore::Open(absl::StrCat(root, "/metadata"));
+  if (!metadata.ok()) return metadata.status();
+  metadata_ = *std::move(metadata);
+
+  allocator_ = std::make_unique<MappedFileAllocator>();
+  CommitLogOptions log_options;
+  log_options.dir = absl::StrCat(root, "/commitlog");
+  log_options.file_size = options_.commit_log_file_size;
+  log_options.max_message_body_bytes = options_.max_message_body_bytes;
+  log_options.allocator = allocator_.get();
+  commit_log_ = std::make_unique<CommitLog>(log_options);
+  if (absl::Status s = commit_log_->Load(); !s.ok()) return s;
+
+  ConsumeQueueTableOptions queue_options;
+  queue_options.dir = absl::StrCat(root, "/consumequeue");
+  queue_options.queue.units_per_file = options_.consume_queue_units_per_file;
+  queues_ = std::make_unique<ConsumeQueueTable>(queue_options);
+  if (absl::Status s = queues_->Load(); !s.ok()) return s;
+
+  absl::StatusOr<std::unique_ptr<Checkpoint>> checkpoint =
+      Checkpoint::Open(absl::StrCat(root, "/checkpoint"));
+  if (!checkpoint.ok()) return checkpoint.status();
+  checkpoint_ = *std::move(checkpoint);
+
+  if (options_.message_index_enable) {
+    IndexServiceOptions index_options;
+    index_options.dir = absl::StrCat(root, "/index");
+    index_options.slot_count = options_.index_slot_count;
+    index_options.max_entries = options_.index_max_entries;
+    absl::StatusOr<std::unique_ptr<IndexService>> index = IndexService::Open(index_options);
+    if (!index.ok()) return index.status();
+    index_ = *std::move(index);
+  }
+  dispatcher_ =
+      std::make_unique<Dispatcher>(commit_log_.get(), queues_.get(), index_.get(), &watchers_);
+
+  if (absl::Status s = Recover(clean); !s.ok()) return s;
+  StartServices();
+  return lock_->MarkRunning();
+}
+
+int64_t MessageStore::UncleanRecoveryStartOffset() const {
+  // Everything below the checkpointed offset was on disk in the log, the
+  // queues and the index; re-verify from the start of the file holding it.
+  int64_t durable = checkpoint_->Get().commit_log_flushed_offset;
+  int64_t file_start = durable - durable % options_.commit_log_file_size;
+  return std::max(file_start, commit_log_->MinOffset());
+}
+
+absl::Status MessageStore::Recover(bool clean_shutdown) {
+  absl::Time started = absl::Now();
+  int64_t start =
+      clean_shutdown ? commit_log_->NormalRecoveryStartOffset() : UncleanRecoveryStartOffset();
+  bool check_crc = !clean_shutdown || options_.check_crc_on_clean_recover;
+  LOG(INFO) << "recovering store " << options_.root_dir << " after "
+            << (clean_shutdown ? "a clean shutdown" : "an unclean stop")
+            << ": verifying the commit log from offset " << start
+            << (check_crc ? " with CRC checks" : "");
+  absl::StatusOr<int64_t> end = commit_log_->Recover(start, check_crc);
+  if (!end.ok()) return end.status();
+
+  if (absl::Status s = queues_->TruncateByPhysicalOffset(*end); !s.ok()) return s;
+  int64_t reput_from = std::min(queues_->MaxPhysicalOffset(), *end);
+  if (index_ != nullptr) {
+    int64_t index_cut = clean_shutdown ? *end : std::min(start, *end);
+    if (absl::Status s = index_->TruncateByPhysicalOffset(index_cut); !s.ok()) return s;
+    int64_t last_indexed = index_->LastIndexedPhysicalOffset();
+    reput_from = std::min(reput_from, last_indexed < 0 ? commit_log_->MinOffset() : last_indexed);
+  }
+  if (!clean_shutdown) reput_from = std::min(reput_from, start);
+  reput_from = std::max(reput_from, commit_log_->MinOffset());
+
+  LOG(INFO) << "commit log valid up to offset " << *end << "; rebuilding consume queues"
+            << (index_ != nullptr ? " and index" : "") << " from offset " << reput_from;
+  absl::StatusOr<int64_t> dispatched = dispatcher_->CatchUp(reput_from);
+  if (!dispatched.ok()) return dispatched.status();
+
+  commit_log_->ClearQueueOffsets();
+  for (const std::shared_ptr<ConsumeQueue>& queue : queues_->All()) {
+    commit_log_->SetQueueOffset(queue->topic(), queue->queue_id(), queue->MaxOffset());
+  }
+  commit_log_->file_queue().SetFlushedOffset(std::min(*end, commit_log_->FlushedOffset()));
+  LOG(INFO) << "store recovered in " << absl::FormatDuration(absl::Now() - started)
+            << ": commit log [" << commit_log_->MinOffset() << ", " << *end << "), "
+            << queues_->All().size() << " consume queues";
+  return absl::OkStatus();
+}
+
+void MessageStore::StartServices() {
+  auto on_flushed = [this](int64_t flushed) {
+    checkpoint_->SetPhysicMsgTimestamp(commit_log_->file_queue().FlushedStoreTimestamp());
+  };
+  if (options_.flush_disk_type == FlushDiskType::kSync) {
+    group_commit_ = std::make_unique<GroupCommitService>(&commit_log_->file_queue(),
+                                                         options_.group_commit, on_flushed);
+    group_commit_->Start();
+  } else {
+    async_flusher_ = std::make_unique<AsyncFlusher>(&commit_log_->file_queue(),
+                                                    options_.async_flush, on_flushed);
+    async_flusher_->Start();
+  }
+  dispatcher_->Start();
+  last_thorough_flush_ = absl::Now();
+  queue_flush_task_ = std::make_unique<PeriodicTask>(
+      "consume-queue-flush", options_.consume_queue_flush_interval,
+      options_.consume_queue_flush_interval, [this] {
+        bool thorough =
+            absl::Now() - last_thorough_flush_ >= options_.consume_queue_thorough_flush_interval;
+        if (thorough) last_thorough_flush_ = absl::Now();
+        FlushConsumeQueues(thorough);
+      });
+  queue_flush_task_->Start();
+  retention_task_ =
+      std::make_unique<PeriodicTask>("retention", options_.clean_initial_delay,
+                                     options_.clean_interval, [this] { RunRetention(); });
+  retention_task_->Start();
+}
+
+void MessageStore::FlushConsumeQueues(bool thorough) {
+  // Read before flushing: whatever was dispatched by now is covered below.
+  int64_t dispatched = dispatcher_->dispatched_offset();
+  int least_pages = thorough ? kThoroughFlushLeastPages : kConsumeQueueFlushLeastPages;
+  absl::Status status = queues_->Flush(least_pages);
+  if (!status.ok()) LOG(ERROR) << "flushing consume queues: " << status;
+  if (index_ != nullptr && thorough) {
+    if (absl::Status s = index_->Flush(); !s.ok()) LOG(ERROR) << "flushing index: " << s;
+  }
+  if (!thorough) return;
+  // The checkpoint's offset is where an unclean recovery starts verifying: it
+  // must be on disk in the log and, for everything dispatched below it, in
+  // the queues and the index.
+  int64_t durable = std::min(commit_log_->FlushedOffset(), dispatched);
+  if (index_ != nullptr) {
+    int64_t index_flushed = index_->FlushedPhysicalOffset();
+    durable = std::min(durable, index_flushed < 0 ? commit_log_->MinOffset() : index_flushed);
+  }
+  if (status.ok()) {
+    checkpoint_->SetLogicsMsgTimestamp(absl::ToUnixMillis(options_.clock()));
+    checkpoint_->SetIndexMsgTimestamp(absl::ToUnixMillis(options_.clock()));
+    checkpoint_->SetCommitLogFlushedOffset(durable);
+  }
+  if (absl::Status s = checkpoint_->Flush(); !s.ok()) LOG(ERROR) << "writing checkpoint: " << s;
+}
+
+absl::Status MessageStore::Shutdown() {
+  if (shut_down_.exchange(true)) return absl::OkStatus();
+  if (commit_log_ == nullptr || lock_ == nullptr || dispatcher_ == nullptr) {
+    return absl::OkStatus();
+  }
+  commit_log_->RefuseAppends("the store is shutting down");
+  if (retention_task_ != nullptr) retention_task_->Stop();
+  if (queue_flush_task_ != nullptr) queue_flush_task_->Stop();
+  dispatcher_->Stop();
+  absl::Status status;
+  if (group_commit_ != nullptr) status.Update(group_commit_->Stop());
+  if (async_flusher_ != nullptr) status.Update(async_flusher_->Stop());
+  bool dispatched_all = dispatcher_->dispatched_offset() >= commit_log_->MaxOffset();
+  status.Update(queues_->Flush(0));
+  if (index_ != nullptr) status.Update(index_->Flush());
+  if (status.ok() && dispatched_all) {
+    checkpoint_->SetCommitLogFlushedOffset(commit_log_->FlushedOffset());
+  }
+  status.Update(checkpoint_->Flush());
+  if (!status.ok() || !dispatched_all) {
+    LOG(ERROR) << "store " << options_.root_dir
+               << " did not close cleanly; the next start recovers: " << status;
+    return status.ok() ? absl::InternalError("dispatch did not finish before shutdown") : status;
+  }
+  status.Update(lock_->MarkCleanShutdown());
+  LOG(INFO) << "store " << options_.root_dir << " closed at commit-log offset "
+            << commit_log_->MaxOffset();
+  return status;
+}
+
+absl::StatusOr<v1::AppendBatchResponse> MessageStore::AppendBatch(
+    const v1::AppendBatchRequest& request) {
+  v1::AppendBatchResponse response;
+  const int n = request.entries_size();
+  for (int i = 0; i < n; ++i) response.add_results();
+  auto fail_all = [&](v1::PutStatus status, absl::string_view why) {
+    for (v1::AppendResult& result : *response.mutable_results()) {
+      result.set_status(status);
+      result.set_error(std::string(why));
+    }
+    return response;
+  };
+  if (options_.role == v1::SLAVE) {
+    return fail_all(v1::SERVICE_NOT_AVAILABLE, "this store is a slave; send to its master");
+  }
+  if (shut_down_.load()) return fail_all(v1::SERVICE_NOT_AVAILABLE, "the store is shutting down");
+
+  std::vector<PendingRecord> pending(n);
+  std::vector<MessageRecord> records;
+  std::vector<int> record_entry;
+  records.reserve(n);
+  record_entry.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    absl::Status status = ToPendingRecord(request.entries(i), &pending[i]);
+    if (!status.ok()) {
+      v1::AppendResult* result = response.mutable_results(i);
+      result->set_status(v1::MESSAGE_ILLEGAL);
+      result->set_error(std::string(status.message()));
+      continue;
+    }
+    records.push_back(pending[i].record);
+    record_entry.push_back(i);
+  }
+  if (records.empty()) return response;
+
+  std::vector<AppendResult> appended = commit_log_->AppendBatch(records);
+  int64_t end_offset = 0;
+  int64_t stored = 0;
+  for (size_t j = 0; j < appended.size(); ++j) {
+    const AppendResult& a = appended[j];
+    v1::AppendResult* result = response.mutable_results(record_entry[j]);
+    result->set_status(ToPutStatus(a.status));
+    if (a.status != AppendStatus::kOk) {
+      result->set_error(a.error);
+      continue;
+    }
+    ++stored;
+    result->set_physical_offset(a.physical_offset);
+    result->set_queue_offset(a.queue_offset);
+    result->set_size(a.size);
+    result->set_store_timestamp_ms(a.store_timestamp_ms);
+    result->set_offset_msg_id(MakeOffsetMessageId(records[j].store_host, a.physical_offset));
+    end_offset = std::max(end_offset, a.physical_offset + a.size);
+  }
+  if (stored == 0) return response;
+  dispatcher_->Wake();
+  puts_.Add(stored);
+
+  if (group_commit_ != nullptr) {
+    if (!request.wait_store_ok()) {
+      group_commit_->RequestFlush(end_offset);
+    } else if (absl::Status flushed = group_commit_->WaitForFlush(end_offset); !flushed.ok()) {
+      for (v1::AppendResult& result : *response.mutable_results()) {
+        if (result.status() == v1::PUT_OK) {
+          result.set_status(v1::FLUSH_DISK_TIMEOUT);
+          result.set_error(std::string(flushed.message()));
+        }
+      }
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<int64_t> MessageStore::StoreTimeAt(int64_t physical_offset) const {
+  absl::StatusOr<RecordRef> record = commit_log_->ReadRecord(physical_offset);
+  if (!record.ok()) return record.status();
+  return record->record.message.store_timestamp_ms;
+}
+
+absl::Status MessageStore::ReadMessage(int64_t physical_offset, common::v1::MessageExt* out,
+                                       bool check_crc) const {
+  absl::StatusOr<RecordRef> record = commit_log_->ReadRecord(physical_offset, check_crc);
+  if (!record.ok()) return record.status();
+  ToMessageExt(record->record.message, record->record.size, out);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
+    const v1::GetMessagesRequest& request) {
+  if (absl::Status s = ValidateQueue(request.topic(), request.queue_id()); !s.ok()) return s;
+  int32_t max_count = request.max_count() == 0 ? kDefaultPullBatch : request.max_count();
+  if (max_count < 0 || max_count > kMaxPullBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max count ", request.max_count(), " is outside 1..", kMaxPullBatch));
+  }
+  int64_t max_bytes = request.max_bytes() <= 0 ? kDefaultPullMaxBytes : request.max_bytes();
+
+  v1::GetMessagesResponse response;
+  std::shared_ptr<ConsumeQueue> queue = queues_->Find(request.topic(), request.queue_id());
+  int64_t offset = request.offset();
+  if (queue == nullptr || queue->MaxOffset() == 0) {
+    response.set_status(v1::NO_MESSAGE_IN_QUEUE);
+    response.set_next_begin_offset(0);
+    return response;
+  }
+  int64_t min = queue->MinOffset();
+  int64_t max = queue->MaxOffset();
+  response.set_min_offset(min);
+  response.set_max_offset(max);
+  if (offset < min) {
+    response.set_status(v1::OFFSET_TOO_SMALL);
+    response.set_next_begin_offset(min);
+    return response;
+  }
+  if (offset == max) {
+    response.set_status(v1::OFFSET_OVERFLOW_ONE);
+    response.set_next_begin_offset(offset);
+    return response;
+  }
+  if (offset > max) {
+    response.set_status(v1::OFFSET_OVERFLOW_BADLY);
+    response.set_next_begin_offset(min == 0 ? min : max);
+    return response;
+  }
+
+  const auto& tag_codes = request.tag_codes();
+  int64_t next = offset;
+  int64_t bytes = 0;
+  int64_t last_physical = -1;
+  bool removed = false;
+  int64_t scanned = 0;
+  while (response.messages_size() < max_count && next < max && scanned < kMaxFilterUnits) {
+    std::vector<ConsumeQueueUnit> units = queue->GetUnits(next, 256);
+    if (units.empty()) break;
+    bool full = false;
+    for (const ConsumeQueueUnit& unit : units) {
+      if (response.messages_size() >= max_count || (bytes > 0 && bytes + unit.size > max_bytes)) {
+        full = true;
+        break;
+      }
+      next = unit.queue_offset + 1;
+      ++scanned;
+      if (unit.is_blank()) continue;
+      if (!tag_codes.empty() &&
+          std::find(tag_codes.begin(), tag_codes.end(), unit.tag_code) == tag_codes.end()) {
+        continue;
+      }
+      common::v1::MessageExt message;
+      absl::Status status = ReadMessage(unit.commit_log_offset, &message);
+      if (absl::IsNotFound(status)) {
+        removed = true;
+        continue;
+      }
+      if (!status.ok()) {
+        LOG_EVERY_N(ERROR, 100) << "consume queue " << request.topic() << "/" << request.queue_id()
+                                << " offset " << unit.queue_offset
+                                << " points at an unreadable record: " << status;
+        continue;
+      }
+      bytes += unit.size;
+      last_physical = unit.commit_log_offset;
+      *response.add_messages() = std::move(message);
+    }
+    if (full) break;
+  }
+  response.set_next_begin_offset(next);
+  if (response.messages_size() > 0) {
+    response.set_status(v1::FOUND);
+    response.set_behind_bytes(std::max<int64_t>(0, commit_log_->MaxOffset() - last_physical));
+    gets_.Add(response.messages_size());
+  } else {
+    response.set_status(removed ? v1::MESSAGE_WAS_REMOVING : v1::NO_MATCHED_MESSAGE);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetQueueOffsetsResponse> MessageStore::GetQueueOffsets(
+    const v1::GetQueueOffsetsRequest& request) {
+  if (absl::Status s = ValidateQueue(request.topic(), request.queue_id()); !s.ok()) return s;
+  v1::GetQueueOffsetsResponse response;
+  std::shared_ptr<ConsumeQueue> queue = queues_->Find(request.topic(), request.queue_id());
+  if (queue == nullptr) return response;
+  response.set_min_offset(queue->MinOffset());
+  response.set_max_offset(queue->MaxOffset());
+  if (queue->MaxOffset() > queue->MinOffset()) {
+    absl::optional<ConsumeQueueUnit> last = queue->GetUnit(queue->MaxOffset() - 1);
+    if (last.has_value() && !last->is_blank()) {
+      absl::StatusOr<int64_t> time = StoreTimeAt(last->commit_log_offset);
+      if (time.ok()) response.set_last_store_timestamp_ms(*time);
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetOffsetByTimeResponse> MessageStore::GetOffsetByTime(
+    const v1::GetOffsetByTimeRequest& request) {
+  if (absl::Status s = ValidateQueue(request.topic(), request.queue_id()); !s.ok()) return s;
+  v1::GetOffsetByTimeResponse response;
+  std::shared_ptr<ConsumeQueue> queue = queues_->Find(request.topic(), request.queue_id());
+  if (queue == nullptr) return response;
+  absl::StatusOr<int64_t> offset = queue->OffsetByTime(
+      request.timestamp_ms(),
+      [this](int64_t physical_offset, int32_t) { return StoreTimeAt(physical_offset); });
+  if (!offset.ok()) return offset.status();
+  response.set_offset(*offset);
+  return response;
+}
+
+absl::StatusOr<v1::QueryMessagesResponse> MessageStore::QueryByKey(
+    const v1::QueryByKeyRequest& request) {
+  if (absl::Status s = ValidateTopic(request.topic()); !s.ok()) return s;
+  if (request.key().empty()) return absl::InvalidArgumentError("key must not be empty");
+  if (index_ == nullptr) {
+    return absl::FailedPreconditionError("the message index is disabled on this store");
+  }
+  int32_t max =
+      request.max_count() <= 0 ? kDefaultQueryMax : std::min(request.max_count(), kMaxQueryMax);
+  int64_t end = request.end_timestamp_ms() <= 0 ? std::numeric_limits<int64_t>::max()
+                                                : request.end_timestamp_ms();
+  v1::QueryMessagesResponse response;
+  // Different keys can share a hash: ask for more candidates than needed and
+  // keep those whose record really carries the key.
+  for (int64_t offset : index_->Query(request.topic(), request.key(), static_cast<size_t>(max) * 2,
+                                      request.begin_timestamp_ms(), end)) {
+    common::v1::MessageExt message;
+    if (!ReadMessage(offset, &message).ok()) continue;
+    if (message.topic() != request.topic()) continue;
+    auto keys = message.properties().find(std::string(kPropertyKeys));
+    if (keys == message.properties().end() || !HasKey(keys->second, request.key())) continue;
+    *response.add_messages() = std::move(message);
+    if (response.messages_size() >= max) break;
+  }
+  if (response.messages_size() == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("no message of topic ", request.topic(), " has key ", request.key()));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::QueryMessagesResponse> MessageStore::QueryByUniqueId(
+    const v1::QueryByUniqueIdRequest& request) {
+  if (absl::Status s = ValidateTopic(request.topic()); !s.ok()) return s;
+  if (request.unique_id().empty()) return absl::InvalidArgumentError("unique id must not be empty");
+  if (index_ == nullptr) {
+    return absl::FailedPreconditionError("the message index is disabled on this store");
+  }
+  v1::QueryMessagesResponse response;
+  for (int64_t offset : index_->Query(request.topic(), request.unique_id(), kMaxQueryMax)) {
+    common::v1::MessageExt message;
+    if (!ReadMessage(offset, &message).ok()) continue;
+    if (message.topic() != request.topic() || message.msg_id() != request.unique_id()) continue;
+    *response.add_messages() = std::move(message);
+  }
+  if (response.messages_size() == 0) {
+    return absl::NotFoundError(absl::StrCat("no message of topic ", request.topic(),
+                                            " has unique id ", request.unique_id()));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetMessageByOffsetResponse> MessageStore::GetMessageByOffset(
+    const v1::GetMessageByOffsetRequest& request) {
+  if (request.physical_offset() < 0) {
+    return absl::InvalidArgumentError("physical offset must not be negative");
+  }
+  v1::GetMessageByOffsetResponse response;
+  if (absl::Status s =
+          ReadMessage(request.physical_offset(), response.mutable_message(), /*check_crc=*/true);
+      !s.ok()) {
+    return s;
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetMetadataResponse> MessageStore::GetMetadata(
+    const v1::GetMetadataRequest& request) {
+  if (request.key().empty()) return absl::InvalidArgumentError("metadata key must not be empty");
+  v1::GetMetadataResponse response;
+  absl::optional<std::string> value = metadata_->Get(request.key());
+  if (value.has_value()) {
+    response.set_found(true);
+    response.set_value(*std::move(value));
+  }
+  return response;
+}
+
+absl::Status MessageStore::PutMetadata(const v1::PutMetadataRequest& request) {
+  std::vector<MetadataStore::Mutation> batch;
+  batch.reserve(request.entries_size());
+  for (const v1::MetadataEntry& entry : request.entries()) {
+    batch.push_back({entry.key(), entry.value(), entry.deleted()});
+  }
+  return metadata_->Put(batch);
+}
+
+absl::StatusOr<v1::ListMetadataResponse> MessageStore::ListMetadata(
+    const v1::ListMetadataRequest& request) {
+  v1::ListMetadataResponse response;
+  for (MetadataStore::Entry& entry : metadata_->List(request.prefix())) {
+    v1::MetadataEntry* out = response.add_entries();
+    out->set_key(std::move(entry.key));
+    out->set_value(std::move(entry.value));
+  }
+  return response;
+}
+
+absl::Status MessageStore::DeleteTopic(const v1::DeleteTopicRequest& request) {
+  if (absl::Status s = ValidateTopic(request.topic()); !s.ok()) return s;
+  if (absl::Status s = queues_->DeleteTopic(request.topic()); !s.ok()) return s;
+  commit_log_->RemoveQueueOffsets(request.topic());
+  LOG(INFO) << "consume queues of topic " << request.topic() << " deleted";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::GetStatsResponse> MessageStore::GetStats() {
+  v1::GetStatsResponse response;
+  response.set_role(options_.role);
+  response.set_min_physical_offset(commit_log_->MinOffset());
+  response.set_max_physical_offset(commit_log_->MaxOffset());
+  response.set_flushed_offset(commit_log_->FlushedOffset());
+  response.set_dispatch_behind_bytes(
+      std::max<int64_t>(0, commit_log_->MaxOffset() - dispatcher_->dispatched_offset()));
+  absl::StatusOr<double> ratio = options_.disk_used_ratio(options_.root_dir);
+  response.set_disk_used_ratio(ratio.ok() ? *ratio : disk_used_ratio_.load());
+  response.set_disk_full(disk_full_.load());
+  response.set_put_tps(puts_.Rate());
+  response.set_get_tps(gets_.Rate());
+  response.set_total_put_messages(puts_.total());
+  response.set_total_get_messages(gets_.total());
+  return response;
+}
+
+std::unique_ptr<StoreApi::Watch> MessageStore::WatchQueues(QueueListener listener) {
+  return watchers_.Add(std::move(listener));
+}
+
+void MessageStore::RunRetention() {
+  absl::StatusOr<double> ratio = options_.disk_used_ratio(options_.root_dir);
+  if (!ratio.ok()) {
+    LOG(ERROR) << "retention: cannot read disk usage: " << ratio.status();
+    return;
+  }
+  disk_used_ratio_.store(*ratio);
+  absl::Time now = options_.clock();
+  int hour = absl::ToCivilHour(now, absl::LocalTimeZone()).hour();
+  RetentionDecision decision = DecideRetention(options_.retention, *ratio, hour);
+
+  if (decision.disk_full && !disk_full_.exchange(true)) {
+    LOG(ERROR) << "retention: " << decision.reason;
+    commit_log_->RefuseAppends(absl::StrCat("disk full: ", decision.reason));
+  } else if (!decision.disk_full && disk_full_.exchange(false)) {
+    LOG(INFO) << "retention: disk usage back to " << *ratio * 100 << "%, writes accepted again";
+    if (!shut_down_.load()) commit_log_->AcceptAppends();
+  }
+  if (!decision.delete_expired) return;
+
+  int64_t dispatched = dispatcher_->dispatched_offset();
+  int deleted = commit_log_->file_queue().DeleteFilesWhile(
+      [&](const MappedFile& file) {
+        // Never delete what consumers cannot have been handed yet.
+        if (file.end_offset() > dispatched) return false;
+        if (decision.ignore_age) return true;
+        absl::StatusOr<absl::Time> modified = file.LastModifiedTime();
+        return modified.ok() && now - *modified >= options_.retention.file_reserved_time;
+      },
+      options_.retention.max_files_per_run);
+  if (deleted == 0) return;
+  int64_t min_offset = commit_log_->MinOffset();
+  int queue_files = queues_->DeleteFilesBelowPhysicalOffset(min_offset);
+  int index_files = index_ != nullptr ? index_->DeleteFilesBelowPhysicalOffset(min_offset) : 0;
+  LOG(INFO) << "retention (" << decision.reason << "): deleted " << deleted << " commit-log files, "
+            << queue_files << " consume-queue files and " << index_files
+            << " index files; the commit log now starts at " << min_offset;
+}
+
+}  // namespace mq::store

@@ -1,0 +1,169 @@
+// The store: one data directory holding the commit log, the consume queues,
+// the index, the checkpoint and the broker's metadata, with the services that
+// keep them (dispatch, flush, retention). The in-process StoreApi; the store
+// binary serves it over gRPC and the standalone server calls it directly.
+//
+// Directory layout (<root>):
+//   commitlog/      commit-log files, named by their 20-digit start offset
+//   consumequeue/   <topic>/<queueId>/ consume-queue files
+//   index/          index files
+//   metadata/       the broker's metadata table
+//   checkpoint      how far everything is known to be on disk
+//   lock, abort     ownership of the directory; marker of an unclean stop
+#ifndef MQ_SERVICES_STORE_MESSAGE_STORE_H_
+#define MQ_SERVICES_STORE_MESSAGE_STORE_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/periodic_task.h"
+#include "common/rate_counter.h"
+#include "services/store/async_flusher.h"
+#include "services/store/checkpoint.h"
+#include "services/store/commit_log.h"
+#include "services/store/consume_queue_table.h"
+#include "services/store/dispatcher.h"
+#include "services/store/group_commit_service.h"
+#include "services/store/index_service.h"
+#include "services/store/mapped_file_allocator.h"
+#include "services/store/metadata_store.h"
+#include "services/store/queue_watchers.h"
+#include "services/store/retention_policy.h"
+#include "services/store/store_api.h"
+#include "services/store/store_lock.h"
+
+namespace mq::store {
+
+enum class FlushDiskType {
+  // Appends return at once; a background thread flushes (RocketMQ's ASYNC_FLUSH).
+  kAsync,
+  // Appends wait until their bytes are on disk, by group commit (SYNC_FLUSH).
+  kSync,
+};
+
+struct MessageStoreOptions {
+  // The data directory; created if missing.
+  std::string root_dir;
+  int64_t commit_log_file_size = kDefaultCommitLogFileSizeBytes;
+  // Units per consume-queue file (RocketMQ: 300,000 = 6,000,000 bytes).
+  int64_t consume_queue_units_per_file = 300'000;
+  int64_t max_message_body_bytes = kDefaultMaxMessageBodyBytes;
+  FlushDiskType flush_disk_type = FlushDiskType::kAsync;
+  AsyncFlusherOptions async_flush;
+  GroupCommitOptions group_commit;
+  // Consume queues are flushed this often (RocketMQ: 1 s), thoroughly every
+  // `consume_queue_thorough_flush_interval` (60 s) together with the index.
+  absl::Duration consume_queue_flush_interval = absl::Seconds(1);
+  absl::Duration consume_queue_thorough_flush_interval = absl::Seconds(60);
+  bool message_index_enable = true;
+  int32_t index_slot_count = 5'000'000;
+  int32_t index_max_entries = 20'000'000;
+  v1::BrokerRole role = v1::ASYNC_MASTER;
+  RetentionOptions retention;
+  // Retention runs this often, first after `clean_initial_delay` (RocketMQ:
+  // every 10 s, first after 60 s).
+  absl::Duration clean_interval = absl::Seconds(10);
+  absl::Duration clean_initial_delay = absl::Seconds(60);
+  // Verify every record's CRC when recovering after an unclean stop (always)
+  // and after a clean one (this flag; RocketMQ's checkCRCOnRecover).
+  bool check_crc_on_clean_recover = true;
+  // Time source for retention (file age, delete hour) and rates.
+  std::function<absl::Time()> clock = &absl::Now;
+  // Used fraction of the disk holding a path; tests substitute their own.
+  std::function<absl::StatusOr<double>(const std::string&)> disk_used_ratio = &DiskUsedRatio;
+};
+
+// Thread-safe. Open() returns a store that has recovered, rebuilt its queues
+// and index up to the end of its commit log, and is ready for traffic.
+// Shutdown() (or the destructor) stops it cleanly; a process killed instead
+// recovers at the next Open.
+class MessageStore final : public StoreApi {
+ public:
+  static absl::StatusOr<std::unique_ptr<MessageStore>> Open(MessageStoreOptions options);
+
+  ~MessageStore() override;
+  MessageStore(const MessageStore&) = delete;
+  MessageStore& operator=(const MessageStore&) = delete;
+
+  // Refuses new appends, dispatches and flushes everything, writes the
+  // checkpoint and marks the directory cleanly closed. Idempotent.
+  absl::Status Shutdown();
+
+  // StoreApi.
+  absl::StatusOr<v1::AppendBatchResponse> AppendBatch(
+      const v1::AppendBatchRequest& request) override;
+  absl::StatusOr<v1::GetMessagesResponse> GetMessages(
+      const v1::GetMessagesRequest& request) override;
+  absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(
+      const v1::GetQueueOffsetsRequest& request) override;
+  absl::StatusOr<v1::GetOffsetByTimeResponse> GetOffsetByTime(
+      const v1::GetOffsetByTimeRequest& request) override;
+  absl::StatusOr<v1::QueryMessagesResponse> QueryByKey(
+      const v1::QueryByKeyRequest& request) override;
+  absl::StatusOr<v1::QueryMessagesResponse> QueryByUniqueId(
+      const v1::QueryByUniqueIdRequest& request) override;
+  absl::StatusOr<v1::GetMessageByOffsetResponse> GetMessageByOffset(
+      const v1::GetMessageByOffsetRequest& request) override;
+  absl::StatusOr<v1::GetMetadataResponse> GetMetadata(
+      const v1::GetMetadataRequest& request) override;
+  absl::Status PutMetadata(const v1::PutMetadataRequest& request) override;
+  absl::StatusOr<v1::ListMetadataResponse> ListMetadata(
+      const v1::ListMetadataRequest& request) override;
+  absl::Status DeleteTopic(const v1::DeleteTopicRequest& request) override;
+  absl::StatusOr<v1::GetStatsResponse> GetStats() override;
+  std::unique_ptr<Watch> WatchQueues(QueueListener listener) override;
+
+  // One retention pass now (normally run every clean_interval).
+  void RunRetention();
+
+  // Every record below this commit-log offset is in the queues and the index.
+  int64_t dispatched_offset() const { return dispatcher_->dispatched_offset(); }
+  int64_t max_physical_offset() const { return commit_log_->MaxOffset(); }
+
+ private:
+  explicit MessageStore(MessageStoreOptions options);
+
+  absl::Status Load();
+  // Finds the end of the valid commit log, cuts everything after it from the
+  // log, the queues and the index, and rebuilds them up to the end.
+  absl::Status Recover(bool clean_shutdown);
+  int64_t UncleanRecoveryStartOffset() const;
+  void StartServices();
+  void FlushConsumeQueues(bool thorough);
+
+  // Reads the record a consume-queue unit points at, into `out`.
+  absl::Status ReadMessage(int64_t physical_offset, common::v1::MessageExt* out,
+                           bool check_crc = false) const;
+  absl::StatusOr<int64_t> StoreTimeAt(int64_t physical_offset) const;
+
+  const MessageStoreOptions options_;
+  std::unique_ptr<StoreLock> lock_;
+  std::unique_ptr<MappedFileAllocator> allocator_;
+  std::unique_ptr<CommitLog> commit_log_;
+  std::unique_ptr<ConsumeQueueTable> queues_;
+  std::unique_ptr<IndexService> index_;
+  std::unique_ptr<Checkpoint> checkpoint_;
+  std::unique_ptr<MetadataStore> metadata_;
+  QueueWatchers watchers_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<AsyncFlusher> async_flusher_;
+  std::unique_ptr<GroupCommitService> group_commit_;
+  std::unique_ptr<PeriodicTask> queue_flush_task_;
+  std::unique_ptr<PeriodicTask> retention_task_;
+
+  RateCounter puts_;
+  RateCounter gets_;
+  std::atomic<bool> shut_down_{false};
+  std::atomic<bool> disk_full_{false};
+  std::atomic<double> disk_used_ratio_{0};
+  absl::Time last_thorough_flush_;
+};
+
+}  // namespace mq::store
+
+#endif  // MQ_SERVICES_STORE_MESSAGE_STORE_H_

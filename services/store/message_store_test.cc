@@ -1,0 +1,361 @@
+#include "services/store/message_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "services/store/message_format.h"
+#include "services/store/test_util.h"
+
+namespace mq::store {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::AppendEntry Entry(const std::string& topic, int32_t queue_id, const std::string& body,
+                      const std::string& tags = "", const std::string& keys = "",
+                      const std::string& unique_id = "") {
+  v1::AppendEntry entry;
+  entry.mutable_message()->set_topic(topic);
+  entry.mutable_message()->set_body(body);
+  auto* properties = entry.mutable_message()->mutable_properties();
+  if (!tags.empty()) (*properties)["TAGS"] = tags;
+  if (!keys.empty()) (*properties)["KEYS"] = keys;
+  if (!unique_id.empty()) (*properties)["UNIQ_KEY"] = unique_id;
+  entry.set_queue_id(queue_id);
+  entry.set_born_timestamp_ms(1700000000000);
+  entry.set_born_host("10.0.0.9:5555");
+  entry.set_store_host("127.0.0.1:10911");
+  return entry;
+}
+
+class MessageStoreTest : public ::testing::Test {
+ protected:
+  MessageStoreOptions Options() {
+    MessageStoreOptions options;
+    options.root_dir = dir_;
+    options.commit_log_file_size = 256 * 1024;
+    options.max_message_body_bytes = 64 * 1024;
+    options.consume_queue_units_per_file = 1000;
+    options.index_slot_count = 1000;
+    options.index_max_entries = 4000;
+    options.clean_initial_delay = absl::Hours(1);
+    options.clock = [this] { return now_; };
+    options.disk_used_ratio = [this](const std::string&) -> absl::StatusOr<double> {
+      return disk_ratio_.load();
+    };
+    return options;
+  }
+
+  std::unique_ptr<MessageStore> OpenStore(MessageStoreOptions options) {
+    absl::StatusOr<std::unique_ptr<MessageStore>> store = MessageStore::Open(std::move(options));
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  v1::AppendBatchResponse Append(MessageStore* store, std::vector<v1::AppendEntry> entries) {
+    v1::AppendBatchRequest request;
+    request.set_wait_store_ok(true);
+    for (v1::AppendEntry& entry : entries) *request.add_entries() = std::move(entry);
+    absl::StatusOr<v1::AppendBatchResponse> response = store->AppendBatch(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *response : v1::AppendBatchResponse();
+  }
+
+  v1::GetMessagesResponse Get(MessageStore* store, const std::string& topic, int32_t queue_id,
+                              int64_t offset, int32_t max = 32,
+                              std::vector<int64_t> tag_codes = {}) {
+    v1::GetMessagesRequest request;
+    request.set_topic(topic);
+    request.set_queue_id(queue_id);
+    request.set_offset(offset);
+    request.set_max_count(max);
+    for (int64_t code : tag_codes) request.add_tag_codes(code);
+    // A message is readable once dispatched; wait for that.
+    EXPECT_TRUE(
+        WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
+    absl::StatusOr<v1::GetMessagesResponse> response = store->GetMessages(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *response : v1::GetMessagesResponse();
+  }
+
+  std::string dir_ = MakeTempDir();
+  absl::Time now_ =
+      absl::FromCivil(absl::CivilSecond(2026, 11, 20, 13, 0, 0), absl::LocalTimeZone());
+  std::atomic<double> disk_ratio_{0.30};
+};
+
+TEST_F(MessageStoreTest, AppendAssignsOffsetsAndReadsBackInOrder) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  v1::AppendBatchResponse response =
+      Append(store.get(), {Entry("T", 0, "a"), Entry("T", 0, "b"), Entry("T", 1, "c")});
+  ASSERT_EQ(response.results_size(), 3);
+  EXPECT_EQ(response.results(0).status(), v1::PUT_OK);
+  EXPECT_EQ(response.results(0).queue_offset(), 0);
+  EXPECT_EQ(response.results(1).queue_offset(), 1);
+  EXPECT_EQ(response.results(2).queue_offset(), 0);
+  EXPECT_EQ(response.results(1).physical_offset(),
+            response.results(0).physical_offset() + response.results(0).size());
+  EXPECT_EQ(response.results(0).offset_msg_id().size(), 32u);
+
+  v1::GetMessagesResponse got = Get(store.get(), "T", 0, 0);
+  EXPECT_EQ(got.status(), v1::FOUND);
+  ASSERT_EQ(got.messages_size(), 2);
+  EXPECT_EQ(got.messages(0).body(), "a");
+  EXPECT_EQ(got.messages(1).body(), "b");
+  EXPECT_EQ(got.messages(1).queue_offset(), 1);
+  EXPECT_EQ(got.messages(0).born_host(), "10.0.0.9:5555");
+  EXPECT_EQ(got.messages(0).store_host(), "127.0.0.1:10911");
+  EXPECT_EQ(got.next_begin_offset(), 2);
+  EXPECT_EQ(got.min_offset(), 0);
+  EXPECT_EQ(got.max_offset(), 2);
+}
+
+TEST_F(MessageStoreTest, ReadStatusesFollowRocketMq) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  EXPECT_EQ(Get(store.get(), "T", 0, 0).status(), v1::NO_MESSAGE_IN_QUEUE);
+  Append(store.get(), {Entry("T", 0, "a"), Entry("T", 0, "b")});
+  v1::GetMessagesResponse at_end = Get(store.get(), "T", 0, 2);
+  EXPECT_EQ(at_end.status(), v1::OFFSET_OVERFLOW_ONE);
+  EXPECT_EQ(at_end.next_begin_offset(), 2);
+  v1::GetMessagesResponse past = Get(store.get(), "T", 0, 50);
+  EXPECT_EQ(past.status(), v1::OFFSET_OVERFLOW_BADLY);
+  EXPECT_EQ(past.next_begin_offset(), 0);
+  EXPECT_EQ(past.max_offset(), 2);
+}
+
+TEST_F(MessageStoreTest, TagFilterSkipsOtherTags) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  Append(store.get(), {Entry("T", 0, "1", "A"), Entry("T", 0, "2", "B"), Entry("T", 0, "3", "A")});
+  v1::GetMessagesResponse got = Get(store.get(), "T", 0, 0, 32, {TagsHashCode("A")});
+  ASSERT_EQ(got.status(), v1::FOUND);
+  ASSERT_EQ(got.messages_size(), 2);
+  EXPECT_EQ(got.messages(0).body(), "1");
+  EXPECT_EQ(got.messages(1).body(), "3");
+  EXPECT_EQ(got.next_begin_offset(), 3);
+  v1::GetMessagesResponse none = Get(store.get(), "T", 0, 0, 32, {TagsHashCode("C")});
+  EXPECT_EQ(none.status(), v1::NO_MATCHED_MESSAGE);
+  EXPECT_EQ(none.next_begin_offset(), 3);
+}
+
+TEST_F(MessageStoreTest, BadInputGetsClearErrorsAndStoresNothingBad) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  v1::AppendEntry bad_host = Entry("T", 0, "x");
+  bad_host.set_born_host("not-a-host");
+  v1::AppendBatchResponse response =
+      Append(store.get(), {Entry("T", 0, std::string(64 * 1024 + 1, 'x')), Entry("T", 0, ""),
+                           bad_host, Entry(std::string(128, 't'), 0, "x"), Entry("T", 0, "good")});
+  ASSERT_EQ(response.results_size(), 5);
+  EXPECT_EQ(response.results(0).status(), v1::MESSAGE_ILLEGAL);
+  EXPECT_THAT(response.results(0).error(), HasSubstr("body"));
+  EXPECT_EQ(response.results(1).status(), v1::MESSAGE_ILLEGAL);
+  EXPECT_EQ(response.results(2).status(), v1::MESSAGE_ILLEGAL);
+  EXPECT_THAT(response.results(2).error(), HasSubstr("born host"));
+  EXPECT_EQ(response.results(3).status(), v1::MESSAGE_ILLEGAL);
+  EXPECT_EQ(response.results(4).status(), v1::PUT_OK);
+  EXPECT_EQ(response.results(4).queue_offset(), 0);
+
+  v1::GetMessagesRequest request;
+  request.set_topic("bad topic");
+  EXPECT_EQ(store->GetMessages(request).status().code(), absl::StatusCode::kInvalidArgument);
+  request.set_topic("T");
+  request.set_max_count(5000);
+  EXPECT_EQ(store->GetMessages(request).status().code(), absl::StatusCode::kInvalidArgument);
+  request.set_max_count(1);
+  request.set_queue_id(-1);
+  EXPECT_EQ(store->GetMessages(request).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(MessageStoreTest, QueriesByKeyUniqueIdAndOffset) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  v1::AppendBatchResponse response =
+      Append(store.get(),
+             {Entry("T", 0, "order-1", "", "k1 k2", "ID1"),
+              Entry("T", 1, "order-2", "", "k2", "ID2"), Entry("U", 0, "other", "", "k1", "ID3")});
+  ASSERT_TRUE(WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
+
+  v1::QueryByKeyRequest by_key;
+  by_key.set_topic("T");
+  by_key.set_key("k2");
+  absl::StatusOr<v1::QueryMessagesResponse> k2 = store->QueryByKey(by_key);
+  ASSERT_TRUE(k2.ok()) << k2.status();
+  EXPECT_EQ(k2->messages_size(), 2);
+  by_key.set_key("k1");
+  absl::StatusOr<v1::QueryMessagesResponse> k1 = store->QueryByKey(by_key);
+  ASSERT_TRUE(k1.ok());
+  ASSERT_EQ(k1->messages_size(), 1);
+  EXPECT_EQ(k1->messages(0).body(), "order-1");
+  by_key.set_key("missing");
+  EXPECT_EQ(store->QueryByKey(by_key).status().code(), absl::StatusCode::kNotFound);
+
+  v1::QueryByUniqueIdRequest by_id;
+  by_id.set_topic("T");
+  by_id.set_unique_id("ID2");
+  absl::StatusOr<v1::QueryMessagesResponse> id2 = store->QueryByUniqueId(by_id);
+  ASSERT_TRUE(id2.ok());
+  ASSERT_EQ(id2->messages_size(), 1);
+  EXPECT_EQ(id2->messages(0).msg_id(), "ID2");
+  by_id.set_topic("U");
+  EXPECT_EQ(store->QueryByUniqueId(by_id).status().code(), absl::StatusCode::kNotFound);
+
+  v1::GetMessageByOffsetRequest by_offset;
+  by_offset.set_physical_offset(response.results(2).physical_offset());
+  absl::StatusOr<v1::GetMessageByOffsetResponse> third = store->GetMessageByOffset(by_offset);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->message().body(), "other");
+  EXPECT_EQ(third->message().offset_msg_id(), response.results(2).offset_msg_id());
+  by_offset.set_physical_offset(response.results(2).physical_offset() + 1);
+  EXPECT_FALSE(store->GetMessageByOffset(by_offset).ok());
+}
+
+TEST_F(MessageStoreTest, CleanRestartKeepsMessagesOffsetsAndMetadata) {
+  {
+    std::unique_ptr<MessageStore> store = OpenStore(Options());
+    for (int i = 0; i < 300; ++i) Append(store.get(), {Entry("T", i % 2, std::string(900, 'x'))});
+    v1::PutMetadataRequest put;
+    v1::MetadataEntry* entry = put.add_entries();
+    entry->set_key("topics");
+    entry->set_value("config");
+    ASSERT_TRUE(store->PutMetadata(put).ok());
+    ASSERT_TRUE(store->Shutdown().ok());
+  }
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  v1::GetMessagesResponse q0 = Get(store.get(), "T", 0, 0, 1000);
+  EXPECT_EQ(q0.messages_size(), 150);
+  EXPECT_EQ(q0.max_offset(), 150);
+  v1::AppendBatchResponse next = Append(store.get(), {Entry("T", 1, "after restart")});
+  EXPECT_EQ(next.results(0).queue_offset(), 150);
+  v1::GetMetadataRequest get;
+  get.set_key("topics");
+  absl::StatusOr<v1::GetMetadataResponse> value = store->GetMetadata(get);
+  ASSERT_TRUE(value.ok());
+  EXPECT_TRUE(value->found());
+  EXPECT_EQ(value->value(), "config");
+}
+
+TEST_F(MessageStoreTest, UncleanStopRecoversEveryAppendedMessage) {
+  // A child process appends and exits without shutting the store down.
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    absl::StatusOr<std::unique_ptr<MessageStore>> store = MessageStore::Open(Options());
+    if (!store.ok()) _exit(2);
+    for (int i = 0; i < 500; ++i) {
+      v1::AppendBatchRequest request;
+      *request.add_entries() = Entry("T", i % 3, absl::StrCat("m", i), "", absl::StrCat("key", i));
+      if (!(*store)->AppendBatch(request).ok()) _exit(3);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  int total = 0;
+  for (int q = 0; q < 3; ++q) {
+    v1::GetMessagesResponse got = Get(store.get(), "T", q, 0, 1000);
+    total += got.messages_size();
+    for (int i = 0; i < got.messages_size(); ++i) {
+      EXPECT_EQ(got.messages(i).queue_offset(), i);
+    }
+  }
+  EXPECT_EQ(total, 500);
+  v1::QueryByKeyRequest by_key;
+  by_key.set_topic("T");
+  by_key.set_key("key499");
+  EXPECT_TRUE(store->QueryByKey(by_key).ok());
+  EXPECT_EQ(Append(store.get(), {Entry("T", 0, "next")}).results(0).queue_offset(), 167);
+}
+
+TEST_F(MessageStoreTest, SyncFlushAcknowledgesFlushedAppends) {
+  MessageStoreOptions options = Options();
+  options.flush_disk_type = FlushDiskType::kSync;
+  std::unique_ptr<MessageStore> store = OpenStore(options);
+  v1::AppendBatchResponse response = Append(store.get(), {Entry("T", 0, "durable")});
+  EXPECT_EQ(response.results(0).status(), v1::PUT_OK);
+  absl::StatusOr<v1::GetStatsResponse> stats = store->GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GE(stats->flushed_offset(),
+            response.results(0).physical_offset() + response.results(0).size());
+}
+
+TEST_F(MessageStoreTest, SlaveRefusesWrites) {
+  MessageStoreOptions options = Options();
+  options.role = v1::SLAVE;
+  std::unique_ptr<MessageStore> store = OpenStore(options);
+  v1::AppendBatchResponse response = Append(store.get(), {Entry("T", 0, "x")});
+  EXPECT_EQ(response.results(0).status(), v1::SERVICE_NOT_AVAILABLE);
+  EXPECT_THAT(response.results(0).error(), HasSubstr("slave"));
+}
+
+TEST_F(MessageStoreTest, DiskFullRefusesWritesButServesReads) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  Append(store.get(), {Entry("T", 0, "before")});
+  disk_ratio_ = 0.95;
+  store->RunRetention();
+  v1::AppendBatchResponse refused = Append(store.get(), {Entry("T", 0, "during")});
+  EXPECT_EQ(refused.results(0).status(), v1::SERVICE_NOT_AVAILABLE);
+  EXPECT_THAT(refused.results(0).error(), HasSubstr("disk full"));
+  EXPECT_EQ(Get(store.get(), "T", 0, 0).messages_size(), 1);
+  EXPECT_TRUE(store->GetStats()->disk_full());
+
+  disk_ratio_ = 0.50;
+  store->RunRetention();
+  EXPECT_EQ(Append(store.get(), {Entry("T", 0, "after")}).results(0).status(), v1::PUT_OK);
+}
+
+TEST_F(MessageStoreTest, RetentionDeletesExpiredFilesAtTheDeleteHour) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  // About 4 files of 256 KiB.
+  for (int i = 0; i < 1000; ++i) Append(store.get(), {Entry("T", 0, std::string(900, 'r'))});
+  ASSERT_TRUE(WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
+  absl::StatusOr<v1::GetStatsResponse> before = store->GetStats();
+  ASSERT_EQ(before->min_physical_offset(), 0);
+
+  // 13:00 and files younger than 72 h: nothing to do.
+  store->RunRetention();
+  EXPECT_EQ(store->GetStats()->min_physical_offset(), 0);
+
+  // Files are stamped with the real time; ten days on at 04:00 they are all
+  // older than 72 h, and every file but the newest goes.
+  now_ = absl::FromCivil(absl::CivilSecond(2026, 12, 30, 4, 0, 0), absl::LocalTimeZone());
+  store->RunRetention();
+  absl::StatusOr<v1::GetStatsResponse> after = store->GetStats();
+  EXPECT_GT(after->min_physical_offset(), 0);
+  v1::GetMessagesResponse old = Get(store.get(), "T", 0, 0);
+  EXPECT_EQ(old.status(), v1::OFFSET_TOO_SMALL);
+  EXPECT_GT(old.next_begin_offset(), 0);
+  v1::GetMessagesResponse resumed = Get(store.get(), "T", 0, old.next_begin_offset());
+  EXPECT_EQ(resumed.status(), v1::FOUND);
+}
+
+TEST_F(MessageStoreTest, WatchersHearQueueAdvances) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  absl::Mutex mu;
+  int64_t seen_max = -1;
+  std::unique_ptr<StoreApi::Watch> watch = store->WatchQueues([&](const v1::QueueAdvance& a) {
+    absl::MutexLock lock(&mu);
+    if (a.topic() == "T" && a.queue_id() == 2) seen_max = a.max_offset();
+  });
+  Append(store.get(), {Entry("T", 2, "a"), Entry("T", 2, "b")});
+  EXPECT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return seen_max == 2;
+  }));
+}
+
+TEST_F(MessageStoreTest, SecondStoreOnSameDirectoryIsRefused) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  absl::StatusOr<std::unique_ptr<MessageStore>> second = MessageStore::Open(Options());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace mq::store

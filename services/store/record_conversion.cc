@@ -1,0 +1,80 @@
+#include "services/store/record_conversion.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace mq::store {
+
+namespace {
+
+absl::Status ParseOptionalHost(absl::string_view what, const std::string& text, HostAddress* out) {
+  if (text.empty()) return absl::OkStatus();
+  absl::StatusOr<HostAddress> host = ParseHostAddress(text);
+  if (!host.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", host.status().message()));
+  }
+  *out = *host;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ToPendingRecord(const v1::AppendEntry& entry, PendingRecord* out) {
+  const common::v1::Message& message = entry.message();
+  // A protobuf map iterates in no fixed order; sort so equal messages encode equally.
+  std::map<std::string, std::string> sorted(message.properties().begin(),
+                                            message.properties().end());
+  absl::StatusOr<std::string> properties = EncodeProperties(sorted);
+  if (!properties.ok()) return properties.status();
+  out->properties = *std::move(properties);
+
+  MessageRecord& record = out->record;
+  record = MessageRecord();
+  record.queue_id = entry.queue_id();
+  record.flag = message.flag();
+  record.sys_flag = entry.sys_flag();
+  record.born_timestamp_ms = entry.born_timestamp_ms();
+  record.reconsume_times = entry.reconsume_times();
+  if (absl::Status s = ParseOptionalHost("born host", entry.born_host(), &record.born_host);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ParseOptionalHost("store host", entry.store_host(), &record.store_host);
+      !s.ok()) {
+    return s;
+  }
+  record.body = message.body();
+  record.topic = message.topic();
+  record.properties = out->properties;
+  return absl::OkStatus();
+}
+
+void ToMessageExt(const MessageRecord& record, int32_t store_size, common::v1::MessageExt* out) {
+  out->set_topic(std::string(record.topic));
+  out->set_flag(record.flag);
+  absl::StatusOr<std::vector<std::pair<absl::string_view, absl::string_view>>> properties =
+      DecodeProperties(record.properties);
+  if (properties.ok()) {
+    auto* map = out->mutable_properties();
+    for (const auto& [key, value] : *properties) {
+      (*map)[std::string(key)] = std::string(value);
+    }
+  }
+  out->set_body(std::string(record.body));
+  out->set_queue_id(record.queue_id);
+  out->set_queue_offset(record.queue_offset);
+  out->set_commit_log_offset(record.physical_offset);
+  out->set_store_size(store_size);
+  out->set_sys_flag(record.sys_flag);
+  out->set_born_timestamp_ms(record.born_timestamp_ms);
+  out->set_born_host(HostAddressToString(record.born_host));
+  out->set_store_timestamp_ms(record.store_timestamp_ms);
+  out->set_store_host(HostAddressToString(record.store_host));
+  out->set_reconsume_times(record.reconsume_times);
+  out->set_body_crc(BodyCrc(record.body));
+  absl::optional<absl::string_view> unique_key =
+      FindProperty(record.properties, kPropertyUniqueKey);
+  if (unique_key.has_value()) out->set_msg_id(std::string(*unique_key));
+  out->set_offset_msg_id(MakeOffsetMessageId(record.store_host, record.physical_offset));
+}
+
+}  // namespace mq::store

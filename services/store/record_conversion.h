@@ -1,0 +1,32 @@
+// Conversions between the commit-log record (message_format.h) and the
+// store.proto / common.proto messages the store's API speaks.
+#ifndef MQ_SERVICES_STORE_RECORD_CONVERSION_H_
+#define MQ_SERVICES_STORE_RECORD_CONVERSION_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "proto/common.pb.h"
+#include "proto/store.pb.h"
+#include "services/store/message_format.h"
+
+namespace mq::store {
+
+// A record to append, with the storage its views point into.
+struct PendingRecord {
+  MessageRecord record;
+  std::string properties;
+};
+
+// Fills `out` from an append entry; `out->record`'s views point into `entry`
+// and `out->properties`, which must outlive it. INVALID_ARGUMENT (properties
+// with separator characters, hosts that are not IPv4 "a.b.c.d:port").
+absl::Status ToPendingRecord(const v1::AppendEntry& entry, PendingRecord* out);
+
+// The message as consumers see it. `record` must be a decoded record.
+void ToMessageExt(const MessageRecord& record, int32_t store_size, common::v1::MessageExt* out);
+
+}  // namespace mq::store
+
+#endif  // MQ_SERVICES_STORE_RECORD_CONVERSION_H_

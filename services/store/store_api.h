@@ -1,0 +1,64 @@
+// What a broker needs from its store. Two implementations: the store itself,
+// in-process (the standalone server), and a gRPC client of a separate store
+// process. Requests and responses are the store.proto messages, so both paths
+// carry exactly the same data and the gRPC service is a thin adapter.
+#ifndef MQ_SERVICES_STORE_STORE_API_H_
+#define MQ_SERVICES_STORE_STORE_API_H_
+
+#include <functional>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/store.pb.h"
+
+namespace mq::store {
+
+// Thread-safe: every method may be called from many threads at once.
+// Errors: INVALID_ARGUMENT for bad requests, NOT_FOUND for a missing message or
+// key, UNAVAILABLE when the store cannot be reached or is shutting down.
+// Per-message outcomes of an append (disk full, flush timeout, slave not
+// available, ...) are statuses inside the response, not errors of the call.
+class StoreApi {
+ public:
+  virtual ~StoreApi() = default;
+
+  virtual absl::StatusOr<v1::AppendBatchResponse> AppendBatch(
+      const v1::AppendBatchRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetMessagesResponse> GetMessages(
+      const v1::GetMessagesRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(
+      const v1::GetQueueOffsetsRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetOffsetByTimeResponse> GetOffsetByTime(
+      const v1::GetOffsetByTimeRequest& request) = 0;
+  virtual absl::StatusOr<v1::QueryMessagesResponse> QueryByKey(
+      const v1::QueryByKeyRequest& request) = 0;
+  virtual absl::StatusOr<v1::QueryMessagesResponse> QueryByUniqueId(
+      const v1::QueryByUniqueIdRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetMessageByOffsetResponse> GetMessageByOffset(
+      const v1::GetMessageByOffsetRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetMetadataResponse> GetMetadata(
+      const v1::GetMetadataRequest& request) = 0;
+  virtual absl::Status PutMetadata(const v1::PutMetadataRequest& request) = 0;
+  virtual absl::StatusOr<v1::ListMetadataResponse> ListMetadata(
+      const v1::ListMetadataRequest& request) = 0;
+  virtual absl::Status DeleteTopic(const v1::DeleteTopicRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetStatsResponse> GetStats() = 0;
+
+  // A registration of a queue listener; destroying it unregisters the
+  // listener (after any call in progress returns).
+  class Watch {
+   public:
+    virtual ~Watch() = default;
+  };
+  using QueueListener = std::function<void(const v1::QueueAdvance&)>;
+
+  // Calls `listener` each time the dispatcher indexes messages of a queue, on
+  // a store thread; the listener must be quick and must not call back into
+  // the store. Used to wake long-polling pulls.
+  virtual std::unique_ptr<Watch> WatchQueues(QueueListener listener) = 0;
+};
+
+}  // namespace mq::store
+
+#endif  // MQ_SERVICES_STORE_STORE_API_H_

@@ -1,0 +1,91 @@
+#include "services/store/store_flags.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+
+ABSL_FLAG(std::string, data_dir, "data/store",
+          "Directory of the store's files (commit log, queues, index, metadata).");
+ABSL_FLAG(int64_t, commit_log_file_size, int64_t{1} << 30,
+          "Bytes per commit-log file (RocketMQ: 1 GiB). Small values suit tests.");
+ABSL_FLAG(int64_t, max_message_size, 4 << 20, "Largest message body in bytes (4 MiB).");
+ABSL_FLAG(std::string, flush_disk_type, "ASYNC_FLUSH",
+          "ASYNC_FLUSH: flush in the background (every 500 ms); SYNC_FLUSH: an append "
+          "returns once its bytes are on disk (group commit).");
+ABSL_FLAG(absl::Duration, sync_flush_timeout, absl::Seconds(5),
+          "SYNC_FLUSH: how long an append waits for its flush before FLUSH_DISK_TIMEOUT.");
+ABSL_FLAG(std::string, role, "ASYNC_MASTER", "ASYNC_MASTER, SYNC_MASTER or SLAVE.");
+ABSL_FLAG(absl::Duration, file_reserved_time, absl::Hours(72),
+          "Commit-log files older than this are deleted at the delete hour.");
+ABSL_FLAG(std::string, delete_when, "04", "Hours of the day (';'-separated) to delete old files.");
+ABSL_FLAG(int, disk_max_used_ratio, 75,
+          "Percent of disk use above which old files are deleted at any hour (10..95).");
+ABSL_FLAG(bool, message_index_enable, true, "Index messages by key and unique id.");
+ABSL_FLAG(int64_t, consume_queue_units_per_file, 300000, "20-byte units per consume-queue file.");
+ABSL_FLAG(int32_t, index_slot_count, 5000000, "Hash slots per index file.");
+ABSL_FLAG(int32_t, index_max_entries, 20000000, "Entries per index file.");
+ABSL_FLAG(absl::Duration, clean_interval, absl::Seconds(10),
+          "How often retention and disk usage are checked.");
+
+namespace mq::store {
+
+absl::StatusOr<MessageStoreOptions> MessageStoreOptionsFromFlags() {
+  MessageStoreOptions options;
+  options.root_dir = absl::GetFlag(FLAGS_data_dir);
+  if (options.root_dir.empty()) return absl::InvalidArgumentError("--data_dir must not be empty");
+  options.commit_log_file_size = absl::GetFlag(FLAGS_commit_log_file_size);
+  options.max_message_body_bytes = absl::GetFlag(FLAGS_max_message_size);
+  if (options.max_message_body_bytes <= 0) {
+    return absl::InvalidArgumentError("--max_message_size must be positive");
+  }
+
+  std::string flush = absl::GetFlag(FLAGS_flush_disk_type);
+  if (flush == "ASYNC_FLUSH") {
+    options.flush_disk_type = FlushDiskType::kAsync;
+  } else if (flush == "SYNC_FLUSH") {
+    options.flush_disk_type = FlushDiskType::kSync;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--flush_disk_type=", flush, ": expected ASYNC_FLUSH or SYNC_FLUSH"));
+  }
+  options.group_commit.sync_flush_timeout = absl::GetFlag(FLAGS_sync_flush_timeout);
+
+  if (!v1::BrokerRole_Parse(absl::GetFlag(FLAGS_role), &options.role)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--role=", absl::GetFlag(FLAGS_role), ": expected ASYNC_MASTER, SYNC_MASTER or SLAVE"));
+  }
+
+  options.retention.file_reserved_time = absl::GetFlag(FLAGS_file_reserved_time);
+  absl::StatusOr<std::vector<int>> hours = ParseDeleteHours(absl::GetFlag(FLAGS_delete_when));
+  if (!hours.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--delete_when: ", hours.status().message()));
+  }
+  options.retention.delete_hours = *hours;
+  int ratio = absl::GetFlag(FLAGS_disk_max_used_ratio);
+  if (ratio < 10 || ratio > 95) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--disk_max_used_ratio=", ratio, ": must be in 10..95"));
+  }
+  options.retention.disk_max_used_ratio = ratio / 100.0;
+  options.message_index_enable = absl::GetFlag(FLAGS_message_index_enable);
+  options.consume_queue_units_per_file = absl::GetFlag(FLAGS_consume_queue_units_per_file);
+  options.index_slot_count = absl::GetFlag(FLAGS_index_slot_count);
+  options.index_max_entries = absl::GetFlag(FLAGS_index_max_entries);
+  if (options.consume_queue_units_per_file <= 0 || options.index_slot_count <= 0 ||
+      options.index_max_entries <= 0) {
+    return absl::InvalidArgumentError(
+        "--consume_queue_units_per_file, --index_slot_count and --index_max_entries must be "
+        "positive");
+  }
+  options.clean_interval = absl::GetFlag(FLAGS_clean_interval);
+  if (options.clean_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--clean_interval must be positive");
+  }
+  options.clean_initial_delay = std::min(options.clean_initial_delay, options.clean_interval);
+  return options;
+}
+
+}  // namespace mq::store

@@ -1,0 +1,138 @@
+#include "services/store/store_service.h"
+
+#include <deque>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "common/status.h"
+
+namespace mq::store {
+
+namespace {
+
+template <typename Response>
+grpc::Status Reply(absl::StatusOr<Response> result, Response* response,
+                   grpc::ServerContext* context) {
+  if (!result.ok()) return ToGrpcStatus(result.status(), context);
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+// Queue advances waiting to be written to one WatchQueues stream. Advances of
+// the same queue are merged: only the newest max offset matters to a waiter.
+class AdvanceBuffer {
+ public:
+  void Push(const v1::QueueAdvance& advance) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    for (v1::QueueAdvance& pending : pending_) {
+      if (pending.queue_id() == advance.queue_id() && pending.topic() == advance.topic()) {
+        pending = advance;
+        return;
+      }
+    }
+    pending_.push_back(advance);
+  }
+
+  // Waits up to `timeout` for advances; returns them (possibly none).
+  std::deque<v1::QueueAdvance> Take(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !pending_.empty(); };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+    return std::exchange(pending_, {});
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::deque<v1::QueueAdvance> pending_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+grpc::Status StoreService::AppendBatch(grpc::ServerContext* context,
+                                       const v1::AppendBatchRequest* request,
+                                       v1::AppendBatchResponse* response) {
+  return Reply(store_->AppendBatch(*request), response, context);
+}
+
+grpc::Status StoreService::GetMessages(grpc::ServerContext* context,
+                                       const v1::GetMessagesRequest* request,
+                                       v1::GetMessagesResponse* response) {
+  return Reply(store_->GetMessages(*request), response, context);
+}
+
+grpc::Status StoreService::GetQueueOffsets(grpc::ServerContext* context,
+                                           const v1::GetQueueOffsetsRequest* request,
+                                           v1::GetQueueOffsetsResponse* response) {
+  return Reply(store_->GetQueueOffsets(*request), response, context);
+}
+
+grpc::Status StoreService::GetOffsetByTime(grpc::ServerContext* context,
+                                           const v1::GetOffsetByTimeRequest* request,
+                                           v1::GetOffsetByTimeResponse* response) {
+  return Reply(store_->GetOffsetByTime(*request), response, context);
+}
+
+grpc::Status StoreService::QueryByKey(grpc::ServerContext* context,
+                                      const v1::QueryByKeyRequest* request,
+                                      v1::QueryMessagesResponse* response) {
+  return Reply(store_->QueryByKey(*request), response, context);
+}
+
+grpc::Status StoreService::QueryByUniqueId(grpc::ServerContext* context,
+                                           const v1::QueryByUniqueIdRequest* request,
+                                           v1::QueryMessagesResponse* response) {
+  return Reply(store_->QueryByUniqueId(*request), response, context);
+}
+
+grpc::Status StoreService::GetMessageByOffset(grpc::ServerContext* context,
+                                              const v1::GetMessageByOffsetRequest* request,
+                                              v1::GetMessageByOffsetResponse* response) {
+  return Reply(store_->GetMessageByOffset(*request), response, context);
+}
+
+grpc::Status StoreService::GetMetadata(grpc::ServerContext* context,
+                                       const v1::GetMetadataRequest* request,
+                                       v1::GetMetadataResponse* response) {
+  return Reply(store_->GetMetadata(*request), response, context);
+}
+
+grpc::Status StoreService::PutMetadata(grpc::ServerContext* context,
+                                       const v1::PutMetadataRequest* request,
+                                       v1::PutMetadataResponse* response) {
+  return ToGrpcStatus(store_->PutMetadata(*request), context);
+}
+
+grpc::Status StoreService::ListMetadata(grpc::ServerContext* context,
+                                        const v1::ListMetadataRequest* request,
+                                        v1::ListMetadataResponse* response) {
+  return Reply(store_->ListMetadata(*request), response, context);
+}
+
+grpc::Status StoreService::DeleteTopic(grpc::ServerContext* context,
+                                       const v1::DeleteTopicRequest* request,
+                                       v1::DeleteTopicResponse* response) {
+  return ToGrpcStatus(store_->DeleteTopic(*request), context);
+}
+
+grpc::Status StoreService::WatchQueues(grpc::ServerContext* context,
+                                       const v1::WatchQueuesRequest* request,
+                                       grpc::ServerWriter<v1::QueueAdvance>* writer) {
+  AdvanceBuffer buffer;
+  std::unique_ptr<StoreApi::Watch> watch =
+      store_->WatchQueues([&buffer](const v1::QueueAdvance& advance) { buffer.Push(advance); });
+  if (!writer->Write(v1::QueueAdvance())) return grpc::Status::OK;
+  while (!context->IsCancelled()) {
+    for (const v1::QueueAdvance& advance : buffer.Take(absl::Milliseconds(200))) {
+      if (!writer->Write(advance)) return grpc::Status::OK;
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::GetStats(grpc::ServerContext* context,
+                                    const v1::GetStatsRequest* request,
+                                    v1::GetStatsResponse* response) {
+  return Reply(store_->GetStats(), response, context);
+}
+
+}  // namespace mq::store

@@ -1,0 +1,53 @@
+// The gRPC face of a store: translates store.proto calls to a StoreApi.
+#ifndef MQ_SERVICES_STORE_STORE_SERVICE_H_
+#define MQ_SERVICES_STORE_STORE_SERVICE_H_
+
+#include "proto/store.grpc.pb.h"
+#include "services/store/store_api.h"
+
+namespace mq::store {
+
+// Thread-safe. `store` must outlive the service. Replicate answers
+// UNIMPLEMENTED until HA replication is in.
+class StoreService final : public v1::Store::Service {
+ public:
+  explicit StoreService(StoreApi* store) : store_(store) {}
+
+  grpc::Status AppendBatch(grpc::ServerContext* context, const v1::AppendBatchRequest* request,
+                           v1::AppendBatchResponse* response) override;
+  grpc::Status GetMessages(grpc::ServerContext* context, const v1::GetMessagesRequest* request,
+                           v1::GetMessagesResponse* response) override;
+  grpc::Status GetQueueOffsets(grpc::ServerContext* context,
+                               const v1::GetQueueOffsetsRequest* request,
+                               v1::GetQueueOffsetsResponse* response) override;
+  grpc::Status GetOffsetByTime(grpc::ServerContext* context,
+                               const v1::GetOffsetByTimeRequest* request,
+                               v1::GetOffsetByTimeResponse* response) override;
+  grpc::Status QueryByKey(grpc::ServerContext* context, const v1::QueryByKeyRequest* request,
+                          v1::QueryMessagesResponse* response) override;
+  grpc::Status QueryByUniqueId(grpc::ServerContext* context,
+                               const v1::QueryByUniqueIdRequest* request,
+                               v1::QueryMessagesResponse* response) override;
+  grpc::Status GetMessageByOffset(grpc::ServerContext* context,
+                                  const v1::GetMessageByOffsetRequest* request,
+                                  v1::GetMessageByOffsetResponse* response) override;
+  grpc::Status GetMetadata(grpc::ServerContext* context, const v1::GetMetadataRequest* request,
+                           v1::GetMetadataResponse* response) override;
+  grpc::Status PutMetadata(grpc::ServerContext* context, const v1::PutMetadataRequest* request,
+                           v1::PutMetadataResponse* response) override;
+  grpc::Status ListMetadata(grpc::ServerContext* context, const v1::ListMetadataRequest* request,
+                            v1::ListMetadataResponse* response) override;
+  grpc::Status DeleteTopic(grpc::ServerContext* context, const v1::DeleteTopicRequest* request,
+                           v1::DeleteTopicResponse* response) override;
+  grpc::Status WatchQueues(grpc::ServerContext* context, const v1::WatchQueuesRequest* request,
+                           grpc::ServerWriter<v1::QueueAdvance>* writer) override;
+  grpc::Status GetStats(grpc::ServerContext* context, const v1::GetStatsRequest* request,
+                        v1::GetStatsResponse* response) override;
+
+ private:
+  StoreApi* const store_;
+};
+
+}  // namespace mq::store
+
+#endif  // MQ_SERVICES_STORE_STORE_SERVICE_H_
