@@ -30,7 +30,7 @@ absl::optional<common::v1::ResponseCode> GetResponseCode(const absl::Status& sta
   return ParseResponseCode(std::string(*payload));
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContext* context) {
+grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContextBase* context) {
   if (status.ok()) return grpc::Status::OK;
   absl::optional<common::v1::ResponseCode> code = GetResponseCode(status);
   if (code.has_value() && context != nullptr) {

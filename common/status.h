@@ -28,7 +28,7 @@ absl::Status WithResponseCode(absl::Status status, common::v1::ResponseCode code
 absl::optional<common::v1::ResponseCode> GetResponseCode(const absl::Status& status);
 
 // Converts for the wire; attaches the response code as trailing metadata of `context`.
-grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContext* context);
+grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContextBase* context);
 
 // Converts a finished call's status back, reading the response code from the
 // trailing metadata of `context`.

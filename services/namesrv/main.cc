@@ -15,29 +15,23 @@
 #include "common/grpc_options.h"
 #include "common/process.h"
 #include "services/namesrv/name_server.h"
+#include "services/namesrv/name_server_flags.h"
 
 ABSL_FLAG(std::string, listen_address, "0.0.0.0", "Address to listen on.");
 ABSL_FLAG(int, port, 9876, "gRPC port; 0 picks a free port (printed at start).");
-ABSL_FLAG(absl::Duration, broker_expiry, absl::Seconds(120),
-          "A broker not heard from for this long is dropped from routes.");
-ABSL_FLAG(absl::Duration, scan_interval, absl::Seconds(10),
-          "How often to look for silent brokers.");
 
 int main(int argc, char** argv) {
   mq::InitServerProcess(
       argc, argv,
       "Name server of the message queue: brokers register here, clients ask "
       "it for topic routes.\nUsage: namesrv [--port=9876] [--broker_expiry=120s]");
-  if (absl::GetFlag(FLAGS_broker_expiry) <= absl::ZeroDuration() ||
-      absl::GetFlag(FLAGS_scan_interval) <= absl::ZeroDuration()) {
-    std::cerr << "--broker_expiry and --scan_interval must be positive\n";
+  absl::StatusOr<mq::namesrv::NameServerOptions> options =
+      mq::namesrv::NameServerOptionsFromFlags();
+  if (!options.ok()) {
+    std::cerr << "namesrv: " << options.status().message() << "\n";
     return 2;
   }
-
-  mq::namesrv::NameServerOptions options;
-  options.routes.broker_expiry = absl::GetFlag(FLAGS_broker_expiry);
-  options.scan_interval = absl::GetFlag(FLAGS_scan_interval);
-  mq::namesrv::NameServer name_server(options);
+  mq::namesrv::NameServer name_server(*options);
 
   grpc::ServerBuilder builder;
   mq::ConfigureServerBuilder(&builder);
@@ -56,7 +50,7 @@ int main(int argc, char** argv) {
   std::cout << "namesrv listening on " << absl::GetFlag(FLAGS_listen_address) << ":"
             << selected_port << std::endl;
   LOG(INFO) << "namesrv ready on port " << selected_port << ", broker expiry "
-            << absl::FormatDuration(options.routes.broker_expiry);
+            << absl::FormatDuration(options->routes.broker_expiry);
 
   int signal = mq::WaitForShutdownSignal();
   LOG(INFO) << "signal " << signal << " received, shutting down";

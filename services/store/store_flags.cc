@@ -6,18 +6,17 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/shared_flags.h"
 
 ABSL_FLAG(std::string, data_dir, "data/store",
           "Directory of the store's files (commit log, queues, index, metadata).");
 ABSL_FLAG(int64_t, commit_log_file_size, int64_t{1} << 30,
           "Bytes per commit-log file (RocketMQ: 1 GiB). Small values suit tests.");
-ABSL_FLAG(int64_t, max_message_size, 4 << 20, "Largest message body in bytes (4 MiB).");
 ABSL_FLAG(std::string, flush_disk_type, "ASYNC_FLUSH",
           "ASYNC_FLUSH: flush in the background (every 500 ms); SYNC_FLUSH: an append "
           "returns once its bytes are on disk (group commit).");
 ABSL_FLAG(absl::Duration, sync_flush_timeout, absl::Seconds(5),
           "SYNC_FLUSH: how long an append waits for its flush before FLUSH_DISK_TIMEOUT.");
-ABSL_FLAG(std::string, role, "ASYNC_MASTER", "ASYNC_MASTER, SYNC_MASTER or SLAVE.");
 ABSL_FLAG(absl::Duration, file_reserved_time, absl::Hours(72),
           "Commit-log files older than this are deleted at the delete hour.");
 ABSL_FLAG(std::string, delete_when, "04", "Hours of the day (';'-separated) to delete old files.");

@@ -1,0 +1,42 @@
+// Settings of the client instance that producers and consumers share.
+#ifndef MQ_CLIENT_INCLUDE_MQ_CLIENT_OPTIONS_H_
+#define MQ_CLIENT_INCLUDE_MQ_CLIENT_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace mq {
+
+// Producers and consumers of one process with the same client id
+// ("client_ip@instance_name") share one client instance: its gRPC channels,
+// route table, scheduled route refresh and heartbeats. The first one to start
+// creates the instance with its ClientOptions; a later one with the same client
+// id but other name servers fails to start (use another instance_name).
+struct ClientOptions {
+  // "host:port" of every name server. Empty: the NAMESRV_ADDR environment
+  // variable, as "host:port;host:port".
+  std::vector<std::string> name_server_addresses;
+  // Empty: the process id.
+  std::string instance_name;
+  // Empty: the first non-loopback IPv4 address of this host (else 127.0.0.1).
+  std::string client_ip;
+  // How often the routes of every topic in use are refreshed.
+  absl::Duration poll_name_server_interval = absl::Seconds(30);
+  // How often offline brokers are dropped and heartbeats sent to every broker.
+  absl::Duration heartbeat_broker_interval = absl::Seconds(30);
+  // Deadline of each route query, heartbeat and unregistration RPC.
+  absl::Duration api_timeout = absl::Seconds(3);
+};
+
+// Life cycle of producers, consumers and client instances:
+// kCreateJust -> Start() -> kRunning (or kStartFailed) -> Shutdown() -> kShutdownAlready.
+enum class ServiceState { kCreateJust, kRunning, kStartFailed, kShutdownAlready };
+
+// "CREATE_JUST", "RUNNING", "START_FAILED", "SHUTDOWN_ALREADY".
+const char* ServiceStateName(ServiceState state);
+
+}  // namespace mq
+
+#endif  // MQ_CLIENT_INCLUDE_MQ_CLIENT_OPTIONS_H_

@@ -1,0 +1,77 @@
+// A message as a producer builds it.
+#ifndef MQ_CLIENT_INCLUDE_MQ_MESSAGE_H_
+#define MQ_CLIENT_INCLUDE_MQ_MESSAGE_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace mq {
+
+// Well-known property keys, as in RocketMQ.
+inline constexpr absl::string_view kPropertyTags = "TAGS";
+inline constexpr absl::string_view kPropertyKeys = "KEYS";
+// The producer-assigned unique id. The producer sets it at send time unless the
+// application already did; 32 upper-case hex characters:
+//   IPv4 address (4 bytes) | pid (2 bytes, low half) | per-process random (4 bytes) |
+//   milliseconds since the start of the current UTC month (4 bytes) | counter (2 bytes).
+// Time and counter advance together, so ids never repeat within a process even
+// above 65536 ids per millisecond; the random part separates processes.
+inline constexpr absl::string_view kPropertyUniqueKey = "UNIQ_KEY";
+// "false" asks the broker not to wait for a sync flush or a slave ack.
+inline constexpr absl::string_view kPropertyWaitStoreMsgOk = "WAIT";
+
+// A value type: topic, tags, keys, flag, body and user properties. Tags, keys
+// and the unique id are stored as the properties above, exactly as they travel.
+// Not thread-safe for concurrent mutation; copies are independent.
+class Message {
+ public:
+  Message() = default;
+  Message(std::string topic, std::string body);
+  Message(std::string topic, absl::string_view tags, std::string body);
+  Message(std::string topic, absl::string_view tags, absl::string_view keys, std::string body);
+
+  const std::string& topic() const { return topic_; }
+  void set_topic(std::string topic) { topic_ = std::move(topic); }
+
+  // The tag used for filtering by consumers ("TagA"); empty when unset.
+  std::string tags() const { return GetProperty(kPropertyTags); }
+  void set_tags(absl::string_view tags);
+
+  // Business keys, space separated, indexed by the broker for queries.
+  std::string keys() const { return GetProperty(kPropertyKeys); }
+  void set_keys(absl::string_view keys);
+  void set_keys(const std::vector<std::string>& keys);
+
+  // The unique id (UNIQ_KEY); empty until the message is sent or set here.
+  std::string unique_id() const { return GetProperty(kPropertyUniqueKey); }
+  void set_unique_id(absl::string_view id);
+
+  // An application-defined integer stored with the message.
+  int32_t flag() const { return flag_; }
+  void set_flag(int32_t flag) { flag_ = flag; }
+
+  // The payload: 1 byte .. ProducerOptions::max_message_size_bytes.
+  const std::string& body() const { return body_; }
+  void set_body(std::string body) { body_ = std::move(body); }
+
+  // All properties, including TAGS, KEYS and UNIQ_KEY when set.
+  const std::map<std::string, std::string>& properties() const { return properties_; }
+  // An empty value removes the property.
+  void SetProperty(absl::string_view key, absl::string_view value);
+  // The value, or "" when the property is absent.
+  std::string GetProperty(absl::string_view key) const;
+
+ private:
+  std::string topic_;
+  int32_t flag_ = 0;
+  std::string body_;
+  std::map<std::string, std::string> properties_;
+};
+
+}  // namespace mq
+
+#endif  // MQ_CLIENT_INCLUDE_MQ_MESSAGE_H_

@@ -1,0 +1,422 @@
+#include "client/src/client_instance.h"
+
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/client_context.h>
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/grpc_options.h"
+#include "common/status.h"
+#include "glog/logging.h"
+
+namespace mq {
+namespace client_internal {
+namespace {
+
+using common::v1::TopicRouteData;
+
+// The first route poll runs right after start, as RocketMQ's does (10 ms).
+constexpr absl::Duration kFirstRoutePollDelay = absl::Milliseconds(10);
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+// Sorted copies compare equal when only the order of queue and broker data differ.
+bool SameRoute(const TopicRouteData& a, const TopicRouteData& b) {
+  auto sorted = [](TopicRouteData route) {
+    std::sort(route.mutable_queue_datas()->begin(), route.mutable_queue_datas()->end(),
+              [](const auto& x, const auto& y) { return x.broker_name() < y.broker_name(); });
+    std::sort(route.mutable_broker_datas()->begin(), route.mutable_broker_datas()->end(),
+              [](const auto& x, const auto& y) { return x.broker_name() < y.broker_name(); });
+    return route;
+  };
+  return google::protobuf::util::MessageDifferencer::Equals(sorted(a), sorted(b));
+}
+
+bool IsTransportFailure(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+// Runs `invoke` (one async unary call) against every address at once and
+// waits until all have answered or timed out; failures are logged.
+template <typename Request, typename Response>
+void CallAllBrokers(
+    ClientInstance* instance, const std::vector<std::string>& addresses, const Request& request,
+    absl::Duration timeout, absl::string_view what,
+    const std::function<void(broker::v1::Broker::Stub*, grpc::ClientContext*, const Request*,
+                             Response*, std::function<void(grpc::Status)>)>& invoke) {
+  if (addresses.empty()) return;
+  struct Call {
+    std::shared_ptr<broker::v1::Broker::Stub> stub;
+    grpc::ClientContext context;
+    Response response;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  absl::BlockingCounter pending(static_cast<int>(addresses.size()));
+  for (const std::string& address : addresses) {
+    calls.push_back(std::make_unique<Call>());
+    Call* call = calls.back().get();
+    call->stub = instance->BrokerStub(address);
+    SetDeadline(&call->context, timeout);
+    invoke(call->stub.get(), &call->context, &request, &call->response,
+           [&pending, address, what](grpc::Status status) {
+             if (!status.ok()) {
+               LOG(WARNING) << what << " to broker " << address
+                            << " failed: " << FromGrpcStatus(status);
+             }
+             pending.DecrementCount();
+           });
+  }
+  pending.Wait();
+}
+
+}  // namespace
+
+ClientInstance::ClientInstance(std::string client_id, ClientOptions options)
+    : client_id_(std::move(client_id)), options_(std::move(options)) {
+  absl::BitGen gen;
+  namesrv_index_ = options_.name_server_addresses.empty()
+                       ? 0
+                       : absl::Uniform<size_t>(gen, 0, options_.name_server_addresses.size());
+}
+
+ClientInstance::~ClientInstance() { Shutdown(); }
+
+absl::Status ClientInstance::Start() {
+  absl::MutexLock lock(&mu_);
+  switch (state_) {
+    case ServiceState::kRunning:
+      return absl::OkStatus();
+    case ServiceState::kStartFailed:
+    case ServiceState::kShutdownAlready:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "client instance ", client_id_, " cannot start: state is ", ServiceStateName(state_)));
+    case ServiceState::kCreateJust:
+      break;
+  }
+  if (options_.name_server_addresses.empty()) {
+    state_ = ServiceState::kStartFailed;
+    return absl::InvalidArgumentError(
+        absl::StrCat("client instance ", client_id_, ": no name server address"));
+  }
+  scheduler_.Schedule("update topic routes", kFirstRoutePollDelay,
+                      options_.poll_name_server_interval, [this] { UpdateAllTopicRoutes(); });
+  scheduler_.Schedule("clean offline brokers and heartbeat", options_.heartbeat_broker_interval,
+                      options_.heartbeat_broker_interval, [this] {
+                        CleanOfflineBrokers();
+                        SendHeartbeatToAllBrokers();
+                      });
+  scheduler_.Start();
+  state_ = ServiceState::kRunning;
+  LOG(INFO) << "client instance " << client_id_
+            << " started; name servers: " << absl::StrJoin(options_.name_server_addresses, ";");
+  return absl::OkStatus();
+}
+
+void ClientInstance::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ == ServiceState::kShutdownAlready) return;
+    state_ = ServiceState::kShutdownAlready;
+  }
+  scheduler_.Stop();
+  LOG(INFO) << "client instance " << client_id_ << " shut down";
+}
+
+ServiceState ClientInstance::state() const {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+absl::Status ClientInstance::RegisterProducer(const std::string& group, ProducerMember* producer) {
+  absl::MutexLock lock(&mu_);
+  if (!producers_.emplace(group, producer).second) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("producer group ", group, " is already registered in client instance ",
+                     client_id_, "; use another group or another instance_name"));
+  }
+  return absl::OkStatus();
+}
+
+void ClientInstance::RemoveProducer(const std::string& group) {
+  absl::MutexLock lock(&mu_);
+  producers_.erase(group);
+}
+
+void ClientInstance::UnregisterProducer(const std::string& group) {
+  RemoveProducer(group);
+  UnregisterFromBrokers(group, "");
+}
+
+absl::Status ClientInstance::RegisterConsumer(const std::string& group, ConsumerMember* consumer) {
+  absl::MutexLock lock(&mu_);
+  if (!consumers_.emplace(group, consumer).second) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("consumer group ", group, " is already registered in client instance ",
+                     client_id_, "; use another group or another instance_name"));
+  }
+  return absl::OkStatus();
+}
+
+void ClientInstance::RemoveConsumer(const std::string& group) {
+  absl::MutexLock lock(&mu_);
+  consumers_.erase(group);
+}
+
+void ClientInstance::UnregisterConsumer(const std::string& group) {
+  RemoveConsumer(group);
+  UnregisterFromBrokers("", group);
+}
+
+void ClientInstance::UnregisterFromBrokers(const std::string& producer_group,
+                                           const std::string& consumer_group) {
+  broker::v1::UnregisterClientRequest request;
+  request.set_client_id(client_id_);
+  request.set_producer_group(producer_group);
+  request.set_consumer_group(consumer_group);
+  CallAllBrokers<broker::v1::UnregisterClientRequest, broker::v1::UnregisterClientResponse>(
+      this, AllBrokerAddresses(), request, options_.api_timeout, "UnregisterClient",
+      [](broker::v1::Broker::Stub* stub, grpc::ClientContext* context,
+         const broker::v1::UnregisterClientRequest* req, broker::v1::UnregisterClientResponse* resp,
+         std::function<void(grpc::Status)> done) {
+        stub->async()->UnregisterClient(context, req, resp, std::move(done));
+      });
+}
+
+bool ClientInstance::HasMembers() const {
+  absl::MutexLock lock(&mu_);
+  return !producers_.empty() || !consumers_.empty();
+}
+
+absl::StatusOr<TopicRouteData> ClientInstance::QueryTopicRoute(const std::string& topic) {
+  const std::vector<std::string>& addresses = options_.name_server_addresses;
+  if (addresses.empty()) return absl::FailedPreconditionError("no name server address");
+  absl::Status last_error;
+  std::vector<std::string> tried;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    size_t index;
+    {
+      absl::MutexLock lock(&mu_);
+      index = namesrv_index_;
+    }
+    const std::string& address = addresses[index];
+    tried.push_back(address);
+    namesrv::v1::GetRouteInfoByTopicRequest request;
+    request.set_topic(topic);
+    namesrv::v1::GetRouteInfoByTopicResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context, options_.api_timeout);
+    absl::Status status = FromGrpcStatus(
+        NameServerStub(address)->GetRouteInfoByTopic(&context, request, &response), context);
+    if (status.ok()) return std::move(*response.mutable_route());
+    if (!IsTransportFailure(status)) return status;
+    LOG(WARNING) << "name server " << address << " failed (" << status
+                 << "); moving to the next one";
+    last_error = status;
+    absl::MutexLock lock(&mu_);
+    // Another thread may have moved on already; move only from the failed one.
+    if (namesrv_index_ == index) namesrv_index_ = (index + 1) % addresses.size();
+  }
+  return absl::UnavailableError(absl::StrCat("no name server answered for topic ", topic,
+                                             " (tried ", absl::StrJoin(tried, ", "),
+                                             "): ", last_error.message()));
+}
+
+absl::Status ClientInstance::UpdateTopicRouteFromNameServer(const std::string& topic) {
+  absl::StatusOr<TopicRouteData> route = QueryTopicRoute(topic);
+  if (!route.ok()) return route.status();
+  ApplyRoute(topic, *route);
+  return absl::OkStatus();
+}
+
+absl::Status ClientInstance::UpdateTopicRouteFromDefault(const std::string& topic,
+                                                         const std::string& default_topic,
+                                                         int32_t queue_nums) {
+  absl::StatusOr<TopicRouteData> route = QueryTopicRoute(default_topic);
+  if (!route.ok()) return route.status();
+  for (common::v1::QueueData& qd : *route->mutable_queue_datas()) {
+    const int32_t nums = std::min(queue_nums, qd.read_queue_nums());
+    qd.set_read_queue_nums(nums);
+    qd.set_write_queue_nums(nums);
+  }
+  ApplyRoute(topic, *route);
+  return absl::OkStatus();
+}
+
+void ClientInstance::ApplyRoute(const std::string& topic, const TopicRouteData& route) {
+  std::shared_ptr<const TopicPublishInfo> info = TopicPublishInfo::FromRoute(topic, route);
+  absl::MutexLock lock(&mu_);
+  auto old = route_table_.find(topic);
+  if (old == route_table_.end() || !SameRoute(old->second, route)) {
+    LOG(INFO) << "route of topic " << topic << " changed: " << route.ShortDebugString();
+    for (const common::v1::BrokerData& bd : route.broker_datas()) {
+      std::map<int64_t, std::string>& addrs = broker_addr_table_[bd.broker_name()];
+      addrs.clear();
+      addrs.insert(bd.broker_addrs().begin(), bd.broker_addrs().end());
+    }
+    route_table_[topic] = route;
+  }
+  for (auto& [group, producer] : producers_) producer->UpdateTopicPublishInfo(topic, info);
+}
+
+void ClientInstance::UpdateAllTopicRoutes() {
+  std::vector<std::string> topics;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [group, producer] : producers_) {
+      std::vector<std::string> used = producer->TopicsInUse();
+      topics.insert(topics.end(), used.begin(), used.end());
+    }
+    for (const auto& [group, consumer] : consumers_) {
+      std::vector<std::string> used = consumer->TopicsInUse();
+      topics.insert(topics.end(), used.begin(), used.end());
+    }
+  }
+  std::sort(topics.begin(), topics.end());
+  topics.erase(std::unique(topics.begin(), topics.end()), topics.end());
+  for (const std::string& topic : topics) {
+    absl::Status status = UpdateTopicRouteFromNameServer(topic);
+    if (!status.ok()) LOG(WARNING) << "route refresh of topic " << topic << ": " << status;
+  }
+}
+
+absl::optional<TopicRouteData> ClientInstance::TopicRoute(const std::string& topic) const {
+  absl::MutexLock lock(&mu_);
+  auto it = route_table_.find(topic);
+  if (it == route_table_.end()) return absl::nullopt;
+  return it->second;
+}
+
+absl::optional<std::string> ClientInstance::FindBrokerMasterAddress(
+    const std::string& broker_name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = broker_addr_table_.find(broker_name);
+  if (it == broker_addr_table_.end()) return absl::nullopt;
+  auto master = it->second.find(0);
+  if (master == it->second.end()) return absl::nullopt;
+  return master->second;
+}
+
+absl::optional<std::map<int64_t, std::string>> ClientInstance::FindBrokerAddresses(
+    const std::string& broker_name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = broker_addr_table_.find(broker_name);
+  if (it == broker_addr_table_.end()) return absl::nullopt;
+  return it->second;
+}
+
+void ClientInstance::CleanOfflineBrokers() {
+  absl::MutexLock lock(&mu_);
+  // Only this table still refers to such a channel, so it ends on this thread.
+  retired_channels_.erase(
+      std::remove_if(retired_channels_.begin(), retired_channels_.end(),
+                     [](const std::shared_ptr<grpc::Channel>& c) { return c.use_count() == 1; }),
+      retired_channels_.end());
+  absl::flat_hash_map<std::string, bool> referenced;
+  for (const auto& [topic, route] : route_table_) {
+    for (const common::v1::BrokerData& bd : route.broker_datas()) {
+      for (const auto& [id, address] : bd.broker_addrs()) referenced[address] = true;
+    }
+  }
+  for (auto group = broker_addr_table_.begin(); group != broker_addr_table_.end();) {
+    for (auto it = group->second.begin(); it != group->second.end();) {
+      if (referenced.contains(it->second)) {
+        ++it;
+        continue;
+      }
+      LOG(INFO) << "broker " << group->first << " id " << it->first << " at " << it->second
+                << " is offline; forgetting it";
+      auto channel = channels_.find(it->second);
+      if (channel != channels_.end()) {
+        retired_channels_.push_back(std::move(channel->second));
+        channels_.erase(channel);
+      }
+      broker_stubs_.erase(it->second);
+      it = group->second.erase(it);
+    }
+    group = group->second.empty() ? broker_addr_table_.erase(group) : std::next(group);
+  }
+}
+
+void ClientInstance::SendHeartbeatToAllBrokers() {
+  broker::v1::HeartbeatRequest request;
+  request.set_client_id(client_id_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (producers_.empty() && consumers_.empty()) return;
+    for (const auto& [group, producer] : producers_) {
+      request.add_producers()->set_group_name(group);
+    }
+    for (const auto& [group, consumer] : consumers_) {
+      *request.add_consumers() = consumer->HeartbeatData();
+    }
+  }
+  // Consumers may read from slaves, so slaves hear of them too.
+  CallAllBrokers<broker::v1::HeartbeatRequest, broker::v1::HeartbeatResponse>(
+      this, request.consumers().empty() ? MasterAddresses() : AllBrokerAddresses(), request,
+      options_.api_timeout, "Heartbeat",
+      [](broker::v1::Broker::Stub* stub, grpc::ClientContext* context,
+         const broker::v1::HeartbeatRequest* req, broker::v1::HeartbeatResponse* resp,
+         std::function<void(grpc::Status)> done) {
+        stub->async()->Heartbeat(context, req, resp, std::move(done));
+      });
+}
+
+std::shared_ptr<grpc::Channel> ClientInstance::ChannelLocked(const std::string& address) {
+  std::shared_ptr<grpc::Channel>& channel = channels_[address];
+  if (channel == nullptr) channel = CreateChannel(address);
+  return channel;
+}
+
+std::shared_ptr<broker::v1::Broker::Stub> ClientInstance::BrokerStub(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<broker::v1::Broker::Stub>& stub = broker_stubs_[address];
+  if (stub == nullptr) stub = broker::v1::Broker::NewStub(ChannelLocked(address));
+  return stub;
+}
+
+std::shared_ptr<namesrv::v1::NameServer::Stub> ClientInstance::NameServerStub(
+    const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<namesrv::v1::NameServer::Stub>& stub = namesrv_stubs_[address];
+  if (stub == nullptr) stub = namesrv::v1::NameServer::NewStub(ChannelLocked(address));
+  return stub;
+}
+
+std::string ClientInstance::CurrentNameServer() const {
+  absl::MutexLock lock(&mu_);
+  return options_.name_server_addresses.empty() ? std::string()
+                                                : options_.name_server_addresses[namesrv_index_];
+}
+
+std::vector<std::string> ClientInstance::MasterAddresses() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> addresses;
+  for (const auto& [name, addrs] : broker_addr_table_) {
+    auto master = addrs.find(0);
+    if (master != addrs.end()) addresses.push_back(master->second);
+  }
+  return addresses;
+}
+
+std::vector<std::string> ClientInstance::AllBrokerAddresses() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> addresses;
+  for (const auto& [name, addrs] : broker_addr_table_) {
+    for (const auto& [id, address] : addrs) addresses.push_back(address);
+  }
+  return addresses;
+}
+
+}  // namespace client_internal
+}  // namespace mq

@@ -1,0 +1,298 @@
+#include "client/src/client_instance.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "client/src/client_registry.h"
+#include "client/src/testing/fake_servers.h"
+#include "client/src/testing/wait.h"
+#include "gtest/gtest.h"
+
+namespace mq {
+namespace client_internal {
+namespace {
+
+// A producer that uses a fixed set of topics and remembers the routes it got.
+class RecordingMember : public ProducerMember {
+ public:
+  explicit RecordingMember(std::vector<std::string> topics) : topics_(std::move(topics)) {}
+
+  std::vector<std::string> TopicsInUse() const override { return topics_; }
+
+  void UpdateTopicPublishInfo(const std::string& topic,
+                              std::shared_ptr<const TopicPublishInfo> info) override {
+    absl::MutexLock lock(&mu_);
+    latest_[topic] = std::move(info);
+  }
+
+  std::shared_ptr<const TopicPublishInfo> Latest(const std::string& topic) {
+    absl::MutexLock lock(&mu_);
+    return latest_[topic];
+  }
+
+ private:
+  const std::vector<std::string> topics_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<const TopicPublishInfo>> latest_ ABSL_GUARDED_BY(mu_);
+};
+
+ClientOptions FastOptions(std::vector<std::string> name_servers) {
+  ClientOptions options;
+  options.name_server_addresses = std::move(name_servers);
+  options.instance_name = "instance-test";
+  options.client_ip = "127.0.0.1";
+  options.api_timeout = absl::Seconds(2);
+  return options;
+}
+
+TEST(ClientInstanceTest, StartStateMachine) {
+  FakeNameServer namesrv;
+  ClientInstance instance("127.0.0.1@x", FastOptions({namesrv.address()}));
+  EXPECT_EQ(instance.state(), ServiceState::kCreateJust);
+  ASSERT_TRUE(instance.Start().ok());
+  EXPECT_EQ(instance.state(), ServiceState::kRunning);
+  // Shared instances are started by every member: a no-op.
+  EXPECT_TRUE(instance.Start().ok());
+  instance.Shutdown();
+  EXPECT_EQ(instance.state(), ServiceState::kShutdownAlready);
+  EXPECT_EQ(instance.Start().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ClientInstanceTest, StartWithoutNameServerFails) {
+  ClientInstance instance("127.0.0.1@x", ClientOptions());
+  EXPECT_EQ(instance.Start().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(instance.state(), ServiceState::kStartFailed);
+  EXPECT_EQ(instance.Start().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ClientInstanceTest, DuplicateProducerGroupIsRefused) {
+  FakeNameServer namesrv;
+  ClientInstance instance("127.0.0.1@x", FastOptions({namesrv.address()}));
+  RecordingMember a({}), b({});
+  ASSERT_TRUE(instance.RegisterProducer("G", &a).ok());
+  absl::Status again = instance.RegisterProducer("G", &b);
+  EXPECT_EQ(again.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(again.message().find("already registered"), absl::string_view::npos);
+  EXPECT_TRUE(instance.HasMembers());
+  instance.RemoveProducer("G");
+  EXPECT_FALSE(instance.HasMembers());
+}
+
+TEST(ClientInstanceTest, NameServerChoiceIsStickyAndRotatesOnFailure) {
+  FakeNameServer first, second;
+  FakeBroker broker("broker-a");
+  for (FakeNameServer* ns : {&first, &second}) ns->SetRoute("T", MakeRoute({{&broker}}));
+  ClientInstance instance("127.0.0.1@x", FastOptions({first.address(), second.address()}));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(instance.QueryTopicRoute("T").ok());
+  // All five went to the same name server.
+  EXPECT_TRUE((first.TotalRouteQueries() == 5 && second.TotalRouteQueries() == 0) ||
+              (first.TotalRouteQueries() == 0 && second.TotalRouteQueries() == 5));
+  FakeNameServer* chosen = instance.CurrentNameServer() == first.address() ? &first : &second;
+  FakeNameServer* other = chosen == &first ? &second : &first;
+  chosen->Stop();
+  const int other_before = other->TotalRouteQueries();
+  absl::StatusOr<common::v1::TopicRouteData> route = instance.QueryTopicRoute("T");
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_EQ(instance.CurrentNameServer(), other->address());
+  ASSERT_TRUE(instance.QueryTopicRoute("T").ok());
+  EXPECT_EQ(other->TotalRouteQueries(), other_before + 2);
+}
+
+TEST(ClientInstanceTest, HungNameServerIsLeftAfterTheApiTimeout) {
+  FakeNameServer first, second;
+  FakeBroker broker("broker-a");
+  for (FakeNameServer* ns : {&first, &second}) ns->SetRoute("T", MakeRoute({{&broker}}));
+  ClientOptions options = FastOptions({first.address(), second.address()});
+  options.api_timeout = absl::Milliseconds(200);
+  ClientInstance instance("127.0.0.1@x", options);
+  FakeNameServer* chosen = instance.CurrentNameServer() == first.address() ? &first : &second;
+  chosen->SetReply(FakeReply::Hang());
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(instance.QueryTopicRoute("T").ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_NE(instance.CurrentNameServer(), chosen->address());
+}
+
+TEST(ClientInstanceTest, AllNameServersDownIsUnavailable) {
+  FakeNameServer first, second;
+  const std::string a = first.address(), b = second.address();
+  first.Stop();
+  second.Stop();
+  ClientInstance instance("127.0.0.1@x", FastOptions({a, b}));
+  absl::StatusOr<common::v1::TopicRouteData> route = instance.QueryTopicRoute("T");
+  ASSERT_FALSE(route.ok());
+  EXPECT_EQ(route.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(route.status().message().find(a), absl::string_view::npos);
+  EXPECT_NE(route.status().message().find(b), absl::string_view::npos);
+}
+
+TEST(ClientInstanceTest, UnknownTopicIsNotFoundWithoutRotation) {
+  FakeNameServer first, second;
+  ClientInstance instance("127.0.0.1@x", FastOptions({first.address(), second.address()}));
+  const std::string chosen = instance.CurrentNameServer();
+  EXPECT_EQ(instance.QueryTopicRoute("Missing").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(instance.CurrentNameServer(), chosen);
+  EXPECT_EQ(first.TotalRouteQueries() + second.TotalRouteQueries(), 1);
+}
+
+TEST(ClientInstanceTest, DefaultTopicRouteIsClampedAndStoredForTheNewTopic) {
+  FakeNameServer namesrv;
+  FakeBroker a("broker-a"), b("broker-b");
+  namesrv.SetRoute("TBW102", MakeRoute({{&a, 8}, {&b, 2}}));
+  ClientInstance instance("127.0.0.1@x", FastOptions({namesrv.address()}));
+  RecordingMember member({"NewTopic"});
+  ASSERT_TRUE(instance.RegisterProducer("G", &member).ok());
+  ASSERT_TRUE(instance.UpdateTopicRouteFromDefault("NewTopic", "TBW102", 4).ok());
+  absl::optional<common::v1::TopicRouteData> route = instance.TopicRoute("NewTopic");
+  ASSERT_TRUE(route.has_value());
+  for (const auto& qd : route->queue_datas()) {
+    EXPECT_EQ(qd.write_queue_nums(), qd.broker_name() == "broker-a" ? 4 : 2);
+    EXPECT_EQ(qd.read_queue_nums(), qd.write_queue_nums());
+  }
+  auto info = member.Latest("NewTopic");
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->queues().size(), 6u);
+  EXPECT_EQ(info->queues().front().topic, "NewTopic");
+  EXPECT_EQ(instance.FindBrokerMasterAddress("broker-b"), b.address());
+  instance.RemoveProducer("G");
+}
+
+TEST(ClientInstanceTest, ScheduledRefreshPicksUpRouteChanges) {
+  FakeNameServer namesrv;
+  FakeBroker a("broker-a"), b("broker-b");
+  namesrv.SetRoute("T", MakeRoute({{&a}}));
+  ClientOptions options = FastOptions({namesrv.address()});
+  options.poll_name_server_interval = absl::Milliseconds(30);
+  ClientInstance instance("127.0.0.1@x", options);
+  RecordingMember member({"T"});
+  ASSERT_TRUE(instance.RegisterProducer("G", &member).ok());
+  ASSERT_TRUE(instance.Start().ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    auto info = member.Latest("T");
+    return info != nullptr && info->queues().size() == 4;
+  }));
+  namesrv.SetRoute("T", MakeRoute({{&a}, {&b, 2}}));
+  EXPECT_TRUE(WaitUntil([&] {
+    auto info = member.Latest("T");
+    return info != nullptr && info->queues().size() == 6;
+  }));
+  EXPECT_EQ(instance.FindBrokerMasterAddress("broker-b"), b.address());
+  instance.RemoveProducer("G");
+  instance.Shutdown();
+}
+
+TEST(ClientInstanceTest, HeartbeatsGoToMastersPeriodically) {
+  FakeNameServer namesrv;
+  FakeBroker master("broker-a"), slave("broker-a-slave");
+  common::v1::TopicRouteData route = MakeRoute({{&master}});
+  (*route.mutable_broker_datas(0)->mutable_broker_addrs())[1] = slave.address();
+  namesrv.SetRoute("T", route);
+  ClientOptions options = FastOptions({namesrv.address()});
+  options.heartbeat_broker_interval = absl::Milliseconds(30);
+  ClientInstance instance("127.0.0.1@hb", options);
+  RecordingMember member({"T"});
+  ASSERT_TRUE(instance.RegisterProducer("G", &member).ok());
+  ASSERT_TRUE(instance.UpdateTopicRouteFromNameServer("T").ok());
+  ASSERT_TRUE(instance.Start().ok());
+  ASSERT_TRUE(WaitUntil([&] { return master.Heartbeats().size() >= 3; }));
+  const broker::v1::HeartbeatRequest heartbeat = master.Heartbeats().front();
+  EXPECT_EQ(heartbeat.client_id(), "127.0.0.1@hb");
+  ASSERT_EQ(heartbeat.producers_size(), 1);
+  EXPECT_EQ(heartbeat.producers(0).group_name(), "G");
+  EXPECT_TRUE(slave.Heartbeats().empty());
+  instance.RemoveProducer("G");
+  instance.Shutdown();
+}
+
+TEST(ClientInstanceTest, CleanOfflineBrokersForgetsUnreferencedAddresses) {
+  FakeNameServer namesrv;
+  FakeBroker a("broker-a"), b("broker-b");
+  namesrv.SetRoute("T", MakeRoute({{&a}, {&b}}));
+  ClientInstance instance("127.0.0.1@x", FastOptions({namesrv.address()}));
+  ASSERT_TRUE(instance.UpdateTopicRouteFromNameServer("T").ok());
+  EXPECT_TRUE(instance.FindBrokerMasterAddress("broker-b").has_value());
+  namesrv.SetRoute("T", MakeRoute({{&a}}));
+  ASSERT_TRUE(instance.UpdateTopicRouteFromNameServer("T").ok());
+  instance.CleanOfflineBrokers();
+  EXPECT_FALSE(instance.FindBrokerMasterAddress("broker-b").has_value());
+  EXPECT_EQ(instance.FindBrokerMasterAddress("broker-a"), a.address());
+}
+
+TEST(ClientInstanceTest, UnregisterProducerTellsEveryBroker) {
+  FakeNameServer namesrv;
+  FakeBroker a("broker-a"), b("broker-b");
+  namesrv.SetRoute("T", MakeRoute({{&a}, {&b}}));
+  ClientInstance instance("127.0.0.1@un", FastOptions({namesrv.address()}));
+  RecordingMember member({"T"});
+  ASSERT_TRUE(instance.RegisterProducer("G", &member).ok());
+  ASSERT_TRUE(instance.UpdateTopicRouteFromNameServer("T").ok());
+  instance.UnregisterProducer("G");
+  for (FakeBroker* broker : {&a, &b}) {
+    ASSERT_EQ(broker->Unregisters().size(), 1u);
+    EXPECT_EQ(broker->Unregisters()[0].client_id(), "127.0.0.1@un");
+    EXPECT_EQ(broker->Unregisters()[0].producer_group(), "G");
+  }
+  EXPECT_FALSE(instance.HasMembers());
+}
+
+TEST(ClientRegistryTest, SameClientIdSharesOneInstance) {
+  FakeNameServer namesrv;
+  ClientOptions options = FastOptions({namesrv.address()});
+  options.instance_name = "shared";
+  RecordingMember a({}), b({});
+  auto first = ClientRegistry::Default().RegisterProducer(options, "GA", &a);
+  auto second = ClientRegistry::Default().RegisterProducer(options, "GB", &b);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->get(), second->get());
+  EXPECT_EQ((*first)->client_id(), "127.0.0.1@shared");
+  EXPECT_EQ((*first)->state(), ServiceState::kRunning);
+  // The same group twice in one instance.
+  RecordingMember c({});
+  EXPECT_EQ(ClientRegistry::Default().RegisterProducer(options, "GA", &c).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Other name servers under the same client id.
+  FakeNameServer other;
+  ClientOptions conflicting = options;
+  conflicting.name_server_addresses = {other.address()};
+  EXPECT_EQ(ClientRegistry::Default().RegisterProducer(conflicting, "GC", &c).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  std::shared_ptr<ClientInstance> instance = *first;
+  ClientRegistry::Default().UnregisterProducer(instance, "GA");
+  EXPECT_EQ(instance->state(), ServiceState::kRunning);
+  ClientRegistry::Default().UnregisterProducer(instance, "GB");
+  EXPECT_EQ(instance->state(), ServiceState::kShutdownAlready);
+  // A new registration gets a fresh instance.
+  auto third = ClientRegistry::Default().RegisterProducer(options, "GA", &a);
+  ASSERT_TRUE(third.ok());
+  EXPECT_NE(third->get(), instance.get());
+  ClientRegistry::Default().UnregisterProducer(*third, "GA");
+}
+
+TEST(ResolveClientOptionsTest, FillsDefaultsAndValidates) {
+  ClientOptions options;
+  options.name_server_addresses = {"127.0.0.1:9876"};
+  absl::StatusOr<ClientOptions> resolved = ResolveClientOptions(options);
+  ASSERT_TRUE(resolved.ok());
+  EXPECT_EQ(resolved->instance_name, std::to_string(getpid()));
+  EXPECT_FALSE(resolved->client_ip.empty());
+  options.name_server_addresses = {"no-port"};
+  EXPECT_EQ(ResolveClientOptions(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ResolveClientOptionsTest, ReadsNamesrvAddrFromTheEnvironment) {
+  setenv("NAMESRV_ADDR", "10.0.0.1:9876;10.0.0.2:9876", 1);
+  absl::StatusOr<ClientOptions> resolved = ResolveClientOptions(ClientOptions());
+  unsetenv("NAMESRV_ADDR");
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->name_server_addresses,
+            (std::vector<std::string>{"10.0.0.1:9876", "10.0.0.2:9876"}));
+  EXPECT_EQ(ResolveClientOptions(ClientOptions()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace client_internal
+}  // namespace mq

@@ -1,0 +1,44 @@
+#include "mq/message.h"
+
+#include "absl/strings/str_join.h"
+
+namespace mq {
+
+Message::Message(std::string topic, std::string body)
+    : topic_(std::move(topic)), body_(std::move(body)) {}
+
+Message::Message(std::string topic, absl::string_view tags, std::string body)
+    : Message(std::move(topic), std::move(body)) {
+  set_tags(tags);
+}
+
+Message::Message(std::string topic, absl::string_view tags, absl::string_view keys,
+                 std::string body)
+    : Message(std::move(topic), tags, std::move(body)) {
+  set_keys(keys);
+}
+
+void Message::set_tags(absl::string_view tags) { SetProperty(kPropertyTags, tags); }
+
+void Message::set_keys(absl::string_view keys) { SetProperty(kPropertyKeys, keys); }
+
+void Message::set_keys(const std::vector<std::string>& keys) {
+  SetProperty(kPropertyKeys, absl::StrJoin(keys, " "));
+}
+
+void Message::set_unique_id(absl::string_view id) { SetProperty(kPropertyUniqueKey, id); }
+
+void Message::SetProperty(absl::string_view key, absl::string_view value) {
+  if (value.empty()) {
+    properties_.erase(std::string(key));
+  } else {
+    properties_[std::string(key)] = std::string(value);
+  }
+}
+
+std::string Message::GetProperty(absl::string_view key) const {
+  auto it = properties_.find(std::string(key));
+  return it == properties_.end() ? std::string() : it->second;
+}
+
+}  // namespace mq

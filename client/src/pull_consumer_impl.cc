@@ -1,0 +1,341 @@
+#include "client/src/pull_consumer_impl.h"
+
+#include <grpcpp/client_context.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/src/client_registry.h"
+#include "client/src/compression.h"
+#include "client/src/send_retry.h"
+#include "client/src/subscription.h"
+#include "common/status.h"
+#include "common/validation.h"
+#include "glog/logging.h"
+
+namespace mq {
+namespace client_internal {
+namespace {
+
+constexpr int32_t kMaxPullNums = 1024;
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+PullStatus FromProto(broker::v1::PullStatus status) {
+  switch (status) {
+    case broker::v1::FOUND:
+      return PullStatus::kFound;
+    case broker::v1::NO_MATCHED_MSG:
+      return PullStatus::kNoMatchedMsg;
+    case broker::v1::OFFSET_ILLEGAL:
+      return PullStatus::kOffsetIllegal;
+    default:
+      return PullStatus::kNoNewMsg;
+  }
+}
+
+std::string BrokerLabel(const MessageQueue& queue, const std::string& address) {
+  return absl::StrCat("broker ", queue.broker_name, " (", address, "): ");
+}
+
+}  // namespace
+
+PullConsumerImpl::PullConsumerImpl(std::string group, PullConsumerOptions options)
+    : group_(std::move(group)), options_(std::move(options)) {}
+
+PullConsumerImpl::~PullConsumerImpl() { Shutdown(); }
+
+absl::Status PullConsumerImpl::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != ServiceState::kCreateJust) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("consumer group ", group_, " cannot start: state is ",
+                       ServiceStateName(state_), " (a consumer starts once)"));
+    }
+    state_ = ServiceState::kStartFailed;
+  }
+  if (absl::Status s = ValidateGroup(group_); !s.ok()) return s;
+  if (options_.pull_timeout <= absl::ZeroDuration() ||
+      options_.broker_suspend_max <= absl::ZeroDuration() ||
+      options_.timeout_when_suspend <= options_.broker_suspend_max) {
+    return absl::InvalidArgumentError(
+        "pull timeouts must be positive, and timeout_when_suspend longer than broker_suspend_max");
+  }
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance =
+      ClientRegistry::Default().RegisterConsumer(options_.client, group_, this);
+  if (!instance.ok()) {
+    absl::MutexLock lock(&mu_);
+    if (instance.status().code() == absl::StatusCode::kFailedPrecondition) {
+      state_ = ServiceState::kCreateJust;
+    }
+    return instance.status();
+  }
+  (*instance)->SendHeartbeatToAllBrokers();
+  absl::MutexLock lock(&mu_);
+  instance_ = *std::move(instance);
+  state_ = ServiceState::kRunning;
+  LOG(INFO) << "pull consumer group " << group_ << " started in client instance "
+            << instance_->client_id();
+  return absl::OkStatus();
+}
+
+void PullConsumerImpl::Shutdown() {
+  std::shared_ptr<ClientInstance> instance;
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != ServiceState::kRunning) return;
+    state_ = ServiceState::kShutdownAlready;
+    instance = std::move(instance_);
+  }
+  ClientRegistry::Default().UnregisterConsumer(instance, group_);
+  LOG(INFO) << "pull consumer group " << group_ << " shut down";
+}
+
+ServiceState PullConsumerImpl::state() const {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+std::vector<std::string> PullConsumerImpl::TopicsInUse() const {
+  absl::MutexLock lock(&mu_);
+  return std::vector<std::string>(topics_.begin(), topics_.end());
+}
+
+broker::v1::ConsumerData PullConsumerImpl::HeartbeatData() const {
+  broker::v1::ConsumerData data;
+  data.set_group_name(group_);
+  data.set_consume_type(broker::v1::CONSUME_ACTIVELY);
+  data.set_message_model(broker::v1::CLUSTERING);
+  data.set_consume_from_where(broker::v1::CONSUME_FROM_LAST_OFFSET);
+  absl::MutexLock lock(&mu_);
+  for (const std::string& topic : topics_)
+    *data.add_subscriptions() = ParseSubscription(topic, "*");
+  return data;
+}
+
+absl::StatusOr<std::shared_ptr<ClientInstance>> PullConsumerImpl::CheckRunning(
+    const std::string& topic) {
+  if (absl::Status s = ValidateTopic(topic); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  if (state_ != ServiceState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "consumer group ", group_, " is not running (state ", ServiceStateName(state_), ")"));
+  }
+  topics_.insert(topic);
+  return instance_;
+}
+
+absl::StatusOr<std::vector<MessageQueue>> PullConsumerImpl::FetchSubscribeQueues(
+    const std::string& topic) {
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(topic);
+  if (!instance.ok()) return instance.status();
+  // Always ask the name server, so the answer is current, as RocketMQ does.
+  if (absl::Status s = (*instance)->UpdateTopicRouteFromNameServer(topic); !s.ok()) {
+    return PrefixStatus(absl::StrCat("route of topic ", topic, ": "), s);
+  }
+  absl::optional<common::v1::TopicRouteData> route = (*instance)->TopicRoute(topic);
+  std::vector<MessageQueue> queues =
+      route.has_value() ? SubscribeQueuesFromRoute(topic, *route) : std::vector<MessageQueue>();
+  if (queues.empty()) {
+    return absl::NotFoundError(absl::StrCat("topic ", topic, " has no readable queue"));
+  }
+  return queues;
+}
+
+absl::StatusOr<std::string> PullConsumerImpl::BrokerAddress(ClientInstance& instance,
+                                                            const MessageQueue& queue,
+                                                            BrokerChoice choice) {
+  absl::optional<std::map<int64_t, std::string>> addresses =
+      instance.FindBrokerAddresses(queue.broker_name);
+  if (!addresses.has_value()) {
+    absl::Status refreshed = instance.UpdateTopicRouteFromNameServer(queue.topic);
+    if (!refreshed.ok()) VLOG(1) << "route refresh of " << queue.topic << ": " << refreshed;
+    addresses = instance.FindBrokerAddresses(queue.broker_name);
+  }
+  if (addresses.has_value() && !addresses->empty()) {
+    int64_t wanted = 0;
+    if (choice == BrokerChoice::kSuggestedPull) {
+      absl::MutexLock lock(&mu_);
+      auto it = suggested_broker_.find(queue);
+      if (it != suggested_broker_.end()) wanted = it->second;
+    }
+    auto it = addresses->find(wanted);
+    if (it != addresses->end()) return it->second;
+    // The lowest id left: the master if alive, else a slave.
+    if (choice != BrokerChoice::kMasterOnly) return addresses->begin()->second;
+  }
+  return absl::UnavailableError(absl::StrCat("broker group ", queue.broker_name,
+                                             choice == BrokerChoice::kMasterOnly
+                                                 ? " has no master address in the route"
+                                                 : " has no address in the route"));
+}
+
+absl::StatusOr<MessageExt> PullConsumerImpl::ToMessageExt(const common::v1::MessageExt& wire,
+                                                          const std::string& broker_name) const {
+  MessageExt ext;
+  ext.message.set_topic(wire.topic());
+  ext.message.set_flag(wire.flag());
+  for (const auto& [key, value] : wire.properties()) ext.message.SetProperty(key, value);
+  if ((wire.sys_flag() & kCompressedFlag) != 0) {
+    absl::StatusOr<std::string> body = ZlibUncompress(wire.body(), options_.max_body_size_bytes);
+    if (!body.ok()) {
+      return PrefixStatus(absl::StrCat("message at offset ", wire.queue_offset(), ": "),
+                          body.status());
+    }
+    ext.message.set_body(*std::move(body));
+  } else {
+    ext.message.set_body(wire.body());
+  }
+  ext.msg_id = wire.msg_id().empty() ? ext.message.unique_id() : wire.msg_id();
+  ext.offset_msg_id = wire.offset_msg_id();
+  ext.broker_name = broker_name;
+  ext.queue_id = wire.queue_id();
+  ext.queue_offset = wire.queue_offset();
+  ext.commit_log_offset = wire.commit_log_offset();
+  ext.store_size = wire.store_size();
+  ext.reconsume_times = wire.reconsume_times();
+  ext.body_crc = wire.body_crc();
+  ext.born_timestamp_ms = wire.born_timestamp_ms();
+  ext.born_host = wire.born_host();
+  ext.store_timestamp_ms = wire.store_timestamp_ms();
+  ext.store_host = wire.store_host();
+  return ext;
+}
+
+absl::StatusOr<PullResult> PullConsumerImpl::Pull(const MessageQueue& queue,
+                                                  absl::string_view sub_expression, int64_t offset,
+                                                  int32_t max_nums, bool block) {
+  if (offset < 0) return absl::InvalidArgumentError("pull offset must not be negative");
+  if (max_nums < 1 || max_nums > kMaxPullNums) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_nums must be 1..", kMaxPullNums, ", got ", max_nums));
+  }
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(queue.topic);
+  if (!instance.ok()) return instance.status();
+  absl::StatusOr<std::string> address =
+      BrokerAddress(**instance, queue, BrokerChoice::kSuggestedPull);
+  if (!address.ok()) return address.status();
+
+  const broker::v1::SubscriptionData subscription = ParseSubscription(queue.topic, sub_expression);
+  broker::v1::PullMessageRequest request;
+  request.set_consumer_group(group_);
+  request.set_topic(queue.topic);
+  request.set_queue_id(queue.queue_id);
+  request.set_queue_offset(offset);
+  request.set_max_msg_nums(max_nums);
+  request.set_commit_offset(-1);
+  request.set_suspend(block);
+  request.set_suspend_timeout_ms(absl::ToInt64Milliseconds(options_.broker_suspend_max));
+  request.set_subscription(subscription.sub_string());
+  grpc::ClientContext context;
+  SetDeadline(&context, block ? options_.timeout_when_suspend : options_.pull_timeout);
+  broker::v1::PullMessageResponse response;
+  absl::Status status = FromGrpcStatus(
+      (*instance)->BrokerStub(*address)->PullMessage(&context, request, &response), context);
+  if (!status.ok()) return PrefixStatus(BrokerLabel(queue, *address), status);
+  {
+    absl::MutexLock lock(&mu_);
+    suggested_broker_[queue] = response.suggest_which_broker_id();
+  }
+
+  PullResult result;
+  result.status = FromProto(response.status());
+  result.next_begin_offset = response.next_begin_offset();
+  result.min_offset = response.min_offset();
+  result.max_offset = response.max_offset();
+  for (const common::v1::MessageExt& wire : response.messages()) {
+    // The broker filters by tag hash; hashes collide, so check the tag itself.
+    auto tags = wire.properties().find(std::string(kPropertyTags));
+    if (!MatchesSubscription(subscription, tags == wire.properties().end() ? "" : tags->second)) {
+      continue;
+    }
+    absl::StatusOr<MessageExt> ext = ToMessageExt(wire, queue.broker_name);
+    if (!ext.ok()) return ext.status();
+    result.messages.push_back(*std::move(ext));
+  }
+  return result;
+}
+
+absl::StatusOr<int64_t> PullConsumerImpl::QueryConsumerOffset(const MessageQueue& queue) {
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(queue.topic);
+  if (!instance.ok()) return instance.status();
+  absl::StatusOr<std::string> address = BrokerAddress(**instance, queue, BrokerChoice::kMasterOnly);
+  if (!address.ok()) return address.status();
+  broker::v1::QueryConsumerOffsetRequest request;
+  request.set_consumer_group(group_);
+  request.set_topic(queue.topic);
+  request.set_queue_id(queue.queue_id);
+  grpc::ClientContext context;
+  SetDeadline(&context, options_.client.api_timeout);
+  broker::v1::QueryConsumerOffsetResponse response;
+  absl::Status status = FromGrpcStatus(
+      (*instance)->BrokerStub(*address)->QueryConsumerOffset(&context, request, &response),
+      context);
+  if (!status.ok()) return PrefixStatus(BrokerLabel(queue, *address), status);
+  return response.offset();
+}
+
+absl::Status PullConsumerImpl::UpdateConsumerOffset(const MessageQueue& queue, int64_t offset) {
+  if (offset < 0) return absl::InvalidArgumentError("consumer offset must not be negative");
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(queue.topic);
+  if (!instance.ok()) return instance.status();
+  absl::StatusOr<std::string> address =
+      BrokerAddress(**instance, queue, BrokerChoice::kMasterOrAny);
+  if (!address.ok()) return address.status();
+  broker::v1::UpdateConsumerOffsetRequest request;
+  request.set_consumer_group(group_);
+  request.set_topic(queue.topic);
+  request.set_queue_id(queue.queue_id);
+  request.set_offset(offset);
+  grpc::ClientContext context;
+  SetDeadline(&context, options_.client.api_timeout);
+  broker::v1::UpdateConsumerOffsetResponse response;
+  absl::Status status = FromGrpcStatus(
+      (*instance)->BrokerStub(*address)->UpdateConsumerOffset(&context, request, &response),
+      context);
+  return PrefixStatus(BrokerLabel(queue, *address), status);
+}
+
+absl::StatusOr<int64_t> PullConsumerImpl::QueueOffset(const MessageQueue& queue, bool min) {
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(queue.topic);
+  if (!instance.ok()) return instance.status();
+  absl::StatusOr<std::string> address =
+      BrokerAddress(**instance, queue, BrokerChoice::kMasterOrAny);
+  if (!address.ok()) return address.status();
+  broker::v1::GetQueueOffsetsRequest request;
+  request.set_topic(queue.topic);
+  request.set_queue_id(queue.queue_id);
+  grpc::ClientContext context;
+  SetDeadline(&context, options_.client.api_timeout);
+  broker::v1::GetQueueOffsetsResponse response;
+  absl::Status status = FromGrpcStatus(
+      (*instance)->BrokerStub(*address)->GetQueueOffsets(&context, request, &response), context);
+  if (!status.ok()) return PrefixStatus(BrokerLabel(queue, *address), status);
+  return min ? response.min_offset() : response.max_offset();
+}
+
+absl::StatusOr<int64_t> PullConsumerImpl::SearchOffset(const MessageQueue& queue, absl::Time time) {
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(queue.topic);
+  if (!instance.ok()) return instance.status();
+  absl::StatusOr<std::string> address =
+      BrokerAddress(**instance, queue, BrokerChoice::kMasterOrAny);
+  if (!address.ok()) return address.status();
+  broker::v1::SearchOffsetRequest request;
+  request.set_topic(queue.topic);
+  request.set_queue_id(queue.queue_id);
+  request.set_timestamp_ms(absl::ToUnixMillis(time));
+  grpc::ClientContext context;
+  SetDeadline(&context, options_.client.api_timeout);
+  broker::v1::SearchOffsetResponse response;
+  absl::Status status = FromGrpcStatus(
+      (*instance)->BrokerStub(*address)->SearchOffset(&context, request, &response), context);
+  if (!status.ok()) return PrefixStatus(BrokerLabel(queue, *address), status);
+  return response.offset();
+}
+
+}  // namespace client_internal
+}  // namespace mq

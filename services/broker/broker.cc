@@ -1,0 +1,257 @@
+#include "services/broker/broker.h"
+
+#include <glog/logging.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/validation.h"
+#include "services/broker/put_stats_hook.h"
+#include "services/store/message_format.h"
+
+namespace mq::broker {
+
+namespace {
+
+BoundedExecutorOptions WithDefaultThreads(BoundedExecutorOptions options, int default_threads) {
+  if (options.threads <= 0) options.threads = default_threads;
+  return options;
+}
+
+int DefaultPullThreads() {
+  return 16 + 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// The IPv4 "a.b.c.d:port" of `address` ("host:port"), resolving a host name.
+std::string ResolveStoreHost(const std::string& address) {
+  if (store::ParseHostAddress(address).ok()) return address;
+  size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  std::string port = address.substr(colon + 1);
+  addrinfo hints = {};
+  hints.ai_family = AF_INET;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) == 0 && found != nullptr) {
+    char ip[NI_MAXHOST];
+    bool ok = getnameinfo(found->ai_addr, found->ai_addrlen, ip, sizeof(ip), nullptr, 0,
+                          NI_NUMERICHOST) == 0;
+    freeaddrinfo(found);
+    if (ok) return absl::StrCat(ip, ":", port);
+  }
+  LOG(WARNING) << "cannot resolve " << host << " to IPv4; messages record 127.0.0.1:" << port
+               << " as their store host";
+  return absl::StrCat("127.0.0.1:", port);
+}
+
+}  // namespace
+
+absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
+  absl::Status status = ValidateName("cluster name", options.cluster_name);
+  if (status.ok()) status = ValidateName("broker name", options.broker_name);
+  if (status.ok()) status = ValidateBrokerId(options.broker_id);
+  if (!status.ok()) return status;
+  if (options.role == store::v1::SLAVE && options.broker_id == 0) {
+    return absl::InvalidArgumentError("a SLAVE needs a broker id > 0");
+  }
+  if (options.role != store::v1::SLAVE && options.broker_id != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("a ", store::v1::BrokerRole_Name(options.role),
+                                                   " must have broker id 0, not ",
+                                                   options.broker_id));
+  }
+  if (!options.advertised_address.empty()) {
+    status = ValidateAddress("advertised address", options.advertised_address);
+    if (!status.ok()) return status;
+  }
+  if (!options.store_host.empty()) {
+    absl::StatusOr<store::HostAddress> host = store::ParseHostAddress(options.store_host);
+    if (!host.ok()) return host.status();
+  }
+  for (const std::string& addr : options.namesrv_addrs) {
+    status = ValidateAddress("name server address", addr);
+    if (!status.ok()) return status;
+  }
+  if (options.max_message_size <= 0) {
+    return absl::InvalidArgumentError("max message size must be positive");
+  }
+  if (options.send_queue.capacity == 0 || options.send_queue.threads <= 0) {
+    return absl::InvalidArgumentError("the send queue needs a capacity and threads");
+  }
+  return absl::OkStatus();
+}
+
+Broker::Broker(store::StoreApi* store, BrokerOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      topics_(store, options_.topics),
+      offsets_(store),
+      clients_(options_.clients),
+      send_executor_(options_.send_queue),
+      pull_executor_(WithDefaultThreads(options_.pull_queue, DefaultPullThreads())),
+      admin_executor_(WithDefaultThreads(options_.admin_queue, 4)),
+      queries_(store) {
+  hold_ = std::make_unique<PullRequestHoldService>(
+      store_,
+      [this](const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& codes) {
+        return pull_->Execute(request, codes);
+      },
+      options_.pull_hold);
+  PullOptions pull_options = options_.pull;
+  pull_options.commit_offsets = options_.role != store::v1::SLAVE;
+  pull_ = std::make_unique<PullMessageProcessor>(store_, &topics_, &offsets_, hold_.get(), &stats_,
+                                                 pull_options);
+  hooks_.Register(std::make_shared<PutStatsHook>(&stats_));
+}
+
+Broker::~Broker() { Stop(); }
+
+void Broker::SetAdvertisedAddress(std::string address) {
+  absl::MutexLock lock(&mu_);
+  if (started_) {
+    LOG(WARNING) << "ignoring SetAdvertisedAddress after Start";
+    return;
+  }
+  options_.advertised_address = std::move(address);
+}
+
+void Broker::SetNameServerAddresses(std::vector<std::string> addresses) {
+  absl::MutexLock lock(&mu_);
+  if (started_) {
+    LOG(WARNING) << "ignoring SetNameServerAddresses after Start";
+    return;
+  }
+  options_.namesrv_addrs = std::move(addresses);
+}
+
+absl::Status Broker::Start() {
+  absl::MutexLock lock(&mu_);
+  if (started_) return absl::FailedPreconditionError("the broker was already started");
+  absl::Status status = ValidateBrokerOptions(options_);
+  if (!status.ok()) return status;
+  if (options_.advertised_address.empty()) {
+    return absl::InvalidArgumentError("the broker needs an advertised address");
+  }
+  if (options_.store_host.empty()) {
+    options_.store_host = ResolveStoreHost(options_.advertised_address);
+  }
+
+  status = topics_.Load();
+  if (!status.ok()) return status;
+  status = offsets_.Load();
+  if (!status.ok()) return status;
+  started_ = true;
+
+  SendOptions send_options;
+  send_options.broker_name = options_.broker_name;
+  send_options.role = options_.role;
+  send_options.store_host = options_.store_host;
+  send_options.max_message_size = options_.max_message_size;
+  send_ = std::make_unique<SendMessageProcessor>(store_, &topics_, &hooks_, send_options);
+  BrokerIdentity identity{options_.cluster_name, options_.broker_name, options_.broker_id,
+                          options_.role};
+  admin_ = std::make_unique<AdminProcessor>(
+      store_, &topics_, &offsets_, &stats_, identity, absl::Now(),
+      [this](std::map<std::string, std::string>* extra) { FillExtraStats(extra); });
+
+  BrokerRegistrarOptions registrar_options;
+  registrar_options.namesrv_addrs = options_.namesrv_addrs;
+  registrar_options.cluster_name = options_.cluster_name;
+  registrar_options.broker_name = options_.broker_name;
+  registrar_options.broker_id = options_.broker_id;
+  registrar_options.broker_addr = options_.advertised_address;
+  registrar_options.ha_server_addr = options_.ha_server_addr;
+  registrar_options.register_interval = ClampRegisterInterval(options_.register_interval);
+  registrar_options.rpc_timeout = options_.register_timeout;
+  registrar_ = std::make_unique<BrokerRegistrar>(registrar_options,
+                                                 [this] { return topics_.GetSnapshot(); });
+  // A new, changed or deleted topic reaches the name servers at once.
+  topics_.SetChangeListener([this] { registrar_->TriggerNow(); });
+
+  send_executor_.Start();
+  pull_executor_.Start();
+  admin_executor_.Start();
+  hold_->Start();
+  tasks_.push_back(std::make_unique<PeriodicTask>(
+      "client-expiry-scan", options_.clients.scan_interval, options_.clients.scan_interval,
+      [this] { clients_.ScanExpired(); }));
+  if (options_.role == store::v1::SLAVE) {
+    tasks_.push_back(std::make_unique<PeriodicTask>("slave-sync", options_.slave_sync_interval,
+                                                    options_.slave_sync_interval,
+                                                    [this] { SyncFromStore(); }));
+  } else {
+    tasks_.push_back(std::make_unique<PeriodicTask>(
+        "consumer-offset-flush", options_.flush_consumer_offset_interval,
+        options_.flush_consumer_offset_interval, [this] { PersistOffsets(); }));
+  }
+  for (auto& task : tasks_) task->Start();
+  registrar_->Start();
+
+  BrokerServiceParts parts;
+  parts.send = send_.get();
+  parts.send_executor = &send_executor_;
+  parts.pull = pull_.get();
+  parts.pull_executor = &pull_executor_;
+  parts.admin_executor = &admin_executor_;
+  parts.clients = &clients_;
+  parts.offsets = &offsets_;
+  parts.queries = &queries_;
+  parts.admin = admin_.get();
+  service_.Enable(parts);
+  LOG(INFO) << "broker " << options_.broker_name << " (id " << options_.broker_id << ", "
+            << store::v1::BrokerRole_Name(options_.role) << ", cluster " << options_.cluster_name
+            << ") serving at " << options_.advertised_address << ", store host "
+            << options_.store_host << ", " << options_.namesrv_addrs.size() << " name servers";
+  return absl::OkStatus();
+}
+
+void Broker::Stop() {
+  absl::MutexLock lock(&mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  service_.Disable();
+  if (!started_) return;
+  LOG(INFO) << "broker " << options_.broker_name << " stopping";
+  send_executor_.Stop();
+  hold_->Stop();
+  pull_executor_.Stop();
+  admin_executor_.Stop();
+  for (auto& task : tasks_) task->Stop();
+  if (options_.role != store::v1::SLAVE) PersistOffsets();
+  registrar_->Stop();
+  absl::Status unregistered = registrar_->UnregisterAll();
+  LOG(INFO) << "broker " << options_.broker_name << " stopped"
+            << (unregistered.ok() ? "" : " (some name servers were not told)");
+}
+
+void Broker::PersistOffsets() {
+  absl::Status status = offsets_.Persist();
+  if (!status.ok()) LOG(WARNING) << "cannot persist consumer offsets: " << status;
+}
+
+void Broker::SyncFromStore() {
+  absl::Status status = topics_.Reload();
+  if (status.ok()) status = offsets_.Load();
+  if (!status.ok()) {
+    LOG_EVERY_N(WARNING, 10) << "slave cannot re-read its store: " << status;
+  }
+}
+
+void Broker::FillExtraStats(std::map<std::string, std::string>* extra) {
+  (*extra)["held_pulls"] = absl::StrCat(hold_->held_count());
+  (*extra)["send_queue_size"] = absl::StrCat(send_executor_.queue_size());
+  (*extra)["send_queue_timeouts"] = absl::StrCat(send_executor_.timed_out_count());
+  (*extra)["pull_queue_size"] = absl::StrCat(pull_executor_.queue_size());
+  (*extra)["producers"] = absl::StrCat(clients_.producer_count());
+  (*extra)["consumers"] = absl::StrCat(clients_.consumer_count());
+  (*extra)["advertised_address"] = options_.advertised_address;
+  if (registrar_ != nullptr) {
+    (*extra)["master_addr"] = registrar_->master_addr();
+    (*extra)["namesrv_registrations"] = absl::StrCat(registrar_->successful_registrations());
+  }
+}
+
+}  // namespace mq::broker

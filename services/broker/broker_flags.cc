@@ -1,0 +1,80 @@
+#include "services/broker/broker_flags.h"
+
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/shared_flags.h"
+#include "common/validation.h"
+
+ABSL_FLAG(std::string, advertised_address, "",
+          "host:port clients and name servers use to reach this broker "
+          "(default 127.0.0.1:<port>).");
+ABSL_FLAG(std::string, broker_name, "",
+          "Name of the broker group (master and slaves); default: the host name.");
+ABSL_FLAG(int64_t, broker_id, 0, "0 for the master, > 0 for a slave.");
+ABSL_FLAG(std::string, cluster_name, std::string(mq::broker::kDefaultClusterName),
+          "Cluster of the broker group.");
+ABSL_FLAG(std::string, namesrv_addr, "", "Name servers, 'host:port;host:port'.");
+ABSL_FLAG(bool, auto_create_topic_enable, true,
+          "Keep the default topic TBW102 and create topics on first send.");
+ABSL_FLAG(absl::Duration, register_interval, absl::Seconds(30),
+          "How often to register with the name servers (clamped to 10s..60s).");
+ABSL_FLAG(absl::Duration, wait_time_in_send_queue, absl::Milliseconds(200),
+          "A send queued longer than this is answered SYSTEM_BUSY.");
+ABSL_FLAG(int64_t, send_queue_capacity, 10000,
+          "Sends waiting for a thread; beyond it a send is answered SYSTEM_BUSY at once.");
+ABSL_FLAG(int, send_threads, 16, "Threads that process sends.");
+ABSL_FLAG(absl::Duration, flush_consumer_offset_interval, absl::Seconds(5),
+          "How often consumer offsets are written to the store.");
+
+namespace mq::broker {
+
+namespace {
+
+// The host name, with characters a broker name cannot have replaced by '-'.
+std::string DefaultBrokerName() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof(buffer) - 1) != 0 || buffer[0] == '\0') return "broker-a";
+  std::string name(buffer);
+  for (char& c : name) {
+    if (!HasOnlyValidNameChars(absl::string_view(&c, 1))) c = '-';
+  }
+  return name.substr(0, kMaxNameLength);
+}
+
+}  // namespace
+
+absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
+  BrokerOptions options;
+  options.cluster_name = absl::GetFlag(FLAGS_cluster_name);
+  options.broker_name = absl::GetFlag(FLAGS_broker_name);
+  if (options.broker_name.empty()) options.broker_name = DefaultBrokerName();
+  options.broker_id = absl::GetFlag(FLAGS_broker_id);
+  if (!store::v1::BrokerRole_Parse(absl::GetFlag(FLAGS_role), &options.role)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--role=", absl::GetFlag(FLAGS_role), ": expected ASYNC_MASTER, SYNC_MASTER or SLAVE"));
+  }
+  options.namesrv_addrs = ParseNameServerList(absl::GetFlag(FLAGS_namesrv_addr));
+  options.topics.auto_create_topic_enable = absl::GetFlag(FLAGS_auto_create_topic_enable);
+  options.register_interval = absl::GetFlag(FLAGS_register_interval);
+  options.max_message_size = absl::GetFlag(FLAGS_max_message_size);
+  options.send_queue.max_queue_wait = absl::GetFlag(FLAGS_wait_time_in_send_queue);
+  if (absl::GetFlag(FLAGS_send_queue_capacity) <= 0 || absl::GetFlag(FLAGS_send_threads) <= 0) {
+    return absl::InvalidArgumentError("--send_queue_capacity and --send_threads must be positive");
+  }
+  options.send_queue.capacity = static_cast<size_t>(absl::GetFlag(FLAGS_send_queue_capacity));
+  options.send_queue.threads = absl::GetFlag(FLAGS_send_threads);
+  options.flush_consumer_offset_interval = absl::GetFlag(FLAGS_flush_consumer_offset_interval);
+  if (options.flush_consumer_offset_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--flush_consumer_offset_interval must be positive");
+  }
+  options.advertised_address = absl::GetFlag(FLAGS_advertised_address);
+  if (absl::Status valid = ValidateBrokerOptions(options); !valid.ok()) return valid;
+  return options;
+}
+
+}  // namespace mq::broker

@@ -1,0 +1,175 @@
+#include "services/broker/broker_registrar.h"
+
+#include <glog/logging.h>
+#include <grpcpp/client_context.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "common/grpc_options.h"
+#include "common/status.h"
+
+namespace mq::broker {
+
+namespace {
+
+// One call per name server, all in flight at once; returns each one's
+// outcome in `stubs` order.
+template <typename Request, typename Response, typename Start>
+std::vector<absl::StatusOr<Response>> CallAll(
+    const std::vector<std::unique_ptr<namesrv::v1::NameServer::Stub>>& stubs,
+    const Request& request, absl::Duration timeout, Start start) {
+  struct Call {
+    grpc::ClientContext context;
+    Response response;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  absl::BlockingCounter remaining(static_cast<int>(stubs.size()));
+  for (const auto& stub : stubs) {
+    auto call = std::make_unique<Call>();
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    Call* raw = call.get();
+    calls.push_back(std::move(call));
+    start(stub.get(), &raw->context, &request, &raw->response,
+          [raw, &remaining](grpc::Status status) {
+            raw->status = std::move(status);
+            remaining.DecrementCount();
+          });
+  }
+  remaining.Wait();
+  std::vector<absl::StatusOr<Response>> results;
+  for (const auto& call : calls) {
+    if (call->status.ok()) {
+      results.push_back(std::move(call->response));
+    } else {
+      results.push_back(FromGrpcStatus(call->status, call->context));
+    }
+  }
+  return results;
+}
+
+}  // namespace
+
+absl::Duration ClampRegisterInterval(absl::Duration interval) {
+  return std::max(kMinRegisterInterval, std::min(interval, kMaxRegisterInterval));
+}
+
+std::vector<std::string> ParseNameServerList(absl::string_view list) {
+  std::vector<std::string> addrs;
+  for (absl::string_view part : absl::StrSplit(list, ';')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (!part.empty()) addrs.emplace_back(part);
+  }
+  return addrs;
+}
+
+BrokerRegistrar::BrokerRegistrar(BrokerRegistrarOptions options, TopicSnapshot topics)
+    : options_(std::move(options)),
+      topics_(std::move(topics)),
+      task_("broker-registration", options_.register_interval, options_.register_interval,
+            [this] { RegisterAll().IgnoreError(); }) {
+  for (const std::string& addr : options_.namesrv_addrs) {
+    stubs_.push_back(namesrv::v1::NameServer::NewStub(CreateChannel(addr)));
+  }
+}
+
+BrokerRegistrar::~BrokerRegistrar() { Stop(); }
+
+void BrokerRegistrar::Start() {
+  RegisterAll().IgnoreError();
+  task_.Start();
+}
+
+void BrokerRegistrar::Stop() { task_.Stop(); }
+
+void BrokerRegistrar::TriggerNow() { task_.TriggerNow(); }
+
+absl::Status BrokerRegistrar::RegisterAll() {
+  if (stubs_.empty()) return absl::OkStatus();
+  TopicConfigManager::Snapshot snapshot = topics_();
+  namesrv::v1::RegisterBrokerRequest request;
+  request.set_cluster_name(options_.cluster_name);
+  request.set_broker_name(options_.broker_name);
+  request.set_broker_id(options_.broker_id);
+  request.set_broker_addr(options_.broker_addr);
+  request.set_ha_server_addr(options_.ha_server_addr);
+  *request.mutable_data_version() = snapshot.data_version;
+  for (common::v1::TopicConfig& config : snapshot.configs) {
+    *request.add_topic_configs() = std::move(config);
+  }
+  std::vector<absl::StatusOr<namesrv::v1::RegisterBrokerResponse>> results =
+      CallAll<namesrv::v1::RegisterBrokerRequest, namesrv::v1::RegisterBrokerResponse>(
+          stubs_, request, options_.rpc_timeout,
+          [](namesrv::v1::NameServer::Stub* stub, grpc::ClientContext* context,
+             const namesrv::v1::RegisterBrokerRequest* req,
+             namesrv::v1::RegisterBrokerResponse* resp, std::function<void(grpc::Status)> done) {
+            stub->async()->RegisterBroker(context, req, resp, std::move(done));
+          });
+  absl::Status first_error;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].ok()) {
+      LOG(WARNING) << "registering with name server " << options_.namesrv_addrs[i]
+                   << " failed (retried in " << absl::FormatDuration(options_.register_interval)
+                   << "): " << results[i].status();
+      if (first_error.ok()) first_error = results[i].status();
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    ++successes_;
+    if (options_.broker_id != 0 && (results[i]->master_addr() != master_addr_ ||
+                                    results[i]->ha_server_addr() != ha_master_addr_)) {
+      LOG(INFO) << "master of " << options_.broker_name << " is now \"" << results[i]->master_addr()
+                << "\" (HA \"" << results[i]->ha_server_addr() << "\")";
+      master_addr_ = results[i]->master_addr();
+      ha_master_addr_ = results[i]->ha_server_addr();
+    }
+  }
+  return first_error;
+}
+
+absl::Status BrokerRegistrar::UnregisterAll() {
+  if (stubs_.empty()) return absl::OkStatus();
+  namesrv::v1::UnregisterBrokerRequest request;
+  request.set_cluster_name(options_.cluster_name);
+  request.set_broker_name(options_.broker_name);
+  request.set_broker_id(options_.broker_id);
+  request.set_broker_addr(options_.broker_addr);
+  std::vector<absl::StatusOr<namesrv::v1::UnregisterBrokerResponse>> results =
+      CallAll<namesrv::v1::UnregisterBrokerRequest, namesrv::v1::UnregisterBrokerResponse>(
+          stubs_, request, options_.rpc_timeout,
+          [](namesrv::v1::NameServer::Stub* stub, grpc::ClientContext* context,
+             const namesrv::v1::UnregisterBrokerRequest* req,
+             namesrv::v1::UnregisterBrokerResponse* resp, std::function<void(grpc::Status)> done) {
+            stub->async()->UnregisterBroker(context, req, resp, std::move(done));
+          });
+  absl::Status first_error;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].ok()) continue;
+    LOG(WARNING) << "unregistering from name server " << options_.namesrv_addrs[i]
+                 << " failed: " << results[i].status();
+    if (first_error.ok()) first_error = results[i].status();
+  }
+  return first_error;
+}
+
+std::string BrokerRegistrar::master_addr() const {
+  absl::MutexLock lock(&mu_);
+  return master_addr_;
+}
+
+std::string BrokerRegistrar::ha_master_addr() const {
+  absl::MutexLock lock(&mu_);
+  return ha_master_addr_;
+}
+
+int64_t BrokerRegistrar::successful_registrations() const {
+  absl::MutexLock lock(&mu_);
+  return successes_;
+}
+
+}  // namespace mq::broker

@@ -1,0 +1,323 @@
+#include "services/broker/broker_service.h"
+
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/status.h"
+#include "common/validation.h"
+#include "services/broker/broker_errors.h"
+#include "services/broker/peer_address.h"
+
+namespace mq::broker {
+
+namespace {
+
+void Finish(grpc::ServerUnaryReactor* reactor, grpc::CallbackServerContext* context,
+            const absl::Status& status) {
+  reactor->Finish(ToGrpcStatus(status, context));
+}
+
+// Runs `work` on `executor` and answers with its status; answers busy (or
+// unavailable) when the executor refuses it or it waited too long. A call
+// the client cancelled while queued is not worked on.
+grpc::ServerUnaryReactor* RunOn(BoundedExecutor* executor, grpc::CallbackServerContext* context,
+                                grpc::ServerUnaryReactor* reactor,
+                                std::function<absl::Status()> work) {
+  absl::Status submitted = executor->Submit(
+      [context, reactor, work = std::move(work)] {
+        if (context->IsCancelled()) {
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        Finish(reactor, context, work());
+      },
+      [context, reactor](absl::Status status) { Finish(reactor, context, status); });
+  if (!submitted.ok()) Finish(reactor, context, submitted);
+  return reactor;
+}
+
+// Moves a StatusOr's value into `*response`, returning its status.
+template <typename T>
+absl::Status Answer(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return result.status();
+  *response = *std::move(result);
+  return absl::OkStatus();
+}
+
+absl::Status CheckOffsetArgs(absl::string_view group, absl::string_view topic, int32_t queue_id) {
+  absl::Status status = ValidateGroup(group);
+  if (status.ok()) status = ValidateTopic(topic);
+  if (status.ok() && queue_id < 0) {
+    status = absl::InvalidArgumentError(absl::StrCat("queue id ", queue_id, " < 0"));
+  }
+  return status;
+}
+
+}  // namespace
+
+void BrokerService::Enable(const BrokerServiceParts& parts) {
+  parts_ = parts;
+  serving_.store(true, std::memory_order_release);
+}
+
+void BrokerService::Disable() { serving_.store(false, std::memory_order_release); }
+
+const BrokerServiceParts* BrokerService::Serving(grpc::CallbackServerContext* context,
+                                                 grpc::ServerUnaryReactor* reactor) const {
+  if (serving_.load(std::memory_order_acquire)) return &parts_;
+  Finish(reactor, context, ServiceNotAvailable("the broker is not serving (starting or stopping)"));
+  return nullptr;
+}
+
+grpc::ServerUnaryReactor* BrokerService::SendMessage(grpc::CallbackServerContext* context,
+                                                     const broker::v1::SendMessageRequest* request,
+                                                     broker::v1::SendMessageResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  std::string born_host = PeerToHostPort(context->peer());
+  return RunOn(parts->send_executor, context, reactor, [parts, request, response, born_host] {
+    return Answer(parts->send->Send(*request, born_host), response);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::SendBatch(grpc::CallbackServerContext* context,
+                                                   const broker::v1::SendBatchRequest* request,
+                                                   broker::v1::SendBatchResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  std::string born_host = PeerToHostPort(context->peer());
+  return RunOn(parts->send_executor, context, reactor, [parts, request, response, born_host] {
+    return Answer(parts->send->SendBatch(*request, born_host), response);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::PullMessage(grpc::CallbackServerContext* context,
+                                                     const broker::v1::PullMessageRequest* request,
+                                                     broker::v1::PullMessageResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  absl::Time deadline = absl::FromChrono(context->deadline());
+  auto done = [context, reactor, response](absl::StatusOr<broker::v1::PullMessageResponse> result) {
+    Finish(reactor, context, Answer(std::move(result), response));
+  };
+  absl::Status submitted = parts->pull_executor->Submit(
+      [parts, context, reactor, request, deadline, done] {
+        if (context->IsCancelled()) {
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        parts->pull->Pull(*request, deadline, done);
+      },
+      [context, reactor](absl::Status status) { Finish(reactor, context, status); });
+  if (!submitted.ok()) Finish(reactor, context, submitted);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::Heartbeat(grpc::CallbackServerContext* context,
+                                                   const broker::v1::HeartbeatRequest* request,
+                                                   broker::v1::HeartbeatResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts != nullptr) Finish(reactor, context, parts->clients->Heartbeat(*request));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::UnregisterClient(
+    grpc::CallbackServerContext* context, const broker::v1::UnregisterClientRequest* request,
+    broker::v1::UnregisterClientResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts != nullptr) {
+    Finish(reactor, context,
+           parts->clients->Unregister(request->client_id(), request->producer_group(),
+                                      request->consumer_group()));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetConsumerList(
+    grpc::CallbackServerContext* context, const broker::v1::GetConsumerListRequest* request,
+    broker::v1::GetConsumerListResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  absl::Status status = ValidateGroup(request->consumer_group());
+  if (status.ok()) {
+    for (std::string& id : parts->clients->GetConsumerList(request->consumer_group())) {
+      response->add_client_ids(std::move(id));
+    }
+  }
+  Finish(reactor, context, status);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::QueryConsumerOffset(
+    grpc::CallbackServerContext* context, const broker::v1::QueryConsumerOffsetRequest* request,
+    broker::v1::QueryConsumerOffsetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  absl::Status status =
+      CheckOffsetArgs(request->consumer_group(), request->topic(), request->queue_id());
+  if (status.ok()) {
+    absl::optional<int64_t> offset =
+        parts->offsets->Query(request->consumer_group(), request->topic(), request->queue_id());
+    if (offset.has_value()) {
+      response->set_offset(*offset);
+    } else {
+      status = WithResponseCode(absl::NotFoundError(absl::StrCat(
+                                    "group ", request->consumer_group(), " has no offset for ",
+                                    request->topic(), "/", request->queue_id())),
+                                common::v1::QUERY_NOT_FOUND);
+    }
+  }
+  Finish(reactor, context, status);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::UpdateConsumerOffset(
+    grpc::CallbackServerContext* context, const broker::v1::UpdateConsumerOffsetRequest* request,
+    broker::v1::UpdateConsumerOffsetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  absl::Status status =
+      CheckOffsetArgs(request->consumer_group(), request->topic(), request->queue_id());
+  if (status.ok() && request->offset() < 0) {
+    status = absl::InvalidArgumentError(absl::StrCat("offset ", request->offset(), " < 0"));
+  }
+  if (status.ok()) {
+    parts->offsets->Commit(request->consumer_group(), request->topic(), request->queue_id(),
+                           request->offset());
+  }
+  Finish(reactor, context, status);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetConsumeStats(
+    grpc::CallbackServerContext* context, const broker::v1::GetConsumeStatsRequest* request,
+    broker::v1::GetConsumeStatsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->admin->GetConsumeStats(*request), response);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetQueueOffsets(
+    grpc::CallbackServerContext* context, const broker::v1::GetQueueOffsetsRequest* request,
+    broker::v1::GetQueueOffsetsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->queries->GetQueueOffsets(*request), response);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::SearchOffset(
+    grpc::CallbackServerContext* context, const broker::v1::SearchOffsetRequest* request,
+    broker::v1::SearchOffsetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->queries->SearchOffset(*request), response);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::CreateOrUpdateTopic(
+    grpc::CallbackServerContext* context, const broker::v1::CreateOrUpdateTopicRequest* request,
+    broker::v1::CreateOrUpdateTopicResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor,
+               [parts, request] { return parts->admin->CreateOrUpdateTopic(request->config()); });
+}
+
+grpc::ServerUnaryReactor* BrokerService::DeleteTopic(grpc::CallbackServerContext* context,
+                                                     const broker::v1::DeleteTopicRequest* request,
+                                                     broker::v1::DeleteTopicResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor,
+               [parts, request] { return parts->admin->DeleteTopic(request->topic()); });
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetAllTopicConfigs(
+    grpc::CallbackServerContext* context, const broker::v1::GetAllTopicConfigsRequest* request,
+    broker::v1::GetAllTopicConfigsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  *response = parts->admin->GetAllTopicConfigs();
+  Finish(reactor, context, absl::OkStatus());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetTopicStats(
+    grpc::CallbackServerContext* context, const broker::v1::GetTopicStatsRequest* request,
+    broker::v1::GetTopicStatsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->admin->GetTopicStats(request->topic()), response);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::QueryMessageById(
+    grpc::CallbackServerContext* context, const broker::v1::QueryMessageByIdRequest* request,
+    broker::v1::QueryMessageResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->queries->QueryById(*request), response);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::QueryMessageByKey(
+    grpc::CallbackServerContext* context, const broker::v1::QueryMessageByKeyRequest* request,
+    broker::v1::QueryMessageResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->queries->QueryByKey(*request), response);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::ViewMessageByOffsetId(
+    grpc::CallbackServerContext* context, const broker::v1::ViewMessageByOffsetIdRequest* request,
+    broker::v1::QueryMessageResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->queries->ViewByOffsetId(*request), response);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetRuntimeStats(
+    grpc::CallbackServerContext* context, const broker::v1::GetRuntimeStatsRequest* request,
+    broker::v1::GetRuntimeStatsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, response] {
+    *response = parts->admin->GetRuntimeStats();
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace mq::broker

@@ -1,0 +1,119 @@
+// The gRPC face of the broker, on gRPC's callback API: translates protos to
+// calls of the broker's parts and back. Sends run on the bounded send queue
+// (flow control), pulls on the pull queue and may be held without a thread
+// (long polling), store-bound admin and query calls on the admin queue; calls
+// that only touch memory (heartbeats, offsets) answer inline.
+//
+// Failures carry the response code as trailing metadata `mq-response-code`
+// (common/status.h).
+#ifndef MQ_SERVICES_BROKER_BROKER_SERVICE_H_
+#define MQ_SERVICES_BROKER_BROKER_SERVICE_H_
+
+#include <atomic>
+
+#include "proto/broker.grpc.pb.h"
+#include "services/broker/admin_processor.h"
+#include "services/broker/bounded_executor.h"
+#include "services/broker/client_manager.h"
+#include "services/broker/consumer_offset_manager.h"
+#include "services/broker/pull_message_processor.h"
+#include "services/broker/query_message_processor.h"
+#include "services/broker/send_message_processor.h"
+
+namespace mq::broker {
+
+// What the service calls. Every pointer must stay valid until the gRPC server
+// hosting the service has shut down.
+struct BrokerServiceParts {
+  SendMessageProcessor* send = nullptr;
+  BoundedExecutor* send_executor = nullptr;
+  PullMessageProcessor* pull = nullptr;
+  BoundedExecutor* pull_executor = nullptr;
+  BoundedExecutor* admin_executor = nullptr;
+  ClientManager* clients = nullptr;
+  ConsumerOffsetManager* offsets = nullptr;
+  QueryMessageProcessor* queries = nullptr;
+  AdminProcessor* admin = nullptr;
+};
+
+// Thread-safe. Until Enable() and after Disable(), every call is answered
+// UNAVAILABLE with SERVICE_NOT_AVAILABLE, so the service can be registered
+// with a server before the broker has started.
+class BrokerService final : public broker::v1::Broker::CallbackService {
+ public:
+  BrokerService() = default;
+
+  // Once, with every part set.
+  void Enable(const BrokerServiceParts& parts);
+  void Disable();
+
+  grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* context,
+                                        const broker::v1::SendMessageRequest* request,
+                                        broker::v1::SendMessageResponse* response) override;
+  grpc::ServerUnaryReactor* SendBatch(grpc::CallbackServerContext* context,
+                                      const broker::v1::SendBatchRequest* request,
+                                      broker::v1::SendBatchResponse* response) override;
+  grpc::ServerUnaryReactor* PullMessage(grpc::CallbackServerContext* context,
+                                        const broker::v1::PullMessageRequest* request,
+                                        broker::v1::PullMessageResponse* response) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
+                                      const broker::v1::HeartbeatRequest* request,
+                                      broker::v1::HeartbeatResponse* response) override;
+  grpc::ServerUnaryReactor* UnregisterClient(
+      grpc::CallbackServerContext* context, const broker::v1::UnregisterClientRequest* request,
+      broker::v1::UnregisterClientResponse* response) override;
+  grpc::ServerUnaryReactor* GetConsumerList(grpc::CallbackServerContext* context,
+                                            const broker::v1::GetConsumerListRequest* request,
+                                            broker::v1::GetConsumerListResponse* response) override;
+  grpc::ServerUnaryReactor* QueryConsumerOffset(
+      grpc::CallbackServerContext* context, const broker::v1::QueryConsumerOffsetRequest* request,
+      broker::v1::QueryConsumerOffsetResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateConsumerOffset(
+      grpc::CallbackServerContext* context, const broker::v1::UpdateConsumerOffsetRequest* request,
+      broker::v1::UpdateConsumerOffsetResponse* response) override;
+  grpc::ServerUnaryReactor* GetConsumeStats(grpc::CallbackServerContext* context,
+                                            const broker::v1::GetConsumeStatsRequest* request,
+                                            broker::v1::GetConsumeStatsResponse* response) override;
+  grpc::ServerUnaryReactor* GetQueueOffsets(grpc::CallbackServerContext* context,
+                                            const broker::v1::GetQueueOffsetsRequest* request,
+                                            broker::v1::GetQueueOffsetsResponse* response) override;
+  grpc::ServerUnaryReactor* SearchOffset(grpc::CallbackServerContext* context,
+                                         const broker::v1::SearchOffsetRequest* request,
+                                         broker::v1::SearchOffsetResponse* response) override;
+  grpc::ServerUnaryReactor* CreateOrUpdateTopic(
+      grpc::CallbackServerContext* context, const broker::v1::CreateOrUpdateTopicRequest* request,
+      broker::v1::CreateOrUpdateTopicResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteTopic(grpc::CallbackServerContext* context,
+                                        const broker::v1::DeleteTopicRequest* request,
+                                        broker::v1::DeleteTopicResponse* response) override;
+  grpc::ServerUnaryReactor* GetAllTopicConfigs(
+      grpc::CallbackServerContext* context, const broker::v1::GetAllTopicConfigsRequest* request,
+      broker::v1::GetAllTopicConfigsResponse* response) override;
+  grpc::ServerUnaryReactor* GetTopicStats(grpc::CallbackServerContext* context,
+                                          const broker::v1::GetTopicStatsRequest* request,
+                                          broker::v1::GetTopicStatsResponse* response) override;
+  grpc::ServerUnaryReactor* QueryMessageById(grpc::CallbackServerContext* context,
+                                             const broker::v1::QueryMessageByIdRequest* request,
+                                             broker::v1::QueryMessageResponse* response) override;
+  grpc::ServerUnaryReactor* QueryMessageByKey(grpc::CallbackServerContext* context,
+                                              const broker::v1::QueryMessageByKeyRequest* request,
+                                              broker::v1::QueryMessageResponse* response) override;
+  grpc::ServerUnaryReactor* ViewMessageByOffsetId(
+      grpc::CallbackServerContext* context, const broker::v1::ViewMessageByOffsetIdRequest* request,
+      broker::v1::QueryMessageResponse* response) override;
+  grpc::ServerUnaryReactor* GetRuntimeStats(grpc::CallbackServerContext* context,
+                                            const broker::v1::GetRuntimeStatsRequest* request,
+                                            broker::v1::GetRuntimeStatsResponse* response) override;
+
+ private:
+  // The parts, or null (and the call already answered) when not serving.
+  const BrokerServiceParts* Serving(grpc::CallbackServerContext* context,
+                                    grpc::ServerUnaryReactor* reactor) const;
+
+  BrokerServiceParts parts_;
+  std::atomic<bool> serving_{false};
+};
+
+}  // namespace mq::broker
+
+#endif  // MQ_SERVICES_BROKER_BROKER_SERVICE_H_

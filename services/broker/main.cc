@@ -1,0 +1,96 @@
+// The broker process: `broker --store_address=HOST:PORT --namesrv_addr=HOST:PORT
+// --broker_name=broker-a`. Its store runs as a separate process (the store
+// binary); the standalone server hosts a broker with an in-process store.
+#include <glog/logging.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/grpc_options.h"
+#include "common/process.h"
+#include "services/broker/broker.h"
+#include "services/broker/broker_flags.h"
+#include "services/broker/remote_store.h"
+
+ABSL_FLAG(std::string, listen_address, "0.0.0.0", "Address to listen on.");
+ABSL_FLAG(int, port, mq::broker::kDefaultBrokerPort,
+          "gRPC port; 0 picks a free port (printed at start).");
+ABSL_FLAG(std::string, store_address, "", "host:port of this broker's store process (required).");
+ABSL_FLAG(std::string, ha_address, "",
+          "host:port where slaves reach the store for replication (default: --store_address).");
+ABSL_FLAG(absl::Duration, store_connect_timeout, absl::Seconds(30),
+          "How long to wait for the store at start.");
+int main(int argc, char** argv) {
+  mq::InitServerProcess(
+      argc, argv,
+      "Broker of the message queue: producers send and consumers pull here; it stores "
+      "through its store process and registers with the name servers.\n"
+      "Usage: broker --store_address=HOST:PORT --namesrv_addr=HOST:PORT[;...] "
+      "[--broker_name=NAME] [--port=10911]");
+
+  std::string store_address = absl::GetFlag(FLAGS_store_address);
+  if (store_address.empty()) {
+    std::cerr << "--store_address is required\n";
+    return 2;
+  }
+  absl::StatusOr<mq::broker::BrokerOptions> parsed = mq::broker::BrokerOptionsFromFlags();
+  if (!parsed.ok()) {
+    std::cerr << "broker: " << parsed.status().message() << "\n";
+    return 2;
+  }
+  mq::broker::BrokerOptions options = *std::move(parsed);
+  options.ha_server_addr = absl::GetFlag(FLAGS_ha_address);
+  if (options.ha_server_addr.empty()) options.ha_server_addr = store_address;
+
+  auto store = std::make_unique<mq::broker::RemoteStore>(mq::CreateChannel(store_address),
+                                                         mq::broker::RemoteStoreOptions{});
+  absl::Status connected = store->WaitForConnected(absl::GetFlag(FLAGS_store_connect_timeout));
+  if (!connected.ok()) {
+    LOG(ERROR) << "store " << store_address << ": " << connected;
+    return 1;
+  }
+  auto broker = std::make_unique<mq::broker::Broker>(store.get(), options);
+
+  grpc::ServerBuilder builder;
+  mq::ConfigureServerBuilder(&builder);
+  int selected_port = 0;
+  std::string address =
+      absl::StrCat(absl::GetFlag(FLAGS_listen_address), ":", absl::GetFlag(FLAGS_port));
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected_port);
+  builder.RegisterService(broker->service());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || selected_port == 0) {
+    LOG(ERROR) << "cannot listen on " << address;
+    return 1;
+  }
+  if (options.advertised_address.empty()) {
+    broker->SetAdvertisedAddress(absl::StrCat("127.0.0.1:", selected_port));
+  }
+  absl::Status started = broker->Start();
+  if (!started.ok()) {
+    LOG(ERROR) << "broker cannot start: " << started;
+    server->Shutdown(std::chrono::system_clock::now());
+    return 1;
+  }
+  server->GetHealthCheckService()->SetServingStatus(true);
+  std::cout << "broker listening on " << absl::GetFlag(FLAGS_listen_address) << ":" << selected_port
+            << std::endl;
+
+  int signal = mq::WaitForShutdownSignal();
+  LOG(INFO) << "signal " << signal << " received, shutting down";
+  server->GetHealthCheckService()->SetServingStatus(false);
+  broker->Stop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  broker.reset();
+  store.reset();
+  LOG(INFO) << "broker stopped";
+  return 0;
+}

@@ -1,0 +1,138 @@
+#include "services/broker/pull_message_processor.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/status.h"
+#include "common/validation.h"
+#include "services/broker/broker_errors.h"
+#include "services/broker/subscription_filter.h"
+
+namespace mq::broker {
+
+broker::v1::PullStatus MapGetStatus(store::v1::GetStatus status, int64_t request_offset) {
+  switch (status) {
+    case store::v1::FOUND:
+      return broker::v1::FOUND;
+    case store::v1::NO_MATCHED_MESSAGE:
+    case store::v1::MESSAGE_WAS_REMOVING:
+      return broker::v1::NO_MATCHED_MSG;
+    case store::v1::OFFSET_TOO_SMALL:
+    case store::v1::OFFSET_OVERFLOW_BADLY:
+      return broker::v1::OFFSET_ILLEGAL;
+    case store::v1::NO_MESSAGE_IN_QUEUE:
+      // An empty queue read from its start is simply empty; from elsewhere the
+      // consumer's offset is wrong (RocketMQ answers PULL_OFFSET_MOVED).
+      return request_offset == 0 ? broker::v1::NO_NEW_MSG : broker::v1::OFFSET_ILLEGAL;
+    case store::v1::OFFSET_OVERFLOW_ONE:
+    case store::v1::OFFSET_FOUND_NULL:
+    default:
+      return broker::v1::NO_NEW_MSG;
+  }
+}
+
+PullMessageProcessor::PullMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
+                                           ConsumerOffsetManager* offsets,
+                                           PullRequestHoldService* hold, BrokerStats* stats,
+                                           PullOptions options)
+    : store_(store),
+      topics_(topics),
+      offsets_(offsets),
+      hold_(hold),
+      stats_(stats),
+      options_(options) {}
+
+absl::StatusOr<std::vector<int64_t>> PullMessageProcessor::Check(
+    broker::v1::PullMessageRequest* request) const {
+  absl::Status status = ValidateGroup(request->consumer_group());
+  if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("consumer ", status.message()));
+  absl::optional<common::v1::TopicConfig> config = topics_->Find(request->topic());
+  if (!config.has_value()) {
+    return WithResponseCode(
+        absl::NotFoundError(absl::StrCat("topic[", request->topic(), "] not exist")),
+        common::v1::TOPIC_NOT_EXIST);
+  }
+  if (!HasPerm(config->perm(), common::v1::PERM_READ)) {
+    return NoPermission(absl::StrCat("the topic[", request->topic(),
+                                     "] pulling message is forbidden (perm ", config->perm(), ")"));
+  }
+  if (request->queue_id() < 0 || request->queue_id() >= config->read_queue_nums()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("queueId[%d] is illegal, topic %s has %d read queues", request->queue_id(),
+                        request->topic(), config->read_queue_nums()));
+  }
+  if (request->queue_offset() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue offset ", request->queue_offset(), " is negative"));
+  }
+  if (request->max_msg_nums() == 0) request->set_max_msg_nums(kDefaultPullBatchSize);
+  if (request->max_msg_nums() < 0 || request->max_msg_nums() > kMaxPullBatchSize) {
+    return absl::InvalidArgumentError(absl::StrFormat("max_msg_nums is %d, must be in 1..%d",
+                                                      request->max_msg_nums(), kMaxPullBatchSize));
+  }
+  return ParseSubscription(request->subscription());
+}
+
+void PullMessageProcessor::Pull(const broker::v1::PullMessageRequest& original,
+                                absl::Time client_deadline, Callback done) {
+  broker::v1::PullMessageRequest request = original;
+  absl::StatusOr<std::vector<int64_t>> tag_codes = Check(&request);
+  if (!tag_codes.ok()) {
+    done(tag_codes.status());
+    return;
+  }
+  if (options_.commit_offsets && request.commit_offset() >= 0) {
+    offsets_->Commit(request.consumer_group(), request.topic(), request.queue_id(),
+                     request.commit_offset());
+  }
+  absl::StatusOr<broker::v1::PullMessageResponse> response = Execute(request, *tag_codes);
+  if (!response.ok() || response->status() != broker::v1::NO_NEW_MSG || !request.suspend()) {
+    done(std::move(response));
+    return;
+  }
+  absl::Duration suspend = request.suspend_timeout_ms() > 0
+                               ? absl::Milliseconds(request.suspend_timeout_ms())
+                               : options_.default_suspend_timeout;
+  absl::Time now = absl::Now();
+  absl::Time hold_until = std::min(now + suspend, client_deadline - options_.deadline_margin);
+  if (hold_until <= now) {
+    done(std::move(response));
+    return;
+  }
+  // The hold service answers from now on; if it is stopped, answer here.
+  auto shared_done = std::make_shared<Callback>(std::move(done));
+  if (!hold_->Hold(std::move(request), *std::move(tag_codes), hold_until,
+                   [shared_done](absl::StatusOr<broker::v1::PullMessageResponse> result) {
+                     (*shared_done)(std::move(result));
+                   })) {
+    (*shared_done)(std::move(response));
+  }
+}
+
+absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::Execute(
+    const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& tag_codes) {
+  store::v1::GetMessagesRequest get;
+  get.set_topic(request.topic());
+  get.set_queue_id(request.queue_id());
+  get.set_offset(request.queue_offset());
+  get.set_max_count(request.max_msg_nums() > 0 ? request.max_msg_nums() : kDefaultPullBatchSize);
+  for (int64_t code : tag_codes) get.add_tag_codes(code);
+  absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
+  if (!got.ok()) return StoreCallError("store read failed", got.status());
+
+  broker::v1::PullMessageResponse response;
+  response.set_status(MapGetStatus(got->status(), request.queue_offset()));
+  response.set_next_begin_offset(got->next_begin_offset());
+  response.set_min_offset(got->min_offset());
+  response.set_max_offset(got->max_offset());
+  response.set_suggest_which_broker_id(0);
+  if (response.status() == broker::v1::FOUND) {
+    response.mutable_messages()->Swap(got->mutable_messages());
+    stats_->AddGets(response.messages_size());
+  }
+  return response;
+}
+
+}  // namespace mq::broker

@@ -1,0 +1,90 @@
+// The pull path (RocketMQ's PullMessageProcessor): checks the request, commits
+// the offset it carries, reads the queue from the store filtered by tag hash,
+// maps the store's status, and parks an empty pull in the hold service when
+// the client asked for long polling.
+//
+// Status mapping (store GetStatus -> PullStatus), as RocketMQ's codes:
+//   FOUND                                          -> FOUND
+//   OFFSET_OVERFLOW_ONE, OFFSET_FOUND_NULL,
+//   NO_MESSAGE_IN_QUEUE at offset 0                -> NO_NEW_MSG (held if suspend)
+//   NO_MATCHED_MESSAGE, MESSAGE_WAS_REMOVING       -> NO_MATCHED_MSG (retry at once
+//                                                     from next_begin_offset)
+//   OFFSET_TOO_SMALL, OFFSET_OVERFLOW_BADLY,
+//   NO_MESSAGE_IN_QUEUE at another offset          -> OFFSET_ILLEGAL
+#ifndef MQ_SERVICES_BROKER_PULL_MESSAGE_PROCESSOR_H_
+#define MQ_SERVICES_BROKER_PULL_MESSAGE_PROCESSOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/broker.pb.h"
+#include "proto/store.pb.h"
+#include "services/broker/broker_stats.h"
+#include "services/broker/consumer_offset_manager.h"
+#include "services/broker/pull_request_hold_service.h"
+#include "services/broker/topic_config_manager.h"
+#include "services/store/store_api.h"
+
+namespace mq::broker {
+
+inline constexpr int32_t kDefaultPullBatchSize = 32;
+inline constexpr int32_t kMaxPullBatchSize = 1024;
+
+struct PullOptions {
+  // How long an empty pull is held when the request does not say (15 s).
+  absl::Duration default_suspend_timeout = absl::Seconds(15);
+  // A held pull is answered at least this long before the client's deadline,
+  // so the answer arrives before the client gives up.
+  absl::Duration deadline_margin = absl::Milliseconds(500);
+  // Store commit offsets carried by pulls (false on a slave: its offsets
+  // follow the master's).
+  bool commit_offsets = true;
+};
+
+// The PullStatus for a store read of `request_offset`.
+broker::v1::PullStatus MapGetStatus(store::v1::GetStatus status, int64_t request_offset);
+
+// Thread-safe. Every pointer must outlive the processor.
+class PullMessageProcessor {
+ public:
+  using Callback = std::function<void(absl::StatusOr<broker::v1::PullMessageResponse>)>;
+
+  PullMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
+                       ConsumerOffsetManager* offsets, PullRequestHoldService* hold,
+                       BrokerStats* stats, PullOptions options);
+
+  PullMessageProcessor(const PullMessageProcessor&) = delete;
+  PullMessageProcessor& operator=(const PullMessageProcessor&) = delete;
+
+  // Answers through `done`, exactly once: at once, or (suspend and nothing
+  // new) from the hold service when a message arrives or the hold ends.
+  // `client_deadline` caps the hold (absl::InfiniteFuture() when none).
+  // Errors: INVALID_ARGUMENT for a bad group, queue id, offset, count or
+  // subscription (SUBSCRIPTION_PARSE_FAILED); NOT_FOUND + TOPIC_NOT_EXIST;
+  // PERMISSION_DENIED + NO_PERMISSION for an unreadable topic; the store's
+  // errors.
+  void Pull(const broker::v1::PullMessageRequest& request, absl::Time client_deadline,
+            Callback done);
+
+  // One read of the queue without holding (also what the hold service runs).
+  absl::StatusOr<broker::v1::PullMessageResponse> Execute(
+      const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& tag_codes);
+
+ private:
+  // Validates and fills defaults; returns the tag codes of the subscription.
+  absl::StatusOr<std::vector<int64_t>> Check(broker::v1::PullMessageRequest* request) const;
+
+  store::StoreApi* const store_;
+  TopicConfigManager* const topics_;
+  ConsumerOffsetManager* const offsets_;
+  PullRequestHoldService* const hold_;
+  BrokerStats* const stats_;
+  const PullOptions options_;
+};
+
+}  // namespace mq::broker
+
+#endif  // MQ_SERVICES_BROKER_PULL_MESSAGE_PROCESSOR_H_

@@ -1,0 +1,286 @@
+#include "services/broker/send_message_processor.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/status.h"
+#include "common/validation.h"
+#include "services/broker/broker_errors.h"
+#include "services/store/message_format.h"
+
+namespace mq::broker {
+
+namespace {
+
+absl::Status StoreRefused(absl::StatusCode code, common::v1::ResponseCode response_code,
+                          const store::v1::AppendResult& result) {
+  return WithResponseCode(
+      absl::Status(code, absl::StrCat("store refused the message: ",
+                                      store::v1::PutStatus_Name(result.status()),
+                                      result.error().empty() ? "" : ": ", result.error())),
+      response_code);
+}
+
+std::string UniqueKey(const common::v1::Message& message) {
+  auto it = message.properties().find(std::string(store::kPropertyUniqueKey));
+  return it == message.properties().end() ? std::string() : it->second;
+}
+
+}  // namespace
+
+absl::StatusOr<broker::v1::SendStatus> MapPutStatus(const store::v1::AppendResult& result) {
+  switch (result.status()) {
+    case store::v1::PUT_OK:
+      return broker::v1::SEND_OK;
+    case store::v1::FLUSH_DISK_TIMEOUT:
+      return broker::v1::FLUSH_DISK_TIMEOUT;
+    case store::v1::FLUSH_SLAVE_TIMEOUT:
+      return broker::v1::FLUSH_SLAVE_TIMEOUT;
+    case store::v1::SLAVE_NOT_AVAILABLE:
+      return broker::v1::SLAVE_NOT_AVAILABLE;
+    case store::v1::SERVICE_NOT_AVAILABLE:
+      return StoreRefused(absl::StatusCode::kUnavailable, common::v1::SERVICE_NOT_AVAILABLE,
+                          result);
+    case store::v1::MESSAGE_ILLEGAL:
+    case store::v1::PROPERTIES_SIZE_EXCEEDED:
+      return StoreRefused(absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL, result);
+    case store::v1::OS_PAGECACHE_BUSY:
+      return StoreRefused(absl::StatusCode::kResourceExhausted, common::v1::SYSTEM_BUSY, result);
+    case store::v1::CREATE_MAPPED_FILE_FAILED:
+    case store::v1::UNKNOWN_ERROR:
+    default:
+      return StoreRefused(absl::StatusCode::kInternal, common::v1::SYSTEM_ERROR, result);
+  }
+}
+
+SendMessageProcessor::SendMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
+                                           SendHookRegistry* hooks, SendOptions options)
+    : store_(store), topics_(topics), hooks_(hooks), options_(std::move(options)) {}
+
+absl::Status SendMessageProcessor::CheckBroker(absl::string_view requested_broker_name,
+                                               absl::string_view producer_group) const {
+  if (options_.role == store::v1::SLAVE) {
+    return ServiceNotAvailable(
+        absl::StrCat("broker ", options_.broker_name, " is a slave and takes no sends"));
+  }
+  if (!requested_broker_name.empty() && requested_broker_name != options_.broker_name) {
+    return WithResponseCode(
+        absl::FailedPreconditionError(absl::StrCat("the send is for broker ", requested_broker_name,
+                                                   ", this is broker ", options_.broker_name)),
+        common::v1::SYSTEM_ERROR);
+  }
+  absl::Status group = ValidateGroup(producer_group);
+  if (!group.ok()) return IllegalMessage(absl::StrCat("producer ", group.message()));
+  return absl::OkStatus();
+}
+
+absl::Status SendMessageProcessor::CheckMessage(const common::v1::Message& message) const {
+  if (message.body().empty()) return IllegalMessage("message body is empty");
+  if (static_cast<int64_t>(message.body().size()) > options_.max_message_size) {
+    return IllegalMessage(absl::StrFormat("message body is %d bytes, more than the limit %d",
+                                          message.body().size(), options_.max_message_size));
+  }
+  absl::StatusOr<std::string> properties = store::EncodeProperties(message.properties());
+  if (!properties.ok()) return IllegalMessage(properties.status().message());
+  if (static_cast<int64_t>(properties->size()) > kMaxPropertiesBytes) {
+    return IllegalMessage(absl::StrFormat("message properties are %d bytes encoded, more than %d",
+                                          properties->size(), kMaxPropertiesBytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SendMessageProcessor::Target> SendMessageProcessor::ResolveTarget(
+    absl::string_view topic, absl::string_view default_topic, int32_t default_topic_queue_nums,
+    int32_t queue_id) {
+  absl::StatusOr<common::v1::TopicConfig> config =
+      topics_->FindOrCreateForSend(topic, default_topic, default_topic_queue_nums);
+  if (!config.ok()) {
+    if (GetResponseCode(config.status()).has_value()) return config.status();
+    return StoreCallError(absl::StrCat("cannot create topic ", topic), config.status());
+  }
+  if (!HasPerm(config->perm(), common::v1::PERM_WRITE)) {
+    return NoPermission(absl::StrCat("the topic[", topic, "] sending message is forbidden (perm ",
+                                     config->perm(), ")"));
+  }
+  Target target;
+  if (queue_id == -1) {
+    target.queue_id = static_cast<int32_t>(next_queue_.fetch_add(1, std::memory_order_relaxed) %
+                                           static_cast<uint32_t>(config->write_queue_nums()));
+  } else if (queue_id < 0 || queue_id >= config->write_queue_nums()) {
+    return WithResponseCode(
+        absl::InvalidArgumentError(absl::StrFormat(
+            "request queueId[%d] is illegal, topic %s has %d write queues on broker %s", queue_id,
+            topic, config->write_queue_nums(), options_.broker_name)),
+        common::v1::SYSTEM_ERROR);
+  } else {
+    target.queue_id = queue_id;
+  }
+  target.config = *std::move(config);
+  return target;
+}
+
+bool SendMessageProcessor::FillEntry(const common::v1::Message& message, const Target& target,
+                                     int32_t sys_flag, int64_t born_timestamp_ms,
+                                     int32_t reconsume_times, absl::string_view born_host,
+                                     store::v1::AppendEntry* entry) const {
+  *entry->mutable_message() = message;
+  bool wait_store_ok = true;
+  auto wait =
+      entry->mutable_message()->mutable_properties()->find(std::string(kPropertyWaitStoreOk));
+  if (wait != entry->mutable_message()->mutable_properties()->end()) {
+    wait_store_ok = wait->second != "false";
+    entry->mutable_message()->mutable_properties()->erase(wait);
+  }
+  entry->set_queue_id(target.queue_id);
+  entry->set_sys_flag(sys_flag);
+  entry->set_born_timestamp_ms(born_timestamp_ms > 0 ? born_timestamp_ms
+                                                     : absl::ToUnixMillis(absl::Now()));
+  entry->set_born_host(std::string(born_host));
+  entry->set_store_host(options_.store_host);
+  entry->set_reconsume_times(reconsume_times);
+  return wait_store_ok;
+}
+
+absl::StatusOr<SendMessageProcessor::Stored> SendMessageProcessor::Append(
+    store::v1::AppendBatchRequest request, SendContext context) {
+  absl::Status before = hooks_->RunBefore(context);
+  if (!before.ok()) return before;
+
+  Stored stored;
+  absl::StatusOr<store::v1::AppendBatchResponse> response = store_->AppendBatch(request);
+  if (!response.ok()) {
+    context.status = StoreCallError("store append failed", response.status());
+  } else if (response->results_size() != request.entries_size()) {
+    context.status = WithResponseCode(
+        absl::InternalError(absl::StrFormat("store answered %d results for %d messages",
+                                            response->results_size(), request.entries_size())),
+        common::v1::SYSTEM_ERROR);
+  } else {
+    for (const store::v1::AppendResult& result : response->results()) {
+      absl::StatusOr<broker::v1::SendStatus> status = MapPutStatus(result);
+      if (!status.ok()) {
+        context.status = status.status();
+        break;
+      }
+      // The worst outcome of the batch; the enum is ordered by severity.
+      stored.status = std::max(stored.status, *status);
+    }
+  }
+  if (context.status.ok()) {
+    stored.results.assign(response->results().begin(), response->results().end());
+    context.send_status = stored.status;
+    context.queue_offset = stored.results.front().queue_offset();
+  } else {
+    LOG_EVERY_N(WARNING, 100) << "send to " << context.topic << "/" << context.queue_id
+                              << " failed: " << context.status;
+  }
+  hooks_->RunAfter(context);
+  if (!context.status.ok()) return context.status;
+  return stored;
+}
+
+absl::StatusOr<broker::v1::SendMessageResponse> SendMessageProcessor::Send(
+    const broker::v1::SendMessageRequest& request, absl::string_view born_host) {
+  absl::Status status = CheckBroker(request.broker_name(), request.producer_group());
+  if (!status.ok()) return status;
+  const common::v1::Message& message = request.message();
+  status = ValidateTopic(message.topic());
+  if (!status.ok()) return IllegalMessage(status.message());
+  status = CheckMessage(message);
+  if (!status.ok()) return status;
+  absl::StatusOr<Target> target =
+      ResolveTarget(message.topic(), request.default_topic(), request.default_topic_queue_nums(),
+                    request.queue_id());
+  if (!target.ok()) return target.status();
+
+  store::v1::AppendBatchRequest append;
+  append.set_wait_store_ok(FillEntry(message, *target, request.sys_flag(),
+                                     request.born_timestamp_ms(), request.reconsume_times(),
+                                     born_host, append.add_entries()));
+  SendContext context;
+  context.producer_group = request.producer_group();
+  context.topic = message.topic();
+  context.queue_id = target->queue_id;
+  context.message_count = 1;
+  context.body_bytes = static_cast<int64_t>(message.body().size());
+  context.born_host = std::string(born_host);
+  absl::StatusOr<Stored> stored = Append(std::move(append), std::move(context));
+  if (!stored.ok()) return stored.status();
+
+  const store::v1::AppendResult& result = stored->results.front();
+  broker::v1::SendMessageResponse response;
+  response.set_status(stored->status);
+  std::string unique_key = UniqueKey(message);
+  response.set_msg_id(unique_key.empty() ? result.offset_msg_id() : unique_key);
+  response.set_offset_msg_id(result.offset_msg_id());
+  response.set_queue_id(target->queue_id);
+  response.set_queue_offset(result.queue_offset());
+  response.set_broker_name(options_.broker_name);
+  return response;
+}
+
+absl::StatusOr<broker::v1::SendBatchResponse> SendMessageProcessor::SendBatch(
+    const broker::v1::SendBatchRequest& request, absl::string_view born_host) {
+  absl::Status status = CheckBroker(request.broker_name(), request.producer_group());
+  if (!status.ok()) return status;
+  status = ValidateTopic(request.topic());
+  if (!status.ok()) return IllegalMessage(status.message());
+  if (request.messages().empty()) return IllegalMessage("the batch has no messages");
+  int64_t body_bytes = 0;
+  for (int i = 0; i < request.messages_size(); ++i) {
+    const common::v1::Message& message = request.messages(i);
+    if (message.topic() != request.topic()) {
+      return IllegalMessage(
+          absl::StrFormat("message %d of the batch is for topic \"%s\", not \"%s\"", i,
+                          message.topic(), request.topic()));
+    }
+    status = CheckMessage(message);
+    if (!status.ok()) return IllegalMessage(absl::StrCat("message ", i, ": ", status.message()));
+    body_bytes += static_cast<int64_t>(message.body().size());
+  }
+  if (body_bytes > options_.max_message_size) {
+    return IllegalMessage(absl::StrFormat("the batch bodies are %d bytes, more than the limit %d",
+                                          body_bytes, options_.max_message_size));
+  }
+  absl::StatusOr<Target> target =
+      ResolveTarget(request.topic(), request.default_topic(), request.default_topic_queue_nums(),
+                    request.queue_id());
+  if (!target.ok()) return target.status();
+
+  store::v1::AppendBatchRequest append;
+  bool wait_store_ok = true;
+  for (const common::v1::Message& message : request.messages()) {
+    wait_store_ok &= FillEntry(message, *target, /*sys_flag=*/0, request.born_timestamp_ms(),
+                               /*reconsume_times=*/0, born_host, append.add_entries());
+  }
+  append.set_wait_store_ok(wait_store_ok);
+  SendContext context;
+  context.producer_group = request.producer_group();
+  context.topic = request.topic();
+  context.queue_id = target->queue_id;
+  context.message_count = request.messages_size();
+  context.body_bytes = body_bytes;
+  context.born_host = std::string(born_host);
+  absl::StatusOr<Stored> stored = Append(std::move(append), std::move(context));
+  if (!stored.ok()) return stored.status();
+
+  broker::v1::SendBatchResponse response;
+  response.set_status(stored->status);
+  for (int i = 0; i < request.messages_size(); ++i) {
+    const store::v1::AppendResult& result = stored->results[i];
+    std::string unique_key = UniqueKey(request.messages(i));
+    response.add_msg_ids(unique_key.empty() ? result.offset_msg_id() : unique_key);
+    response.add_offset_msg_ids(result.offset_msg_id());
+  }
+  response.set_queue_id(target->queue_id);
+  response.set_queue_offset(stored->results.front().queue_offset());
+  response.set_broker_name(options_.broker_name);
+  return response;
+}
+
+}  // namespace mq::broker

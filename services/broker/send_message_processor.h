@@ -1,0 +1,110 @@
+// The send pipeline (RocketMQ's SendMessageProcessor): validates a send,
+// finds or auto-creates its topic, picks the queue, stamps hosts and times,
+// runs the send hooks and hands the messages to the store as one AppendBatch,
+// then maps the store's outcome to a SendStatus or an error.
+//
+// Errors carry a response code (common/status.h) for the client's retry rule:
+//   INVALID_ARGUMENT   + MESSAGE_ILLEGAL        bad topic name, group, body,
+//                                              properties, mixed batch topics
+//   INVALID_ARGUMENT   + SYSTEM_ERROR           queue id outside the topic's
+//                                              write queues (a stale route:
+//                                              retrying elsewhere helps)
+//   NOT_FOUND          + TOPIC_NOT_EXIST        topic missing, not creatable
+//   PERMISSION_DENIED  + NO_PERMISSION          topic not writable
+//   FAILED_PRECONDITION + SYSTEM_ERROR          request meant another broker
+//   UNAVAILABLE        + SERVICE_NOT_AVAILABLE  broker is a slave; store
+//                                              unreachable, full or stopping
+//   RESOURCE_EXHAUSTED + SYSTEM_BUSY            store overloaded
+//   INTERNAL           + SYSTEM_ERROR           any other store failure
+#ifndef MQ_SERVICES_BROKER_SEND_MESSAGE_PROCESSOR_H_
+#define MQ_SERVICES_BROKER_SEND_MESSAGE_PROCESSOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/broker.pb.h"
+#include "proto/store.pb.h"
+#include "services/broker/send_hook.h"
+#include "services/broker/topic_config_manager.h"
+#include "services/store/store_api.h"
+
+namespace mq::broker {
+
+// Largest message body (and sum of a batch's bodies): RocketMQ's maxMessageSize.
+inline constexpr int64_t kDefaultMaxMessageSizeBytes = 4 * 1024 * 1024;
+// Largest encoded properties string ("k\1v\2k\1v").
+inline constexpr int64_t kMaxPropertiesBytes = 32767;
+// Property "WAIT": "false" skips waiting for a sync flush or slave ack. Not stored.
+inline constexpr absl::string_view kPropertyWaitStoreOk = "WAIT";
+
+struct SendOptions {
+  // This broker's group name; a request naming another group is refused.
+  std::string broker_name;
+  store::v1::BrokerRole role = store::v1::ASYNC_MASTER;
+  // "a.b.c.d:port" recorded as each message's store host.
+  std::string store_host;
+  int64_t max_message_size = kDefaultMaxMessageSizeBytes;
+};
+
+// Thread-safe; calls block for the store's append (and its flush or slave
+// wait). `store`, `topics` and `hooks` must outlive the processor.
+class SendMessageProcessor {
+ public:
+  SendMessageProcessor(store::StoreApi* store, TopicConfigManager* topics, SendHookRegistry* hooks,
+                       SendOptions options);
+
+  SendMessageProcessor(const SendMessageProcessor&) = delete;
+  SendMessageProcessor& operator=(const SendMessageProcessor&) = delete;
+
+  // `born_host` is the producer's "ip:port".
+  absl::StatusOr<broker::v1::SendMessageResponse> Send(
+      const broker::v1::SendMessageRequest& request, absl::string_view born_host);
+
+  // All messages go to one queue, validated first: one bad message refuses
+  // the whole batch.
+  absl::StatusOr<broker::v1::SendBatchResponse> SendBatch(
+      const broker::v1::SendBatchRequest& request, absl::string_view born_host);
+
+ private:
+  struct Target {
+    common::v1::TopicConfig config;
+    int32_t queue_id = 0;
+  };
+  struct Stored {
+    broker::v1::SendStatus status = broker::v1::SEND_OK;
+    std::vector<store::v1::AppendResult> results;
+  };
+
+  absl::Status CheckBroker(absl::string_view requested_broker_name,
+                           absl::string_view producer_group) const;
+  absl::Status CheckMessage(const common::v1::Message& message) const;
+  absl::StatusOr<Target> ResolveTarget(absl::string_view topic, absl::string_view default_topic,
+                                       int32_t default_topic_queue_nums, int32_t queue_id);
+  // Fills the parts of an entry every message of a send shares; returns
+  // whether the caller wants to wait for the store (property WAIT).
+  bool FillEntry(const common::v1::Message& message, const Target& target, int32_t sys_flag,
+                 int64_t born_timestamp_ms, int32_t reconsume_times, absl::string_view born_host,
+                 store::v1::AppendEntry* entry) const;
+  // Runs the hooks around the store call and maps the outcome.
+  absl::StatusOr<Stored> Append(store::v1::AppendBatchRequest request, SendContext context);
+
+  store::StoreApi* const store_;
+  TopicConfigManager* const topics_;
+  SendHookRegistry* const hooks_;
+  const SendOptions options_;
+  // Round robin over write queues when the client lets the broker choose.
+  std::atomic<uint32_t> next_queue_{0};
+};
+
+// The SendStatus for a stored message's PutStatus, or the error (with its
+// response code) for a PutStatus that means "not stored".
+absl::StatusOr<broker::v1::SendStatus> MapPutStatus(const store::v1::AppendResult& result);
+
+}  // namespace mq::broker
+
+#endif  // MQ_SERVICES_BROKER_SEND_MESSAGE_PROCESSOR_H_

@@ -1,0 +1,391 @@
+#include "services/broker/send_message_processor.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/status.h"
+#include "services/broker/broker_errors.h"
+#include "services/broker/put_stats_hook.h"
+#include "services/broker/testing/fake_store.h"
+
+namespace mq::broker {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Optional;
+
+constexpr char kBornHost[] = "10.1.2.3:45678";
+
+common::v1::TopicConfig Topic(const std::string& name, int queues, uint32_t perm = 6) {
+  common::v1::TopicConfig config;
+  config.set_topic_name(name);
+  config.set_read_queue_nums(queues);
+  config.set_write_queue_nums(queues);
+  config.set_perm(perm);
+  return config;
+}
+
+broker::v1::SendMessageRequest Request(const std::string& topic, int32_t queue_id = 0,
+                                       const std::string& body = "hello") {
+  broker::v1::SendMessageRequest request;
+  request.set_producer_group("pg");
+  request.set_queue_id(queue_id);
+  request.set_default_topic("TBW102");
+  request.set_default_topic_queue_nums(4);
+  request.set_born_timestamp_ms(1700000000123);
+  request.set_broker_name("broker-a");
+  common::v1::Message* message = request.mutable_message();
+  message->set_topic(topic);
+  message->set_body(body);
+  (*message->mutable_properties())["UNIQ_KEY"] = "0A010203000000000000000000000001";
+  (*message->mutable_properties())["TAGS"] = "TagA";
+  return request;
+}
+
+void ExpectError(const absl::Status& status, absl::StatusCode code,
+                 common::v1::ResponseCode response_code) {
+  EXPECT_EQ(status.code(), code) << status;
+  EXPECT_THAT(GetResponseCode(status), Optional(response_code)) << status;
+}
+
+class RecordingHook : public SendHook {
+ public:
+  std::string name() const override { return "recording"; }
+  absl::Status BeforeSend(const SendContext& context) override {
+    ++before;
+    return refusal;
+  }
+  void AfterSend(const SendContext& context) override { after.push_back(context); }
+
+  absl::Status refusal;
+  int before = 0;
+  std::vector<SendContext> after;
+};
+
+class SendMessageProcessorTest : public ::testing::Test {
+ protected:
+  SendMessageProcessorTest() { Init(store::v1::ASYNC_MASTER, true); }
+
+  void Init(store::v1::BrokerRole role, bool auto_create) {
+    TopicConfigOptions topic_options;
+    topic_options.auto_create_topic_enable = auto_create;
+    topics_ = std::make_unique<TopicConfigManager>(&store_, topic_options);
+    topics_->SetChangeListener([this] { ++topic_changes_; });
+    ASSERT_TRUE(topics_->Load().ok());
+    ASSERT_TRUE(topics_->CreateOrUpdate(Topic("orders", 4)).ok());
+    topic_changes_ = 0;
+    SendOptions options;
+    options.broker_name = "broker-a";
+    options.role = role;
+    options.store_host = "127.0.0.1:10911";
+    options.max_message_size = 1024;
+    processor_ = std::make_unique<SendMessageProcessor>(&store_, topics_.get(), &hooks_, options);
+  }
+
+  store::v1::GetMessagesResponse Read(const std::string& topic, int32_t queue_id) {
+    store::v1::GetMessagesRequest request;
+    request.set_topic(topic);
+    request.set_queue_id(queue_id);
+    request.set_max_count(32);
+    return *store_.GetMessages(request);
+  }
+
+  testing::FakeStore store_;
+  std::unique_ptr<TopicConfigManager> topics_;
+  SendHookRegistry hooks_;
+  std::unique_ptr<SendMessageProcessor> processor_;
+  int topic_changes_ = 0;
+};
+
+TEST_F(SendMessageProcessorTest, StoresAndAnswersWithIdsAndOffsets) {
+  broker::v1::SendMessageRequest request = Request("orders", 2);
+  absl::StatusOr<broker::v1::SendMessageResponse> first = processor_->Send(request, kBornHost);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->status(), broker::v1::SEND_OK);
+  EXPECT_EQ(first->msg_id(), request.message().properties().at("UNIQ_KEY"));
+  EXPECT_EQ(first->offset_msg_id().size(), 32u);
+  EXPECT_EQ(first->queue_id(), 2);
+  EXPECT_EQ(first->queue_offset(), 0);
+  EXPECT_EQ(first->broker_name(), "broker-a");
+  absl::StatusOr<broker::v1::SendMessageResponse> second = processor_->Send(request, kBornHost);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->queue_offset(), 1);
+
+  store::v1::GetMessagesResponse stored = Read("orders", 2);
+  ASSERT_EQ(stored.messages_size(), 2);
+  const common::v1::MessageExt& message = stored.messages(0);
+  EXPECT_EQ(message.body(), "hello");
+  EXPECT_EQ(message.born_host(), kBornHost);
+  EXPECT_EQ(message.store_host(), "127.0.0.1:10911");
+  EXPECT_EQ(message.born_timestamp_ms(), 1700000000123);
+  EXPECT_EQ(message.properties().at("TAGS"), "TagA");
+  EXPECT_EQ(message.offset_msg_id(), first->offset_msg_id());
+}
+
+TEST_F(SendMessageProcessorTest, BrokerPicksQueuesRoundRobinForMinusOne) {
+  std::set<int32_t> queues;
+  for (int i = 0; i < 8; ++i) {
+    absl::StatusOr<broker::v1::SendMessageResponse> response =
+        processor_->Send(Request("orders", -1), kBornHost);
+    ASSERT_TRUE(response.ok());
+    EXPECT_GE(response->queue_id(), 0);
+    EXPECT_LT(response->queue_id(), 4);
+    queues.insert(response->queue_id());
+  }
+  EXPECT_EQ(queues.size(), 4u);
+}
+
+TEST_F(SendMessageProcessorTest, WaitPropertyIsNotStored) {
+  broker::v1::SendMessageRequest request = Request("orders");
+  (*request.mutable_message()->mutable_properties())["WAIT"] = "false";
+  ASSERT_TRUE(processor_->Send(request, kBornHost).ok());
+  EXPECT_EQ(Read("orders", 0).messages(0).properties().count("WAIT"), 0u);
+}
+
+TEST_F(SendMessageProcessorTest, MissingUniqueKeyFallsBackToOffsetId) {
+  broker::v1::SendMessageRequest request = Request("orders");
+  request.mutable_message()->mutable_properties()->erase("UNIQ_KEY");
+  absl::StatusOr<broker::v1::SendMessageResponse> response = processor_->Send(request, kBornHost);
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->msg_id(), response->offset_msg_id());
+}
+
+TEST_F(SendMessageProcessorTest, AutoCreatesTopicOnFirstSend) {
+  absl::StatusOr<broker::v1::SendMessageResponse> response =
+      processor_->Send(Request("fresh", -1), kBornHost);
+  ASSERT_TRUE(response.ok()) << response.status();
+  absl::optional<common::v1::TopicConfig> config = topics_->Find("fresh");
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->write_queue_nums(), 4);
+  EXPECT_EQ(config->perm(), kPermReadWrite);
+  EXPECT_EQ(topic_changes_, 1);
+}
+
+TEST_F(SendMessageProcessorTest, MissingTopicWithoutAutoCreateIsTopicNotExist) {
+  Init(store::v1::ASYNC_MASTER, /*auto_create=*/false);
+  ExpectError(processor_->Send(Request("fresh"), kBornHost).status(), absl::StatusCode::kNotFound,
+              common::v1::TOPIC_NOT_EXIST);
+  broker::v1::SendMessageRequest no_default = Request("fresh");
+  no_default.clear_default_topic();
+  ExpectError(processor_->Send(no_default, kBornHost).status(), absl::StatusCode::kNotFound,
+              common::v1::TOPIC_NOT_EXIST);
+}
+
+TEST_F(SendMessageProcessorTest, RefusesBadInput) {
+  auto send = [this](broker::v1::SendMessageRequest request) {
+    return processor_->Send(request, kBornHost).status();
+  };
+  broker::v1::SendMessageRequest request = Request("orders");
+  request.mutable_message()->set_body("");
+  ExpectError(send(request), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+
+  request = Request("orders", 0, std::string(1025, 'x'));
+  ExpectError(send(request), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+  EXPECT_TRUE(send(Request("orders", 0, std::string(1024, 'x'))).ok());
+
+  request = Request("orders");
+  (*request.mutable_message()->mutable_properties())["big"] = std::string(32767, 'p');
+  ExpectError(send(request), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+
+  request = Request("orders");
+  (*request.mutable_message()->mutable_properties())["bad\001key"] = "v";
+  ExpectError(send(request), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+
+  ExpectError(send(Request("bad topic")), absl::StatusCode::kInvalidArgument,
+              common::v1::MESSAGE_ILLEGAL);
+  ExpectError(send(Request(std::string(128, 't'))), absl::StatusCode::kInvalidArgument,
+              common::v1::MESSAGE_ILLEGAL);
+  ExpectError(send(Request("")), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+
+  request = Request("orders");
+  request.clear_producer_group();
+  ExpectError(send(request), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+
+  ExpectError(send(Request("orders", 4)), absl::StatusCode::kInvalidArgument,
+              common::v1::SYSTEM_ERROR);
+  ExpectError(send(Request("orders", -2)), absl::StatusCode::kInvalidArgument,
+              common::v1::SYSTEM_ERROR);
+
+  request = Request("orders");
+  request.set_broker_name("broker-b");
+  ExpectError(send(request), absl::StatusCode::kFailedPrecondition, common::v1::SYSTEM_ERROR);
+
+  EXPECT_THAT(store_.append_batch_sizes(), ElementsAre(1));
+}
+
+TEST_F(SendMessageProcessorTest, ReadOnlyTopicIsNoPermission) {
+  ASSERT_TRUE(topics_->CreateOrUpdate(Topic("readonly", 2, common::v1::PERM_READ)).ok());
+  ExpectError(processor_->Send(Request("readonly"), kBornHost).status(),
+              absl::StatusCode::kPermissionDenied, common::v1::NO_PERMISSION);
+}
+
+TEST_F(SendMessageProcessorTest, SlaveTakesNoSends) {
+  Init(store::v1::SLAVE, true);
+  ExpectError(processor_->Send(Request("orders"), kBornHost).status(),
+              absl::StatusCode::kUnavailable, common::v1::SERVICE_NOT_AVAILABLE);
+  EXPECT_TRUE(store_.append_batch_sizes().empty());
+}
+
+TEST_F(SendMessageProcessorTest, StoreCallFailureIsServiceNotAvailable) {
+  store_.SetCallError(absl::UnavailableError("connection refused"));
+  absl::Status status = processor_->Send(Request("orders"), kBornHost).status();
+  ExpectError(status, absl::StatusCode::kUnavailable, common::v1::SERVICE_NOT_AVAILABLE);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("connection refused"));
+}
+
+struct PutStatusCase {
+  store::v1::PutStatus put;
+  bool stored;
+  broker::v1::SendStatus send;
+  absl::StatusCode code;
+  common::v1::ResponseCode response_code;
+};
+
+class PutStatusMappingTest : public SendMessageProcessorTest,
+                             public ::testing::WithParamInterface<PutStatusCase> {};
+
+TEST_P(PutStatusMappingTest, MapsLikeRocketMq) {
+  const PutStatusCase& c = GetParam();
+  store_.SetPutStatus(c.put);
+  absl::StatusOr<broker::v1::SendMessageResponse> response =
+      processor_->Send(Request("orders"), kBornHost);
+  if (c.stored) {
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->status(), c.send);
+  } else {
+    ExpectError(response.status(), c.code, c.response_code);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllPutStatuses, PutStatusMappingTest,
+    ::testing::Values(
+        PutStatusCase{store::v1::PUT_OK, true, broker::v1::SEND_OK, absl::StatusCode::kOk,
+                      common::v1::SUCCESS},
+        PutStatusCase{store::v1::FLUSH_DISK_TIMEOUT, true, broker::v1::FLUSH_DISK_TIMEOUT,
+                      absl::StatusCode::kOk, common::v1::SUCCESS},
+        PutStatusCase{store::v1::FLUSH_SLAVE_TIMEOUT, true, broker::v1::FLUSH_SLAVE_TIMEOUT,
+                      absl::StatusCode::kOk, common::v1::SUCCESS},
+        PutStatusCase{store::v1::SLAVE_NOT_AVAILABLE, true, broker::v1::SLAVE_NOT_AVAILABLE,
+                      absl::StatusCode::kOk, common::v1::SUCCESS},
+        PutStatusCase{store::v1::SERVICE_NOT_AVAILABLE,
+                      false,
+                      {},
+                      absl::StatusCode::kUnavailable,
+                      common::v1::SERVICE_NOT_AVAILABLE},
+        PutStatusCase{store::v1::CREATE_MAPPED_FILE_FAILED,
+                      false,
+                      {},
+                      absl::StatusCode::kInternal,
+                      common::v1::SYSTEM_ERROR},
+        PutStatusCase{store::v1::MESSAGE_ILLEGAL,
+                      false,
+                      {},
+                      absl::StatusCode::kInvalidArgument,
+                      common::v1::MESSAGE_ILLEGAL},
+        PutStatusCase{store::v1::PROPERTIES_SIZE_EXCEEDED,
+                      false,
+                      {},
+                      absl::StatusCode::kInvalidArgument,
+                      common::v1::MESSAGE_ILLEGAL},
+        PutStatusCase{store::v1::OS_PAGECACHE_BUSY,
+                      false,
+                      {},
+                      absl::StatusCode::kResourceExhausted,
+                      common::v1::SYSTEM_BUSY},
+        PutStatusCase{store::v1::UNKNOWN_ERROR,
+                      false,
+                      {},
+                      absl::StatusCode::kInternal,
+                      common::v1::SYSTEM_ERROR}));
+
+TEST_F(SendMessageProcessorTest, HooksSeeEverySendAndMayRefuse) {
+  auto hook = std::make_shared<RecordingHook>();
+  BrokerStats stats;
+  hooks_.Register(hook);
+  hooks_.Register(std::make_shared<PutStatsHook>(&stats));
+  ASSERT_TRUE(processor_->Send(Request("orders", 1), kBornHost).ok());
+  ASSERT_EQ(hook->after.size(), 1u);
+  EXPECT_EQ(hook->after[0].topic, "orders");
+  EXPECT_EQ(hook->after[0].queue_id, 1);
+  EXPECT_EQ(hook->after[0].born_host, kBornHost);
+  EXPECT_TRUE(hook->after[0].status.ok());
+  EXPECT_EQ(stats.total_puts(), 1);
+
+  store_.SetPutStatus(store::v1::SERVICE_NOT_AVAILABLE);
+  EXPECT_FALSE(processor_->Send(Request("orders"), kBornHost).ok());
+  ASSERT_EQ(hook->after.size(), 2u);
+  EXPECT_EQ(hook->after[1].status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(stats.total_puts(), 1);
+
+  store_.SetPutStatus(store::v1::PUT_OK);
+  hook->refusal = NoPermission("vetoed");
+  EXPECT_EQ(processor_->Send(Request("orders"), kBornHost).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(hook->before, 3);
+  EXPECT_EQ(hook->after.size(), 2u);
+  EXPECT_EQ(store_.append_batch_sizes().size(), 2u);
+}
+
+broker::v1::SendBatchRequest Batch(const std::string& topic, int count, int32_t queue_id = -1) {
+  broker::v1::SendBatchRequest request;
+  request.set_producer_group("pg");
+  request.set_topic(topic);
+  request.set_queue_id(queue_id);
+  request.set_default_topic("TBW102");
+  request.set_default_topic_queue_nums(4);
+  for (int i = 0; i < count; ++i) {
+    common::v1::Message* message = request.add_messages();
+    message->set_topic(topic);
+    message->set_body("m" + std::to_string(i));
+    (*message->mutable_properties())["UNIQ_KEY"] = "ID" + std::to_string(i);
+  }
+  return request;
+}
+
+TEST_F(SendMessageProcessorTest, BatchGoesToOneQueueWithConsecutiveOffsets) {
+  ASSERT_TRUE(processor_->Send(Request("orders", 3), kBornHost).ok());
+  absl::StatusOr<broker::v1::SendBatchResponse> response =
+      processor_->SendBatch(Batch("orders", 3, 3), kBornHost);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status(), broker::v1::SEND_OK);
+  EXPECT_THAT(response->msg_ids(), ElementsAre("ID0", "ID1", "ID2"));
+  EXPECT_EQ(response->offset_msg_ids_size(), 3);
+  EXPECT_EQ(response->queue_id(), 3);
+  EXPECT_EQ(response->queue_offset(), 1);
+  EXPECT_THAT(store_.append_batch_sizes(), ElementsAre(1, 3));
+  store::v1::GetMessagesResponse stored = Read("orders", 3);
+  ASSERT_EQ(stored.messages_size(), 4);
+  EXPECT_EQ(stored.messages(3).body(), "m2");
+  EXPECT_EQ(stored.messages(3).queue_offset(), 3);
+}
+
+TEST_F(SendMessageProcessorTest, BadBatchesAreRefusedWhole) {
+  auto send = [this](const broker::v1::SendBatchRequest& request) {
+    return processor_->SendBatch(request, kBornHost).status();
+  };
+  broker::v1::SendBatchRequest mixed = Batch("orders", 3);
+  mixed.mutable_messages(1)->set_topic("audit");
+  ExpectError(send(mixed), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+
+  ExpectError(send(Batch("orders", 0)), absl::StatusCode::kInvalidArgument,
+              common::v1::MESSAGE_ILLEGAL);
+
+  broker::v1::SendBatchRequest empty_body = Batch("orders", 3);
+  empty_body.mutable_messages(2)->clear_body();
+  ExpectError(send(empty_body), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+
+  broker::v1::SendBatchRequest too_big = Batch("orders", 3);
+  for (auto& message : *too_big.mutable_messages()) message.set_body(std::string(400, 'x'));
+  ExpectError(send(too_big), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+
+  ExpectError(send(Batch("orders", 2, 9)), absl::StatusCode::kInvalidArgument,
+              common::v1::SYSTEM_ERROR);
+  EXPECT_TRUE(store_.append_batch_sizes().empty());
+}
+
+}  // namespace
+}  // namespace mq::broker
