@@ -40,11 +40,13 @@ absl::Status GroupCommitService::Stop() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::OkStatus();
     stopping_ = true;
+    work_cv_.Signal();
   }
   if (thread_.joinable()) thread_.join();
   absl::Status status = FlushTo(queue_->MaxOffset());
   absl::MutexLock lock(&mu_);
   stopped_ = true;
+  flushed_cv_.SignalAll();
   return status;
 }
 
@@ -52,7 +54,13 @@ bool GroupCommitService::HasWork() const { return stopping_ || requested_ > atte
 
 void GroupCommitService::RequestFlush(int64_t end_offset) {
   absl::MutexLock lock(&mu_);
-  requested_ = std::max(requested_, end_offset);
+  RequestLocked(end_offset);
+}
+
+void GroupCommitService::RequestLocked(int64_t end_offset) {
+  if (end_offset <= requested_) return;
+  requested_ = end_offset;
+  work_cv_.Signal();
 }
 
 absl::Status GroupCommitService::WaitForFlush(int64_t end_offset) {
@@ -61,16 +69,14 @@ absl::Status GroupCommitService::WaitForFlush(int64_t end_offset) {
   if (stopped_) {
     return absl::UnavailableError("the flush service has stopped");
   }
-  requested_ = std::max(requested_, end_offset);
+  RequestLocked(end_offset);
   ++waiters_;
-  struct Waiter {
-    const GroupCommitService* service;
-    int64_t end_offset;
-    bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(service->mu_) {
-      return service->flushed_ >= end_offset || service->stopped_;
-    }
-  } waiter{this, end_offset};
-  mu_.AwaitWithTimeout(absl::Condition(&waiter, &Waiter::Done), options_.sync_flush_timeout);
+  // A CondVar, not Mutex::Await: absl evaluates every Await condition on each
+  // unlock of mu_, which with many appenders costs more than the flush.
+  absl::Time deadline = absl::Now() + options_.sync_flush_timeout;
+  while (flushed_ < end_offset && !stopped_) {
+    if (flushed_cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
   --waiters_;
   if (flushed_ >= end_offset) return absl::OkStatus();
   if (stopped_) {
@@ -109,6 +115,7 @@ absl::Status GroupCommitService::FlushTo(int64_t target) {
       if (progressed) {
         flushed_ = std::max(flushed_, *flushed);
         ++flush_count_;
+        flushed_cv_.SignalAll();
       }
     }
     // One flush covers one file; a full file hands over to the next.
@@ -122,7 +129,7 @@ void GroupCommitService::Run() {
     int64_t target;
     {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(this, &GroupCommitService::HasWork), kIdleWait);
+      if (!HasWork()) work_cv_.WaitWithTimeout(&mu_, kIdleWait);
       if (stopping_) return;
       // After a timeout, retry a target a failed flush left unreached.
       if (requested_ <= flushed_) continue;

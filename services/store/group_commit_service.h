@@ -62,6 +62,8 @@ class GroupCommitService {
  private:
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Raises the requested offset and wakes the flushing thread.
+  void RequestLocked(int64_t end_offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Flushes until the flushed offset reaches `target` or stops moving,
   // publishing it to waiters after each file. Returns the last flush error.
   absl::Status FlushTo(int64_t target) ABSL_LOCKS_EXCLUDED(mu_);
@@ -71,6 +73,10 @@ class GroupCommitService {
   const std::function<void(int64_t)> on_flushed_;
 
   mutable absl::Mutex mu_;
+  // Signalled when there is a new request (or a stop) for the thread.
+  absl::CondVar work_cv_;
+  // Signalled when the flushed offset moves (or the service stops).
+  absl::CondVar flushed_cv_;
   // The highest end offset anyone asked to be flushed.
   int64_t requested_ ABSL_GUARDED_BY(mu_) = 0;
   // The request the thread last flushed for; a larger request is new work.
