@@ -12,5 +12,18 @@
 ABSL_DECLARE_FLAG(std::string, role);
 // Largest message body in bytes.
 ABSL_DECLARE_FLAG(int64_t, max_message_size);
+// The broker group (master and slaves); empty means the host name (see
+// mq::BrokerNameFromFlags). A slave store names it to its master.
+ABSL_DECLARE_FLAG(std::string, broker_name);
+// 0 for a master, > 0 for a slave.
+ABSL_DECLARE_FLAG(int64_t, broker_id);
+
+namespace mq {
+
+// --broker_name, or the host name (with characters a broker name cannot have
+// replaced by '-') when it is empty.
+std::string BrokerNameFromFlags();
+
+}  // namespace mq
 
 #endif  // MQ_COMMON_SHARED_FLAGS_H_

@@ -265,6 +265,7 @@ void ClientInstance::ApplyRoute(const std::string& topic, const TopicRouteData& 
       addrs.insert(bd.broker_addrs().begin(), bd.broker_addrs().end());
     }
     route_table_[topic] = route;
+    for (auto& [group, consumer] : consumers_) consumer->OnTopicRouteChanged(topic);
   }
   for (auto& [group, producer] : producers_) producer->UpdateTopicPublishInfo(topic, info);
 }

@@ -47,6 +47,9 @@ class ConsumerMember {
   virtual std::vector<std::string> TopicsInUse() const = 0;
   // The group's entry in heartbeats.
   virtual broker::v1::ConsumerData HeartbeatData() const = 0;
+  // The route of `topic` changed (or was fetched for the first time); a push
+  // consumer rebalances the topic if it subscribes to it.
+  virtual void OnTopicRouteChanged(const std::string& topic) {}
 };
 
 // Thread-safe. Must not be destroyed on a gRPC callback thread (it owns the
@@ -93,8 +96,9 @@ class ClientInstance {
   absl::StatusOr<common::v1::TopicRouteData> QueryTopicRoute(const std::string& topic)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Fetches `topic`'s route and, if it changed, records it and its brokers;
-  // always hands the publish info to the producers using the topic.
+  // Fetches `topic`'s route and, if it changed, records it and its brokers and
+  // tells the consumers; always hands the publish info to the producers using
+  // the topic.
   absl::Status UpdateTopicRouteFromNameServer(const std::string& topic) ABSL_LOCKS_EXCLUDED(mu_);
 
   // For a topic the name servers do not know: takes `default_topic`'s route,

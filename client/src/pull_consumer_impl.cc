@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/src/client_registry.h"
-#include "client/src/compression.h"
+#include "client/src/pulled_message.h"
 #include "client/src/send_retry.h"
 #include "client/src/subscription.h"
 #include "common/status.h"
@@ -22,19 +22,6 @@ constexpr int32_t kMaxPullNums = 1024;
 
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
-
-PullStatus FromProto(broker::v1::PullStatus status) {
-  switch (status) {
-    case broker::v1::FOUND:
-      return PullStatus::kFound;
-    case broker::v1::NO_MATCHED_MSG:
-      return PullStatus::kNoMatchedMsg;
-    case broker::v1::OFFSET_ILLEGAL:
-      return PullStatus::kOffsetIllegal;
-    default:
-      return PullStatus::kNoNewMsg;
-  }
 }
 
 std::string BrokerLabel(const MessageQueue& queue, const std::string& address) {
@@ -174,38 +161,6 @@ absl::StatusOr<std::string> PullConsumerImpl::BrokerAddress(ClientInstance& inst
                                                  : " has no address in the route"));
 }
 
-absl::StatusOr<MessageExt> PullConsumerImpl::ToMessageExt(const common::v1::MessageExt& wire,
-                                                          const std::string& broker_name) const {
-  MessageExt ext;
-  ext.message.set_topic(wire.topic());
-  ext.message.set_flag(wire.flag());
-  for (const auto& [key, value] : wire.properties()) ext.message.SetProperty(key, value);
-  if ((wire.sys_flag() & kCompressedFlag) != 0) {
-    absl::StatusOr<std::string> body = ZlibUncompress(wire.body(), options_.max_body_size_bytes);
-    if (!body.ok()) {
-      return PrefixStatus(absl::StrCat("message at offset ", wire.queue_offset(), ": "),
-                          body.status());
-    }
-    ext.message.set_body(*std::move(body));
-  } else {
-    ext.message.set_body(wire.body());
-  }
-  ext.msg_id = wire.msg_id().empty() ? ext.message.unique_id() : wire.msg_id();
-  ext.offset_msg_id = wire.offset_msg_id();
-  ext.broker_name = broker_name;
-  ext.queue_id = wire.queue_id();
-  ext.queue_offset = wire.queue_offset();
-  ext.commit_log_offset = wire.commit_log_offset();
-  ext.store_size = wire.store_size();
-  ext.reconsume_times = wire.reconsume_times();
-  ext.body_crc = wire.body_crc();
-  ext.born_timestamp_ms = wire.born_timestamp_ms();
-  ext.born_host = wire.born_host();
-  ext.store_timestamp_ms = wire.store_timestamp_ms();
-  ext.store_host = wire.store_host();
-  return ext;
-}
-
 absl::StatusOr<PullResult> PullConsumerImpl::Pull(const MessageQueue& queue,
                                                   absl::string_view sub_expression, int64_t offset,
                                                   int32_t max_nums, bool block) {
@@ -242,21 +197,15 @@ absl::StatusOr<PullResult> PullConsumerImpl::Pull(const MessageQueue& queue,
     suggested_broker_[queue] = response.suggest_which_broker_id();
   }
 
+  absl::StatusOr<std::vector<MessageExt>> messages =
+      MatchingMessages(response, subscription, queue.broker_name, options_.max_body_size_bytes);
+  if (!messages.ok()) return messages.status();
   PullResult result;
-  result.status = FromProto(response.status());
+  result.status = PullStatusFromProto(response.status());
   result.next_begin_offset = response.next_begin_offset();
   result.min_offset = response.min_offset();
   result.max_offset = response.max_offset();
-  for (const common::v1::MessageExt& wire : response.messages()) {
-    // The broker filters by tag hash; hashes collide, so check the tag itself.
-    auto tags = wire.properties().find(std::string(kPropertyTags));
-    if (!MatchesSubscription(subscription, tags == wire.properties().end() ? "" : tags->second)) {
-      continue;
-    }
-    absl::StatusOr<MessageExt> ext = ToMessageExt(wire, queue.broker_name);
-    if (!ext.ok()) return ext.status();
-    result.messages.push_back(*std::move(ext));
-  }
+  result.messages = *std::move(messages);
   return result;
 }
 

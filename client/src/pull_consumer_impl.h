@@ -66,8 +66,6 @@ class PullConsumerImpl : public ConsumerMember {
   // broker group is unknown; UNAVAILABLE when there is none.
   absl::StatusOr<std::string> BrokerAddress(ClientInstance& instance, const MessageQueue& queue,
                                             BrokerChoice choice) ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<MessageExt> ToMessageExt(const common::v1::MessageExt& wire,
-                                          const std::string& broker_name) const;
 
   const std::string group_;
   const PullConsumerOptions options_;

@@ -1,21 +1,15 @@
 #include "services/broker/broker_flags.h"
 
-#include <unistd.h>
-
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/shared_flags.h"
-#include "common/validation.h"
 
 ABSL_FLAG(std::string, advertised_address, "",
           "host:port clients and name servers use to reach this broker "
           "(default 127.0.0.1:<port>).");
-ABSL_FLAG(std::string, broker_name, "",
-          "Name of the broker group (master and slaves); default: the host name.");
-ABSL_FLAG(int64_t, broker_id, 0, "0 for the master, > 0 for a slave.");
 ABSL_FLAG(std::string, cluster_name, std::string(mq::broker::kDefaultClusterName),
           "Cluster of the broker group.");
 ABSL_FLAG(std::string, namesrv_addr, "", "Name servers, 'host:port;host:port'.");
@@ -33,26 +27,10 @@ ABSL_FLAG(absl::Duration, flush_consumer_offset_interval, absl::Seconds(5),
 
 namespace mq::broker {
 
-namespace {
-
-// The host name, with characters a broker name cannot have replaced by '-'.
-std::string DefaultBrokerName() {
-  char buffer[256] = {};
-  if (gethostname(buffer, sizeof(buffer) - 1) != 0 || buffer[0] == '\0') return "broker-a";
-  std::string name(buffer);
-  for (char& c : name) {
-    if (!HasOnlyValidNameChars(absl::string_view(&c, 1))) c = '-';
-  }
-  return name.substr(0, kMaxNameLength);
-}
-
-}  // namespace
-
 absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
   BrokerOptions options;
   options.cluster_name = absl::GetFlag(FLAGS_cluster_name);
-  options.broker_name = absl::GetFlag(FLAGS_broker_name);
-  if (options.broker_name.empty()) options.broker_name = DefaultBrokerName();
+  options.broker_name = BrokerNameFromFlags();
   options.broker_id = absl::GetFlag(FLAGS_broker_id);
   if (!store::v1::BrokerRole_Parse(absl::GetFlag(FLAGS_role), &options.role)) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot open the store in " << data_dir << ": " << store.status();
     return 1;
   }
-  mq::store::StoreService store_service(store->get());
+  mq::store::StoreService store_service(store->get(), (*store)->ha_master());
   mq::namesrv::NameServer name_server(*namesrv_options);
   auto broker = std::make_unique<mq::broker::Broker>(store->get(), *broker_options);
 
@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
   LOG(INFO) << "signal " << signal << " received, shutting down";
   server->GetHealthCheckService()->SetServingStatus(false);
   broker->Stop();
+  (*store)->StopReplication();
   server->Shutdown(std::chrono::system_clock::now() +
                    absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_shutdown_grace)));
   name_server.Stop();

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "glog/logging.h"
+#include "services/store/big_endian.h"
+#include "services/store/crc32.h"
 
 namespace mq::store {
 namespace {
@@ -268,6 +270,140 @@ LogEntry CommitLog::ReadNext(int64_t offset, bool check_crc) const {
   entry.record.offset = offset;
   entry.record.record = decoded;
   return entry;
+}
+
+absl::StatusOr<LogChunk> CommitLog::ReadChunk(int64_t offset, int64_t max_bytes) const {
+  LogChunk chunk;
+  chunk.offset = offset;
+  if (offset < MinOffset()) {
+    return absl::NotFoundError(absl::StrCat("commit-log offset ", offset,
+                                            " was deleted; the log starts at ", MinOffset()));
+  }
+  if (offset >= MaxOffset()) return chunk;
+  std::shared_ptr<MappedFile> file = queue_.FindFileByOffset(offset);
+  if (file == nullptr) return chunk;
+  const int64_t begin = offset - file->start_offset();
+  const int64_t written = file->write_position();
+  int64_t pos = begin;
+  // Only the size and magic of each record are read here: the slave verifies
+  // every record's CRC anyway, so the master does not pay for it twice.
+  while (pos + kBlankMarkerMinBytes <= written) {
+    absl::string_view header = file->Read(pos, kBlankMarkerMinBytes);
+    const uint32_t magic = LoadBigEndian32(header.data() + kMagicCodeOffset);
+    const int64_t size = LoadBigEndian32(header.data() + kTotalSizeOffset);
+    if (magic == kBlankMagicCode) {
+      pos = file->file_size();
+      break;
+    }
+    if (magic != kMessageMagicCode || size < kRecordFixedBytes || pos + size > written) {
+      return absl::DataLossError(absl::StrCat("no record at commit-log offset ",
+                                              file->start_offset() + pos, " (", file->path(),
+                                              " position ", pos, ")"));
+    }
+    if (pos > begin && pos + size - begin > max_bytes) break;
+    pos += size;
+  }
+  chunk.data = file->Read(begin, pos - begin);
+  chunk.file = std::move(file);
+  return chunk;
+}
+
+absl::StatusOr<int64_t> CommitLog::AppendRaw(int64_t offset, absl::string_view data) {
+  const int64_t size = static_cast<int64_t>(data.size());
+  if (size == 0) return absl::InvalidArgumentError("empty replicated chunk");
+  if (offset < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("replicated chunk at negative offset ", offset));
+  }
+  const int64_t file_pos = offset % options_.file_size;
+  if (file_pos + size > options_.file_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "replicated chunk [", offset, ", ", offset + size,
+        ") crosses the end of the commit-log file at ", offset - file_pos + options_.file_size));
+  }
+  // Check every record before writing a byte: a bad chunk leaves no trace.
+  int64_t last_store_timestamp_ms = 0;
+  for (int64_t pos = 0; pos < size;) {
+    DecodedRecord decoded = DecodeRecord(data.substr(pos), /*check_crc=*/true);
+    const int64_t at = offset + pos;
+    if (decoded.kind == RecordKind::kBlank) {
+      if (file_pos + size != options_.file_size) {
+        return absl::DataLossError(absl::StrCat("replicated chunk at offset ", offset,
+                                                ": blank marker at offset ", at,
+                                                " does not reach the end of its file"));
+      }
+      break;
+    }
+    if (decoded.kind == RecordKind::kCorrupt) {
+      return absl::DataLossError(absl::StrCat("replicated chunk at offset ", offset,
+                                              ": corrupt record at offset ", at, ": ",
+                                              decoded.error != nullptr ? decoded.error : "?"));
+    }
+    if (decoded.message.physical_offset != at) {
+      return absl::DataLossError(
+          absl::StrCat("replicated chunk at offset ", offset, ": the record at offset ", at,
+                       " says it belongs at offset ", decoded.message.physical_offset));
+    }
+    last_store_timestamp_ms = decoded.message.store_timestamp_ms;
+    pos += decoded.size;
+  }
+  if (refusing_.load(std::memory_order_acquire)) {
+    absl::MutexLock lock(&refuse_mu_);
+    return absl::UnavailableError(absl::StrCat("the store refuses writes: ", refuse_reason_));
+  }
+
+  absl::MutexLock lock(&put_mu_);
+  const int64_t end = queue_.MaxOffset();
+  if (offset != end) {
+    if (end != queue_.MinOffset()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("replicated chunk at offset ", offset, " but the commit log ends at ", end));
+    }
+    if (file_pos != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("an empty commit log can only start at a file boundary, not at ", offset));
+    }
+    // A log without a byte: drop its empty files and start where the master's
+    // log starts.
+    if (absl::Status s = queue_.Destroy(); !s.ok()) return s;
+    queue_.SetFlushedOffset(offset);
+    current_file_ = nullptr;
+  }
+  if (current_file_ == nullptr || current_file_->IsFull() ||
+      current_file_->start_offset() + current_file_->write_position() != offset) {
+    absl::StatusOr<std::shared_ptr<MappedFile>> file = queue_.GetOrCreateLastFile(offset);
+    if (!file.ok()) return file.status();
+    current_file_ = *std::move(file);
+  }
+  if (current_file_->start_offset() + current_file_->write_position() != offset) {
+    return absl::InternalError(absl::StrCat("commit-log file ", current_file_->path(),
+                                            " does not end at offset ", offset));
+  }
+  std::memcpy(current_file_->WritableTail().data(), data.data(), data.size());
+  current_file_->AdvanceWritePosition(size);
+  if (last_store_timestamp_ms != 0) current_file_->set_store_timestamp_ms(last_store_timestamp_ms);
+  return offset + size;
+}
+
+absl::StatusOr<uint32_t> CommitLog::RangeCrc(int64_t begin, int64_t end) const {
+  if (begin > end || begin < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bad range [", begin, ", ", end, ")"));
+  }
+  if (begin == end) return 0;
+  std::shared_ptr<MappedFile> file = queue_.FindFileByOffset(begin);
+  if (file == nullptr) {
+    return absl::NotFoundError(absl::StrCat("commit-log offset ", begin, " is not in the log [",
+                                            MinOffset(), ", ", MaxOffset(), ")"));
+  }
+  if (end > file->end_offset()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("range [", begin, ", ", end, ") spans more than one commit-log file"));
+  }
+  absl::string_view bytes = file->Read(begin - file->start_offset(), end - begin);
+  if (static_cast<int64_t>(bytes.size()) != end - begin) {
+    return absl::NotFoundError(
+        absl::StrCat("commit-log range [", begin, ", ", end, ") is past the written data"));
+  }
+  return Crc32(0, bytes.data(), bytes.size());
 }
 
 void CommitLog::RefuseAppends(std::string reason) {

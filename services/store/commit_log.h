@@ -94,6 +94,13 @@ enum class LogEntryKind {
   kCorrupt,
 };
 
+// Bytes of the log read for replication; `file` keeps `data` valid.
+struct LogChunk {
+  std::shared_ptr<MappedFile> file;
+  int64_t offset = 0;
+  absl::string_view data;
+};
+
 struct LogEntry {
   LogEntryKind kind = LogEntryKind::kNoMoreData;
   int64_t offset = 0;
@@ -152,6 +159,38 @@ class CommitLog {
   // `offset`, and where to go next. Only published (fully written) records
   // are ever returned.
   LogEntry ReadNext(int64_t offset, bool check_crc = false) const;
+
+  // Replication, master side: the written bytes from `offset` (a record
+  // boundary or a file start), cut at a record boundary after at most
+  // `max_bytes` (but holding at least one record or blank marker, however
+  // large) and never past the end of the file holding `offset`; a blank
+  // marker comes with the rest of its file. Empty data when nothing is written
+  // at `offset` yet. NOT_FOUND if `offset` is below the first kept file;
+  // DATA_LOSS if the bytes at a record boundary are neither a record nor a
+  // blank marker.
+  absl::StatusOr<LogChunk> ReadChunk(int64_t offset, int64_t max_bytes) const;
+
+  // Replication, slave side: appends bytes a master's ReadChunk returned, at
+  // exactly the offset they have on the master, so both logs are
+  // byte-identical and roll files at the same offsets. `offset` must be
+  // MaxOffset(), or, when the log holds no bytes, any file start (a new slave
+  // copies the master's log from its first kept file; empty files of the old
+  // position are removed). Every record is checked before anything is
+  // written (CRC, physical offset field equal to its position, a blank marker
+  // only as the end of a file); a bad chunk is refused whole with DATA_LOSS.
+  // FAILED_PRECONDITION if the offset is not where the log ends,
+  // INVALID_ARGUMENT if the chunk is empty or crosses a file end, UNAVAILABLE
+  // while appends are refused (RefuseAppends). Returns the new MaxOffset().
+  // Nothing is flushed here.
+  absl::StatusOr<int64_t> AppendRaw(int64_t offset, absl::string_view data)
+      ABSL_LOCKS_EXCLUDED(put_mu_);
+
+  // CRC-32 of the written bytes [begin, end), which must lie in one file.
+  // INVALID_ARGUMENT otherwise, NOT_FOUND if they are not (or no longer) in
+  // the log.
+  absl::StatusOr<uint32_t> RangeCrc(int64_t begin, int64_t end) const;
+
+  int64_t file_size() const { return options_.file_size; }
 
   // Start offset of the first kept file (0 when empty).
   int64_t MinOffset() const { return queue_.MinOffset(); }

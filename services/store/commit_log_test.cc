@@ -498,5 +498,208 @@ TEST(CommitLogRecoveryTest, RecoveryEndingAtAFileBoundaryContinuesInTheNextFile)
   EXPECT_EQ(next.physical_offset, kFileSize);
 }
 
+// Replication: copies the master's log into `slave` chunk by chunk, as the
+// HA stream does, and returns the chunks' sizes.
+std::vector<int64_t> Replicate(const CommitLog& master, CommitLog& slave, int64_t max_bytes) {
+  std::vector<int64_t> sizes;
+  int64_t next = slave.MaxOffset() == 0 ? master.MinOffset() : slave.MaxOffset();
+  while (next < master.MaxOffset()) {
+    absl::StatusOr<LogChunk> chunk = master.ReadChunk(next, max_bytes);
+    EXPECT_TRUE(chunk.ok()) << chunk.status();
+    if (!chunk.ok() || chunk->data.empty()) break;
+    absl::StatusOr<int64_t> end = slave.AppendRaw(chunk->offset, chunk->data);
+    EXPECT_TRUE(end.ok()) << end.status();
+    if (!end.ok()) break;
+    sizes.push_back(static_cast<int64_t>(chunk->data.size()));
+    next = *end;
+  }
+  return sizes;
+}
+
+std::string ReadFileBytes(const std::string& path) {
+  std::string bytes;
+  int fd = ::open(path.c_str(), O_RDONLY);
+  EXPECT_GE(fd, 0) << path;
+  if (fd < 0) return bytes;
+  char buffer[8192];
+  ssize_t n;
+  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) bytes.append(buffer, n);
+  ::close(fd);
+  return bytes;
+}
+
+TEST(CommitLogReplicationTest, ChunksRebuildAByteIdenticalLog) {
+  std::string master_dir = MakeTempDir();
+  std::string slave_dir = MakeTempDir();
+  CommitLog master(Options(master_dir));
+  CommitLog slave(Options(slave_dir));
+  ASSERT_TRUE(master.Load().ok());
+  ASSERT_TRUE(slave.Load().ok());
+  AppendMany(master, 200, 1000);
+  ASSERT_EQ(master.file_queue().Files().size(), 4u);
+
+  std::vector<int64_t> sizes = Replicate(master, slave, 4096);
+  EXPECT_EQ(slave.MaxOffset(), master.MaxOffset());
+  EXPECT_EQ(slave.MinOffset(), 0);
+  for (int64_t size : sizes) {
+    // At most 4 KiB, except a chunk that closes a file with its blank marker.
+    EXPECT_TRUE(size <= 4096 || size < 4096 + kFileSize / 10) << size;
+  }
+  ASSERT_EQ(slave.file_queue().Files().size(), 4u);
+  for (const auto& file : master.file_queue().Files()) {
+    EXPECT_EQ(ReadFileBytes(FilePath(slave_dir, file->start_offset())), ReadFileBytes(file->path()))
+        << file->path();
+  }
+  EXPECT_EQ(ReadAll(slave), ReadAll(master));
+  // Nothing new: an empty chunk at the end.
+  absl::StatusOr<LogChunk> end = master.ReadChunk(master.MaxOffset(), 4096);
+  ASSERT_TRUE(end.ok());
+  EXPECT_TRUE(end->data.empty());
+}
+
+TEST(CommitLogReplicationTest, ChunkHoldsAtLeastOneRecordAndStopsAtFileEnd) {
+  CommitLog master(Options(MakeTempDir()));
+  ASSERT_TRUE(master.Load().ok());
+  std::vector<AppendResult> results = AppendMany(master, 80, 1000);
+  absl::StatusOr<LogChunk> one = master.ReadChunk(0, 1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(static_cast<int64_t>(one->data.size()), results[0].size);
+  absl::StatusOr<LogChunk> all = master.ReadChunk(results[1].physical_offset, 1 << 30);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->offset + static_cast<int64_t>(all->data.size()), kFileSize);
+  absl::StatusOr<LogChunk> mid = master.ReadChunk(results[0].physical_offset + 1, 4096);
+  EXPECT_EQ(mid.status().code(), absl::StatusCode::kDataLoss) << mid.status();
+}
+
+TEST(CommitLogReplicationTest, EmptySlaveStartsAtTheMastersFirstKeptFile) {
+  CommitLog master(Options(MakeTempDir()));
+  ASSERT_TRUE(master.Load().ok());
+  AppendMany(master, 200, 1000);
+  ASSERT_EQ(master.file_queue().DeleteFilesBefore(2 * kFileSize, 10), 2);
+  ASSERT_EQ(master.MinOffset(), 2 * kFileSize);
+  EXPECT_EQ(master.ReadChunk(0, 4096).status().code(), absl::StatusCode::kNotFound);
+
+  std::string slave_dir = MakeTempDir();
+  CommitLog slave(Options(slave_dir));
+  ASSERT_TRUE(slave.Load().ok());
+  // An empty file left at offset 0 (say, by a crash right after its creation).
+  ASSERT_TRUE(slave.file_queue().GetOrCreateLastFile(0).ok());
+  // An empty log starts at a file boundary only.
+  absl::StatusOr<LogChunk> first = master.ReadChunk(master.MinOffset(), 1);
+  ASSERT_TRUE(first.ok());
+  absl::StatusOr<LogChunk> second =
+      master.ReadChunk(first->offset + static_cast<int64_t>(first->data.size()), 1);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(slave.AppendRaw(second->offset, second->data).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  Replicate(master, slave, 4096);
+  EXPECT_EQ(slave.MinOffset(), 2 * kFileSize);
+  EXPECT_EQ(slave.MaxOffset(), master.MaxOffset());
+  EXPECT_EQ(slave.file_queue().Files().size(), 2u);
+  EXPECT_EQ(ReadAll(slave, slave.MinOffset()), ReadAll(master, master.MinOffset()));
+  // The flusher starts where the data starts.
+  absl::StatusOr<int64_t> flushed = slave.file_queue().Flush(0);
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_GT(*flushed, 2 * kFileSize);
+}
+
+TEST(CommitLogReplicationTest, AppendRawChecksTheOffset) {
+  CommitLog master(Options(MakeTempDir()));
+  CommitLog slave(Options(MakeTempDir()));
+  ASSERT_TRUE(master.Load().ok());
+  ASSERT_TRUE(slave.Load().ok());
+  AppendMany(master, 10, 100);
+  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 300);
+  ASSERT_TRUE(chunk.ok());
+  ASSERT_TRUE(slave.AppendRaw(0, chunk->data).ok());
+  // The same chunk again, or one from further on, does not fit the end.
+  absl::StatusOr<int64_t> again = slave.AppendRaw(0, chunk->data);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition) << again.status();
+  EXPECT_EQ(slave.MaxOffset(), static_cast<int64_t>(chunk->data.size()));
+  absl::StatusOr<LogChunk> next = master.ReadChunk(slave.MaxOffset(), 1);
+  ASSERT_TRUE(next.ok());
+  absl::StatusOr<LogChunk> after_next =
+      master.ReadChunk(next->offset + static_cast<int64_t>(next->data.size()), 1);
+  ASSERT_TRUE(after_next.ok());
+  EXPECT_EQ(slave.AppendRaw(after_next->offset, after_next->data).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(slave.AppendRaw(next->offset, next->data).ok());
+  EXPECT_EQ(slave.AppendRaw(slave.MaxOffset(), "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(slave.AppendRaw(kFileSize - 4, std::string(8, 'x')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CommitLogReplicationTest, CorruptChunkIsRefusedWhole) {
+  CommitLog master(Options(MakeTempDir()));
+  CommitLog slave(Options(MakeTempDir()));
+  ASSERT_TRUE(master.Load().ok());
+  ASSERT_TRUE(slave.Load().ok());
+  std::vector<AppendResult> results = AppendMany(master, 10, 100);
+  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 1 << 20);
+  ASSERT_TRUE(chunk.ok());
+  const std::string good(chunk->data);
+
+  // A flipped byte in the third record: not even the first two are written.
+  std::string flipped = good;
+  flipped[results[2].physical_offset + 50] ^= 0x01;
+  absl::StatusOr<int64_t> refused = slave.AppendRaw(0, flipped);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+  EXPECT_EQ(slave.MaxOffset(), 0);
+
+  // Cut in the middle of a record.
+  refused = slave.AppendRaw(0, absl::string_view(good).substr(0, results[1].physical_offset + 10));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+
+  // Valid records placed at another offset than their own.
+  ASSERT_TRUE(slave.AppendRaw(0, good.substr(0, results[1].physical_offset)).ok());
+  refused = slave.AppendRaw(slave.MaxOffset(), good.substr(0, results[1].physical_offset));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+
+  // A blank marker that does not close its file.
+  char blank[kBlankMarkerMinBytes];
+  EncodeBlankMarker(kBlankMarkerMinBytes, blank);
+  refused = slave.AppendRaw(slave.MaxOffset(), absl::string_view(blank, sizeof(blank)));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+
+  EXPECT_EQ(slave.MaxOffset(), results[1].physical_offset);
+  ASSERT_TRUE(slave.AppendRaw(slave.MaxOffset(), good.substr(results[1].physical_offset)).ok());
+  EXPECT_EQ(ReadAll(slave), ReadAll(master));
+}
+
+TEST(CommitLogReplicationTest, RefusedWhileAppendsAreRefused) {
+  CommitLog master(Options(MakeTempDir()));
+  CommitLog slave(Options(MakeTempDir()));
+  ASSERT_TRUE(master.Load().ok());
+  ASSERT_TRUE(slave.Load().ok());
+  AppendMany(master, 2, 100);
+  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 1 << 20);
+  ASSERT_TRUE(chunk.ok());
+  slave.RefuseAppends("disk full");
+  EXPECT_EQ(slave.AppendRaw(0, chunk->data).status().code(), absl::StatusCode::kUnavailable);
+  slave.AcceptAppends();
+  EXPECT_TRUE(slave.AppendRaw(0, chunk->data).ok());
+}
+
+TEST(CommitLogReplicationTest, RangeCrcComparesLogs) {
+  CommitLog a(Options(MakeTempDir()));
+  CommitLog b(Options(MakeTempDir()));
+  CommitLog c(Options(MakeTempDir()));
+  for (CommitLog* log : {&a, &b, &c}) ASSERT_TRUE(log->Load().ok());
+  AppendMany(a, 100, 1000);
+  Replicate(a, b, 8192);
+  AppendMany(c, 100, 1000, "other");
+  int64_t end = a.MaxOffset();
+  int64_t begin = end - 4096;
+  absl::StatusOr<uint32_t> crc_a = a.RangeCrc(begin, end);
+  ASSERT_TRUE(crc_a.ok()) << crc_a.status();
+  EXPECT_EQ(*b.RangeCrc(begin, end), *crc_a);
+  EXPECT_NE(*c.RangeCrc(begin, end), *crc_a);
+  EXPECT_EQ(a.RangeCrc(kFileSize - 10, kFileSize + 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.RangeCrc(end - 10, end + 10).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*a.RangeCrc(5, 5), 0u);
+}
+
 }  // namespace
 }  // namespace mq::store

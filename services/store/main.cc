@@ -27,7 +27,9 @@ int main(int argc, char** argv) {
       argc, argv,
       "Store of the message queue: owns one data directory (commit log, "
       "consume queues, index, metadata) and serves its broker.\n"
-      "Usage: store --data_dir=DIR [--port=10912] [--flush_disk_type=SYNC_FLUSH]");
+      "Usage: store --data_dir=DIR [--port=10912] [--flush_disk_type=SYNC_FLUSH]\n"
+      "       [--broker_name=NAME] [--role=SYNC_MASTER | --role=SLAVE --broker_id=1 "
+      "--master_address=HOST:PORT]");
   absl::StatusOr<mq::store::MessageStoreOptions> options =
       mq::store::MessageStoreOptionsFromFlags();
   if (!options.ok()) {
@@ -40,7 +42,7 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot open the store in " << options->root_dir << ": " << store.status();
     return 1;
   }
-  mq::store::StoreService service(store->get());
+  mq::store::StoreService service(store->get(), (*store)->ha_master());
 
   grpc::ServerBuilder builder;
   mq::ConfigureServerBuilder(&builder);
@@ -62,6 +64,9 @@ int main(int argc, char** argv) {
   int signal = mq::WaitForShutdownSignal();
   LOG(INFO) << "signal " << signal << " received, shutting down";
   server->GetHealthCheckService()->SetServingStatus(false);
+  // Open replication streams would otherwise hold the server's shutdown for
+  // the whole grace period.
+  (*store)->StopReplication();
   server->Shutdown(std::chrono::system_clock::now() +
                    absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_shutdown_grace)));
   absl::Status closed = (*store)->Shutdown();

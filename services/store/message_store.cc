@@ -73,6 +73,11 @@ absl::StatusOr<std::unique_ptr<MessageStore>> MessageStore::Open(MessageStoreOpt
                      " cannot hold a message of the max body size ", options.max_message_body_bytes,
                      " plus its headers"));
   }
+  if (options.role == v1::SLAVE && !options.replication.master_address.empty() &&
+      options.replication.broker_id <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a slave needs a broker id > 0, got ", options.replication.broker_id));
+  }
   std::unique_ptr<MessageStore> store(new MessageStore(std::move(options)));
   if (absl::Status s = store->Load(); !s.ok()) return s;
   return store;
@@ -198,6 +203,22 @@ void MessageStore::StartServices() {
     async_flusher_->Start();
   }
   dispatcher_->Start();
+  if (options_.role != v1::SLAVE) {
+    ha_master_ =
+        std::make_unique<HaMaster>(commit_log_.get(), metadata_.get(), options_.replication);
+  } else if (!options_.replication.master_address.empty()) {
+    ha_client_ = std::make_unique<HaClient>(
+        commit_log_.get(), metadata_.get(),
+        [this](int64_t end_offset) {
+          dispatcher_->Wake();
+          if (group_commit_ != nullptr) group_commit_->RequestFlush(end_offset);
+        },
+        options_.replication);
+    ha_client_->Start();
+  } else {
+    LOG(WARNING) << "slave store " << options_.root_dir
+                 << " has no master address: it serves what it has and replicates nothing";
+  }
   last_thorough_flush_ = absl::Now();
   queue_flush_task_ = std::make_unique<PeriodicTask>(
       "consume-queue-flush", options_.consume_queue_flush_interval,
@@ -246,6 +267,7 @@ absl::Status MessageStore::Shutdown() {
     return absl::OkStatus();
   }
   commit_log_->RefuseAppends("the store is shutting down");
+  StopReplication();
   if (retention_task_ != nullptr) retention_task_->Stop();
   if (queue_flush_task_ != nullptr) queue_flush_task_->Stop();
   dispatcher_->Stop();
@@ -268,6 +290,11 @@ absl::Status MessageStore::Shutdown() {
   LOG(INFO) << "store " << options_.root_dir << " closed at commit-log offset "
             << commit_log_->MaxOffset();
   return status;
+}
+
+void MessageStore::StopReplication() {
+  if (ha_client_ != nullptr) ha_client_->Stop();
+  if (ha_master_ != nullptr) ha_master_->Stop();
 }
 
 absl::StatusOr<v1::AppendBatchResponse> MessageStore::AppendBatch(
@@ -326,6 +353,7 @@ absl::StatusOr<v1::AppendBatchResponse> MessageStore::AppendBatch(
   }
   if (stored == 0) return response;
   dispatcher_->Wake();
+  if (ha_master_ != nullptr) ha_master_->NotifyAppended(end_offset);
   puts_.Add(stored);
 
   if (group_commit_ != nullptr) {
@@ -340,7 +368,37 @@ absl::StatusOr<v1::AppendBatchResponse> MessageStore::AppendBatch(
       }
     }
   }
+  if (options_.role == v1::SYNC_MASTER && request.wait_store_ok() && ha_master_ != nullptr) {
+    WaitForSlave(end_offset, &response);
+  }
   return response;
+}
+
+void MessageStore::WaitForSlave(int64_t end_offset, v1::AppendBatchResponse* response) {
+  SlaveAckWaiter& acks = ha_master_->acks();
+  v1::PutStatus status = v1::PUT_OK;
+  std::string why;
+  if (!acks.IsSlaveOk(end_offset)) {
+    status = v1::SLAVE_NOT_AVAILABLE;
+    int slaves = acks.connected_slaves();
+    why = slaves == 0
+              ? "slave not available: no slave is connected"
+              : absl::StrCat("slave not available: the best of ", slaves, " slaves lags more than ",
+                             options_.replication.ack.slave_fallbehind_max_bytes,
+                             " bytes behind offset ", end_offset);
+  } else if (absl::Status acked = acks.WaitForAck(end_offset); !acked.ok()) {
+    status = v1::FLUSH_SLAVE_TIMEOUT;
+    why = std::string(acked.message());
+  }
+  if (status == v1::PUT_OK) return;
+  // As RocketMQ: a replica failure overrides a flush failure; the message is
+  // stored on the master either way.
+  for (v1::AppendResult& result : *response->mutable_results()) {
+    if (result.status() == v1::PUT_OK || result.status() == v1::FLUSH_DISK_TIMEOUT) {
+      result.set_status(status);
+      result.set_error(why);
+    }
+  }
 }
 
 absl::StatusOr<int64_t> MessageStore::StoreTimeAt(int64_t physical_offset) const {
@@ -562,7 +620,10 @@ absl::Status MessageStore::PutMetadata(const v1::PutMetadataRequest& request) {
   for (const v1::MetadataEntry& entry : request.entries()) {
     batch.push_back({entry.key(), entry.value(), entry.deleted()});
   }
-  return metadata_->Put(batch);
+  absl::MutexLock lock(&metadata_mu_);
+  if (absl::Status s = metadata_->Put(batch); !s.ok()) return s;
+  if (ha_master_ != nullptr) ha_master_->NotifyMetadataChanged(request.entries());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::ListMetadataResponse> MessageStore::ListMetadata(
@@ -599,6 +660,18 @@ absl::StatusOr<v1::GetStatsResponse> MessageStore::GetStats() {
   response.set_get_tps(gets_.Rate());
   response.set_total_put_messages(puts_.total());
   response.set_total_get_messages(gets_.total());
+  if (ha_master_ != nullptr) {
+    for (v1::SlaveProgress& slave : ha_master_->Slaves()) {
+      *response.add_slaves() = std::move(slave);
+    }
+  }
+  if (options_.role == v1::SLAVE) {
+    if (ha_client_ != nullptr) {
+      *response.mutable_replication() = ha_client_->status();
+    } else {
+      response.mutable_replication()->set_last_error("no master address configured");
+    }
+  }
   return response;
 }
 

@@ -29,10 +29,13 @@
 #include "services/store/consume_queue_table.h"
 #include "services/store/dispatcher.h"
 #include "services/store/group_commit_service.h"
+#include "services/store/ha_client.h"
+#include "services/store/ha_master.h"
 #include "services/store/index_service.h"
 #include "services/store/mapped_file_allocator.h"
 #include "services/store/metadata_store.h"
 #include "services/store/queue_watchers.h"
+#include "services/store/replication_options.h"
 #include "services/store/retention_policy.h"
 #include "services/store/store_api.h"
 #include "services/store/store_lock.h"
@@ -63,7 +66,14 @@ struct MessageStoreOptions {
   bool message_index_enable = true;
   int32_t index_slot_count = 5'000'000;
   int32_t index_max_entries = 20'000'000;
+  // A master (ASYNC_MASTER, SYNC_MASTER) serves slaves through ha_master(); a
+  // SLAVE refuses appends and, with replication.master_address set,
+  // replicates its master's log and metadata. SYNC_MASTER appends (with
+  // wait_store_ok) wait for a slave's ack: FLUSH_SLAVE_TIMEOUT after
+  // replication.ack.slave_timeout, SLAVE_NOT_AVAILABLE at once when no slave
+  // is connected or the best lags too far; the messages are stored either way.
   v1::BrokerRole role = v1::ASYNC_MASTER;
+  ReplicationOptions replication;
   RetentionOptions retention;
   // Retention runs this often, first after `clean_initial_delay` (RocketMQ:
   // every 10 s, first after 60 s).
@@ -90,9 +100,18 @@ class MessageStore final : public StoreApi {
   MessageStore(const MessageStore&) = delete;
   MessageStore& operator=(const MessageStore&) = delete;
 
-  // Refuses new appends, dispatches and flushes everything, writes the
-  // checkpoint and marks the directory cleanly closed. Idempotent.
+  // Refuses new appends, stops replication, dispatches and flushes
+  // everything, writes the checkpoint and marks the directory cleanly closed.
+  // Idempotent.
   absl::Status Shutdown();
+
+  // The master side of replication, for the gRPC service's Replicate; null on
+  // a slave.
+  HaMaster* ha_master() { return ha_master_.get(); }
+  // Ends the replication streams (both sides) and releases appends waiting
+  // for slaves. A server calls it before its own shutdown, so open streams do
+  // not hold that up; Shutdown() calls it too. Idempotent.
+  void StopReplication();
 
   // StoreApi.
   absl::StatusOr<v1::AppendBatchResponse> AppendBatch(
@@ -111,7 +130,8 @@ class MessageStore final : public StoreApi {
       const v1::GetMessageByOffsetRequest& request) override;
   absl::StatusOr<v1::GetMetadataResponse> GetMetadata(
       const v1::GetMetadataRequest& request) override;
-  absl::Status PutMetadata(const v1::PutMetadataRequest& request) override;
+  absl::Status PutMetadata(const v1::PutMetadataRequest& request) override
+      ABSL_LOCKS_EXCLUDED(metadata_mu_);
   absl::StatusOr<v1::ListMetadataResponse> ListMetadata(
       const v1::ListMetadataRequest& request) override;
   absl::Status DeleteTopic(const v1::DeleteTopicRequest& request) override;
@@ -135,6 +155,9 @@ class MessageStore final : public StoreApi {
   int64_t UncleanRecoveryStartOffset() const;
   void StartServices();
   void FlushConsumeQueues(bool thorough);
+  // SYNC_MASTER: waits for a slave to acknowledge `end_offset`, or marks the
+  // stored results SLAVE_NOT_AVAILABLE / FLUSH_SLAVE_TIMEOUT.
+  void WaitForSlave(int64_t end_offset, v1::AppendBatchResponse* response);
 
   // Reads the record a consume-queue unit points at, into `out`.
   absl::Status ReadMessage(int64_t physical_offset, common::v1::MessageExt* out,
@@ -155,6 +178,12 @@ class MessageStore final : public StoreApi {
   std::unique_ptr<GroupCommitService> group_commit_;
   std::unique_ptr<PeriodicTask> queue_flush_task_;
   std::unique_ptr<PeriodicTask> retention_task_;
+  // Exactly one of them, created at start: ha_master_ on a master, ha_client_
+  // on a slave with a master address.
+  std::unique_ptr<HaMaster> ha_master_;
+  std::unique_ptr<HaClient> ha_client_;
+  // Orders metadata changes as slaves see them the same as on disk.
+  absl::Mutex metadata_mu_;
 
   RateCounter puts_;
   RateCounter gets_;

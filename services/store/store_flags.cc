@@ -28,6 +28,20 @@ ABSL_FLAG(int32_t, index_slot_count, 5000000, "Hash slots per index file.");
 ABSL_FLAG(int32_t, index_max_entries, 20000000, "Entries per index file.");
 ABSL_FLAG(absl::Duration, clean_interval, absl::Seconds(10),
           "How often retention and disk usage are checked.");
+ABSL_FLAG(std::string, master_address, "",
+          "--role=SLAVE: host:port of the master's store, to replicate its commit log and "
+          "metadata from (required for a slave).");
+ABSL_FLAG(absl::Duration, slave_timeout, absl::Seconds(3),
+          "SYNC_MASTER: how long an append waits for a slave's ack before FLUSH_SLAVE_TIMEOUT.");
+ABSL_FLAG(int64_t, ha_slave_fallbehind_max, int64_t{256} << 20,
+          "SYNC_MASTER: appends are answered SLAVE_NOT_AVAILABLE at once when the best slave "
+          "lags more than this many bytes.");
+ABSL_FLAG(int64_t, ha_transfer_batch_size, mq::store::kDefaultTransferBatchBytes,
+          "Most bytes of commit log per replication message.");
+ABSL_FLAG(absl::Duration, ha_heartbeat_interval, absl::Seconds(5),
+          "An idle master sends slaves a heartbeat this often; slaves answer with an ack.");
+ABSL_FLAG(absl::Duration, ha_housekeeping_interval, absl::Seconds(20),
+          "Master and slave drop a replication stream silent for this long.");
 
 namespace mq::store {
 
@@ -84,6 +98,45 @@ absl::StatusOr<MessageStoreOptions> MessageStoreOptionsFromFlags() {
     return absl::InvalidArgumentError("--clean_interval must be positive");
   }
   options.clean_initial_delay = std::min(options.clean_initial_delay, options.clean_interval);
+
+  ReplicationOptions& replication = options.replication;
+  replication.broker_name = BrokerNameFromFlags();
+  replication.broker_id = absl::GetFlag(FLAGS_broker_id);
+  replication.master_address = absl::GetFlag(FLAGS_master_address);
+  if (options.role == v1::SLAVE) {
+    if (replication.master_address.empty()) {
+      return absl::InvalidArgumentError("--role=SLAVE needs --master_address (the master's store)");
+    }
+    if (replication.broker_id <= 0) {
+      return absl::InvalidArgumentError("--role=SLAVE needs --broker_id > 0");
+    }
+  } else {
+    if (!replication.master_address.empty()) {
+      return absl::InvalidArgumentError("--master_address is for --role=SLAVE only");
+    }
+    if (replication.broker_id != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a ", absl::GetFlag(FLAGS_role), " store needs --broker_id=0"));
+    }
+  }
+  replication.ack.slave_timeout = absl::GetFlag(FLAGS_slave_timeout);
+  replication.ack.slave_fallbehind_max_bytes = absl::GetFlag(FLAGS_ha_slave_fallbehind_max);
+  replication.transfer_batch_bytes = absl::GetFlag(FLAGS_ha_transfer_batch_size);
+  replication.heartbeat_interval = absl::GetFlag(FLAGS_ha_heartbeat_interval);
+  replication.housekeeping_interval = absl::GetFlag(FLAGS_ha_housekeeping_interval);
+  if (replication.ack.slave_timeout <= absl::ZeroDuration() ||
+      replication.heartbeat_interval <= absl::ZeroDuration() ||
+      replication.housekeeping_interval <= replication.heartbeat_interval) {
+    return absl::InvalidArgumentError(
+        "--slave_timeout and --ha_heartbeat_interval must be positive, and "
+        "--ha_housekeeping_interval longer than --ha_heartbeat_interval");
+  }
+  if (replication.ack.slave_fallbehind_max_bytes <= 0 || replication.transfer_batch_bytes <= 0 ||
+      replication.transfer_batch_bytes > kMaxTransferBatchBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--ha_slave_fallbehind_max must be positive and --ha_transfer_batch_size in 1..",
+        kMaxTransferBatchBytes));
+  }
   return options;
 }
 

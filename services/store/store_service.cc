@@ -129,6 +129,17 @@ grpc::Status StoreService::WatchQueues(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status StoreService::Replicate(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::MasterMessage, v1::ReplicaMessage>* stream) {
+  if (ha_master_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "this store is a slave and serves no replication: replicate from its "
+                        "master");
+  }
+  return ha_master_->Serve(context, stream);
+}
+
 grpc::Status StoreService::GetStats(grpc::ServerContext* context,
                                     const v1::GetStatsRequest* request,
                                     v1::GetStatsResponse* response) {

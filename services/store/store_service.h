@@ -3,15 +3,18 @@
 #define MQ_SERVICES_STORE_STORE_SERVICE_H_
 
 #include "proto/store.grpc.pb.h"
+#include "services/store/ha_master.h"
 #include "services/store/store_api.h"
 
 namespace mq::store {
 
-// Thread-safe. `store` must outlive the service. Replicate answers
-// UNIMPLEMENTED until HA replication is in.
+// Thread-safe. `store` (and `ha_master`, if given) must outlive the service.
+// Replicate streams are served by `ha_master`; without one (a slave store)
+// Replicate answers UNIMPLEMENTED.
 class StoreService final : public v1::Store::Service {
  public:
-  explicit StoreService(StoreApi* store) : store_(store) {}
+  explicit StoreService(StoreApi* store, HaMaster* ha_master = nullptr)
+      : store_(store), ha_master_(ha_master) {}
 
   grpc::Status AppendBatch(grpc::ServerContext* context, const v1::AppendBatchRequest* request,
                            v1::AppendBatchResponse* response) override;
@@ -41,11 +44,15 @@ class StoreService final : public v1::Store::Service {
                            v1::DeleteTopicResponse* response) override;
   grpc::Status WatchQueues(grpc::ServerContext* context, const v1::WatchQueuesRequest* request,
                            grpc::ServerWriter<v1::QueueAdvance>* writer) override;
+  grpc::Status Replicate(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::MasterMessage, v1::ReplicaMessage>* stream) override;
   grpc::Status GetStats(grpc::ServerContext* context, const v1::GetStatsRequest* request,
                         v1::GetStatsResponse* response) override;
 
  private:
   StoreApi* const store_;
+  HaMaster* const ha_master_;
 };
 
 }  // namespace mq::store

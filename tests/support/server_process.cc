@@ -35,9 +35,8 @@ std::string MakeTempDir(const std::string& prefix) {
   return std::string(buffer.data());
 }
 
-absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
-    const std::string& name, const std::string& binary, const std::vector<std::string>& args,
-    absl::Duration timeout) {
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(
+    const std::string& name, const std::string& binary, const std::vector<std::string>& args) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
@@ -58,7 +57,15 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     _exit(127);
   }
   close(pipe_fds[1]);
-  std::unique_ptr<ServerProcess> process(new ServerProcess(name, pid, pipe_fds[0]));
+  return std::unique_ptr<ServerProcess>(new ServerProcess(name, pid, pipe_fds[0]));
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
+    const std::string& name, const std::string& binary, const std::vector<std::string>& args,
+    absl::Duration timeout) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> spawned = Spawn(name, binary, args);
+  if (!spawned.ok()) return spawned.status();
+  std::unique_ptr<ServerProcess> process = *std::move(spawned);
 
   const std::string marker = "listening on ";
   if (!process->WaitForOutput(marker, timeout)) {
@@ -129,6 +136,11 @@ bool ServerProcess::WaitForOutput(const std::string& text, absl::Duration timeou
     if (line.find(text) != std::string::npos) return true;
   }
   return false;
+}
+
+std::vector<std::string> ServerProcess::Lines() {
+  absl::MutexLock lock(&mu_);
+  return lines_;
 }
 
 int ServerProcess::Reap(absl::Duration timeout) {

@@ -37,6 +37,12 @@ class ServerProcess {
       const std::string& name, const std::string& binary, const std::vector<std::string>& args,
       absl::Duration timeout = absl::Seconds(60));
 
+  // Starts `binary` with `args` and returns at once, without waiting for any
+  // output (port() stays 0): for clients and drivers rather than servers.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Spawn(const std::string& name,
+                                                              const std::string& binary,
+                                                              const std::vector<std::string>& args);
+
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -54,6 +60,9 @@ class ServerProcess {
 
   // Waits until a stdout line contains `text`. Thread-safe.
   bool WaitForOutput(const std::string& text, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Every stdout line so far, oldest first. Thread-safe.
+  std::vector<std::string> Lines() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   ServerProcess(std::string name, pid_t pid, int stdout_fd);

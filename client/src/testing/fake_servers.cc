@@ -243,6 +243,9 @@ grpc::Status FakeBroker::Heartbeat(grpc::ServerContext*,
                                    broker::v1::HeartbeatResponse*) {
   absl::MutexLock lock(&mu_);
   heartbeats_.push_back(*request);
+  for (const broker::v1::ConsumerData& consumer : request->consumers()) {
+    consumer_groups_[consumer.group_name()].insert(request->client_id());
+  }
   return grpc::Status::OK;
 }
 
@@ -251,7 +254,33 @@ grpc::Status FakeBroker::UnregisterClient(grpc::ServerContext*,
                                           broker::v1::UnregisterClientResponse*) {
   absl::MutexLock lock(&mu_);
   unregisters_.push_back(*request);
+  if (!request->consumer_group().empty()) {
+    consumer_groups_[request->consumer_group()].erase(request->client_id());
+  }
   return grpc::Status::OK;
+}
+
+grpc::Status FakeBroker::GetConsumerList(grpc::ServerContext*,
+                                         const broker::v1::GetConsumerListRequest* request,
+                                         broker::v1::GetConsumerListResponse* response) {
+  absl::MutexLock lock(&mu_);
+  auto it = consumer_groups_.find(request->consumer_group());
+  if (it != consumer_groups_.end()) {
+    for (const std::string& id : it->second) response->add_client_ids(id);
+  }
+  return grpc::Status::OK;
+}
+
+int64_t FakeBroker::CommittedOffset(const std::string& group, const std::string& topic,
+                                    int32_t queue_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = offsets_.find({group, topic, queue_id});
+  return it == offsets_.end() ? -1 : it->second;
+}
+
+void FakeBroker::AddMessage(const common::v1::Message& message, int32_t queue_id) {
+  absl::MutexLock lock(&mu_);
+  Store(message, queue_id, 0, absl::ToUnixMillis(absl::Now()));
 }
 
 int64_t FakeBroker::Store(const common::v1::Message& message, int32_t queue_id, int32_t sys_flag,
@@ -292,6 +321,10 @@ grpc::Status FakeBroker::PullMessage(grpc::ServerContext* context,
       absl::Now() + absl::Milliseconds(request->suspend() ? request->suspend_timeout_ms() : 0);
   absl::MutexLock lock(&mu_);
   ++pull_calls_;
+  if (request->commit_offset() >= 0) {
+    offsets_[{request->consumer_group(), request->topic(), request->queue_id()}] =
+        request->commit_offset();
+  }
   auto arrived = [this, &key, request]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || static_cast<int64_t>(queues_[key].size()) > request->queue_offset();
   };

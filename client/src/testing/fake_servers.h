@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -145,9 +146,22 @@ class FakeBroker final : public broker::v1::Broker::Service, public FakeServerBa
                             broker::v1::SearchOffsetResponse* response) override
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The group's consumers: client ids that named the group in a heartbeat
+  // and did not unregister from it, sorted.
+  grpc::Status GetConsumerList(grpc::ServerContext* context,
+                               const broker::v1::GetConsumerListRequest* request,
+                               broker::v1::GetConsumerListResponse* response) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // The broker id later pull answers suggest (0 = master).
   void SetSuggestedBrokerId(int64_t id) ABSL_LOCKS_EXCLUDED(mu_);
   int PullCalls() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The group's committed offset of a queue (by UpdateConsumerOffset or a
+  // pull's commit_offset); -1 if none.
+  int64_t CommittedOffset(const std::string& group, const std::string& topic,
+                          int32_t queue_id) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Stores a message as if it had been sent, in `queue_id` of its topic.
+  void AddMessage(const common::v1::Message& message, int32_t queue_id) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   using QueueKey = std::pair<std::string, int32_t>;
@@ -170,6 +184,8 @@ class FakeBroker final : public broker::v1::Broker::Service, public FakeServerBa
   std::vector<broker::v1::SendBatchRequest> batches_ ABSL_GUARDED_BY(mu_);
   std::vector<broker::v1::HeartbeatRequest> heartbeats_ ABSL_GUARDED_BY(mu_);
   std::vector<broker::v1::UnregisterClientRequest> unregisters_ ABSL_GUARDED_BY(mu_);
+  // consumer group -> client ids.
+  std::map<std::string, std::set<std::string>> consumer_groups_ ABSL_GUARDED_BY(mu_);
 };
 
 // A broker group of a route: its master's address and write queue count.

@@ -1,0 +1,185 @@
+// The push consumer: the client pulls the subscribed topics itself (long
+// polling) and hands the messages to a listener on a thread pool. The group's
+// live members split the queues among themselves and rebalance when members
+// or queues change; consume offsets are committed for the group.
+//
+//   mq::PushConsumerOptions options;
+//   options.client.name_server_addresses = {"127.0.0.1:9876"};
+//   mq::PushConsumer consumer("OrderReaders", options);
+//   consumer.Subscribe("Orders", "TagA || TagB");
+//   consumer.RegisterMessageListener([](const std::vector<mq::MessageExt>& messages) {
+//     ... process ...;
+//     return mq::ConsumeStatus::kConsumeSuccess;
+//   });
+//   if (absl::Status s = consumer.Start(); !s.ok()) { ... }
+//   ...
+//   consumer.Shutdown();
+//
+// Delivery is at least once: after a crash, a rebalance or a failed commit,
+// messages consumed since the last committed offset are delivered again, so
+// listeners should be idempotent (the unique id, MessageExt::msg_id, helps).
+#ifndef MQ_CLIENT_INCLUDE_MQ_PUSH_CONSUMER_H_
+#define MQ_CLIENT_INCLUDE_MQ_PUSH_CONSUMER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "mq/client_options.h"
+#include "mq/message_ext.h"
+#include "mq/message_queue.h"
+
+namespace mq {
+
+namespace client_internal {
+class PushConsumerImpl;
+}  // namespace client_internal
+
+enum class ConsumeStatus {
+  // CONSUME_SUCCESS: the messages are done; their offsets may be committed.
+  kConsumeSuccess,
+  // RECONSUME_LATER: deliver the messages again after
+  // PushConsumerOptions::reconsume_delay.
+  kReconsumeLater,
+};
+
+enum class MessageModel {
+  // Each message goes to one member of the group; offsets live on the brokers.
+  kClustering,
+  // Each message goes to every member; each keeps its offsets in a local file.
+  kBroadcasting,
+};
+
+// Where a queue the group never committed an offset for starts.
+enum class ConsumeFromWhere {
+  kLastOffset,   // CONSUME_FROM_LAST_OFFSET: only messages stored from now on
+  kFirstOffset,  // CONSUME_FROM_FIRST_OFFSET: every message still stored
+  kTimestamp,    // CONSUME_FROM_TIMESTAMP: messages stored since consume_timestamp
+};
+
+// Called with 1..consume_message_batch_max_size messages of one queue, in
+// queue order, on a consume thread. Messages of one queue are handed over one
+// batch at a time; different queues are consumed in parallel, so the listener
+// must be thread-safe. It must not call PushConsumer::Shutdown().
+using MessageListener = std::function<ConsumeStatus(const std::vector<MessageExt>& messages)>;
+
+// Defaults are RocketMQ 4.9.8's DefaultMQPushConsumer's unless marked as ours.
+struct PushConsumerOptions {
+  ClientOptions client;
+
+  MessageModel message_model = MessageModel::kClustering;
+  ConsumeFromWhere consume_from_where = ConsumeFromWhere::kLastOffset;
+  // For kTimestamp. InfinitePast(): half an hour before Start(), as RocketMQ.
+  absl::Time consume_timestamp = absl::InfinitePast();
+
+  // Threads calling the listener. Ours: RocketMQ starts 20, sized for
+  // listeners that block on I/O; 4 suits a 2-core host and listeners that
+  // mostly compute. Raise it for blocking listeners (a queue still gets one
+  // listener call at a time, so more threads than queues do not help).
+  int consume_thread_count = 4;
+  // Most messages per listener call.
+  int consume_message_batch_max_size = 1;
+  // Most messages per pull (1..1024).
+  int pull_batch_size = 32;
+  // Pause between the pulls of one queue; zero pulls again at once.
+  absl::Duration pull_interval = absl::ZeroDuration();
+
+  // Flow control: a queue is not pulled while it holds more unconsumed
+  // messages, more body bytes, or a wider offset span than these; it is
+  // checked again after 50 ms.
+  int pull_threshold_for_queue = 1000;
+  int64_t pull_threshold_size_for_queue_bytes = 100 * 1024 * 1024;
+  int64_t consume_concurrently_max_span = 2000;
+
+  // How often the queues are re-split among the group's live members.
+  // Ours: RocketMQ's Java client rebalances every 20 s and is also told of
+  // membership changes by the broker; brokers here cannot call clients, so a
+  // member notices a join or leave only at its next rebalance. 10 s is
+  // rocketmq-client-cpp's interval. A rebalance also runs at start, on
+  // Subscribe()/Unsubscribe() and when a subscribed topic's route changes.
+  absl::Duration rebalance_interval = absl::Seconds(10);
+  // How often consumed offsets are committed (also on shutdown and when a
+  // queue goes to another member; pulls carry the offset too).
+  absl::Duration persist_consumer_offset_interval = absl::Seconds(5);
+
+  // Long polling: how long the broker holds a pull that finds nothing, and
+  // the client's deadline for such a pull (must be longer).
+  absl::Duration broker_suspend_max = absl::Seconds(15);
+  absl::Duration consumer_timeout_when_suspend = absl::Seconds(30);
+  // Wait before pulling a queue again after a failed pull.
+  absl::Duration pull_delay_on_error = absl::Seconds(3);
+
+  // RECONSUME_LATER (ours; RocketMQ sends the message back to the broker's
+  // retry topic, which this system does not have): the messages stay in
+  // their queue's unconsumed set, so the committed offset cannot pass them,
+  // and go to the listener again after this delay (RocketMQ's first retry
+  // level is 10 s), ahead of the queue's newer messages; the others of the
+  // queue keep flowing meanwhile. MessageExt::reconsume_times counts the
+  // deliveries. After max_reconsume_times redeliveries a message is logged as
+  // an error and given up (RocketMQ moves it to a dead-letter queue);
+  // -1: never give up.
+  absl::Duration reconsume_delay = absl::Seconds(10);
+  int max_reconsume_times = 16;
+
+  // kBroadcasting: the offset file. Empty:
+  // $HOME/.mq_offsets/<client_ip>@<instance_name or DEFAULT>/<group>/offsets,
+  // which stays the same across restarts (/tmp when HOME is unset).
+  std::string offset_store_path;
+
+  // Largest uncompressed body accepted from a broker.
+  size_t max_body_size_bytes = 4 * 1024 * 1024;
+};
+
+// Thread-safe. Start() and Shutdown() must not race with each other.
+class PushConsumer {
+ public:
+  // `group`: 1..255 characters of [%|a-zA-Z0-9_-], unique per client instance.
+  PushConsumer(std::string group, PushConsumerOptions options = {});
+  // Shuts down if still running.
+  ~PushConsumer();
+
+  PushConsumer(const PushConsumer&) = delete;
+  PushConsumer& operator=(const PushConsumer&) = delete;
+
+  // Consumes `topic`'s messages whose tag matches `sub_expression` ("*" or ""
+  // for all, or "TagA || TagB"); replaces an earlier expression for the topic.
+  // Before or after Start(). INVALID_ARGUMENT for a bad topic name.
+  absl::Status Subscribe(absl::string_view topic, absl::string_view sub_expression);
+  // Stops consuming `topic` (its queues are released at the next rebalance,
+  // which this triggers).
+  absl::Status Unsubscribe(absl::string_view topic);
+  // Required before Start(); FAILED_PRECONDITION afterwards.
+  absl::Status RegisterMessageListener(MessageListener listener);
+
+  // Joins (or creates and starts) the client instance, announces the group to
+  // the brokers and starts pulling its share of the queues. Same states and
+  // errors as Producer::Start(); INVALID_ARGUMENT without a listener or with
+  // bad options; the offset file's error (broadcasting) if it is unreadable.
+  absl::Status Start();
+  // Stops pulling, waits for running listener calls, commits the offsets of
+  // what was consumed, and leaves the group (the others take over its queues
+  // at their next rebalance). Messages pulled but not yet handed over are
+  // delivered again later. Idempotent.
+  void Shutdown();
+  ServiceState state() const;
+
+  // The queues this member consumes now (sorted).
+  std::vector<MessageQueue> AssignedQueues() const;
+
+  const std::string& group() const;
+  // "client_ip@instance_name"; empty before Start().
+  std::string client_id() const;
+
+ private:
+  std::unique_ptr<client_internal::PushConsumerImpl> impl_;
+};
+
+}  // namespace mq
+
+#endif  // MQ_CLIENT_INCLUDE_MQ_PUSH_CONSUMER_H_

@@ -1,0 +1,97 @@
+#include "client/src/process_queue.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace mq {
+namespace client_internal {
+
+bool ProcessQueue::NeedsConsumer() {
+  if (consuming_ || dropped_ || waiting_.empty()) return false;
+  consuming_ = true;
+  return true;
+}
+
+bool ProcessQueue::Put(std::vector<MessageExt> messages) {
+  absl::MutexLock lock(&mu_);
+  if (dropped_) return false;
+  for (MessageExt& message : messages) {
+    const int64_t size = static_cast<int64_t>(message.message.body().size());
+    // A pull repeated from an older offset can return messages already held.
+    if (!unconsumed_.emplace(message.queue_offset, size).second) continue;
+    bytes_ += size;
+    highest_offset_ = std::max(highest_offset_, message.queue_offset);
+    waiting_.push_back(std::move(message));
+  }
+  return NeedsConsumer();
+}
+
+bool ProcessQueue::Requeue(std::vector<MessageExt> messages) {
+  absl::MutexLock lock(&mu_);
+  if (dropped_) return false;
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+    if (unconsumed_.count(it->queue_offset) != 0) waiting_.push_front(std::move(*it));
+  }
+  return NeedsConsumer();
+}
+
+std::vector<MessageExt> ProcessQueue::TakeBatch(int max) {
+  absl::MutexLock lock(&mu_);
+  std::vector<MessageExt> batch;
+  if (dropped_ || waiting_.empty()) {
+    consuming_ = false;
+    return batch;
+  }
+  while (!waiting_.empty() && static_cast<int>(batch.size()) < max) {
+    batch.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+  return batch;
+}
+
+int64_t ProcessQueue::Remove(const std::vector<MessageExt>& messages) {
+  absl::MutexLock lock(&mu_);
+  for (const MessageExt& message : messages) {
+    auto it = unconsumed_.find(message.queue_offset);
+    if (it == unconsumed_.end()) continue;
+    bytes_ -= it->second;
+    unconsumed_.erase(it);
+  }
+  if (!unconsumed_.empty()) return unconsumed_.begin()->first;
+  return highest_offset_ < 0 ? -1 : highest_offset_ + 1;
+}
+
+void ProcessQueue::Drop() {
+  absl::MutexLock lock(&mu_);
+  dropped_ = true;
+  waiting_.clear();
+}
+
+bool ProcessQueue::dropped() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
+}
+
+size_t ProcessQueue::message_count() const {
+  absl::MutexLock lock(&mu_);
+  return unconsumed_.size();
+}
+
+int64_t ProcessQueue::body_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_;
+}
+
+int64_t ProcessQueue::offset_span() const {
+  absl::MutexLock lock(&mu_);
+  if (unconsumed_.empty()) return 0;
+  return unconsumed_.rbegin()->first - unconsumed_.begin()->first;
+}
+
+bool ProcessQueue::empty() const {
+  absl::MutexLock lock(&mu_);
+  return unconsumed_.empty();
+}
+
+}  // namespace client_internal
+}  // namespace mq

@@ -1,0 +1,74 @@
+// The messages a push consumer pulled from one queue and has not consumed yet
+// (RocketMQ's ProcessQueue): what waits for the listener, what the listener
+// holds, and from them the offset that is safe to commit.
+#ifndef MQ_CLIENT_SRC_PROCESS_QUEUE_H_
+#define MQ_CLIENT_SRC_PROCESS_QUEUE_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "mq/message_ext.h"
+
+namespace mq {
+namespace client_internal {
+
+// One consume task at a time per queue: Put() and Requeue() return true when
+// the caller must start one (none is running and messages wait); the task
+// calls TakeBatch() until it returns nothing, which also ends its turn. So
+// the listener sees a queue's messages one batch at a time, in offset order
+// (a redelivered message goes first when it is due again).
+//
+// Thread-safe.
+class ProcessQueue {
+ public:
+  ProcessQueue() = default;
+  ProcessQueue(const ProcessQueue&) = delete;
+  ProcessQueue& operator=(const ProcessQueue&) = delete;
+
+  // Adds pulled messages (ascending offsets). Ignored once dropped.
+  bool Put(std::vector<MessageExt> messages) ABSL_LOCKS_EXCLUDED(mu_);
+  // Puts messages the listener asked to see again ahead of the waiting ones.
+  // They are still unconsumed, so they kept their place in the commit offset.
+  bool Requeue(std::vector<MessageExt> messages) ABSL_LOCKS_EXCLUDED(mu_);
+  // Up to `max` waiting messages; empty (ending the consume task's turn) when
+  // none wait or the queue was dropped.
+  std::vector<MessageExt> TakeBatch(int max) ABSL_LOCKS_EXCLUDED(mu_);
+  // Marks messages consumed and returns the offset to commit: the lowest
+  // offset still unconsumed, or one past the highest offset ever put when
+  // everything is consumed; -1 when nothing was ever put.
+  int64_t Remove(const std::vector<MessageExt>& messages) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // After a drop nothing more is taken or put (the queue went to another
+  // consumer or the consumer stops).
+  void Drop() ABSL_LOCKS_EXCLUDED(mu_);
+  bool dropped() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // For flow control: unconsumed messages, their body bytes, and the distance
+  // between the lowest and highest unconsumed offsets.
+  size_t message_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  int64_t body_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
+  int64_t offset_span() const ABSL_LOCKS_EXCLUDED(mu_);
+  // True when no message is unconsumed.
+  bool empty() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  bool NeedsConsumer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  // Offset -> body bytes of every unconsumed message (waiting or with the listener).
+  std::map<int64_t, int64_t> unconsumed_ ABSL_GUARDED_BY(mu_);
+  std::deque<MessageExt> waiting_ ABSL_GUARDED_BY(mu_);
+  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t highest_offset_ ABSL_GUARDED_BY(mu_) = -1;
+  bool consuming_ ABSL_GUARDED_BY(mu_) = false;
+  bool dropped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace client_internal
+}  // namespace mq
+
+#endif  // MQ_CLIENT_SRC_PROCESS_QUEUE_H_

@@ -1,0 +1,131 @@
+// Producer failover across two broker groups of real processes (a name
+// server, and a store and a broker per group): when one group's broker is
+// killed mid-stream, sync sends keep succeeding on the other within the send
+// budget, through the producer's retry on another broker.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "mq/producer.h"
+#include "mq/pull_consumer.h"
+#include "tests/client_test_util.h"
+#include "tests/support/cluster_processes.h"
+#include "tests/support/server_process.h"
+
+namespace mq {
+namespace {
+
+constexpr int64_t kFileSize = 16 << 20;
+constexpr int kQueuesPerGroup = 4;
+
+class ClientFailoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<testing::ServerProcess>> namesrv = testing::StartNamesrv();
+    ASSERT_TRUE(namesrv.ok()) << namesrv.status();
+    namesrv_ = *std::move(namesrv);
+    for (const std::string group : {"broker-a", "broker-b"}) {
+      absl::StatusOr<std::unique_ptr<testing::ServerProcess>> store =
+          testing::StartStore(absl::StrCat("store-", group), testing::MakeTempDir(group), kFileSize,
+                              {absl::StrCat("--broker_name=", group)});
+      ASSERT_TRUE(store.ok()) << store.status();
+      absl::StatusOr<std::unique_ptr<testing::ServerProcess>> broker =
+          testing::StartBroker(absl::StrCat("broker-", group), (*store)->address(),
+                               namesrv_->address(), {absl::StrCat("--broker_name=", group)});
+      ASSERT_TRUE(broker.ok()) << broker.status();
+      stores_.push_back(*std::move(store));
+      brokers_.push_back(*std::move(broker));
+    }
+  }
+
+  void TearDown() override {
+    for (auto& broker : brokers_) {
+      if (broker != nullptr) {
+        EXPECT_TRUE(broker->Stop().ok());
+      }
+    }
+    for (auto& store : stores_) EXPECT_TRUE(store->Stop().ok());
+    EXPECT_TRUE(namesrv_->Stop().ok());
+  }
+
+  std::unique_ptr<testing::ServerProcess> namesrv_;
+  std::vector<std::unique_ptr<testing::ServerProcess>> stores_;
+  std::vector<std::unique_ptr<testing::ServerProcess>> brokers_;
+};
+
+TEST_F(ClientFailoverTest, SyncSendsSurviveTheLossOfOneBrokerGroup) {
+  for (const auto& broker : brokers_) {
+    ASSERT_TRUE(testing::CreateTopic(broker->address(), "Failover", kQueuesPerGroup).ok());
+  }
+  ASSERT_TRUE(testing::WaitForRoute(namesrv_->address(), "Failover", 2).ok());
+
+  ProducerOptions options;
+  options.client.name_server_addresses = {namesrv_->address()};
+  options.client.client_ip = "127.0.0.1";
+  Producer producer("failover_producer", options);
+  ASSERT_TRUE(producer.Start().ok());
+  absl::StatusOr<std::vector<MessageQueue>> queues = producer.FetchPublishQueues("Failover");
+  ASSERT_TRUE(queues.ok()) << queues.status();
+  ASSERT_EQ(queues->size(), 2u * kQueuesPerGroup);
+
+  std::map<std::string, int> per_broker_before, per_broker_after;
+  std::map<std::string, std::string> sent_to_a;
+  absl::Duration slowest_after = absl::ZeroDuration();
+  for (int i = 0; i < 400; ++i) {
+    if (i == 100) {
+      // SIGKILL: no unregistration, so the name server keeps routing to the
+      // dead group; only the producer's retry keeps sends going.
+      brokers_[1]->Kill();
+      brokers_[1].reset();
+    }
+    const absl::Time start = absl::Now();
+    absl::StatusOr<SendResult> result =
+        producer.Send(Message("Failover", "TagA", absl::StrCat("message-", i)));
+    const absl::Duration took = absl::Now() - start;
+    ASSERT_TRUE(result.ok()) << "send " << i << ": " << result.status();
+    // Within the send budget (3 s), even with an attempt on the dead group.
+    EXPECT_LT(took, options.send_timeout) << "send " << i;
+    std::map<std::string, int>& counts = i < 100 ? per_broker_before : per_broker_after;
+    ++counts[result->message_queue.broker_name];
+    if (i >= 100) slowest_after = std::max(slowest_after, took);
+    if (result->message_queue.broker_name == "broker-a") {
+      sent_to_a[result->msg_id] = absl::StrCat("message-", i);
+    }
+  }
+  // Before the kill both groups took sends; after it only broker-a did.
+  EXPECT_GT(per_broker_before["broker-a"], 0);
+  EXPECT_GT(per_broker_before["broker-b"], 0);
+  EXPECT_EQ(per_broker_after["broker-a"], 300);
+  EXPECT_EQ(per_broker_after.count("broker-b"), 0u);
+  std::cerr << "slowest send after the kill: " << absl::FormatDuration(slowest_after) << "\n";
+
+  // What broker-a acknowledged is stored there.
+  PullConsumerOptions pull_options;
+  pull_options.client = options.client;
+  pull_options.client.instance_name = "failover-checker";
+  PullConsumer consumer("failover_checker", pull_options);
+  ASSERT_TRUE(consumer.Start().ok());
+  std::map<std::string, std::string> stored;
+  for (int q = 0; q < kQueuesPerGroup; ++q) {
+    const MessageQueue queue{"Failover", "broker-a", q};
+    int64_t offset = 0;
+    while (true) {
+      absl::StatusOr<PullResult> result = consumer.Pull(queue, "*", offset, 64);
+      ASSERT_TRUE(result.ok()) << result.status();
+      for (const MessageExt& m : result->messages) stored[m.msg_id] = m.message.body();
+      if (result->status != PullStatus::kFound) break;
+      offset = result->next_begin_offset;
+    }
+  }
+  EXPECT_EQ(stored, sent_to_a);
+  consumer.Shutdown();
+  producer.Shutdown();
+}
+
+}  // namespace
+}  // namespace mq

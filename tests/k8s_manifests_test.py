@@ -1,0 +1,483 @@
+"""Renders the Kubernetes manifests (kubectl kustomize, offline) and checks them
+against the binaries they run.
+
+Every flag a container passes (in its args or in the flag files of the
+ConfigMap it mounts) must be one the binary lists in `--helpfull`, so renaming
+a flag breaks this test. Ports in the flags must match the container ports,
+the gRPC probes and the Services; brokers must reach their store over
+loopback; each overlay must have the shape it promises (dev: one standalone
+pod; prod: two name servers, two broker groups of a SYNC_MASTER master and a
+SLAVE on different nodes).
+
+Skips only when kubectl is not installed.
+"""
+import copy
+import os
+import re
+import shutil
+import subprocess
+import unittest
+
+import yaml
+
+import mq_test_support as support
+
+PROGRAMS = {
+    "namesrv": "services/namesrv/namesrv",
+    "broker": "services/broker/broker",
+    "store": "services/store/store",
+    "standalone": "services/standalone/standalone",
+}
+# What $(POD_IP) stands for while checking.
+POD_IP = "10.0.0.1"
+FLAG = re.compile(r"^--([A-Za-z0-9_]+)=(.*)$")
+VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+ROLES = ("ASYNC_MASTER", "SYNC_MASTER", "SLAVE")
+
+_flags_cache = {}
+
+
+def known_flags(program):
+    if program not in _flags_cache:
+        _flags_cache[program] = support.binary_flags(support.runfile(PROGRAMS[program]))
+    return _flags_cache[program]
+
+
+def render(overlay):
+    """The objects `kubectl kustomize` renders for deploy/k8s/<overlay>."""
+    # kustomize refuses files that resolve outside the kustomization root, and
+    # runfiles are symlinks: render a dereferenced copy.
+    copy_root = os.path.join(support.temp_dir("k8s"), "k8s")
+    shutil.copytree(support.runfile("deploy/k8s"), copy_root, symlinks=False)
+    result = subprocess.run(
+        ["kubectl", "kustomize", os.path.join(copy_root, overlay)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {overlay} failed:\n{result.stderr}")
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def selects(selector, labels):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+class Container:
+    """One container of a workload, with its flags resolved."""
+
+    def __init__(self, workload, spec, config_maps):
+        self.workload = workload
+        self.spec = spec
+        self.name = f"{workload['metadata']['name']}/{spec['name']}"
+        args = spec.get("args") or []
+        if spec.get("command"):
+            raise AssertionError(f"{self.name}: sets command; the image's entry point must run")
+        if not args or args[0] not in PROGRAMS:
+            raise AssertionError(f"{self.name}: args must start with one of {sorted(PROGRAMS)}")
+        self.program = args[0]
+        pod = workload["spec"]["template"]
+        self.labels = pod["metadata"].get("labels", {})
+        self.env = self._env(spec.get("env", []))
+        self.mounts = {m["mountPath"]: m["name"] for m in spec.get("volumeMounts", [])}
+        self.volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+        self.claims = {c["metadata"]["name"] for c in workload["spec"].get("volumeClaimTemplates", [])}
+        # Flag name -> value, later settings overriding earlier ones as absl does.
+        self.flags = {}
+        for arg in args[1:]:
+            name, value = self._parse(arg, f"{self.name} args")
+            if name == "flagfile":
+                for path in value.split(","):
+                    for line in self._flag_file(path, config_maps):
+                        flag_name, flag_value = self._parse(line, f"{self.name} {path}")
+                        self.flags[flag_name] = flag_value
+            else:
+                self.flags[name] = value
+
+    def _env(self, entries):
+        env = {}
+        for entry in entries:
+            if "value" in entry:
+                env[entry["name"]] = entry["value"]
+                continue
+            field = entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath", "")
+            label = re.fullmatch(r"metadata\.labels\['([^']+)'\]", field)
+            if field == "status.podIP":
+                env[entry["name"]] = POD_IP
+            elif label:
+                if label.group(1) not in self.labels:
+                    raise AssertionError(f"{self.name}: env {entry['name']} reads label "
+                                         f"{label.group(1)}, which the pod does not have")
+                env[entry["name"]] = self.labels[label.group(1)]
+            else:
+                raise AssertionError(f"{self.name}: env {entry['name']}: unsupported source {entry}")
+        return env
+
+    def _parse(self, text, where):
+        def substitute(match):
+            if match.group(1) not in self.env:
+                raise AssertionError(f"{where}: $({match.group(1)}) is not an env var of the container")
+            return self.env[match.group(1)]
+
+        match = FLAG.match(VAR.sub(substitute, text))
+        if not match:
+            raise AssertionError(f"{where}: '{text}' is not --flag=value")
+        return match.group(1), match.group(2)
+
+    def _flag_file(self, path, config_maps):
+        directory, file_name = os.path.split(path)
+        volume = self.volumes.get(self.mounts.get(directory, ""), {})
+        config_map = volume.get("configMap", {}).get("name")
+        if config_map is None:
+            raise AssertionError(f"{self.name}: --flagfile {path}: no ConfigMap mounted at {directory}")
+        data = config_maps.get(config_map, {})
+        if file_name not in data:
+            raise AssertionError(f"{self.name}: --flagfile {path}: ConfigMap {config_map} has no "
+                                 f"key {file_name}")
+        lines = [line.strip() for line in data[file_name].splitlines()]
+        return [line for line in lines if line and not line.startswith("#")]
+
+    @property
+    def port(self):
+        return int(self.flags["port"])
+
+
+class Cluster:
+    """The rendered objects of one overlay, checked for consistency."""
+
+    def __init__(self, docs):
+        self.docs = docs
+        self.config_maps = {d["metadata"]["name"]: d.get("data", {})
+                            for d in docs if d["kind"] == "ConfigMap"}
+        self.workloads = [d for d in docs if d["kind"] in ("StatefulSet", "Deployment")]
+        self.services = [d for d in docs if d["kind"] == "Service"]
+        self.budgets = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+        self.containers = {}  # workload name -> [Container]
+        for workload in self.workloads:
+            self.containers[workload["metadata"]["name"]] = [
+                Container(workload, spec, self.config_maps)
+                for spec in workload["spec"]["template"]["spec"]["containers"]
+            ]
+
+    def all_containers(self):
+        return [c for containers in self.containers.values() for c in containers]
+
+    def check(self):
+        for container in self.all_containers():
+            self.check_container(container)
+        for workload in self.workloads:
+            self.check_workload(workload)
+        for service in self.services:
+            self.check_service(service)
+        self.check_budgets()
+        self.check_name_server_lists()
+        self.check_replication()
+
+    def check_container(self, c):
+        unknown = sorted(set(c.flags) - known_flags(c.program))
+        if unknown:
+            raise AssertionError(f"{c.name}: {c.program} has no flag(s) {unknown}")
+        if "port" not in c.flags:
+            raise AssertionError(f"{c.name}: no --port (the default may change; state it)")
+        listen = c.flags.get("listen_address", "0.0.0.0")
+        if listen not in ("0.0.0.0", POD_IP):
+            raise AssertionError(f"{c.name}: --listen_address={listen}; probes come from the node")
+        ports = [p["containerPort"] for p in c.spec.get("ports", [])]
+        if ports != [c.port]:
+            raise AssertionError(f"{c.name}: containerPorts {ports}, but --port={c.port}")
+        for probe_kind in ("livenessProbe", "readinessProbe", "startupProbe"):
+            probe = c.spec.get(probe_kind)
+            if probe is None:
+                if probe_kind != "startupProbe":
+                    raise AssertionError(f"{c.name}: no {probe_kind}")
+                continue
+            if set(probe) & {"httpGet", "tcpSocket", "exec"} or "grpc" not in probe:
+                raise AssertionError(f"{c.name}: {probe_kind} must be a gRPC health probe")
+            if probe["grpc"].get("port") != c.port:
+                raise AssertionError(f"{c.name}: {probe_kind} port {probe['grpc'].get('port')}, "
+                                     f"but --port={c.port}")
+        resources = c.spec.get("resources", {})
+        for kind in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                if resource not in resources.get(kind, {}):
+                    raise AssertionError(f"{c.name}: no {kind}.{resource}")
+        if not c.spec["image"].startswith("mq"):
+            raise AssertionError(f"{c.name}: image {c.spec['image']} is not the mq image")
+        if "role" in c.flags and c.flags["role"] not in ROLES:
+            raise AssertionError(f"{c.name}: --role={c.flags['role']}")
+        if c.program in ("store", "standalone"):
+            data_dir = c.flags.get("data_dir", "")
+            volume = next((name for path, name in c.mounts.items()
+                           if data_dir.startswith(path.rstrip("/") + "/")), None)
+            if volume not in c.claims:
+                raise AssertionError(f"{c.name}: --data_dir={data_dir} is not on a volume claim")
+        if c.program in ("broker", "standalone"):
+            if c.flags.get("advertised_address") != f"{POD_IP}:{c.port}":
+                raise AssertionError(f"{c.name}: --advertised_address must be $(POD_IP):{c.port}")
+            if not c.flags.get("broker_name"):
+                raise AssertionError(f"{c.name}: no --broker_name")
+        if c.program == "broker":
+            self.check_broker(c)
+
+    def check_broker(self, broker):
+        stores = [c for c in self.containers[broker.workload["metadata"]["name"]]
+                  if c.program == "store"]
+        if len(stores) != 1:
+            raise AssertionError(f"{broker.name}: the pod must run exactly one store")
+        store = stores[0]
+        if broker.flags.get("store_address") != f"127.0.0.1:{store.port}":
+            raise AssertionError(f"{broker.name}: --store_address must be 127.0.0.1:{store.port} "
+                                 "(its store, over loopback)")
+        if broker.flags.get("ha_address") != f"{POD_IP}:{store.port}":
+            raise AssertionError(f"{broker.name}: --ha_address must be $(POD_IP):{store.port}")
+        if broker.flags.get("role") != store.flags.get("role"):
+            raise AssertionError(f"{broker.name}: role {broker.flags.get('role')} but its store "
+                                 f"has {store.flags.get('role')}")
+        for flag in ("broker_name", "broker_id"):
+            if broker.flags.get(flag) != store.flags.get(flag):
+                raise AssertionError(f"{broker.name}: --{flag}={broker.flags.get(flag)} but its "
+                                     f"store has {store.flags.get(flag)}")
+        broker_id = int(broker.flags.get("broker_id", "0"))
+        if (broker_id == 0) == (broker.flags.get("role") == "SLAVE"):
+            raise AssertionError(f"{broker.name}: --broker_id={broker_id} with "
+                                 f"--role={broker.flags.get('role')}")
+
+    def check_workload(self, workload):
+        name = workload["metadata"]["name"]
+        template = workload["spec"]["template"]
+        labels = template["metadata"].get("labels", {})
+        if not selects(workload["spec"]["selector"].get("matchLabels"), labels):
+            raise AssertionError(f"{name}: the selector does not select its own pods")
+        security = template["spec"].get("securityContext", {})
+        if not security.get("runAsNonRoot") or security.get("runAsUser", 0) == 0:
+            raise AssertionError(f"{name}: pods must run as a non-root user")
+        # Time to stop: every preStop pause, then the servers' own shutdown grace
+        # (in-flight calls), then closing the store, for which 20 s is left.
+        pauses = sum(
+            float(c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", ["", "", "0"])[-1])
+            for c in template["spec"]["containers"])
+        graces = [absl_seconds(c.flags.get("shutdown_grace", "5s")) for c in self.containers[name]]
+        needed = pauses + max(graces) + 20
+        grace = template["spec"].get("terminationGracePeriodSeconds", 30)
+        if grace < needed:
+            raise AssertionError(f"{name}: terminationGracePeriodSeconds {grace} < {needed} "
+                                 "needed to stop and flush")
+        if workload["kind"] == "StatefulSet":
+            service = next((s for s in self.services
+                            if s["metadata"]["name"] == workload["spec"]["serviceName"]), None)
+            if service is None or not selects(service["spec"].get("selector"), labels):
+                raise AssertionError(f"{name}: serviceName {workload['spec']['serviceName']} is not "
+                                     "a Service selecting its pods")
+
+    def check_service(self, service):
+        name = service["metadata"]["name"]
+        selected = [w for w in self.workloads
+                    if selects(service["spec"].get("selector"), w["spec"]["template"]["metadata"]["labels"])]
+        if not selected:
+            raise AssertionError(f"Service {name} selects no pods")
+        for port in service["spec"]["ports"]:
+            target = port.get("targetPort", port["port"])
+            for workload in selected:
+                container_ports = [p for c in workload["spec"]["template"]["spec"]["containers"]
+                                   for p in c.get("ports", [])]
+                if not any(p["containerPort"] == target or p.get("name") == target
+                           for p in container_ports):
+                    raise AssertionError(f"Service {name} port {port['port']} targets {target}, "
+                                         f"which {workload['metadata']['name']} does not serve")
+
+    def check_budgets(self):
+        for workload in self.workloads:
+            labels = workload["spec"]["template"]["metadata"]["labels"]
+            if not any(selects(b["spec"]["selector"].get("matchLabels"), labels) for b in self.budgets):
+                raise AssertionError(f"{workload['metadata']['name']}: no PodDisruptionBudget")
+        for budget in self.budgets:
+            if not any(selects(budget["spec"]["selector"].get("matchLabels"),
+                               w["spec"]["template"]["metadata"]["labels"]) for w in self.workloads):
+                raise AssertionError(f"PodDisruptionBudget {budget['metadata']['name']} selects no pods")
+
+    def check_name_server_lists(self):
+        """A broker registers with every name server pod, by its stable name."""
+        namesrvs = [w for w in self.workloads
+                    if any(c.program == "namesrv" for c in self.containers[w["metadata"]["name"]])]
+        expected = set()
+        for workload in namesrvs:
+            name = workload["metadata"]["name"]
+            port = next(c.port for c in self.containers[name] if c.program == "namesrv")
+            if workload["kind"] != "StatefulSet":
+                raise AssertionError(f"{name}: brokers need a stable address per name server")
+            service = workload["spec"]["serviceName"]
+            expected |= {f"{name}-{i}.{service}:{port}" for i in range(workload["spec"]["replicas"])}
+        for c in self.all_containers():
+            if c.program != "broker":
+                continue
+            listed = set(filter(None, c.flags.get("namesrv_addr", "").split(";")))
+            if listed != expected:
+                raise AssertionError(f"{c.name}: --namesrv_addr lists {sorted(listed)}, the name "
+                                     f"server pods are {sorted(expected)}")
+
+    def check_replication(self):
+        """A slave's store replicates from its master's store, by the master pod's name."""
+        for name, pods in self.broker_pods().items():
+            if 0 not in pods:
+                raise AssertionError(f"broker group {name} has no master (--broker_id=0)")
+            master, _, master_store = pods[0]
+            address = (f"{master['metadata']['name']}-0.{master['spec']['serviceName']}:"
+                       f"{master_store.port}")
+            if master_store.flags.get("master_address"):
+                raise AssertionError(f"{master_store.name}: a master's store has no --master_address")
+            for broker_id, (_, _, store) in pods.items():
+                if broker_id != 0 and store.flags.get("master_address") != address:
+                    raise AssertionError(f"{store.name}: --master_address="
+                                         f"{store.flags.get('master_address')}, the master's store "
+                                         f"is {address}")
+
+    def broker_pods(self):
+        """broker name -> {broker id: (workload, broker container, store container)}."""
+        groups = {}
+        for name, containers in self.containers.items():
+            brokers = [c for c in containers if c.program == "broker"]
+            if not brokers:
+                continue
+            workload = brokers[0].workload
+            store = next(c for c in containers if c.program == "store")
+            groups.setdefault(brokers[0].flags["broker_name"], {})[
+                int(brokers[0].flags.get("broker_id", "0"))] = (workload, brokers[0], store)
+        return groups
+
+
+def absl_seconds(duration):
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|s|m|h)", duration))
+
+
+def anti_affinity_separates(a, b):
+    """True if pod template `a` may never share a node with pods like `b`."""
+    terms = (a["spec"]["template"]["spec"].get("affinity", {}).get("podAntiAffinity", {})
+             .get("requiredDuringSchedulingIgnoredDuringExecution", []))
+    labels = b["spec"]["template"]["metadata"]["labels"]
+    return any(t.get("topologyKey") == "kubernetes.io/hostname"
+               and selects(t.get("labelSelector", {}).get("matchLabels"), labels) for t in terms)
+
+
+@unittest.skipIf(shutil.which("kubectl") is None,
+                 "kubectl is not installed: cannot render the kustomize overlays")
+class ManifestsTest(unittest.TestCase):
+    def check_groups(self, cluster, names, master_role):
+        groups = cluster.broker_pods()
+        self.assertEqual(sorted(groups), sorted(names))
+        for name, pods in groups.items():
+            self.assertEqual(sorted(pods), [0, 1], f"{name}: a master (id 0) and a slave (id 1)")
+            master, slave = pods[0], pods[1]
+            for container in (master[1], master[2]):
+                self.assertEqual(container.flags["role"], master_role, container.name)
+            for container in (slave[1], slave[2]):
+                self.assertEqual(container.flags["role"], "SLAVE", container.name)
+            self.assertEqual(slave[1].flags["broker_id"], "1")
+            self.assertIsNot(master[0], slave[0], f"{name}: master and slave in separate pods")
+            self.assertTrue(anti_affinity_separates(master[0], slave[0]),
+                            f"{name}: the master's anti-affinity must keep the slave off its node")
+            self.assertTrue(anti_affinity_separates(slave[0], master[0]),
+                            f"{name}: the slave's anti-affinity must keep the master off its node")
+
+    def namesrv_replicas(self, cluster):
+        return sum(w["spec"]["replicas"] for w in cluster.workloads
+                   if cluster.containers[w["metadata"]["name"]][0].program == "namesrv")
+
+    def test_base(self):
+        cluster = Cluster(render("base"))
+        cluster.check()
+        self.assertEqual(self.namesrv_replicas(cluster), 2)
+        self.check_groups(cluster, ["broker-a"], "ASYNC_MASTER")
+
+    def test_prod(self):
+        docs = render("overlays/prod")
+        self.assertTrue(all(d["metadata"].get("namespace") == "mq" for d in docs))
+        cluster = Cluster(docs)
+        cluster.check()
+        self.assertEqual(self.namesrv_replicas(cluster), 2)
+        self.check_groups(cluster, ["broker-a", "broker-b"], "SYNC_MASTER")
+
+    def test_dev(self):
+        docs = render("overlays/dev")
+        self.assertTrue(all(d["metadata"].get("namespace") == "mq-dev" for d in docs))
+        cluster = Cluster(docs)
+        cluster.check()
+        self.assertEqual(len(cluster.workloads), 1)
+        workload = cluster.workloads[0]
+        self.assertEqual(workload["spec"]["replicas"], 1)
+        self.assertEqual([c.program for c in cluster.all_containers()], ["standalone"])
+
+    # The flags must also be accepted by the programs (values, combinations):
+    # start them with the rendered flags, changing only addresses, ports and
+    # data directories to local ones.
+
+    def start(self, container, overrides):
+        flags = dict(container.flags, listen_address="127.0.0.1", port="0")
+        if container.program in ("store", "standalone"):
+            flags["data_dir"] = support.temp_dir(container.program)
+        flags.update(overrides)
+        server = support.ServerProcess(support.runfile(PROGRAMS[container.program]),
+                                       [f"--{name}={value}" for name, value in flags.items()])
+        self.servers.append((container.name, server))
+        return server
+
+    def stop_servers(self):
+        # The newest first: slaves before the master they replicate from.
+        for name, server in reversed(self.servers):
+            self.assertEqual(server.stop(), 0, f"{name} did not stop cleanly")
+
+    def test_prod_flags_start_a_broker_group(self):
+        cluster = Cluster(render("overlays/prod"))
+        group = cluster.broker_pods()["broker-a"]
+        namesrv = next(c for c in cluster.all_containers() if c.program == "namesrv")
+        self.servers = []
+        self.addCleanup(self.stop_servers)
+        name_server = self.start(namesrv, {})
+        stores = {}
+        for broker_id in sorted(group):  # the master first
+            _, broker, store = group[broker_id]
+            store_overrides = {}
+            if broker_id != 0:
+                store_overrides["master_address"] = stores[0].address
+            stores[broker_id] = self.start(store, store_overrides)
+            self.start(broker, {
+                "store_address": stores[broker_id].address,
+                "ha_address": stores[broker_id].address,
+                "namesrv_addr": name_server.address,
+                "advertised_address": f"127.0.0.1:{10911 + broker_id}",
+            })
+
+    def test_dev_flags_start_the_standalone_server(self):
+        cluster = Cluster(render("overlays/dev"))
+        self.servers = []
+        self.addCleanup(self.stop_servers)
+        self.start(cluster.all_containers()[0], {"advertised_address": "127.0.0.1:9876"})
+
+    # The checks themselves must catch what they are for.
+
+    def mutated_prod(self, mutate):
+        docs = copy.deepcopy(render("overlays/prod"))
+        mutate(docs)
+        with self.assertRaises(AssertionError) as caught:
+            Cluster(docs).check()
+        return str(caught.exception)
+
+    def test_a_renamed_flag_in_args_is_caught(self):
+        def rename(docs):
+            broker = next(c for d in docs if d["kind"] == "StatefulSet"
+                          for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "broker")
+            broker["args"] = [a.replace("--broker_id=", "--brokerid=") for a in broker["args"]]
+        self.assertIn("brokerid", self.mutated_prod(rename))
+
+    def test_a_renamed_flag_in_a_flag_file_is_caught(self):
+        def rename(docs):
+            config_map = next(d for d in docs if d["kind"] == "ConfigMap")
+            config_map["data"]["store.flags"] = config_map["data"]["store.flags"].replace(
+                "--flush_disk_type=", "--flush_type=")
+        self.assertIn("flush_type", self.mutated_prod(rename))
+
+    def test_a_probe_on_another_port_is_caught(self):
+        def move(docs):
+            store = next(c for d in docs if d["kind"] == "StatefulSet"
+                         for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "store")
+            store["readinessProbe"]["grpc"]["port"] = 10911
+        self.assertIn("readinessProbe", self.mutated_prod(move))
