@@ -67,10 +67,12 @@ absl::StatusOr<double> DiskUsedRatio(const std::string& path) {
   if (statvfs(path.c_str(), &stats) != 0) {
     return absl::InternalError(absl::StrCat("statvfs ", path, ": ", std::strerror(errno)));
   }
-  double total = static_cast<double>(stats.f_blocks) * stats.f_frsize;
-  if (total <= 0) return 0.0;
+  // As df computes Use%: blocks reserved for root (and, on shared volumes,
+  // space that is neither used here nor available) count for neither side.
+  double used = static_cast<double>(stats.f_blocks - stats.f_bfree) * stats.f_frsize;
   double available = static_cast<double>(stats.f_bavail) * stats.f_frsize;
-  return std::clamp(1.0 - available / total, 0.0, 1.0);
+  if (used + available <= 0) return 0.0;
+  return std::clamp(used / (used + available), 0.0, 1.0);
 }
 
 }  // namespace mq::store

@@ -46,7 +46,8 @@ struct RetentionDecision {
 // `hour` the current hour of the day (0..23).
 RetentionDecision DecideRetention(const RetentionOptions& options, double used_ratio, int hour);
 
-// The used fraction of the file system holding `path`, from statvfs.
+// The used fraction of the file system holding `path`, from statvfs, as df
+// reports it: used / (used + available to unprivileged users).
 absl::StatusOr<double> DiskUsedRatio(const std::string& path);
 
 }  // namespace mq::store
