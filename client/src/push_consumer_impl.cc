@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/src/allocate_strategy.h"
+#include "client/src/broker_offsets.h"
 #include "client/src/client_registry.h"
 #include "client/src/pulled_message.h"
 #include "client/src/send_retry.h"
@@ -674,17 +675,7 @@ absl::StatusOr<int64_t> PushConsumerImpl::QueryCommittedOffset(const MessageQueu
   if (instance == nullptr) return absl::FailedPreconditionError("consumer is not running");
   absl::StatusOr<std::string> address = BrokerAddress(*instance, queue, 0);
   if (!address.ok()) return address.status();
-  broker::v1::QueryConsumerOffsetRequest request;
-  request.set_consumer_group(group_);
-  request.set_topic(queue.topic);
-  request.set_queue_id(queue.queue_id);
-  grpc::ClientContext context;
-  SetDeadline(&context, options_.client.api_timeout);
-  broker::v1::QueryConsumerOffsetResponse response;
-  absl::Status status = FromGrpcStatus(
-      instance->BrokerStub(*address)->QueryConsumerOffset(&context, request, &response), context);
-  if (!status.ok()) return PrefixStatus(QueueLabel(queue, *address), status);
-  return response.offset();
+  return QueryConsumerOffsetAt(*instance, *address, group_, queue, options_.client.api_timeout);
 }
 
 absl::Status PushConsumerImpl::CommitOffset(const MessageQueue& queue, int64_t offset) {
@@ -692,17 +683,8 @@ absl::Status PushConsumerImpl::CommitOffset(const MessageQueue& queue, int64_t o
   if (instance == nullptr) return absl::FailedPreconditionError("consumer is not running");
   absl::StatusOr<std::string> address = BrokerAddress(*instance, queue, 0);
   if (!address.ok()) return address.status();
-  broker::v1::UpdateConsumerOffsetRequest request;
-  request.set_consumer_group(group_);
-  request.set_topic(queue.topic);
-  request.set_queue_id(queue.queue_id);
-  request.set_offset(offset);
-  grpc::ClientContext context;
-  SetDeadline(&context, options_.client.api_timeout);
-  broker::v1::UpdateConsumerOffsetResponse response;
-  absl::Status status = FromGrpcStatus(
-      instance->BrokerStub(*address)->UpdateConsumerOffset(&context, request, &response), context);
-  return PrefixStatus(QueueLabel(queue, *address), status);
+  return UpdateConsumerOffsetAt(*instance, *address, group_, queue, offset,
+                                options_.client.api_timeout);
 }
 
 absl::StatusOr<int64_t> PushConsumerImpl::QueueOffset(const MessageQueue& queue, bool min) {
@@ -710,16 +692,7 @@ absl::StatusOr<int64_t> PushConsumerImpl::QueueOffset(const MessageQueue& queue,
   if (instance == nullptr) return absl::FailedPreconditionError("consumer is not running");
   absl::StatusOr<std::string> address = BrokerAddress(*instance, queue, 0);
   if (!address.ok()) return address.status();
-  broker::v1::GetQueueOffsetsRequest request;
-  request.set_topic(queue.topic);
-  request.set_queue_id(queue.queue_id);
-  grpc::ClientContext context;
-  SetDeadline(&context, options_.client.api_timeout);
-  broker::v1::GetQueueOffsetsResponse response;
-  absl::Status status = FromGrpcStatus(
-      instance->BrokerStub(*address)->GetQueueOffsets(&context, request, &response), context);
-  if (!status.ok()) return PrefixStatus(QueueLabel(queue, *address), status);
-  return min ? response.min_offset() : response.max_offset();
+  return QueueOffsetAt(*instance, *address, queue, min, options_.client.api_timeout);
 }
 
 absl::StatusOr<int64_t> PushConsumerImpl::SearchOffset(const MessageQueue& queue, absl::Time time) {
@@ -727,17 +700,7 @@ absl::StatusOr<int64_t> PushConsumerImpl::SearchOffset(const MessageQueue& queue
   if (instance == nullptr) return absl::FailedPreconditionError("consumer is not running");
   absl::StatusOr<std::string> address = BrokerAddress(*instance, queue, 0);
   if (!address.ok()) return address.status();
-  broker::v1::SearchOffsetRequest request;
-  request.set_topic(queue.topic);
-  request.set_queue_id(queue.queue_id);
-  request.set_timestamp_ms(absl::ToUnixMillis(time));
-  grpc::ClientContext context;
-  SetDeadline(&context, options_.client.api_timeout);
-  broker::v1::SearchOffsetResponse response;
-  absl::Status status = FromGrpcStatus(
-      instance->BrokerStub(*address)->SearchOffset(&context, request, &response), context);
-  if (!status.ok()) return PrefixStatus(QueueLabel(queue, *address), status);
-  return response.offset();
+  return SearchOffsetAt(*instance, *address, queue, time, options_.client.api_timeout);
 }
 
 void PushConsumerImpl::PersistOffsets() { offset_store_->Persist(AssignedQueues()); }
