@@ -46,7 +46,8 @@ absl::Status GroupCommitService::Stop() {
   absl::Status status = FlushTo(queue_->MaxOffset());
   absl::MutexLock lock(&mu_);
   stopped_ = true;
-  flushed_cv_.SignalAll();
+  for (const auto& [offset, waiter] : waiting_) waiter->Signal();
+  waiting_.clear();
   return status;
 }
 
@@ -63,6 +64,12 @@ void GroupCommitService::RequestLocked(int64_t end_offset) {
   work_cv_.Signal();
 }
 
+void GroupCommitService::ReleaseFlushedLocked() {
+  auto end = waiting_.upper_bound(flushed_);
+  for (auto it = waiting_.begin(); it != end; ++it) it->second->Signal();
+  waiting_.erase(waiting_.begin(), end);
+}
+
 absl::Status GroupCommitService::WaitForFlush(int64_t end_offset) {
   absl::MutexLock lock(&mu_);
   if (flushed_ >= end_offset) return absl::OkStatus();
@@ -71,12 +78,17 @@ absl::Status GroupCommitService::WaitForFlush(int64_t end_offset) {
   }
   RequestLocked(end_offset);
   ++waiters_;
-  // A CondVar, not Mutex::Await: absl evaluates every Await condition on each
-  // unlock of mu_, which with many appenders costs more than the flush.
+  // Each waiter sleeps on its own CondVar, filed by its end offset, so a
+  // flush wakes exactly the appenders it covered (not Mutex::Await, whose
+  // conditions absl re-evaluates on every unlock of mu_, nor one CondVar for
+  // all, which wakes every waiter on every flush).
+  absl::CondVar flushed;
+  auto entry = waiting_.emplace(end_offset, &flushed);
   absl::Time deadline = absl::Now() + options_.sync_flush_timeout;
   while (flushed_ < end_offset && !stopped_) {
-    if (flushed_cv_.WaitWithDeadline(&mu_, deadline)) break;
+    if (flushed.WaitWithDeadline(&mu_, deadline)) break;
   }
+  if (flushed_ < end_offset && !stopped_) waiting_.erase(entry);
   --waiters_;
   if (flushed_ >= end_offset) return absl::OkStatus();
   if (stopped_) {
@@ -115,7 +127,7 @@ absl::Status GroupCommitService::FlushTo(int64_t target) {
       if (progressed) {
         flushed_ = std::max(flushed_, *flushed);
         ++flush_count_;
-        flushed_cv_.SignalAll();
+        ReleaseFlushedLocked();
       }
     }
     // One flush covers one file; a full file hands over to the next.

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -64,6 +65,8 @@ class GroupCommitService {
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Raises the requested offset and wakes the flushing thread.
   void RequestLocked(int64_t end_offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes the waiters whose end offset is flushed.
+  void ReleaseFlushedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Flushes until the flushed offset reaches `target` or stops moving,
   // publishing it to waiters after each file. Returns the last flush error.
   absl::Status FlushTo(int64_t target) ABSL_LOCKS_EXCLUDED(mu_);
@@ -75,8 +78,9 @@ class GroupCommitService {
   mutable absl::Mutex mu_;
   // Signalled when there is a new request (or a stop) for the thread.
   absl::CondVar work_cv_;
-  // Signalled when the flushed offset moves (or the service stops).
-  absl::CondVar flushed_cv_;
+  // Appenders blocked in WaitForFlush, by the end offset they wait for; an
+  // entry is removed (and its CondVar signalled) once flushed or stopped.
+  std::multimap<int64_t, absl::CondVar*> waiting_ ABSL_GUARDED_BY(mu_);
   // The highest end offset anyone asked to be flushed.
   int64_t requested_ ABSL_GUARDED_BY(mu_) = 0;
   // The request the thread last flushed for; a larger request is new work.
