@@ -17,6 +17,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_options.h"
 #include "mq/pull_consumer.h"
+#include "mq/push_consumer.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/store.grpc.pb.h"
 #include "tests/support/cluster_processes.h"
@@ -350,6 +352,28 @@ TEST_F(ReplicationTest, KillNineOfTheSyncMasterLosesNoAcknowledgedMessage) {
   };
   absl::Mutex mu;
   std::map<std::string, Acked> acked;
+
+  // A push consumer that follows the route closely: it reads from the master,
+  // and after the master dies, from the slave, without being restarted.
+  absl::Mutex consumed_mu;
+  std::set<std::string> consumed;
+  PushConsumerOptions push_options;
+  push_options.client.name_server_addresses = {namesrv_->address()};
+  push_options.client.poll_name_server_interval = absl::Seconds(1);
+  push_options.consume_from_where = ConsumeFromWhere::kFirstOffset;
+  push_options.rebalance_interval = absl::Seconds(1);
+  push_options.pull_delay_on_error = absl::Milliseconds(500);
+  PushConsumer push("ha-push-consumer", push_options);
+  ASSERT_TRUE(push.Subscribe(kTopic, "*").ok());
+  push.RegisterMessageListener([&](const std::vector<MessageExt>& messages) {
+    // Work that takes a while, so a backlog is left for the slave to serve.
+    absl::SleepFor(absl::Milliseconds(2));
+    absl::MutexLock lock(&consumed_mu);
+    for (const MessageExt& m : messages) consumed.insert(m.message.body());
+    return ConsumeStatus::kConsumeSuccess;
+  });
+  ASSERT_TRUE(push.Start().ok());
+
   std::atomic<bool> stop{false};
   std::vector<std::thread> senders;
   for (int s = 0; s < kSenders; ++s) {
@@ -377,6 +401,11 @@ TEST_F(ReplicationTest, KillNineOfTheSyncMasterLosesNoAcknowledgedMessage) {
   master_broker_->Kill();
   stop = true;
   for (std::thread& t : senders) t.join();
+  size_t consumed_before_kill = 0;
+  {
+    absl::MutexLock lock(&consumed_mu);
+    consumed_before_kill = consumed.size();
+  }
 
   std::map<std::string, common::v1::MessageExt> on_slave;
   for (int q = 0; q < kQueues; ++q) {
@@ -423,6 +452,25 @@ TEST_F(ReplicationTest, KillNineOfTheSyncMasterLosesNoAcknowledgedMessage) {
   }
   EXPECT_EQ(pulled_total, static_cast<int64_t>(on_slave.size()));
   consumer.Shutdown();
+
+  // The push consumer went on from the slave: it has every acknowledged message.
+  bool all_consumed = Eventually(
+      [&] {
+        absl::MutexLock lock(&consumed_mu);
+        for (const auto& [body, where] : acked) {
+          if (consumed.count(body) == 0) return false;
+        }
+        return true;
+      },
+      absl::Seconds(60));
+  {
+    absl::MutexLock lock(&consumed_mu);
+    std::cerr << "push consumer: " << consumed_before_kill << " consumed before kill -9, "
+              << consumed.size() << " in the end\n";
+    EXPECT_TRUE(all_consumed) << consumed.size() << " of " << acked.size() << " consumed";
+    EXPECT_GT(consumed.size(), consumed_before_kill);
+  }
+  push.Shutdown();
 }
 
 TEST_F(ReplicationTest, SlaveWithADivergedLogIsRefusedAndUntouched) {
