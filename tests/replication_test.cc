@@ -6,7 +6,8 @@
 //    slave and SEND_OK again once the slave is back and caught up;
 //  - kill -9 of the master under SYNC_MASTER load: every SEND_OK message is
 //    readable from the slave, also through the C++ client once the name
-//    server has dropped the dead master;
+//    server has dropped the dead master, and a push consumer started before
+//    the kill goes on consuming from the slave;
 //  - a slave whose log comes from another master is refused and untouched;
 //  - the standalone server's store is a master for a slave store process.
 #include <gtest/gtest.h>
