@@ -22,6 +22,10 @@ ABSL_FLAG(absl::Duration, wait_time_in_send_queue, absl::Milliseconds(200),
 ABSL_FLAG(int64_t, send_queue_capacity, 10000,
           "Sends waiting for a thread; beyond it a send is answered SYSTEM_BUSY at once.");
 ABSL_FLAG(int, send_threads, 16, "Threads that process sends.");
+ABSL_FLAG(int, access_message_in_memory_max_ratio, 40,
+          "Percent of physical memory: a consumer further behind the commit log's end than "
+          "this is told to pull from a slave (broker id 1), and back from the master once "
+          "it caught up.");
 ABSL_FLAG(absl::Duration, flush_consumer_offset_interval, absl::Seconds(5),
           "How often consumer offsets are written to the store.");
 
@@ -46,6 +50,12 @@ absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
   }
   options.send_queue.capacity = static_cast<size_t>(absl::GetFlag(FLAGS_send_queue_capacity));
   options.send_queue.threads = absl::GetFlag(FLAGS_send_threads);
+  int in_memory_ratio = absl::GetFlag(FLAGS_access_message_in_memory_max_ratio);
+  if (in_memory_ratio < 1 || in_memory_ratio > 100) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--access_message_in_memory_max_ratio=", in_memory_ratio, ": must be in 1..100"));
+  }
+  options.pull.max_in_memory_bytes = PhysicalMemoryPercent(in_memory_ratio);
   options.flush_consumer_offset_interval = absl::GetFlag(FLAGS_flush_consumer_offset_interval);
   if (options.flush_consumer_offset_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--flush_consumer_offset_interval must be positive");

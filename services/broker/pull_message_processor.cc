@@ -1,5 +1,7 @@
 #include "services/broker/pull_message_processor.h"
 
+#include <unistd.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +33,15 @@ broker::v1::PullStatus MapGetStatus(store::v1::GetStatus status, int64_t request
     default:
       return broker::v1::NO_NEW_MSG;
   }
+}
+
+int64_t PhysicalMemoryPercent(int percent) {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page_size = sysconf(_SC_PAGESIZE);
+  // Unknown memory: assume 4 GiB.
+  int64_t memory =
+      pages > 0 && page_size > 0 ? static_cast<int64_t>(pages) * page_size : int64_t{4} << 30;
+  return memory / 100 * percent;
 }
 
 PullMessageProcessor::PullMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
@@ -127,7 +138,12 @@ absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::Execute(
   response.set_next_begin_offset(got->next_begin_offset());
   response.set_min_offset(got->min_offset());
   response.set_max_offset(got->max_offset());
-  response.set_suggest_which_broker_id(0);
+  // Where the next pull should go: a reader far behind is served by a slave,
+  // so it does not evict the master's page cache; one that caught up, by the
+  // master. The client falls back to the master when no such slave exists.
+  bool behind =
+      got->status() == store::v1::FOUND && got->behind_bytes() > options_.max_in_memory_bytes;
+  response.set_suggest_which_broker_id(behind ? options_.which_broker_when_consume_slowly : 0);
   if (response.status() == broker::v1::FOUND) {
     response.mutable_messages()->Swap(got->mutable_messages());
     stats_->AddGets(response.messages_size());

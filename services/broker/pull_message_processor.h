@@ -33,6 +33,10 @@ namespace mq::broker {
 inline constexpr int32_t kDefaultPullBatchSize = 32;
 inline constexpr int32_t kMaxPullBatchSize = 1024;
 
+// `percent` of this machine's physical memory (RocketMQ's
+// accessMessageInMemoryMaxRatio is 40).
+int64_t PhysicalMemoryPercent(int percent);
+
 struct PullOptions {
   // How long an empty pull is held when the request does not say (15 s).
   absl::Duration default_suspend_timeout = absl::Seconds(15);
@@ -42,6 +46,13 @@ struct PullOptions {
   // Store commit offsets carried by pulls (false on a slave: its offsets
   // follow the master's).
   bool commit_offsets = true;
+  // A reader further behind the end of the commit log than this reads from
+  // disk rather than memory: it is told to pull from the broker with id
+  // `which_broker_when_consume_slowly` (a slave), and a reader within it to
+  // pull from the master (RocketMQ: accessMessageInMemoryMaxRatio, 40 % of
+  // physical memory; whichBrokerWhenConsumeSlowly, 1).
+  int64_t max_in_memory_bytes = PhysicalMemoryPercent(40);
+  int64_t which_broker_when_consume_slowly = 1;
 };
 
 // The PullStatus for a store read of `request_offset`.

@@ -81,7 +81,8 @@ broker::v1::PullMessageRequest PullRequest(int64_t offset, const std::string& su
 // The processor and its hold service over a store the subclass provides.
 class PullTestBase : public ::testing::Test {
  protected:
-  void Init(store::StoreApi* store, absl::Duration check_interval = absl::Seconds(5)) {
+  void Init(store::StoreApi* store, absl::Duration check_interval = absl::Seconds(5),
+            PullOptions pull_options = {}) {
     store_ = store;
     pull_.reset();
     hold_.reset();
@@ -98,7 +99,7 @@ class PullTestBase : public ::testing::Test {
         },
         hold_options);
     pull_ = std::make_unique<PullMessageProcessor>(store_, topics_.get(), offsets_.get(),
-                                                   hold_.get(), &stats_, PullOptions{});
+                                                   hold_.get(), &stats_, pull_options);
     hold_->Start();
   }
 
@@ -192,6 +193,33 @@ TEST_F(PullMessageProcessorTest, FoundReturnsMessagesAndOffsets) {
   response = PullNow(PullRequest(1));
   ASSERT_TRUE(response.ok());
   EXPECT_EQ(response->messages(0).body(), "body-TagB");
+}
+
+TEST_F(PullMessageProcessorTest, ReaderFarBehindIsSentToTheSlaveAndBackWhenCaughtUp) {
+  PullOptions options;
+  options.max_in_memory_bytes = 1000;
+  Init(message_store_.get(), absl::Seconds(5), options);
+  for (int i = 0; i < 20; ++i) Put("TagA");  // about 2.5 KiB of records
+  Dispatched();
+  broker::v1::PullMessageRequest request = PullRequest(0);
+  request.set_max_msg_nums(1);
+  absl::StatusOr<broker::v1::PullMessageResponse> behind = PullNow(request);
+  ASSERT_TRUE(behind.ok()) << behind.status();
+  EXPECT_EQ(behind->suggest_which_broker_id(), 1);
+  request.set_queue_offset(19);
+  absl::StatusOr<broker::v1::PullMessageResponse> caught_up = PullNow(request);
+  ASSERT_TRUE(caught_up.ok()) << caught_up.status();
+  EXPECT_EQ(caught_up->suggest_which_broker_id(), 0);
+}
+
+TEST_F(PullMessageProcessorTest, AReaderWithinMemoryStaysOnTheMaster) {
+  Put("TagA");
+  Dispatched();
+  absl::StatusOr<broker::v1::PullMessageResponse> response = PullNow(PullRequest(0));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->suggest_which_broker_id(), 0);
+  EXPECT_GT(PhysicalMemoryPercent(40), 0);
+  EXPECT_EQ(PhysicalMemoryPercent(80) / 2, PhysicalMemoryPercent(40));
 }
 
 TEST_F(PullMessageProcessorTest, FiltersByTagHash) {
