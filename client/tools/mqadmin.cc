@@ -188,6 +188,14 @@ absl::Status TopicRoute(const ParsedOptions& options) {
   return absl::OkStatus();
 }
 
+// The brokers a command addresses: -b BROKER_ADDR, or every master of -c CLUSTER.
+absl::StatusOr<std::vector<std::string>> TargetBrokers(AdminClient& admin,
+                                                       const ParsedOptions& options) {
+  if (options.Has("brokerAddr")) return std::vector<std::string>{options.Get("brokerAddr")};
+  if (options.Has("clusterName")) return admin.MasterAddresses(options.Get("clusterName"));
+  return absl::InvalidArgumentError("give -b BROKER_ADDR or -c CLUSTER");
+}
+
 absl::Status UpdateTopic(const ParsedOptions& options) {
   AdminClient admin = Admin(options);
   common::v1::TopicConfig config;
@@ -202,18 +210,9 @@ absl::Status UpdateTopic(const ParsedOptions& options) {
   config.set_write_queue_nums(*write);
   config.set_perm(static_cast<uint32_t>(*perm));
   config.set_order(options.Has("order"));
-  std::vector<std::string> targets;
-  if (options.Has("brokerAddr")) {
-    targets.push_back(options.Get("brokerAddr"));
-  } else if (options.Has("clusterName")) {
-    absl::StatusOr<std::vector<std::string>> masters =
-        admin.MasterAddresses(options.Get("clusterName"));
-    if (!masters.ok()) return masters.status();
-    targets = *masters;
-  } else {
-    return absl::InvalidArgumentError("give -b BROKER_ADDR or -c CLUSTER");
-  }
-  for (const std::string& address : targets) {
+  absl::StatusOr<std::vector<std::string>> targets = TargetBrokers(admin, options);
+  if (!targets.ok()) return targets.status();
+  for (const std::string& address : *targets) {
     broker::v1::CreateOrUpdateTopicRequest request;
     *request.mutable_config() = config;
     broker::v1::CreateOrUpdateTopicResponse response;
@@ -457,18 +456,9 @@ absl::Status QueryMsgByKey(const ParsedOptions& options) {
 
 absl::Status BrokerStatus(const ParsedOptions& options) {
   AdminClient admin = Admin(options);
-  std::vector<std::string> targets;
-  if (options.Has("brokerAddr")) {
-    targets.push_back(options.Get("brokerAddr"));
-  } else if (options.Has("clusterName")) {
-    absl::StatusOr<std::vector<std::string>> masters =
-        admin.MasterAddresses(options.Get("clusterName"));
-    if (!masters.ok()) return masters.status();
-    targets = *masters;
-  } else {
-    return absl::InvalidArgumentError("give -b BROKER_ADDR or -c CLUSTER");
-  }
-  for (const std::string& address : targets) {
+  absl::StatusOr<std::vector<std::string>> targets = TargetBrokers(admin, options);
+  if (!targets.ok()) return targets.status();
+  for (const std::string& address : *targets) {
     broker::v1::GetRuntimeStatsResponse s;
     absl::Status status = CallBroker(admin, address, &broker::v1::Broker::Stub::GetRuntimeStats,
                                      broker::v1::GetRuntimeStatsRequest(), &s);
@@ -486,7 +476,7 @@ absl::Status BrokerStatus(const ParsedOptions& options) {
     rows["totalPutMessages"] = absl::StrCat(s.total_put_messages());
     rows["totalGetMessages"] = absl::StrCat(s.total_get_messages());
     rows["startTime"] = FormatMillis(s.start_timestamp_ms());
-    if (targets.size() > 1) std::cout << "[" << address << "]\n";
+    if (targets->size() > 1) std::cout << "[" << address << "]\n";
     for (const auto& [key, value] : rows) std::cout << absl::StrFormat("%-32s: %s\n", key, value);
   }
   return absl::OkStatus();
