@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build, the tests and the run commands need.
 # Idempotent: installs only what is missing. Works as root or through sudo.
+# --bench also installs what the benchmark suite compares against and plots
+# with (//tests/bench:suite): Redis and gnuplot.
 set -euo pipefail
 
 PACKAGES=(
@@ -12,6 +14,9 @@ PACKAGES=(
   grpc-proto python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
   iproute2
 )
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(redis-server redis-tools gnuplot-nox)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
