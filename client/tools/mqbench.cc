@@ -328,6 +328,9 @@ int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   FLAGS_minloglevel = google::GLOG_WARNING;
+  // Debian's abseil is built without NDEBUG: skip its lock-order graph here,
+  // as the servers do (common/process.cc).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode == "producer") return mq::tools::RunProducer();
   if (mode == "consumer") return mq::tools::RunConsumer();

@@ -79,6 +79,10 @@ grpc::ServerUnaryReactor* BrokerService::SendMessage(grpc::CallbackServerContext
   const BrokerServiceParts* parts = Serving(context, reactor);
   if (parts == nullptr) return reactor;
   std::string born_host = PeerToHostPort(context->peer());
+  if (parts->send_inline) {
+    Finish(reactor, context, Answer(parts->send->Send(*request, born_host), response));
+    return reactor;
+  }
   return RunOn(parts->send_executor, context, reactor, [parts, request, response, born_host] {
     return Answer(parts->send->Send(*request, born_host), response);
   });
@@ -91,6 +95,10 @@ grpc::ServerUnaryReactor* BrokerService::SendBatch(grpc::CallbackServerContext* 
   const BrokerServiceParts* parts = Serving(context, reactor);
   if (parts == nullptr) return reactor;
   std::string born_host = PeerToHostPort(context->peer());
+  if (parts->send_inline) {
+    Finish(reactor, context, Answer(parts->send->SendBatch(*request, born_host), response));
+    return reactor;
+  }
   return RunOn(parts->send_executor, context, reactor, [parts, request, response, born_host] {
     return Answer(parts->send->SendBatch(*request, born_host), response);
   });

@@ -27,6 +27,9 @@ namespace mq::broker {
 struct BrokerServiceParts {
   SendMessageProcessor* send = nullptr;
   BoundedExecutor* send_executor = nullptr;
+  // Sends never wait (StoreApi::AppendsAreImmediate): run them on gRPC's
+  // thread, skipping the hop to send_executor and back.
+  bool send_inline = false;
   PullMessageProcessor* pull = nullptr;
   BoundedExecutor* pull_executor = nullptr;
   BoundedExecutor* admin_executor = nullptr;

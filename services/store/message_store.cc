@@ -60,6 +60,10 @@ bool HasKey(absl::string_view keys, absl::string_view key) {
 
 }  // namespace
 
+bool MessageStore::AppendsAreImmediate() const {
+  return options_.flush_disk_type == FlushDiskType::kAsync && options_.role != v1::SYNC_MASTER;
+}
+
 absl::StatusOr<std::unique_ptr<MessageStore>> MessageStore::Open(MessageStoreOptions options) {
   if (options.root_dir.empty()) return absl::InvalidArgumentError("store root dir is empty");
   if (options.commit_log_file_size < 64 * 1024) {

@@ -116,6 +116,8 @@ class MessageStore final : public StoreApi {
   // StoreApi.
   absl::StatusOr<v1::AppendBatchResponse> AppendBatch(
       const v1::AppendBatchRequest& request) override;
+  // ASYNC_FLUSH, and not a SYNC_MASTER.
+  bool AppendsAreImmediate() const override;
   absl::StatusOr<v1::GetMessagesResponse> GetMessages(
       const v1::GetMessagesRequest& request) override;
   absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(

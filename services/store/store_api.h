@@ -25,6 +25,10 @@ class StoreApi {
 
   virtual absl::StatusOr<v1::AppendBatchResponse> AppendBatch(
       const v1::AppendBatchRequest& request) = 0;
+  // True when AppendBatch returns without waiting for anything but memory (no
+  // disk flush, slave acknowledgement or network call): the broker then runs
+  // sends on the gRPC thread that received them instead of its send threads.
+  virtual bool AppendsAreImmediate() const { return false; }
   virtual absl::StatusOr<v1::GetMessagesResponse> GetMessages(
       const v1::GetMessagesRequest& request) = 0;
   virtual absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(
