@@ -193,7 +193,7 @@ absl::Status Broker::Start() {
   BrokerServiceParts parts;
   parts.send = send_.get();
   parts.send_executor = &send_executor_;
-  parts.send_inline = store_->AppendsAreImmediate();
+  parts.send_inline = store_->AppendsAreAsync();
   parts.pull = pull_.get();
   parts.pull_executor = &pull_executor_;
   parts.admin_executor = &admin_executor_;

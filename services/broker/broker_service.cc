@@ -47,6 +47,16 @@ absl::Status Answer(absl::StatusOr<T> result, T* response) {
   return absl::OkStatus();
 }
 
+// A callback that answers the call with a StatusOr's value or error.
+template <typename T>
+std::function<void(absl::StatusOr<T>)> AnswerWith(grpc::ServerUnaryReactor* reactor,
+                                                  grpc::CallbackServerContext* context,
+                                                  T* response) {
+  return [reactor, context, response](absl::StatusOr<T> result) {
+    Finish(reactor, context, Answer(std::move(result), response));
+  };
+}
+
 absl::Status CheckOffsetArgs(absl::string_view group, absl::string_view topic, int32_t queue_id) {
   absl::Status status = ValidateGroup(group);
   if (status.ok()) status = ValidateTopic(topic);
@@ -80,7 +90,7 @@ grpc::ServerUnaryReactor* BrokerService::SendMessage(grpc::CallbackServerContext
   if (parts == nullptr) return reactor;
   std::string born_host = PeerToHostPort(context->peer());
   if (parts->send_inline) {
-    Finish(reactor, context, Answer(parts->send->Send(*request, born_host), response));
+    parts->send->SendAsync(*request, born_host, AnswerWith(reactor, context, response));
     return reactor;
   }
   return RunOn(parts->send_executor, context, reactor, [parts, request, response, born_host] {
@@ -96,7 +106,7 @@ grpc::ServerUnaryReactor* BrokerService::SendBatch(grpc::CallbackServerContext* 
   if (parts == nullptr) return reactor;
   std::string born_host = PeerToHostPort(context->peer());
   if (parts->send_inline) {
-    Finish(reactor, context, Answer(parts->send->SendBatch(*request, born_host), response));
+    parts->send->SendBatchAsync(*request, born_host, AnswerWith(reactor, context, response));
     return reactor;
   }
   return RunOn(parts->send_executor, context, reactor, [parts, request, response, born_host] {
@@ -111,9 +121,7 @@ grpc::ServerUnaryReactor* BrokerService::PullMessage(grpc::CallbackServerContext
   const BrokerServiceParts* parts = Serving(context, reactor);
   if (parts == nullptr) return reactor;
   absl::Time deadline = absl::FromChrono(context->deadline());
-  auto done = [context, reactor, response](absl::StatusOr<broker::v1::PullMessageResponse> result) {
-    Finish(reactor, context, Answer(std::move(result), response));
-  };
+  auto done = AnswerWith(reactor, context, response);
   absl::Status submitted = parts->pull_executor->Submit(
       [parts, context, reactor, request, deadline, done] {
         if (context->IsCancelled()) {

@@ -27,8 +27,9 @@ namespace mq::broker {
 struct BrokerServiceParts {
   SendMessageProcessor* send = nullptr;
   BoundedExecutor* send_executor = nullptr;
-  // Sends never wait (StoreApi::AppendsAreImmediate): run them on gRPC's
-  // thread, skipping the hop to send_executor and back.
+  // The store's AppendBatchAsync never blocks (StoreApi::AppendsAreAsync):
+  // start sends on gRPC's thread and answer from the store's callback,
+  // skipping the hop to send_executor and a thread parked per pending flush.
   bool send_inline = false;
   PullMessageProcessor* pull = nullptr;
   BoundedExecutor* pull_executor = nullptr;

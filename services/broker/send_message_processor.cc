@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/status.h"
 #include "common/validation.h"
@@ -146,19 +147,32 @@ bool SendMessageProcessor::FillEntry(const common::v1::Message& message, const T
   return wait_store_ok;
 }
 
-absl::StatusOr<SendMessageProcessor::Stored> SendMessageProcessor::Append(
-    store::v1::AppendBatchRequest request, SendContext context) {
+void SendMessageProcessor::Append(const store::v1::AppendBatchRequest& request, SendContext context,
+                                  Callback<Stored> done) {
   absl::Status before = hooks_->RunBefore(context);
-  if (!before.ok()) return before;
+  if (!before.ok()) {
+    done(before);
+    return;
+  }
+  store_->AppendBatchAsync(
+      request,
+      [this, entries = request.entries_size(), context = std::move(context),
+       done = std::move(done)](absl::StatusOr<store::v1::AppendBatchResponse> response) mutable {
+        done(MapStored(response, entries, &context));
+      });
+}
 
+absl::StatusOr<SendMessageProcessor::Stored> SendMessageProcessor::MapStored(
+    const absl::StatusOr<store::v1::AppendBatchResponse>& response, int entries,
+    SendContext* context_out) const {
+  SendContext& context = *context_out;
   Stored stored;
-  absl::StatusOr<store::v1::AppendBatchResponse> response = store_->AppendBatch(request);
   if (!response.ok()) {
     context.status = StoreCallError("store append failed", response.status());
-  } else if (response->results_size() != request.entries_size()) {
+  } else if (response->results_size() != entries) {
     context.status = WithResponseCode(
         absl::InternalError(absl::StrFormat("store answered %d results for %d messages",
-                                            response->results_size(), request.entries_size())),
+                                            response->results_size(), entries)),
         common::v1::SYSTEM_ERROR);
   } else {
     for (const store::v1::AppendResult& result : response->results()) {
@@ -184,19 +198,57 @@ absl::StatusOr<SendMessageProcessor::Stored> SendMessageProcessor::Append(
   return stored;
 }
 
+namespace {
+
+// Runs an asynchronous send and waits for its answer.
+template <typename Response>
+absl::StatusOr<Response> Await(
+    const std::function<void(SendMessageProcessor::Callback<Response>)>& start) {
+  absl::Notification answered;
+  absl::StatusOr<Response> result;
+  start([&](absl::StatusOr<Response> r) {
+    result = std::move(r);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return result;
+}
+
+}  // namespace
+
 absl::StatusOr<broker::v1::SendMessageResponse> SendMessageProcessor::Send(
     const broker::v1::SendMessageRequest& request, absl::string_view born_host) {
+  return Await<broker::v1::SendMessageResponse>(
+      [&](Callback<broker::v1::SendMessageResponse> done) {
+        SendAsync(request, born_host, std::move(done));
+      });
+}
+
+absl::StatusOr<broker::v1::SendBatchResponse> SendMessageProcessor::SendBatch(
+    const broker::v1::SendBatchRequest& request, absl::string_view born_host) {
+  return Await<broker::v1::SendBatchResponse>([&](Callback<broker::v1::SendBatchResponse> done) {
+    SendBatchAsync(request, born_host, std::move(done));
+  });
+}
+
+void SendMessageProcessor::SendAsync(const broker::v1::SendMessageRequest& request,
+                                     absl::string_view born_host,
+                                     Callback<broker::v1::SendMessageResponse> done) {
   absl::Status status = CheckBroker(request.broker_name(), request.producer_group());
-  if (!status.ok()) return status;
   const common::v1::Message& message = request.message();
-  status = ValidateTopic(message.topic());
-  if (!status.ok()) return IllegalMessage(status.message());
-  status = CheckMessage(message);
-  if (!status.ok()) return status;
+  if (status.ok()) {
+    status = ValidateTopic(message.topic());
+    if (!status.ok()) status = IllegalMessage(status.message());
+  }
+  if (status.ok()) status = CheckMessage(message);
   absl::StatusOr<Target> target =
-      ResolveTarget(message.topic(), request.default_topic(), request.default_topic_queue_nums(),
-                    request.queue_id());
-  if (!target.ok()) return target.status();
+      status.ok() ? ResolveTarget(message.topic(), request.default_topic(),
+                                  request.default_topic_queue_nums(), request.queue_id())
+                  : absl::StatusOr<Target>(status);
+  if (!target.ok()) {
+    done(target.status());
+    return;
+  }
 
   store::v1::AppendBatchRequest append;
   append.set_wait_store_ok(FillEntry(message, *target, request.sys_flag(),
@@ -209,23 +261,28 @@ absl::StatusOr<broker::v1::SendMessageResponse> SendMessageProcessor::Send(
   context.message_count = 1;
   context.body_bytes = static_cast<int64_t>(message.body().size());
   context.born_host = std::string(born_host);
-  absl::StatusOr<Stored> stored = Append(std::move(append), std::move(context));
-  if (!stored.ok()) return stored.status();
-
-  const store::v1::AppendResult& result = stored->results.front();
-  broker::v1::SendMessageResponse response;
-  response.set_status(stored->status);
-  std::string unique_key = UniqueKey(message);
-  response.set_msg_id(unique_key.empty() ? result.offset_msg_id() : unique_key);
-  response.set_offset_msg_id(result.offset_msg_id());
-  response.set_queue_id(target->queue_id);
-  response.set_queue_offset(result.queue_offset());
-  response.set_broker_name(options_.broker_name);
-  return response;
+  Append(append, std::move(context),
+         [this, &message, queue_id = target->queue_id,
+          done = std::move(done)](absl::StatusOr<Stored> stored) {
+           if (!stored.ok()) {
+             done(stored.status());
+             return;
+           }
+           const store::v1::AppendResult& result = stored->results.front();
+           broker::v1::SendMessageResponse response;
+           response.set_status(stored->status);
+           std::string unique_key = UniqueKey(message);
+           response.set_msg_id(unique_key.empty() ? result.offset_msg_id() : unique_key);
+           response.set_offset_msg_id(result.offset_msg_id());
+           response.set_queue_id(queue_id);
+           response.set_queue_offset(result.queue_offset());
+           response.set_broker_name(options_.broker_name);
+           done(std::move(response));
+         });
 }
 
-absl::StatusOr<broker::v1::SendBatchResponse> SendMessageProcessor::SendBatch(
-    const broker::v1::SendBatchRequest& request, absl::string_view born_host) {
+absl::StatusOr<int64_t> SendMessageProcessor::CheckBatch(
+    const broker::v1::SendBatchRequest& request) const {
   absl::Status status = CheckBroker(request.broker_name(), request.producer_group());
   if (!status.ok()) return status;
   status = ValidateTopic(request.topic());
@@ -247,10 +304,21 @@ absl::StatusOr<broker::v1::SendBatchResponse> SendMessageProcessor::SendBatch(
     return IllegalMessage(absl::StrFormat("the batch bodies are %d bytes, more than the limit %d",
                                           body_bytes, options_.max_message_size));
   }
+  return body_bytes;
+}
+
+void SendMessageProcessor::SendBatchAsync(const broker::v1::SendBatchRequest& request,
+                                          absl::string_view born_host,
+                                          Callback<broker::v1::SendBatchResponse> done) {
+  absl::StatusOr<int64_t> body_bytes = CheckBatch(request);
   absl::StatusOr<Target> target =
-      ResolveTarget(request.topic(), request.default_topic(), request.default_topic_queue_nums(),
-                    request.queue_id());
-  if (!target.ok()) return target.status();
+      body_bytes.ok() ? ResolveTarget(request.topic(), request.default_topic(),
+                                      request.default_topic_queue_nums(), request.queue_id())
+                      : absl::StatusOr<Target>(body_bytes.status());
+  if (!target.ok()) {
+    done(target.status());
+    return;
+  }
 
   store::v1::AppendBatchRequest append;
   bool wait_store_ok = true;
@@ -264,23 +332,28 @@ absl::StatusOr<broker::v1::SendBatchResponse> SendMessageProcessor::SendBatch(
   context.topic = request.topic();
   context.queue_id = target->queue_id;
   context.message_count = request.messages_size();
-  context.body_bytes = body_bytes;
+  context.body_bytes = *body_bytes;
   context.born_host = std::string(born_host);
-  absl::StatusOr<Stored> stored = Append(std::move(append), std::move(context));
-  if (!stored.ok()) return stored.status();
-
-  broker::v1::SendBatchResponse response;
-  response.set_status(stored->status);
-  for (int i = 0; i < request.messages_size(); ++i) {
-    const store::v1::AppendResult& result = stored->results[i];
-    std::string unique_key = UniqueKey(request.messages(i));
-    response.add_msg_ids(unique_key.empty() ? result.offset_msg_id() : unique_key);
-    response.add_offset_msg_ids(result.offset_msg_id());
-  }
-  response.set_queue_id(target->queue_id);
-  response.set_queue_offset(stored->results.front().queue_offset());
-  response.set_broker_name(options_.broker_name);
-  return response;
+  Append(append, std::move(context),
+         [this, &request, queue_id = target->queue_id,
+          done = std::move(done)](absl::StatusOr<Stored> stored) {
+           if (!stored.ok()) {
+             done(stored.status());
+             return;
+           }
+           broker::v1::SendBatchResponse response;
+           response.set_status(stored->status);
+           for (int i = 0; i < request.messages_size(); ++i) {
+             const store::v1::AppendResult& result = stored->results[i];
+             std::string unique_key = UniqueKey(request.messages(i));
+             response.add_msg_ids(unique_key.empty() ? result.offset_msg_id() : unique_key);
+             response.add_offset_msg_ids(result.offset_msg_id());
+           }
+           response.set_queue_id(queue_id);
+           response.set_queue_offset(stored->results.front().queue_offset());
+           response.set_broker_name(options_.broker_name);
+           done(std::move(response));
+         });
 }
 
 }  // namespace mq::broker

@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,8 +52,10 @@ struct SendOptions {
   int64_t max_message_size = kDefaultMaxMessageSizeBytes;
 };
 
-// Thread-safe; calls block for the store's append (and its flush or slave
-// wait). `store`, `topics` and `hooks` must outlive the processor.
+// Thread-safe. Send/SendBatch block for the store's append (and its flush or
+// slave wait); SendAsync/SendBatchAsync block only where the store's
+// AppendBatchAsync does (StoreApi::AppendsAreAsync). `store`, `topics` and
+// `hooks` must outlive the processor.
 class SendMessageProcessor {
  public:
   SendMessageProcessor(store::StoreApi* store, TopicConfigManager* topics, SendHookRegistry* hooks,
@@ -61,12 +64,20 @@ class SendMessageProcessor {
   SendMessageProcessor(const SendMessageProcessor&) = delete;
   SendMessageProcessor& operator=(const SendMessageProcessor&) = delete;
 
-  // `born_host` is the producer's "ip:port".
+  template <typename Response>
+  using Callback = std::function<void(absl::StatusOr<Response>)>;
+
+  // `born_host` is the producer's "ip:port". `request` must stay valid until
+  // `done` has run (once, on any thread, possibly before this returns).
+  void SendAsync(const broker::v1::SendMessageRequest& request, absl::string_view born_host,
+                 Callback<broker::v1::SendMessageResponse> done);
   absl::StatusOr<broker::v1::SendMessageResponse> Send(
       const broker::v1::SendMessageRequest& request, absl::string_view born_host);
 
   // All messages go to one queue, validated first: one bad message refuses
   // the whole batch.
+  void SendBatchAsync(const broker::v1::SendBatchRequest& request, absl::string_view born_host,
+                      Callback<broker::v1::SendBatchResponse> done);
   absl::StatusOr<broker::v1::SendBatchResponse> SendBatch(
       const broker::v1::SendBatchRequest& request, absl::string_view born_host);
 
@@ -83,6 +94,8 @@ class SendMessageProcessor {
   absl::Status CheckBroker(absl::string_view requested_broker_name,
                            absl::string_view producer_group) const;
   absl::Status CheckMessage(const common::v1::Message& message) const;
+  // Validates a batch; returns the sum of its bodies' sizes.
+  absl::StatusOr<int64_t> CheckBatch(const broker::v1::SendBatchRequest& request) const;
   absl::StatusOr<Target> ResolveTarget(absl::string_view topic, absl::string_view default_topic,
                                        int32_t default_topic_queue_nums, int32_t queue_id);
   // Fills the parts of an entry every message of a send shares; returns
@@ -91,7 +104,11 @@ class SendMessageProcessor {
                  int64_t born_timestamp_ms, int32_t reconsume_times, absl::string_view born_host,
                  store::v1::AppendEntry* entry) const;
   // Runs the hooks around the store call and maps the outcome.
-  absl::StatusOr<Stored> Append(store::v1::AppendBatchRequest request, SendContext context);
+  void Append(const store::v1::AppendBatchRequest& request, SendContext context,
+              Callback<Stored> done);
+  // Maps the store's answer to an append of `entries` messages.
+  absl::StatusOr<Stored> MapStored(const absl::StatusOr<store::v1::AppendBatchResponse>& response,
+                                   int entries, SendContext* context) const;
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;

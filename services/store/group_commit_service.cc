@@ -44,10 +44,21 @@ absl::Status GroupCommitService::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   absl::Status status = FlushTo(queue_->MaxOffset());
-  absl::MutexLock lock(&mu_);
-  stopped_ = true;
-  for (const auto& [offset, waiter] : waiting_) waiter->Signal();
-  waiting_.clear();
+  std::vector<std::pair<int64_t, std::function<void(absl::Status)>>> unanswered;
+  {
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
+    for (const auto& [offset, waiter] : waiting_) waiter->Signal();
+    waiting_.clear();
+    for (auto& [offset, callback] : callbacks_) {
+      unanswered.emplace_back(offset, std::move(callback.done));
+    }
+    callbacks_.clear();
+  }
+  for (auto& [offset, done] : unanswered) {
+    done(absl::UnavailableError(
+        absl::StrCat("the flush service stopped before offset ", offset, " was flushed")));
+  }
   return status;
 }
 
@@ -64,10 +75,56 @@ void GroupCommitService::RequestLocked(int64_t end_offset) {
   work_cv_.Signal();
 }
 
-void GroupCommitService::ReleaseFlushedLocked() {
+void GroupCommitService::ReleaseFlushedLocked(
+    std::vector<std::function<void(absl::Status)>>* ready) {
   auto end = waiting_.upper_bound(flushed_);
   for (auto it = waiting_.begin(); it != end; ++it) it->second->Signal();
   waiting_.erase(waiting_.begin(), end);
+  auto callbacks_end = callbacks_.upper_bound(flushed_);
+  for (auto it = callbacks_.begin(); it != callbacks_end; ++it) {
+    ready->push_back(std::move(it->second.done));
+  }
+  callbacks_.erase(callbacks_.begin(), callbacks_end);
+}
+
+void GroupCommitService::NotifyWhenFlushed(int64_t end_offset,
+                                           std::function<void(absl::Status)> done) {
+  absl::Status answer;
+  {
+    absl::MutexLock lock(&mu_);
+    if (flushed_ < end_offset && !stopped_) {
+      RequestLocked(end_offset);
+      callbacks_.emplace(end_offset,
+                         Callback{absl::Now() + options_.sync_flush_timeout, std::move(done)});
+      return;
+    }
+    if (flushed_ < end_offset) answer = absl::UnavailableError("the flush service has stopped");
+  }
+  done(answer);
+}
+
+void GroupCommitService::ExpireCallbacks() {
+  std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    for (auto it = callbacks_.begin(); it != callbacks_.end();) {
+      if (it->second.deadline > now) {
+        ++it;
+        continue;
+      }
+      expired.emplace_back(std::move(it->second.done), TimeoutError(it->first));
+      it = callbacks_.erase(it);
+    }
+  }
+  for (auto& [done, status] : expired) done(status);
+}
+
+absl::Status GroupCommitService::TimeoutError(int64_t end_offset) const {
+  return absl::DeadlineExceededError(absl::StrCat(
+      "flush disk timeout: offset ", end_offset, " not flushed within ",
+      absl::FormatDuration(options_.sync_flush_timeout), " (flushed up to ", flushed_, ")",
+      last_error_.ok() ? "" : absl::StrCat("; last flush error: ", last_error_.ToString())));
 }
 
 absl::Status GroupCommitService::WaitForFlush(int64_t end_offset) {
@@ -95,10 +152,7 @@ absl::Status GroupCommitService::WaitForFlush(int64_t end_offset) {
     return absl::UnavailableError(
         absl::StrCat("the flush service stopped before offset ", end_offset, " was flushed"));
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "flush disk timeout: offset ", end_offset, " not flushed within ",
-      absl::FormatDuration(options_.sync_flush_timeout), " (flushed up to ", flushed_, ")",
-      last_error_.ok() ? "" : absl::StrCat("; last flush error: ", last_error_.ToString())));
+  return TimeoutError(end_offset);
 }
 
 int64_t GroupCommitService::flush_count() const {
@@ -121,15 +175,17 @@ absl::Status GroupCommitService::FlushTo(int64_t target) {
     // Before waiters are released, so a returned WaitForFlush implies the
     // callback saw its offset.
     if (progressed && on_flushed_) on_flushed_(*flushed);
+    std::vector<std::function<void(absl::Status)>> ready;
     {
       absl::MutexLock lock(&mu_);
       last_error_ = status;
       if (progressed) {
         flushed_ = std::max(flushed_, *flushed);
         ++flush_count_;
-        ReleaseFlushedLocked();
+        ReleaseFlushedLocked(&ready);
       }
     }
+    for (auto& done : ready) done(absl::OkStatus());
     // One flush covers one file; a full file hands over to the next.
     if (!progressed || *flushed >= target) break;
   }
@@ -143,6 +199,10 @@ void GroupCommitService::Run() {
       absl::MutexLock lock(&mu_);
       if (!HasWork()) work_cv_.WaitWithTimeout(&mu_, kIdleWait);
       if (stopping_) return;
+    }
+    ExpireCallbacks();
+    {
+      absl::MutexLock lock(&mu_);
       // After a timeout, retry a target a failed flush left unreached.
       if (requested_ <= flushed_) continue;
       attempted_ = requested_;

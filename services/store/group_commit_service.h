@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -51,6 +52,13 @@ class GroupCommitService {
   // Must not be called with the append lock held.
   absl::Status WaitForFlush(int64_t end_offset) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // As WaitForFlush, without blocking: `done` gets the same status, on the
+  // flushing thread (or at once on the caller's, if already flushed or
+  // stopped). No thread is parked per waiting appender, so an appender
+  // (a gRPC call) costs nothing while its flush is pending.
+  void NotifyWhenFlushed(int64_t end_offset, std::function<void(absl::Status)> done)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Asks for a flush without waiting for it (a message sent without
   // waitStoreMsgOK).
   void RequestFlush(int64_t end_offset) ABSL_LOCKS_EXCLUDED(mu_);
@@ -65,8 +73,17 @@ class GroupCommitService {
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Raises the requested offset and wakes the flushing thread.
   void RequestLocked(int64_t end_offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Wakes the waiters whose end offset is flushed.
-  void ReleaseFlushedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  struct Callback {
+    absl::Time deadline;
+    std::function<void(absl::Status)> done;
+  };
+  // Wakes the waiters whose end offset is flushed and moves their callbacks
+  // to `*ready`, for the caller to run after unlocking.
+  void ReleaseFlushedLocked(std::vector<std::function<void(absl::Status)>>* ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Answers (DEADLINE_EXCEEDED) callbacks whose timeout passed.
+  void ExpireCallbacks() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status TimeoutError(int64_t end_offset) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Flushes until the flushed offset reaches `target` or stops moving,
   // publishing it to waiters after each file. Returns the last flush error.
   absl::Status FlushTo(int64_t target) ABSL_LOCKS_EXCLUDED(mu_);
@@ -81,6 +98,8 @@ class GroupCommitService {
   // Appenders blocked in WaitForFlush, by the end offset they wait for; an
   // entry is removed (and its CondVar signalled) once flushed or stopped.
   std::multimap<int64_t, absl::CondVar*> waiting_ ABSL_GUARDED_BY(mu_);
+  // NotifyWhenFlushed callbacks, by end offset.
+  std::multimap<int64_t, Callback> callbacks_ ABSL_GUARDED_BY(mu_);
   // The highest end offset anyone asked to be flushed.
   int64_t requested_ ABSL_GUARDED_BY(mu_) = 0;
   // The request the thread last flushed for; a larger request is new work.

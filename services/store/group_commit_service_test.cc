@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "services/store/test_util.h"
 
@@ -138,6 +139,74 @@ TEST_F(GroupCommitServiceTest, RequestFlushDoesNotWait) {
   int64_t end = Write(64);
   service.RequestFlush(end);
   ASSERT_TRUE(WaitFor([&] { return queue_.FlushedOffset() == end; }));
+}
+
+// Collects the status a NotifyWhenFlushed callback got.
+class FlushOutcome {
+ public:
+  std::function<void(absl::Status)> Callback() {
+    return [this](absl::Status status) {
+      status_ = std::move(status);
+      answered_.Notify();
+    };
+  }
+  bool answered() const { return answered_.HasBeenNotified(); }
+  // The status, once answered within 10 s; UNKNOWN otherwise.
+  absl::Status Await() {
+    if (!answered_.WaitForNotificationWithTimeout(absl::Seconds(10))) {
+      return absl::UnknownError("no answer within 10 s");
+    }
+    return status_;
+  }
+
+ private:
+  absl::Notification answered_;
+  absl::Status status_;
+};
+
+TEST_F(GroupCommitServiceTest, CallbackRunsOnceFlushed) {
+  GroupCommitService service(&queue_, {});
+  service.Start();
+  int64_t end = Write(3 * kFileSize + 5);
+  FlushOutcome pending;
+  service.NotifyWhenFlushed(end, pending.Callback());
+  EXPECT_TRUE(pending.Await().ok());
+  EXPECT_GE(queue_.FlushedOffset(), end);
+  // Already flushed: answered before the call returns, on this thread.
+  FlushOutcome at_once;
+  service.NotifyWhenFlushed(end, at_once.Callback());
+  EXPECT_TRUE(at_once.answered());
+  EXPECT_TRUE(at_once.Await().ok());
+}
+
+TEST_F(GroupCommitServiceTest, CallbackTimesOutWithFlushDiskTimeout) {
+  GroupCommitOptions options;
+  options.sync_flush_timeout = absl::Milliseconds(50);
+  GroupCommitService service(&queue_, options);
+  service.Start();
+  int64_t end = Write(10);
+  // Never written, so never flushed.
+  FlushOutcome pending;
+  service.NotifyWhenFlushed(end + 100, pending.Callback());
+  absl::Status status = pending.Await();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_NE(status.message().find("flush disk timeout"), std::string::npos) << status;
+}
+
+TEST_F(GroupCommitServiceTest, StopAnswersPendingCallbacks) {
+  GroupCommitService service(&queue_, {});
+  int64_t end = Write(500);
+  FlushOutcome flushed_by_stop;
+  FlushOutcome unreachable;
+  service.NotifyWhenFlushed(end, flushed_by_stop.Callback());
+  service.NotifyWhenFlushed(end + 1000, unreachable.Callback());
+  EXPECT_FALSE(flushed_by_stop.answered());
+  ASSERT_TRUE(service.Stop().ok());
+  EXPECT_TRUE(flushed_by_stop.Await().ok());
+  EXPECT_EQ(unreachable.Await().code(), absl::StatusCode::kUnavailable);
+  FlushOutcome after_stop;
+  service.NotifyWhenFlushed(end + 1, after_stop.Callback());
+  EXPECT_EQ(after_stop.Await().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -60,10 +60,6 @@ bool HasKey(absl::string_view keys, absl::string_view key) {
 
 }  // namespace
 
-bool MessageStore::AppendsAreImmediate() const {
-  return options_.flush_disk_type == FlushDiskType::kAsync && options_.role != v1::SYNC_MASTER;
-}
-
 absl::StatusOr<std::unique_ptr<MessageStore>> MessageStore::Open(MessageStoreOptions options) {
   if (options.root_dir.empty()) return absl::InvalidArgumentError("store root dir is empty");
   if (options.commit_log_file_size < 64 * 1024) {
@@ -301,9 +297,68 @@ void MessageStore::StopReplication() {
   if (ha_master_ != nullptr) ha_master_->Stop();
 }
 
+namespace {
+
+// A failed flush wait turns every stored message's status to FLUSH_DISK_TIMEOUT.
+void MarkFlushOutcome(const absl::Status& flushed, v1::AppendBatchResponse* response) {
+  if (flushed.ok()) return;
+  for (v1::AppendResult& result : *response->mutable_results()) {
+    if (result.status() == v1::PUT_OK) {
+      result.set_status(v1::FLUSH_DISK_TIMEOUT);
+      result.set_error(std::string(flushed.message()));
+    }
+  }
+}
+
+}  // namespace
+
+bool MessageStore::AppendsAreAsync() const { return options_.role != v1::SYNC_MASTER; }
+
+void MessageStore::AppendBatchAsync(const v1::AppendBatchRequest& request, AppendCallback done) {
+  if (options_.role == v1::SYNC_MASTER && request.wait_store_ok()) {
+    done(AppendBatch(request));
+    return;
+  }
+  v1::AppendBatchResponse response;
+  int64_t end_offset = AppendEntries(request, &response);
+  if (end_offset == 0 || group_commit_ == nullptr) {
+    done(std::move(response));
+    return;
+  }
+  if (!request.wait_store_ok()) {
+    group_commit_->RequestFlush(end_offset);
+    done(std::move(response));
+    return;
+  }
+  auto pending = std::make_shared<v1::AppendBatchResponse>(std::move(response));
+  group_commit_->NotifyWhenFlushed(end_offset,
+                                   [pending, done = std::move(done)](absl::Status flushed) {
+                                     MarkFlushOutcome(flushed, pending.get());
+                                     done(std::move(*pending));
+                                   });
+}
+
 absl::StatusOr<v1::AppendBatchResponse> MessageStore::AppendBatch(
     const v1::AppendBatchRequest& request) {
   v1::AppendBatchResponse response;
+  int64_t end_offset = AppendEntries(request, &response);
+  if (end_offset == 0) return response;
+  if (group_commit_ != nullptr) {
+    if (!request.wait_store_ok()) {
+      group_commit_->RequestFlush(end_offset);
+    } else {
+      MarkFlushOutcome(group_commit_->WaitForFlush(end_offset), &response);
+    }
+  }
+  if (options_.role == v1::SYNC_MASTER && request.wait_store_ok() && ha_master_ != nullptr) {
+    WaitForSlave(end_offset, &response);
+  }
+  return response;
+}
+
+int64_t MessageStore::AppendEntries(const v1::AppendBatchRequest& request,
+                                    v1::AppendBatchResponse* out) {
+  v1::AppendBatchResponse& response = *out;
   const int n = request.entries_size();
   for (int i = 0; i < n; ++i) response.add_results();
   auto fail_all = [&](v1::PutStatus status, absl::string_view why) {
@@ -311,7 +366,7 @@ absl::StatusOr<v1::AppendBatchResponse> MessageStore::AppendBatch(
       result.set_status(status);
       result.set_error(std::string(why));
     }
-    return response;
+    return int64_t{0};
   };
   if (options_.role == v1::SLAVE) {
     return fail_all(v1::SERVICE_NOT_AVAILABLE, "this store is a slave; send to its master");
@@ -334,7 +389,7 @@ absl::StatusOr<v1::AppendBatchResponse> MessageStore::AppendBatch(
     records.push_back(pending[i].record);
     record_entry.push_back(i);
   }
-  if (records.empty()) return response;
+  if (records.empty()) return 0;
 
   std::vector<AppendResult> appended = commit_log_->AppendBatch(records);
   int64_t end_offset = 0;
@@ -355,27 +410,11 @@ absl::StatusOr<v1::AppendBatchResponse> MessageStore::AppendBatch(
     result->set_offset_msg_id(MakeOffsetMessageId(records[j].store_host, a.physical_offset));
     end_offset = std::max(end_offset, a.physical_offset + a.size);
   }
-  if (stored == 0) return response;
+  if (stored == 0) return 0;
   dispatcher_->Wake();
   if (ha_master_ != nullptr) ha_master_->NotifyAppended(end_offset);
   puts_.Add(stored);
-
-  if (group_commit_ != nullptr) {
-    if (!request.wait_store_ok()) {
-      group_commit_->RequestFlush(end_offset);
-    } else if (absl::Status flushed = group_commit_->WaitForFlush(end_offset); !flushed.ok()) {
-      for (v1::AppendResult& result : *response.mutable_results()) {
-        if (result.status() == v1::PUT_OK) {
-          result.set_status(v1::FLUSH_DISK_TIMEOUT);
-          result.set_error(std::string(flushed.message()));
-        }
-      }
-    }
-  }
-  if (options_.role == v1::SYNC_MASTER && request.wait_store_ok() && ha_master_ != nullptr) {
-    WaitForSlave(end_offset, &response);
-  }
-  return response;
+  return end_offset;
 }
 
 void MessageStore::WaitForSlave(int64_t end_offset, v1::AppendBatchResponse* response) {

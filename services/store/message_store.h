@@ -116,8 +116,11 @@ class MessageStore final : public StoreApi {
   // StoreApi.
   absl::StatusOr<v1::AppendBatchResponse> AppendBatch(
       const v1::AppendBatchRequest& request) override;
-  // ASYNC_FLUSH, and not a SYNC_MASTER.
-  bool AppendsAreImmediate() const override;
+  // SYNC_FLUSH appends are answered from the group-commit thread; a
+  // SYNC_MASTER's appends block for the slave (AppendBatch).
+  void AppendBatchAsync(const v1::AppendBatchRequest& request, AppendCallback done) override;
+  // Not a SYNC_MASTER.
+  bool AppendsAreAsync() const override;
   absl::StatusOr<v1::GetMessagesResponse> GetMessages(
       const v1::GetMessagesRequest& request) override;
   absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(
@@ -160,6 +163,9 @@ class MessageStore final : public StoreApi {
   // SYNC_MASTER: waits for a slave to acknowledge `end_offset`, or marks the
   // stored results SLAVE_NOT_AVAILABLE / FLUSH_SLAVE_TIMEOUT.
   void WaitForSlave(int64_t end_offset, v1::AppendBatchResponse* response);
+  // Validates and appends the entries, filling `response`; returns the end
+  // offset of what was stored, 0 if nothing was.
+  int64_t AppendEntries(const v1::AppendBatchRequest& request, v1::AppendBatchResponse* response);
 
   // Reads the record a consume-queue unit points at, into `out`.
   absl::Status ReadMessage(int64_t physical_offset, common::v1::MessageExt* out,

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "services/store/message_format.h"
 #include "services/store/test_util.h"
 
@@ -284,6 +285,47 @@ TEST_F(MessageStoreTest, SyncFlushAcknowledgesFlushedAppends) {
   ASSERT_TRUE(stats.ok());
   EXPECT_GE(stats->flushed_offset(),
             response.results(0).physical_offset() + response.results(0).size());
+}
+
+TEST_F(MessageStoreTest, AsyncSyncFlushAnswersFromTheFlushThreadOnceFlushed) {
+  MessageStoreOptions options = Options();
+  options.flush_disk_type = FlushDiskType::kSync;
+  std::unique_ptr<MessageStore> store = OpenStore(options);
+  EXPECT_TRUE(store->AppendsAreAsync());
+  constexpr int kAppends = 50;
+  absl::Mutex mu;
+  std::vector<v1::AppendBatchResponse> answers;
+  std::vector<int64_t> flushed_when_answered;
+  for (int i = 0; i < kAppends; ++i) {
+    v1::AppendBatchRequest request;
+    request.set_wait_store_ok(true);
+    *request.add_entries() = Entry("T", 0, absl::StrCat("durable-", i));
+    store->AppendBatchAsync(request, [&](absl::StatusOr<v1::AppendBatchResponse> response) {
+      absl::StatusOr<v1::GetStatsResponse> stats = store->GetStats();
+      absl::MutexLock lock(&mu);
+      flushed_when_answered.push_back(stats.ok() ? stats->flushed_offset() : -1);
+      answers.push_back(response.ok() ? *std::move(response) : v1::AppendBatchResponse());
+    });
+  }
+  absl::MutexLock lock(&mu);
+  ASSERT_TRUE(mu.AwaitWithTimeout(
+      absl::Condition(
+          +[](std::vector<v1::AppendBatchResponse>* a) { return a->size() == kAppends; }, &answers),
+      absl::Seconds(10)));
+  for (size_t i = 0; i < answers.size(); ++i) {
+    const v1::AppendBatchResponse& response = answers[i];
+    ASSERT_EQ(response.results_size(), 1);
+    EXPECT_EQ(response.results(0).status(), v1::PUT_OK);
+    // Answered only once its record was on disk.
+    EXPECT_GE(flushed_when_answered[i],
+              response.results(0).physical_offset() + response.results(0).size());
+  }
+}
+
+TEST_F(MessageStoreTest, SyncMasterAppendsAreNotAsync) {
+  MessageStoreOptions options = Options();
+  options.role = v1::SYNC_MASTER;
+  EXPECT_FALSE(OpenStore(options)->AppendsAreAsync());
 }
 
 TEST_F(MessageStoreTest, SlaveRefusesWrites) {

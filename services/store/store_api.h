@@ -25,10 +25,17 @@ class StoreApi {
 
   virtual absl::StatusOr<v1::AppendBatchResponse> AppendBatch(
       const v1::AppendBatchRequest& request) = 0;
-  // True when AppendBatch returns without waiting for anything but memory (no
-  // disk flush, slave acknowledgement or network call): the broker then runs
-  // sends on the gRPC thread that received them instead of its send threads.
-  virtual bool AppendsAreImmediate() const { return false; }
+  using AppendCallback = std::function<void(absl::StatusOr<v1::AppendBatchResponse>)>;
+  // AppendBatch that reports through `done` (called exactly once, on any
+  // thread, possibly before this returns). `request` need only live during
+  // the call. This default blocks in AppendBatch.
+  virtual void AppendBatchAsync(const v1::AppendBatchRequest& request, AppendCallback done) {
+    done(AppendBatch(request));
+  }
+  // True when AppendBatchAsync never blocks (waits for a flush end in a
+  // callback from the flushing thread): the broker then runs sends on the
+  // gRPC thread that received them instead of handing them to send threads.
+  virtual bool AppendsAreAsync() const { return false; }
   virtual absl::StatusOr<v1::GetMessagesResponse> GetMessages(
       const v1::GetMessagesRequest& request) = 0;
   virtual absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(

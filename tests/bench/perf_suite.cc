@@ -50,6 +50,9 @@ ABSL_FLAG(int, pull_batch, 32, "Messages per pull in the catch-up read.");
 ABSL_FLAG(int, pull_chains_per_queue, 2, "Pulls in flight per queue in the catch-up read.");
 ABSL_FLAG(std::string, deployments, "standalone,split", "Deployments to measure.");
 ABSL_FLAG(bool, echo, true, "Measure the transport ceiling rows.");
+ABSL_FLAG(std::vector<std::string>, broker_args, {},
+          "Extra flags for the standalone server and the broker (comma-separated), e.g. "
+          "--broker_args=--send_threads=64.");
 
 namespace mq::bench {
 namespace {
