@@ -212,7 +212,11 @@ def table(args, rows, machine):
     for row_id, peer, target, _ in comparisons(n):
         if row_id in rows:
             fmt_row(row_id, peer, target)
-    for key in sorted(k for k in rows if k.startswith("redis.")):
+    def redis_order(key):
+        _, fsync, pipeline, clients = key.split(".")
+        return fsync, int(pipeline[1:]), int(clients[1:])
+
+    for key in sorted((k for k in rows if k.startswith("redis.")), key=redis_order):
         fmt_row(key)
     std = f"standalone.send.w{n}"
     if std in rows:
