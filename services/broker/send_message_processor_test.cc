@@ -4,7 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "common/status.h"
 #include "services/broker/broker_errors.h"
 #include "services/broker/put_stats_hook.h"
@@ -385,6 +390,79 @@ TEST_F(SendMessageProcessorTest, BadBatchesAreRefusedWhole) {
   ExpectError(send(Batch("orders", 2, 9)), absl::StatusCode::kInvalidArgument,
               common::v1::SYSTEM_ERROR);
   EXPECT_TRUE(store_.append_batch_sizes().empty());
+}
+
+// A store whose appends land at once but are answered only on Release(), from
+// another thread: the flush thread of a SYNC_FLUSH store.
+class DeferringStore : public testing::FakeStore {
+ public:
+  void AppendBatchAsync(const store::v1::AppendBatchRequest& request,
+                        AppendCallback done) override {
+    absl::StatusOr<store::v1::AppendBatchResponse> response = AppendBatch(request);
+    absl::MutexLock lock(&mu_);
+    pending_.emplace_back(std::move(response), std::move(done));
+  }
+  bool AppendsAreAsync() const override { return true; }
+
+  void Release() {
+    std::vector<std::pair<absl::StatusOr<store::v1::AppendBatchResponse>, AppendCallback>> pending;
+    {
+      absl::MutexLock lock(&mu_);
+      pending.swap(pending_);
+    }
+    std::thread flusher([&] {
+      for (auto& [response, done] : pending) done(std::move(response));
+    });
+    flusher.join();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::pair<absl::StatusOr<store::v1::AppendBatchResponse>, AppendCallback>> pending_
+      ABSL_GUARDED_BY(mu_);
+};
+
+TEST(SendMessageProcessorAsyncTest, AnswersWhenTheStoreDoes) {
+  DeferringStore store;
+  TopicConfigManager topics(&store, TopicConfigOptions());
+  ASSERT_TRUE(topics.Load().ok());
+  ASSERT_TRUE(topics.CreateOrUpdate(Topic("orders", 4)).ok());
+  SendHookRegistry hooks;
+  auto hook = std::make_shared<RecordingHook>();
+  hooks.Register(hook);
+  SendOptions options;
+  options.broker_name = "broker-a";
+  options.store_host = "127.0.0.1:10911";
+  SendMessageProcessor processor(&store, &topics, &hooks, options);
+
+  const broker::v1::SendMessageRequest single = Request("orders", 1);
+  const broker::v1::SendBatchRequest batch = Batch("orders", 3, 2);
+  absl::StatusOr<broker::v1::SendMessageResponse> single_answer =
+      absl::UnknownError("not answered");
+  absl::StatusOr<broker::v1::SendBatchResponse> batch_answer = absl::UnknownError("not answered");
+  processor.SendAsync(single, kBornHost, [&](absl::StatusOr<broker::v1::SendMessageResponse> r) {
+    single_answer = std::move(r);
+  });
+  processor.SendBatchAsync(batch, kBornHost, [&](absl::StatusOr<broker::v1::SendBatchResponse> r) {
+    batch_answer = std::move(r);
+  });
+  // Stored, but not answered (and the after-send hooks not run) until the store answers.
+  EXPECT_EQ(single_answer.status().code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(batch_answer.status().code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(hook->before, 2);
+  EXPECT_TRUE(hook->after.empty());
+
+  store.Release();
+  ASSERT_TRUE(single_answer.ok()) << single_answer.status();
+  EXPECT_EQ(single_answer->status(), broker::v1::SEND_OK);
+  EXPECT_EQ(single_answer->queue_id(), 1);
+  EXPECT_EQ(single_answer->queue_offset(), 0);
+  EXPECT_EQ(single_answer->msg_id(), single.message().properties().at("UNIQ_KEY"));
+  ASSERT_TRUE(batch_answer.ok()) << batch_answer.status();
+  EXPECT_EQ(batch_answer->status(), broker::v1::SEND_OK);
+  EXPECT_EQ(batch_answer->queue_id(), 2);
+  EXPECT_EQ(batch_answer->msg_ids_size(), 3);
+  EXPECT_EQ(hook->after.size(), 2u);
 }
 
 }  // namespace

@@ -12,7 +12,6 @@
 // <TAB>calls<TAB>failures" (value: messages per second, or MiB for memory
 // rows) followed by a readable line.
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -102,12 +101,7 @@ void CheckOk(const absl::Status& status) {
   }
 }
 
-std::string Payload(size_t bytes) { return std::string(std::max<size_t>(bytes, 8), 'e'); }
-
-void StampPayload(std::string* payload) {
-  int64_t now = absl::GetCurrentTimeNanos();
-  std::memcpy(payload->data(), &now, sizeof(now));
-}
+std::string Payload(size_t bytes) { return std::string(bytes, 'e'); }
 
 void MeasureEcho(const char* self) {
   auto echo = StartOrDie("echo", self, {"--serve_echo"});
@@ -169,9 +163,7 @@ void MeasureEcho(const char* self) {
     }
     const std::string payload = Payload(absl::GetFlag(FLAGS_body_bytes));
     StartCall stream = [&](int index, std::function<void(bool)> done) {
-      std::string message = payload;
-      StampPayload(&message);
-      streams[index % channels]->Send(std::move(message), std::move(done));
+      streams[index % channels]->Send(payload, std::move(done));
     };
     Report("echo.stream",
            absl::StrCat("null bidi-stream echo, ", absl::GetFlag(FLAGS_in_flight), " in flight"),
