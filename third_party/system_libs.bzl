@@ -36,6 +36,9 @@ _LIBS = {
     "gtest_main": (["gmock_main", "gtest", "gmock"], []),
     "benchmark": (["benchmark"], ["-lpthread"]),
     "zlib": (["zlib"], []),
+    # The servers' and load tools' allocator: glibc's malloc trims and
+    # contends under gRPC's many threads (profiled in BENCHMARKS.md).
+    "jemalloc": (["jemalloc"], []),
 }
 
 def _pkg_config_libs(ctx, packages):

@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgoogle-glog-dev libgflags-dev
-  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libjemalloc-dev
   grpc-proto python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
   iproute2
 )

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/status.h"
 
@@ -43,25 +44,30 @@ class RemoteStore::WatchHandle : public store::StoreApi::Watch {
   const int id_;
 };
 
+struct RemoteStore::AppendCall {
+  grpc::ClientContext context;
+  store::v1::AppendBatchRequest request;
+  store::v1::AppendBatchResponse response;
+  Batch batch;
+};
+
 RemoteStore::RemoteStore(std::shared_ptr<grpc::Channel> channel, RemoteStoreOptions options)
-    : options_(options), channel_(std::move(channel)), stub_(store::v1::Store::NewStub(channel_)) {
-  for (int i = 0; i < std::max(1, options_.sender_threads); ++i) {
-    senders_.emplace_back([this] { SenderLoop(); });
-  }
-}
+    : options_(options), channel_(std::move(channel)), stub_(store::v1::Store::NewStub(channel_)) {}
 
 RemoteStore::~RemoteStore() {
+  std::deque<std::unique_ptr<PendingAppend>> queued;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    for (PendingAppend* pending : queue_) {
-      pending->result = StoreStopping();
-      pending->done = true;
-    }
-    queue_.clear();
-    for (grpc::ClientContext* context : in_flight_) context->TryCancel();
+    queued.swap(queue_);
+    for (AppendCall* call : in_flight_) call->context.TryCancel();
   }
-  for (std::thread& sender : senders_) sender.join();
+  for (auto& pending : queued) pending->done(StoreStopping());
+  {
+    absl::MutexLock lock(&mu_);
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return rpcs_in_flight_ == 0; };
+    mu_.Await(absl::Condition(&idle));
+  }
   {
     absl::MutexLock lock(&watch_mu_);
     watch_stopping_ = true;
@@ -80,111 +86,123 @@ absl::Status RemoteStore::WaitForConnected(absl::Duration timeout) {
 
 absl::StatusOr<store::v1::AppendBatchResponse> RemoteStore::AppendBatch(
     const store::v1::AppendBatchRequest& request) {
-  PendingAppend pending;
-  pending.request = &request;
-  pending.bytes = static_cast<int64_t>(request.ByteSizeLong());
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return StoreStopping();
-  queue_.push_back(&pending);
-  mu_.Await(absl::Condition(&pending.done));
-  return std::move(pending.result);
+  absl::Notification answered;
+  absl::StatusOr<store::v1::AppendBatchResponse> result;
+  AppendBatchAsync(request, [&](absl::StatusOr<store::v1::AppendBatchResponse> response) {
+    result = std::move(response);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return result;
 }
 
-std::vector<RemoteStore::PendingAppend*> RemoteStore::TakeBatchLocked() {
-  std::vector<PendingAppend*> batch;
+void RemoteStore::AppendBatchAsync(store::v1::AppendBatchRequest request, AppendCallback done) {
+  auto pending = std::make_unique<PendingAppend>();
+  pending->entries = request.entries_size();
+  pending->bytes = static_cast<int64_t>(request.ByteSizeLong());
+  pending->request = std::move(request);
+  pending->done = std::move(done);
+  Batch batch;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(pending));
+      if (rpcs_in_flight_ >= std::max(1, options_.max_append_rpcs)) return;
+      ++rpcs_in_flight_;
+      batch = TakeBatchLocked();
+    }
+  }
+  if (pending != nullptr) {
+    pending->done(StoreStopping());
+    return;
+  }
+  StartRpc(std::move(batch));
+}
+
+RemoteStore::Batch RemoteStore::TakeBatchLocked() {
+  Batch batch;
   int entries = 0;
   int64_t bytes = 0;
-  bool wait_store_ok = queue_.front()->request->wait_store_ok();
+  bool wait_store_ok = queue_.front()->request.wait_store_ok();
   while (!queue_.empty()) {
-    PendingAppend* next = queue_.front();
-    int next_entries = next->request->entries_size();
-    if (!batch.empty() && (next->request->wait_store_ok() != wait_store_ok ||
-                           entries + next_entries > options_.max_batch_entries ||
-                           bytes + next->bytes > options_.max_batch_bytes)) {
+    PendingAppend& next = *queue_.front();
+    if (!batch.empty() && (next.request.wait_store_ok() != wait_store_ok ||
+                           entries + next.entries > options_.max_batch_entries ||
+                           bytes + next.bytes > options_.max_batch_bytes)) {
       break;
     }
-    batch.push_back(next);
+    entries += next.entries;
+    bytes += next.bytes;
+    batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
-    entries += next_entries;
-    bytes += next->bytes;
   }
   return batch;
 }
 
-void RemoteStore::SenderLoop() {
-  while (true) {
-    std::vector<PendingAppend*> batch;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]()
-                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
-      mu_.Await(absl::Condition(&ready));
-      if (stopping_) return;
-      batch = TakeBatchLocked();
-    }
-    SendBatch(batch);
-  }
-}
-
-void RemoteStore::SendBatch(const std::vector<PendingAppend*>& batch) {
-  store::v1::AppendBatchRequest combined;
-  const store::v1::AppendBatchRequest* request = batch.front()->request;
-  int total_entries = 0;
-  for (const PendingAppend* pending : batch) total_entries += pending->request->entries_size();
-  if (batch.size() > 1) {
-    combined.set_wait_store_ok(request->wait_store_ok());
-    combined.mutable_entries()->Reserve(total_entries);
-    for (const PendingAppend* pending : batch) {
-      for (const store::v1::AppendEntry& entry : pending->request->entries()) {
-        *combined.add_entries() = entry;
+void RemoteStore::StartRpc(Batch batch) {
+  auto* call = new AppendCall;
+  if (batch.size() == 1) {
+    call->request.Swap(&batch.front()->request);
+  } else {
+    int total_entries = 0;
+    for (const auto& pending : batch) total_entries += pending->entries;
+    call->request.set_wait_store_ok(batch.front()->request.wait_store_ok());
+    call->request.mutable_entries()->Reserve(total_entries);
+    for (const auto& pending : batch) {
+      for (store::v1::AppendEntry& entry : *pending->request.mutable_entries()) {
+        call->request.add_entries()->Swap(&entry);
       }
     }
-    request = &combined;
   }
-
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.append_timeout));
-  absl::Status status;
-  store::v1::AppendBatchResponse response;
-  bool sent = false;
+  call->batch = std::move(batch);
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_.append_timeout));
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) {
-      status = StoreStopping();
-    } else {
-      in_flight_.push_back(&context);
-      ++append_rpcs_;
-      sent = true;
-    }
+    in_flight_.insert(call);
+    ++append_rpcs_;
+    if (stopping_) call->context.TryCancel();
   }
-  if (sent) {
-    grpc::Status rpc = stub_->AppendBatch(&context, *request, &response);
-    if (!rpc.ok()) {
-      status = FromGrpcStatus(rpc, context);
-    } else if (response.results_size() != total_entries) {
-      status = absl::InternalError(absl::StrFormat("store answered %d results for %d entries",
-                                                   response.results_size(), total_entries));
-    }
-  }
+  stub_->async()->AppendBatch(&call->context, &call->request, &call->response,
+                              [this, call](grpc::Status status) { OnRpcDone(call, status); });
+}
 
-  absl::MutexLock lock(&mu_);
-  if (sent) in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), &context));
+void RemoteStore::OnRpcDone(AppendCall* call, const grpc::Status& rpc) {
+  std::unique_ptr<AppendCall> owned(call);
+  absl::Status status;
+  if (!rpc.ok()) {
+    status = FromGrpcStatus(rpc, call->context);
+  } else if (call->response.results_size() != call->request.entries_size()) {
+    status = absl::InternalError(absl::StrFormat("store answered %d results for %d entries",
+                                                 call->response.results_size(),
+                                                 call->request.entries_size()));
+  }
   int offset = 0;
-  for (PendingAppend* pending : batch) {
-    int count = pending->request->entries_size();
+  for (auto& pending : call->batch) {
+    int count = pending->entries;
     if (status.ok()) {
       store::v1::AppendBatchResponse slice;
       slice.mutable_results()->Reserve(count);
       for (int i = offset; i < offset + count; ++i) {
-        *slice.add_results() = std::move(*response.mutable_results(i));
+        slice.add_results()->Swap(call->response.mutable_results(i));
       }
-      pending->result = std::move(slice);
+      pending->done(std::move(slice));
     } else {
-      pending->result = status;
+      pending->done(status);
     }
     offset += count;
-    pending->done = true;
   }
+
+  Batch next;
+  {
+    absl::MutexLock lock(&mu_);
+    in_flight_.erase(call);
+    if (stopping_ || queue_.empty()) {
+      --rpcs_in_flight_;
+      return;
+    }
+    next = TakeBatchLocked();
+  }
+  StartRpc(std::move(next));
 }
 
 absl::StatusOr<store::v1::GetMessagesResponse> RemoteStore::GetMessages(

@@ -1,8 +1,9 @@
 // StoreApi over gRPC, for a broker whose store runs as a separate process.
 //
-// Appends are coalesced: concurrent AppendBatch calls queue up, and sender
-// threads drain the queue into as few AppendBatch RPCs as the limits allow,
-// then hand each caller its own slice of the results. The store group-commits
+// Appends are asynchronous and coalesced: appends queue up while
+// max_append_rpcs AppendBatch RPCs are in flight, and each RPC's completion
+// drains the queue into the next RPC, as large as the limits allow, then hands
+// each caller its own slice of the results. No thread waits for the store. The store group-commits
 // one RPC as one unit, so many producers' messages share one flush (and one
 // slave round trip) across the process boundary, as they would in-process. A
 // caller's request is never split, and requests that differ in wait_store_ok
@@ -23,6 +24,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,7 +50,7 @@ struct RemoteStoreOptions {
   int max_batch_entries = 512;
   int64_t max_batch_bytes = 4 * 1024 * 1024;
   // Append RPCs in flight at once.
-  int sender_threads = 4;
+  int max_append_rpcs = 1;
   // Reconnect delays of the watch stream.
   absl::Duration watch_initial_backoff = absl::Milliseconds(100);
   absl::Duration watch_max_backoff = absl::Seconds(5);
@@ -58,8 +60,9 @@ struct RemoteStoreOptions {
 class RemoteStore final : public store::StoreApi {
  public:
   RemoteStore(std::shared_ptr<grpc::Channel> channel, RemoteStoreOptions options);
-  // Fails queued appends with UNAVAILABLE, cancels calls in flight, closes
-  // the watch stream, and joins the threads. Watches must be gone first.
+  // Fails queued appends with UNAVAILABLE, cancels append RPCs in flight and
+  // waits for their callbacks, closes the watch stream, and joins its thread.
+  // Watches must be gone first.
   ~RemoteStore() override;
 
   RemoteStore(const RemoteStore&) = delete;
@@ -70,6 +73,9 @@ class RemoteStore final : public store::StoreApi {
 
   absl::StatusOr<store::v1::AppendBatchResponse> AppendBatch(
       const store::v1::AppendBatchRequest& request) override ABSL_LOCKS_EXCLUDED(mu_);
+  void AppendBatchAsync(store::v1::AppendBatchRequest request, AppendCallback done) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  bool AppendsAreAsync() const override { return true; }
   absl::StatusOr<store::v1::GetMessagesResponse> GetMessages(
       const store::v1::GetMessagesRequest& request) override;
   absl::StatusOr<store::v1::GetQueueOffsetsResponse> GetQueueOffsets(
@@ -101,16 +107,20 @@ class RemoteStore final : public store::StoreApi {
   class WatchHandle;
   // One caller's append, waiting in the queue or in an RPC.
   struct PendingAppend {
-    const store::v1::AppendBatchRequest* request = nullptr;
+    store::v1::AppendBatchRequest request;  // emptied when its RPC starts
+    int entries = 0;
     int64_t bytes = 0;
-    bool done = false;
-    absl::StatusOr<store::v1::AppendBatchResponse> result;
+    AppendCallback done;
   };
+  using Batch = std::vector<std::unique_ptr<PendingAppend>>;
+  // One AppendBatch RPC in flight and the appends it carries.
+  struct AppendCall;
 
-  void SenderLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Takes the next group of pending appends that may share one RPC.
-  std::vector<PendingAppend*> TakeBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SendBatch(const std::vector<PendingAppend*>& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  Batch TakeBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends `batch` as one RPC; the caller counted it in rpcs_in_flight_.
+  void StartRpc(Batch batch) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnRpcDone(AppendCall* call, const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
 
   void WatchLoop() ABSL_LOCKS_EXCLUDED(watch_mu_, listeners_mu_);
   void RemoveListener(int id) ABSL_LOCKS_EXCLUDED(listeners_mu_);
@@ -121,11 +131,12 @@ class RemoteStore final : public store::StoreApi {
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<PendingAppend*> queue_ ABSL_GUARDED_BY(mu_);
-  // Contexts of append RPCs in flight, cancelled at destruction.
-  std::vector<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::unique_ptr<PendingAppend>> queue_ ABSL_GUARDED_BY(mu_);
+  // Append RPCs started and not yet completed (cancelled at destruction).
+  std::set<AppendCall*> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Slots taken: RPCs in flight plus ones being started.
+  int rpcs_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t append_rpcs_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::thread> senders_;
 
   absl::Mutex watch_mu_;
   bool watch_stopping_ ABSL_GUARDED_BY(watch_mu_) = false;

@@ -60,9 +60,9 @@ store::v1::AppendBatchRequest Append(const std::string& topic, int count, bool w
   return request;
 }
 
-RemoteStoreOptions Options(int senders = 1, int max_entries = 512) {
+RemoteStoreOptions Options(int rpcs = 1, int max_entries = 512) {
   RemoteStoreOptions options;
-  options.sender_threads = senders;
+  options.max_append_rpcs = rpcs;
   options.max_batch_entries = max_entries;
   options.call_timeout = absl::Seconds(5);
   options.append_timeout = absl::Seconds(10);
@@ -129,13 +129,13 @@ TEST_F(RemoteStoreTest, CallsReachTheStore) {
 }
 
 TEST_F(RemoteStoreTest, ConcurrentAppendsShareOneRpcAndGetTheirOwnResults) {
-  std::unique_ptr<RemoteStore> remote = Connect(Options(/*senders=*/1));
+  std::unique_ptr<RemoteStore> remote = Connect(Options(/*rpcs=*/1));
   ASSERT_TRUE(remote->WaitForConnected(absl::Seconds(5)).ok());
   fake_.SetAppendGateOpen(false);
   std::vector<absl::StatusOr<store::v1::AppendBatchResponse>> results(
       11, absl::UnknownError("not run"));
   std::vector<std::thread> threads;
-  // The first append occupies the only sender (blocked in the store)...
+  // The first append occupies the only RPC slot (blocked in the store)...
   threads.emplace_back([&] { results[0] = remote->AppendBatch(Append("t0", 1)); });
   ASSERT_TRUE(store::WaitFor([&] { return fake_.appends_waiting_at_gate() == 1; }));
   // ...while ten more queue up behind it.
@@ -157,8 +157,49 @@ TEST_F(RemoteStoreTest, ConcurrentAppendsShareOneRpcAndGetTheirOwnResults) {
   }
 }
 
+TEST_F(RemoteStoreTest, AsyncAppendsReturnAtOnceAndAnswerWhenTheStoreDoes) {
+  std::unique_ptr<RemoteStore> remote = Connect(Options(/*rpcs=*/1));
+  ASSERT_TRUE(remote->WaitForConnected(absl::Seconds(5)).ok());
+  EXPECT_TRUE(remote->AppendsAreAsync());
+  fake_.SetAppendGateOpen(false);
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<store::v1::AppendBatchResponse>> results(
+      5, absl::UnknownError("not answered"));
+  int answered = 0;
+  // One thread starts every append: none waits for the (blocked) store.
+  for (int i = 0; i < 5; ++i) {
+    remote->AppendBatchAsync(Append(absl::StrCat("t", i), 1),
+                             [&, i](absl::StatusOr<store::v1::AppendBatchResponse> response) {
+                               absl::MutexLock lock(&mu);
+                               results[i] = std::move(response);
+                               ++answered;
+                             });
+  }
+  ASSERT_TRUE(store::WaitFor([&] { return fake_.appends_waiting_at_gate() == 1; }));
+  EXPECT_EQ(remote->queued_appends(), 4u);
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(answered, 0);
+  }
+  fake_.SetAppendGateOpen(true);
+  ASSERT_TRUE(store::WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return answered == 5;
+  }));
+  EXPECT_THAT(fake_.append_batch_sizes(), ElementsAre(1, 4));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    ASSERT_EQ(results[i]->results_size(), 1);
+    store::v1::GetMessageByOffsetRequest get;
+    get.set_physical_offset(results[i]->results(0).physical_offset());
+    absl::StatusOr<store::v1::GetMessageByOffsetResponse> message = remote->GetMessageByOffset(get);
+    ASSERT_TRUE(message.ok());
+    EXPECT_EQ(message->message().topic(), absl::StrCat("t", i));
+  }
+}
+
 TEST_F(RemoteStoreTest, CoalescingRespectsLimitsAndWaitFlags) {
-  std::unique_ptr<RemoteStore> remote = Connect(Options(/*senders=*/1, /*max_entries=*/4));
+  std::unique_ptr<RemoteStore> remote = Connect(Options(/*rpcs=*/1, /*max_entries=*/4));
   ASSERT_TRUE(remote->WaitForConnected(absl::Seconds(5)).ok());
   fake_.SetAppendGateOpen(false);
   std::vector<absl::StatusOr<store::v1::AppendBatchResponse>> results(
@@ -196,7 +237,7 @@ TEST_F(RemoteStoreTest, UnreachableStoreIsUnavailable) {
 }
 
 TEST_F(RemoteStoreTest, DestructionFailsQueuedAppends) {
-  auto remote = Connect(Options(/*senders=*/1));
+  auto remote = Connect(Options(/*rpcs=*/1));
   ASSERT_TRUE(remote->WaitForConnected(absl::Seconds(5)).ok());
   fake_.SetAppendGateOpen(false);
   std::vector<absl::StatusOr<store::v1::AppendBatchResponse>> results(

@@ -147,16 +147,17 @@ bool SendMessageProcessor::FillEntry(const common::v1::Message& message, const T
   return wait_store_ok;
 }
 
-void SendMessageProcessor::Append(const store::v1::AppendBatchRequest& request, SendContext context,
+void SendMessageProcessor::Append(store::v1::AppendBatchRequest request, SendContext context,
                                   Callback<Stored> done) {
   absl::Status before = hooks_->RunBefore(context);
   if (!before.ok()) {
     done(before);
     return;
   }
+  const int entries = request.entries_size();
   store_->AppendBatchAsync(
-      request,
-      [this, entries = request.entries_size(), context = std::move(context),
+      std::move(request),
+      [this, entries, context = std::move(context),
        done = std::move(done)](absl::StatusOr<store::v1::AppendBatchResponse> response) mutable {
         done(MapStored(response, entries, &context));
       });
@@ -261,7 +262,7 @@ void SendMessageProcessor::SendAsync(const broker::v1::SendMessageRequest& reque
   context.message_count = 1;
   context.body_bytes = static_cast<int64_t>(message.body().size());
   context.born_host = std::string(born_host);
-  Append(append, std::move(context),
+  Append(std::move(append), std::move(context),
          [this, &message, queue_id = target->queue_id,
           done = std::move(done)](absl::StatusOr<Stored> stored) {
            if (!stored.ok()) {
@@ -334,7 +335,7 @@ void SendMessageProcessor::SendBatchAsync(const broker::v1::SendBatchRequest& re
   context.message_count = request.messages_size();
   context.body_bytes = *body_bytes;
   context.born_host = std::string(born_host);
-  Append(append, std::move(context),
+  Append(std::move(append), std::move(context),
          [this, &request, queue_id = target->queue_id,
           done = std::move(done)](absl::StatusOr<Stored> stored) {
            if (!stored.ok()) {

@@ -396,8 +396,7 @@ TEST_F(SendMessageProcessorTest, BadBatchesAreRefusedWhole) {
 // another thread: the flush thread of a SYNC_FLUSH store.
 class DeferringStore : public testing::FakeStore {
  public:
-  void AppendBatchAsync(const store::v1::AppendBatchRequest& request,
-                        AppendCallback done) override {
+  void AppendBatchAsync(store::v1::AppendBatchRequest request, AppendCallback done) override {
     absl::StatusOr<store::v1::AppendBatchResponse> response = AppendBatch(request);
     absl::MutexLock lock(&mu_);
     pending_.emplace_back(std::move(response), std::move(done));

@@ -314,7 +314,7 @@ void MarkFlushOutcome(const absl::Status& flushed, v1::AppendBatchResponse* resp
 
 bool MessageStore::AppendsAreAsync() const { return options_.role != v1::SYNC_MASTER; }
 
-void MessageStore::AppendBatchAsync(const v1::AppendBatchRequest& request, AppendCallback done) {
+void MessageStore::AppendBatchAsync(v1::AppendBatchRequest request, AppendCallback done) {
   if (options_.role == v1::SYNC_MASTER && request.wait_store_ok()) {
     done(AppendBatch(request));
     return;

@@ -118,7 +118,7 @@ class MessageStore final : public StoreApi {
       const v1::AppendBatchRequest& request) override;
   // SYNC_FLUSH appends are answered from the group-commit thread; a
   // SYNC_MASTER's appends block for the slave (AppendBatch).
-  void AppendBatchAsync(const v1::AppendBatchRequest& request, AppendCallback done) override;
+  void AppendBatchAsync(v1::AppendBatchRequest request, AppendCallback done) override;
   // Not a SYNC_MASTER.
   bool AppendsAreAsync() const override;
   absl::StatusOr<v1::GetMessagesResponse> GetMessages(

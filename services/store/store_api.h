@@ -27,14 +27,15 @@ class StoreApi {
       const v1::AppendBatchRequest& request) = 0;
   using AppendCallback = std::function<void(absl::StatusOr<v1::AppendBatchResponse>)>;
   // AppendBatch that reports through `done` (called exactly once, on any
-  // thread, possibly before this returns). `request` need only live during
-  // the call. This default blocks in AppendBatch.
-  virtual void AppendBatchAsync(const v1::AppendBatchRequest& request, AppendCallback done) {
+  // thread, possibly before this returns). Takes the request, so an
+  // implementation that answers later need not copy message bodies. This
+  // default blocks in AppendBatch.
+  virtual void AppendBatchAsync(v1::AppendBatchRequest request, AppendCallback done) {
     done(AppendBatch(request));
   }
-  // True when AppendBatchAsync never blocks (waits for a flush end in a
-  // callback from the flushing thread): the broker then runs sends on the
-  // gRPC thread that received them instead of handing them to send threads.
+  // True when AppendBatchAsync never blocks (waits for a flush end or a
+  // store's answer in a callback): the broker then runs sends on the gRPC
+  // thread that received them instead of handing them to send threads.
   virtual bool AppendsAreAsync() const { return false; }
   virtual absl::StatusOr<v1::GetMessagesResponse> GetMessages(
       const v1::GetMessagesRequest& request) = 0;
