@@ -142,9 +142,12 @@ class HaTest : public ::testing::Test {
   // Read by store threads, set by the test.
   std::atomic<int64_t> clock_ns_{absl::ToUnixNanos(absl::Now())};
 
+  // Both logs are equal and both stores indexed all of it (the master's
+  // dispatcher may lag behind its own appends, too).
   static bool CaughtUp(MessageStore* slave, MessageStore* master) {
     return slave->max_physical_offset() == master->max_physical_offset() &&
-           slave->dispatched_offset() >= slave->max_physical_offset();
+           slave->dispatched_offset() >= slave->max_physical_offset() &&
+           master->dispatched_offset() >= master->max_physical_offset();
   }
 
   // Every queue of T0..T2 reads the same on both stores.
