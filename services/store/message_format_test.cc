@@ -2,8 +2,10 @@
 
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -280,6 +282,19 @@ TEST(OffsetMessageIdTest, RoundTrip) {
   EXPECT_EQ(lower->physical_offset, 0x123456789A);
   EXPECT_FALSE(ParseOffsetMessageId("C0A80114").ok());
   EXPECT_FALSE(ParseOffsetMessageId("G0A8011400002A9F000000123456789A").ok());
+}
+
+TEST(OffsetMessageIdTest, IsZeroPaddedUpperCaseHexOfHostPortAndOffset) {
+  for (const auto& [ip, port, offset] :
+       {std::tuple<uint32_t, int32_t, int64_t>{0, 0, 0}, {0xFFFFFFFF, 65535, INT64_MAX},
+        {0x7F000001, 10911, 1}, {0x0A000001, 8080, int64_t{1} << 40}}) {
+    HostAddress host{ip, port};
+    EXPECT_EQ(MakeOffsetMessageId(host, offset),
+              absl::StrFormat("%08X%08X%016X", ip, static_cast<uint32_t>(port),
+                              static_cast<uint64_t>(offset)));
+  }
+  EXPECT_EQ(HostAddressToString(HostAddress{0xFFFFFFFF, 65535}), "255.255.255.255:65535");
+  EXPECT_EQ(HostAddressToString(HostAddress{0, 0}), "0.0.0.0:0");
 }
 
 TEST(BodyCrcTest, IsZlibCrc32) { EXPECT_EQ(BodyCrc("123456789"), 0xCBF43926u); }
