@@ -10,6 +10,7 @@
 #include "common/validation.h"
 #include "services/broker/broker_errors.h"
 #include "services/broker/peer_address.h"
+#include "services/broker/send_stream_reactor.h"
 
 namespace mq::broker {
 
@@ -112,6 +113,30 @@ grpc::ServerUnaryReactor* BrokerService::SendBatch(grpc::CallbackServerContext* 
   return RunOn(parts->send_executor, context, reactor, [parts, request, response, born_host] {
     return Answer(parts->send->SendBatch(*request, born_host), response);
   });
+}
+
+namespace {
+
+// A stream answered with an error as soon as it opens.
+class RefusedStream final : public grpc::ServerBidiReactor<broker::v1::SendStreamRequest,
+                                                           broker::v1::SendStreamResponse> {
+ public:
+  RefusedStream(const absl::Status& status, grpc::CallbackServerContext* context) {
+    Finish(ToGrpcStatus(status, context));
+  }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<broker::v1::SendStreamRequest, broker::v1::SendStreamResponse>*
+BrokerService::SendMessageStream(grpc::CallbackServerContext* context) {
+  if (!serving_.load(std::memory_order_acquire)) {
+    return new RefusedStream(
+        ServiceNotAvailable("the broker is not serving (starting or stopping)"), context);
+  }
+  return new SendStreamReactor(parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
+                               PeerToHostPort(context->peer()));
 }
 
 grpc::ServerUnaryReactor* BrokerService::PullMessage(grpc::CallbackServerContext* context,

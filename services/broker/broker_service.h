@@ -57,6 +57,8 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* SendBatch(grpc::CallbackServerContext* context,
                                       const broker::v1::SendBatchRequest* request,
                                       broker::v1::SendBatchResponse* response) override;
+  grpc::ServerBidiReactor<broker::v1::SendStreamRequest, broker::v1::SendStreamResponse>*
+  SendMessageStream(grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* PullMessage(grpc::CallbackServerContext* context,
                                         const broker::v1::PullMessageRequest* request,
                                         broker::v1::PullMessageResponse* response) override;

@@ -9,7 +9,10 @@
 #include <grpcpp/server_builder.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_options.h"
@@ -145,6 +148,29 @@ std::string HeldPulls(broker::v1::Broker::Stub* stub) {
   }
   auto it = stats.extra().find("held_pulls");
   return it == stats.extra().end() ? "" : it->second;
+}
+
+// Sends `requests` over one SendMessageStream (request ids 100, 101, ...),
+// half-closes, and collects every response; returns the stream's status.
+absl::Status SendOverStream(broker::v1::Broker::Stub* stub,
+                            const std::vector<broker::v1::SendMessageRequest>& requests,
+                            std::vector<broker::v1::SendStreamResponse>* responses) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  auto stream = stub->SendMessageStream(&context);
+  std::thread reader([&] {
+    broker::v1::SendStreamResponse response;
+    while (stream->Read(&response)) responses->push_back(response);
+  });
+  for (size_t i = 0; i < requests.size(); ++i) {
+    broker::v1::SendStreamRequest request;
+    request.set_request_id(100 + i);
+    *request.mutable_send() = requests[i];
+    if (!stream->Write(request)) break;
+  }
+  stream->WritesDone();
+  reader.join();
+  return FromGrpcStatus(stream->Finish(), context);
 }
 
 class BrokerTest : public ::testing::Test {
@@ -476,6 +502,59 @@ TEST_F(BrokerOverRemoteStoreTest, SendPullAndLongPollThroughTheStoreProcess) {
   EXPECT_TRUE(topics.Find("orders").has_value());
 }
 
+TEST_F(BrokerTest, SendStreamStoresInOrderAndAnswersEachRequestId) {
+  auto broker = StartBroker(Options());
+  std::vector<broker::v1::SendMessageRequest> requests;
+  for (int i = 0; i < 200; ++i) {
+    requests.push_back(SendRequest("streamed", absl::StrCat("s", i), "TagA", /*queue_id=*/0));
+  }
+  // A bad message fails alone; the stream goes on.
+  requests[50].mutable_message()->clear_body();
+  std::vector<broker::v1::SendStreamResponse> responses;
+  absl::Status status = SendOverStream(broker->stub(), requests, &responses);
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(responses.size(), requests.size());
+  std::map<uint64_t, broker::v1::SendStreamResponse> by_id;
+  for (const auto& response : responses) {
+    EXPECT_TRUE(by_id.emplace(response.request_id(), response).second)
+        << "request " << response.request_id() << " answered twice";
+  }
+  ASSERT_EQ(by_id.size(), requests.size());
+  const broker::v1::SendStreamResponse& failed = by_id.at(150);
+  ASSERT_TRUE(failed.has_error());
+  EXPECT_EQ(failed.error().code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(failed.error().response_code(), common::v1::MESSAGE_ILLEGAL);
+  EXPECT_THAT(failed.error().message(), HasSubstr("body"));
+  int64_t expected_offset = 0;
+  for (int i = 0; i < 200; ++i) {
+    if (i == 50) continue;
+    const broker::v1::SendStreamResponse& answer = by_id.at(100 + i);
+    ASSERT_TRUE(answer.has_response()) << i << ": " << answer.error().message();
+    EXPECT_EQ(answer.response().status(), broker::v1::SEND_OK);
+    EXPECT_EQ(answer.response().msg_id(), absl::StrCat("UNIQ-s", i));
+    // Stored in the order sent.
+    EXPECT_EQ(answer.response().queue_offset(), expected_offset++) << i;
+  }
+
+  ASSERT_TRUE(testing::WaitForDispatch(*store_));
+  broker::v1::PullMessageResponse pulled;
+  ASSERT_TRUE(
+      Call(broker->stub(), &broker::v1::Broker::Stub::PullMessage, PullRequest("streamed", 0, 0),
+           &pulled)
+          .ok());
+  ASSERT_EQ(pulled.messages_size(), 32);
+  EXPECT_EQ(pulled.messages(0).body(), "s0");
+  EXPECT_EQ(pulled.messages(31).body(), "s31");
+}
+
+TEST_F(BrokerTest, SendStreamThatSendsNothingEndsCleanly) {
+  auto broker = StartBroker(Options());
+  std::vector<broker::v1::SendStreamResponse> responses;
+  absl::Status status = SendOverStream(broker->stub(), {}, &responses);
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(responses.empty());
+}
+
 // Over the fake store: failures the real store cannot be made to produce.
 class BrokerWithFakeStoreTest : public ::testing::Test {
  protected:
@@ -491,6 +570,57 @@ TEST_F(BrokerWithFakeStoreTest, NotServingBeforeStart) {
       Call(broker.stub(), &broker::v1::Broker::Stub::Heartbeat, heartbeat, &response);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(GetResponseCode(status), Optional(common::v1::SERVICE_NOT_AVAILABLE));
+
+  std::vector<broker::v1::SendStreamResponse> responses;
+  status = SendOverStream(broker.stub(), {SendRequest("orders", "x")}, &responses);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(GetResponseCode(status), Optional(common::v1::SERVICE_NOT_AVAILABLE));
+  EXPECT_TRUE(responses.empty());
+}
+
+// The fake store's appends block, so stream sends run on the send queue.
+TEST_F(BrokerWithFakeStoreTest, SendStreamOverABlockingStoreUsesTheSendQueue) {
+  LocalBroker broker(&store_, Options());
+  ASSERT_TRUE(broker.broker()->Start().ok());
+  store_.SetPutStatus(store::v1::FLUSH_SLAVE_TIMEOUT);
+  std::vector<broker::v1::SendMessageRequest> requests;
+  for (int i = 0; i < 20; ++i) requests.push_back(SendRequest("orders", absl::StrCat("q", i)));
+  std::vector<broker::v1::SendStreamResponse> responses;
+  absl::Status status = SendOverStream(broker.stub(), requests, &responses);
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(responses.size(), 20u);
+  std::set<uint64_t> ids;
+  for (const auto& response : responses) {
+    ids.insert(response.request_id());
+    ASSERT_TRUE(response.has_response()) << response.error().message();
+    EXPECT_EQ(response.response().status(), broker::v1::FLUSH_SLAVE_TIMEOUT);
+  }
+  EXPECT_EQ(ids.size(), 20u);
+  EXPECT_EQ(*ids.begin(), 100u);
+  EXPECT_EQ(*ids.rbegin(), 119u);
+}
+
+TEST_F(BrokerWithFakeStoreTest, CancelledSendStreamDropsAnswersOfPendingSends) {
+  LocalBroker broker(&store_, Options());
+  ASSERT_TRUE(broker.broker()->Start().ok());
+  store_.SetAppendGateOpen(false);
+  grpc::ClientContext context;
+  auto stream = broker.stub()->SendMessageStream(&context);
+  for (int i = 0; i < 5; ++i) {
+    broker::v1::SendStreamRequest request;
+    request.set_request_id(i);
+    *request.mutable_send() = SendRequest("orders", absl::StrCat("c", i));
+    ASSERT_TRUE(stream->Write(request));
+  }
+  ASSERT_TRUE(store::WaitFor([&] { return store_.appends_waiting_at_gate() >= 1; }));
+  context.TryCancel();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The pending sends complete into a stream nobody reads; the broker goes on.
+  store_.SetAppendGateOpen(true);
+  broker::v1::SendMessageResponse sent;
+  absl::Status status = Call(broker.stub(), &broker::v1::Broker::Stub::SendMessage,
+                             SendRequest("orders", "after"), &sent);
+  EXPECT_TRUE(status.ok()) << status;
 }
 
 TEST_F(BrokerWithFakeStoreTest, ErrorsCarryTheirResponseCodes) {

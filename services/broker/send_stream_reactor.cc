@@ -1,0 +1,138 @@
+#include "services/broker/send_stream_reactor.h"
+
+#include <utility>
+
+#include "common/status.h"
+
+namespace mq::broker {
+
+SendStreamReactor::SendStreamReactor(SendMessageProcessor* processor,
+                                     BoundedExecutor* send_executor, std::string born_host)
+    : processor_(processor), send_executor_(send_executor), born_host_(std::move(born_host)) {
+  Next next;
+  {
+    absl::MutexLock lock(&mu_);
+    reading_ = std::make_unique<broker::v1::SendStreamRequest>();
+    next = NextLocked();
+  }
+  Run(next);
+}
+
+SendStreamReactor::Next SendStreamReactor::NextLocked() {
+  Next next;
+  if (finished_) return next;
+  const bool answering = !cancelled_;
+  const size_t unanswered = static_cast<size_t>(in_flight_) + to_write_.size();
+  if (answering && !reads_done_ && !read_outstanding_ && unanswered < kMaxStreamSendsInFlight) {
+    read_outstanding_ = true;
+    next.read_into = reading_.get();
+  }
+  if (answering && !write_outstanding_ && !to_write_.empty()) {
+    writing_ = std::move(to_write_.front());
+    to_write_.pop_front();
+    write_outstanding_ = true;
+    next.write_from = &writing_;
+  }
+  if (in_flight_ == 0 && !read_outstanding_ && !write_outstanding_ &&
+      (cancelled_ || (reads_done_ && to_write_.empty()))) {
+    finished_ = true;
+    next.finish = cancelled_ ? grpc::Status::CANCELLED : grpc::Status::OK;
+  }
+  return next;
+}
+
+void SendStreamReactor::Run(Next next) {
+  if (next.read_into != nullptr) StartRead(next.read_into);
+  if (next.write_from != nullptr) StartWrite(next.write_from);
+  if (next.finish.has_value()) Finish(*next.finish);
+}
+
+void SendStreamReactor::OnReadDone(bool ok) {
+  std::shared_ptr<const broker::v1::SendStreamRequest> request;
+  Next next;
+  {
+    absl::MutexLock lock(&mu_);
+    read_outstanding_ = false;
+    if (!ok) {
+      reads_done_ = true;
+    } else if (!cancelled_) {
+      request = std::move(reading_);
+      reading_ = std::make_unique<broker::v1::SendStreamRequest>();
+      ++in_flight_;
+    }
+    next = NextLocked();
+  }
+  // The send starts before the next read is issued, so with a store that
+  // appends inline the messages of a stream are stored in the order sent.
+  if (request != nullptr) StartSend(std::move(request));
+  Run(next);
+}
+
+void SendStreamReactor::StartSend(std::shared_ptr<const broker::v1::SendStreamRequest> request) {
+  // `request` rides along in the callback: the processor reads the message
+  // until it answers.
+  auto done = [this, request](absl::StatusOr<broker::v1::SendMessageResponse> result) {
+    Complete(request->request_id(), std::move(result));
+  };
+  if (send_executor_ == nullptr) {
+    processor_->SendAsync(request->send(), born_host_, std::move(done));
+    return;
+  }
+  absl::Status submitted = send_executor_->Submit(
+      [this, request, done] { done(processor_->Send(request->send(), born_host_)); },
+      [done](absl::Status status) { done(status); });
+  if (!submitted.ok()) done(submitted);
+}
+
+void SendStreamReactor::Complete(uint64_t request_id,
+                                 absl::StatusOr<broker::v1::SendMessageResponse> result) {
+  broker::v1::SendStreamResponse response;
+  response.set_request_id(request_id);
+  if (result.ok()) {
+    *response.mutable_response() = *std::move(result);
+  } else {
+    broker::v1::SendError* error = response.mutable_error();
+    error->set_code(static_cast<int32_t>(result.status().code()));
+    error->set_message(std::string(result.status().message()));
+    absl::optional<common::v1::ResponseCode> code = GetResponseCode(result.status());
+    if (code.has_value()) error->set_response_code(*code);
+  }
+  Next next;
+  {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    if (!cancelled_) to_write_.push_back(std::move(response));
+    next = NextLocked();
+  }
+  Run(next);
+}
+
+void SendStreamReactor::OnWriteDone(bool ok) {
+  Next next;
+  {
+    absl::MutexLock lock(&mu_);
+    write_outstanding_ = false;
+    if (!ok) {
+      // The stream broke; the client cannot read the remaining answers.
+      cancelled_ = true;
+      to_write_.clear();
+    }
+    next = NextLocked();
+  }
+  Run(next);
+}
+
+void SendStreamReactor::OnCancel() {
+  Next next;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    to_write_.clear();
+    next = NextLocked();
+  }
+  Run(next);
+}
+
+void SendStreamReactor::OnDone() { delete this; }
+
+}  // namespace mq::broker

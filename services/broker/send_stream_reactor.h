@@ -1,0 +1,87 @@
+// The server side of Broker.SendMessageStream: one producer's sends over one
+// bidi stream. Each request is handed to the SendMessageProcessor as it is
+// read, so many sends of a stream are in flight at once; each answer is
+// written as its send completes (a queue of responses, one write at a time).
+//
+// Flow control: at most kMaxStreamSendsInFlight sends of a stream are pending;
+// past that the reactor stops reading until one completes, and HTTP/2 flow
+// control pushes back on the producer.
+//
+// Lifetime: the reactor deletes itself in OnDone(). It finishes the stream
+// only once no send is pending (so no store callback can reach a deleted
+// reactor): after the client half-closed and every answer was written, or
+// after a cancellation once the pending sends completed (their answers are
+// dropped).
+#ifndef MQ_SERVICES_BROKER_SEND_STREAM_REACTOR_H_
+#define MQ_SERVICES_BROKER_SEND_STREAM_REACTOR_H_
+
+#include <grpcpp/support/server_callback.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/types/optional.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/broker.pb.h"
+#include "services/broker/bounded_executor.h"
+#include "services/broker/send_message_processor.h"
+
+namespace mq::broker {
+
+inline constexpr int kMaxStreamSendsInFlight = 1024;
+
+class SendStreamReactor final
+    : public grpc::ServerBidiReactor<broker::v1::SendStreamRequest,
+                                     broker::v1::SendStreamResponse> {
+ public:
+  // `send_executor` null: sends start on the thread that read them (the
+  // store's appends never block); else they run on `send_executor`.
+  // `processor` and `send_executor` must outlive the stream.
+  SendStreamReactor(SendMessageProcessor* processor, BoundedExecutor* send_executor,
+                    std::string born_host);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  void StartSend(std::shared_ptr<const broker::v1::SendStreamRequest> request);
+  void Complete(uint64_t request_id, absl::StatusOr<broker::v1::SendMessageResponse> result)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The operations to start once mu_ is released.
+  // The operations to start once mu_ is released; their buffers stay put
+  // while the operation is outstanding.
+  struct Next {
+    broker::v1::SendStreamRequest* read_into = nullptr;
+    const broker::v1::SendStreamResponse* write_from = nullptr;
+    absl::optional<grpc::Status> finish;
+  };
+  Next NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Run(Next next) ABSL_LOCKS_EXCLUDED(mu_);
+
+  SendMessageProcessor* const processor_;
+  BoundedExecutor* const send_executor_;
+  const std::string born_host_;
+
+  absl::Mutex mu_;
+  // The request the outstanding read fills.
+  std::unique_ptr<broker::v1::SendStreamRequest> reading_ ABSL_GUARDED_BY(mu_);
+  bool read_outstanding_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<broker::v1::SendStreamResponse> to_write_ ABSL_GUARDED_BY(mu_);
+  // The response the outstanding write sends.
+  broker::v1::SendStreamResponse writing_ ABSL_GUARDED_BY(mu_);
+  bool write_outstanding_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace mq::broker
+
+#endif  // MQ_SERVICES_BROKER_SEND_STREAM_REACTOR_H_
