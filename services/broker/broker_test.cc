@@ -538,10 +538,9 @@ TEST_F(BrokerTest, SendStreamStoresInOrderAndAnswersEachRequestId) {
 
   ASSERT_TRUE(testing::WaitForDispatch(*store_));
   broker::v1::PullMessageResponse pulled;
-  ASSERT_TRUE(
-      Call(broker->stub(), &broker::v1::Broker::Stub::PullMessage, PullRequest("streamed", 0, 0),
-           &pulled)
-          .ok());
+  ASSERT_TRUE(Call(broker->stub(), &broker::v1::Broker::Stub::PullMessage,
+                   PullRequest("streamed", 0, 0), &pulled)
+                  .ok());
   ASSERT_EQ(pulled.messages_size(), 32);
   EXPECT_EQ(pulled.messages(0).body(), "s0");
   EXPECT_EQ(pulled.messages(31).body(), "s31");

@@ -155,12 +155,11 @@ void SendMessageProcessor::Append(store::v1::AppendBatchRequest request, SendCon
     return;
   }
   const int entries = request.entries_size();
-  store_->AppendBatchAsync(
-      std::move(request),
-      [this, entries, context = std::move(context),
-       done = std::move(done)](absl::StatusOr<store::v1::AppendBatchResponse> response) mutable {
-        done(MapStored(response, entries, &context));
-      });
+  store_->AppendBatchAsync(std::move(request),
+                           [this, entries, context = std::move(context), done = std::move(done)](
+                               absl::StatusOr<store::v1::AppendBatchResponse> response) mutable {
+                             done(MapStored(response, entries, &context));
+                           });
 }
 
 absl::StatusOr<SendMessageProcessor::Stored> SendMessageProcessor::MapStored(

@@ -104,8 +104,7 @@ class SendMessageProcessor {
                  int64_t born_timestamp_ms, int32_t reconsume_times, absl::string_view born_host,
                  store::v1::AppendEntry* entry) const;
   // Runs the hooks around the store call and maps the outcome.
-  void Append(store::v1::AppendBatchRequest request, SendContext context,
-              Callback<Stored> done);
+  void Append(store::v1::AppendBatchRequest request, SendContext context, Callback<Stored> done);
   // Maps the store's answer to an append of `entries` messages.
   absl::StatusOr<Stored> MapStored(const absl::StatusOr<store::v1::AppendBatchResponse>& response,
                                    int entries, SendContext* context) const;

@@ -32,6 +32,7 @@ SendStreamReactor::Next SendStreamReactor::NextLocked() {
     to_write_.pop_front();
     write_outstanding_ = true;
     next.write_from = &writing_;
+    next.more_to_write = !to_write_.empty();
   }
   if (in_flight_ == 0 && !read_outstanding_ && !write_outstanding_ &&
       (cancelled_ || (reads_done_ && to_write_.empty()))) {
@@ -43,7 +44,11 @@ SendStreamReactor::Next SendStreamReactor::NextLocked() {
 
 void SendStreamReactor::Run(Next next) {
   if (next.read_into != nullptr) StartRead(next.read_into);
-  if (next.write_from != nullptr) StartWrite(next.write_from);
+  if (next.write_from != nullptr) {
+    grpc::WriteOptions options;
+    if (next.more_to_write) options.set_buffer_hint();
+    StartWrite(next.write_from, options);
+  }
   if (next.finish.has_value()) Finish(*next.finish);
 }
 

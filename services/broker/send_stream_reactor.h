@@ -24,8 +24,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/types/optional.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
 #include "proto/broker.pb.h"
 #include "services/broker/bounded_executor.h"
 #include "services/broker/send_message_processor.h"
@@ -34,9 +34,8 @@ namespace mq::broker {
 
 inline constexpr int kMaxStreamSendsInFlight = 1024;
 
-class SendStreamReactor final
-    : public grpc::ServerBidiReactor<broker::v1::SendStreamRequest,
-                                     broker::v1::SendStreamResponse> {
+class SendStreamReactor final : public grpc::ServerBidiReactor<broker::v1::SendStreamRequest,
+                                                               broker::v1::SendStreamResponse> {
  public:
   // `send_executor` null: sends start on the thread that read them (the
   // store's appends never block); else they run on `send_executor`.
@@ -59,6 +58,9 @@ class SendStreamReactor final
   struct Next {
     broker::v1::SendStreamRequest* read_into = nullptr;
     const broker::v1::SendStreamResponse* write_from = nullptr;
+    // More answers are queued behind write_from: let gRPC coalesce them
+    // into one socket write instead of one per answer.
+    bool more_to_write = false;
     absl::optional<grpc::Status> finish;
   };
   Next NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -285,9 +285,10 @@ TEST(OffsetMessageIdTest, RoundTrip) {
 }
 
 TEST(OffsetMessageIdTest, IsZeroPaddedUpperCaseHexOfHostPortAndOffset) {
-  for (const auto& [ip, port, offset] :
-       {std::tuple<uint32_t, int32_t, int64_t>{0, 0, 0}, {0xFFFFFFFF, 65535, INT64_MAX},
-        {0x7F000001, 10911, 1}, {0x0A000001, 8080, int64_t{1} << 40}}) {
+  for (const auto& [ip, port, offset] : {std::tuple<uint32_t, int32_t, int64_t>{0, 0, 0},
+                                         {0xFFFFFFFF, 65535, INT64_MAX},
+                                         {0x7F000001, 10911, 1},
+                                         {0x0A000001, 8080, int64_t{1} << 40}}) {
     HostAddress host{ip, port};
     EXPECT_EQ(MakeOffsetMessageId(host, offset),
               absl::StrFormat("%08X%08X%016X", ip, static_cast<uint32_t>(port),

@@ -28,7 +28,10 @@ void EchoStreamClient::Send(std::string payload, std::function<void(bool ok)> do
 
 void EchoStreamClient::StartNextWriteLocked() {
   writing_ = true;
-  StartWrite(&outgoing_.front());
+  // More queued behind it: let gRPC coalesce them into one socket write.
+  grpc::WriteOptions options;
+  if (outgoing_.size() > 1) options.set_buffer_hint();
+  StartWrite(&outgoing_.front(), options);
 }
 
 void EchoStreamClient::OnWriteDone(bool ok) {

@@ -4,7 +4,8 @@
 //   the transport ceiling: a null gRPC unary echo at each in-flight window, a
 //     bidi-stream echo and a batch echo, served by this binary (--serve_echo);
 //   each deployment (standalone; split namesrv + store + broker): single sends
-//     at each window, batched sends (with the servers' peak memory), a fill of
+//     at each window, single sends over SendMessageStream, batched sends
+//     (with the servers' peak memory), a fill of
 //     --catchup_messages and their catch-up read, produce-to-consume latency
 //     at half the peak single-send rate, then, restarted with SYNC_FLUSH,
 //     sends at window 1 and --in_flight and batched sends.
@@ -31,6 +32,7 @@
 #include "tests/bench/echo_service.h"
 #include "tests/bench/echo_stream_client.h"
 #include "tests/bench/load_generator.h"
+#include "tests/bench/send_stream_client.h"
 #include "tests/bench/server_memory.h"
 #include "tests/support/server_process.h"
 
@@ -238,6 +240,24 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
       if (window == in_flight) peak_single = r.per_second;
       Report(absl::StrCat(kind, ".send.w", window),
              absl::StrCat("sync send, ", window, " in flight"), r);
+    }
+    {
+      std::vector<std::unique_ptr<SendStreamClient>> streams;
+      for (int i = 0; i < channels; ++i) {
+        streams.push_back(std::make_unique<SendStreamClient>(stubs.For(i)));
+      }
+      broker::v1::SendMessageRequest send;
+      send.set_producer_group("bench");
+      send.set_queue_id(-1);
+      send.mutable_message()->set_topic("Bench");
+      send.mutable_message()->set_body(Payload(body));
+      StartCall stream = [&](int index, std::function<void(bool)> done) {
+        streams[index % channels]->Send(send, std::move(done));
+      };
+      Report(absl::StrCat(kind, ".stream"),
+             absl::StrCat("sync send over SendMessageStream, ", in_flight, " in flight"),
+             RunClosedLoop(in_flight, 1, duration, stream));
+      for (auto& s : streams) s->Close();
     }
     SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
     MemorySampler memory(d.ServerPids());

@@ -136,6 +136,8 @@ def comparisons(n):
              "null unary echo"),
             (f"{kind}.send.w{n}", f"redis.everysec.p1.c{n}", 1.0 if kind == "standalone" else None,
              "Redis XADD, pipeline 1, everysec"),
+            (f"{kind}.stream", f"echo.stream", None, "null bidi-stream echo"),
+            (f"{kind}.stream", f"redis.everysec.p1.c{n}", None, "Redis XADD, pipeline 1, everysec"),
             (f"{kind}.batch", f"redis.everysec.p32.c{n}", 1.5 if kind == "standalone" else None,
              "Redis XADD, pipeline 32, everysec"),
             (f"{kind}.batch", "echo.batch", None, "null batch echo"),
@@ -158,6 +160,7 @@ def comparisons(n):
 
 LABELS = {
     "send": "sync send, {n} in flight, async flush",
+    "stream": "sync send over SendMessageStream, {n} in flight, async flush",
     "batch": "batched send ({batch} per call, {bif} in flight)",
     "syncflush.w1": "sync-flush send, 1 in flight",
     "syncflush.w{n}": "sync-flush send, {n} in flight",
