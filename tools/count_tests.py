@@ -1,12 +1,24 @@
 """Sums GoogleTest XML reports under bazel-testlogs into "N passed, N failed".
 
-Usage: count_tests.py TESTLOGS_DIR TARGET...
+Usage: count_tests.py [--bazel-output FILE] TESTLOGS_DIR TARGET...
 A target without a report (it failed to build, or never ran) counts as one
-failed test, so a broken build can never look green. Exits 1 if any failed.
+failed test, so a broken build can never look green. With --bazel-output (what
+`bazel test` printed), a target Bazel reports FAILED, TIMEOUT or NO STATUS
+whose report shows no failed case counts one failed test too. Exits 1 if any
+failed.
 """
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
+
+_BAZEL_FAILED = re.compile(
+    r"^(//\S+)\s+(?:\(cached\)\s+)?(FAILED|TIMEOUT|NO STATUS|INCOMPLETE|FAILED TO BUILD)\b")
+
+
+def failed_targets(bazel_output):
+    with open(bazel_output, encoding="utf-8", errors="replace") as f:
+        return {m.group(1) for m in map(_BAZEL_FAILED.match, f) if m}
 
 
 def report_path(testlogs, target):
@@ -33,7 +45,12 @@ def count(path):
 
 
 def main():
-    testlogs, targets = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    bazel_failed = set()
+    if len(args) >= 2 and args[0] == "--bazel-output":
+        bazel_failed = failed_targets(args[1])
+        args = args[2:]
+    testlogs, targets = args[0], args[1:]
     passed = failed = skipped = 0
     for target in targets:
         path = report_path(testlogs, target)
@@ -42,6 +59,10 @@ def main():
             failed += 1
             continue
         p, f, s = count(path)
+        if target in bazel_failed and not f:
+            print(f"{target}: Bazel reports it failed but its report lists no failed case: "
+                  "counted as one failed", file=sys.stderr)
+            f = 1
         if f:
             print(f"{target}: {f} failed", file=sys.stderr)
         passed, failed, skipped = passed + p, failed + f, skipped + s

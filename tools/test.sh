@@ -16,11 +16,13 @@ if [ -n "$testlogs" ] && [ -d "$testlogs" ]; then
   find "$testlogs" -name test.xml -delete
 fi
 
-bazel test //... --keep_going --nocache_test_results "$@"
-bazel_status=$?
+bazel_output="$(mktemp)"
+trap 'rm -f "$bazel_output"' EXIT
+bazel test //... --keep_going --nocache_test_results "$@" 2>&1 | tee "$bazel_output"
+bazel_status=${PIPESTATUS[0]}
 
 targets="$(bazel query 'tests(//...)' 2>/dev/null)"
-/usr/bin/python3 tools/count_tests.py "$testlogs" $targets
+/usr/bin/python3 tools/count_tests.py --bazel-output "$bazel_output" "$testlogs" $targets
 count_status=$?
 
 if [ "$bazel_status" -ne 0 ] || [ "$count_status" -ne 0 ]; then

@@ -42,6 +42,13 @@ class _RecordingResult(unittest.TextTestResult):
         super().addError(test, err)
         self._record(test, "error", self._exc_info_to_string(err, test))
 
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        # A failing subtest fails its test, which then never reaches addSuccess.
+        if err is not None:
+            outcome = "failure" if issubclass(err[0], test.failureException) else "error"
+            self._record(subtest, outcome, self._exc_info_to_string(err, test))
+
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         self._record(test, "skipped", reason)
