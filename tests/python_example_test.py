@@ -52,6 +52,20 @@ class PythonExampleTest(ServerTestCase):
         self.assertIn("body 'hello from the test'", result.stdout)
 
 
+class PythonStreamExampleTest(ServerTestCase):
+    def test_sends_over_one_stream_and_every_answer_is_stored(self):
+        result = subprocess.run(
+            ["/usr/bin/python3", support.runfile("examples/python/send_stream.py"),
+             f"--namesrv={self.server.address}", "--topic=PythonStreamTest", "--count=500"],
+            env=dict(os.environ, PYTHONPATH=STUBS),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60,
+        )
+        sys.stderr.write(result.stdout)
+        self.assertEqual(result.returncode, 0, result.stdout)
+        self.assertIn("500 of 500 stored over one stream", result.stdout)
+        self.assertIn("0 failed, 0 unanswered, 0 not SEND_OK", result.stdout)
+
+
 class GrpcurlDocumentTest(ServerTestCase):
     def test_every_command_works_and_prints_what_the_document_shows(self):
         with open(support.runfile("examples/grpcurl.md")) as f:
