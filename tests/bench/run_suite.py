@@ -2,7 +2,9 @@
 
 Runs perf_suite (echo ceilings, standalone and split deployments), then a
 private Redis (loopback, temporary directory) under redis-benchmark XADD of the
-same message size at the same in-flight windows, and writes into --out:
+same message size at the same in-flight windows, --repeat times in turn; each
+row reports the run with the median rate (and the range over the runs), since
+one run on a small shared machine moves by a third. Writes into --out:
   suite.tsv                 every measured row (id, msgs/s, p50, p99, ...)
   suite.md                  the table: each figure, its peer row, the ratio, the target
   throughput_vs_window.svg  throughput against the in-flight window (gnuplot)
@@ -91,11 +93,11 @@ def run_redis(args, windows, rows):
             sweep = windows if fsync == "everysec" else [args.in_flight]
             for clients in sweep:
                 rps, p50, p99 = measure_redis(redis, clients, 1, value, args.duration)
-                rows[f"redis.{fsync}.p1.c{clients}"] = (rps, p50, p99)
+                rows.setdefault(f"redis.{fsync}.p1.c{clients}", []).append((rps, p50, p99))
                 print(f"  redis XADD {fsync}, {clients} clients, pipeline 1: "
                       f"{rps:,.0f}/s p50 {p50} ms p99 {p99} ms", flush=True)
             rps, p50, p99 = measure_redis(redis, args.in_flight, 32, value, args.duration)
-            rows[f"redis.{fsync}.p32.c{args.in_flight}"] = (rps, p50, p99)
+            rows.setdefault(f"redis.{fsync}.p32.c{args.in_flight}", []).append((rps, p50, p99))
             print(f"  redis XADD {fsync}, {args.in_flight} clients, pipeline 32: "
                   f"{rps:,.0f}/s p50 {p50} ms p99 {p99} ms", flush=True)
     finally:
@@ -114,7 +116,7 @@ def run_perf_suite(args, windows, rows):
         for line in proc.stdout:
             if line.startswith("ROW\t"):
                 _, row_id, value, p50, p99, _calls, failures = line.rstrip("\n").split("\t")
-                rows[row_id] = (float(value), float(p50), float(p99))
+                rows.setdefault(row_id, []).append((float(value), float(p50), float(p99)))
                 if int(failures):
                     print(f"  ({row_id}: {failures} failed calls)", flush=True)
             else:
@@ -187,13 +189,13 @@ def label(row_id, args):
     return f"{kind}: {rest}"
 
 
-def table(args, rows, machine):
+def table(args, rows, spread, machine):
     n = args.in_flight
     out = [f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine}; {args.body_bytes} B messages, "
-           f"{args.duration} s per run, client and servers on this machine, "
-           f"{args.channels} gRPC channels.", "",
-           "| row | msgs/s | p50 ms | p99 ms | compared with | ratio | target | met |",
-           "| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+           f"{args.duration} s per run, median of {args.repeat} runs, client and servers on "
+           f"this machine, {args.channels} gRPC channels.", "",
+           "| row | msgs/s | runs (min–max) | p50 ms | p99 ms | compared with | ratio | target | met |",
+           "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
     last = [None]
 
     def fmt_row(row_id, peer=None, target=None, what=""):
@@ -206,7 +208,8 @@ def table(args, rows, machine):
                 met = "yes" if value / rows[peer][0] >= target else "**no**"
         name = label(row_id, args) if row_id != last[0] else "″"
         last[0] = row_id
-        out.append(f"| {name} | {value:,.0f} | {p50:.2f} | {p99:.2f} | "
+        low, high = spread[row_id]
+        out.append(f"| {name} | {value:,.0f} | {low:,.0f}–{high:,.0f} | {p50:.2f} | {p99:.2f} | "
                    f"{label(peer, args) if peer else ''} | {ratio} | {target_text} | {met} |")
 
     for row_id in [f"echo.unary.w{n}", "echo.stream", "echo.batch"]:
@@ -283,6 +286,7 @@ def main():
     parser.add_argument("--channels", type=int, default=2)
     parser.add_argument("--catchup_messages", type=int, default=1000000)
     parser.add_argument("--skip_redis", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of everything")
     args = parser.parse_args()
     windows = [int(w) for w in args.windows.split(",")]
     if args.in_flight not in windows:
@@ -292,18 +296,26 @@ def main():
             sys.exit(f"{tool} is missing: run tools/bootstrap.sh --bench")
     os.makedirs(args.out, exist_ok=True)
     args.workdir = tempfile.mkdtemp(prefix="mq-suite-")
-    rows = {}
+    samples = {}  # row id -> [(msgs/s, p50, p99)], one per run
     try:
-        run_perf_suite(args, windows, rows)
-        if not args.skip_redis:
-            print("Redis 7 (private instance, AOF on):", flush=True)
-            run_redis(args, windows, rows)
+        for run in range(1, args.repeat + 1):
+            print(f"run {run} of {args.repeat}:", flush=True)
+            run_perf_suite(args, windows, samples)
+            if not args.skip_redis:
+                print("Redis 7 (private instance, AOF on):", flush=True)
+                run_redis(args, windows, samples)
     finally:
         shutil.rmtree(args.workdir, ignore_errors=True)
+    rows, spread = {}, {}
+    for key, runs in samples.items():
+        ordered = sorted(runs)
+        rows[key] = ordered[(len(ordered) - 1) // 2]
+        spread[key] = (ordered[0][0], ordered[-1][0])
     with open(os.path.join(args.out, "suite.tsv"), "w") as f:
+        f.write("# row\tmsgs/s (median run)\tp50 ms\tp99 ms\tmin msgs/s\tmax msgs/s\n")
         for key in sorted(rows):
-            f.write("\t".join([key] + [f"{v:g}" for v in rows[key]]) + "\n")
-    text = table(args, rows, machine_text())
+            f.write("\t".join([key] + [f"{v:g}" for v in rows[key] + spread[key]]) + "\n")
+    text = table(args, rows, spread, machine_text())
     with open(os.path.join(args.out, "suite.md"), "w") as f:
         f.write(text)
     plot(args, rows, windows, os.path.join(args.out, "throughput_vs_window.svg"))
