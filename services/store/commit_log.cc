@@ -137,15 +137,24 @@ bool CommitLog::Validate(const MessageRecord& message, AppendResult* result) con
 }
 
 absl::Status CommitLog::EnsureRoom(int64_t size) {
-  if (current_file_ != nullptr && current_file_->remaining() >= size + kBlankMarkerMinBytes) {
+  if (current_file_ != nullptr &&
+      current_file_->remaining() - static_cast<int64_t>(staged_.size()) >=
+          size + kBlankMarkerMinBytes) {
     return absl::OkStatus();
   }
+  CHECK(staged_.empty()) << "records staged for a file about to be closed";
   if (current_file_ != nullptr && !current_file_->IsFull()) {
     // Every record leaves room for a marker, so the rest is at least 8 bytes.
     int64_t rest = current_file_->remaining();
     CHECK_GE(rest, kBlankMarkerMinBytes) << current_file_->path();
-    EncodeBlankMarker(static_cast<int32_t>(rest), current_file_->WritableTail().data());
-    current_file_->AdvanceWritePosition(rest);
+    char marker[kBlankMarkerMinBytes];
+    EncodeBlankMarker(static_cast<int32_t>(rest), marker);
+    if (absl::Status s = current_file_->Write(absl::string_view(marker, sizeof(marker))); !s.ok()) {
+      RefuseAppends(absl::StrCat("writing the commit log failed: ", s.message()));
+      return s;
+    }
+    // The file's bytes past the marker are zeros already (never written).
+    current_file_->AdvanceWritePosition(rest - kBlankMarkerMinBytes);
   }
   absl::StatusOr<std::shared_ptr<MappedFile>> file = queue_.GetOrCreateLastFile(queue_.MaxOffset());
   if (!file.ok()) return file.status();
@@ -154,6 +163,23 @@ absl::Status CommitLog::EnsureRoom(int64_t size) {
     return EnsureRoom(size);
   }
   return absl::OkStatus();
+}
+
+absl::Status CommitLog::WriteStaged() {
+  if (staged_.empty()) return absl::OkStatus();
+  if (staged_.size() < kWriteThroughBytes) {
+    // A few pages: a copy into the mapping (a syscall inside the append lock
+    // costs the concurrent appenders more than the page faults it saves).
+    std::memcpy(current_file_->WritableTail().data(), staged_.data(), staged_.size());
+    current_file_->AdvanceWritePosition(static_cast<int64_t>(staged_.size()));
+    staged_.clear();
+    return absl::OkStatus();
+  }
+  absl::Status written = current_file_->Write(staged_);
+  staged_.clear();
+  if (!written.ok())
+    RefuseAppends(absl::StrCat("writing the commit log failed: ", written.message()));
+  return written;
 }
 
 std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord> messages) {
@@ -180,11 +206,42 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
   absl::MutexLock lock(&put_mu_);
   // One timestamp per batch: the batch is stored at one instant.
   const int64_t now_ms = absl::GetCurrentTimeNanos() / 1000000;
+  // Indexes of the staged records, which a failed write fails.
+  absl::InlinedVector<size_t, 16> staged_records;
+  auto write_staged = [&]() {
+    absl::Status written = WriteStaged();
+    for (size_t j : staged_records) {
+      if (written.ok()) continue;
+      results[j].status = AppendStatus::kServiceNotAvailable;
+      results[j].error = absl::StrCat("writing the commit log failed: ", written.message());
+    }
+    staged_records.clear();
+  };
+  // Appends refused mid-batch (a failed write, a disk-full check): fails the
+  // records not yet staged (an OK result without a size).
+  auto refused = [&]() {
+    if (!refusing_.load(std::memory_order_acquire)) return false;
+    absl::MutexLock refuse_lock(&refuse_mu_);
+    for (AppendResult& r : results) {
+      if (r.status == AppendStatus::kOk && r.size == 0) {
+        r.status = AppendStatus::kServiceNotAvailable;
+        r.error = absl::StrCat("the store refuses writes: ", refuse_reason_);
+      }
+    }
+    return true;
+  };
   for (size_t i = 0; i < messages.size(); ++i) {
     AppendResult& result = results[i];
     if (result.status != AppendStatus::kOk) continue;
     MessageRecord record = messages[i];
     const int64_t size = RecordSize(record);
+    if (current_file_ == nullptr ||
+        current_file_->remaining() - static_cast<int64_t>(staged_.size()) <
+            size + kBlankMarkerMinBytes) {
+      // The record goes to another file: the staged ones go to this one first.
+      write_staged();
+    }
+    if (refused()) break;
     absl::Status room = EnsureRoom(size);
     if (!room.ok()) {
       result.status = AppendStatus::kCreateMappedFileFailed;
@@ -192,7 +249,8 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
       LOG(ERROR) << result.error;
       continue;
     }
-    record.physical_offset = current_file_->start_offset() + current_file_->write_position();
+    record.physical_offset = current_file_->start_offset() + current_file_->write_position() +
+                             static_cast<int64_t>(staged_.size());
     record.store_timestamp_ms = now_ms;
     record.queue_offset = 0;
     if (TakesQueueOffset(record.sys_flag)) {
@@ -202,13 +260,19 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
       }
       record.queue_offset = it->second++;
     }
-    EncodeRecord(record, tail_crcs[i], current_file_->WritableTail().data());
-    current_file_->AdvanceWritePosition(size);
-    current_file_->set_store_timestamp_ms(now_ms);
+    const size_t at = staged_.size();
+    staged_.resize(at + static_cast<size_t>(size));
+    EncodeRecord(record, tail_crcs[i], staged_.data() + at);
+    staged_records.push_back(i);
     result.physical_offset = record.physical_offset;
     result.queue_offset = record.queue_offset;
     result.size = static_cast<int32_t>(size);
     result.store_timestamp_ms = now_ms;
+  }
+  const bool wrote = !staged_records.empty();
+  write_staged();
+  if (wrote && !refusing_.load(std::memory_order_acquire)) {
+    current_file_->set_store_timestamp_ms(now_ms);
   }
   return results;
 }

@@ -37,6 +37,9 @@ namespace mq::store {
 
 // RocketMQ's mappedFileSizeCommitLog.
 inline constexpr int64_t kDefaultCommitLogFileSizeBytes = int64_t{1} << 30;
+// Appends of at least this many bytes (a batch) are written with pwrite; the
+// rest are copied into the mapping. Measured in BENCHMARKS.md (issue 9).
+inline constexpr size_t kWriteThroughBytes = 16 * 1024;
 
 struct CommitLogOptions {
   // Usually <root>/commitlog.
@@ -248,9 +251,17 @@ class CommitLog {
   // Validates a message; fills `result` and returns false if it cannot be
   // stored.
   bool Validate(const MessageRecord& message, AppendResult* result) const;
-  // Makes sure the current file has room for `size` bytes plus a blank marker,
-  // closing the current file with a marker and moving to the next if not.
+  // Makes sure the current file has room for `size` bytes plus a blank marker
+  // past what is staged, else writes the staged records, closes the file
+  // with a marker and moves to the next.
   absl::Status EnsureRoom(int64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_);
+  // Writes the staged records to the current file and publishes them: from
+  // kWriteThroughBytes on with one pwrite (no page faults, and flushing them
+  // write-protects no mapped page), smaller ones by a copy into the mapping.
+  // On a write error the staged records are lost and appends are refused
+  // from then on (recovery at the next start truncates the log to its last
+  // whole record).
+  absl::Status WriteStaged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_);
 
   const CommitLogOptions options_;
   MappedFileQueue queue_;
@@ -259,6 +270,9 @@ class CommitLog {
   // The file appends go to; reset by Recover.
   std::shared_ptr<MappedFile> current_file_ ABSL_GUARDED_BY(put_mu_);
   QueueOffsetTable queue_offsets_ ABSL_GUARDED_BY(put_mu_);
+  // Records of the current AppendBatch encoded for the current file, not yet
+  // written: a batch goes to the file in one write, not a fault per page.
+  std::string staged_ ABSL_GUARDED_BY(put_mu_);
 
   std::atomic<bool> refusing_{false};
   mutable absl::Mutex refuse_mu_;

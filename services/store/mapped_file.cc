@@ -35,16 +35,19 @@ absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path
   }
 }
 
-// Closes a descriptor on every return path.
+// Closes a descriptor on every return path but the one that Release()s it.
 class FdCloser {
  public:
   explicit FdCloser(int fd) : fd_(fd) {}
   FdCloser(const FdCloser&) = delete;
   FdCloser& operator=(const FdCloser&) = delete;
-  ~FdCloser() { ::close(fd_); }
+  ~FdCloser() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int Release() { return std::exchange(fd_, -1); }
 
  private:
-  const int fd_;
+  int fd_;
 };
 
 absl::Status SyncDirectory(const std::string& dir) {
@@ -75,10 +78,18 @@ absl::optional<int64_t> FileNameToOffset(absl::string_view name) {
   return offset;
 }
 
-MappedFile::MappedFile(std::string path, int64_t start_offset, int64_t file_size, char* base)
-    : path_(std::move(path)), start_offset_(start_offset), file_size_(file_size), base_(base) {}
+MappedFile::MappedFile(std::string path, int64_t start_offset, int64_t file_size, char* base,
+                       int fd)
+    : path_(std::move(path)),
+      start_offset_(start_offset),
+      file_size_(file_size),
+      base_(base),
+      fd_(fd) {}
 
-MappedFile::~MappedFile() { ::munmap(base_, file_size_); }
+MappedFile::~MappedFile() {
+  ::munmap(base_, file_size_);
+  ::close(fd_);
+}
 
 absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Create(const std::string& dir,
                                                                int64_t start_offset,
@@ -120,7 +131,7 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Create(const std::string
   absl::Status synced = SyncDirectory(dir);
   if (!synced.ok()) LOG(WARNING) << "created " << path << " but " << synced;
   return std::unique_ptr<MappedFile>(
-      new MappedFile(std::move(path), start_offset, file_size, *base));
+      new MappedFile(std::move(path), start_offset, file_size, *base, closer.Release()));
 }
 
 absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& dir,
@@ -139,8 +150,8 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& 
   }
   absl::StatusOr<char*> base = MapFile(fd, file_size, path);
   if (!base.ok()) return base.status();
-  auto file =
-      std::unique_ptr<MappedFile>(new MappedFile(std::move(path), start_offset, file_size, *base));
+  auto file = std::unique_ptr<MappedFile>(
+      new MappedFile(std::move(path), start_offset, file_size, *base, closer.Release()));
   file->write_position_.store(file_size, std::memory_order_release);
   file->flushed_position_.store(file_size, std::memory_order_release);
   return file;
@@ -152,6 +163,26 @@ bool MappedFile::Append(absl::Span<const char> data) {
   std::memcpy(base_ + pos, data.data(), data.size());
   write_position_.store(pos + static_cast<int64_t>(data.size()), std::memory_order_release);
   return true;
+}
+
+absl::Status MappedFile::Write(absl::string_view data) {
+  const int64_t pos = write_position_.load(std::memory_order_relaxed);
+  if (static_cast<int64_t>(data.size()) > file_size_ - pos) {
+    return absl::OutOfRangeError(
+        absl::StrCat("write of ", data.size(), " bytes at ", pos, " past the end of ", path_));
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n =
+        ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(pos + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "write", path_);
+    }
+    done += static_cast<size_t>(n);
+  }
+  write_position_.store(pos + static_cast<int64_t>(data.size()), std::memory_order_release);
+  return absl::OkStatus();
 }
 
 absl::Span<char> MappedFile::WritableTail() {

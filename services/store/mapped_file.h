@@ -81,6 +81,13 @@ class MappedFile {
   // writes nothing) when it does not fit.
   bool Append(absl::Span<const char> data);
 
+  // Writes `data` at the write position with pwrite(2) and publishes it.
+  // The bytes go through the page cache the mapping shares, so Read() sees
+  // them, but the writer takes no page faults, and flushing them write-
+  // protects no mapped page. OUT_OF_RANGE (nothing written) when `data` does
+  // not fit; the write's errno otherwise (the write position does not move).
+  absl::Status Write(absl::string_view data);
+
   // In-place writing: the writer fills a prefix of WritableTail() (the bytes
   // [write position, file size)) and then publishes it with
   // AdvanceWritePosition(bytes_written).
@@ -124,12 +131,14 @@ class MappedFile {
   absl::StatusOr<absl::Time> LastModifiedTime() const;
 
  private:
-  MappedFile(std::string path, int64_t start_offset, int64_t file_size, char* base);
+  // Takes ownership of `fd`, the open file.
+  MappedFile(std::string path, int64_t start_offset, int64_t file_size, char* base, int fd);
 
   const std::string path_;
   const int64_t start_offset_;
   const int64_t file_size_;
   char* const base_;
+  const int fd_;
   std::atomic<int64_t> write_position_{0};
   std::atomic<int64_t> flushed_position_{0};
   std::atomic<int64_t> store_timestamp_ms_{0};

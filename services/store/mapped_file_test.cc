@@ -67,6 +67,34 @@ TEST(MappedFileTest, AppendRefusesWhatDoesNotFit) {
   EXPECT_EQ((*file)->remaining(), 0);
 }
 
+TEST(MappedFileTest, WriteGoesThroughThePageCacheTheMappingShares) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  MappedFile& f = **file;
+  ASSERT_TRUE(f.Append(absl::MakeConstSpan("map:", 4)));
+  ASSERT_TRUE(f.Write("written").ok());
+  EXPECT_EQ(f.write_position(), 11);
+  // Read() (the mapping) sees what pwrite wrote, after what the mapping wrote.
+  EXPECT_EQ(f.Read(0, 100), "map:written");
+
+  std::string rest(kFileSize - 11 - 3, 'r');
+  ASSERT_TRUE(f.Write(rest).ok());
+  absl::Status too_big = f.Write("four");
+  EXPECT_EQ(too_big.code(), absl::StatusCode::kOutOfRange) << too_big;
+  EXPECT_EQ(f.write_position(), kFileSize - 3);
+  ASSERT_TRUE(f.Write("end").ok());
+  EXPECT_TRUE(f.IsFull());
+
+  // Flushed and reopened, the bytes are in the file.
+  ASSERT_TRUE(f.Flush().ok());
+  file->reset();
+  auto reopened = MappedFile::Open(dir, 0, kFileSize);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->Read(0, 11), "map:written");
+  EXPECT_EQ((*reopened)->Read(kFileSize - 3, 3), "end");
+}
+
 TEST(MappedFileTest, CreateRefusesExistingFile) {
   std::string dir = MakeTempDir();
   ASSERT_TRUE(MappedFile::Create(dir, 0, kFileSize).ok());
