@@ -208,8 +208,10 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
   const int64_t now_ms = absl::GetCurrentTimeNanos() / 1000000;
   // Indexes of the staged records, which a failed write fails.
   absl::InlinedVector<size_t, 16> staged_records;
-  auto write_staged = [&]() {
+  auto write_staged = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
+    if (staged_records.empty()) return;
     absl::Status written = WriteStaged();
+    if (written.ok()) current_file_->set_store_timestamp_ms(now_ms);
     for (size_t j : staged_records) {
       if (written.ok()) continue;
       results[j].status = AppendStatus::kServiceNotAvailable;
@@ -269,11 +271,7 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
     result.size = static_cast<int32_t>(size);
     result.store_timestamp_ms = now_ms;
   }
-  const bool wrote = !staged_records.empty();
   write_staged();
-  if (wrote && !refusing_.load(std::memory_order_acquire)) {
-    current_file_->set_store_timestamp_ms(now_ms);
-  }
   return results;
 }
 
