@@ -274,6 +274,17 @@ TEST(CommitLogTest, LargeBatchesAndSingleAppendsRollOverTogether) {
     results.push_back(single);
   }
   EXPECT_GE(log.file_queue().Files().size(), 4u);
+  // Each file carries the store time of its newest record, also when that
+  // record was written as the batch moved on to the next file.
+  for (const auto& file : log.file_queue().Files()) {
+    int64_t newest = 0;
+    for (const AppendResult& r : results) {
+      if (r.physical_offset >= file->start_offset() && r.physical_offset < file->end_offset()) {
+        newest = std::max(newest, r.store_timestamp_ms);
+      }
+    }
+    EXPECT_EQ(file->store_timestamp_ms(), newest) << file->path();
+  }
   std::vector<std::pair<int64_t, std::string>> read = ReadAll(log);
   ASSERT_EQ(read.size(), results.size());
   for (size_t i = 0; i < read.size(); ++i) {
