@@ -314,12 +314,25 @@ class PullChains {
 
 }  // namespace
 
-LoadResult CatchUp(const BrokerStubs& stubs, const std::string& topic, int queues, int pull_batch,
-                   int chains_per_queue) {
+LoadResult CatchUp(const BrokerStubs& stubs, const std::string& topic, int queues, int64_t stored,
+                   int pull_batch, int chains_per_queue) {
+  // Acknowledged messages reach their queues once dispatched: wait (bounded)
+  // until the queues hold all `stored`, so the read covers every message.
+  std::vector<int64_t> ends(queues, 0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (true) {
+    int64_t total = 0;
+    for (int queue = 0; queue < queues; ++queue) {
+      if (!QueueMaxOffset(stubs, topic, queue, &ends[queue]).ok()) return Failed();
+      total += ends[queue];
+    }
+    if (total >= stored) break;
+    if (absl::Now() > deadline) return Failed();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   std::vector<PullChains::Range> ranges;
   for (int queue = 0; queue < queues; ++queue) {
-    int64_t end = 0;
-    if (!QueueMaxOffset(stubs, topic, queue, &end).ok()) return Failed();
+    const int64_t end = ends[queue];
     for (int k = 0; k < chains_per_queue; ++k) {
       ranges.push_back({queue, end * k / chains_per_queue, end * (k + 1) / chains_per_queue});
     }

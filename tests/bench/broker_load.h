@@ -78,11 +78,12 @@ class SendLoad {
 absl::Status Fill(const BrokerStubs& stubs, const std::string& topic, int queues, int64_t count,
                   int body_bytes);
 
-// Pulls every queue of `topic` from offset 0 to its end with `pull_batch`
-// messages per pull and `chains_per_queue` pulls in flight per queue (each
-// chain reads its own part of the queue). Latencies are per pull.
-LoadResult CatchUp(const BrokerStubs& stubs, const std::string& topic, int queues, int pull_batch,
-                   int chains_per_queue);
+// Waits until the queues of `topic` hold `stored` messages (dispatched), then
+// pulls every queue from offset 0 to its end with `pull_batch` messages per
+// pull and `chains_per_queue` pulls in flight per queue (each chain reads its
+// own part of the queue). Latencies are per pull.
+LoadResult CatchUp(const BrokerStubs& stubs, const std::string& topic, int queues, int64_t stored,
+                   int pull_batch, int chains_per_queue);
 
 struct EndToEndResult {
   LoadResult send;      // the paced sends

@@ -279,7 +279,7 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
     Report(absl::StrCat(kind, ".catchup"),
            absl::StrCat("catch-up read of ", catchup, ", ", absl::GetFlag(FLAGS_pull_batch),
                         " per pull, p = per pull"),
-           CatchUp(stubs, "CatchUp", queues, absl::GetFlag(FLAGS_pull_batch),
+           CatchUp(stubs, "CatchUp", queues, catchup, absl::GetFlag(FLAGS_pull_batch),
                    absl::GetFlag(FLAGS_pull_chains_per_queue)));
 
     if (peak_single > 0) {
