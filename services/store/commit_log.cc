@@ -136,12 +136,14 @@ bool CommitLog::Validate(const MessageRecord& message, AppendResult* result) con
   return true;
 }
 
+bool CommitLog::FitsInCurrentFile(int64_t size) const {
+  return current_file_ != nullptr &&
+         current_file_->remaining() - static_cast<int64_t>(staged_.size()) >=
+             size + kBlankMarkerMinBytes;
+}
+
 absl::Status CommitLog::EnsureRoom(int64_t size) {
-  if (current_file_ != nullptr &&
-      current_file_->remaining() - static_cast<int64_t>(staged_.size()) >=
-          size + kBlankMarkerMinBytes) {
-    return absl::OkStatus();
-  }
+  if (FitsInCurrentFile(size)) return absl::OkStatus();
   CHECK(staged_.empty()) << "records staged for a file about to be closed";
   if (current_file_ != nullptr && !current_file_->IsFull()) {
     // Every record leaves room for a marker, so the rest is at least 8 bytes.
@@ -237,12 +239,8 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
     if (result.status != AppendStatus::kOk) continue;
     MessageRecord record = messages[i];
     const int64_t size = RecordSize(record);
-    if (current_file_ == nullptr ||
-        current_file_->remaining() - static_cast<int64_t>(staged_.size()) <
-            size + kBlankMarkerMinBytes) {
-      // The record goes to another file: the staged ones go to this one first.
-      write_staged();
-    }
+    // The record goes to another file: the staged ones go to this one first.
+    if (!FitsInCurrentFile(size)) write_staged();
     if (refused()) break;
     absl::Status room = EnsureRoom(size);
     if (!room.ok()) {

@@ -251,6 +251,9 @@ class CommitLog {
   // Validates a message; fills `result` and returns false if it cannot be
   // stored.
   bool Validate(const MessageRecord& message, AppendResult* result) const;
+  // Whether a record of `size` bytes and a blank marker fit in the current
+  // file after what is staged.
+  bool FitsInCurrentFile(int64_t size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_);
   // Makes sure the current file has room for `size` bytes plus a blank marker
   // past what is staged, else writes the staged records, closes the file
   // with a marker and moves to the next.

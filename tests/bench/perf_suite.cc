@@ -30,9 +30,8 @@
 #include "tests/bench/broker_load.h"
 #include "tests/bench/echo.grpc.pb.h"
 #include "tests/bench/echo_service.h"
-#include "tests/bench/echo_stream_client.h"
 #include "tests/bench/load_generator.h"
-#include "tests/bench/send_stream_client.h"
+#include "tests/bench/pipelined_stream_client.h"
 #include "tests/bench/server_memory.h"
 #include "tests/support/server_process.h"
 
@@ -159,13 +158,23 @@ void MeasureEcho(const char* self) {
          RunClosedLoop(absl::GetFlag(FLAGS_batch_in_flight), absl::GetFlag(FLAGS_batch), duration,
                        batch));
   {
-    std::vector<std::unique_ptr<EchoStreamClient>> streams;
+    using EchoStream = PipelinedStreamClient<v1::EchoMessage, v1::EchoMessage>;
+    std::vector<std::unique_ptr<EchoStream>> streams;
     for (int i = 0; i < channels; ++i) {
-      streams.push_back(std::make_unique<EchoStreamClient>(stubs[i].get()));
+      v1::Echo::Stub* stub = stubs[i].get();
+      streams.push_back(std::make_unique<EchoStream>(EchoStream::Protocol{
+          [stub](grpc::ClientContext* context, auto* reactor) {
+            stub->async()->EchoStream(context, reactor);
+          },
+          /*stamp=*/nullptr,
+          // Echoes come back in order.
+          [](const v1::EchoMessage&, uint64_t answers_before) { return answers_before; },
+          [](const v1::EchoMessage&) { return true; }}));
     }
-    const std::string payload = Payload(absl::GetFlag(FLAGS_body_bytes));
+    v1::EchoMessage message;
+    message.set_payload(Payload(absl::GetFlag(FLAGS_body_bytes)));
     StartCall stream = [&](int index, std::function<void(bool)> done) {
-      streams[index % channels]->Send(payload, std::move(done));
+      streams[index % channels]->Send(message, std::move(done));
     };
     Report("echo.stream",
            absl::StrCat("null bidi-stream echo, ", absl::GetFlag(FLAGS_in_flight), " in flight"),
@@ -242,17 +251,33 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
              absl::StrCat("sync send, ", window, " in flight"), r);
     }
     {
-      std::vector<std::unique_ptr<SendStreamClient>> streams;
+      using SendStream =
+          PipelinedStreamClient<broker::v1::SendStreamRequest, broker::v1::SendStreamResponse>;
+      std::vector<std::unique_ptr<SendStream>> streams;
       for (int i = 0; i < channels; ++i) {
-        streams.push_back(std::make_unique<SendStreamClient>(stubs.For(i)));
+        broker::v1::Broker::Stub* stub = stubs.For(i);
+        streams.push_back(std::make_unique<SendStream>(SendStream::Protocol{
+            [stub](grpc::ClientContext* context, auto* reactor) {
+              stub->async()->SendMessageStream(context, reactor);
+            },
+            [](uint64_t id, broker::v1::SendStreamRequest* request) {
+              request->set_request_id(id);
+            },
+            [](const broker::v1::SendStreamResponse& answer, uint64_t) {
+              return answer.request_id();
+            },
+            [](const broker::v1::SendStreamResponse& answer) {
+              return answer.has_response() && answer.response().status() == broker::v1::SEND_OK;
+            }}));
       }
-      broker::v1::SendMessageRequest send;
+      broker::v1::SendStreamRequest request;
+      broker::v1::SendMessageRequest& send = *request.mutable_send();
       send.set_producer_group("bench");
       send.set_queue_id(-1);
       send.mutable_message()->set_topic("Bench");
       send.mutable_message()->set_body(Payload(body));
       StartCall stream = [&](int index, std::function<void(bool)> done) {
-        streams[index % channels]->Send(send, std::move(done));
+        streams[index % channels]->Send(request, std::move(done));
       };
       Report(absl::StrCat(kind, ".stream"),
              absl::StrCat("sync send over SendMessageStream, ", in_flight, " in flight"),
