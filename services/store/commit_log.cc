@@ -169,7 +169,7 @@ absl::Status CommitLog::EnsureRoom(int64_t size) {
 
 absl::Status CommitLog::WriteStaged() {
   if (staged_.empty()) return absl::OkStatus();
-  if (staged_.size() < kWriteThroughBytes) {
+  if (staged_.size() < options_.write_through_bytes) {
     // A few pages: a copy into the mapping (a syscall inside the append lock
     // costs the concurrent appenders more than the page faults it saves).
     std::memcpy(current_file_->WritableTail().data(), staged_.data(), staged_.size());

@@ -37,8 +37,9 @@ namespace mq::store {
 
 // RocketMQ's mappedFileSizeCommitLog.
 inline constexpr int64_t kDefaultCommitLogFileSizeBytes = int64_t{1} << 30;
-// Appends of at least this many bytes (a batch) are written with pwrite; the
-// rest are copied into the mapping. Measured in BENCHMARKS.md (issue 9).
+// Under asynchronous flushing, appends of at least this many bytes (a batch)
+// are written with pwrite and the rest are copied into the mapping. Measured
+// in BENCHMARKS.md (issue 9).
 inline constexpr size_t kWriteThroughBytes = 16 * 1024;
 
 struct CommitLogOptions {
@@ -50,6 +51,11 @@ struct CommitLogOptions {
   // Prepares the next file ahead of need; not owned; nullptr creates files
   // synchronously on roll-over.
   MappedFileAllocator* allocator = nullptr;
+  // Appends of at least this many bytes are written with pwrite, smaller ones
+  // copied into the mapping. 0 writes every append with pwrite: right when
+  // each append is flushed at once (synchronous flushing), because syncing
+  // pages dirtied through the mapping costs about twice as much (BENCHMARKS.md).
+  size_t write_through_bytes = kWriteThroughBytes;
 };
 
 // Outcome of one append; names follow RocketMQ's PutMessageStatus.
@@ -259,7 +265,7 @@ class CommitLog {
   // with a marker and moves to the next.
   absl::Status EnsureRoom(int64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_);
   // Writes the staged records to the current file and publishes them: from
-  // kWriteThroughBytes on with one pwrite (no page faults, and flushing them
+  // options_.write_through_bytes on with one pwrite (no page faults, and flushing them
   // write-protects no mapped page), smaller ones by a copy into the mapping.
   // On a write error the staged records are lost and appends are refused
   // from then on (recovery at the next start truncates the log to its last

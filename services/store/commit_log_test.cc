@@ -241,10 +241,21 @@ TEST(CommitLogTest, RollsOverWithBlankMarker) {
   EXPECT_TRUE(log.file_queue().FirstFile()->IsFull());
 }
 
-// Batches of kWriteThroughBytes or more are written with pwrite, smaller
-// appends copied into the mapping; interleaved, across file boundaries, the log
-// reads back dense and in order.
-TEST(CommitLogTest, LargeBatchesAndSingleAppendsRollOverTogether) {
+// Parameter: CommitLogOptions::write_through_bytes (the default, where batches
+// are written with pwrite and single appends copied into the mapping; and 0,
+// the synchronous-flush setting, where every append is written with pwrite).
+class CommitLogWriteThroughTest : public ::testing::TestWithParam<size_t> {
+ protected:
+  CommitLogOptions Options(const std::string& dir) const {
+    CommitLogOptions options = ::mq::store::Options(dir);
+    options.write_through_bytes = GetParam();
+    return options;
+  }
+};
+
+// Batches and single appends interleaved, across file boundaries, read back
+// dense and in order.
+TEST_P(CommitLogWriteThroughTest, LargeBatchesAndSingleAppendsRollOverTogether) {
   std::string dir = MakeTempDir();
   CommitLog log(Options(dir));
   ASSERT_TRUE(log.Load().ok());
@@ -297,7 +308,7 @@ TEST(CommitLogTest, LargeBatchesAndSingleAppendsRollOverTogether) {
   }
 }
 
-TEST(CommitLogRecoveryTest, RecoversWhatLargeBatchesWrote) {
+TEST_P(CommitLogWriteThroughTest, RecoversWhatLargeBatchesWrote) {
   std::string dir = MakeTempDir();
   int64_t end;
   {
@@ -321,6 +332,13 @@ TEST(CommitLogRecoveryTest, RecoversWhatLargeBatchesWrote) {
   EXPECT_EQ(*recovered, end);
   EXPECT_EQ(ReadAll(log).size(), 200u);
 }
+
+INSTANTIATE_TEST_SUITE_P(WriteThrough, CommitLogWriteThroughTest,
+                         ::testing::Values(kWriteThroughBytes, size_t{0}),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return info.param == 0 ? std::string("EveryAppend")
+                                                  : std::string("BatchesOnly");
+                         });
 
 TEST(CommitLogTest, UsesPreparedFiles) {
   std::string dir = MakeTempDir();

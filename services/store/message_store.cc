@@ -111,6 +111,7 @@ absl::Status MessageStore::Load() {
   log_options.file_size = options_.commit_log_file_size;
   log_options.max_message_body_bytes = options_.max_message_body_bytes;
   log_options.allocator = allocator_.get();
+  if (options_.flush_disk_type == FlushDiskType::kSync) log_options.write_through_bytes = 0;
   commit_log_ = std::make_unique<CommitLog>(log_options);
   if (absl::Status s = commit_log_->Load(); !s.ok()) return s;
 
