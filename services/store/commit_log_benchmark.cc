@@ -48,6 +48,10 @@ ABSL_FLAG(std::vector<std::string>, async_variants,
           std::vector<std::string>({"prefaulted", "end-to-end"}),
           "Async-flush runs to do: prefaulted, end-to-end.");
 ABSL_FLAG(bool, warm_files, true, "Pre-fault commit-log files when they are prepared.");
+ABSL_FLAG(uint64_t, sync_write_through_bytes, 0,
+          "CommitLogOptions::write_through_bytes of the sync-flush runs (0, every append "
+          "with pwrite, is what a SYNC_FLUSH store uses; 16384 copies single appends into the "
+          "mapping, as under async flushing).");
 
 namespace mq::store {
 namespace {
@@ -110,6 +114,9 @@ RunResult RunIn(const std::string& dir, const RunConfig& config) {
   options.dir = dir;
   options.file_size = absl::GetFlag(FLAGS_file_size);
   options.allocator = &allocator;
+  if (config.mode == FlushMode::kSync) {
+    options.write_through_bytes = absl::GetFlag(FLAGS_sync_write_through_bytes);
+  }
   if (config.prefault) {
     const int64_t bytes = (config.messages + 1) * RecordSize(make_record(0)) + kOsPageSizeBytes;
     options.file_size = (bytes + (1 << 20) - 1) / (1 << 20) * (1 << 20);
