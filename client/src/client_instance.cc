@@ -117,6 +117,9 @@ absl::Status ClientInstance::Start() {
                         SendHeartbeatToAllBrokers();
                       });
   scheduler_.Start();
+  send_deadline_sweeper_.Schedule("expire overdue sends", kSendDeadlineSweep, kSendDeadlineSweep,
+                                  [this] { ExpireOverdueSends(); });
+  send_deadline_sweeper_.Start();
   state_ = ServiceState::kRunning;
   LOG(INFO) << "client instance " << client_id_
             << " started; name servers: " << absl::StrJoin(options_.name_server_addresses, ";");
@@ -130,6 +133,17 @@ void ClientInstance::Shutdown() {
     state_ = ServiceState::kShutdownAlready;
   }
   scheduler_.Stop();
+  std::vector<std::shared_ptr<BrokerSendStream>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [address, stream] : send_streams_) streams.push_back(std::move(stream));
+    send_streams_.clear();
+    for (auto& stream : failed_streams_) streams.push_back(std::move(stream));
+    failed_streams_.clear();
+  }
+  // The sweeper still expires what the brokers leave unanswered meanwhile.
+  for (const auto& stream : streams) stream->Close(options_.api_timeout);
+  send_deadline_sweeper_.Stop();
   LOG(INFO) << "client instance " << client_id_ << " shut down";
 }
 
@@ -317,7 +331,20 @@ absl::optional<std::map<int64_t, std::string>> ClientInstance::FindBrokerAddress
 }
 
 void ClientInstance::CleanOfflineBrokers() {
-  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<BrokerSendStream>> retired_streams;
+  {
+    absl::MutexLock lock(&mu_);
+    ForgetOfflineBrokersLocked(&retired_streams);
+  }
+  for (const auto& stream : retired_streams) stream->Close(options_.api_timeout);
+}
+
+void ClientInstance::ForgetOfflineBrokersLocked(
+    std::vector<std::shared_ptr<BrokerSendStream>>* retired_streams) {
+  failed_streams_.erase(
+      std::remove_if(failed_streams_.begin(), failed_streams_.end(),
+                     [](const std::shared_ptr<BrokerSendStream>& s) { return s->ended(); }),
+      failed_streams_.end());
   // Only this table still refers to such a channel, so it ends on this thread.
   retired_channels_.erase(
       std::remove_if(retired_channels_.begin(), retired_channels_.end(),
@@ -343,6 +370,11 @@ void ClientInstance::CleanOfflineBrokers() {
         channels_.erase(channel);
       }
       broker_stubs_.erase(it->second);
+      auto stream = send_streams_.find(it->second);
+      if (stream != send_streams_.end()) {
+        retired_streams->push_back(std::move(stream->second));
+        send_streams_.erase(stream);
+      }
       it = group->second.erase(it);
     }
     group = group->second.empty() ? broker_addr_table_.erase(group) : std::next(group);
@@ -381,9 +413,33 @@ std::shared_ptr<grpc::Channel> ClientInstance::ChannelLocked(const std::string& 
 
 std::shared_ptr<broker::v1::Broker::Stub> ClientInstance::BrokerStub(const std::string& address) {
   absl::MutexLock lock(&mu_);
+  return BrokerStubLocked(address);
+}
+
+std::shared_ptr<broker::v1::Broker::Stub> ClientInstance::BrokerStubLocked(
+    const std::string& address) {
   std::shared_ptr<broker::v1::Broker::Stub>& stub = broker_stubs_[address];
   if (stub == nullptr) stub = broker::v1::Broker::NewStub(ChannelLocked(address));
   return stub;
+}
+
+std::shared_ptr<BrokerSendStream> ClientInstance::SendStream(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<BrokerSendStream>& stream = send_streams_[address];
+  if (stream != nullptr && stream->usable()) return stream;
+  if (stream != nullptr) failed_streams_.push_back(std::move(stream));
+  stream = BrokerSendStream::Open(*BrokerStubLocked(address), address);
+  return stream;
+}
+
+void ClientInstance::ExpireOverdueSends() {
+  std::vector<std::shared_ptr<BrokerSendStream>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [address, stream] : send_streams_) streams.push_back(stream);
+  }
+  const absl::Time now = absl::Now();
+  for (const auto& stream : streams) stream->ExpireOverdue(now);
 }
 
 std::shared_ptr<namesrv::v1::NameServer::Stub> ClientInstance::NameServerStub(

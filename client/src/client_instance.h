@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
+#include "client/src/broker_send_stream.h"
 #include "client/src/scheduler.h"
 #include "client/src/topic_publish_info.h"
 #include "mq/client_options.h"
@@ -25,6 +26,11 @@
 
 namespace mq {
 namespace client_internal {
+
+// How often sends on the send streams are checked against their deadlines
+// (asynchronous sends may see their timeout this much late; a synchronous
+// send waits exactly its own).
+inline constexpr absl::Duration kSendDeadlineSweep = absl::Milliseconds(50);
 
 // What the instance needs from a registered producer. Both calls may come from
 // the scheduler thread or from any sending thread, with the instance's lock
@@ -71,7 +77,9 @@ class ClientInstance {
   // running (the instance is shared); FAILED_PRECONDITION after a failed
   // start or a shutdown.
   absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
-  // Stops the scheduled tasks; SHUTDOWN_ALREADY. Idempotent.
+  // Stops the scheduled tasks and closes the send streams (sends still
+  // pending get up to options().api_timeout for their answers);
+  // SHUTDOWN_ALREADY. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
   ServiceState state() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -122,7 +130,8 @@ class ClientInstance {
   absl::optional<std::map<int64_t, std::string>> FindBrokerAddresses(
       const std::string& broker_name) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Drops broker addresses no route refers to any more, and their channels.
+  // Drops broker addresses no route refers to any more, with their channels
+  // and send streams, and failed send streams whose call has ended.
   void CleanOfflineBrokers() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sends one heartbeat (client id, producer groups, consumer groups) in
@@ -134,6 +143,12 @@ class ClientInstance {
   std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The send stream to `address` that every producer of this instance
+  // shares, opened on first use and again after the previous one failed.
+  // Sends on it that outlive their deadline are expired within
+  // kSendDeadlineSweep.
+  std::shared_ptr<BrokerSendStream> SendStream(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
+
   // The name server in use.
   std::string CurrentNameServer() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -142,6 +157,14 @@ class ClientInstance {
       ABSL_LOCKS_EXCLUDED(mu_);
   std::shared_ptr<grpc::Channel> ChannelLocked(const std::string& address)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<broker::v1::Broker::Stub> BrokerStubLocked(const std::string& address)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops broker addresses no route refers to any more, with their channels,
+  // stubs and send streams (the streams are handed back to be closed).
+  void ForgetOfflineBrokersLocked(std::vector<std::shared_ptr<BrokerSendStream>>* retired_streams)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Expires overdue sends on every send stream (the sweeper's task).
+  void ExpireOverdueSends() ABSL_LOCKS_EXCLUDED(mu_);
   std::shared_ptr<namesrv::v1::NameServer::Stub> NameServerStub(const std::string& address)
       ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::string> MasterAddresses() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -153,6 +176,8 @@ class ClientInstance {
   const std::string client_id_;
   const ClientOptions options_;
   Scheduler scheduler_;
+  // Its own thread: the other tasks wait on the network for seconds.
+  Scheduler send_deadline_sweeper_;
 
   mutable absl::Mutex mu_;
   ServiceState state_ ABSL_GUARDED_BY(mu_) = ServiceState::kCreateJust;
@@ -170,6 +195,12 @@ class ClientInstance {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<namesrv::v1::NameServer::Stub>> namesrv_stubs_
       ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<BrokerSendStream>> send_streams_
+      ABSL_GUARDED_BY(mu_);
+  // Failed send streams, kept until their call has ended and then dropped by
+  // CleanOfflineBrokers() or Shutdown(): never on a gRPC thread (see
+  // BrokerSendStream::Open).
+  std::vector<std::shared_ptr<BrokerSendStream>> failed_streams_ ABSL_GUARDED_BY(mu_);
   // Index into options_.name_server_addresses of the name server in use.
   size_t namesrv_index_ ABSL_GUARDED_BY(mu_) = 0;
 };

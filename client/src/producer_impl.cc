@@ -7,7 +7,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "client/src/broker_send_stream.h"
 #include "client/src/client_registry.h"
 #include "client/src/compression.h"
 #include "client/src/message_id.h"
@@ -83,6 +85,19 @@ std::string BrokerLabel(const MessageQueue& queue, const std::string& address) {
 
 }  // namespace
 
+namespace {
+
+// `sent_msg_id` stands in for an answer without a message id.
+SendResult ResultOf(const broker::v1::SendMessageResponse& response, const std::string& sent_msg_id,
+                    const MessageQueue& queue) {
+  return ToSendResult(response.status(),
+                      response.msg_id().empty() ? sent_msg_id : response.msg_id(),
+                      response.offset_msg_id(), response.broker_name(), response.queue_id(),
+                      response.queue_offset(), queue);
+}
+
+}  // namespace
+
 SendResult ToSendResult(broker::v1::SendStatus status, const std::string& msg_id,
                         const std::string& offset_msg_id, const std::string& broker_name,
                         int32_t queue_id, int64_t queue_offset, const MessageQueue& queue) {
@@ -136,34 +151,24 @@ class ProducerImpl::AsyncSend : public std::enable_shared_from_this<AsyncSend> {
       request_.set_queue_id(queue_.queue_id);
       request_.set_broker_name(queue_.broker_name);
       request_.set_born_timestamp_ms(NowUnixMillis());
-      context_ = std::make_unique<grpc::ClientContext>();
-      SetDeadline(context_.get(), *timeout);
-      response_.Clear();
       attempt_start_ = absl::Now();
-      instance_->BrokerStub(address_)->async()->SendMessage(
-          context_.get(), &request_, &response_,
-          [self = shared_from_this()](grpc::Status status) { self->OnDone(status); });
+      instance_->SendStream(address_)->Send(
+          request_, attempt_start_ + *timeout,
+          [self = shared_from_this()](absl::StatusOr<broker::v1::SendMessageResponse> response) {
+            self->OnDone(std::move(response));
+          });
       return;
     }
     Finish(retry_.Final(topic, msg_id_));
   }
 
  private:
-  void OnDone(const grpc::Status& grpc_status) {
+  void OnDone(absl::StatusOr<broker::v1::SendMessageResponse> response) {
     const absl::Duration latency = absl::Now() - attempt_start_;
-    absl::Status status = FromGrpcStatus(grpc_status, *context_);
-    // Dropped here, while the producer still keeps the client instance (and so
-    // the channel) alive: the context refers to the channel, and the last
-    // reference to a channel must not go away on a gRPC callback thread
-    // (grpc/grpc#37858).
-    context_.reset();
     absl::StatusOr<SendResult> result =
-        status.ok()
-            ? absl::StatusOr<SendResult>(ToSendResult(
-                  response_.status(), response_.msg_id().empty() ? msg_id_ : response_.msg_id(),
-                  response_.offset_msg_id(), response_.broker_name(), response_.queue_id(),
-                  response_.queue_offset(), queue_))
-            : absl::StatusOr<SendResult>(PrefixStatus(BrokerLabel(queue_, address_), status));
+        response.ok() ? absl::StatusOr<SendResult>(ResultOf(*response, msg_id_, queue_))
+                      : absl::StatusOr<SendResult>(
+                            PrefixStatus(BrokerLabel(queue_, address_), response.status()));
     producer_->RunAfterHooks(Context(), result);
     producer_->fault_.UpdateFaultItem(queue_.broker_name, latency, !result.ok());
     if (result.ok()) {
@@ -216,8 +221,6 @@ class ProducerImpl::AsyncSend : public std::enable_shared_from_this<AsyncSend> {
   MessageQueue queue_;
   std::string address_;
   absl::Time attempt_start_;
-  std::unique_ptr<grpc::ClientContext> context_;
-  broker::v1::SendMessageResponse response_;
 };
 
 // A oneway send: one callback-API RPC whose outcome only the hooks see.
@@ -520,18 +523,27 @@ absl::StatusOr<SendResult> ProducerImpl::SendMessageRpc(ClientInstance& instance
   request->set_queue_id(queue.queue_id);
   request->set_broker_name(queue.broker_name);
   request->set_born_timestamp_ms(NowUnixMillis());
-  grpc::ClientContext context;
-  SetDeadline(&context, timeout);
-  broker::v1::SendMessageResponse response;
-  absl::Status status = FromGrpcStatus(
-      instance.BrokerStub(address)->SendMessage(&context, *request, &response), context);
-  if (!status.ok()) return PrefixStatus(BrokerLabel(queue, address), status);
-  const std::string& msg_id =
-      response.msg_id().empty()
-          ? request->message().properties().at(std::string(kPropertyUniqueKey))
-          : response.msg_id();
-  return ToSendResult(response.status(), msg_id, response.offset_msg_id(), response.broker_name(),
-                      response.queue_id(), response.queue_offset(), queue);
+  // Shared with the stream, which may answer after this attempt gave up.
+  struct Answer {
+    absl::Notification done;
+    absl::StatusOr<broker::v1::SendMessageResponse> response;
+  };
+  auto answer = std::make_shared<Answer>();
+  std::shared_ptr<BrokerSendStream> stream = instance.SendStream(address);
+  const uint64_t id =
+      stream->Send(*request, absl::Now() + timeout,
+                   [answer](absl::StatusOr<broker::v1::SendMessageResponse> response) {
+                     answer->response = std::move(response);
+                     answer->done.Notify();
+                   });
+  // Expire() answers at once unless the answer is being delivered right now.
+  if (!answer->done.WaitForNotificationWithTimeout(timeout)) stream->Expire(id);
+  answer->done.WaitForNotification();
+  if (!answer->response.ok()) {
+    return PrefixStatus(BrokerLabel(queue, address), answer->response.status());
+  }
+  return ResultOf(*answer->response,
+                  request->message().properties().at(std::string(kPropertyUniqueKey)), queue);
 }
 
 absl::StatusOr<SendResult> ProducerImpl::SendBatchRpc(ClientInstance& instance,

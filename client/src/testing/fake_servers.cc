@@ -67,14 +67,18 @@ void FakeServerBase::Hang(grpc::ServerContext* context) {
   }
 }
 
-grpc::Status FakeServerBase::FailStatus(const FakeReply& reply, grpc::ServerContext* context) {
+absl::Status FakeServerBase::Failure(const FakeReply& reply) {
   absl::Status status(
       static_cast<absl::StatusCode>(reply.grpc_code),
       absl::StrCat("fake failure ", common::v1::ResponseCode_Name(reply.response_code)));
   if (reply.response_code != common::v1::SUCCESS) {
     status = WithResponseCode(status, reply.response_code);
   }
-  return ToGrpcStatus(status, context);
+  return status;
+}
+
+grpc::Status FakeServerBase::FailStatus(const FakeReply& reply, grpc::ServerContext* context) {
+  return ToGrpcStatus(Failure(reply), context);
 }
 
 FakeNameServer::FakeNameServer() { StartService(this); }
@@ -181,32 +185,62 @@ FakeReply FakeBroker::NextSendReply() {
   return reply;
 }
 
+FakeReply FakeBroker::HandleSend(const broker::v1::SendMessageRequest& request,
+                                 broker::v1::SendMessageResponse* response) {
+  absl::MutexLock lock(&mu_);
+  FakeReply reply = NextSendReply();
+  if (reply.kind != FakeReply::Kind::kOk) return reply;
+  sends_.push_back(request);
+  const int32_t queue_id = request.queue_id() < 0 ? 0 : request.queue_id();
+  const int64_t offset =
+      Store(request.message(), queue_id, request.sys_flag(), request.born_timestamp_ms());
+  response->set_status(reply.send_status);
+  response->set_msg_id(request.message().properties().at("UNIQ_KEY"));
+  response->set_offset_msg_id(absl::StrFormat("7F000001%08X%016X", 10911, offset));
+  response->set_queue_id(queue_id);
+  response->set_queue_offset(offset);
+  response->set_broker_name(broker_name_);
+  return reply;
+}
+
 grpc::Status FakeBroker::SendMessage(grpc::ServerContext* context,
                                      const broker::v1::SendMessageRequest* request,
                                      broker::v1::SendMessageResponse* response) {
-  FakeReply reply;
-  {
-    absl::MutexLock lock(&mu_);
-    reply = NextSendReply();
-    if (reply.kind == FakeReply::Kind::kOk) {
-      sends_.push_back(*request);
-      const int32_t queue_id = request->queue_id() < 0 ? 0 : request->queue_id();
-      const int64_t offset =
-          Store(request->message(), queue_id, request->sys_flag(), request->born_timestamp_ms());
-      response->set_status(reply.send_status);
-      response->set_msg_id(request->message().properties().at("UNIQ_KEY"));
-      response->set_offset_msg_id(absl::StrFormat("7F000001%08X%016X", 10911, offset));
-      response->set_queue_id(queue_id);
-      response->set_queue_offset(offset);
-      response->set_broker_name(broker_name_);
-      return grpc::Status::OK;
-    }
-  }
+  const FakeReply reply = HandleSend(*request, response);
+  if (reply.kind == FakeReply::Kind::kOk) return grpc::Status::OK;
   if (reply.kind == FakeReply::Kind::kHang) {
     Hang(context);
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake broker hung");
   }
   return FailStatus(reply, context);
+}
+
+grpc::Status FakeBroker::SendMessageStream(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<broker::v1::SendStreamResponse, broker::v1::SendStreamRequest>*
+        stream) {
+  broker::v1::SendStreamRequest request;
+  bool hung = false;
+  while (stream->Read(&request)) {
+    broker::v1::SendStreamResponse answer;
+    answer.set_request_id(request.request_id());
+    const FakeReply reply = HandleSend(request.send(), answer.mutable_response());
+    if (reply.kind == FakeReply::Kind::kHang) {
+      hung = true;
+      continue;
+    }
+    if (reply.kind == FakeReply::Kind::kFail) {
+      const absl::Status status = Failure(reply);
+      broker::v1::SendError* error = answer.mutable_error();
+      error->set_code(static_cast<int32_t>(status.code()));
+      error->set_message(std::string(status.message()));
+      error->set_response_code(reply.response_code);
+    }
+    if (!stream->Write(answer)) break;
+  }
+  // Like the broker, which ends a stream only once every send is answered.
+  if (hung) Hang(context);
+  return grpc::Status::OK;
 }
 
 grpc::Status FakeBroker::SendBatch(grpc::ServerContext* context,

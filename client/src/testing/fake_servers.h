@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/common.pb.h"
@@ -55,6 +56,8 @@ class FakeServerBase {
   void StartService(grpc::Service* service);
   // Holds the call until the client gives up or the server stops.
   void Hang(grpc::ServerContext* context) ABSL_LOCKS_EXCLUDED(mu_);
+  // The status of a kFail reply, with its response code.
+  static absl::Status Failure(const FakeReply& reply);
   // The gRPC status for a kFail reply, with the response code as trailing metadata.
   static grpc::Status FailStatus(const FakeReply& reply, grpc::ServerContext* context);
 
@@ -114,6 +117,12 @@ class FakeBroker final : public broker::v1::Broker::Service, public FakeServerBa
                            const broker::v1::SendMessageRequest* request,
                            broker::v1::SendMessageResponse* response) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Answers each send as SendMessage would; a hung one is never answered, and
+  // then the stream does not end until the client cancels it.
+  grpc::Status SendMessageStream(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<broker::v1::SendStreamResponse, broker::v1::SendStreamRequest>*
+          stream) override ABSL_LOCKS_EXCLUDED(mu_);
   grpc::Status SendBatch(grpc::ServerContext* context, const broker::v1::SendBatchRequest* request,
                          broker::v1::SendBatchResponse* response) override ABSL_LOCKS_EXCLUDED(mu_);
   grpc::Status Heartbeat(grpc::ServerContext* context, const broker::v1::HeartbeatRequest* request,
@@ -167,6 +176,9 @@ class FakeBroker final : public broker::v1::Broker::Service, public FakeServerBa
   using QueueKey = std::pair<std::string, int32_t>;
 
   FakeReply NextSendReply() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes the next reply; when it is kOk, stores the message and fills `response`.
+  FakeReply HandleSend(const broker::v1::SendMessageRequest& request,
+                       broker::v1::SendMessageResponse* response) ABSL_LOCKS_EXCLUDED(mu_);
   // Appends a stored message to its queue; returns its offset.
   int64_t Store(const common::v1::Message& message, int32_t queue_id, int32_t sys_flag,
                 int64_t born_timestamp_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

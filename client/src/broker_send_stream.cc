@@ -1,0 +1,231 @@
+#include "client/src/broker_send_stream.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "glog/logging.h"
+
+namespace mq {
+namespace client_internal {
+namespace {
+
+// After cancelling, Close() logs every this often until the call has ended.
+constexpr absl::Duration kCancelWait = absl::Seconds(10);
+
+absl::StatusOr<broker::v1::SendMessageResponse> Outcome(broker::v1::SendStreamResponse* answer) {
+  if (answer->has_response()) return std::move(*answer->mutable_response());
+  const broker::v1::SendError& error = answer->error();
+  absl::Status status(static_cast<absl::StatusCode>(error.code()), error.message());
+  if (status.ok()) {
+    return absl::InternalError("the broker answered a send with neither a response nor an error");
+  }
+  if (error.response_code() != common::v1::SUCCESS) {
+    status = WithResponseCode(std::move(status), error.response_code());
+  }
+  return status;
+}
+
+}  // namespace
+
+std::shared_ptr<BrokerSendStream> BrokerSendStream::Open(broker::v1::Broker::Stub& stub,
+                                                         std::string address) {
+  std::shared_ptr<BrokerSendStream> stream(new BrokerSendStream(std::move(address)));
+  stub.async()->SendMessageStream(&stream->context_, stream.get());
+  // Writes start from any thread, outside reactions: the hold keeps the call
+  // from ending until no more will start.
+  stream->AddHold();
+  stream->StartRead(&stream->incoming_);
+  stream->StartCall();
+  return stream;
+}
+
+BrokerSendStream::BrokerSendStream(std::string address) : address_(std::move(address)) {}
+
+BrokerSendStream::~BrokerSendStream() = default;
+
+uint64_t BrokerSendStream::Send(const broker::v1::SendMessageRequest& request, absl::Time deadline,
+                                Done done) {
+  broker::v1::SendStreamRequest wrapped;
+  *wrapped.mutable_send() = request;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!failed_ && !closing_) {
+      const uint64_t id = next_id_++;
+      wrapped.set_request_id(id);
+      outgoing_.push_back(std::move(wrapped));
+      pending_.emplace(id, Pending{deadline, std::move(done)});
+      if (!writing_) StartNextWriteLocked();
+      return id;
+    }
+  }
+  done(absl::UnavailableError(
+      absl::StrCat("the send stream to ", address_, " is closed; try again")));
+  return 0;
+}
+
+void BrokerSendStream::Expire(uint64_t id) {
+  Done done;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    done = std::move(it->second.done);
+    pending_.erase(it);
+  }
+  done(absl::DeadlineExceededError("no answer from the broker before the send's deadline"));
+}
+
+void BrokerSendStream::ExpireOverdue(absl::Time now) {
+  std::vector<Done> overdue;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.deadline > now) {
+        ++it;
+        continue;
+      }
+      overdue.push_back(std::move(it->second.done));
+      pending_.erase(it++);
+    }
+  }
+  for (Done& done : overdue) {
+    done(absl::DeadlineExceededError("no answer from the broker before the send's deadline"));
+  }
+}
+
+bool BrokerSendStream::usable() const {
+  absl::MutexLock lock(&mu_);
+  return !failed_ && !closing_;
+}
+
+void BrokerSendStream::Close(absl::Duration grace) {
+  bool release = false;
+  bool half_close = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closing_) {
+      closing_ = true;
+      release = ReleaseHoldIfDoneWritingLocked(&half_close);
+    }
+  }
+  if (release) FinishWriting(half_close);
+  absl::MutexLock lock(&mu_);
+  // Once no send awaits an answer there is nothing to wait for: a broker
+  // still holding sends given up on (expired) would keep the stream open.
+  auto ended_or_idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return done_ || pending_.empty();
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ended_or_idle), grace);
+  if (done_) return;
+  mu_.Unlock();
+  context_.TryCancel();
+  mu_.Lock();
+  // gRPC ends a cancelled call; the object must not go before it has.
+  while (!mu_.AwaitWithTimeout(absl::Condition(&done_), kCancelWait)) {
+    LOG(ERROR) << "the send stream to " << address_ << " has not ended "
+               << absl::FormatDuration(kCancelWait) << " after being cancelled";
+  }
+}
+
+bool BrokerSendStream::ended() const {
+  absl::MutexLock lock(&mu_);
+  return done_;
+}
+
+void BrokerSendStream::StartNextWriteLocked() {
+  writing_ = true;
+  // More queued behind it: let gRPC put them into one socket write.
+  grpc::WriteOptions options;
+  if (outgoing_.size() > 1) options.set_buffer_hint();
+  StartWrite(&outgoing_.front(), options);
+}
+
+bool BrokerSendStream::ReleaseHoldIfDoneWritingLocked(bool* half_close) {
+  if (hold_released_ || writing_) return false;
+  if (failed_) {
+    *half_close = false;
+  } else if (closing_ && outgoing_.empty()) {
+    *half_close = true;
+  } else {
+    return false;
+  }
+  hold_released_ = true;
+  return true;
+}
+
+void BrokerSendStream::FinishWriting(bool half_close) {
+  if (half_close) StartWritesDone();
+  RemoveHold();
+}
+
+void BrokerSendStream::OnWriteDone(bool ok) {
+  bool release = false;
+  bool half_close = false;
+  {
+    absl::MutexLock lock(&mu_);
+    outgoing_.pop_front();
+    writing_ = false;
+    if (!ok) failed_ = true;
+    if (!failed_ && !outgoing_.empty()) {
+      StartNextWriteLocked();
+    } else {
+      release = ReleaseHoldIfDoneWritingLocked(&half_close);
+    }
+  }
+  if (release) FinishWriting(half_close);
+}
+
+void BrokerSendStream::OnReadDone(bool ok) {
+  if (!ok) {
+    // The broker ended the stream (OnDone follows with its status).
+    bool release = false;
+    bool half_close = false;
+    {
+      absl::MutexLock lock(&mu_);
+      failed_ = true;
+      release = ReleaseHoldIfDoneWritingLocked(&half_close);
+    }
+    if (release) FinishWriting(half_close);
+    return;
+  }
+  Done done;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(incoming_.request_id());
+    // Not there: expired, and the late answer is dropped.
+    if (it != pending_.end()) {
+      done = std::move(it->second.done);
+      pending_.erase(it);
+    }
+  }
+  absl::StatusOr<broker::v1::SendMessageResponse> outcome = Outcome(&incoming_);
+  StartRead(&incoming_);
+  if (done) done(std::move(outcome));
+}
+
+void BrokerSendStream::OnDone(const grpc::Status& status) {
+  std::vector<Done> unanswered;
+  {
+    absl::MutexLock lock(&mu_);
+    failed_ = true;
+    for (auto& [id, pending] : pending_) unanswered.push_back(std::move(pending.done));
+    pending_.clear();
+    outgoing_.clear();
+  }
+  if (!unanswered.empty()) {
+    const absl::Status why =
+        status.ok() ? absl::UnavailableError("the broker ended the send stream before answering")
+                    : FromGrpcStatus(status, context_);
+    VLOG(1) << "send stream to " << address_ << " ended with " << unanswered.size()
+            << " sends unanswered: " << why;
+    for (Done& done : unanswered) done(why);
+  }
+  // The last touch: the owner may destroy this object as soon as it is done.
+  absl::MutexLock lock(&mu_);
+  done_ = true;
+}
+
+}  // namespace client_internal
+}  // namespace mq

@@ -1,0 +1,115 @@
+// One Broker.SendMessageStream to one broker, shared by every send of a client
+// instance to that broker: sends are written one after another on the stream
+// and matched with their answers by request id, as RocketMQ's remoting
+// matches responses to requests by opaque id on one connection. A unary call
+// per message costs a gRPC call setup and teardown on both sides; on the
+// stream a send costs one message each way (BENCHMARKS.md, issue 9).
+#ifndef MQ_CLIENT_SRC_BROKER_SEND_STREAM_H_
+#define MQ_CLIENT_SRC_BROKER_SEND_STREAM_H_
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/support/client_callback.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/broker.grpc.pb.h"
+
+namespace mq {
+namespace client_internal {
+
+// Thread-safe. Every send's `done` runs exactly once: with the broker's
+// answer; with its per-send error (the status SendMessage would have
+// returned); DEADLINE_EXCEEDED once Expire() or ExpireOverdue() finds it past
+// its deadline; or, when the stream fails, the stream's status (UNAVAILABLE
+// when the broker went away), so the producer's retry and fault bookkeeping
+// treat it as they treat a failed unary call. A failed stream takes no more
+// sends (usable() turns false); the owner opens a new one.
+class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendStreamRequest,
+                                                              broker::v1::SendStreamResponse> {
+ public:
+  using Done = std::function<void(absl::StatusOr<broker::v1::SendMessageResponse>)>;
+
+  // Starts the call on `stub`'s channel. The owner must keep the object until
+  // ended() and then drop it on a thread of its own, not gRPC's: the call's
+  // context refers to the channel, and the last reference to a channel must
+  // not go away on a gRPC thread (grpc/grpc#37858).
+  static std::shared_ptr<BrokerSendStream> Open(broker::v1::Broker::Stub& stub,
+                                                std::string address);
+  ~BrokerSendStream() override;
+
+  BrokerSendStream(const BrokerSendStream&) = delete;
+  BrokerSendStream& operator=(const BrokerSendStream&) = delete;
+
+  const std::string& address() const { return address_; }
+
+  // Queues `request` and returns its request id (for Expire). `done` runs on a
+  // gRPC thread, or on this thread when the stream cannot take sends any more.
+  uint64_t Send(const broker::v1::SendMessageRequest& request, absl::Time deadline, Done done)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Completes send `id` with DEADLINE_EXCEEDED if it is still unanswered
+  // (a late answer is then dropped).
+  void Expire(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Expires every unanswered send whose deadline is not after `now`.
+  void ExpireOverdue(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // False once the stream failed or is closing.
+  bool usable() const ABSL_LOCKS_EXCLUDED(mu_);
+  // True once the call has ended and every send has been answered.
+  bool ended() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Half-closes the stream and waits up to `grace` for the answers to what is
+  // pending; then cancels the call (failing what is left with CANCELLED) and
+  // waits until it has ended. Idempotent. Must not be called on a gRPC
+  // thread.
+  void Close(absl::Duration grace) ABSL_LOCKS_EXCLUDED(mu_);
+
+  void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
+  void OnReadDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
+  void OnDone(const grpc::Status& status) override ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Pending {
+    absl::Time deadline;
+    Done done;
+  };
+
+  explicit BrokerSendStream(std::string address);
+
+  void StartNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the hold that keeps the call open for writes started outside
+  // reactions, once no write will start any more: after a failure, or on
+  // close once the queue is written. Returns whether to half-close first.
+  bool ReleaseHoldIfDoneWritingLocked(bool* half_close) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishWriting(bool half_close);
+
+  const std::string address_;
+  grpc::ClientContext context_;
+  broker::v1::SendStreamResponse incoming_;
+
+  mutable absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::deque<broker::v1::SendStreamRequest> outgoing_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace client_internal
+}  // namespace mq
+
+#endif  // MQ_CLIENT_SRC_BROKER_SEND_STREAM_H_

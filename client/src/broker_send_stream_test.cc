@@ -1,0 +1,191 @@
+#include "client/src/broker_send_stream.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "client/src/testing/fake_servers.h"
+#include "client/src/testing/wait.h"
+#include "common/status.h"
+#include "gtest/gtest.h"
+
+namespace mq {
+namespace client_internal {
+namespace {
+
+using broker::v1::SendMessageRequest;
+using broker::v1::SendMessageResponse;
+
+SendMessageRequest Request(const std::string& key, int32_t queue_id = 0) {
+  SendMessageRequest request;
+  request.set_producer_group("G");
+  request.set_queue_id(queue_id);
+  request.mutable_message()->set_topic("T");
+  request.mutable_message()->set_body(absl::StrCat("body of ", key));
+  (*request.mutable_message()->mutable_properties())["UNIQ_KEY"] = key;
+  return request;
+}
+
+// One send's outcome, filled by the stream on whichever thread answers.
+struct Outcome {
+  absl::Notification done;
+  absl::StatusOr<SendMessageResponse> response;
+
+  BrokerSendStream::Done Callback() {
+    return [this](absl::StatusOr<SendMessageResponse> r) {
+      response = std::move(r);
+      done.Notify();
+    };
+  }
+  bool Wait() { return done.WaitForNotificationWithTimeout(absl::Seconds(10)); }
+};
+
+class BrokerSendStreamTest : public ::testing::Test {
+ protected:
+  BrokerSendStreamTest()
+      : stub_(broker::v1::Broker::NewStub(
+            grpc::CreateChannel(broker_.address(), grpc::InsecureChannelCredentials()))) {}
+
+  std::shared_ptr<BrokerSendStream> Open() {
+    return BrokerSendStream::Open(*stub_, broker_.address());
+  }
+
+  absl::Time Later() { return absl::Now() + absl::Seconds(10); }
+
+  FakeBroker broker_{"broker-a"};
+  std::unique_ptr<broker::v1::Broker::Stub> stub_;
+};
+
+TEST_F(BrokerSendStreamTest, ConcurrentSendsAreEachAnsweredWithTheirOwnResult) {
+  std::shared_ptr<BrokerSendStream> stream = Open();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string key = absl::StrCat("m-", t, "-", i);
+        Outcome outcome;
+        stream->Send(Request(key, t), Later(), outcome.Callback());
+        if (!outcome.Wait()) {
+          errors[t] = "no answer";
+        } else if (!outcome.response.ok()) {
+          errors[t] = std::string(outcome.response.status().message());
+        } else if (outcome.response->msg_id() != key || outcome.response->queue_id() != t) {
+          errors[t] = absl::StrCat(key, " answered as ", outcome.response->msg_id(), " queue ",
+                                   outcome.response->queue_id());
+        }
+        if (!errors[t].empty()) return;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const std::string& error : errors) EXPECT_EQ(error, "");
+  EXPECT_EQ(broker_.StoredSends().size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_TRUE(stream->usable());
+  stream->Close(absl::Seconds(5));
+  EXPECT_TRUE(stream->ended());
+}
+
+TEST_F(BrokerSendStreamTest, AFailedSendFailsAloneWithItsCodeAndResponseCode) {
+  broker_.ScriptSends(
+      {FakeReply::Ok(),
+       FakeReply::Fail(grpc::StatusCode::RESOURCE_EXHAUSTED, common::v1::SYSTEM_BUSY),
+       FakeReply::Ok()});
+  std::shared_ptr<BrokerSendStream> stream = Open();
+  Outcome first, second, third;
+  stream->Send(Request("a"), Later(), first.Callback());
+  stream->Send(Request("b"), Later(), second.Callback());
+  stream->Send(Request("c"), Later(), third.Callback());
+  ASSERT_TRUE(first.Wait() && second.Wait() && third.Wait());
+  ASSERT_TRUE(first.response.ok()) << first.response.status();
+  EXPECT_EQ(first.response->msg_id(), "a");
+  EXPECT_EQ(second.response.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetResponseCode(second.response.status()), common::v1::SYSTEM_BUSY);
+  ASSERT_TRUE(third.response.ok()) << third.response.status();
+  EXPECT_EQ(third.response->msg_id(), "c");
+  EXPECT_TRUE(stream->usable());
+  stream->Close(absl::Seconds(5));
+}
+
+TEST_F(BrokerSendStreamTest, UnansweredSendsExpireAndTheStreamGoesOn) {
+  broker_.ScriptSends({FakeReply::Hang(), FakeReply::Hang()});
+  std::shared_ptr<BrokerSendStream> stream = Open();
+  Outcome by_id, by_sweep, after;
+  const uint64_t id = stream->Send(Request("hung-1"), Later(), by_id.Callback());
+  stream->Send(Request("hung-2"), absl::Now() + absl::Milliseconds(50), by_sweep.Callback());
+  // Both reached the broker (and were left unanswered).
+  ASSERT_TRUE(WaitUntil([&] { return broker_.SendCalls() == 2; }));
+  EXPECT_FALSE(by_id.done.HasBeenNotified());
+  stream->ExpireOverdue(absl::Now() - absl::Seconds(1));
+  EXPECT_FALSE(by_sweep.done.HasBeenNotified()) << "expired before its deadline";
+  stream->Expire(id);
+  ASSERT_TRUE(by_id.Wait());
+  EXPECT_EQ(by_id.response.status().code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(WaitUntil([&] {
+    stream->ExpireOverdue(absl::Now());
+    return by_sweep.done.HasBeenNotified();
+  }));
+  EXPECT_EQ(by_sweep.response.status().code(), absl::StatusCode::kDeadlineExceeded);
+  // Expiring again, or after the answer, changes nothing.
+  stream->Expire(id);
+  stream->Send(Request("after"), Later(), after.Callback());
+  ASSERT_TRUE(after.Wait());
+  ASSERT_TRUE(after.response.ok()) << after.response.status();
+  EXPECT_EQ(after.response->msg_id(), "after");
+  EXPECT_TRUE(stream->usable());
+  stream->Close(absl::Seconds(5));
+}
+
+TEST_F(BrokerSendStreamTest, BrokerGoingAwayFailsWhatIsPendingAsUnavailable) {
+  broker_.SetDefaultSendReply(FakeReply::Hang());
+  std::shared_ptr<BrokerSendStream> stream = Open();
+  Outcome pending;
+  stream->Send(Request("pending"), Later(), pending.Callback());
+  broker_.Stop();
+  ASSERT_TRUE(pending.Wait());
+  EXPECT_FALSE(pending.response.ok());
+  EXPECT_TRUE(WaitUntil([&] { return stream->ended(); }));
+  EXPECT_FALSE(stream->usable());
+  // A failed stream refuses at once, with a retryable code.
+  Outcome refused;
+  EXPECT_EQ(stream->Send(Request("late"), Later(), refused.Callback()), 0u);
+  ASSERT_TRUE(refused.done.HasBeenNotified());
+  EXPECT_EQ(refused.response.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(BrokerSendStreamTest, CloseWaitsForAnswersThenCancelsWhatIsLeft) {
+  std::shared_ptr<BrokerSendStream> stream = Open();
+  Outcome answered;
+  stream->Send(Request("answered"), Later(), answered.Callback());
+  stream->Close(absl::Seconds(5));
+  ASSERT_TRUE(answered.done.HasBeenNotified());
+  EXPECT_TRUE(answered.response.ok()) << answered.response.status();
+  EXPECT_TRUE(stream->ended());
+
+  broker_.SetDefaultSendReply(FakeReply::Hang());
+  std::shared_ptr<BrokerSendStream> second = Open();
+  Outcome hung;
+  second->Send(Request("hung"), Later(), hung.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return broker_.SendCalls() == 2; }));
+  const absl::Time start = absl::Now();
+  second->Close(absl::Milliseconds(200));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(second->ended());
+  ASSERT_TRUE(hung.done.HasBeenNotified());
+  EXPECT_EQ(hung.response.status().code(), absl::StatusCode::kCancelled);
+  Outcome refused;
+  second->Send(Request("after close"), Later(), refused.Callback());
+  EXPECT_EQ(refused.response.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace client_internal
+}  // namespace mq
