@@ -136,7 +136,11 @@ void ClientInstance::Shutdown() {
   std::vector<std::shared_ptr<BrokerSendStream>> streams;
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [address, stream] : send_streams_) streams.push_back(std::move(stream));
+    for (auto& [address, open] : send_streams_) {
+      for (auto& stream : open) {
+        if (stream != nullptr) streams.push_back(std::move(stream));
+      }
+    }
     send_streams_.clear();
     for (auto& stream : failed_streams_) streams.push_back(std::move(stream));
     failed_streams_.clear();
@@ -370,10 +374,12 @@ void ClientInstance::ForgetOfflineBrokersLocked(
         channels_.erase(channel);
       }
       broker_stubs_.erase(it->second);
-      auto stream = send_streams_.find(it->second);
-      if (stream != send_streams_.end()) {
-        retired_streams->push_back(std::move(stream->second));
-        send_streams_.erase(stream);
+      auto streams = send_streams_.find(it->second);
+      if (streams != send_streams_.end()) {
+        for (auto& stream : streams->second) {
+          if (stream != nullptr) retired_streams->push_back(std::move(stream));
+        }
+        send_streams_.erase(streams);
       }
       it = group->second.erase(it);
     }
@@ -425,7 +431,9 @@ std::shared_ptr<broker::v1::Broker::Stub> ClientInstance::BrokerStubLocked(
 
 std::shared_ptr<BrokerSendStream> ClientInstance::SendStream(const std::string& address) {
   absl::MutexLock lock(&mu_);
-  std::shared_ptr<BrokerSendStream>& stream = send_streams_[address];
+  std::vector<std::shared_ptr<BrokerSendStream>>& streams = send_streams_[address];
+  streams.resize(kSendStreamsPerBroker);
+  std::shared_ptr<BrokerSendStream>& stream = streams[next_send_stream_++ % streams.size()];
   if (stream != nullptr && stream->usable()) return stream;
   if (stream != nullptr) failed_streams_.push_back(std::move(stream));
   stream = BrokerSendStream::Open(*BrokerStubLocked(address), address);
@@ -436,7 +444,11 @@ void ClientInstance::ExpireOverdueSends() {
   std::vector<std::shared_ptr<BrokerSendStream>> streams;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [address, stream] : send_streams_) streams.push_back(stream);
+    for (const auto& [address, open] : send_streams_) {
+      for (const auto& stream : open) {
+        if (stream != nullptr) streams.push_back(stream);
+      }
+    }
   }
   const absl::Time now = absl::Now();
   for (const auto& stream : streams) stream->ExpireOverdue(now);

@@ -31,6 +31,9 @@ namespace client_internal {
 // (asynchronous sends may see their timeout this much late; a synchronous
 // send waits exactly its own).
 inline constexpr absl::Duration kSendDeadlineSweep = absl::Milliseconds(50);
+// Send streams per broker: each carries one write and one read at a time, so
+// more than one keeps the connection busy (BENCHMARKS.md, issue 9).
+inline constexpr size_t kSendStreamsPerBroker = 4;
 
 // What the instance needs from a registered producer. Both calls may come from
 // the scheduler thread or from any sending thread, with the instance's lock
@@ -195,8 +198,10 @@ class ClientInstance {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<namesrv::v1::NameServer::Stub>> namesrv_stubs_
       ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::shared_ptr<BrokerSendStream>> send_streams_
+  // kSendStreamsPerBroker streams per address, used in turn.
+  absl::flat_hash_map<std::string, std::vector<std::shared_ptr<BrokerSendStream>>> send_streams_
       ABSL_GUARDED_BY(mu_);
+  size_t next_send_stream_ ABSL_GUARDED_BY(mu_) = 0;
   // Failed send streams, kept until their call has ended and then dropped by
   // CleanOfflineBrokers() or Shutdown(): never on a gRPC thread (see
   // BrokerSendStream::Open).

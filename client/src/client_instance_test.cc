@@ -1,6 +1,7 @@
 #include "client/src/client_instance.h"
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -218,6 +219,37 @@ TEST(ClientInstanceTest, CleanOfflineBrokersForgetsUnreferencedAddresses) {
   instance.CleanOfflineBrokers();
   EXPECT_FALSE(instance.FindBrokerMasterAddress("broker-b").has_value());
   EXPECT_EQ(instance.FindBrokerMasterAddress("broker-a"), a.address());
+}
+
+TEST(ClientInstanceTest, SendStreamsAreSharedInTurnAndReplacedWhenTheyFail) {
+  FakeNameServer namesrv;
+  auto broker = std::make_unique<FakeBroker>("broker-a");
+  const std::string address = broker->address();
+  ClientInstance instance("127.0.0.1@x", FastOptions({namesrv.address()}));
+  ASSERT_TRUE(instance.Start().ok());
+  std::set<BrokerSendStream*> distinct;
+  std::vector<std::shared_ptr<BrokerSendStream>> first_round;
+  for (size_t i = 0; i < 2 * kSendStreamsPerBroker; ++i) {
+    std::shared_ptr<BrokerSendStream> stream = instance.SendStream(address);
+    ASSERT_TRUE(stream->usable());
+    distinct.insert(stream.get());
+    if (i < kSendStreamsPerBroker) first_round.push_back(stream);
+  }
+  EXPECT_EQ(distinct.size(), kSendStreamsPerBroker);
+  // The broker goes away: its streams fail, and the next use opens new ones.
+  broker.reset();
+  for (const auto& stream : first_round) {
+    ASSERT_TRUE(WaitUntil([&] { return stream->ended(); }));
+    EXPECT_FALSE(stream->usable());
+  }
+  for (size_t i = 0; i < kSendStreamsPerBroker; ++i) {
+    std::shared_ptr<BrokerSendStream> stream = instance.SendStream(address);
+    EXPECT_EQ(distinct.count(stream.get()), 0u) << "a failed stream was handed out again";
+  }
+  first_round.clear();
+  // Failed streams that have ended are dropped by the periodic clean-up.
+  instance.CleanOfflineBrokers();
+  instance.Shutdown();
 }
 
 TEST(ClientInstanceTest, UnregisterProducerTellsEveryBroker) {

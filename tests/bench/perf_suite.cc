@@ -27,6 +27,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "mq/message.h"
+#include "mq/producer.h"
 #include "tests/bench/broker_load.h"
 #include "tests/bench/echo.grpc.pb.h"
 #include "tests/bench/echo_service.h"
@@ -188,6 +190,7 @@ void MeasureEcho(const char* self) {
 struct Deployment {
   std::vector<std::unique_ptr<testing::ServerProcess>> processes;
   std::string broker_address;
+  std::string namesrv_address;
 
   std::vector<pid_t> ServerPids() const {
     std::vector<pid_t> pids;
@@ -210,11 +213,13 @@ Deployment Deploy(const std::string& kind, const std::string& data, bool sync_fl
                    {"--port=0", "--listen_address=127.0.0.1", absl::StrCat("--data_dir=", data),
                     "--broker_name=bench", flush}));
     d.broker_address = d.processes.back()->address();
+    d.namesrv_address = d.broker_address;
     return d;
   }
   d.processes.push_back(StartOrDie("namesrv", testing::RunfilePath("services/namesrv/namesrv"),
                                    {"--port=0", "--listen_address=127.0.0.1"}));
   const std::string namesrv = d.processes.back()->address();
+  d.namesrv_address = namesrv;
   d.processes.push_back(StartOrDie(
       "store", testing::RunfilePath("services/store/store"),
       {"--port=0", "--listen_address=127.0.0.1", absl::StrCat("--data_dir=", data), flush}));
@@ -283,6 +288,26 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
              absl::StrCat("sync send over SendMessageStream, ", in_flight, " in flight"),
              RunClosedLoop(in_flight, 1, duration, stream));
       for (auto& s : streams) s->Close();
+    }
+    {
+      // What an application gets: the C++ client's Producer (route lookup,
+      // queue selection, retries), whose sends share one SendMessageStream
+      // per broker.
+      ProducerOptions options;
+      options.client.name_server_addresses = {d.namesrv_address};
+      options.client.instance_name = absl::StrCat("perf-suite-", kind);
+      Producer producer("perf_suite_producer", options);
+      CheckOk(producer.Start());
+      const Message message("Bench", Payload(body));
+      StartCall send = [&](int, std::function<void(bool)> done) {
+        producer.SendAsync(message, [done = std::move(done)](absl::StatusOr<SendResult> result) {
+          done(result.ok() && result->status == SendStatus::kSendOk);
+        });
+      };
+      Report(absl::StrCat(kind, ".producer"),
+             absl::StrCat("Producer (C++ client) sends, ", in_flight, " in flight"),
+             RunClosedLoop(in_flight, 1, duration, send));
+      producer.Shutdown();
     }
     SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
     MemorySampler memory(d.ServerPids());
