@@ -232,6 +232,27 @@ Deployment Deploy(const std::string& kind, const std::string& data, bool sync_fl
   return d;
 }
 
+// What an application gets: the C++ client's Producer (route lookup, queue
+// selection, retries, fault avoidance), whose single sends share the client
+// instance's SendMessageStreams; `in_flight` SendAsync calls at a time.
+LoadResult ProducerLoad(const Deployment& d, const std::string& kind, const std::string& topic,
+                        int in_flight, absl::Duration duration, int body) {
+  ProducerOptions options;
+  options.client.name_server_addresses = {d.namesrv_address};
+  options.client.instance_name = absl::StrCat("perf-suite-", kind);
+  Producer producer("perf_suite_producer", options);
+  CheckOk(producer.Start());
+  const Message message(topic, Payload(body));
+  StartCall send = [&](int, std::function<void(bool)> done) {
+    producer.SendAsync(message, [done = std::move(done)](absl::StatusOr<SendResult> result) {
+      done(result.ok() && result->status == SendStatus::kSendOk);
+    });
+  };
+  LoadResult result = RunClosedLoop(in_flight, 1, duration, send);
+  producer.Shutdown();
+  return result;
+}
+
 void MeasureDeployment(const std::string& kind, const std::string& data_root) {
   const int queues = absl::GetFlag(FLAGS_queues);
   const int body = absl::GetFlag(FLAGS_body_bytes);
@@ -289,26 +310,9 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
              RunClosedLoop(in_flight, 1, duration, stream));
       for (auto& s : streams) s->Close();
     }
-    {
-      // What an application gets: the C++ client's Producer (route lookup,
-      // queue selection, retries), whose sends share one SendMessageStream
-      // per broker.
-      ProducerOptions options;
-      options.client.name_server_addresses = {d.namesrv_address};
-      options.client.instance_name = absl::StrCat("perf-suite-", kind);
-      Producer producer("perf_suite_producer", options);
-      CheckOk(producer.Start());
-      const Message message("Bench", Payload(body));
-      StartCall send = [&](int, std::function<void(bool)> done) {
-        producer.SendAsync(message, [done = std::move(done)](absl::StatusOr<SendResult> result) {
-          done(result.ok() && result->status == SendStatus::kSendOk);
-        });
-      };
-      Report(absl::StrCat(kind, ".producer"),
-             absl::StrCat("Producer (C++ client) sends, ", in_flight, " in flight"),
-             RunClosedLoop(in_flight, 1, duration, send));
-      producer.Shutdown();
-    }
+    Report(absl::StrCat(kind, ".producer"),
+           absl::StrCat("Producer (C++ client) sends, ", in_flight, " in flight"),
+           ProducerLoad(d, kind, "Bench", in_flight, duration, body));
     SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
     MemorySampler memory(d.ServerPids());
     Report(absl::StrCat(kind, ".batch"),
@@ -355,6 +359,9 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
              absl::StrCat("sync-flush send, ", window, " in flight"),
              RunClosedLoop(window, 1, duration, singles.AsStartCall()));
     }
+    Report(absl::StrCat(kind, ".syncflush.producer"),
+           absl::StrCat("sync-flush Producer (C++ client) sends, ", in_flight, " in flight"),
+           ProducerLoad(d, kind, "Bench", in_flight, duration, body));
     SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
     Report(absl::StrCat(kind, ".syncflush.batch"),
            absl::StrCat("sync-flush batched send, ", batch, " per call, ", batch_in_flight,

@@ -9,7 +9,8 @@ tests/bench/perf_suite --duration=0.5s --windows=1,8 --in_flight=8 --catchup_mes
 expected=(echo.unary.w1 echo.unary.w8 echo.batch echo.stream standalone.send.w1 standalone.send.w8
   standalone.stream standalone.producer
   standalone.batch standalone.rss_anon standalone.fill standalone.catchup standalone.e2e
-  standalone.syncflush.w1 standalone.syncflush.w8 standalone.syncflush.batch)
+  standalone.syncflush.w1 standalone.syncflush.w8 standalone.syncflush.producer
+  standalone.syncflush.batch)
 status=0
 for id in "${expected[@]}"; do
   row=$(awk -F'\t' -v id="${id}" '$1 == "ROW" && $2 == id' "${out}")
