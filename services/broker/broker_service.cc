@@ -74,7 +74,10 @@ void BrokerService::Enable(const BrokerServiceParts& parts) {
   serving_.store(true, std::memory_order_release);
 }
 
-void BrokerService::Disable() { serving_.store(false, std::memory_order_release); }
+void BrokerService::Disable() {
+  serving_.store(false, std::memory_order_release);
+  send_streams_.DrainAll();
+}
 
 const BrokerServiceParts* BrokerService::Serving(grpc::CallbackServerContext* context,
                                                  grpc::ServerUnaryReactor* reactor) const {
@@ -135,8 +138,12 @@ BrokerService::SendMessageStream(grpc::CallbackServerContext* context) {
     return new RefusedStream(
         ServiceNotAvailable("the broker is not serving (starting or stopping)"), context);
   }
-  return new SendStreamReactor(parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
-                               PeerToHostPort(context->peer()));
+  auto* stream =
+      new SendStreamReactor(parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
+                            PeerToHostPort(context->peer()), &send_streams_);
+  // Disable() may have run between the check and the stream's entry.
+  if (!serving_.load(std::memory_order_acquire)) send_streams_.DrainAll();
+  return stream;
 }
 
 grpc::ServerUnaryReactor* BrokerService::PullMessage(grpc::CallbackServerContext* context,

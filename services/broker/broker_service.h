@@ -19,6 +19,7 @@
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/query_message_processor.h"
 #include "services/broker/send_message_processor.h"
+#include "services/broker/send_stream_reactor.h"
 
 namespace mq::broker {
 
@@ -49,6 +50,7 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
 
   // Once, with every part set.
   void Enable(const BrokerServiceParts& parts);
+  // Also drains the open send streams (SendStreamReactor::Drain).
   void Disable();
 
   grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* context,
@@ -118,6 +120,7 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
 
   BrokerServiceParts parts_;
   std::atomic<bool> serving_{false};
+  SendStreams send_streams_;
 };
 
 }  // namespace mq::broker

@@ -622,6 +622,50 @@ TEST_F(BrokerWithFakeStoreTest, CancelledSendStreamDropsAnswersOfPendingSends) {
   EXPECT_TRUE(status.ok()) << status;
 }
 
+// Stopping the broker ends the send streams producers keep open, so the
+// server's shutdown does not wait for them: a send already read is answered
+// first, then the stream ends UNAVAILABLE (the client sends again elsewhere).
+TEST_F(BrokerWithFakeStoreTest, StoppingTheBrokerDrainsOpenSendStreams) {
+  LocalBroker broker(&store_, Options());
+  ASSERT_TRUE(broker.broker()->Start().ok());
+  store_.SetAppendGateOpen(false);
+  grpc::ClientContext busy_context, idle_context;
+  const auto deadline = absl::ToChronoTime(absl::Now() + absl::Seconds(20));
+  busy_context.set_deadline(deadline);
+  idle_context.set_deadline(deadline);
+  auto busy = broker.stub()->SendMessageStream(&busy_context);
+  auto idle = broker.stub()->SendMessageStream(&idle_context);
+  broker::v1::SendStreamRequest request;
+  request.set_request_id(7);
+  *request.mutable_send() = SendRequest("orders", "in flight");
+  ASSERT_TRUE(busy->Write(request));
+  ASSERT_TRUE(store::WaitFor([&] { return store_.appends_waiting_at_gate() >= 1; }));
+
+  std::thread stopper([&] { broker.broker()->Stop(); });
+  ASSERT_TRUE(store::WaitFor([&] {
+    broker::v1::HeartbeatRequest heartbeat;
+    heartbeat.set_client_id("c");
+    broker::v1::HeartbeatResponse response;
+    return Call(broker.stub(), &broker::v1::Broker::Stub::Heartbeat, heartbeat, &response).code() ==
+           absl::StatusCode::kUnavailable;
+  }));
+  // The idle stream ends at once.
+  broker::v1::SendStreamResponse answer;
+  EXPECT_FALSE(idle->Read(&answer));
+  absl::Status idle_status = FromGrpcStatus(idle->Finish(), idle_context);
+  EXPECT_EQ(idle_status.code(), absl::StatusCode::kUnavailable) << idle_status;
+
+  // The busy one answers what it read, then ends.
+  store_.SetAppendGateOpen(true);
+  ASSERT_TRUE(busy->Read(&answer));
+  EXPECT_EQ(answer.request_id(), 7u);
+  EXPECT_TRUE(answer.has_response()) << answer.error().message();
+  EXPECT_FALSE(busy->Read(&answer));
+  absl::Status busy_status = FromGrpcStatus(busy->Finish(), busy_context);
+  EXPECT_EQ(busy_status.code(), absl::StatusCode::kUnavailable) << busy_status;
+  stopper.join();
+}
+
 TEST_F(BrokerWithFakeStoreTest, ErrorsCarryTheirResponseCodes) {
   LocalBroker broker(&store_, Options());
   ASSERT_TRUE(broker.broker()->Start().ok());

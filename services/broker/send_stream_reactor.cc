@@ -6,9 +6,34 @@
 
 namespace mq::broker {
 
+void SendStreams::Add(SendStreamReactor* stream) {
+  absl::MutexLock lock(&mu_);
+  open_.insert(stream);
+}
+
+void SendStreams::Remove(SendStreamReactor* stream) {
+  absl::MutexLock lock(&mu_);
+  open_.erase(stream);
+}
+
+void SendStreams::DrainAll() {
+  absl::MutexLock lock(&mu_);
+  for (SendStreamReactor* stream : open_) stream->Drain();
+}
+
+size_t SendStreams::size() const {
+  absl::MutexLock lock(&mu_);
+  return open_.size();
+}
+
 SendStreamReactor::SendStreamReactor(SendMessageProcessor* processor,
-                                     BoundedExecutor* send_executor, std::string born_host)
-    : processor_(processor), send_executor_(send_executor), born_host_(std::move(born_host)) {
+                                     BoundedExecutor* send_executor, std::string born_host,
+                                     SendStreams* streams)
+    : processor_(processor),
+      send_executor_(send_executor),
+      born_host_(std::move(born_host)),
+      streams_(streams) {
+  streams_->Add(this);
   Next next;
   {
     absl::MutexLock lock(&mu_);
@@ -23,7 +48,8 @@ SendStreamReactor::Next SendStreamReactor::NextLocked() {
   if (finished_) return next;
   const bool answering = !cancelled_;
   const size_t unanswered = static_cast<size_t>(in_flight_) + to_write_.size();
-  if (answering && !reads_done_ && !read_outstanding_ && unanswered < kMaxStreamSendsInFlight) {
+  if (answering && !draining_ && !reads_done_ && !read_outstanding_ &&
+      unanswered < kMaxStreamSendsInFlight) {
     read_outstanding_ = true;
     next.read_into = reading_.get();
   }
@@ -34,8 +60,14 @@ SendStreamReactor::Next SendStreamReactor::NextLocked() {
     next.write_from = &writing_;
     next.more_to_write = !to_write_.empty();
   }
-  if (in_flight_ == 0 && !read_outstanding_ && !write_outstanding_ &&
-      (cancelled_ || (reads_done_ && to_write_.empty()))) {
+  if (in_flight_ == 0 && !write_outstanding_ && to_write_.empty() && draining_ && !cancelled_ &&
+      !reads_done_) {
+    // An outstanding read ends with the stream; what it brings is dropped.
+    finished_ = true;
+    next.finish = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "the broker is stopping; send again (to another broker)");
+  } else if (in_flight_ == 0 && !read_outstanding_ && !write_outstanding_ &&
+             (cancelled_ || (reads_done_ && to_write_.empty()))) {
     finished_ = true;
     next.finish = cancelled_ ? grpc::Status::CANCELLED : grpc::Status::OK;
   }
@@ -60,7 +92,7 @@ void SendStreamReactor::OnReadDone(bool ok) {
     read_outstanding_ = false;
     if (!ok) {
       reads_done_ = true;
-    } else if (!cancelled_) {
+    } else if (!cancelled_ && !draining_ && !finished_) {
       request = std::move(reading_);
       reading_ = std::make_unique<broker::v1::SendStreamRequest>();
       ++in_flight_;
@@ -138,6 +170,19 @@ void SendStreamReactor::OnCancel() {
   Run(next);
 }
 
-void SendStreamReactor::OnDone() { delete this; }
+void SendStreamReactor::Drain() {
+  Next next;
+  {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+    next = NextLocked();
+  }
+  Run(next);
+}
+
+void SendStreamReactor::OnDone() {
+  streams_->Remove(this);
+  delete this;
+}
 
 }  // namespace mq::broker

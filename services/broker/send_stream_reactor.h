@@ -9,9 +9,12 @@
 //
 // Lifetime: the reactor deletes itself in OnDone(). It finishes the stream
 // only once no send is pending (so no store callback can reach a deleted
-// reactor): after the client half-closed and every answer was written, or
-// after a cancellation once the pending sends completed (their answers are
-// dropped).
+// reactor): after the client half-closed and every answer was written, after
+// a cancellation once the pending sends completed (their answers are
+// dropped), or, when the broker stops (Drain), with UNAVAILABLE once the
+// sends already read are answered: sends the client wrote after that fail
+// with the stream and are retried elsewhere, and the server's shutdown does
+// not wait out its grace period for streams producers keep open.
 #ifndef MQ_SERVICES_BROKER_SEND_STREAM_REACTOR_H_
 #define MQ_SERVICES_BROKER_SEND_STREAM_REACTOR_H_
 
@@ -23,6 +26,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
@@ -34,14 +38,38 @@ namespace mq::broker {
 
 inline constexpr int kMaxStreamSendsInFlight = 1024;
 
+class SendStreamReactor;
+
+// The open send streams of a broker, so that stopping can drain them.
+// Thread-safe.
+class SendStreams {
+ public:
+  void Add(SendStreamReactor* stream) ABSL_LOCKS_EXCLUDED(mu_);
+  void Remove(SendStreamReactor* stream) ABSL_LOCKS_EXCLUDED(mu_);
+  // Drains every open stream (see SendStreamReactor::Drain).
+  void DrainAll() ABSL_LOCKS_EXCLUDED(mu_);
+  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  mutable absl::Mutex mu_;
+  // A stream leaves in its OnDone(), which waits for mu_: a stream found
+  // here is alive while mu_ is held.
+  absl::flat_hash_set<SendStreamReactor*> open_ ABSL_GUARDED_BY(mu_);
+};
+
 class SendStreamReactor final : public grpc::ServerBidiReactor<broker::v1::SendStreamRequest,
                                                                broker::v1::SendStreamResponse> {
  public:
   // `send_executor` null: sends start on the thread that read them (the
   // store's appends never block); else they run on `send_executor`.
-  // `processor` and `send_executor` must outlive the stream.
+  // `processor`, `send_executor` and `streams` (where the stream enters
+  // until it is done) must outlive the stream.
   SendStreamReactor(SendMessageProcessor* processor, BoundedExecutor* send_executor,
-                    std::string born_host);
+                    std::string born_host, SendStreams* streams);
+
+  // Reads no more sends and finishes the stream with UNAVAILABLE once the
+  // sends already read are answered.
+  void Drain() ABSL_LOCKS_EXCLUDED(mu_);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -69,6 +97,7 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<broker::v1::SendS
   SendMessageProcessor* const processor_;
   BoundedExecutor* const send_executor_;
   const std::string born_host_;
+  SendStreams* const streams_;
 
   absl::Mutex mu_;
   // The request the outstanding read fills.
@@ -81,6 +110,7 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<broker::v1::SendS
   broker::v1::SendStreamResponse writing_ ABSL_GUARDED_BY(mu_);
   bool write_outstanding_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
