@@ -7,9 +7,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "mq/producer.h"
 #include "mq/pull_consumer.h"
@@ -124,6 +126,74 @@ TEST_F(ClientFailoverTest, SyncSendsSurviveTheLossOfOneBrokerGroup) {
   }
   EXPECT_EQ(stored, sent_to_a);
   consumer.Shutdown();
+  producer.Shutdown();
+}
+
+// A broker stopped with SIGTERM while async sends are in flight on its send
+// streams: it answers what it read, ends the streams, and the producer
+// retries the rest on the other group; no send fails, and the broker's
+// shutdown does not wait for the producer's open streams.
+TEST_F(ClientFailoverTest, AsyncSendsInFlightSurviveAGracefulBrokerStop) {
+  for (const auto& broker : brokers_) {
+    ASSERT_TRUE(testing::CreateTopic(broker->address(), "Drain", kQueuesPerGroup).ok());
+  }
+  ASSERT_TRUE(testing::WaitForRoute(namesrv_->address(), "Drain", 2).ok());
+  ProducerOptions options;
+  options.client.name_server_addresses = {namesrv_->address()};
+  options.client.client_ip = "127.0.0.1";
+  Producer producer("drain_producer", options);
+  ASSERT_TRUE(producer.Start().ok());
+
+  constexpr int kTotal = 3000;
+  constexpr int kWindow = 64;
+  absl::Mutex mu;
+  int in_flight = 0, succeeded = 0, failed = 0;
+  std::map<std::string, int> per_broker;
+  std::string first_error;
+  absl::Duration stop_took;
+  std::thread stopper;
+  for (int i = 0; i < kTotal; ++i) {
+    if (i == kTotal / 3) {
+      stopper = std::thread([&] {
+        const absl::Time start = absl::Now();
+        EXPECT_TRUE(brokers_[1]->Stop().ok());
+        stop_took = absl::Now() - start;
+      });
+    }
+    {
+      absl::MutexLock lock(&mu);
+      auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight < kWindow; };
+      ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&room), absl::Seconds(30)));
+      ++in_flight;
+    }
+    producer.SendAsync(Message("Drain", absl::StrCat("message-", i)),
+                       [&](absl::StatusOr<SendResult> result) {
+                         absl::MutexLock lock(&mu);
+                         --in_flight;
+                         if (result.ok()) {
+                           ++succeeded;
+                           ++per_broker[result->message_queue.broker_name];
+                         } else {
+                           ++failed;
+                           if (first_error.empty()) first_error = result.status().ToString();
+                         }
+                       });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto all_done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight == 0; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(60)));
+  }
+  stopper.join();
+  brokers_[1].reset();
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(failed, 0) << first_error;
+  EXPECT_EQ(succeeded, kTotal);
+  EXPECT_GT(per_broker["broker-b"], 0);
+  EXPECT_GT(per_broker["broker-a"], per_broker["broker-b"]);
+  // The broker's own grace period for open calls is 5 s.
+  EXPECT_LT(stop_took, absl::Seconds(4)) << "the broker waited for the producer's streams";
+  std::cerr << "graceful stop of broker-b took " << absl::FormatDuration(stop_took) << "\n";
   producer.Shutdown();
 }
 
