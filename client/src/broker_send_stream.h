@@ -40,9 +40,9 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
   using Done = std::function<void(absl::StatusOr<broker::v1::SendMessageResponse>)>;
 
   // Starts the call on `stub`'s channel. The owner must keep the object until
-  // ended() and then drop it on a thread of its own, not gRPC's: the call's
-  // context refers to the channel, and the last reference to a channel must
-  // not go away on a gRPC thread (grpc/grpc#37858).
+  // ended() and drop it while something else still holds the channel: the
+  // call's context refers to the channel, and the last reference to a
+  // channel must not go away on a gRPC thread (grpc/grpc#37858).
   static std::shared_ptr<BrokerSendStream> Open(broker::v1::Broker::Stub& stub,
                                                 std::string address);
   ~BrokerSendStream() override;

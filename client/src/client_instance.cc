@@ -345,10 +345,7 @@ void ClientInstance::CleanOfflineBrokers() {
 
 void ClientInstance::ForgetOfflineBrokersLocked(
     std::vector<std::shared_ptr<BrokerSendStream>>* retired_streams) {
-  failed_streams_.erase(
-      std::remove_if(failed_streams_.begin(), failed_streams_.end(),
-                     [](const std::shared_ptr<BrokerSendStream>& s) { return s->ended(); }),
-      failed_streams_.end());
+  DropEndedStreamsLocked();
   // Only this table still refers to such a channel, so it ends on this thread.
   retired_channels_.erase(
       std::remove_if(retired_channels_.begin(), retired_channels_.end(),
@@ -435,9 +432,26 @@ std::shared_ptr<BrokerSendStream> ClientInstance::SendStream(const std::string& 
   streams.resize(kSendStreamsPerBroker);
   std::shared_ptr<BrokerSendStream>& stream = streams[next_send_stream_++ % streams.size()];
   if (stream != nullptr && stream->usable()) return stream;
-  if (stream != nullptr) failed_streams_.push_back(std::move(stream));
+  if (stream != nullptr) {
+    // A broker that is down fails every new stream at once: drop the ended
+    // ones here too, not only every heartbeat interval.
+    if (failed_streams_.size() >= kFailedStreamsKept) DropEndedStreamsLocked();
+    failed_streams_.push_back(std::move(stream));
+  }
   stream = BrokerSendStream::Open(*BrokerStubLocked(address), address);
   return stream;
+}
+
+size_t ClientInstance::FailedSendStreams() const {
+  absl::MutexLock lock(&mu_);
+  return failed_streams_.size();
+}
+
+void ClientInstance::DropEndedStreamsLocked() {
+  failed_streams_.erase(
+      std::remove_if(failed_streams_.begin(), failed_streams_.end(),
+                     [](const std::shared_ptr<BrokerSendStream>& s) { return s->ended(); }),
+      failed_streams_.end());
 }
 
 void ClientInstance::ExpireOverdueSends() {

@@ -34,6 +34,8 @@ inline constexpr absl::Duration kSendDeadlineSweep = absl::Milliseconds(50);
 // Send streams per broker: each carries one write and one read at a time, so
 // more than one keeps the connection busy (BENCHMARKS.md, issue 9).
 inline constexpr size_t kSendStreamsPerBroker = 4;
+// Failed send streams kept before the ended ones are dropped on the spot.
+inline constexpr size_t kFailedStreamsKept = 16;
 
 // What the instance needs from a registered producer. Both calls may come from
 // the scheduler thread or from any sending thread, with the instance's lock
@@ -151,6 +153,8 @@ class ClientInstance {
   // Sends on it that outlive their deadline are expired within
   // kSendDeadlineSweep.
   std::shared_ptr<BrokerSendStream> SendStream(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
+  // Failed send streams not dropped yet.
+  size_t FailedSendStreams() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // The name server in use.
   std::string CurrentNameServer() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -166,6 +170,9 @@ class ClientInstance {
   // stubs and send streams (the streams are handed back to be closed).
   void ForgetOfflineBrokersLocked(std::vector<std::shared_ptr<BrokerSendStream>>* retired_streams)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops failed send streams whose call has ended. Safe on any thread: the
+  // instance still holds their channels.
+  void DropEndedStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Expires overdue sends on every send stream (the sweeper's task).
   void ExpireOverdueSends() ABSL_LOCKS_EXCLUDED(mu_);
   std::shared_ptr<namesrv::v1::NameServer::Stub> NameServerStub(const std::string& address)
@@ -203,7 +210,8 @@ class ClientInstance {
       ABSL_GUARDED_BY(mu_);
   size_t next_send_stream_ ABSL_GUARDED_BY(mu_) = 0;
   // Failed send streams, kept until their call has ended and then dropped by
-  // CleanOfflineBrokers() or Shutdown(): never on a gRPC thread (see
+  // SendStream() (past kFailedStreamsKept), CleanOfflineBrokers() or
+  // Shutdown(), while the instance still holds their channels (see
   // BrokerSendStream::Open).
   std::vector<std::shared_ptr<BrokerSendStream>> failed_streams_ ABSL_GUARDED_BY(mu_);
   // Index into options_.name_server_addresses of the name server in use.

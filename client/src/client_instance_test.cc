@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "client/src/client_registry.h"
 #include "client/src/testing/fake_servers.h"
 #include "client/src/testing/wait.h"
@@ -248,7 +249,40 @@ TEST(ClientInstanceTest, SendStreamsAreSharedInTurnAndReplacedWhenTheyFail) {
   }
   first_round.clear();
   // Failed streams that have ended are dropped by the periodic clean-up.
+  EXPECT_GT(instance.FailedSendStreams(), 0u);
   instance.CleanOfflineBrokers();
+  EXPECT_EQ(instance.FailedSendStreams(), 0u);
+  instance.Shutdown();
+}
+
+// A broker that is down fails each new stream at once; sending on regardless
+// (as a producer without fault avoidance does) keeps a bounded number of them.
+TEST(ClientInstanceTest, StreamsToADownBrokerDoNotPileUp) {
+  FakeNameServer namesrv;
+  std::string address;
+  {
+    FakeBroker gone("broker-a");
+    address = gone.address();
+  }
+  ClientInstance instance("127.0.0.1@x", FastOptions({namesrv.address()}));
+  ASSERT_TRUE(instance.Start().ok());
+  broker::v1::SendMessageRequest request;
+  request.mutable_message()->set_topic("T");
+  request.mutable_message()->set_body("b");
+  for (int i = 0; i < 200; ++i) {
+    std::shared_ptr<BrokerSendStream> stream = instance.SendStream(address);
+    absl::Notification done;
+    absl::Status status;
+    stream->Send(request, absl::Now() + absl::Seconds(10),
+                 [&](absl::StatusOr<broker::v1::SendMessageResponse> response) {
+                   status = response.status();
+                   done.Notify();
+                 });
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+    ASSERT_TRUE(WaitUntil([&] { return stream->ended(); }));
+  }
+  EXPECT_LE(instance.FailedSendStreams(), kFailedStreamsKept);
   instance.Shutdown();
 }
 
