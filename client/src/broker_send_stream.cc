@@ -1,9 +1,11 @@
 #include "client/src/broker_send_stream.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/status.h"
 #include "glog/logging.h"
 
@@ -114,11 +116,11 @@ void BrokerSendStream::Close(absl::Duration grace) {
   absl::MutexLock lock(&mu_);
   // Once no send awaits an answer there is nothing to wait for: a broker
   // still holding sends given up on (expired) would keep the stream open.
-  auto ended_or_idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return done_ || pending_.empty();
-  };
+  auto ended_or_idle = [this]()
+                           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_ || pending_.empty(); };
   mu_.AwaitWithTimeout(absl::Condition(&ended_or_idle), grace);
   if (done_) return;
+  cancelled_by_close_ = true;
   mu_.Unlock();
   context_.TryCancel();
   mu_.Lock();
@@ -127,6 +129,10 @@ void BrokerSendStream::Close(absl::Duration grace) {
     LOG(ERROR) << "the send stream to " << address_ << " has not ended "
                << absl::FormatDuration(kCancelWait) << " after being cancelled";
   }
+}
+
+void BrokerSendStream::CloseBy(absl::Time deadline) {
+  Close(std::max(absl::ZeroDuration(), deadline - absl::Now()));
 }
 
 bool BrokerSendStream::ended() const {
@@ -207,17 +213,24 @@ void BrokerSendStream::OnReadDone(bool ok) {
 
 void BrokerSendStream::OnDone(const grpc::Status& status) {
   std::vector<Done> unanswered;
+  bool cancelled_here = false;
   {
     absl::MutexLock lock(&mu_);
+    cancelled_here = cancelled_by_close_;
     failed_ = true;
     for (auto& [id, pending] : pending_) unanswered.push_back(std::move(pending.done));
     pending_.clear();
     outgoing_.clear();
   }
   if (!unanswered.empty()) {
-    const absl::Status why =
-        status.ok() ? absl::UnavailableError("the broker ended the send stream before answering")
-                    : FromGrpcStatus(status, context_);
+    // However the broker ended the stream (a clean end, or a cancellation of
+    // its own when it stops), the sends it left unanswered meet a broker that
+    // went away: UNAVAILABLE, which the producer retries elsewhere.
+    absl::Status why = FromGrpcStatus(status, context_);
+    if (status.ok() || (status.error_code() == grpc::StatusCode::CANCELLED && !cancelled_here)) {
+      why = absl::UnavailableError(absl::StrCat("the broker ended the send stream before answering",
+                                                status.ok() ? "" : ": ", why.message()));
+    }
     VLOG(1) << "send stream to " << address_ << " ended with " << unanswered.size()
             << " sends unanswered: " << why;
     for (Done& done : unanswered) done(why);

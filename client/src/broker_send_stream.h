@@ -74,6 +74,9 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
   // waits until it has ended. Idempotent. Must not be called on a gRPC
   // thread.
   void Close(absl::Duration grace) ABSL_LOCKS_EXCLUDED(mu_);
+  // Close() with the time left until `deadline`, so that a set of streams
+  // closes within one grace period.
+  void CloseBy(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
   void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
   void OnReadDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_);
@@ -106,6 +109,8 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
+  // Close() cancelled the call (a CANCELLED end is then ours, not the broker's).
+  bool cancelled_by_close_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 

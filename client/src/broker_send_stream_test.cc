@@ -161,6 +161,23 @@ TEST_F(BrokerSendStreamTest, BrokerGoingAwayFailsWhatIsPendingAsUnavailable) {
   EXPECT_EQ(refused.response.status().code(), absl::StatusCode::kUnavailable);
 }
 
+// A broker that cancels the stream (as one does while it stops) leaves its
+// sends to be retried elsewhere: UNAVAILABLE, not CANCELLED.
+TEST_F(BrokerSendStreamTest, StreamCancelledByTheBrokerFailsItsSendsAsUnavailable) {
+  broker_.ScriptSends({FakeReply::Hang(), FakeReply::EndStream(grpc::StatusCode::CANCELLED)});
+  std::shared_ptr<BrokerSendStream> stream = Open();
+  Outcome pending, ending;
+  stream->Send(Request("pending"), Later(), pending.Callback());
+  stream->Send(Request("ending"), Later(), ending.Callback());
+  ASSERT_TRUE(pending.Wait() && ending.Wait());
+  EXPECT_EQ(pending.response.status().code(), absl::StatusCode::kUnavailable)
+      << pending.response.status();
+  EXPECT_EQ(ending.response.status().code(), absl::StatusCode::kUnavailable)
+      << ending.response.status();
+  EXPECT_TRUE(WaitUntil([&] { return stream->ended(); }));
+  EXPECT_FALSE(stream->usable());
+}
+
 TEST_F(BrokerSendStreamTest, CloseWaitsForAnswersThenCancelsWhatIsLeft) {
   std::shared_ptr<BrokerSendStream> stream = Open();
   Outcome answered;

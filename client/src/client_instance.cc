@@ -146,7 +146,8 @@ void ClientInstance::Shutdown() {
     failed_streams_.clear();
   }
   // The sweeper still expires what the brokers leave unanswered meanwhile.
-  for (const auto& stream : streams) stream->Close(options_.api_timeout);
+  const absl::Time deadline = absl::Now() + options_.api_timeout;
+  for (const auto& stream : streams) stream->CloseBy(deadline);
   send_deadline_sweeper_.Stop();
   LOG(INFO) << "client instance " << client_id_ << " shut down";
 }
@@ -340,7 +341,8 @@ void ClientInstance::CleanOfflineBrokers() {
     absl::MutexLock lock(&mu_);
     ForgetOfflineBrokersLocked(&retired_streams);
   }
-  for (const auto& stream : retired_streams) stream->Close(options_.api_timeout);
+  const absl::Time deadline = absl::Now() + options_.api_timeout;
+  for (const auto& stream : retired_streams) stream->CloseBy(deadline);
 }
 
 void ClientInstance::ForgetOfflineBrokersLocked(

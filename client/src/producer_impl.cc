@@ -83,10 +83,6 @@ std::string BrokerLabel(const MessageQueue& queue, const std::string& address) {
   return absl::StrCat("broker ", queue.broker_name, " (", address, "): ");
 }
 
-}  // namespace
-
-namespace {
-
 // `sent_msg_id` stands in for an answer without a message id.
 SendResult ResultOf(const broker::v1::SendMessageResponse& response, const std::string& sent_msg_id,
                     const MessageQueue& queue) {

@@ -21,11 +21,6 @@ void SendStreams::DrainAll() {
   for (SendStreamReactor* stream : open_) stream->Drain();
 }
 
-size_t SendStreams::size() const {
-  absl::MutexLock lock(&mu_);
-  return open_.size();
-}
-
 SendStreamReactor::SendStreamReactor(SendMessageProcessor* processor,
                                      BoundedExecutor* send_executor, std::string born_host,
                                      SendStreams* streams)

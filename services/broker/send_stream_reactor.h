@@ -48,10 +48,9 @@ class SendStreams {
   void Remove(SendStreamReactor* stream) ABSL_LOCKS_EXCLUDED(mu_);
   // Drains every open stream (see SendStreamReactor::Drain).
   void DrainAll() ABSL_LOCKS_EXCLUDED(mu_);
-  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   // A stream leaves in its OnDone(), which waits for mu_: a stream found
   // here is alive while mu_ is held.
   absl::flat_hash_set<SendStreamReactor*> open_ ABSL_GUARDED_BY(mu_);

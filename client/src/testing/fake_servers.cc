@@ -29,6 +29,13 @@ FakeReply FakeReply::Fail(grpc::StatusCode grpc_code, common::v1::ResponseCode r
   return reply;
 }
 
+FakeReply FakeReply::EndStream(grpc::StatusCode grpc_code) {
+  FakeReply reply;
+  reply.kind = Kind::kEndStream;
+  reply.grpc_code = grpc_code;
+  return reply;
+}
+
 FakeReply FakeReply::Hang() {
   FakeReply reply;
   reply.kind = Kind::kHang;
@@ -228,6 +235,9 @@ grpc::Status FakeBroker::SendMessageStream(
     if (reply.kind == FakeReply::Kind::kHang) {
       hung = true;
       continue;
+    }
+    if (reply.kind == FakeReply::Kind::kEndStream) {
+      return grpc::Status(reply.grpc_code, "fake broker ended the stream");
     }
     if (reply.kind == FakeReply::Kind::kFail) {
       const absl::Status status = Failure(reply);

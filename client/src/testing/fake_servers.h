@@ -29,7 +29,9 @@ namespace client_internal {
 
 // How a fake answers one call.
 struct FakeReply {
-  enum class Kind { kOk, kFail, kHang };
+  // kEndStream: on SendMessageStream, the broker ends the whole stream with
+  // grpc_code, the send unanswered; on unary calls, as kFail.
+  enum class Kind { kOk, kFail, kHang, kEndStream };
   Kind kind = Kind::kOk;
   // For kFail.
   grpc::StatusCode grpc_code = grpc::StatusCode::OK;
@@ -40,6 +42,7 @@ struct FakeReply {
   static FakeReply Ok(broker::v1::SendStatus status = broker::v1::SEND_OK);
   static FakeReply Fail(grpc::StatusCode grpc_code, common::v1::ResponseCode response_code);
   static FakeReply Hang();
+  static FakeReply EndStream(grpc::StatusCode grpc_code);
 };
 
 // Owns a started grpc::Server for one service.
