@@ -192,10 +192,16 @@ void RemoteStore::OnRpcDone(AppendCall* call, const grpc::Status& rpc) {
     offset += count;
   }
 
-  Batch next;
   {
     absl::MutexLock lock(&mu_);
     in_flight_.erase(call);
+  }
+  // The call (its context) goes before the RPC counts as done: once it does,
+  // the destructor may release the channel, and a context must not outlive it.
+  owned.reset();
+  Batch next;
+  {
+    absl::MutexLock lock(&mu_);
     if (stopping_ || queue_.empty()) {
       --rpcs_in_flight_;
       return;
