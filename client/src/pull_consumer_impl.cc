@@ -187,6 +187,7 @@ absl::StatusOr<PullResult> PullConsumerImpl::Pull(const MessageQueue& queue,
   request.set_suspend(block);
   request.set_suspend_timeout_ms(absl::ToInt64Milliseconds(options_.broker_suspend_max));
   request.set_subscription(subscription.sub_string());
+  request.set_stored_records(true);
   grpc::ClientContext context;
   SetDeadline(&context, block ? options_.timeout_when_suspend : options_.pull_timeout);
   broker::v1::PullMessageResponse response;

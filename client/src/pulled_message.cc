@@ -6,6 +6,7 @@
 #include "client/src/compression.h"
 #include "client/src/send_retry.h"
 #include "client/src/subscription.h"
+#include "services/store/message_format.h"
 
 namespace mq {
 namespace client_internal {
@@ -23,6 +24,22 @@ PullStatus PullStatusFromProto(broker::v1::PullStatus status) {
   }
 }
 
+namespace {
+
+// The body as consumers see it: uncompressed when `sys_flag` says so.
+absl::StatusOr<std::string> ConsumerBody(absl::string_view body, int32_t sys_flag,
+                                         int64_t queue_offset, size_t max_body_size_bytes) {
+  if ((sys_flag & kCompressedFlag) == 0) return std::string(body);
+  absl::StatusOr<std::string> uncompressed = ZlibUncompress(body, max_body_size_bytes);
+  if (!uncompressed.ok()) {
+    return PrefixStatus(absl::StrCat("message at offset ", queue_offset, ": "),
+                        uncompressed.status());
+  }
+  return uncompressed;
+}
+
+}  // namespace
+
 absl::StatusOr<MessageExt> ToMessageExt(const common::v1::MessageExt& wire,
                                         const std::string& broker_name,
                                         size_t max_body_size_bytes) {
@@ -30,16 +47,10 @@ absl::StatusOr<MessageExt> ToMessageExt(const common::v1::MessageExt& wire,
   ext.message.set_topic(wire.topic());
   ext.message.set_flag(wire.flag());
   for (const auto& [key, value] : wire.properties()) ext.message.SetProperty(key, value);
-  if ((wire.sys_flag() & kCompressedFlag) != 0) {
-    absl::StatusOr<std::string> body = ZlibUncompress(wire.body(), max_body_size_bytes);
-    if (!body.ok()) {
-      return PrefixStatus(absl::StrCat("message at offset ", wire.queue_offset(), ": "),
-                          body.status());
-    }
-    ext.message.set_body(*std::move(body));
-  } else {
-    ext.message.set_body(wire.body());
-  }
+  absl::StatusOr<std::string> body =
+      ConsumerBody(wire.body(), wire.sys_flag(), wire.queue_offset(), max_body_size_bytes);
+  if (!body.ok()) return body.status();
+  ext.message.set_body(*std::move(body));
   ext.msg_id = wire.msg_id().empty() ? ext.message.unique_id() : wire.msg_id();
   ext.offset_msg_id = wire.offset_msg_id();
   ext.broker_name = broker_name;
@@ -56,10 +67,77 @@ absl::StatusOr<MessageExt> ToMessageExt(const common::v1::MessageExt& wire,
   return ext;
 }
 
+namespace {
+
+absl::StatusOr<MessageExt> RecordToMessageExt(const store::MessageRecord& record, int32_t size,
+                                              const std::string& broker_name,
+                                              size_t max_body_size_bytes) {
+  MessageExt ext;
+  ext.message.set_topic(std::string(record.topic));
+  ext.message.set_flag(record.flag);
+  absl::StatusOr<std::vector<std::pair<absl::string_view, absl::string_view>>> properties =
+      store::DecodeProperties(record.properties);
+  if (!properties.ok()) {
+    return absl::DataLossError(absl::StrCat("message at offset ", record.queue_offset,
+                                            ": properties: ", properties.status().message()));
+  }
+  for (const auto& [key, value] : *properties) ext.message.SetProperty(key, value);
+  absl::StatusOr<std::string> body =
+      ConsumerBody(record.body, record.sys_flag, record.queue_offset, max_body_size_bytes);
+  if (!body.ok()) return body.status();
+  ext.message.set_body(*std::move(body));
+  ext.msg_id = ext.message.unique_id();
+  ext.offset_msg_id = store::MakeOffsetMessageId(record.store_host, record.physical_offset);
+  ext.broker_name = broker_name;
+  ext.queue_id = record.queue_id;
+  ext.queue_offset = record.queue_offset;
+  ext.commit_log_offset = record.physical_offset;
+  ext.store_size = size;
+  ext.reconsume_times = record.reconsume_times;
+  ext.body_crc = store::BodyCrc(record.body);
+  ext.born_timestamp_ms = record.born_timestamp_ms;
+  ext.born_host = store::HostAddressToString(record.born_host);
+  ext.store_timestamp_ms = record.store_timestamp_ms;
+  ext.store_host = store::HostAddressToString(record.store_host);
+  return ext;
+}
+
+// The messages of a stored-records answer whose tag passes `subscription`;
+// DATA_LOSS when a record is torn or fails its CRC.
+absl::StatusOr<std::vector<MessageExt>> MatchingRecords(
+    absl::string_view records, const broker::v1::SubscriptionData& subscription,
+    const std::string& broker_name, size_t max_body_size_bytes) {
+  std::vector<MessageExt> messages;
+  for (int index = 0; !records.empty(); ++index) {
+    store::DecodedRecord decoded = store::DecodeRecord(records, /*check_crc=*/true);
+    if (decoded.kind != store::RecordKind::kMessage) {
+      return absl::DataLossError(absl::StrCat(
+          "record ", index, " of the pull answer is not a valid message: ",
+          decoded.kind == store::RecordKind::kBlank ? "an end-of-file marker" : decoded.error));
+    }
+    records.remove_prefix(decoded.size);
+    const store::MessageRecord& record = decoded.message;
+    if (!MatchesSubscription(subscription,
+                             store::FindProperty(record.properties, kPropertyTags).value_or(""))) {
+      continue;
+    }
+    absl::StatusOr<MessageExt> ext =
+        RecordToMessageExt(record, decoded.size, broker_name, max_body_size_bytes);
+    if (!ext.ok()) return ext.status();
+    messages.push_back(*std::move(ext));
+  }
+  return messages;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<MessageExt>> MatchingMessages(
     const broker::v1::PullMessageResponse& response,
     const broker::v1::SubscriptionData& subscription, const std::string& broker_name,
     size_t max_body_size_bytes) {
+  if (!response.records().empty()) {
+    return MatchingRecords(response.records(), subscription, broker_name, max_body_size_bytes);
+  }
   std::vector<MessageExt> messages;
   messages.reserve(response.messages_size());
   for (const common::v1::MessageExt& wire : response.messages()) {

@@ -23,8 +23,10 @@ PullStatus PullStatusFromProto(broker::v1::PullStatus status);
 absl::StatusOr<MessageExt> ToMessageExt(const common::v1::MessageExt& wire,
                                         const std::string& broker_name, size_t max_body_size_bytes);
 
-// The messages of `response` whose tag passes `subscription`: the broker
+// The messages of `response` (its `records` when the broker sent stored
+// records, else its `messages`) whose tag passes `subscription`: the broker
 // filters by tag hash, and hashes collide, so the tag itself is checked here.
+// Each stored record's CRC is checked: DATA_LOSS for a torn or corrupt one.
 absl::StatusOr<std::vector<MessageExt>> MatchingMessages(
     const broker::v1::PullMessageResponse& response,
     const broker::v1::SubscriptionData& subscription, const std::string& broker_name,

@@ -536,6 +536,7 @@ void PushConsumerImpl::Pull(const std::shared_ptr<QueueState>& state) {
   request.set_suspend(true);
   request.set_suspend_timeout_ms(absl::ToInt64Milliseconds(options_.broker_suspend_max));
   request.set_subscription(call->subscription.sub_string());
+  request.set_stored_records(true);
   SetDeadline(&call->context, options_.consumer_timeout_when_suspend);
   PullCall* raw = call.get();
   {

@@ -22,6 +22,7 @@
 #include "services/broker/testing/fake_store.h"
 #include "services/broker/testing/message_store_for_test.h"
 #include "services/namesrv/name_server.h"
+#include "services/store/message_format.h"
 #include "services/store/store_service.h"
 #include "services/store/test_util.h"
 
@@ -139,6 +140,28 @@ broker::v1::PullMessageRequest PullRequest(const std::string& topic, int32_t que
 }
 
 // The broker's count of held pulls, from its runtime stats.
+// The bodies of a stored-records pull answer, each record's CRC checked.
+std::vector<std::string> RecordBodies(absl::string_view records) {
+  std::vector<std::string> bodies;
+  while (!records.empty()) {
+    store::DecodedRecord decoded = store::DecodeRecord(records, /*check_crc=*/true);
+    if (decoded.kind != store::RecordKind::kMessage) {
+      bodies.push_back("<not a record>");
+      break;
+    }
+    bodies.emplace_back(decoded.message.body);
+    records.remove_prefix(decoded.size);
+  }
+  return bodies;
+}
+
+std::vector<std::string> MessageBodies(const broker::v1::PullMessageResponse& response) {
+  std::vector<std::string> bodies;
+  for (const common::v1::MessageExt& message : response.messages())
+    bodies.push_back(message.body());
+  return bodies;
+}
+
 std::string HeldPulls(broker::v1::Broker::Stub* stub) {
   broker::v1::GetRuntimeStatsResponse stats;
   if (!Call(stub, &broker::v1::Broker::Stub::GetRuntimeStats, broker::v1::GetRuntimeStatsRequest(),
@@ -237,6 +260,15 @@ TEST_F(BrokerTest, SendAutoCreatesRegistersAndPullReadsBack) {
   EXPECT_EQ(pulled.messages(0).offset_msg_id(), sent.offset_msg_id());
   EXPECT_EQ(pulled.messages(2).body(), "m3");
   EXPECT_EQ(pulled.next_begin_offset(), 4);
+
+  // Asked for stored records, the same messages come as the commit log holds them.
+  pull.set_stored_records(true);
+  broker::v1::PullMessageResponse records;
+  ASSERT_TRUE(Call(stub, &broker::v1::Broker::Stub::PullMessage, pull, &records).ok());
+  EXPECT_EQ(records.status(), broker::v1::FOUND);
+  EXPECT_EQ(records.messages_size(), 0);
+  EXPECT_EQ(RecordBodies(records.records()), MessageBodies(pulled));
+  EXPECT_EQ(records.next_begin_offset(), 4);
 }
 
 TEST_F(BrokerTest, LongPollIsAnsweredWhenAMessageArrives) {
@@ -477,6 +509,13 @@ TEST_F(BrokerOverRemoteStoreTest, SendPullAndLongPollThroughTheStoreProcess) {
       Call(stub, &broker::v1::Broker::Stub::PullMessage, PullRequest("orders", 0, 0), &pulled)
           .ok());
   EXPECT_EQ(pulled.messages_size(), 8);
+  // Stored records cross the store's RPC as they are.
+  broker::v1::PullMessageRequest records_pull = PullRequest("orders", 0, 0);
+  records_pull.set_stored_records(true);
+  broker::v1::PullMessageResponse records;
+  ASSERT_TRUE(Call(stub, &broker::v1::Broker::Stub::PullMessage, records_pull, &records).ok());
+  EXPECT_EQ(records.messages_size(), 0);
+  EXPECT_EQ(RecordBodies(records.records()), MessageBodies(pulled));
 
   absl::Status pull_status;
   std::thread puller([&] {

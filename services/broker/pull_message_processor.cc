@@ -130,6 +130,7 @@ absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::Execute(
   get.set_offset(request.queue_offset());
   get.set_max_count(request.max_msg_nums() > 0 ? request.max_msg_nums() : kDefaultPullBatchSize);
   for (int64_t code : tag_codes) get.add_tag_codes(code);
+  get.set_stored_records(request.stored_records());
   absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
   if (!got.ok()) return StoreCallError("store read failed", got.status());
 
@@ -146,7 +147,8 @@ absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::Execute(
   response.set_suggest_which_broker_id(behind ? options_.which_broker_when_consume_slowly : 0);
   if (response.status() == broker::v1::FOUND) {
     response.mutable_messages()->Swap(got->mutable_messages());
-    stats_->AddGets(response.messages_size());
+    response.mutable_records()->swap(*got->mutable_records());
+    stats_->AddGets(got->message_count());
   }
   return response;
 }

@@ -459,6 +459,15 @@ absl::Status MessageStore::ReadMessage(int64_t physical_offset, common::v1::Mess
   return absl::OkStatus();
 }
 
+absl::Status MessageStore::AppendStoredRecord(int64_t physical_offset, std::string* out) const {
+  absl::StatusOr<RecordRef> record = commit_log_->ReadRecord(physical_offset);
+  if (!record.ok()) return record.status();
+  absl::string_view bytes =
+      record->file->Read(physical_offset - record->file->start_offset(), record->record.size);
+  out->append(bytes.data(), bytes.size());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
     const v1::GetMessagesRequest& request) {
   if (absl::Status s = ValidateQueue(request.topic(), request.queue_id()); !s.ok()) return s;
@@ -503,12 +512,14 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
   int64_t last_physical = -1;
   bool removed = false;
   int64_t scanned = 0;
-  while (response.messages_size() < max_count && next < max && scanned < kMaxFilterUnits) {
+  int32_t count = 0;
+  std::string* records = request.stored_records() ? response.mutable_records() : nullptr;
+  while (count < max_count && next < max && scanned < kMaxFilterUnits) {
     std::vector<ConsumeQueueUnit> units = queue->GetUnits(next, 256);
     if (units.empty()) break;
     bool full = false;
     for (const ConsumeQueueUnit& unit : units) {
-      if (response.messages_size() >= max_count || (bytes > 0 && bytes + unit.size > max_bytes)) {
+      if (count >= max_count || (bytes > 0 && bytes + unit.size > max_bytes)) {
         full = true;
         break;
       }
@@ -519,8 +530,12 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
           std::find(tag_codes.begin(), tag_codes.end(), unit.tag_code) == tag_codes.end()) {
         continue;
       }
+      if (records != nullptr && records->empty()) {
+        records->reserve(std::min<int64_t>(max_bytes, int64_t{unit.size} * (max_count - count)));
+      }
       common::v1::MessageExt message;
-      absl::Status status = ReadMessage(unit.commit_log_offset, &message);
+      absl::Status status = records != nullptr ? AppendStoredRecord(unit.commit_log_offset, records)
+                                               : ReadMessage(unit.commit_log_offset, &message);
       if (absl::IsNotFound(status)) {
         removed = true;
         continue;
@@ -533,15 +548,17 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
       }
       bytes += unit.size;
       last_physical = unit.commit_log_offset;
-      *response.add_messages() = std::move(message);
+      ++count;
+      if (records == nullptr) *response.add_messages() = std::move(message);
     }
     if (full) break;
   }
   response.set_next_begin_offset(next);
-  if (response.messages_size() > 0) {
+  response.set_message_count(count);
+  if (count > 0) {
     response.set_status(v1::FOUND);
     response.set_behind_bytes(std::max<int64_t>(0, commit_log_->MaxOffset() - last_physical));
-    gets_.Add(response.messages_size());
+    gets_.Add(count);
   } else {
     response.set_status(removed ? v1::MESSAGE_WAS_REMOVING : v1::NO_MATCHED_MESSAGE);
   }

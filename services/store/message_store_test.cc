@@ -69,13 +69,15 @@ class MessageStoreTest : public ::testing::Test {
   }
 
   v1::GetMessagesResponse Get(MessageStore* store, const std::string& topic, int32_t queue_id,
-                              int64_t offset, int32_t max = 32,
-                              std::vector<int64_t> tag_codes = {}) {
+                              int64_t offset, int32_t max = 32, std::vector<int64_t> tag_codes = {},
+                              bool stored_records = false, int64_t max_bytes = 0) {
     v1::GetMessagesRequest request;
     request.set_topic(topic);
     request.set_queue_id(queue_id);
     request.set_offset(offset);
     request.set_max_count(max);
+    request.set_stored_records(stored_records);
+    request.set_max_bytes(max_bytes);
     for (int64_t code : tag_codes) request.add_tag_codes(code);
     // A message is readable once dispatched; wait for that.
     EXPECT_TRUE(
@@ -143,6 +145,41 @@ TEST_F(MessageStoreTest, TagFilterSkipsOtherTags) {
   v1::GetMessagesResponse none = Get(store.get(), "T", 0, 0, 32, {TagsHashCode("C")});
   EXPECT_EQ(none.status(), v1::NO_MATCHED_MESSAGE);
   EXPECT_EQ(none.next_begin_offset(), 3);
+}
+
+TEST_F(MessageStoreTest, StoredRecordsAreTheMessagesAsWritten) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  Append(store.get(), {Entry("T", 0, "first", "A", "", "U1"), Entry("T", 0, "second", "B"),
+                       Entry("T", 0, "third", "A", "", "U3"), Entry("T", 1, "other", "A")});
+  const std::vector<int64_t> tag_a = {TagsHashCode("A")};
+  v1::GetMessagesResponse fields = Get(store.get(), "T", 0, 0, 32, tag_a);
+  v1::GetMessagesResponse records = Get(store.get(), "T", 0, 0, 32, tag_a, true);
+  ASSERT_EQ(records.status(), v1::FOUND);
+  EXPECT_EQ(records.messages_size(), 0);
+  EXPECT_EQ(records.message_count(), 2);
+  EXPECT_EQ(fields.message_count(), 2);
+  EXPECT_EQ(records.next_begin_offset(), fields.next_begin_offset());
+  EXPECT_EQ(records.behind_bytes(), fields.behind_bytes());
+  ASSERT_EQ(fields.messages_size(), 2);
+  absl::string_view rest = records.records();
+  for (const common::v1::MessageExt& expected : fields.messages()) {
+    DecodedRecord decoded = DecodeRecord(rest, /*check_crc=*/true);
+    ASSERT_EQ(decoded.kind, RecordKind::kMessage) << decoded.error;
+    EXPECT_EQ(decoded.size, expected.store_size());
+    EXPECT_EQ(decoded.message.body, expected.body());
+    EXPECT_EQ(decoded.message.queue_offset, expected.queue_offset());
+    EXPECT_EQ(decoded.message.physical_offset, expected.commit_log_offset());
+    EXPECT_EQ(FindProperty(decoded.message.properties, kPropertyUniqueKey).value_or(""),
+              expected.msg_id());
+    rest.remove_prefix(decoded.size);
+  }
+  EXPECT_TRUE(rest.empty());
+
+  // The byte limit counts whole records; the first is always served.
+  v1::GetMessagesResponse one = Get(store.get(), "T", 0, 0, 32, {}, true, /*max_bytes=*/1);
+  EXPECT_EQ(one.message_count(), 1);
+  EXPECT_EQ(one.records().size(), static_cast<size_t>(fields.messages(0).store_size()));
+  EXPECT_EQ(one.next_begin_offset(), 1);
 }
 
 TEST_F(MessageStoreTest, BadInputGetsClearErrorsAndStoresNothingBad) {

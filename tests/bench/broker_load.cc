@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "client/src/pulled_message.h"
+#include "client/src/subscription.h"
 #include "common/grpc_options.h"
 
 namespace mq::bench {
@@ -185,6 +187,8 @@ absl::Status Fill(const BrokerStubs& stubs, const std::string& topic, int queues
 namespace {
 
 // Pull chains over parts of queues; each chain pulls its range to the end.
+// Every answer becomes the client's MessageExt values, as a consumer's would
+// (client_internal::MatchingMessages, the C++ client's code).
 class PullChains {
  public:
   struct Range {
@@ -194,11 +198,13 @@ class PullChains {
   };
 
   PullChains(const BrokerStubs* stubs, std::string topic, std::vector<Range> ranges, int batch,
-             bool long_poll)
+             bool long_poll, bool stored_records)
       : stubs_(stubs),
         topic_(std::move(topic)),
+        subscription_(client_internal::ParseSubscription(topic_, "*")),
         batch_(batch),
         long_poll_(long_poll),
+        stored_records_(stored_records),
         chains_(ranges.size()) {
     for (size_t i = 0; i < ranges.size(); ++i) chains_[i].range = ranges[i];
     absl::MutexLock lock(&mu_);
@@ -263,6 +269,7 @@ class PullChains {
     chain.request.set_max_msg_nums(static_cast<int32_t>(want));
     chain.request.set_suspend(long_poll_);
     chain.request.set_suspend_timeout_ms(1000);
+    chain.request.set_stored_records(stored_records_);
     chain.context = NewContext();
     chain.response.Clear();
     chain.begin = Clock::now();
@@ -275,9 +282,11 @@ class PullChains {
     Chain& chain = chains_[index];
     const double pull_ms =
         std::chrono::duration<double, std::milli>(Clock::now() - chain.begin).count();
-    const bool ok =
-        status.ok() && (chain.response.status() == broker::v1::FOUND ||
-                        (long_poll_ && chain.response.status() == broker::v1::NO_NEW_MSG));
+    absl::StatusOr<std::vector<MessageExt>> messages = client_internal::MatchingMessages(
+        chain.response, subscription_, "bench", /*max_body_size_bytes=*/4 << 20);
+    const bool ok = status.ok() && messages.ok() &&
+                    (chain.response.status() == broker::v1::FOUND ||
+                     (long_poll_ && chain.response.status() == broker::v1::NO_NEW_MSG));
     {
       absl::MutexLock lock(&mu_);
       ++pulls_;
@@ -286,10 +295,10 @@ class PullChains {
         --active_;
         return;
       }
-      messages_ += chain.response.messages_size();
+      messages_ += static_cast<int64_t>(messages->size());
       if (long_poll_) {
-        for (const common::v1::MessageExt& message : chain.response.messages()) {
-          latencies_.push_back(MillisSinceStamp(message.body()));
+        for (const MessageExt& message : *messages) {
+          latencies_.push_back(MillisSinceStamp(message.message.body()));
         }
       } else {
         latencies_.push_back(pull_ms);
@@ -300,8 +309,10 @@ class PullChains {
 
   const BrokerStubs* stubs_;
   const std::string topic_;
+  const broker::v1::SubscriptionData subscription_;
   const int batch_;
   const bool long_poll_;
+  const bool stored_records_;
   std::vector<Chain> chains_;
   std::atomic<bool> stopping_{false};
   absl::Mutex mu_;
@@ -315,7 +326,7 @@ class PullChains {
 }  // namespace
 
 LoadResult CatchUp(const BrokerStubs& stubs, const std::string& topic, int queues, int64_t stored,
-                   int pull_batch, int chains_per_queue) {
+                   int pull_batch, int chains_per_queue, bool stored_records) {
   // Acknowledged messages reach their queues once dispatched: wait (bounded)
   // until the queues hold all `stored`, so the read covers every message.
   std::vector<int64_t> ends(queues, 0);
@@ -337,7 +348,8 @@ LoadResult CatchUp(const BrokerStubs& stubs, const std::string& topic, int queue
       ranges.push_back({queue, end * k / chains_per_queue, end * (k + 1) / chains_per_queue});
     }
   }
-  PullChains chains(&stubs, topic, std::move(ranges), pull_batch, /*long_poll=*/false);
+  PullChains chains(&stubs, topic, std::move(ranges), pull_batch, /*long_poll=*/false,
+                    stored_records);
   absl::Time begin = absl::Now();
   chains.Start();
   if (!chains.AwaitEnd(absl::Minutes(10))) return Failed();
@@ -348,7 +360,8 @@ EndToEndResult EndToEnd(const BrokerStubs& stubs, const std::string& topic, int 
                         absl::Duration duration, int body_bytes) {
   std::vector<PullChains::Range> ranges;
   for (int queue = 0; queue < queues; ++queue) ranges.push_back({queue, 0, -1});
-  PullChains consumers(&stubs, topic, std::move(ranges), /*batch=*/32, /*long_poll=*/true);
+  PullChains consumers(&stubs, topic, std::move(ranges), /*batch=*/32, /*long_poll=*/true,
+                       /*stored_records=*/true);
   consumers.Start();
   constexpr int kMaxInFlight = 256;
   SendLoad load(&stubs, topic, queues, kMaxInFlight, /*batch=*/1, body_bytes);

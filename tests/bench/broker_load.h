@@ -81,9 +81,11 @@ absl::Status Fill(const BrokerStubs& stubs, const std::string& topic, int queues
 // Waits until the queues of `topic` hold `stored` messages (dispatched), then
 // pulls every queue from offset 0 to its end with `pull_batch` messages per
 // pull and `chains_per_queue` pulls in flight per queue (each chain reads its
-// own part of the queue). Latencies are per pull.
+// own part of the queue), asking for stored records (as the C++ client does)
+// or message fields. Each answer is turned into the client's MessageExt
+// values. Latencies are per pull.
 LoadResult CatchUp(const BrokerStubs& stubs, const std::string& topic, int queues, int64_t stored,
-                   int pull_batch, int chains_per_queue);
+                   int pull_batch, int chains_per_queue, bool stored_records);
 
 struct EndToEndResult {
   LoadResult send;      // the paced sends

@@ -50,6 +50,8 @@ ABSL_FLAG(int, queues, 8, "Queues of the benchmark topics.");
 ABSL_FLAG(int64_t, catchup_messages, 1000000, "Messages stored, then read back.");
 ABSL_FLAG(int, pull_batch, 32, "Messages per pull in the catch-up read.");
 ABSL_FLAG(int, pull_chains_per_queue, 2, "Pulls in flight per queue in the catch-up read.");
+ABSL_FLAG(bool, pull_stored_records, true,
+          "Catch-up pulls ask for stored records (as the C++ client does), not message fields.");
 ABSL_FLAG(std::string, deployments, "standalone,split", "Deployments to measure.");
 ABSL_FLAG(bool, echo, true, "Measure the transport ceiling rows.");
 ABSL_FLAG(std::vector<std::string>, broker_args, {},
@@ -334,7 +336,8 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
            absl::StrCat("catch-up read of ", catchup, ", ", absl::GetFlag(FLAGS_pull_batch),
                         " per pull, p = per pull"),
            CatchUp(stubs, "CatchUp", queues, catchup, absl::GetFlag(FLAGS_pull_batch),
-                   absl::GetFlag(FLAGS_pull_chains_per_queue)));
+                   absl::GetFlag(FLAGS_pull_chains_per_queue),
+                   absl::GetFlag(FLAGS_pull_stored_records)));
 
     if (peak_single > 0) {
       CheckOk(CreateTopic(stubs, "EndToEnd", queues));

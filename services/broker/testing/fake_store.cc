@@ -147,7 +147,10 @@ absl::StatusOr<store::v1::GetMessagesResponse> FakeStore::GetMessages(
     }
     *response.add_messages() = message;
   }
+  // Answers with `messages` even when asked for stored records (the broker
+  // passes either on; the real store's records are tested against it).
   response.set_next_begin_offset(next);
+  response.set_message_count(response.messages_size());
   response.set_status(response.messages_size() > 0 ? store::v1::FOUND
                                                    : store::v1::NO_MATCHED_MESSAGE);
   return response;

@@ -1,0 +1,171 @@
+#include "client/src/pulled_message.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "client/src/compression.h"
+#include "client/src/subscription.h"
+#include "services/store/message_format.h"
+#include "services/store/record_conversion.h"
+
+namespace mq::client_internal {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr size_t kMaxBody = 4 << 20;
+
+struct StoredMessage {
+  std::string body;
+  std::string tags;
+  int32_t sys_flag = 0;
+  int64_t queue_offset = 0;
+};
+
+store::MessageRecord Record(const StoredMessage& m, const std::string& properties) {
+  store::MessageRecord record;
+  record.queue_id = 3;
+  record.flag = 7;
+  record.queue_offset = m.queue_offset;
+  record.physical_offset = 4096 + m.queue_offset * 1000;
+  record.sys_flag = m.sys_flag;
+  record.born_timestamp_ms = 1700000000000;
+  record.born_host = {0x0A000009, 5555};
+  record.store_timestamp_ms = 1700000000123;
+  record.store_host = {0x7F000001, 10911};
+  record.reconsume_times = 2;
+  record.body = m.body;
+  record.topic = "Orders";
+  record.properties = properties;
+  return record;
+}
+
+std::string PropertiesOf(const StoredMessage& m) {
+  std::map<std::string, std::string> pairs = {{"UNIQ_KEY", "U" + std::to_string(m.queue_offset)},
+                                              {"KEYS", "k"}};
+  if (!m.tags.empty()) pairs["TAGS"] = m.tags;
+  return *store::EncodeProperties(pairs);
+}
+
+// The answer a broker gives with stored records, and the same messages as
+// message fields (converted as the store converts them).
+struct Answers {
+  broker::v1::PullMessageResponse records;
+  broker::v1::PullMessageResponse fields;
+};
+
+Answers Answer(const std::vector<StoredMessage>& messages) {
+  Answers answers;
+  for (const StoredMessage& m : messages) {
+    std::string properties = PropertiesOf(m);
+    store::MessageRecord record = Record(m, properties);
+    std::string bytes(store::RecordSize(record), '\0');
+    store::EncodeRecord(record, bytes.data());
+    answers.records.mutable_records()->append(bytes);
+    store::ToMessageExt(record, static_cast<int32_t>(bytes.size()), answers.fields.add_messages());
+  }
+  return answers;
+}
+
+void ExpectSame(const MessageExt& a, const MessageExt& b) {
+  EXPECT_EQ(a.message.topic(), b.message.topic());
+  EXPECT_EQ(a.message.flag(), b.message.flag());
+  EXPECT_EQ(a.message.properties(), b.message.properties());
+  EXPECT_EQ(a.message.body(), b.message.body());
+  EXPECT_EQ(a.msg_id, b.msg_id);
+  EXPECT_EQ(a.offset_msg_id, b.offset_msg_id);
+  EXPECT_EQ(a.broker_name, b.broker_name);
+  EXPECT_EQ(a.queue_id, b.queue_id);
+  EXPECT_EQ(a.queue_offset, b.queue_offset);
+  EXPECT_EQ(a.commit_log_offset, b.commit_log_offset);
+  EXPECT_EQ(a.store_size, b.store_size);
+  EXPECT_EQ(a.reconsume_times, b.reconsume_times);
+  EXPECT_EQ(a.body_crc, b.body_crc);
+  EXPECT_EQ(a.born_timestamp_ms, b.born_timestamp_ms);
+  EXPECT_EQ(a.born_host, b.born_host);
+  EXPECT_EQ(a.store_timestamp_ms, b.store_timestamp_ms);
+  EXPECT_EQ(a.store_host, b.store_host);
+}
+
+TEST(PulledMessageTest, StoredRecordsGiveTheSameMessagesAsMessageFields) {
+  Answers answers = Answer({{"first", "A", 0, 10}, {"second", "", 0, 11}, {"third", "B", 0, 12}});
+  broker::v1::SubscriptionData all = ParseSubscription("Orders", "*");
+  absl::StatusOr<std::vector<MessageExt>> from_records =
+      MatchingMessages(answers.records, all, "broker-a", kMaxBody);
+  absl::StatusOr<std::vector<MessageExt>> from_fields =
+      MatchingMessages(answers.fields, all, "broker-a", kMaxBody);
+  ASSERT_TRUE(from_records.ok()) << from_records.status();
+  ASSERT_TRUE(from_fields.ok()) << from_fields.status();
+  ASSERT_EQ(from_records->size(), 3u);
+  ASSERT_EQ(from_fields->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) ExpectSame((*from_records)[i], (*from_fields)[i]);
+
+  const MessageExt& first = (*from_records)[0];
+  EXPECT_EQ(first.message.topic(), "Orders");
+  EXPECT_EQ(first.message.body(), "first");
+  EXPECT_EQ(first.message.tags(), "A");
+  EXPECT_EQ(first.msg_id, "U10");
+  EXPECT_EQ(first.offset_msg_id, store::MakeOffsetMessageId({0x7F000001, 10911}, 14096));
+  EXPECT_EQ(first.queue_offset, 10);
+  EXPECT_EQ(first.born_host, "10.0.0.9:5555");
+  EXPECT_EQ(first.store_host, "127.0.0.1:10911");
+  EXPECT_EQ(first.body_crc, store::BodyCrc("first"));
+  EXPECT_EQ(first.broker_name, "broker-a");
+}
+
+TEST(PulledMessageTest, StoredRecordsAreFilteredByTheExactTag) {
+  // The broker filters by tag hash; "Aa" and "BB" share Java's hash code.
+  ASSERT_EQ(store::TagsHashCode("Aa"), store::TagsHashCode("BB"));
+  Answers answers = Answer({{"1", "Aa", 0, 0}, {"2", "BB", 0, 1}, {"3", "Aa", 0, 2}});
+  absl::StatusOr<std::vector<MessageExt>> messages =
+      MatchingMessages(answers.records, ParseSubscription("Orders", "Aa"), "broker-a", kMaxBody);
+  ASSERT_TRUE(messages.ok()) << messages.status();
+  ASSERT_EQ(messages->size(), 2u);
+  EXPECT_EQ((*messages)[0].message.body(), "1");
+  EXPECT_EQ((*messages)[1].message.body(), "3");
+}
+
+TEST(PulledMessageTest, CompressedStoredBodiesAreUncompressed) {
+  const std::string body(10000, 'z');
+  absl::StatusOr<std::string> compressed = ZlibCompress(body, 5);
+  ASSERT_TRUE(compressed.ok());
+  Answers answers = Answer({{*compressed, "A", kCompressedFlag, 0}});
+  absl::StatusOr<std::vector<MessageExt>> messages =
+      MatchingMessages(answers.records, ParseSubscription("Orders", "*"), "broker-a", kMaxBody);
+  ASSERT_TRUE(messages.ok()) << messages.status();
+  ASSERT_EQ(messages->size(), 1u);
+  EXPECT_EQ((*messages)[0].message.body(), body);
+  // Over the consumer's limit: refused, not truncated.
+  EXPECT_EQ(MatchingMessages(answers.records, ParseSubscription("Orders", "*"), "broker-a", 100)
+                .status()
+                .code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST(PulledMessageTest, ACorruptOrTornRecordIsDataLoss) {
+  Answers answers = Answer({{"first", "A", 0, 0}, {"second", "A", 0, 1}});
+  const broker::v1::SubscriptionData all = ParseSubscription("Orders", "*");
+  std::string& bytes = *answers.records.mutable_records();
+  const size_t second_size = bytes.size() / 2 + 1;  // "second" is a byte longer than "first"
+
+  broker::v1::PullMessageResponse flipped = answers.records;
+  // A bit of the second body (bodies start 88 bytes into a record).
+  (*flipped.mutable_records())[bytes.size() - second_size + 90] ^= 0x01;
+  absl::StatusOr<std::vector<MessageExt>> result = MatchingMessages(flipped, all, "b", kMaxBody);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(result.status().message(), HasSubstr("record 1"));
+  EXPECT_THAT(result.status().message(), HasSubstr("CRC"));
+
+  broker::v1::PullMessageResponse torn = answers.records;
+  torn.mutable_records()->resize(bytes.size() - 3);
+  result = MatchingMessages(torn, all, "b", kMaxBody);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(result.status().message(), HasSubstr("record 1"));
+}
+
+}  // namespace
+}  // namespace mq::client_internal
