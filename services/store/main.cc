@@ -22,6 +22,10 @@ ABSL_FLAG(int, port, 10912, "gRPC port; 0 picks a free port (printed at start)."
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGTERM, how long in-flight calls may take before they are cancelled.");
 
+// Idle server threads kept for the next calls (see SetSyncServerOption below):
+// about the calls a broker keeps in flight (its pull threads, an append).
+constexpr int kMaxIdleThreads = 32;
+
 int main(int argc, char** argv) {
   mq::InitServerProcess(
       argc, argv,
@@ -46,6 +50,11 @@ int main(int argc, char** argv) {
 
   grpc::ServerBuilder builder;
   mq::ConfigureServerBuilder(&builder);
+  // Reads and appends block (disk, group commit), so the store serves them on
+  // gRPC's synchronous server, whose threads by default stop once more than
+  // two wait for work: under a broker's concurrent calls that created and
+  // joined a thread for most calls. Keep up to kMaxIdleThreads waiting.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdleThreads);
   int selected_port = 0;
   std::string address =
       absl::StrCat(absl::GetFlag(FLAGS_listen_address), ":", absl::GetFlag(FLAGS_port));
