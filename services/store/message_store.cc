@@ -533,9 +533,11 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
       if (records != nullptr && records->empty()) {
         records->reserve(std::min<int64_t>(max_bytes, int64_t{unit.size} * (max_count - count)));
       }
-      common::v1::MessageExt message;
-      absl::Status status = records != nullptr ? AppendStoredRecord(unit.commit_log_offset, records)
-                                               : ReadMessage(unit.commit_log_offset, &message);
+      // Fields are read straight into the answer (taken back if unreadable).
+      common::v1::MessageExt* message = records == nullptr ? response.add_messages() : nullptr;
+      absl::Status status = message == nullptr ? AppendStoredRecord(unit.commit_log_offset, records)
+                                               : ReadMessage(unit.commit_log_offset, message);
+      if (!status.ok() && message != nullptr) response.mutable_messages()->RemoveLast();
       if (absl::IsNotFound(status)) {
         removed = true;
         continue;
@@ -549,7 +551,6 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
       bytes += unit.size;
       last_physical = unit.commit_log_offset;
       ++count;
-      if (records == nullptr) *response.add_messages() = std::move(message);
     }
     if (full) break;
   }
