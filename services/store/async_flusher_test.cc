@@ -74,6 +74,19 @@ TEST_F(AsyncFlusherTest, FollowsTheLogAcrossFiles) {
   ASSERT_TRUE(WaitFor([&] { return queue_.FlushedOffset() == queue_.MaxOffset(); }));
 }
 
+TEST_F(AsyncFlusherTest, PeriodicFlushesLeaveThePageBeingFilledUntilStop) {
+  AsyncFlusherOptions options;
+  options.interval = absl::Milliseconds(5);
+  options.least_pages = 1;
+  options.thorough_interval = absl::Hours(1);
+  AsyncFlusher flusher(&queue_, options);
+  flusher.Start();
+  Write(2 * kOsPageSizeBytes + 100);
+  ASSERT_TRUE(WaitFor([&] { return queue_.FlushedOffset() == 2 * kOsPageSizeBytes; }));
+  ASSERT_TRUE(flusher.Stop().ok());
+  EXPECT_EQ(queue_.FlushedOffset(), 2 * kOsPageSizeBytes + 100);
+}
+
 TEST_F(AsyncFlusherTest, StopFlushesEverything) {
   AsyncFlusherOptions options;
   options.interval = absl::Hours(1);

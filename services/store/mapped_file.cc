@@ -213,20 +213,23 @@ bool MappedFile::IsFlushable(int least_pages) const {
   return written > flushed;
 }
 
-absl::StatusOr<int64_t> MappedFile::Flush() {
+absl::StatusOr<int64_t> MappedFile::Flush(FlushExtent extent) {
   absl::MutexLock lock(&flush_mu_);
-  int64_t written = write_position();
+  int64_t end = write_position();
+  if (extent == FlushExtent::kWholePages && end < file_size_) {
+    end = end / kOsPageSizeBytes * kOsPageSizeBytes;
+  }
   int64_t flushed = flushed_position_.load(std::memory_order_relaxed);
-  if (written > flushed) {
+  if (end > flushed) {
     // msync wants a page-aligned address; the first partial page was already
     // partly flushed and is simply synced again.
     int64_t start = flushed / kOsPageSizeBytes * kOsPageSizeBytes;
-    if (::msync(base_ + start, written - start, MS_SYNC) != 0) {
+    if (::msync(base_ + start, end - start, MS_SYNC) != 0) {
       return ErrnoStatus(errno, "msync", path_);
     }
-    flushed_position_.store(written, std::memory_order_release);
+    flushed_position_.store(end, std::memory_order_release);
   }
-  return std::max(written, flushed);
+  return std::max(end, flushed);
 }
 
 absl::Status MappedFile::TruncateTo(int64_t pos) {

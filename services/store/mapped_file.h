@@ -102,9 +102,22 @@ class MappedFile {
   // at least `least_pages` 4 KiB pages dirty (least_pages <= 0: any byte).
   bool IsFlushable(int least_pages) const;
 
-  // msyncs the pages between the flushed and the write position and returns
-  // the new flushed position.
-  absl::StatusOr<int64_t> Flush() ABSL_LOCKS_EXCLUDED(flush_mu_);
+  // How much of the written data Flush covers.
+  enum class FlushExtent {
+    // Everything written.
+    kAll,
+    // Whole pages only (or everything, in a full file): the page the writer is
+    // still filling is left to a later flush. Writeback locks each page it
+    // writes, and a write into a locked page waits for the disk, so flushing
+    // the tail page under a writer stalls its next append.
+    kWholePages,
+  };
+
+  // msyncs the pages between the flushed position and the write position (or
+  // the last page boundary below it, per `extent`) and returns the new flushed
+  // position.
+  absl::StatusOr<int64_t> Flush(FlushExtent extent = FlushExtent::kAll)
+      ABSL_LOCKS_EXCLUDED(flush_mu_);
 
   // Sets both positions to `pos` (<= the write position) and zeroes the rest
   // of the file, so bytes past the valid end can never be mistaken for data by

@@ -143,11 +143,14 @@ absl::StatusOr<int64_t> MappedFileQueue::Flush(int least_pages) {
     file = std::move(first);
   }
   if (!file->IsFlushable(least_pages)) return flushed;
-  // Read before flushing: the record it belongs to is then surely covered.
+  // The record a timestamp belongs to ends at or below the write position read
+  // after it, so a flush reaching that position covers it.
   const int64_t timestamp = file->store_timestamp_ms();
-  absl::StatusOr<int64_t> position = file->Flush();
+  const int64_t written = file->write_position();
+  absl::StatusOr<int64_t> position = file->Flush(
+      least_pages > 0 ? MappedFile::FlushExtent::kWholePages : MappedFile::FlushExtent::kAll);
   if (!position.ok()) return position.status();
-  if (timestamp > FlushedStoreTimestamp()) {
+  if (*position >= written && timestamp > FlushedStoreTimestamp()) {
     flushed_store_timestamp_ms_.store(timestamp, std::memory_order_release);
   }
   int64_t new_flushed = std::max(flushed, file->start_offset() + *position);

@@ -88,16 +88,20 @@ class MappedFileQueue {
   }
 
   // The store timestamp (MappedFile::store_timestamp_ms) of the file as of its
-  // last flush: the time of a record known to be on disk (RocketMQ's
-  // physicMsgTimestamp for the checkpoint). 0 before any flush.
+  // last flush that reached the write position: the time of a record known to
+  // be on disk (RocketMQ's physicMsgTimestamp for the checkpoint). 0 before
+  // any such flush.
   int64_t FlushedStoreTimestamp() const {
     return flushed_store_timestamp_ms_.load(std::memory_order_acquire);
   }
 
   // Flushes the file holding the flushed offset if it has at least
   // `least_pages` dirty 4 KiB pages (0: any dirty byte; a full file is always
-  // flushed) and returns the new flushed offset. One call flushes at most one
-  // file: when it completes a file, the next call goes on with the next.
+  // flushed) and returns the new flushed offset. With `least_pages` > 0 (the
+  // periodic flush) only whole pages are flushed, leaving the page the writer
+  // is filling (MappedFile::FlushExtent::kWholePages); 0 flushes everything.
+  // One call flushes at most one file: when it completes a file, the next call
+  // goes on with the next.
   absl::StatusOr<int64_t> Flush(int least_pages) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Makes `offset` the end of the log: the file holding it gets both positions

@@ -110,6 +110,28 @@ TEST(MappedFileQueueTest, FlushWalksFileByFile) {
   EXPECT_EQ(queue.FlushedOffset(), *flushed);
 }
 
+TEST(MappedFileQueueTest, PeriodicFlushLeavesTheTailPageToTheNextFlush) {
+  MappedFileQueue queue(Options(MakeTempDir()));
+  ASSERT_TRUE(queue.Load().ok());
+  Write(queue, 4 * kOsPageSizeBytes + 100, 'p');
+  queue.LastFile()->set_store_timestamp_ms(1000);
+  auto flushed = queue.Flush(4);
+  ASSERT_TRUE(flushed.ok()) << flushed.status();
+  EXPECT_EQ(*flushed, 4 * kOsPageSizeBytes);
+  // The newest record is not all on disk: its timestamp is not claimed.
+  EXPECT_EQ(queue.FlushedStoreTimestamp(), 0);
+  // The writer moves on; the tail page goes out with the next whole pages.
+  Write(queue, 4 * kOsPageSizeBytes, 'q');
+  flushed = queue.Flush(4);
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_EQ(*flushed, 8 * kOsPageSizeBytes);
+  // A thorough flush takes everything and the timestamp with it.
+  flushed = queue.Flush(0);
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_EQ(*flushed, 8 * kOsPageSizeBytes + 100);
+  EXPECT_EQ(queue.FlushedStoreTimestamp(), 1000);
+}
+
 TEST(MappedFileQueueTest, FlushCapturesTheStoreTimestamp) {
   MappedFileQueue queue(Options(MakeTempDir()));
   ASSERT_TRUE(queue.Load().ok());

@@ -121,6 +121,39 @@ TEST(MappedFileTest, FlushTracksDirtyPages) {
   EXPECT_FALSE(f.IsFlushable(0));
 }
 
+TEST(MappedFileTest, WholePageFlushLeavesThePageBeingFilled) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  MappedFile& f = **file;
+  ASSERT_TRUE(f.Append(std::string(2 * kOsPageSizeBytes + 100, 'a')));
+  auto flushed = f.Flush(MappedFile::FlushExtent::kWholePages);
+  ASSERT_TRUE(flushed.ok()) << flushed.status();
+  EXPECT_EQ(*flushed, 2 * kOsPageSizeBytes);
+  EXPECT_EQ(f.flushed_position(), 2 * kOsPageSizeBytes);
+  // Less than a whole page more: nothing to do.
+  flushed = f.Flush(MappedFile::FlushExtent::kWholePages);
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_EQ(*flushed, 2 * kOsPageSizeBytes);
+  EXPECT_TRUE(f.IsFlushable(0));
+  flushed = f.Flush(MappedFile::FlushExtent::kAll);
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_EQ(*flushed, 2 * kOsPageSizeBytes + 100);
+  EXPECT_FALSE(f.IsFlushable(0));
+}
+
+TEST(MappedFileTest, WholePageFlushTakesAllOfAFullFile) {
+  std::string dir = MakeTempDir();
+  // A size that is not a whole number of pages.
+  constexpr int64_t kOddSize = 3 * kOsPageSizeBytes + 10;
+  auto file = MappedFile::Create(dir, 0, kOddSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE((*file)->Append(std::string(kOddSize, 'a')));
+  auto flushed = (*file)->Flush(MappedFile::FlushExtent::kWholePages);
+  ASSERT_TRUE(flushed.ok()) << flushed.status();
+  EXPECT_EQ(*flushed, kOddSize);
+}
+
 TEST(MappedFileTest, FullFileIsAlwaysFlushable) {
   std::string dir = MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
