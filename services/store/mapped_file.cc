@@ -267,17 +267,26 @@ absl::Status MappedFile::TruncateTo(int64_t pos) {
 }
 
 absl::Status MappedFile::Warm() {
+  absl::Status status = PrefaultAhead(file_size_);
+  if (!absl::IsUnimplemented(status)) return status;
+  // Older kernels: touch one byte per page. No writer yet and the file is
+  // fresh past the write position, so writing a zero changes nothing.
   int64_t start = (write_position() + kOsPageSizeBytes - 1) / kOsPageSizeBytes * kOsPageSizeBytes;
-  if (start >= file_size_) return absl::OkStatus();
-  if (::madvise(base_ + start, file_size_ - start, MADV_POPULATE_WRITE) == 0) {
-    return absl::OkStatus();
-  }
-  // Older kernels: touch one byte per page. The file is fresh past the write
-  // position, so writing a zero changes nothing.
   for (int64_t pos = start; pos < file_size_; pos += kOsPageSizeBytes) {
     reinterpret_cast<volatile char*>(base_)[pos] = 0;
   }
   return absl::OkStatus();
+}
+
+absl::Status MappedFile::PrefaultAhead(int64_t end) {
+  int64_t start = (write_position() + kOsPageSizeBytes - 1) / kOsPageSizeBytes * kOsPageSizeBytes;
+  end = std::min(end, file_size_);
+  if (start >= end) return absl::OkStatus();
+  if (::madvise(base_ + start, end - start, MADV_POPULATE_WRITE) == 0) return absl::OkStatus();
+  if (errno == EINVAL) {
+    return absl::UnimplementedError("MADV_POPULATE_WRITE needs Linux 5.14 or later");
+  }
+  return ErrnoStatus(errno, "madvise(MADV_POPULATE_WRITE)", path_);
 }
 
 absl::Status MappedFile::Destroy() {

@@ -203,6 +203,14 @@ void MessageStore::StartServices() {
                                                     options_.async_flush, on_flushed);
     async_flusher_->Start();
   }
+  if (options_.commit_log_prefault_bytes > 0) {
+    prefaulter_ = std::make_unique<LogPrefaulter>(&commit_log_->file_queue(),
+                                                  options_.commit_log_prefault_bytes);
+    prefault_task_ = std::make_unique<PeriodicTask>("commit-log-prefault", absl::ZeroDuration(),
+                                                    options_.commit_log_prefault_interval,
+                                                    [this] { prefaulter_->KeepAhead(); });
+    prefault_task_->Start();
+  }
   dispatcher_->Start();
   if (options_.role != v1::SLAVE) {
     ha_master_ =
@@ -271,6 +279,7 @@ absl::Status MessageStore::Shutdown() {
   StopReplication();
   if (retention_task_ != nullptr) retention_task_->Stop();
   if (queue_flush_task_ != nullptr) queue_flush_task_->Stop();
+  if (prefault_task_ != nullptr) prefault_task_->Stop();
   dispatcher_->Stop();
   absl::Status status;
   if (group_commit_ != nullptr) status.Update(group_commit_->Stop());

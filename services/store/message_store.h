@@ -32,6 +32,7 @@
 #include "services/store/ha_client.h"
 #include "services/store/ha_master.h"
 #include "services/store/index_service.h"
+#include "services/store/log_prefaulter.h"
 #include "services/store/mapped_file_allocator.h"
 #include "services/store/metadata_store.h"
 #include "services/store/queue_watchers.h"
@@ -58,6 +59,10 @@ struct MessageStoreOptions {
   int64_t max_message_body_bytes = kDefaultMaxMessageBodyBytes;
   FlushDiskType flush_disk_type = FlushDiskType::kAsync;
   AsyncFlusherOptions async_flush;
+  // Commit-log pages kept mapped ahead of the write position (LogPrefaulter),
+  // topped up this often; 0 turns it off.
+  int64_t commit_log_prefault_bytes = int64_t{16} << 20;
+  absl::Duration commit_log_prefault_interval = absl::Milliseconds(10);
   GroupCommitOptions group_commit;
   // Consume queues are flushed this often (RocketMQ: 1 s), thoroughly every
   // `consume_queue_thorough_flush_interval` (60 s) together with the index.
@@ -187,6 +192,8 @@ class MessageStore final : public StoreApi {
   std::unique_ptr<AsyncFlusher> async_flusher_;
   std::unique_ptr<GroupCommitService> group_commit_;
   std::unique_ptr<PeriodicTask> queue_flush_task_;
+  std::unique_ptr<LogPrefaulter> prefaulter_;
+  std::unique_ptr<PeriodicTask> prefault_task_;
   std::unique_ptr<PeriodicTask> retention_task_;
   // Exactly one of them, created at start: ha_master_ on a master, ha_client_
   // on a slave with a master address.

@@ -15,6 +15,9 @@ ABSL_FLAG(int64_t, commit_log_file_size, int64_t{1} << 30,
 ABSL_FLAG(std::string, flush_disk_type, "ASYNC_FLUSH",
           "ASYNC_FLUSH: flush in the background (every 500 ms); SYNC_FLUSH: an append "
           "returns once its bytes are on disk (group commit).");
+ABSL_FLAG(int64_t, commit_log_prefault_bytes, int64_t{16} << 20,
+          "Bytes of commit log kept mapped ahead of the write position, so appends do not "
+          "fault pages in (0: off).");
 ABSL_FLAG(absl::Duration, sync_flush_timeout, absl::Seconds(5),
           "SYNC_FLUSH: how long an append waits for its flush before FLUSH_DISK_TIMEOUT.");
 ABSL_FLAG(absl::Duration, file_reserved_time, absl::Hours(72),
@@ -50,6 +53,10 @@ absl::StatusOr<MessageStoreOptions> MessageStoreOptionsFromFlags() {
   options.root_dir = absl::GetFlag(FLAGS_data_dir);
   if (options.root_dir.empty()) return absl::InvalidArgumentError("--data_dir must not be empty");
   options.commit_log_file_size = absl::GetFlag(FLAGS_commit_log_file_size);
+  options.commit_log_prefault_bytes = absl::GetFlag(FLAGS_commit_log_prefault_bytes);
+  if (options.commit_log_prefault_bytes < 0) {
+    return absl::InvalidArgumentError("--commit_log_prefault_bytes must not be negative");
+  }
   options.max_message_body_bytes = absl::GetFlag(FLAGS_max_message_size);
   if (options.max_message_body_bytes <= 0) {
     return absl::InvalidArgumentError("--max_message_size must be positive");
