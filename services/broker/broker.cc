@@ -196,6 +196,7 @@ absl::Status Broker::Start() {
   parts.send_inline = store_->AppendsAreAsync();
   parts.pull = pull_.get();
   parts.pull_executor = &pull_executor_;
+  parts.pull_inline = store_->ReadsAreAsync();
   parts.admin_executor = &admin_executor_;
   parts.clients = &clients_;
   parts.offsets = &offsets_;

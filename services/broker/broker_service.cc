@@ -154,6 +154,10 @@ grpc::ServerUnaryReactor* BrokerService::PullMessage(grpc::CallbackServerContext
   if (parts == nullptr) return reactor;
   absl::Time deadline = absl::FromChrono(context->deadline());
   auto done = AnswerWith(reactor, context, response);
+  if (parts->pull_inline) {
+    parts->pull->Pull(*request, deadline, std::move(done));
+    return reactor;
+  }
   absl::Status submitted = parts->pull_executor->Submit(
       [parts, context, reactor, request, deadline, done] {
         if (context->IsCancelled()) {

@@ -34,6 +34,9 @@ struct BrokerServiceParts {
   bool send_inline = false;
   PullMessageProcessor* pull = nullptr;
   BoundedExecutor* pull_executor = nullptr;
+  // The store's GetMessagesAsync never blocks (StoreApi::ReadsAreAsync): start
+  // pulls on gRPC's thread and answer from the store's callback.
+  bool pull_inline = false;
   BoundedExecutor* admin_executor = nullptr;
   ClientManager* clients = nullptr;
   ConsumerOffsetManager* offsets = nullptr;

@@ -98,7 +98,22 @@ void PullMessageProcessor::Pull(const broker::v1::PullMessageRequest& original,
     offsets_->Commit(request.consumer_group(), request.topic(), request.queue_id(),
                      request.commit_offset());
   }
-  absl::StatusOr<broker::v1::PullMessageResponse> response = Execute(request, *tag_codes);
+  store::v1::GetMessagesRequest read = ReadRequest(request, *tag_codes);
+  store_->GetMessagesAsync(
+      std::move(read),
+      [this, request = std::move(request), tag_codes = *std::move(tag_codes), client_deadline,
+       done = std::move(done)](absl::StatusOr<store::v1::GetMessagesResponse> got) mutable {
+        absl::StatusOr<broker::v1::PullMessageResponse> response =
+            ToPullResponse(request, std::move(got));
+        AnswerOrHold(std::move(request), std::move(tag_codes), client_deadline, std::move(response),
+                     std::move(done));
+      });
+}
+
+void PullMessageProcessor::AnswerOrHold(broker::v1::PullMessageRequest request,
+                                        std::vector<int64_t> tag_codes, absl::Time client_deadline,
+                                        absl::StatusOr<broker::v1::PullMessageResponse> response,
+                                        Callback done) {
   if (!response.ok() || response->status() != broker::v1::NO_NEW_MSG || !request.suspend()) {
     done(std::move(response));
     return;
@@ -114,7 +129,7 @@ void PullMessageProcessor::Pull(const broker::v1::PullMessageRequest& original,
   }
   // The hold service answers from now on; if it is stopped, answer here.
   auto shared_done = std::make_shared<Callback>(std::move(done));
-  if (!hold_->Hold(std::move(request), *std::move(tag_codes), hold_until,
+  if (!hold_->Hold(std::move(request), std::move(tag_codes), hold_until,
                    [shared_done](absl::StatusOr<broker::v1::PullMessageResponse> result) {
                      (*shared_done)(std::move(result));
                    })) {
@@ -124,6 +139,11 @@ void PullMessageProcessor::Pull(const broker::v1::PullMessageRequest& original,
 
 absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::Execute(
     const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& tag_codes) {
+  return ToPullResponse(request, store_->GetMessages(ReadRequest(request, tag_codes)));
+}
+
+store::v1::GetMessagesRequest PullMessageProcessor::ReadRequest(
+    const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& tag_codes) {
   store::v1::GetMessagesRequest get;
   get.set_topic(request.topic());
   get.set_queue_id(request.queue_id());
@@ -131,9 +151,13 @@ absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::Execute(
   get.set_max_count(request.max_msg_nums() > 0 ? request.max_msg_nums() : kDefaultPullBatchSize);
   for (int64_t code : tag_codes) get.add_tag_codes(code);
   get.set_stored_records(request.stored_records());
-  absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
-  if (!got.ok()) return StoreCallError("store read failed", got.status());
+  return get;
+}
 
+absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::ToPullResponse(
+    const broker::v1::PullMessageRequest& request,
+    absl::StatusOr<store::v1::GetMessagesResponse> got) {
+  if (!got.ok()) return StoreCallError("store read failed", got.status());
   broker::v1::PullMessageResponse response;
   response.set_status(MapGetStatus(got->status(), request.queue_offset()));
   response.set_next_begin_offset(got->next_begin_offset());

@@ -70,7 +70,8 @@ class PullMessageProcessor {
   PullMessageProcessor(const PullMessageProcessor&) = delete;
   PullMessageProcessor& operator=(const PullMessageProcessor&) = delete;
 
-  // Answers through `done`, exactly once: at once, or (suspend and nothing
+  // Answers through `done`, exactly once: from the store read (on the store's
+  // callback thread when its reads are asynchronous), or (suspend and nothing
   // new) from the hold service when a message arrives or the hold ends.
   // `client_deadline` caps the hold (absl::InfiniteFuture() when none).
   // Errors: INVALID_ARGUMENT for a bad group, queue id, offset, count or
@@ -87,6 +88,18 @@ class PullMessageProcessor {
  private:
   // Validates and fills defaults; returns the tag codes of the subscription.
   absl::StatusOr<std::vector<int64_t>> Check(broker::v1::PullMessageRequest* request) const;
+  // Answers a read's outcome, or parks the pull with the hold service when it
+  // asked to wait and found nothing new.
+  void AnswerOrHold(broker::v1::PullMessageRequest request, std::vector<int64_t> tag_codes,
+                    absl::Time client_deadline,
+                    absl::StatusOr<broker::v1::PullMessageResponse> response, Callback done);
+  // The store read for a checked pull.
+  static store::v1::GetMessagesRequest ReadRequest(const broker::v1::PullMessageRequest& request,
+                                                   const std::vector<int64_t>& tag_codes);
+  // The pull's answer from the store's.
+  absl::StatusOr<broker::v1::PullMessageResponse> ToPullResponse(
+      const broker::v1::PullMessageRequest& request,
+      absl::StatusOr<store::v1::GetMessagesResponse> got);
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;

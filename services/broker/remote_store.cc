@@ -51,6 +51,13 @@ struct RemoteStore::AppendCall {
   Batch batch;
 };
 
+struct RemoteStore::ReadCall {
+  grpc::ClientContext context;
+  store::v1::GetMessagesRequest request;
+  store::v1::GetMessagesResponse response;
+  GetMessagesCallback done;
+};
+
 RemoteStore::RemoteStore(std::shared_ptr<grpc::Channel> channel, RemoteStoreOptions options)
     : options_(options), channel_(std::move(channel)), stub_(store::v1::Store::NewStub(channel_)) {}
 
@@ -61,11 +68,14 @@ RemoteStore::~RemoteStore() {
     stopping_ = true;
     queued.swap(queue_);
     for (AppendCall* call : in_flight_) call->context.TryCancel();
+    for (ReadCall* call : reads_in_flight_) call->context.TryCancel();
   }
   for (auto& pending : queued) pending->done(StoreStopping());
   {
     absl::MutexLock lock(&mu_);
-    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return rpcs_in_flight_ == 0; };
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return rpcs_in_flight_ == 0 && read_rpcs_ == 0;
+    };
     mu_.Await(absl::Condition(&idle));
   }
   {
@@ -214,6 +224,48 @@ void RemoteStore::OnRpcDone(AppendCall* call, const grpc::Status& rpc) {
 absl::StatusOr<store::v1::GetMessagesResponse> RemoteStore::GetMessages(
     const store::v1::GetMessagesRequest& request) {
   return Unary(stub_.get(), &store::v1::Store::Stub::GetMessages, request, options_.call_timeout);
+}
+
+void RemoteStore::GetMessagesAsync(store::v1::GetMessagesRequest request,
+                                   GetMessagesCallback done) {
+  bool stopping;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping = stopping_;
+    if (!stopping) ++read_rpcs_;
+  }
+  if (stopping) {
+    done(StoreStopping());
+    return;
+  }
+  auto* call = new ReadCall;
+  call->request = std::move(request);
+  call->done = std::move(done);
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+  {
+    absl::MutexLock lock(&mu_);
+    reads_in_flight_.insert(call);
+    // The destructor may have cancelled the others between the two locks.
+    if (stopping_) call->context.TryCancel();
+  }
+  stub_->async()->GetMessages(&call->context, &call->request, &call->response,
+                              [this, call](grpc::Status status) { OnReadDone(call, status); });
+}
+
+void RemoteStore::OnReadDone(ReadCall* call, const grpc::Status& rpc) {
+  std::unique_ptr<ReadCall> owned(call);
+  {
+    absl::MutexLock lock(&mu_);
+    reads_in_flight_.erase(call);
+  }
+  GetMessagesCallback done = std::move(call->done);
+  absl::StatusOr<store::v1::GetMessagesResponse> result = std::move(call->response);
+  if (!rpc.ok()) result = FromGrpcStatus(rpc, call->context);
+  // The context goes before the read counts as done (as in OnRpcDone).
+  owned.reset();
+  done(std::move(result));
+  absl::MutexLock lock(&mu_);
+  --read_rpcs_;
 }
 
 absl::StatusOr<store::v1::GetQueueOffsetsResponse> RemoteStore::GetQueueOffsets(

@@ -63,8 +63,8 @@ struct RemoteStoreOptions {
 class RemoteStore final : public store::StoreApi {
  public:
   RemoteStore(std::shared_ptr<grpc::Channel> channel, RemoteStoreOptions options);
-  // Fails queued appends with UNAVAILABLE, cancels append RPCs in flight and
-  // waits for their callbacks, closes the watch stream, and joins its thread.
+  // Fails queued appends with UNAVAILABLE, cancels append and read RPCs in
+  // flight and waits for their callbacks, closes the watch stream, and joins its thread.
   // Watches must be gone first.
   ~RemoteStore() override;
 
@@ -81,6 +81,9 @@ class RemoteStore final : public store::StoreApi {
   bool AppendsAreAsync() const override { return true; }
   absl::StatusOr<store::v1::GetMessagesResponse> GetMessages(
       const store::v1::GetMessagesRequest& request) override;
+  void GetMessagesAsync(store::v1::GetMessagesRequest request, GetMessagesCallback done) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  bool ReadsAreAsync() const override { return true; }
   absl::StatusOr<store::v1::GetQueueOffsetsResponse> GetQueueOffsets(
       const store::v1::GetQueueOffsetsRequest& request) override;
   absl::StatusOr<store::v1::GetOffsetByTimeResponse> GetOffsetByTime(
@@ -118,12 +121,15 @@ class RemoteStore final : public store::StoreApi {
   using Batch = std::vector<std::unique_ptr<PendingAppend>>;
   // One AppendBatch RPC in flight and the appends it carries.
   struct AppendCall;
+  // One GetMessages RPC in flight.
+  struct ReadCall;
 
   // Takes the next group of pending appends that may share one RPC.
   Batch TakeBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends `batch` as one RPC; the caller counted it in rpcs_in_flight_.
   void StartRpc(Batch batch) ABSL_LOCKS_EXCLUDED(mu_);
   void OnRpcDone(AppendCall* call, const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnReadDone(ReadCall* call, const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
 
   void WatchLoop() ABSL_LOCKS_EXCLUDED(watch_mu_, listeners_mu_);
   void RemoveListener(int id) ABSL_LOCKS_EXCLUDED(listeners_mu_);
@@ -140,6 +146,10 @@ class RemoteStore final : public store::StoreApi {
   // Slots taken: RPCs in flight plus ones being started.
   int rpcs_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t append_rpcs_ ABSL_GUARDED_BY(mu_) = 0;
+  // Asynchronous reads started and not yet completed (cancelled at
+  // destruction), and their count, which drops only once a call is destroyed.
+  std::set<ReadCall*> reads_in_flight_ ABSL_GUARDED_BY(mu_);
+  int read_rpcs_ ABSL_GUARDED_BY(mu_) = 0;
 
   absl::Mutex watch_mu_;
   bool watch_stopping_ ABSL_GUARDED_BY(watch_mu_) = false;

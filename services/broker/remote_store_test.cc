@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/grpc_options.h"
 #include "services/broker/testing/fake_store.h"
 #include "services/store/store_service.h"
@@ -196,6 +197,75 @@ TEST_F(RemoteStoreTest, AsyncAppendsReturnAtOnceAndAnswerWhenTheStoreDoes) {
     ASSERT_TRUE(message.ok());
     EXPECT_EQ(message->message().topic(), absl::StrCat("t", i));
   }
+}
+
+TEST_F(RemoteStoreTest, AsyncReadsReturnAtOnceAndAnswerWhenTheStoreDoes) {
+  std::unique_ptr<RemoteStore> remote = Connect();
+  ASSERT_TRUE(remote->WaitForConnected(absl::Seconds(5)).ok());
+  EXPECT_TRUE(remote->ReadsAreAsync());
+  ASSERT_TRUE(remote->AppendBatch(Append("orders", 3)).ok());
+  fake_.SetReadGateOpen(false);
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<store::v1::GetMessagesResponse>> results(
+      2, absl::UnknownError("not answered"));
+  int answered = 0;
+  for (int i = 0; i < 2; ++i) {
+    store::v1::GetMessagesRequest get;
+    get.set_topic(i == 0 ? "orders" : "missing");
+    get.set_max_count(10);
+    remote->GetMessagesAsync(get, [&, i](absl::StatusOr<store::v1::GetMessagesResponse> got) {
+      absl::MutexLock lock(&mu);
+      results[i] = std::move(got);
+      ++answered;
+    });
+  }
+  ASSERT_TRUE(store::WaitFor([&] { return fake_.reads_waiting_at_gate() == 2; }));
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(answered, 0);
+  }
+  fake_.SetReadGateOpen(true);
+  ASSERT_TRUE(store::WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return answered == 2;
+  }));
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[0]->status(), store::v1::FOUND);
+  EXPECT_EQ(results[0]->messages_size(), 3);
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_EQ(results[1]->status(), store::v1::NO_MESSAGE_IN_QUEUE);
+  // A store error reaches the callback.
+  fake_.SetCallError(absl::ResourceExhaustedError("disk busy"));
+  absl::Notification failed;
+  store::v1::GetMessagesRequest get;
+  get.set_topic("orders");
+  get.set_max_count(10);
+  remote->GetMessagesAsync(get, [&](absl::StatusOr<store::v1::GetMessagesResponse> got) {
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kResourceExhausted);
+    failed.Notify();
+  });
+  EXPECT_TRUE(failed.WaitForNotificationWithTimeout(absl::Seconds(5)));
+}
+
+TEST_F(RemoteStoreTest, DestructionCancelsReadsInFlight) {
+  auto remote = Connect();
+  ASSERT_TRUE(remote->WaitForConnected(absl::Seconds(5)).ok());
+  fake_.SetReadGateOpen(false);
+  absl::StatusOr<store::v1::GetMessagesResponse> result = absl::UnknownError("not answered");
+  bool answered = false;
+  store::v1::GetMessagesRequest get;
+  get.set_topic("orders");
+  get.set_max_count(10);
+  remote->GetMessagesAsync(get, [&](absl::StatusOr<store::v1::GetMessagesResponse> got) {
+    result = std::move(got);
+    answered = true;
+  });
+  ASSERT_TRUE(store::WaitFor([&] { return fake_.reads_waiting_at_gate() == 1; }));
+  // The destructor returns only after the read's callback ran.
+  remote.reset();
+  EXPECT_TRUE(answered);
+  EXPECT_FALSE(result.ok());
+  fake_.SetReadGateOpen(true);
 }
 
 TEST_F(RemoteStoreTest, CoalescingRespectsLimitsAndWaitFlags) {

@@ -39,6 +39,17 @@ class StoreApi {
   virtual bool AppendsAreAsync() const { return false; }
   virtual absl::StatusOr<v1::GetMessagesResponse> GetMessages(
       const v1::GetMessagesRequest& request) = 0;
+  using GetMessagesCallback = std::function<void(absl::StatusOr<v1::GetMessagesResponse>)>;
+  // GetMessages that reports through `done` (called exactly once, on any
+  // thread, possibly before this returns). This default blocks in
+  // GetMessages.
+  virtual void GetMessagesAsync(v1::GetMessagesRequest request, GetMessagesCallback done) {
+    done(GetMessages(request));
+  }
+  // True when GetMessagesAsync never blocks (the read is another process's
+  // answer, reported in a callback): the broker then starts pulls on the gRPC
+  // thread that received them instead of handing them to pull threads.
+  virtual bool ReadsAreAsync() const { return false; }
   virtual absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(
       const v1::GetQueueOffsetsRequest& request) = 0;
   virtual absl::StatusOr<v1::GetOffsetByTimeResponse> GetOffsetByTime(

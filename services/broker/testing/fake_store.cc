@@ -105,6 +105,9 @@ absl::StatusOr<store::v1::AppendBatchResponse> FakeStore::AppendBatch(
 absl::StatusOr<store::v1::GetMessagesResponse> FakeStore::GetMessages(
     const store::v1::GetMessagesRequest& request) {
   absl::MutexLock lock(&mu_);
+  ++reads_waiting_at_gate_;
+  mu_.Await(absl::Condition(&read_gate_open_));
+  --reads_waiting_at_gate_;
   if (!call_error_.ok()) return call_error_;
   if (request.max_count() <= 0) return absl::InvalidArgumentError("max_count must be positive");
   store::v1::GetMessagesResponse response;
@@ -332,6 +335,11 @@ void FakeStore::SetAppendGateOpen(bool open) {
   gate_open_ = open;
 }
 
+void FakeStore::SetReadGateOpen(bool open) {
+  absl::MutexLock lock(&mu_);
+  read_gate_open_ = open;
+}
+
 void FakeStore::SetMinOffset(const std::string& topic, int32_t queue_id, int64_t min_offset) {
   absl::MutexLock lock(&mu_);
   Queue& queue = queues_[{topic, queue_id}];
@@ -349,6 +357,11 @@ std::vector<int> FakeStore::append_batch_sizes() const {
 int FakeStore::appends_waiting_at_gate() const {
   absl::MutexLock lock(&mu_);
   return waiting_at_gate_;
+}
+
+int FakeStore::reads_waiting_at_gate() const {
+  absl::MutexLock lock(&mu_);
+  return reads_waiting_at_gate_;
 }
 
 int FakeStore::put_metadata_calls() const {

@@ -57,6 +57,8 @@ class FakeStore : public store::StoreApi {
   void SetCallError(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
   // While closed, AppendBatch blocks (before touching any data).
   void SetAppendGateOpen(bool open) ABSL_LOCKS_EXCLUDED(mu_);
+  // While closed, GetMessages blocks (before reading).
+  void SetReadGateOpen(bool open) ABSL_LOCKS_EXCLUDED(mu_);
   // While disabled, appends call no queue listener (a lost event).
   void SetWatchEnabled(bool enabled) ABSL_LOCKS_EXCLUDED(listeners_mu_);
   // Makes queue `topic`/`queue_id` start at `min_offset` (as if older data
@@ -68,6 +70,8 @@ class FakeStore : public store::StoreApi {
   std::vector<int> append_batch_sizes() const ABSL_LOCKS_EXCLUDED(mu_);
   // AppendBatch calls blocked at the gate right now.
   int appends_waiting_at_gate() const ABSL_LOCKS_EXCLUDED(mu_);
+  // GetMessages calls blocked at the read gate right now.
+  int reads_waiting_at_gate() const ABSL_LOCKS_EXCLUDED(mu_);
   int put_metadata_calls() const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::string> deleted_topics() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t watch_count() const ABSL_LOCKS_EXCLUDED(listeners_mu_);
@@ -86,6 +90,8 @@ class FakeStore : public store::StoreApi {
   absl::Status call_error_ ABSL_GUARDED_BY(mu_);
   bool gate_open_ ABSL_GUARDED_BY(mu_) = true;
   int waiting_at_gate_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_gate_open_ ABSL_GUARDED_BY(mu_) = true;
+  int reads_waiting_at_gate_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::pair<std::string, int32_t>, Queue> queues_ ABSL_GUARDED_BY(mu_);
   // physical offset -> message
   std::map<int64_t, common::v1::MessageExt> by_offset_ ABSL_GUARDED_BY(mu_);
