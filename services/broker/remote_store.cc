@@ -228,28 +228,26 @@ absl::StatusOr<store::v1::GetMessagesResponse> RemoteStore::GetMessages(
 
 void RemoteStore::GetMessagesAsync(store::v1::GetMessagesRequest request,
                                    GetMessagesCallback done) {
+  auto call = std::make_unique<ReadCall>();
+  call->request = std::move(request);
+  call->done = std::move(done);
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
   bool stopping;
   {
     absl::MutexLock lock(&mu_);
     stopping = stopping_;
-    if (!stopping) ++read_rpcs_;
+    if (!stopping) {
+      reads_in_flight_.insert(call.get());
+      ++read_rpcs_;
+    }
   }
   if (stopping) {
-    done(StoreStopping());
+    call->done(StoreStopping());
     return;
   }
-  auto* call = new ReadCall;
-  call->request = std::move(request);
-  call->done = std::move(done);
-  call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
-  {
-    absl::MutexLock lock(&mu_);
-    reads_in_flight_.insert(call);
-    // The destructor may have cancelled the others between the two locks.
-    if (stopping_) call->context.TryCancel();
-  }
-  stub_->async()->GetMessages(&call->context, &call->request, &call->response,
-                              [this, call](grpc::Status status) { OnReadDone(call, status); });
+  ReadCall* raw = call.release();
+  stub_->async()->GetMessages(&raw->context, &raw->request, &raw->response,
+                              [this, raw](grpc::Status status) { OnReadDone(raw, status); });
 }
 
 void RemoteStore::OnReadDone(ReadCall* call, const grpc::Status& rpc) {

@@ -25,15 +25,7 @@ class AsyncFlusherTest : public ::testing::Test {
 
   void SetUp() override { ASSERT_TRUE(queue_.Load().ok()); }
 
-  void Write(int64_t bytes) {
-    while (bytes > 0) {
-      auto file = queue_.GetOrCreateLastFile(queue_.MaxOffset());
-      ASSERT_TRUE(file.ok()) << file.status();
-      int64_t n = std::min(bytes, (*file)->remaining());
-      ASSERT_TRUE((*file)->Append(std::string(n, 'w')));
-      bytes -= n;
-    }
-  }
+  void Write(int64_t bytes) { AppendAcrossFiles(queue_, bytes, 'w'); }
 
   MappedFileQueue queue_;
 };

@@ -24,7 +24,8 @@ void LogPrefaulter::KeepAhead() {
   const int64_t written = file_->write_position();
   if (prefaulted_to_ >= file_->file_size() || prefaulted_to_ - written > ahead_bytes_ / 2) return;
   const int64_t end = std::min(file_->file_size(), written + ahead_bytes_);
-  absl::Status status = file_->PrefaultAhead(end);
+  // Pages below prefaulted_to_ are mapped already.
+  absl::Status status = file_->PrefaultAhead(prefaulted_to_, end);
   if (absl::IsUnimplemented(status)) {
     LOG(WARNING) << "not prefaulting " << queue_->dir() << ": " << status;
     disabled_ = true;

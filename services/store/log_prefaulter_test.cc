@@ -21,24 +21,6 @@ constexpr int64_t kMiB = 1 << 20;
 constexpr int64_t kFileSize = 64 * kMiB;
 constexpr int64_t kAhead = 8 * kMiB;
 
-MappedFileQueueOptions Options(const std::string& dir) {
-  MappedFileQueueOptions options;
-  options.dir = dir;
-  options.file_size = kFileSize;
-  return options;
-}
-
-// Appends `bytes` bytes of `c` through the mapping, split over files.
-void Write(MappedFileQueue& queue, int64_t bytes, char c) {
-  while (bytes > 0) {
-    auto file = queue.GetOrCreateLastFile(queue.MaxOffset());
-    ASSERT_TRUE(file.ok()) << file.status();
-    int64_t n = std::min(bytes, (*file)->remaining());
-    ASSERT_TRUE((*file)->Append(std::string(n, c)));
-    bytes -= n;
-  }
-}
-
 // Whether the page cache holds each page of [pos, pos + len) of the file
 // starting at log offset `start` (mincore on a mapping of our own).
 std::vector<bool> Resident(const std::string& dir, int64_t start, int64_t pos, int64_t len) {
@@ -60,36 +42,48 @@ bool AllResident(const std::vector<bool>& pages) {
   return std::all_of(pages.begin(), pages.end(), [](bool r) { return r; });
 }
 
-TEST(LogPrefaulterTest, MapsThePagesAheadOfTheWriter) {
+class LogPrefaulterTest : public ::testing::Test {
+ protected:
+  LogPrefaulterTest() : dir_(MakeTempDir()), queue_(Options(dir_)) {}
+  void SetUp() override { ASSERT_TRUE(queue_.Load().ok()); }
+
+  static MappedFileQueueOptions Options(const std::string& dir) {
+    MappedFileQueueOptions options;
+    options.dir = dir;
+    options.file_size = kFileSize;
+    return options;
+  }
+
+  void Write(int64_t bytes, char c) { AppendAcrossFiles(queue_, bytes, c); }
+
+  const std::string dir_;
+  MappedFileQueue queue_;
+};
+
+TEST_F(LogPrefaulterTest, MapsThePagesAheadOfTheWriter) {
   // The writer's own fault reads ahead (read_ahead_kb, 8 MiB on some disks),
   // so a window past that shows the prefaulter at work.
   constexpr int64_t kFar = 4 * kAhead;
-  std::string dir = MakeTempDir();
-  MappedFileQueue queue(Options(dir));
-  ASSERT_TRUE(queue.Load().ok());
-  LogPrefaulter prefaulter(&queue, kFar);
+  LogPrefaulter prefaulter(&queue_, kFar);
   prefaulter.KeepAhead();  // No file yet: nothing to do.
   EXPECT_EQ(prefaulter.prefaulted_offset(), 0);
 
-  Write(queue, 100, 'a');
-  ASSERT_FALSE(AllResident(Resident(dir, 0, kFar - kAhead, kAhead)));
+  Write(100, 'a');
+  ASSERT_FALSE(AllResident(Resident(dir_, 0, kFar - kAhead, kAhead)));
   prefaulter.KeepAhead();
   EXPECT_EQ(prefaulter.prefaulted_offset(), 100 + kFar);
-  EXPECT_TRUE(AllResident(Resident(dir, 0, kOsPageSizeBytes, kFar)));
+  EXPECT_TRUE(AllResident(Resident(dir_, 0, kOsPageSizeBytes, kFar)));
 }
 
-TEST(LogPrefaulterTest, ChangesNoByte) {
-  std::string dir = MakeTempDir();
-  MappedFileQueue queue(Options(dir));
-  ASSERT_TRUE(queue.Load().ok());
-  LogPrefaulter prefaulter(&queue, kAhead);
-  Write(queue, 100, 'a');
+TEST_F(LogPrefaulterTest, ChangesNoByte) {
+  LogPrefaulter prefaulter(&queue_, kAhead);
+  Write(100, 'a');
   prefaulter.KeepAhead();
   ASSERT_EQ(prefaulter.prefaulted_offset(), 100 + kAhead);
-  std::shared_ptr<MappedFile> file = queue.LastFile();
+  std::shared_ptr<MappedFile> file = queue_.LastFile();
   EXPECT_EQ(file->write_position(), 100);
   EXPECT_EQ(file->Read(0, 100), std::string(100, 'a'));
-  Write(queue, kAhead, 'b');
+  Write(kAhead, 'b');
   EXPECT_EQ(file->Read(100, kAhead), std::string(kAhead, 'b'));
   // Past the data the file still reads as zeros.
   int fd = ::open(file->path().c_str(), O_RDONLY | O_CLOEXEC);
@@ -100,51 +94,45 @@ TEST(LogPrefaulterTest, ChangesNoByte) {
   EXPECT_EQ(rest, std::string(kMiB, '\0'));
 }
 
-TEST(LogPrefaulterTest, WaitsUntilHalfTheWindowIsUsedAndFollowsNewFiles) {
-  std::string dir = MakeTempDir();
-  MappedFileQueue queue(Options(dir));
-  ASSERT_TRUE(queue.Load().ok());
-  LogPrefaulter prefaulter(&queue, kAhead);
-  Write(queue, 100, 'a');
+TEST_F(LogPrefaulterTest, WaitsUntilHalfTheWindowIsUsedAndFollowsNewFiles) {
+  LogPrefaulter prefaulter(&queue_, kAhead);
+  Write(100, 'a');
   prefaulter.KeepAhead();
   ASSERT_EQ(prefaulter.prefaulted_offset(), 100 + kAhead);
   // More than half the window still mapped ahead: no call.
-  Write(queue, 3 * kMiB, 'b');
+  Write(3 * kMiB, 'b');
   prefaulter.KeepAhead();
   EXPECT_EQ(prefaulter.prefaulted_offset(), 100 + kAhead);
-  Write(queue, 2 * kMiB, 'c');
+  Write(2 * kMiB, 'c');
   prefaulter.KeepAhead();
   EXPECT_EQ(prefaulter.prefaulted_offset(), 100 + 5 * kMiB + kAhead);
   // Near the end of a file the window stops at the end.
-  Write(queue, kFileSize - 100 - 5 * kMiB - kMiB, 'd');
+  Write(kFileSize - 100 - 5 * kMiB - kMiB, 'd');
   prefaulter.KeepAhead();
   EXPECT_EQ(prefaulter.prefaulted_offset(), kFileSize);
   // The writer rolls over: the new file is prefaulted.
-  Write(queue, kMiB + 10, 'e');
+  Write(kMiB + 10, 'e');
   prefaulter.KeepAhead();
   EXPECT_EQ(prefaulter.prefaulted_offset(), kFileSize + 10 + kAhead);
-  EXPECT_TRUE(AllResident(Resident(dir, kFileSize, kOsPageSizeBytes, kAhead)));
+  EXPECT_TRUE(AllResident(Resident(dir_, kFileSize, kOsPageSizeBytes, kAhead)));
 }
 
-TEST(LogPrefaulterTest, AWriterAppendingMeanwhileLosesNothing) {
-  std::string dir = MakeTempDir();
-  MappedFileQueue queue(Options(dir));
-  ASSERT_TRUE(queue.Load().ok());
-  Write(queue, 1, 'x');
-  LogPrefaulter prefaulter(&queue, kAhead);
+TEST_F(LogPrefaulterTest, AWriterAppendingMeanwhileLosesNothing) {
+  Write(1, 'x');
+  LogPrefaulter prefaulter(&queue_, kAhead);
   constexpr int64_t kChunk = 1000;
   constexpr int kChunks = 40'000;  // 40 MB, into the second file.
   std::atomic<bool> done{false};
   std::thread writer([&] {
-    for (int i = 0; i < kChunks; ++i) Write(queue, kChunk, static_cast<char>('a' + i % 26));
+    for (int i = 0; i < kChunks; ++i) Write(kChunk, static_cast<char>('a' + i % 26));
     done = true;
   });
   while (!done) prefaulter.KeepAhead();
   writer.join();
-  ASSERT_EQ(queue.MaxOffset(), 1 + kChunk * kChunks);
+  ASSERT_EQ(queue_.MaxOffset(), 1 + kChunk * kChunks);
   for (int64_t i = 0; i < kChunks; ++i) {
     int64_t offset = 1 + i * kChunk;
-    std::shared_ptr<MappedFile> file = queue.FindFileByOffset(offset);
+    std::shared_ptr<MappedFile> file = queue_.FindFileByOffset(offset);
     ASSERT_NE(file, nullptr);
     int64_t pos = offset - file->start_offset();
     int64_t n = std::min(kChunk, file->file_size() - pos);

@@ -267,7 +267,7 @@ absl::Status MappedFile::TruncateTo(int64_t pos) {
 }
 
 absl::Status MappedFile::Warm() {
-  absl::Status status = PrefaultAhead(file_size_);
+  absl::Status status = PrefaultAhead(0, file_size_);
   if (!absl::IsUnimplemented(status)) return status;
   // Older kernels: touch one byte per page. No writer yet and the file is
   // fresh past the write position, so writing a zero changes nothing.
@@ -278,8 +278,9 @@ absl::Status MappedFile::Warm() {
   return absl::OkStatus();
 }
 
-absl::Status MappedFile::PrefaultAhead(int64_t end) {
-  int64_t start = (write_position() + kOsPageSizeBytes - 1) / kOsPageSizeBytes * kOsPageSizeBytes;
+absl::Status MappedFile::PrefaultAhead(int64_t from, int64_t end) {
+  int64_t start = (std::max(from, write_position()) + kOsPageSizeBytes - 1) / kOsPageSizeBytes *
+                  kOsPageSizeBytes;
   end = std::min(end, file_size_);
   if (start >= end) return absl::OkStatus();
   if (::madvise(base_ + start, end - start, MADV_POPULATE_WRITE) == 0) return absl::OkStatus();

@@ -128,12 +128,12 @@ class MappedFile {
   // not take page faults. Call before the file is handed to a writer.
   absl::Status Warm();
 
-  // Maps the pages from the one after the write position's up to `end`
-  // (clipped to the file) writable without changing a byte
+  // Maps the pages of [from, end) writable without changing a byte, clipped
+  // to the pages past the write position's and to the file
   // (MADV_POPULATE_WRITE): the page-cache allocation, zero-fill and block
   // reservation a first write would fault for happen here instead. Safe while
   // a writer appends. UNIMPLEMENTED on kernels before 5.14.
-  absl::Status PrefaultAhead(int64_t end);
+  absl::Status PrefaultAhead(int64_t from, int64_t end);
 
   // Unlinks the file. The mapping stays valid until the object is destroyed.
   absl::Status Destroy();

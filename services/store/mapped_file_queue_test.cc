@@ -22,18 +22,6 @@ std::string FilePath(const std::string& dir, int64_t offset) {
   return absl::StrCat(dir, "/", OffsetToFileName(offset));
 }
 
-// Appends `bytes` bytes of `c`, rolling to new files as RocketMQ does not: a
-// write is split over files, which is enough to exercise the queue.
-void Write(MappedFileQueue& queue, int64_t bytes, char c) {
-  while (bytes > 0) {
-    auto file = queue.GetOrCreateLastFile(queue.MaxOffset());
-    ASSERT_TRUE(file.ok()) << file.status();
-    int64_t n = std::min(bytes, (*file)->remaining());
-    ASSERT_TRUE((*file)->Append(std::string(n, c)));
-    bytes -= n;
-  }
-}
-
 MappedFileQueueOptions Options(const std::string& dir, MappedFileAllocator* allocator = nullptr) {
   MappedFileQueueOptions options;
   options.dir = dir;
@@ -76,7 +64,7 @@ TEST(MappedFileQueueTest, RollsOverAndFindsFilesByOffset) {
   std::string dir = MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
-  Write(queue, 2 * kFileSize + 10, 'a');
+  AppendAcrossFiles(queue, 2 * kFileSize + 10, 'a');
   ASSERT_EQ(queue.Files().size(), 3u);
   EXPECT_EQ(queue.MaxOffset(), 2 * kFileSize + 10);
   EXPECT_EQ(queue.FindFileByOffset(0)->start_offset(), 0);
@@ -95,7 +83,7 @@ TEST(MappedFileQueueTest, RollsOverAndFindsFilesByOffset) {
 TEST(MappedFileQueueTest, FlushWalksFileByFile) {
   MappedFileQueue queue(Options(MakeTempDir()));
   ASSERT_TRUE(queue.Load().ok());
-  Write(queue, kFileSize + 3 * kOsPageSizeBytes, 'f');
+  AppendAcrossFiles(queue, kFileSize + 3 * kOsPageSizeBytes, 'f');
   // Least-pages does not hold back a full file.
   auto flushed = queue.Flush(4);
   ASSERT_TRUE(flushed.ok()) << flushed.status();
@@ -113,7 +101,7 @@ TEST(MappedFileQueueTest, FlushWalksFileByFile) {
 TEST(MappedFileQueueTest, PeriodicFlushLeavesTheTailPageToTheNextFlush) {
   MappedFileQueue queue(Options(MakeTempDir()));
   ASSERT_TRUE(queue.Load().ok());
-  Write(queue, 4 * kOsPageSizeBytes + 100, 'p');
+  AppendAcrossFiles(queue, 4 * kOsPageSizeBytes + 100, 'p');
   queue.LastFile()->set_store_timestamp_ms(1000);
   auto flushed = queue.Flush(4);
   ASSERT_TRUE(flushed.ok()) << flushed.status();
@@ -121,7 +109,7 @@ TEST(MappedFileQueueTest, PeriodicFlushLeavesTheTailPageToTheNextFlush) {
   // The newest record is not all on disk: its timestamp is not claimed.
   EXPECT_EQ(queue.FlushedStoreTimestamp(), 0);
   // The writer moves on; the tail page goes out with the next whole pages.
-  Write(queue, 4 * kOsPageSizeBytes, 'q');
+  AppendAcrossFiles(queue, 4 * kOsPageSizeBytes, 'q');
   flushed = queue.Flush(4);
   ASSERT_TRUE(flushed.ok());
   EXPECT_EQ(*flushed, 8 * kOsPageSizeBytes);
@@ -135,7 +123,7 @@ TEST(MappedFileQueueTest, PeriodicFlushLeavesTheTailPageToTheNextFlush) {
 TEST(MappedFileQueueTest, FlushCapturesTheStoreTimestamp) {
   MappedFileQueue queue(Options(MakeTempDir()));
   ASSERT_TRUE(queue.Load().ok());
-  Write(queue, 10, 'a');
+  AppendAcrossFiles(queue, 10, 'a');
   queue.LastFile()->set_store_timestamp_ms(1000);
   ASSERT_TRUE(queue.Flush(0).ok());
   EXPECT_EQ(queue.FlushedStoreTimestamp(), 1000);
@@ -150,9 +138,9 @@ TEST(MappedFileQueueTest, ReloadsAfterReopen) {
   {
     MappedFileQueue queue(Options(dir));
     ASSERT_TRUE(queue.Load().ok());
-    Write(queue, kFileSize, 'a');
-    Write(queue, kFileSize, 'b');
-    Write(queue, 100, 'c');
+    AppendAcrossFiles(queue, kFileSize, 'a');
+    AppendAcrossFiles(queue, kFileSize, 'b');
+    AppendAcrossFiles(queue, 100, 'c');
     ASSERT_TRUE(queue.Flush(0).ok());
   }
   MappedFileQueue queue(Options(dir));
@@ -166,7 +154,7 @@ TEST(MappedFileQueueTest, ReloadsAfterReopen) {
   ASSERT_TRUE(queue.TruncateDirtyFiles(2 * kFileSize + 100).ok());
   EXPECT_EQ(queue.MaxOffset(), 2 * kFileSize + 100);
   EXPECT_EQ(queue.FlushedOffset(), 2 * kFileSize + 100);
-  Write(queue, 5, 'd');
+  AppendAcrossFiles(queue, 5, 'd');
   EXPECT_EQ(queue.FindFileByOffset(2 * kFileSize)->Read(98, 7), "ccddddd");
 }
 
@@ -174,7 +162,7 @@ TEST(MappedFileQueueTest, TruncateDeletesFilesPastTheOffset) {
   std::string dir = MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
-  Write(queue, 3 * kFileSize + 50, 't');
+  AppendAcrossFiles(queue, 3 * kFileSize + 50, 't');
   ASSERT_TRUE(queue.Flush(0).ok());
   ASSERT_TRUE(queue.Flush(0).ok());
   ASSERT_EQ(queue.Files().size(), 4u);
@@ -187,7 +175,7 @@ TEST(MappedFileQueueTest, TruncateDeletesFilesPastTheOffset) {
   EXPECT_FALSE(Exists(FilePath(dir, 3 * kFileSize)));
   EXPECT_TRUE(Exists(FilePath(dir, kFileSize)));
   // The log continues from the truncation point.
-  Write(queue, kFileSize, 'n');
+  AppendAcrossFiles(queue, kFileSize, 'n');
   EXPECT_EQ(queue.MaxOffset(), 2 * kFileSize + 7);
   EXPECT_EQ(queue.FindFileByOffset(kFileSize)->Read(6, 2), "tn");
 
@@ -202,7 +190,7 @@ TEST(MappedFileQueueTest, LoadRejectsWrongSizedFile) {
   {
     MappedFileQueue queue(Options(dir));
     ASSERT_TRUE(queue.Load().ok());
-    Write(queue, kFileSize + 1, 'a');
+    AppendAcrossFiles(queue, kFileSize + 1, 'a');
   }
   ASSERT_EQ(::truncate(FilePath(dir, kFileSize).c_str(), kFileSize / 2), 0);
   MappedFileQueue queue(Options(dir));
@@ -236,13 +224,13 @@ TEST(MappedFileQueueTest, PreparesTheNextFileAhead) {
   MappedFileAllocator allocator;
   MappedFileQueue queue(Options(dir, &allocator));
   ASSERT_TRUE(queue.Load().ok());
-  Write(queue, 10, 'a');
+  AppendAcrossFiles(queue, 10, 'a');
   // The file after the last one appears on disk before the log needs it.
   ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= 1; }));
   EXPECT_TRUE(Exists(FilePath(dir, kFileSize)));
   EXPECT_EQ(queue.Files().size(), 1u);
 
-  Write(queue, kFileSize, 'b');
+  AppendAcrossFiles(queue, kFileSize, 'b');
   ASSERT_EQ(queue.Files().size(), 2u);
   MappedFileAllocator::Stats stats = allocator.stats();
   EXPECT_EQ(stats.taken_prepared, 1);
@@ -260,11 +248,11 @@ TEST(MappedFileQueueTest, PreparesSeveralFilesAhead) {
   options.prepare_ahead_files = 2;
   MappedFileQueue queue(options);
   ASSERT_TRUE(queue.Load().ok());
-  Write(queue, 1, 'a');
+  AppendAcrossFiles(queue, 1, 'a');
   ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= 2; }));
   EXPECT_TRUE(Exists(FilePath(dir, kFileSize)));
   EXPECT_TRUE(Exists(FilePath(dir, 2 * kFileSize)));
-  Write(queue, 2 * kFileSize, 'b');
+  AppendAcrossFiles(queue, 2 * kFileSize, 'b');
   EXPECT_EQ(allocator.stats().taken_prepared, 2);
 }
 
@@ -274,7 +262,7 @@ TEST(MappedFileQueueTest, AllocatorRemovesUntakenFiles) {
     MappedFileAllocator allocator;
     MappedFileQueue queue(Options(dir, &allocator));
     ASSERT_TRUE(queue.Load().ok());
-    Write(queue, 1, 'a');
+    AppendAcrossFiles(queue, 1, 'a');
     ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= 1; }));
     ASSERT_TRUE(Exists(FilePath(dir, kFileSize)));
   }
@@ -286,7 +274,7 @@ TEST(MappedFileQueueTest, DeletesExpiredFilesByTime) {
   std::string dir = MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
-  Write(queue, 3 * kFileSize + 1, 'e');
+  AppendAcrossFiles(queue, 3 * kFileSize + 1, 'e');
   absl::Time now = absl::Now();
   // Nothing is an hour old yet.
   EXPECT_EQ(queue.DeleteExpiredFilesByTime(now, absl::Hours(1), false, 10), 0);
@@ -305,7 +293,7 @@ TEST(MappedFileQueueTest, DeletesFilesBeforeAnOffset) {
   std::string dir = MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
-  Write(queue, 3 * kFileSize, 'o');
+  AppendAcrossFiles(queue, 3 * kFileSize, 'o');
   EXPECT_EQ(queue.DeleteFilesBefore(kFileSize + 10, 10), 1);
   EXPECT_EQ(queue.MinOffset(), kFileSize);
   EXPECT_EQ(queue.DeleteFilesWhile([](const MappedFile&) { return false; }, 10), 0);
@@ -317,7 +305,7 @@ TEST(MappedFileQueueTest, DestroyRemovesEverything) {
   std::string dir = MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
-  Write(queue, kFileSize + 1, 'x');
+  AppendAcrossFiles(queue, kFileSize + 1, 'x');
   ASSERT_TRUE(queue.Destroy().ok());
   EXPECT_TRUE(queue.Files().empty());
   EXPECT_FALSE(Exists(FilePath(dir, 0)));

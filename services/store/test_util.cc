@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -27,6 +29,16 @@ bool WaitFor(absl::FunctionRef<bool()> condition, absl::Duration timeout) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   return true;
+}
+
+void AppendAcrossFiles(MappedFileQueue& queue, int64_t bytes, char c) {
+  while (bytes > 0) {
+    absl::StatusOr<std::shared_ptr<MappedFile>> file = queue.GetOrCreateLastFile(queue.MaxOffset());
+    ASSERT_TRUE(file.ok()) << file.status();
+    int64_t n = std::min(bytes, (*file)->remaining());
+    ASSERT_TRUE((*file)->Append(std::string(n, c)));
+    bytes -= n;
+  }
 }
 
 }  // namespace mq::store

@@ -6,6 +6,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
+#include "services/store/mapped_file_queue.h"
 
 namespace mq::store {
 
@@ -15,6 +16,12 @@ std::string MakeTempDir();
 // Polls `condition` every millisecond until it holds or `timeout` passes;
 // returns its last value.
 bool WaitFor(absl::FunctionRef<bool()> condition, absl::Duration timeout = absl::Seconds(10));
+
+// Appends `bytes` bytes of `c` to `queue` through its mappings, split over
+// files where a file fills (the commit log would not split a record; this is
+// enough to exercise queues, flushing and prefaulting). Fails the test on an
+// error.
+void AppendAcrossFiles(MappedFileQueue& queue, int64_t bytes, char c);
 
 }  // namespace mq::store
 
