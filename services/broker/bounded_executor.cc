@@ -29,6 +29,12 @@ void BoundedExecutor::Stop() {
     if (stopping_) return;
     stopping_ = true;
     rejected.swap(queue_);
+    for (IdleWorker* worker : idle_) {
+      worker->woken = true;
+      worker->wake.Signal();
+    }
+    idle_.clear();
+    sweeper_wake_.Signal();
   }
   absl::Status status = WithResponseCode(
       absl::UnavailableError(absl::StrCat("broker is shutting down (", options_.name, " queue)")),
@@ -52,12 +58,26 @@ absl::Status BoundedExecutor::Submit(std::function<void()> run, Reject reject) {
         common::v1::SYSTEM_BUSY);
   }
   queue_.push_back(Task{std::move(run), std::move(reject), absl::Now()});
+  WakeOneLocked();
   return absl::OkStatus();
+}
+
+void BoundedExecutor::WakeOneLocked() {
+  if (idle_.empty()) return;
+  IdleWorker* worker = idle_.back();
+  idle_.pop_back();
+  worker->woken = true;
+  worker->wake.Signal();
 }
 
 size_t BoundedExecutor::queue_size() const {
   absl::MutexLock lock(&mu_);
   return queue_.size();
+}
+
+size_t BoundedExecutor::idle_threads() const {
+  absl::MutexLock lock(&mu_);
+  return idle_.size();
 }
 
 int64_t BoundedExecutor::timed_out_count() const {
@@ -88,9 +108,12 @@ void BoundedExecutor::WorkerLoop() {
     size_t remaining = 0;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]()
-                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
-      mu_.Await(absl::Condition(&ready));
+      IdleWorker self;
+      while (!stopping_ && queue_.empty()) {
+        self.woken = false;
+        idle_.push_back(&self);
+        while (!self.woken) self.wake.Wait(&mu_);
+      }
       if (stopping_) return;
       task = std::move(queue_.front());
       queue_.pop_front();
@@ -116,7 +139,7 @@ void BoundedExecutor::SweepLoop() {
     absl::Time now;
     {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.sweep_interval);
+      if (!stopping_) sweeper_wake_.WaitWithTimeout(&mu_, options_.sweep_interval);
       if (stopping_) return;
       now = absl::Now();
       TakeExpiredLocked(now, &expired);

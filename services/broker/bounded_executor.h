@@ -3,6 +3,11 @@
 // that waited in the queue longer than allowed is answered "busy" instead of
 // run, so a backed-up broker sheds load rather than piling up work its
 // clients have already given up on.
+//
+// A new task wakes the thread that went idle last (each idle thread waits on
+// its own condition variable): the pool is sized for tasks that block (a cold
+// page read, a flush), but under CPU-bound load the same few threads keep
+// running, warm, instead of the wake-ups rotating through all of them.
 #ifndef MQ_SERVICES_BROKER_BOUNDED_EXECUTOR_H_
 #define MQ_SERVICES_BROKER_BOUNDED_EXECUTOR_H_
 
@@ -61,6 +66,8 @@ class BoundedExecutor {
   absl::Status Submit(std::function<void()> run, Reject reject) ABSL_LOCKS_EXCLUDED(mu_);
 
   size_t queue_size() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Pool threads waiting for work.
+  size_t idle_threads() const ABSL_LOCKS_EXCLUDED(mu_);
   // Tasks rejected for waiting too long, since construction.
   int64_t timed_out_count() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -70,6 +77,11 @@ class BoundedExecutor {
     Reject reject;
     absl::Time enqueued;
   };
+  // A pool thread waiting for work.
+  struct IdleWorker {
+    absl::CondVar wake;
+    bool woken = false;
+  };
 
   void WorkerLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void SweepLoop() ABSL_LOCKS_EXCLUDED(mu_);
@@ -77,11 +89,16 @@ class BoundedExecutor {
   // Moves the expired tasks at the head of the queue to `expired`.
   void TakeExpiredLocked(absl::Time now, std::vector<Task>* expired)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes the most recently idle thread, if any is idle.
+  void WakeOneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const BoundedExecutorOptions options_;
 
   mutable absl::Mutex mu_;
   std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);
+  // Idle pool threads, the most recently idle last.
+  std::vector<IdleWorker*> idle_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar sweeper_wake_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t timed_out_ ABSL_GUARDED_BY(mu_) = 0;

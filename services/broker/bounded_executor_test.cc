@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
+#include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "common/status.h"
@@ -66,6 +68,65 @@ TEST(BoundedExecutorTest, RunsTasks) {
     ASSERT_TRUE(executor.Submit([&count] { ++count; }, [](absl::Status) {}).ok());
   }
   EXPECT_TRUE(store::WaitFor([&] { return count.load() == 50; }));
+}
+
+// One task at a time runs on the thread that went idle last, so a light load
+// keeps one thread warm instead of rotating through the pool.
+TEST(BoundedExecutorTest, OneTaskAtATimeRunsOnTheSameThread) {
+  BoundedExecutor executor(Options(8, 100, absl::Seconds(10)));
+  executor.Start();
+  ASSERT_TRUE(store::WaitFor([&] { return executor.idle_threads() == 8; }));
+  std::set<std::thread::id> threads;
+  for (int i = 0; i < 40; ++i) {
+    absl::Notification ran;
+    ASSERT_TRUE(executor
+                    .Submit(
+                        [&] {
+                          threads.insert(std::this_thread::get_id());
+                          ran.Notify();
+                        },
+                        [](absl::Status) {})
+                    .ok());
+    ASSERT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    ASSERT_TRUE(store::WaitFor([&] { return executor.idle_threads() == 8; }));
+  }
+  EXPECT_EQ(threads.size(), 1u);
+}
+
+// Tasks that block get a thread each, up to the pool size, woken one by one.
+TEST(BoundedExecutorTest, BlockingTasksSpreadOverThePool) {
+  BoundedExecutor executor(Options(4, 100, absl::Seconds(10)));
+  executor.Start();
+  absl::Notification release;
+  absl::Mutex mu;
+  int running = 0;
+  std::set<std::thread::id> threads;
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(executor
+                    .Submit(
+                        [&] {
+                          {
+                            absl::MutexLock lock(&mu);
+                            ++running;
+                            threads.insert(std::this_thread::get_id());
+                          }
+                          release.WaitForNotification();
+                          ++finished;
+                        },
+                        [](absl::Status) {})
+                    .ok());
+  }
+  ASSERT_TRUE(store::WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return running == 4;
+  }));
+  EXPECT_EQ(executor.queue_size(), 8u);
+  EXPECT_EQ(executor.idle_threads(), 0u);
+  release.Notify();
+  EXPECT_TRUE(store::WaitFor([&] { return finished.load() == 12; }));
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(threads.size(), 4u);
 }
 
 TEST(BoundedExecutorTest, FullQueueIsBusyAtOnce) {

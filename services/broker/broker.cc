@@ -247,6 +247,8 @@ void Broker::FillExtraStats(std::map<std::string, std::string>* extra) {
   (*extra)["send_queue_size"] = absl::StrCat(send_executor_.queue_size());
   (*extra)["send_queue_timeouts"] = absl::StrCat(send_executor_.timed_out_count());
   (*extra)["pull_queue_size"] = absl::StrCat(pull_executor_.queue_size());
+  (*extra)["pull_threads_idle"] = absl::StrCat(pull_executor_.idle_threads());
+  (*extra)["send_threads_idle"] = absl::StrCat(send_executor_.idle_threads());
   (*extra)["producers"] = absl::StrCat(clients_.producer_count());
   (*extra)["consumers"] = absl::StrCat(clients_.consumer_count());
   (*extra)["advertised_address"] = options_.advertised_address;

@@ -295,6 +295,34 @@ absl::StatusOr<RecordRef> CommitLog::ReadRecord(int64_t physical_offset, bool ch
                                           ": ", entry.record.record.error));
 }
 
+absl::Status CommitLog::AppendRecordBytes(int64_t physical_offset, int32_t size,
+                                          std::string* out) const {
+  if (size <= 0 || physical_offset + size > MaxOffset()) {
+    return absl::NotFoundError(absl::StrCat("commit-log range [", physical_offset, ", +", size,
+                                            ") runs past the end ", MaxOffset()));
+  }
+  std::shared_ptr<MappedFile> file = queue_.FindFileByOffset(physical_offset);
+  if (file == nullptr || physical_offset + size > file->end_offset()) {
+    if (physical_offset < MinOffset()) {
+      return absl::NotFoundError(absl::StrCat("commit-log offset ", physical_offset,
+                                              " was deleted; the log starts at ", MinOffset()));
+    }
+    return absl::DataLossError(absl::StrCat("commit-log range [", physical_offset, ", +", size,
+                                            ") does not lie within one file"));
+  }
+  absl::string_view bytes = file->Read(physical_offset - file->start_offset(), size);
+  const size_t before = out->size();
+  out->append(bytes.data(), bytes.size());
+  DecodedRecord decoded = DecodeRecord(absl::string_view(*out).substr(before), /*check_crc=*/false);
+  if (decoded.kind == RecordKind::kMessage && decoded.size == size) return absl::OkStatus();
+  out->resize(before);
+  return absl::DataLossError(absl::StrCat(
+      "no ", size, "-byte record at commit-log offset ", physical_offset, ": ",
+      decoded.kind == RecordKind::kMessage
+          ? absl::StrCat("the record there is ", decoded.size, " bytes")
+          : (decoded.kind == RecordKind::kBlank ? "an end-of-file marker" : decoded.error)));
+}
+
 LogEntry CommitLog::ReadNext(int64_t offset, bool check_crc) const {
   LogEntry entry;
   entry.offset = offset;

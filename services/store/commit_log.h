@@ -164,6 +164,15 @@ class CommitLog {
   // record.
   absl::StatusOr<RecordRef> ReadRecord(int64_t physical_offset, bool check_crc = false) const;
 
+  // Serving stored records (pulls): appends the `size` bytes of the record at
+  // `physical_offset` to `out`, then checks the copy: a message record (magic
+  // and field lengths, no CRC: the consumer checks it) of exactly `size`
+  // bytes. Copying first lets the copy stream the record in and the check
+  // read it from cache. NOT_FOUND if the range is past the end or below the
+  // first kept file, DATA_LOSS (and `out` as it was) if the bytes are not
+  // such a record.
+  absl::Status AppendRecordBytes(int64_t physical_offset, int32_t size, std::string* out) const;
+
   // For a reader following the log (the dispatcher, replication): what is at
   // `offset`, and where to go next. Only published (fully written) records
   // are ever returned.

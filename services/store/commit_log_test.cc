@@ -179,6 +179,55 @@ TEST(CommitLogTest, ReadRecordErrors) {
   EXPECT_EQ(log.ReadNext(0).next_offset, kFileSize);
 }
 
+TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  std::vector<AppendResult> first = AppendMany(log, 3, 100);
+  std::string out = "prefix";
+  for (const AppendResult& r : first) {
+    ASSERT_TRUE(log.AppendRecordBytes(r.physical_offset, r.size, &out).ok());
+  }
+  // Byte for byte what the log holds, each record whole with a valid CRC.
+  absl::string_view copied = absl::string_view(out).substr(6);
+  ASSERT_EQ(copied.size(), static_cast<size_t>(first[0].size + first[1].size + first[2].size));
+  for (int i = 0; i < 3; ++i) {
+    DecodedRecord decoded = DecodeRecord(copied, /*check_crc=*/true);
+    ASSERT_EQ(decoded.kind, RecordKind::kMessage) << decoded.error;
+    EXPECT_EQ(decoded.message.physical_offset, first[i].physical_offset);
+    EXPECT_EQ(std::string(decoded.message.body).substr(0, 3), absl::StrCat("m-", i));
+    copied.remove_prefix(decoded.size);
+  }
+
+  // A size that is not the record's, an offset inside a record, the end of
+  // the log: refused, and `out` is left as it was.
+  const std::string before = out;
+  const AppendResult& a = first[0];
+  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset, a.size - 1, &out).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset + 4, a.size, &out).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(log.AppendRecordBytes(log.MaxOffset() - 10, a.size, &out).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset, 0, &out).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(out, before);
+
+  // A blank marker is not a record; a deleted file's records are NOT_FOUND.
+  std::vector<AppendResult> more = AppendMany(log, 70, 1000);
+  int64_t blank_offset = -1;
+  for (size_t i = 1; i < more.size(); ++i) {
+    if (more[i].physical_offset == kFileSize)
+      blank_offset = more[i - 1].physical_offset + more[i - 1].size;
+  }
+  ASSERT_GT(blank_offset, 0);
+  absl::Status blank = log.AppendRecordBytes(blank_offset, kFileSize - blank_offset, &out);
+  EXPECT_EQ(blank.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(blank.message().find("end-of-file marker"), absl::string_view::npos) << blank;
+  ASSERT_EQ(log.file_queue().DeleteFilesBefore(kFileSize, 1), 1);
+  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset, a.size, &out).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(out, before);
+}
+
 TEST(CommitLogTest, InvalidMessagesFailAlone) {
   CommitLog log(Options(MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());

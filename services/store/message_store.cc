@@ -468,15 +468,6 @@ absl::Status MessageStore::ReadMessage(int64_t physical_offset, common::v1::Mess
   return absl::OkStatus();
 }
 
-absl::Status MessageStore::AppendStoredRecord(int64_t physical_offset, std::string* out) const {
-  absl::StatusOr<RecordRef> record = commit_log_->ReadRecord(physical_offset);
-  if (!record.ok()) return record.status();
-  absl::string_view bytes =
-      record->file->Read(physical_offset - record->file->start_offset(), record->record.size);
-  out->append(bytes.data(), bytes.size());
-  return absl::OkStatus();
-}
-
 absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
     const v1::GetMessagesRequest& request) {
   if (absl::Status s = ValidateQueue(request.topic(), request.queue_id()); !s.ok()) return s;
@@ -544,7 +535,8 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
       }
       // Fields are read straight into the answer (taken back if unreadable).
       common::v1::MessageExt* message = records == nullptr ? response.add_messages() : nullptr;
-      absl::Status status = message == nullptr ? AppendStoredRecord(unit.commit_log_offset, records)
+      absl::Status status = message == nullptr ? commit_log_->AppendRecordBytes(
+                                                     unit.commit_log_offset, unit.size, records)
                                                : ReadMessage(unit.commit_log_offset, message);
       if (!status.ok() && message != nullptr) response.mutable_messages()->RemoveLast();
       if (absl::IsNotFound(status)) {

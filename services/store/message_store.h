@@ -175,8 +175,6 @@ class MessageStore final : public StoreApi {
   // Reads the record a consume-queue unit points at, into `out`.
   absl::Status ReadMessage(int64_t physical_offset, common::v1::MessageExt* out,
                            bool check_crc = false) const;
-  // Appends the bytes of the record at `physical_offset` to `out`, as stored.
-  absl::Status AppendStoredRecord(int64_t physical_offset, std::string* out) const;
   absl::StatusOr<int64_t> StoreTimeAt(int64_t physical_offset) const;
 
   const MessageStoreOptions options_;
