@@ -96,8 +96,9 @@ Broker::Broker(store::StoreApi* store, BrokerOptions options)
       queries_(store) {
   hold_ = std::make_unique<PullRequestHoldService>(
       store_,
-      [this](const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& codes) {
-        return pull_->Execute(request, codes);
+      [this](const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& codes,
+             PullRequestHoldService::Callback done) {
+        pull_->Execute(request, codes, std::move(done));
       },
       options_.pull_hold);
   PullOptions pull_options = options_.pull;

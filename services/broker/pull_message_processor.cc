@@ -104,7 +104,7 @@ void PullMessageProcessor::Pull(const broker::v1::PullMessageRequest& original,
       [this, request = std::move(request), tag_codes = *std::move(tag_codes), client_deadline,
        done = std::move(done)](absl::StatusOr<store::v1::GetMessagesResponse> got) mutable {
         absl::StatusOr<broker::v1::PullMessageResponse> response =
-            ToPullResponse(request, std::move(got));
+            ToPullResponse(request.queue_offset(), std::move(got));
         AnswerOrHold(std::move(request), std::move(tag_codes), client_deadline, std::move(response),
                      std::move(done));
       });
@@ -137,9 +137,13 @@ void PullMessageProcessor::AnswerOrHold(broker::v1::PullMessageRequest request,
   }
 }
 
-absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::Execute(
-    const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& tag_codes) {
-  return ToPullResponse(request, store_->GetMessages(ReadRequest(request, tag_codes)));
+void PullMessageProcessor::Execute(const broker::v1::PullMessageRequest& request,
+                                   const std::vector<int64_t>& tag_codes, Callback done) {
+  store_->GetMessagesAsync(ReadRequest(request, tag_codes),
+                           [this, offset = request.queue_offset(), done = std::move(done)](
+                               absl::StatusOr<store::v1::GetMessagesResponse> got) {
+                             done(ToPullResponse(offset, std::move(got)));
+                           });
 }
 
 store::v1::GetMessagesRequest PullMessageProcessor::ReadRequest(
@@ -155,11 +159,10 @@ store::v1::GetMessagesRequest PullMessageProcessor::ReadRequest(
 }
 
 absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::ToPullResponse(
-    const broker::v1::PullMessageRequest& request,
-    absl::StatusOr<store::v1::GetMessagesResponse> got) {
+    int64_t request_offset, absl::StatusOr<store::v1::GetMessagesResponse> got) {
   if (!got.ok()) return StoreCallError("store read failed", got.status());
   broker::v1::PullMessageResponse response;
-  response.set_status(MapGetStatus(got->status(), request.queue_offset()));
+  response.set_status(MapGetStatus(got->status(), request_offset));
   response.set_next_begin_offset(got->next_begin_offset());
   response.set_min_offset(got->min_offset());
   response.set_max_offset(got->max_offset());

@@ -81,9 +81,11 @@ class PullMessageProcessor {
   void Pull(const broker::v1::PullMessageRequest& request, absl::Time client_deadline,
             Callback done);
 
-  // One read of the queue without holding (also what the hold service runs).
-  absl::StatusOr<broker::v1::PullMessageResponse> Execute(
-      const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& tag_codes);
+  // One read of the queue without holding (what the hold service runs), for
+  // a request Pull() checked: answers through `done`, exactly once (inline
+  // for an in-process store, on the store's callback thread otherwise).
+  void Execute(const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& tag_codes,
+               Callback done);
 
  private:
   // Validates and fills defaults; returns the tag codes of the subscription.
@@ -96,10 +98,9 @@ class PullMessageProcessor {
   // The store read for a checked pull.
   static store::v1::GetMessagesRequest ReadRequest(const broker::v1::PullMessageRequest& request,
                                                    const std::vector<int64_t>& tag_codes);
-  // The pull's answer from the store's.
+  // The answer to a pull from `request_offset`, from the store's.
   absl::StatusOr<broker::v1::PullMessageResponse> ToPullResponse(
-      const broker::v1::PullMessageRequest& request,
-      absl::StatusOr<store::v1::GetMessagesResponse> got);
+      int64_t request_offset, absl::StatusOr<store::v1::GetMessagesResponse> got);
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <thread>
+#include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "common/status.h"
 #include "services/broker/testing/fake_store.h"
 #include "services/broker/testing/message_store_for_test.h"
@@ -94,8 +97,9 @@ class PullTestBase : public ::testing::Test {
     hold_options.check_interval = check_interval;
     hold_ = std::make_unique<PullRequestHoldService>(
         store_,
-        [this](const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& codes) {
-          return pull_->Execute(request, codes);
+        [this](const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& codes,
+               PullRequestHoldService::Callback done) {
+          pull_->Execute(request, codes, std::move(done));
         },
         hold_options);
     pull_ = std::make_unique<PullMessageProcessor>(store_, topics_.get(), offsets_.get(),
@@ -411,11 +415,12 @@ TEST(PullRequestHoldServiceTest, ArrivalSeenBeforeTheHoldWakesAtOnce) {
   std::atomic<int> executions{0};
   PullRequestHoldService hold(
       &store,
-      [&](const broker::v1::PullMessageRequest&, const std::vector<int64_t>&) {
+      [&](const broker::v1::PullMessageRequest&, const std::vector<int64_t>&,
+          PullRequestHoldService::Callback done) {
         ++executions;
         broker::v1::PullMessageResponse response;
         response.set_status(broker::v1::FOUND);
-        return absl::StatusOr<broker::v1::PullMessageResponse>(response);
+        done(response);
       },
       PullHoldOptions{});
   hold.Start();
@@ -430,6 +435,71 @@ TEST(PullRequestHoldServiceTest, ArrivalSeenBeforeTheHoldWakesAtOnce) {
   ASSERT_TRUE(answer.WaitAnswered(absl::Seconds(5)));
   EXPECT_EQ(answer.result()->status(), broker::v1::FOUND);
   EXPECT_EQ(executions.load(), 1);
+}
+
+// Reads of woken pulls answer in callbacks: a read the store has not answered
+// yet (a slow remote store) does not hold up the other woken pulls, and Stop()
+// returns only once it has been answered.
+TEST(PullRequestHoldServiceTest, ASlowReadDoesNotDelayOtherWokenPulls) {
+  testing::FakeStore store;
+  absl::Mutex mu;
+  std::vector<PullRequestHoldService::Callback> slow_reads;
+  PullRequestHoldService hold(
+      &store,
+      [&](const broker::v1::PullMessageRequest& request, const std::vector<int64_t>&,
+          PullRequestHoldService::Callback done) {
+        if (request.queue_id() == 0) {
+          absl::MutexLock lock(&mu);
+          slow_reads.push_back(std::move(done));
+          return;
+        }
+        broker::v1::PullMessageResponse response;
+        response.set_status(broker::v1::FOUND);
+        done(response);
+      },
+      PullHoldOptions{});
+  hold.Start();
+  PullAnswer slow;
+  PullAnswer fast;
+  ASSERT_TRUE(hold.Hold(PullRequest(0), {}, absl::Now() + absl::Seconds(30), slow.callback()));
+  broker::v1::PullMessageRequest other = PullRequest(0);
+  other.set_queue_id(1);
+  ASSERT_TRUE(hold.Hold(other, {}, absl::Now() + absl::Seconds(30), fast.callback()));
+  for (int queue : {0, 1}) {
+    store::v1::QueueAdvance advance;
+    advance.set_topic(other.topic());
+    advance.set_queue_id(queue);
+    advance.set_max_offset(1);
+    hold.NotifyMessageArriving(advance);
+  }
+  ASSERT_TRUE(fast.WaitAnswered(absl::Seconds(5)));
+  EXPECT_EQ(fast.result()->status(), broker::v1::FOUND);
+  ASSERT_TRUE(store::WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return slow_reads.size() == 1;
+  }));
+  EXPECT_FALSE(slow.answered());
+  EXPECT_EQ(hold.held_count(), 0u);
+
+  // Stop waits for the read still out.
+  absl::Notification stopped;
+  std::thread stopper([&] {
+    hold.Stop();
+    stopped.Notify();
+  });
+  EXPECT_FALSE(stopped.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
+  PullRequestHoldService::Callback read;
+  {
+    absl::MutexLock lock(&mu);
+    read = std::move(slow_reads.front());
+  }
+  broker::v1::PullMessageResponse response;
+  response.set_status(broker::v1::FOUND);
+  read(response);
+  EXPECT_TRUE(stopped.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  stopper.join();
+  ASSERT_TRUE(slow.answered());
+  EXPECT_EQ(slow.result()->status(), broker::v1::FOUND);
 }
 
 }  // namespace

@@ -44,7 +44,10 @@ void PullRequestHoldService::Stop() {
     held_.clear();
   }
   if (!remaining.empty()) LOG(INFO) << "answering " << remaining.size() << " held pulls";
-  for (HeldPull& pull : remaining) pull.done(execute_(pull.request, pull.tag_codes));
+  for (HeldPull& pull : remaining) Answer(std::move(pull));
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int64_t* executing) { return *executing == 0; }, &executing_));
 }
 
 bool PullRequestHoldService::Hold(broker::v1::PullMessageRequest request,
@@ -116,7 +119,19 @@ size_t PullRequestHoldService::held_count() const {
 }
 
 void PullRequestHoldService::Answer(HeldPull pull) {
-  PullResult result = execute_(pull.request, pull.tag_codes);
+  {
+    absl::MutexLock lock(&mu_);
+    ++executing_;
+  }
+  auto held = std::make_shared<HeldPull>(std::move(pull));
+  execute_(held->request, held->tag_codes, [this, held](PullResult result) {
+    Finish(std::move(*held), std::move(result));
+    absl::MutexLock lock(&mu_);
+    --executing_;
+  });
+}
+
+void PullRequestHoldService::Finish(HeldPull pull, PullResult result) {
   if (result.ok() && absl::Now() < pull.deadline) {
     if (result->status() == broker::v1::NO_NEW_MSG) {
       absl::MutexLock lock(&mu_);

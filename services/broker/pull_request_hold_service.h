@@ -6,7 +6,9 @@
 // watch stream, a tag the event did not carry).
 //
 // A parked pull holds no thread: the gRPC reactor of the call waits, and the
-// service's single thread executes woken pulls.
+// service's single thread starts the reads of woken pulls. A read answers in
+// a callback (at once for an in-process store, from the store's answer for a
+// store across the network), so one slow read does not delay the others.
 #ifndef MQ_SERVICES_BROKER_PULL_REQUEST_HOLD_SERVICE_H_
 #define MQ_SERVICES_BROKER_PULL_REQUEST_HOLD_SERVICE_H_
 
@@ -37,10 +39,11 @@ struct PullHoldOptions {
 class PullRequestHoldService {
  public:
   using PullResult = absl::StatusOr<broker::v1::PullMessageResponse>;
-  // Reads the queue for a pull (the pull processor's read, without holding).
-  using Execute = std::function<PullResult(const broker::v1::PullMessageRequest& request,
-                                           const std::vector<int64_t>& tag_codes)>;
   using Callback = std::function<void(PullResult)>;
+  // Reads the queue for a pull (the pull processor's read, without holding)
+  // and calls `done` with the result, exactly once, on any thread.
+  using Execute = std::function<void(const broker::v1::PullMessageRequest& request,
+                                     const std::vector<int64_t>& tag_codes, Callback done)>;
 
   // `store` must outlive the service; `execute` is called on the service's
   // thread (and in Stop()).
@@ -55,7 +58,8 @@ class PullRequestHoldService {
   void Start() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Ends the watch and the thread, then answers every held pull by executing
-  // it once more. Later Hold() calls return false.
+  // it once more, and returns once every read started has been answered.
+  // Later Hold() calls return false.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Parks a pull whose read found nothing new, until a message with a
@@ -93,9 +97,11 @@ class PullRequestHoldService {
   void WakeLocked(const QueueKey& key, int64_t max_offset, const int64_t* tag_code)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Park(HeldPull pull, bool trust_known_offsets) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Executes a woken or expired pull; parks it again if it still finds nothing
-  // new and its deadline has not passed.
+  // Executes a woken or expired pull; Finish() takes its result.
   void Answer(HeldPull pull) ABSL_LOCKS_EXCLUDED(mu_);
+  // Answers the pull, or parks it again if it still found nothing new and its
+  // deadline has not passed.
+  void Finish(HeldPull pull, PullResult result) ABSL_LOCKS_EXCLUDED(mu_);
   // Asks the store for the offsets of every queue with held pulls.
   void CheckHeldQueues() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -111,6 +117,8 @@ class PullRequestHoldService {
   std::map<QueueKey, std::vector<HeldPull>> held_ ABSL_GUARDED_BY(mu_);
   // Woken pulls the thread has yet to execute.
   std::vector<HeldPull> ready_ ABSL_GUARDED_BY(mu_);
+  // Reads started and not yet answered.
+  int64_t executing_ ABSL_GUARDED_BY(mu_) = 0;
   // The highest max offset each queue was seen to reach. A pull parked after a
   // message arrived but before its event was seen would otherwise wait for
   // the next check.
