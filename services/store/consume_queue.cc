@@ -229,6 +229,7 @@ std::vector<ConsumeQueueUnit> ConsumeQueue::GetUnits(int64_t queue_offset,
   std::vector<ConsumeQueueUnit> units;
   if (queue_offset < MinOffset() || max_units <= 0) return units;
   const int64_t end = std::min(MaxOffset(), queue_offset + max_units);
+  units.reserve(std::max<int64_t>(0, end - queue_offset));
   std::shared_ptr<MappedFile> file;
   for (int64_t q = queue_offset; q < end; ++q) {
     if (file == nullptr || q * kUnitBytes >= file->end_offset()) {

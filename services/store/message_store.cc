@@ -515,7 +515,10 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
   int32_t count = 0;
   std::string* records = request.stored_records() ? response.mutable_records() : nullptr;
   while (count < max_count && next < max && scanned < kMaxFilterUnits) {
-    std::vector<ConsumeQueueUnit> units = queue->GetUnits(next, 256);
+    // Without a tag filter every unit read is served (blanks aside), so read
+    // no more than the answer can take; with one, scan ahead in larger steps.
+    std::vector<ConsumeQueueUnit> units =
+        queue->GetUnits(next, tag_codes.empty() ? max_count - count : 256);
     if (units.empty()) break;
     bool full = false;
     for (const ConsumeQueueUnit& unit : units) {
