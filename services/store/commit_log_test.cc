@@ -77,6 +77,18 @@ std::vector<AppendResult> AppendMany(CommitLog& log, int count, size_t body_size
   return results;
 }
 
+// Appends until the log rolls into its second file; returns where the blank
+// marker that ends the first file starts (-1 if no append rolled over).
+int64_t FillFirstFile(CommitLog& log) {
+  std::vector<AppendResult> more = AppendMany(log, 70, 1000);
+  for (size_t i = 1; i < more.size(); ++i) {
+    if (more[i].physical_offset == kFileSize) {
+      return more[i - 1].physical_offset + more[i - 1].size;
+    }
+  }
+  return -1;
+}
+
 // Every record from `offset` on, following blank markers.
 std::vector<std::pair<int64_t, std::string>> ReadAll(const CommitLog& log, int64_t offset = 0) {
   std::vector<std::pair<int64_t, std::string>> records;
@@ -165,12 +177,7 @@ TEST(CommitLogTest, ReadRecordErrors) {
   EXPECT_EQ(log.ReadRecord(log.MaxOffset()).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(log.ReadRecord(a.physical_offset + 1).status().code(), absl::StatusCode::kDataLoss);
   // Fill the first file so it ends with a blank marker.
-  std::vector<AppendResult> more = AppendMany(log, 70, 1000);
-  int64_t blank_offset = -1;
-  for (size_t i = 1; i < more.size(); ++i) {
-    if (more[i].physical_offset == kFileSize)
-      blank_offset = more[i - 1].physical_offset + more[i - 1].size;
-  }
+  const int64_t blank_offset = FillFirstFile(log);
   ASSERT_GT(blank_offset, 0);
   EXPECT_EQ(log.ReadRecord(blank_offset).status().code(), absl::StatusCode::kInvalidArgument);
   ASSERT_EQ(log.file_queue().DeleteFilesBefore(kFileSize, 1), 1);
@@ -212,12 +219,7 @@ TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
   EXPECT_EQ(out, before);
 
   // A blank marker is not a record; a deleted file's records are NOT_FOUND.
-  std::vector<AppendResult> more = AppendMany(log, 70, 1000);
-  int64_t blank_offset = -1;
-  for (size_t i = 1; i < more.size(); ++i) {
-    if (more[i].physical_offset == kFileSize)
-      blank_offset = more[i - 1].physical_offset + more[i - 1].size;
-  }
+  const int64_t blank_offset = FillFirstFile(log);
   ASSERT_GT(blank_offset, 0);
   absl::Status blank = log.AppendRecordBytes(blank_offset, kFileSize - blank_offset, &out);
   EXPECT_EQ(blank.code(), absl::StatusCode::kDataLoss);
