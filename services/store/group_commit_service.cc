@@ -33,6 +33,7 @@ void GroupCommitService::Start() {
   requested_ = std::max(requested_, flushed_);
   attempted_ = flushed_;
   thread_ = std::thread([this] { Run(); });
+  answer_thread_ = std::thread([this] { RunAnswers(); });
 }
 
 absl::Status GroupCommitService::Stop() {
@@ -44,6 +45,19 @@ absl::Status GroupCommitService::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   absl::Status status = FlushTo(queue_->MaxOffset());
+  {
+    absl::MutexLock lock(&answer_mu_);
+    answers_closed_ = true;
+    answer_cv_.Signal();
+  }
+  if (answer_thread_.joinable()) answer_thread_.join();
+  // Not started: nobody ran what the final flush satisfied.
+  std::vector<std::function<void(absl::Status)>> satisfied;
+  {
+    absl::MutexLock lock(&answer_mu_);
+    satisfied.swap(to_answer_);
+  }
+  for (auto& done : satisfied) done(absl::OkStatus());
   std::vector<std::pair<int64_t, std::function<void(absl::Status)>>> unanswered;
   {
     absl::MutexLock lock(&mu_);
@@ -185,11 +199,35 @@ absl::Status GroupCommitService::FlushTo(int64_t target) {
         ReleaseFlushedLocked(&ready);
       }
     }
-    for (auto& done : ready) done(absl::OkStatus());
+    if (!ready.empty()) Answer(std::move(ready));
     // One flush covers one file; a full file hands over to the next.
     if (!progressed || *flushed >= target) break;
   }
   return status;
+}
+
+void GroupCommitService::Answer(std::vector<std::function<void(absl::Status)>> ready) {
+  absl::MutexLock lock(&answer_mu_);
+  if (to_answer_.empty()) {
+    to_answer_ = std::move(ready);
+    answer_cv_.Signal();
+    return;
+  }
+  for (auto& done : ready) to_answer_.push_back(std::move(done));
+}
+
+void GroupCommitService::RunAnswers() {
+  std::vector<std::function<void(absl::Status)>> batch;
+  while (true) {
+    {
+      absl::MutexLock lock(&answer_mu_);
+      while (to_answer_.empty() && !answers_closed_) answer_cv_.Wait(&answer_mu_);
+      if (to_answer_.empty()) return;
+      batch.swap(to_answer_);
+    }
+    for (auto& done : batch) done(absl::OkStatus());
+    batch.clear();
+  }
 }
 
 void GroupCommitService::Run() {

@@ -2,7 +2,9 @@
 // with SYNC_FLUSH). An appender, after releasing the append lock, waits until
 // the flushed offset reaches the end of its records. One background thread
 // flushes; every flush covers all data written by then, so one msync serves
-// every appender waiting at that moment.
+// every appender waiting at that moment. A second thread runs the callbacks a
+// flush satisfied (NotifyWhenFlushed: answering gRPC calls), so the next flush
+// starts while they run instead of after them.
 //
 // Thread-safe. Stop() (also run by the destructor) flushes everything and
 // releases all waiters.
@@ -53,8 +55,8 @@ class GroupCommitService {
   absl::Status WaitForFlush(int64_t end_offset) ABSL_LOCKS_EXCLUDED(mu_);
 
   // As WaitForFlush, without blocking: `done` gets the same status, on the
-  // flushing thread (or at once on the caller's, if already flushed or
-  // stopped). No thread is parked per waiting appender, so an appender
+  // service's answering thread (or at once on the caller's, if already
+  // flushed or stopped). No thread is parked per waiting appender, so an appender
   // (a gRPC call) costs nothing while its flush is pending.
   void NotifyWhenFlushed(int64_t end_offset, std::function<void(absl::Status)> done)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -78,9 +80,14 @@ class GroupCommitService {
     std::function<void(absl::Status)> done;
   };
   // Wakes the waiters whose end offset is flushed and moves their callbacks
-  // to `*ready`, for the caller to run after unlocking.
+  // to `*ready`, for the caller to hand to the answering thread.
   void ReleaseFlushedLocked(std::vector<std::function<void(absl::Status)>>* ready)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues callbacks of a flush for the answering thread.
+  void Answer(std::vector<std::function<void(absl::Status)>> ready) ABSL_LOCKS_EXCLUDED(answer_mu_);
+  // The answering thread: runs queued callbacks (with OK) until Stop() has
+  // queued the last ones.
+  void RunAnswers() ABSL_LOCKS_EXCLUDED(answer_mu_);
   // Answers (DEADLINE_EXCEEDED) callbacks whose timeout passed.
   void ExpireCallbacks() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status TimeoutError(int64_t end_offset) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -113,6 +120,13 @@ class GroupCommitService {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
+
+  // Callbacks of finished flushes, in flush order, for the answering thread.
+  absl::Mutex answer_mu_;
+  absl::CondVar answer_cv_;
+  std::vector<std::function<void(absl::Status)>> to_answer_ ABSL_GUARDED_BY(answer_mu_);
+  bool answers_closed_ ABSL_GUARDED_BY(answer_mu_) = false;
+  std::thread answer_thread_;
 };
 
 }  // namespace mq::store

@@ -193,6 +193,37 @@ TEST_F(GroupCommitServiceTest, CallbackTimesOutWithFlushDiskTimeout) {
   EXPECT_NE(status.message().find("flush disk timeout"), std::string::npos) << status;
 }
 
+TEST_F(GroupCommitServiceTest, ASlowCallbackDoesNotHoldUpTheNextFlush) {
+  GroupCommitService service(&queue_, {});
+  service.Start();
+  absl::Notification running;
+  absl::Notification release;
+  service.NotifyWhenFlushed(Write(100), [&](absl::Status) {
+    running.Notify();
+    release.WaitForNotification();
+  });
+  ASSERT_TRUE(running.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // The callback is still running, and a later append is flushed meanwhile
+  // (before the timeout, 5 s, would answer DEADLINE_EXCEEDED).
+  int64_t end = Write(100);
+  absl::Status status = service.WaitForFlush(end);
+  release.Notify();
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_GE(queue_.FlushedOffset(), end);
+}
+
+TEST_F(GroupCommitServiceTest, StopReturnsOnceEveryFlushedCallbackRan) {
+  GroupCommitService service(&queue_, {});
+  service.Start();
+  constexpr int kCallbacks = 200;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kCallbacks; ++i) {
+    service.NotifyWhenFlushed(Write(10), [&](absl::Status s) { ok += s.ok() ? 1 : 0; });
+  }
+  ASSERT_TRUE(service.Stop().ok());
+  EXPECT_EQ(ok.load(), kCallbacks);
+}
+
 TEST_F(GroupCommitServiceTest, StopAnswersPendingCallbacks) {
   GroupCommitService service(&queue_, {});
   int64_t end = Write(500);

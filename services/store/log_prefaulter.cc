@@ -8,8 +8,8 @@
 
 namespace mq::store {
 
-LogPrefaulter::LogPrefaulter(MappedFileQueue* queue, int64_t ahead_bytes)
-    : queue_(queue), ahead_bytes_(ahead_bytes) {
+LogPrefaulter::LogPrefaulter(MappedFileQueue* queue, int64_t ahead_bytes, Mode mode)
+    : queue_(queue), ahead_bytes_(ahead_bytes), mode_(mode) {
   CHECK_GT(ahead_bytes, 0);
 }
 
@@ -24,8 +24,9 @@ void LogPrefaulter::KeepAhead() {
   const int64_t written = file_->write_position();
   if (prefaulted_to_ >= file_->file_size() || prefaulted_to_ - written > ahead_bytes_ / 2) return;
   const int64_t end = std::min(file_->file_size(), written + ahead_bytes_);
-  // Pages below prefaulted_to_ are mapped already.
-  absl::Status status = file_->PrefaultAhead(prefaulted_to_, end);
+  // Pages below prefaulted_to_ are ready already.
+  absl::Status status = mode_ == Mode::kMapWritable ? file_->PrefaultAhead(prefaulted_to_, end)
+                                                    : file_->CacheAhead(prefaulted_to_, end);
   if (absl::IsUnimplemented(status)) {
     LOG(WARNING) << "not prefaulting " << queue_->dir() << ": " << status;
     disabled_ = true;

@@ -6,6 +6,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,7 +46,26 @@ bool AllResident(const std::vector<bool>& pages) {
   return std::all_of(pages.begin(), pages.end(), [](bool r) { return r; });
 }
 
-class LogPrefaulterTest : public ::testing::Test {
+// Bytes of the file at `path` mapped into this process (Rss in smaps).
+int64_t MappedRssBytes(const std::string& path) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool in_file = false;
+  int64_t rss_kib = 0;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
+        line.find('-') != std::string::npos && line.find(' ') > line.find('-')) {
+      in_file = line.size() >= path.size() &&
+                line.compare(line.size() - path.size(), path.size(), path) == 0;
+      continue;
+    }
+    int64_t kib = 0;
+    if (in_file && std::sscanf(line.c_str(), "Rss: %" SCNd64 " kB", &kib) == 1) rss_kib += kib;
+  }
+  return rss_kib * 1024;
+}
+
+class LogPrefaulterTest : public ::testing::TestWithParam<LogPrefaulter::Mode> {
  protected:
   LogPrefaulterTest() : dir_(MakeTempDir()), queue_(Options(dir_)) {}
   void SetUp() override { ASSERT_TRUE(queue_.Load().ok()); }
@@ -60,11 +83,11 @@ class LogPrefaulterTest : public ::testing::Test {
   MappedFileQueue queue_;
 };
 
-TEST_F(LogPrefaulterTest, MapsThePagesAheadOfTheWriter) {
+TEST_P(LogPrefaulterTest, MapsThePagesAheadOfTheWriter) {
   // The writer's own fault reads ahead (read_ahead_kb, 8 MiB on some disks),
   // so a window past that shows the prefaulter at work.
   constexpr int64_t kFar = 4 * kAhead;
-  LogPrefaulter prefaulter(&queue_, kFar);
+  LogPrefaulter prefaulter(&queue_, kFar, GetParam());
   prefaulter.KeepAhead();  // No file yet: nothing to do.
   EXPECT_EQ(prefaulter.prefaulted_offset(), 0);
 
@@ -75,8 +98,8 @@ TEST_F(LogPrefaulterTest, MapsThePagesAheadOfTheWriter) {
   EXPECT_TRUE(AllResident(Resident(dir_, 0, kOsPageSizeBytes, kFar)));
 }
 
-TEST_F(LogPrefaulterTest, ChangesNoByte) {
-  LogPrefaulter prefaulter(&queue_, kAhead);
+TEST_P(LogPrefaulterTest, ChangesNoByte) {
+  LogPrefaulter prefaulter(&queue_, kAhead, GetParam());
   Write(100, 'a');
   prefaulter.KeepAhead();
   ASSERT_EQ(prefaulter.prefaulted_offset(), 100 + kAhead);
@@ -94,8 +117,8 @@ TEST_F(LogPrefaulterTest, ChangesNoByte) {
   EXPECT_EQ(rest, std::string(kMiB, '\0'));
 }
 
-TEST_F(LogPrefaulterTest, WaitsUntilHalfTheWindowIsUsedAndFollowsNewFiles) {
-  LogPrefaulter prefaulter(&queue_, kAhead);
+TEST_P(LogPrefaulterTest, WaitsUntilHalfTheWindowIsUsedAndFollowsNewFiles) {
+  LogPrefaulter prefaulter(&queue_, kAhead, GetParam());
   Write(100, 'a');
   prefaulter.KeepAhead();
   ASSERT_EQ(prefaulter.prefaulted_offset(), 100 + kAhead);
@@ -117,9 +140,9 @@ TEST_F(LogPrefaulterTest, WaitsUntilHalfTheWindowIsUsedAndFollowsNewFiles) {
   EXPECT_TRUE(AllResident(Resident(dir_, kFileSize, kOsPageSizeBytes, kAhead)));
 }
 
-TEST_F(LogPrefaulterTest, AWriterAppendingMeanwhileLosesNothing) {
+TEST_P(LogPrefaulterTest, AWriterAppendingMeanwhileLosesNothing) {
   Write(1, 'x');
-  LogPrefaulter prefaulter(&queue_, kAhead);
+  LogPrefaulter prefaulter(&queue_, kAhead, GetParam());
   constexpr int64_t kChunk = 1000;
   constexpr int kChunks = 40'000;  // 40 MB, into the second file.
   std::atomic<bool> done{false};
@@ -139,6 +162,28 @@ TEST_F(LogPrefaulterTest, AWriterAppendingMeanwhileLosesNothing) {
     ASSERT_EQ(file->Read(pos, n), std::string(n, static_cast<char>('a' + i % 26))) << "chunk " << i;
   }
 }
+
+TEST_P(LogPrefaulterTest, MapsPagesOnlyInMapWritableMode) {
+  LogPrefaulter prefaulter(&queue_, kAhead, GetParam());
+  Write(100, 'a');
+  prefaulter.KeepAhead();
+  ASSERT_TRUE(AllResident(Resident(dir_, 0, kOsPageSizeBytes, kAhead - kOsPageSizeBytes)));
+  const int64_t mapped = MappedRssBytes(queue_.LastFile()->path());
+  if (GetParam() == LogPrefaulter::Mode::kMapWritable) {
+    EXPECT_GE(mapped, kAhead);
+  } else {
+    // At most what the write itself touched (a large folio at most).
+    EXPECT_LT(mapped, kAhead / 2);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, LogPrefaulterTest,
+                         ::testing::Values(LogPrefaulter::Mode::kMapWritable,
+                                           LogPrefaulter::Mode::kPageCache),
+                         [](const ::testing::TestParamInfo<LogPrefaulter::Mode>& info) {
+                           return info.param == LogPrefaulter::Mode::kMapWritable ? "MapWritable"
+                                                                                  : "PageCache";
+                         });
 
 }  // namespace
 }  // namespace mq::store

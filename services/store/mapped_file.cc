@@ -278,16 +278,34 @@ absl::Status MappedFile::Warm() {
   return absl::OkStatus();
 }
 
-absl::Status MappedFile::PrefaultAhead(int64_t from, int64_t end) {
+std::pair<int64_t, int64_t> MappedFile::PagesAhead(int64_t from, int64_t end) const {
   int64_t start = (std::max(from, write_position()) + kOsPageSizeBytes - 1) / kOsPageSizeBytes *
                   kOsPageSizeBytes;
-  end = std::min(end, file_size_);
-  if (start >= end) return absl::OkStatus();
-  if (::madvise(base_ + start, end - start, MADV_POPULATE_WRITE) == 0) return absl::OkStatus();
+  return {start, std::min(end, file_size_)};
+}
+
+absl::Status MappedFile::PrefaultAhead(int64_t from, int64_t end) {
+  auto [start, stop] = PagesAhead(from, end);
+  if (start >= stop) return absl::OkStatus();
+  if (::madvise(base_ + start, stop - start, MADV_POPULATE_WRITE) == 0) return absl::OkStatus();
   if (errno == EINVAL) {
     return absl::UnimplementedError("MADV_POPULATE_WRITE needs Linux 5.14 or later");
   }
   return ErrnoStatus(errno, "madvise(MADV_POPULATE_WRITE)", path_);
+}
+
+absl::Status MappedFile::CacheAhead(int64_t from, int64_t end) {
+  // One readahead(2) reads at most the device's read-ahead window (128 KiB by
+  // default), so the range goes in pieces of that size.
+  constexpr int64_t kPieceBytes = 128 * 1024;
+  auto [start, stop] = PagesAhead(from, end);
+  for (int64_t pos = start; pos < stop; pos += kPieceBytes) {
+    size_t len = static_cast<size_t>(std::min(kPieceBytes, stop - pos));
+    if (::readahead(fd_, static_cast<off64_t>(pos), len) != 0) {
+      return ErrnoStatus(errno, "readahead", path_);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status MappedFile::Destroy() {

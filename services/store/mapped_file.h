@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -135,6 +136,12 @@ class MappedFile {
   // a writer appends. UNIMPLEMENTED on kernels before 5.14.
   absl::Status PrefaultAhead(int64_t from, int64_t end);
 
+  // As PrefaultAhead, but brings the pages into the page cache without mapping
+  // them (readahead(2)), for a file its writer fills with Write(): a flush
+  // then finds no mapped page to write-protect, and the pages stay clean
+  // until written. Safe while a writer appends.
+  absl::Status CacheAhead(int64_t from, int64_t end);
+
   // Unlinks the file. The mapping stays valid until the object is destroyed.
   absl::Status Destroy();
   bool destroyed() const { return destroyed_.load(std::memory_order_acquire); }
@@ -153,6 +160,9 @@ class MappedFile {
  private:
   // Takes ownership of `fd`, the open file.
   MappedFile(std::string path, int64_t start_offset, int64_t file_size, char* base, int fd);
+  // [from, end) narrowed to whole pages past the write position's page and to
+  // the file; empty (first >= second) when nothing is left.
+  std::pair<int64_t, int64_t> PagesAhead(int64_t from, int64_t end) const;
 
   const std::string path_;
   const int64_t start_offset_;

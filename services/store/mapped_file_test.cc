@@ -1,10 +1,12 @@
 #include "services/store/mapped_file.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -224,6 +226,24 @@ TEST(MappedFileTest, WarmKeepsContent) {
   ASSERT_TRUE((*file)->Warm().ok());
   EXPECT_EQ((*file)->Read(0, 3), "abc");
   EXPECT_EQ((*file)->write_position(), 3);
+}
+
+TEST(MappedFileTest, CacheAheadReadsInPagesPastTheWriterWithoutChangingThem) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE((*file)->Write("abc").ok());
+  ASSERT_TRUE((*file)->CacheAhead(0, kFileSize).ok());
+  // Clipped to the file; nothing left past it.
+  EXPECT_TRUE((*file)->CacheAhead(kFileSize, 2 * kFileSize).ok());
+  std::vector<unsigned char> pages(kFileSize / kOsPageSizeBytes);
+  ASSERT_EQ(::mincore(const_cast<char*>((*file)->Read(0, 1).data()), kFileSize, pages.data()), 0);
+  for (size_t i = 0; i < pages.size(); ++i) EXPECT_TRUE(pages[i] & 1) << "page " << i;
+  EXPECT_EQ((*file)->Read(0, 3), "abc");
+  EXPECT_EQ((*file)->write_position(), 3);
+  ASSERT_TRUE((*file)->Write("def").ok());
+  (*file)->AdvanceWritePosition(kFileSize - 6);
+  EXPECT_EQ((*file)->Read(0, kFileSize), "abcdef" + std::string(kFileSize - 6, '\0'));
 }
 
 TEST(MappedFileTest, DestroyUnlinksButKeepsMappingReadable) {

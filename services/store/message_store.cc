@@ -204,8 +204,12 @@ void MessageStore::StartServices() {
     async_flusher_->Start();
   }
   if (options_.commit_log_prefault_bytes > 0) {
-    prefaulter_ = std::make_unique<LogPrefaulter>(&commit_log_->file_queue(),
-                                                  options_.commit_log_prefault_bytes);
+    // Under SYNC_FLUSH every append is written with pwrite (write_through_bytes
+    // 0 above): nothing needs the pages mapped.
+    prefaulter_ = std::make_unique<LogPrefaulter>(
+        &commit_log_->file_queue(), options_.commit_log_prefault_bytes,
+        options_.flush_disk_type == FlushDiskType::kSync ? LogPrefaulter::Mode::kPageCache
+                                                         : LogPrefaulter::Mode::kMapWritable);
     prefault_task_ = std::make_unique<PeriodicTask>("commit-log-prefault", absl::ZeroDuration(),
                                                     options_.commit_log_prefault_interval,
                                                     [this] { prefaulter_->KeepAhead(); });
