@@ -213,11 +213,20 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
   auto write_staged = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_) {
     if (staged_records.empty()) return;
     absl::Status written = WriteStaged();
-    if (written.ok()) current_file_->set_store_timestamp_ms(now_ms);
-    for (size_t j : staged_records) {
-      if (written.ok()) continue;
-      results[j].status = AppendStatus::kServiceNotAvailable;
-      results[j].error = absl::StrCat("writing the commit log failed: ", written.message());
+    if (written.ok()) {
+      current_file_->set_store_timestamp_ms(now_ms);
+      staged_records.clear();
+      return;
+    }
+    // Nothing of them is in the log: their queue offsets go back (they were
+    // the last ones taken), so appends accepted again later stay dense.
+    for (auto it = staged_records.rbegin(); it != staged_records.rend(); ++it) {
+      AppendResult& failed = results[*it];
+      failed.status = AppendStatus::kServiceNotAvailable;
+      failed.error = absl::StrCat("writing the commit log failed: ", written.message());
+      if (TakesQueueOffset(messages[*it].sys_flag)) {
+        --queue_offsets_.find(QueueKeyView{messages[*it].topic, messages[*it].queue_id})->second;
+      }
     }
     staged_records.clear();
   };

@@ -1,8 +1,10 @@
 #include "services/store/commit_log.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <map>
 #include <set>
 #include <string>
@@ -382,6 +384,76 @@ TEST_P(CommitLogWriteThroughTest, RecoversWhatLargeBatchesWrote) {
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   EXPECT_EQ(*recovered, end);
   EXPECT_EQ(ReadAll(log).size(), 200u);
+}
+
+// Makes this process's writes at or past `limit` bytes into any file fail
+// with EFBIG (RLIMIT_FSIZE; SIGXFSZ ignored) while it lives. The kernel checks
+// the write's position, so pwrite into a preallocated file fails too, as a
+// failing disk would, while copies into a mapping are unaffected.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(int64_t limit) : old_handler_(std::signal(SIGXFSZ, SIG_IGN)) {
+    EXPECT_EQ(::getrlimit(RLIMIT_FSIZE, &old_), 0);
+    struct rlimit lower = old_;
+    lower.rlim_cur = static_cast<rlim_t>(limit);
+    EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &lower), 0);
+  }
+  ~FileSizeLimit() {
+    EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &old_), 0);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  struct rlimit old_;
+  void (*old_handler_)(int);
+};
+
+TEST_P(CommitLogWriteThroughTest, AFailedWriteFailsItsRecordsAndLosesNothing) {
+  std::string dir = MakeTempDir();
+  int64_t end;
+  {
+    CommitLog log(Options(dir));
+    ASSERT_TRUE(log.Load().ok());
+    AppendMany(log, 10, 1000, "kept");
+    end = log.MaxOffset();
+    // 20 records of ~1 KiB: one pwrite in both modes.
+    std::vector<TestMessage> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(Message(std::string(1000, 'f')));
+    std::vector<MessageRecord> records;
+    for (const TestMessage& m : batch) records.push_back(m.Record());
+    {
+      FileSizeLimit limit(end);
+      for (const AppendResult& r : log.AppendBatch(records)) {
+        EXPECT_EQ(r.status, AppendStatus::kServiceNotAvailable);
+        EXPECT_NE(r.error.find("writing the commit log failed"), std::string::npos) << r.error;
+        EXPECT_NE(r.error.find("File too large"), std::string::npos) << r.error;
+      }
+    }
+    EXPECT_EQ(log.MaxOffset(), end);
+    EXPECT_FALSE(log.accepting_appends());
+    AppendResult refused = AppendOne(log, Message("refused"));
+    EXPECT_EQ(refused.status, AppendStatus::kServiceNotAvailable);
+    EXPECT_NE(refused.error.find("writing the commit log failed"), std::string::npos)
+        << refused.error;
+    EXPECT_EQ(ReadAll(log).size(), 10u);
+    // Accepted again (as after a disk-full episode): the log goes on where the
+    // last good record ended, and its queue offsets stay dense.
+    log.AcceptAppends();
+    AppendResult next = AppendOne(log, Message("after"));
+    ASSERT_EQ(next.status, AppendStatus::kOk) << next.error;
+    EXPECT_EQ(next.physical_offset, end);
+    EXPECT_EQ(next.queue_offset, 10);
+    end = log.MaxOffset();
+  }
+  CommitLog log(Options(dir));
+  ASSERT_TRUE(log.Load().ok());
+  absl::StatusOr<int64_t> recovered = log.Recover(0, /*check_crc=*/true);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(*recovered, end);
+  std::vector<std::pair<int64_t, std::string>> read = ReadAll(log);
+  ASSERT_EQ(read.size(), 11u);
+  EXPECT_EQ(read[0].second.substr(0, 6), "kept-0");
+  EXPECT_EQ(read[10].second, "after");
 }
 
 INSTANTIATE_TEST_SUITE_P(WriteThrough, CommitLogWriteThroughTest,
