@@ -6,8 +6,8 @@
 // flush satisfied (NotifyWhenFlushed: answering gRPC calls), so the next flush
 // starts while they run instead of after them.
 //
-// Thread-safe. Stop() (also run by the destructor) flushes everything and
-// releases all waiters.
+// Thread-safe. Stop() (also run by the destructor) flushes everything,
+// releases all waiters and returns once every callback has been answered.
 #ifndef MQ_SERVICES_STORE_GROUP_COMMIT_SERVICE_H_
 #define MQ_SERVICES_STORE_GROUP_COMMIT_SERVICE_H_
 
