@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -62,6 +63,24 @@ AppendResult AppendOne(CommitLog& log, const TestMessage& m) {
   std::vector<AppendResult> results = log.AppendBatch(absl::MakeConstSpan(&record, 1));
   EXPECT_EQ(results.size(), 1u);
   return results[0];
+}
+
+// The records of `messages` (pointing into them).
+std::vector<MessageRecord> RecordsOf(const std::vector<TestMessage>& messages) {
+  std::vector<MessageRecord> records;
+  for (const TestMessage& m : messages) records.push_back(m.Record());
+  return records;
+}
+
+// Opens the log in `options.dir` again and recovers it from its start, CRCs
+// checked; the recovered end must be `end`.
+std::unique_ptr<CommitLog> Recovered(const CommitLogOptions& options, int64_t end) {
+  auto log = std::make_unique<CommitLog>(options);
+  EXPECT_TRUE(log->Load().ok());
+  absl::StatusOr<int64_t> recovered = log->Recover(0, /*check_crc=*/true);
+  EXPECT_TRUE(recovered.ok()) << recovered.status();
+  if (recovered.ok()) EXPECT_EQ(*recovered, end);
+  return log;
 }
 
 // Appends `count` messages with bodies "<prefix>-<i>" padded to `body_size`,
@@ -240,9 +259,7 @@ TEST(CommitLogTest, InvalidMessagesFailAlone) {
   in[2].topic = std::string(kMaxTopicBytes + 1, 't');
   in[3].properties = std::string(kMaxPropertiesBytes + 1, 'p');
   in[4].body = std::string(kFileSize, 'b');  // under 4 MiB but over a file
-  std::vector<MessageRecord> records;
-  for (const TestMessage& m : in) records.push_back(m.Record());
-  std::vector<AppendResult> results = log.AppendBatch(records);
+  std::vector<AppendResult> results = log.AppendBatch(RecordsOf(in));
   ASSERT_EQ(results.size(), 6u);
   EXPECT_EQ(results[0].status, AppendStatus::kOk);
   EXPECT_EQ(results[1].status, AppendStatus::kMessageIllegal);
@@ -324,8 +341,7 @@ TEST_P(CommitLogWriteThroughTest, LargeBatchesAndSingleAppendsRollOverTogether) 
       body.resize(1000, '.');
       batch.push_back(Message(body));
     }
-    std::vector<MessageRecord> records;
-    for (const TestMessage& m : batch) records.push_back(m.Record());
+    std::vector<MessageRecord> records = RecordsOf(batch);
     std::vector<AppendResult> appended = log.AppendBatch(records);
     for (const AppendResult& r : appended) {
       ASSERT_EQ(r.status, AppendStatus::kOk) << r.error;
@@ -369,8 +385,7 @@ TEST_P(CommitLogWriteThroughTest, RecoversWhatLargeBatchesWrote) {
     ASSERT_TRUE(log.Load().ok());
     std::vector<TestMessage> batch;
     for (int i = 0; i < 40; ++i) batch.push_back(Message(std::string(1000, 'b')));
-    std::vector<MessageRecord> records;
-    for (const TestMessage& m : batch) records.push_back(m.Record());
+    std::vector<MessageRecord> records = RecordsOf(batch);
     for (int round = 0; round < 5; ++round) {
       for (const AppendResult& r : log.AppendBatch(records)) {
         ASSERT_EQ(r.status, AppendStatus::kOk) << r.error;
@@ -378,12 +393,7 @@ TEST_P(CommitLogWriteThroughTest, RecoversWhatLargeBatchesWrote) {
     }
     end = log.MaxOffset();
   }
-  CommitLog log(Options(dir));
-  ASSERT_TRUE(log.Load().ok());
-  absl::StatusOr<int64_t> recovered = log.Recover(0, /*check_crc=*/true);
-  ASSERT_TRUE(recovered.ok()) << recovered.status();
-  EXPECT_EQ(*recovered, end);
-  EXPECT_EQ(ReadAll(log).size(), 200u);
+  EXPECT_EQ(ReadAll(*Recovered(Options(dir), end)).size(), 200u);
 }
 
 // Makes this process's writes at or past `limit` bytes into any file fail
@@ -419,8 +429,7 @@ TEST_P(CommitLogWriteThroughTest, AFailedWriteFailsItsRecordsAndLosesNothing) {
     // 20 records of ~1 KiB: one pwrite in both modes.
     std::vector<TestMessage> batch;
     for (int i = 0; i < 20; ++i) batch.push_back(Message(std::string(1000, 'f')));
-    std::vector<MessageRecord> records;
-    for (const TestMessage& m : batch) records.push_back(m.Record());
+    std::vector<MessageRecord> records = RecordsOf(batch);
     {
       FileSizeLimit limit(end);
       for (const AppendResult& r : log.AppendBatch(records)) {
@@ -445,12 +454,7 @@ TEST_P(CommitLogWriteThroughTest, AFailedWriteFailsItsRecordsAndLosesNothing) {
     EXPECT_EQ(next.queue_offset, 10);
     end = log.MaxOffset();
   }
-  CommitLog log(Options(dir));
-  ASSERT_TRUE(log.Load().ok());
-  absl::StatusOr<int64_t> recovered = log.Recover(0, /*check_crc=*/true);
-  ASSERT_TRUE(recovered.ok()) << recovered.status();
-  EXPECT_EQ(*recovered, end);
-  std::vector<std::pair<int64_t, std::string>> read = ReadAll(log);
+  std::vector<std::pair<int64_t, std::string>> read = ReadAll(*Recovered(Options(dir), end));
   ASSERT_EQ(read.size(), 11u);
   EXPECT_EQ(read[0].second.substr(0, 6), "kept-0");
   EXPECT_EQ(read[10].second, "after");
