@@ -304,8 +304,24 @@ absl::StatusOr<RecordRef> CommitLog::ReadRecord(int64_t physical_offset, bool ch
                                           ": ", entry.record.record.error));
 }
 
-absl::Status CommitLog::AppendRecordBytes(int64_t physical_offset, int32_t size,
-                                          std::string* out) const {
+namespace {
+
+// OK if `copy` is a message record of exactly `size` bytes (magic and field
+// lengths; the consumer checks the CRC), DATA_LOSS naming what is there if not.
+absl::Status CheckCopiedRecord(absl::string_view copy, int32_t size, int64_t physical_offset) {
+  DecodedRecord decoded = DecodeRecord(copy, /*check_crc=*/false);
+  if (decoded.kind == RecordKind::kMessage && decoded.size == size) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      "no ", size, "-byte record at commit-log offset ", physical_offset, ": ",
+      decoded.kind == RecordKind::kMessage
+          ? absl::StrCat("the record there is ", decoded.size, " bytes")
+          : (decoded.kind == RecordKind::kBlank ? "an end-of-file marker" : decoded.error)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<MappedFile>> CommitLog::FileHolding(int64_t physical_offset,
+                                                                   int64_t size) const {
   if (size <= 0 || physical_offset + size > MaxOffset()) {
     return absl::NotFoundError(absl::StrCat("commit-log range [", physical_offset, ", +", size,
                                             ") runs past the end ", MaxOffset()));
@@ -319,17 +335,44 @@ absl::Status CommitLog::AppendRecordBytes(int64_t physical_offset, int32_t size,
     return absl::DataLossError(absl::StrCat("commit-log range [", physical_offset, ", +", size,
                                             ") does not lie within one file"));
   }
-  absl::string_view bytes = file->Read(physical_offset - file->start_offset(), size);
+  return file;
+}
+
+absl::Status CommitLog::AppendRecordBytes(int64_t physical_offset, int32_t size,
+                                          std::string* out) const {
+  absl::StatusOr<std::shared_ptr<MappedFile>> file = FileHolding(physical_offset, size);
+  if (!file.ok()) return file.status();
+  absl::string_view bytes = (*file)->Read(physical_offset - (*file)->start_offset(), size);
   const size_t before = out->size();
   out->append(bytes.data(), bytes.size());
-  DecodedRecord decoded = DecodeRecord(absl::string_view(*out).substr(before), /*check_crc=*/false);
-  if (decoded.kind == RecordKind::kMessage && decoded.size == size) return absl::OkStatus();
-  out->resize(before);
-  return absl::DataLossError(absl::StrCat(
-      "no ", size, "-byte record at commit-log offset ", physical_offset, ": ",
-      decoded.kind == RecordKind::kMessage
-          ? absl::StrCat("the record there is ", decoded.size, " bytes")
-          : (decoded.kind == RecordKind::kBlank ? "an end-of-file marker" : decoded.error)));
+  absl::Status status =
+      CheckCopiedRecord(absl::string_view(*out).substr(before), size, physical_offset);
+  if (!status.ok()) out->resize(before);
+  return status;
+}
+
+absl::Status CommitLog::AppendRecordRun(int64_t physical_offset, absl::Span<const int32_t> sizes,
+                                        std::string* out) const {
+  int64_t total = 0;
+  for (int32_t size : sizes) {
+    if (size <= 0) return absl::InvalidArgumentError(absl::StrCat("record size ", size));
+    total += size;
+  }
+  absl::StatusOr<std::shared_ptr<MappedFile>> file = FileHolding(physical_offset, total);
+  if (!file.ok()) return file.status();
+  const size_t before = out->size();
+  out->resize(before + total);
+  absl::Status status =
+      (*file)->ReadInto(physical_offset - (*file)->start_offset(), total, out->data() + before);
+  int64_t at = 0;
+  for (int32_t size : sizes) {
+    if (!status.ok()) break;
+    status = CheckCopiedRecord(absl::string_view(*out).substr(before + at, size), size,
+                               physical_offset + at);
+    at += size;
+  }
+  if (!status.ok()) out->resize(before);
+  return status;
 }
 
 LogEntry CommitLog::ReadNext(int64_t offset, bool check_crc) const {

@@ -173,6 +173,13 @@ class CommitLog {
   // such a record.
   absl::Status AppendRecordBytes(int64_t physical_offset, int32_t size, std::string* out) const;
 
+  // As AppendRecordBytes for records lying back to back from
+  // `physical_offset`, `sizes` long, in one file: one pread(2) copies them all
+  // (see MappedFile::ReadInto), then each is checked. On any error `out` is
+  // left as it was; AppendRecordBytes then tells which record is at fault.
+  absl::Status AppendRecordRun(int64_t physical_offset, absl::Span<const int32_t> sizes,
+                               std::string* out) const;
+
   // For a reader following the log (the dispatcher, replication): what is at
   // `offset`, and where to go next. Only published (fully written) records
   // are ever returned.
@@ -263,6 +270,11 @@ class CommitLog {
   };
   using QueueOffsetTable = absl::flat_hash_map<QueueKey, int64_t, QueueKeyHash, QueueKeyEq>;
 
+  // The file holding all of [physical_offset, + size): NOT_FOUND if the range
+  // runs past the end or starts below the first kept file, DATA_LOSS if it
+  // spans files.
+  absl::StatusOr<std::shared_ptr<MappedFile>> FileHolding(int64_t physical_offset,
+                                                          int64_t size) const;
   // Validates a message; fills `result` and returns false if it cannot be
   // stored.
   bool Validate(const MessageRecord& message, AppendResult* result) const;

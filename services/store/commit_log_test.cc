@@ -251,6 +251,54 @@ TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
   EXPECT_EQ(out, before);
 }
 
+TEST(CommitLogTest, AppendRecordRunCopiesBackToBackRecordsInOneRead) {
+  CommitLog log(Options(MakeTempDir()));
+  ASSERT_TRUE(log.Load().ok());
+  std::vector<AppendResult> first = AppendMany(log, 5, 300);
+  std::vector<int32_t> sizes;
+  for (const AppendResult& r : first) sizes.push_back(r.size);
+  std::string run = "prefix";
+  ASSERT_TRUE(log.AppendRecordRun(first[0].physical_offset, sizes, &run).ok());
+  // The same bytes as copying record by record.
+  std::string one_by_one = "prefix";
+  for (const AppendResult& r : first) {
+    ASSERT_TRUE(log.AppendRecordBytes(r.physical_offset, r.size, &one_by_one).ok());
+  }
+  EXPECT_EQ(run, one_by_one);
+
+  // Any record that is not as listed fails the run and leaves `out` alone:
+  // a wrong size, a run starting inside a record, one running past the end,
+  // one crossing into the next file (over the blank marker), a deleted file.
+  const std::string before = run;
+  std::vector<int32_t> wrong = sizes;
+  wrong[3] -= 1;
+  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset, wrong, &run).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset + 4, {sizes[0], sizes[1]}, &run).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(log.AppendRecordRun(first[1].physical_offset, sizes, &run).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset, {sizes[0], 0}, &run).code(),
+            absl::StatusCode::kInvalidArgument);
+  const int64_t blank_offset = FillFirstFile(log);
+  ASSERT_GT(blank_offset, 0);
+  std::vector<AppendResult> second_file = AppendMany(log, 2, 100, "n");
+  EXPECT_EQ(log.AppendRecordRun(
+                   blank_offset,
+                   {static_cast<int32_t>(kFileSize - blank_offset), second_file[0].size}, &run)
+                .code(),
+            absl::StatusCode::kDataLoss);
+  ASSERT_EQ(log.file_queue().DeleteFilesBefore(kFileSize, 1), 1);
+  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset, sizes, &run).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(run, before);
+  // The second file's records still read as a run.
+  ASSERT_TRUE(log.AppendRecordRun(second_file[0].physical_offset,
+                                  {second_file[0].size, second_file[1].size}, &run)
+                  .ok());
+  EXPECT_EQ(run.size(), before.size() + second_file[0].size + second_file[1].size);
+}
+
 TEST(CommitLogTest, InvalidMessagesFailAlone) {
   CommitLog log(Options(MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());

@@ -203,6 +203,23 @@ absl::string_view MappedFile::Read(int64_t pos, int64_t len) const {
   return absl::string_view(base_ + pos, static_cast<size_t>(std::min(len, end - pos)));
 }
 
+absl::Status MappedFile::ReadInto(int64_t pos, int64_t len, char* out) const {
+  if (pos < 0 || len < 0 || pos + len > write_position()) {
+    return absl::OutOfRangeError(absl::StrCat("read of [", pos, ", +", len, ") in ", path_,
+                                              " passes its write position ", write_position()));
+  }
+  while (len > 0) {
+    ssize_t got = ::pread(fd_, out, static_cast<size_t>(len), pos);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return ErrnoStatus(errno, "pread", path_);
+    if (got == 0) return ErrnoStatus(EIO, "pread (unexpected end of file)", path_);
+    out += got;
+    pos += got;
+    len -= got;
+  }
+  return absl::OkStatus();
+}
+
 bool MappedFile::IsFlushable(int least_pages) const {
   int64_t flushed = flushed_position();
   int64_t written = write_position();

@@ -99,6 +99,14 @@ class MappedFile {
   // is at or past it. Valid while this object lives.
   absl::string_view Read(int64_t pos, int64_t len) const;
 
+  // Copies the bytes [pos, pos + len), which must lie below the write
+  // position, into `out` with pread(2) rather than through the mapping: the
+  // kernel copies from the page cache through its own mapping, so a large
+  // cold range costs the reader no page-table walks of its own (on a guest
+  // with shadow page tables, one hypervisor exit per 4 KiB page), at the
+  // price of a system call. OUT_OF_RANGE if the range is not all written.
+  absl::Status ReadInto(int64_t pos, int64_t len, char* out) const;
+
   // True when Flush() would make progress: a full file with unflushed data, or
   // at least `least_pages` 4 KiB pages dirty (least_pages <= 0: any byte).
   bool IsFlushable(int least_pages) const;

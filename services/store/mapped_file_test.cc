@@ -56,6 +56,34 @@ TEST(MappedFileTest, CreateAppendRead) {
   EXPECT_FALSE(f.IsFull());
 }
 
+TEST(MappedFileTest, ReadIntoCopiesWrittenBytesOnly) {
+  std::string dir = MakeTempDir();
+  auto file = MappedFile::Create(dir, 0, kFileSize);
+  ASSERT_TRUE(file.ok()) << file.status();
+  MappedFile& f = **file;
+  // Written through the mapping, read back with pread: one page cache.
+  std::string data(3 * kOsPageSizeBytes + 5, 'x');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+  ASSERT_TRUE(f.Append(data));
+  std::string out(data.size() - 7, '\0');
+  ASSERT_TRUE(f.ReadInto(7, static_cast<int64_t>(out.size()), out.data()).ok());
+  EXPECT_EQ(out, data.substr(7));
+
+  // Past the write position (even by one byte) is refused, `out` untouched.
+  std::string untouched(10, '-');
+  EXPECT_EQ(f.ReadInto(static_cast<int64_t>(data.size()) - 9, 10, untouched.data()).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(f.ReadInto(-1, 2, untouched.data()).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(untouched, std::string(10, '-'));
+  EXPECT_TRUE(f.ReadInto(static_cast<int64_t>(data.size()), 0, untouched.data()).ok());
+
+  // A deleted file still reads: the object keeps it open.
+  ASSERT_TRUE(f.Destroy().ok());
+  std::string after(5, '\0');
+  ASSERT_TRUE(f.ReadInto(0, 5, after.data()).ok());
+  EXPECT_EQ(after, "abcde");
+}
+
 TEST(MappedFileTest, AppendRefusesWhatDoesNotFit) {
   std::string dir = MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);

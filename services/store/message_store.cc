@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/validation.h"
+#include "services/store/pull_record_copier.h"
 #include "services/store/record_conversion.h"
 
 namespace mq::store {
@@ -517,7 +518,25 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
   bool removed = false;
   int64_t scanned = 0;
   int32_t count = 0;
+  // A record is counted when it is taken into the answer and given back here
+  // if it turns out unreadable.
+  auto settle = [&](const ConsumeQueueUnit& unit, const absl::Status& status) {
+    if (status.ok()) {
+      last_physical = std::max(last_physical, unit.commit_log_offset);
+      return;
+    }
+    bytes -= unit.size;
+    --count;
+    if (absl::IsNotFound(status)) {
+      removed = true;
+      return;
+    }
+    LOG_EVERY_N(ERROR, 100) << "consume queue " << request.topic() << "/" << request.queue_id()
+                            << " offset " << unit.queue_offset
+                            << " points at an unreadable record: " << status;
+  };
   std::string* records = request.stored_records() ? response.mutable_records() : nullptr;
+  PullRecordCopier copier(commit_log_.get(), kMinReadRunBytes, records, settle);
   while (count < max_count && next < max && scanned < kMaxFilterUnits) {
     // Without a tag filter every unit read is served (blanks aside), so read
     // no more than the answer can take; with one, scan ahead in larger steps.
@@ -537,31 +556,24 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
           std::find(tag_codes.begin(), tag_codes.end(), unit.tag_code) == tag_codes.end()) {
         continue;
       }
-      if (records != nullptr && records->empty()) {
-        records->reserve(std::min<int64_t>(max_bytes, int64_t{unit.size} * (max_count - count)));
+      bytes += unit.size;
+      ++count;
+      if (records != nullptr) {
+        if (records->empty()) {
+          records->reserve(
+              std::min<int64_t>(max_bytes, int64_t{unit.size} * (max_count - count + 1)));
+        }
+        copier.Add(unit);
+        continue;
       }
       // Fields are read straight into the answer (taken back if unreadable).
-      common::v1::MessageExt* message = records == nullptr ? response.add_messages() : nullptr;
-      absl::Status status = message == nullptr ? commit_log_->AppendRecordBytes(
-                                                     unit.commit_log_offset, unit.size, records)
-                                               : ReadMessage(unit.commit_log_offset, message);
-      if (!status.ok() && message != nullptr) response.mutable_messages()->RemoveLast();
-      if (absl::IsNotFound(status)) {
-        removed = true;
-        continue;
-      }
-      if (!status.ok()) {
-        LOG_EVERY_N(ERROR, 100) << "consume queue " << request.topic() << "/" << request.queue_id()
-                                << " offset " << unit.queue_offset
-                                << " points at an unreadable record: " << status;
-        continue;
-      }
-      bytes += unit.size;
-      last_physical = unit.commit_log_offset;
-      ++count;
+      absl::Status status = ReadMessage(unit.commit_log_offset, response.add_messages());
+      if (!status.ok()) response.mutable_messages()->RemoveLast();
+      settle(unit, status);
     }
     if (full) break;
   }
+  if (records != nullptr) copier.Finish();
   response.set_next_begin_offset(next);
   response.set_message_count(count);
   if (count > 0) {

@@ -147,6 +147,23 @@ TEST_F(MessageStoreTest, TagFilterSkipsOtherTags) {
   EXPECT_EQ(none.next_begin_offset(), 3);
 }
 
+// `records` holds, back to back and whole (CRCs checked), the messages of
+// `fields`.
+void ExpectRecordsAre(absl::string_view records, const v1::GetMessagesResponse& fields) {
+  for (const common::v1::MessageExt& expected : fields.messages()) {
+    DecodedRecord decoded = DecodeRecord(records, /*check_crc=*/true);
+    ASSERT_EQ(decoded.kind, RecordKind::kMessage) << decoded.error;
+    EXPECT_EQ(decoded.size, expected.store_size());
+    EXPECT_EQ(decoded.message.body, expected.body());
+    EXPECT_EQ(decoded.message.queue_offset, expected.queue_offset());
+    EXPECT_EQ(decoded.message.physical_offset, expected.commit_log_offset());
+    EXPECT_EQ(FindProperty(decoded.message.properties, kPropertyUniqueKey).value_or(""),
+              expected.msg_id());
+    records.remove_prefix(decoded.size);
+  }
+  EXPECT_TRUE(records.empty());
+}
+
 TEST_F(MessageStoreTest, StoredRecordsAreTheMessagesAsWritten) {
   std::unique_ptr<MessageStore> store = OpenStore(Options());
   Append(store.get(), {Entry("T", 0, "first", "A", "", "U1"), Entry("T", 0, "second", "B"),
@@ -161,25 +178,43 @@ TEST_F(MessageStoreTest, StoredRecordsAreTheMessagesAsWritten) {
   EXPECT_EQ(records.next_begin_offset(), fields.next_begin_offset());
   EXPECT_EQ(records.behind_bytes(), fields.behind_bytes());
   ASSERT_EQ(fields.messages_size(), 2);
-  absl::string_view rest = records.records();
-  for (const common::v1::MessageExt& expected : fields.messages()) {
-    DecodedRecord decoded = DecodeRecord(rest, /*check_crc=*/true);
-    ASSERT_EQ(decoded.kind, RecordKind::kMessage) << decoded.error;
-    EXPECT_EQ(decoded.size, expected.store_size());
-    EXPECT_EQ(decoded.message.body, expected.body());
-    EXPECT_EQ(decoded.message.queue_offset, expected.queue_offset());
-    EXPECT_EQ(decoded.message.physical_offset, expected.commit_log_offset());
-    EXPECT_EQ(FindProperty(decoded.message.properties, kPropertyUniqueKey).value_or(""),
-              expected.msg_id());
-    rest.remove_prefix(decoded.size);
-  }
-  EXPECT_TRUE(rest.empty());
+  ExpectRecordsAre(records.records(), fields);
 
   // The byte limit counts whole records; the first is always served.
   v1::GetMessagesResponse one = Get(store.get(), "T", 0, 0, 32, {}, true, /*max_bytes=*/1);
   EXPECT_EQ(one.message_count(), 1);
   EXPECT_EQ(one.records().size(), static_cast<size_t>(fields.messages(0).store_size()));
   EXPECT_EQ(one.next_begin_offset(), 1);
+}
+
+// Batches lie back to back in the log and are read in runs (one read of the
+// file each, past kMinReadRunBytes); records of other queues break the runs.
+TEST_F(MessageStoreTest, StoredRecordsOfBatchesAreServedWhole) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  std::vector<v1::AppendEntry> batch;
+  for (int i = 0; i < 40; ++i) {
+    batch.push_back(Entry("T", 0, absl::StrCat(i, std::string(1000, 'a' + i % 26))));
+  }
+  Append(store.get(), batch);
+  Append(store.get(), {Entry("T", 1, "between"), Entry("T", 0, "single")});
+  Append(store.get(), batch);
+  for (int64_t offset : {0, 20, 39}) {
+    v1::GetMessagesResponse fields = Get(store.get(), "T", 0, offset, 64);
+    v1::GetMessagesResponse records = Get(store.get(), "T", 0, offset, 64, {}, true);
+    ASSERT_EQ(records.status(), v1::FOUND);
+    EXPECT_EQ(records.message_count(), fields.messages_size());
+    EXPECT_EQ(records.message_count(), std::min<int64_t>(64, 81 - offset));
+    EXPECT_EQ(records.next_begin_offset(), fields.next_begin_offset());
+    EXPECT_EQ(records.behind_bytes(), fields.behind_bytes());
+    ExpectRecordsAre(records.records(), fields);
+  }
+  // The byte limit ends a run at a whole record.
+  v1::GetMessagesResponse limited = Get(store.get(), "T", 0, 0, 64, {}, true, 20 * 1024);
+  v1::GetMessagesResponse fields = Get(store.get(), "T", 0, 0, limited.message_count());
+  EXPECT_GT(limited.message_count(), 10);
+  EXPECT_LT(limited.message_count(), 21);
+  EXPECT_LE(limited.records().size(), 20u * 1024);
+  ExpectRecordsAre(limited.records(), fields);
 }
 
 TEST_F(MessageStoreTest, BadInputGetsClearErrorsAndStoresNothingBad) {
