@@ -1,6 +1,7 @@
 #include "client/src/pulled_message.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/src/compression.h"
@@ -69,9 +70,28 @@ absl::StatusOr<MessageExt> ToMessageExt(const common::v1::MessageExt& wire,
 
 namespace {
 
+// "ip:port" of the hosts in one answer's records, each formatted once: they
+// repeat (one broker stores them all, a few producers sent them).
+class HostNames {
+ public:
+  const std::string& Of(const store::HostAddress& host) {
+    for (const auto& [address, name] : known_) {
+      if (address == host) return name;
+    }
+    if (known_.size() == kMaxKnown) known_.pop_back();
+    known_.emplace(known_.begin(), host, store::HostAddressToString(host));
+    return known_.front().second;
+  }
+
+ private:
+  static constexpr size_t kMaxKnown = 8;
+  // Newest first.
+  std::vector<std::pair<store::HostAddress, std::string>> known_;
+};
+
 absl::StatusOr<MessageExt> RecordToMessageExt(const store::MessageRecord& record, int32_t size,
                                               const std::string& broker_name,
-                                              size_t max_body_size_bytes) {
+                                              size_t max_body_size_bytes, HostNames* hosts) {
   MessageExt ext;
   ext.message.set_topic(std::string(record.topic));
   ext.message.set_flag(record.flag);
@@ -96,9 +116,9 @@ absl::StatusOr<MessageExt> RecordToMessageExt(const store::MessageRecord& record
   ext.reconsume_times = record.reconsume_times;
   ext.body_crc = store::BodyCrc(record.body);
   ext.born_timestamp_ms = record.born_timestamp_ms;
-  ext.born_host = store::HostAddressToString(record.born_host);
+  ext.born_host = hosts->Of(record.born_host);
   ext.store_timestamp_ms = record.store_timestamp_ms;
-  ext.store_host = store::HostAddressToString(record.store_host);
+  ext.store_host = hosts->Of(record.store_host);
   return ext;
 }
 
@@ -108,6 +128,7 @@ absl::StatusOr<std::vector<MessageExt>> MatchingRecords(
     absl::string_view records, const broker::v1::SubscriptionData& subscription,
     const std::string& broker_name, size_t max_body_size_bytes) {
   std::vector<MessageExt> messages;
+  HostNames hosts;
   for (int index = 0; !records.empty(); ++index) {
     store::DecodedRecord decoded = store::DecodeRecord(records, /*check_crc=*/true);
     if (decoded.kind != store::RecordKind::kMessage) {
@@ -115,6 +136,8 @@ absl::StatusOr<std::vector<MessageExt>> MatchingRecords(
           "record ", index, " of the pull answer is not a valid message: ",
           decoded.kind == store::RecordKind::kBlank ? "an end-of-file marker" : decoded.error));
     }
+    // Room for as many more records of this size as the answer holds.
+    if (index == 0) messages.reserve(records.size() / decoded.size);
     records.remove_prefix(decoded.size);
     const store::MessageRecord& record = decoded.message;
     if (!MatchesSubscription(subscription,
@@ -122,7 +145,7 @@ absl::StatusOr<std::vector<MessageExt>> MatchingRecords(
       continue;
     }
     absl::StatusOr<MessageExt> ext =
-        RecordToMessageExt(record, decoded.size, broker_name, max_body_size_bytes);
+        RecordToMessageExt(record, decoded.size, broker_name, max_body_size_bytes, &hosts);
     if (!ext.ok()) return ext.status();
     messages.push_back(*std::move(ext));
   }

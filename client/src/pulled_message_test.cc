@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "client/src/compression.h"
 #include "client/src/subscription.h"
 #include "services/store/message_format.h"
@@ -24,6 +25,7 @@ struct StoredMessage {
   std::string tags;
   int32_t sys_flag = 0;
   int64_t queue_offset = 0;
+  int32_t born_port = 5555;
 };
 
 store::MessageRecord Record(const StoredMessage& m, const std::string& properties) {
@@ -34,7 +36,7 @@ store::MessageRecord Record(const StoredMessage& m, const std::string& propertie
   record.physical_offset = 4096 + m.queue_offset * 1000;
   record.sys_flag = m.sys_flag;
   record.born_timestamp_ms = 1700000000000;
-  record.born_host = {0x0A000009, 5555};
+  record.born_host = {0x0A000009, m.born_port};
   record.store_timestamp_ms = 1700000000123;
   record.store_host = {0x7F000001, 10911};
   record.reconsume_times = 2;
@@ -115,6 +117,31 @@ TEST(PulledMessageTest, StoredRecordsGiveTheSameMessagesAsMessageFields) {
   EXPECT_EQ(first.store_host, "127.0.0.1:10911");
   EXPECT_EQ(first.body_crc, store::BodyCrc("first"));
   EXPECT_EQ(first.broker_name, "broker-a");
+}
+
+// Host strings are formatted once per host and answer; with more producers
+// than that remembers, each message still names its own.
+TEST(PulledMessageTest, StoredRecordsFromManyProducersKeepTheirHosts) {
+  std::vector<StoredMessage> stored;
+  for (int i = 0; i < 40; ++i) {
+    StoredMessage m{absl::StrCat("m", i), "A", 0, i};
+    m.born_port = 6000 + (i * 7) % 13;
+    stored.push_back(m);
+  }
+  Answers answers = Answer(stored);
+  broker::v1::SubscriptionData all = ParseSubscription("Orders", "*");
+  absl::StatusOr<std::vector<MessageExt>> from_records =
+      MatchingMessages(answers.records, all, "broker-a", kMaxBody);
+  absl::StatusOr<std::vector<MessageExt>> from_fields =
+      MatchingMessages(answers.fields, all, "broker-a", kMaxBody);
+  ASSERT_TRUE(from_records.ok()) << from_records.status();
+  ASSERT_TRUE(from_fields.ok()) << from_fields.status();
+  ASSERT_EQ(from_records->size(), stored.size());
+  for (size_t i = 0; i < stored.size(); ++i) {
+    EXPECT_EQ((*from_records)[i].born_host, absl::StrCat("10.0.0.9:", stored[i].born_port));
+    EXPECT_EQ((*from_records)[i].store_host, "127.0.0.1:10911");
+    ExpectSame((*from_records)[i], (*from_fields)[i]);
+  }
 }
 
 TEST(PulledMessageTest, StoredRecordsAreFilteredByTheExactTag) {

@@ -15,6 +15,7 @@
 #include "client/src/pulled_message.h"
 #include "client/src/subscription.h"
 #include "common/grpc_options.h"
+#include "mq/push_consumer.h"
 
 namespace mq::bench {
 namespace {
@@ -360,8 +361,8 @@ EndToEndResult EndToEnd(const BrokerStubs& stubs, const std::string& topic, int 
                         absl::Duration duration, int body_bytes) {
   std::vector<PullChains::Range> ranges;
   for (int queue = 0; queue < queues; ++queue) ranges.push_back({queue, 0, -1});
-  PullChains consumers(&stubs, topic, std::move(ranges), /*batch=*/32, /*long_poll=*/true,
-                       /*stored_records=*/true);
+  PullChains consumers(&stubs, topic, std::move(ranges), PushConsumerOptions().pull_batch_size,
+                       /*long_poll=*/true, /*stored_records=*/true);
   consumers.Start();
   constexpr int kMaxInFlight = 256;
   SendLoad load(&stubs, topic, queues, kMaxInFlight, /*batch=*/1, body_bytes);

@@ -29,6 +29,7 @@
 #include "absl/time/clock.h"
 #include "mq/message.h"
 #include "mq/producer.h"
+#include "mq/push_consumer.h"
 #include "tests/bench/broker_load.h"
 #include "tests/bench/echo.grpc.pb.h"
 #include "tests/bench/echo_service.h"
@@ -48,7 +49,8 @@ ABSL_FLAG(int, batch, 32, "Messages per batch in the batched runs.");
 ABSL_FLAG(int, batch_in_flight, 8, "Batches in flight in the batched runs.");
 ABSL_FLAG(int, queues, 8, "Queues of the benchmark topics.");
 ABSL_FLAG(int64_t, catchup_messages, 1000000, "Messages stored, then read back.");
-ABSL_FLAG(int, pull_batch, 32, "Messages per pull in the catch-up read.");
+ABSL_FLAG(int, pull_batch, mq::PushConsumerOptions().pull_batch_size,
+          "Messages per pull in the catch-up read (default: the push consumer's).");
 ABSL_FLAG(int, pull_chains_per_queue, 2, "Pulls in flight per queue in the catch-up read.");
 ABSL_FLAG(bool, pull_stored_records, true,
           "Catch-up pulls ask for stored records (as the C++ client does), not message fields.");
