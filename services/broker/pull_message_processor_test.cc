@@ -342,6 +342,24 @@ TEST_F(PullMessageProcessorTest, LongPollAnswersNoNewMessageAtTheSuspendTimeout)
   EXPECT_EQ(answer.answers(), 1);
 }
 
+// The hold thread sleeps until the earliest deadline it knows of (or the next
+// periodic check, 5 s away here); a pull parked while it sleeps, with an
+// earlier deadline, must wake it.
+TEST_F(PullMessageProcessorTest, AShortHoldParkedWhileTheThreadSleepsEndsOnTime) {
+  PullAnswer first;
+  pull_->Pull(PullRequest(0, "*", true, 50), absl::InfiniteFuture(), first.callback());
+  ASSERT_TRUE(first.WaitAnswered(absl::Seconds(5)));
+  // The thread answered it and went back to sleep until the periodic check.
+  PullAnswer second;
+  absl::Time start = absl::Now();
+  pull_->Pull(PullRequest(0, "*", true, 300), absl::InfiniteFuture(), second.callback());
+  ASSERT_TRUE(second.WaitAnswered(absl::Seconds(5)));
+  EXPECT_GE(second.answered_at() - start, absl::Milliseconds(300));
+  EXPECT_LT(second.answered_at() - start, absl::Seconds(2));
+  ASSERT_TRUE(second.result().ok());
+  EXPECT_EQ(second.result()->status(), broker::v1::NO_NEW_MSG);
+}
+
 TEST_F(PullMessageProcessorTest, HoldEndsBeforeTheClientDeadline) {
   PullAnswer answer;
   absl::Time start = absl::Now();

@@ -70,6 +70,7 @@ void PullRequestHoldService::Park(HeldPull pull, bool trust_known_offsets) {
       return;
     }
   }
+  if (pull.deadline < wake_at_) deadline_moved_ = true;
   held_[key].push_back(std::move(pull));
 }
 
@@ -190,9 +191,14 @@ void PullRequestHoldService::Loop() {
         for (const HeldPull& pull : pulls) wake = std::min(wake, pull.deadline);
       }
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !ready_.empty();
+        return stopping_ || !ready_.empty() || deadline_moved_;
       };
+      // held_ was scanned under this lock hold: only pulls parked from here
+      // on can move the deadline.
+      deadline_moved_ = false;
+      wake_at_ = wake;
       mu_.AwaitWithDeadline(absl::Condition(&has_work), wake);
+      wake_at_ = absl::InfiniteFuture();
       if (stopping_) return;
       due.swap(ready_);
       absl::Time now = absl::Now();

@@ -119,6 +119,10 @@ class PullRequestHoldService {
   std::vector<HeldPull> ready_ ABSL_GUARDED_BY(mu_);
   // Reads started and not yet answered.
   int64_t executing_ ABSL_GUARDED_BY(mu_) = 0;
+  // When the thread wakes next unless told to; a pull parked with an earlier
+  // deadline sets deadline_moved_ so the thread re-plans its wait.
+  absl::Time wake_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  bool deadline_moved_ ABSL_GUARDED_BY(mu_) = false;
   // The highest max offset each queue was seen to reach. A pull parked after a
   // message arrived but before its event was seen would otherwise wait for
   // the next check.
