@@ -559,7 +559,7 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
       bytes += unit.size;
       ++count;
       if (records != nullptr) {
-        if (records->empty()) {
+        if (count == 1) {  // the first record taken: size the answer once
           records->reserve(
               std::min<int64_t>(max_bytes, int64_t{unit.size} * (max_count - count + 1)));
         }
