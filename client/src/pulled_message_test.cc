@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -93,20 +94,30 @@ void ExpectSame(const MessageExt& a, const MessageExt& b) {
   EXPECT_EQ(a.store_host, b.store_host);
 }
 
-TEST(PulledMessageTest, StoredRecordsGiveTheSameMessagesAsMessageFields) {
-  Answers answers = Answer({{"first", "A", 0, 10}, {"second", "", 0, 11}, {"third", "B", 0, 12}});
+// Converts both forms of `answers` (every tag), expects the same messages
+// from each, and returns those converted from the records.
+std::vector<MessageExt> SameBothWays(const Answers& answers) {
   broker::v1::SubscriptionData all = ParseSubscription("Orders", "*");
   absl::StatusOr<std::vector<MessageExt>> from_records =
       MatchingMessages(answers.records, all, "broker-a", kMaxBody);
   absl::StatusOr<std::vector<MessageExt>> from_fields =
       MatchingMessages(answers.fields, all, "broker-a", kMaxBody);
-  ASSERT_TRUE(from_records.ok()) << from_records.status();
-  ASSERT_TRUE(from_fields.ok()) << from_fields.status();
-  ASSERT_EQ(from_records->size(), 3u);
-  ASSERT_EQ(from_fields->size(), 3u);
-  for (size_t i = 0; i < 3; ++i) ExpectSame((*from_records)[i], (*from_fields)[i]);
+  EXPECT_TRUE(from_records.ok()) << from_records.status();
+  EXPECT_TRUE(from_fields.ok()) << from_fields.status();
+  if (!from_records.ok() || !from_fields.ok()) return {};
+  EXPECT_EQ(from_records->size(), from_fields->size());
+  for (size_t i = 0; i < std::min(from_records->size(), from_fields->size()); ++i) {
+    ExpectSame((*from_records)[i], (*from_fields)[i]);
+  }
+  return *std::move(from_records);
+}
 
-  const MessageExt& first = (*from_records)[0];
+TEST(PulledMessageTest, StoredRecordsGiveTheSameMessagesAsMessageFields) {
+  std::vector<MessageExt> messages =
+      SameBothWays(Answer({{"first", "A", 0, 10}, {"second", "", 0, 11}, {"third", "B", 0, 12}}));
+  ASSERT_EQ(messages.size(), 3u);
+
+  const MessageExt& first = messages[0];
   EXPECT_EQ(first.message.topic(), "Orders");
   EXPECT_EQ(first.message.body(), "first");
   EXPECT_EQ(first.message.tags(), "A");
@@ -128,19 +139,11 @@ TEST(PulledMessageTest, StoredRecordsFromManyProducersKeepTheirHosts) {
     m.born_port = 6000 + (i * 7) % 13;
     stored.push_back(m);
   }
-  Answers answers = Answer(stored);
-  broker::v1::SubscriptionData all = ParseSubscription("Orders", "*");
-  absl::StatusOr<std::vector<MessageExt>> from_records =
-      MatchingMessages(answers.records, all, "broker-a", kMaxBody);
-  absl::StatusOr<std::vector<MessageExt>> from_fields =
-      MatchingMessages(answers.fields, all, "broker-a", kMaxBody);
-  ASSERT_TRUE(from_records.ok()) << from_records.status();
-  ASSERT_TRUE(from_fields.ok()) << from_fields.status();
-  ASSERT_EQ(from_records->size(), stored.size());
+  std::vector<MessageExt> messages = SameBothWays(Answer(stored));
+  ASSERT_EQ(messages.size(), stored.size());
   for (size_t i = 0; i < stored.size(); ++i) {
-    EXPECT_EQ((*from_records)[i].born_host, absl::StrCat("10.0.0.9:", stored[i].born_port));
-    EXPECT_EQ((*from_records)[i].store_host, "127.0.0.1:10911");
-    ExpectSame((*from_records)[i], (*from_fields)[i]);
+    EXPECT_EQ(messages[i].born_host, absl::StrCat("10.0.0.9:", stored[i].born_port));
+    EXPECT_EQ(messages[i].store_host, "127.0.0.1:10911");
   }
 }
 

@@ -13,20 +13,17 @@ void PullRecordCopier::Add(const ConsumeQueueUnit& unit) {
 void PullRecordCopier::Finish() { CopyRun(); }
 
 void PullRecordCopier::CopyRun() {
+  bool read_whole = false;
   if (run_bytes_ >= min_read_run_bytes_) {
     std::vector<int32_t> sizes;
     sizes.reserve(run_.size());
     for (const ConsumeQueueUnit& unit : run_) sizes.push_back(unit.size);
-    if (log_->AppendRecordRun(run_.front().commit_log_offset, sizes, out_).ok()) {
-      for (const ConsumeQueueUnit& unit : run_) settle_(unit, absl::OkStatus());
-      run_.clear();
-      run_bytes_ = 0;
-      return;
-    }
-    // Record by record, which tells which record is at fault.
+    read_whole = log_->AppendRecordRun(run_.front().commit_log_offset, sizes, out_).ok();
   }
+  // Otherwise record by record, which also tells which record is at fault.
   for (const ConsumeQueueUnit& unit : run_) {
-    settle_(unit, log_->AppendRecordBytes(unit.commit_log_offset, unit.size, out_));
+    settle_(unit, read_whole ? absl::OkStatus()
+                             : log_->AppendRecordBytes(unit.commit_log_offset, unit.size, out_));
   }
   run_.clear();
   run_bytes_ = 0;
