@@ -89,9 +89,12 @@ class HostNames {
   std::vector<std::pair<store::HostAddress, std::string>> known_;
 };
 
-absl::StatusOr<MessageExt> RecordToMessageExt(const store::MessageRecord& record, int32_t size,
+// `decoded` must have been decoded with its CRC checked (which gives the
+// body's CRC).
+absl::StatusOr<MessageExt> RecordToMessageExt(const store::DecodedRecord& decoded,
                                               const std::string& broker_name,
                                               size_t max_body_size_bytes, HostNames* hosts) {
+  const store::MessageRecord& record = decoded.message;
   MessageExt ext;
   ext.message.set_topic(std::string(record.topic));
   ext.message.set_flag(record.flag);
@@ -101,20 +104,23 @@ absl::StatusOr<MessageExt> RecordToMessageExt(const store::MessageRecord& record
     return absl::DataLossError(absl::StrCat("message at offset ", record.queue_offset,
                                             ": properties: ", properties.status().message()));
   }
-  for (const auto& [key, value] : *properties) ext.message.SetProperty(key, value);
+  for (const auto& [key, value] : *properties) {
+    ext.message.SetProperty(key, value);
+    // The message id is the unique key (the last one, as in the map).
+    if (key == kPropertyUniqueKey) ext.msg_id = std::string(value);
+  }
   absl::StatusOr<std::string> body =
       ConsumerBody(record.body, record.sys_flag, record.queue_offset, max_body_size_bytes);
   if (!body.ok()) return body.status();
   ext.message.set_body(*std::move(body));
-  ext.msg_id = ext.message.unique_id();
   ext.offset_msg_id = store::MakeOffsetMessageId(record.store_host, record.physical_offset);
   ext.broker_name = broker_name;
   ext.queue_id = record.queue_id;
   ext.queue_offset = record.queue_offset;
   ext.commit_log_offset = record.physical_offset;
-  ext.store_size = size;
+  ext.store_size = decoded.size;
   ext.reconsume_times = record.reconsume_times;
-  ext.body_crc = store::BodyCrc(record.body);
+  ext.body_crc = decoded.body_crc;
   ext.born_timestamp_ms = record.born_timestamp_ms;
   ext.born_host = hosts->Of(record.born_host);
   ext.store_timestamp_ms = record.store_timestamp_ms;
@@ -139,13 +145,13 @@ absl::StatusOr<std::vector<MessageExt>> MatchingRecords(
     // Room for as many more records of this size as the answer holds.
     if (index == 0) messages.reserve(records.size() / decoded.size);
     records.remove_prefix(decoded.size);
-    const store::MessageRecord& record = decoded.message;
-    if (!MatchesSubscription(subscription,
-                             store::FindProperty(record.properties, kPropertyTags).value_or(""))) {
+    if (!MatchesSubscription(
+            subscription,
+            store::FindProperty(decoded.message.properties, kPropertyTags).value_or(""))) {
       continue;
     }
     absl::StatusOr<MessageExt> ext =
-        RecordToMessageExt(record, decoded.size, broker_name, max_body_size_bytes, &hosts);
+        RecordToMessageExt(decoded, broker_name, max_body_size_bytes, &hosts);
     if (!ext.ok()) return ext.status();
     messages.push_back(*std::move(ext));
   }

@@ -42,5 +42,29 @@ TEST(Crc32Test, ChainsLikeZlib) {
   EXPECT_EQ(whole, parts);
 }
 
+TEST(Crc32Test, CombineMatchesZlib) {
+  std::mt19937 rng(7);
+  std::string data(70000, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  for (size_t size2 : {0u, 1u, 2u, 3u, 4u, 7u, 8u, 15u, 16u, 63u, 64u, 1000u, 1024u, 1115u, 4095u,
+                       65535u, 65536u}) {
+    const size_t size1 = rng() % 300;
+    const uint32_t crc1 = Crc32(0, data.data(), size1);
+    const uint32_t crc2 = Crc32(0, data.data() + size1, size2);
+    EXPECT_EQ(Crc32Combine(crc1, crc2, size2),
+              static_cast<uint32_t>(crc32_combine(crc1, crc2, static_cast<z_off_t>(size2))))
+        << size2;
+    EXPECT_EQ(Crc32Combine(crc1, crc2, size2), Crc32(0, data.data(), size1 + size2)) << size2;
+  }
+  // Lengths far past any record, with every bit of a 32-bit size.
+  for (size_t size2 : {size_t{0xFFFFFFFF}, size_t{1} << 33}) {
+    uint32_t crc1 = rng();
+    uint32_t crc2 = rng();
+    EXPECT_EQ(Crc32Combine(crc1, crc2, size2),
+              static_cast<uint32_t>(crc32_combine(crc1, crc2, static_cast<z_off_t>(size2))))
+        << size2;
+  }
+}
+
 }  // namespace
 }  // namespace mq::store

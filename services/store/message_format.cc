@@ -208,11 +208,15 @@ DecodedRecord DecodeRecord(absl::string_view data, bool check_crc) {
   if (kRecordFixedBytes + body_size + topic_size + properties_size != total_size) {
     return Corrupt("field lengths do not add up to the total size");
   }
+  DecodedRecord result;
   if (check_crc) {
-    uint32_t crc = Crc32(0, p + kBodyLengthOffset, total_size - kBodyLengthOffset);
+    // The body's own CRC is read once and moved into the record's.
+    const char* body = p + kBodyLengthOffset + 4;
+    result.body_crc = Crc32(0, body, body_size);
+    uint32_t crc = Crc32Combine(Crc32(0, p + kBodyLengthOffset, 4), result.body_crc, body_size);
+    crc = Crc32(crc, topic_length, total_size - kBodyLengthOffset - 4 - body_size);
     if (FinishCrc(crc, p) != Get32(p + kRecordCrcOffset)) return Corrupt("record CRC mismatch");
   }
-  DecodedRecord result;
   result.kind = RecordKind::kMessage;
   result.size = static_cast<int32_t>(total_size);
   MessageRecord& m = result.message;

@@ -168,6 +168,8 @@ struct DecodedRecord {
   int32_t size = 0;
   // Valid when kind == kMessage; views into the decoded bytes.
   MessageRecord message;
+  // BodyCrc(message.body), when decoded with check_crc (0 otherwise).
+  uint32_t body_crc = 0;
   // Why the record is corrupt (a static string); nullptr otherwise.
   const char* error = nullptr;
 };

@@ -99,6 +99,31 @@ TEST(MessageFormatTest, EveryFlippedBitIsDetected) {
   }
 }
 
+TEST(MessageFormatTest, CheckedDecodeGivesTheBodyCrc) {
+  for (size_t size : {1u, 3u, 15u, 16u, 17u, 64u, 1000u, 1024u, 4099u}) {
+    std::string body(size, '\0');
+    for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>(i * 31 + size);
+    std::string bytes = Encode(SampleRecord(body, "UNIQ_KEY\x01" + std::string(32, 'A')));
+    DecodedRecord out = DecodeRecord(bytes, /*check_crc=*/true);
+    ASSERT_EQ(out.kind, RecordKind::kMessage) << size << ": " << out.error;
+    EXPECT_EQ(out.body_crc, BodyCrc(body)) << size;
+  }
+}
+
+TEST(MessageFormatTest, EveryFlippedBitOfAKibibyteRecordIsDetected) {
+  std::string body(1024, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7);
+  std::string bytes = Encode(SampleRecord(body, "TAGS\x01TagA"));
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string corrupt = bytes;
+      corrupt[i] ^= static_cast<char>(1 << bit);
+      ASSERT_EQ(DecodeRecord(corrupt, /*check_crc=*/true).kind, RecordKind::kCorrupt)
+          << "byte " << i << " bit " << bit;
+    }
+  }
+}
+
 TEST(MessageFormatTest, WithoutCrcCheckOnlyStructureIsVerified) {
   std::string bytes = Encode(SampleRecord("payload", ""));
   bytes[88] ^= 1;  // in the body
