@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -92,6 +93,40 @@ class MessageStoreTest : public ::testing::Test {
       absl::FromCivil(absl::CivilSecond(2026, 11, 20, 13, 0, 0), absl::LocalTimeZone());
   std::atomic<double> disk_ratio_{0.30};
 };
+
+// The dispatcher is woken by appends only once it has gone idle; a busy one
+// picks them up on its next round. Neither way may lose an append until the
+// idle thread's 100 ms timeout.
+TEST_F(MessageStoreTest, AppendsAreDispatchedPromptlyAfterTheDispatcherWentIdle) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  auto dispatched = [&] { return store->dispatched_offset() >= store->max_physical_offset(); };
+  constexpr int kSingles = 20;
+  absl::Duration waited;
+  for (int i = 0; i < kSingles; ++i) {
+    // Long enough for the dispatcher to finish its busy rounds and go idle.
+    absl::SleepFor(absl::Milliseconds(5));
+    Append(store.get(), {Entry("T", 0, absl::StrCat("single ", i))});
+    absl::Time appended = absl::Now();
+    ASSERT_TRUE(WaitFor(dispatched));
+    waited += absl::Now() - appended;
+  }
+  // Lost wake-ups would cost about 100 ms each (2 s in all).
+  EXPECT_LT(waited, absl::Seconds(1)) << "waited " << waited << " for " << kSingles << " appends";
+
+  // A burst from several threads while the dispatcher is busy.
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) Append(store.get(), {Entry("T", t, absl::StrCat(t, "/", i))});
+    });
+  }
+  for (std::thread& sender : senders) sender.join();
+  ASSERT_TRUE(WaitFor(dispatched));
+  for (int t = 0; t < 4; ++t) {
+    EXPECT_EQ(Get(store.get(), "T", t, 0, 1000).messages_size(), t == 0 ? 200 + kSingles : 200);
+  }
+}
 
 TEST_F(MessageStoreTest, AppendAssignsOffsetsAndReadsBackInOrder) {
   std::unique_ptr<MessageStore> store = OpenStore(Options());
