@@ -31,6 +31,7 @@
 #include "mq/producer.h"
 #include "mq/push_consumer.h"
 #include "tests/bench/broker_load.h"
+#include "tests/bench/cleanup_on_signal.h"
 #include "tests/bench/echo.grpc.pb.h"
 #include "tests/bench/echo_service.h"
 #include "tests/bench/load_generator.h"
@@ -378,6 +379,7 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
 
 int RunSuite(const char* self) {
   std::string data = testing::MakeTempDir("perf-suite");
+  CleanUpOnSignal(data);
   if (absl::GetFlag(FLAGS_echo)) {
     std::cout << "transport ceiling (null gRPC echo):" << std::endl;
     MeasureEcho(self);

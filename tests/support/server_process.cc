@@ -52,6 +52,10 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(
     dup2(pipe_fds[1], STDOUT_FILENO);
     // Die with the test, so a crashed test leaves no server behind.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // A clean signal mask: the parent may block signals to wait for them.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     execv(binary.c_str(), argv.data());
     std::fprintf(stderr, "exec %s: %s\n", binary.c_str(), std::strerror(errno));
     _exit(127);
