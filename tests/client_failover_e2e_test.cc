@@ -17,6 +17,7 @@
 #include "mq/pull_consumer.h"
 #include "tests/client_test_util.h"
 #include "tests/support/cluster_processes.h"
+#include "tests/support/eventually.h"
 #include "tests/support/server_process.h"
 
 namespace mq {
@@ -112,6 +113,15 @@ TEST_F(ClientFailoverTest, SyncSendsSurviveTheLossOfOneBrokerGroup) {
   pull_options.client.instance_name = "failover-checker";
   PullConsumer consumer("failover_checker", pull_options);
   ASSERT_TRUE(consumer.Start().ok());
+  // Acknowledged messages become readable once broker-a's store has
+  // dispatched them, in the background.
+  ASSERT_TRUE(testing::Eventually([&] {
+    int64_t readable = 0;
+    for (int q = 0; q < kQueuesPerGroup; ++q) {
+      readable += consumer.MaxOffset(MessageQueue{"Failover", "broker-a", q}).value_or(0);
+    }
+    return readable >= static_cast<int64_t>(sent_to_a.size());
+  }));
   std::map<std::string, std::string> stored;
   for (int q = 0; q < kQueuesPerGroup; ++q) {
     const MessageQueue queue{"Failover", "broker-a", q};

@@ -14,7 +14,6 @@
 
 #include <atomic>
 #include <filesystem>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -32,6 +31,7 @@
 #include "proto/broker.grpc.pb.h"
 #include "proto/store.grpc.pb.h"
 #include "tests/support/cluster_processes.h"
+#include "tests/support/eventually.h"
 #include "tests/support/server_process.h"
 
 namespace mq {
@@ -48,15 +48,7 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout = absl::Se
   context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
 }
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes.
-bool Eventually(const std::function<bool()>& condition, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return true;
-}
+using ::mq::testing::Eventually;
 
 class ReplicationTest : public ::testing::Test {
  protected:
@@ -408,6 +400,13 @@ TEST_F(ReplicationTest, KillNineOfTheSyncMasterLosesNoAcknowledgedMessage) {
     consumed_before_kill = consumed.size();
   }
 
+  // The slave dispatches what it received in the background: read once it is done.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<sv1::GetStatsResponse> slave = testing::StoreStats(slave_store_->address());
+        return slave.ok() && slave->dispatch_behind_bytes() == 0;
+      },
+      absl::Seconds(30)));
   std::map<std::string, common::v1::MessageExt> on_slave;
   for (int q = 0; q < kQueues; ++q) {
     for (common::v1::MessageExt& m : PullAll(slave_stub_.get(), q)) {
