@@ -154,7 +154,7 @@ grpc::ServerUnaryReactor* BrokerService::PullMessage(grpc::CallbackServerContext
   if (parts == nullptr) return reactor;
   absl::Time deadline = absl::FromChrono(context->deadline());
   auto done = AnswerWith(reactor, context, response);
-  if (parts->pull_inline) {
+  if (parts->pull_inline || parts->pull->ReadsFromMemory(*request)) {
     parts->pull->Pull(*request, deadline, std::move(done));
     return reactor;
   }

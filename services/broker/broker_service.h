@@ -35,7 +35,9 @@ struct BrokerServiceParts {
   PullMessageProcessor* pull = nullptr;
   BoundedExecutor* pull_executor = nullptr;
   // The store's GetMessagesAsync never blocks (StoreApi::ReadsAreAsync): start
-  // pulls on gRPC's thread and answer from the store's callback.
+  // pulls on gRPC's thread and answer from the store's callback. Otherwise
+  // only pulls of recent data (PullMessageProcessor::ReadsFromMemory) run
+  // there; older data may be read from disk, on pull_executor's threads.
   bool pull_inline = false;
   BoundedExecutor* admin_executor = nullptr;
   ClientManager* clients = nullptr;

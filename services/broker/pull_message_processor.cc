@@ -86,6 +86,15 @@ absl::StatusOr<std::vector<int64_t>> PullMessageProcessor::Check(
   return ParseSubscription(request->subscription());
 }
 
+bool PullMessageProcessor::ReadsFromMemory(const broker::v1::PullMessageRequest& request) const {
+  store::v1::GetMessagesRequest read;
+  read.set_topic(request.topic());
+  read.set_queue_id(request.queue_id());
+  read.set_offset(request.queue_offset());
+  absl::optional<int64_t> behind = store_->ReadBehindBytes(read);
+  return behind.has_value() && *behind <= options_.max_in_memory_bytes;
+}
+
 void PullMessageProcessor::Pull(const broker::v1::PullMessageRequest& original,
                                 absl::Time client_deadline, Callback done) {
   broker::v1::PullMessageRequest request = original;

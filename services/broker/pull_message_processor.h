@@ -81,6 +81,12 @@ class PullMessageProcessor {
   void Pull(const broker::v1::PullMessageRequest& request, absl::Time client_deadline,
             Callback done);
 
+  // True when the store can tell that the read `request` asks for starts
+  // within max_in_memory_bytes of the log's end (RocketMQ's in-memory
+  // measure): recent data, in the page cache, which a thread that must not
+  // block may read. Reads no message.
+  bool ReadsFromMemory(const broker::v1::PullMessageRequest& request) const;
+
   // One read of the queue without holding (what the hold service runs), for
   // a request Pull() checked: answers through `done`, exactly once (inline
   // for an in-process store, on the store's callback thread otherwise).

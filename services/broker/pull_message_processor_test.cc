@@ -216,6 +216,28 @@ TEST_F(PullMessageProcessorTest, ReaderFarBehindIsSentToTheSlaveAndBackWhenCaugh
   EXPECT_EQ(caught_up->suggest_which_broker_id(), 0);
 }
 
+TEST_F(PullMessageProcessorTest, ReadsFromMemoryOnlyWithinMemoryOfTheLogEnd) {
+  PullOptions options;
+  options.max_in_memory_bytes = 1000;
+  Init(message_store_.get(), absl::Seconds(5), options);
+  for (int i = 0; i < 20; ++i) Put("TagA");  // about 2.5 KiB of records
+  Dispatched();
+  // Far behind: may be on disk, for the pull threads.
+  EXPECT_FALSE(pull_->ReadsFromMemory(PullRequest(0)));
+  // The newest records, and offsets whose answer reads no record.
+  EXPECT_TRUE(pull_->ReadsFromMemory(PullRequest(19)));
+  EXPECT_TRUE(pull_->ReadsFromMemory(PullRequest(20)));
+  EXPECT_TRUE(pull_->ReadsFromMemory(PullRequest(500)));
+  // Either way the answer is the same.
+  absl::StatusOr<broker::v1::PullMessageResponse> old = PullNow(PullRequest(0));
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->status(), broker::v1::FOUND);
+}
+
+TEST_F(PullWithFakeStoreTest, AStoreThatCannotTellIsNotReadInline) {
+  EXPECT_FALSE(pull_->ReadsFromMemory(PullRequest(0)));
+}
+
 TEST_F(PullMessageProcessorTest, AReaderWithinMemoryStaysOnTheMaster) {
   Put("TagA");
   Dispatched();

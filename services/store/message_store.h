@@ -128,6 +128,7 @@ class MessageStore final : public StoreApi {
   bool AppendsAreAsync() const override;
   absl::StatusOr<v1::GetMessagesResponse> GetMessages(
       const v1::GetMessagesRequest& request) override;
+  absl::optional<int64_t> ReadBehindBytes(const v1::GetMessagesRequest& request) const override;
   absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(
       const v1::GetQueueOffsetsRequest& request) override;
   absl::StatusOr<v1::GetOffsetByTimeResponse> GetOffsetByTime(

@@ -128,6 +128,29 @@ TEST_F(MessageStoreTest, AppendsAreDispatchedPromptlyAfterTheDispatcherWentIdle)
   }
 }
 
+TEST_F(MessageStoreTest, ReadBehindBytesIsTheDistanceFromTheLogEnd) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  v1::AppendBatchResponse response =
+      Append(store.get(), {Entry("T", 0, "first"), Entry("T", 1, "other"), Entry("T", 0, "last")});
+  ASSERT_TRUE(WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
+  auto behind = [&](int32_t queue_id, int64_t offset, const std::string& topic = "T") {
+    v1::GetMessagesRequest request;
+    request.set_topic(topic);
+    request.set_queue_id(queue_id);
+    request.set_offset(offset);
+    return store->ReadBehindBytes(request);
+  };
+  const int64_t end = store->max_physical_offset();
+  EXPECT_EQ(behind(0, 0), end - response.results(0).physical_offset());
+  EXPECT_EQ(behind(0, 1), end - response.results(2).physical_offset());
+  EXPECT_EQ(behind(1, 0), end - response.results(1).physical_offset());
+  // Answers that read no record: past the end, an unknown queue.
+  EXPECT_EQ(behind(0, 2), 0);
+  EXPECT_EQ(behind(3, 0), 0);
+  EXPECT_EQ(behind(0, 0, "Unknown"), 0);
+}
+
 TEST_F(MessageStoreTest, AppendAssignsOffsetsAndReadsBackInOrder) {
   std::unique_ptr<MessageStore> store = OpenStore(Options());
   ASSERT_NE(store, nullptr);

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/optional.h"
 #include "proto/store.pb.h"
 
 namespace mq::store {
@@ -50,6 +51,14 @@ class StoreApi {
   // answer, reported in a callback): the broker then starts pulls on the gRPC
   // thread that received them instead of handing them to pull threads.
   virtual bool ReadsAreAsync() const { return false; }
+  // How far the read of `request` would start behind the end of the log, in
+  // bytes, when that is cheap to tell without reading the log (one consume-
+  // queue unit); 0 when the answer needs no log read (an offset outside the
+  // queue); nullopt when unknown. RocketMQ's measure of whether a read is
+  // served from memory (accessMessageInMemoryMaxRatio). This default: nullopt.
+  virtual absl::optional<int64_t> ReadBehindBytes(const v1::GetMessagesRequest& request) const {
+    return absl::nullopt;
+  }
   virtual absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(
       const v1::GetQueueOffsetsRequest& request) = 0;
   virtual absl::StatusOr<v1::GetOffsetByTimeResponse> GetOffsetByTime(
