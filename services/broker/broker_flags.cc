@@ -26,6 +26,11 @@ ABSL_FLAG(int, access_message_in_memory_max_ratio, 40,
           "Percent of physical memory: a consumer further behind the commit log's end than "
           "this is told to pull from a slave (broker id 1), and back from the master once "
           "it caught up.");
+ABSL_FLAG(bool, pull_recent_on_grpc_threads, true,
+          "Pulls of data within --access_message_in_memory_max_ratio of the commit log's end "
+          "are read on the gRPC thread that received them (no hop to a pull thread); false "
+          "sends every pull to the pull threads, so a read that has to wait for the disk "
+          "never holds a gRPC thread.");
 ABSL_FLAG(absl::Duration, flush_consumer_offset_interval, absl::Seconds(5),
           "How often consumer offsets are written to the store.");
 
@@ -56,6 +61,7 @@ absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
         "--access_message_in_memory_max_ratio=", in_memory_ratio, ": must be in 1..100"));
   }
   options.pull.max_in_memory_bytes = PhysicalMemoryPercent(in_memory_ratio);
+  options.pull.read_recent_on_grpc_threads = absl::GetFlag(FLAGS_pull_recent_on_grpc_threads);
   options.flush_consumer_offset_interval = absl::GetFlag(FLAGS_flush_consumer_offset_interval);
   if (options.flush_consumer_offset_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--flush_consumer_offset_interval must be positive");

@@ -92,7 +92,8 @@ bool PullMessageProcessor::ReadsFromMemory(const broker::v1::PullMessageRequest&
   read.set_queue_id(request.queue_id());
   read.set_offset(request.queue_offset());
   absl::optional<int64_t> behind = store_->ReadBehindBytes(read);
-  return behind.has_value() && *behind <= options_.max_in_memory_bytes;
+  return options_.read_recent_on_grpc_threads && behind.has_value() &&
+         *behind <= options_.max_in_memory_bytes;
 }
 
 void PullMessageProcessor::Pull(const broker::v1::PullMessageRequest& original,

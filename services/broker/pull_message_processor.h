@@ -53,6 +53,13 @@ struct PullOptions {
   // physical memory; whichBrokerWhenConsumeSlowly, 1).
   int64_t max_in_memory_bytes = PhysicalMemoryPercent(40);
   int64_t which_broker_when_consume_slowly = 1;
+  // Pulls of data within max_in_memory_bytes of the log's end run on the
+  // gRPC thread that received them instead of a pull thread (when the store
+  // can tell, ReadsFromMemory). false: every pull of an in-process store goes
+  // to the pull threads, so no read that has to wait for the disk (data
+  // evicted from the page cache, or not read since a restart) holds a gRPC
+  // thread, at the cost of a thread hop per pull.
+  bool read_recent_on_grpc_threads = true;
 };
 
 // The PullStatus for a store read of `request_offset`.
@@ -81,10 +88,10 @@ class PullMessageProcessor {
   void Pull(const broker::v1::PullMessageRequest& request, absl::Time client_deadline,
             Callback done);
 
-  // True when the store can tell that the read `request` asks for starts
-  // within max_in_memory_bytes of the log's end (RocketMQ's in-memory
-  // measure): recent data, in the page cache, which a thread that must not
-  // block may read. Reads no message.
+  // True when read_recent_on_grpc_threads is on and the store can tell that
+  // the read `request` asks for starts within max_in_memory_bytes of the
+  // log's end (RocketMQ's in-memory measure): recent data, in the page cache,
+  // which a thread that must not block may read. Reads no message.
   bool ReadsFromMemory(const broker::v1::PullMessageRequest& request) const;
 
   // One read of the queue without holding (what the hold service runs), for

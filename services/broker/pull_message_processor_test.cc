@@ -234,6 +234,15 @@ TEST_F(PullMessageProcessorTest, ReadsFromMemoryOnlyWithinMemoryOfTheLogEnd) {
   EXPECT_EQ(old->status(), broker::v1::FOUND);
 }
 
+TEST_F(PullMessageProcessorTest, RecentDataIsNotReadInlineWhenTurnedOff) {
+  PullOptions options;
+  options.read_recent_on_grpc_threads = false;
+  Init(message_store_.get(), absl::Seconds(5), options);
+  Put("TagA");
+  Dispatched();
+  EXPECT_FALSE(pull_->ReadsFromMemory(PullRequest(0)));
+}
+
 TEST_F(PullWithFakeStoreTest, AStoreThatCannotTellIsNotReadInline) {
   EXPECT_FALSE(pull_->ReadsFromMemory(PullRequest(0)));
 }

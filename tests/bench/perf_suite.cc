@@ -14,6 +14,7 @@
 // rows) followed by a readable line.
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -60,6 +61,9 @@ ABSL_FLAG(bool, echo, true, "Measure the transport ceiling rows.");
 ABSL_FLAG(std::vector<std::string>, broker_args, {},
           "Extra flags for the standalone server and the broker (comma-separated), e.g. "
           "--broker_args=--send_threads=64.");
+ABSL_FLAG(std::vector<std::string>, store_args, {},
+          "Extra flags for the standalone server and the store (comma-separated), e.g. "
+          "--store_args=--commit_log_prefault_bytes=0.");
 
 namespace mq::bench {
 namespace {
@@ -208,15 +212,27 @@ struct Deployment {
   }
 };
 
+// `args` followed by each list of extra flags in `extra`.
+std::vector<std::string> WithExtra(std::vector<std::string> args,
+                                   std::initializer_list<const std::vector<std::string>*> extra) {
+  for (const std::vector<std::string>* flags : extra) {
+    args.insert(args.end(), flags->begin(), flags->end());
+  }
+  return args;
+}
+
 Deployment Deploy(const std::string& kind, const std::string& data, bool sync_flush) {
   const std::string flush =
       sync_flush ? "--flush_disk_type=SYNC_FLUSH" : "--flush_disk_type=ASYNC_FLUSH";
+  const std::vector<std::string> broker_args = absl::GetFlag(FLAGS_broker_args);
+  const std::vector<std::string> store_args = absl::GetFlag(FLAGS_store_args);
   Deployment d;
   if (kind == "standalone") {
     d.processes.push_back(
         StartOrDie("standalone", testing::RunfilePath("services/standalone/standalone"),
-                   {"--port=0", "--listen_address=127.0.0.1", absl::StrCat("--data_dir=", data),
-                    "--broker_name=bench", flush}));
+                   WithExtra({"--port=0", "--listen_address=127.0.0.1",
+                              absl::StrCat("--data_dir=", data), "--broker_name=bench", flush},
+                             {&broker_args, &store_args})));
     d.broker_address = d.processes.back()->address();
     d.namesrv_address = d.broker_address;
     return d;
@@ -225,14 +241,16 @@ Deployment Deploy(const std::string& kind, const std::string& data, bool sync_fl
                                    {"--port=0", "--listen_address=127.0.0.1"}));
   const std::string namesrv = d.processes.back()->address();
   d.namesrv_address = namesrv;
-  d.processes.push_back(StartOrDie(
-      "store", testing::RunfilePath("services/store/store"),
-      {"--port=0", "--listen_address=127.0.0.1", absl::StrCat("--data_dir=", data), flush}));
+  d.processes.push_back(StartOrDie("store", testing::RunfilePath("services/store/store"),
+                                   WithExtra({"--port=0", "--listen_address=127.0.0.1",
+                                              absl::StrCat("--data_dir=", data), flush},
+                                             {&store_args})));
   const std::string store = d.processes.back()->address();
   d.processes.push_back(StartOrDie(
       "broker", testing::RunfilePath("services/broker/broker"),
-      {"--port=0", "--listen_address=127.0.0.1", "--broker_name=bench",
-       absl::StrCat("--namesrv_addr=", namesrv), absl::StrCat("--store_address=", store)}));
+      WithExtra({"--port=0", "--listen_address=127.0.0.1", "--broker_name=bench",
+                 absl::StrCat("--namesrv_addr=", namesrv), absl::StrCat("--store_address=", store)},
+                {&broker_args})));
   d.broker_address = d.processes.back()->address();
   return d;
 }
