@@ -87,13 +87,10 @@ absl::StatusOr<std::vector<int64_t>> PullMessageProcessor::Check(
 }
 
 bool PullMessageProcessor::ReadsFromMemory(const broker::v1::PullMessageRequest& request) const {
-  store::v1::GetMessagesRequest read;
-  read.set_topic(request.topic());
-  read.set_queue_id(request.queue_id());
-  read.set_offset(request.queue_offset());
-  absl::optional<int64_t> behind = store_->ReadBehindBytes(read);
-  return options_.read_recent_on_grpc_threads && behind.has_value() &&
-         *behind <= options_.max_in_memory_bytes;
+  if (!options_.read_recent_on_grpc_threads) return false;
+  absl::optional<int64_t> behind =
+      store_->ReadBehindBytes(request.topic(), request.queue_id(), request.queue_offset());
+  return behind.has_value() && *behind <= options_.max_in_memory_bytes;
 }
 
 void PullMessageProcessor::Pull(const broker::v1::PullMessageRequest& original,

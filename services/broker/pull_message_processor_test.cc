@@ -125,6 +125,15 @@ class PullTestBase : public ::testing::Test {
     ASSERT_EQ(response->results(0).status(), store::v1::PUT_OK);
   }
 
+  // A processor for which more than `max_in_memory_bytes` behind the log's
+  // end is far behind, over 20 stored messages (about 2.5 KiB of records).
+  void InitWithTwentyMessages(store::StoreApi* store, int64_t max_in_memory_bytes) {
+    PullOptions options;
+    options.max_in_memory_bytes = max_in_memory_bytes;
+    Init(store, absl::Seconds(5), options);
+    for (int i = 0; i < 20; ++i) Put("TagA");
+  }
+
   absl::StatusOr<broker::v1::PullMessageResponse> PullNow(
       const broker::v1::PullMessageRequest& request) {
     PullAnswer answer;
@@ -200,10 +209,7 @@ TEST_F(PullMessageProcessorTest, FoundReturnsMessagesAndOffsets) {
 }
 
 TEST_F(PullMessageProcessorTest, ReaderFarBehindIsSentToTheSlaveAndBackWhenCaughtUp) {
-  PullOptions options;
-  options.max_in_memory_bytes = 1000;
-  Init(message_store_.get(), absl::Seconds(5), options);
-  for (int i = 0; i < 20; ++i) Put("TagA");  // about 2.5 KiB of records
+  InitWithTwentyMessages(message_store_.get(), 1000);
   Dispatched();
   broker::v1::PullMessageRequest request = PullRequest(0);
   request.set_max_msg_nums(1);
@@ -217,10 +223,7 @@ TEST_F(PullMessageProcessorTest, ReaderFarBehindIsSentToTheSlaveAndBackWhenCaugh
 }
 
 TEST_F(PullMessageProcessorTest, ReadsFromMemoryOnlyWithinMemoryOfTheLogEnd) {
-  PullOptions options;
-  options.max_in_memory_bytes = 1000;
-  Init(message_store_.get(), absl::Seconds(5), options);
-  for (int i = 0; i < 20; ++i) Put("TagA");  // about 2.5 KiB of records
+  InitWithTwentyMessages(message_store_.get(), 1000);
   Dispatched();
   // Far behind: may be on disk, for the pull threads.
   EXPECT_FALSE(pull_->ReadsFromMemory(PullRequest(0)));

@@ -473,10 +473,11 @@ absl::Status MessageStore::ReadMessage(int64_t physical_offset, common::v1::Mess
   return absl::OkStatus();
 }
 
-absl::optional<int64_t> MessageStore::ReadBehindBytes(const v1::GetMessagesRequest& request) const {
-  std::shared_ptr<ConsumeQueue> queue = queues_->Find(request.topic(), request.queue_id());
+absl::optional<int64_t> MessageStore::ReadBehindBytes(absl::string_view topic, int32_t queue_id,
+                                                      int64_t offset) const {
+  std::shared_ptr<ConsumeQueue> queue = queues_->Find(topic, queue_id);
   if (queue == nullptr) return 0;
-  absl::optional<ConsumeQueueUnit> unit = queue->GetUnit(request.offset());
+  absl::optional<ConsumeQueueUnit> unit = queue->GetUnit(offset);
   if (!unit.has_value()) return 0;
   return std::max<int64_t>(0, commit_log_->MaxOffset() - unit->commit_log_offset);
 }

@@ -128,7 +128,8 @@ class MessageStore final : public StoreApi {
   bool AppendsAreAsync() const override;
   absl::StatusOr<v1::GetMessagesResponse> GetMessages(
       const v1::GetMessagesRequest& request) override;
-  absl::optional<int64_t> ReadBehindBytes(const v1::GetMessagesRequest& request) const override;
+  absl::optional<int64_t> ReadBehindBytes(absl::string_view topic, int32_t queue_id,
+                                          int64_t offset) const override;
   absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(
       const v1::GetQueueOffsetsRequest& request) override;
   absl::StatusOr<v1::GetOffsetByTimeResponse> GetOffsetByTime(

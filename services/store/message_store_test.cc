@@ -135,11 +135,7 @@ TEST_F(MessageStoreTest, ReadBehindBytesIsTheDistanceFromTheLogEnd) {
       Append(store.get(), {Entry("T", 0, "first"), Entry("T", 1, "other"), Entry("T", 0, "last")});
   ASSERT_TRUE(WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
   auto behind = [&](int32_t queue_id, int64_t offset, const std::string& topic = "T") {
-    v1::GetMessagesRequest request;
-    request.set_topic(topic);
-    request.set_queue_id(queue_id);
-    request.set_offset(offset);
-    return store->ReadBehindBytes(request);
+    return store->ReadBehindBytes(topic, queue_id, offset);
   };
   const int64_t end = store->max_physical_offset();
   EXPECT_EQ(behind(0, 0), end - response.results(0).physical_offset());

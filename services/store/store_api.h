@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "proto/store.pb.h"
 
@@ -51,12 +52,14 @@ class StoreApi {
   // answer, reported in a callback): the broker then starts pulls on the gRPC
   // thread that received them instead of handing them to pull threads.
   virtual bool ReadsAreAsync() const { return false; }
-  // How far the read of `request` would start behind the end of the log, in
-  // bytes, when that is cheap to tell without reading the log (one consume-
-  // queue unit); 0 when the answer needs no log read (an offset outside the
-  // queue); nullopt when unknown. RocketMQ's measure of whether a read is
-  // served from memory (accessMessageInMemoryMaxRatio). This default: nullopt.
-  virtual absl::optional<int64_t> ReadBehindBytes(const v1::GetMessagesRequest& request) const {
+  // How far a read of `topic`/`queue_id` from `offset` would start behind the
+  // end of the log, in bytes, when that is cheap to tell without reading the
+  // log (one consume-queue unit); 0 when the answer needs no log read (an
+  // offset outside the queue, an unknown queue); nullopt when unknown.
+  // RocketMQ's measure of whether a read is served from memory
+  // (accessMessageInMemoryMaxRatio). This default: nullopt.
+  virtual absl::optional<int64_t> ReadBehindBytes(absl::string_view topic, int32_t queue_id,
+                                                  int64_t offset) const {
     return absl::nullopt;
   }
   virtual absl::StatusOr<v1::GetQueueOffsetsResponse> GetQueueOffsets(
