@@ -12,6 +12,8 @@
 // Each figure is printed as a line "ROW<TAB>id<TAB>value<TAB>p50_ms<TAB>p99_ms
 // <TAB>calls<TAB>failures" (value: messages per second, or MiB for memory
 // rows) followed by a readable line.
+// --rows=ID_PREFIX,... measures only those rows (for comparing one row across
+// builds), e.g. --rows=split.batch,echo.batch.
 #include <cstdio>
 #include <filesystem>
 #include <initializer_list>
@@ -23,6 +25,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -58,6 +61,9 @@ ABSL_FLAG(bool, pull_stored_records, true,
           "Catch-up pulls ask for stored records (as the C++ client does), not message fields.");
 ABSL_FLAG(std::string, deployments, "standalone,split", "Deployments to measure.");
 ABSL_FLAG(bool, echo, true, "Measure the transport ceiling rows.");
+ABSL_FLAG(std::vector<std::string>, rows, {},
+          "Measure only the rows whose id starts with one of these (comma-separated), e.g. "
+          "--rows=split.batch,standalone.send.w64; empty measures every row.");
 ABSL_FLAG(std::vector<std::string>, broker_args, {},
           "Extra flags for the standalone server and the broker (comma-separated), e.g. "
           "--broker_args=--send_threads=64.");
@@ -67,6 +73,27 @@ ABSL_FLAG(std::vector<std::string>, store_args, {},
 
 namespace mq::bench {
 namespace {
+
+// Whether the row `id` is to be measured (--rows).
+bool Wanted(absl::string_view id) {
+  const std::vector<std::string> rows = absl::GetFlag(FLAGS_rows);
+  if (rows.empty()) return true;
+  for (const std::string& row : rows) {
+    if (absl::StartsWith(id, row)) return true;
+  }
+  return false;
+}
+
+// Whether any row whose id starts with `group` (e.g. "split.syncflush.") is
+// to be measured.
+bool AnyWanted(absl::string_view group) {
+  const std::vector<std::string> rows = absl::GetFlag(FLAGS_rows);
+  if (rows.empty()) return true;
+  for (const std::string& row : rows) {
+    if (absl::StartsWith(row, group) || absl::StartsWith(group, row)) return true;
+  }
+  return false;
+}
 
 void Report(const std::string& id, const std::string& what, const LoadResult& r) {
   std::printf("ROW\t%s\t%.1f\t%.3f\t%.3f\t%ld\t%ld\n", id.c_str(), r.per_second, r.p50_ms, r.p99_ms,
@@ -151,7 +178,7 @@ void MeasureEcho(const char* self) {
         [done = std::move(done)](grpc::Status status) { done(status.ok()); });
   };
   for (int window : Windows()) {
-    if (window > max_window) continue;
+    if (window > max_window || !Wanted(absl::StrCat("echo.unary.w", window))) continue;
     Report(absl::StrCat("echo.unary.w", window),
            absl::StrCat("null unary echo, ", window, " in flight"),
            RunClosedLoop(window, 1, duration, unary));
@@ -163,12 +190,14 @@ void MeasureEcho(const char* self) {
         slot.context.get(), &slot.batch_request, &slot.batch_response,
         [done = std::move(done)](grpc::Status status) { done(status.ok()); });
   };
-  Report("echo.batch",
-         absl::StrCat("null batch echo, ", absl::GetFlag(FLAGS_batch), " per call, ",
-                      absl::GetFlag(FLAGS_batch_in_flight), " in flight"),
-         RunClosedLoop(absl::GetFlag(FLAGS_batch_in_flight), absl::GetFlag(FLAGS_batch), duration,
-                       batch));
-  {
+  if (Wanted("echo.batch")) {
+    Report("echo.batch",
+           absl::StrCat("null batch echo, ", absl::GetFlag(FLAGS_batch), " per call, ",
+                        absl::GetFlag(FLAGS_batch_in_flight), " in flight"),
+           RunClosedLoop(absl::GetFlag(FLAGS_batch_in_flight), absl::GetFlag(FLAGS_batch), duration,
+                         batch));
+  }
+  if (Wanted("echo.stream")) {
     using EchoStream = PipelinedStreamClient<v1::EchoMessage, v1::EchoMessage>;
     std::vector<std::unique_ptr<EchoStream>> streams;
     for (int i = 0; i < channels; ++i) {
@@ -284,22 +313,28 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
   const int batch_in_flight = absl::GetFlag(FLAGS_batch_in_flight);
   const int in_flight = absl::GetFlag(FLAGS_in_flight);
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
-  std::cout << kind << " (async flush):" << std::endl;
+  const std::string id = kind + ".";
   double peak_single = 0;
-  {
+  // Every async-flush row; the SYNC_FLUSH ones are under "syncflush.".
+  const bool async_rows = AnyWanted(id + "send.") || AnyWanted(id + "stream") ||
+                          AnyWanted(id + "producer") || AnyWanted(id + "batch") ||
+                          AnyWanted(id + "fill") || AnyWanted(id + "catchup") ||
+                          AnyWanted(id + "e2e");
+  if (async_rows) {
+    std::cout << kind << " (async flush):" << std::endl;
     Deployment d = Deploy(kind, absl::StrCat(data_root, "/", kind, "-async"), false);
     BrokerStubs stubs(d.broker_address, channels);
     CheckOk(CreateTopic(stubs, "Bench", queues));
     const int max_window = std::max(in_flight, 256);
     SendLoad singles(&stubs, "Bench", queues, max_window, 1, body);
     for (int window : Windows()) {
-      if (window > max_window) continue;
+      if (window > max_window || !Wanted(absl::StrCat(id, "send.w", window))) continue;
       LoadResult r = RunClosedLoop(window, 1, duration, singles.AsStartCall());
       if (window == in_flight) peak_single = r.per_second;
       Report(absl::StrCat(kind, ".send.w", window),
              absl::StrCat("sync send, ", window, " in flight"), r);
     }
-    {
+    if (Wanted(id + "stream")) {
       using SendStream =
           PipelinedStreamClient<broker::v1::SendStreamRequest, broker::v1::SendStreamResponse>;
       std::vector<std::unique_ptr<SendStream>> streams;
@@ -333,34 +368,39 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
              RunClosedLoop(in_flight, 1, duration, stream));
       for (auto& s : streams) s->Close();
     }
-    Report(absl::StrCat(kind, ".producer"),
-           absl::StrCat("Producer (C++ client) sends, ", in_flight, " in flight"),
-           ProducerLoad(d, kind, "Bench", in_flight, duration, body));
-    SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
-    MemorySampler memory(d.ServerPids());
-    Report(absl::StrCat(kind, ".batch"),
-           absl::StrCat("batched send, ", batch, " per call, ", batch_in_flight, " in flight"),
-           RunClosedLoop(batch_in_flight, batch, duration, batches.AsStartCall()));
-    ReportMemory(kind, memory.Stop());
-
-    const int64_t catchup = absl::GetFlag(FLAGS_catchup_messages);
-    CheckOk(CreateTopic(stubs, "CatchUp", queues));
-    absl::Time fill_begin = absl::Now();
-    CheckOk(Fill(stubs, "CatchUp", queues, catchup, body));
-    LoadResult fill;
-    fill.per_second =
-        static_cast<double>(catchup) / absl::ToDoubleSeconds(absl::Now() - fill_begin);
-    fill.calls = catchup / 32;
-    Report(absl::StrCat(kind, ".fill"), absl::StrCat("fill of ", catchup, " (batches of 32)"),
-           fill);
-    Report(absl::StrCat(kind, ".catchup"),
-           absl::StrCat("catch-up read of ", catchup, ", ", absl::GetFlag(FLAGS_pull_batch),
-                        " per pull, p = per pull"),
-           CatchUp(stubs, "CatchUp", queues, catchup, absl::GetFlag(FLAGS_pull_batch),
-                   absl::GetFlag(FLAGS_pull_chains_per_queue),
-                   absl::GetFlag(FLAGS_pull_stored_records)));
-
-    if (peak_single > 0) {
+    if (Wanted(id + "producer")) {
+      Report(absl::StrCat(kind, ".producer"),
+             absl::StrCat("Producer (C++ client) sends, ", in_flight, " in flight"),
+             ProducerLoad(d, kind, "Bench", in_flight, duration, body));
+    }
+    if (Wanted(id + "batch")) {
+      SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
+      MemorySampler memory(d.ServerPids());
+      Report(absl::StrCat(kind, ".batch"),
+             absl::StrCat("batched send, ", batch, " per call, ", batch_in_flight, " in flight"),
+             RunClosedLoop(batch_in_flight, batch, duration, batches.AsStartCall()));
+      ReportMemory(kind, memory.Stop());
+    }
+    if (Wanted(id + "fill") || Wanted(id + "catchup")) {
+      const int64_t catchup = absl::GetFlag(FLAGS_catchup_messages);
+      CheckOk(CreateTopic(stubs, "CatchUp", queues));
+      absl::Time fill_begin = absl::Now();
+      CheckOk(Fill(stubs, "CatchUp", queues, catchup, body));
+      LoadResult fill;
+      fill.per_second =
+          static_cast<double>(catchup) / absl::ToDoubleSeconds(absl::Now() - fill_begin);
+      fill.calls = catchup / 32;
+      Report(absl::StrCat(kind, ".fill"), absl::StrCat("fill of ", catchup, " (batches of 32)"),
+             fill);
+      Report(absl::StrCat(kind, ".catchup"),
+             absl::StrCat("catch-up read of ", catchup, ", ", absl::GetFlag(FLAGS_pull_batch),
+                          " per pull, p = per pull"),
+             CatchUp(stubs, "CatchUp", queues, catchup, absl::GetFlag(FLAGS_pull_batch),
+                     absl::GetFlag(FLAGS_pull_chains_per_queue),
+                     absl::GetFlag(FLAGS_pull_stored_records)));
+    }
+    // Paced at half the peak single-send rate, so only after that was measured.
+    if (peak_single > 0 && Wanted(id + "e2e")) {
       CheckOk(CreateTopic(stubs, "EndToEnd", queues));
       EndToEndResult e2e = EndToEnd(stubs, "EndToEnd", queues, peak_single / 2, duration, body);
       Report(
@@ -372,6 +412,7 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
     }
     d.Stop();
   }
+  if (!AnyWanted(id + "syncflush.")) return;
   std::cout << kind << " (SYNC_FLUSH):" << std::endl;
   {
     Deployment d = Deploy(kind, absl::StrCat(data_root, "/", kind, "-sync"), true);
@@ -379,18 +420,23 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
     CheckOk(CreateTopic(stubs, "Bench", queues));
     SendLoad singles(&stubs, "Bench", queues, in_flight, 1, body);
     for (int window : {1, in_flight}) {
+      if (!Wanted(absl::StrCat(id, "syncflush.w", window))) continue;
       Report(absl::StrCat(kind, ".syncflush.w", window),
              absl::StrCat("sync-flush send, ", window, " in flight"),
              RunClosedLoop(window, 1, duration, singles.AsStartCall()));
     }
-    Report(absl::StrCat(kind, ".syncflush.producer"),
-           absl::StrCat("sync-flush Producer (C++ client) sends, ", in_flight, " in flight"),
-           ProducerLoad(d, kind, "Bench", in_flight, duration, body));
-    SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
-    Report(absl::StrCat(kind, ".syncflush.batch"),
-           absl::StrCat("sync-flush batched send, ", batch, " per call, ", batch_in_flight,
-                        " in flight"),
-           RunClosedLoop(batch_in_flight, batch, duration, batches.AsStartCall()));
+    if (Wanted(id + "syncflush.producer")) {
+      Report(absl::StrCat(kind, ".syncflush.producer"),
+             absl::StrCat("sync-flush Producer (C++ client) sends, ", in_flight, " in flight"),
+             ProducerLoad(d, kind, "Bench", in_flight, duration, body));
+    }
+    if (Wanted(id + "syncflush.batch")) {
+      SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
+      Report(absl::StrCat(kind, ".syncflush.batch"),
+             absl::StrCat("sync-flush batched send, ", batch, " per call, ", batch_in_flight,
+                          " in flight"),
+             RunClosedLoop(batch_in_flight, batch, duration, batches.AsStartCall()));
+    }
     d.Stop();
   }
 }
@@ -398,7 +444,7 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
 int RunSuite(const char* self) {
   std::string data = testing::MakeTempDir("perf-suite");
   CleanUpOnSignal(data);
-  if (absl::GetFlag(FLAGS_echo)) {
+  if (absl::GetFlag(FLAGS_echo) && AnyWanted("echo.")) {
     std::cout << "transport ceiling (null gRPC echo):" << std::endl;
     MeasureEcho(self);
   }
