@@ -16,6 +16,7 @@
 // builds), e.g. --rows=split.batch,echo.batch.
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <iostream>
 #include <memory>
@@ -85,12 +86,13 @@ bool Wanted(absl::string_view id) {
 }
 
 // Whether any row whose id starts with `group` (e.g. "split.syncflush.") is
-// to be measured.
-bool AnyWanted(absl::string_view group) {
-  const std::vector<std::string> rows = absl::GetFlag(FLAGS_rows);
-  if (rows.empty()) return true;
-  for (const std::string& row : rows) {
-    if (absl::StartsWith(row, group) || absl::StartsWith(group, row)) return true;
+// to be measured, other than those starting with `except` (if not empty).
+bool AnyWanted(absl::string_view group, absl::string_view except = "") {
+  if (Wanted(group)) return true;
+  for (const std::string& row : absl::GetFlag(FLAGS_rows)) {
+    if (absl::StartsWith(row, group) && (except.empty() || !absl::StartsWith(row, except))) {
+      return true;
+    }
   }
   return false;
 }
@@ -102,6 +104,12 @@ void Report(const std::string& id, const std::string& what, const LoadResult& r)
               what.c_str(), r.per_second, r.p50_ms, r.p99_ms, static_cast<long>(r.calls),
               static_cast<long>(r.failures));
   std::fflush(stdout);
+}
+
+// Runs `measure` and reports it as row `id`, if that row is wanted.
+void MeasureRow(const std::string& id, const std::string& what,
+                const std::function<LoadResult()>& measure) {
+  if (Wanted(id)) Report(id, what, measure());
 }
 
 void ReportMemory(const std::string& id, const MemoryPeak& peak) {
@@ -178,10 +186,10 @@ void MeasureEcho(const char* self) {
         [done = std::move(done)](grpc::Status status) { done(status.ok()); });
   };
   for (int window : Windows()) {
-    if (window > max_window || !Wanted(absl::StrCat("echo.unary.w", window))) continue;
-    Report(absl::StrCat("echo.unary.w", window),
-           absl::StrCat("null unary echo, ", window, " in flight"),
-           RunClosedLoop(window, 1, duration, unary));
+    if (window > max_window) continue;
+    MeasureRow(absl::StrCat("echo.unary.w", window),
+               absl::StrCat("null unary echo, ", window, " in flight"),
+               [&] { return RunClosedLoop(window, 1, duration, unary); });
   }
   StartCall batch = [&](int index, std::function<void(bool)> done) {
     Slot& slot = slots[index];
@@ -190,13 +198,13 @@ void MeasureEcho(const char* self) {
         slot.context.get(), &slot.batch_request, &slot.batch_response,
         [done = std::move(done)](grpc::Status status) { done(status.ok()); });
   };
-  if (Wanted("echo.batch")) {
-    Report("echo.batch",
-           absl::StrCat("null batch echo, ", absl::GetFlag(FLAGS_batch), " per call, ",
-                        absl::GetFlag(FLAGS_batch_in_flight), " in flight"),
-           RunClosedLoop(absl::GetFlag(FLAGS_batch_in_flight), absl::GetFlag(FLAGS_batch), duration,
-                         batch));
-  }
+  MeasureRow("echo.batch",
+             absl::StrCat("null batch echo, ", absl::GetFlag(FLAGS_batch), " per call, ",
+                          absl::GetFlag(FLAGS_batch_in_flight), " in flight"),
+             [&] {
+               return RunClosedLoop(absl::GetFlag(FLAGS_batch_in_flight),
+                                    absl::GetFlag(FLAGS_batch), duration, batch);
+             });
   if (Wanted("echo.stream")) {
     using EchoStream = PipelinedStreamClient<v1::EchoMessage, v1::EchoMessage>;
     std::vector<std::unique_ptr<EchoStream>> streams;
@@ -315,12 +323,8 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
   const std::string id = kind + ".";
   double peak_single = 0;
-  // Every async-flush row; the SYNC_FLUSH ones are under "syncflush.".
-  const bool async_rows = AnyWanted(id + "send.") || AnyWanted(id + "stream") ||
-                          AnyWanted(id + "producer") || AnyWanted(id + "batch") ||
-                          AnyWanted(id + "fill") || AnyWanted(id + "catchup") ||
-                          AnyWanted(id + "e2e");
-  if (async_rows) {
+  // The SYNC_FLUSH rows are under "syncflush."; the rest run with async flush.
+  if (AnyWanted(id, id + "syncflush.")) {
     std::cout << kind << " (async flush):" << std::endl;
     Deployment d = Deploy(kind, absl::StrCat(data_root, "/", kind, "-async"), false);
     BrokerStubs stubs(d.broker_address, channels);
@@ -328,11 +332,11 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
     const int max_window = std::max(in_flight, 256);
     SendLoad singles(&stubs, "Bench", queues, max_window, 1, body);
     for (int window : Windows()) {
-      if (window > max_window || !Wanted(absl::StrCat(id, "send.w", window))) continue;
+      const std::string row = absl::StrCat(id, "send.w", window);
+      if (window > max_window || !Wanted(row)) continue;
       LoadResult r = RunClosedLoop(window, 1, duration, singles.AsStartCall());
       if (window == in_flight) peak_single = r.per_second;
-      Report(absl::StrCat(kind, ".send.w", window),
-             absl::StrCat("sync send, ", window, " in flight"), r);
+      Report(row, absl::StrCat("sync send, ", window, " in flight"), r);
     }
     if (Wanted(id + "stream")) {
       using SendStream =
@@ -363,20 +367,18 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
       StartCall stream = [&](int index, std::function<void(bool)> done) {
         streams[index % channels]->Send(request, std::move(done));
       };
-      Report(absl::StrCat(kind, ".stream"),
+      Report(id + "stream",
              absl::StrCat("sync send over SendMessageStream, ", in_flight, " in flight"),
              RunClosedLoop(in_flight, 1, duration, stream));
       for (auto& s : streams) s->Close();
     }
-    if (Wanted(id + "producer")) {
-      Report(absl::StrCat(kind, ".producer"),
-             absl::StrCat("Producer (C++ client) sends, ", in_flight, " in flight"),
-             ProducerLoad(d, kind, "Bench", in_flight, duration, body));
-    }
+    MeasureRow(id + "producer",
+               absl::StrCat("Producer (C++ client) sends, ", in_flight, " in flight"),
+               [&] { return ProducerLoad(d, kind, "Bench", in_flight, duration, body); });
     if (Wanted(id + "batch")) {
       SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
       MemorySampler memory(d.ServerPids());
-      Report(absl::StrCat(kind, ".batch"),
+      Report(id + "batch",
              absl::StrCat("batched send, ", batch, " per call, ", batch_in_flight, " in flight"),
              RunClosedLoop(batch_in_flight, batch, duration, batches.AsStartCall()));
       ReportMemory(kind, memory.Stop());
@@ -390,9 +392,8 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
       fill.per_second =
           static_cast<double>(catchup) / absl::ToDoubleSeconds(absl::Now() - fill_begin);
       fill.calls = catchup / 32;
-      Report(absl::StrCat(kind, ".fill"), absl::StrCat("fill of ", catchup, " (batches of 32)"),
-             fill);
-      Report(absl::StrCat(kind, ".catchup"),
+      Report(id + "fill", absl::StrCat("fill of ", catchup, " (batches of 32)"), fill);
+      Report(id + "catchup",
              absl::StrCat("catch-up read of ", catchup, ", ", absl::GetFlag(FLAGS_pull_batch),
                           " per pull, p = per pull"),
              CatchUp(stubs, "CatchUp", queues, catchup, absl::GetFlag(FLAGS_pull_batch),
@@ -404,11 +405,10 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
       CheckOk(CreateTopic(stubs, "EndToEnd", queues));
       EndToEndResult e2e = EndToEnd(stubs, "EndToEnd", queues, peak_single / 2, duration, body);
       Report(
-          absl::StrCat(kind, ".e2e_send"),
+          id + "e2e_send",
           absl::StrCat("paced sends at half the peak (", static_cast<int>(peak_single / 2), "/s)"),
           e2e.send);
-      Report(absl::StrCat(kind, ".e2e"), "produce-to-consume latency, long-polling pulls",
-             e2e.delivery);
+      Report(id + "e2e", "produce-to-consume latency, long-polling pulls", e2e.delivery);
     }
     d.Stop();
   }
@@ -420,23 +420,20 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
     CheckOk(CreateTopic(stubs, "Bench", queues));
     SendLoad singles(&stubs, "Bench", queues, in_flight, 1, body);
     for (int window : {1, in_flight}) {
-      if (!Wanted(absl::StrCat(id, "syncflush.w", window))) continue;
-      Report(absl::StrCat(kind, ".syncflush.w", window),
-             absl::StrCat("sync-flush send, ", window, " in flight"),
-             RunClosedLoop(window, 1, duration, singles.AsStartCall()));
+      MeasureRow(absl::StrCat(id, "syncflush.w", window),
+                 absl::StrCat("sync-flush send, ", window, " in flight"),
+                 [&] { return RunClosedLoop(window, 1, duration, singles.AsStartCall()); });
     }
-    if (Wanted(id + "syncflush.producer")) {
-      Report(absl::StrCat(kind, ".syncflush.producer"),
-             absl::StrCat("sync-flush Producer (C++ client) sends, ", in_flight, " in flight"),
-             ProducerLoad(d, kind, "Bench", in_flight, duration, body));
-    }
-    if (Wanted(id + "syncflush.batch")) {
-      SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
-      Report(absl::StrCat(kind, ".syncflush.batch"),
-             absl::StrCat("sync-flush batched send, ", batch, " per call, ", batch_in_flight,
-                          " in flight"),
-             RunClosedLoop(batch_in_flight, batch, duration, batches.AsStartCall()));
-    }
+    MeasureRow(id + "syncflush.producer",
+               absl::StrCat("sync-flush Producer (C++ client) sends, ", in_flight, " in flight"),
+               [&] { return ProducerLoad(d, kind, "Bench", in_flight, duration, body); });
+    MeasureRow(id + "syncflush.batch",
+               absl::StrCat("sync-flush batched send, ", batch, " per call, ", batch_in_flight,
+                            " in flight"),
+               [&] {
+                 SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
+                 return RunClosedLoop(batch_in_flight, batch, duration, batches.AsStartCall());
+               });
     d.Stop();
   }
 }
