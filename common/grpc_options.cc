@@ -30,4 +30,10 @@ std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address) {
                                    DefaultChannelArguments());
 }
 
+std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address) {
+  grpc::ChannelArguments args = DefaultChannelArguments();
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
 }  // namespace mq

@@ -26,6 +26,11 @@ grpc::ChannelArguments DefaultChannelArguments();
 // An insecure channel to "host:port" with DefaultChannelArguments().
 std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address);
 
+// CreateChannel() with a connection of its own: channels to the same address
+// made by CreateChannel() share one connection (gRPC's global subchannel
+// pool); this one is not shared.
+std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address);
+
 }  // namespace mq
 
 #endif  // MQ_COMMON_GRPC_OPTIONS_H_

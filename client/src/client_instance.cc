@@ -136,12 +136,11 @@ void ClientInstance::Shutdown() {
   std::vector<std::shared_ptr<BrokerSendStream>> streams;
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [address, open] : send_streams_) {
-      for (auto& stream : open) {
-        if (stream != nullptr) streams.push_back(std::move(stream));
+    for (auto& [address, slots] : send_streams_) {
+      for (SendStreamSlot& slot : slots) {
+        if (slot.stream != nullptr) streams.push_back(std::move(slot.stream));
       }
     }
-    send_streams_.clear();
     for (auto& stream : failed_streams_) streams.push_back(std::move(stream));
     failed_streams_.clear();
   }
@@ -373,12 +372,13 @@ void ClientInstance::ForgetOfflineBrokersLocked(
         channels_.erase(channel);
       }
       broker_stubs_.erase(it->second);
-      auto streams = send_streams_.find(it->second);
-      if (streams != send_streams_.end()) {
-        for (auto& stream : streams->second) {
-          if (stream != nullptr) retired_streams->push_back(std::move(stream));
+      auto slots = send_streams_.find(it->second);
+      if (slots != send_streams_.end()) {
+        for (SendStreamSlot& slot : slots->second) {
+          if (slot.stream != nullptr) retired_streams->push_back(std::move(slot.stream));
+          if (slot.channel != nullptr) retired_channels_.push_back(std::move(slot.channel));
         }
-        send_streams_.erase(streams);
+        send_streams_.erase(slots);
       }
       it = group->second.erase(it);
     }
@@ -430,18 +430,22 @@ std::shared_ptr<broker::v1::Broker::Stub> ClientInstance::BrokerStubLocked(
 
 std::shared_ptr<BrokerSendStream> ClientInstance::SendStream(const std::string& address) {
   absl::MutexLock lock(&mu_);
-  std::vector<std::shared_ptr<BrokerSendStream>>& streams = send_streams_[address];
-  streams.resize(kSendStreamsPerBroker);
-  std::shared_ptr<BrokerSendStream>& stream = streams[next_send_stream_++ % streams.size()];
-  if (stream != nullptr && stream->usable()) return stream;
-  if (stream != nullptr) {
+  std::vector<SendStreamSlot>& slots = send_streams_[address];
+  slots.resize(kSendStreamsPerBroker);
+  SendStreamSlot& slot = slots[next_send_stream_++ % slots.size()];
+  if (slot.stream != nullptr && slot.stream->usable()) return slot.stream;
+  if (slot.stream != nullptr) {
     // A broker that is down fails every new stream at once: drop the ended
     // ones here too, not only every heartbeat interval.
     if (failed_streams_.size() >= kFailedStreamsKept) DropEndedStreamsLocked();
-    failed_streams_.push_back(std::move(stream));
+    failed_streams_.push_back(std::move(slot.stream));
   }
-  stream = BrokerSendStream::Open(*BrokerStubLocked(address), address);
-  return stream;
+  if (slot.channel == nullptr) {
+    slot.channel = CreateDedicatedChannel(address);
+    slot.stub = broker::v1::Broker::NewStub(slot.channel);
+  }
+  slot.stream = BrokerSendStream::Open(*slot.stub, address);
+  return slot.stream;
 }
 
 size_t ClientInstance::FailedSendStreams() const {
@@ -460,9 +464,9 @@ void ClientInstance::ExpireOverdueSends() {
   std::vector<std::shared_ptr<BrokerSendStream>> streams;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [address, open] : send_streams_) {
-      for (const auto& stream : open) {
-        if (stream != nullptr) streams.push_back(stream);
+    for (const auto& [address, slots] : send_streams_) {
+      for (const SendStreamSlot& slot : slots) {
+        if (slot.stream != nullptr) streams.push_back(slot.stream);
       }
     }
   }

@@ -32,7 +32,10 @@ namespace client_internal {
 // send waits exactly its own).
 inline constexpr absl::Duration kSendDeadlineSweep = absl::Milliseconds(50);
 // Send streams per broker: each carries one write and one read at a time, so
-// more than one keeps the connection busy (BENCHMARKS.md, issue 9).
+// more than one keeps the broker busy. Each has a connection of its own:
+// streams sharing one HTTP/2 connection share its socket and its transport
+// lock, and cost about twice the context switches per send on both ends
+// (BENCHMARKS.md, issue 9).
 inline constexpr size_t kSendStreamsPerBroker = 4;
 // Failed send streams kept before the ended ones are dropped on the spot.
 inline constexpr size_t kFailedStreamsKept = 16;
@@ -205,9 +208,15 @@ class ClientInstance {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<namesrv::v1::NameServer::Stub>> namesrv_stubs_
       ABSL_GUARDED_BY(mu_);
-  // kSendStreamsPerBroker streams per address, used in turn.
-  absl::flat_hash_map<std::string, std::vector<std::shared_ptr<BrokerSendStream>>> send_streams_
-      ABSL_GUARDED_BY(mu_);
+  // One send stream and the connection it runs on.
+  struct SendStreamSlot {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<broker::v1::Broker::Stub> stub;
+    // Null until first used.
+    std::shared_ptr<BrokerSendStream> stream;
+  };
+  // kSendStreamsPerBroker slots per address, used in turn.
+  absl::flat_hash_map<std::string, std::vector<SendStreamSlot>> send_streams_ ABSL_GUARDED_BY(mu_);
   size_t next_send_stream_ ABSL_GUARDED_BY(mu_) = 0;
   // Failed send streams, kept until their call has ended and then dropped by
   // SendStream() (past kFailedStreamsKept), CleanOfflineBrokers() or

@@ -255,6 +255,51 @@ TEST(ClientInstanceTest, SendStreamsAreSharedInTurnAndReplacedWhenTheyFail) {
   instance.Shutdown();
 }
 
+// Each send stream to a broker runs on a connection of its own (the broker
+// sees each come from its own client port), and a stream that replaces a
+// failed one reuses its slot's connection.
+TEST(ClientInstanceTest, SendStreamsToABrokerUseOneConnectionEach) {
+  FakeNameServer namesrv;
+  FakeBroker broker("broker-a");
+  ClientInstance instance("127.0.0.1@x", FastOptions({namesrv.address()}));
+  ASSERT_TRUE(instance.Start().ok());
+  broker::v1::SendMessageRequest request;
+  request.mutable_message()->set_topic("T");
+  request.mutable_message()->set_body("b");
+  (*request.mutable_message()->mutable_properties())["UNIQ_KEY"] = "id";
+  auto send_on_each_stream = [&] {
+    for (size_t i = 0; i < kSendStreamsPerBroker; ++i) {
+      absl::Notification done;
+      absl::Status status;
+      instance.SendStream(broker.address())
+          ->Send(request, absl::Now() + absl::Seconds(10),
+                 [&](absl::StatusOr<broker::v1::SendMessageResponse> response) {
+                   status = response.status();
+                   done.Notify();
+                 });
+      ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+      ASSERT_TRUE(status.ok()) << status;
+    }
+  };
+  send_on_each_stream();
+  const std::set<std::string> peers = broker.SendStreamPeers();
+  EXPECT_EQ(peers.size(), kSendStreamsPerBroker);
+  // A stream the broker ends is replaced on the same connection.
+  broker.SetDefaultSendReply(FakeReply::EndStream(grpc::StatusCode::UNAVAILABLE));
+  for (size_t i = 0; i < kSendStreamsPerBroker; ++i) {
+    std::shared_ptr<BrokerSendStream> stream = instance.SendStream(broker.address());
+    absl::Notification done;
+    stream->Send(request, absl::Now() + absl::Seconds(10),
+                 [&](absl::StatusOr<broker::v1::SendMessageResponse>) { done.Notify(); });
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    ASSERT_TRUE(WaitUntil([&] { return !stream->usable(); }));
+  }
+  broker.SetDefaultSendReply(FakeReply::Ok());
+  send_on_each_stream();
+  EXPECT_EQ(broker.SendStreamPeers(), peers);
+  instance.Shutdown();
+}
+
 // A broker that is down fails each new stream at once; sending on regardless
 // (as a producer without fault avoidance does) keeps a bounded number of them.
 TEST(ClientInstanceTest, StreamsToADownBrokerDoNotPileUp) {

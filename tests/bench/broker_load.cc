@@ -1,7 +1,5 @@
 #include "tests/bench/broker_load.h"
 
-#include <grpcpp/create_channel.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -80,15 +78,10 @@ LoadResult Failed() {
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> DedicatedChannel(const std::string& address) {
-  grpc::ChannelArguments args = DefaultChannelArguments();
-  // Not shared through gRPC's global subchannel pool.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
 BrokerStubs::BrokerStubs(const std::string& address, int channels) {
-  for (int i = 0; i < channels; ++i) stubs_.push_back(Broker::NewStub(DedicatedChannel(address)));
+  for (int i = 0; i < channels; ++i) {
+    stubs_.push_back(Broker::NewStub(CreateDedicatedChannel(address)));
+  }
 }
 
 absl::Status CreateTopic(const BrokerStubs& stubs, const std::string& topic, int queues) {

@@ -27,9 +27,6 @@
 
 namespace mq::bench {
 
-// A channel with a connection of its own.
-std::shared_ptr<grpc::Channel> DedicatedChannel(const std::string& address);
-
 // Stubs on `channels` separate connections to one broker; call i uses
 // stub i % channels.
 class BrokerStubs {

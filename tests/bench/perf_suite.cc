@@ -32,6 +32,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/grpc_options.h"
 #include "mq/message.h"
 #include "mq/producer.h"
 #include "mq/push_consumer.h"
@@ -156,7 +157,7 @@ void MeasureEcho(const char* self) {
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
   std::vector<std::unique_ptr<v1::Echo::Stub>> stubs;
   for (int i = 0; i < channels; ++i) {
-    stubs.push_back(v1::Echo::NewStub(DedicatedChannel(echo->address())));
+    stubs.push_back(v1::Echo::NewStub(CreateDedicatedChannel(echo->address())));
   }
   struct Slot {
     std::unique_ptr<grpc::ClientContext> context;

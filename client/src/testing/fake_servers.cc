@@ -184,6 +184,11 @@ std::vector<broker::v1::UnregisterClientRequest> FakeBroker::Unregisters() const
   return unregisters_;
 }
 
+std::set<std::string> FakeBroker::SendStreamPeers() const {
+  absl::MutexLock lock(&mu_);
+  return send_stream_peers_;
+}
+
 FakeReply FakeBroker::NextSendReply() {
   ++send_calls_;
   if (script_.empty()) return default_reply_;
@@ -226,6 +231,10 @@ grpc::Status FakeBroker::SendMessageStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<broker::v1::SendStreamResponse, broker::v1::SendStreamRequest>*
         stream) {
+  {
+    absl::MutexLock lock(&mu_);
+    send_stream_peers_.insert(context->peer());
+  }
   broker::v1::SendStreamRequest request;
   bool hung = false;
   while (stream->Read(&request)) {
