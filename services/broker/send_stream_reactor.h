@@ -79,7 +79,6 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<broker::v1::SendS
   void StartSend(std::shared_ptr<const broker::v1::SendStreamRequest> request);
   void Complete(uint64_t request_id, absl::StatusOr<broker::v1::SendMessageResponse> result)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // The operations to start once mu_ is released.
   // The operations to start once mu_ is released; their buffers stay put
   // while the operation is outstanding.
   struct Next {

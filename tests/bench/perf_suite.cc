@@ -51,7 +51,9 @@ ABSL_FLAG(int, body_bytes, 1024, "Message body size.");
 ABSL_FLAG(int, in_flight, 64, "Calls in flight in the single-message runs.");
 ABSL_FLAG(std::string, windows, "1,4,16,64,256",
           "In-flight windows of the single-message sweep (the plot's x axis).");
-ABSL_FLAG(int, channels, 2, "gRPC channels (connections) the load is spread over.");
+ABSL_FLAG(int, channels, 4,
+          "gRPC channels (connections) the load is spread over; 4, as the C++ Producer keeps "
+          "4 send streams per broker, each on a connection of its own.");
 ABSL_FLAG(int, batch, 32, "Messages per batch in the batched runs.");
 ABSL_FLAG(int, batch_in_flight, 8, "Batches in flight in the batched runs.");
 ABSL_FLAG(int, queues, 8, "Queues of the benchmark topics.");

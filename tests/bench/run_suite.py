@@ -294,7 +294,7 @@ def main():
     parser.add_argument("--in_flight", type=int, default=64)
     parser.add_argument("--windows", default="1,4,16,64,256")
     parser.add_argument("--batch_in_flight", type=int, default=8)
-    parser.add_argument("--channels", type=int, default=2)
+    parser.add_argument("--channels", type=int, default=4)
     parser.add_argument("--catchup_messages", type=int, default=1000000)
     parser.add_argument("--skip_redis", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs of everything")
