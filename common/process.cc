@@ -8,6 +8,9 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace mq {
@@ -26,6 +29,15 @@ sigset_t ShutdownSignals() {
 
 void InitServerProcess(int argc, char** argv, const char* usage) {
   absl::SetProgramUsageMessage(usage);
+  // --help lists the flags of the system's own code (abseil's default looks
+  // for a file named after the program, which none of ours is); --helpfull
+  // still lists every flag.
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::StartsWith(file, "services/") || absl::StartsWith(file, "common/");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "%s: unexpected argument '%s'; see --help\n", argv[0], rest[1]);

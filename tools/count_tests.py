@@ -1,11 +1,12 @@
-"""Sums GoogleTest XML reports under bazel-testlogs into "N passed, N failed".
+"""Sums the JUnit XML reports under bazel-testlogs into "N passed, N failed, N skipped".
 
 Usage: count_tests.py [--bazel-output FILE] TESTLOGS_DIR TARGET...
 A target without a report (it failed to build, or never ran) counts as one
 failed test, so a broken build can never look green. With --bazel-output (what
 `bazel test` printed), a target Bazel reports FAILED, TIMEOUT or NO STATUS
-whose report shows no failed case counts one failed test too. Exits 1 if any
-failed.
+whose report shows no failed case counts one failed test too. A case that
+skipped itself (GTEST_SKIP, unittest's skipTest) counts as skipped, never as
+passed. Exits 1 if any failed or none passed.
 """
 import os
 import re
@@ -66,10 +67,7 @@ def main():
         if f:
             print(f"{target}: {f} failed", file=sys.stderr)
         passed, failed, skipped = passed + p, failed + f, skipped + s
-    line = f"{passed} passed, {failed} failed"
-    if skipped:
-        line += f", {skipped} skipped"
-    print(line)
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed or passed == 0 else 0
 
 

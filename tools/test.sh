@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything and runs every test.
-# Ends with the line "N passed, N failed" counted from the GoogleTest XML
+# Ends with the line "N passed, N failed, N skipped" counted from the XML
 # reports Bazel writes; exits non-zero if any test or build failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."

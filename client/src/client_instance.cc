@@ -25,6 +25,7 @@ using common::v1::TopicRouteData;
 
 // The first route poll runs right after start, as RocketMQ's does (10 ms).
 constexpr absl::Duration kFirstRoutePollDelay = absl::Milliseconds(10);
+constexpr absl::Duration kFirstHeartbeatDelay = absl::Seconds(1);
 
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -111,7 +112,10 @@ absl::Status ClientInstance::Start() {
   }
   scheduler_.Schedule("update topic routes", kFirstRoutePollDelay,
                       options_.poll_name_server_interval, [this] { UpdateAllTopicRoutes(); });
-  scheduler_.Schedule("clean offline brokers and heartbeat", options_.heartbeat_broker_interval,
+  // The first heartbeat after 1 s, as RocketMQ: by then the first route poll
+  // has found the brokers of the members' topics.
+  scheduler_.Schedule("clean offline brokers and heartbeat",
+                      std::min(kFirstHeartbeatDelay, options_.heartbeat_broker_interval),
                       options_.heartbeat_broker_interval, [this] {
                         CleanOfflineBrokers();
                         SendHeartbeatToAllBrokers();
@@ -216,12 +220,21 @@ bool ClientInstance::HasMembers() const {
   return !producers_.empty() || !consumers_.empty();
 }
 
-absl::StatusOr<TopicRouteData> ClientInstance::QueryTopicRoute(const std::string& topic) {
+absl::StatusOr<TopicRouteData> ClientInstance::QueryTopicRoute(const std::string& topic,
+                                                               absl::Time deadline) {
   const std::vector<std::string>& addresses = options_.name_server_addresses;
   if (addresses.empty()) return absl::FailedPreconditionError("no name server address");
   absl::Status last_error;
   std::vector<std::string> tried;
+  auto out_of_time = [&] {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the send timeout ran out in the route lookup of topic ", topic, " (asked ",
+                     tried.empty() ? "no name server" : absl::StrJoin(tried, ", "),
+                     last_error.ok() ? "" : absl::StrCat(": ", last_error.message()), ")"));
+  };
   for (size_t i = 0; i < addresses.size(); ++i) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return out_of_time();
     size_t index;
     {
       absl::MutexLock lock(&mu_);
@@ -233,7 +246,7 @@ absl::StatusOr<TopicRouteData> ClientInstance::QueryTopicRoute(const std::string
     request.set_topic(topic);
     namesrv::v1::GetRouteInfoByTopicResponse response;
     grpc::ClientContext context;
-    SetDeadline(&context, options_.api_timeout);
+    SetDeadline(&context, std::min(options_.api_timeout, left));
     absl::Status status = FromGrpcStatus(
         NameServerStub(address)->GetRouteInfoByTopic(&context, request, &response), context);
     if (status.ok()) return std::move(*response.mutable_route());
@@ -245,13 +258,15 @@ absl::StatusOr<TopicRouteData> ClientInstance::QueryTopicRoute(const std::string
     // Another thread may have moved on already; move only from the failed one.
     if (namesrv_index_ == index) namesrv_index_ = (index + 1) % addresses.size();
   }
+  if (absl::Now() >= deadline) return out_of_time();
   return absl::UnavailableError(absl::StrCat("no name server answered for topic ", topic,
                                              " (tried ", absl::StrJoin(tried, ", "),
                                              "): ", last_error.message()));
 }
 
-absl::Status ClientInstance::UpdateTopicRouteFromNameServer(const std::string& topic) {
-  absl::StatusOr<TopicRouteData> route = QueryTopicRoute(topic);
+absl::Status ClientInstance::UpdateTopicRouteFromNameServer(const std::string& topic,
+                                                            absl::Time deadline) {
+  absl::StatusOr<TopicRouteData> route = QueryTopicRoute(topic, deadline);
   if (!route.ok()) return route.status();
   ApplyRoute(topic, *route);
   return absl::OkStatus();
@@ -259,8 +274,8 @@ absl::Status ClientInstance::UpdateTopicRouteFromNameServer(const std::string& t
 
 absl::Status ClientInstance::UpdateTopicRouteFromDefault(const std::string& topic,
                                                          const std::string& default_topic,
-                                                         int32_t queue_nums) {
-  absl::StatusOr<TopicRouteData> route = QueryTopicRoute(default_topic);
+                                                         int32_t queue_nums, absl::Time deadline) {
+  absl::StatusOr<TopicRouteData> route = QueryTopicRoute(default_topic, deadline);
   if (!route.ok()) return route.status();
   for (common::v1::QueueData& qd : *route->mutable_queue_datas()) {
     const int32_t nums = std::min(queue_nums, qd.read_queue_nums());
@@ -305,7 +320,13 @@ void ClientInstance::UpdateAllTopicRoutes() {
   topics.erase(std::unique(topics.begin(), topics.end()), topics.end());
   for (const std::string& topic : topics) {
     absl::Status status = UpdateTopicRouteFromNameServer(topic);
-    if (!status.ok()) LOG(WARNING) << "route refresh of topic " << topic << ": " << status;
+    // A topic not created yet (or the default topic where auto-creation is
+    // off) is normal and needs no action.
+    if (status.code() == absl::StatusCode::kNotFound) {
+      VLOG(1) << "route refresh of topic " << topic << ": " << status;
+    } else if (!status.ok()) {
+      LOG(WARNING) << "route refresh of topic " << topic << ": " << status;
+    }
   }
 }
 

@@ -108,20 +108,26 @@ class ClientInstance {
   bool HasMembers() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Asks the chosen name server for `topic`'s route; on a transport failure
-  // moves to the next name server and asks again, once around the list.
-  absl::StatusOr<common::v1::TopicRouteData> QueryTopicRoute(const std::string& topic)
+  // moves to the next name server and asks again, once around the list. Each
+  // call waits at most api_timeout, and none goes past `deadline` (a send's
+  // budget covers its route lookup): DEADLINE_EXCEEDED once it has passed.
+  absl::StatusOr<common::v1::TopicRouteData> QueryTopicRoute(
+      const std::string& topic, absl::Time deadline = absl::InfiniteFuture())
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Fetches `topic`'s route and, if it changed, records it and its brokers and
   // tells the consumers; always hands the publish info to the producers using
   // the topic.
-  absl::Status UpdateTopicRouteFromNameServer(const std::string& topic) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status UpdateTopicRouteFromNameServer(const std::string& topic,
+                                              absl::Time deadline = absl::InfiniteFuture())
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // For a topic the name servers do not know: takes `default_topic`'s route,
   // with every queue count cut to min(`queue_nums`, the route's read queue
   // count), as `topic`'s route, so the first send lets a broker create it.
   absl::Status UpdateTopicRouteFromDefault(const std::string& topic,
-                                           const std::string& default_topic, int32_t queue_nums)
+                                           const std::string& default_topic, int32_t queue_nums,
+                                           absl::Time deadline = absl::InfiniteFuture())
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Refreshes the route of every topic a member uses (the scheduled task).

@@ -9,6 +9,7 @@
 #include "absl/synchronization/notification.h"
 #include "client/src/client_registry.h"
 #include "client/src/testing/fake_servers.h"
+#include "client/src/testing/scoped_env.h"
 #include "client/src/testing/wait.h"
 #include "gtest/gtest.h"
 
@@ -83,23 +84,41 @@ TEST(ClientInstanceTest, DuplicateProducerGroupIsRefused) {
 }
 
 TEST(ClientInstanceTest, NameServerChoiceIsStickyAndRotatesOnFailure) {
-  FakeNameServer first, second;
+  // Three servers, so moving to the next in the list is distinguishable from
+  // moving to any other.
+  FakeNameServer servers[3];
   FakeBroker broker("broker-a");
-  for (FakeNameServer* ns : {&first, &second}) ns->SetRoute("T", MakeRoute({{&broker}}));
-  ClientInstance instance("127.0.0.1@x", FastOptions({first.address(), second.address()}));
+  std::vector<std::string> addresses;
+  for (FakeNameServer& ns : servers) {
+    ns.SetRoute("T", MakeRoute({{&broker}}));
+    addresses.push_back(ns.address());
+  }
+  ClientInstance instance("127.0.0.1@x", FastOptions(addresses));
+  auto index_of = [&](const std::string& address) {
+    for (int i = 0; i < 3; ++i) {
+      if (addresses[i] == address) return i;
+    }
+    return -1;
+  };
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(instance.QueryTopicRoute("T").ok());
   // All five went to the same name server.
-  EXPECT_TRUE((first.TotalRouteQueries() == 5 && second.TotalRouteQueries() == 0) ||
-              (first.TotalRouteQueries() == 0 && second.TotalRouteQueries() == 5));
-  FakeNameServer* chosen = instance.CurrentNameServer() == first.address() ? &first : &second;
-  FakeNameServer* other = chosen == &first ? &second : &first;
-  chosen->Stop();
-  const int other_before = other->TotalRouteQueries();
-  absl::StatusOr<common::v1::TopicRouteData> route = instance.QueryTopicRoute("T");
-  ASSERT_TRUE(route.ok()) << route.status();
-  EXPECT_EQ(instance.CurrentNameServer(), other->address());
+  const int chosen = index_of(instance.CurrentNameServer());
+  ASSERT_GE(chosen, 0);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(servers[i].TotalRouteQueries(), i == chosen ? 5 : 0);
+
+  // When it fails, the next one in the list takes over, and stays.
+  servers[chosen].Stop();
+  const int next = (chosen + 1) % 3;
   ASSERT_TRUE(instance.QueryTopicRoute("T").ok());
-  EXPECT_EQ(other->TotalRouteQueries(), other_before + 2);
+  EXPECT_EQ(instance.CurrentNameServer(), addresses[next]);
+  ASSERT_TRUE(instance.QueryTopicRoute("T").ok());
+  EXPECT_EQ(servers[next].TotalRouteQueries(), 2);
+  EXPECT_EQ(servers[(chosen + 2) % 3].TotalRouteQueries(), 0);
+
+  // And when that one fails, the one after it.
+  servers[next].Stop();
+  ASSERT_TRUE(instance.QueryTopicRoute("T").ok());
+  EXPECT_EQ(instance.CurrentNameServer(), addresses[(chosen + 2) % 3]);
 }
 
 TEST(ClientInstanceTest, HungNameServerIsLeftAfterTheApiTimeout) {
@@ -394,12 +413,14 @@ TEST(ResolveClientOptionsTest, FillsDefaultsAndValidates) {
 }
 
 TEST(ResolveClientOptionsTest, ReadsNamesrvAddrFromTheEnvironment) {
-  setenv("NAMESRV_ADDR", "10.0.0.1:9876;10.0.0.2:9876", 1);
-  absl::StatusOr<ClientOptions> resolved = ResolveClientOptions(ClientOptions());
-  unsetenv("NAMESRV_ADDR");
-  ASSERT_TRUE(resolved.ok()) << resolved.status();
-  EXPECT_EQ(resolved->name_server_addresses,
-            (std::vector<std::string>{"10.0.0.1:9876", "10.0.0.2:9876"}));
+  {
+    ScopedEnv env("NAMESRV_ADDR", "10.0.0.1:9876;10.0.0.2:9876");
+    absl::StatusOr<ClientOptions> resolved = ResolveClientOptions(ClientOptions());
+    ASSERT_TRUE(resolved.ok()) << resolved.status();
+    EXPECT_EQ(resolved->name_server_addresses,
+              (std::vector<std::string>{"10.0.0.1:9876", "10.0.0.2:9876"}));
+  }
+  ScopedEnv unset("NAMESRV_ADDR");
   EXPECT_EQ(ResolveClientOptions(ClientOptions()).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

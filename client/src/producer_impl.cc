@@ -114,7 +114,8 @@ class ProducerImpl::AsyncSend : public std::enable_shared_from_this<AsyncSend> {
  public:
   AsyncSend(ProducerImpl* producer, std::shared_ptr<ClientInstance> instance, TopicEntry entry,
             broker::v1::SendMessageRequest request, std::string msg_id,
-            std::unique_ptr<Message> original, SendCallback callback, absl::Duration timeout)
+            std::unique_ptr<Message> original, SendCallback callback, absl::Time begin,
+            absl::Duration timeout)
       : producer_(producer),
         instance_(std::move(instance)),
         entry_(std::move(entry)),
@@ -123,7 +124,7 @@ class ProducerImpl::AsyncSend : public std::enable_shared_from_this<AsyncSend> {
         original_(std::move(original)),
         callback_(std::move(callback)),
         retry_(1 + producer->options_.retry_times_when_send_async_failed, timeout,
-               producer->options_.max_attempt_timeout) {}
+               producer->options_.max_attempt_timeout, begin) {}
 
   // Starts the next attempt, or reports the outcome when none is left.
   void Next() {
@@ -168,17 +169,13 @@ class ProducerImpl::AsyncSend : public std::enable_shared_from_this<AsyncSend> {
     producer_->RunAfterHooks(Context(), result);
     producer_->fault_.UpdateFaultItem(queue_.broker_name, latency, !result.ok());
     if (result.ok()) {
-      if (result->status != SendStatus::kSendOk &&
-          producer_->options_.retry_another_broker_when_not_store_ok && retry_.HasAttemptsLeft()) {
-        retry_.RecordNotStoredOk(*result);
-        Next();
-        return;
-      }
       Finish(std::move(result));
       return;
     }
     retry_.RecordFailure(result.status());
-    if (IsRetryableSendError(result.status(), producer_->options_.retry_response_codes)) {
+    // RocketMQ's rule for async sends: retry only when no answer came; a
+    // broker's error answer goes to the callback.
+    if (IsNoResponseFailure(result.status())) {
       Next();
       return;
     }
@@ -281,6 +278,13 @@ absl::Status ProducerImpl::Start() {
     state_ = ServiceState::kStartFailed;
   }
   if (absl::Status s = ValidateProducerOptions(group_, options_); !s.ok()) return s;
+  {
+    // As RocketMQ: the default topic's route is fetched with the others from
+    // the start, so the brokers are known (and hear the first heartbeat)
+    // before the first send.
+    absl::MutexLock lock(&mu_);
+    topics_[options_.create_topic_key];
+  }
   absl::StatusOr<std::shared_ptr<ClientInstance>> instance =
       ClientRegistry::Default().RegisterProducer(options_.client, group_, this);
   if (!instance.ok()) {
@@ -410,7 +414,8 @@ std::string ProducerImpl::PrepareRequest(const Message& message, bool allow_comp
 }
 
 absl::StatusOr<ProducerImpl::TopicEntry> ProducerImpl::FindTopicEntry(ClientInstance& instance,
-                                                                      const std::string& topic) {
+                                                                      const std::string& topic,
+                                                                      absl::Time deadline) {
   auto usable = [this, &topic]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> const TopicEntry* {
     TopicEntry& entry = topics_[topic];
     if (entry.index == nullptr) entry.index = std::make_shared<ThreadLocalIndex>();
@@ -420,7 +425,7 @@ absl::StatusOr<ProducerImpl::TopicEntry> ProducerImpl::FindTopicEntry(ClientInst
     absl::MutexLock lock(&mu_);
     if (const TopicEntry* entry = usable()) return *entry;
   }
-  absl::Status status = instance.UpdateTopicRouteFromNameServer(topic);
+  absl::Status status = instance.UpdateTopicRouteFromNameServer(topic, deadline);
   {
     absl::MutexLock lock(&mu_);
     if (const TopicEntry* entry = usable()) return *entry;
@@ -433,7 +438,7 @@ absl::StatusOr<ProducerImpl::TopicEntry> ProducerImpl::FindTopicEntry(ClientInst
     return PrefixStatus(absl::StrCat("no route for topic ", topic, ": "), status);
   }
   absl::Status from_default = instance.UpdateTopicRouteFromDefault(
-      topic, options_.create_topic_key, options_.default_topic_queue_nums);
+      topic, options_.create_topic_key, options_.default_topic_queue_nums, deadline);
   {
     absl::MutexLock lock(&mu_);
     if (const TopicEntry* entry = usable()) return *entry;
@@ -573,12 +578,13 @@ absl::StatusOr<SendResult> ProducerImpl::Send(const Message& message, absl::Dura
   absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(false);
   if (!instance.ok()) return instance.status();
   if (absl::Status s = ValidateMessage(message); !s.ok()) return s;
-  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, message.topic());
+  const absl::Time begin = absl::Now();
+  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, message.topic(), begin + timeout);
   if (!entry.ok()) return entry.status();
   broker::v1::SendMessageRequest request;
   const std::string msg_id = PrepareRequest(message, true, &request);
   SendRetryState retry(1 + options_.retry_times_when_send_failed, timeout,
-                       options_.max_attempt_timeout);
+                       options_.max_attempt_timeout, begin);
   SendContext context;
   context.producer_group = &group_;
   context.message = &message;
@@ -604,13 +610,15 @@ void ProducerImpl::SendAsync(const Message& message, SendCallback callback,
     EndInflight();
   };
   if (absl::Status s = ValidateMessage(message); !s.ok()) return fail(s);
-  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, message.topic());
+  const absl::Time begin = absl::Now();
+  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, message.topic(), begin + timeout);
   if (!entry.ok()) return fail(entry.status());
   broker::v1::SendMessageRequest request;
   const std::string msg_id = PrepareRequest(message, true, &request);
   auto send = std::make_shared<AsyncSend>(
       this, *std::move(instance), *std::move(entry), std::move(request), msg_id,
-      hooks_.empty() ? nullptr : std::make_unique<Message>(message), std::move(callback), timeout);
+      hooks_.empty() ? nullptr : std::make_unique<Message>(message), std::move(callback), begin,
+      timeout);
   send->Next();
 }
 
@@ -622,7 +630,8 @@ absl::Status ProducerImpl::SendOneway(const Message& message) {
     return status;
   };
   if (absl::Status s = ValidateMessage(message); !s.ok()) return fail(s);
-  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, message.topic());
+  absl::StatusOr<TopicEntry> entry =
+      FindTopicEntry(**instance, message.topic(), absl::Now() + options_.send_timeout);
   if (!entry.ok()) return fail(entry.status());
   broker::v1::SendMessageRequest request;
   const std::string msg_id = PrepareRequest(message, true, &request);
@@ -648,10 +657,11 @@ absl::Status ProducerImpl::SendOneway(const Message& message) {
 absl::StatusOr<SendResult> ProducerImpl::SendToChosenQueue(ClientInstance& instance,
                                                            const Message& message,
                                                            const TopicEntry& entry,
-                                                           const MessageQueue& queue) {
+                                                           const MessageQueue& queue,
+                                                           absl::Time begin) {
   broker::v1::SendMessageRequest request;
   const std::string msg_id = PrepareRequest(message, true, &request);
-  SendRetryState retry(1, options_.send_timeout, options_.max_attempt_timeout);
+  SendRetryState retry(1, options_.send_timeout, options_.max_attempt_timeout, begin);
   SendContext context;
   context.producer_group = &group_;
   context.message = &message;
@@ -670,7 +680,9 @@ absl::StatusOr<SendResult> ProducerImpl::SendSelect(const Message& message,
   if (!instance.ok()) return instance.status();
   if (!selector) return absl::InvalidArgumentError("message queue selector is empty");
   if (absl::Status s = ValidateMessage(message); !s.ok()) return s;
-  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, message.topic());
+  const absl::Time begin = absl::Now();
+  absl::StatusOr<TopicEntry> entry =
+      FindTopicEntry(**instance, message.topic(), begin + options_.send_timeout);
   if (!entry.ok()) return entry.status();
   const std::vector<MessageQueue>& queues = entry->info->queues();
   const size_t index = selector(queues, message);
@@ -679,7 +691,7 @@ absl::StatusOr<SendResult> ProducerImpl::SendSelect(const Message& message,
                                                    " of topic ", message.topic(), ", which has ",
                                                    queues.size(), " writable queues"));
   }
-  return SendToChosenQueue(**instance, message, *entry, queues[index]);
+  return SendToChosenQueue(**instance, message, *entry, queues[index], begin);
 }
 
 absl::StatusOr<SendResult> ProducerImpl::SendToQueue(const Message& message,
@@ -691,9 +703,11 @@ absl::StatusOr<SendResult> ProducerImpl::SendToQueue(const Message& message,
         "queue ", queue.ToString(), " is not of the message's topic ", message.topic()));
   }
   if (absl::Status s = ValidateMessage(message); !s.ok()) return s;
-  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, message.topic());
+  const absl::Time begin = absl::Now();
+  absl::StatusOr<TopicEntry> entry =
+      FindTopicEntry(**instance, message.topic(), begin + options_.send_timeout);
   if (!entry.ok()) return entry.status();
-  return SendToChosenQueue(**instance, message, *entry, queue);
+  return SendToChosenQueue(**instance, message, *entry, queue, begin);
 }
 
 absl::StatusOr<SendResult> ProducerImpl::SendBatch(const std::vector<Message>& messages) {
@@ -731,10 +745,12 @@ absl::StatusOr<SendResult> ProducerImpl::SendBatch(const std::vector<Message>& m
                                        " bytes exceeds max_message_size_bytes (",
                                        options_.max_message_size_bytes, ")"));
   }
-  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, topic);
+  const absl::Time begin = absl::Now();
+  absl::StatusOr<TopicEntry> entry =
+      FindTopicEntry(**instance, topic, begin + options_.send_timeout);
   if (!entry.ok()) return entry.status();
   SendRetryState retry(1 + options_.retry_times_when_send_failed, options_.send_timeout,
-                       options_.max_attempt_timeout);
+                       options_.max_attempt_timeout, begin);
   SendContext context;
   context.producer_group = &group_;
   context.message = &messages.front();
@@ -753,7 +769,8 @@ absl::StatusOr<std::vector<MessageQueue>> ProducerImpl::FetchPublishQueues(
   absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(false);
   if (!instance.ok()) return instance.status();
   if (absl::Status s = ValidateTopic(topic); !s.ok()) return s;
-  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, topic);
+  absl::StatusOr<TopicEntry> entry =
+      FindTopicEntry(**instance, topic, absl::Now() + options_.client.api_timeout);
   if (!entry.ok()) return entry.status();
   return entry->info->queues();
 }

@@ -83,9 +83,10 @@ class ProducerImpl : public ProducerMember {
   // when allowed and worth it; returns the unique id.
   std::string PrepareRequest(const Message& message, bool allow_compression,
                              broker::v1::SendMessageRequest* request) const;
-  // Local table, else the name server, else the default topic's route.
-  absl::StatusOr<TopicEntry> FindTopicEntry(ClientInstance& instance, const std::string& topic)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Local table, else the name server, else the default topic's route; the
+  // name-server lookups end by `deadline` (the send's budget).
+  absl::StatusOr<TopicEntry> FindTopicEntry(ClientInstance& instance, const std::string& topic,
+                                            absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   // The master's address of `broker_name`, refreshing `topic`'s route once
   // when unknown; UNAVAILABLE (retryable) when there is none.
   absl::StatusOr<std::string> MasterAddressFor(ClientInstance& instance, const std::string& topic,
@@ -104,9 +105,10 @@ class ProducerImpl : public ProducerMember {
                                           broker::v1::SendBatchRequest* request,
                                           const MessageQueue& queue, const std::string& address,
                                           absl::Duration timeout);
-  // One attempt on a queue the application chose.
+  // One attempt on a queue the application chose; the send began at `begin`.
   absl::StatusOr<SendResult> SendToChosenQueue(ClientInstance& instance, const Message& message,
-                                               const TopicEntry& entry, const MessageQueue& queue);
+                                               const TopicEntry& entry, const MessageQueue& queue,
+                                               absl::Time begin);
   void RunBeforeHooks(const SendContext& context) const;
   void RunAfterHooks(const SendContext& context, const absl::StatusOr<SendResult>& result) const;
 

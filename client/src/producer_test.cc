@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "client/src/testing/producer_fixture.h"
+#include "client/src/testing/scoped_env.h"
 #include "client/src/testing/wait.h"
 #include "gtest/gtest.h"
 
@@ -25,6 +26,25 @@ TEST_F(ProducerLifecycleTest, StartAndShutdownStates) {
   // Idempotent.
   producer.Shutdown();
   EXPECT_EQ(producer.state(), ServiceState::kShutdownAlready);
+}
+
+// As RocketMQ: the producer fetches the default topic's route at start and the
+// first heartbeat follows 1 s later (not one heartbeat interval, 30 s), so the
+// brokers know a new producer before it has sent anything.
+TEST_F(ProducerLifecycleTest, BrokersHearOfANewProducerWithinASecondOrSo) {
+  namesrv_.SetRoute("TBW102", MakeRoute({{&broker_a_}}));
+  Producer producer("G", Options());
+  ASSERT_TRUE(producer.Start().ok());
+  auto heard = [&] {
+    for (const broker::v1::HeartbeatRequest& beat : broker_a_.Heartbeats()) {
+      for (const auto& data : beat.producers()) {
+        if (data.group_name() == "G") return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(WaitUntil(heard, absl::Seconds(3)));
+  EXPECT_EQ(broker_a_.SendCalls(), 0);
 }
 
 TEST_F(ProducerLifecycleTest, StartingTwiceIsAnError) {
@@ -68,6 +88,8 @@ TEST_F(ProducerLifecycleTest, BadOptionsFailTheStart) {
   Producer bad_group("bad group!", Options());
   EXPECT_EQ(bad_group.Start().code(), absl::StatusCode::kInvalidArgument);
 
+  // Without addresses the client falls back to NAMESRV_ADDR: unset here.
+  ScopedEnv no_env("NAMESRV_ADDR");
   ProducerOptions no_namesrv = Options();
   no_namesrv.client.name_server_addresses.clear();
   Producer producer("G", no_namesrv);

@@ -10,14 +10,19 @@
 namespace mq {
 namespace client_internal {
 
+bool IsNoResponseFailure(const absl::Status& status) {
+  return !GetResponseCode(status).has_value() &&
+         (status.code() == absl::StatusCode::kUnavailable ||
+          status.code() == absl::StatusCode::kDeadlineExceeded);
+}
+
 bool IsRetryableSendError(const absl::Status& status,
                           const std::vector<common::v1::ResponseCode>& retry_codes) {
   if (status.ok()) return false;
   if (absl::optional<common::v1::ResponseCode> code = GetResponseCode(status)) {
     return std::find(retry_codes.begin(), retry_codes.end(), *code) != retry_codes.end();
   }
-  return status.code() == absl::StatusCode::kUnavailable ||
-         status.code() == absl::StatusCode::kDeadlineExceeded;
+  return IsNoResponseFailure(status);
 }
 
 namespace {
@@ -37,11 +42,11 @@ absl::Status PrefixStatus(absl::string_view prefix, const absl::Status& status) 
 }
 
 SendRetryState::SendRetryState(int max_attempts, absl::Duration timeout,
-                               absl::Duration max_attempt_timeout)
+                               absl::Duration max_attempt_timeout, absl::Time begin)
     : max_attempts_(std::max(1, max_attempts)),
       timeout_(timeout),
       max_attempt_timeout_(max_attempt_timeout),
-      begin_(absl::Now()) {}
+      begin_(begin) {}
 
 absl::optional<absl::Duration> SendRetryState::BeginAttempt(const MessageQueue& queue) {
   if (attempts_begun_ >= max_attempts_) return absl::nullopt;

@@ -18,8 +18,12 @@
 namespace mq {
 namespace client_internal {
 
-// True for transport failures (UNAVAILABLE, DEADLINE_EXCEEDED with no response
-// code) and for errors whose response code is in `retry_codes`.
+// True when an attempt got no answer from the broker: a transport failure
+// (UNAVAILABLE, DEADLINE_EXCEEDED) with no response code.
+bool IsNoResponseFailure(const absl::Status& status);
+
+// The sync sends' rule: no answer (IsNoResponseFailure), or an answer whose
+// response code is in `retry_codes`.
 bool IsRetryableSendError(const absl::Status& status,
                           const std::vector<common::v1::ResponseCode>& retry_codes);
 
@@ -31,9 +35,11 @@ absl::Status PrefixStatus(absl::string_view prefix, const absl::Status& status);
 // only one attempt of a send runs at a time.
 class SendRetryState {
  public:
-  // `timeout` is the whole budget; `max_attempt_timeout` caps an attempt that
-  // is followed by another possible one.
-  SendRetryState(int max_attempts, absl::Duration timeout, absl::Duration max_attempt_timeout);
+  // `timeout` is the whole budget, counted from `begin` (the start of the
+  // send, before its route lookup); `max_attempt_timeout` caps an attempt
+  // that is followed by another possible one.
+  SendRetryState(int max_attempts, absl::Duration timeout, absl::Duration max_attempt_timeout,
+                 absl::Time begin = absl::Now());
 
   // Starts an attempt on `queue` and returns its timeout, or nullopt when the
   // attempts or the budget are spent.

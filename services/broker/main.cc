@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/grpc_options.h"
+#include "common/grpc_server.h"
 #include "common/process.h"
 #include "services/broker/broker.h"
 #include "services/broker/broker_flags.h"
@@ -61,16 +62,15 @@ int main(int argc, char** argv) {
 
   grpc::ServerBuilder builder;
   mq::ConfigureServerBuilder(&builder);
-  int selected_port = 0;
-  std::string address =
-      absl::StrCat(absl::GetFlag(FLAGS_listen_address), ":", absl::GetFlag(FLAGS_port));
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected_port);
   builder.RegisterService(broker->service());
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || selected_port == 0) {
-    LOG(ERROR) << "cannot listen on " << address;
+  absl::StatusOr<mq::ListeningServer> listening =
+      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port));
+  if (!listening.ok()) {
+    std::cerr << "broker: " << listening.status().message() << "\n";
     return 1;
   }
+  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  const int selected_port = listening->port;
   if (options.advertised_address.empty()) {
     broker->SetAdvertisedAddress(absl::StrCat("127.0.0.1:", selected_port));
   }

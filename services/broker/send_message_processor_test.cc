@@ -150,6 +150,19 @@ TEST_F(SendMessageProcessorTest, WaitPropertyIsNotStored) {
   EXPECT_EQ(Read("orders", 0).messages(0).properties().count("WAIT"), 0u);
 }
 
+// WAIT=false (RocketMQ's waitStoreMsgOK) answers without waiting for the flush
+// or the slave; without it, or with WAIT=true, the store waits.
+TEST_F(SendMessageProcessorTest, WaitFalseSkipsTheStoreWait) {
+  broker::v1::SendMessageRequest no_wait = Request("orders");
+  (*no_wait.mutable_message()->mutable_properties())["WAIT"] = "false";
+  broker::v1::SendMessageRequest explicit_wait = Request("orders");
+  (*explicit_wait.mutable_message()->mutable_properties())["WAIT"] = "true";
+  ASSERT_TRUE(processor_->Send(no_wait, kBornHost).ok());
+  ASSERT_TRUE(processor_->Send(Request("orders"), kBornHost).ok());
+  ASSERT_TRUE(processor_->Send(explicit_wait, kBornHost).ok());
+  EXPECT_THAT(store_.append_waits(), ElementsAre(false, true, true));
+}
+
 TEST_F(SendMessageProcessorTest, MissingUniqueKeyFallsBackToOffsetId) {
   broker::v1::SendMessageRequest request = Request("orders");
   request.mutable_message()->mutable_properties()->erase("UNIQ_KEY");

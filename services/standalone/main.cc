@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/grpc_options.h"
+#include "common/grpc_server.h"
 #include "common/process.h"
 #include "services/broker/broker.h"
 #include "services/broker/broker_flags.h"
@@ -68,18 +69,20 @@ int main(int argc, char** argv) {
 
   grpc::ServerBuilder builder;
   mq::ConfigureServerBuilder(&builder);
-  int port = 0;
-  std::string address =
-      absl::StrCat(absl::GetFlag(FLAGS_listen_address), ":", absl::GetFlag(FLAGS_port));
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(name_server.service());
   builder.RegisterService(broker->service());
   builder.RegisterService(&store_service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    LOG(ERROR) << "cannot listen on " << address;
+  absl::StatusOr<mq::ListeningServer> listening =
+      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port));
+  if (!listening.ok()) {
+    std::cerr << "standalone: " << listening.status().message() << "\n";
+    broker.reset();
+    absl::Status closed = (*store)->Shutdown();
+    if (!closed.ok()) LOG(ERROR) << "store did not close cleanly: " << closed;
     return 1;
   }
+  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  const int port = listening->port;
 
   std::string self = absl::StrCat("127.0.0.1:", port);
   if (broker_options->advertised_address.empty()) broker->SetAdvertisedAddress(self);

@@ -201,7 +201,7 @@ TEST(CommitLogTest, ReadRecordErrors) {
   const int64_t blank_offset = FillFirstFile(log);
   ASSERT_GT(blank_offset, 0);
   EXPECT_EQ(log.ReadRecord(blank_offset).status().code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_EQ(log.file_queue().DeleteFilesBefore(kFileSize, 1), 1);
+  ASSERT_EQ(log.file_queue().DeleteFilesWhile(EndsBy(kFileSize), 1), 1);
   EXPECT_EQ(log.ReadRecord(0).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(log.ReadNext(0).kind, LogEntryKind::kNextFile);
   EXPECT_EQ(log.ReadNext(0).next_offset, kFileSize);
@@ -245,7 +245,7 @@ TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
   absl::Status blank = log.AppendRecordBytes(blank_offset, kFileSize - blank_offset, &out);
   EXPECT_EQ(blank.code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(blank.message().find("end-of-file marker"), absl::string_view::npos) << blank;
-  ASSERT_EQ(log.file_queue().DeleteFilesBefore(kFileSize, 1), 1);
+  ASSERT_EQ(log.file_queue().DeleteFilesWhile(EndsBy(kFileSize), 1), 1);
   EXPECT_EQ(log.AppendRecordBytes(a.physical_offset, a.size, &out).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(out, before);
@@ -288,7 +288,7 @@ TEST(CommitLogTest, AppendRecordRunCopiesBackToBackRecordsInOneRead) {
                    {static_cast<int32_t>(kFileSize - blank_offset), second_file[0].size}, &run)
                 .code(),
             absl::StatusCode::kDataLoss);
-  ASSERT_EQ(log.file_queue().DeleteFilesBefore(kFileSize, 1), 1);
+  ASSERT_EQ(log.file_queue().DeleteFilesWhile(EndsBy(kFileSize), 1), 1);
   EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset, sizes, &run).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(run, before);
@@ -849,7 +849,7 @@ TEST(CommitLogReplicationTest, EmptySlaveStartsAtTheMastersFirstKeptFile) {
   CommitLog master(Options(MakeTempDir()));
   ASSERT_TRUE(master.Load().ok());
   AppendMany(master, 200, 1000);
-  ASSERT_EQ(master.file_queue().DeleteFilesBefore(2 * kFileSize, 10), 2);
+  ASSERT_EQ(master.file_queue().DeleteFilesWhile(EndsBy(2 * kFileSize), 10), 2);
   ASSERT_EQ(master.MinOffset(), 2 * kFileSize);
   EXPECT_EQ(master.ReadChunk(0, 4096).status().code(), absl::StatusCode::kNotFound);
 

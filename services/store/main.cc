@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_options.h"
+#include "common/grpc_server.h"
 #include "common/process.h"
 #include "services/store/message_store.h"
 #include "services/store/store_flags.h"
@@ -55,16 +56,17 @@ int main(int argc, char** argv) {
   // two wait for work: under a broker's concurrent calls that created and
   // joined a thread for most calls. Keep up to kMaxIdleThreads waiting.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdleThreads);
-  int selected_port = 0;
-  std::string address =
-      absl::StrCat(absl::GetFlag(FLAGS_listen_address), ":", absl::GetFlag(FLAGS_port));
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected_port);
   builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || selected_port == 0) {
-    LOG(ERROR) << "cannot listen on " << address;
+  absl::StatusOr<mq::ListeningServer> listening =
+      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port));
+  if (!listening.ok()) {
+    std::cerr << "store: " << listening.status().message() << "\n";
+    absl::Status closed = (*store)->Shutdown();
+    if (!closed.ok()) LOG(ERROR) << "store did not close cleanly: " << closed;
     return 1;
   }
+  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  const int selected_port = listening->port;
   server->GetHealthCheckService()->SetServingStatus(true);
   std::cout << "store listening on " << absl::GetFlag(FLAGS_listen_address) << ":" << selected_port
             << std::endl;

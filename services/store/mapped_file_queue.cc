@@ -214,26 +214,6 @@ int MappedFileQueue::DeleteFilesWhile(absl::FunctionRef<bool(const MappedFile&)>
   return deleted;
 }
 
-int MappedFileQueue::DeleteExpiredFilesByTime(absl::Time now, absl::Duration max_age,
-                                              bool ignore_age, int max_files) {
-  return DeleteFilesWhile(
-      [&](const MappedFile& file) {
-        if (ignore_age) return true;
-        absl::StatusOr<absl::Time> modified = file.LastModifiedTime();
-        if (!modified.ok()) {
-          LOG(WARNING) << "retention: " << modified.status();
-          return false;
-        }
-        return now - *modified >= max_age;
-      },
-      max_files);
-}
-
-int MappedFileQueue::DeleteFilesBefore(int64_t offset, int max_files) {
-  return DeleteFilesWhile([offset](const MappedFile& file) { return file.end_offset() <= offset; },
-                          max_files);
-}
-
 absl::Status MappedFileQueue::Destroy() {
   std::vector<std::shared_ptr<MappedFile>> files;
   {

@@ -110,21 +110,11 @@ class MappedFileQueue {
   // lowered to it if above.
   absl::Status TruncateDirtyFiles(int64_t offset) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Retention by age: deletes files, oldest first, whose last modification is
-  // at least `max_age` before `now` (or any file, when `ignore_age`), stopping
-  // at the first file that is too young, after `max_files` deletions, or before
-  // the last file, which is never deleted. Returns how many were deleted.
-  int DeleteExpiredFilesByTime(absl::Time now, absl::Duration max_age, bool ignore_age,
-                               int max_files) ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Retention by offset: deletes files, oldest first, while `expired(file)` is
+  // Retention: deletes files, oldest first, while `expired(file)` is
   // true, at most `max_files`, never the last file. Returns how many were
   // deleted. `expired` runs without the queue's lock held.
   int DeleteFilesWhile(absl::FunctionRef<bool(const MappedFile&)> expired, int max_files)
       ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Deletes files that end at or before `offset` (never the last file).
-  int DeleteFilesBefore(int64_t offset, int max_files) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Deletes every file; the queue is empty afterwards.
   absl::Status Destroy() ABSL_LOCKS_EXCLUDED(mu_);

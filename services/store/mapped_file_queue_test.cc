@@ -270,35 +270,24 @@ TEST(MappedFileQueueTest, AllocatorRemovesUntakenFiles) {
   EXPECT_TRUE(Exists(FilePath(dir, 0)));
 }
 
-TEST(MappedFileQueueTest, DeletesExpiredFilesByTime) {
+TEST(MappedFileQueueTest, DeletesFilesWhileExpiredUpToALimitNeverTheLast) {
   std::string dir = MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, 3 * kFileSize + 1, 'e');
-  absl::Time now = absl::Now();
-  // Nothing is an hour old yet.
-  EXPECT_EQ(queue.DeleteExpiredFilesByTime(now, absl::Hours(1), false, 10), 0);
-  // An hour later all but the last file are expired; the batch limit holds.
-  EXPECT_EQ(queue.DeleteExpiredFilesByTime(now + absl::Hours(2), absl::Hours(1), false, 2), 2);
-  EXPECT_EQ(queue.MinOffset(), 2 * kFileSize);
+  AppendAcrossFiles(queue, 3 * kFileSize + 1, 'o');
+  // Stops at the first file not expired.
+  EXPECT_EQ(queue.DeleteFilesWhile(EndsBy(kFileSize + 10), 10), 1);
+  EXPECT_EQ(queue.MinOffset(), kFileSize);
   EXPECT_FALSE(Exists(FilePath(dir, 0)));
-  // Forced deletion ignores age but never removes the last file.
-  EXPECT_EQ(queue.DeleteExpiredFilesByTime(now, absl::Hours(1), true, 10), 1);
+  EXPECT_EQ(queue.DeleteFilesWhile([](const MappedFile&) { return false; }, 10), 0);
+  // At most `max_files` per call.
+  EXPECT_EQ(queue.DeleteFilesWhile([](const MappedFile&) { return true; }, 1), 1);
+  EXPECT_EQ(queue.MinOffset(), 2 * kFileSize);
+  // Never the last file, even when it counts as expired.
+  EXPECT_EQ(queue.DeleteFilesWhile([](const MappedFile&) { return true; }, 10), 1);
   ASSERT_EQ(queue.Files().size(), 1u);
   EXPECT_EQ(queue.MinOffset(), 3 * kFileSize);
   EXPECT_EQ(queue.FindFileByOffset(0), nullptr);
-}
-
-TEST(MappedFileQueueTest, DeletesFilesBeforeAnOffset) {
-  std::string dir = MakeTempDir();
-  MappedFileQueue queue(Options(dir));
-  ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, 3 * kFileSize, 'o');
-  EXPECT_EQ(queue.DeleteFilesBefore(kFileSize + 10, 10), 1);
-  EXPECT_EQ(queue.MinOffset(), kFileSize);
-  EXPECT_EQ(queue.DeleteFilesWhile([](const MappedFile&) { return false; }, 10), 0);
-  EXPECT_EQ(queue.DeleteFilesBefore(100 * kFileSize, 10), 1);
-  EXPECT_EQ(queue.Files().size(), 1u);
 }
 
 TEST(MappedFileQueueTest, DestroyRemovesEverything) {

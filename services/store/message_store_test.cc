@@ -1,16 +1,21 @@
 #include "services/store/message_store.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "services/store/mapped_file.h"
 #include "services/store/message_format.h"
 #include "services/store/test_util.h"
 
@@ -479,29 +484,124 @@ TEST_F(MessageStoreTest, DiskFullRefusesWritesButServesReads) {
   EXPECT_EQ(Append(store.get(), {Entry("T", 0, "after")}).results(0).status(), v1::PUT_OK);
 }
 
-TEST_F(MessageStoreTest, RetentionDeletesExpiredFilesAtTheDeleteHour) {
-  std::unique_ptr<MessageStore> store = OpenStore(Options());
-  // About 4 files of 256 KiB.
-  for (int i = 0; i < 1000; ++i) Append(store.get(), {Entry("T", 0, std::string(900, 'r'))});
-  ASSERT_TRUE(WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
-  absl::StatusOr<v1::GetStatsResponse> before = store->GetStats();
-  ASSERT_EQ(before->min_physical_offset(), 0);
+// Retention as production runs it (MessageStore::RunRetention). File ages
+// come from the files' modification times, which the tests set relative to
+// the injected clock, so nothing depends on today's date.
+class RetentionTest : public MessageStoreTest {
+ protected:
+  // Fills about 4 commit-log files of 256 KiB and waits until all is
+  // dispatched.
+  std::unique_ptr<MessageStore> FilledStore(MessageStoreOptions options) {
+    std::unique_ptr<MessageStore> store = OpenStore(std::move(options));
+    for (int i = 0; i < 1000; ++i) Append(store.get(), {Entry("T", 0, std::string(900, 'r'))});
+    EXPECT_TRUE(
+        WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
+    EXPECT_GE(LastFileStart(store.get()), 3 * kFileSize);
+    return store;
+  }
 
-  // 13:00 and files younger than 72 h: nothing to do.
-  store->RunRetention();
-  EXPECT_EQ(store->GetStats()->min_physical_offset(), 0);
+  // Where the file holding the newest record starts.
+  int64_t LastFileStart(MessageStore* store) {
+    return (store->max_physical_offset() - 1) / kFileSize * kFileSize;
+  }
 
-  // Files are stamped with the real time; ten days on at 04:00 they are all
-  // older than 72 h, and every file but the newest goes.
-  now_ = absl::FromCivil(absl::CivilSecond(2026, 12, 30, 4, 0, 0), absl::LocalTimeZone());
+  // The commit-log files, oldest first (with any allocated ahead).
+  std::vector<std::string> LogFiles() {
+    std::vector<std::string> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/commitlog")) {
+      files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  }
+
+  // Stamps the `index`-th file of the log (the one starting at index *
+  // kFileSize) as last modified at `when`.
+  void SetModified(int index, absl::Time when) {
+    const std::string path = absl::StrCat(dir_, "/commitlog/", OffsetToFileName(index * kFileSize));
+    const timespec times[2] = {absl::ToTimespec(when), absl::ToTimespec(when)};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+  }
+
+  void SetAllModified(absl::Time when) {
+    for (const std::string& path : LogFiles()) {
+      const timespec times[2] = {absl::ToTimespec(when), absl::ToTimespec(when)};
+      ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+    }
+  }
+
+  int64_t MinOffset(MessageStore* store) { return store->GetStats()->min_physical_offset(); }
+
+  static absl::Time At(int hour) {
+    return absl::FromCivil(absl::CivilSecond(2031, 3, 11, hour, 0, 0), absl::LocalTimeZone());
+  }
+
+  static constexpr int64_t kFileSize = 256 * 1024;
+};
+
+TEST_F(RetentionTest, ExpiredFilesWaitForTheDeleteHour) {
+  now_ = At(13);
+  std::unique_ptr<MessageStore> store = FilledStore(Options());
+  SetAllModified(now_ - absl::Hours(100));
+
+  // 13:00, disk 30 % used: expired files stay until the delete hour.
   store->RunRetention();
-  absl::StatusOr<v1::GetStatsResponse> after = store->GetStats();
-  EXPECT_GT(after->min_physical_offset(), 0);
+  EXPECT_EQ(MinOffset(store.get()), 0);
+
+  // 04:00 the next day: every file but the newest goes.
+  now_ = At(4) + absl::Hours(24);
+  store->RunRetention();
+  EXPECT_EQ(MinOffset(store.get()), LastFileStart(store.get()));
   v1::GetMessagesResponse old = Get(store.get(), "T", 0, 0);
   EXPECT_EQ(old.status(), v1::OFFSET_TOO_SMALL);
   EXPECT_GT(old.next_begin_offset(), 0);
   v1::GetMessagesResponse resumed = Get(store.get(), "T", 0, old.next_begin_offset());
   EXPECT_EQ(resumed.status(), v1::FOUND);
+}
+
+TEST_F(RetentionTest, OnlyFilesOlderThanTheReservedTimeAreDeleted) {
+  now_ = At(4);
+  std::unique_ptr<MessageStore> store = FilledStore(Options());
+  // Files 0 and 1 are 73 h old, file 2 is 71 h old (72 h is the default).
+  SetModified(0, now_ - absl::Hours(73));
+  SetModified(1, now_ - absl::Hours(73));
+  SetModified(2, now_ - absl::Hours(71));
+  store->RunRetention();
+  EXPECT_EQ(MinOffset(store.get()), 2 * kFileSize);
+  // The young file stops the run, even when a later file is old.
+  SetModified(3, now_ - absl::Hours(100));
+  store->RunRetention();
+  EXPECT_EQ(MinOffset(store.get()), 2 * kFileSize);
+}
+
+TEST_F(RetentionTest, OneRunDeletesAtMostMaxFilesPerRun) {
+  now_ = At(4);
+  MessageStoreOptions options = Options();
+  options.retention.max_files_per_run = 2;
+  std::unique_ptr<MessageStore> store = FilledStore(options);
+  SetAllModified(now_ - absl::Hours(100));
+  store->RunRetention();
+  EXPECT_EQ(MinOffset(store.get()), 2 * kFileSize);
+  store->RunRetention();
+  EXPECT_EQ(MinOffset(store.get()), std::min<int64_t>(4 * kFileSize, LastFileStart(store.get())));
+}
+
+TEST_F(RetentionTest, ANearlyFullDiskDeletesAtAnyHourAndRegardlessOfAge) {
+  now_ = At(13);
+  std::unique_ptr<MessageStore> store = FilledStore(Options());
+  SetAllModified(now_ - absl::Hours(1));
+  // Above the max used ratio (75 %) but below forcible cleaning (85 %): expired
+  // files at any hour; none is expired.
+  disk_ratio_ = 0.80;
+  store->RunRetention();
+  EXPECT_EQ(MinOffset(store.get()), 0);
+  SetModified(0, now_ - absl::Hours(73));
+  store->RunRetention();
+  EXPECT_EQ(MinOffset(store.get()), kFileSize);
+  // Above 85 %: age no longer matters.
+  disk_ratio_ = 0.86;
+  store->RunRetention();
+  EXPECT_EQ(MinOffset(store.get()), LastFileStart(store.get()));
 }
 
 TEST_F(MessageStoreTest, WatchersHearQueueAdvances) {

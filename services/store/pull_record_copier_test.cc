@@ -135,7 +135,7 @@ TEST_F(PullRecordCopierTest, RecordsOfADeletedFileAreNotFound) {
     filler = Append(Bodies(1, 1000, "fill"));
   }
   std::vector<ConsumeQueueUnit> fresh = Append(Bodies(3, 1000, "new"));
-  ASSERT_EQ(log_->file_queue().DeleteFilesBefore(kFileSize, 1), 1);
+  ASSERT_EQ(log_->file_queue().DeleteFilesWhile(EndsBy(kFileSize), 1), 1);
   std::vector<ConsumeQueueUnit> units = old;
   units.insert(units.end(), fresh.begin(), fresh.end());
   Copied copied = Copy(units, 1);

@@ -41,4 +41,8 @@ void AppendAcrossFiles(MappedFileQueue& queue, int64_t bytes, char c) {
   }
 }
 
+std::function<bool(const MappedFile&)> EndsBy(int64_t offset) {
+  return [offset](const MappedFile& file) { return file.end_offset() <= offset; };
+}
+
 }  // namespace mq::store

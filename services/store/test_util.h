@@ -2,6 +2,7 @@
 #ifndef MQ_SERVICES_STORE_TEST_UTIL_H_
 #define MQ_SERVICES_STORE_TEST_UTIL_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/functional/function_ref.h"
@@ -22,6 +23,10 @@ bool WaitFor(absl::FunctionRef<bool()> condition, absl::Duration timeout = absl:
 // enough to exercise queues, flushing and prefaulting). Fails the test on an
 // error.
 void AppendAcrossFiles(MappedFileQueue& queue, int64_t bytes, char c);
+
+// For MappedFileQueue::DeleteFilesWhile: the files that end at or before
+// `offset`.
+std::function<bool(const MappedFile&)> EndsBy(int64_t offset);
 
 }  // namespace mq::store
 

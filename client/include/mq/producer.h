@@ -45,17 +45,23 @@ struct ProducerOptions {
 
   // Total budget of one send, shared by all of its attempts.
   absl::Duration send_timeout = absl::Seconds(3);
-  // Ours (RocketMQ 5.x has it, off by default): while another attempt is still
-  // possible, one attempt may use at most this much of the budget, so a hung
+  // While another attempt is still possible, one attempt may use at most this
+  // much of the budget (RocketMQ's sendMsgMaxTimeoutPerRequest), so a hung
   // broker cannot eat the whole budget and leave the retry on a healthy broker
-  // with nothing. 1 s is a third of the default budget, hundreds of times a
-  // normal send's latency, and the point where RocketMQ's own latency table
-  // already benches a broker for a minute. The last attempt gets whatever is
-  // left. absl::InfiniteDuration() turns the cap off.
-  absl::Duration max_attempt_timeout = absl::Seconds(1);
-  // Sync sends make 1 + this many attempts.
+  // with nothing. Off by default, as in RocketMQ: a send to a SYNC_MASTER
+  // broker may wait up to 3 s for its slave and a sync flush up to 5 s, and an
+  // attempt cut short there is stored all the same, so the retry would store a
+  // duplicate and FLUSH_SLAVE_TIMEOUT / FLUSH_DISK_TIMEOUT would not reach the
+  // caller. Set it (say 1 s) only where every broker is ASYNC_MASTER with
+  // ASYNC_FLUSH and duplicates are acceptable.
+  absl::Duration max_attempt_timeout = absl::InfiniteDuration();
+  // Sync sends make 1 + this many attempts: after no answer (connection
+  // failed, attempt timed out), or after an error answer whose response code
+  // is in retry_response_codes, on another broker where there is one.
   int retry_times_when_send_failed = 2;
-  // Async sends make 1 + this many attempts (on the same errors as sync sends).
+  // Async sends make 1 + this many attempts, only after no answer (RocketMQ's
+  // rule): an error answer from a broker (SYSTEM_BUSY, say) goes to the
+  // callback as it is.
   int retry_times_when_send_async_failed = 2;
   // Retry (on another broker) a sync send that was stored with a status other
   // than SEND_OK; when every attempt ends so, the last result is returned.
@@ -107,7 +113,9 @@ class Producer {
   void Shutdown();
   ServiceState state() const;
 
-  // Sends and waits, retrying on another broker (see ProducerOptions). Errors:
+  // Sends and waits, retrying on another broker (see ProducerOptions). The
+  // timeout (send_timeout by default) covers the whole send, its route lookup
+  // included. Errors:
   // INVALID_ARGUMENT (bad message), NOT_FOUND (no route), DEADLINE_EXCEEDED
   // (budget spent), FAILED_PRECONDITION (not running), or the last attempt's
   // error, which carries the broker's response code (mq::GetResponseCode in
@@ -117,7 +125,9 @@ class Producer {
   absl::StatusOr<SendResult> Send(const Message& message, absl::Duration timeout);
 
   // Sends without waiting; `callback` gets the outcome exactly once. The route
-  // of a topic not seen before is fetched on the calling thread.
+  // of a topic not seen before is fetched on the calling thread. Retried only
+  // when no answer came (see retry_times_when_send_async_failed). The timeout
+  // covers the route lookup, as for Send().
   void SendAsync(const Message& message, SendCallback callback);
   void SendAsync(const Message& message, SendCallback callback, absl::Duration timeout);
 

@@ -45,6 +45,7 @@ absl::StatusOr<store::v1::AppendBatchResponse> FakeStore::AppendBatch(
     --waiting_at_gate_;
     if (!call_error_.ok()) return call_error_;
     append_batch_sizes_.push_back(request.entries_size());
+    append_waits_.push_back(request.wait_store_ok());
     int64_t now_ms = absl::ToUnixMillis(absl::Now());
     for (const store::v1::AppendEntry& entry : request.entries()) {
       store::v1::AppendResult* result = response.add_results();
@@ -347,6 +348,11 @@ void FakeStore::SetMinOffset(const std::string& topic, int32_t queue_id, int64_t
   for (size_t i = 0; i < queue.messages.size(); ++i) {
     queue.messages[i].set_queue_offset(min_offset + static_cast<int64_t>(i));
   }
+}
+
+std::vector<bool> FakeStore::append_waits() const {
+  absl::MutexLock lock(&mu_);
+  return append_waits_;
 }
 
 std::vector<int> FakeStore::append_batch_sizes() const {

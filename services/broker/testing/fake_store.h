@@ -68,6 +68,8 @@ class FakeStore : public store::StoreApi {
 
   // Number of AppendBatch calls, and the entry count of each, in call order.
   std::vector<int> append_batch_sizes() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The wait_store_ok flag of each AppendBatch call, in call order.
+  std::vector<bool> append_waits() const ABSL_LOCKS_EXCLUDED(mu_);
   // AppendBatch calls blocked at the gate right now.
   int appends_waiting_at_gate() const ABSL_LOCKS_EXCLUDED(mu_);
   // GetMessages calls blocked at the read gate right now.
@@ -99,6 +101,7 @@ class FakeStore : public store::StoreApi {
   int64_t total_puts_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string> metadata_ ABSL_GUARDED_BY(mu_);
   std::vector<int> append_batch_sizes_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> append_waits_ ABSL_GUARDED_BY(mu_);
   int put_metadata_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> deleted_topics_ ABSL_GUARDED_BY(mu_);
 

@@ -1,0 +1,42 @@
+// Sets or unsets an environment variable for a test's scope and restores the
+// value it had, so a test does not depend on the environment it runs in.
+#ifndef MQ_CLIENT_SRC_TESTING_SCOPED_ENV_H_
+#define MQ_CLIENT_SRC_TESTING_SCOPED_ENV_H_
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+namespace mq {
+namespace client_internal {
+
+class ScopedEnv {
+ public:
+  // Unsets `name` while this lives.
+  explicit ScopedEnv(std::string name) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str()); old != nullptr) old_ = old;
+    unsetenv(name_.c_str());
+  }
+  // Sets `name` to `value` while this lives.
+  ScopedEnv(std::string name, const std::string& value) : ScopedEnv(std::move(name)) {
+    setenv(name_.c_str(), value.c_str(), 1);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() {
+    if (old_.has_value()) {
+      setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  const std::string name_;
+  std::optional<std::string> old_;
+};
+
+}  // namespace client_internal
+}  // namespace mq
+
+#endif  // MQ_CLIENT_SRC_TESTING_SCOPED_ENV_H_
