@@ -119,6 +119,10 @@ TEST_F(MqadminTest, CommandsAgainstAStandaloneServer) {
   out = Ok({"consumerProgress", "-g", "admin_group"});
   EXPECT_THAT(out, HasSubstr("AdminTopic"));
   EXPECT_THAT(out, HasSubstr("Diff Total: 1"));
+  // Without -g: the groups, with their lag.
+  out = Ok({"consumerProgress"});
+  EXPECT_THAT(out, ::testing::ContainsRegex("admin_group +0 +1 +AdminTopic"));
+  EXPECT_THAT(out, HasSubstr("consumer group(s)."));
 
   EXPECT_THAT(Ok({"deleteTopic", "-t", "AdminTopic", "-c", "DefaultCluster"}),
               HasSubstr("delete topic [AdminTopic] from cluster [DefaultCluster] success."));

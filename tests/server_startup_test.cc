@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/grpc_options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/namesrv.grpc.pb.h"
+#include "tests/client_test_util.h"
 #include "tests/support/cluster_processes.h"
 #include "tests/support/server_process.h"
 
@@ -37,23 +37,19 @@ std::vector<Binary> Binaries() {
           {"standalone", "services/standalone/standalone", "--data_dir"}};
 }
 
-// Runs `binary` to its exit; its stdout and stderr lines, and its exit code.
+// Runs `binary` to its exit: its exit code and its stdout and stderr together.
 struct Outcome {
   int exit_code = -1;
   std::string output;
 };
 
-Outcome RunToExit(const std::string& name, const std::string& binary,
-                  const std::vector<std::string>& args) {
+Outcome RunToExit(const std::string& binary, const std::vector<std::string>& args) {
   Outcome outcome;
-  absl::StatusOr<std::unique_ptr<ServerProcess>> process = ServerProcess::Spawn(
-      name, RunfilePath(binary), args, ServerProcess::Output::kStdoutAndStderr);
-  EXPECT_TRUE(process.ok()) << process.status();
-  if (!process.ok()) return outcome;
-  absl::StatusOr<int> code = (*process)->WaitForExit(absl::Seconds(60));
-  EXPECT_TRUE(code.ok()) << code.status();
-  if (code.ok()) outcome.exit_code = *code;
-  outcome.output = absl::StrJoin((*process)->Lines(), "\n");
+  absl::StatusOr<ToolResult> result = RunTool(RunfilePath(binary), args, absl::Seconds(60));
+  EXPECT_TRUE(result.ok()) << result.status();
+  if (!result.ok()) return outcome;
+  outcome.exit_code = result->exit_code;
+  outcome.output = result->out + result->err;
   return outcome;
 }
 
@@ -70,7 +66,7 @@ bool NameServerAnswers(const std::string& address) {
 TEST(ServerStartupTest, HelpListsTheProgramsOwnFlags) {
   for (const Binary& binary : Binaries()) {
     SCOPED_TRACE(binary.name);
-    Outcome outcome = RunToExit(binary.name, binary.path, {"--help"});
+    Outcome outcome = RunToExit(binary.path, {"--help"});
     EXPECT_THAT(outcome.output, Not(HasSubstr("No flags matched")));
     EXPECT_THAT(outcome.output, HasSubstr(binary.own_flag));
     EXPECT_THAT(outcome.output, HasSubstr("--port"));
@@ -106,7 +102,7 @@ TEST(ServerStartupTest, EveryServerRefusesAPortInUse) {
     if (binary.name == "store" || binary.name == "standalone") {
       args.insert(args.end(), small_store.begin(), small_store.end());
     }
-    Outcome outcome = RunToExit(binary.name, binary.path, args);
+    Outcome outcome = RunToExit(binary.path, args);
     EXPECT_NE(outcome.exit_code, 0);
     EXPECT_THAT(outcome.output, HasSubstr(absl::StrCat("port ", port, " is already in use")));
     EXPECT_THAT(outcome.output, Not(HasSubstr("listening on")));

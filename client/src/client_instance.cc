@@ -125,8 +125,8 @@ absl::Status ClientInstance::Start() {
                                   [this] { ExpireOverdueSends(); });
   send_deadline_sweeper_.Start();
   state_ = ServiceState::kRunning;
-  LOG(INFO) << "client instance " << client_id_
-            << " started; name servers: " << absl::StrJoin(options_.name_server_addresses, ";");
+  VLOG(1) << "client instance " << client_id_
+          << " started; name servers: " << absl::StrJoin(options_.name_server_addresses, ";");
   return absl::OkStatus();
 }
 
@@ -152,7 +152,7 @@ void ClientInstance::Shutdown() {
   const absl::Time deadline = absl::Now() + options_.api_timeout;
   for (const auto& stream : streams) stream->CloseBy(deadline);
   send_deadline_sweeper_.Stop();
-  LOG(INFO) << "client instance " << client_id_ << " shut down";
+  VLOG(1) << "client instance " << client_id_ << " shut down";
 }
 
 ServiceState ClientInstance::state() const {
@@ -291,7 +291,7 @@ void ClientInstance::ApplyRoute(const std::string& topic, const TopicRouteData& 
   absl::MutexLock lock(&mu_);
   auto old = route_table_.find(topic);
   if (old == route_table_.end() || !SameRoute(old->second, route)) {
-    LOG(INFO) << "route of topic " << topic << " changed: " << route.ShortDebugString();
+    VLOG(1) << "route of topic " << topic << " changed: " << route.ShortDebugString();
     for (const common::v1::BrokerData& bd : route.broker_datas()) {
       std::map<int64_t, std::string>& addrs = broker_addr_table_[bd.broker_name()];
       addrs.clear();
@@ -385,8 +385,8 @@ void ClientInstance::ForgetOfflineBrokersLocked(
         ++it;
         continue;
       }
-      LOG(INFO) << "broker " << group->first << " id " << it->first << " at " << it->second
-                << " is offline; forgetting it";
+      VLOG(1) << "broker " << group->first << " id " << it->first << " at " << it->second
+              << " is offline; forgetting it";
       auto channel = channels_.find(it->second);
       if (channel != channels_.end()) {
         retired_channels_.push_back(std::move(channel->second));

@@ -299,8 +299,8 @@ absl::Status ProducerImpl::Start() {
   absl::MutexLock lock(&mu_);
   instance_ = *std::move(instance);
   state_ = ServiceState::kRunning;
-  LOG(INFO) << "producer group " << group_ << " started in client instance "
-            << instance_->client_id();
+  VLOG(1) << "producer group " << group_ << " started in client instance "
+          << instance_->client_id();
   return absl::OkStatus();
 }
 
@@ -315,7 +315,7 @@ void ProducerImpl::Shutdown() {
     instance = std::move(instance_);
   }
   ClientRegistry::Default().UnregisterProducer(instance, group_);
-  LOG(INFO) << "producer group " << group_ << " shut down";
+  VLOG(1) << "producer group " << group_ << " shut down";
 }
 
 ServiceState ProducerImpl::state() const {

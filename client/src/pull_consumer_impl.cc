@@ -66,8 +66,8 @@ absl::Status PullConsumerImpl::Start() {
   absl::MutexLock lock(&mu_);
   instance_ = *std::move(instance);
   state_ = ServiceState::kRunning;
-  LOG(INFO) << "pull consumer group " << group_ << " started in client instance "
-            << instance_->client_id();
+  VLOG(1) << "pull consumer group " << group_ << " started in client instance "
+          << instance_->client_id();
   return absl::OkStatus();
 }
 
@@ -80,7 +80,7 @@ void PullConsumerImpl::Shutdown() {
     instance = std::move(instance_);
   }
   ClientRegistry::Default().UnregisterConsumer(instance, group_);
-  LOG(INFO) << "pull consumer group " << group_ << " shut down";
+  VLOG(1) << "pull consumer group " << group_ << " shut down";
 }
 
 ServiceState PullConsumerImpl::state() const {

@@ -213,11 +213,10 @@ absl::Status PushConsumerImpl::Start() {
                       options_.persist_consumer_offset_interval, [this] { PersistOffsets(); });
   scheduler_.Start();
   rebalance_thread_ = std::thread([this] { RebalanceLoop(); });
-  LOG(INFO) << "push consumer group " << group_ << " started in client instance "
-            << (*instance)->client_id() << " ("
-            << (options_.message_model == MessageModel::kBroadcasting ? "broadcasting"
-                                                                      : "clustering")
-            << ")";
+  VLOG(1) << "push consumer group " << group_ << " started in client instance "
+          << (*instance)->client_id() << " ("
+          << (options_.message_model == MessageModel::kBroadcasting ? "broadcasting" : "clustering")
+          << ")";
   return absl::OkStatus();
 }
 
@@ -259,7 +258,7 @@ void PushConsumerImpl::Shutdown() {
     absl::MutexLock lock(&mu_);
     instance_.reset();
   }
-  LOG(INFO) << "push consumer group " << group_ << " shut down";
+  VLOG(1) << "push consumer group " << group_ << " shut down";
 }
 
 ServiceState PushConsumerImpl::state() const {
@@ -466,8 +465,8 @@ void PushConsumerImpl::UpdateAssignment(const std::string& topic,
     PullLater(state, absl::ZeroDuration());
   }
   if (!dropped.empty() || !added.empty()) {
-    LOG(INFO) << "rebalance of topic " << topic << " for group " << group_ << ": now "
-              << wanted.size() << " queue(s); released " << dropped.size() << ", took " << started;
+    VLOG(1) << "rebalance of topic " << topic << " for group " << group_ << ": now "
+            << wanted.size() << " queue(s); released " << dropped.size() << ", took " << started;
   }
 }
 

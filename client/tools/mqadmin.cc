@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -482,7 +483,43 @@ absl::Status BrokerStatus(const ParsedOptions& options) {
   return absl::OkStatus();
 }
 
+// consumerProgress without -g: every group any master knows, as RocketMQ's
+// mqadmin lists them.
+absl::Status ListConsumerGroups(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  absl::StatusOr<std::vector<std::string>> masters = admin.MasterAddresses("");
+  if (!masters.ok()) return masters.status();
+  struct Row {
+    int online = 0;
+    int64_t diff = 0;
+    std::set<std::string> topics;
+  };
+  std::map<std::string, Row> rows;
+  for (const std::string& address : *masters) {
+    broker::v1::ListConsumerGroupsResponse response;
+    absl::Status status = CallBroker(admin, address, &broker::v1::Broker::Stub::ListConsumerGroups,
+                                     broker::v1::ListConsumerGroupsRequest(), &response);
+    if (!status.ok()) return status;
+    for (const broker::v1::ConsumerGroupSummary& group : response.groups()) {
+      Row& row = rows[group.consumer_group()];
+      // A client heartbeats to every broker: count it once.
+      row.online = std::max(row.online, group.online_clients());
+      row.diff += group.diff_total();
+      row.topics.insert(group.topics().begin(), group.topics().end());
+    }
+  }
+  std::cout << absl::StrFormat("%-32s %-8s %-12s %s\n", "#Group", "#Online", "#Diff Total",
+                               "#Topics");
+  for (const auto& [group, row] : rows) {
+    std::cout << absl::StrFormat("%-32s %-8d %-12d %s\n", group, row.online, row.diff,
+                                 row.topics.empty() ? "-" : absl::StrJoin(row.topics, ","));
+  }
+  std::cout << rows.size() << " consumer group(s).\n";
+  return absl::OkStatus();
+}
+
 absl::Status ConsumerProgress(const ParsedOptions& options) {
+  if (!options.Has("consumerGroup")) return ListConsumerGroups(options);
   AdminClient admin = Admin(options);
   const std::string group = options.Get("consumerGroup");
   absl::StatusOr<std::vector<std::string>> masters = admin.MasterAddresses("");
@@ -610,9 +647,10 @@ std::vector<Command> Commands() {
         {'c', "clusterName", "CLUSTER", "cluster name"}},
        BrokerStatus},
       {"consumerProgress",
-       "Print a consumer group's offsets against the brokers' (the lag) and its online members.",
+       "Print a consumer group's offsets against the brokers' (the lag) and its online members; "
+       "without -g, list every consumer group with its online members and lag.",
        {kNameServer,
-        {'g', "consumerGroup", "GROUP", "consumer group", true},
+        {'g', "consumerGroup", "GROUP", "consumer group (default: list the groups)"},
         {'t', "topic", "TOPIC", "only this topic"}},
        ConsumerProgress},
   };

@@ -157,6 +157,31 @@ absl::StatusOr<broker::v1::GetConsumeStatsResponse> AdminProcessor::GetConsumeSt
   return response;
 }
 
+absl::StatusOr<broker::v1::ListConsumerGroupsResponse> AdminProcessor::ListConsumerGroups(
+    const std::map<std::string, int>& online) {
+  std::set<std::string> groups;
+  for (std::string& group : offsets_->Groups()) groups.insert(std::move(group));
+  for (const auto& [group, members] : online) groups.insert(group);
+  broker::v1::ListConsumerGroupsResponse response;
+  for (const std::string& group : groups) {
+    broker::v1::ConsumerGroupSummary* summary = response.add_groups();
+    summary->set_consumer_group(group);
+    auto members = online.find(group);
+    summary->set_online_clients(members == online.end() ? 0 : members->second);
+    broker::v1::GetConsumeStatsRequest request;
+    request.set_consumer_group(group);
+    absl::StatusOr<broker::v1::GetConsumeStatsResponse> stats = GetConsumeStats(request);
+    if (!stats.ok()) return stats.status();
+    std::set<std::string> topics;
+    for (const broker::v1::QueueConsumeStats& queue : stats->queues()) {
+      topics.insert(queue.queue().topic());
+    }
+    for (const std::string& topic : topics) summary->add_topics(topic);
+    summary->set_diff_total(stats->diff_total());
+  }
+  return response;
+}
+
 broker::v1::GetRuntimeStatsResponse AdminProcessor::GetRuntimeStats() {
   broker::v1::GetRuntimeStatsResponse response;
   response.set_cluster_name(identity_.cluster_name);

@@ -59,6 +59,10 @@ class AdminProcessor {
   // store time of the last consumed message.
   absl::StatusOr<broker::v1::GetConsumeStatsResponse> GetConsumeStats(
       const broker::v1::GetConsumeStatsRequest& request);
+  // The groups with committed offsets here and those in `online` (group ->
+  // live members), each with its lag.
+  absl::StatusOr<broker::v1::ListConsumerGroupsResponse> ListConsumerGroups(
+      const std::map<std::string, int>& online);
   // Never fails: figures the store cannot give are left out and
   // extra["store_error"] says why.
   broker::v1::GetRuntimeStatsResponse GetRuntimeStats();

@@ -123,6 +123,34 @@ TEST_F(AdminProcessorTest, ConsumeStatsCoversEveryQueueOfTheTopic) {
   EXPECT_EQ(stats->diff_total(), 14);
 }
 
+TEST_F(AdminProcessorTest, ListsGroupsWithOffsetsAndOnlineGroupsWithTheirLag) {
+  ASSERT_TRUE(admin_->CreateOrUpdateTopic(Topic("orders", 2, 2)).ok());
+  ASSERT_TRUE(admin_->CreateOrUpdateTopic(Topic("audit", 1, 1)).ok());
+  Put("orders", 0, 10);
+  Put("audit", 0, 3);
+  offsets_.Commit("billing", "orders", 0, 6);
+  offsets_.Commit("billing", "audit", 0, 3);
+  offsets_.Commit("archiver", "audit", 0, 1);
+  absl::StatusOr<broker::v1::ListConsumerGroupsResponse> listed =
+      admin_->ListConsumerGroups({{"billing", 2}, {"fresh", 1}});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->groups_size(), 3);
+  const broker::v1::ConsumerGroupSummary& archiver = listed->groups(0);
+  EXPECT_EQ(archiver.consumer_group(), "archiver");
+  EXPECT_EQ(archiver.online_clients(), 0);
+  EXPECT_THAT(archiver.topics(), ::testing::ElementsAre("audit"));
+  EXPECT_EQ(archiver.diff_total(), 2);
+  const broker::v1::ConsumerGroupSummary& billing = listed->groups(1);
+  EXPECT_EQ(billing.consumer_group(), "billing");
+  EXPECT_EQ(billing.online_clients(), 2);
+  EXPECT_THAT(billing.topics(), ::testing::ElementsAre("audit", "orders"));
+  EXPECT_EQ(billing.diff_total(), 4);
+  // Online but nothing committed yet.
+  EXPECT_EQ(listed->groups(2).consumer_group(), "fresh");
+  EXPECT_EQ(listed->groups(2).online_clients(), 1);
+  EXPECT_EQ(listed->groups(2).topics_size(), 0);
+}
+
 TEST_F(AdminProcessorTest, RuntimeStatsCombineBrokerAndStoreFigures) {
   Put("TBW102", 0, 3);
   stats_.AddPuts(3);

@@ -263,6 +263,17 @@ grpc::ServerUnaryReactor* BrokerService::GetConsumeStats(
   });
 }
 
+grpc::ServerUnaryReactor* BrokerService::ListConsumerGroups(
+    grpc::CallbackServerContext* context, const broker::v1::ListConsumerGroupsRequest* request,
+    broker::v1::ListConsumerGroupsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, response] {
+    return Answer(parts->admin->ListConsumerGroups(parts->clients->ConsumerGroupSizes()), response);
+  });
+}
+
 grpc::ServerUnaryReactor* BrokerService::GetQueueOffsets(
     grpc::CallbackServerContext* context, const broker::v1::GetQueueOffsetsRequest* request,
     broker::v1::GetQueueOffsetsResponse* response) {

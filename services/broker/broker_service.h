@@ -87,6 +87,9 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* GetConsumeStats(grpc::CallbackServerContext* context,
                                             const broker::v1::GetConsumeStatsRequest* request,
                                             broker::v1::GetConsumeStatsResponse* response) override;
+  grpc::ServerUnaryReactor* ListConsumerGroups(
+      grpc::CallbackServerContext* context, const broker::v1::ListConsumerGroupsRequest* request,
+      broker::v1::ListConsumerGroupsResponse* response) override;
   grpc::ServerUnaryReactor* GetQueueOffsets(grpc::CallbackServerContext* context,
                                             const broker::v1::GetQueueOffsetsRequest* request,
                                             broker::v1::GetQueueOffsetsResponse* response) override;

@@ -150,6 +150,18 @@ int ClientManager::producer_count() const {
   return count;
 }
 
+std::map<std::string, int> ClientManager::ConsumerGroupSizes() const {
+  std::map<std::string, int> sizes;
+  absl::Time now = clock_();
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [name, group] : consumers_) {
+    int live = 0;
+    for (const auto& [id, last] : group.clients) live += Live(last, now) ? 1 : 0;
+    if (live > 0) sizes[name] = live;
+  }
+  return sizes;
+}
+
 int ClientManager::consumer_count() const {
   absl::Time now = clock_();
   int count = 0;

@@ -63,6 +63,9 @@ class ClientManager {
   int ScanExpired() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Live entries (client in a group), for monitoring.
+  // Consumer groups with live members -> how many.
+  std::map<std::string, int> ConsumerGroupSizes() const ABSL_LOCKS_EXCLUDED(mu_);
+
   int producer_count() const ABSL_LOCKS_EXCLUDED(mu_);
   int consumer_count() const ABSL_LOCKS_EXCLUDED(mu_);
 

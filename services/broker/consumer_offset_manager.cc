@@ -82,6 +82,15 @@ ConsumerOffsetManager::QueueOffsetMap ConsumerOffsetManager::GroupOffsets(
   return result;
 }
 
+std::vector<std::string> ConsumerOffsetManager::Groups() const {
+  std::vector<std::string> groups;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [key, queues] : table_) {
+    if (groups.empty() || groups.back() != key.first) groups.push_back(key.first);
+  }
+  return groups;
+}
+
 void ConsumerOffsetManager::RemoveTopic(absl::string_view topic) {
   absl::MutexLock lock(&mu_);
   bool removed = false;

@@ -53,6 +53,9 @@ class ConsumerOffsetManager {
   QueueOffsetMap GroupOffsets(absl::string_view group, absl::string_view topic) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Every group with a committed offset, sorted.
+  std::vector<std::string> Groups() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // Forgets every group's offsets of `topic` (the topic was deleted).
   void RemoveTopic(absl::string_view topic) ABSL_LOCKS_EXCLUDED(mu_);
 

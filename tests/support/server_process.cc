@@ -36,8 +36,7 @@ std::string MakeTempDir(const std::string& prefix) {
 }
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(
-    const std::string& name, const std::string& binary, const std::vector<std::string>& args,
-    Output output) {
+    const std::string& name, const std::string& binary, const std::vector<std::string>& args) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
@@ -51,7 +50,6 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(
   if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   if (pid == 0) {
     dup2(pipe_fds[1], STDOUT_FILENO);
-    if (output == Output::kStdoutAndStderr) dup2(pipe_fds[1], STDERR_FILENO);
     // Die with the test, so a crashed test leaves no server behind.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     // A clean signal mask: the parent may block signals to wait for them.
@@ -180,22 +178,6 @@ absl::Status ServerProcess::Stop(absl::Duration timeout) {
     return absl::InternalError(absl::StrCat(name_, " exited with wait status ", status));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<int> ServerProcess::WaitForExit(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  int status = reaped_ ? -1 : Reap(timeout);
-  if (!reaped_) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(name_, " still runs after ", absl::FormatDuration(timeout)));
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithDeadline(absl::Condition(&eof_), deadline);
-  }
-  if (status == -1) return absl::InternalError(absl::StrCat(name_, ": no exit status"));
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
 }
 
 void ServerProcess::Kill() {

@@ -37,15 +37,11 @@ class ServerProcess {
       const std::string& name, const std::string& binary, const std::vector<std::string>& args,
       absl::Duration timeout = absl::Seconds(60));
 
-  // Which of the child's outputs Lines() and WaitForOutput() see.
-  enum class Output { kStdout, kStdoutAndStderr };
-
   // Starts `binary` with `args` and returns at once, without waiting for any
   // output (port() stays 0): for clients and drivers rather than servers.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Spawn(const std::string& name,
                                                               const std::string& binary,
-                                                              const std::vector<std::string>& args,
-                                                              Output output = Output::kStdout);
+                                                              const std::vector<std::string>& args);
 
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
@@ -61,11 +57,6 @@ class ServerProcess {
 
   // SIGKILL, then reaps the process.
   void Kill();
-
-  // Waits up to `timeout` for the process to exit by itself and for its output
-  // to be read to the end; returns its exit code (128 + N if signal N ended
-  // it), DEADLINE_EXCEEDED if it still runs.
-  absl::StatusOr<int> WaitForExit(absl::Duration timeout);
 
   // Waits until a stdout line contains `text`. Thread-safe.
   bool WaitForOutput(const std::string& text, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
