@@ -52,6 +52,14 @@ absl::Status ValidateQueueNums(absl::string_view what, int32_t nums) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateQueueId(int32_t queue_id) {
+  if (queue_id < 0 || queue_id >= kMaxQueueNums) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "queue id %d is out of range, must be in 0..%d", queue_id, kMaxQueueNums - 1));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateBrokerId(int64_t broker_id) {
   if (broker_id < 0) {
     return absl::InvalidArgumentError(

@@ -32,6 +32,9 @@ absl::Status ValidateGroup(absl::string_view group);
 // A read or write queue count: 1..1024.
 absl::Status ValidateQueueNums(absl::string_view what, int32_t nums);
 
+// A queue id: 0..kMaxQueueNums-1 (a topic has at most kMaxQueueNums queues).
+absl::Status ValidateQueueId(int32_t queue_id);
+
 // A broker id: >= 0 (0 is the master).
 absl::Status ValidateBrokerId(int64_t broker_id);
 

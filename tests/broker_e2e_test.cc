@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -158,8 +159,9 @@ class BrokerE2eTest : public ::testing::TestWithParam<Deployment> {
   }
 
   absl::StatusOr<bv1::SendMessageResponse> Send(const common::v1::Message& message,
-                                                int32_t queue_id = -1) {
+                                                int32_t queue_id = -1, int32_t sys_flag = 0) {
     bv1::SendMessageRequest request;
+    request.set_sys_flag(sys_flag);
     request.set_producer_group("e2e-producer");
     *request.mutable_message() = message;
     request.set_queue_id(queue_id);
@@ -409,6 +411,13 @@ TEST_P(BrokerE2eTest, BadInputGetsTheDocumentedStatus) {
          common::v1::MESSAGE_ILLEGAL, "topic");
   expect(Send(MakeMessage("Small", "x"), 7).status(), absl::StatusCode::kInvalidArgument,
          common::v1::SYSTEM_ERROR, "queueId[7]");
+  // Flags of features not implemented (transactions, ...) are refused, not
+  // stored as a message no consumer would ever see.
+  for (int32_t sys_flag : {4, 12, -1, std::numeric_limits<int32_t>::max()}) {
+    SCOPED_TRACE(sys_flag);
+    expect(Send(MakeMessage("Small", "x"), 0, sys_flag).status(),
+           absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL, "sys_flag");
+  }
   common::v1::Message fat = MakeMessage("Small", "x");
   (*fat.mutable_properties())["big"] = std::string(40000, 'p');
   expect(Send(fat).status(), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL,

@@ -223,11 +223,14 @@ void BrokerSendStream::OnDone(const grpc::Status& status) {
     outgoing_.clear();
   }
   if (!unanswered.empty()) {
-    // However the broker ended the stream (a clean end, or a cancellation of
-    // its own when it stops), the sends it left unanswered meet a broker that
-    // went away: UNAVAILABLE, which the producer retries elsewhere.
+    // However the broker ended the stream (a clean end, a cancellation of its
+    // own when it stops, or a refusal because it is not serving), the sends it
+    // left unanswered meet a broker that went away: UNAVAILABLE with no
+    // response code, an unanswered send, which the producer retries elsewhere
+    // (async sends too: RocketMQ retries them when no answer came).
     absl::Status why = FromGrpcStatus(status, context_);
-    if (status.ok() || (status.error_code() == grpc::StatusCode::CANCELLED && !cancelled_here)) {
+    if (status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        (status.error_code() == grpc::StatusCode::CANCELLED && !cancelled_here)) {
       why = absl::UnavailableError(absl::StrCat("the broker ended the send stream before answering",
                                                 status.ok() ? "" : ": ", why.message()));
     }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/validation.h"
 
 namespace mq::store {
 
@@ -21,6 +22,13 @@ constexpr absl::Duration kBusyRoundInterval = absl::Milliseconds(1);
 constexpr absl::Duration kErrorBackoff = absl::Milliseconds(500);
 // Records and file moves per round.
 constexpr int kRecordsPerRound = 4096;
+
+// Why no consume queue can ever take `record`, or OK. Unlike a failed file
+// creation, this does not pass with time, so such a record is skipped.
+absl::Status CheckDispatchable(const MessageRecord& record) {
+  if (absl::Status s = ValidateTopic(record.topic); !s.ok()) return s;
+  return ValidateQueueId(record.queue_id);
+}
 
 bool TakesQueueOffset(int32_t sys_flag) {
   int32_t type = sys_flag & kSysFlagTransactionTypeMask;
@@ -95,6 +103,15 @@ absl::StatusOr<int> Dispatcher::DispatchAvailable(int max_steps) {
           "commit log is unreadable at offset ", offset, ": ",
           entry.record.record.error != nullptr ? entry.record.record.error : "corrupt record"));
       break;
+    }
+    if (absl::Status bad = CheckDispatchable(entry.record.record.message); !bad.ok()) {
+      LOG(ERROR) << "commit-log record at offset " << offset
+                 << " cannot be dispatched and is skipped (it stays in the log; no consumer "
+                    "will see it): "
+                 << bad;
+      skipped_.fetch_add(1, std::memory_order_relaxed);
+      offset_.store(entry.next_offset, std::memory_order_release);
+      continue;
     }
     error = DispatchRecord(entry.record.record.message, entry.record.record.size, &advances);
     if (!error.ok()) break;

@@ -50,6 +50,12 @@ class Dispatcher {
   // Every record below this commit-log offset is dispatched.
   int64_t dispatched_offset() const { return offset_.load(std::memory_order_acquire); }
 
+  // Records passed over because no consume queue can ever take them (a topic
+  // or queue id the store refuses today, written by an older version or by a
+  // bug): each is logged with its offset, stays in the log, and is never
+  // served. Recovery and dispatch go on past them.
+  int64_t skipped_records() const { return skipped_.load(std::memory_order_relaxed); }
+
  private:
   // Dispatches records (and moves past file ends) until the end of the log or
   // `max_steps`; returns the steps taken, or an error (the offset stays at the
@@ -65,6 +71,7 @@ class Dispatcher {
   QueueWatchers* const watchers_;
 
   std::atomic<int64_t> offset_{0};
+  std::atomic<int64_t> skipped_{0};
   // The thread found nothing to dispatch and waits to be woken.
   std::atomic<bool> idle_{false};
   absl::Mutex mu_;

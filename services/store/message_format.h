@@ -74,8 +74,15 @@ inline constexpr int kPhysicalOffsetOffset = 28;
 inline constexpr int kStoreTimestampOffset = 56;
 inline constexpr int kBodyLengthOffset = 84;
 
-// SYSFLAG bits (RocketMQ's MessageSysFlag) the store acts on: the transaction
-// type. PREPARED and ROLLBACK records take no queue offset.
+// SYSFLAG bits (RocketMQ's MessageSysFlag). The body is zlib-compressed (the
+// client uncompresses it).
+inline constexpr int32_t kSysFlagCompressed = 0x1;
+// The bits an append may carry today: any other (transactions, multi-tag,
+// IPv6 hosts) is refused rather than stored as something no consumer reads.
+inline constexpr int32_t kSysFlagsAccepted = kSysFlagCompressed;
+// The transaction type, which the store acts on (for records written by a
+// version that accepted it): PREPARED and ROLLBACK records take no queue
+// offset.
 inline constexpr int32_t kSysFlagTransactionTypeMask = 0x3 << 2;
 inline constexpr int32_t kSysFlagTransactionNotType = 0;
 inline constexpr int32_t kSysFlagTransactionPreparedType = 0x1 << 2;

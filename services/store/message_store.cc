@@ -46,10 +46,7 @@ v1::PutStatus ToPutStatus(AppendStatus status) {
 
 absl::Status ValidateQueue(absl::string_view topic, int32_t queue_id) {
   if (absl::Status s = ValidateTopic(topic); !s.ok()) return s;
-  if (queue_id < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("queue id ", queue_id, " is negative"));
-  }
-  return absl::OkStatus();
+  return ValidateQueueId(queue_id);
 }
 
 bool HasKey(absl::string_view keys, absl::string_view key) {
@@ -744,6 +741,7 @@ absl::StatusOr<v1::GetStatsResponse> MessageStore::GetStats() {
   response.set_flushed_offset(commit_log_->FlushedOffset());
   response.set_dispatch_behind_bytes(
       std::max<int64_t>(0, commit_log_->MaxOffset() - dispatcher_->dispatched_offset()));
+  response.set_skipped_records(dispatcher_->skipped_records());
   absl::StatusOr<double> ratio = options_.disk_used_ratio(options_.root_dir);
   response.set_disk_used_ratio(ratio.ok() ? *ratio : disk_used_ratio_.load());
   response.set_disk_full(disk_full_.load());

@@ -10,11 +10,13 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "services/store/commit_log.h"
 #include "services/store/mapped_file.h"
 #include "services/store/message_format.h"
 #include "services/store/test_util.h"
@@ -302,6 +304,86 @@ TEST_F(MessageStoreTest, BadInputGetsClearErrorsAndStoresNothingBad) {
   request.set_max_count(1);
   request.set_queue_id(-1);
   EXPECT_EQ(store->GetMessages(request).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Names and numbers that no consume queue can take, and flags the store does
+// not implement, are refused at the store's own boundary (it is a public gRPC
+// service) and change nothing: the store keeps dispatching and restarts.
+TEST_F(MessageStoreTest, AppendsTheStoreCannotServeAreRefusedAndChangeNothing) {
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  Append(store.get(), {Entry("T", 0, "before")});
+  const int64_t end = store->max_physical_offset();
+  std::vector<v1::AppendEntry> bad;
+  for (const std::string& topic :
+       {std::string(" "), std::string("a/b"), std::string(".."), std::string("../commitlog"),
+        std::string("/abs"), std::string("caf\xc3\xa9"), std::string("nu\0l", 4)}) {
+    bad.push_back(Entry(topic, 0, "probe"));
+  }
+  for (int32_t queue_id :
+       {-1, std::numeric_limits<int32_t>::min(), 1024, std::numeric_limits<int32_t>::max()}) {
+    bad.push_back(Entry("T", queue_id, "probe"));
+  }
+  for (int32_t sys_flag : {2, 4, 8, 12, -1, std::numeric_limits<int32_t>::max()}) {
+    bad.push_back(Entry("T", 0, "probe"));
+    bad.back().set_sys_flag(sys_flag);
+  }
+  bad.push_back(Entry("T", 0, "probe"));
+  bad.back().set_born_timestamp_ms(-5);
+  bad.push_back(Entry("T", 0, "probe"));
+  bad.back().set_reconsume_times(-1);
+  const size_t count = bad.size();
+  v1::AppendBatchResponse response = Append(store.get(), std::move(bad));
+  ASSERT_EQ(response.results_size(), static_cast<int>(count));
+  for (int i = 0; i < response.results_size(); ++i) {
+    EXPECT_EQ(response.results(i).status(), v1::MESSAGE_ILLEGAL) << "entry " << i;
+    EXPECT_FALSE(response.results(i).error().empty()) << "entry " << i;
+  }
+  EXPECT_EQ(store->max_physical_offset(), end);
+  // A compressed body is a flag the store implements.
+  v1::AppendEntry compressed = Entry("T", 0, "zz");
+  compressed.set_sys_flag(kSysFlagCompressed);
+  EXPECT_EQ(Append(store.get(), {compressed}).results(0).status(), v1::PUT_OK);
+
+  EXPECT_EQ(Append(store.get(), {Entry("T", 1, "after")}).results(0).status(), v1::PUT_OK);
+  EXPECT_EQ(Get(store.get(), "T", 1, 0).messages_size(), 1);
+  ASSERT_TRUE(store->Shutdown().ok());
+  store.reset();
+  store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Get(store.get(), "T", 0, 0).messages_size(), 2);
+}
+
+// Defence in depth: a record already in the log that no consume queue can
+// take (written by an older version that accepted it, or by a bug) is logged,
+// counted and skipped; it neither stops dispatch nor the store's start.
+TEST_F(MessageStoreTest, AnUndispatchableRecordInTheLogIsSkippedAndTheStoreStarts) {
+  {
+    CommitLogOptions log_options;
+    log_options.dir = dir_ + "/commitlog";
+    log_options.file_size = Options().commit_log_file_size;
+    log_options.max_message_body_bytes = Options().max_message_body_bytes;
+    CommitLog log(log_options);
+    ASSERT_TRUE(log.Load().ok());
+    std::vector<MessageRecord> records(3);
+    const char* topics[] = {"T", " ", "T"};
+    const int32_t queue_ids[] = {0, 0, -1};
+    for (int i = 0; i < 3; ++i) {
+      records[i].topic = topics[i];
+      records[i].queue_id = queue_ids[i];
+      records[i].body = "old";
+    }
+    for (const AppendResult& result : log.AppendBatch(records)) {
+      ASSERT_EQ(result.status, AppendStatus::kOk) << result.error;
+    }
+    ASSERT_TRUE(log.file_queue().Flush(0).ok());
+  }
+  std::unique_ptr<MessageStore> store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->GetStats()->skipped_records(), 2);
+  EXPECT_EQ(Get(store.get(), "T", 0, 0).messages_size(), 1);
+  // Later appends are dispatched past the skipped records.
+  Append(store.get(), {Entry("T", 0, "new")});
+  EXPECT_EQ(Get(store.get(), "T", 0, 0).messages_size(), 2);
 }
 
 TEST_F(MessageStoreTest, QueriesByKeyUniqueIdAndOffset) {

@@ -1,6 +1,8 @@
 #include "services/store/record_conversion.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/validation.h"
 
 namespace mq::store {
 
@@ -18,7 +20,27 @@ absl::Status ParseOptionalHost(absl::string_view what, const std::string& text, 
 
 }  // namespace
 
+absl::Status ValidateAppendEntry(const v1::AppendEntry& entry) {
+  if (absl::Status s = ValidateTopic(entry.message().topic()); !s.ok()) return s;
+  if (absl::Status s = ValidateQueueId(entry.queue_id()); !s.ok()) return s;
+  if ((entry.sys_flag() & ~kSysFlagsAccepted) != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "sys_flag 0x%x has bits this store does not implement (accepted: 0x%x, compressed body)",
+        static_cast<uint32_t>(entry.sys_flag()), kSysFlagsAccepted));
+  }
+  if (entry.born_timestamp_ms() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("born_timestamp_ms ", entry.born_timestamp_ms(), " is negative"));
+  }
+  if (entry.reconsume_times() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reconsume_times ", entry.reconsume_times(), " is negative"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ToPendingRecord(const v1::AppendEntry& entry, PendingRecord* out) {
+  if (absl::Status s = ValidateAppendEntry(entry); !s.ok()) return s;
   const common::v1::Message& message = entry.message();
   // A protobuf map iterates in no fixed order; sort so equal messages encode equally.
   std::map<std::string, std::string> sorted(message.properties().begin(),

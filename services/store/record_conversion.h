@@ -19,9 +19,16 @@ struct PendingRecord {
   std::string properties;
 };
 
-// Fills `out` from an append entry; `out->record`'s views point into `entry`
-// and `out->properties`, which must outlive it. INVALID_ARGUMENT (properties
-// with separator characters, hosts that are not IPv4 "a.b.c.d:port").
+// The store's own rules for an entry, whoever sent it (the store is a public
+// gRPC service): a valid topic name, a queue id in 0..1023, only the sys_flag
+// bits the store implements, no negative born time or reconsume count.
+// INVALID_ARGUMENT naming the field otherwise.
+absl::Status ValidateAppendEntry(const v1::AppendEntry& entry);
+
+// Fills `out` from an append entry once ValidateAppendEntry() passed;
+// `out->record`'s views point into `entry` and `out->properties`, which must
+// outlive it. INVALID_ARGUMENT (the entry's rules, properties with separator
+// characters, hosts that are not IPv4 "a.b.c.d:port").
 absl::Status ToPendingRecord(const v1::AppendEntry& entry, PendingRecord* out);
 
 // The message as consumers see it. `record` must be a decoded record.
