@@ -434,6 +434,42 @@ TEST_P(BrokerE2eTest, BadInputGetsTheDocumentedStatus) {
   grpc::Status batch_status = cluster_->broker()->SendBatch(context.get(), mixed, &batch_response);
   EXPECT_EQ(batch_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
+  // Offsets and queries of a topic the broker does not have are NOT_FOUND,
+  // and a queue must be one of the topic's, as for pulls.
+  auto call = [&](auto method, const auto& request, auto* response) {
+    auto context = Context();
+    return FromGrpcStatus(((*cluster_->broker()).*method)(context.get(), request, response),
+                          *context);
+  };
+  for (const auto& [topic, queue_id] : std::vector<std::pair<std::string, int32_t>>{
+           {"NoSuchTopic", 0}, {"Small", 2}, {"Small", 8}}) {
+    SCOPED_TRACE(topic + "/" + std::to_string(queue_id));
+    const absl::StatusCode code =
+        topic == "Small" ? absl::StatusCode::kInvalidArgument : absl::StatusCode::kNotFound;
+    bv1::UpdateConsumerOffsetRequest update;
+    update.set_consumer_group("g");
+    update.set_topic(topic);
+    update.set_queue_id(queue_id);
+    bv1::UpdateConsumerOffsetResponse updated;
+    EXPECT_EQ(call(&bv1::Broker::Stub::UpdateConsumerOffset, update, &updated).code(), code);
+    bv1::QueryConsumerOffsetRequest query;
+    query.set_consumer_group("g");
+    query.set_topic(topic);
+    query.set_queue_id(queue_id);
+    bv1::QueryConsumerOffsetResponse queried;
+    EXPECT_EQ(call(&bv1::Broker::Stub::QueryConsumerOffset, query, &queried).code(), code);
+    bv1::GetQueueOffsetsRequest offsets;
+    offsets.set_topic(topic);
+    offsets.set_queue_id(queue_id);
+    bv1::GetQueueOffsetsResponse offsets_response;
+    EXPECT_EQ(call(&bv1::Broker::Stub::GetQueueOffsets, offsets, &offsets_response).code(), code);
+    bv1::SearchOffsetRequest search;
+    search.set_topic(topic);
+    search.set_queue_id(queue_id);
+    bv1::SearchOffsetResponse searched;
+    EXPECT_EQ(call(&bv1::Broker::Stub::SearchOffset, search, &searched).code(), code);
+  }
+
   // Nothing of the refused sends was stored.
   absl::StatusOr<bv1::PullMessageResponse> small = Pull("Small", 0, 0);
   ASSERT_TRUE(small.ok());

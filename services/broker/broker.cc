@@ -93,7 +93,7 @@ Broker::Broker(store::StoreApi* store, BrokerOptions options)
       send_executor_(options_.send_queue),
       pull_executor_(WithDefaultThreads(options_.pull_queue, DefaultPullThreads())),
       admin_executor_(WithDefaultThreads(options_.admin_queue, 4)),
-      queries_(store) {
+      queries_(store, &topics_) {
   hold_ = std::make_unique<PullRequestHoldService>(
       store_,
       [this](const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& codes,
@@ -202,6 +202,7 @@ absl::Status Broker::Start() {
   parts.clients = &clients_;
   parts.offsets = &offsets_;
   parts.queries = &queries_;
+  parts.topics = &topics_;
   parts.admin = admin_.get();
   service_.Enable(parts);
   LOG(INFO) << "broker " << options_.broker_name << " (id " << options_.broker_id << ", "

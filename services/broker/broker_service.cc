@@ -58,12 +58,10 @@ std::function<void(absl::StatusOr<T>)> AnswerWith(grpc::ServerUnaryReactor* reac
   };
 }
 
-absl::Status CheckOffsetArgs(absl::string_view group, absl::string_view topic, int32_t queue_id) {
+absl::Status CheckOffsetArgs(const TopicConfigManager& topics, absl::string_view group,
+                             absl::string_view topic, int32_t queue_id) {
   absl::Status status = ValidateGroup(group);
-  if (status.ok()) status = ValidateTopic(topic);
-  if (status.ok() && queue_id < 0) {
-    status = absl::InvalidArgumentError(absl::StrCat("queue id ", queue_id, " < 0"));
-  }
+  if (status.ok()) status = topics.CheckReadQueue(topic, queue_id);
   return status;
 }
 
@@ -215,8 +213,8 @@ grpc::ServerUnaryReactor* BrokerService::QueryConsumerOffset(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const BrokerServiceParts* parts = Serving(context, reactor);
   if (parts == nullptr) return reactor;
-  absl::Status status =
-      CheckOffsetArgs(request->consumer_group(), request->topic(), request->queue_id());
+  absl::Status status = CheckOffsetArgs(*parts->topics, request->consumer_group(), request->topic(),
+                                        request->queue_id());
   if (status.ok()) {
     absl::optional<int64_t> offset =
         parts->offsets->Query(request->consumer_group(), request->topic(), request->queue_id());
@@ -239,8 +237,8 @@ grpc::ServerUnaryReactor* BrokerService::UpdateConsumerOffset(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const BrokerServiceParts* parts = Serving(context, reactor);
   if (parts == nullptr) return reactor;
-  absl::Status status =
-      CheckOffsetArgs(request->consumer_group(), request->topic(), request->queue_id());
+  absl::Status status = CheckOffsetArgs(*parts->topics, request->consumer_group(), request->topic(),
+                                        request->queue_id());
   if (status.ok() && request->offset() < 0) {
     status = absl::InvalidArgumentError(absl::StrCat("offset ", request->offset(), " < 0"));
   }

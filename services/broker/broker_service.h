@@ -42,6 +42,7 @@ struct BrokerServiceParts {
   BoundedExecutor* admin_executor = nullptr;
   ClientManager* clients = nullptr;
   ConsumerOffsetManager* offsets = nullptr;
+  const TopicConfigManager* topics = nullptr;
   QueryMessageProcessor* queries = nullptr;
   AdminProcessor* admin = nullptr;
 };

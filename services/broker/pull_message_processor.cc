@@ -59,21 +59,13 @@ absl::StatusOr<std::vector<int64_t>> PullMessageProcessor::Check(
     broker::v1::PullMessageRequest* request) const {
   absl::Status status = ValidateGroup(request->consumer_group());
   if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("consumer ", status.message()));
-  absl::optional<common::v1::TopicConfig> config = topics_->Find(request->topic());
-  if (!config.has_value()) {
-    return WithResponseCode(
-        absl::NotFoundError(absl::StrCat("topic[", request->topic(), "] not exist")),
-        common::v1::TOPIC_NOT_EXIST);
-  }
+  absl::StatusOr<common::v1::TopicConfig> config = topics_->FindExisting(request->topic());
+  if (!config.ok()) return config.status();
   if (!HasPerm(config->perm(), common::v1::PERM_READ)) {
     return NoPermission(absl::StrCat("the topic[", request->topic(),
                                      "] pulling message is forbidden (perm ", config->perm(), ")"));
   }
-  if (request->queue_id() < 0 || request->queue_id() >= config->read_queue_nums()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("queueId[%d] is illegal, topic %s has %d read queues", request->queue_id(),
-                        request->topic(), config->read_queue_nums()));
-  }
+  if (absl::Status s = CheckReadQueueId(*config, request->queue_id()); !s.ok()) return s;
   if (request->queue_offset() < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("queue offset ", request->queue_offset(), " is negative"));

@@ -18,13 +18,6 @@ absl::Status QueryNotFound(absl::string_view what) {
                           common::v1::QUERY_NOT_FOUND);
 }
 
-absl::Status CheckQueue(absl::string_view topic, int32_t queue_id) {
-  absl::Status status = ValidateTopic(topic);
-  if (!status.ok()) return status;
-  if (queue_id < 0) return absl::InvalidArgumentError(absl::StrCat("queue id ", queue_id, " < 0"));
-  return absl::OkStatus();
-}
-
 absl::StatusOr<broker::v1::QueryMessageResponse> ToResponse(
     absl::StatusOr<store::v1::QueryMessagesResponse> found, absl::string_view what) {
   if (!found.ok()) return StoreCallError("store query failed", found.status());
@@ -38,7 +31,7 @@ absl::StatusOr<broker::v1::QueryMessageResponse> ToResponse(
 
 absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::QueryById(
     const broker::v1::QueryMessageByIdRequest& request) {
-  absl::Status status = ValidateTopic(request.topic());
+  absl::Status status = topics_->FindExisting(request.topic()).status();
   if (!status.ok()) return status;
   if (request.msg_id().empty()) return absl::InvalidArgumentError("msg_id must not be empty");
   store::v1::QueryByUniqueIdRequest query;
@@ -50,7 +43,7 @@ absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::QueryByI
 
 absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::QueryByKey(
     const broker::v1::QueryMessageByKeyRequest& request) {
-  absl::Status status = ValidateTopic(request.topic());
+  absl::Status status = topics_->FindExisting(request.topic()).status();
   if (!status.ok()) return status;
   if (request.key().empty()) return absl::InvalidArgumentError("key must not be empty");
   int32_t max_num = request.max_num() == 0 ? kDefaultQueryMaxNum : request.max_num();
@@ -88,7 +81,7 @@ absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::ViewByOf
 
 absl::StatusOr<broker::v1::GetQueueOffsetsResponse> QueryMessageProcessor::GetQueueOffsets(
     const broker::v1::GetQueueOffsetsRequest& request) {
-  absl::Status status = CheckQueue(request.topic(), request.queue_id());
+  absl::Status status = topics_->CheckReadQueue(request.topic(), request.queue_id());
   if (!status.ok()) return status;
   store::v1::GetQueueOffsetsRequest get;
   get.set_topic(request.topic());
@@ -104,7 +97,7 @@ absl::StatusOr<broker::v1::GetQueueOffsetsResponse> QueryMessageProcessor::GetQu
 
 absl::StatusOr<broker::v1::SearchOffsetResponse> QueryMessageProcessor::SearchOffset(
     const broker::v1::SearchOffsetRequest& request) {
-  absl::Status status = CheckQueue(request.topic(), request.queue_id());
+  absl::Status status = topics_->CheckReadQueue(request.topic(), request.queue_id());
   if (!status.ok()) return status;
   store::v1::GetOffsetByTimeRequest get;
   get.set_topic(request.topic());

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/broker.pb.h"
+#include "services/broker/topic_config_manager.h"
 #include "services/store/store_api.h"
 
 namespace mq::broker {
@@ -20,7 +21,11 @@ inline constexpr int32_t kMaxQueryMaxNum = 64;
 // the store's errors otherwise.
 class QueryMessageProcessor {
  public:
-  explicit QueryMessageProcessor(store::StoreApi* store) : store_(store) {}
+  // Both must outlive the processor. A topic the broker does not have (never
+  // created, or deleted) is NOT_FOUND with TOPIC_NOT_EXIST for every query, and
+  // a queue must be one of its read queues.
+  QueryMessageProcessor(store::StoreApi* store, const TopicConfigManager* topics)
+      : store_(store), topics_(topics) {}
 
   // Messages of a topic with a producer's unique id (UNIQ_KEY).
   absl::StatusOr<broker::v1::QueryMessageResponse> QueryById(
@@ -39,6 +44,7 @@ class QueryMessageProcessor {
 
  private:
   store::StoreApi* const store_;
+  const TopicConfigManager* const topics_;
 };
 
 }  // namespace mq::broker

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "common/status.h"
 #include "services/broker/testing/fake_store.h"
 
@@ -13,7 +15,14 @@ using ::testing::Optional;
 
 class QueryMessageProcessorTest : public ::testing::Test {
  protected:
-  QueryMessageProcessorTest() : queries_(&store_) {
+  QueryMessageProcessorTest() {
+    EXPECT_TRUE(topics_.Load().ok());
+    common::v1::TopicConfig orders;
+    orders.set_topic_name("orders");
+    orders.set_read_queue_nums(2);
+    orders.set_write_queue_nums(2);
+    orders.set_perm(6);
+    EXPECT_TRUE(topics_.CreateOrUpdate(orders).ok());
     store::v1::AppendBatchRequest request;
     for (int i = 0; i < 3; ++i) {
       store::v1::AppendEntry* entry = request.add_entries();
@@ -28,7 +37,8 @@ class QueryMessageProcessorTest : public ::testing::Test {
   }
 
   testing::FakeStore store_;
-  QueryMessageProcessor queries_;
+  TopicConfigManager topics_{&store_, TopicConfigOptions{}};
+  QueryMessageProcessor queries_{&store_, &topics_};
   store::v1::AppendBatchResponse appended_;
 };
 
@@ -94,6 +104,49 @@ TEST_F(QueryMessageProcessorTest, OffsetsAndSearch) {
   absl::StatusOr<broker::v1::SearchOffsetResponse> offset = queries_.SearchOffset(search);
   ASSERT_TRUE(offset.ok());
   EXPECT_EQ(offset->offset(), 0);
+}
+
+// The queue must be one of the topic's read queues, as for pulls.
+TEST_F(QueryMessageProcessorTest, QueueIdsBeyondTheTopicsQueuesAreRefused) {
+  for (int32_t queue_id : {2, 8, std::numeric_limits<int32_t>::max()}) {
+    broker::v1::GetQueueOffsetsRequest request;
+    request.set_topic("orders");
+    request.set_queue_id(queue_id);
+    absl::Status status = queries_.GetQueueOffsets(request).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("queueId"));
+    broker::v1::SearchOffsetRequest search;
+    search.set_topic("orders");
+    search.set_queue_id(queue_id);
+    EXPECT_EQ(queries_.SearchOffset(search).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+// Unknown and deleted topics are NOT_FOUND (TOPIC_NOT_EXIST), even where the
+// store still holds their messages.
+TEST_F(QueryMessageProcessorTest, UnknownAndDeletedTopicsAreNotFound) {
+  ASSERT_TRUE(topics_.Delete("orders").ok());
+  auto expect_not_found = [](const absl::Status& status) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+    EXPECT_THAT(GetResponseCode(status), Optional(common::v1::TOPIC_NOT_EXIST)) << status;
+  };
+  for (const char* topic : {"orders", "never-created"}) {
+    SCOPED_TRACE(topic);
+    broker::v1::QueryMessageByKeyRequest by_key;
+    by_key.set_topic(topic);
+    by_key.set_key("all");
+    expect_not_found(queries_.QueryByKey(by_key).status());
+    broker::v1::QueryMessageByIdRequest by_id;
+    by_id.set_topic(topic);
+    by_id.set_msg_id("ID1");
+    expect_not_found(queries_.QueryById(by_id).status());
+    broker::v1::GetQueueOffsetsRequest offsets;
+    offsets.set_topic(topic);
+    expect_not_found(queries_.GetQueueOffsets(offsets).status());
+    broker::v1::SearchOffsetRequest search;
+    search.set_topic(topic);
+    expect_not_found(queries_.SearchOffset(search).status());
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "services/broker/broker_metadata.pb.h"
@@ -118,6 +119,32 @@ absl::optional<common::v1::TopicConfig> TopicConfigManager::Find(absl::string_vi
   auto it = table_.find(topic);
   if (it == table_.end()) return absl::nullopt;
   return it->second;
+}
+
+absl::StatusOr<common::v1::TopicConfig> TopicConfigManager::FindExisting(
+    absl::string_view topic) const {
+  if (absl::Status valid = ValidateTopic(topic); !valid.ok()) return valid;
+  absl::optional<common::v1::TopicConfig> config = Find(topic);
+  if (!config.has_value()) {
+    return WithResponseCode(absl::NotFoundError(absl::StrCat("topic[", topic, "] not exist")),
+                            common::v1::TOPIC_NOT_EXIST);
+  }
+  return *std::move(config);
+}
+
+absl::Status TopicConfigManager::CheckReadQueue(absl::string_view topic, int32_t queue_id) const {
+  absl::StatusOr<common::v1::TopicConfig> config = FindExisting(topic);
+  if (!config.ok()) return config.status();
+  return CheckReadQueueId(*config, queue_id);
+}
+
+absl::Status CheckReadQueueId(const common::v1::TopicConfig& config, int32_t queue_id) {
+  if (queue_id < 0 || queue_id >= config.read_queue_nums()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("queueId[%d] is illegal, topic %s has %d read queues", queue_id,
+                        config.topic_name(), config.read_queue_nums()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<common::v1::TopicConfig> TopicConfigManager::FindOrCreateForSend(

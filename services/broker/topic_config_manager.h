@@ -78,6 +78,18 @@ class TopicConfigManager {
   absl::optional<common::v1::TopicConfig> Find(absl::string_view topic) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The config of an existing topic: INVALID_ARGUMENT for a bad name,
+  // NOT_FOUND with TOPIC_NOT_EXIST for a topic this broker does not have
+  // (never created, or deleted).
+  absl::StatusOr<common::v1::TopicConfig> FindExisting(absl::string_view topic) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // FindExisting(), and `queue_id` one of its read queues (INVALID_ARGUMENT
+  // otherwise): the check of every call that names a queue to read from or
+  // keep an offset of.
+  absl::Status CheckReadQueue(absl::string_view topic, int32_t queue_id) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // The topic's config, created from `default_topic` when it is missing (see
   // the rules above; `client_queue_nums` <= 0 means 4). NOT_FOUND with
   // TOPIC_NOT_EXIST when it is missing and cannot be created; the store's error
@@ -126,6 +138,9 @@ class TopicConfigManager {
 
 // True when `perm` has every bit of `bits`.
 inline bool HasPerm(uint32_t perm, uint32_t bits) { return (perm & bits) == bits; }
+
+// INVALID_ARGUMENT unless `queue_id` is one of `config`'s read queues.
+absl::Status CheckReadQueueId(const common::v1::TopicConfig& config, int32_t queue_id);
 
 }  // namespace mq::broker
 
