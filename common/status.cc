@@ -30,10 +30,29 @@ absl::optional<common::v1::ResponseCode> GetResponseCode(const absl::Status& sta
   return ParseResponseCode(std::string(*payload));
 }
 
+common::v1::ResponseCode DefaultResponseCode(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return common::v1::SERVICE_NOT_AVAILABLE;
+    case absl::StatusCode::kResourceExhausted:
+      return common::v1::SYSTEM_BUSY;
+    case absl::StatusCode::kPermissionDenied:
+      return common::v1::NO_PERMISSION;
+    case absl::StatusCode::kNotFound:
+      return common::v1::QUERY_NOT_FOUND;
+    case absl::StatusCode::kUnimplemented:
+      return common::v1::REQUEST_CODE_NOT_SUPPORTED;
+    default:
+      return common::v1::SYSTEM_ERROR;
+  }
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContextBase* context) {
   if (status.ok()) return grpc::Status::OK;
   absl::optional<common::v1::ResponseCode> code = GetResponseCode(status);
-  if (code.has_value() && context != nullptr) {
+  if (!code.has_value()) code = DefaultResponseCode(status.code());
+  if (context != nullptr) {
     context->AddTrailingMetadata(std::string(kResponseCodeKey),
                                  std::to_string(static_cast<int>(*code)));
   }

@@ -27,7 +27,17 @@ absl::Status WithResponseCode(absl::Status status, common::v1::ResponseCode code
 // The response code attached to `status`, if any.
 absl::optional<common::v1::ResponseCode> GetResponseCode(const absl::Status& status);
 
-// Converts for the wire; attaches the response code as trailing metadata of `context`.
+// The response code an error carries when its code path attached none, from
+// its canonical code (RocketMQ's choices): UNAVAILABLE and DEADLINE_EXCEEDED
+// SERVICE_NOT_AVAILABLE, RESOURCE_EXHAUSTED SYSTEM_BUSY, PERMISSION_DENIED
+// NO_PERMISSION, NOT_FOUND QUERY_NOT_FOUND, UNIMPLEMENTED
+// REQUEST_CODE_NOT_SUPPORTED, anything else (bad arguments included)
+// SYSTEM_ERROR.
+common::v1::ResponseCode DefaultResponseCode(absl::StatusCode code);
+
+// Converts for the wire; attaches the response code (its own, else
+// DefaultResponseCode()) as trailing metadata of `context`, so every error a
+// server answers carries one.
 grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContextBase* context);
 
 // Converts a finished call's status back, reading the response code from the

@@ -25,6 +25,19 @@ TEST(StatusTest, ToGrpcKeepsCodeAndMessage) {
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus(), nullptr).ok());
 }
 
+TEST(StatusTest, EveryErrorCodeHasADefaultResponseCode) {
+  EXPECT_EQ(DefaultResponseCode(absl::StatusCode::kInvalidArgument), common::v1::SYSTEM_ERROR);
+  EXPECT_EQ(DefaultResponseCode(absl::StatusCode::kUnavailable), common::v1::SERVICE_NOT_AVAILABLE);
+  EXPECT_EQ(DefaultResponseCode(absl::StatusCode::kDeadlineExceeded),
+            common::v1::SERVICE_NOT_AVAILABLE);
+  EXPECT_EQ(DefaultResponseCode(absl::StatusCode::kResourceExhausted), common::v1::SYSTEM_BUSY);
+  EXPECT_EQ(DefaultResponseCode(absl::StatusCode::kPermissionDenied), common::v1::NO_PERMISSION);
+  EXPECT_EQ(DefaultResponseCode(absl::StatusCode::kNotFound), common::v1::QUERY_NOT_FOUND);
+  EXPECT_EQ(DefaultResponseCode(absl::StatusCode::kUnimplemented),
+            common::v1::REQUEST_CODE_NOT_SUPPORTED);
+  EXPECT_EQ(DefaultResponseCode(absl::StatusCode::kInternal), common::v1::SYSTEM_ERROR);
+}
+
 TEST(StatusTest, FromGrpcKeepsCodeAndMessage) {
   absl::Status status = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);

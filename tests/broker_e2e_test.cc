@@ -438,8 +438,11 @@ TEST_P(BrokerE2eTest, BadInputGetsTheDocumentedStatus) {
   // and a queue must be one of the topic's, as for pulls.
   auto call = [&](auto method, const auto& request, auto* response) {
     auto context = Context();
-    return FromGrpcStatus(((*cluster_->broker()).*method)(context.get(), request, response),
-                          *context);
+    absl::Status status =
+        FromGrpcStatus(((*cluster_->broker()).*method)(context.get(), request, response), *context);
+    // Every error carries a response code.
+    EXPECT_TRUE(GetResponseCode(status).has_value()) << status;
+    return status;
   };
   for (const auto& [topic, queue_id] : std::vector<std::pair<std::string, int32_t>>{
            {"NoSuchTopic", 0}, {"Small", 2}, {"Small", 8}}) {
