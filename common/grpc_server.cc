@@ -1,6 +1,7 @@
 #include "common/grpc_server.h"
 
 #include <grpc/grpc.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -50,9 +51,17 @@ absl::Status ListenFailure(const std::string& host, int port) {
 
 }  // namespace
 
+void ListeningServer::SetServing(bool serving) const {
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(serving);
+  for (const std::string& service : services) health->SetServingStatus(service, serving);
+}
+
 absl::StatusOr<ListeningServer> StartServer(grpc::ServerBuilder* builder, const std::string& host,
-                                            int port) {
+                                            int port, std::vector<std::string> services) {
   ListeningServer started;
+  started.services = std::move(services);
   builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder->AddListeningPort(absl::StrCat(host, ":", port), grpc::InsecureServerCredentials(),
                             &started.port);

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -17,6 +18,14 @@ struct ListeningServer {
   std::unique_ptr<grpc::Server> server;
   // The port it listens on (the chosen one when asked for port 0).
   int port = 0;
+  // Full names of the services it serves ("mq.broker.v1.Broker", ...).
+  std::vector<std::string> services;
+
+  // Marks the server as a whole (the empty name) and each of its services by
+  // name SERVING or NOT_SERVING in the standard health service, so a check of
+  // either kind (Kubernetes probes ask for "", grpcurl users often for a
+  // service) gets the same answer.
+  void SetServing(bool serving) const;
 };
 
 // Adds a plaintext listening port `host`:`port` to `builder` (services
@@ -24,8 +33,9 @@ struct ListeningServer {
 // server. Port sharing (SO_REUSEPORT, on by default in gRPC) is turned off, so
 // a second server on a port in use fails instead of silently splitting the
 // clients between the two: FAILED_PRECONDITION "port 9876 is already in use".
+// `services` are the full names of the services registered on `builder`.
 absl::StatusOr<ListeningServer> StartServer(grpc::ServerBuilder* builder, const std::string& host,
-                                            int port);
+                                            int port, std::vector<std::string> services);
 
 }  // namespace mq
 

@@ -17,6 +17,7 @@
 #include "common/grpc_options.h"
 #include "common/grpc_server.h"
 #include "common/process.h"
+#include "proto/broker.grpc.pb.h"
 #include "services/broker/broker.h"
 #include "services/broker/broker_flags.h"
 #include "services/broker/remote_store.h"
@@ -64,12 +65,13 @@ int main(int argc, char** argv) {
   mq::ConfigureServerBuilder(&builder);
   builder.RegisterService(broker->service());
   absl::StatusOr<mq::ListeningServer> listening =
-      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port));
+      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port),
+                      {mq::broker::v1::Broker::service_full_name()});
   if (!listening.ok()) {
     std::cerr << "broker: " << listening.status().message() << "\n";
     return 1;
   }
-  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  grpc::Server* server = listening->server.get();
   const int selected_port = listening->port;
   if (options.advertised_address.empty()) {
     broker->SetAdvertisedAddress(absl::StrCat("127.0.0.1:", selected_port));
@@ -80,13 +82,13 @@ int main(int argc, char** argv) {
     server->Shutdown(std::chrono::system_clock::now());
     return 1;
   }
-  server->GetHealthCheckService()->SetServingStatus(true);
+  listening->SetServing(true);
   std::cout << "broker listening on " << absl::GetFlag(FLAGS_listen_address) << ":" << selected_port
             << std::endl;
 
   int signal = mq::WaitForShutdownSignal();
   LOG(INFO) << "signal " << signal << " received, shutting down";
-  server->GetHealthCheckService()->SetServingStatus(false);
+  listening->SetServing(false);
   broker->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   broker.reset();

@@ -15,6 +15,7 @@
 #include "common/grpc_options.h"
 #include "common/grpc_server.h"
 #include "common/process.h"
+#include "proto/namesrv.grpc.pb.h"
 #include "services/namesrv/name_server.h"
 #include "services/namesrv/name_server_flags.h"
 
@@ -38,15 +39,16 @@ int main(int argc, char** argv) {
   mq::ConfigureServerBuilder(&builder);
   builder.RegisterService(name_server.service());
   absl::StatusOr<mq::ListeningServer> listening =
-      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port));
+      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port),
+                      {mq::namesrv::v1::NameServer::service_full_name()});
   if (!listening.ok()) {
     std::cerr << "namesrv: " << listening.status().message() << "\n";
     return 1;
   }
-  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  grpc::Server* server = listening->server.get();
   const int selected_port = listening->port;
   name_server.Start();
-  server->GetHealthCheckService()->SetServingStatus(true);
+  listening->SetServing(true);
   std::cout << "namesrv listening on " << absl::GetFlag(FLAGS_listen_address) << ":"
             << selected_port << std::endl;
   LOG(INFO) << "namesrv ready on port " << selected_port << ", broker expiry "
@@ -54,7 +56,7 @@ int main(int argc, char** argv) {
 
   int signal = mq::WaitForShutdownSignal();
   LOG(INFO) << "signal " << signal << " received, shutting down";
-  server->GetHealthCheckService()->SetServingStatus(false);
+  listening->SetServing(false);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   name_server.Stop();
   LOG(INFO) << "namesrv stopped";

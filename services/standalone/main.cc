@@ -21,6 +21,9 @@
 #include "common/grpc_options.h"
 #include "common/grpc_server.h"
 #include "common/process.h"
+#include "proto/broker.grpc.pb.h"
+#include "proto/namesrv.grpc.pb.h"
+#include "proto/store.grpc.pb.h"
 #include "services/broker/broker.h"
 #include "services/broker/broker_flags.h"
 #include "services/namesrv/name_server.h"
@@ -72,8 +75,10 @@ int main(int argc, char** argv) {
   builder.RegisterService(name_server.service());
   builder.RegisterService(broker->service());
   builder.RegisterService(&store_service);
-  absl::StatusOr<mq::ListeningServer> listening =
-      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port));
+  absl::StatusOr<mq::ListeningServer> listening = mq::StartServer(
+      &builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port),
+      {mq::namesrv::v1::NameServer::service_full_name(),
+       mq::broker::v1::Broker::service_full_name(), mq::store::v1::Store::service_full_name()});
   if (!listening.ok()) {
     std::cerr << "standalone: " << listening.status().message() << "\n";
     broker.reset();
@@ -81,7 +86,7 @@ int main(int argc, char** argv) {
     if (!closed.ok()) LOG(ERROR) << "store did not close cleanly: " << closed;
     return 1;
   }
-  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  grpc::Server* server = listening->server.get();
   const int port = listening->port;
 
   std::string self = absl::StrCat("127.0.0.1:", port);
@@ -97,7 +102,7 @@ int main(int argc, char** argv) {
     server->Shutdown(std::chrono::system_clock::now());
     return 1;
   }
-  server->GetHealthCheckService()->SetServingStatus(true);
+  listening->SetServing(true);
   std::cout << "data directory: " << data_dir << "\n"
             << "name server address for clients: " << self << "\n"
             << "standalone listening on " << absl::GetFlag(FLAGS_listen_address) << ":" << port
@@ -105,7 +110,7 @@ int main(int argc, char** argv) {
 
   int signal = mq::WaitForShutdownSignal();
   LOG(INFO) << "signal " << signal << " received, shutting down";
-  server->GetHealthCheckService()->SetServingStatus(false);
+  listening->SetServing(false);
   broker->Stop();
   (*store)->StopReplication();
   server->Shutdown(std::chrono::system_clock::now() +

@@ -14,6 +14,7 @@
 #include "common/grpc_options.h"
 #include "common/grpc_server.h"
 #include "common/process.h"
+#include "proto/store.grpc.pb.h"
 #include "services/store/message_store.h"
 #include "services/store/store_flags.h"
 #include "services/store/store_service.h"
@@ -58,23 +59,24 @@ int main(int argc, char** argv) {
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdleThreads);
   builder.RegisterService(&service);
   absl::StatusOr<mq::ListeningServer> listening =
-      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port));
+      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port),
+                      {mq::store::v1::Store::service_full_name()});
   if (!listening.ok()) {
     std::cerr << "store: " << listening.status().message() << "\n";
     absl::Status closed = (*store)->Shutdown();
     if (!closed.ok()) LOG(ERROR) << "store did not close cleanly: " << closed;
     return 1;
   }
-  std::unique_ptr<grpc::Server> server = std::move(listening->server);
+  grpc::Server* server = listening->server.get();
   const int selected_port = listening->port;
-  server->GetHealthCheckService()->SetServingStatus(true);
+  listening->SetServing(true);
   std::cout << "store listening on " << absl::GetFlag(FLAGS_listen_address) << ":" << selected_port
             << std::endl;
   LOG(INFO) << "store ready on port " << selected_port << ", data in " << options->root_dir;
 
   int signal = mq::WaitForShutdownSignal();
   LOG(INFO) << "signal " << signal << " received, shutting down";
-  server->GetHealthCheckService()->SetServingStatus(false);
+  listening->SetServing(false);
   // Open replication streams would otherwise hold the server's shutdown for
   // the whole grace period.
   (*store)->StopReplication();
