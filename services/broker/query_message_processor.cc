@@ -37,8 +37,23 @@ absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::QueryByI
   store::v1::QueryByUniqueIdRequest query;
   query.set_topic(request.topic());
   query.set_unique_id(request.msg_id());
-  return ToResponse(store_->QueryByUniqueId(query),
-                    absl::StrCat("with id ", request.msg_id(), " in topic ", request.topic()));
+  const std::string what =
+      absl::StrCat("with id ", request.msg_id(), " in topic ", request.topic());
+  absl::StatusOr<store::v1::QueryMessagesResponse> found = store_->QueryByUniqueId(query);
+  if (found.ok() && found->messages().empty()) {
+    // A message sent without UNIQ_KEY has its offset message id as its id.
+    absl::StatusOr<store::OffsetMessageId> id = store::ParseOffsetMessageId(request.msg_id());
+    if (id.ok()) {
+      store::v1::GetMessageByOffsetRequest get;
+      get.set_physical_offset(id->physical_offset);
+      absl::StatusOr<store::v1::GetMessageByOffsetResponse> at = store_->GetMessageByOffset(get);
+      if (at.ok() && at->message().topic() == request.topic() &&
+          at->message().offset_msg_id() == request.msg_id()) {
+        *found->add_messages() = std::move(*at->mutable_message());
+      }
+    }
+  }
+  return ToResponse(std::move(found), what);
 }
 
 absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::QueryByKey(

@@ -56,6 +56,38 @@ TEST_F(QueryMessageProcessorTest, ById) {
   EXPECT_THAT(GetResponseCode(missing), Optional(common::v1::QUERY_NOT_FOUND));
 }
 
+// The broker answers a send without UNIQ_KEY with its offset message id as
+// msg_id; that id must find the message too.
+TEST_F(QueryMessageProcessorTest, ByIdFindsAMessageSentWithoutAUniqueKey) {
+  store::v1::AppendBatchRequest append;
+  store::v1::AppendEntry* entry = append.add_entries();
+  entry->mutable_message()->set_topic("orders");
+  entry->mutable_message()->set_body("no unique key");
+  entry->set_queue_id(1);
+  entry->set_store_host("127.0.0.1:10911");
+  const std::string offset_id = store_.AppendBatch(append)->results(0).offset_msg_id();
+  broker::v1::QueryMessageByIdRequest request;
+  request.set_topic("orders");
+  request.set_msg_id(offset_id);
+  absl::StatusOr<broker::v1::QueryMessageResponse> found = queries_.QueryById(request);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->messages_size(), 1);
+  EXPECT_EQ(found->messages(0).body(), "no unique key");
+  // Not under another topic's name.
+  ASSERT_TRUE(topics_
+                  .CreateOrUpdate([] {
+                    common::v1::TopicConfig other;
+                    other.set_topic_name("other");
+                    other.set_read_queue_nums(1);
+                    other.set_write_queue_nums(1);
+                    other.set_perm(6);
+                    return other;
+                  }())
+                  .ok());
+  request.set_topic("other");
+  EXPECT_EQ(queries_.QueryById(request).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(QueryMessageProcessorTest, ByKeyLimitsTheCount) {
   broker::v1::QueryMessageByKeyRequest request;
   request.set_topic("orders");
