@@ -5,6 +5,7 @@
 #define MQ_COMMON_VALIDATION_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -15,6 +16,13 @@ inline constexpr size_t kMaxTopicLength = 127;
 inline constexpr size_t kMaxNameLength = 127;
 inline constexpr size_t kMaxGroupLength = 255;
 inline constexpr int32_t kMaxQueueNums = 1024;
+
+// `input` as an error message may quote it: in double quotes, escaped (quotes,
+// backslashes, control characters and bytes outside printable ASCII as C
+// escapes), at most 64 bytes of it followed by "... (N bytes)" when longer, so
+// a hostile or broken client cannot make an error too large to deliver or
+// break a log line.
+std::string QuoteInput(absl::string_view input);
 
 // True when every character is in [%|a-zA-Z0-9_-].
 bool HasOnlyValidNameChars(absl::string_view name);
@@ -38,7 +46,9 @@ absl::Status ValidateQueueId(int32_t queue_id);
 // A broker id: >= 0 (0 is the master).
 absl::Status ValidateBrokerId(int64_t broker_id);
 
-// "host:port" with a non-empty host and a port in 1..65535.
+// "host:port" with a port in 1..65535 and a host that is an IPv4 address
+// (four numbers 0..255), a DNS name (labels of letters, digits and '-', not
+// all-numeric) or a bracketed IPv6 address ("[::1]").
 absl::Status ValidateAddress(absl::string_view what, absl::string_view address);
 
 }  // namespace mq

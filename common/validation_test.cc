@@ -47,6 +47,29 @@ TEST(ValidationTest, BrokerIdAndAddress) {
   EXPECT_FALSE(ValidateAddress("broker address", ":10911").ok());
   EXPECT_FALSE(ValidateAddress("broker address", "h:0").ok());
   EXPECT_FALSE(ValidateAddress("broker address", "h:70000").ok());
+  // Hosts: IPv4, DNS names (as Kubernetes advertises brokers), [IPv6].
+  for (const char* good : {"10.0.0.1:1", "localhost:9876", "broker-a-0.broker-a.mq.svc:10911",
+                           "[::1]:9876", "[fe80::1]:1"}) {
+    EXPECT_TRUE(ValidateAddress("broker address", good).ok()) << good;
+  }
+  for (const std::string bad :
+       {std::string("\0:1", 3), std::string("999.1.1.1:1"), std::string("127.0.0.1:1:2"),
+        std::string("1.2.3:1"), std::string("-a:1"), std::string("a b:1"), std::string("h:+1"),
+        std::string("[zz]:1"), std::string("::1:1"), std::string("h\n:1")}) {
+    EXPECT_FALSE(ValidateAddress("broker address", bad).ok()) << QuoteInput(bad);
+  }
+}
+
+TEST(ValidationTest, ErrorsQuoteInputBoundedAndEscaped) {
+  EXPECT_EQ(QuoteInput("abc"), "\"abc\"");
+  EXPECT_EQ(QuoteInput(std::string("a\nb\0\"", 5)), "\"a\\nb\\x00\\\"\"");
+  std::string huge(100000, 't');
+  huge[3] = '!';
+  absl::Status status = ValidateTopic(huge);
+  EXPECT_LT(status.message().size(), 200u) << status;
+  const std::string quoted = QuoteInput(huge);
+  EXPECT_EQ(quoted, "\"ttt!" + std::string(60, 't') + "\"... (100000 bytes)");
+  EXPECT_LT(ValidateAddress("broker address", std::string(100000, 'a')).message().size(), 200u);
 }
 
 }  // namespace

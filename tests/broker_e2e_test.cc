@@ -362,6 +362,26 @@ TEST_P(BrokerE2eTest, ConsumerOffsetsSurviveABrokerRestart) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// A send without UNIQ_KEY is answered with its offset message id as msg_id;
+// QueryMessageById must find the message by that id.
+TEST_P(BrokerE2eTest, TheIdOfASendWithoutAUniqueKeyFindsTheMessage) {
+  StartCluster();
+  ASSERT_TRUE(CreateTopic("NoKey", 2, 6).ok());
+  absl::StatusOr<bv1::SendMessageResponse> sent = Send(MakeMessage("NoKey", "keyless"), 1);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(sent->msg_id(), sent->offset_msg_id());
+  bv1::QueryMessageByIdRequest query;
+  query.set_topic("NoKey");
+  query.set_msg_id(sent->msg_id());
+  bv1::QueryMessageResponse found;
+  auto context = Context();
+  absl::Status status =
+      FromGrpcStatus(cluster_->broker()->QueryMessageById(context.get(), query, &found), *context);
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(found.messages_size(), 1);
+  EXPECT_EQ(found.messages(0).body(), "keyless");
+}
+
 TEST_P(BrokerE2eTest, AutoCreatedTopicIsRegisteredAtOnce) {
   StartCluster();
   absl::StatusOr<bv1::SendMessageResponse> sent = Send(MakeMessage("Fresh", "first"));

@@ -20,6 +20,9 @@ absl::Status QueryNotFound(absl::string_view what) {
 
 absl::StatusOr<broker::v1::QueryMessageResponse> ToResponse(
     absl::StatusOr<store::v1::QueryMessagesResponse> found, absl::string_view what) {
+  if (!found.ok() && found.status().code() == absl::StatusCode::kNotFound) {
+    return QueryNotFound(what);
+  }
   if (!found.ok()) return StoreCallError("store query failed", found.status());
   if (found->messages().empty()) return QueryNotFound(what);
   broker::v1::QueryMessageResponse response;
@@ -38,9 +41,11 @@ absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::QueryByI
   query.set_topic(request.topic());
   query.set_unique_id(request.msg_id());
   const std::string what =
-      absl::StrCat("with id ", request.msg_id(), " in topic ", request.topic());
+      absl::StrCat("with id ", QuoteInput(request.msg_id()), " in topic ", request.topic());
   absl::StatusOr<store::v1::QueryMessagesResponse> found = store_->QueryByUniqueId(query);
-  if (found.ok() && found->messages().empty()) {
+  const bool none =
+      found.ok() ? found->messages().empty() : found.status().code() == absl::StatusCode::kNotFound;
+  if (none) {
     // A message sent without UNIQ_KEY has its offset message id as its id.
     absl::StatusOr<store::OffsetMessageId> id = store::ParseOffsetMessageId(request.msg_id());
     if (id.ok()) {
@@ -49,7 +54,9 @@ absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::QueryByI
       absl::StatusOr<store::v1::GetMessageByOffsetResponse> at = store_->GetMessageByOffset(get);
       if (at.ok() && at->message().topic() == request.topic() &&
           at->message().offset_msg_id() == request.msg_id()) {
-        *found->add_messages() = std::move(*at->mutable_message());
+        store::v1::QueryMessagesResponse by_offset;
+        *by_offset.add_messages() = std::move(*at->mutable_message());
+        found = std::move(by_offset);
       }
     }
   }
@@ -72,8 +79,8 @@ absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::QueryByK
   query.set_max_count(max_num);
   query.set_begin_timestamp_ms(request.begin_timestamp_ms());
   query.set_end_timestamp_ms(request.end_timestamp_ms());
-  return ToResponse(store_->QueryByKey(query),
-                    absl::StrCat("with key ", request.key(), " in topic ", request.topic()));
+  return ToResponse(store_->QueryByKey(query), absl::StrCat("with key ", QuoteInput(request.key()),
+                                                            " in topic ", request.topic()));
 }
 
 absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::ViewByOffsetId(
@@ -85,7 +92,7 @@ absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::ViewByOf
   absl::StatusOr<store::v1::GetMessageByOffsetResponse> found = store_->GetMessageByOffset(get);
   if (!found.ok()) {
     if (found.status().code() == absl::StatusCode::kNotFound) {
-      return QueryNotFound(absl::StrCat("at offset id ", request.offset_msg_id()));
+      return QueryNotFound(absl::StrCat("at offset id ", QuoteInput(request.offset_msg_id())));
     }
     return StoreCallError("store read failed", found.status());
   }

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/validation.h"
 #include "services/store/crc32.h"
 
 namespace mq::store {
@@ -349,14 +350,14 @@ std::string MakeOffsetMessageId(const HostAddress& store_host, int64_t physical_
 absl::StatusOr<OffsetMessageId> ParseOffsetMessageId(absl::string_view id) {
   if (id.size() != 32) {
     return absl::InvalidArgumentError(
-        absl::StrCat("offset message id \"", id, "\" is not 32 hex digits"));
+        absl::StrCat("offset message id ", QuoteInput(id), " is not 32 hex digits"));
   }
   uint64_t words[2] = {0, 0};
   for (size_t i = 0; i < id.size(); ++i) {
     int v = HexValue(id[i]);
     if (v < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("offset message id \"", id, "\" has a non-hex character"));
+          absl::StrCat("offset message id ", QuoteInput(id), " has a non-hex character"));
     }
     words[i / 16] = (words[i / 16] << 4) | static_cast<uint64_t>(v);
   }

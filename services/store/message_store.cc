@@ -649,8 +649,8 @@ absl::StatusOr<v1::QueryMessagesResponse> MessageStore::QueryByKey(
     if (response.messages_size() >= max) break;
   }
   if (response.messages_size() == 0) {
-    return absl::NotFoundError(
-        absl::StrCat("no message of topic ", request.topic(), " has key ", request.key()));
+    return absl::NotFoundError(absl::StrCat("no message of topic ", request.topic(), " has key ",
+                                            QuoteInput(request.key())));
   }
   return response;
 }
@@ -671,7 +671,7 @@ absl::StatusOr<v1::QueryMessagesResponse> MessageStore::QueryByUniqueId(
   }
   if (response.messages_size() == 0) {
     return absl::NotFoundError(absl::StrCat("no message of topic ", request.topic(),
-                                            " has unique id ", request.unique_id()));
+                                            " has unique id ", QuoteInput(request.unique_id())));
   }
   return response;
 }
