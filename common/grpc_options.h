@@ -9,11 +9,20 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
+
 namespace mq {
 
 // Largest gRPC message either side accepts: room for a 4 MiB body (the default
 // max message size) several times over, plus headers, in sends, batches and pulls.
 inline constexpr int kMaxGrpcMessageBytes = 64 * 1024 * 1024;
+
+// Longest wait between attempts to reconnect to a peer that went away, so
+// traffic resumes within about a second of its return.
+inline constexpr absl::Duration kMaxReconnectBackoff = absl::Milliseconds(800);
+
+// A server closes a connection that has not completed its handshake by then.
+inline constexpr absl::Duration kServerHandshakeTimeout = absl::Seconds(5);
 
 // Turns on gRPC server reflection and the standard health service
 // (grpc.health.v1.Health) for every server built afterwards, and raises the

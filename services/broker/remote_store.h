@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/grpc_options.h"
 #include "proto/store.grpc.pb.h"
 #include "services/store/store_api.h"
 
@@ -56,7 +57,7 @@ struct RemoteStoreOptions {
   int max_append_rpcs = 1;
   // Reconnect delays of the watch stream.
   absl::Duration watch_initial_backoff = absl::Milliseconds(100);
-  absl::Duration watch_max_backoff = absl::Seconds(5);
+  absl::Duration watch_max_backoff = kMaxReconnectBackoff;
 };
 
 // Thread-safe.

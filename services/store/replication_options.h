@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/grpc_options.h"
 #include "services/store/slave_ack_waiter.h"
 
 namespace mq::store {
@@ -41,9 +42,10 @@ struct ReplicationOptions {
   // (haHousekeepingInterval).
   absl::Duration housekeeping_interval = absl::Seconds(20);
   // A slave reconnects after a failed or broken stream after this delay,
-  // doubling up to the maximum (RocketMQ retries every 5 s).
-  absl::Duration reconnect_backoff_min = absl::Seconds(1);
-  absl::Duration reconnect_backoff_max = absl::Seconds(5);
+  // doubling up to the maximum (RocketMQ retries every 5 s; ours resumes
+  // within about a second of the master's return, as every channel does).
+  absl::Duration reconnect_backoff_min = absl::Milliseconds(100);
+  absl::Duration reconnect_backoff_max = kMaxReconnectBackoff;
 };
 
 }  // namespace mq::store
