@@ -1,16 +1,27 @@
 #include "common/grpc_server.h"
 
+#include <glog/logging.h>
 #include <grpc/grpc.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/support/server_interceptor.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <set>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status.h"
+#include "common/validation.h"
 
 namespace mq {
 
@@ -49,6 +60,101 @@ absl::Status ListenFailure(const std::string& host, int port) {
                    bind_errno != 0 ? absl::StrCat(": ", std::strerror(bind_errno)) : ""));
 }
 
+// gRPC answers a unary or server-streaming request it cannot parse with
+// INTERNAL (synchronous services) or UNIMPLEMENTED (callback services), with
+// no message. The services of this system never answer with an empty
+// message, so such an answer is gRPC's, and is replaced. Any error that
+// leaves without a response code (gRPC's own services) gets the default one.
+class ParseFailureInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit ParseFailureInterceptor(std::string method) : method_(std::move(method)) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      grpc::Status status = methods->GetSendStatus();
+      if ((status.error_code() == grpc::StatusCode::INTERNAL ||
+           status.error_code() == grpc::StatusCode::UNIMPLEMENTED) &&
+          status.error_message().empty()) {
+        status =
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         absl::StrCat("request could not be parsed as the request of ", method_));
+        methods->ModifySendStatus(status);
+      }
+      // gRPC's own services (health, reflection) answer errors without one.
+      std::multimap<std::string, std::string>* trailers = methods->GetSendTrailingMetadata();
+      if (!status.ok() && trailers->count(std::string(kResponseCodeKey)) == 0) {
+        trailers->emplace(std::string(kResponseCodeKey),
+                          std::to_string(static_cast<int>(DefaultResponseCode(
+                              static_cast<absl::StatusCode>(status.error_code())))));
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string method_;
+};
+
+class ParseFailureInterceptorFactory
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    // A stream of requests parses each as it reads it; unknown methods are
+    // answered by UnknownMethodService. Neither needs this.
+    if (info->type() == grpc::experimental::ServerRpcInfo::Type::BIDI_STREAMING ||
+        info->type() == grpc::experimental::ServerRpcInfo::Type::CLIENT_STREAMING) {
+      return nullptr;
+    }
+    return new ParseFailureInterceptor(info->method());
+  }
+};
+
+// Answers every call of a method no service of the port has.
+class UnknownMethodService : public grpc::CallbackGenericService {
+ public:
+  explicit UnknownMethodService(const std::vector<std::string>& services)
+      : services_(absl::StrJoin(services, ", ")) {}
+
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override {
+    std::string message = absl::StrCat("method ", QuoteInput(context->method()),
+                                       " is not served here; this port serves ", services_);
+    if (absl::StartsWith(context->method(), "/apache.rocketmq.v2.")) {
+      absl::StrAppend(&message,
+                      " (RocketMQ 5's apache.rocketmq.v2 protocol is not served yet; use the "
+                      "mq.*.v1 API or the C++ client)");
+    }
+    LogOncePerPeer(context->peer(), message);
+    context->AddTrailingMetadata(
+        std::string(kResponseCodeKey),
+        std::to_string(static_cast<int>(common::v1::REQUEST_CODE_NOT_SUPPORTED)));
+    class Refusal : public grpc::ServerGenericBidiReactor {
+     public:
+      explicit Refusal(grpc::Status status) { Finish(std::move(status)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, message));
+  }
+
+ private:
+  void LogOncePerPeer(const std::string& peer, const std::string& message) {
+    // The peer's host, without the port of its connection.
+    const std::string host = peer.substr(0, peer.rfind(':'));
+    absl::MutexLock lock(&mu_);
+    if (logged_.size() >= kMaxLoggedPeers) logged_.clear();
+    if (!logged_.insert(host).second) return;
+    LOG(WARNING) << "a client at " << host
+                 << " called a method this port does not serve: " << message;
+  }
+
+  static constexpr size_t kMaxLoggedPeers = 1024;
+  const std::string services_;
+  absl::Mutex mu_;
+  std::set<std::string> logged_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 void ListeningServer::SetServing(bool serving) const {
@@ -61,7 +167,12 @@ void ListeningServer::SetServing(bool serving) const {
 absl::StatusOr<ListeningServer> StartServer(grpc::ServerBuilder* builder, const std::string& host,
                                             int port, std::vector<std::string> services) {
   ListeningServer started;
+  started.unknown_methods = std::make_unique<UnknownMethodService>(services);
   started.services = std::move(services);
+  builder->RegisterCallbackGenericService(started.unknown_methods.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<ParseFailureInterceptorFactory>());
+  builder->experimental().SetInterceptorCreators(std::move(interceptors));
   builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder->AddListeningPort(absl::StrCat(host, ":", port), grpc::InsecureServerCredentials(),
                             &started.port);

@@ -3,6 +3,7 @@
 #ifndef MQ_COMMON_GRPC_SERVER_H_
 #define MQ_COMMON_GRPC_SERVER_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
@@ -15,6 +16,8 @@
 namespace mq {
 
 struct ListeningServer {
+  // Answers calls of methods no service of the port has; outlives `server`.
+  std::unique_ptr<grpc::CallbackGenericService> unknown_methods;
   std::unique_ptr<grpc::Server> server;
   // The port it listens on (the chosen one when asked for port 0).
   int port = 0;
@@ -33,6 +36,12 @@ struct ListeningServer {
 // server. Port sharing (SO_REUSEPORT, on by default in gRPC) is turned off, so
 // a second server on a port in use fails instead of silently splitting the
 // clients between the two: FAILED_PRECONDITION "port 9876 is already in use".
+// Two answers of gRPC's own are replaced by clear ones, each with the
+// mq-response-code trailer: a unary or server-streaming request that cannot
+// be parsed is INVALID_ARGUMENT "request could not be parsed ..." (gRPC says
+// INTERNAL or UNIMPLEMENTED with no message), and a call of a method no
+// service here has is UNIMPLEMENTED naming the services this port serves
+// (logged once per peer).
 // `services` are the full names of the services registered on `builder`.
 absl::StatusOr<ListeningServer> StartServer(grpc::ServerBuilder* builder, const std::string& host,
                                             int port, std::vector<std::string> services);

@@ -2,16 +2,27 @@
 // flags, and a port already in use is a clear error and a non-zero exit
 // (gRPC's default port sharing would otherwise let two servers split the
 // clients between them without a word).
+#include <arpa/inet.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/grpc_options.h"
+#include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 #include "tests/client_test_util.h"
 #include "tests/support/cluster_processes.h"
@@ -111,6 +122,118 @@ TEST(ServerStartupTest, EveryServerRefusesAPortInUse) {
   EXPECT_TRUE(NameServerAnswers((*first)->address()));
   EXPECT_TRUE((*store)->Stop().ok());
   EXPECT_TRUE((*first)->Stop().ok());
+}
+
+// A unary call with raw request bytes; its status with the response code.
+absl::Status RawCall(const std::string& address, const std::string& method,
+                     const std::string& bytes) {
+  grpc::GenericStub stub(CreateChannel(address));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return FromGrpcStatus(status, context);
+}
+
+// A request that cannot be parsed: garbage, and a valid request cut short.
+std::vector<std::string> MalformedRequests() {
+  broker::v1::SendMessageRequest valid;
+  valid.set_producer_group("g");
+  valid.mutable_message()->set_topic("T");
+  valid.mutable_message()->set_body(std::string(100, 'b'));
+  const std::string bytes = valid.SerializeAsString();
+  return {std::string("\xff\xff\xff\xff\xff", 5), bytes.substr(0, bytes.size() - 10)};
+}
+
+void ExpectClearAnswersToMalformedAndUnknownCalls(const std::string& address,
+                                                  const std::vector<std::string>& methods,
+                                                  const std::string& served) {
+  for (const std::string& method : methods) {
+    for (const std::string& bytes : MalformedRequests()) {
+      SCOPED_TRACE(method);
+      absl::Status status = RawCall(address, method, bytes);
+      EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+      EXPECT_TRUE(GetResponseCode(status).has_value()) << status;
+      // gRPC's health service says "could not parse request" itself.
+      if (!absl::StartsWith(method, "/grpc.")) {
+        EXPECT_THAT(std::string(status.message()), HasSubstr("request could not be parsed"));
+      }
+    }
+  }
+  for (const std::string method :
+       {"/apache.rocketmq.v2.MessagingService/QueryRoute", "/mq.broker.v1.Broker/NoSuchMethod"}) {
+    SCOPED_TRACE(method);
+    absl::Status status = RawCall(address, method, "");
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("this port serves " + served));
+    EXPECT_EQ(GetResponseCode(status), common::v1::REQUEST_CODE_NOT_SUPPORTED) << status;
+  }
+}
+
+TEST(ServerStartupTest, MalformedRequestsAndUnknownMethodsGetClearAnswers) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> standalone = StartStandalone(MakeTempDir("sa"));
+  ASSERT_TRUE(standalone.ok()) << standalone.status();
+  // One server with callback (broker) and synchronous (store, name server)
+  // services, and gRPC's own health service.
+  ExpectClearAnswersToMalformedAndUnknownCalls(
+      (*standalone)->address(),
+      {"/mq.broker.v1.Broker/SendMessage", "/mq.broker.v1.Broker/PullMessage",
+       "/mq.store.v1.Store/AppendBatch", "/mq.namesrv.v1.NameServer/GetRouteInfoByTopic",
+       "/grpc.health.v1.Health/Check"},
+      "mq.namesrv.v1.NameServer, mq.broker.v1.Broker, mq.store.v1.Store");
+  absl::Status unknown =
+      RawCall((*standalone)->address(), "/apache.rocketmq.v2.MessagingService/QueryRoute", "");
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr("apache.rocketmq.v2"));
+  // Still serving.
+  EXPECT_TRUE(NameServerAnswers((*standalone)->address()));
+  EXPECT_TRUE((*standalone)->Stop().ok());
+
+  // A server of synchronous services only.
+  absl::StatusOr<std::unique_ptr<ServerProcess>> store =
+      StartStore("store", MakeTempDir("store"), 1 << 20, {});
+  ASSERT_TRUE(store.ok()) << store.status();
+  ExpectClearAnswersToMalformedAndUnknownCalls((*store)->address(), {"/mq.store.v1.Store/GetStats"},
+                                               "mq.store.v1.Store");
+  EXPECT_TRUE((*store)->Stop().ok());
+}
+
+// A connection that starts the HTTP/2 preface and stops is closed, so half-open
+// connections cannot pile up (gRPC's default waits 120 s).
+TEST(ServerStartupTest, AConnectionThatNeverFinishesItsHandshakeIsClosed) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> namesrv = StartNamesrv();
+  ASSERT_TRUE(namesrv.ok()) << namesrv.status();
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>((*namesrv)->port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  const std::string half_preface = "PRI * HTTP/2.0\r\n";
+  ASSERT_EQ(write(fd, half_preface.data(), half_preface.size()),
+            static_cast<ssize_t>(half_preface.size()));
+  const absl::Time start = absl::Now();
+  bool closed = false;
+  while (!closed && absl::Now() - start < absl::Seconds(30)) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, 1000) <= 0) continue;
+    char buffer[256];
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    closed = n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN);
+  }
+  const absl::Duration took = absl::Now() - start;
+  close(fd);
+  EXPECT_TRUE(closed);
+  EXPECT_LT(took, kServerHandshakeTimeout + absl::Seconds(3)) << took;
+  EXPECT_TRUE((*namesrv)->Stop().ok());
 }
 
 }  // namespace
