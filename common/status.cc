@@ -4,6 +4,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 
 namespace mq {
 
@@ -48,6 +49,11 @@ common::v1::ResponseCode DefaultResponseCode(absl::StatusCode code) {
   }
 }
 
+std::string BoundedMessage(absl::string_view message) {
+  if (message.size() <= kMaxErrorMessageBytes) return std::string(message);
+  return absl::StrCat(message.substr(0, kMaxErrorMessageBytes), "... (", message.size(), " bytes)");
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContextBase* context) {
   if (status.ok()) return grpc::Status::OK;
   absl::optional<common::v1::ResponseCode> code = GetResponseCode(status);
@@ -56,7 +62,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status, grpc::ServerContextBase* c
     context->AddTrailingMetadata(std::string(kResponseCodeKey),
                                  std::to_string(static_cast<int>(*code)));
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      BoundedMessage(status.message()));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

@@ -11,6 +11,8 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
@@ -34,6 +36,14 @@ absl::optional<common::v1::ResponseCode> GetResponseCode(const absl::Status& sta
 // REQUEST_CODE_NOT_SUPPORTED, anything else (bad arguments included)
 // SYSTEM_ERROR.
 common::v1::ResponseCode DefaultResponseCode(absl::StatusCode code);
+
+// An error message is cut to this many bytes on the wire ("... (N bytes)"
+// follows), so no input an error quotes can make it too large to deliver
+// (gRPC's metadata limit is 8 KiB by default).
+inline constexpr size_t kMaxErrorMessageBytes = 2048;
+
+// `message` cut to kMaxErrorMessageBytes.
+std::string BoundedMessage(absl::string_view message);
 
 // Converts for the wire; attaches the response code (its own, else
 // DefaultResponseCode()) as trailing metadata of `context`, so every error a

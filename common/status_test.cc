@@ -38,6 +38,13 @@ TEST(StatusTest, EveryErrorCodeHasADefaultResponseCode) {
   EXPECT_EQ(DefaultResponseCode(absl::StatusCode::kInternal), common::v1::SYSTEM_ERROR);
 }
 
+TEST(StatusTest, ToGrpcBoundsTheMessage) {
+  const std::string huge(100000, 'k');
+  grpc::Status status = ToGrpcStatus(absl::NotFoundError("no key " + huge), nullptr);
+  EXPECT_LE(status.error_message().size(), kMaxErrorMessageBytes + 32);
+  EXPECT_NE(status.error_message().find("... (100007 bytes)"), std::string::npos);
+}
+
 TEST(StatusTest, FromGrpcKeepsCodeAndMessage) {
   absl::Status status = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);

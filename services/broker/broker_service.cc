@@ -1,5 +1,8 @@
 #include "services/broker/broker_service.h"
 
+#include <google/protobuf/descriptor.h>
+#include <grpcpp/impl/codegen/server_callback_handlers.h>
+
 #include <functional>
 #include <string>
 #include <utility>
@@ -119,8 +122,7 @@ grpc::ServerUnaryReactor* BrokerService::SendBatch(grpc::CallbackServerContext* 
 namespace {
 
 // A stream answered with an error as soon as it opens.
-class RefusedStream final : public grpc::ServerBidiReactor<broker::v1::SendStreamRequest,
-                                                           broker::v1::SendStreamResponse> {
+class RefusedStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   RefusedStream(const absl::Status& status, grpc::CallbackServerContext* context) {
     Finish(ToGrpcStatus(status, context));
@@ -130,15 +132,26 @@ class RefusedStream final : public grpc::ServerBidiReactor<broker::v1::SendStrea
 
 }  // namespace
 
-grpc::ServerBidiReactor<broker::v1::SendStreamRequest, broker::v1::SendStreamResponse>*
-BrokerService::SendMessageStream(grpc::CallbackServerContext* context) {
+BrokerService::BrokerService() {
+  const google::protobuf::MethodDescriptor* method = broker::v1::SendStreamRequest::descriptor()
+                                                         ->file()
+                                                         ->FindServiceByName("Broker")
+                                                         ->FindMethodByName("SendMessageStream");
+  MarkMethodRawCallback(
+      method->index(),
+      new grpc::internal::CallbackBidiHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+          [this](grpc::CallbackServerContext* context) { return OpenSendStream(context); }));
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* BrokerService::OpenSendStream(
+    grpc::CallbackServerContext* context) {
   if (!serving_.load(std::memory_order_acquire)) {
     return new RefusedStream(
         ServiceNotAvailable("the broker is not serving (starting or stopping)"), context);
   }
   auto* stream =
       new SendStreamReactor(parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
-                            PeerToHostPort(context->peer()), &send_streams_);
+                            PeerToHostPort(context->peer()), &send_streams_, context);
   // Disable() may have run between the check and the stream's entry.
   if (!serving_.load(std::memory_order_acquire)) send_streams_.DrainAll();
   return stream;

@@ -52,7 +52,8 @@ struct BrokerServiceParts {
 // with a server before the broker has started.
 class BrokerService final : public broker::v1::Broker::CallbackService {
  public:
-  BrokerService() = default;
+  // Registers SendMessageStream raw (see SendStreamReactor).
+  BrokerService();
 
   // Once, with every part set.
   void Enable(const BrokerServiceParts& parts);
@@ -65,8 +66,9 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* SendBatch(grpc::CallbackServerContext* context,
                                       const broker::v1::SendBatchRequest* request,
                                       broker::v1::SendBatchResponse* response) override;
-  grpc::ServerBidiReactor<broker::v1::SendStreamRequest, broker::v1::SendStreamResponse>*
-  SendMessageStream(grpc::CallbackServerContext* context) override;
+  // Broker.SendMessageStream, its frames read and written as bytes.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* OpenSendStream(
+      grpc::CallbackServerContext* context);
   grpc::ServerUnaryReactor* PullMessage(grpc::CallbackServerContext* context,
                                         const broker::v1::PullMessageRequest* request,
                                         broker::v1::PullMessageResponse* response) override;

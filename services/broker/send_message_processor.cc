@@ -70,10 +70,10 @@ absl::Status SendMessageProcessor::CheckBroker(absl::string_view requested_broke
         absl::StrCat("broker ", options_.broker_name, " is a slave and takes no sends"));
   }
   if (!requested_broker_name.empty() && requested_broker_name != options_.broker_name) {
-    return WithResponseCode(
-        absl::FailedPreconditionError(absl::StrCat("the send is for broker ", requested_broker_name,
-                                                   ", this is broker ", options_.broker_name)),
-        common::v1::SYSTEM_ERROR);
+    return WithResponseCode(absl::FailedPreconditionError(absl::StrCat(
+                                "the send is for broker ", QuoteInput(requested_broker_name),
+                                ", this is broker ", options_.broker_name)),
+                            common::v1::SYSTEM_ERROR);
   }
   absl::Status group = ValidateGroup(producer_group);
   if (!group.ok()) return IllegalMessage(absl::StrCat("producer ", group.message()));
@@ -292,9 +292,9 @@ absl::StatusOr<int64_t> SendMessageProcessor::CheckBatch(
   for (int i = 0; i < request.messages_size(); ++i) {
     const common::v1::Message& message = request.messages(i);
     if (message.topic() != request.topic()) {
-      return IllegalMessage(
-          absl::StrFormat("message %d of the batch is for topic \"%s\", not \"%s\"", i,
-                          message.topic(), request.topic()));
+      return IllegalMessage(absl::StrFormat("message %d of the batch is for topic %s, not %s", i,
+                                            QuoteInput(message.topic()),
+                                            QuoteInput(request.topic())));
     }
     status = CheckMessage(message);
     if (!status.ok()) return IllegalMessage(absl::StrCat("message ", i, ": ", status.message()));

@@ -1,8 +1,13 @@
 #include "services/broker/send_stream_reactor.h"
 
+#include <glog/logging.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
+
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "services/broker/broker_errors.h"
 
 namespace mq::broker {
 
@@ -23,16 +28,16 @@ void SendStreams::DrainAll() {
 
 SendStreamReactor::SendStreamReactor(SendMessageProcessor* processor,
                                      BoundedExecutor* send_executor, std::string born_host,
-                                     SendStreams* streams)
+                                     SendStreams* streams, grpc::CallbackServerContext* context)
     : processor_(processor),
       send_executor_(send_executor),
       born_host_(std::move(born_host)),
-      streams_(streams) {
+      streams_(streams),
+      context_(context) {
   streams_->Add(this);
   Next next;
   {
     absl::MutexLock lock(&mu_);
-    reading_ = std::make_unique<broker::v1::SendStreamRequest>();
     next = NextLocked();
   }
   Run(next);
@@ -46,7 +51,7 @@ SendStreamReactor::Next SendStreamReactor::NextLocked() {
   if (answering && !draining_ && !reads_done_ && !read_outstanding_ &&
       unanswered < kMaxStreamSendsInFlight) {
     read_outstanding_ = true;
-    next.read_into = reading_.get();
+    next.read_into = &reading_;
   }
   if (answering && !write_outstanding_ && !to_write_.empty()) {
     writing_ = std::move(to_write_.front());
@@ -59,12 +64,11 @@ SendStreamReactor::Next SendStreamReactor::NextLocked() {
       !reads_done_) {
     // An outstanding read ends with the stream; what it brings is dropped.
     finished_ = true;
-    next.finish = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                               "the broker is stopping; send again (to another broker)");
+    next.finish = ServiceNotAvailable("the broker is stopping; send again (to another broker)");
   } else if (in_flight_ == 0 && !read_outstanding_ && !write_outstanding_ &&
              (cancelled_ || (reads_done_ && to_write_.empty()))) {
     finished_ = true;
-    next.finish = cancelled_ ? grpc::Status::CANCELLED : grpc::Status::OK;
+    next.finish = cancelled_ ? absl::CancelledError("") : malformed_;
   }
   return next;
 }
@@ -76,21 +80,44 @@ void SendStreamReactor::Run(Next next) {
     if (next.more_to_write) options.set_buffer_hint();
     StartWrite(next.write_from, options);
   }
-  if (next.finish.has_value()) Finish(*next.finish);
+  if (next.finish.has_value()) {
+    Finish(next.finish->code() == absl::StatusCode::kCancelled
+               ? grpc::Status::CANCELLED
+               : ToGrpcStatus(*next.finish, context_));
+  }
 }
 
 void SendStreamReactor::OnReadDone(bool ok) {
-  std::shared_ptr<const broker::v1::SendStreamRequest> request;
+  std::shared_ptr<broker::v1::SendStreamRequest> request;
+  bool parsed = false;
+  if (ok) {
+    request = std::make_shared<broker::v1::SendStreamRequest>();
+    parsed = grpc::SerializationTraits<broker::v1::SendStreamRequest>::Deserialize(&reading_,
+                                                                                   request.get())
+                 .ok();
+  }
   Next next;
   {
     absl::MutexLock lock(&mu_);
     read_outstanding_ = false;
+    if (ok) ++frames_read_;
     if (!ok) {
       reads_done_ = true;
+      request = nullptr;
+    } else if (!parsed) {
+      // Nothing after it is read: the client learns from the stream's status.
+      reads_done_ = true;
+      request = nullptr;
+      malformed_ = WithResponseCode(
+          absl::InvalidArgumentError(absl::StrCat(
+              "request ", frames_read_,
+              " of this stream could not be parsed as a SendStreamRequest; it and the "
+              "requests written after it were not read (the ones before were answered)")),
+          common::v1::SYSTEM_ERROR);
     } else if (!cancelled_ && !draining_ && !finished_) {
-      request = std::move(reading_);
-      reading_ = std::make_unique<broker::v1::SendStreamRequest>();
       ++in_flight_;
+    } else {
+      request = nullptr;
     }
     next = NextLocked();
   }
@@ -119,6 +146,7 @@ void SendStreamReactor::StartSend(std::shared_ptr<const broker::v1::SendStreamRe
 void SendStreamReactor::Complete(uint64_t request_id,
                                  absl::StatusOr<broker::v1::SendMessageResponse> result) {
   broker::v1::SendStreamResponse response;
+  grpc::ByteBuffer frame;
   response.set_request_id(request_id);
   if (result.ok()) {
     *response.mutable_response() = *std::move(result);
@@ -129,11 +157,19 @@ void SendStreamReactor::Complete(uint64_t request_id,
     absl::optional<common::v1::ResponseCode> code = GetResponseCode(result.status());
     if (code.has_value()) error->set_response_code(*code);
   }
+  bool own_buffer = false;
+  const grpc::Status serialized =
+      grpc::SerializationTraits<broker::v1::SendStreamResponse>::Serialize(response, &frame,
+                                                                           &own_buffer);
+  if (!serialized.ok()) {
+    LOG(ERROR) << "send stream: the answer to request " << request_id
+               << " could not be serialized: " << serialized.error_message();
+  }
   Next next;
   {
     absl::MutexLock lock(&mu_);
     --in_flight_;
-    if (!cancelled_) to_write_.push_back(std::move(response));
+    if (!cancelled_ && serialized.ok()) to_write_.push_back(std::move(frame));
     next = NextLocked();
   }
   Run(next);

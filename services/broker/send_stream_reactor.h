@@ -7,6 +7,14 @@
 // past that the reactor stops reading until one completes, and HTTP/2 flow
 // control pushes back on the producer.
 //
+// Frames are read as bytes and parsed here (the method is registered raw):
+// a frame that cannot be parsed (garbage, a truncated request, a string that
+// is not UTF-8) ends the stream, once the sends read before it are answered,
+// with INVALID_ARGUMENT naming the frame, so the client knows that it and
+// every later send of the stream were not taken. (gRPC's own parsing reports
+// such a frame as the client's end of stream, which answered OK and dropped
+// the later sends without a word.)
+//
 // Lifetime: the reactor deletes itself in OnDone(). It finishes the stream
 // only once no send is pending (so no store callback can reach a deleted
 // reactor): after the client half-closed and every answer was written, after
@@ -18,6 +26,8 @@
 #ifndef MQ_SERVICES_BROKER_SEND_STREAM_REACTOR_H_
 #define MQ_SERVICES_BROKER_SEND_STREAM_REACTOR_H_
 
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
 
 #include <cstdint>
@@ -56,15 +66,15 @@ class SendStreams {
   absl::flat_hash_set<SendStreamReactor*> open_ ABSL_GUARDED_BY(mu_);
 };
 
-class SendStreamReactor final : public grpc::ServerBidiReactor<broker::v1::SendStreamRequest,
-                                                               broker::v1::SendStreamResponse> {
+class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   // `send_executor` null: sends start on the thread that read them (the
   // store's appends never block); else they run on `send_executor`.
   // `processor`, `send_executor` and `streams` (where the stream enters
-  // until it is done) must outlive the stream.
+  // until it is done) must outlive the stream; `context` is the call's.
   SendStreamReactor(SendMessageProcessor* processor, BoundedExecutor* send_executor,
-                    std::string born_host, SendStreams* streams);
+                    std::string born_host, SendStreams* streams,
+                    grpc::CallbackServerContext* context);
 
   // Reads no more sends and finishes the stream with UNAVAILABLE once the
   // sends already read are answered.
@@ -82,12 +92,12 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<broker::v1::SendS
   // The operations to start once mu_ is released; their buffers stay put
   // while the operation is outstanding.
   struct Next {
-    broker::v1::SendStreamRequest* read_into = nullptr;
-    const broker::v1::SendStreamResponse* write_from = nullptr;
+    grpc::ByteBuffer* read_into = nullptr;
+    const grpc::ByteBuffer* write_from = nullptr;
     // More answers are queued behind write_from: let gRPC coalesce them
     // into one socket write instead of one per answer.
     bool more_to_write = false;
-    absl::optional<grpc::Status> finish;
+    absl::optional<absl::Status> finish;
   };
   Next NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(Next next) ABSL_LOCKS_EXCLUDED(mu_);
@@ -96,16 +106,22 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<broker::v1::SendS
   BoundedExecutor* const send_executor_;
   const std::string born_host_;
   SendStreams* const streams_;
+  grpc::CallbackServerContext* const context_;
+
+  // The frame the outstanding read fills; touched only by that read and by
+  // OnReadDone, which runs before the next read is started.
+  grpc::ByteBuffer reading_;
 
   absl::Mutex mu_;
-  // The request the outstanding read fills.
-  std::unique_ptr<broker::v1::SendStreamRequest> reading_ ABSL_GUARDED_BY(mu_);
   bool read_outstanding_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  // Frames read so far, and why the last one could not be parsed (OK if none).
+  int64_t frames_read_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status malformed_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<broker::v1::SendStreamResponse> to_write_ ABSL_GUARDED_BY(mu_);
-  // The response the outstanding write sends.
-  broker::v1::SendStreamResponse writing_ ABSL_GUARDED_BY(mu_);
+  std::deque<grpc::ByteBuffer> to_write_ ABSL_GUARDED_BY(mu_);
+  // The answer the outstanding write sends.
+  grpc::ByteBuffer writing_ ABSL_GUARDED_BY(mu_);
   bool write_outstanding_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;

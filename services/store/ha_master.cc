@@ -120,12 +120,15 @@ absl::StatusOr<int64_t> HaMaster::Handshake(const v1::ReplicaHello& hello) const
 grpc::Status HaMaster::Serve(grpc::ServerContext* context, ReplicaStream* stream) {
   v1::ReplicaMessage first;
   if (!stream->Read(&first)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the stream ended before the slave's hello");
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("the stream ended, or its first message could not be parsed, "
+                                   "before the slave's hello"),
+        context);
   }
   if (!first.has_hello()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the first message of a replication stream must be a hello");
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("the first message of a replication stream must be a hello"),
+        context);
   }
   const v1::ReplicaHello& hello = first.hello();
   absl::StatusOr<int64_t> start = Handshake(hello);
@@ -143,7 +146,7 @@ grpc::Status HaMaster::Serve(grpc::ServerContext* context, ReplicaStream* stream
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the master store is stopping");
+      return ToGrpcStatus(absl::UnavailableError("the master store is stopping"), context);
     }
     session.id = next_session_++;
     session.acked = hello.max_offset();

@@ -133,9 +133,9 @@ grpc::Status StoreService::Replicate(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::MasterMessage, v1::ReplicaMessage>* stream) {
   if (ha_master_ == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        "this store is a slave and serves no replication: replicate from its "
-                        "master");
+    return ToGrpcStatus(absl::UnimplementedError("this store is a slave and serves no "
+                                                 "replication: replicate from its master"),
+                        context);
   }
   return ha_master_->Serve(context, stream);
 }
