@@ -60,14 +60,51 @@ absl::Status ListenFailure(const std::string& host, int port) {
                    bind_errno != 0 ? absl::StrCat(": ", std::strerror(bind_errno)) : ""));
 }
 
-// gRPC answers a unary or server-streaming request it cannot parse with
-// INTERNAL (synchronous services) or UNIMPLEMENTED (callback services), with
-// no message. The services of this system never answer with an empty
-// message, so such an answer is gRPC's, and is replaced. Any error that
-// leaves without a response code (gRPC's own services) gets the default one.
-class ParseFailureInterceptor : public grpc::experimental::Interceptor {
+}  // namespace
+
+// The calls a server is working on: every call but server-streaming ones
+// (watches, which stop with the server and hold no work).
+class CallsInFlight {
  public:
-  explicit ParseFailureInterceptor(std::string method) : method_(std::move(method)) {}
+  void Add() {
+    absl::MutexLock lock(&mu_);
+    ++count_;
+  }
+  void Done() {
+    absl::MutexLock lock(&mu_);
+    --count_;
+  }
+  // True once none is in flight; false if `deadline` came first.
+  bool AwaitNone(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ == 0; };
+    return mu_.AwaitWithDeadline(absl::Condition(&none), deadline);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+namespace {
+
+// Every call passes here. It counts the call while it is in flight (see
+// CallsInFlight). And gRPC answers a unary or server-streaming request it
+// cannot parse with INTERNAL (synchronous services) or UNIMPLEMENTED (callback
+// services), with no message; the services of this system never answer with
+// an empty message, so such an answer is gRPC's, and is replaced. Any error
+// that leaves without a response code (gRPC's own services) gets the default
+// one.
+class ServerCallInterceptor : public grpc::experimental::Interceptor {
+ public:
+  // `calls` null: not counted.
+  ServerCallInterceptor(std::string method, CallsInFlight* calls)
+      : method_(std::move(method)), calls_(calls) {
+    if (calls_ != nullptr) calls_->Add();
+  }
+  ~ServerCallInterceptor() override {
+    if (calls_ != nullptr) calls_->Done();
+  }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
@@ -81,7 +118,6 @@ class ParseFailureInterceptor : public grpc::experimental::Interceptor {
                          absl::StrCat("request could not be parsed as the request of ", method_));
         methods->ModifySendStatus(status);
       }
-      // gRPC's own services (health, reflection) answer errors without one.
       std::multimap<std::string, std::string>* trailers = methods->GetSendTrailingMetadata();
       if (!status.ok() && trailers->count(std::string(kResponseCodeKey)) == 0) {
         trailers->emplace(std::string(kResponseCodeKey),
@@ -94,21 +130,22 @@ class ParseFailureInterceptor : public grpc::experimental::Interceptor {
 
  private:
   const std::string method_;
+  CallsInFlight* const calls_;
 };
 
-class ParseFailureInterceptorFactory
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
+class ServerCallInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
+  explicit ServerCallInterceptorFactory(std::shared_ptr<CallsInFlight> calls)
+      : calls_(std::move(calls)) {}
+
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    // A stream of requests parses each as it reads it; unknown methods are
-    // answered by UnknownMethodService. Neither needs this.
-    if (info->type() == grpc::experimental::ServerRpcInfo::Type::BIDI_STREAMING ||
-        info->type() == grpc::experimental::ServerRpcInfo::Type::CLIENT_STREAMING) {
-      return nullptr;
-    }
-    return new ParseFailureInterceptor(info->method());
+    const bool watch = info->type() == grpc::experimental::ServerRpcInfo::Type::SERVER_STREAMING;
+    return new ServerCallInterceptor(info->method(), watch ? nullptr : calls_.get());
   }
+
+ private:
+  const std::shared_ptr<CallsInFlight> calls_;
 };
 
 // Answers every call of a method no service of the port has.
@@ -157,6 +194,15 @@ class UnknownMethodService : public grpc::CallbackGenericService {
 
 }  // namespace
 
+void ListeningServer::Shutdown(absl::Duration grace) const {
+  const absl::Time start = absl::Now();
+  if (!calls->AwaitNone(start + grace)) {
+    LOG(WARNING) << "calls still in flight after the shutdown grace of "
+                 << absl::FormatDuration(grace) << "; cancelling them";
+  }
+  server->Shutdown(absl::ToChronoTime(absl::Now()));
+}
+
 void ListeningServer::SetServing(bool serving) const {
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   if (health == nullptr) return;
@@ -170,8 +216,9 @@ absl::StatusOr<ListeningServer> StartServer(grpc::ServerBuilder* builder, const 
   started.unknown_methods = std::make_unique<UnknownMethodService>(services);
   started.services = std::move(services);
   builder->RegisterCallbackGenericService(started.unknown_methods.get());
+  started.calls = std::make_shared<CallsInFlight>();
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<ParseFailureInterceptorFactory>());
+  interceptors.push_back(std::make_unique<ServerCallInterceptorFactory>(started.calls));
   builder->experimental().SetInterceptorCreators(std::move(interceptors));
   builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder->AddListeningPort(absl::StrCat(host, ":", port), grpc::InsecureServerCredentials(),

@@ -12,8 +12,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace mq {
+
+class CallsInFlight;
 
 struct ListeningServer {
   // Answers calls of methods no service of the port has; outlives `server`.
@@ -23,6 +26,15 @@ struct ListeningServer {
   int port = 0;
   // Full names of the services it serves ("mq.broker.v1.Broker", ...).
   std::vector<std::string> services;
+  std::shared_ptr<CallsInFlight> calls;
+
+  // Waits until the calls in flight have finished (at most `grace`), then
+  // stops the server at once: calls still open are cancelled, and connections
+  // with no call (an idle client, a half-open socket) are closed instead of
+  // waited for, so a server with nothing to do exits at once. Server-streaming
+  // calls (watches) are not waited for. Stop taking new work first (health
+  // NOT_SERVING, the services refusing calls).
+  void Shutdown(absl::Duration grace) const;
 
   // Marks the server as a whole (the empty name) and each of its services by
   // name SERVING or NOT_SERVING in the standard health service, so a check of

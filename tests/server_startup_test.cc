@@ -205,6 +205,57 @@ TEST(ServerStartupTest, MalformedRequestsAndUnknownMethodsGetClearAnswers) {
   EXPECT_TRUE((*store)->Stop().ok());
 }
 
+// An open TCP connection to 127.0.0.1:`port`; -1 on failure. With `preface`,
+// it also sends HTTP/2's client preface and an empty SETTINGS frame: an
+// established gRPC connection with no call.
+int IdleConnection(int port, bool preface) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return -1;
+  }
+  if (preface) {
+    const std::string hello =
+        std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string("\0\0\0\x04\0\0\0\0\0", 9);
+    if (write(fd, hello.data(), hello.size()) != static_cast<ssize_t>(hello.size())) {
+      close(fd);
+      return -1;
+    }
+  }
+  return fd;
+}
+
+// A server with nothing to do exits at once on SIGTERM, idle client
+// connections or not (it waited out its 5 s grace for them).
+TEST(ServerStartupTest, IdleConnectionsDoNotHoldUpAStop) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> namesrv = StartNamesrv();
+  ASSERT_TRUE(namesrv.ok()) << namesrv.status();
+  absl::StatusOr<std::unique_ptr<ServerProcess>> store =
+      StartStore("store", MakeTempDir("store"), 1 << 20, {});
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<std::unique_ptr<ServerProcess>> broker =
+      StartBroker("broker", (*store)->address(), (*namesrv)->address(), {});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  absl::StatusOr<std::unique_ptr<ServerProcess>> standalone = StartStandalone(MakeTempDir("sa"));
+  ASSERT_TRUE(standalone.ok()) << standalone.status();
+  for (ServerProcess* server : {broker->get(), standalone->get(), store->get(), namesrv->get()}) {
+    std::vector<int> idle;
+    for (bool preface : {false, true}) idle.push_back(IdleConnection(server->port(), preface));
+    for (int fd : idle) ASSERT_GE(fd, 0);
+    const absl::Time start = absl::Now();
+    absl::Status stopped = server->Stop();
+    const absl::Duration took = absl::Now() - start;
+    EXPECT_TRUE(stopped.ok()) << stopped;
+    EXPECT_LT(took, absl::Seconds(1)) << server->port();
+    for (int fd : idle) close(fd);
+  }
+}
+
 // A connection that starts the HTTP/2 preface and stops is closed, so half-open
 // connections cannot pile up (gRPC's default waits 120 s).
 TEST(ServerStartupTest, AConnectionThatNeverFinishesItsHandshakeIsClosed) {

@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   LOG(INFO) << "signal " << signal << " received, shutting down";
   listening->SetServing(false);
   broker->Stop();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  listening->Shutdown(absl::Seconds(5));
   broker.reset();
   store.reset();
   LOG(INFO) << "broker stopped";

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   int signal = mq::WaitForShutdownSignal();
   LOG(INFO) << "signal " << signal << " received, shutting down";
   listening->SetServing(false);
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  listening->Shutdown(absl::Seconds(5));
   name_server.Stop();
   LOG(INFO) << "namesrv stopped";
   return 0;

@@ -113,8 +113,7 @@ int main(int argc, char** argv) {
   listening->SetServing(false);
   broker->Stop();
   (*store)->StopReplication();
-  server->Shutdown(std::chrono::system_clock::now() +
-                   absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_shutdown_grace)));
+  listening->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
   name_server.Stop();
   broker.reset();
   absl::Status closed = (*store)->Shutdown();

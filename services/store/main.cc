@@ -80,8 +80,7 @@ int main(int argc, char** argv) {
   // Open replication streams would otherwise hold the server's shutdown for
   // the whole grace period.
   (*store)->StopReplication();
-  server->Shutdown(std::chrono::system_clock::now() +
-                   absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_shutdown_grace)));
+  listening->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
   absl::Status closed = (*store)->Shutdown();
   if (!closed.ok()) {
     LOG(ERROR) << "store did not close cleanly: " << closed;
