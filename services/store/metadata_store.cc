@@ -15,6 +15,7 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/validation.h"
 #include "glog/logging.h"
 #include "proto/store.pb.h"
 #include "services/store/big_endian.h"
@@ -224,9 +225,34 @@ size_t MetadataStore::size() const {
   return table_.size();
 }
 
+absl::Status ValidateMetadataKey(absl::string_view key) {
+  if (key.empty()) return absl::InvalidArgumentError("metadata key must not be empty");
+  if (key.size() > kMaxMetadataKeyBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("metadata key ", QuoteInput(key), " is over ",
+                                                   kMaxMetadataKeyBytes, " bytes"));
+  }
+  for (char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.' || c == ':' || c == '/' || c == '%' ||
+                    c == '|' || c == '@';
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metadata key ", QuoteInput(key), " has characters outside [a-zA-Z0-9_.:/%|@-]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MetadataStore::Put(absl::Span<const Mutation> batch) {
+  size_t batch_bytes = 0;
   for (const Mutation& mutation : batch) {
-    if (mutation.key.empty()) return absl::InvalidArgumentError("metadata key must not be empty");
+    if (absl::Status s = ValidateMetadataKey(mutation.key); !s.ok()) return s;
+    batch_bytes += mutation.key.size() + mutation.value.size();
+  }
+  if (batch_bytes > kMaxMetadataBatchBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("a metadata batch of ", batch_bytes,
+                                                   " bytes is over the limit of ",
+                                                   kMaxMetadataBatchBytes));
   }
   if (batch.empty()) return absl::OkStatus();
   absl::MutexLock write_lock(&write_mu_);

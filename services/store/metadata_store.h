@@ -32,6 +32,16 @@
 
 namespace mq::store {
 
+// Limits of what a Put may carry: keys of 1..255 characters of
+// [a-zA-Z0-9_.:/%|@-] (the broker's are "topics", "consumer_offsets", ...),
+// and at most 32 MiB of keys and values per batch (the whole table is
+// rewritten on every Put, so it must stay small).
+inline constexpr size_t kMaxMetadataKeyBytes = 255;
+inline constexpr size_t kMaxMetadataBatchBytes = size_t{32} << 20;
+
+// INVALID_ARGUMENT naming the rule a key breaks.
+absl::Status ValidateMetadataKey(absl::string_view key);
+
 class MetadataStore {
  public:
   // One change of a batch: sets `key` to `value`, or removes `key` when

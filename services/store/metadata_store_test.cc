@@ -90,6 +90,24 @@ TEST(MetadataStoreTest, InvalidBatchChangesNothing) {
   EXPECT_EQ(store->Get("new"), absl::nullopt);
 }
 
+// Keys are names, and a batch is bounded: the table is rewritten on every Put.
+TEST(MetadataStoreTest, BadKeysAndOversizedBatchesAreRefused) {
+  std::string dir = MakeTempDir();
+  auto store = OpenOrDie(dir);
+  ASSERT_NE(store, nullptr);
+  for (const std::string& key : {std::string(256, 'k'), std::string("a b"), std::string("nu\0l", 4),
+                                 std::string("caf\xc3\xa9"), std::string("line\n")}) {
+    absl::Status status = store->Put({{key, "v"}});
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+    EXPECT_LT(status.message().size(), 200u);
+  }
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(store->Put({{"big", std::string(kMaxMetadataBatchBytes, 'v')}})));
+  EXPECT_EQ(store->size(), 0u);
+  EXPECT_TRUE(
+      store->Put({{"topics", "v"}, {"consumer_offsets", "v"}, {"a/b:c.d%e|f-g_h", "v"}}).ok());
+}
+
 TEST(MetadataStoreTest, FailedWriteChangesNothing) {
   std::string dir = MakeTempDir();
   auto store = OpenOrDie(dir);
