@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_options.h"
 #include "proto/store.grpc.pb.h"
+#include "tests/client_test_util.h"
 #include "tests/support/server_process.h"
 
 namespace mq {
@@ -270,6 +271,54 @@ TEST_F(StoreCrashTest, TornAndCorruptRecordsAreCutAtRestart) {
   EXPECT_EQ(next->results(0).queue_offset(), 50);
   EXPECT_EQ(next->results(0).physical_offset(), victim.physical_offset());
   StopStore();
+}
+
+// A commit-log file truncated in the middle of a record (a torn allocation, a
+// filesystem repair, a partial copy) must not stop the store: the last file is
+// restored to its size, verified, and the log cut at its last whole record.
+TEST_F(StoreCrashTest, ATruncatedLastFileIsCutAtItsLastWholeRecord) {
+  StartStore();
+  std::vector<sv1::AppendResult> results;
+  for (int i = 0; i < 2500; ++i) {
+    absl::StatusOr<sv1::AppendBatchResponse> response =
+        Append({absl::StrCat("message-", i, "-", std::string(1000, 'y'))}, 0);
+    ASSERT_TRUE(response.ok());
+    ASSERT_EQ(response->results(0).status(), sv1::PUT_OK);
+    results.push_back(response->results(0));
+  }
+  StopStore();
+  const sv1::AppendResult& last = results.back();
+  const int64_t file_start = last.physical_offset() / kFileSize * kFileSize;
+  ASSERT_GE(file_start, 2 * kFileSize) << "the test needs three files";
+  const std::string file = absl::StrCat(dir_, "/commitlog/", absl::StrFormat("%020d", file_start));
+  // Cut in the middle of the last record.
+  ASSERT_EQ(::truncate(file.c_str(), last.physical_offset() - file_start + last.size() / 2), 0);
+
+  StartStore();  // fails the test if the store does not start
+  std::vector<common::v1::MessageExt> messages = ReadAll(0);
+  ASSERT_EQ(messages.size(), results.size() - 1);
+  EXPECT_EQ(messages.back().body().substr(0, 13), "message-2498-");
+  // The log goes on where the valid data ended.
+  absl::StatusOr<sv1::AppendBatchResponse> next = Append({"after repair"}, 0);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->results(0).status(), sv1::PUT_OK);
+  EXPECT_EQ(next->results(0).queue_offset(), static_cast<int64_t>(results.size()) - 1);
+  EXPECT_EQ(next->results(0).physical_offset(), last.physical_offset());
+  StopStore();
+
+  // A file missing in the middle cannot be cut safely: the store refuses to
+  // start and says what to do.
+  const std::string middle = absl::StrCat(dir_, "/commitlog/", absl::StrFormat("%020d", kFileSize));
+  ASSERT_EQ(::rename(middle.c_str(), (dir_ + "/moved-away").c_str()), 0);
+  absl::StatusOr<testing::ToolResult> refused = testing::RunTool(
+      testing::RunfilePath("services/store/store"),
+      {"--port=0", "--listen_address=127.0.0.1", absl::StrCat("--data_dir=", dir_),
+       absl::StrCat("--commit_log_file_size=", kFileSize), "--consume_queue_units_per_file=1000",
+       "--max_message_size=65536", "--index_slot_count=1000", "--index_max_entries=4000"});
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_NE(refused->exit_code, 0);
+  EXPECT_NE(refused->err.find("are missing"), std::string::npos) << refused->err;
+  EXPECT_NE(refused->err.find("restore them from a backup or a slave"), std::string::npos);
 }
 
 }  // namespace

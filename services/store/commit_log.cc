@@ -22,6 +22,7 @@ MappedFileQueueOptions QueueOptions(const CommitLogOptions& options) {
   queue_options.dir = options.dir;
   queue_options.file_size = options.file_size;
   queue_options.allocator = options.allocator;
+  queue_options.refuse_gaps = true;
   return queue_options;
 }
 

@@ -136,17 +136,29 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Create(const std::string
 
 absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& dir,
                                                              int64_t start_offset,
-                                                             int64_t file_size) {
+                                                             int64_t file_size,
+                                                             ShortFile short_file) {
   std::string path = absl::StrCat(dir, "/", OffsetToFileName(start_offset));
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "open", path);
   FdCloser closer(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat", path);
-  if (st.st_size != file_size) {
-    return absl::FailedPreconditionError(absl::StrCat("file ", path, " has ", st.st_size,
-                                                      " bytes but this log's files have ",
-                                                      file_size, " bytes"));
+  if (st.st_size < file_size && short_file == ShortFile::kRestore) {
+    if (::ftruncate(fd, file_size) != 0) return ErrnoStatus(errno, "extend", path);
+    LOG(WARNING) << "file " << path << " had " << st.st_size << " bytes of " << file_size
+                 << " (cut short by a torn write, a filesystem repair or a partial copy): "
+                    "restored to its size; recovery cuts the data at its last whole record";
+  } else if (st.st_size != file_size) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "file ", path, " has ", st.st_size, " bytes but this log's files have ", file_size,
+        " bytes",
+        st.st_size < file_size
+            ? ": it is not the last file, so the records after it cannot be trusted; restore it "
+              "from a backup or a slave, or move it and the files after it out of the directory "
+              "(their messages are lost) and start again"
+            : " (was --commit_log_file_size or --consume_queue_units_per_file changed? start "
+              "with the size the files were written with)"));
   }
   absl::StatusOr<char*> base = MapFile(fd, file_size, path);
   if (!base.ok()) return base.status();

@@ -56,12 +56,25 @@ class MappedFile {
                                                             int64_t start_offset,
                                                             int64_t file_size);
 
+  // How Open() treats a file shorter than `file_size`.
+  enum class ShortFile {
+    // FAILED_PRECONDITION naming the file and both sizes.
+    kRefuse,
+    // Extended back to `file_size` with zeros, and logged: what a torn
+    // allocation, a filesystem repair or a partial copy leaves of the file a
+    // log was writing. The recovery that follows cuts the data at its last
+    // whole record.
+    kRestore,
+  };
+
   // Maps an existing `dir`/OffsetToFileName(start_offset); its size must be
   // exactly `file_size` (else FAILED_PRECONDITION naming the file and both
-  // sizes). Both positions start at `file_size` (full), as on a reload; a
-  // recovery then calls TruncateTo() with the end of the valid data.
-  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& dir,
-                                                          int64_t start_offset, int64_t file_size);
+  // sizes), or shorter with ShortFile::kRestore. Both positions start at
+  // `file_size` (full), as on a reload; a recovery then calls TruncateTo()
+  // with the end of the valid data.
+  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(
+      const std::string& dir, int64_t start_offset, int64_t file_size,
+      ShortFile short_file = ShortFile::kRefuse);
 
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

@@ -44,16 +44,27 @@ absl::Status MappedFileQueue::Load() {
 
   std::vector<std::shared_ptr<MappedFile>> files;
   for (int64_t offset : offsets) {
+    // Only the last file can have been cut short while being written.
     absl::StatusOr<std::unique_ptr<MappedFile>> file =
-        MappedFile::Open(options_.dir, offset, options_.file_size);
+        MappedFile::Open(options_.dir, offset, options_.file_size,
+                         offset == offsets.back() ? MappedFile::ShortFile::kRestore
+                                                  : MappedFile::ShortFile::kRefuse);
     if (!file.ok()) return file.status();
     files.push_back(*std::move(file));
   }
   for (size_t i = 1; i < files.size(); ++i) {
-    if (files[i]->start_offset() != files[i - 1]->end_offset()) {
-      LOG(WARNING) << "gap in " << options_.dir << ": " << files[i - 1]->path()
-                   << " is followed by " << files[i]->path();
+    if (files[i]->start_offset() == files[i - 1]->end_offset()) continue;
+    if (options_.refuse_gaps) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "file ", files[i - 1]->path(), " is followed by ", files[i]->path(),
+          ": the files between them are missing and their records cannot be recovered here; "
+          "restore them from a backup or a slave, or move ",
+          files[i]->path(),
+          " and the files after it out of the directory (their messages are lost) and start "
+          "again"));
     }
+    LOG(WARNING) << "gap in " << options_.dir << ": " << files[i - 1]->path() << " is followed by "
+                 << files[i]->path();
   }
   absl::MutexLock lock(&mu_);
   files_ = std::move(files);

@@ -42,6 +42,9 @@ struct MappedFileQueueOptions {
   // How many files past the last one to keep prepared (RocketMQ: 1, the
   // "next-next" file). Ignored without an allocator.
   int prepare_ahead_files = 1;
+  // A file missing between two others stops Load() (the commit log: the
+  // records in it are lost); otherwise it is logged only.
+  bool refuse_gaps = false;
 };
 
 class MappedFileQueue {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -185,18 +186,42 @@ TEST(MappedFileQueueTest, TruncateDeletesFilesPastTheOffset) {
   EXPECT_EQ(queue.LastFile()->write_position(), 0);
 }
 
-TEST(MappedFileQueueTest, LoadRejectsWrongSizedFile) {
+// Only the last file may have been cut short while it was written: it is
+// restored to its size (recovery then finds where its data ends). A short
+// file before it, a longer one, or a gap cannot be repaired here.
+TEST(MappedFileQueueTest, LoadRestoresAShortLastFileAndRefusesOtherDamage) {
   std::string dir = MakeTempDir();
   {
     MappedFileQueue queue(Options(dir));
     ASSERT_TRUE(queue.Load().ok());
-    AppendAcrossFiles(queue, kFileSize + 1, 'a');
+    AppendAcrossFiles(queue, 2 * kFileSize + 1, 'a');
   }
+  ASSERT_EQ(::truncate(FilePath(dir, 2 * kFileSize).c_str(), 10), 0);
+  {
+    MappedFileQueue queue(Options(dir));
+    ASSERT_TRUE(queue.Load().ok());
+    EXPECT_EQ(std::filesystem::file_size(FilePath(dir, 2 * kFileSize)), kFileSize);
+    EXPECT_EQ(queue.Files().size(), 3u);
+  }
+  // A short file that is not the last: refused, naming it and what to do.
   ASSERT_EQ(::truncate(FilePath(dir, kFileSize).c_str(), kFileSize / 2), 0);
-  MappedFileQueue queue(Options(dir));
-  absl::Status status = queue.Load();
+  absl::Status status = MappedFileQueue(Options(dir)).Load();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_NE(status.message().find(FilePath(dir, kFileSize)), std::string::npos) << status;
+  EXPECT_NE(status.message().find("not the last file"), std::string::npos) << status;
+  // A longer last file: another file size was configured.
+  ASSERT_EQ(::truncate(FilePath(dir, kFileSize).c_str(), kFileSize), 0);
+  ASSERT_EQ(::truncate(FilePath(dir, 2 * kFileSize).c_str(), 2 * kFileSize), 0);
+  EXPECT_EQ(MappedFileQueue(Options(dir)).Load().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_EQ(::truncate(FilePath(dir, 2 * kFileSize).c_str(), kFileSize), 0);
+  // A gap: logged for queues that allow it, refused where gaps lose records.
+  ASSERT_TRUE(std::filesystem::remove(FilePath(dir, kFileSize)));
+  EXPECT_TRUE(MappedFileQueue(Options(dir)).Load().ok());
+  MappedFileQueueOptions strict = Options(dir);
+  strict.refuse_gaps = true;
+  status = MappedFileQueue(strict).Load();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_NE(status.message().find("are missing"), std::string::npos) << status;
 }
 
 TEST(MappedFileQueueTest, LoadRejectsStrayOrMisalignedNames) {
