@@ -171,6 +171,7 @@ absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::ToPullResp
   bool behind =
       got->status() == store::v1::FOUND && got->behind_bytes() > options_.max_in_memory_bytes;
   response.set_suggest_which_broker_id(behind ? options_.which_broker_when_consume_slowly : 0);
+  response.mutable_corrupt_offsets()->Swap(got->mutable_corrupt_offsets());
   if (response.status() == broker::v1::FOUND) {
     response.mutable_messages()->Swap(got->mutable_messages());
     response.mutable_records()->swap(*got->mutable_records());

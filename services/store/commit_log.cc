@@ -307,10 +307,11 @@ absl::StatusOr<RecordRef> CommitLog::ReadRecord(int64_t physical_offset, bool ch
 
 namespace {
 
-// OK if `copy` is a message record of exactly `size` bytes (magic and field
-// lengths; the consumer checks the CRC), DATA_LOSS naming what is there if not.
+// OK if `copy` is a message record of exactly `size` bytes whose CRC holds
+// (nothing damaged is served, in any form), DATA_LOSS naming what is there if
+// not.
 absl::Status CheckCopiedRecord(absl::string_view copy, int32_t size, int64_t physical_offset) {
-  DecodedRecord decoded = DecodeRecord(copy, /*check_crc=*/false);
+  DecodedRecord decoded = DecodeRecord(copy, /*check_crc=*/true);
   if (decoded.kind == RecordKind::kMessage && decoded.size == size) return absl::OkStatus();
   return absl::DataLossError(absl::StrCat(
       "no ", size, "-byte record at commit-log offset ", physical_offset, ": ",

@@ -537,9 +537,8 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
       removed = true;
       return;
     }
-    LOG_EVERY_N(ERROR, 100) << "consume queue " << request.topic() << "/" << request.queue_id()
-                            << " offset " << unit.queue_offset
-                            << " points at an unreadable record: " << status;
+    response.add_corrupt_offsets(unit.queue_offset);
+    NoteCorruptRecord(request.topic(), request.queue_id(), unit, status);
   };
   std::string* records = request.stored_records() ? response.mutable_records() : nullptr;
   PullRecordCopier copier(commit_log_.get(), kMinReadRunBytes, records, settle);
@@ -572,8 +571,10 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
         copier.Add(unit);
         continue;
       }
-      // Fields are read straight into the answer (taken back if unreadable).
-      absl::Status status = ReadMessage(unit.commit_log_offset, response.add_messages());
+      // Fields are read straight into the answer (taken back if unreadable),
+      // CRC-checked first: the fields form gives the client no way to check.
+      absl::Status status =
+          ReadMessage(unit.commit_log_offset, response.add_messages(), /*check_crc=*/true);
       if (!status.ok()) response.mutable_messages()->RemoveLast();
       settle(unit, status);
     }
@@ -590,6 +591,18 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
     response.set_status(removed ? v1::MESSAGE_WAS_REMOVING : v1::NO_MATCHED_MESSAGE);
   }
   return response;
+}
+
+void MessageStore::NoteCorruptRecord(absl::string_view topic, int32_t queue_id,
+                                     const ConsumeQueueUnit& unit, const absl::Status& status) {
+  corrupt_records_read_.fetch_add(1, std::memory_order_relaxed);
+  absl::MutexLock lock(&corrupt_mu_);
+  // Each damaged record is logged once, however often it is read.
+  if (corrupt_logged_.size() >= kMaxCorruptLogged) corrupt_logged_.clear();
+  if (!corrupt_logged_.insert(unit.commit_log_offset).second) return;
+  LOG(ERROR) << "queue " << topic << "/" << queue_id << " offset " << unit.queue_offset
+             << ": its record at commit-log offset " << unit.commit_log_offset
+             << " is damaged and is left out of every read: " << status;
 }
 
 absl::StatusOr<v1::GetQueueOffsetsResponse> MessageStore::GetQueueOffsets(
@@ -742,6 +755,7 @@ absl::StatusOr<v1::GetStatsResponse> MessageStore::GetStats() {
   response.set_dispatch_behind_bytes(
       std::max<int64_t>(0, commit_log_->MaxOffset() - dispatcher_->dispatched_offset()));
   response.set_skipped_records(dispatcher_->skipped_records());
+  response.set_corrupt_records_read(corrupt_records_read_.load(std::memory_order_relaxed));
   absl::StatusOr<double> ratio = options_.disk_used_ratio(options_.root_dir);
   response.set_disk_used_ratio(ratio.ok() ? *ratio : disk_used_ratio_.load());
   response.set_disk_full(disk_full_.load());

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -178,6 +179,9 @@ class MessageStore final : public StoreApi {
   absl::Status ReadMessage(int64_t physical_offset, common::v1::MessageExt* out,
                            bool check_crc = false) const;
   absl::StatusOr<int64_t> StoreTimeAt(int64_t physical_offset) const;
+  // Counts a record a read left out as damaged, and logs it once.
+  void NoteCorruptRecord(absl::string_view topic, int32_t queue_id, const ConsumeQueueUnit& unit,
+                         const absl::Status& status) ABSL_LOCKS_EXCLUDED(corrupt_mu_);
 
   const MessageStoreOptions options_;
   std::unique_ptr<StoreLock> lock_;
@@ -207,6 +211,11 @@ class MessageStore final : public StoreApi {
   std::atomic<bool> shut_down_{false};
   std::atomic<bool> disk_full_{false};
   std::atomic<double> disk_used_ratio_{0};
+  std::atomic<int64_t> corrupt_records_read_{0};
+  static constexpr size_t kMaxCorruptLogged = 4096;
+  absl::Mutex corrupt_mu_;
+  // Commit-log offsets of the damaged records logged already.
+  absl::flat_hash_set<int64_t> corrupt_logged_ ABSL_GUARDED_BY(corrupt_mu_);
   absl::Time last_thorough_flush_;
 };
 
