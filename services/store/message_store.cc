@@ -162,6 +162,11 @@ absl::Status MessageStore::Recover(bool clean_shutdown) {
   if (!end.ok()) return end.status();
 
   if (absl::Status s = queues_->TruncateByPhysicalOffset(*end); !s.ok()) return s;
+  // Retention may have deleted the log's first files after their queues'
+  // files were last trimmed: each queue's min offset moves to its first
+  // message still in the log (RocketMQ's correctMinOffset on load), so a
+  // consumer starting at the min finds messages.
+  queues_->DeleteFilesBelowPhysicalOffset(commit_log_->MinOffset());
   int64_t reput_from = std::min(queues_->MaxPhysicalOffset(), *end);
   if (index_ != nullptr) {
     int64_t index_cut = clean_shutdown ? *end : std::min(start, *end);

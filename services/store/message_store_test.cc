@@ -668,6 +668,34 @@ TEST_F(RetentionTest, OneRunDeletesAtMostMaxFilesPerRun) {
   EXPECT_EQ(MinOffset(store.get()), std::min<int64_t>(4 * kFileSize, LastFileStart(store.get())));
 }
 
+// After a restart, a queue's min offset is its first message still in the
+// log, not the first unit of its oldest file (RocketMQ corrects it on load).
+TEST_F(RetentionTest, MinOffsetsStayPastDeletedMessagesAcrossARestart) {
+  now_ = At(4);
+  std::unique_ptr<MessageStore> store = FilledStore(Options());
+  SetAllModified(now_ - absl::Hours(100));
+  store->RunRetention();
+  ASSERT_GT(MinOffset(store.get()), 0);
+  auto queue_min = [](MessageStore* s) {
+    v1::GetQueueOffsetsRequest request;
+    request.set_topic("T");
+    request.set_queue_id(0);
+    return s->GetQueueOffsets(request)->min_offset();
+  };
+  const int64_t min_before = queue_min(store.get());
+  ASSERT_GT(min_before, 0);
+  ASSERT_TRUE(store->Shutdown().ok());
+  store.reset();
+
+  store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(queue_min(store.get()), min_before);
+  v1::GetMessagesResponse first = Get(store.get(), "T", 0, min_before);
+  EXPECT_EQ(first.status(), v1::FOUND);
+  EXPECT_EQ(first.messages(0).queue_offset(), min_before);
+  EXPECT_EQ(Get(store.get(), "T", 0, 0).status(), v1::OFFSET_TOO_SMALL);
+}
+
 TEST_F(RetentionTest, ANearlyFullDiskDeletesAtAnyHourAndRegardlessOfAge) {
   now_ = At(13);
   std::unique_ptr<MessageStore> store = FilledStore(Options());
