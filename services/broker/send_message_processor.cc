@@ -53,6 +53,10 @@ absl::StatusOr<broker::v1::SendStatus> MapPutStatus(const store::v1::AppendResul
     case store::v1::OS_PAGECACHE_BUSY:
       return StoreRefused(absl::StatusCode::kResourceExhausted, common::v1::SYSTEM_BUSY, result);
     case store::v1::CREATE_MAPPED_FILE_FAILED:
+      // No file for the record: the disk is full or failing. As every other
+      // out-of-space path, UNAVAILABLE, which clients retry on another broker.
+      return StoreRefused(absl::StatusCode::kUnavailable, common::v1::SERVICE_NOT_AVAILABLE,
+                          result);
     case store::v1::UNKNOWN_ERROR:
     default:
       return StoreRefused(absl::StatusCode::kInternal, common::v1::SYSTEM_ERROR, result);
@@ -189,9 +193,11 @@ absl::StatusOr<SendMessageProcessor::Stored> SendMessageProcessor::MapStored(
     stored.results.assign(response->results().begin(), response->results().end());
     context.send_status = stored.status;
     context.queue_offset = stored.results.front().queue_offset();
-  } else {
-    LOG_EVERY_N(WARNING, 100) << "send to " << context.topic << "/" << context.queue_id
-                              << " failed: " << context.status;
+    store_failures_.Success();
+  } else if (absl::IsUnavailable(context.status) || absl::IsInternal(context.status) ||
+             absl::IsDeadlineExceeded(context.status)) {
+    // The store cannot take writes (a bad message is the client's, not logged).
+    store_failures_.Failure(context.status);
   }
   hooks_->RunAfter(context);
   if (!context.status.ok()) return context.status;

@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/condition_log.h"
 #include "proto/broker.pb.h"
 #include "proto/store.pb.h"
 #include "services/broker/send_hook.h"
@@ -113,6 +114,9 @@ class SendMessageProcessor {
   TopicConfigManager* const topics_;
   SendHookRegistry* const hooks_;
   const SendOptions options_;
+  // Sends the store refused or failed (a full disk fails them all): logged
+  // when that starts and when it clears, not once per send.
+  mutable ConditionLog store_failures_{"sends to the store"};
   // Round robin over write queues when the client lets the broker choose.
   std::atomic<uint32_t> next_queue_{0};
 };

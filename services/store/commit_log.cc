@@ -217,8 +217,10 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
     if (written.ok()) {
       current_file_->set_store_timestamp_ms(now_ms);
       staged_records.clear();
+      append_failures_.Success();
       return;
     }
+    append_failures_.Failure(written);
     // Nothing of them is in the log: their queue offsets go back (they were
     // the last ones taken), so appends accepted again later stay dense.
     for (auto it = staged_records.rbegin(); it != staged_records.rend(); ++it) {
@@ -256,7 +258,7 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
     if (!room.ok()) {
       result.status = AppendStatus::kCreateMappedFileFailed;
       result.error = absl::StrCat("no commit-log file for the record: ", room.message());
-      LOG(ERROR) << result.error;
+      append_failures_.Failure(room);
       continue;
     }
     record.physical_offset = current_file_->start_offset() + current_file_->write_position() +

@@ -28,6 +28,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "common/condition_log.h"
 #include "services/store/mapped_file.h"
 #include "services/store/mapped_file_allocator.h"
 #include "services/store/mapped_file_queue.h"
@@ -307,6 +308,9 @@ class CommitLog {
   std::atomic<bool> refusing_{false};
   mutable absl::Mutex refuse_mu_;
   std::string refuse_reason_ ABSL_GUARDED_BY(refuse_mu_);
+  // Failed file creations and writes (a full disk fails thousands in a row):
+  // logged when they start and when they clear.
+  ConditionLog append_failures_{"appends to the commit log"};
 };
 
 }  // namespace mq::store
