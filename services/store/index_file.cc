@@ -13,6 +13,7 @@
 
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
 #include "glog/logging.h"
 #include "services/store/big_endian.h"
 
@@ -33,14 +34,6 @@ constexpr int64_t kEntryPrevPos = 16;
 
 // Entry times are kept in whole seconds since the file's begin timestamp.
 constexpr int64_t kMillisPerSecond = 1000;
-
-absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path) {
-  std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
-  if (err == ENOENT) return absl::NotFoundError(message);
-  if (err == EEXIST) return absl::AlreadyExistsError(message);
-  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(message);
-  return absl::InternalError(message);
-}
 
 std::string DirectoryOf(const std::string& path) {
   size_t slash = path.rfind('/');

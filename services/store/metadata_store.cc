@@ -15,6 +15,7 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
 #include "common/validation.h"
 #include "glog/logging.h"
 #include "proto/store.pb.h"
@@ -46,7 +47,7 @@ uint32_t Crc32(absl::string_view data) {
 }
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+  return ErrnoStatus(errno, what, path);
 }
 
 std::string Encode(const std::map<std::string, std::string, std::less<>>& table) {
