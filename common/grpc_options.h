@@ -19,7 +19,7 @@ inline constexpr int kMaxGrpcMessageBytes = 64 * 1024 * 1024;
 
 // Longest wait between attempts to reconnect to a peer that went away, so
 // traffic resumes within about a second of its return.
-inline constexpr absl::Duration kMaxReconnectBackoff = absl::Milliseconds(800);
+inline constexpr absl::Duration kMaxReconnectBackoff = absl::Milliseconds(500);
 
 // A server closes a connection that has not completed its handshake by then.
 inline constexpr absl::Duration kServerHandshakeTimeout = absl::Seconds(5);
