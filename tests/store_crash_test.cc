@@ -334,6 +334,48 @@ TEST_F(StoreCrashTest, ADamagedRecordInAnOlderFileIsNeverServed) {
   StopStore();
 }
 
+// After retention deleted the log's first files, a restart keeps each queue's
+// min offset at its first message still in the log (it fell back to 0, where
+// a consumer starting from the min read nothing).
+TEST_F(StoreCrashTest, MinOffsetsSurviveARestartAfterRetention) {
+  // Every hour is a delete hour; files older than 1 s expire; retention runs
+  // every 200 ms.
+  std::string every_hour;
+  for (int h = 0; h < 24; ++h) absl::StrAppend(&every_hour, h == 0 ? "" : ";", h);
+  const std::vector<std::string> retention = {absl::StrCat("--delete_when=", every_hour),
+                                              "--file_reserved_time=1s", "--clean_interval=200ms"};
+  StartStore(retention);
+  for (int i = 0; i < 4000; ++i) {
+    absl::StatusOr<sv1::AppendBatchResponse> response =
+        Append({absl::StrCat("message-", i, "-", std::string(1000, 'r'))}, 0);
+    ASSERT_TRUE(response.ok());
+    ASSERT_EQ(response->results(0).status(), sv1::PUT_OK);
+  }
+  auto queue_min = [&]() -> int64_t {
+    sv1::GetQueueOffsetsRequest request;
+    request.set_topic("CrashTopic");
+    request.set_queue_id(0);
+    sv1::GetQueueOffsetsResponse response;
+    auto context = Context();
+    EXPECT_TRUE(stub_->GetQueueOffsets(context.get(), request, &response).ok());
+    return response.min_offset();
+  };
+  // Retention deletes every file but the last (bounded wait).
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (queue_min() < 3000 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  const int64_t min_before = queue_min();
+  ASSERT_GE(min_before, 3000);
+  StopStore();
+
+  StartStore();  // default retention: nothing more is deleted
+  EXPECT_EQ(queue_min(), min_before);
+  sv1::GetMessagesResponse first = ReadQueue(0, min_before, 1);
+  EXPECT_EQ(first.status(), sv1::FOUND);
+  ASSERT_EQ(first.messages_size(), 1);
+  EXPECT_EQ(first.messages(0).queue_offset(), min_before);
+  StopStore();
+}
+
 // A commit-log file truncated in the middle of a record (a torn allocation, a
 // filesystem repair, a partial copy) must not stop the store: the last file is
 // restored to its size, verified, and the log cut at its last whole record.
