@@ -125,6 +125,22 @@ class StoreCrashTest : public ::testing::Test {
     return response;
   }
 
+  // Appends "message-<i>-" and `padding` filler bytes, i = 0..count-1, one
+  // call each, to queue 0; fails the test unless each is PUT_OK. Their
+  // results, in order.
+  std::vector<sv1::AppendResult> AppendMessages(int count, int padding) {
+    std::vector<sv1::AppendResult> results;
+    for (int i = 0; i < count; ++i) {
+      absl::StatusOr<sv1::AppendBatchResponse> response =
+          Append({absl::StrCat("message-", i, "-", std::string(padding, 'p'))}, 0);
+      EXPECT_TRUE(response.ok());
+      if (!response.ok()) break;
+      EXPECT_EQ(response->results(0).status(), sv1::PUT_OK);
+      results.push_back(response->results(0));
+    }
+    return results;
+  }
+
   std::string dir_ = testing::MakeTempDir("store-crash");
   std::unique_ptr<testing::ServerProcess> store_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -225,14 +241,8 @@ std::string ReadByte(const std::string& path, int64_t offset) {
 
 TEST_F(StoreCrashTest, TornAndCorruptRecordsAreCutAtRestart) {
   StartStore();
-  std::vector<sv1::AppendResult> results;
-  for (int i = 0; i < 100; ++i) {
-    absl::StatusOr<sv1::AppendBatchResponse> response =
-        Append({absl::StrCat("message-", i, "-", std::string(300, 'z'))}, 0);
-    ASSERT_TRUE(response.ok());
-    ASSERT_EQ(response->results(0).status(), sv1::PUT_OK);
-    results.push_back(response->results(0));
-  }
+  std::vector<sv1::AppendResult> results = AppendMessages(100, 300);
+  ASSERT_EQ(results.size(), 100u);
   StopStore();
   const std::string file = absl::StrCat(dir_, "/commitlog/00000000000000000000");
 
@@ -278,14 +288,8 @@ TEST_F(StoreCrashTest, TornAndCorruptRecordsAreCutAtRestart) {
 // read leaves it out, names its offset, and serves the rest.
 TEST_F(StoreCrashTest, ADamagedRecordInAnOlderFileIsNeverServed) {
   StartStore();
-  std::vector<sv1::AppendResult> results;
-  for (int i = 0; i < 5000; ++i) {
-    absl::StatusOr<sv1::AppendBatchResponse> response =
-        Append({absl::StrCat("message-", i, "-", std::string(1000, 'x'))}, 0);
-    ASSERT_TRUE(response.ok());
-    ASSERT_EQ(response->results(0).status(), sv1::PUT_OK);
-    results.push_back(response->results(0));
-  }
+  std::vector<sv1::AppendResult> results = AppendMessages(5000, 1000);
+  ASSERT_EQ(results.size(), 5000u);
   ASSERT_GE(results.back().physical_offset(), 4 * kFileSize) << "the test needs five files";
   StopStore();
   const sv1::AppendResult& victim = results[10];
@@ -345,12 +349,7 @@ TEST_F(StoreCrashTest, MinOffsetsSurviveARestartAfterRetention) {
   const std::vector<std::string> retention = {absl::StrCat("--delete_when=", every_hour),
                                               "--file_reserved_time=1s", "--clean_interval=200ms"};
   StartStore(retention);
-  for (int i = 0; i < 4000; ++i) {
-    absl::StatusOr<sv1::AppendBatchResponse> response =
-        Append({absl::StrCat("message-", i, "-", std::string(1000, 'r'))}, 0);
-    ASSERT_TRUE(response.ok());
-    ASSERT_EQ(response->results(0).status(), sv1::PUT_OK);
-  }
+  ASSERT_EQ(AppendMessages(4000, 1000).size(), 4000u);
   auto queue_min = [&]() -> int64_t {
     sv1::GetQueueOffsetsRequest request;
     request.set_topic("CrashTopic");
@@ -381,14 +380,8 @@ TEST_F(StoreCrashTest, MinOffsetsSurviveARestartAfterRetention) {
 // restored to its size, verified, and the log cut at its last whole record.
 TEST_F(StoreCrashTest, ATruncatedLastFileIsCutAtItsLastWholeRecord) {
   StartStore();
-  std::vector<sv1::AppendResult> results;
-  for (int i = 0; i < 2500; ++i) {
-    absl::StatusOr<sv1::AppendBatchResponse> response =
-        Append({absl::StrCat("message-", i, "-", std::string(1000, 'y'))}, 0);
-    ASSERT_TRUE(response.ok());
-    ASSERT_EQ(response->results(0).status(), sv1::PUT_OK);
-    results.push_back(response->results(0));
-  }
+  std::vector<sv1::AppendResult> results = AppendMessages(2500, 1000);
+  ASSERT_EQ(results.size(), 2500u);
   StopStore();
   const sv1::AppendResult& last = results.back();
   const int64_t file_start = last.physical_offset() / kFileSize * kFileSize;
