@@ -104,6 +104,27 @@ TEST_F(DiskFullTest, AFullDiskRefusesSendsAsUnavailableAndLogsTheConditionOnce) 
   EXPECT_EQ(pulled.status(), broker::v1::FOUND);
   EXPECT_GT(pulled.messages_size(), 0);
 
+  // With the last bytes taken too, a metadata write (a new topic) is refused
+  // the same way.
+  {
+    std::ofstream filler(mount_point_ + "/filler", std::ios::binary);
+    const std::string chunk(1 << 16, 'f');
+    for (int i = 0; i < 2000 && filler.write(chunk.data(), chunk.size()); ++i) {
+    }
+  }
+  broker::v1::CreateOrUpdateTopicRequest create;
+  create.mutable_config()->set_topic_name("NewTopic");
+  create.mutable_config()->set_read_queue_nums(4);
+  create.mutable_config()->set_write_queue_nums(4);
+  create.mutable_config()->set_perm(6);
+  broker::v1::CreateOrUpdateTopicResponse created;
+  grpc::ClientContext create_context;
+  create_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  absl::Status create_status = FromGrpcStatus(
+      broker->CreateOrUpdateTopic(&create_context, create, &created), create_context);
+  EXPECT_EQ(create_status.code(), absl::StatusCode::kUnavailable) << create_status;
+  EXPECT_EQ(GetResponseCode(create_status), common::v1::SERVICE_NOT_AVAILABLE) << create_status;
+
   // 300 refused sends, a handful of lines about them.
   std::ifstream in(log_file);
   std::stringstream text;
