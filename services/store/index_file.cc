@@ -13,7 +13,7 @@
 
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
-#include "common/errno_status.h"
+#include "common/file_io.h"
 #include "glog/logging.h"
 #include "services/store/big_endian.h"
 
@@ -56,24 +56,20 @@ absl::Status SyncDirectory(const std::string& dir) {
 absl::Status WriteEmptyFile(const std::string& path, int64_t size, int32_t slot_count) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "create", path);
-  // Allocating the blocks now turns a full disk into an error here rather than
-  // a SIGBUS on a later write through the mapping.
-  int err = ::posix_fallocate(fd, 0, size);
-  if (err == EOPNOTSUPP || err == EINVAL) err = ::ftruncate(fd, size) == 0 ? 0 : errno;
-  if (err != 0) {
+  if (absl::Status allocated = AllocateFile(fd, size, path); !allocated.ok()) {
     ::close(fd);
-    return ErrnoStatus(err, "allocate", path);
+    return allocated;
   }
   char header[IndexFile::kHeaderBytes] = {};
   StoreBigEndian32(header + kSlotCountPos, static_cast<uint32_t>(slot_count));
   StoreBigEndian32(header + kIndexCountPos, 1);
   if (::pwrite(fd, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
-    err = errno;
+    const int err = errno;
     ::close(fd);
     return ErrnoStatus(err, "write header", path);
   }
   if (::fsync(fd) != 0) {
-    err = errno;
+    const int err = errno;
     ::close(fd);
     return ErrnoStatus(err, "fsync", path);
   }

@@ -13,7 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/errno_status.h"
+#include "common/file_io.h"
 #include "glog/logging.h"
 
 namespace mq::store {
@@ -90,18 +90,9 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Create(const std::string
   int fd = ::open(tmp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "create", tmp_path);
   FdCloser closer(fd);
-  // Allocating the blocks now turns a full disk into an error here rather than
-  // a SIGBUS on a later write through the mapping.
-  int err = ::posix_fallocate(fd, 0, file_size);
-  if (err == EOPNOTSUPP || err == EINVAL) {
-    if (::ftruncate(fd, file_size) != 0)
-      err = errno;
-    else
-      err = 0;
-  }
-  if (err != 0) {
+  if (absl::Status allocated = AllocateFile(fd, file_size, tmp_path); !allocated.ok()) {
     ::unlink(tmp_path.c_str());
-    return ErrnoStatus(err, "allocate", tmp_path);
+    return allocated;
   }
   absl::StatusOr<char*> base = MapFile(fd, file_size, tmp_path);
   if (!base.ok()) {
@@ -131,7 +122,8 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& 
   struct stat st;
   if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "stat", path);
   if (st.st_size < file_size && short_file == ShortFile::kRestore) {
-    if (::ftruncate(fd, file_size) != 0) return ErrnoStatus(errno, "extend", path);
+    if (absl::Status allocated = AllocateFile(fd, file_size, path); !allocated.ok())
+      return allocated;
     LOG(WARNING) << "file " << path << " had " << st.st_size << " bytes of " << file_size
                  << " (cut short by a torn write, a filesystem repair or a partial copy): "
                     "restored to its size; recovery cuts the data at its last whole record";

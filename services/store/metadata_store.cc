@@ -15,7 +15,7 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/errno_status.h"
+#include "common/file_io.h"
 #include "common/validation.h"
 #include "glog/logging.h"
 #include "proto/store.pb.h"

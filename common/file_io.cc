@@ -1,4 +1,7 @@
-#include "common/errno_status.h"
+#include "common/file_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -21,6 +24,12 @@ absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path
     default:
       return absl::InternalError(message);
   }
+}
+
+absl::Status AllocateFile(int fd, int64_t size, absl::string_view path) {
+  int err = ::posix_fallocate(fd, 0, size);
+  if (err == EOPNOTSUPP || err == EINVAL) err = ::ftruncate(fd, size) == 0 ? 0 : errno;
+  return err == 0 ? absl::OkStatus() : ErrnoStatus(err, "allocate", path);
 }
 
 }  // namespace mq
