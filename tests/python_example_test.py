@@ -30,6 +30,7 @@ class ServerTestCase(unittest.TestCase):
         self.server = support.ServerProcess(
             support.runfile("services/standalone/standalone"),
             ["--port=0", "--listen_address=127.0.0.1", "--broker_name=broker-a",
+             f"--flagfile={support.runfile('tools/small_store.flags')}",
              f"--data_dir={support.temp_dir('standalone')}"],
         )
 
