@@ -21,6 +21,13 @@ trap 'rm -f "$bazel_output"' EXIT
 bazel test //... --keep_going --nocache_test_results "$@" 2>&1 | tee "$bazel_output"
 bazel_status=${PIPESTATUS[0]}
 
+# Bazel 4's process-wrapper sandbox leaves the test sandboxes behind, with the
+# stores the tests wrote (about 10 GB a run): remove them, or runs pile up.
+output_base="$(bazel info output_base 2>/dev/null)"
+if [ -n "$output_base" ] && [ -d "$output_base/sandbox/processwrapper-sandbox" ]; then
+  rm -rf "$output_base/sandbox/processwrapper-sandbox"
+fi
+
 targets="$(bazel query 'tests(//...)' 2>/dev/null)"
 /usr/bin/python3 tools/count_tests.py --bazel-output "$bazel_output" "$testlogs" $targets
 count_status=$?
