@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -20,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/status.h"
 #include "common/validation.h"
 
@@ -64,26 +66,23 @@ absl::Status ListenFailure(const std::string& host, int port) {
 
 // The calls a server is working on: every call but server-streaming ones
 // (watches, which stop with the server and hold no work).
+// An atomic count, as every call passes here; only shutdown waits on it.
 class CallsInFlight {
  public:
-  void Add() {
-    absl::MutexLock lock(&mu_);
-    ++count_;
-  }
-  void Done() {
-    absl::MutexLock lock(&mu_);
-    --count_;
-  }
-  // True once none is in flight; false if `deadline` came first.
-  bool AwaitNone(absl::Time deadline) {
-    absl::MutexLock lock(&mu_);
-    auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ == 0; };
-    return mu_.AwaitWithDeadline(absl::Condition(&none), deadline);
+  void Add() { count_.fetch_add(1, std::memory_order_relaxed); }
+  void Done() { count_.fetch_sub(1, std::memory_order_release); }
+  // True once none is in flight; false if `deadline` came first. Polls every
+  // 5 ms: it runs once, at shutdown.
+  bool AwaitNone(absl::Time deadline) const {
+    while (count_.load(std::memory_order_acquire) > 0) {
+      if (absl::Now() >= deadline) return false;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return true;
   }
 
  private:
-  absl::Mutex mu_;
-  int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<int64_t> count_{0};
 };
 
 namespace {
@@ -97,9 +96,9 @@ namespace {
 // one.
 class ServerCallInterceptor : public grpc::experimental::Interceptor {
  public:
-  // `calls` null: not counted.
-  ServerCallInterceptor(std::string method, CallsInFlight* calls)
-      : method_(std::move(method)), calls_(calls) {
+  // `method` lives as long as the server (gRPC's method table); `calls`
+  // null: not counted.
+  ServerCallInterceptor(const char* method, CallsInFlight* calls) : method_(method), calls_(calls) {
     if (calls_ != nullptr) calls_->Add();
   }
   ~ServerCallInterceptor() override {
@@ -129,7 +128,7 @@ class ServerCallInterceptor : public grpc::experimental::Interceptor {
   }
 
  private:
-  const std::string method_;
+  const char* const method_;
   CallsInFlight* const calls_;
 };
 
