@@ -19,7 +19,7 @@ absl::StatusOr<Response> Call(ClientInstance& instance, const std::string& addre
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   Response response;
-  std::shared_ptr<broker::v1::Broker::Stub> stub = instance.BrokerStub(address);
+  std::shared_ptr<broker::v1::Broker::Stub> stub = instance.connections().BrokerStub(address);
   absl::Status status = FromGrpcStatus(((*stub).*method)(&context, request, &response), context);
   if (!status.ok()) {
     return PrefixStatus(absl::StrCat("broker ", queue.broker_name, " (", address, "): "), status);

@@ -16,8 +16,8 @@ namespace {
 // After cancelling, Close() logs every this often until the call has ended.
 constexpr absl::Duration kCancelWait = absl::Seconds(10);
 
-absl::StatusOr<broker::v1::SendMessageResponse> Outcome(broker::v1::SendStreamResponse* answer) {
-  if (answer->has_response()) return std::move(*answer->mutable_response());
+absl::StatusOr<broker::v1::SendStreamResponse> Outcome(broker::v1::SendStreamResponse* answer) {
+  if (answer->has_response() || answer->has_batch_response()) return std::move(*answer);
   const broker::v1::SendError& error = answer->error();
   absl::Status status(static_cast<absl::StatusCode>(error.code()), error.message());
   if (status.ok()) {
@@ -47,16 +47,14 @@ BrokerSendStream::BrokerSendStream(std::string address) : address_(std::move(add
 
 BrokerSendStream::~BrokerSendStream() = default;
 
-uint64_t BrokerSendStream::Send(const broker::v1::SendMessageRequest& request, absl::Time deadline,
-                                Done done) {
-  broker::v1::SendStreamRequest wrapped;
-  *wrapped.mutable_send() = request;
+uint64_t BrokerSendStream::Send(std::shared_ptr<broker::v1::SendStreamRequest> request,
+                                absl::Time deadline, Done done) {
   {
     absl::MutexLock lock(&mu_);
     if (!failed_ && !closing_) {
       const uint64_t id = next_id_++;
-      wrapped.set_request_id(id);
-      outgoing_.push_back(std::move(wrapped));
+      request->set_request_id(id);
+      outgoing_.push_back(std::move(request));
       pending_.emplace(id, Pending{deadline, std::move(done)});
       if (!writing_) StartNextWriteLocked();
       return id;
@@ -145,7 +143,7 @@ void BrokerSendStream::StartNextWriteLocked() {
   // More queued behind it: let gRPC put them into one socket write.
   grpc::WriteOptions options;
   if (outgoing_.size() > 1) options.set_buffer_hint();
-  StartWrite(&outgoing_.front(), options);
+  StartWrite(outgoing_.front().get(), options);
 }
 
 bool BrokerSendStream::ReleaseHoldIfDoneWritingLocked(bool* half_close) {
@@ -206,7 +204,7 @@ void BrokerSendStream::OnReadDone(bool ok) {
       pending_.erase(it);
     }
   }
-  absl::StatusOr<broker::v1::SendMessageResponse> outcome = Outcome(&incoming_);
+  absl::StatusOr<broker::v1::SendStreamResponse> outcome = Outcome(&incoming_);
   StartRead(&incoming_);
   if (done) done(std::move(outcome));
 }

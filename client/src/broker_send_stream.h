@@ -1,9 +1,8 @@
-// One Broker.SendMessageStream to one broker, shared by every send of a client
-// instance to that broker: sends are written one after another on the stream
-// and matched with their answers by request id, as RocketMQ's remoting
-// matches responses to requests by opaque id on one connection. A unary call
-// per message costs a gRPC call setup and teardown on both sides; on the
-// stream a send costs one message each way (BENCHMARKS.md, issue 9).
+// One Broker.SendMessageStream to one broker, shared by every send (single
+// messages and batches) of a client instance to that broker: sends are written one after another on
+// the stream and matched with their answers by request id, as RocketMQ's remoting matches responses
+// to requests by opaque id on one connection. A unary call per message costs a gRPC call setup and
+// teardown on both sides; on the stream a send costs one message each way (BENCHMARKS.md, issue 9).
 #ifndef MQ_CLIENT_SRC_BROKER_SEND_STREAM_H_
 #define MQ_CLIENT_SRC_BROKER_SEND_STREAM_H_
 
@@ -37,7 +36,9 @@ namespace client_internal {
 class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendStreamRequest,
                                                               broker::v1::SendStreamResponse> {
  public:
-  using Done = std::function<void(absl::StatusOr<broker::v1::SendMessageResponse>)>;
+  // The answer: `response` for a single send, `batch_response` for a batch;
+  // an error answer comes as its status.
+  using Done = std::function<void(absl::StatusOr<broker::v1::SendStreamResponse>)>;
 
   // Starts the call on `stub`'s channel. The owner must keep the object until
   // ended() and drop it while something else still holds the channel: the
@@ -52,10 +53,13 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
 
   const std::string& address() const { return address_; }
 
-  // Queues `request` and returns its request id (for Expire). `done` runs on a
-  // gRPC thread, or on this thread when the stream cannot take sends any more.
-  uint64_t Send(const broker::v1::SendMessageRequest& request, absl::Time deadline, Done done)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Sets `request`'s request id, queues it and returns the id (for Expire).
+  // The stream holds `request` until it is written: the caller must not
+  // change it meanwhile (a retry that needs other fields copies it). `done`
+  // runs on a gRPC thread, or on this thread when the stream cannot take
+  // sends any more.
+  uint64_t Send(std::shared_ptr<broker::v1::SendStreamRequest> request, absl::Time deadline,
+                Done done) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Completes send `id` with DEADLINE_EXCEEDED if it is still unanswered
   // (a late answer is then dropped).
@@ -103,7 +107,7 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
 
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::deque<broker::v1::SendStreamRequest> outgoing_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<broker::v1::SendStreamRequest>> outgoing_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;

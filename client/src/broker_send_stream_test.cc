@@ -19,17 +19,19 @@ namespace mq {
 namespace client_internal {
 namespace {
 
-using broker::v1::SendMessageRequest;
 using broker::v1::SendMessageResponse;
+using broker::v1::SendStreamRequest;
+using broker::v1::SendStreamResponse;
 
-SendMessageRequest Request(const std::string& key, int32_t queue_id = 0) {
-  SendMessageRequest request;
+std::shared_ptr<SendStreamRequest> Request(const std::string& key, int32_t queue_id = 0) {
+  auto stream_request = std::make_shared<SendStreamRequest>();
+  broker::v1::SendMessageRequest& request = *stream_request->mutable_send();
   request.set_producer_group("G");
   request.set_queue_id(queue_id);
   request.mutable_message()->set_topic("T");
   request.mutable_message()->set_body(absl::StrCat("body of ", key));
   (*request.mutable_message()->mutable_properties())["UNIQ_KEY"] = key;
-  return request;
+  return stream_request;
 }
 
 // One send's outcome, filled by the stream on whichever thread answers.
@@ -38,8 +40,12 @@ struct Outcome {
   absl::StatusOr<SendMessageResponse> response;
 
   BrokerSendStream::Done Callback() {
-    return [this](absl::StatusOr<SendMessageResponse> r) {
-      response = std::move(r);
+    return [this](absl::StatusOr<SendStreamResponse> r) {
+      if (r.ok()) {
+        response = std::move(*r->mutable_response());
+      } else {
+        response = r.status();
+      }
       done.Notify();
     };
   }
@@ -61,6 +67,32 @@ class BrokerSendStreamTest : public ::testing::Test {
   FakeBroker broker_{"broker-a"};
   std::unique_ptr<broker::v1::Broker::Stub> stub_;
 };
+
+// A batch rides the same stream and is answered with a batch response.
+TEST_F(BrokerSendStreamTest, BatchIsAnsweredWithABatchResponse) {
+  std::shared_ptr<BrokerSendStream> stream = Open();
+  auto request = std::make_shared<SendStreamRequest>();
+  broker::v1::SendBatchRequest* batch = request->mutable_batch();
+  batch->set_topic("T");
+  for (const std::string key : {"x", "y"}) {
+    common::v1::Message* message = batch->add_messages();
+    message->set_topic("T");
+    message->set_body(key);
+    (*message->mutable_properties())["UNIQ_KEY"] = key;
+  }
+  absl::Notification done;
+  absl::StatusOr<SendStreamResponse> answer;
+  stream->Send(request, Later(), [&](absl::StatusOr<SendStreamResponse> r) {
+    answer = std::move(r);
+    done.Notify();
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_TRUE(answer->has_batch_response());
+  EXPECT_EQ(answer->batch_response().msg_ids_size(), 2);
+  EXPECT_EQ(broker_.StoredBatches().size(), 1u);
+  stream->Close(absl::Seconds(5));
+}
 
 TEST_F(BrokerSendStreamTest, ConcurrentSendsAreEachAnsweredWithTheirOwnResult) {
   std::shared_ptr<BrokerSendStream> stream = Open();

@@ -1,6 +1,5 @@
 #include "client/src/client_instance.h"
 
-#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/client_context.h>
 
 #include <algorithm>
@@ -31,18 +30,6 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
-// Sorted copies compare equal when only the order of queue and broker data differ.
-bool SameRoute(const TopicRouteData& a, const TopicRouteData& b) {
-  auto sorted = [](TopicRouteData route) {
-    std::sort(route.mutable_queue_datas()->begin(), route.mutable_queue_datas()->end(),
-              [](const auto& x, const auto& y) { return x.broker_name() < y.broker_name(); });
-    std::sort(route.mutable_broker_datas()->begin(), route.mutable_broker_datas()->end(),
-              [](const auto& x, const auto& y) { return x.broker_name() < y.broker_name(); });
-    return route;
-  };
-  return google::protobuf::util::MessageDifferencer::Equals(sorted(a), sorted(b));
-}
-
 bool IsTransportFailure(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||
          status.code() == absl::StatusCode::kDeadlineExceeded;
@@ -67,7 +54,7 @@ void CallAllBrokers(
   for (const std::string& address : addresses) {
     calls.push_back(std::make_unique<Call>());
     Call* call = calls.back().get();
-    call->stub = instance->BrokerStub(address);
+    call->stub = instance->connections().BrokerStub(address);
     SetDeadline(&call->context, timeout);
     invoke(call->stub.get(), &call->context, &request, &call->response,
            [&pending, address, what](grpc::Status status) {
@@ -122,7 +109,7 @@ absl::Status ClientInstance::Start() {
                       });
   scheduler_.Start();
   send_deadline_sweeper_.Schedule("expire overdue sends", kSendDeadlineSweep, kSendDeadlineSweep,
-                                  [this] { ExpireOverdueSends(); });
+                                  [this] { connections_.ExpireOverdueSends(absl::Now()); });
   send_deadline_sweeper_.Start();
   state_ = ServiceState::kRunning;
   VLOG(1) << "client instance " << client_id_
@@ -137,18 +124,7 @@ void ClientInstance::Shutdown() {
     state_ = ServiceState::kShutdownAlready;
   }
   scheduler_.Stop();
-  std::vector<std::shared_ptr<BrokerSendStream>> streams;
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto& [address, slots] : send_streams_) {
-      for (SendStreamSlot& slot : slots) {
-        if (slot.stream != nullptr) streams.push_back(std::move(slot.stream));
-      }
-    }
-    for (auto& stream : failed_streams_) streams.push_back(std::move(stream));
-    failed_streams_.clear();
-  }
-  // The sweeper still expires what the brokers leave unanswered meanwhile.
+  std::vector<std::shared_ptr<BrokerSendStream>> streams = connections_.TakeSendStreams();
   const absl::Time deadline = absl::Now() + options_.api_timeout;
   for (const auto& stream : streams) stream->CloseBy(deadline);
   send_deadline_sweeper_.Stop();
@@ -161,7 +137,7 @@ ServiceState ClientInstance::state() const {
 }
 
 absl::Status ClientInstance::RegisterProducer(const std::string& group, ProducerMember* producer) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&members_mu_);
   if (!producers_.emplace(group, producer).second) {
     return absl::FailedPreconditionError(
         absl::StrCat("producer group ", group, " is already registered in client instance ",
@@ -171,7 +147,7 @@ absl::Status ClientInstance::RegisterProducer(const std::string& group, Producer
 }
 
 void ClientInstance::RemoveProducer(const std::string& group) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&members_mu_);
   producers_.erase(group);
 }
 
@@ -181,7 +157,7 @@ void ClientInstance::UnregisterProducer(const std::string& group) {
 }
 
 absl::Status ClientInstance::RegisterConsumer(const std::string& group, ConsumerMember* consumer) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&members_mu_);
   if (!consumers_.emplace(group, consumer).second) {
     return absl::FailedPreconditionError(
         absl::StrCat("consumer group ", group, " is already registered in client instance ",
@@ -191,7 +167,7 @@ absl::Status ClientInstance::RegisterConsumer(const std::string& group, Consumer
 }
 
 void ClientInstance::RemoveConsumer(const std::string& group) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&members_mu_);
   consumers_.erase(group);
 }
 
@@ -207,7 +183,7 @@ void ClientInstance::UnregisterFromBrokers(const std::string& producer_group,
   request.set_producer_group(producer_group);
   request.set_consumer_group(consumer_group);
   CallAllBrokers<broker::v1::UnregisterClientRequest, broker::v1::UnregisterClientResponse>(
-      this, AllBrokerAddresses(), request, options_.api_timeout, "UnregisterClient",
+      this, routes_.AllBrokerAddresses(), request, options_.api_timeout, "UnregisterClient",
       [](broker::v1::Broker::Stub* stub, grpc::ClientContext* context,
          const broker::v1::UnregisterClientRequest* req, broker::v1::UnregisterClientResponse* resp,
          std::function<void(grpc::Status)> done) {
@@ -216,7 +192,7 @@ void ClientInstance::UnregisterFromBrokers(const std::string& producer_group,
 }
 
 bool ClientInstance::HasMembers() const {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&members_mu_);
   return !producers_.empty() || !consumers_.empty();
 }
 
@@ -248,7 +224,8 @@ absl::StatusOr<TopicRouteData> ClientInstance::QueryTopicRoute(const std::string
     grpc::ClientContext context;
     SetDeadline(&context, std::min(options_.api_timeout, left));
     absl::Status status = FromGrpcStatus(
-        NameServerStub(address)->GetRouteInfoByTopic(&context, request, &response), context);
+        connections_.NameServerStub(address)->GetRouteInfoByTopic(&context, request, &response),
+        context);
     if (status.ok()) return std::move(*response.mutable_route());
     if (!IsTransportFailure(status)) return status;
     LOG(WARNING) << "name server " << address << " failed (" << status
@@ -287,26 +264,15 @@ absl::Status ClientInstance::UpdateTopicRouteFromDefault(const std::string& topi
 }
 
 void ClientInstance::ApplyRoute(const std::string& topic, const TopicRouteData& route) {
-  std::shared_ptr<const TopicPublishInfo> info = TopicPublishInfo::FromRoute(topic, route);
-  absl::MutexLock lock(&mu_);
-  auto old = route_table_.find(topic);
-  if (old == route_table_.end() || !SameRoute(old->second, route)) {
-    VLOG(1) << "route of topic " << topic << " changed: " << route.ShortDebugString();
-    for (const common::v1::BrokerData& bd : route.broker_datas()) {
-      std::map<int64_t, std::string>& addrs = broker_addr_table_[bd.broker_name()];
-      addrs.clear();
-      addrs.insert(bd.broker_addrs().begin(), bd.broker_addrs().end());
-    }
-    route_table_[topic] = route;
-    for (auto& [group, consumer] : consumers_) consumer->OnTopicRouteChanged(topic);
-  }
-  for (auto& [group, producer] : producers_) producer->UpdateTopicPublishInfo(topic, info);
+  if (!routes_.Update(topic, route)) return;
+  absl::ReaderMutexLock lock(&members_mu_);
+  for (auto& [group, consumer] : consumers_) consumer->OnTopicRouteChanged(topic);
 }
 
 void ClientInstance::UpdateAllTopicRoutes() {
   std::vector<std::string> topics;
   {
-    absl::MutexLock lock(&mu_);
+    absl::ReaderMutexLock lock(&members_mu_);
     for (const auto& [group, producer] : producers_) {
       std::vector<std::string> used = producer->TopicsInUse();
       topics.insert(topics.end(), used.begin(), used.end());
@@ -330,88 +296,18 @@ void ClientInstance::UpdateAllTopicRoutes() {
   }
 }
 
-absl::optional<TopicRouteData> ClientInstance::TopicRoute(const std::string& topic) const {
-  absl::MutexLock lock(&mu_);
-  auto it = route_table_.find(topic);
-  if (it == route_table_.end()) return absl::nullopt;
-  return it->second;
-}
-
-absl::optional<std::string> ClientInstance::FindBrokerMasterAddress(
-    const std::string& broker_name) const {
-  absl::MutexLock lock(&mu_);
-  auto it = broker_addr_table_.find(broker_name);
-  if (it == broker_addr_table_.end()) return absl::nullopt;
-  auto master = it->second.find(0);
-  if (master == it->second.end()) return absl::nullopt;
-  return master->second;
-}
-
-absl::optional<std::map<int64_t, std::string>> ClientInstance::FindBrokerAddresses(
-    const std::string& broker_name) const {
-  absl::MutexLock lock(&mu_);
-  auto it = broker_addr_table_.find(broker_name);
-  if (it == broker_addr_table_.end()) return absl::nullopt;
-  return it->second;
-}
-
 void ClientInstance::CleanOfflineBrokers() {
-  std::vector<std::shared_ptr<BrokerSendStream>> retired_streams;
-  {
-    absl::MutexLock lock(&mu_);
-    ForgetOfflineBrokersLocked(&retired_streams);
-  }
+  std::vector<std::shared_ptr<BrokerSendStream>> retired_streams =
+      connections_.Forget(routes_.ForgetUnreferencedBrokers());
   const absl::Time deadline = absl::Now() + options_.api_timeout;
   for (const auto& stream : retired_streams) stream->CloseBy(deadline);
-}
-
-void ClientInstance::ForgetOfflineBrokersLocked(
-    std::vector<std::shared_ptr<BrokerSendStream>>* retired_streams) {
-  DropEndedStreamsLocked();
-  // Only this table still refers to such a channel, so it ends on this thread.
-  retired_channels_.erase(
-      std::remove_if(retired_channels_.begin(), retired_channels_.end(),
-                     [](const std::shared_ptr<grpc::Channel>& c) { return c.use_count() == 1; }),
-      retired_channels_.end());
-  absl::flat_hash_map<std::string, bool> referenced;
-  for (const auto& [topic, route] : route_table_) {
-    for (const common::v1::BrokerData& bd : route.broker_datas()) {
-      for (const auto& [id, address] : bd.broker_addrs()) referenced[address] = true;
-    }
-  }
-  for (auto group = broker_addr_table_.begin(); group != broker_addr_table_.end();) {
-    for (auto it = group->second.begin(); it != group->second.end();) {
-      if (referenced.contains(it->second)) {
-        ++it;
-        continue;
-      }
-      VLOG(1) << "broker " << group->first << " id " << it->first << " at " << it->second
-              << " is offline; forgetting it";
-      auto channel = channels_.find(it->second);
-      if (channel != channels_.end()) {
-        retired_channels_.push_back(std::move(channel->second));
-        channels_.erase(channel);
-      }
-      broker_stubs_.erase(it->second);
-      auto slots = send_streams_.find(it->second);
-      if (slots != send_streams_.end()) {
-        for (SendStreamSlot& slot : slots->second) {
-          if (slot.stream != nullptr) retired_streams->push_back(std::move(slot.stream));
-          if (slot.channel != nullptr) retired_channels_.push_back(std::move(slot.channel));
-        }
-        send_streams_.erase(slots);
-      }
-      it = group->second.erase(it);
-    }
-    group = group->second.empty() ? broker_addr_table_.erase(group) : std::next(group);
-  }
 }
 
 void ClientInstance::SendHeartbeatToAllBrokers() {
   broker::v1::HeartbeatRequest request;
   request.set_client_id(client_id_);
   {
-    absl::MutexLock lock(&mu_);
+    absl::ReaderMutexLock lock(&members_mu_);
     if (producers_.empty() && consumers_.empty()) return;
     for (const auto& [group, producer] : producers_) {
       request.add_producers()->set_group_name(group);
@@ -422,8 +318,8 @@ void ClientInstance::SendHeartbeatToAllBrokers() {
   }
   // Consumers may read from slaves, so slaves hear of them too.
   CallAllBrokers<broker::v1::HeartbeatRequest, broker::v1::HeartbeatResponse>(
-      this, request.consumers().empty() ? MasterAddresses() : AllBrokerAddresses(), request,
-      options_.api_timeout, "Heartbeat",
+      this, request.consumers().empty() ? routes_.MasterAddresses() : routes_.AllBrokerAddresses(),
+      request, options_.api_timeout, "Heartbeat",
       [](broker::v1::Broker::Stub* stub, grpc::ClientContext* context,
          const broker::v1::HeartbeatRequest* req, broker::v1::HeartbeatResponse* resp,
          std::function<void(grpc::Status)> done) {
@@ -431,101 +327,10 @@ void ClientInstance::SendHeartbeatToAllBrokers() {
       });
 }
 
-std::shared_ptr<grpc::Channel> ClientInstance::ChannelLocked(const std::string& address) {
-  std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) channel = CreateChannel(address);
-  return channel;
-}
-
-std::shared_ptr<broker::v1::Broker::Stub> ClientInstance::BrokerStub(const std::string& address) {
-  absl::MutexLock lock(&mu_);
-  return BrokerStubLocked(address);
-}
-
-std::shared_ptr<broker::v1::Broker::Stub> ClientInstance::BrokerStubLocked(
-    const std::string& address) {
-  std::shared_ptr<broker::v1::Broker::Stub>& stub = broker_stubs_[address];
-  if (stub == nullptr) stub = broker::v1::Broker::NewStub(ChannelLocked(address));
-  return stub;
-}
-
-std::shared_ptr<BrokerSendStream> ClientInstance::SendStream(const std::string& address) {
-  absl::MutexLock lock(&mu_);
-  std::vector<SendStreamSlot>& slots = send_streams_[address];
-  slots.resize(kSendStreamsPerBroker);
-  SendStreamSlot& slot = slots[next_send_stream_++ % slots.size()];
-  if (slot.stream != nullptr && slot.stream->usable()) return slot.stream;
-  if (slot.stream != nullptr) {
-    // A broker that is down fails every new stream at once: drop the ended
-    // ones here too, not only every heartbeat interval.
-    if (failed_streams_.size() >= kFailedStreamsKept) DropEndedStreamsLocked();
-    failed_streams_.push_back(std::move(slot.stream));
-  }
-  if (slot.channel == nullptr) {
-    slot.channel = CreateDedicatedChannel(address);
-    slot.stub = broker::v1::Broker::NewStub(slot.channel);
-  }
-  slot.stream = BrokerSendStream::Open(*slot.stub, address);
-  return slot.stream;
-}
-
-size_t ClientInstance::FailedSendStreams() const {
-  absl::MutexLock lock(&mu_);
-  return failed_streams_.size();
-}
-
-void ClientInstance::DropEndedStreamsLocked() {
-  failed_streams_.erase(
-      std::remove_if(failed_streams_.begin(), failed_streams_.end(),
-                     [](const std::shared_ptr<BrokerSendStream>& s) { return s->ended(); }),
-      failed_streams_.end());
-}
-
-void ClientInstance::ExpireOverdueSends() {
-  std::vector<std::shared_ptr<BrokerSendStream>> streams;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [address, slots] : send_streams_) {
-      for (const SendStreamSlot& slot : slots) {
-        if (slot.stream != nullptr) streams.push_back(slot.stream);
-      }
-    }
-  }
-  const absl::Time now = absl::Now();
-  for (const auto& stream : streams) stream->ExpireOverdue(now);
-}
-
-std::shared_ptr<namesrv::v1::NameServer::Stub> ClientInstance::NameServerStub(
-    const std::string& address) {
-  absl::MutexLock lock(&mu_);
-  std::shared_ptr<namesrv::v1::NameServer::Stub>& stub = namesrv_stubs_[address];
-  if (stub == nullptr) stub = namesrv::v1::NameServer::NewStub(ChannelLocked(address));
-  return stub;
-}
-
 std::string ClientInstance::CurrentNameServer() const {
   absl::MutexLock lock(&mu_);
   return options_.name_server_addresses.empty() ? std::string()
                                                 : options_.name_server_addresses[namesrv_index_];
-}
-
-std::vector<std::string> ClientInstance::MasterAddresses() const {
-  absl::MutexLock lock(&mu_);
-  std::vector<std::string> addresses;
-  for (const auto& [name, addrs] : broker_addr_table_) {
-    auto master = addrs.find(0);
-    if (master != addrs.end()) addresses.push_back(master->second);
-  }
-  return addresses;
-}
-
-std::vector<std::string> ClientInstance::AllBrokerAddresses() const {
-  absl::MutexLock lock(&mu_);
-  std::vector<std::string> addresses;
-  for (const auto& [name, addrs] : broker_addr_table_) {
-    for (const auto& [id, address] : addrs) addresses.push_back(address);
-  }
-  return addresses;
 }
 
 }  // namespace client_internal

@@ -16,13 +16,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
-#include "client/src/broker_send_stream.h"
+#include "client/src/broker_connections.h"
+#include "client/src/route_table.h"
 #include "client/src/scheduler.h"
-#include "client/src/topic_publish_info.h"
 #include "mq/client_options.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/common.pb.h"
-#include "proto/namesrv.grpc.pb.h"
 
 namespace mq {
 namespace client_internal {
@@ -31,26 +30,16 @@ namespace client_internal {
 // (asynchronous sends may see their timeout this much late; a synchronous
 // send waits exactly its own).
 inline constexpr absl::Duration kSendDeadlineSweep = absl::Milliseconds(50);
-// Send streams per broker: each carries one write and one read at a time, so
-// more than one keeps the broker busy. Each has a connection of its own:
-// streams sharing one HTTP/2 connection share its socket and its transport
-// lock, and cost about twice the context switches per send on both ends
-// (BENCHMARKS.md, issue 9).
-inline constexpr size_t kSendStreamsPerBroker = 4;
-// Failed send streams kept before the ended ones are dropped on the spot.
-inline constexpr size_t kFailedStreamsKept = 16;
 
-// What the instance needs from a registered producer. Both calls may come from
-// the scheduler thread or from any sending thread, with the instance's lock
-// held, so they must not call back into the instance.
+// What the instance needs from a registered producer. Calls come from the
+// scheduler thread or from any thread that refreshes a route, while the
+// membership is read-locked: they must not register or remove members.
+// Members read routes from the instance's RouteTable; nothing is pushed.
 class ProducerMember {
  public:
   virtual ~ProducerMember() = default;
   // Topics whose routes the instance keeps fresh.
   virtual std::vector<std::string> TopicsInUse() const = 0;
-  // A new route for `topic`; ignored if the producer does not use the topic.
-  virtual void UpdateTopicPublishInfo(const std::string& topic,
-                                      std::shared_ptr<const TopicPublishInfo> info) = 0;
 };
 
 // What the instance needs from a registered consumer; called as for
@@ -66,6 +55,10 @@ class ConsumerMember {
   virtual void OnTopicRouteChanged(const std::string& topic) {}
 };
 
+// Membership (producer and consumer groups), the name-server choice and the
+// scheduled tasks; the routes and the connections are objects of their own
+// that members use directly.
+//
 // Thread-safe. Must not be destroyed on a gRPC callback thread (it owns the
 // channels); members keep it alive until their in-flight calls are done.
 class ClientInstance {
@@ -94,18 +87,18 @@ class ClientInstance {
   // FAILED_PRECONDITION if `group` is already registered. `producer` must stay
   // valid until UnregisterProducer(group).
   absl::Status RegisterProducer(const std::string& group, ProducerMember* producer)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(members_mu_);
   // Forgets the group and tells every known broker (UnregisterClient).
-  void UnregisterProducer(const std::string& group) ABSL_LOCKS_EXCLUDED(mu_);
+  void UnregisterProducer(const std::string& group) ABSL_LOCKS_EXCLUDED(members_mu_);
   // Forgets the group without telling the brokers.
-  void RemoveProducer(const std::string& group) ABSL_LOCKS_EXCLUDED(mu_);
+  void RemoveProducer(const std::string& group) ABSL_LOCKS_EXCLUDED(members_mu_);
   // As for producers; consumer groups are a separate name space.
   absl::Status RegisterConsumer(const std::string& group, ConsumerMember* consumer)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  void UnregisterConsumer(const std::string& group) ABSL_LOCKS_EXCLUDED(mu_);
-  void RemoveConsumer(const std::string& group) ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(members_mu_);
+  void UnregisterConsumer(const std::string& group) ABSL_LOCKS_EXCLUDED(members_mu_);
+  void RemoveConsumer(const std::string& group) ABSL_LOCKS_EXCLUDED(members_mu_);
   // True while any producer or consumer is registered.
-  bool HasMembers() const ABSL_LOCKS_EXCLUDED(mu_);
+  bool HasMembers() const ABSL_LOCKS_EXCLUDED(members_mu_);
 
   // Asks the chosen name server for `topic`'s route; on a transport failure
   // moves to the next name server and asks again, once around the list. Each
@@ -115,9 +108,8 @@ class ClientInstance {
       const std::string& topic, absl::Time deadline = absl::InfiniteFuture())
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Fetches `topic`'s route and, if it changed, records it and its brokers and
-  // tells the consumers; always hands the publish info to the producers using
-  // the topic.
+  // Fetches `topic`'s route and, if it changed, records it in routes() and
+  // tells the consumers.
   absl::Status UpdateTopicRouteFromNameServer(const std::string& topic,
                                               absl::Time deadline = absl::InfiniteFuture())
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -131,106 +123,48 @@ class ClientInstance {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Refreshes the route of every topic a member uses (the scheduled task).
-  void UpdateAllTopicRoutes() ABSL_LOCKS_EXCLUDED(mu_);
-
-  absl::optional<common::v1::TopicRouteData> TopicRoute(const std::string& topic) const
-      ABSL_LOCKS_EXCLUDED(mu_);
-
-  // The master's address of broker group `broker_name`, if known.
-  absl::optional<std::string> FindBrokerMasterAddress(const std::string& broker_name) const
-      ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Broker id -> address of group `broker_name`, if known.
-  absl::optional<std::map<int64_t, std::string>> FindBrokerAddresses(
-      const std::string& broker_name) const ABSL_LOCKS_EXCLUDED(mu_);
+  void UpdateAllTopicRoutes() ABSL_LOCKS_EXCLUDED(members_mu_);
 
   // Drops broker addresses no route refers to any more, with their channels
   // and send streams, and failed send streams whose call has ended.
-  void CleanOfflineBrokers() ABSL_LOCKS_EXCLUDED(mu_);
+  void CleanOfflineBrokers();
 
   // Sends one heartbeat (client id, producer groups, consumer groups) in
   // parallel to every master, or to every broker when there are consumers,
   // and waits for the answers (at most options().api_timeout).
-  void SendHeartbeatToAllBrokers() ABSL_LOCKS_EXCLUDED(mu_);
-
-  // A stub on the cached long-lived channel to `address`.
-  std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address)
-      ABSL_LOCKS_EXCLUDED(mu_);
-
-  // The send stream to `address` that every producer of this instance
-  // shares, opened on first use and again after the previous one failed.
-  // Sends on it that outlive their deadline are expired within
-  // kSendDeadlineSweep.
-  std::shared_ptr<BrokerSendStream> SendStream(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
-  // Failed send streams not dropped yet.
-  size_t FailedSendStreams() const ABSL_LOCKS_EXCLUDED(mu_);
+  void SendHeartbeatToAllBrokers() ABSL_LOCKS_EXCLUDED(members_mu_);
 
   // The name server in use.
   std::string CurrentNameServer() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  RouteTable& routes() { return routes_; }
+  BrokerConnections& connections() { return connections_; }
+
  private:
+  // Records `route` as `topic`'s and, if it changed, tells the consumers.
   void ApplyRoute(const std::string& topic, const common::v1::TopicRouteData& route)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  std::shared_ptr<grpc::Channel> ChannelLocked(const std::string& address)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::shared_ptr<broker::v1::Broker::Stub> BrokerStubLocked(const std::string& address)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Drops broker addresses no route refers to any more, with their channels,
-  // stubs and send streams (the streams are handed back to be closed).
-  void ForgetOfflineBrokersLocked(std::vector<std::shared_ptr<BrokerSendStream>>* retired_streams)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Drops failed send streams whose call has ended. Safe on any thread: the
-  // instance still holds their channels.
-  void DropEndedStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Expires overdue sends on every send stream (the sweeper's task).
-  void ExpireOverdueSends() ABSL_LOCKS_EXCLUDED(mu_);
-  std::shared_ptr<namesrv::v1::NameServer::Stub> NameServerStub(const std::string& address)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  std::vector<std::string> MasterAddresses() const ABSL_LOCKS_EXCLUDED(mu_);
-  std::vector<std::string> AllBrokerAddresses() const ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(members_mu_);
   // UnregisterClient to every known broker; either group may be empty.
-  void UnregisterFromBrokers(const std::string& producer_group, const std::string& consumer_group)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void UnregisterFromBrokers(const std::string& producer_group, const std::string& consumer_group);
 
   const std::string client_id_;
   const ClientOptions options_;
+  RouteTable routes_;
+  BrokerConnections connections_;
   Scheduler scheduler_;
   // Its own thread: the other tasks wait on the network for seconds.
   Scheduler send_deadline_sweeper_;
 
   mutable absl::Mutex mu_;
   ServiceState state_ ABSL_GUARDED_BY(mu_) = ServiceState::kCreateJust;
-  std::map<std::string, ProducerMember*> producers_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, ConsumerMember*> consumers_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, common::v1::TopicRouteData> route_table_ ABSL_GUARDED_BY(mu_);
-  // broker name -> broker id -> address (id 0 is the master).
-  std::map<std::string, std::map<int64_t, std::string>> broker_addr_table_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
-  // Channels of forgotten brokers, kept until no call holds them: the last
-  // reference to a channel must not be dropped on one of gRPC's callback
-  // threads (grpc/grpc#37858), so it is dropped here, by CleanOfflineBrokers().
-  std::vector<std::shared_ptr<grpc::Channel>> retired_channels_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::shared_ptr<broker::v1::Broker::Stub>> broker_stubs_
-      ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::shared_ptr<namesrv::v1::NameServer::Stub>> namesrv_stubs_
-      ABSL_GUARDED_BY(mu_);
-  // One send stream and the connection it runs on.
-  struct SendStreamSlot {
-    std::shared_ptr<grpc::Channel> channel;
-    std::unique_ptr<broker::v1::Broker::Stub> stub;
-    // Null until first used.
-    std::shared_ptr<BrokerSendStream> stream;
-  };
-  // kSendStreamsPerBroker slots per address, used in turn.
-  absl::flat_hash_map<std::string, std::vector<SendStreamSlot>> send_streams_ ABSL_GUARDED_BY(mu_);
-  size_t next_send_stream_ ABSL_GUARDED_BY(mu_) = 0;
-  // Failed send streams, kept until their call has ended and then dropped by
-  // SendStream() (past kFailedStreamsKept), CleanOfflineBrokers() or
-  // Shutdown(), while the instance still holds their channels (see
-  // BrokerSendStream::Open).
-  std::vector<std::shared_ptr<BrokerSendStream>> failed_streams_ ABSL_GUARDED_BY(mu_);
   // Index into options_.name_server_addresses of the name server in use.
   size_t namesrv_index_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Calls into members hold it for reading, so a member is not removed (and
+  // destroyed) during a call; no other lock of the instance is held then.
+  mutable absl::Mutex members_mu_;
+  std::map<std::string, ProducerMember*> producers_ ABSL_GUARDED_BY(members_mu_);
+  std::map<std::string, ConsumerMember*> consumers_ ABSL_GUARDED_BY(members_mu_);
 };
 
 }  // namespace client_internal

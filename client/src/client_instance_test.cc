@@ -17,29 +17,26 @@ namespace mq {
 namespace client_internal {
 namespace {
 
-// A producer that uses a fixed set of topics and remembers the routes it got.
+// A producer that uses a fixed set of topics.
 class RecordingMember : public ProducerMember {
  public:
   explicit RecordingMember(std::vector<std::string> topics) : topics_(std::move(topics)) {}
 
   std::vector<std::string> TopicsInUse() const override { return topics_; }
 
-  void UpdateTopicPublishInfo(const std::string& topic,
-                              std::shared_ptr<const TopicPublishInfo> info) override {
-    absl::MutexLock lock(&mu_);
-    latest_[topic] = std::move(info);
-  }
-
-  std::shared_ptr<const TopicPublishInfo> Latest(const std::string& topic) {
-    absl::MutexLock lock(&mu_);
-    return latest_[topic];
-  }
-
  private:
   const std::vector<std::string> topics_;
-  absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<const TopicPublishInfo>> latest_ ABSL_GUARDED_BY(mu_);
 };
+
+// A send for a send stream, which keeps it until written.
+std::shared_ptr<broker::v1::SendStreamRequest> OneSend() {
+  auto request = std::make_shared<broker::v1::SendStreamRequest>();
+  common::v1::Message* message = request->mutable_send()->mutable_message();
+  message->set_topic("T");
+  message->set_body("b");
+  (*message->mutable_properties())["UNIQ_KEY"] = "id";
+  return request;
+}
 
 ClientOptions FastOptions(std::vector<std::string> name_servers) {
   ClientOptions options;
@@ -166,17 +163,17 @@ TEST(ClientInstanceTest, DefaultTopicRouteIsClampedAndStoredForTheNewTopic) {
   RecordingMember member({"NewTopic"});
   ASSERT_TRUE(instance.RegisterProducer("G", &member).ok());
   ASSERT_TRUE(instance.UpdateTopicRouteFromDefault("NewTopic", "TBW102", 4).ok());
-  absl::optional<common::v1::TopicRouteData> route = instance.TopicRoute("NewTopic");
+  absl::optional<common::v1::TopicRouteData> route = instance.routes().Route("NewTopic");
   ASSERT_TRUE(route.has_value());
   for (const auto& qd : route->queue_datas()) {
     EXPECT_EQ(qd.write_queue_nums(), qd.broker_name() == "broker-a" ? 4 : 2);
     EXPECT_EQ(qd.read_queue_nums(), qd.write_queue_nums());
   }
-  auto info = member.Latest("NewTopic");
+  auto info = instance.routes().PublishInfo("NewTopic");
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->queues().size(), 6u);
   EXPECT_EQ(info->queues().front().topic, "NewTopic");
-  EXPECT_EQ(instance.FindBrokerMasterAddress("broker-b"), b.address());
+  EXPECT_EQ(instance.routes().FindMasterAddress("broker-b"), b.address());
   instance.RemoveProducer("G");
 }
 
@@ -191,15 +188,15 @@ TEST(ClientInstanceTest, ScheduledRefreshPicksUpRouteChanges) {
   ASSERT_TRUE(instance.RegisterProducer("G", &member).ok());
   ASSERT_TRUE(instance.Start().ok());
   ASSERT_TRUE(WaitUntil([&] {
-    auto info = member.Latest("T");
+    auto info = instance.routes().PublishInfo("T");
     return info != nullptr && info->queues().size() == 4;
   }));
   namesrv.SetRoute("T", MakeRoute({{&a}, {&b, 2}}));
   EXPECT_TRUE(WaitUntil([&] {
-    auto info = member.Latest("T");
+    auto info = instance.routes().PublishInfo("T");
     return info != nullptr && info->queues().size() == 6;
   }));
-  EXPECT_EQ(instance.FindBrokerMasterAddress("broker-b"), b.address());
+  EXPECT_EQ(instance.routes().FindMasterAddress("broker-b"), b.address());
   instance.RemoveProducer("G");
   instance.Shutdown();
 }
@@ -233,12 +230,12 @@ TEST(ClientInstanceTest, CleanOfflineBrokersForgetsUnreferencedAddresses) {
   namesrv.SetRoute("T", MakeRoute({{&a}, {&b}}));
   ClientInstance instance("127.0.0.1@x", FastOptions({namesrv.address()}));
   ASSERT_TRUE(instance.UpdateTopicRouteFromNameServer("T").ok());
-  EXPECT_TRUE(instance.FindBrokerMasterAddress("broker-b").has_value());
+  EXPECT_TRUE(instance.routes().FindMasterAddress("broker-b").has_value());
   namesrv.SetRoute("T", MakeRoute({{&a}}));
   ASSERT_TRUE(instance.UpdateTopicRouteFromNameServer("T").ok());
   instance.CleanOfflineBrokers();
-  EXPECT_FALSE(instance.FindBrokerMasterAddress("broker-b").has_value());
-  EXPECT_EQ(instance.FindBrokerMasterAddress("broker-a"), a.address());
+  EXPECT_FALSE(instance.routes().FindMasterAddress("broker-b").has_value());
+  EXPECT_EQ(instance.routes().FindMasterAddress("broker-a"), a.address());
 }
 
 TEST(ClientInstanceTest, SendStreamsAreSharedInTurnAndReplacedWhenTheyFail) {
@@ -250,7 +247,7 @@ TEST(ClientInstanceTest, SendStreamsAreSharedInTurnAndReplacedWhenTheyFail) {
   std::set<BrokerSendStream*> distinct;
   std::vector<std::shared_ptr<BrokerSendStream>> first_round;
   for (size_t i = 0; i < 2 * kSendStreamsPerBroker; ++i) {
-    std::shared_ptr<BrokerSendStream> stream = instance.SendStream(address);
+    std::shared_ptr<BrokerSendStream> stream = instance.connections().SendStream(address);
     ASSERT_TRUE(stream->usable());
     distinct.insert(stream.get());
     if (i < kSendStreamsPerBroker) first_round.push_back(stream);
@@ -263,14 +260,14 @@ TEST(ClientInstanceTest, SendStreamsAreSharedInTurnAndReplacedWhenTheyFail) {
     EXPECT_FALSE(stream->usable());
   }
   for (size_t i = 0; i < kSendStreamsPerBroker; ++i) {
-    std::shared_ptr<BrokerSendStream> stream = instance.SendStream(address);
+    std::shared_ptr<BrokerSendStream> stream = instance.connections().SendStream(address);
     EXPECT_EQ(distinct.count(stream.get()), 0u) << "a failed stream was handed out again";
   }
   first_round.clear();
   // Failed streams that have ended are dropped by the periodic clean-up.
-  EXPECT_GT(instance.FailedSendStreams(), 0u);
+  EXPECT_GT(instance.connections().FailedSendStreams(), 0u);
   instance.CleanOfflineBrokers();
-  EXPECT_EQ(instance.FailedSendStreams(), 0u);
+  EXPECT_EQ(instance.connections().FailedSendStreams(), 0u);
   instance.Shutdown();
 }
 
@@ -282,17 +279,14 @@ TEST(ClientInstanceTest, SendStreamsToABrokerUseOneConnectionEach) {
   FakeBroker broker("broker-a");
   ClientInstance instance("127.0.0.1@x", FastOptions({namesrv.address()}));
   ASSERT_TRUE(instance.Start().ok());
-  broker::v1::SendMessageRequest request;
-  request.mutable_message()->set_topic("T");
-  request.mutable_message()->set_body("b");
-  (*request.mutable_message()->mutable_properties())["UNIQ_KEY"] = "id";
   auto send_on_each_stream = [&] {
     for (size_t i = 0; i < kSendStreamsPerBroker; ++i) {
       absl::Notification done;
       absl::Status status;
-      instance.SendStream(broker.address())
-          ->Send(request, absl::Now() + absl::Seconds(10),
-                 [&](absl::StatusOr<broker::v1::SendMessageResponse> response) {
+      instance.connections()
+          .SendStream(broker.address())
+          ->Send(OneSend(), absl::Now() + absl::Seconds(10),
+                 [&](absl::StatusOr<broker::v1::SendStreamResponse> response) {
                    status = response.status();
                    done.Notify();
                  });
@@ -306,10 +300,10 @@ TEST(ClientInstanceTest, SendStreamsToABrokerUseOneConnectionEach) {
   // A stream the broker ends is replaced on the same connection.
   broker.SetDefaultSendReply(FakeReply::EndStream(grpc::StatusCode::UNAVAILABLE));
   for (size_t i = 0; i < kSendStreamsPerBroker; ++i) {
-    std::shared_ptr<BrokerSendStream> stream = instance.SendStream(broker.address());
+    std::shared_ptr<BrokerSendStream> stream = instance.connections().SendStream(broker.address());
     absl::Notification done;
-    stream->Send(request, absl::Now() + absl::Seconds(10),
-                 [&](absl::StatusOr<broker::v1::SendMessageResponse>) { done.Notify(); });
+    stream->Send(OneSend(), absl::Now() + absl::Seconds(10),
+                 [&](absl::StatusOr<broker::v1::SendStreamResponse>) { done.Notify(); });
     ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
     ASSERT_TRUE(WaitUntil([&] { return !stream->usable(); }));
   }
@@ -330,15 +324,12 @@ TEST(ClientInstanceTest, StreamsToADownBrokerDoNotPileUp) {
   }
   ClientInstance instance("127.0.0.1@x", FastOptions({namesrv.address()}));
   ASSERT_TRUE(instance.Start().ok());
-  broker::v1::SendMessageRequest request;
-  request.mutable_message()->set_topic("T");
-  request.mutable_message()->set_body("b");
   for (int i = 0; i < 200; ++i) {
-    std::shared_ptr<BrokerSendStream> stream = instance.SendStream(address);
+    std::shared_ptr<BrokerSendStream> stream = instance.connections().SendStream(address);
     absl::Notification done;
     absl::Status status;
-    stream->Send(request, absl::Now() + absl::Seconds(10),
-                 [&](absl::StatusOr<broker::v1::SendMessageResponse> response) {
+    stream->Send(OneSend(), absl::Now() + absl::Seconds(10),
+                 [&](absl::StatusOr<broker::v1::SendStreamResponse> response) {
                    status = response.status();
                    done.Notify();
                  });
@@ -346,7 +337,7 @@ TEST(ClientInstanceTest, StreamsToADownBrokerDoNotPileUp) {
     EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
     ASSERT_TRUE(WaitUntil([&] { return stream->ended(); }));
   }
-  EXPECT_LE(instance.FailedSendStreams(), kFailedStreamsKept);
+  EXPECT_LE(instance.connections().FailedSendStreams(), kFailedStreamsKept);
   instance.Shutdown();
 }
 

@@ -1,7 +1,5 @@
 #include "client/src/producer_impl.h"
 
-#include <grpcpp/client_context.h>
-
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -9,10 +7,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "client/src/broker_send_stream.h"
 #include "client/src/client_registry.h"
 #include "client/src/compression.h"
 #include "client/src/message_id.h"
+#include "client/src/send_operation.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "glog/logging.h"
@@ -28,12 +26,6 @@ constexpr absl::string_view kNotAllowedSendTopics[] = {
 
 constexpr absl::string_view kRetryTopicPrefix = "%RETRY%";
 constexpr absl::string_view kReservedProducerGroup = "DEFAULT_PRODUCER";
-
-void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
-
-int64_t NowUnixMillis() { return absl::ToUnixMillis(absl::Now()); }
 
 absl::Status MessageIllegal(std::string message) {
   return WithResponseCode(absl::InvalidArgumentError(std::move(message)),
@@ -66,198 +58,7 @@ absl::Status ValidateProducerOptions(const std::string& group, const ProducerOpt
   return ValidateQueueNums("default_topic_queue_nums", options.default_topic_queue_nums);
 }
 
-SendStatus FromProto(broker::v1::SendStatus status) {
-  switch (status) {
-    case broker::v1::FLUSH_DISK_TIMEOUT:
-      return SendStatus::kFlushDiskTimeout;
-    case broker::v1::FLUSH_SLAVE_TIMEOUT:
-      return SendStatus::kFlushSlaveTimeout;
-    case broker::v1::SLAVE_NOT_AVAILABLE:
-      return SendStatus::kSlaveNotAvailable;
-    default:
-      return SendStatus::kSendOk;
-  }
-}
-
-std::string BrokerLabel(const MessageQueue& queue, const std::string& address) {
-  return absl::StrCat("broker ", queue.broker_name, " (", address, "): ");
-}
-
-// `sent_msg_id` stands in for an answer without a message id.
-SendResult ResultOf(const broker::v1::SendMessageResponse& response, const std::string& sent_msg_id,
-                    const MessageQueue& queue) {
-  return ToSendResult(response.status(),
-                      response.msg_id().empty() ? sent_msg_id : response.msg_id(),
-                      response.offset_msg_id(), response.broker_name(), response.queue_id(),
-                      response.queue_offset(), queue);
-}
-
 }  // namespace
-
-SendResult ToSendResult(broker::v1::SendStatus status, const std::string& msg_id,
-                        const std::string& offset_msg_id, const std::string& broker_name,
-                        int32_t queue_id, int64_t queue_offset, const MessageQueue& queue) {
-  SendResult result;
-  result.status = FromProto(status);
-  result.msg_id = msg_id;
-  result.offset_msg_id = offset_msg_id;
-  result.message_queue.topic = queue.topic;
-  result.message_queue.broker_name = broker_name.empty() ? queue.broker_name : broker_name;
-  result.message_queue.queue_id = queue_id;
-  result.queue_offset = queue_offset;
-  return result;
-}
-
-// One async send: each attempt is a callback-API RPC; the next attempt starts
-// from the completion of the previous one, so no thread waits.
-class ProducerImpl::AsyncSend : public std::enable_shared_from_this<AsyncSend> {
- public:
-  AsyncSend(ProducerImpl* producer, std::shared_ptr<ClientInstance> instance, TopicEntry entry,
-            broker::v1::SendMessageRequest request, std::string msg_id,
-            std::unique_ptr<Message> original, SendCallback callback, absl::Time begin,
-            absl::Duration timeout)
-      : producer_(producer),
-        instance_(std::move(instance)),
-        entry_(std::move(entry)),
-        request_(std::move(request)),
-        msg_id_(std::move(msg_id)),
-        original_(std::move(original)),
-        callback_(std::move(callback)),
-        retry_(1 + producer->options_.retry_times_when_send_async_failed, timeout,
-               producer->options_.max_attempt_timeout, begin) {}
-
-  // Starts the next attempt, or reports the outcome when none is left.
-  void Next() {
-    const std::string& topic = request_.message().topic();
-    while (true) {
-      absl::optional<MessageQueue> queue =
-          producer_->fault_.SelectQueue(*entry_.info, *entry_.index, retry_.last_broker());
-      if (!queue.has_value()) break;
-      absl::optional<absl::Duration> timeout = retry_.BeginAttempt(*queue);
-      if (!timeout.has_value()) break;
-      absl::StatusOr<std::string> address =
-          producer_->MasterAddressFor(*instance_, topic, queue->broker_name);
-      if (!address.ok()) {
-        producer_->fault_.UpdateFaultItem(queue->broker_name, absl::ZeroDuration(), true);
-        retry_.RecordFailure(address.status());
-        continue;
-      }
-      queue_ = *queue;
-      address_ = *address;
-      producer_->RunBeforeHooks(Context());
-      request_.set_queue_id(queue_.queue_id);
-      request_.set_broker_name(queue_.broker_name);
-      request_.set_born_timestamp_ms(NowUnixMillis());
-      attempt_start_ = absl::Now();
-      instance_->SendStream(address_)->Send(
-          request_, attempt_start_ + *timeout,
-          [self = shared_from_this()](absl::StatusOr<broker::v1::SendMessageResponse> response) {
-            self->OnDone(std::move(response));
-          });
-      return;
-    }
-    Finish(retry_.Final(topic, msg_id_));
-  }
-
- private:
-  void OnDone(absl::StatusOr<broker::v1::SendMessageResponse> response) {
-    const absl::Duration latency = absl::Now() - attempt_start_;
-    absl::StatusOr<SendResult> result =
-        response.ok() ? absl::StatusOr<SendResult>(ResultOf(*response, msg_id_, queue_))
-                      : absl::StatusOr<SendResult>(
-                            PrefixStatus(BrokerLabel(queue_, address_), response.status()));
-    producer_->RunAfterHooks(Context(), result);
-    producer_->fault_.UpdateFaultItem(queue_.broker_name, latency, !result.ok());
-    if (result.ok()) {
-      Finish(std::move(result));
-      return;
-    }
-    retry_.RecordFailure(result.status());
-    // RocketMQ's rule for async sends: retry only when no answer came; a
-    // broker's error answer goes to the callback.
-    if (IsNoResponseFailure(result.status())) {
-      Next();
-      return;
-    }
-    Finish(retry_.Final(request_.message().topic(), msg_id_));
-  }
-
-  void Finish(absl::StatusOr<SendResult> result) {
-    callback_(std::move(result));
-    // The producer may be destroyed as soon as EndInflight() returns.
-    ProducerImpl* producer = producer_;
-    instance_.reset();
-    producer->EndInflight();
-  }
-
-  SendContext Context() const {
-    SendContext context;
-    context.producer_group = &producer_->group_;
-    context.message = original_.get();
-    context.mode = SendMode::kAsync;
-    context.queue = queue_;
-    context.broker_address = address_;
-    context.attempt = retry_.attempt();
-    context.msg_id = msg_id_;
-    return context;
-  }
-
-  ProducerImpl* const producer_;
-  std::shared_ptr<ClientInstance> instance_;
-  const TopicEntry entry_;
-  broker::v1::SendMessageRequest request_;
-  const std::string msg_id_;
-  // A copy for the hooks; null when there are none.
-  const std::unique_ptr<Message> original_;
-  SendCallback callback_;
-  SendRetryState retry_;
-  MessageQueue queue_;
-  std::string address_;
-  absl::Time attempt_start_;
-};
-
-// A oneway send: one callback-API RPC whose outcome only the hooks see.
-class ProducerImpl::OnewaySend {
- public:
-  // Copies the message for the hooks when there are any.
-  OnewaySend(ProducerImpl* producer, broker::v1::SendMessageRequest request, SendContext context)
-      : producer_(producer),
-        request_(std::move(request)),
-        original_(producer->hooks_.empty() ? nullptr : std::make_unique<Message>(*context.message)),
-        hook_context_(std::move(context)) {
-    hook_context_.message = original_.get();
-  }
-
-  // Deletes itself when the RPC completes.
-  void Start(ClientInstance& instance) {
-    SetDeadline(&context_, producer_->options_.send_timeout);
-    attempt_start_ = absl::Now();
-    instance.BrokerStub(hook_context_.broker_address)
-        ->async()
-        ->SendMessage(&context_, &request_, &response_,
-                      [this](grpc::Status status) { OnDone(status); });
-  }
-
- private:
-  void OnDone(const grpc::Status& grpc_status) {
-    absl::Status status = FromGrpcStatus(grpc_status, context_);
-    producer_->RunAfterHooks(hook_context_, status.ok() ? absl::StatusOr<SendResult>(SendResult())
-                                                        : absl::StatusOr<SendResult>(status));
-    producer_->fault_.UpdateFaultItem(hook_context_.queue.broker_name, absl::Now() - attempt_start_,
-                                      !status.ok());
-    ProducerImpl* producer = producer_;
-    delete this;
-    producer->EndInflight();
-  }
-
-  ProducerImpl* const producer_;
-  broker::v1::SendMessageRequest request_;
-  const std::unique_ptr<Message> original_;
-  SendContext hook_context_;
-  grpc::ClientContext context_;
-  broker::v1::SendMessageResponse response_;
-  absl::Time attempt_start_;
-};
 
 ProducerImpl::ProducerImpl(std::string group, ProducerOptions options, const Clock* fault_clock)
     : group_(std::move(group)),
@@ -340,24 +141,17 @@ absl::Status ProducerImpl::AddSendHook(std::shared_ptr<SendHook> hook) {
 std::vector<std::string> ProducerImpl::TopicsInUse() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> topics;
-  for (const auto& [topic, entry] : topics_) topics.push_back(topic);
+  for (const auto& [topic, index] : topics_) topics.push_back(topic);
   return topics;
 }
 
-void ProducerImpl::UpdateTopicPublishInfo(const std::string& topic,
-                                          std::shared_ptr<const TopicPublishInfo> info) {
-  absl::MutexLock lock(&mu_);
-  auto it = topics_.find(topic);
-  if (it != topics_.end()) it->second.info = std::move(info);
-}
-
-absl::StatusOr<std::shared_ptr<ClientInstance>> ProducerImpl::CheckRunning(bool inflight) {
+absl::StatusOr<std::shared_ptr<ClientInstance>> ProducerImpl::CheckRunning() {
   absl::MutexLock lock(&mu_);
   if (state_ != ServiceState::kRunning) {
     return absl::FailedPreconditionError(absl::StrCat(
         "producer group ", group_, " is not running (state ", ServiceStateName(state_), ")"));
   }
-  if (inflight) ++inflight_;
+  ++inflight_;
   return instance_;
 }
 
@@ -416,20 +210,20 @@ std::string ProducerImpl::PrepareRequest(const Message& message, bool allow_comp
 absl::StatusOr<ProducerImpl::TopicEntry> ProducerImpl::FindTopicEntry(ClientInstance& instance,
                                                                       const std::string& topic,
                                                                       absl::Time deadline) {
-  auto usable = [this, &topic]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> const TopicEntry* {
-    TopicEntry& entry = topics_[topic];
-    if (entry.index == nullptr) entry.index = std::make_shared<ThreadLocalIndex>();
-    return entry.info != nullptr && entry.info->ok() ? &entry : nullptr;
+  TopicEntry entry;
+  {
+    absl::MutexLock lock(&mu_);
+    std::shared_ptr<ThreadLocalIndex>& index = topics_[topic];
+    if (index == nullptr) index = std::make_shared<ThreadLocalIndex>();
+    entry.index = index;
+  }
+  auto usable = [&] {
+    entry.info = instance.routes().PublishInfo(topic);
+    return entry.info != nullptr && entry.info->ok();
   };
-  {
-    absl::MutexLock lock(&mu_);
-    if (const TopicEntry* entry = usable()) return *entry;
-  }
+  if (usable()) return entry;
   absl::Status status = instance.UpdateTopicRouteFromNameServer(topic, deadline);
-  {
-    absl::MutexLock lock(&mu_);
-    if (const TopicEntry* entry = usable()) return *entry;
-  }
+  if (usable()) return entry;
   if (status.ok()) {
     return absl::NotFoundError(absl::StrCat(
         "topic ", topic, " has no writable queue on a broker group with a live master"));
@@ -439,10 +233,7 @@ absl::StatusOr<ProducerImpl::TopicEntry> ProducerImpl::FindTopicEntry(ClientInst
   }
   absl::Status from_default = instance.UpdateTopicRouteFromDefault(
       topic, options_.create_topic_key, options_.default_topic_queue_nums, deadline);
-  {
-    absl::MutexLock lock(&mu_);
-    if (const TopicEntry* entry = usable()) return *entry;
-  }
+  if (usable()) return entry;
   return absl::NotFoundError(absl::StrCat(
       "no route for topic ", topic, ": the name servers know neither it nor the default topic ",
       options_.create_topic_key,
@@ -453,11 +244,11 @@ absl::StatusOr<ProducerImpl::TopicEntry> ProducerImpl::FindTopicEntry(ClientInst
 absl::StatusOr<std::string> ProducerImpl::MasterAddressFor(ClientInstance& instance,
                                                            const std::string& topic,
                                                            const std::string& broker_name) {
-  absl::optional<std::string> address = instance.FindBrokerMasterAddress(broker_name);
+  absl::optional<std::string> address = instance.routes().FindMasterAddress(broker_name);
   if (!address.has_value()) {
     absl::Status refreshed = instance.UpdateTopicRouteFromNameServer(topic);
     if (!refreshed.ok()) VLOG(1) << "route refresh of " << topic << ": " << refreshed;
-    address = instance.FindBrokerMasterAddress(broker_name);
+    address = instance.routes().FindMasterAddress(broker_name);
   }
   if (!address.has_value()) {
     return absl::UnavailableError(
@@ -475,250 +266,169 @@ void ProducerImpl::RunAfterHooks(const SendContext& context,
   for (const auto& hook : hooks_) hook->AfterSend(context, result);
 }
 
-absl::StatusOr<SendResult> ProducerImpl::SendWithRetries(ClientInstance& instance,
-                                                         const std::string& topic,
-                                                         const TopicEntry& entry,
-                                                         const MessageQueue* fixed_queue,
-                                                         SendRetryState& retry, SendContext context,
-                                                         AttemptFn attempt) {
-  while (true) {
-    absl::optional<MessageQueue> queue =
-        fixed_queue != nullptr ? absl::optional<MessageQueue>(*fixed_queue)
-                               : fault_.SelectQueue(*entry.info, *entry.index, retry.last_broker());
-    if (!queue.has_value()) break;
-    absl::optional<absl::Duration> timeout = retry.BeginAttempt(*queue);
-    if (!timeout.has_value()) break;
-    absl::StatusOr<std::string> address = MasterAddressFor(instance, topic, queue->broker_name);
-    if (!address.ok()) {
-      fault_.UpdateFaultItem(queue->broker_name, absl::ZeroDuration(), true);
-      retry.RecordFailure(address.status());
-      continue;
-    }
-    context.queue = *queue;
-    context.broker_address = *address;
-    context.attempt = retry.attempt();
-    RunBeforeHooks(context);
-    const absl::Time start = absl::Now();
-    absl::StatusOr<SendResult> result = attempt(*queue, *address, *timeout);
-    fault_.UpdateFaultItem(queue->broker_name, absl::Now() - start, !result.ok());
-    RunAfterHooks(context, result);
-    if (result.ok()) {
-      if (result->status != SendStatus::kSendOk &&
-          options_.retry_another_broker_when_not_store_ok && retry.HasAttemptsLeft()) {
-        retry.RecordNotStoredOk(*result);
-        continue;
-      }
-      return result;
-    }
-    retry.RecordFailure(result.status());
-    if (!IsRetryableSendError(result.status(), options_.retry_response_codes)) break;
-  }
-  return retry.Final(topic, context.msg_id);
-}
-
-absl::StatusOr<SendResult> ProducerImpl::SendMessageRpc(ClientInstance& instance,
-                                                        broker::v1::SendMessageRequest* request,
-                                                        const MessageQueue& queue,
-                                                        const std::string& address,
-                                                        absl::Duration timeout) {
-  request->set_queue_id(queue.queue_id);
-  request->set_broker_name(queue.broker_name);
-  request->set_born_timestamp_ms(NowUnixMillis());
-  // Shared with the stream, which may answer after this attempt gave up.
-  struct Answer {
-    absl::Notification done;
-    absl::StatusOr<broker::v1::SendMessageResponse> response;
+absl::StatusOr<std::shared_ptr<ProducerImpl::SendOperation>> ProducerImpl::Launch(
+    std::shared_ptr<ClientInstance> instance, const std::string& topic, const Message& hook_message,
+    std::shared_ptr<broker::v1::SendStreamRequest> request, std::string msg_id, SendPlan plan,
+    SendDone done) {
+  SendDone finish = [this, done = std::move(done)](absl::StatusOr<SendResult> result) {
+    done(std::move(result));
+    EndInflight();
   };
-  auto answer = std::make_shared<Answer>();
-  std::shared_ptr<BrokerSendStream> stream = instance.SendStream(address);
-  const uint64_t id =
-      stream->Send(*request, absl::Now() + timeout,
-                   [answer](absl::StatusOr<broker::v1::SendMessageResponse> response) {
-                     answer->response = std::move(response);
-                     answer->done.Notify();
-                   });
-  // Expire() answers at once unless the answer is being delivered right now.
-  if (!answer->done.WaitForNotificationWithTimeout(timeout)) stream->Expire(id);
-  answer->done.WaitForNotification();
-  if (!answer->response.ok()) {
-    return PrefixStatus(BrokerLabel(queue, address), answer->response.status());
+  const absl::Time begin = absl::Now();
+  absl::StatusOr<TopicEntry> entry = FindTopicEntry(*instance, topic, begin + plan.timeout);
+  if (!entry.ok()) {
+    finish(entry.status());
+    return entry.status();
   }
-  return ResultOf(*answer->response,
-                  request->message().properties().at(std::string(kPropertyUniqueKey)), queue);
+  absl::optional<MessageQueue> fixed_queue;
+  if (plan.choose_queue) {
+    absl::StatusOr<MessageQueue> chosen = plan.choose_queue(*entry->info);
+    if (!chosen.ok()) {
+      finish(chosen.status());
+      return chosen.status();
+    }
+    fixed_queue = *std::move(chosen);
+  }
+  // A send that outlives the call keeps a copy of the message for the hooks.
+  std::unique_ptr<Message> hook_copy;
+  if (!hooks_.empty() && plan.mode != SendMode::kSync) {
+    hook_copy = std::make_unique<Message>(hook_message);
+  }
+  auto operation = std::make_shared<SendOperation>(
+      this, std::move(instance), *std::move(entry), std::move(fixed_queue), std::move(plan), begin,
+      std::move(request), std::move(msg_id), &hook_message, std::move(hook_copy),
+      std::move(finish));
+  if (!operation->Start()) return operation->unsent_error();
+  return operation;
 }
 
-absl::StatusOr<SendResult> ProducerImpl::SendBatchRpc(ClientInstance& instance,
-                                                      broker::v1::SendBatchRequest* request,
-                                                      const MessageQueue& queue,
-                                                      const std::string& address,
-                                                      absl::Duration timeout) {
-  request->set_queue_id(queue.queue_id);
-  request->set_broker_name(queue.broker_name);
-  request->set_born_timestamp_ms(NowUnixMillis());
-  grpc::ClientContext context;
-  SetDeadline(&context, timeout);
-  broker::v1::SendBatchResponse response;
-  absl::Status status = FromGrpcStatus(
-      instance.BrokerStub(address)->SendBatch(&context, *request, &response), context);
-  if (!status.ok()) return PrefixStatus(BrokerLabel(queue, address), status);
-  std::vector<std::string> ids;
-  if (response.msg_ids().empty()) {
-    for (const auto& m : request->messages()) {
-      ids.push_back(m.properties().at(std::string(kPropertyUniqueKey)));
-    }
-  } else {
-    ids.assign(response.msg_ids().begin(), response.msg_ids().end());
+absl::StatusOr<SendResult> ProducerImpl::LaunchAndWait(
+    std::shared_ptr<ClientInstance> instance, const std::string& topic, const Message& hook_message,
+    std::shared_ptr<broker::v1::SendStreamRequest> request, std::string msg_id, SendPlan plan) {
+  // Shared with the operation, which may finish after a wait that gave up.
+  struct Outcome {
+    absl::Notification done;
+    absl::StatusOr<SendResult> result;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  absl::StatusOr<std::shared_ptr<SendOperation>> operation =
+      Launch(std::move(instance), topic, hook_message, std::move(request), std::move(msg_id),
+             std::move(plan), [outcome](absl::StatusOr<SendResult> result) {
+               outcome->result = std::move(result);
+               outcome->done.Notify();
+             });
+  if (operation.ok()) (*operation)->AwaitOnCaller();
+  outcome->done.WaitForNotification();
+  return std::move(outcome->result);
+}
+
+absl::StatusOr<SendResult> ProducerImpl::SendOne(const Message& message, SendPlan plan) {
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning();
+  if (!instance.ok()) return instance.status();
+  if (absl::Status s = ValidateMessage(message); !s.ok()) {
+    EndInflight();
+    return s;
   }
-  return ToSendResult(response.status(), absl::StrJoin(ids, ","),
-                      absl::StrJoin(response.offset_msg_ids(), ","), response.broker_name(),
-                      response.queue_id(), response.queue_offset(), queue);
+  auto request = std::make_shared<broker::v1::SendStreamRequest>();
+  std::string msg_id = PrepareRequest(message, true, request->mutable_send());
+  return LaunchAndWait(*std::move(instance), message.topic(), message, std::move(request),
+                       std::move(msg_id), std::move(plan));
 }
 
 absl::StatusOr<SendResult> ProducerImpl::Send(const Message& message, absl::Duration timeout) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(false);
-  if (!instance.ok()) return instance.status();
-  if (absl::Status s = ValidateMessage(message); !s.ok()) return s;
-  const absl::Time begin = absl::Now();
-  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, message.topic(), begin + timeout);
-  if (!entry.ok()) return entry.status();
-  broker::v1::SendMessageRequest request;
-  const std::string msg_id = PrepareRequest(message, true, &request);
-  SendRetryState retry(1 + options_.retry_times_when_send_failed, timeout,
-                       options_.max_attempt_timeout, begin);
-  SendContext context;
-  context.producer_group = &group_;
-  context.message = &message;
-  context.mode = SendMode::kSync;
-  context.msg_id = msg_id;
-  ClientInstance& client = **instance;
-  return SendWithRetries(
-      client, message.topic(), *entry, nullptr, retry, std::move(context),
-      [&](const MessageQueue& queue, const std::string& address, absl::Duration attempt_timeout) {
-        return SendMessageRpc(client, &request, queue, address, attempt_timeout);
-      });
+  SendPlan plan;
+  plan.timeout = timeout;
+  plan.max_attempts = 1 + options_.retry_times_when_send_failed;
+  return SendOne(message, std::move(plan));
 }
 
 void ProducerImpl::SendAsync(const Message& message, SendCallback callback,
                              absl::Duration timeout) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(true);
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning();
   if (!instance.ok()) {
     callback(instance.status());
     return;
   }
-  auto fail = [this, &callback](absl::Status status) {
-    callback(std::move(status));
+  if (absl::Status s = ValidateMessage(message); !s.ok()) {
+    callback(s);
     EndInflight();
-  };
-  if (absl::Status s = ValidateMessage(message); !s.ok()) return fail(s);
-  const absl::Time begin = absl::Now();
-  absl::StatusOr<TopicEntry> entry = FindTopicEntry(**instance, message.topic(), begin + timeout);
-  if (!entry.ok()) return fail(entry.status());
-  broker::v1::SendMessageRequest request;
-  const std::string msg_id = PrepareRequest(message, true, &request);
-  auto send = std::make_shared<AsyncSend>(
-      this, *std::move(instance), *std::move(entry), std::move(request), msg_id,
-      hooks_.empty() ? nullptr : std::make_unique<Message>(message), std::move(callback), begin,
-      timeout);
-  send->Next();
+    return;
+  }
+  auto request = std::make_shared<broker::v1::SendStreamRequest>();
+  std::string msg_id = PrepareRequest(message, true, request->mutable_send());
+  SendPlan plan;
+  plan.mode = SendMode::kAsync;
+  plan.timeout = timeout;
+  plan.max_attempts = 1 + options_.retry_times_when_send_async_failed;
+  Launch(*std::move(instance), message.topic(), message, std::move(request), std::move(msg_id),
+         std::move(plan), std::move(callback));
 }
 
 absl::Status ProducerImpl::SendOneway(const Message& message) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(true);
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning();
   if (!instance.ok()) return instance.status();
-  auto fail = [this](absl::Status status) {
+  if (absl::Status s = ValidateMessage(message); !s.ok()) {
     EndInflight();
-    return status;
-  };
-  if (absl::Status s = ValidateMessage(message); !s.ok()) return fail(s);
-  absl::StatusOr<TopicEntry> entry =
-      FindTopicEntry(**instance, message.topic(), absl::Now() + options_.send_timeout);
-  if (!entry.ok()) return fail(entry.status());
-  broker::v1::SendMessageRequest request;
-  const std::string msg_id = PrepareRequest(message, true, &request);
-  absl::optional<MessageQueue> queue = fault_.SelectQueue(*entry->info, *entry->index, "");
-  absl::StatusOr<std::string> address =
-      MasterAddressFor(**instance, message.topic(), queue->broker_name);
-  if (!address.ok()) return fail(address.status());
-  request.set_queue_id(queue->queue_id);
-  request.set_broker_name(queue->broker_name);
-  request.set_born_timestamp_ms(NowUnixMillis());
-  SendContext context;
-  context.producer_group = &group_;
-  context.message = &message;
-  context.mode = SendMode::kOneway;
-  context.queue = *queue;
-  context.broker_address = *address;
-  context.msg_id = msg_id;
-  RunBeforeHooks(context);
-  (new OnewaySend(this, std::move(request), std::move(context)))->Start(**instance);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<SendResult> ProducerImpl::SendToChosenQueue(ClientInstance& instance,
-                                                           const Message& message,
-                                                           const TopicEntry& entry,
-                                                           const MessageQueue& queue,
-                                                           absl::Time begin) {
-  broker::v1::SendMessageRequest request;
-  const std::string msg_id = PrepareRequest(message, true, &request);
-  SendRetryState retry(1, options_.send_timeout, options_.max_attempt_timeout, begin);
-  SendContext context;
-  context.producer_group = &group_;
-  context.message = &message;
-  context.mode = SendMode::kSync;
-  context.msg_id = msg_id;
-  return SendWithRetries(
-      instance, message.topic(), entry, &queue, retry, std::move(context),
-      [&](const MessageQueue& q, const std::string& address, absl::Duration timeout) {
-        return SendMessageRpc(instance, &request, q, address, timeout);
-      });
+    return s;
+  }
+  auto request = std::make_shared<broker::v1::SendStreamRequest>();
+  std::string msg_id = PrepareRequest(message, true, request->mutable_send());
+  SendPlan plan;
+  plan.mode = SendMode::kOneway;
+  plan.timeout = options_.send_timeout;
+  // Its outcome goes only to the hooks; failures before it went out are returned.
+  return Launch(*std::move(instance), message.topic(), message, std::move(request),
+                std::move(msg_id), std::move(plan), [](absl::StatusOr<SendResult>) {})
+      .status();
 }
 
 absl::StatusOr<SendResult> ProducerImpl::SendSelect(const Message& message,
                                                     const MessageQueueSelector& selector) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(false);
-  if (!instance.ok()) return instance.status();
-  if (!selector) return absl::InvalidArgumentError("message queue selector is empty");
-  if (absl::Status s = ValidateMessage(message); !s.ok()) return s;
-  const absl::Time begin = absl::Now();
-  absl::StatusOr<TopicEntry> entry =
-      FindTopicEntry(**instance, message.topic(), begin + options_.send_timeout);
-  if (!entry.ok()) return entry.status();
-  const std::vector<MessageQueue>& queues = entry->info->queues();
-  const size_t index = selector(queues, message);
-  if (index >= queues.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("selector chose queue index ", index,
-                                                   " of topic ", message.topic(), ", which has ",
-                                                   queues.size(), " writable queues"));
+  if (!selector) {
+    if (absl::Status s = CheckRunning().status(); !s.ok()) return s;
+    EndInflight();
+    return absl::InvalidArgumentError("message queue selector is empty");
   }
-  return SendToChosenQueue(**instance, message, *entry, queues[index], begin);
+  SendPlan plan;
+  plan.timeout = options_.send_timeout;
+  plan.choose_queue = [&](const TopicPublishInfo& info) -> absl::StatusOr<MessageQueue> {
+    const std::vector<MessageQueue>& queues = info.queues();
+    const size_t index = selector(queues, message);
+    if (index >= queues.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("selector chose queue index ", index,
+                                                     " of topic ", message.topic(), ", which has ",
+                                                     queues.size(), " writable queues"));
+    }
+    return queues[index];
+  };
+  return SendOne(message, std::move(plan));
 }
 
 absl::StatusOr<SendResult> ProducerImpl::SendToQueue(const Message& message,
                                                      const MessageQueue& queue) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(false);
-  if (!instance.ok()) return instance.status();
   if (queue.topic != message.topic()) {
+    if (absl::Status s = CheckRunning().status(); !s.ok()) return s;
+    EndInflight();
     return absl::InvalidArgumentError(absl::StrCat(
         "queue ", queue.ToString(), " is not of the message's topic ", message.topic()));
   }
-  if (absl::Status s = ValidateMessage(message); !s.ok()) return s;
-  const absl::Time begin = absl::Now();
-  absl::StatusOr<TopicEntry> entry =
-      FindTopicEntry(**instance, message.topic(), begin + options_.send_timeout);
-  if (!entry.ok()) return entry.status();
-  return SendToChosenQueue(**instance, message, *entry, queue, begin);
+  SendPlan plan;
+  plan.timeout = options_.send_timeout;
+  plan.choose_queue = [&queue](const TopicPublishInfo&) -> absl::StatusOr<MessageQueue> {
+    return queue;
+  };
+  return SendOne(message, std::move(plan));
 }
 
-absl::StatusOr<SendResult> ProducerImpl::SendBatch(const std::vector<Message>& messages) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(false);
-  if (!instance.ok()) return instance.status();
+absl::StatusOr<std::shared_ptr<broker::v1::SendStreamRequest>> ProducerImpl::PrepareBatch(
+    const std::vector<Message>& messages, std::string* msg_ids) const {
   if (messages.empty()) return MessageIllegal("batch is empty");
   const std::string& topic = messages.front().topic();
   if (absl::StartsWith(topic, kRetryTopicPrefix)) {
     return MessageIllegal(absl::StrCat("batches cannot go to retry topic ", topic));
   }
-  broker::v1::SendBatchRequest request;
+  auto stream_request = std::make_shared<broker::v1::SendStreamRequest>();
+  broker::v1::SendBatchRequest& request = *stream_request->mutable_batch();
   request.set_producer_group(group_);
   request.set_topic(topic);
   request.set_default_topic(options_.create_topic_key);
@@ -732,8 +442,7 @@ absl::StatusOr<SendResult> ProducerImpl::SendBatch(const std::vector<Message>& m
     }
     if (absl::Status s = ValidateMessage(message); !s.ok()) return s;
     broker::v1::SendMessageRequest single;
-    const std::string msg_id = PrepareRequest(message, false, &single);
-    ids.push_back(msg_id);
+    ids.push_back(PrepareRequest(message, false, &single));
     total_bytes += message.body().size();
     for (const auto& [key, value] : single.message().properties()) {
       total_bytes += key.size() + value.size();
@@ -745,32 +454,36 @@ absl::StatusOr<SendResult> ProducerImpl::SendBatch(const std::vector<Message>& m
                                        " bytes exceeds max_message_size_bytes (",
                                        options_.max_message_size_bytes, ")"));
   }
-  const absl::Time begin = absl::Now();
-  absl::StatusOr<TopicEntry> entry =
-      FindTopicEntry(**instance, topic, begin + options_.send_timeout);
-  if (!entry.ok()) return entry.status();
-  SendRetryState retry(1 + options_.retry_times_when_send_failed, options_.send_timeout,
-                       options_.max_attempt_timeout, begin);
-  SendContext context;
-  context.producer_group = &group_;
-  context.message = &messages.front();
-  context.mode = SendMode::kSync;
-  context.msg_id = absl::StrJoin(ids, ",");
-  ClientInstance& client = **instance;
-  return SendWithRetries(
-      client, topic, *entry, nullptr, retry, std::move(context),
-      [&](const MessageQueue& queue, const std::string& address, absl::Duration timeout) {
-        return SendBatchRpc(client, &request, queue, address, timeout);
-      });
+  *msg_ids = absl::StrJoin(ids, ",");
+  return stream_request;
+}
+
+absl::StatusOr<SendResult> ProducerImpl::SendBatch(const std::vector<Message>& messages) {
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning();
+  if (!instance.ok()) return instance.status();
+  std::string msg_ids;
+  absl::StatusOr<std::shared_ptr<broker::v1::SendStreamRequest>> request =
+      PrepareBatch(messages, &msg_ids);
+  if (!request.ok()) {
+    EndInflight();
+    return request.status();
+  }
+  SendPlan plan;
+  plan.timeout = options_.send_timeout;
+  plan.max_attempts = 1 + options_.retry_times_when_send_failed;
+  return LaunchAndWait(*std::move(instance), messages.front().topic(), messages.front(),
+                       *std::move(request), std::move(msg_ids), std::move(plan));
 }
 
 absl::StatusOr<std::vector<MessageQueue>> ProducerImpl::FetchPublishQueues(
     const std::string& topic) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning(false);
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning();
   if (!instance.ok()) return instance.status();
-  if (absl::Status s = ValidateTopic(topic); !s.ok()) return s;
+  absl::Status valid = ValidateTopic(topic);
   absl::StatusOr<TopicEntry> entry =
-      FindTopicEntry(**instance, topic, absl::Now() + options_.client.api_timeout);
+      valid.ok() ? FindTopicEntry(**instance, topic, absl::Now() + options_.client.api_timeout)
+                 : absl::StatusOr<TopicEntry>(valid);
+  EndInflight();
   if (!entry.ok()) return entry.status();
   return entry->info->queues();
 }

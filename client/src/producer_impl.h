@@ -2,13 +2,13 @@
 #ifndef MQ_CLIENT_SRC_PRODUCER_IMPL_H_
 #define MQ_CLIENT_SRC_PRODUCER_IMPL_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -54,13 +54,11 @@ class ProducerImpl : public ProducerMember {
 
   // ProducerMember.
   std::vector<std::string> TopicsInUse() const override ABSL_LOCKS_EXCLUDED(mu_);
-  void UpdateTopicPublishInfo(const std::string& topic,
-                              std::shared_ptr<const TopicPublishInfo> info) override
-      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  class AsyncSend;
-  class OnewaySend;
+  // The one engine every send runs on (send_operation.h).
+  class SendOperation;
+  using SendDone = std::function<void(absl::StatusOr<SendResult>)>;
 
   // A topic's queues and its round-robin index; the index survives route updates.
   struct TopicEntry {
@@ -68,21 +66,48 @@ class ProducerImpl : public ProducerMember {
     std::shared_ptr<ThreadLocalIndex> index;
   };
 
-  // One attempt of a prepared request, given the queue, the master's address
-  // and the attempt's timeout.
-  using AttemptFn = absl::FunctionRef<absl::StatusOr<SendResult>(
-      const MessageQueue& queue, const std::string& address, absl::Duration timeout)>;
+  // How one send runs: its mode, budget and attempts.
+  struct SendPlan {
+    SendMode mode = SendMode::kSync;
+    // The whole budget, route lookup included.
+    absl::Duration timeout;
+    int max_attempts = 1;
+    // Picks the one queue of a send to a queue the application chose; when
+    // empty, the producer picks a queue for each attempt.
+    std::function<absl::StatusOr<MessageQueue>(const TopicPublishInfo&)> choose_queue;
+  };
 
-  // The instance when running, counting one more in-flight send when
-  // `inflight` (the caller must then call EndInflight()); else FAILED_PRECONDITION.
-  absl::StatusOr<std::shared_ptr<ClientInstance>> CheckRunning(bool inflight)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // The instance, counting one more send in flight (Shutdown() waits for
+  // none; `done` of Launch() ends it); else FAILED_PRECONDITION.
+  absl::StatusOr<std::shared_ptr<ClientInstance>> CheckRunning() ABSL_LOCKS_EXCLUDED(mu_);
   void EndInflight() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ValidateMessage(const Message& message) const;
   // Fills `request` with the message as sent: unique id set, body compressed
   // when allowed and worth it; returns the unique id.
   std::string PrepareRequest(const Message& message, bool allow_compression,
                              broker::v1::SendMessageRequest* request) const;
+  // The request of a batch of valid messages of one topic, and the ids it
+  // carries; MESSAGE_ILLEGAL when the batch is not one.
+  absl::StatusOr<std::shared_ptr<broker::v1::SendStreamRequest>> PrepareBatch(
+      const std::vector<Message>& messages, std::string* msg_ids) const;
+  // Every send's path after CheckRunning() and its validation: the topic's
+  // route (by `plan.timeout` from now), the queue when chosen, then the
+  // operation. `hook_message` is what the hooks see (copied for async and
+  // oneway sends). `done` runs exactly once, on this thread when the send
+  // fails before an attempt went out; the in-flight count ends with it.
+  // Returns the operation, or the error it ended with before an attempt
+  // went out.
+  absl::StatusOr<std::shared_ptr<SendOperation>> Launch(
+      std::shared_ptr<ClientInstance> instance, const std::string& topic,
+      const Message& hook_message, std::shared_ptr<broker::v1::SendStreamRequest> request,
+      std::string msg_id, SendPlan plan, SendDone done);
+  // Launch() and the wait for the outcome, with the retries on this thread.
+  absl::StatusOr<SendResult> LaunchAndWait(std::shared_ptr<ClientInstance> instance,
+                                           const std::string& topic, const Message& hook_message,
+                                           std::shared_ptr<broker::v1::SendStreamRequest> request,
+                                           std::string msg_id, SendPlan plan);
+  // Launch() of one message.
+  absl::StatusOr<SendResult> SendOne(const Message& message, SendPlan plan);
   // Local table, else the name server, else the default topic's route; the
   // name-server lookups end by `deadline` (the send's budget).
   absl::StatusOr<TopicEntry> FindTopicEntry(ClientInstance& instance, const std::string& topic,
@@ -91,24 +116,6 @@ class ProducerImpl : public ProducerMember {
   // when unknown; UNAVAILABLE (retryable) when there is none.
   absl::StatusOr<std::string> MasterAddressFor(ClientInstance& instance, const std::string& topic,
                                                const std::string& broker_name);
-  // Attempts on queues from `entry` (or on `fixed_queue` only) under
-  // `retry`'s rules.
-  absl::StatusOr<SendResult> SendWithRetries(ClientInstance& instance, const std::string& topic,
-                                             const TopicEntry& entry,
-                                             const MessageQueue* fixed_queue, SendRetryState& retry,
-                                             SendContext context, AttemptFn attempt);
-  absl::StatusOr<SendResult> SendMessageRpc(ClientInstance& instance,
-                                            broker::v1::SendMessageRequest* request,
-                                            const MessageQueue& queue, const std::string& address,
-                                            absl::Duration timeout);
-  absl::StatusOr<SendResult> SendBatchRpc(ClientInstance& instance,
-                                          broker::v1::SendBatchRequest* request,
-                                          const MessageQueue& queue, const std::string& address,
-                                          absl::Duration timeout);
-  // One attempt on a queue the application chose; the send began at `begin`.
-  absl::StatusOr<SendResult> SendToChosenQueue(ClientInstance& instance, const Message& message,
-                                               const TopicEntry& entry, const MessageQueue& queue,
-                                               absl::Time begin);
   void RunBeforeHooks(const SendContext& context) const;
   void RunAfterHooks(const SendContext& context, const absl::StatusOr<SendResult>& result) const;
 
@@ -121,15 +128,11 @@ class ProducerImpl : public ProducerMember {
   mutable absl::Mutex mu_;
   ServiceState state_ ABSL_GUARDED_BY(mu_) = ServiceState::kCreateJust;
   std::shared_ptr<ClientInstance> instance_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, TopicEntry> topics_ ABSL_GUARDED_BY(mu_);
-  // Async and oneway sends whose RPC has not finished; Shutdown() waits for 0.
+  // Round-robin index of each topic in use; the routes are the instance's.
+  absl::flat_hash_map<std::string, std::shared_ptr<ThreadLocalIndex>> topics_ ABSL_GUARDED_BY(mu_);
+  // Sends whose outcome has not been reported; Shutdown() waits for 0.
   int inflight_ ABSL_GUARDED_BY(mu_) = 0;
 };
-
-// Maps a broker's answer to a SendResult; `queue` fills what the answer leaves out.
-SendResult ToSendResult(broker::v1::SendStatus status, const std::string& msg_id,
-                        const std::string& offset_msg_id, const std::string& broker_name,
-                        int32_t queue_id, int64_t queue_offset, const MessageQueue& queue);
 
 }  // namespace client_internal
 }  // namespace mq

@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/random/random.h"
@@ -640,17 +641,18 @@ class RecordingHook : public SendHook {
     SendMode mode;
     bool ok;
     std::string msg_id;
+    std::thread::id thread;
   };
 
   void BeforeSend(const SendContext& context) override {
     absl::MutexLock lock(&mu_);
-    calls_.push_back(
-        {true, context.queue.broker_name, context.attempt, context.mode, true, context.msg_id});
+    calls_.push_back({true, context.queue.broker_name, context.attempt, context.mode, true,
+                      context.msg_id, std::this_thread::get_id()});
   }
   void AfterSend(const SendContext& context, const absl::StatusOr<SendResult>& result) override {
     absl::MutexLock lock(&mu_);
     calls_.push_back({false, context.queue.broker_name, context.attempt, context.mode, result.ok(),
-                      context.msg_id});
+                      context.msg_id, std::this_thread::get_id()});
   }
   std::vector<Call> calls() {
     absl::MutexLock lock(&mu_);
@@ -697,6 +699,41 @@ TEST_F(ProducerSendTest, HooksSeeEveryAttempt) {
     auto all = hook->calls();
     return !all.empty() && all.back().mode == SendMode::kAsync && !all.back().before;
   }));
+}
+
+// A sync send's retries run on the sending thread (so its queue rotation is
+// that thread's, as in RocketMQ, and a route lookup never blocks a gRPC thread).
+TEST_F(ProducerSendTest, SyncRetriesRunOnTheSendingThread) {
+  broker_a_.SetDefaultSendReply(Unavailable());
+  auto hook = std::make_shared<RecordingHook>();
+  Producer producer("G", Options());
+  ASSERT_TRUE(producer.AddSendHook(hook).ok());
+  ASSERT_TRUE(producer.Start().ok());
+  for (int i = 0; i < 10 && broker_a_.SendCalls() == 0; ++i) {
+    ASSERT_TRUE(producer.Send(Message("T", "x")).ok());
+  }
+  ASSERT_EQ(broker_a_.SendCalls(), 1);
+  int retries = 0;
+  for (const RecordingHook::Call& call : hook->calls()) {
+    if (call.before) {
+      EXPECT_EQ(call.thread, std::this_thread::get_id()) << "attempt " << call.attempt;
+      retries += call.attempt;
+    }
+  }
+  EXPECT_EQ(retries, 1);
+}
+
+// Oneway sends and batches use the send stream, as every other send does.
+TEST_F(ProducerSendTest, OnewayAndBatchesRideTheSendStream) {
+  Producer producer("G", Options());
+  ASSERT_TRUE(producer.Start().ok());
+  ASSERT_TRUE(producer.SendBatch({Message("T", "one"), Message("T", "two")}).ok());
+  EXPECT_EQ(broker_a_.SendStreamPeers().size() + broker_b_.SendStreamPeers().size(), 1u);
+  EXPECT_EQ(broker_a_.StoredBatches().size() + broker_b_.StoredBatches().size(), 1u);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(producer.SendOneway(Message("T", "fire")).ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] { return broker_a_.StoredSends().size() + broker_b_.StoredSends().size() == 4; }));
+  EXPECT_GE(broker_a_.SendStreamPeers().size() + broker_b_.SendStreamPeers().size(), 2u);
 }
 
 TEST_F(ProducerSendTest, LatencyFaultToleranceBenchesAFailedBroker) {

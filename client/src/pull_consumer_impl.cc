@@ -125,7 +125,7 @@ absl::StatusOr<std::vector<MessageQueue>> PullConsumerImpl::FetchSubscribeQueues
   if (absl::Status s = (*instance)->UpdateTopicRouteFromNameServer(topic); !s.ok()) {
     return PrefixStatus(absl::StrCat("route of topic ", topic, ": "), s);
   }
-  absl::optional<common::v1::TopicRouteData> route = (*instance)->TopicRoute(topic);
+  absl::optional<common::v1::TopicRouteData> route = (*instance)->routes().Route(topic);
   std::vector<MessageQueue> queues =
       route.has_value() ? SubscribeQueuesFromRoute(topic, *route) : std::vector<MessageQueue>();
   if (queues.empty()) {
@@ -138,11 +138,11 @@ absl::StatusOr<std::string> PullConsumerImpl::BrokerAddress(ClientInstance& inst
                                                             const MessageQueue& queue,
                                                             BrokerChoice choice) {
   absl::optional<std::map<int64_t, std::string>> addresses =
-      instance.FindBrokerAddresses(queue.broker_name);
+      instance.routes().FindBrokerAddresses(queue.broker_name);
   if (!addresses.has_value()) {
     absl::Status refreshed = instance.UpdateTopicRouteFromNameServer(queue.topic);
     if (!refreshed.ok()) VLOG(1) << "route refresh of " << queue.topic << ": " << refreshed;
-    addresses = instance.FindBrokerAddresses(queue.broker_name);
+    addresses = instance.routes().FindBrokerAddresses(queue.broker_name);
   }
   if (addresses.has_value() && !addresses->empty()) {
     int64_t wanted = 0;
@@ -192,7 +192,8 @@ absl::StatusOr<PullResult> PullConsumerImpl::Pull(const MessageQueue& queue,
   SetDeadline(&context, block ? options_.timeout_when_suspend : options_.pull_timeout);
   broker::v1::PullMessageResponse response;
   absl::Status status = FromGrpcStatus(
-      (*instance)->BrokerStub(*address)->PullMessage(&context, request, &response), context);
+      (*instance)->connections().BrokerStub(*address)->PullMessage(&context, request, &response),
+      context);
   if (!status.ok()) return PrefixStatus(BrokerLabel(queue, *address), status);
   {
     absl::MutexLock lock(&mu_);

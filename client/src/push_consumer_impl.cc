@@ -348,7 +348,7 @@ void PushConsumerImpl::Rebalance() {
 }
 
 void PushConsumerImpl::RebalanceTopic(ClientInstance& instance, const std::string& topic) {
-  absl::optional<common::v1::TopicRouteData> route = instance.TopicRoute(topic);
+  absl::optional<common::v1::TopicRouteData> route = instance.routes().Route(topic);
   if (!route.has_value()) {
     absl::Status status = instance.UpdateTopicRouteFromNameServer(topic);
     if (!status.ok()) {
@@ -356,7 +356,7 @@ void PushConsumerImpl::RebalanceTopic(ClientInstance& instance, const std::strin
                    << ": no route: " << status;
       return;
     }
-    route = instance.TopicRoute(topic);
+    route = instance.routes().Route(topic);
     if (!route.has_value()) return;
   }
   std::vector<MessageQueue> all = SubscribeQueuesFromRoute(topic, *route);
@@ -411,7 +411,8 @@ absl::StatusOr<std::vector<std::string>> PushConsumerImpl::FetchConsumerIds(
     grpc::ClientContext context;
     SetDeadline(&context, options_.client.api_timeout);
     last = FromGrpcStatus(
-        instance.BrokerStub(address)->GetConsumerList(&context, request, &response), context);
+        instance.connections().BrokerStub(address)->GetConsumerList(&context, request, &response),
+        context);
     if (last.ok()) {
       return std::vector<std::string>(response.client_ids().begin(), response.client_ids().end());
     }
@@ -522,7 +523,7 @@ void PushConsumerImpl::Pull(const std::shared_ptr<QueueState>& state) {
   }
   call->queue = state;
   call->address = *address;
-  call->stub = instance->BrokerStub(*address);
+  call->stub = instance->connections().BrokerStub(*address);
   broker::v1::PullMessageRequest& request = call->request;
   request.set_consumer_group(group_);
   request.set_topic(state->queue.topic);
@@ -654,11 +655,11 @@ absl::StatusOr<std::string> PushConsumerImpl::BrokerAddress(ClientInstance& inst
                                                             const MessageQueue& queue,
                                                             int64_t preferred_broker_id) {
   absl::optional<std::map<int64_t, std::string>> addresses =
-      instance.FindBrokerAddresses(queue.broker_name);
+      instance.routes().FindBrokerAddresses(queue.broker_name);
   if (!addresses.has_value() || addresses->empty()) {
     absl::Status refreshed = instance.UpdateTopicRouteFromNameServer(queue.topic);
     if (!refreshed.ok()) VLOG(1) << "route refresh of " << queue.topic << ": " << refreshed;
-    addresses = instance.FindBrokerAddresses(queue.broker_name);
+    addresses = instance.routes().FindBrokerAddresses(queue.broker_name);
   }
   if (!addresses.has_value() || addresses->empty()) {
     return absl::UnavailableError(

@@ -173,11 +173,11 @@ std::string HeldPulls(broker::v1::Broker::Stub* stub) {
   return it == stats.extra().end() ? "" : it->second;
 }
 
-// Sends `requests` over one SendMessageStream (request ids 100, 101, ...),
-// half-closes, and collects every response; returns the stream's status.
-absl::Status SendOverStream(broker::v1::Broker::Stub* stub,
-                            const std::vector<broker::v1::SendMessageRequest>& requests,
-                            std::vector<broker::v1::SendStreamResponse>* responses) {
+// Writes `requests` over one SendMessageStream, half-closes, and collects
+// every response; returns the stream's status.
+absl::Status WriteStream(broker::v1::Broker::Stub* stub,
+                         const std::vector<broker::v1::SendStreamRequest>& requests,
+                         std::vector<broker::v1::SendStreamResponse>* responses) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
   auto stream = stub->SendMessageStream(&context);
@@ -185,15 +185,24 @@ absl::Status SendOverStream(broker::v1::Broker::Stub* stub,
     broker::v1::SendStreamResponse response;
     while (stream->Read(&response)) responses->push_back(response);
   });
-  for (size_t i = 0; i < requests.size(); ++i) {
-    broker::v1::SendStreamRequest request;
-    request.set_request_id(100 + i);
-    *request.mutable_send() = requests[i];
+  for (const broker::v1::SendStreamRequest& request : requests) {
     if (!stream->Write(request)) break;
   }
   stream->WritesDone();
   reader.join();
   return FromGrpcStatus(stream->Finish(), context);
+}
+
+// Sends `requests` over one SendMessageStream (request ids 100, 101, ...).
+absl::Status SendOverStream(broker::v1::Broker::Stub* stub,
+                            const std::vector<broker::v1::SendMessageRequest>& requests,
+                            std::vector<broker::v1::SendStreamResponse>* responses) {
+  std::vector<broker::v1::SendStreamRequest> wrapped(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    wrapped[i].set_request_id(100 + i);
+    *wrapped[i].mutable_send() = requests[i];
+  }
+  return WriteStream(stub, wrapped, responses);
 }
 
 class BrokerTest : public ::testing::Test {
@@ -583,6 +592,51 @@ TEST_F(BrokerTest, SendStreamStoresInOrderAndAnswersEachRequestId) {
   ASSERT_EQ(pulled.messages_size(), 32);
   EXPECT_EQ(pulled.messages(0).body(), "s0");
   EXPECT_EQ(pulled.messages(31).body(), "s31");
+}
+
+// A batch rides the stream beside single sends and is answered with a
+// batch response; a bad batch fails alone.
+TEST_F(BrokerTest, SendStreamCarriesBatches) {
+  auto broker = StartBroker(Options());
+  std::vector<broker::v1::SendStreamRequest> requests(3);
+  requests[0].set_request_id(1);
+  *requests[0].mutable_send() = SendRequest("batched", "single", "TagA", /*queue_id=*/0);
+  for (int r = 1; r <= 2; ++r) {
+    requests[r].set_request_id(r + 1);
+    broker::v1::SendBatchRequest* batch = requests[r].mutable_batch();
+    batch->set_producer_group("pg");
+    batch->set_topic("batched");
+    batch->set_queue_id(0);
+    for (int i = 0; i < 3; ++i) {
+      common::v1::Message* message = batch->add_messages();
+      message->set_topic(r == 2 && i == 1 ? "other" : "batched");
+      message->set_body(absl::StrCat("b", i));
+      (*message->mutable_properties())["UNIQ_KEY"] = absl::StrCat("UNIQ-b", r, "-", i);
+    }
+  }
+  std::vector<broker::v1::SendStreamResponse> responses;
+  absl::Status status = WriteStream(broker->stub(), requests, &responses);
+  ASSERT_TRUE(status.ok()) << status;
+  std::map<uint64_t, broker::v1::SendStreamResponse> by_id;
+  for (const auto& response : responses) by_id[response.request_id()] = response;
+  ASSERT_EQ(by_id.size(), 3u);
+  ASSERT_TRUE(by_id[1].has_response()) << by_id[1].error().message();
+  EXPECT_EQ(by_id[1].response().queue_offset(), 0);
+  ASSERT_TRUE(by_id[2].has_batch_response()) << by_id[2].error().message();
+  EXPECT_EQ(by_id[2].batch_response().queue_offset(), 1);
+  EXPECT_THAT(by_id[2].batch_response().msg_ids(),
+              ElementsAre("UNIQ-b1-0", "UNIQ-b1-1", "UNIQ-b1-2"));
+  ASSERT_TRUE(by_id[3].has_error());
+  EXPECT_EQ(by_id[3].error().response_code(), common::v1::MESSAGE_ILLEGAL);
+
+  ASSERT_TRUE(testing::WaitForDispatch(*store_));
+  broker::v1::PullMessageResponse pulled;
+  ASSERT_TRUE(Call(broker->stub(), &broker::v1::Broker::Stub::PullMessage,
+                   PullRequest("batched", 0, 0), &pulled)
+                  .ok());
+  ASSERT_EQ(pulled.messages_size(), 4);
+  EXPECT_EQ(pulled.messages(0).body(), "single");
+  EXPECT_EQ(pulled.messages(3).body(), "b2");
 }
 
 TEST_F(BrokerTest, SendStreamThatSendsNothingEndsCleanly) {

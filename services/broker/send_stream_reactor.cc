@@ -127,11 +127,52 @@ void SendStreamReactor::OnReadDone(bool ok) {
   Run(next);
 }
 
+namespace {
+
+// The stream's answer to one request: `result`'s value in the field
+// `mutable_field` names, or its error.
+template <typename Response>
+broker::v1::SendStreamResponse ToAnswer(
+    uint64_t request_id, absl::StatusOr<Response> result,
+    Response* (broker::v1::SendStreamResponse::*mutable_field)()) {
+  broker::v1::SendStreamResponse answer;
+  answer.set_request_id(request_id);
+  if (result.ok()) {
+    *(answer.*mutable_field)() = *std::move(result);
+    return answer;
+  }
+  broker::v1::SendError* error = answer.mutable_error();
+  error->set_code(static_cast<int32_t>(result.status().code()));
+  error->set_message(std::string(result.status().message()));
+  absl::optional<common::v1::ResponseCode> code = GetResponseCode(result.status());
+  if (code.has_value()) error->set_response_code(*code);
+  return answer;
+}
+
+}  // namespace
+
 void SendStreamReactor::StartSend(std::shared_ptr<const broker::v1::SendStreamRequest> request) {
-  // `request` rides along in the callback: the processor reads the message
+  // `request` rides along in the callbacks: the processor reads the messages
   // until it answers.
+  using broker::v1::SendStreamResponse;
+  if (request->has_batch()) {
+    auto done = [this, request](absl::StatusOr<broker::v1::SendBatchResponse> result) {
+      Complete(ToAnswer(request->request_id(), std::move(result),
+                        &SendStreamResponse::mutable_batch_response));
+    };
+    if (send_executor_ == nullptr) {
+      processor_->SendBatchAsync(request->batch(), born_host_, std::move(done));
+      return;
+    }
+    absl::Status submitted = send_executor_->Submit(
+        [this, request, done] { done(processor_->SendBatch(request->batch(), born_host_)); },
+        [done](absl::Status status) { done(status); });
+    if (!submitted.ok()) done(submitted);
+    return;
+  }
   auto done = [this, request](absl::StatusOr<broker::v1::SendMessageResponse> result) {
-    Complete(request->request_id(), std::move(result));
+    Complete(
+        ToAnswer(request->request_id(), std::move(result), &SendStreamResponse::mutable_response));
   };
   if (send_executor_ == nullptr) {
     processor_->SendAsync(request->send(), born_host_, std::move(done));
@@ -143,26 +184,14 @@ void SendStreamReactor::StartSend(std::shared_ptr<const broker::v1::SendStreamRe
   if (!submitted.ok()) done(submitted);
 }
 
-void SendStreamReactor::Complete(uint64_t request_id,
-                                 absl::StatusOr<broker::v1::SendMessageResponse> result) {
-  broker::v1::SendStreamResponse response;
+void SendStreamReactor::Complete(const broker::v1::SendStreamResponse& answer) {
   grpc::ByteBuffer frame;
-  response.set_request_id(request_id);
-  if (result.ok()) {
-    *response.mutable_response() = *std::move(result);
-  } else {
-    broker::v1::SendError* error = response.mutable_error();
-    error->set_code(static_cast<int32_t>(result.status().code()));
-    error->set_message(std::string(result.status().message()));
-    absl::optional<common::v1::ResponseCode> code = GetResponseCode(result.status());
-    if (code.has_value()) error->set_response_code(*code);
-  }
   bool own_buffer = false;
   const grpc::Status serialized =
-      grpc::SerializationTraits<broker::v1::SendStreamResponse>::Serialize(response, &frame,
+      grpc::SerializationTraits<broker::v1::SendStreamResponse>::Serialize(answer, &frame,
                                                                            &own_buffer);
   if (!serialized.ok()) {
-    LOG(ERROR) << "send stream: the answer to request " << request_id
+    LOG(ERROR) << "send stream: the answer to request " << answer.request_id()
                << " could not be serialized: " << serialized.error_message();
   }
   Next next;

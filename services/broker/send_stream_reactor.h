@@ -1,7 +1,8 @@
-// The server side of Broker.SendMessageStream: one producer's sends over one
-// bidi stream. Each request is handed to the SendMessageProcessor as it is
-// read, so many sends of a stream are in flight at once; each answer is
-// written as its send completes (a queue of responses, one write at a time).
+// The server side of Broker.SendMessageStream: one producer's sends (single
+// messages and batches) over one bidi stream. Each request is handed to the
+// SendMessageProcessor as it is read, so many sends of a stream are in flight
+// at once; each answer is written as its send completes (a queue of
+// responses, one write at a time).
 //
 // Flow control: at most kMaxStreamSendsInFlight sends of a stream are pending;
 // past that the reactor stops reading until one completes, and HTTP/2 flow
@@ -87,8 +88,8 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
 
  private:
   void StartSend(std::shared_ptr<const broker::v1::SendStreamRequest> request);
-  void Complete(uint64_t request_id, absl::StatusOr<broker::v1::SendMessageResponse> result)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Queues the answer to one request.
+  void Complete(const broker::v1::SendStreamResponse& answer) ABSL_LOCKS_EXCLUDED(mu_);
   // The operations to start once mu_ is released; their buffers stay put
   // while the operation is outstanding.
   struct Next {

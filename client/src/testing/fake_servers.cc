@@ -240,7 +240,9 @@ grpc::Status FakeBroker::SendMessageStream(
   while (stream->Read(&request)) {
     broker::v1::SendStreamResponse answer;
     answer.set_request_id(request.request_id());
-    const FakeReply reply = HandleSend(request.send(), answer.mutable_response());
+    const FakeReply reply = request.has_batch()
+                                ? HandleBatch(request.batch(), answer.mutable_batch_response())
+                                : HandleSend(request.send(), answer.mutable_response());
     if (reply.kind == FakeReply::Kind::kHang) {
       hung = true;
       continue;
@@ -262,28 +264,30 @@ grpc::Status FakeBroker::SendMessageStream(
   return grpc::Status::OK;
 }
 
+FakeReply FakeBroker::HandleBatch(const broker::v1::SendBatchRequest& request,
+                                  broker::v1::SendBatchResponse* response) {
+  absl::MutexLock lock(&mu_);
+  FakeReply reply = NextSendReply();
+  if (reply.kind != FakeReply::Kind::kOk) return reply;
+  batches_.push_back(request);
+  const int32_t queue_id = request.queue_id() < 0 ? 0 : request.queue_id();
+  response->set_status(reply.send_status);
+  response->set_queue_id(queue_id);
+  response->set_broker_name(broker_name_);
+  for (const auto& message : request.messages()) {
+    const int64_t offset = Store(message, queue_id, 0, request.born_timestamp_ms());
+    if (response->msg_ids().empty()) response->set_queue_offset(offset);
+    response->add_msg_ids(message.properties().at("UNIQ_KEY"));
+    response->add_offset_msg_ids(absl::StrFormat("7F000001%08X%016X", 10911, offset));
+  }
+  return reply;
+}
+
 grpc::Status FakeBroker::SendBatch(grpc::ServerContext* context,
                                    const broker::v1::SendBatchRequest* request,
                                    broker::v1::SendBatchResponse* response) {
-  FakeReply reply;
-  {
-    absl::MutexLock lock(&mu_);
-    reply = NextSendReply();
-    if (reply.kind == FakeReply::Kind::kOk) {
-      batches_.push_back(*request);
-      const int32_t queue_id = request->queue_id() < 0 ? 0 : request->queue_id();
-      response->set_status(reply.send_status);
-      response->set_queue_id(queue_id);
-      response->set_broker_name(broker_name_);
-      for (const auto& message : request->messages()) {
-        const int64_t offset = Store(message, queue_id, 0, request->born_timestamp_ms());
-        if (response->msg_ids().empty()) response->set_queue_offset(offset);
-        response->add_msg_ids(message.properties().at("UNIQ_KEY"));
-        response->add_offset_msg_ids(absl::StrFormat("7F000001%08X%016X", 10911, offset));
-      }
-      return grpc::Status::OK;
-    }
-  }
+  const FakeReply reply = HandleBatch(*request, response);
+  if (reply.kind == FakeReply::Kind::kOk) return grpc::Status::OK;
   if (reply.kind == FakeReply::Kind::kHang) {
     Hang(context);
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake broker hung");

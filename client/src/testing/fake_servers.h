@@ -123,8 +123,9 @@ class FakeBroker final : public broker::v1::Broker::Service, public FakeServerBa
                            const broker::v1::SendMessageRequest* request,
                            broker::v1::SendMessageResponse* response) override
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Answers each send as SendMessage would; a hung one is never answered, and
-  // then the stream does not end until the client cancels it.
+  // Answers each send and batch as SendMessage and SendBatch would; a hung one
+  // is never answered, and then the stream does not end until the client
+  // cancels it.
   grpc::Status SendMessageStream(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<broker::v1::SendStreamResponse, broker::v1::SendStreamRequest>*
@@ -185,6 +186,8 @@ class FakeBroker final : public broker::v1::Broker::Service, public FakeServerBa
   // Takes the next reply; when it is kOk, stores the message and fills `response`.
   FakeReply HandleSend(const broker::v1::SendMessageRequest& request,
                        broker::v1::SendMessageResponse* response) ABSL_LOCKS_EXCLUDED(mu_);
+  FakeReply HandleBatch(const broker::v1::SendBatchRequest& request,
+                        broker::v1::SendBatchResponse* response) ABSL_LOCKS_EXCLUDED(mu_);
   // Appends a stored message to its queue; returns its offset.
   int64_t Store(const common::v1::Message& message, int32_t queue_id, int32_t sys_flag,
                 int64_t born_timestamp_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
