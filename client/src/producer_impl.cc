@@ -63,22 +63,16 @@ absl::Status ValidateProducerOptions(const std::string& group, const ProducerOpt
 ProducerImpl::ProducerImpl(std::string group, ProducerOptions options, const Clock* fault_clock)
     : group_(std::move(group)),
       options_(std::move(options)),
+      lifecycle_(absl::StrCat("producer group ", group_)),
       fault_(options_.send_latency_fault_enable, fault_clock) {}
 
 ProducerImpl::~ProducerImpl() { Shutdown(); }
 
 absl::Status ProducerImpl::Start() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (state_ != ServiceState::kCreateJust) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("producer group ", group_, " cannot start: state is ",
-                       ServiceStateName(state_), " (a producer starts once)"));
-    }
-    // Until the end of Start(), so a concurrent Start() fails.
-    state_ = ServiceState::kStartFailed;
+  if (absl::Status s = lifecycle_.BeginStart(); !s.ok()) return s;
+  if (absl::Status s = ValidateProducerOptions(group_, options_); !s.ok()) {
+    return lifecycle_.StartFailed(s);
   }
-  if (absl::Status s = ValidateProducerOptions(group_, options_); !s.ok()) return s;
   {
     // As RocketMQ: the default topic's route is fetched with the others from
     // the start, so the brokers are known (and hear the first heartbeat)
@@ -88,50 +82,29 @@ absl::Status ProducerImpl::Start() {
   }
   absl::StatusOr<std::shared_ptr<ClientInstance>> instance =
       ClientRegistry::Default().RegisterProducer(options_.client, group_, this);
-  if (!instance.ok()) {
-    absl::MutexLock lock(&mu_);
-    // A taken group leaves the producer startable later, as in RocketMQ.
-    if (instance.status().code() == absl::StatusCode::kFailedPrecondition) {
-      state_ = ServiceState::kCreateJust;
-    }
-    return instance.status();
-  }
+  if (!instance.ok()) return lifecycle_.StartFailed(instance.status());
   (*instance)->SendHeartbeatToAllBrokers();
-  absl::MutexLock lock(&mu_);
-  instance_ = *std::move(instance);
-  state_ = ServiceState::kRunning;
   VLOG(1) << "producer group " << group_ << " started in client instance "
-          << instance_->client_id();
+          << (*instance)->client_id();
+  lifecycle_.Started(*std::move(instance));
   return absl::OkStatus();
 }
 
 void ProducerImpl::Shutdown() {
-  std::shared_ptr<ClientInstance> instance;
-  {
-    absl::MutexLock lock(&mu_);
-    if (state_ != ServiceState::kRunning) return;
-    state_ = ServiceState::kShutdownAlready;
-    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return inflight_ == 0; };
-    mu_.Await(absl::Condition(&idle));
-    instance = std::move(instance_);
-  }
+  std::shared_ptr<ClientInstance> instance = lifecycle_.Shutdown();
+  if (instance == nullptr) return;
+  lifecycle_.ShutdownDone();
   ClientRegistry::Default().UnregisterProducer(instance, group_);
   VLOG(1) << "producer group " << group_ << " shut down";
 }
 
-ServiceState ProducerImpl::state() const {
-  absl::MutexLock lock(&mu_);
-  return state_;
-}
+ServiceState ProducerImpl::state() const { return lifecycle_.state(); }
 
-std::string ProducerImpl::client_id() const {
-  absl::MutexLock lock(&mu_);
-  return instance_ == nullptr ? std::string() : instance_->client_id();
-}
+std::string ProducerImpl::client_id() const { return lifecycle_.client_id(); }
 
 absl::Status ProducerImpl::AddSendHook(std::shared_ptr<SendHook> hook) {
   absl::MutexLock lock(&mu_);
-  if (state_ != ServiceState::kCreateJust) {
+  if (lifecycle_.state() != ServiceState::kCreateJust) {
     return absl::FailedPreconditionError("send hooks must be added before Start()");
   }
   hooks_.push_back(std::move(hook));
@@ -143,21 +116,6 @@ std::vector<std::string> ProducerImpl::TopicsInUse() const {
   std::vector<std::string> topics;
   for (const auto& [topic, index] : topics_) topics.push_back(topic);
   return topics;
-}
-
-absl::StatusOr<std::shared_ptr<ClientInstance>> ProducerImpl::CheckRunning() {
-  absl::MutexLock lock(&mu_);
-  if (state_ != ServiceState::kRunning) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "producer group ", group_, " is not running (state ", ServiceStateName(state_), ")"));
-  }
-  ++inflight_;
-  return instance_;
-}
-
-void ProducerImpl::EndInflight() {
-  absl::MutexLock lock(&mu_);
-  --inflight_;
 }
 
 absl::Status ProducerImpl::ValidateMessage(const Message& message) const {
@@ -272,7 +230,7 @@ absl::StatusOr<std::shared_ptr<ProducerImpl::SendOperation>> ProducerImpl::Launc
     SendDone done) {
   SendDone finish = [this, done = std::move(done)](absl::StatusOr<SendResult> result) {
     done(std::move(result));
-    EndInflight();
+    lifecycle_.Leave();
   };
   const absl::Time begin = absl::Now();
   absl::StatusOr<TopicEntry> entry = FindTopicEntry(*instance, topic, begin + plan.timeout);
@@ -323,10 +281,10 @@ absl::StatusOr<SendResult> ProducerImpl::LaunchAndWait(
 }
 
 absl::StatusOr<SendResult> ProducerImpl::SendOne(const Message& message, SendPlan plan) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning();
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = lifecycle_.Enter();
   if (!instance.ok()) return instance.status();
   if (absl::Status s = ValidateMessage(message); !s.ok()) {
-    EndInflight();
+    lifecycle_.Leave();
     return s;
   }
   auto request = std::make_shared<broker::v1::SendStreamRequest>();
@@ -344,14 +302,14 @@ absl::StatusOr<SendResult> ProducerImpl::Send(const Message& message, absl::Dura
 
 void ProducerImpl::SendAsync(const Message& message, SendCallback callback,
                              absl::Duration timeout) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning();
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = lifecycle_.Enter();
   if (!instance.ok()) {
     callback(instance.status());
     return;
   }
   if (absl::Status s = ValidateMessage(message); !s.ok()) {
     callback(s);
-    EndInflight();
+    lifecycle_.Leave();
     return;
   }
   auto request = std::make_shared<broker::v1::SendStreamRequest>();
@@ -365,10 +323,10 @@ void ProducerImpl::SendAsync(const Message& message, SendCallback callback,
 }
 
 absl::Status ProducerImpl::SendOneway(const Message& message) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning();
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = lifecycle_.Enter();
   if (!instance.ok()) return instance.status();
   if (absl::Status s = ValidateMessage(message); !s.ok()) {
-    EndInflight();
+    lifecycle_.Leave();
     return s;
   }
   auto request = std::make_shared<broker::v1::SendStreamRequest>();
@@ -385,8 +343,8 @@ absl::Status ProducerImpl::SendOneway(const Message& message) {
 absl::StatusOr<SendResult> ProducerImpl::SendSelect(const Message& message,
                                                     const MessageQueueSelector& selector) {
   if (!selector) {
-    if (absl::Status s = CheckRunning().status(); !s.ok()) return s;
-    EndInflight();
+    if (absl::Status s = lifecycle_.Enter().status(); !s.ok()) return s;
+    lifecycle_.Leave();
     return absl::InvalidArgumentError("message queue selector is empty");
   }
   SendPlan plan;
@@ -407,8 +365,8 @@ absl::StatusOr<SendResult> ProducerImpl::SendSelect(const Message& message,
 absl::StatusOr<SendResult> ProducerImpl::SendToQueue(const Message& message,
                                                      const MessageQueue& queue) {
   if (queue.topic != message.topic()) {
-    if (absl::Status s = CheckRunning().status(); !s.ok()) return s;
-    EndInflight();
+    if (absl::Status s = lifecycle_.Enter().status(); !s.ok()) return s;
+    lifecycle_.Leave();
     return absl::InvalidArgumentError(absl::StrCat(
         "queue ", queue.ToString(), " is not of the message's topic ", message.topic()));
   }
@@ -459,13 +417,13 @@ absl::StatusOr<std::shared_ptr<broker::v1::SendStreamRequest>> ProducerImpl::Pre
 }
 
 absl::StatusOr<SendResult> ProducerImpl::SendBatch(const std::vector<Message>& messages) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning();
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = lifecycle_.Enter();
   if (!instance.ok()) return instance.status();
   std::string msg_ids;
   absl::StatusOr<std::shared_ptr<broker::v1::SendStreamRequest>> request =
       PrepareBatch(messages, &msg_ids);
   if (!request.ok()) {
-    EndInflight();
+    lifecycle_.Leave();
     return request.status();
   }
   SendPlan plan;
@@ -477,13 +435,13 @@ absl::StatusOr<SendResult> ProducerImpl::SendBatch(const std::vector<Message>& m
 
 absl::StatusOr<std::vector<MessageQueue>> ProducerImpl::FetchPublishQueues(
     const std::string& topic) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = CheckRunning();
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = lifecycle_.Enter();
   if (!instance.ok()) return instance.status();
   absl::Status valid = ValidateTopic(topic);
   absl::StatusOr<TopicEntry> entry =
       valid.ok() ? FindTopicEntry(**instance, topic, absl::Now() + options_.client.api_timeout)
                  : absl::StatusOr<TopicEntry>(valid);
-  EndInflight();
+  lifecycle_.Leave();
   if (!entry.ok()) return entry.status();
   return entry->info->queues();
 }

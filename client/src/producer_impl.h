@@ -16,6 +16,7 @@
 #include "client/src/client_instance.h"
 #include "client/src/clock.h"
 #include "client/src/fault_strategy.h"
+#include "client/src/member_lifecycle.h"
 #include "client/src/send_retry.h"
 #include "client/src/thread_local_index.h"
 #include "client/src/topic_publish_info.h"
@@ -35,8 +36,8 @@ class ProducerImpl : public ProducerMember {
   ~ProducerImpl() override;
 
   absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
-  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
-  ServiceState state() const ABSL_LOCKS_EXCLUDED(mu_);
+  void Shutdown();
+  ServiceState state() const;
 
   absl::StatusOr<SendResult> Send(const Message& message, absl::Duration timeout);
   void SendAsync(const Message& message, SendCallback callback, absl::Duration timeout);
@@ -50,7 +51,7 @@ class ProducerImpl : public ProducerMember {
 
   const std::string& group() const { return group_; }
   const ProducerOptions& options() const { return options_; }
-  std::string client_id() const ABSL_LOCKS_EXCLUDED(mu_);
+  std::string client_id() const;
 
   // ProducerMember.
   std::vector<std::string> TopicsInUse() const override ABSL_LOCKS_EXCLUDED(mu_);
@@ -77,10 +78,6 @@ class ProducerImpl : public ProducerMember {
     std::function<absl::StatusOr<MessageQueue>(const TopicPublishInfo&)> choose_queue;
   };
 
-  // The instance, counting one more send in flight (Shutdown() waits for
-  // none; `done` of Launch() ends it); else FAILED_PRECONDITION.
-  absl::StatusOr<std::shared_ptr<ClientInstance>> CheckRunning() ABSL_LOCKS_EXCLUDED(mu_);
-  void EndInflight() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ValidateMessage(const Message& message) const;
   // Fills `request` with the message as sent: unique id set, body compressed
   // when allowed and worth it; returns the unique id.
@@ -90,11 +87,11 @@ class ProducerImpl : public ProducerMember {
   // carries; MESSAGE_ILLEGAL when the batch is not one.
   absl::StatusOr<std::shared_ptr<broker::v1::SendStreamRequest>> PrepareBatch(
       const std::vector<Message>& messages, std::string* msg_ids) const;
-  // Every send's path after CheckRunning() and its validation: the topic's
+  // Every send's path after lifecycle_.Enter() and its validation: the topic's
   // route (by `plan.timeout` from now), the queue when chosen, then the
   // operation. `hook_message` is what the hooks see (copied for async and
   // oneway sends). `done` runs exactly once, on this thread when the send
-  // fails before an attempt went out; the in-flight count ends with it.
+  // fails before an attempt went out; lifecycle_.Leave() follows it.
   // Returns the operation, or the error it ended with before an attempt
   // went out.
   absl::StatusOr<std::shared_ptr<SendOperation>> Launch(
@@ -125,13 +122,12 @@ class ProducerImpl : public ProducerMember {
   // Written only before Start() (under mu_), read without the lock after it.
   std::vector<std::shared_ptr<SendHook>> hooks_;
 
+  // Sends in flight are its calls in flight: Shutdown() waits for them.
+  MemberLifecycle lifecycle_;
+
   mutable absl::Mutex mu_;
-  ServiceState state_ ABSL_GUARDED_BY(mu_) = ServiceState::kCreateJust;
-  std::shared_ptr<ClientInstance> instance_ ABSL_GUARDED_BY(mu_);
   // Round-robin index of each topic in use; the routes are the instance's.
   absl::flat_hash_map<std::string, std::shared_ptr<ThreadLocalIndex>> topics_ ABSL_GUARDED_BY(mu_);
-  // Sends whose outcome has not been reported; Shutdown() waits for 0.
-  int inflight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace client_internal

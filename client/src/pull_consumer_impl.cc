@@ -32,61 +32,40 @@ std::string BrokerLabel(const MessageQueue& queue, const std::string& address) {
 }  // namespace
 
 PullConsumerImpl::PullConsumerImpl(std::string group, PullConsumerOptions options)
-    : group_(std::move(group)), options_(std::move(options)) {}
+    : group_(std::move(group)),
+      options_(std::move(options)),
+      lifecycle_(absl::StrCat("consumer group ", group_)) {}
 
 PullConsumerImpl::~PullConsumerImpl() { Shutdown(); }
 
 absl::Status PullConsumerImpl::Start() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (state_ != ServiceState::kCreateJust) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("consumer group ", group_, " cannot start: state is ",
-                       ServiceStateName(state_), " (a consumer starts once)"));
-    }
-    state_ = ServiceState::kStartFailed;
-  }
-  if (absl::Status s = ValidateGroup(group_); !s.ok()) return s;
+  if (absl::Status s = lifecycle_.BeginStart(); !s.ok()) return s;
+  if (absl::Status s = ValidateGroup(group_); !s.ok()) return lifecycle_.StartFailed(s);
   if (options_.pull_timeout <= absl::ZeroDuration() ||
       options_.broker_suspend_max <= absl::ZeroDuration() ||
       options_.timeout_when_suspend <= options_.broker_suspend_max) {
-    return absl::InvalidArgumentError(
-        "pull timeouts must be positive, and timeout_when_suspend longer than broker_suspend_max");
+    return lifecycle_.StartFailed(absl::InvalidArgumentError(
+        "pull timeouts must be positive, and timeout_when_suspend longer than broker_suspend_max"));
   }
   absl::StatusOr<std::shared_ptr<ClientInstance>> instance =
       ClientRegistry::Default().RegisterConsumer(options_.client, group_, this);
-  if (!instance.ok()) {
-    absl::MutexLock lock(&mu_);
-    if (instance.status().code() == absl::StatusCode::kFailedPrecondition) {
-      state_ = ServiceState::kCreateJust;
-    }
-    return instance.status();
-  }
+  if (!instance.ok()) return lifecycle_.StartFailed(instance.status());
   (*instance)->SendHeartbeatToAllBrokers();
-  absl::MutexLock lock(&mu_);
-  instance_ = *std::move(instance);
-  state_ = ServiceState::kRunning;
   VLOG(1) << "pull consumer group " << group_ << " started in client instance "
-          << instance_->client_id();
+          << (*instance)->client_id();
+  lifecycle_.Started(*std::move(instance));
   return absl::OkStatus();
 }
 
 void PullConsumerImpl::Shutdown() {
-  std::shared_ptr<ClientInstance> instance;
-  {
-    absl::MutexLock lock(&mu_);
-    if (state_ != ServiceState::kRunning) return;
-    state_ = ServiceState::kShutdownAlready;
-    instance = std::move(instance_);
-  }
+  std::shared_ptr<ClientInstance> instance = lifecycle_.Shutdown();
+  if (instance == nullptr) return;
+  lifecycle_.ShutdownDone();
   ClientRegistry::Default().UnregisterConsumer(instance, group_);
   VLOG(1) << "pull consumer group " << group_ << " shut down";
 }
 
-ServiceState PullConsumerImpl::state() const {
-  absl::MutexLock lock(&mu_);
-  return state_;
-}
+ServiceState PullConsumerImpl::state() const { return lifecycle_.state(); }
 
 std::vector<std::string> PullConsumerImpl::TopicsInUse() const {
   absl::MutexLock lock(&mu_);
@@ -108,13 +87,11 @@ broker::v1::ConsumerData PullConsumerImpl::HeartbeatData() const {
 absl::StatusOr<std::shared_ptr<ClientInstance>> PullConsumerImpl::CheckRunning(
     const std::string& topic) {
   if (absl::Status s = ValidateTopic(topic); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = lifecycle_.Running();
+  if (!instance.ok()) return instance.status();
   absl::MutexLock lock(&mu_);
-  if (state_ != ServiceState::kRunning) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "consumer group ", group_, " is not running (state ", ServiceStateName(state_), ")"));
-  }
   topics_.insert(topic);
-  return instance_;
+  return instance;
 }
 
 absl::StatusOr<std::vector<MessageQueue>> PullConsumerImpl::FetchSubscribeQueues(

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/src/client_instance.h"
+#include "client/src/member_lifecycle.h"
 #include "mq/pull_consumer.h"
 #include "proto/broker.pb.h"
 
@@ -70,9 +71,9 @@ class PullConsumerImpl : public ConsumerMember {
   const std::string group_;
   const PullConsumerOptions options_;
 
+  MemberLifecycle lifecycle_;
+
   mutable absl::Mutex mu_;
-  ServiceState state_ ABSL_GUARDED_BY(mu_) = ServiceState::kCreateJust;
-  std::shared_ptr<ClientInstance> instance_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> topics_ ABSL_GUARDED_BY(mu_);
   // Broker id the last pull of a queue suggested (0 = master).
   std::map<MessageQueue, int64_t> suggested_broker_ ABSL_GUARDED_BY(mu_);

@@ -100,22 +100,22 @@ std::string QueueLabel(const MessageQueue& queue, const std::string& address) {
 }  // namespace
 
 PushConsumerImpl::PushConsumerImpl(std::string group, PushConsumerOptions options)
-    : group_(std::move(group)), options_(std::move(options)) {}
+    : group_(std::move(group)),
+      options_(std::move(options)),
+      lifecycle_(absl::StrCat("consumer group ", group_)) {}
 
 PushConsumerImpl::~PushConsumerImpl() { Shutdown(); }
 
 absl::Status PushConsumerImpl::Subscribe(const std::string& topic, absl::string_view expression) {
   if (absl::Status s = ValidateTopic(topic); !s.ok()) return s;
-  std::shared_ptr<ClientInstance> instance;
+  if (lifecycle_.state() == ServiceState::kShutdownAlready) {
+    return absl::FailedPreconditionError(absl::StrCat("consumer group ", group_, " is shut down"));
+  }
   {
     absl::MutexLock lock(&mu_);
-    if (state_ == ServiceState::kShutdownAlready) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("consumer group ", group_, " is shut down"));
-    }
     subscriptions_[topic] = ParseSubscription(topic, expression);
-    instance = instance_;
   }
+  std::shared_ptr<ClientInstance> instance = lifecycle_.instance();
   if (instance != nullptr) {
     absl::Status route = instance->UpdateTopicRouteFromNameServer(topic);
     if (!route.ok()) LOG(WARNING) << "route of subscribed topic " << topic << ": " << route;
@@ -126,14 +126,13 @@ absl::Status PushConsumerImpl::Subscribe(const std::string& topic, absl::string_
 }
 
 absl::Status PushConsumerImpl::Unsubscribe(const std::string& topic) {
-  std::shared_ptr<ClientInstance> instance;
   {
     absl::MutexLock lock(&mu_);
     if (subscriptions_.erase(topic) == 0) {
       return absl::NotFoundError(absl::StrCat("topic ", topic, " is not subscribed"));
     }
-    instance = instance_;
   }
+  std::shared_ptr<ClientInstance> instance = lifecycle_.instance();
   if (instance != nullptr) {
     instance->SendHeartbeatToAllBrokers();
     RequestRebalance();
@@ -143,7 +142,7 @@ absl::Status PushConsumerImpl::Unsubscribe(const std::string& topic) {
 
 absl::Status PushConsumerImpl::RegisterMessageListener(MessageListener listener) {
   absl::MutexLock lock(&mu_);
-  if (state_ != ServiceState::kCreateJust) {
+  if (lifecycle_.state() != ServiceState::kCreateJust) {
     return absl::FailedPreconditionError("the message listener must be registered before Start()");
   }
   listener_ = std::move(listener);
@@ -151,23 +150,18 @@ absl::Status PushConsumerImpl::RegisterMessageListener(MessageListener listener)
 }
 
 absl::Status PushConsumerImpl::Start() {
+  if (absl::Status s = lifecycle_.BeginStart(); !s.ok()) return s;
   std::vector<std::string> topics;
   {
     absl::MutexLock lock(&mu_);
-    if (state_ != ServiceState::kCreateJust) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("consumer group ", group_, " cannot start: state is ",
-                       ServiceStateName(state_), " (a consumer starts once)"));
-    }
-    state_ = ServiceState::kStartFailed;
     if (listener_ == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("consumer group ", group_, ": register a message listener before Start()"));
+      return lifecycle_.StartFailed(absl::InvalidArgumentError(
+          absl::StrCat("consumer group ", group_, ": register a message listener before Start()")));
     }
     for (const auto& [topic, subscription] : subscriptions_) topics.push_back(topic);
   }
-  if (absl::Status s = ValidateGroup(group_); !s.ok()) return s;
-  if (absl::Status s = ValidateOptions(options_); !s.ok()) return s;
+  if (absl::Status s = ValidateGroup(group_); !s.ok()) return lifecycle_.StartFailed(s);
+  if (absl::Status s = ValidateOptions(options_); !s.ok()) return lifecycle_.StartFailed(s);
   consume_timestamp_ = options_.consume_timestamp == absl::InfinitePast()
                            ? absl::Now() - kDefaultConsumeTimestampAge
                            : options_.consume_timestamp;
@@ -181,17 +175,11 @@ absl::Status PushConsumerImpl::Start() {
         [this](const MessageQueue& queue) { return QueryCommittedOffset(queue); },
         [this](const MessageQueue& queue, int64_t offset) { return CommitOffset(queue, offset); });
   }
-  if (absl::Status s = offset_store_->Load(); !s.ok()) return s;
+  if (absl::Status s = offset_store_->Load(); !s.ok()) return lifecycle_.StartFailed(s);
 
   absl::StatusOr<std::shared_ptr<ClientInstance>> instance =
       ClientRegistry::Default().RegisterConsumer(options_.client, group_, this);
-  if (!instance.ok()) {
-    absl::MutexLock lock(&mu_);
-    if (instance.status().code() == absl::StatusCode::kFailedPrecondition) {
-      state_ = ServiceState::kCreateJust;
-    }
-    return instance.status();
-  }
+  if (!instance.ok()) return lifecycle_.StartFailed(instance.status());
   // The brokers of the subscribed topics must be known for the heartbeat to
   // reach them, and the heartbeat must arrive before the first rebalance asks
   // who is in the group.
@@ -203,10 +191,9 @@ absl::Status PushConsumerImpl::Start() {
 
   pull_executor_ = std::make_unique<TaskExecutor>("pull", 1);
   consume_executor_ = std::make_unique<TaskExecutor>("consume", options_.consume_thread_count);
+  lifecycle_.Started(*instance);
   {
     absl::MutexLock lock(&mu_);
-    instance_ = *instance;
-    state_ = ServiceState::kRunning;
     rebalance_requested_ = true;
   }
   scheduler_.Schedule("persist consumer offsets", options_.persist_consumer_offset_interval,
@@ -221,13 +208,11 @@ absl::Status PushConsumerImpl::Start() {
 }
 
 void PushConsumerImpl::Shutdown() {
-  std::shared_ptr<ClientInstance> instance;
+  std::shared_ptr<ClientInstance> instance = lifecycle_.Shutdown();
+  if (instance == nullptr) return;
   {
     absl::MutexLock lock(&mu_);
-    if (state_ != ServiceState::kRunning) return;
-    state_ = ServiceState::kShutdownAlready;
     stopping_ = true;
-    instance = instance_;
   }
   rebalance_thread_.join();
   scheduler_.Stop();
@@ -254,17 +239,11 @@ void PushConsumerImpl::Shutdown() {
   }
   offset_store_->Persist(queues);
   ClientRegistry::Default().UnregisterConsumer(instance, group_);
-  {
-    absl::MutexLock lock(&mu_);
-    instance_.reset();
-  }
+  lifecycle_.ShutdownDone();
   VLOG(1) << "push consumer group " << group_ << " shut down";
 }
 
-ServiceState PushConsumerImpl::state() const {
-  absl::MutexLock lock(&mu_);
-  return state_;
-}
+ServiceState PushConsumerImpl::state() const { return lifecycle_.state(); }
 
 std::vector<MessageQueue> PushConsumerImpl::AssignedQueues() const {
   absl::MutexLock lock(&mu_);
@@ -273,10 +252,7 @@ std::vector<MessageQueue> PushConsumerImpl::AssignedQueues() const {
   return queues;
 }
 
-std::string PushConsumerImpl::client_id() const {
-  absl::MutexLock lock(&mu_);
-  return instance_ == nullptr ? std::string() : instance_->client_id();
-}
+std::string PushConsumerImpl::client_id() const { return lifecycle_.client_id(); }
 
 std::vector<std::string> PushConsumerImpl::TopicsInUse() const {
   absl::MutexLock lock(&mu_);
@@ -303,10 +279,7 @@ void PushConsumerImpl::OnTopicRouteChanged(const std::string& topic) {
   if (subscriptions_.count(topic) != 0) rebalance_requested_ = true;
 }
 
-std::shared_ptr<ClientInstance> PushConsumerImpl::Instance() const {
-  absl::MutexLock lock(&mu_);
-  return instance_;
-}
+std::shared_ptr<ClientInstance> PushConsumerImpl::Instance() const { return lifecycle_.instance(); }
 
 void PushConsumerImpl::RequestRebalance() {
   absl::MutexLock lock(&mu_);

@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/src/client_instance.h"
+#include "client/src/member_lifecycle.h"
 #include "client/src/offset_store.h"
 #include "client/src/process_queue.h"
 #include "client/src/scheduler.h"
@@ -32,10 +33,10 @@
 namespace mq {
 namespace client_internal {
 
-// Thread-safe, as mq::PushConsumer. Lock order: the client instance's lock,
-// then mu_ (the instance calls TopicsInUse(), HeartbeatData() and
-// OnTopicRouteChanged() with its lock held), so nothing here calls into the
-// instance while holding mu_.
+// Thread-safe, as mq::PushConsumer. The instance calls TopicsInUse(),
+// HeartbeatData() and OnTopicRouteChanged() holding its membership lock for
+// reading only, so nothing here may register or remove a member while
+// holding mu_; mu_ may be held while reading lifecycle_.
 class PushConsumerImpl : public ConsumerMember {
  public:
   PushConsumerImpl(std::string group, PushConsumerOptions options);
@@ -129,11 +130,11 @@ class PushConsumerImpl : public ConsumerMember {
   Scheduler scheduler_;
   std::thread rebalance_thread_;
 
+  MemberLifecycle lifecycle_;
+
   mutable absl::Mutex mu_;
-  ServiceState state_ ABSL_GUARDED_BY(mu_) = ServiceState::kCreateJust;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool rebalance_requested_ ABSL_GUARDED_BY(mu_) = false;
-  std::shared_ptr<ClientInstance> instance_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, broker::v1::SubscriptionData> subscriptions_ ABSL_GUARDED_BY(mu_);
   std::map<MessageQueue, std::shared_ptr<QueueState>> assigned_ ABSL_GUARDED_BY(mu_);
   std::map<PullCall*, std::unique_ptr<PullCall>> inflight_pulls_ ABSL_GUARDED_BY(mu_);
