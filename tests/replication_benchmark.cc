@@ -26,8 +26,9 @@
 #include "absl/time/clock.h"
 #include "common/grpc_options.h"
 #include "proto/broker.grpc.pb.h"
-#include "tests/support/cluster_processes.h"
-#include "tests/support/server_process.h"
+#include "testing/cluster_processes.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
 
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "Load time per mode.");
 ABSL_FLAG(int, senders, 8, "Concurrent sender threads.");

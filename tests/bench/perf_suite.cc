@@ -36,6 +36,8 @@
 #include "mq/message.h"
 #include "mq/producer.h"
 #include "mq/push_consumer.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
 #include "tests/bench/broker_load.h"
 #include "tests/bench/cleanup_on_signal.h"
 #include "tests/bench/echo.grpc.pb.h"
@@ -43,7 +45,6 @@
 #include "tests/bench/load_generator.h"
 #include "tests/bench/pipelined_stream_client.h"
 #include "tests/bench/server_memory.h"
-#include "tests/support/server_process.h"
 
 ABSL_FLAG(bool, serve_echo, false, "Run as the echo server (used by the suite itself).");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "Length of each timed run.");

@@ -1,4 +1,4 @@
-#include "services/broker/testing/fake_store.h"
+#include "testing/fake_store.h"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 #include "absl/time/clock.h"
 #include "services/store/message_format.h"
 
-namespace mq::broker::testing {
+namespace mq::testing {
 
 namespace {
 
@@ -385,4 +385,4 @@ size_t FakeStore::watch_count() const {
   return listeners_.size();
 }
 
-}  // namespace mq::broker::testing
+}  // namespace mq::testing

@@ -1,14 +1,13 @@
 // Sets or unsets an environment variable for a test's scope and restores the
 // value it had, so a test does not depend on the environment it runs in.
-#ifndef MQ_CLIENT_SRC_TESTING_SCOPED_ENV_H_
-#define MQ_CLIENT_SRC_TESTING_SCOPED_ENV_H_
+#ifndef MQ_TESTING_SCOPED_ENV_H_
+#define MQ_TESTING_SCOPED_ENV_H_
 
 #include <cstdlib>
 #include <optional>
 #include <string>
 
-namespace mq {
-namespace client_internal {
+namespace mq::testing {
 
 class ScopedEnv {
  public:
@@ -36,7 +35,6 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::testing
 
-#endif  // MQ_CLIENT_SRC_TESTING_SCOPED_ENV_H_
+#endif  // MQ_TESTING_SCOPED_ENV_H_

@@ -1,4 +1,4 @@
-#include "tests/support/network_namespace.h"
+#include "testing/network_namespace.h"
 
 #include <fcntl.h>
 #include <sched.h>

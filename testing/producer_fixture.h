@@ -1,16 +1,15 @@
 // A name server and two brokers ("broker-a", "broker-b", 4 queues each) serving
 // topic "T", plus producer options pointing at them, for producer tests.
-#ifndef MQ_CLIENT_SRC_TESTING_PRODUCER_FIXTURE_H_
-#define MQ_CLIENT_SRC_TESTING_PRODUCER_FIXTURE_H_
+#ifndef MQ_TESTING_PRODUCER_FIXTURE_H_
+#define MQ_TESTING_PRODUCER_FIXTURE_H_
 
 #include <string>
 
-#include "client/src/testing/fake_servers.h"
 #include "gtest/gtest.h"
 #include "mq/producer.h"
+#include "testing/fake_servers.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::testing {
 
 class ProducerFixture : public ::testing::Test {
  protected:
@@ -33,7 +32,6 @@ class ProducerFixture : public ::testing::Test {
   FakeBroker broker_b_;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::testing
 
-#endif  // MQ_CLIENT_SRC_TESTING_PRODUCER_FIXTURE_H_
+#endif  // MQ_TESTING_PRODUCER_FIXTURE_H_

@@ -1,7 +1,7 @@
 // A minimal client of gRPC's server reflection service (v1alpha, which gRPC
 // 1.51 serves), doing what `grpcurl list` and `grpcurl describe` do.
-#ifndef MQ_TESTS_SUPPORT_REFLECTION_CLIENT_H_
-#define MQ_TESTS_SUPPORT_REFLECTION_CLIENT_H_
+#ifndef MQ_TESTING_REFLECTION_CLIENT_H_
+#define MQ_TESTING_REFLECTION_CLIENT_H_
 
 #include <google/protobuf/descriptor.pb.h>
 #include <grpcpp/channel.h>
@@ -24,4 +24,4 @@ absl::StatusOr<std::vector<google::protobuf::FileDescriptorProto>> FileContainin
 
 }  // namespace mq::testing
 
-#endif  // MQ_TESTS_SUPPORT_REFLECTION_CLIENT_H_
+#endif  // MQ_TESTING_REFLECTION_CLIENT_H_

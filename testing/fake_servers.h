@@ -2,8 +2,8 @@
 // 127.0.0.1 with a port picked by the kernel. Each can refuse (Stop()), hang
 // (hold a call until the client's deadline passes) or answer a chosen
 // response code. Thread-safe.
-#ifndef MQ_CLIENT_SRC_TESTING_FAKE_SERVERS_H_
-#define MQ_CLIENT_SRC_TESTING_FAKE_SERVERS_H_
+#ifndef MQ_TESTING_FAKE_SERVERS_H_
+#define MQ_TESTING_FAKE_SERVERS_H_
 
 #include <grpcpp/server.h>
 #include <grpcpp/server_context.h>
@@ -24,8 +24,7 @@
 #include "proto/common.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::testing {
 
 // How a fake answers one call.
 struct FakeReply {
@@ -217,7 +216,6 @@ struct RouteEntry {
 // A route with one QueueData and one BrokerData (master only) per entry.
 common::v1::TopicRouteData MakeRoute(const std::vector<RouteEntry>& entries);
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::testing
 
-#endif  // MQ_CLIENT_SRC_TESTING_FAKE_SERVERS_H_
+#endif  // MQ_TESTING_FAKE_SERVERS_H_

@@ -1,7 +1,8 @@
 // Starts a server binary of this project as a child process for integration
-// tests, waits until it prints the line saying where it listens, and stops it.
-#ifndef MQ_TESTS_SUPPORT_SERVER_PROCESS_H_
-#define MQ_TESTS_SUPPORT_SERVER_PROCESS_H_
+// tests, waits until it prints the line saying where it listens, and stops it;
+// runs a command-line tool to completion with its output captured.
+#ifndef MQ_TESTING_SERVER_PROCESS_H_
+#define MQ_TESTING_SERVER_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -21,9 +22,6 @@ namespace mq::testing {
 // Path of a binary built by Bazel and listed in the test's `data`, e.g.
 // "services/namesrv/namesrv".
 std::string RunfilePath(const std::string& workspace_relative_path);
-
-// A fresh empty directory under the test's temporary directory.
-std::string MakeTempDir(const std::string& prefix);
 
 // One child process. Its stdout is read line by line (and echoed to the test's
 // stderr with a prefix); its stderr goes to the test's stderr. The destructor
@@ -82,6 +80,17 @@ class ServerProcess {
   bool eof_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+struct ToolResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `binary` with `args` to completion (killed after `timeout`, which is
+// then an error) and returns its exit code and output.
+absl::StatusOr<ToolResult> RunTool(const std::string& binary, const std::vector<std::string>& args,
+                                   absl::Duration timeout = absl::Seconds(30));
+
 }  // namespace mq::testing
 
-#endif  // MQ_TESTS_SUPPORT_SERVER_PROCESS_H_
+#endif  // MQ_TESTING_SERVER_PROCESS_H_

@@ -7,8 +7,8 @@
 // kernel deletes the namespace with every interface in it (a veth pair goes
 // when either end goes). Nothing is named in /run/netns and nothing is left in
 // the test's own namespace, so no cleanup can be forgotten.
-#ifndef MQ_TESTS_SUPPORT_NETWORK_NAMESPACE_H_
-#define MQ_TESTS_SUPPORT_NETWORK_NAMESPACE_H_
+#ifndef MQ_TESTING_NETWORK_NAMESPACE_H_
+#define MQ_TESTING_NETWORK_NAMESPACE_H_
 
 #include <sys/types.h>
 
@@ -65,4 +65,4 @@ class NetworkNamespace {
 
 }  // namespace mq::testing
 
-#endif  // MQ_TESTS_SUPPORT_NETWORK_NAMESPACE_H_
+#endif  // MQ_TESTING_NETWORK_NAMESPACE_H_

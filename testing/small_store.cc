@@ -1,12 +1,12 @@
-#include "services/broker/testing/message_store_for_test.h"
+#include "testing/small_store.h"
 
 #include <gtest/gtest.h>
 
 #include <utility>
 
-#include "services/store/test_util.h"
+#include "testing/wait.h"
 
-namespace mq::broker::testing {
+namespace mq::testing {
 
 store::MessageStoreOptions SmallStoreOptions(const std::string& dir) {
   store::MessageStoreOptions options;
@@ -29,8 +29,8 @@ std::unique_ptr<store::MessageStore> OpenSmallStore(const std::string& dir) {
 }
 
 bool WaitForDispatch(const store::MessageStore& store, absl::Duration timeout) {
-  return mq::store::WaitFor(
-      [&store] { return store.dispatched_offset() >= store.max_physical_offset(); }, timeout);
+  return WaitUntil([&store] { return store.dispatched_offset() >= store.max_physical_offset(); },
+                   timeout);
 }
 
-}  // namespace mq::broker::testing
+}  // namespace mq::testing

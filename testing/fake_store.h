@@ -4,8 +4,8 @@
 // (statuses of GetMessages, tag filtering, offsets) and adds knobs a real store
 // lacks: a forced put status, injected call errors, a gate that blocks appends,
 // and counters of calls.
-#ifndef MQ_SERVICES_BROKER_TESTING_FAKE_STORE_H_
-#define MQ_SERVICES_BROKER_TESTING_FAKE_STORE_H_
+#ifndef MQ_TESTING_FAKE_STORE_H_
+#define MQ_TESTING_FAKE_STORE_H_
 
 #include <cstdint>
 #include <map>
@@ -19,7 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "services/store/store_api.h"
 
-namespace mq::broker::testing {
+namespace mq::testing {
 
 // Thread-safe.
 class FakeStore : public store::StoreApi {
@@ -112,6 +112,6 @@ class FakeStore : public store::StoreApi {
   bool watch_enabled_ ABSL_GUARDED_BY(listeners_mu_) = true;
 };
 
-}  // namespace mq::broker::testing
+}  // namespace mq::testing
 
-#endif  // MQ_SERVICES_BROKER_TESTING_FAKE_STORE_H_
+#endif  // MQ_TESTING_FAKE_STORE_H_

@@ -1,4 +1,4 @@
-#include "tests/support/cluster_processes.h"
+#include "testing/cluster_processes.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -10,9 +10,28 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/grpc_options.h"
+#include "common/status.h"
+#include "proto/broker.grpc.pb.h"
+#include "proto/namesrv.grpc.pb.h"
+#include "testing/wait.h"
 
 namespace mq::testing {
+namespace {
+
+// The small store sizes that tools/run.sh and tools/local_cluster.sh use.
+std::string SmallStoreFlagfile() {
+  return absl::StrCat("--flagfile=", RunfilePath("tools/small_store.flags"));
+}
+
+std::unique_ptr<grpc::ClientContext> Context() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  return context;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> StartNamesrv(const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"--port=0", "--listen_address=127.0.0.1"};
@@ -24,14 +43,12 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> StartStore(const std::string& nam
                                                           const std::string& data_dir,
                                                           int64_t file_size,
                                                           const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"--port=0",
+  std::vector<std::string> args = {SmallStoreFlagfile(),
+                                   "--port=0",
                                    "--listen_address=127.0.0.1",
                                    absl::StrCat("--data_dir=", data_dir),
                                    absl::StrCat("--commit_log_file_size=", file_size),
                                    "--broker_name=broker-a",
-                                   "--consume_queue_units_per_file=20000",
-                                   "--index_slot_count=20000",
-                                   "--index_max_entries=200000",
                                    "--max_message_size=65536",
                                    "--shutdown_grace=1s",
                                    "--ha_heartbeat_interval=500ms"};
@@ -52,6 +69,53 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> StartBroker(const std::string& na
                                    "--register_interval=10s"};
   args.insert(args.end(), extra.begin(), extra.end());
   return ServerProcess::Start(name, RunfilePath("services/broker/broker"), args);
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> StartStandalone(
+    const std::string& data_dir, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {
+      SmallStoreFlagfile(),         "--port=0",
+      "--listen_address=127.0.0.1", absl::StrCat("--data_dir=", data_dir),
+      "--broker_name=broker-a",     "--shutdown_grace=1s"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return ServerProcess::Start("standalone", RunfilePath("services/standalone/standalone"), args);
+}
+
+absl::Status CreateTopic(const std::string& broker_address, const std::string& topic,
+                         int queue_nums) {
+  std::unique_ptr<broker::v1::Broker::Stub> stub =
+      broker::v1::Broker::NewStub(CreateChannel(broker_address));
+  broker::v1::CreateOrUpdateTopicRequest request;
+  common::v1::TopicConfig* config = request.mutable_config();
+  config->set_topic_name(topic);
+  config->set_read_queue_nums(queue_nums);
+  config->set_write_queue_nums(queue_nums);
+  config->set_perm(common::v1::PERM_READ | common::v1::PERM_WRITE);
+  broker::v1::CreateOrUpdateTopicResponse response;
+  std::unique_ptr<grpc::ClientContext> context = Context();
+  return FromGrpcStatus(stub->CreateOrUpdateTopic(context.get(), request, &response), *context);
+}
+
+absl::Status WaitForRoute(const std::string& namesrv_address, const std::string& topic,
+                          int broker_groups, absl::Duration timeout) {
+  std::unique_ptr<namesrv::v1::NameServer::Stub> stub =
+      namesrv::v1::NameServer::NewStub(CreateChannel(namesrv_address));
+  absl::Status last;
+  const bool listed = WaitUntil(
+      [&] {
+        namesrv::v1::GetRouteInfoByTopicRequest request;
+        request.set_topic(topic);
+        namesrv::v1::GetRouteInfoByTopicResponse response;
+        std::unique_ptr<grpc::ClientContext> context = Context();
+        last =
+            FromGrpcStatus(stub->GetRouteInfoByTopic(context.get(), request, &response), *context);
+        return last.ok() && response.route().queue_datas_size() >= broker_groups;
+      },
+      timeout);
+  if (listed) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat(
+      "the route of ", topic, " did not list ", broker_groups, " broker group(s) within ",
+      absl::FormatDuration(timeout), ": ", last.ToString()));
 }
 
 absl::StatusOr<store::v1::GetStatsResponse> StoreStats(const std::string& address) {

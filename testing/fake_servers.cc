@@ -1,4 +1,4 @@
-#include "client/src/testing/fake_servers.h"
+#include "testing/fake_servers.h"
 
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
@@ -12,8 +12,7 @@
 #include "common/status.h"
 #include "glog/logging.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::testing {
 
 FakeReply FakeReply::Ok(broker::v1::SendStatus status) {
   FakeReply reply;
@@ -469,5 +468,4 @@ common::v1::TopicRouteData MakeRoute(const std::vector<RouteEntry>& entries) {
   return route;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::testing
