@@ -1,4 +1,4 @@
-#include "tests/bench/broker_load.h"
+#include "benchmarks/suite/broker_load.h"
 
 #include <algorithm>
 #include <atomic>

@@ -5,7 +5,7 @@
 // throughput and latency of both, the SYNC/ASYNC throughput ratio, and how far
 // the slave lagged (in bytes, sampled, and the drain time after the load).
 //
-//   bazel run -c opt //tests:replication_benchmark -- --duration=10s --senders=8
+//   bazel run -c opt //benchmarks:replication_benchmark -- --duration=10s --senders=8
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>

@@ -4,8 +4,8 @@
 // for Echo.EchoStream (answers come in request order) and
 // Broker.SendMessageStream (answers carry the request id, in completion
 // order).
-#ifndef MQ_TESTS_BENCH_PIPELINED_STREAM_CLIENT_H_
-#define MQ_TESTS_BENCH_PIPELINED_STREAM_CLIENT_H_
+#ifndef MQ_BENCHMARKS_SUITE_PIPELINED_STREAM_CLIENT_H_
+#define MQ_BENCHMARKS_SUITE_PIPELINED_STREAM_CLIENT_H_
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/client_callback.h>
@@ -144,4 +144,4 @@ class PipelinedStreamClient final : public grpc::ClientBidiReactor<Request, Resp
 
 }  // namespace mq::bench
 
-#endif  // MQ_TESTS_BENCH_PIPELINED_STREAM_CLIENT_H_
+#endif  // MQ_BENCHMARKS_SUITE_PIPELINED_STREAM_CLIENT_H_

@@ -1,7 +1,7 @@
 // The null echo server of the benchmark suite, on gRPC's callback API as the
 // broker's service, so both pay the same server-side transport costs.
-#ifndef MQ_TESTS_BENCH_ECHO_SERVICE_H_
-#define MQ_TESTS_BENCH_ECHO_SERVICE_H_
+#ifndef MQ_BENCHMARKS_SUITE_ECHO_SERVICE_H_
+#define MQ_BENCHMARKS_SUITE_ECHO_SERVICE_H_
 
 namespace mq::bench {
 
@@ -11,4 +11,4 @@ int ServeEcho();
 
 }  // namespace mq::bench
 
-#endif  // MQ_TESTS_BENCH_ECHO_SERVICE_H_
+#endif  // MQ_BENCHMARKS_SUITE_ECHO_SERVICE_H_

@@ -1,4 +1,4 @@
-#include "tests/bench/echo_service.h"
+#include "benchmarks/suite/echo_service.h"
 
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
@@ -10,8 +10,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "benchmarks/suite/echo.grpc.pb.h"
 #include "common/grpc_options.h"
-#include "tests/bench/echo.grpc.pb.h"
 
 namespace mq::bench {
 namespace {

@@ -11,7 +11,7 @@ one run on a small shared machine moves by a third. Writes into --out:
 Stops every process it started, also when interrupted.
 
 Run it through Bazel, which builds everything first:
-  bazel run -c opt //tests/bench:suite -- [--duration=5] [--out=DIR]
+  bazel run -c opt //benchmarks/suite:suite -- [--duration=5] [--out=DIR]
 """
 
 import argparse
@@ -286,7 +286,7 @@ def machine_text():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--perf_suite", default="tests/bench/perf_suite")
+    parser.add_argument("--perf_suite", default="benchmarks/suite/perf_suite")
     parser.add_argument("--out", default=os.path.join(
         os.environ.get("BUILD_WORKSPACE_DIRECTORY", "."), "benchmarks", "latest"))
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")

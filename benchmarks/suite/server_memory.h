@@ -1,6 +1,6 @@
 // Samples the resident memory of server processes while a load runs.
-#ifndef MQ_TESTS_BENCH_SERVER_MEMORY_H_
-#define MQ_TESTS_BENCH_SERVER_MEMORY_H_
+#ifndef MQ_BENCHMARKS_SUITE_SERVER_MEMORY_H_
+#define MQ_BENCHMARKS_SUITE_SERVER_MEMORY_H_
 
 #include <sys/types.h>
 
@@ -41,4 +41,4 @@ class MemorySampler {
 
 }  // namespace mq::bench
 
-#endif  // MQ_TESTS_BENCH_SERVER_MEMORY_H_
+#endif  // MQ_BENCHMARKS_SUITE_SERVER_MEMORY_H_

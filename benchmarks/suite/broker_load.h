@@ -7,8 +7,8 @@
 //               from its send to its arrival.
 // Every body starts with the send time (8 bytes of the monotonic clock), read
 // back by EndToEnd.
-#ifndef MQ_TESTS_BENCH_BROKER_LOAD_H_
-#define MQ_TESTS_BENCH_BROKER_LOAD_H_
+#ifndef MQ_BENCHMARKS_SUITE_BROKER_LOAD_H_
+#define MQ_BENCHMARKS_SUITE_BROKER_LOAD_H_
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
@@ -22,8 +22,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "benchmarks/suite/load_generator.h"
 #include "proto/broker.grpc.pb.h"
-#include "tests/bench/load_generator.h"
 
 namespace mq::bench {
 
@@ -96,4 +96,4 @@ EndToEndResult EndToEnd(const BrokerStubs& stubs, const std::string& topic, int 
 
 }  // namespace mq::bench
 
-#endif  // MQ_TESTS_BENCH_BROKER_LOAD_H_
+#endif  // MQ_BENCHMARKS_SUITE_BROKER_LOAD_H_

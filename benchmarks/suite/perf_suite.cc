@@ -1,4 +1,4 @@
-// The measuring half of the benchmark suite (tests/bench/run_suite.py runs it
+// The measuring half of the benchmark suite (benchmarks/suite/run_suite.py runs it
 // next to Redis and makes the table and the plot). With --body_bytes messages
 // and the client in this process, it measures:
 //   the transport ceiling: a null gRPC unary echo at each in-flight window, a
@@ -32,19 +32,19 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "benchmarks/suite/broker_load.h"
+#include "benchmarks/suite/cleanup_on_signal.h"
+#include "benchmarks/suite/echo.grpc.pb.h"
+#include "benchmarks/suite/echo_service.h"
+#include "benchmarks/suite/load_generator.h"
+#include "benchmarks/suite/pipelined_stream_client.h"
+#include "benchmarks/suite/server_memory.h"
 #include "common/grpc_options.h"
 #include "mq/message.h"
 #include "mq/producer.h"
 #include "mq/push_consumer.h"
 #include "testing/server_process.h"
 #include "testing/temp_dir.h"
-#include "tests/bench/broker_load.h"
-#include "tests/bench/cleanup_on_signal.h"
-#include "tests/bench/echo.grpc.pb.h"
-#include "tests/bench/echo_service.h"
-#include "tests/bench/load_generator.h"
-#include "tests/bench/pipelined_stream_client.h"
-#include "tests/bench/server_memory.h"
 
 ABSL_FLAG(bool, serve_echo, false, "Run as the echo server (used by the suite itself).");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "Length of each timed run.");

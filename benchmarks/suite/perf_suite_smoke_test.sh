@@ -4,7 +4,7 @@
 # calls. Measures nothing worth reading.
 set -euo pipefail
 out="${TEST_TMPDIR}/perf_suite.out"
-tests/bench/perf_suite --duration=0.5s --windows=1,8 --in_flight=8 --catchup_messages=640 \
+benchmarks/suite/perf_suite --duration=0.5s --windows=1,8 --in_flight=8 --catchup_messages=640 \
   --deployments=standalone --batch_in_flight=2 > "${out}"
 expected=(echo.unary.w1 echo.unary.w8 echo.batch echo.stream standalone.send.w1 standalone.send.w8
   standalone.stream standalone.producer

@@ -1,8 +1,8 @@
 // Leaves nothing behind when the benchmark is interrupted (Ctrl-C, SIGTERM,
 // SIGHUP): the servers it started are killed and its data directory (gigabytes
 // of commit log) is removed before it exits.
-#ifndef MQ_TESTS_BENCH_CLEANUP_ON_SIGNAL_H_
-#define MQ_TESTS_BENCH_CLEANUP_ON_SIGNAL_H_
+#ifndef MQ_BENCHMARKS_SUITE_CLEANUP_ON_SIGNAL_H_
+#define MQ_BENCHMARKS_SUITE_CLEANUP_ON_SIGNAL_H_
 
 #include <string>
 
@@ -17,4 +17,4 @@ void CleanUpOnSignal(std::string dir);
 
 }  // namespace mq::bench
 
-#endif  // MQ_TESTS_BENCH_CLEANUP_ON_SIGNAL_H_
+#endif  // MQ_BENCHMARKS_SUITE_CLEANUP_ON_SIGNAL_H_

@@ -5,8 +5,8 @@
 //   RunPaced       calls started at a fixed rate (open loop), for latency at a
 //                  load below the peak.
 // Latency is measured per call, from its start to its completion.
-#ifndef MQ_TESTS_BENCH_LOAD_GENERATOR_H_
-#define MQ_TESTS_BENCH_LOAD_GENERATOR_H_
+#ifndef MQ_BENCHMARKS_SUITE_LOAD_GENERATOR_H_
+#define MQ_BENCHMARKS_SUITE_LOAD_GENERATOR_H_
 
 #include <cstdint>
 #include <functional>
@@ -45,4 +45,4 @@ void FillPercentiles(std::vector<double> latencies_ms, LoadResult* result);
 
 }  // namespace mq::bench
 
-#endif  // MQ_TESTS_BENCH_LOAD_GENERATOR_H_
+#endif  // MQ_BENCHMARKS_SUITE_LOAD_GENERATOR_H_

@@ -1,4 +1,4 @@
-#include "tests/bench/server_memory.h"
+#include "benchmarks/suite/server_memory.h"
 
 #include <algorithm>
 #include <fstream>

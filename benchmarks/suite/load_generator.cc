@@ -1,4 +1,4 @@
-#include "tests/bench/load_generator.h"
+#include "benchmarks/suite/load_generator.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "tests/bench/cleanup_on_signal.h"
+#include "benchmarks/suite/cleanup_on_signal.h"
 
 #include <signal.h>
 #include <sys/types.h>
