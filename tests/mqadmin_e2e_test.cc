@@ -43,7 +43,7 @@ class MqadminTest : public ::testing::Test {
       args.insert(args.begin() + 1, {"-n", server_->address()});
     }
     absl::StatusOr<testing::ToolResult> result =
-        testing::RunTool(testing::RunfilePath("client/mqadmin"), args);
+        testing::RunTool(testing::RunfilePath("tools/mqadmin/mqadmin"), args);
     EXPECT_TRUE(result.ok()) << result.status();
     if (!result.ok()) return testing::ToolResult();
     std::cerr << "$ mqadmin " << absl::StrJoin(args, " ") << "\n"

@@ -1,4 +1,4 @@
-#include "client/tools/command_line.h"
+#include "tools/mqadmin/command_line.h"
 
 #include "gtest/gtest.h"
 

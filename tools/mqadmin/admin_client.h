@@ -1,7 +1,7 @@
 // The RPCs of the admin tools: name-server queries (tried on each name server
 // in turn) and calls to brokers by address, over cached channels.
-#ifndef MQ_CLIENT_TOOLS_ADMIN_CLIENT_H_
-#define MQ_CLIENT_TOOLS_ADMIN_CLIENT_H_
+#ifndef MQ_TOOLS_MQADMIN_ADMIN_CLIENT_H_
+#define MQ_TOOLS_MQADMIN_ADMIN_CLIENT_H_
 
 #include <grpcpp/client_context.h>
 
@@ -76,4 +76,4 @@ absl::Status CallBroker(AdminClient& admin, const std::string& address,
 }  // namespace tools
 }  // namespace mq
 
-#endif  // MQ_CLIENT_TOOLS_ADMIN_CLIENT_H_
+#endif  // MQ_TOOLS_MQADMIN_ADMIN_CLIENT_H_

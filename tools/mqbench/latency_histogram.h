@@ -1,7 +1,7 @@
 // A lock-free latency histogram for the benchmark tool: log-linear buckets
 // (32 per power of two, so a percentile is within about 3 % of the truth).
-#ifndef MQ_CLIENT_TOOLS_LATENCY_HISTOGRAM_H_
-#define MQ_CLIENT_TOOLS_LATENCY_HISTOGRAM_H_
+#ifndef MQ_TOOLS_MQBENCH_LATENCY_HISTOGRAM_H_
+#define MQ_TOOLS_MQBENCH_LATENCY_HISTOGRAM_H_
 
 #include <array>
 #include <atomic>
@@ -39,4 +39,4 @@ class LatencyHistogram {
 }  // namespace tools
 }  // namespace mq
 
-#endif  // MQ_CLIENT_TOOLS_LATENCY_HISTOGRAM_H_
+#endif  // MQ_TOOLS_MQBENCH_LATENCY_HISTOGRAM_H_

@@ -1,4 +1,4 @@
-#include "client/tools/command_line.h"
+#include "tools/mqadmin/command_line.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"

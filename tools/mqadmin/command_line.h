@@ -1,8 +1,8 @@
 // A small parser for subcommand options in RocketMQ's mqadmin style:
 // "-t Topic", "--topic Topic", "--topic=Topic", "-tTopic", and flags
 // without a value ("-o"). "-h" and "--help" ask for the usage text.
-#ifndef MQ_CLIENT_TOOLS_COMMAND_LINE_H_
-#define MQ_CLIENT_TOOLS_COMMAND_LINE_H_
+#ifndef MQ_TOOLS_MQADMIN_COMMAND_LINE_H_
+#define MQ_TOOLS_MQADMIN_COMMAND_LINE_H_
 
 #include <cstdint>
 #include <map>
@@ -58,4 +58,4 @@ std::string Usage(absl::string_view program, absl::string_view command,
 }  // namespace tools
 }  // namespace mq
 
-#endif  // MQ_CLIENT_TOOLS_COMMAND_LINE_H_
+#endif  // MQ_TOOLS_MQADMIN_COMMAND_LINE_H_

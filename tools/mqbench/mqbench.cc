@@ -27,10 +27,10 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/tools/latency_histogram.h"
 #include "glog/logging.h"
 #include "mq/producer.h"
 #include "mq/push_consumer.h"
+#include "tools/mqbench/latency_histogram.h"
 
 ABSL_FLAG(std::string, mode, "producer", "producer or consumer.");
 ABSL_FLAG(std::string, namesrv, "",

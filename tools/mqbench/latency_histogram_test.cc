@@ -1,4 +1,4 @@
-#include "client/tools/latency_histogram.h"
+#include "tools/mqbench/latency_histogram.h"
 
 #include <thread>
 #include <vector>

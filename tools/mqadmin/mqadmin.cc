@@ -25,12 +25,12 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/src/pulled_message.h"
-#include "client/tools/admin_client.h"
-#include "client/tools/command_line.h"
 #include "glog/logging.h"
 #include "mq/message.h"
 #include "mq/producer.h"
 #include "mq/pull_consumer.h"
+#include "tools/mqadmin/admin_client.h"
+#include "tools/mqadmin/command_line.h"
 
 namespace mq {
 namespace tools {

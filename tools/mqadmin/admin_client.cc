@@ -1,4 +1,4 @@
-#include "client/tools/admin_client.h"
+#include "tools/mqadmin/admin_client.h"
 
 #include <algorithm>
 #include <utility>
