@@ -15,7 +15,6 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "testing/cluster_processes.h"
 #include "testing/server_process.h"
 #include "testing/temp_dir.h"
 

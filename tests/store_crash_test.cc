@@ -21,7 +21,6 @@
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_options.h"
 #include "proto/store.grpc.pb.h"
-#include "testing/cluster_processes.h"
 #include "testing/server_process.h"
 #include "testing/temp_dir.h"
 
