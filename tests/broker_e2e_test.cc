@@ -20,7 +20,8 @@
 #include "common/status.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
-#include "tests/support/server_process.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
 
 namespace mq {
 namespace {

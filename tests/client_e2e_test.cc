@@ -20,9 +20,10 @@
 #include "mq/producer.h"
 #include "mq/pull_consumer.h"
 #include "mq/push_consumer.h"
-#include "tests/client_test_util.h"
-#include "tests/support/eventually.h"
-#include "tests/support/server_process.h"
+#include "testing/cluster_processes.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace {
@@ -180,11 +181,13 @@ TEST_F(ClientE2eTest, SendThenReceiveWithPullAndPushConsumers) {
   // Acknowledged messages become readable once the store has dispatched them
   // to their consume queues, which it does in the background.
   const absl::Time acked = absl::Now();
-  ASSERT_TRUE(testing::Eventually([&] {
-    int64_t readable = 0;
-    for (const MessageQueue& queue : *queues) readable += puller.MaxOffset(queue).value_or(0);
-    return readable == 150;
-  }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        int64_t readable = 0;
+        for (const MessageQueue& queue : *queues) readable += puller.MaxOffset(queue).value_or(0);
+        return readable == 150;
+      },
+      absl::Seconds(20)));
   std::cerr << "all acknowledged messages readable after "
             << absl::FormatDuration(absl::Now() - acked) << "\n";
   std::map<std::string, std::string> pulled;
@@ -207,13 +210,13 @@ TEST_F(ClientE2eTest, SendThenReceiveWithPullAndPushConsumers) {
     ASSERT_TRUE(consumer.RegisterMessageListener(inbox.Listener()).ok());
     ASSERT_TRUE(consumer.Subscribe("E2E", "*").ok());
     ASSERT_TRUE(consumer.Start().ok());
-    ASSERT_TRUE(testing::Eventually([&] { return inbox.total() >= 150; }));
+    ASSERT_TRUE(testing::WaitUntil([&] { return inbox.total() >= 150; }, absl::Seconds(20)));
     // Long polling: a message sent now reaches the held pull at once.
     const absl::Time sent_at = absl::Now();
     absl::StatusOr<SendResult> late = producer.Send(Message("E2E", "TagA", "late"));
     ASSERT_TRUE(late.ok()) << late.status();
     sent[late->msg_id] = "late";
-    ASSERT_TRUE(testing::Eventually([&] { return inbox.total() >= 151; }, absl::Seconds(5)));
+    ASSERT_TRUE(testing::WaitUntil([&] { return inbox.total() >= 151; }, absl::Seconds(5)));
     EXPECT_LT(absl::Now() - sent_at, absl::Seconds(5));
     consumer.Shutdown();
   }
@@ -242,7 +245,7 @@ TEST_F(ClientE2eTest, SendThenReceiveWithPullAndPushConsumers) {
   ASSERT_TRUE(filtered.Subscribe("E2E", "TagA").ok());
   ASSERT_TRUE(filtered.Start().ok());
   // 50 even sync sends, 30 async and the late one.
-  ASSERT_TRUE(testing::Eventually([&] { return tagged.total() >= 81; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return tagged.total() >= 81; }, absl::Seconds(20)));
   filtered.Shutdown();
   std::map<std::string, std::string> expected;
   for (const auto& [id, body] : sent) {
@@ -266,14 +269,16 @@ TEST_F(ClientE2eTest, RebalanceWhenASecondPushConsumerJoinsAndLeaves) {
   ASSERT_TRUE(first.RegisterMessageListener(first_inbox.Listener()).ok());
   ASSERT_TRUE(first.Subscribe("Rebalanced", "*").ok());
   ASSERT_TRUE(first.Start().ok());
-  ASSERT_TRUE(testing::Eventually([&] { return first.AssignedQueues().size() == 8; }));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return first.AssignedQueues().size() == 8; }, absl::Seconds(20)));
 
   PushConsumer second("e2e_group", PushOptions("second"));
   ASSERT_TRUE(second.RegisterMessageListener(second_inbox.Listener()).ok());
   ASSERT_TRUE(second.Subscribe("Rebalanced", "*").ok());
   ASSERT_TRUE(second.Start().ok());
-  ASSERT_TRUE(testing::Eventually(
-      [&] { return first.AssignedQueues().size() == 4 && second.AssignedQueues().size() == 4; }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return first.AssignedQueues().size() == 4 && second.AssignedQueues().size() == 4; },
+      absl::Seconds(20)));
   std::set<MessageQueue> shares;
   for (const MessageQueue& q : first.AssignedQueues()) shares.insert(q);
   for (const MessageQueue& q : second.AssignedQueues()) shares.insert(q);
@@ -285,8 +290,8 @@ TEST_F(ClientE2eTest, RebalanceWhenASecondPushConsumerJoinsAndLeaves) {
   ASSERT_TRUE(producer.Start().ok());
   std::map<std::string, std::string> sent = SendMany(producer, "Rebalanced", 400, 4, "m");
   ASSERT_EQ(sent.size(), 400u);
-  ASSERT_TRUE(
-      testing::Eventually([&] { return first_inbox.total() + second_inbox.total() >= 400; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return first_inbox.total() + second_inbox.total() >= 400; },
+                                 absl::Seconds(20)));
   // Each member got its share, and no message went to both.
   EXPECT_GT(first_inbox.total(), 0);
   EXPECT_GT(second_inbox.total(), 0);
@@ -300,10 +305,11 @@ TEST_F(ClientE2eTest, RebalanceWhenASecondPushConsumerJoinsAndLeaves) {
   // When the second member leaves, the first takes all queues back and
   // continues from the second's committed offsets: nothing is delivered twice.
   second.Shutdown();
-  ASSERT_TRUE(testing::Eventually([&] { return first.AssignedQueues().size() == 8; }));
-  std::map<std::string, std::string> more = SendMany(producer, "Rebalanced", 80, 2, "after");
   ASSERT_TRUE(
-      testing::Eventually([&] { return first_inbox.total() + second_inbox.total() >= 480; }));
+      testing::WaitUntil([&] { return first.AssignedQueues().size() == 8; }, absl::Seconds(20)));
+  std::map<std::string, std::string> more = SendMany(producer, "Rebalanced", 80, 2, "after");
+  ASSERT_TRUE(testing::WaitUntil([&] { return first_inbox.total() + second_inbox.total() >= 480; },
+                                 absl::Seconds(20)));
   first.Shutdown();
   producer.Shutdown();
   EXPECT_EQ(first_inbox.total() + second_inbox.total(), 480);

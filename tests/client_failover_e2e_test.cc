@@ -15,10 +15,10 @@
 #include "absl/time/clock.h"
 #include "mq/producer.h"
 #include "mq/pull_consumer.h"
-#include "tests/client_test_util.h"
-#include "tests/support/cluster_processes.h"
-#include "tests/support/eventually.h"
-#include "tests/support/server_process.h"
+#include "testing/cluster_processes.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace {
@@ -115,13 +115,15 @@ TEST_F(ClientFailoverTest, SyncSendsSurviveTheLossOfOneBrokerGroup) {
   ASSERT_TRUE(consumer.Start().ok());
   // Acknowledged messages become readable once broker-a's store has
   // dispatched them, in the background.
-  ASSERT_TRUE(testing::Eventually([&] {
-    int64_t readable = 0;
-    for (int q = 0; q < kQueuesPerGroup; ++q) {
-      readable += consumer.MaxOffset(MessageQueue{"Failover", "broker-a", q}).value_or(0);
-    }
-    return readable >= static_cast<int64_t>(sent_to_a.size());
-  }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        int64_t readable = 0;
+        for (int q = 0; q < kQueuesPerGroup; ++q) {
+          readable += consumer.MaxOffset(MessageQueue{"Failover", "broker-a", q}).value_or(0);
+        }
+        return readable >= static_cast<int64_t>(sent_to_a.size());
+      },
+      absl::Seconds(20)));
   std::map<std::string, std::string> stored;
   for (int q = 0; q < kQueuesPerGroup; ++q) {
     const MessageQueue queue{"Failover", "broker-a", q};

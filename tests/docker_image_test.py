@@ -25,7 +25,7 @@ PROGRAMS = {
     "broker": "//services/broker:broker",
     "store": "//services/store:store",
     "standalone": "//services/standalone:standalone",
-    "mqadmin": "//client:mqadmin",
+    "mqadmin": "//tools/mqadmin:mqadmin",
 }
 
 

@@ -15,8 +15,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/client_test_util.h"
-#include "tests/support/server_process.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
 
 namespace mq::testing {
 namespace {
@@ -84,26 +84,28 @@ TEST_F(FirstRunTest, QuickstartPrintsTheReadmesTwoLinesAndTheStoreStaysSmall) {
 
 TEST_F(FirstRunTest, BenchConsumerReadsWhatTheBenchProducerSentAndShowsInProgress) {
   const std::string namesrv = absl::StrCat("--namesrv=", server_->address());
-  ToolResult produced =
-      RunBinary("client/mqbench", {"--mode=producer", namesrv, "--topic=Bench", "--threads=4",
+  ToolResult produced = RunBinary("tools/mqbench/mqbench",
+                                  {"--mode=producer", namesrv, "--topic=Bench", "--threads=4",
                                    "--messages=500", "--duration=30s", "--report_interval=10s"});
   EXPECT_EQ(produced.exit_code, 0) << produced.err;
   EXPECT_THAT(produced.out, HasSubstr("[Complete] Send Total: 500 | Failed: 0"));
 
   // The README's consumer command.
-  ToolResult consumed =
-      RunBinary("client/mqbench", {"--mode=consumer", namesrv, "--topic=Bench", "--from_first",
+  ToolResult consumed = RunBinary("tools/mqbench/mqbench",
+                                  {"--mode=consumer", namesrv, "--topic=Bench", "--from_first",
                                    "--messages=500", "--duration=30s", "--report_interval=10s"});
   EXPECT_EQ(consumed.exit_code, 0) << consumed.err;
   EXPECT_THAT(consumed.out, ContainsRegex("\\[Complete\\] Consume Total: 5[0-9][0-9] "));
 
-  ToolResult progress = RunBinary(
-      "client/mqadmin", {"consumerProgress", "-n", server_->address(), "-g", "benchmark_consumer"});
+  ToolResult progress =
+      RunBinary("tools/mqadmin/mqadmin",
+                {"consumerProgress", "-n", server_->address(), "-g", "benchmark_consumer"});
   EXPECT_EQ(progress.exit_code, 0) << progress.err;
   EXPECT_THAT(progress.out, HasSubstr("Bench"));
   EXPECT_THAT(progress.out, HasSubstr("Diff Total: 0"));
 
-  ToolResult groups = RunBinary("client/mqadmin", {"consumerProgress", "-n", server_->address()});
+  ToolResult groups =
+      RunBinary("tools/mqadmin/mqadmin", {"consumerProgress", "-n", server_->address()});
   EXPECT_EQ(groups.exit_code, 0) << groups.err;
   EXPECT_THAT(groups.out, ContainsRegex("benchmark_consumer +0 +0 +Bench"));
 }

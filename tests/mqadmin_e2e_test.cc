@@ -13,8 +13,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "mq/pull_consumer.h"
-#include "tests/client_test_util.h"
-#include "tests/support/server_process.h"
+#include "testing/cluster_processes.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
 
 namespace mq {
 namespace {
@@ -42,7 +43,7 @@ class MqadminTest : public ::testing::Test {
       args.insert(args.begin() + 1, {"-n", server_->address()});
     }
     absl::StatusOr<testing::ToolResult> result =
-        testing::RunTool(testing::RunfilePath("client/mqadmin"), args);
+        testing::RunTool(testing::RunfilePath("tools/mqadmin/mqadmin"), args);
     EXPECT_TRUE(result.ok()) << result.status();
     if (!result.ok()) return testing::ToolResult();
     std::cerr << "$ mqadmin " << absl::StrJoin(args, " ") << "\n"

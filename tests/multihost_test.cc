@@ -25,8 +25,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "tests/support/network_namespace.h"
-#include "tests/support/server_process.h"
+#include "testing/network_namespace.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
 
 namespace mq {
 namespace {

@@ -10,8 +10,8 @@
 #include "common/grpc_options.h"
 #include "common/status.h"
 #include "proto/namesrv.grpc.pb.h"
-#include "tests/support/reflection_client.h"
-#include "tests/support/server_process.h"
+#include "testing/reflection_client.h"
+#include "testing/server_process.h"
 
 namespace mq {
 namespace {

@@ -16,9 +16,9 @@
 #include "gtest/gtest.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/store.grpc.pb.h"
-#include "tests/client_test_util.h"
-#include "tests/support/cluster_processes.h"
-#include "tests/support/server_process.h"
+#include "testing/cluster_processes.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
 
 namespace mq::testing {
 namespace {

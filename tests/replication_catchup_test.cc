@@ -18,8 +18,9 @@
 #include "absl/strings/str_format.h"
 #include "common/grpc_options.h"
 #include "proto/store.grpc.pb.h"
-#include "tests/support/cluster_processes.h"
-#include "tests/support/server_process.h"
+#include "testing/cluster_processes.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
 
 namespace mq {
 namespace {

@@ -30,9 +30,10 @@
 #include "mq/push_consumer.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/store.grpc.pb.h"
-#include "tests/support/cluster_processes.h"
-#include "tests/support/eventually.h"
-#include "tests/support/server_process.h"
+#include "testing/cluster_processes.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace {
@@ -48,7 +49,7 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout = absl::Se
   context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
 }
 
-using ::mq::testing::Eventually;
+using ::mq::testing::WaitUntil;
 
 class ReplicationTest : public ::testing::Test {
  protected:
@@ -117,7 +118,7 @@ class ReplicationTest : public ::testing::Test {
 
   // The slave broker re-reads the topics its store replicated every 10 s.
   void WaitForTopicOnSlaveBroker() {
-    ASSERT_TRUE(Eventually(
+    ASSERT_TRUE(WaitUntil(
         [&] {
           absl::StatusOr<bv1::PullMessageResponse> pulled = Pull(slave_stub_.get(), 0, 0);
           return pulled.ok();
@@ -249,11 +250,11 @@ TEST_F(ReplicationTest, SlaveHoldsAByteIdenticalCopy) {
   for (std::thread& t : senders) t.join();
   ASSERT_EQ(failed.load(), 0);
 
-  ASSERT_TRUE(Eventually([&] { return SlaveCaughtUp(); }, absl::Seconds(60)));
+  ASSERT_TRUE(WaitUntil([&] { return SlaveCaughtUp(); }, absl::Seconds(60)));
   absl::StatusOr<sv1::GetStatsResponse> master = testing::StoreStats(master_store_->address());
   ASSERT_TRUE(master.ok());
   ASSERT_GT(master->max_physical_offset(), 3 * kFileSize) << "the log should span files";
-  ASSERT_TRUE(Eventually(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         absl::StatusOr<sv1::GetStatsResponse> stats = testing::StoreStats(master_store_->address());
         return stats.ok() && stats->slaves_size() == 1 &&
@@ -304,7 +305,7 @@ TEST_F(ReplicationTest, SyncMasterWithoutItsSlaveStoresButSaysSo) {
   slave_store_.reset();
   // Stored each time; the status says no slave has it.
   int sent_without = 0;
-  ASSERT_TRUE(Eventually(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         absl::StatusOr<bv1::SendBatchResponse> r =
             Send({absl::StrCat("without-slave-", sent_without++, "|x")}, 0);
@@ -320,13 +321,13 @@ TEST_F(ReplicationTest, SyncMasterWithoutItsSlaveStoresButSaysSo) {
   }
 
   StartSlaveStore(master_store_->address());
-  ASSERT_TRUE(Eventually(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         absl::StatusOr<bv1::SendBatchResponse> r = Send({"slave-back|x"}, 0);
         return r.ok() && r->status() == bv1::SEND_OK;
       },
       absl::Seconds(30)));
-  ASSERT_TRUE(Eventually([&] { return SlaveCaughtUp(); }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitUntil([&] { return SlaveCaughtUp(); }, absl::Seconds(30)));
   // Everything stored meanwhile reached the slave.
   for (int q = 0; q < kQueues; ++q) {
     EXPECT_EQ(ReadQueue(slave_store_->address(), q).size(),
@@ -384,7 +385,7 @@ TEST_F(ReplicationTest, KillNineOfTheSyncMasterLosesNoAcknowledgedMessage) {
       }
     });
   }
-  ASSERT_TRUE(Eventually(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         absl::MutexLock lock(&mu);
         return acked.size() >= 20000;
@@ -401,7 +402,7 @@ TEST_F(ReplicationTest, KillNineOfTheSyncMasterLosesNoAcknowledgedMessage) {
   }
 
   // The slave dispatches what it received in the background: read once it is done.
-  ASSERT_TRUE(Eventually(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         absl::StatusOr<sv1::GetStatsResponse> slave = testing::StoreStats(slave_store_->address());
         return slave.ok() && slave->dispatch_behind_bytes() == 0;
@@ -429,7 +430,7 @@ TEST_F(ReplicationTest, KillNineOfTheSyncMasterLosesNoAcknowledgedMessage) {
   PullConsumer consumer("ha-client-consumer", options);
   ASSERT_TRUE(consumer.Start().ok());
   std::vector<MessageQueue> queues;
-  ASSERT_TRUE(Eventually(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         absl::StatusOr<std::vector<MessageQueue>> fetched = consumer.FetchSubscribeQueues(kTopic);
         if (!fetched.ok() || fetched->empty()) return false;
@@ -454,7 +455,7 @@ TEST_F(ReplicationTest, KillNineOfTheSyncMasterLosesNoAcknowledgedMessage) {
   consumer.Shutdown();
 
   // The push consumer went on from the slave: it has every acknowledged message.
-  bool all_consumed = Eventually(
+  bool all_consumed = WaitUntil(
       [&] {
         absl::MutexLock lock(&consumed_mu);
         for (const auto& [body, where] : acked) {
@@ -512,7 +513,7 @@ TEST_F(ReplicationTest, SlaveWithADivergedLogIsRefusedAndUntouched) {
   }
   StartSlaveStore(master_store_->address());
   absl::StatusOr<sv1::GetStatsResponse> slave;
-  ASSERT_TRUE(Eventually(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         slave = testing::StoreStats(slave_store_->address());
         return slave.ok() && slave->replication().stopped();
@@ -551,7 +552,7 @@ TEST_F(ReplicationTest, StandaloneServerIsAMasterForASlaveStore) {
   }
   StartSlaveStore((*standalone)->address());
   absl::StatusOr<sv1::GetStatsResponse> master;
-  ASSERT_TRUE(Eventually(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         master = testing::StoreStats((*standalone)->address());
         absl::StatusOr<sv1::GetStatsResponse> slave = testing::StoreStats(slave_store_->address());

@@ -21,8 +21,8 @@
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_options.h"
 #include "proto/store.grpc.pb.h"
-#include "tests/client_test_util.h"
-#include "tests/support/server_process.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
 
 namespace mq {
 namespace {

@@ -37,7 +37,7 @@ _LIBS = {
     "benchmark": (["benchmark"], ["-lpthread"]),
     "zlib": (["zlib"], []),
     # The servers' and load tools' allocator: glibc's malloc trims and
-    # contends under gRPC's many threads (profiled in BENCHMARKS.md).
+    # contends under gRPC's many threads (profiled in benchmarks/README.md).
     "jemalloc": (["jemalloc"], []),
 }
 

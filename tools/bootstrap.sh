@@ -2,7 +2,7 @@
 # Installs the Debian packages the build, the tests and the run commands need.
 # Idempotent: installs only what is missing. Works as root or through sudo.
 # --bench also installs what the benchmark suite compares against and plots
-# with (//tests/bench:suite): Redis and gnuplot.
+# with (//benchmarks/suite:suite): Redis and gnuplot.
 set -euo pipefail
 
 PACKAGES=(

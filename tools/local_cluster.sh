@@ -13,7 +13,7 @@ dir="$PWD/data/cluster"
 
 start() {
   bash tools/bootstrap.sh
-  bazel build //services/... //client:mqadmin
+  bazel build //services/... //tools/mqadmin
   local bin
   bin="$(bazel info bazel-bin 2>/dev/null)/services"
   mkdir -p "$dir"

@@ -1,8 +1,10 @@
 // One Broker.SendMessageStream to one broker, shared by every send (single
-// messages and batches) of a client instance to that broker: sends are written one after another on
-// the stream and matched with their answers by request id, as RocketMQ's remoting matches responses
-// to requests by opaque id on one connection. A unary call per message costs a gRPC call setup and
-// teardown on both sides; on the stream a send costs one message each way (BENCHMARKS.md, issue 9).
+// messages and batches) of a client instance to that broker: sends are
+// written one after another on the stream and matched with their answers by
+// request id, as RocketMQ's remoting matches responses to requests by opaque
+// id on one connection. A unary call per message costs a gRPC call setup and
+// teardown on both sides; on the stream a send costs one message each way
+// (benchmarks/README.md, issue 9).
 #ifndef MQ_CLIENT_SRC_BROKER_SEND_STREAM_H_
 #define MQ_CLIENT_SRC_BROKER_SEND_STREAM_H_
 

@@ -10,14 +10,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "client/src/testing/fake_servers.h"
-#include "client/src/testing/wait.h"
 #include "common/status.h"
 #include "gtest/gtest.h"
+#include "testing/fake_servers.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace client_internal {
 namespace {
+
+using ::mq::testing::FakeBroker;
+using ::mq::testing::FakeReply;
+using ::mq::testing::WaitUntil;
 
 using broker::v1::SendMessageResponse;
 using broker::v1::SendStreamRequest;

@@ -8,14 +8,21 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "client/src/client_registry.h"
-#include "client/src/testing/fake_servers.h"
-#include "client/src/testing/scoped_env.h"
-#include "client/src/testing/wait.h"
 #include "gtest/gtest.h"
+#include "testing/fake_servers.h"
+#include "testing/scoped_env.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace client_internal {
 namespace {
+
+using ::mq::testing::FakeBroker;
+using ::mq::testing::FakeNameServer;
+using ::mq::testing::FakeReply;
+using ::mq::testing::MakeRoute;
+using ::mq::testing::ScopedEnv;
+using ::mq::testing::WaitUntil;
 
 // A producer that uses a fixed set of topics.
 class RecordingMember : public ProducerMember {

@@ -18,15 +18,21 @@
 #include "client/src/message_id.h"
 #include "client/src/producer_impl.h"
 #include "client/src/testing/fake_clock.h"
-#include "client/src/testing/producer_fixture.h"
-#include "client/src/testing/wait.h"
 #include "common/status.h"
 #include "gtest/gtest.h"
 #include "mq/producer.h"
+#include "testing/producer_fixture.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace client_internal {
 namespace {
+
+using ::mq::testing::FakeBroker;
+using ::mq::testing::FakeReply;
+using ::mq::testing::MakeRoute;
+using ::mq::testing::ProducerFixture;
+using ::mq::testing::WaitUntil;
 
 using ProducerSendTest = ProducerFixture;
 

@@ -3,14 +3,21 @@
 
 #include <atomic>
 
-#include "client/src/testing/producer_fixture.h"
-#include "client/src/testing/scoped_env.h"
-#include "client/src/testing/wait.h"
 #include "gtest/gtest.h"
+#include "testing/producer_fixture.h"
+#include "testing/scoped_env.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace client_internal {
 namespace {
+
+using ::mq::testing::FakeBroker;
+using ::mq::testing::FakeReply;
+using ::mq::testing::MakeRoute;
+using ::mq::testing::ProducerFixture;
+using ::mq::testing::ScopedEnv;
+using ::mq::testing::WaitUntil;
 
 using ProducerLifecycleTest = ProducerFixture;
 

@@ -5,14 +5,19 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "client/src/testing/producer_fixture.h"
-#include "client/src/testing/wait.h"
 #include "gtest/gtest.h"
 #include "mq/producer.h"
+#include "testing/producer_fixture.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace client_internal {
 namespace {
+
+using ::mq::testing::FakeBroker;
+using ::mq::testing::MakeRoute;
+using ::mq::testing::ProducerFixture;
+using ::mq::testing::WaitUntil;
 
 class PullConsumerTest : public ProducerFixture {
  protected:

@@ -10,13 +10,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "client/src/testing/producer_fixture.h"
-#include "client/src/testing/wait.h"
 #include "gtest/gtest.h"
+#include "testing/producer_fixture.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace client_internal {
 namespace {
+
+using ::mq::testing::FakeBroker;
+using ::mq::testing::MakeRoute;
+using ::mq::testing::ProducerFixture;
+using ::mq::testing::WaitUntil;
 
 constexpr int kQueuesPerBroker = 4;
 

@@ -3,12 +3,14 @@
 #include <atomic>
 
 #include "absl/time/clock.h"
-#include "client/src/testing/wait.h"
 #include "gtest/gtest.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace client_internal {
 namespace {
+
+using ::mq::testing::WaitUntil;
 
 TEST(SchedulerTest, RunsTasksPeriodically) {
   Scheduler scheduler;

@@ -6,12 +6,14 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "client/src/testing/wait.h"
 #include "gtest/gtest.h"
+#include "testing/wait.h"
 
 namespace mq {
 namespace client_internal {
 namespace {
+
+using ::mq::testing::WaitUntil;
 
 TEST(TaskExecutorTest, RunsReadyTasksInOrderOnOneThread) {
   TaskExecutor executor("test", 1);

@@ -5,7 +5,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "tests/support/server_process.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
 
 namespace mq {
 namespace {

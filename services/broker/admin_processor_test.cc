@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/status.h"
-#include "services/broker/testing/fake_store.h"
+#include "testing/fake_store.h"
 
 namespace mq::broker {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "common/status.h"
-#include "services/store/test_util.h"
+#include "testing/wait.h"
 
 namespace mq::broker {
 namespace {
@@ -67,7 +67,7 @@ TEST(BoundedExecutorTest, RunsTasks) {
   for (int i = 0; i < 50; ++i) {
     ASSERT_TRUE(executor.Submit([&count] { ++count; }, [](absl::Status) {}).ok());
   }
-  EXPECT_TRUE(store::WaitFor([&] { return count.load() == 50; }));
+  EXPECT_TRUE(testing::WaitUntil([&] { return count.load() == 50; }));
 }
 
 // One task at a time runs on the thread that went idle last, so a light load
@@ -75,7 +75,7 @@ TEST(BoundedExecutorTest, RunsTasks) {
 TEST(BoundedExecutorTest, OneTaskAtATimeRunsOnTheSameThread) {
   BoundedExecutor executor(Options(8, 100, absl::Seconds(10)));
   executor.Start();
-  ASSERT_TRUE(store::WaitFor([&] { return executor.idle_threads() == 8; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return executor.idle_threads() == 8; }));
   std::set<std::thread::id> threads;
   for (int i = 0; i < 40; ++i) {
     absl::Notification ran;
@@ -88,7 +88,7 @@ TEST(BoundedExecutorTest, OneTaskAtATimeRunsOnTheSameThread) {
                         [](absl::Status) {})
                     .ok());
     ASSERT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
-    ASSERT_TRUE(store::WaitFor([&] { return executor.idle_threads() == 8; }));
+    ASSERT_TRUE(testing::WaitUntil([&] { return executor.idle_threads() == 8; }));
   }
   EXPECT_EQ(threads.size(), 1u);
 }
@@ -117,14 +117,14 @@ TEST(BoundedExecutorTest, BlockingTasksSpreadOverThePool) {
                         [](absl::Status) {})
                     .ok());
   }
-  ASSERT_TRUE(store::WaitFor([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     absl::MutexLock lock(&mu);
     return running == 4;
   }));
   EXPECT_EQ(executor.queue_size(), 8u);
   EXPECT_EQ(executor.idle_threads(), 0u);
   release.Notify();
-  EXPECT_TRUE(store::WaitFor([&] { return finished.load() == 12; }));
+  EXPECT_TRUE(testing::WaitUntil([&] { return finished.load() == 12; }));
   absl::MutexLock lock(&mu);
   EXPECT_EQ(threads.size(), 4u);
 }
@@ -135,14 +135,14 @@ TEST(BoundedExecutorTest, FullQueueIsBusyAtOnce) {
   absl::Notification release;
   Outcome blocker, a, b, c;
   ASSERT_TRUE(SubmitRecording(&executor, &blocker, [&] { release.WaitForNotification(); }).ok());
-  ASSERT_TRUE(store::WaitFor([&] { return executor.queue_size() == 0; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return executor.queue_size() == 0; }));
   ASSERT_TRUE(SubmitRecording(&executor, &a).ok());
   ASSERT_TRUE(SubmitRecording(&executor, &b).ok());
   absl::Status full = SubmitRecording(&executor, &c);
   EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(GetResponseCode(full), Optional(common::v1::SYSTEM_BUSY));
   release.Notify();
-  EXPECT_TRUE(store::WaitFor([&] { return a.has_run() && b.has_run(); }));
+  EXPECT_TRUE(testing::WaitUntil([&] { return a.has_run() && b.has_run(); }));
   EXPECT_FALSE(c.done());
 }
 
@@ -154,7 +154,7 @@ TEST(BoundedExecutorTest, TaskThatWaitedTooLongIsAnsweredBusy) {
   ASSERT_TRUE(SubmitRecording(&executor, &blocker, [&] { release.WaitForNotification(); }).ok());
   ASSERT_TRUE(SubmitRecording(&executor, &queued).ok());
   // The sweeper answers while the only thread is still busy.
-  ASSERT_TRUE(store::WaitFor([&] { return queued.done(); }, absl::Seconds(5)));
+  ASSERT_TRUE(testing::WaitUntil([&] { return queued.done(); }, absl::Seconds(5)));
   absl::optional<absl::Status> rejection = queued.rejection();
   ASSERT_TRUE(rejection.has_value());
   EXPECT_EQ(rejection->code(), absl::StatusCode::kResourceExhausted);
@@ -163,7 +163,7 @@ TEST(BoundedExecutorTest, TaskThatWaitedTooLongIsAnsweredBusy) {
   EXPECT_FALSE(queued.has_run());
   EXPECT_EQ(executor.timed_out_count(), 1);
   release.Notify();
-  EXPECT_TRUE(store::WaitFor([&] { return blocker.has_run(); }));
+  EXPECT_TRUE(testing::WaitUntil([&] { return blocker.has_run(); }));
 }
 
 TEST(BoundedExecutorTest, StopRejectsQueuedTasksAndRefusesNewOnes) {

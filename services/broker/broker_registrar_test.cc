@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/namesrv/name_server.h"
-#include "services/store/test_util.h"
+#include "testing/wait.h"
 
 namespace mq::broker {
 namespace {
@@ -130,8 +130,8 @@ TEST_F(BrokerRegistrarTest, TopicChangeIsRegisteredAtOnceAndUnregisterRemoves) {
   EXPECT_TRUE(first_.HasTopic("orders"));
   AddTopic("fresh");
   registrar.TriggerNow();
-  EXPECT_TRUE(store::WaitFor([&] { return first_.HasTopic("fresh") && second_.HasTopic("fresh"); },
-                             absl::Seconds(10)));
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] { return first_.HasTopic("fresh") && second_.HasTopic("fresh"); }, absl::Seconds(10)));
   registrar.Stop();
   ASSERT_TRUE(registrar.UnregisterAll().ok());
   EXPECT_FALSE(first_.HasTopic("orders"));

@@ -19,12 +19,13 @@
 #include "common/status.h"
 #include "proto/broker.grpc.pb.h"
 #include "services/broker/remote_store.h"
-#include "services/broker/testing/fake_store.h"
-#include "services/broker/testing/message_store_for_test.h"
 #include "services/namesrv/name_server.h"
 #include "services/store/message_format.h"
 #include "services/store/store_service.h"
-#include "services/store/test_util.h"
+#include "testing/fake_store.h"
+#include "testing/small_store.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq::broker {
 namespace {
@@ -207,7 +208,7 @@ absl::Status SendOverStream(broker::v1::Broker::Stub* stub,
 
 class BrokerTest : public ::testing::Test {
  protected:
-  BrokerTest() : dir_(store::MakeTempDir()) { OpenStore(); }
+  BrokerTest() : dir_(testing::MakeTempDir()) { OpenStore(); }
 
   void OpenStore() { store_ = testing::OpenSmallStore(dir_); }
 
@@ -236,8 +237,8 @@ TEST_F(BrokerTest, SendAutoCreatesRegistersAndPullReadsBack) {
   EXPECT_EQ(sent.queue_offset(), 0);
   EXPECT_EQ(sent.broker_name(), "broker-a");
   // The new topic reaches the name server without waiting for the period.
-  EXPECT_TRUE(store::WaitFor([&] { return namesrv_.routes()->GetRouteInfoByTopic("orders").ok(); },
-                             absl::Seconds(10)));
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] { return namesrv_.routes()->GetRouteInfoByTopic("orders").ok(); }, absl::Seconds(10)));
 
   broker::v1::SendBatchRequest batch;
   batch.set_producer_group("pg");
@@ -297,7 +298,7 @@ TEST_F(BrokerTest, LongPollIsAnsweredWhenAMessageArrives) {
                        PullRequest("orders", 0, 1, /*suspend=*/true), &pulled, absl::Seconds(20));
     answered = absl::Now();
   });
-  ASSERT_TRUE(store::WaitFor([&] { return HeldPulls(stub) == "1"; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return HeldPulls(stub) == "1"; }));
   absl::Time sent_at = absl::Now();
   ASSERT_TRUE(Call(stub, &broker::v1::Broker::Stub::SendMessage,
                    SendRequest("orders", "second", "TagA", 0), &sent)
@@ -436,7 +437,7 @@ TEST_F(BrokerTest, GracefulStopAnswersHeldPullsPersistsAndUnregisters) {
     pull_status = Call(stub, &broker::v1::Broker::Stub::PullMessage,
                        PullRequest("orders", 0, 1, /*suspend=*/true), &pulled, absl::Seconds(30));
   });
-  ASSERT_TRUE(store::WaitFor([&] { return HeldPulls(stub) == "1"; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return HeldPulls(stub) == "1"; }));
   absl::Time stop_at = absl::Now();
   broker->broker()->Stop();
   puller.join();
@@ -531,7 +532,7 @@ TEST_F(BrokerOverRemoteStoreTest, SendPullAndLongPollThroughTheStoreProcess) {
     pull_status = Call(stub, &broker::v1::Broker::Stub::PullMessage,
                        PullRequest("orders", 0, 8, /*suspend=*/true), &pulled, absl::Seconds(20));
   });
-  ASSERT_TRUE(store::WaitFor([&] { return HeldPulls(stub) == "1"; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return HeldPulls(stub) == "1"; }));
   absl::Time sent_at = absl::Now();
   broker::v1::SendMessageResponse sent;
   ASSERT_TRUE(Call(stub, &broker::v1::Broker::Stub::SendMessage,
@@ -704,7 +705,7 @@ TEST_F(BrokerWithFakeStoreTest, CancelledSendStreamDropsAnswersOfPendingSends) {
     *request.mutable_send() = SendRequest("orders", absl::StrCat("c", i));
     ASSERT_TRUE(stream->Write(request));
   }
-  ASSERT_TRUE(store::WaitFor([&] { return store_.appends_waiting_at_gate() >= 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return store_.appends_waiting_at_gate() >= 1; }));
   context.TryCancel();
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
   // The pending sends complete into a stream nobody reads; the broker goes on.
@@ -732,10 +733,10 @@ TEST_F(BrokerWithFakeStoreTest, StoppingTheBrokerDrainsOpenSendStreams) {
   request.set_request_id(7);
   *request.mutable_send() = SendRequest("orders", "in flight");
   ASSERT_TRUE(busy->Write(request));
-  ASSERT_TRUE(store::WaitFor([&] { return store_.appends_waiting_at_gate() >= 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return store_.appends_waiting_at_gate() >= 1; }));
 
   std::thread stopper([&] { broker.broker()->Stop(); });
-  ASSERT_TRUE(store::WaitFor([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     broker::v1::HeartbeatRequest heartbeat;
     heartbeat.set_client_id("c");
     broker::v1::HeartbeatResponse response;
@@ -799,7 +800,7 @@ TEST_F(BrokerWithFakeStoreTest, BackedUpSendQueueAnswersSystemBusy) {
   };
   // The first send holds the only send thread (blocked in the store).
   senders.emplace_back(send, 0);
-  ASSERT_TRUE(store::WaitFor([&] { return store_.appends_waiting_at_gate() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return store_.appends_waiting_at_gate() == 1; }));
   absl::Time queued_at = absl::Now();
   senders.emplace_back(send, 1);
   senders.emplace_back(send, 2);

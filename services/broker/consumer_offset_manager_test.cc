@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "services/broker/testing/fake_store.h"
+#include "testing/fake_store.h"
 
 namespace mq::broker {
 namespace {

@@ -9,9 +9,10 @@
 
 #include "absl/synchronization/notification.h"
 #include "common/status.h"
-#include "services/broker/testing/fake_store.h"
-#include "services/broker/testing/message_store_for_test.h"
-#include "services/store/test_util.h"
+#include "testing/fake_store.h"
+#include "testing/small_store.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq::broker {
 namespace {
@@ -34,7 +35,7 @@ class PullAnswer {
     return answers_ > 0;
   }
   bool WaitAnswered(absl::Duration timeout = absl::Seconds(10)) const {
-    return store::WaitFor([this] { return answered(); }, timeout);
+    return testing::WaitUntil([this] { return answered(); }, timeout);
   }
   absl::StatusOr<broker::v1::PullMessageResponse> result() const {
     absl::MutexLock lock(&mu_);
@@ -154,7 +155,7 @@ class PullTestBase : public ::testing::Test {
 class PullMessageProcessorTest : public PullTestBase {
  protected:
   void SetUp() override {
-    message_store_ = testing::OpenSmallStore(store::MakeTempDir());
+    message_store_ = testing::OpenSmallStore(testing::MakeTempDir());
     ASSERT_NE(message_store_, nullptr);
     Init(message_store_.get());
   }
@@ -526,7 +527,7 @@ TEST(PullRequestHoldServiceTest, ASlowReadDoesNotDelayOtherWokenPulls) {
   }
   ASSERT_TRUE(fast.WaitAnswered(absl::Seconds(5)));
   EXPECT_EQ(fast.result()->status(), broker::v1::FOUND);
-  ASSERT_TRUE(store::WaitFor([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     absl::MutexLock lock(&mu);
     return slow_reads.size() == 1;
   }));

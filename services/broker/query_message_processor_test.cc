@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "common/status.h"
-#include "services/broker/testing/fake_store.h"
+#include "testing/fake_store.h"
 
 namespace mq::broker {
 namespace {

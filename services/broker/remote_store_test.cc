@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/grpc_options.h"
-#include "services/broker/testing/fake_store.h"
 #include "services/store/store_service.h"
-#include "services/store/test_util.h"
+#include "testing/fake_store.h"
+#include "testing/wait.h"
 
 namespace mq::broker {
 namespace {
@@ -90,7 +90,7 @@ class RemoteStoreTest : public ::testing::Test {
       threads->emplace_back([remote, i, wait, results] {
         (*results)[i] = remote->AppendBatch(Append(absl::StrCat("t", i), 1, wait));
       });
-      ASSERT_TRUE(store::WaitFor([&] { return remote->queued_appends() == queued + 1; }));
+      ASSERT_TRUE(testing::WaitUntil([&] { return remote->queued_appends() == queued + 1; }));
     }
   }
 
@@ -138,7 +138,7 @@ TEST_F(RemoteStoreTest, ConcurrentAppendsShareOneRpcAndGetTheirOwnResults) {
   std::vector<std::thread> threads;
   // The first append occupies the only RPC slot (blocked in the store)...
   threads.emplace_back([&] { results[0] = remote->AppendBatch(Append("t0", 1)); });
-  ASSERT_TRUE(store::WaitFor([&] { return fake_.appends_waiting_at_gate() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return fake_.appends_waiting_at_gate() == 1; }));
   // ...while ten more queue up behind it.
   StartQueuedAppends(remote.get(), 1, 10, true, &threads, &results);
   fake_.SetAppendGateOpen(true);
@@ -176,14 +176,14 @@ TEST_F(RemoteStoreTest, AsyncAppendsReturnAtOnceAndAnswerWhenTheStoreDoes) {
                                ++answered;
                              });
   }
-  ASSERT_TRUE(store::WaitFor([&] { return fake_.appends_waiting_at_gate() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return fake_.appends_waiting_at_gate() == 1; }));
   EXPECT_EQ(remote->queued_appends(), 4u);
   {
     absl::MutexLock lock(&mu);
     EXPECT_EQ(answered, 0);
   }
   fake_.SetAppendGateOpen(true);
-  ASSERT_TRUE(store::WaitFor([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     absl::MutexLock lock(&mu);
     return answered == 5;
   }));
@@ -219,13 +219,13 @@ TEST_F(RemoteStoreTest, AsyncReadsReturnAtOnceAndAnswerWhenTheStoreDoes) {
       ++answered;
     });
   }
-  ASSERT_TRUE(store::WaitFor([&] { return fake_.reads_waiting_at_gate() == 2; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return fake_.reads_waiting_at_gate() == 2; }));
   {
     absl::MutexLock lock(&mu);
     EXPECT_EQ(answered, 0);
   }
   fake_.SetReadGateOpen(true);
-  ASSERT_TRUE(store::WaitFor([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     absl::MutexLock lock(&mu);
     return answered == 2;
   }));
@@ -260,7 +260,7 @@ TEST_F(RemoteStoreTest, DestructionCancelsReadsInFlight) {
     result = std::move(got);
     answered = true;
   });
-  ASSERT_TRUE(store::WaitFor([&] { return fake_.reads_waiting_at_gate() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return fake_.reads_waiting_at_gate() == 1; }));
   // The destructor returns only after the read's callback ran.
   remote.reset();
   EXPECT_TRUE(answered);
@@ -276,7 +276,7 @@ TEST_F(RemoteStoreTest, CoalescingRespectsLimitsAndWaitFlags) {
       13, absl::UnknownError("not run"));
   std::vector<std::thread> threads;
   threads.emplace_back([&] { results[0] = remote->AppendBatch(Append("t0", 1)); });
-  ASSERT_TRUE(store::WaitFor([&] { return fake_.appends_waiting_at_gate() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return fake_.appends_waiting_at_gate() == 1; }));
   StartQueuedAppends(remote.get(), 1, 6, /*wait=*/true, &threads, &results);
   StartQueuedAppends(remote.get(), 7, 2, /*wait=*/false, &threads, &results);
   StartQueuedAppends(remote.get(), 9, 4, /*wait=*/true, &threads, &results);
@@ -314,7 +314,7 @@ TEST_F(RemoteStoreTest, DestructionFailsQueuedAppends) {
       2, absl::UnknownError("not run"));
   std::vector<std::thread> threads;
   threads.emplace_back([&] { results[0] = remote->AppendBatch(Append("t0", 1)); });
-  ASSERT_TRUE(store::WaitFor([&] { return fake_.appends_waiting_at_gate() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return fake_.appends_waiting_at_gate() == 1; }));
   StartQueuedAppends(remote.get(), 1, 1, true, &threads, &results);
   std::thread destroyer([&] { remote.reset(); });
   // The queued append fails at once; the one in flight is cancelled.
@@ -348,9 +348,9 @@ TEST_F(RemoteStoreTest, WatchDeliversAdvancesAndReconnects) {
   std::unique_ptr<RemoteStore> remote = Connect();
   Events events;
   std::unique_ptr<store::StoreApi::Watch> watch = remote->WatchQueues(events.listener());
-  ASSERT_TRUE(store::WaitFor([&] { return fake_.watch_count() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return fake_.watch_count() == 1; }));
   ASSERT_TRUE(fake_.AppendBatch(Append("before", 1)).ok());
-  EXPECT_TRUE(store::WaitFor([&] { return events.Saw("before"); }));
+  EXPECT_TRUE(testing::WaitUntil([&] { return events.Saw("before"); }));
 
   // The store process restarts on the same port.
   int port = server_.port();
@@ -358,9 +358,9 @@ TEST_F(RemoteStoreTest, WatchDeliversAdvancesAndReconnects) {
   testing::FakeStore restarted;
   LocalStoreServer again(&restarted, port);
   ASSERT_EQ(again.port(), port);
-  ASSERT_TRUE(store::WaitFor([&] { return restarted.watch_count() == 1; }, absl::Seconds(20)));
+  ASSERT_TRUE(testing::WaitUntil([&] { return restarted.watch_count() == 1; }, absl::Seconds(20)));
   ASSERT_TRUE(restarted.AppendBatch(Append("after", 1)).ok());
-  EXPECT_TRUE(store::WaitFor([&] { return events.Saw("after"); }));
+  EXPECT_TRUE(testing::WaitUntil([&] { return events.Saw("after"); }));
 
   watch.reset();
   ASSERT_TRUE(restarted.AppendBatch(Append("unwatched", 1)).ok());

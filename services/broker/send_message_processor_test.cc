@@ -13,7 +13,7 @@
 #include "common/status.h"
 #include "services/broker/broker_errors.h"
 #include "services/broker/put_stats_hook.h"
-#include "services/broker/testing/fake_store.h"
+#include "testing/fake_store.h"
 
 namespace mq::broker {
 namespace {

@@ -5,7 +5,9 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/mapped_files.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq::store {
 namespace {
@@ -18,14 +20,14 @@ class AsyncFlusherTest : public ::testing::Test {
 
   static MappedFileQueueOptions MakeOptions() {
     MappedFileQueueOptions options;
-    options.dir = MakeTempDir();
+    options.dir = testing::MakeTempDir();
     options.file_size = kFileSize;
     return options;
   }
 
   void SetUp() override { ASSERT_TRUE(queue_.Load().ok()); }
 
-  void Write(int64_t bytes) { AppendAcrossFiles(queue_, bytes, 'w'); }
+  void Write(int64_t bytes) { testing::AppendAcrossFiles(queue_, bytes, 'w'); }
 
   MappedFileQueue queue_;
 };
@@ -43,8 +45,8 @@ TEST_F(AsyncFlusherTest, FlushesOnceEnoughPagesAreDirty) {
   absl::SleepFor(absl::Milliseconds(100));
   EXPECT_EQ(queue_.FlushedOffset(), 0);
   Write(kOsPageSizeBytes);
-  ASSERT_TRUE(WaitFor([&] { return queue_.FlushedOffset() == 4 * kOsPageSizeBytes; }));
-  ASSERT_TRUE(WaitFor([&] { return reported.load() == 4 * kOsPageSizeBytes; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return queue_.FlushedOffset() == 4 * kOsPageSizeBytes; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return reported.load() == 4 * kOsPageSizeBytes; }));
 }
 
 TEST_F(AsyncFlusherTest, ThoroughFlushTakesAnyDirtyByte) {
@@ -54,7 +56,7 @@ TEST_F(AsyncFlusherTest, ThoroughFlushTakesAnyDirtyByte) {
   AsyncFlusher flusher(&queue_, options);
   flusher.Start();
   Write(100);
-  ASSERT_TRUE(WaitFor([&] { return queue_.FlushedOffset() == 100; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return queue_.FlushedOffset() == 100; }));
 }
 
 TEST_F(AsyncFlusherTest, FollowsTheLogAcrossFiles) {
@@ -63,7 +65,7 @@ TEST_F(AsyncFlusherTest, FollowsTheLogAcrossFiles) {
   AsyncFlusher flusher(&queue_, options);
   flusher.Start();
   Write(2 * kFileSize + 5 * kOsPageSizeBytes);
-  ASSERT_TRUE(WaitFor([&] { return queue_.FlushedOffset() == queue_.MaxOffset(); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return queue_.FlushedOffset() == queue_.MaxOffset(); }));
 }
 
 TEST_F(AsyncFlusherTest, PeriodicFlushesLeaveThePageBeingFilledUntilStop) {
@@ -74,7 +76,7 @@ TEST_F(AsyncFlusherTest, PeriodicFlushesLeaveThePageBeingFilledUntilStop) {
   AsyncFlusher flusher(&queue_, options);
   flusher.Start();
   Write(2 * kOsPageSizeBytes + 100);
-  ASSERT_TRUE(WaitFor([&] { return queue_.FlushedOffset() == 2 * kOsPageSizeBytes; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return queue_.FlushedOffset() == 2 * kOsPageSizeBytes; }));
   ASSERT_TRUE(flusher.Stop().ok());
   EXPECT_EQ(queue_.FlushedOffset(), 2 * kOsPageSizeBytes + 100);
 }

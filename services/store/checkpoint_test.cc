@@ -7,13 +7,13 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
 
 TEST(CheckpointTest, MissingFileReadsAsZeros) {
-  std::string path = MakeTempDir() + "/checkpoint";
+  std::string path = testing::MakeTempDir() + "/checkpoint";
   auto checkpoint = Checkpoint::Open(path);
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
   CheckpointData data = (*checkpoint)->Get();
@@ -25,7 +25,7 @@ TEST(CheckpointTest, MissingFileReadsAsZeros) {
 }
 
 TEST(CheckpointTest, FlushPersistsAtomically) {
-  std::string path = MakeTempDir() + "/checkpoint";
+  std::string path = testing::MakeTempDir() + "/checkpoint";
   {
     auto checkpoint = Checkpoint::Open(path);
     ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
@@ -52,7 +52,7 @@ TEST(CheckpointTest, FlushPersistsAtomically) {
 }
 
 TEST(CheckpointTest, LayoutMatchesRocketMq) {
-  std::string path = MakeTempDir() + "/checkpoint";
+  std::string path = testing::MakeTempDir() + "/checkpoint";
   auto checkpoint = Checkpoint::Open(path);
   ASSERT_TRUE(checkpoint.ok());
   (*checkpoint)->SetPhysicMsgTimestamp(0x0102030405060708);
@@ -68,7 +68,7 @@ TEST(CheckpointTest, LayoutMatchesRocketMq) {
 }
 
 TEST(CheckpointTest, DamagedFileReadsAsZeros) {
-  std::string path = MakeTempDir() + "/checkpoint";
+  std::string path = testing::MakeTempDir() + "/checkpoint";
   {
     auto checkpoint = Checkpoint::Open(path);
     ASSERT_TRUE(checkpoint.ok());

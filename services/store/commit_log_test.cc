@@ -14,7 +14,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/mapped_files.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq::store {
 namespace {
@@ -150,7 +152,7 @@ std::string FilePath(const std::string& dir, int64_t offset) {
 }
 
 TEST(CommitLogTest, AppendAssignsOffsetsAndReadsBack) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   AppendResult a = AppendOne(log, Message("first", 0));
   AppendResult b = AppendOne(log, Message("second", 1));
@@ -182,7 +184,7 @@ TEST(CommitLogTest, AppendAssignsOffsetsAndReadsBack) {
 }
 
 TEST(CommitLogTest, FlushReportsTheStoreTimeOfFlushedData) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   EXPECT_EQ(log.file_queue().FlushedStoreTimestamp(), 0);
   AppendResult a = AppendOne(log, Message("x"));
@@ -192,7 +194,7 @@ TEST(CommitLogTest, FlushReportsTheStoreTimeOfFlushedData) {
 }
 
 TEST(CommitLogTest, ReadRecordErrors) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   AppendResult a = AppendOne(log, Message("x"));
   EXPECT_EQ(log.ReadRecord(log.MaxOffset()).status().code(), absl::StatusCode::kNotFound);
@@ -201,14 +203,14 @@ TEST(CommitLogTest, ReadRecordErrors) {
   const int64_t blank_offset = FillFirstFile(log);
   ASSERT_GT(blank_offset, 0);
   EXPECT_EQ(log.ReadRecord(blank_offset).status().code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_EQ(log.file_queue().DeleteFilesWhile(EndsBy(kFileSize), 1), 1);
+  ASSERT_EQ(log.file_queue().DeleteFilesWhile(testing::EndsBy(kFileSize), 1), 1);
   EXPECT_EQ(log.ReadRecord(0).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(log.ReadNext(0).kind, LogEntryKind::kNextFile);
   EXPECT_EQ(log.ReadNext(0).next_offset, kFileSize);
 }
 
 TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   std::vector<AppendResult> first = AppendMany(log, 3, 100);
   std::string out = "prefix";
@@ -245,14 +247,14 @@ TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
   absl::Status blank = log.AppendRecordBytes(blank_offset, kFileSize - blank_offset, &out);
   EXPECT_EQ(blank.code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(blank.message().find("end-of-file marker"), absl::string_view::npos) << blank;
-  ASSERT_EQ(log.file_queue().DeleteFilesWhile(EndsBy(kFileSize), 1), 1);
+  ASSERT_EQ(log.file_queue().DeleteFilesWhile(testing::EndsBy(kFileSize), 1), 1);
   EXPECT_EQ(log.AppendRecordBytes(a.physical_offset, a.size, &out).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(out, before);
 }
 
 TEST(CommitLogTest, AppendRecordRunCopiesBackToBackRecordsInOneRead) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   std::vector<AppendResult> first = AppendMany(log, 5, 300);
   std::vector<int32_t> sizes;
@@ -288,7 +290,7 @@ TEST(CommitLogTest, AppendRecordRunCopiesBackToBackRecordsInOneRead) {
                    {static_cast<int32_t>(kFileSize - blank_offset), second_file[0].size}, &run)
                 .code(),
             absl::StatusCode::kDataLoss);
-  ASSERT_EQ(log.file_queue().DeleteFilesWhile(EndsBy(kFileSize), 1), 1);
+  ASSERT_EQ(log.file_queue().DeleteFilesWhile(testing::EndsBy(kFileSize), 1), 1);
   EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset, sizes, &run).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(run, before);
@@ -300,7 +302,7 @@ TEST(CommitLogTest, AppendRecordRunCopiesBackToBackRecordsInOneRead) {
 }
 
 TEST(CommitLogTest, InvalidMessagesFailAlone) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   std::vector<TestMessage> in(6, Message("ok"));
   in[1].body = "";
@@ -323,7 +325,7 @@ TEST(CommitLogTest, InvalidMessagesFailAlone) {
 }
 
 TEST(CommitLogTest, BodyLimitComesFromOptions) {
-  CommitLogOptions options = Options(MakeTempDir());
+  CommitLogOptions options = Options(testing::MakeTempDir());
   options.max_message_body_bytes = 10;
   CommitLog log(options);
   ASSERT_TRUE(log.Load().ok());
@@ -334,7 +336,7 @@ TEST(CommitLogTest, BodyLimitComesFromOptions) {
 }
 
 TEST(CommitLogTest, RollsOverWithBlankMarker) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   CommitLog log(Options(dir));
   ASSERT_TRUE(log.Load().ok());
   std::vector<AppendResult> results = AppendMany(log, 200, 1000);
@@ -374,7 +376,7 @@ class CommitLogWriteThroughTest : public ::testing::TestWithParam<size_t> {
 // Batches and single appends interleaved, across file boundaries, read back
 // dense and in order.
 TEST_P(CommitLogWriteThroughTest, LargeBatchesAndSingleAppendsRollOverTogether) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   CommitLog log(Options(dir));
   ASSERT_TRUE(log.Load().ok());
   std::vector<TestMessage> messages;
@@ -426,7 +428,7 @@ TEST_P(CommitLogWriteThroughTest, LargeBatchesAndSingleAppendsRollOverTogether) 
 }
 
 TEST_P(CommitLogWriteThroughTest, RecoversWhatLargeBatchesWrote) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   int64_t end;
   {
     CommitLog log(Options(dir));
@@ -467,7 +469,7 @@ class FileSizeLimit {
 };
 
 TEST_P(CommitLogWriteThroughTest, AFailedWriteFailsItsRecordsAndLosesNothing) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   int64_t end;
   {
     CommitLog log(Options(dir));
@@ -516,7 +518,7 @@ INSTANTIATE_TEST_SUITE_P(WriteThrough, CommitLogWriteThroughTest,
                          });
 
 TEST(CommitLogTest, UsesPreparedFiles) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileAllocator allocator;
   CommitLogOptions options = Options(dir);
   options.allocator = &allocator;
@@ -524,7 +526,7 @@ TEST(CommitLogTest, UsesPreparedFiles) {
   ASSERT_TRUE(log.Load().ok());
   AppendMany(log, 1, 100);
   for (int file = 1; file <= 3; ++file) {
-    ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= file; }));
+    ASSERT_TRUE(testing::WaitUntil([&] { return allocator.stats().prepared >= file; }));
     while (log.MaxOffset() < file * kFileSize) AppendMany(log, 1, 1000);
   }
   EXPECT_EQ(allocator.stats().taken_prepared, 3);
@@ -532,7 +534,7 @@ TEST(CommitLogTest, UsesPreparedFiles) {
 }
 
 TEST(CommitLogTest, TransactionHalfMessagesTakeNoQueueOffset) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   TestMessage prepared = Message("half");
   prepared.sys_flag = kSysFlagTransactionPreparedType;
@@ -548,7 +550,7 @@ TEST(CommitLogTest, TransactionHalfMessagesTakeNoQueueOffset) {
 }
 
 TEST(CommitLogTest, RefusesAppendsWhenAsked) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   log.RefuseAppends("disk full (92% used)");
   EXPECT_FALSE(log.accepting_appends());
@@ -561,7 +563,7 @@ TEST(CommitLogTest, RefusesAppendsWhenAsked) {
 }
 
 TEST(CommitLogTest, QueueOffsetTable) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   log.SetQueueOffset("TopicTest", 0, 41);
   log.SetQueueOffset("Other", 2, 7);
@@ -575,7 +577,7 @@ TEST(CommitLogTest, QueueOffsetTable) {
 }
 
 TEST(CommitLogTest, ConcurrentAppendsGetUniqueDenseOffsets) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   constexpr int kThreads = 4;
   constexpr int kPerThread = 300;
@@ -608,7 +610,7 @@ TEST(CommitLogTest, ConcurrentAppendsGetUniqueDenseOffsets) {
 }
 
 TEST(CommitLogRecoveryTest, CleanReopenKeepsEverything) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   int64_t end;
   {
     CommitLog log(Options(dir));
@@ -640,7 +642,7 @@ TEST(CommitLogRecoveryTest, CleanReopenKeepsEverything) {
 }
 
 TEST(CommitLogRecoveryTest, NormalRecoveryStartsAtThirdToLastFile) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   int64_t end;
   {
     CommitLog log(Options(dir));
@@ -659,7 +661,7 @@ TEST(CommitLogRecoveryTest, NormalRecoveryStartsAtThirdToLastFile) {
 }
 
 TEST(CommitLogRecoveryTest, TruncatesTornLastRecord) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   std::vector<AppendResult> results;
   {
     CommitLog log(Options(dir));
@@ -688,7 +690,7 @@ TEST(CommitLogRecoveryTest, TruncatesTornLastRecord) {
 }
 
 TEST(CommitLogRecoveryTest, CutsAtBitFlippedRecordAndDeletesLaterFiles) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   std::vector<AppendResult> results;
   {
     CommitLog log(Options(dir));
@@ -720,7 +722,7 @@ TEST(CommitLogRecoveryTest, CutsAtBitFlippedRecordAndDeletesLaterFiles) {
 }
 
 TEST(CommitLogRecoveryTest, RemovesLeftoverPreparedFile) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   int64_t end;
   {
     CommitLog log(Options(dir));
@@ -740,7 +742,7 @@ TEST(CommitLogRecoveryTest, RemovesLeftoverPreparedFile) {
 }
 
 TEST(CommitLogRecoveryTest, EmptyLog) {
-  CommitLog log(Options(MakeTempDir()));
+  CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   absl::StatusOr<int64_t> recovered = log.Recover(0, true);
   ASSERT_TRUE(recovered.ok()) << recovered.status();
@@ -749,7 +751,7 @@ TEST(CommitLogRecoveryTest, EmptyLog) {
 }
 
 TEST(CommitLogRecoveryTest, RecoveryEndingAtAFileBoundaryContinuesInTheNextFile) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   std::vector<AppendResult> results;
   {
     CommitLog log(Options(dir));
@@ -803,8 +805,8 @@ std::string ReadFileBytes(const std::string& path) {
 }
 
 TEST(CommitLogReplicationTest, ChunksRebuildAByteIdenticalLog) {
-  std::string master_dir = MakeTempDir();
-  std::string slave_dir = MakeTempDir();
+  std::string master_dir = testing::MakeTempDir();
+  std::string slave_dir = testing::MakeTempDir();
   CommitLog master(Options(master_dir));
   CommitLog slave(Options(slave_dir));
   ASSERT_TRUE(master.Load().ok());
@@ -832,7 +834,7 @@ TEST(CommitLogReplicationTest, ChunksRebuildAByteIdenticalLog) {
 }
 
 TEST(CommitLogReplicationTest, ChunkHoldsAtLeastOneRecordAndStopsAtFileEnd) {
-  CommitLog master(Options(MakeTempDir()));
+  CommitLog master(Options(testing::MakeTempDir()));
   ASSERT_TRUE(master.Load().ok());
   std::vector<AppendResult> results = AppendMany(master, 80, 1000);
   absl::StatusOr<LogChunk> one = master.ReadChunk(0, 1);
@@ -846,14 +848,14 @@ TEST(CommitLogReplicationTest, ChunkHoldsAtLeastOneRecordAndStopsAtFileEnd) {
 }
 
 TEST(CommitLogReplicationTest, EmptySlaveStartsAtTheMastersFirstKeptFile) {
-  CommitLog master(Options(MakeTempDir()));
+  CommitLog master(Options(testing::MakeTempDir()));
   ASSERT_TRUE(master.Load().ok());
   AppendMany(master, 200, 1000);
-  ASSERT_EQ(master.file_queue().DeleteFilesWhile(EndsBy(2 * kFileSize), 10), 2);
+  ASSERT_EQ(master.file_queue().DeleteFilesWhile(testing::EndsBy(2 * kFileSize), 10), 2);
   ASSERT_EQ(master.MinOffset(), 2 * kFileSize);
   EXPECT_EQ(master.ReadChunk(0, 4096).status().code(), absl::StatusCode::kNotFound);
 
-  std::string slave_dir = MakeTempDir();
+  std::string slave_dir = testing::MakeTempDir();
   CommitLog slave(Options(slave_dir));
   ASSERT_TRUE(slave.Load().ok());
   // An empty file left at offset 0 (say, by a crash right after its creation).
@@ -878,8 +880,8 @@ TEST(CommitLogReplicationTest, EmptySlaveStartsAtTheMastersFirstKeptFile) {
 }
 
 TEST(CommitLogReplicationTest, AppendRawChecksTheOffset) {
-  CommitLog master(Options(MakeTempDir()));
-  CommitLog slave(Options(MakeTempDir()));
+  CommitLog master(Options(testing::MakeTempDir()));
+  CommitLog slave(Options(testing::MakeTempDir()));
   ASSERT_TRUE(master.Load().ok());
   ASSERT_TRUE(slave.Load().ok());
   AppendMany(master, 10, 100);
@@ -905,8 +907,8 @@ TEST(CommitLogReplicationTest, AppendRawChecksTheOffset) {
 }
 
 TEST(CommitLogReplicationTest, CorruptChunkIsRefusedWhole) {
-  CommitLog master(Options(MakeTempDir()));
-  CommitLog slave(Options(MakeTempDir()));
+  CommitLog master(Options(testing::MakeTempDir()));
+  CommitLog slave(Options(testing::MakeTempDir()));
   ASSERT_TRUE(master.Load().ok());
   ASSERT_TRUE(slave.Load().ok());
   std::vector<AppendResult> results = AppendMany(master, 10, 100);
@@ -942,8 +944,8 @@ TEST(CommitLogReplicationTest, CorruptChunkIsRefusedWhole) {
 }
 
 TEST(CommitLogReplicationTest, RefusedWhileAppendsAreRefused) {
-  CommitLog master(Options(MakeTempDir()));
-  CommitLog slave(Options(MakeTempDir()));
+  CommitLog master(Options(testing::MakeTempDir()));
+  CommitLog slave(Options(testing::MakeTempDir()));
   ASSERT_TRUE(master.Load().ok());
   ASSERT_TRUE(slave.Load().ok());
   AppendMany(master, 2, 100);
@@ -956,9 +958,9 @@ TEST(CommitLogReplicationTest, RefusedWhileAppendsAreRefused) {
 }
 
 TEST(CommitLogReplicationTest, RangeCrcComparesLogs) {
-  CommitLog a(Options(MakeTempDir()));
-  CommitLog b(Options(MakeTempDir()));
-  CommitLog c(Options(MakeTempDir()));
+  CommitLog a(Options(testing::MakeTempDir()));
+  CommitLog b(Options(testing::MakeTempDir()));
+  CommitLog c(Options(testing::MakeTempDir()));
   for (CommitLog* log : {&a, &b, &c}) ASSERT_TRUE(log->Load().ok());
   AppendMany(a, 100, 1000);
   Replicate(a, b, 8192);

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
@@ -42,7 +42,7 @@ void Fill(ConsumeQueueTable& table, const std::string& topic, int32_t queue_id, 
 }
 
 TEST(ConsumeQueueTableTest, CreatesOnDemand) {
-  std::string root = MakeTempDir();
+  std::string root = testing::MakeTempDir();
   ConsumeQueueTable table(Options(root));
   ASSERT_TRUE(table.Load().ok());
   EXPECT_EQ(table.Find("T", 3), nullptr);
@@ -60,7 +60,7 @@ TEST(ConsumeQueueTableTest, CreatesOnDemand) {
 }
 
 TEST(ConsumeQueueTableTest, LoadFindsQueuesOnDisk) {
-  std::string root = MakeTempDir();
+  std::string root = testing::MakeTempDir();
   {
     ConsumeQueueTable table(Options(root));
     ASSERT_TRUE(table.Load().ok());
@@ -84,7 +84,7 @@ TEST(ConsumeQueueTableTest, LoadFindsQueuesOnDisk) {
 }
 
 TEST(ConsumeQueueTableTest, DeleteTopic) {
-  std::string root = MakeTempDir();
+  std::string root = testing::MakeTempDir();
   ConsumeQueueTable table(Options(root));
   ASSERT_TRUE(table.Load().ok());
   Fill(table, "gone", 0, 12, 0);
@@ -105,7 +105,7 @@ TEST(ConsumeQueueTableTest, DeleteTopic) {
 }
 
 TEST(ConsumeQueueTableTest, TruncateAndRetentionApplyToEveryQueue) {
-  std::string root = MakeTempDir();
+  std::string root = testing::MakeTempDir();
   ConsumeQueueTable table(Options(root));
   ASSERT_TRUE(table.Load().ok());
   Fill(table, "A", 0, 25, 0);     // 0 .. 2400

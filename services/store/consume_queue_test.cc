@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
@@ -56,7 +56,7 @@ std::vector<int64_t> Offsets(const std::vector<ConsumeQueueUnit>& units) {
 }
 
 TEST(ConsumeQueueTest, PutAndReadAcrossFiles) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto queue = OpenQueue(dir);
   EXPECT_EQ(queue->MinOffset(), 0);
   EXPECT_EQ(queue->MaxOffset(), 0);
@@ -85,7 +85,7 @@ TEST(ConsumeQueueTest, PutAndReadAcrossFiles) {
 }
 
 TEST(ConsumeQueueTest, UnitsAreBigEndianOnDisk) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto queue = OpenQueue(dir);
   ASSERT_TRUE(queue->PutUnit(0, 0x0102030405060708, 0x0a0b0c0d, -2).ok());
   ASSERT_TRUE(queue->Flush(0).ok());
@@ -101,7 +101,7 @@ TEST(ConsumeQueueTest, UnitsAreBigEndianOnDisk) {
 }
 
 TEST(ConsumeQueueTest, RejectsBadUnits) {
-  auto queue = OpenQueue(MakeTempDir());
+  auto queue = OpenQueue(testing::MakeTempDir());
   EXPECT_TRUE(absl::IsInvalidArgument(queue->PutUnit(-1, 0, 10, 0)));
   EXPECT_TRUE(absl::IsInvalidArgument(queue->PutUnit(0, -5, 10, 0)));
   EXPECT_TRUE(absl::IsInvalidArgument(queue->PutUnit(0, 0, 0, 0)));
@@ -110,7 +110,7 @@ TEST(ConsumeQueueTest, RejectsBadUnits) {
 }
 
 TEST(ConsumeQueueTest, SkipsUnitsAlreadyWritten) {
-  auto queue = OpenQueue(MakeTempDir());
+  auto queue = OpenQueue(testing::MakeTempDir());
   PutMessages(*queue, 0, 5);
   ASSERT_TRUE(PutMessage(*queue, 3).ok());
   ASSERT_TRUE(queue->PutUnit(2, 999'999, 10, 1).ok());
@@ -120,7 +120,7 @@ TEST(ConsumeQueueTest, SkipsUnitsAlreadyWritten) {
 }
 
 TEST(ConsumeQueueTest, GapIsFilledWithBlankUnits) {
-  auto queue = OpenQueue(MakeTempDir());
+  auto queue = OpenQueue(testing::MakeTempDir());
   PutMessages(*queue, 0, 2);
   ASSERT_TRUE(PutMessage(*queue, 13).ok());
   EXPECT_EQ(queue->MaxOffset(), 14);
@@ -131,7 +131,7 @@ TEST(ConsumeQueueTest, GapIsFilledWithBlankUnits) {
 }
 
 TEST(ConsumeQueueTest, QueueMayStartPastZero) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     auto queue = OpenQueue(dir);
     PutMessages(*queue, 23, 26);
@@ -148,7 +148,7 @@ TEST(ConsumeQueueTest, QueueMayStartPastZero) {
 }
 
 TEST(ConsumeQueueTest, EmptyQueueRestartsWhereTheFirstMessageIs) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto queue = OpenQueue(dir);
   PutMessages(*queue, 0, 5);
   // Retention moved past every message: the queue holds nothing readable.
@@ -162,7 +162,7 @@ TEST(ConsumeQueueTest, EmptyQueueRestartsWhereTheFirstMessageIs) {
 }
 
 TEST(ConsumeQueueTest, ReopenFindsTheEnd) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     auto queue = OpenQueue(dir);
     PutMessages(*queue, 0, 15);
@@ -177,7 +177,7 @@ TEST(ConsumeQueueTest, ReopenFindsTheEnd) {
 }
 
 TEST(ConsumeQueueTest, RecoverCutsTornUnitsAndFilesPastThem) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     auto queue = OpenQueue(dir);
     PutMessages(*queue, 0, 15);
@@ -203,7 +203,7 @@ TEST(ConsumeQueueTest, RecoverCutsTornUnitsAndFilesPastThem) {
 }
 
 TEST(ConsumeQueueTest, TruncateByPhysicalOffset) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto queue = OpenQueue(dir);
   PutMessages(*queue, 0, 25);
   ASSERT_TRUE(queue->TruncateByPhysicalOffset(1250).ok());
@@ -225,7 +225,7 @@ TEST(ConsumeQueueTest, TruncateByPhysicalOffset) {
 }
 
 TEST(ConsumeQueueTest, TruncateKeepsBlanksBeforeTheFirstDroppedMessage) {
-  auto queue = OpenQueue(MakeTempDir());
+  auto queue = OpenQueue(testing::MakeTempDir());
   PutMessages(*queue, 0, 2);
   PutMessages(*queue, 5, 8);  // offsets 2..4 are blank
   ASSERT_TRUE(queue->TruncateByPhysicalOffset(500).ok());
@@ -236,7 +236,7 @@ TEST(ConsumeQueueTest, TruncateKeepsBlanksBeforeTheFirstDroppedMessage) {
 }
 
 TEST(ConsumeQueueTest, DeleteFilesBelowPhysicalOffsetMovesMinOffset) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto queue = OpenQueue(dir);
   PutMessages(*queue, 0, 25);
   EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(900), 0);
@@ -258,7 +258,7 @@ TEST(ConsumeQueueTest, DeleteFilesBelowPhysicalOffsetMovesMinOffset) {
 }
 
 TEST(ConsumeQueueTest, OffsetByTime) {
-  auto queue = OpenQueue(MakeTempDir());
+  auto queue = OpenQueue(testing::MakeTempDir());
   PutMessages(*queue, 0, 3);
   PutMessages(*queue, 6, 30);  // 3..5 blank
   // Message q was stored at 1000 + 10 q ms; records below 500 are gone.
@@ -287,12 +287,12 @@ TEST(ConsumeQueueTest, OffsetByTime) {
   };
   EXPECT_TRUE(absl::IsInternal(queue->OffsetByTime(1100, failing).status()));
 
-  auto empty = OpenQueue(MakeTempDir());
+  auto empty = OpenQueue(testing::MakeTempDir());
   EXPECT_EQ(*empty->OffsetByTime(1100, all_present), 0);
 }
 
 TEST(ConsumeQueueTest, DestroyRemovesFilesAndRefusesWrites) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto queue = OpenQueue(dir);
   PutMessages(*queue, 0, 12);
   ASSERT_TRUE(queue->Destroy().ok());
@@ -302,7 +302,7 @@ TEST(ConsumeQueueTest, DestroyRemovesFilesAndRefusesWrites) {
 }
 
 TEST(ConsumeQueueTest, ReadersSeeOnlyCompleteUnits) {
-  auto queue = OpenQueue(MakeTempDir());
+  auto queue = OpenQueue(testing::MakeTempDir());
   constexpr int64_t kMessages = 5000;
   std::thread writer([&] { PutMessages(*queue, 0, kMessages); });
   while (queue->MaxOffset() < kMessages) {

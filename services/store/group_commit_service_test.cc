@@ -7,7 +7,8 @@
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq::store {
 namespace {
@@ -20,7 +21,7 @@ class GroupCommitServiceTest : public ::testing::Test {
 
   static MappedFileQueueOptions MakeOptions() {
     MappedFileQueueOptions options;
-    options.dir = MakeTempDir();
+    options.dir = testing::MakeTempDir();
     options.file_size = kFileSize;
     return options;
   }
@@ -73,7 +74,7 @@ TEST_F(GroupCommitServiceTest, OneFlushServesManyWaiters) {
     threads.emplace_back([&, end] { ok += service.WaitForFlush(end).ok() ? 1 : 0; });
   }
   // Every appender is waiting before the flushing thread starts.
-  ASSERT_TRUE(WaitFor([&] { return service.waiters() == kWaiters; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return service.waiters() == kWaiters; }));
   service.Start();
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(ok.load(), kWaiters);
@@ -124,7 +125,7 @@ TEST_F(GroupCommitServiceTest, StopFlushesAndReleasesWaiters) {
   // A waiter for data never written can only be released by Stop().
   absl::Status unreachable;
   std::thread waiter([&] { unreachable = service.WaitForFlush(end + 1000); });
-  ASSERT_TRUE(WaitFor([&] { return service.waiters() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return service.waiters() == 1; }));
   ASSERT_TRUE(service.Stop().ok());
   waiter.join();
   EXPECT_EQ(unreachable.code(), absl::StatusCode::kUnavailable) << unreachable;
@@ -138,7 +139,7 @@ TEST_F(GroupCommitServiceTest, RequestFlushDoesNotWait) {
   service.Start();
   int64_t end = Write(64);
   service.RequestFlush(end);
-  ASSERT_TRUE(WaitFor([&] { return queue_.FlushedOffset() == end; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return queue_.FlushedOffset() == end; }));
 }
 
 // Collects the status a NotifyWhenFlushed callback got.

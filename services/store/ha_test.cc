@@ -19,7 +19,8 @@
 #include "common/grpc_options.h"
 #include "services/store/message_store.h"
 #include "services/store/store_service.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq::store {
 namespace {
@@ -90,7 +91,7 @@ class HaTest : public ::testing::Test {
   std::unique_ptr<Master> StartMaster(v1::BrokerRole role = v1::ASYNC_MASTER,
                                       std::string dir = "") {
     auto master = std::make_unique<Master>();
-    master->dir = dir.empty() ? MakeTempDir() : dir;
+    master->dir = dir.empty() ? testing::MakeTempDir() : dir;
     absl::StatusOr<std::unique_ptr<MessageStore>> store =
         MessageStore::Open(Options(master->dir, role));
     EXPECT_TRUE(store.ok()) << store.status();
@@ -222,16 +223,16 @@ TEST_F(HaTest, EmptySlaveCatchesUpThenFollows) {
   PutMetadata(master->store.get(), "topic/T0", "config-0");
   PutMetadata(master->store.get(), "topic/T1", "config-1");
 
-  std::string slave_dir = MakeTempDir();
+  std::string slave_dir = testing::MakeTempDir();
   std::unique_ptr<MessageStore> slave = StartSlave(slave_dir, master->address());
-  ASSERT_TRUE(
-      WaitFor([&] { return CaughtUp(slave.get(), master->store.get()); }, absl::Seconds(30)));
+  ASSERT_TRUE(testing::WaitUntil([&] { return CaughtUp(slave.get(), master->store.get()); },
+                                 absl::Seconds(30)));
   ExpectSameQueues(slave.get(), master->store.get());
   EXPECT_EQ(GetMetadata(slave.get(), "topic/T0"), "config-0");
   EXPECT_EQ(GetMetadata(slave.get(), "topic/T1"), "config-1");
 
   // The master sees the slave and its progress.
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     absl::StatusOr<v1::GetStatsResponse> stats = master->store->GetStats();
     return stats->slaves_size() == 1 &&
            stats->slaves(0).acked_offset() == master->store->max_physical_offset();
@@ -246,9 +247,11 @@ TEST_F(HaTest, EmptySlaveCatchesUpThenFollows) {
   AppendMany(master->store.get(), 500, 300, 3000);
   PutMetadata(master->store.get(), "topic/T1", "config-1b");
   PutMetadata(master->store.get(), "topic/T0", "", /*deleted=*/true);
-  ASSERT_TRUE(WaitFor([&] { return CaughtUp(slave.get(), master->store.get()); }));
-  ASSERT_TRUE(WaitFor([&] { return GetMetadata(slave.get(), "topic/T1") == "config-1b"; }));
-  ASSERT_TRUE(WaitFor([&] { return !GetMetadata(slave.get(), "topic/T0").has_value(); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return CaughtUp(slave.get(), master->store.get()); }));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return GetMetadata(slave.get(), "topic/T1") == "config-1b"; }));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return !GetMetadata(slave.get(), "topic/T0").has_value(); }));
   ExpectSameQueues(slave.get(), master->store.get());
   // Slaves refuse writes.
   EXPECT_EQ(Append(slave.get(), {Entry("T0", 0, "no")}).results(0).status(),
@@ -264,7 +267,7 @@ TEST_F(HaTest, EmptySlaveCatchesUpThenFollows) {
 TEST_F(HaTest, EmptySlaveCopiesFromTheMastersFirstKeptFile) {
   std::unique_ptr<Master> master = StartMaster();
   AppendMany(master->store.get(), 3000, 300);
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(testing::WaitUntil(
       [&] { return master->store->dispatched_offset() >= master->store->max_physical_offset(); }));
   // Retention ten days on at the delete hour: every file but the newest goes.
   clock_ns_ = absl::ToUnixNanos(
@@ -273,8 +276,8 @@ TEST_F(HaTest, EmptySlaveCopiesFromTheMastersFirstKeptFile) {
   int64_t min = master->store->GetStats()->min_physical_offset();
   ASSERT_GT(min, 0);
 
-  std::unique_ptr<MessageStore> slave = StartSlave(MakeTempDir(), master->address());
-  ASSERT_TRUE(WaitFor([&] { return CaughtUp(slave.get(), master->store.get()); }));
+  std::unique_ptr<MessageStore> slave = StartSlave(testing::MakeTempDir(), master->address());
+  ASSERT_TRUE(testing::WaitUntil([&] { return CaughtUp(slave.get(), master->store.get()); }));
   EXPECT_EQ(slave->GetStats()->min_physical_offset(), min);
   for (int t = 0; t < 3; ++t) {
     for (int q = 0; q < 4; ++q) {
@@ -303,11 +306,11 @@ TEST_F(HaTest, EmptySlaveCopiesFromTheMastersFirstKeptFile) {
 TEST_F(HaTest, RestartedSlaveResumesFromItsEndAndGetsMissedMetadata) {
   std::unique_ptr<Master> master = StartMaster();
   AppendMany(master->store.get(), 1000, 200);
-  std::string slave_dir = MakeTempDir();
+  std::string slave_dir = testing::MakeTempDir();
   std::unique_ptr<MessageStore> slave = StartSlave(slave_dir, master->address());
-  ASSERT_TRUE(WaitFor([&] { return CaughtUp(slave.get(), master->store.get()); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return CaughtUp(slave.get(), master->store.get()); }));
   PutMetadata(master->store.get(), "gone", "soon");
-  ASSERT_TRUE(WaitFor([&] { return GetMetadata(slave.get(), "gone").has_value(); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return GetMetadata(slave.get(), "gone").has_value(); }));
   ASSERT_TRUE(slave->Shutdown().ok());
   slave.reset();
 
@@ -316,9 +319,9 @@ TEST_F(HaTest, RestartedSlaveResumesFromItsEndAndGetsMissedMetadata) {
   PutMetadata(master->store.get(), "gone", "", /*deleted=*/true);
   PutMetadata(master->store.get(), "new", "value");
   slave = StartSlave(slave_dir, master->address());
-  ASSERT_TRUE(WaitFor([&] { return CaughtUp(slave.get(), master->store.get()); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return CaughtUp(slave.get(), master->store.get()); }));
   ExpectSameQueues(slave.get(), master->store.get());
-  ASSERT_TRUE(WaitFor([&] { return GetMetadata(slave.get(), "new") == "value"; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return GetMetadata(slave.get(), "new") == "value"; }));
   EXPECT_FALSE(GetMetadata(slave.get(), "gone").has_value());
   ASSERT_TRUE(slave->Shutdown().ok());
   slave.reset();
@@ -336,9 +339,10 @@ TEST_F(HaTest, SyncMasterWaitsForTheSlavesAck) {
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(400));
   EXPECT_GT(alone.results(0).size(), 0);
 
-  std::string slave_dir = MakeTempDir();
+  std::string slave_dir = testing::MakeTempDir();
   std::unique_ptr<MessageStore> slave = StartSlave(slave_dir, master->address());
-  ASSERT_TRUE(WaitFor([&] { return master->store->ha_master()->acks().connected_slaves() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return master->store->ha_master()->acks().connected_slaves() == 1; }));
   for (int i = 0; i < 20; ++i) {
     v1::AppendBatchResponse response =
         Append(master->store.get(), {Entry("T0", 0, absl::StrCat("synced-", i))});
@@ -354,13 +358,14 @@ TEST_F(HaTest, SyncMasterWaitsForTheSlavesAck) {
 
   ASSERT_TRUE(slave->Shutdown().ok());
   slave.reset();
-  ASSERT_TRUE(WaitFor([&] { return master->store->ha_master()->acks().connected_slaves() == 0; }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return master->store->ha_master()->acks().connected_slaves() == 0; }));
   v1::AppendBatchResponse gone = Append(master->store.get(), {Entry("T0", 0, "gone")});
   EXPECT_EQ(gone.results(0).status(), v1::SLAVE_NOT_AVAILABLE);
 
   // Back: catches up, then acks again.
   slave = StartSlave(slave_dir, master->address());
-  ASSERT_TRUE(WaitFor([&] { return CaughtUp(slave.get(), master->store.get()); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return CaughtUp(slave.get(), master->store.get()); }));
   EXPECT_EQ(Append(master->store.get(), {Entry("T0", 0, "again")}).results(0).status(), v1::PUT_OK);
 }
 
@@ -375,7 +380,8 @@ TEST_F(HaTest, SyncMasterTimesOutWhenTheSlaveDoesNotAck) {
   hello.mutable_hello()->set_broker_id(1);
   hello.mutable_hello()->set_commit_log_file_size(kFileSize);
   ASSERT_TRUE(stream->Write(hello));
-  ASSERT_TRUE(WaitFor([&] { return master->store->ha_master()->acks().connected_slaves() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return master->store->ha_master()->acks().connected_slaves() == 1; }));
   v1::AppendBatchResponse response = Append(master->store.get(), {Entry("T0", 0, "unacked")});
   EXPECT_EQ(response.results(0).status(), v1::FLUSH_SLAVE_TIMEOUT);
   EXPECT_THAT(response.results(0).error(), HasSubstr("flush slave timeout"));
@@ -396,11 +402,13 @@ TEST_F(HaTest, SlaveAckingBytesNeverSentIsDropped) {
   hello.mutable_hello()->set_broker_id(1);
   hello.mutable_hello()->set_commit_log_file_size(kFileSize);
   ASSERT_TRUE(stream->Write(hello));
-  ASSERT_TRUE(WaitFor([&] { return master->store->ha_master()->acks().connected_slaves() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return master->store->ha_master()->acks().connected_slaves() == 1; }));
   v1::ReplicaMessage ack;
   ack.mutable_ack()->set_acked_offset(int64_t{1} << 40);
   ASSERT_TRUE(stream->Write(ack));
-  ASSERT_TRUE(WaitFor([&] { return master->store->ha_master()->acks().connected_slaves() == 0; }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return master->store->ha_master()->acks().connected_slaves() == 0; }));
   EXPECT_LT(master->store->ha_master()->acks().acked_offset(), int64_t{1} << 40);
   EXPECT_EQ(Append(master->store.get(), {Entry("T0", 0, "unreplicated")}).results(0).status(),
             v1::SLAVE_NOT_AVAILABLE);
@@ -412,9 +420,9 @@ TEST_F(HaTest, SlaveWithADivergedLogIsRefusedAndKeepsItsData) {
   // The slave's log comes from another master.
   std::unique_ptr<Master> other = StartMaster();
   AppendMany(other->store.get(), 500, 200);
-  std::string slave_dir = MakeTempDir();
+  std::string slave_dir = testing::MakeTempDir();
   std::unique_ptr<MessageStore> slave = StartSlave(slave_dir, other->address());
-  ASSERT_TRUE(WaitFor([&] { return CaughtUp(slave.get(), other->store.get()); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return CaughtUp(slave.get(), other->store.get()); }));
   ASSERT_TRUE(slave->Shutdown().ok());
   slave.reset();
   other->Close();
@@ -423,7 +431,7 @@ TEST_F(HaTest, SlaveWithADivergedLogIsRefusedAndKeepsItsData) {
   std::unique_ptr<Master> master = StartMaster();
   AppendMany(master->store.get(), 1000, 200);
   slave = StartSlave(slave_dir, master->address());
-  ASSERT_TRUE(WaitFor([&] { return slave->GetStats()->replication().stopped(); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return slave->GetStats()->replication().stopped(); }));
   v1::ReplicationStatus status = slave->GetStats()->replication();
   EXPECT_THAT(status.last_error(), HasSubstr("FAILED_PRECONDITION"));
   EXPECT_THAT(status.last_error(), HasSubstr("slave log diverges from master at offset"));
@@ -437,9 +445,9 @@ TEST_F(HaTest, SlaveWithADivergedLogIsRefusedAndKeepsItsData) {
 TEST_F(HaTest, SlaveLongerThanTheMasterIsRefused) {
   std::unique_ptr<Master> master = StartMaster();
   AppendMany(master->store.get(), 500, 200);
-  std::string slave_dir = MakeTempDir();
+  std::string slave_dir = testing::MakeTempDir();
   std::unique_ptr<MessageStore> slave = StartSlave(slave_dir, master->address());
-  ASSERT_TRUE(WaitFor([&] { return CaughtUp(slave.get(), master->store.get()); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return CaughtUp(slave.get(), master->store.get()); }));
   ASSERT_TRUE(slave->Shutdown().ok());
   slave.reset();
   // The master loses its data and starts over with less.
@@ -450,15 +458,17 @@ TEST_F(HaTest, SlaveLongerThanTheMasterIsRefused) {
   AppendMany(master->store.get(), 10, 200);
 
   slave = StartSlave(slave_dir, master->address());
-  ASSERT_TRUE(WaitFor([&] { return slave->GetStats()->replication().stopped(); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return slave->GetStats()->replication().stopped(); }));
   EXPECT_THAT(slave->GetStats()->replication().last_error(), HasSubstr("past the master's end"));
 }
 
 TEST_F(HaTest, SlaveOfAnotherGroupIsRefused) {
   std::unique_ptr<Master> master = StartMaster();
   AppendMany(master->store.get(), 10, 200);
-  std::unique_ptr<MessageStore> slave = StartSlave(MakeTempDir(), master->address(), "broker-b");
-  ASSERT_TRUE(WaitFor([&] { return !slave->GetStats()->replication().last_error().empty(); }));
+  std::unique_ptr<MessageStore> slave =
+      StartSlave(testing::MakeTempDir(), master->address(), "broker-b");
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return !slave->GetStats()->replication().last_error().empty(); }));
   v1::ReplicationStatus status = slave->GetStats()->replication();
   EXPECT_THAT(status.last_error(), HasSubstr("INVALID_ARGUMENT"));
   EXPECT_THAT(status.last_error(), HasSubstr("broker-b"));
@@ -471,11 +481,11 @@ TEST_F(HaTest, SlaveReconnectsWhenTheMasterComesBack) {
   std::unique_ptr<Master> master = StartMaster();
   AppendMany(master->store.get(), 300, 200);
   std::string master_dir = master->dir;
-  std::unique_ptr<MessageStore> slave = StartSlave(MakeTempDir(), master->address());
-  ASSERT_TRUE(WaitFor([&] { return CaughtUp(slave.get(), master->store.get()); }));
+  std::unique_ptr<MessageStore> slave = StartSlave(testing::MakeTempDir(), master->address());
+  ASSERT_TRUE(testing::WaitUntil([&] { return CaughtUp(slave.get(), master->store.get()); }));
   int port = master->port;
   master->Close();
-  ASSERT_TRUE(WaitFor([&] { return !slave->GetStats()->replication().connected(); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return !slave->GetStats()->replication().connected(); }));
 
   // The same master, on the same port, with more data.
   master = std::make_unique<Master>();
@@ -493,8 +503,8 @@ TEST_F(HaTest, SlaveReconnectsWhenTheMasterComesBack) {
   builder.RegisterService(master->service.get());
   master->server = builder.BuildAndStart();
   ASSERT_NE(master->server, nullptr);
-  ASSERT_TRUE(
-      WaitFor([&] { return CaughtUp(slave.get(), master->store.get()); }, absl::Seconds(30)));
+  ASSERT_TRUE(testing::WaitUntil([&] { return CaughtUp(slave.get(), master->store.get()); },
+                                 absl::Seconds(30)));
   ExpectSameQueues(slave.get(), master->store.get());
 }
 

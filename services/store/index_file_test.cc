@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
@@ -46,7 +46,7 @@ TEST(IndexKeyHashTest, IsJavaStringHashCode) {
 }
 
 TEST(IndexFileTest, CreateHasRequestedGeometry) {
-  std::string path = absl::StrCat(MakeTempDir(), "/00000000000000000000");
+  std::string path = absl::StrCat(testing::MakeTempDir(), "/00000000000000000000");
   auto file = CreateOrDie(path, 16, 10);
   ASSERT_NE(file, nullptr);
   EXPECT_EQ(std::filesystem::file_size(path), static_cast<uintmax_t>(40 + 16 * 4 + 10 * 20));
@@ -59,7 +59,7 @@ TEST(IndexFileTest, CreateHasRequestedGeometry) {
 }
 
 TEST(IndexFileTest, LookupReturnsNewestFirst) {
-  auto file = CreateOrDie(absl::StrCat(MakeTempDir(), "/idx"), 16, 10);
+  auto file = CreateOrDie(absl::StrCat(testing::MakeTempDir(), "/idx"), 16, 10);
   ASSERT_NE(file, nullptr);
   ASSERT_TRUE(file->Add(7, 100, 5'000).ok());
   ASSERT_TRUE(file->Add(8, 200, 6'000).ok());
@@ -79,7 +79,7 @@ TEST(IndexFileTest, LookupReturnsNewestFirst) {
 }
 
 TEST(IndexFileTest, OneSlotChainsEveryHash) {
-  auto file = CreateOrDie(absl::StrCat(MakeTempDir(), "/idx"), 1, 100);
+  auto file = CreateOrDie(absl::StrCat(testing::MakeTempDir(), "/idx"), 1, 100);
   ASSERT_NE(file, nullptr);
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(file->Add(1000 + i % 10, i * 10, 1).ok());
   for (int h = 0; h < 10; ++h) {
@@ -92,7 +92,7 @@ TEST(IndexFileTest, OneSlotChainsEveryHash) {
 }
 
 TEST(IndexFileTest, RefusesWhenFullOrOutOfOrder) {
-  auto file = CreateOrDie(absl::StrCat(MakeTempDir(), "/idx"), 4, 2);
+  auto file = CreateOrDie(absl::StrCat(testing::MakeTempDir(), "/idx"), 4, 2);
   ASSERT_NE(file, nullptr);
   ASSERT_TRUE(file->Add(1, 100, 1).ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(file->Add(1, 99, 1)));
@@ -103,7 +103,7 @@ TEST(IndexFileTest, RefusesWhenFullOrOutOfOrder) {
 }
 
 TEST(IndexFileTest, ReopenKeepsEntriesAndHeader) {
-  std::string path = absl::StrCat(MakeTempDir(), "/idx");
+  std::string path = absl::StrCat(testing::MakeTempDir(), "/idx");
   {
     auto file = CreateOrDie(path, 8, 20);
     ASSERT_NE(file, nullptr);
@@ -125,7 +125,7 @@ TEST(IndexFileTest, ReopenKeepsEntriesAndHeader) {
 }
 
 TEST(IndexFileTest, TimeWindowAtSecondGranularity) {
-  auto file = CreateOrDie(absl::StrCat(MakeTempDir(), "/idx"), 8, 20);
+  auto file = CreateOrDie(absl::StrCat(testing::MakeTempDir(), "/idx"), 8, 20);
   ASSERT_NE(file, nullptr);
   ASSERT_TRUE(file->Add(5, 1, 10'000).ok());
   ASSERT_TRUE(file->Add(5, 2, 12'500).ok());
@@ -139,7 +139,7 @@ TEST(IndexFileTest, TimeWindowAtSecondGranularity) {
 }
 
 TEST(IndexFileTest, TruncateDropsNewerEntriesAndRebuildsChains) {
-  std::string path = absl::StrCat(MakeTempDir(), "/idx");
+  std::string path = absl::StrCat(testing::MakeTempDir(), "/idx");
   auto file = CreateOrDie(path, 2, 20);
   ASSERT_NE(file, nullptr);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(file->Add(i % 3, i * 100, 1'000 + i * 1000).ok());
@@ -166,7 +166,7 @@ TEST(IndexFileTest, TruncateDropsNewerEntriesAndRebuildsChains) {
 }
 
 TEST(IndexFileTest, CorruptHeaderIsDataLoss) {
-  std::string path = absl::StrCat(MakeTempDir(), "/idx");
+  std::string path = absl::StrCat(testing::MakeTempDir(), "/idx");
   ASSERT_NE(CreateOrDie(path, 8, 20), nullptr);
   {
     std::fstream stream(path, std::ios::in | std::ios::out | std::ios::binary);
@@ -180,7 +180,7 @@ TEST(IndexFileTest, CorruptHeaderIsDataLoss) {
 }
 
 TEST(IndexFileTest, CorruptChainIsCutShort) {
-  std::string path = absl::StrCat(MakeTempDir(), "/idx");
+  std::string path = absl::StrCat(testing::MakeTempDir(), "/idx");
   {
     auto file = CreateOrDie(path, 1, 4);
     ASSERT_NE(file, nullptr);
@@ -201,7 +201,7 @@ TEST(IndexFileTest, CorruptChainIsCutShort) {
 }
 
 TEST(IndexFileTest, DestroyUnlinks) {
-  std::string path = absl::StrCat(MakeTempDir(), "/idx");
+  std::string path = absl::StrCat(testing::MakeTempDir(), "/idx");
   auto file = CreateOrDie(path, 8, 20);
   ASSERT_NE(file, nullptr);
   ASSERT_TRUE(file->Add(1, 10, 1).ok());

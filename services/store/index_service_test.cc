@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
@@ -41,7 +41,7 @@ std::vector<std::string> FileNames(const std::string& dir) {
 }
 
 TEST(IndexServiceTest, FindsByKeyAndByUniqueId) {
-  auto index = OpenOrDie(absl::StrCat(MakeTempDir(), "/index"));
+  auto index = OpenOrDie(absl::StrCat(testing::MakeTempDir(), "/index"));
   ASSERT_NE(index, nullptr);
   ASSERT_TRUE(index->Put("T", "k1 k2", "U1", 0, 1'000).ok());
   ASSERT_TRUE(index->Put("T", "  k2  ", "U2", 100, 2'000).ok());
@@ -60,7 +60,7 @@ TEST(IndexServiceTest, FindsByKeyAndByUniqueId) {
 }
 
 TEST(IndexServiceTest, SkipsAlreadyIndexedAndDropsDuplicates) {
-  auto index = OpenOrDie(absl::StrCat(MakeTempDir(), "/index"));
+  auto index = OpenOrDie(absl::StrCat(testing::MakeTempDir(), "/index"));
   ASSERT_NE(index, nullptr);
   ASSERT_TRUE(index->Put("T", "a", "", 100, 1'000).ok());
   ASSERT_TRUE(index->Put("T", "a b", "", 200, 1'000).ok());
@@ -74,7 +74,7 @@ TEST(IndexServiceTest, SkipsAlreadyIndexedAndDropsDuplicates) {
 
 TEST(IndexServiceTest, HashCollisionsAreCandidates) {
   // One slot: every key shares a chain.
-  auto index = OpenOrDie(absl::StrCat(MakeTempDir(), "/index"), 1, 1000);
+  auto index = OpenOrDie(absl::StrCat(testing::MakeTempDir(), "/index"), 1, 1000);
   ASSERT_NE(index, nullptr);
   for (int i = 0; i < 300; ++i) {
     ASSERT_TRUE(index->Put("T", absl::StrCat("key-", i % 100), "", i * 10, 1'000).ok());
@@ -92,7 +92,7 @@ TEST(IndexServiceTest, HashCollisionsAreCandidates) {
 }
 
 TEST(IndexServiceTest, RollsOverToNewFilesNamedByFirstOffset) {
-  std::string dir = absl::StrCat(MakeTempDir(), "/index");
+  std::string dir = absl::StrCat(testing::MakeTempDir(), "/index");
   auto index = OpenOrDie(dir, 4, 5);
   ASSERT_NE(index, nullptr);
   // Two keys per message: two messages fill four of five entries; the third
@@ -116,7 +116,7 @@ TEST(IndexServiceTest, RollsOverToNewFilesNamedByFirstOffset) {
 }
 
 TEST(IndexServiceTest, ReopenKeepsEverything) {
-  std::string dir = absl::StrCat(MakeTempDir(), "/index");
+  std::string dir = absl::StrCat(testing::MakeTempDir(), "/index");
   {
     auto index = OpenOrDie(dir, 4, 5);
     ASSERT_NE(index, nullptr);
@@ -139,7 +139,7 @@ TEST(IndexServiceTest, ReopenKeepsEverything) {
 }
 
 TEST(IndexServiceTest, TimeWindow) {
-  auto index = OpenOrDie(absl::StrCat(MakeTempDir(), "/index"), 8, 4);
+  auto index = OpenOrDie(absl::StrCat(testing::MakeTempDir(), "/index"), 8, 4);
   ASSERT_NE(index, nullptr);
   // Store times 100 s apart, across several files.
   for (int i = 0; i < 10; ++i) {
@@ -153,7 +153,7 @@ TEST(IndexServiceTest, TimeWindow) {
 }
 
 TEST(IndexServiceTest, TruncateForgetsNewerMessagesForRedispatch) {
-  std::string dir = absl::StrCat(MakeTempDir(), "/index");
+  std::string dir = absl::StrCat(testing::MakeTempDir(), "/index");
   auto index = OpenOrDie(dir, 4, 4);
   ASSERT_NE(index, nullptr);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(index->Put("T", "k", "", i * 100, 1'000).ok());
@@ -180,7 +180,7 @@ TEST(IndexServiceTest, TruncateForgetsNewerMessagesForRedispatch) {
 }
 
 TEST(IndexServiceTest, RetentionDeletesFilesBelowOffsetButNotTheNewest) {
-  std::string dir = absl::StrCat(MakeTempDir(), "/index");
+  std::string dir = absl::StrCat(testing::MakeTempDir(), "/index");
   auto index = OpenOrDie(dir, 4, 2);
   ASSERT_NE(index, nullptr);
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(index->Put("T", "k", "", i * 100, 1'000).ok());
@@ -194,7 +194,7 @@ TEST(IndexServiceTest, RetentionDeletesFilesBelowOffsetButNotTheNewest) {
 }
 
 TEST(IndexServiceTest, UnreadableFileIsDroppedAtOpen) {
-  std::string dir = absl::StrCat(MakeTempDir(), "/index");
+  std::string dir = absl::StrCat(testing::MakeTempDir(), "/index");
   {
     auto index = OpenOrDie(dir, 4, 2);
     ASSERT_NE(index, nullptr);
@@ -209,7 +209,7 @@ TEST(IndexServiceTest, UnreadableFileIsDroppedAtOpen) {
 }
 
 TEST(IndexServiceTest, QueriesRunConcurrentlyWithPuts) {
-  auto index = OpenOrDie(absl::StrCat(MakeTempDir(), "/index"), 16, 50);
+  auto index = OpenOrDie(absl::StrCat(testing::MakeTempDir(), "/index"), 16, 50);
   ASSERT_NE(index, nullptr);
   constexpr int kMessages = 2000;
   std::atomic<int> indexed{0};

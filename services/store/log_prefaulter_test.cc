@@ -16,7 +16,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/mapped_files.h"
+#include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
@@ -67,7 +68,7 @@ int64_t MappedRssBytes(const std::string& path) {
 
 class LogPrefaulterTest : public ::testing::TestWithParam<LogPrefaulter::Mode> {
  protected:
-  LogPrefaulterTest() : dir_(MakeTempDir()), queue_(Options(dir_)) {}
+  LogPrefaulterTest() : dir_(testing::MakeTempDir()), queue_(Options(dir_)) {}
   void SetUp() override { ASSERT_TRUE(queue_.Load().ok()); }
 
   static MappedFileQueueOptions Options(const std::string& dir) {
@@ -77,7 +78,7 @@ class LogPrefaulterTest : public ::testing::TestWithParam<LogPrefaulter::Mode> {
     return options;
   }
 
-  void Write(int64_t bytes, char c) { AppendAcrossFiles(queue_, bytes, c); }
+  void Write(int64_t bytes, char c) { testing::AppendAcrossFiles(queue_, bytes, c); }
 
   const std::string dir_;
   MappedFileQueue queue_;

@@ -6,7 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq::store {
 namespace {
@@ -18,7 +19,7 @@ bool Exists(const std::string& dir, int64_t offset) {
 }
 
 TEST(MappedFileAllocatorTest, TakeWithoutPrepareCreatesSynchronously) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileAllocator allocator;
   auto file = allocator.Take(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
@@ -29,11 +30,11 @@ TEST(MappedFileAllocatorTest, TakeWithoutPrepareCreatesSynchronously) {
 }
 
 TEST(MappedFileAllocatorTest, PreparedFileIsHandedOver) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileAllocator allocator;
   allocator.Prepare(dir, kFileSize, kFileSize);
   allocator.Prepare(dir, kFileSize, kFileSize);  // a repeat is ignored
-  ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return allocator.stats().prepared == 1; }));
   EXPECT_TRUE(Exists(dir, kFileSize));
   auto file = allocator.Take(dir, kFileSize, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
@@ -44,10 +45,10 @@ TEST(MappedFileAllocatorTest, PreparedFileIsHandedOver) {
 }
 
 TEST(MappedFileAllocatorTest, MisSizedPreparedFileIsReplaced) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileAllocator allocator;
   allocator.Prepare(dir, 0, kFileSize);
-  ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return allocator.stats().prepared == 1; }));
   auto file = allocator.Take(dir, 0, 2 * kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   EXPECT_EQ((*file)->file_size(), 2 * kFileSize);
@@ -62,12 +63,12 @@ TEST(MappedFileAllocatorTest, FailedPreparationFallsBackToSynchronousError) {
 }
 
 TEST(MappedFileAllocatorTest, UntakenFilesAreRemovedOnDestruction) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     MappedFileAllocator allocator;
     allocator.Prepare(dir, 0, kFileSize);
     allocator.Prepare(dir, kFileSize, kFileSize);
-    ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared == 2; }));
+    ASSERT_TRUE(testing::WaitUntil([&] { return allocator.stats().prepared == 2; }));
     ASSERT_TRUE(allocator.Take(dir, 0, kFileSize).ok());
   }
   EXPECT_TRUE(Exists(dir, 0));

@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/store/mapped_file_allocator.h"
-#include "services/store/test_util.h"
+#include "testing/mapped_files.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq::store {
 namespace {
@@ -32,7 +34,7 @@ MappedFileQueueOptions Options(const std::string& dir, MappedFileAllocator* allo
 }
 
 TEST(MappedFileQueueTest, EmptyQueue) {
-  MappedFileQueue queue(Options(MakeTempDir()));
+  MappedFileQueue queue(Options(testing::MakeTempDir()));
   ASSERT_TRUE(queue.Load().ok());
   EXPECT_EQ(queue.FirstFile(), nullptr);
   EXPECT_EQ(queue.LastFile(), nullptr);
@@ -45,7 +47,7 @@ TEST(MappedFileQueueTest, EmptyQueue) {
 }
 
 TEST(MappedFileQueueTest, FirstFileStartsAtTheAlignedStartOffset) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
   auto file = queue.GetOrCreateLastFile(3 * kFileSize + 100);
@@ -62,10 +64,10 @@ TEST(MappedFileQueueTest, FirstFileStartsAtTheAlignedStartOffset) {
 }
 
 TEST(MappedFileQueueTest, RollsOverAndFindsFilesByOffset) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, 2 * kFileSize + 10, 'a');
+  testing::AppendAcrossFiles(queue, 2 * kFileSize + 10, 'a');
   ASSERT_EQ(queue.Files().size(), 3u);
   EXPECT_EQ(queue.MaxOffset(), 2 * kFileSize + 10);
   EXPECT_EQ(queue.FindFileByOffset(0)->start_offset(), 0);
@@ -82,9 +84,9 @@ TEST(MappedFileQueueTest, RollsOverAndFindsFilesByOffset) {
 }
 
 TEST(MappedFileQueueTest, FlushWalksFileByFile) {
-  MappedFileQueue queue(Options(MakeTempDir()));
+  MappedFileQueue queue(Options(testing::MakeTempDir()));
   ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, kFileSize + 3 * kOsPageSizeBytes, 'f');
+  testing::AppendAcrossFiles(queue, kFileSize + 3 * kOsPageSizeBytes, 'f');
   // Least-pages does not hold back a full file.
   auto flushed = queue.Flush(4);
   ASSERT_TRUE(flushed.ok()) << flushed.status();
@@ -100,9 +102,9 @@ TEST(MappedFileQueueTest, FlushWalksFileByFile) {
 }
 
 TEST(MappedFileQueueTest, PeriodicFlushLeavesTheTailPageToTheNextFlush) {
-  MappedFileQueue queue(Options(MakeTempDir()));
+  MappedFileQueue queue(Options(testing::MakeTempDir()));
   ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, 4 * kOsPageSizeBytes + 100, 'p');
+  testing::AppendAcrossFiles(queue, 4 * kOsPageSizeBytes + 100, 'p');
   queue.LastFile()->set_store_timestamp_ms(1000);
   auto flushed = queue.Flush(4);
   ASSERT_TRUE(flushed.ok()) << flushed.status();
@@ -110,7 +112,7 @@ TEST(MappedFileQueueTest, PeriodicFlushLeavesTheTailPageToTheNextFlush) {
   // The newest record is not all on disk: its timestamp is not claimed.
   EXPECT_EQ(queue.FlushedStoreTimestamp(), 0);
   // The writer moves on; the tail page goes out with the next whole pages.
-  AppendAcrossFiles(queue, 4 * kOsPageSizeBytes, 'q');
+  testing::AppendAcrossFiles(queue, 4 * kOsPageSizeBytes, 'q');
   flushed = queue.Flush(4);
   ASSERT_TRUE(flushed.ok());
   EXPECT_EQ(*flushed, 8 * kOsPageSizeBytes);
@@ -122,9 +124,9 @@ TEST(MappedFileQueueTest, PeriodicFlushLeavesTheTailPageToTheNextFlush) {
 }
 
 TEST(MappedFileQueueTest, FlushCapturesTheStoreTimestamp) {
-  MappedFileQueue queue(Options(MakeTempDir()));
+  MappedFileQueue queue(Options(testing::MakeTempDir()));
   ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, 10, 'a');
+  testing::AppendAcrossFiles(queue, 10, 'a');
   queue.LastFile()->set_store_timestamp_ms(1000);
   ASSERT_TRUE(queue.Flush(0).ok());
   EXPECT_EQ(queue.FlushedStoreTimestamp(), 1000);
@@ -135,13 +137,13 @@ TEST(MappedFileQueueTest, FlushCapturesTheStoreTimestamp) {
 }
 
 TEST(MappedFileQueueTest, ReloadsAfterReopen) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     MappedFileQueue queue(Options(dir));
     ASSERT_TRUE(queue.Load().ok());
-    AppendAcrossFiles(queue, kFileSize, 'a');
-    AppendAcrossFiles(queue, kFileSize, 'b');
-    AppendAcrossFiles(queue, 100, 'c');
+    testing::AppendAcrossFiles(queue, kFileSize, 'a');
+    testing::AppendAcrossFiles(queue, kFileSize, 'b');
+    testing::AppendAcrossFiles(queue, 100, 'c');
     ASSERT_TRUE(queue.Flush(0).ok());
   }
   MappedFileQueue queue(Options(dir));
@@ -155,15 +157,15 @@ TEST(MappedFileQueueTest, ReloadsAfterReopen) {
   ASSERT_TRUE(queue.TruncateDirtyFiles(2 * kFileSize + 100).ok());
   EXPECT_EQ(queue.MaxOffset(), 2 * kFileSize + 100);
   EXPECT_EQ(queue.FlushedOffset(), 2 * kFileSize + 100);
-  AppendAcrossFiles(queue, 5, 'd');
+  testing::AppendAcrossFiles(queue, 5, 'd');
   EXPECT_EQ(queue.FindFileByOffset(2 * kFileSize)->Read(98, 7), "ccddddd");
 }
 
 TEST(MappedFileQueueTest, TruncateDeletesFilesPastTheOffset) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, 3 * kFileSize + 50, 't');
+  testing::AppendAcrossFiles(queue, 3 * kFileSize + 50, 't');
   ASSERT_TRUE(queue.Flush(0).ok());
   ASSERT_TRUE(queue.Flush(0).ok());
   ASSERT_EQ(queue.Files().size(), 4u);
@@ -176,7 +178,7 @@ TEST(MappedFileQueueTest, TruncateDeletesFilesPastTheOffset) {
   EXPECT_FALSE(Exists(FilePath(dir, 3 * kFileSize)));
   EXPECT_TRUE(Exists(FilePath(dir, kFileSize)));
   // The log continues from the truncation point.
-  AppendAcrossFiles(queue, kFileSize, 'n');
+  testing::AppendAcrossFiles(queue, kFileSize, 'n');
   EXPECT_EQ(queue.MaxOffset(), 2 * kFileSize + 7);
   EXPECT_EQ(queue.FindFileByOffset(kFileSize)->Read(6, 2), "tn");
 
@@ -190,11 +192,11 @@ TEST(MappedFileQueueTest, TruncateDeletesFilesPastTheOffset) {
 // restored to its size (recovery then finds where its data ends). A short
 // file before it, a longer one, or a gap cannot be repaired here.
 TEST(MappedFileQueueTest, LoadRestoresAShortLastFileAndRefusesOtherDamage) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     MappedFileQueue queue(Options(dir));
     ASSERT_TRUE(queue.Load().ok());
-    AppendAcrossFiles(queue, 2 * kFileSize + 1, 'a');
+    testing::AppendAcrossFiles(queue, 2 * kFileSize + 1, 'a');
   }
   ASSERT_EQ(::truncate(FilePath(dir, 2 * kFileSize).c_str(), 10), 0);
   {
@@ -225,17 +227,17 @@ TEST(MappedFileQueueTest, LoadRestoresAShortLastFileAndRefusesOtherDamage) {
 }
 
 TEST(MappedFileQueueTest, LoadRejectsStrayOrMisalignedNames) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   std::ofstream(absl::StrCat(dir, "/notes.txt")) << "x";
   EXPECT_EQ(MappedFileQueue(Options(dir)).Load().code(), absl::StatusCode::kFailedPrecondition);
 
-  std::string dir2 = MakeTempDir();
+  std::string dir2 = testing::MakeTempDir();
   std::ofstream(FilePath(dir2, 100)) << "x";
   EXPECT_EQ(MappedFileQueue(Options(dir2)).Load().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(MappedFileQueueTest, LoadRemovesInterruptedCreation) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   std::string tmp = FilePath(dir, 0) + ".tmp";
   std::ofstream(tmp) << "half";
   MappedFileQueue queue(Options(dir));
@@ -245,27 +247,27 @@ TEST(MappedFileQueueTest, LoadRemovesInterruptedCreation) {
 }
 
 TEST(MappedFileQueueTest, PreparesTheNextFileAhead) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileAllocator allocator;
   MappedFileQueue queue(Options(dir, &allocator));
   ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, 10, 'a');
+  testing::AppendAcrossFiles(queue, 10, 'a');
   // The file after the last one appears on disk before the log needs it.
-  ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return allocator.stats().prepared >= 1; }));
   EXPECT_TRUE(Exists(FilePath(dir, kFileSize)));
   EXPECT_EQ(queue.Files().size(), 1u);
 
-  AppendAcrossFiles(queue, kFileSize, 'b');
+  testing::AppendAcrossFiles(queue, kFileSize, 'b');
   ASSERT_EQ(queue.Files().size(), 2u);
   MappedFileAllocator::Stats stats = allocator.stats();
   EXPECT_EQ(stats.taken_prepared, 1);
   // Only the very first file was created synchronously.
   EXPECT_EQ(stats.created_synchronously, 1);
-  ASSERT_TRUE(WaitFor([&] { return Exists(FilePath(dir, 2 * kFileSize)); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return Exists(FilePath(dir, 2 * kFileSize)); }));
 }
 
 TEST(MappedFileQueueTest, PreparesSeveralFilesAhead) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileAllocatorOptions allocator_options;
   allocator_options.warm_files = true;
   MappedFileAllocator allocator(allocator_options);
@@ -273,22 +275,22 @@ TEST(MappedFileQueueTest, PreparesSeveralFilesAhead) {
   options.prepare_ahead_files = 2;
   MappedFileQueue queue(options);
   ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, 1, 'a');
-  ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= 2; }));
+  testing::AppendAcrossFiles(queue, 1, 'a');
+  ASSERT_TRUE(testing::WaitUntil([&] { return allocator.stats().prepared >= 2; }));
   EXPECT_TRUE(Exists(FilePath(dir, kFileSize)));
   EXPECT_TRUE(Exists(FilePath(dir, 2 * kFileSize)));
-  AppendAcrossFiles(queue, 2 * kFileSize, 'b');
+  testing::AppendAcrossFiles(queue, 2 * kFileSize, 'b');
   EXPECT_EQ(allocator.stats().taken_prepared, 2);
 }
 
 TEST(MappedFileQueueTest, AllocatorRemovesUntakenFiles) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     MappedFileAllocator allocator;
     MappedFileQueue queue(Options(dir, &allocator));
     ASSERT_TRUE(queue.Load().ok());
-    AppendAcrossFiles(queue, 1, 'a');
-    ASSERT_TRUE(WaitFor([&] { return allocator.stats().prepared >= 1; }));
+    testing::AppendAcrossFiles(queue, 1, 'a');
+    ASSERT_TRUE(testing::WaitUntil([&] { return allocator.stats().prepared >= 1; }));
     ASSERT_TRUE(Exists(FilePath(dir, kFileSize)));
   }
   EXPECT_FALSE(Exists(FilePath(dir, kFileSize)));
@@ -296,12 +298,12 @@ TEST(MappedFileQueueTest, AllocatorRemovesUntakenFiles) {
 }
 
 TEST(MappedFileQueueTest, DeletesFilesWhileExpiredUpToALimitNeverTheLast) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, 3 * kFileSize + 1, 'o');
+  testing::AppendAcrossFiles(queue, 3 * kFileSize + 1, 'o');
   // Stops at the first file not expired.
-  EXPECT_EQ(queue.DeleteFilesWhile(EndsBy(kFileSize + 10), 10), 1);
+  EXPECT_EQ(queue.DeleteFilesWhile(testing::EndsBy(kFileSize + 10), 10), 1);
   EXPECT_EQ(queue.MinOffset(), kFileSize);
   EXPECT_FALSE(Exists(FilePath(dir, 0)));
   EXPECT_EQ(queue.DeleteFilesWhile([](const MappedFile&) { return false; }, 10), 0);
@@ -316,10 +318,10 @@ TEST(MappedFileQueueTest, DeletesFilesWhileExpiredUpToALimitNeverTheLast) {
 }
 
 TEST(MappedFileQueueTest, DestroyRemovesEverything) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   MappedFileQueue queue(Options(dir));
   ASSERT_TRUE(queue.Load().ok());
-  AppendAcrossFiles(queue, kFileSize + 1, 'x');
+  testing::AppendAcrossFiles(queue, kFileSize + 1, 'x');
   ASSERT_TRUE(queue.Destroy().ok());
   EXPECT_TRUE(queue.Files().empty());
   EXPECT_FALSE(Exists(FilePath(dir, 0)));

@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
@@ -32,7 +32,7 @@ TEST(FileNameTest, OffsetRoundTrip) {
 }
 
 TEST(MappedFileTest, CreateAppendRead) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 2 * kFileSize, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   MappedFile& f = **file;
@@ -57,7 +57,7 @@ TEST(MappedFileTest, CreateAppendRead) {
 }
 
 TEST(MappedFileTest, ReadIntoCopiesWrittenBytesOnly) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   MappedFile& f = **file;
@@ -85,7 +85,7 @@ TEST(MappedFileTest, ReadIntoCopiesWrittenBytesOnly) {
 }
 
 TEST(MappedFileTest, AppendRefusesWhatDoesNotFit) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   std::string big(kFileSize - 10, 'x');
@@ -98,7 +98,7 @@ TEST(MappedFileTest, AppendRefusesWhatDoesNotFit) {
 }
 
 TEST(MappedFileTest, WriteGoesThroughThePageCacheTheMappingShares) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   MappedFile& f = **file;
@@ -126,14 +126,14 @@ TEST(MappedFileTest, WriteGoesThroughThePageCacheTheMappingShares) {
 }
 
 TEST(MappedFileTest, CreateRefusesExistingFile) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   ASSERT_TRUE(MappedFile::Create(dir, 0, kFileSize).ok());
   auto again = MappedFile::Create(dir, 0, kFileSize);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists) << again.status();
 }
 
 TEST(MappedFileTest, FlushTracksDirtyPages) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   MappedFile& f = **file;
@@ -152,7 +152,7 @@ TEST(MappedFileTest, FlushTracksDirtyPages) {
 }
 
 TEST(MappedFileTest, WholePageFlushLeavesThePageBeingFilled) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   MappedFile& f = **file;
@@ -173,7 +173,7 @@ TEST(MappedFileTest, WholePageFlushLeavesThePageBeingFilled) {
 }
 
 TEST(MappedFileTest, WholePageFlushTakesAllOfAFullFile) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   // A size that is not a whole number of pages.
   constexpr int64_t kOddSize = 3 * kOsPageSizeBytes + 10;
   auto file = MappedFile::Create(dir, 0, kOddSize);
@@ -185,7 +185,7 @@ TEST(MappedFileTest, WholePageFlushTakesAllOfAFullFile) {
 }
 
 TEST(MappedFileTest, FullFileIsAlwaysFlushable) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   ASSERT_TRUE((*file)->Append(std::string(kFileSize - 1, 'a')));
@@ -195,7 +195,7 @@ TEST(MappedFileTest, FullFileIsAlwaysFlushable) {
 }
 
 TEST(MappedFileTest, DataSurvivesReopen) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     auto file = MappedFile::Create(dir, kFileSize, kFileSize);
     ASSERT_TRUE(file.ok()) << file.status();
@@ -210,7 +210,7 @@ TEST(MappedFileTest, DataSurvivesReopen) {
 }
 
 TEST(MappedFileTest, OpenRejectsWrongSize) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   ASSERT_TRUE(MappedFile::Create(dir, 0, kFileSize).ok());
   auto file = MappedFile::Open(dir, 0, 2 * kFileSize);
   EXPECT_EQ(file.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -218,12 +218,12 @@ TEST(MappedFileTest, OpenRejectsWrongSize) {
 }
 
 TEST(MappedFileTest, OpenMissingFileIsNotFound) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   EXPECT_EQ(MappedFile::Open(dir, 0, kFileSize).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(MappedFileTest, TruncateZeroesTheTail) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     auto file = MappedFile::Create(dir, 0, kFileSize);
     ASSERT_TRUE(file.ok()) << file.status();
@@ -247,7 +247,7 @@ TEST(MappedFileTest, TruncateZeroesTheTail) {
 }
 
 TEST(MappedFileTest, WarmKeepsContent) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   ASSERT_TRUE((*file)->Append(std::string("abc")));
@@ -257,7 +257,7 @@ TEST(MappedFileTest, WarmKeepsContent) {
 }
 
 TEST(MappedFileTest, CacheAheadReadsInPagesPastTheWriterWithoutChangingThem) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   ASSERT_TRUE((*file)->Write("abc").ok());
@@ -275,7 +275,7 @@ TEST(MappedFileTest, CacheAheadReadsInPagesPastTheWriterWithoutChangingThem) {
 }
 
 TEST(MappedFileTest, DestroyUnlinksButKeepsMappingReadable) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   ASSERT_TRUE((*file)->Append(std::string("still here")));
@@ -286,7 +286,7 @@ TEST(MappedFileTest, DestroyUnlinksButKeepsMappingReadable) {
 }
 
 TEST(MappedFileTest, LastModifiedTimeIsRecent) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto file = MappedFile::Create(dir, 0, kFileSize);
   ASSERT_TRUE(file.ok()) << file.status();
   auto modified = (*file)->LastModifiedTime();

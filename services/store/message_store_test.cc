@@ -19,7 +19,9 @@
 #include "services/store/commit_log.h"
 #include "services/store/mapped_file.h"
 #include "services/store/message_format.h"
-#include "services/store/test_util.h"
+#include "testing/small_store.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace mq::store {
 namespace {
@@ -46,14 +48,11 @@ v1::AppendEntry Entry(const std::string& topic, int32_t queue_id, const std::str
 class MessageStoreTest : public ::testing::Test {
  protected:
   MessageStoreOptions Options() {
-    MessageStoreOptions options;
-    options.root_dir = dir_;
+    // Smaller commit-log files than the common small store, so tests roll
+    // files with a few messages.
+    MessageStoreOptions options = testing::SmallStoreOptions(dir_);
     options.commit_log_file_size = 256 * 1024;
     options.max_message_body_bytes = 64 * 1024;
-    options.consume_queue_units_per_file = 1000;
-    options.index_slot_count = 1000;
-    options.index_max_entries = 4000;
-    options.clean_initial_delay = absl::Hours(1);
     options.clock = [this] { return now_; };
     options.disk_used_ratio = [this](const std::string&) -> absl::StatusOr<double> {
       return disk_ratio_.load();
@@ -88,14 +87,14 @@ class MessageStoreTest : public ::testing::Test {
     request.set_max_bytes(max_bytes);
     for (int64_t code : tag_codes) request.add_tag_codes(code);
     // A message is readable once dispatched; wait for that.
-    EXPECT_TRUE(
-        WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
+    EXPECT_TRUE(testing::WaitUntil(
+        [&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
     absl::StatusOr<v1::GetMessagesResponse> response = store->GetMessages(request);
     EXPECT_TRUE(response.ok()) << response.status();
     return response.ok() ? *response : v1::GetMessagesResponse();
   }
 
-  std::string dir_ = MakeTempDir();
+  std::string dir_ = testing::MakeTempDir();
   absl::Time now_ =
       absl::FromCivil(absl::CivilSecond(2026, 11, 20, 13, 0, 0), absl::LocalTimeZone());
   std::atomic<double> disk_ratio_{0.30};
@@ -115,7 +114,7 @@ TEST_F(MessageStoreTest, AppendsAreDispatchedPromptlyAfterTheDispatcherWentIdle)
     absl::SleepFor(absl::Milliseconds(5));
     Append(store.get(), {Entry("T", 0, absl::StrCat("single ", i))});
     absl::Time appended = absl::Now();
-    ASSERT_TRUE(WaitFor(dispatched));
+    ASSERT_TRUE(testing::WaitUntil(dispatched));
     waited += absl::Now() - appended;
   }
   // Lost wake-ups would cost about 100 ms each (2 s in all).
@@ -129,7 +128,7 @@ TEST_F(MessageStoreTest, AppendsAreDispatchedPromptlyAfterTheDispatcherWentIdle)
     });
   }
   for (std::thread& sender : senders) sender.join();
-  ASSERT_TRUE(WaitFor(dispatched));
+  ASSERT_TRUE(testing::WaitUntil(dispatched));
   for (int t = 0; t < 4; ++t) {
     EXPECT_EQ(Get(store.get(), "T", t, 0, 1000).messages_size(), t == 0 ? 200 + kSingles : 200);
   }
@@ -140,7 +139,8 @@ TEST_F(MessageStoreTest, ReadBehindBytesIsTheDistanceFromTheLogEnd) {
   ASSERT_NE(store, nullptr);
   v1::AppendBatchResponse response =
       Append(store.get(), {Entry("T", 0, "first"), Entry("T", 1, "other"), Entry("T", 0, "last")});
-  ASSERT_TRUE(WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
   auto behind = [&](int32_t queue_id, int64_t offset, const std::string& topic = "T") {
     return store->ReadBehindBytes(topic, queue_id, offset);
   };
@@ -392,7 +392,8 @@ TEST_F(MessageStoreTest, QueriesByKeyUniqueIdAndOffset) {
       Append(store.get(),
              {Entry("T", 0, "order-1", "", "k1 k2", "ID1"),
               Entry("T", 1, "order-2", "", "k2", "ID2"), Entry("U", 0, "other", "", "k1", "ID3")});
-  ASSERT_TRUE(WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
 
   v1::QueryByKeyRequest by_key;
   by_key.set_topic("T");
@@ -576,8 +577,8 @@ class RetentionTest : public MessageStoreTest {
   std::unique_ptr<MessageStore> FilledStore(MessageStoreOptions options) {
     std::unique_ptr<MessageStore> store = OpenStore(std::move(options));
     for (int i = 0; i < 1000; ++i) Append(store.get(), {Entry("T", 0, std::string(900, 'r'))});
-    EXPECT_TRUE(
-        WaitFor([&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
+    EXPECT_TRUE(testing::WaitUntil(
+        [&] { return store->dispatched_offset() >= store->max_physical_offset(); }));
     EXPECT_GE(LastFileStart(store.get()), 3 * kFileSize);
     return store;
   }
@@ -723,7 +724,7 @@ TEST_F(MessageStoreTest, WatchersHearQueueAdvances) {
     if (a.topic() == "T" && a.queue_id() == 2) seen_max = a.max_offset();
   });
   Append(store.get(), {Entry("T", 2, "a"), Entry("T", 2, "b")});
-  EXPECT_TRUE(WaitFor([&] {
+  EXPECT_TRUE(testing::WaitUntil([&] {
     absl::MutexLock lock(&mu);
     return seen_max == 2;
   }));

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
@@ -38,7 +38,7 @@ void FlipByte(const std::string& path, std::streamoff position) {
 }
 
 TEST(MetadataStoreTest, EmptyDirectoryOpensEmpty) {
-  std::string dir = absl::StrCat(MakeTempDir(), "/config");
+  std::string dir = absl::StrCat(testing::MakeTempDir(), "/config");
   auto store = OpenOrDie(dir);
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->size(), 0u);
@@ -47,7 +47,7 @@ TEST(MetadataStoreTest, EmptyDirectoryOpensEmpty) {
 }
 
 TEST(MetadataStoreTest, RoundTripGetListDelete) {
-  auto store = OpenOrDie(MakeTempDir());
+  auto store = OpenOrDie(testing::MakeTempDir());
   ASSERT_NE(store, nullptr);
   std::string binary("a\0b\xff", 4);
   ASSERT_TRUE(store
@@ -69,14 +69,14 @@ TEST(MetadataStoreTest, RoundTripGetListDelete) {
 }
 
 TEST(MetadataStoreTest, LaterMutationInBatchWins) {
-  auto store = OpenOrDie(MakeTempDir());
+  auto store = OpenOrDie(testing::MakeTempDir());
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Put({{"k", "1"}, {"k", "", true}, {"k", "3"}}).ok());
   EXPECT_THAT(store->Get("k"), Optional(std::string("3")));
 }
 
 TEST(MetadataStoreTest, InvalidBatchChangesNothing) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto store = OpenOrDie(dir);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Put({{"keep", "v1"}}).ok());
@@ -92,7 +92,7 @@ TEST(MetadataStoreTest, InvalidBatchChangesNothing) {
 
 // Keys are names, and a batch is bounded: the table is rewritten on every Put.
 TEST(MetadataStoreTest, BadKeysAndOversizedBatchesAreRefused) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto store = OpenOrDie(dir);
   ASSERT_NE(store, nullptr);
   for (const std::string& key : {std::string(256, 'k'), std::string("a b"), std::string("nu\0l", 4),
@@ -109,7 +109,7 @@ TEST(MetadataStoreTest, BadKeysAndOversizedBatchesAreRefused) {
 }
 
 TEST(MetadataStoreTest, FailedWriteChangesNothing) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto store = OpenOrDie(dir);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Put({{"keep", "v1"}}).ok());
@@ -122,7 +122,7 @@ TEST(MetadataStoreTest, FailedWriteChangesNothing) {
 }
 
 TEST(MetadataStoreTest, ReopenKeepsData) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     auto store = OpenOrDie(dir);
     ASSERT_NE(store, nullptr);
@@ -135,7 +135,7 @@ TEST(MetadataStoreTest, ReopenKeepsData) {
 }
 
 TEST(MetadataStoreTest, CorruptFileFallsBackToBackup) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     auto store = OpenOrDie(dir);
     ASSERT_NE(store, nullptr);
@@ -161,7 +161,7 @@ TEST(MetadataStoreTest, CorruptFileFallsBackToBackup) {
 }
 
 TEST(MetadataStoreTest, MissingMainFileUsesBackup) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     auto store = OpenOrDie(dir);
     ASSERT_NE(store, nullptr);
@@ -176,7 +176,7 @@ TEST(MetadataStoreTest, MissingMainFileUsesBackup) {
 }
 
 TEST(MetadataStoreTest, BothCorruptIsAnError) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     auto store = OpenOrDie(dir);
     ASSERT_NE(store, nullptr);
@@ -192,7 +192,7 @@ TEST(MetadataStoreTest, BothCorruptIsAnError) {
 }
 
 TEST(MetadataStoreTest, CorruptWithoutBackupIsAnError) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   {
     auto store = OpenOrDie(dir);
     ASSERT_NE(store, nullptr);
@@ -205,7 +205,7 @@ TEST(MetadataStoreTest, CorruptWithoutBackupIsAnError) {
 }
 
 TEST(MetadataStoreTest, ConcurrentPutsAndReads) {
-  std::string dir = MakeTempDir();
+  std::string dir = testing::MakeTempDir();
   auto store = OpenOrDie(dir);
   ASSERT_NE(store, nullptr);
   constexpr int kThreads = 4;

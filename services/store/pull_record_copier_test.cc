@@ -6,7 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/mapped_files.h"
+#include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
@@ -17,7 +18,7 @@ class PullRecordCopierTest : public ::testing::Test {
  protected:
   void SetUp() override {
     CommitLogOptions options;
-    options.dir = MakeTempDir();
+    options.dir = testing::MakeTempDir();
     options.file_size = kFileSize;
     log_ = std::make_unique<CommitLog>(options);
     ASSERT_TRUE(log_->Load().ok());
@@ -135,7 +136,7 @@ TEST_F(PullRecordCopierTest, RecordsOfADeletedFileAreNotFound) {
     filler = Append(Bodies(1, 1000, "fill"));
   }
   std::vector<ConsumeQueueUnit> fresh = Append(Bodies(3, 1000, "new"));
-  ASSERT_EQ(log_->file_queue().DeleteFilesWhile(EndsBy(kFileSize), 1), 1);
+  ASSERT_EQ(log_->file_queue().DeleteFilesWhile(testing::EndsBy(kFileSize), 1), 1);
   std::vector<ConsumeQueueUnit> units = old;
   units.insert(units.end(), fresh.begin(), fresh.end());
   Copied copied = Copy(units, 1);

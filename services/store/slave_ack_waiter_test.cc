@@ -5,7 +5,7 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/wait.h"
 
 namespace mq::store {
 namespace {
@@ -37,10 +37,10 @@ TEST(SlaveAckWaiterTest, OneAckReleasesEveryWaiterItCovers) {
       returned[i] = absl::Now();
     });
   }
-  ASSERT_TRUE(WaitFor([&] { return waiter.waiters() == 8; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return waiter.waiters() == 8; }));
   // Covers the first four only.
   waiter.OnAck(7, 400);
-  ASSERT_TRUE(WaitFor([&] { return waiter.waiters() == 4; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return waiter.waiters() == 4; }));
   absl::Time acked_all = absl::Now();
   waiter.OnAck(7, 800);
   for (std::thread& t : threads) t.join();
@@ -95,7 +95,7 @@ TEST(SlaveAckWaiterTest, StopReleasesWaiters) {
   waiter.AddSlave(1, 0);
   absl::Status result;
   std::thread t([&] { result = waiter.WaitForAck(100); });
-  ASSERT_TRUE(WaitFor([&] { return waiter.waiters() == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return waiter.waiters() == 1; }));
   waiter.Stop();
   t.join();
   EXPECT_EQ(result.code(), absl::StatusCode::kUnavailable) << result;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "services/store/test_util.h"
+#include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
@@ -13,7 +13,7 @@ namespace {
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 TEST(StoreLockTest, FirstRunIsClean) {
-  std::string root = MakeTempDir() + "/store";
+  std::string root = testing::MakeTempDir() + "/store";
   auto lock = StoreLock::Acquire(root);
   ASSERT_TRUE(lock.ok()) << lock.status();
   EXPECT_TRUE((*lock)->WasCleanShutdown());
@@ -21,7 +21,7 @@ TEST(StoreLockTest, FirstRunIsClean) {
 }
 
 TEST(StoreLockTest, SecondStoreIsRefused) {
-  std::string root = MakeTempDir();
+  std::string root = testing::MakeTempDir();
   auto first = StoreLock::Acquire(root);
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = StoreLock::Acquire(root);
@@ -33,7 +33,7 @@ TEST(StoreLockTest, SecondStoreIsRefused) {
 }
 
 TEST(StoreLockTest, AbortMarkerTracksCleanShutdown) {
-  std::string root = MakeTempDir();
+  std::string root = testing::MakeTempDir();
   {
     auto lock = StoreLock::Acquire(root);
     ASSERT_TRUE(lock.ok());

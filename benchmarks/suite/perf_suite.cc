@@ -1,0 +1,475 @@
+// The measuring half of the benchmark suite (benchmarks/suite/run_suite.py runs it
+// next to Redis and makes the table and the plot). With --body_bytes messages
+// and the client in this process, it measures:
+//   the transport ceiling: a null gRPC unary echo at each in-flight window, a
+//     bidi-stream echo and a batch echo, served by this binary (--serve_echo);
+//   each deployment (standalone; split namesrv + store + broker): single sends
+//     at each window, single sends over SendMessageStream, batched sends
+//     (with the servers' peak memory), a fill of
+//     --catchup_messages and their catch-up read, produce-to-consume latency
+//     at half the peak single-send rate, then, restarted with SYNC_FLUSH,
+//     sends at window 1 and --in_flight and batched sends.
+// Each figure is printed as a line "ROW<TAB>id<TAB>value<TAB>p50_ms<TAB>p99_ms
+// <TAB>calls<TAB>failures" (value: messages per second, or MiB for memory
+// rows) followed by a readable line.
+// --rows=ID_PREFIX,... measures only those rows (for comparing one row across
+// builds), e.g. --rows=split.batch,echo.batch.
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "benchmarks/suite/broker_load.h"
+#include "benchmarks/suite/cleanup_on_signal.h"
+#include "benchmarks/suite/echo.grpc.pb.h"
+#include "benchmarks/suite/echo_service.h"
+#include "benchmarks/suite/load_generator.h"
+#include "benchmarks/suite/pipelined_stream_client.h"
+#include "benchmarks/suite/server_memory.h"
+#include "common/grpc_options.h"
+#include "mq/message.h"
+#include "mq/producer.h"
+#include "mq/push_consumer.h"
+#include "testing/server_process.h"
+#include "testing/temp_dir.h"
+
+ABSL_FLAG(bool, serve_echo, false, "Run as the echo server (used by the suite itself).");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "Length of each timed run.");
+ABSL_FLAG(int, body_bytes, 1024, "Message body size.");
+ABSL_FLAG(int, in_flight, 64, "Calls in flight in the single-message runs.");
+ABSL_FLAG(std::string, windows, "1,4,16,64,256",
+          "In-flight windows of the single-message sweep (the plot's x axis).");
+ABSL_FLAG(int, channels, 4,
+          "gRPC channels (connections) the load is spread over; 4, as the C++ Producer keeps "
+          "4 send streams per broker, each on a connection of its own.");
+ABSL_FLAG(int, batch, 32, "Messages per batch in the batched runs.");
+ABSL_FLAG(int, batch_in_flight, 8, "Batches in flight in the batched runs.");
+ABSL_FLAG(int, queues, 8, "Queues of the benchmark topics.");
+ABSL_FLAG(int64_t, catchup_messages, 1000000, "Messages stored, then read back.");
+ABSL_FLAG(int, pull_batch, mq::PushConsumerOptions().pull_batch_size,
+          "Messages per pull in the catch-up read (default: the push consumer's).");
+ABSL_FLAG(int, pull_chains_per_queue, 2, "Pulls in flight per queue in the catch-up read.");
+ABSL_FLAG(bool, pull_stored_records, true,
+          "Catch-up pulls ask for stored records (as the C++ client does), not message fields.");
+ABSL_FLAG(std::string, deployments, "standalone,split", "Deployments to measure.");
+ABSL_FLAG(bool, echo, true, "Measure the transport ceiling rows.");
+ABSL_FLAG(std::vector<std::string>, rows, {},
+          "Measure only the rows whose id starts with one of these (comma-separated), e.g. "
+          "--rows=split.batch,standalone.send.w64; empty measures every row.");
+ABSL_FLAG(std::vector<std::string>, broker_args, {},
+          "Extra flags for the standalone server and the broker (comma-separated), e.g. "
+          "--broker_args=--send_threads=64.");
+ABSL_FLAG(std::vector<std::string>, store_args, {},
+          "Extra flags for the standalone server and the store (comma-separated), e.g. "
+          "--store_args=--commit_log_prefault_bytes=0.");
+
+namespace mq::bench {
+namespace {
+
+// Whether the row `id` is to be measured (--rows).
+bool Wanted(absl::string_view id) {
+  const std::vector<std::string> rows = absl::GetFlag(FLAGS_rows);
+  if (rows.empty()) return true;
+  for (const std::string& row : rows) {
+    if (absl::StartsWith(id, row)) return true;
+  }
+  return false;
+}
+
+// Whether any row whose id starts with `group` (e.g. "split.syncflush.") is
+// to be measured, other than those starting with `except` (if not empty).
+bool AnyWanted(absl::string_view group, absl::string_view except = "") {
+  if (Wanted(group)) return true;
+  for (const std::string& row : absl::GetFlag(FLAGS_rows)) {
+    if (absl::StartsWith(row, group) && (except.empty() || !absl::StartsWith(row, except))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Report(const std::string& id, const std::string& what, const LoadResult& r) {
+  std::printf("ROW\t%s\t%.1f\t%.3f\t%.3f\t%ld\t%ld\n", id.c_str(), r.per_second, r.p50_ms, r.p99_ms,
+              static_cast<long>(r.calls), static_cast<long>(r.failures));
+  std::printf("  %-58s %10.0f msgs/s  p50 %7.2f ms  p99 %7.2f ms  (%ld calls, %ld failed)\n",
+              what.c_str(), r.per_second, r.p50_ms, r.p99_ms, static_cast<long>(r.calls),
+              static_cast<long>(r.failures));
+  std::fflush(stdout);
+}
+
+// Runs `measure` and reports it as row `id`, if that row is wanted.
+void MeasureRow(const std::string& id, const std::string& what,
+                const std::function<LoadResult()>& measure) {
+  if (Wanted(id)) Report(id, what, measure());
+}
+
+void ReportMemory(const std::string& id, const MemoryPeak& peak) {
+  std::printf("ROW\t%s.rss_anon\t%.1f\t0\t0\t0\t0\nROW\t%s.rss_file\t%.1f\t0\t0\t0\t0\n",
+              id.c_str(), peak.anon_mib, id.c_str(), peak.file_mib);
+  std::printf("  %-58s %10.1f MiB private, %.1f MiB mapped file pages\n",
+              "server memory peak under the batched load", peak.anon_mib, peak.file_mib);
+  std::fflush(stdout);
+}
+
+std::vector<int> Windows() {
+  std::vector<int> windows;
+  for (absl::string_view w : absl::StrSplit(absl::GetFlag(FLAGS_windows), ',', absl::SkipEmpty())) {
+    int value = 0;
+    if (absl::SimpleAtoi(w, &value) && value > 0) windows.push_back(value);
+  }
+  return windows;
+}
+
+std::unique_ptr<testing::ServerProcess> StartOrDie(const std::string& name,
+                                                   const std::string& binary,
+                                                   const std::vector<std::string>& args) {
+  absl::StatusOr<std::unique_ptr<testing::ServerProcess>> process =
+      testing::ServerProcess::Start(name, binary, args);
+  if (!process.ok()) {
+    std::cerr << process.status() << "\n";
+    std::exit(1);
+  }
+  return *std::move(process);
+}
+
+void CheckOk(const absl::Status& status) {
+  if (!status.ok()) {
+    std::cerr << status << "\n";
+    std::exit(1);
+  }
+}
+
+std::string Payload(size_t bytes) { return std::string(bytes, 'e'); }
+
+void MeasureEcho(const char* self) {
+  auto echo = StartOrDie("echo", self, {"--serve_echo"});
+  const int channels = absl::GetFlag(FLAGS_channels);
+  const absl::Duration duration = absl::GetFlag(FLAGS_duration);
+  std::vector<std::unique_ptr<v1::Echo::Stub>> stubs;
+  for (int i = 0; i < channels; ++i) {
+    stubs.push_back(v1::Echo::NewStub(CreateDedicatedChannel(echo->address())));
+  }
+  struct Slot {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::EchoMessage request;
+    v1::EchoMessage response;
+    v1::EchoBatchMessage batch_request;
+    v1::EchoBatchMessage batch_response;
+  };
+  const int max_window = std::max(absl::GetFlag(FLAGS_in_flight), 256);
+  std::vector<Slot> slots(max_window);
+  for (Slot& slot : slots) {
+    slot.request.set_payload(Payload(absl::GetFlag(FLAGS_body_bytes)));
+    for (int i = 0; i < absl::GetFlag(FLAGS_batch); ++i) {
+      slot.batch_request.add_payloads(Payload(absl::GetFlag(FLAGS_body_bytes)));
+    }
+  }
+  auto context = [] {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    return c;
+  };
+  StartCall unary = [&](int index, std::function<void(bool)> done) {
+    Slot& slot = slots[index];
+    slot.context = context();
+    stubs[index % channels]->async()->Echo(
+        slot.context.get(), &slot.request, &slot.response,
+        [done = std::move(done)](grpc::Status status) { done(status.ok()); });
+  };
+  for (int window : Windows()) {
+    if (window > max_window) continue;
+    MeasureRow(absl::StrCat("echo.unary.w", window),
+               absl::StrCat("null unary echo, ", window, " in flight"),
+               [&] { return RunClosedLoop(window, 1, duration, unary); });
+  }
+  StartCall batch = [&](int index, std::function<void(bool)> done) {
+    Slot& slot = slots[index];
+    slot.context = context();
+    stubs[index % channels]->async()->EchoBatch(
+        slot.context.get(), &slot.batch_request, &slot.batch_response,
+        [done = std::move(done)](grpc::Status status) { done(status.ok()); });
+  };
+  MeasureRow("echo.batch",
+             absl::StrCat("null batch echo, ", absl::GetFlag(FLAGS_batch), " per call, ",
+                          absl::GetFlag(FLAGS_batch_in_flight), " in flight"),
+             [&] {
+               return RunClosedLoop(absl::GetFlag(FLAGS_batch_in_flight),
+                                    absl::GetFlag(FLAGS_batch), duration, batch);
+             });
+  if (Wanted("echo.stream")) {
+    using EchoStream = PipelinedStreamClient<v1::EchoMessage, v1::EchoMessage>;
+    std::vector<std::unique_ptr<EchoStream>> streams;
+    for (int i = 0; i < channels; ++i) {
+      v1::Echo::Stub* stub = stubs[i].get();
+      streams.push_back(std::make_unique<EchoStream>(EchoStream::Protocol{
+          [stub](grpc::ClientContext* context, auto* reactor) {
+            stub->async()->EchoStream(context, reactor);
+          },
+          /*stamp=*/nullptr,
+          // Echoes come back in order.
+          [](const v1::EchoMessage&, uint64_t answers_before) { return answers_before; },
+          [](const v1::EchoMessage&) { return true; }}));
+    }
+    v1::EchoMessage message;
+    message.set_payload(Payload(absl::GetFlag(FLAGS_body_bytes)));
+    StartCall stream = [&](int index, std::function<void(bool)> done) {
+      streams[index % channels]->Send(message, std::move(done));
+    };
+    Report("echo.stream",
+           absl::StrCat("null bidi-stream echo, ", absl::GetFlag(FLAGS_in_flight), " in flight"),
+           RunClosedLoop(absl::GetFlag(FLAGS_in_flight), 1, duration, stream));
+    for (auto& s : streams) s->Close();
+  }
+  echo->Kill();
+}
+
+// The processes of one deployment; the broker's address is where clients go.
+struct Deployment {
+  std::vector<std::unique_ptr<testing::ServerProcess>> processes;
+  std::string broker_address;
+  std::string namesrv_address;
+
+  std::vector<pid_t> ServerPids() const {
+    std::vector<pid_t> pids;
+    for (const auto& p : processes) pids.push_back(p->pid());
+    return pids;
+  }
+  void Stop() {
+    for (auto it = processes.rbegin(); it != processes.rend(); ++it) (void)(*it)->Stop();
+    processes.clear();
+  }
+};
+
+// `args` followed by each list of extra flags in `extra`.
+std::vector<std::string> WithExtra(std::vector<std::string> args,
+                                   std::initializer_list<const std::vector<std::string>*> extra) {
+  for (const std::vector<std::string>* flags : extra) {
+    args.insert(args.end(), flags->begin(), flags->end());
+  }
+  return args;
+}
+
+Deployment Deploy(const std::string& kind, const std::string& data, bool sync_flush) {
+  const std::string flush =
+      sync_flush ? "--flush_disk_type=SYNC_FLUSH" : "--flush_disk_type=ASYNC_FLUSH";
+  const std::vector<std::string> broker_args = absl::GetFlag(FLAGS_broker_args);
+  const std::vector<std::string> store_args = absl::GetFlag(FLAGS_store_args);
+  Deployment d;
+  if (kind == "standalone") {
+    d.processes.push_back(
+        StartOrDie("standalone", testing::RunfilePath("services/standalone/standalone"),
+                   WithExtra({"--port=0", "--listen_address=127.0.0.1",
+                              absl::StrCat("--data_dir=", data), "--broker_name=bench", flush},
+                             {&broker_args, &store_args})));
+    d.broker_address = d.processes.back()->address();
+    d.namesrv_address = d.broker_address;
+    return d;
+  }
+  d.processes.push_back(StartOrDie("namesrv", testing::RunfilePath("services/namesrv/namesrv"),
+                                   {"--port=0", "--listen_address=127.0.0.1"}));
+  const std::string namesrv = d.processes.back()->address();
+  d.namesrv_address = namesrv;
+  d.processes.push_back(StartOrDie("store", testing::RunfilePath("services/store/store"),
+                                   WithExtra({"--port=0", "--listen_address=127.0.0.1",
+                                              absl::StrCat("--data_dir=", data), flush},
+                                             {&store_args})));
+  const std::string store = d.processes.back()->address();
+  d.processes.push_back(StartOrDie(
+      "broker", testing::RunfilePath("services/broker/broker"),
+      WithExtra({"--port=0", "--listen_address=127.0.0.1", "--broker_name=bench",
+                 absl::StrCat("--namesrv_addr=", namesrv), absl::StrCat("--store_address=", store)},
+                {&broker_args})));
+  d.broker_address = d.processes.back()->address();
+  return d;
+}
+
+// What an application gets: the C++ client's Producer (route lookup, queue
+// selection, retries, fault avoidance), whose single sends share the client
+// instance's SendMessageStreams; `in_flight` SendAsync calls at a time.
+LoadResult ProducerLoad(const Deployment& d, const std::string& kind, const std::string& topic,
+                        int in_flight, absl::Duration duration, int body) {
+  ProducerOptions options;
+  options.client.name_server_addresses = {d.namesrv_address};
+  options.client.instance_name = absl::StrCat("perf-suite-", kind);
+  Producer producer("perf_suite_producer", options);
+  CheckOk(producer.Start());
+  const Message message(topic, Payload(body));
+  StartCall send = [&](int, std::function<void(bool)> done) {
+    producer.SendAsync(message, [done = std::move(done)](absl::StatusOr<SendResult> result) {
+      done(result.ok() && result->status == SendStatus::kSendOk);
+    });
+  };
+  LoadResult result = RunClosedLoop(in_flight, 1, duration, send);
+  producer.Shutdown();
+  return result;
+}
+
+void MeasureDeployment(const std::string& kind, const std::string& data_root) {
+  const int queues = absl::GetFlag(FLAGS_queues);
+  const int body = absl::GetFlag(FLAGS_body_bytes);
+  const int channels = absl::GetFlag(FLAGS_channels);
+  const int batch = absl::GetFlag(FLAGS_batch);
+  const int batch_in_flight = absl::GetFlag(FLAGS_batch_in_flight);
+  const int in_flight = absl::GetFlag(FLAGS_in_flight);
+  const absl::Duration duration = absl::GetFlag(FLAGS_duration);
+  const std::string id = kind + ".";
+  double peak_single = 0;
+  // The SYNC_FLUSH rows are under "syncflush."; the rest run with async flush.
+  if (AnyWanted(id, id + "syncflush.")) {
+    std::cout << kind << " (async flush):" << std::endl;
+    Deployment d = Deploy(kind, absl::StrCat(data_root, "/", kind, "-async"), false);
+    BrokerStubs stubs(d.broker_address, channels);
+    CheckOk(CreateTopic(stubs, "Bench", queues));
+    const int max_window = std::max(in_flight, 256);
+    SendLoad singles(&stubs, "Bench", queues, max_window, 1, body);
+    for (int window : Windows()) {
+      const std::string row = absl::StrCat(id, "send.w", window);
+      if (window > max_window || !Wanted(row)) continue;
+      LoadResult r = RunClosedLoop(window, 1, duration, singles.AsStartCall());
+      if (window == in_flight) peak_single = r.per_second;
+      Report(row, absl::StrCat("sync send, ", window, " in flight"), r);
+    }
+    if (Wanted(id + "stream")) {
+      using SendStream =
+          PipelinedStreamClient<broker::v1::SendStreamRequest, broker::v1::SendStreamResponse>;
+      std::vector<std::unique_ptr<SendStream>> streams;
+      for (int i = 0; i < channels; ++i) {
+        broker::v1::Broker::Stub* stub = stubs.For(i);
+        streams.push_back(std::make_unique<SendStream>(SendStream::Protocol{
+            [stub](grpc::ClientContext* context, auto* reactor) {
+              stub->async()->SendMessageStream(context, reactor);
+            },
+            [](uint64_t id, broker::v1::SendStreamRequest* request) {
+              request->set_request_id(id);
+            },
+            [](const broker::v1::SendStreamResponse& answer, uint64_t) {
+              return answer.request_id();
+            },
+            [](const broker::v1::SendStreamResponse& answer) {
+              return answer.has_response() && answer.response().status() == broker::v1::SEND_OK;
+            }}));
+      }
+      broker::v1::SendStreamRequest request;
+      broker::v1::SendMessageRequest& send = *request.mutable_send();
+      send.set_producer_group("bench");
+      send.set_queue_id(-1);
+      send.mutable_message()->set_topic("Bench");
+      send.mutable_message()->set_body(Payload(body));
+      StartCall stream = [&](int index, std::function<void(bool)> done) {
+        streams[index % channels]->Send(request, std::move(done));
+      };
+      Report(id + "stream",
+             absl::StrCat("sync send over SendMessageStream, ", in_flight, " in flight"),
+             RunClosedLoop(in_flight, 1, duration, stream));
+      for (auto& s : streams) s->Close();
+    }
+    MeasureRow(id + "producer",
+               absl::StrCat("Producer (C++ client) sends, ", in_flight, " in flight"),
+               [&] { return ProducerLoad(d, kind, "Bench", in_flight, duration, body); });
+    if (Wanted(id + "batch")) {
+      SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
+      MemorySampler memory(d.ServerPids());
+      Report(id + "batch",
+             absl::StrCat("batched send, ", batch, " per call, ", batch_in_flight, " in flight"),
+             RunClosedLoop(batch_in_flight, batch, duration, batches.AsStartCall()));
+      ReportMemory(kind, memory.Stop());
+    }
+    if (Wanted(id + "fill") || Wanted(id + "catchup")) {
+      const int64_t catchup = absl::GetFlag(FLAGS_catchup_messages);
+      CheckOk(CreateTopic(stubs, "CatchUp", queues));
+      absl::Time fill_begin = absl::Now();
+      CheckOk(Fill(stubs, "CatchUp", queues, catchup, body));
+      LoadResult fill;
+      fill.per_second =
+          static_cast<double>(catchup) / absl::ToDoubleSeconds(absl::Now() - fill_begin);
+      fill.calls = catchup / 32;
+      Report(id + "fill", absl::StrCat("fill of ", catchup, " (batches of 32)"), fill);
+      Report(id + "catchup",
+             absl::StrCat("catch-up read of ", catchup, ", ", absl::GetFlag(FLAGS_pull_batch),
+                          " per pull, p = per pull"),
+             CatchUp(stubs, "CatchUp", queues, catchup, absl::GetFlag(FLAGS_pull_batch),
+                     absl::GetFlag(FLAGS_pull_chains_per_queue),
+                     absl::GetFlag(FLAGS_pull_stored_records)));
+    }
+    // Paced at half the peak single-send rate, so only after that was measured.
+    if (peak_single > 0 && Wanted(id + "e2e")) {
+      CheckOk(CreateTopic(stubs, "EndToEnd", queues));
+      EndToEndResult e2e = EndToEnd(stubs, "EndToEnd", queues, peak_single / 2, duration, body);
+      Report(
+          id + "e2e_send",
+          absl::StrCat("paced sends at half the peak (", static_cast<int>(peak_single / 2), "/s)"),
+          e2e.send);
+      Report(id + "e2e", "produce-to-consume latency, long-polling pulls", e2e.delivery);
+    }
+    d.Stop();
+  }
+  if (!AnyWanted(id + "syncflush.")) return;
+  std::cout << kind << " (SYNC_FLUSH):" << std::endl;
+  {
+    Deployment d = Deploy(kind, absl::StrCat(data_root, "/", kind, "-sync"), true);
+    BrokerStubs stubs(d.broker_address, channels);
+    CheckOk(CreateTopic(stubs, "Bench", queues));
+    SendLoad singles(&stubs, "Bench", queues, in_flight, 1, body);
+    for (int window : {1, in_flight}) {
+      MeasureRow(absl::StrCat(id, "syncflush.w", window),
+                 absl::StrCat("sync-flush send, ", window, " in flight"),
+                 [&] { return RunClosedLoop(window, 1, duration, singles.AsStartCall()); });
+    }
+    MeasureRow(id + "syncflush.producer",
+               absl::StrCat("sync-flush Producer (C++ client) sends, ", in_flight, " in flight"),
+               [&] { return ProducerLoad(d, kind, "Bench", in_flight, duration, body); });
+    MeasureRow(id + "syncflush.batch",
+               absl::StrCat("sync-flush batched send, ", batch, " per call, ", batch_in_flight,
+                            " in flight"),
+               [&] {
+                 SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
+                 return RunClosedLoop(batch_in_flight, batch, duration, batches.AsStartCall());
+               });
+    d.Stop();
+  }
+}
+
+int RunSuite(const char* self) {
+  std::string data = testing::MakeTempDir("perf-suite");
+  CleanUpOnSignal(data);
+  if (absl::GetFlag(FLAGS_echo) && AnyWanted("echo.")) {
+    std::cout << "transport ceiling (null gRPC echo):" << std::endl;
+    MeasureEcho(self);
+  }
+  for (absl::string_view kind :
+       absl::StrSplit(absl::GetFlag(FLAGS_deployments), ',', absl::SkipEmpty())) {
+    if (kind != "standalone" && kind != "split") {
+      std::cerr << "unknown deployment '" << kind << "' (standalone, split)\n";
+      return 2;
+    }
+    MeasureDeployment(std::string(kind), data);
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(data, ignored);
+  return 0;
+}
+
+}  // namespace
+}  // namespace mq::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  // As the servers (common/process.cc): the load generator measures gRPC and
+  // the servers, not abseil's debug-build lock-order graph.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (absl::GetFlag(FLAGS_serve_echo)) return mq::bench::ServeEcho();
+  return mq::bench::RunSuite(argv[0]);
+}

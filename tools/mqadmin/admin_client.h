@@ -1,0 +1,79 @@
+// The RPCs of the admin tools: name-server queries (tried on each name server
+// in turn) and calls to brokers by address, over cached channels.
+#ifndef MQ_TOOLS_MQADMIN_ADMIN_CLIENT_H_
+#define MQ_TOOLS_MQADMIN_ADMIN_CLIENT_H_
+
+#include <grpcpp/client_context.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/status.h"
+#include "proto/broker.grpc.pb.h"
+#include "proto/common.pb.h"
+#include "proto/namesrv.grpc.pb.h"
+
+namespace mq {
+namespace tools {
+
+// Not thread-safe (the tools are single-threaded).
+class AdminClient {
+ public:
+  AdminClient(std::vector<std::string> name_servers, absl::Duration timeout);
+
+  const std::vector<std::string>& name_servers() const { return name_servers_; }
+
+  absl::StatusOr<common::v1::TopicRouteData> GetRoute(const std::string& topic);
+  absl::StatusOr<namesrv::v1::GetClusterInfoResponse> GetClusterInfo();
+  absl::StatusOr<std::vector<std::string>> GetAllTopics();
+  // On every name server; the first failure is returned.
+  absl::Status DeleteTopicInNameServers(const std::string& topic, const std::string& cluster);
+
+  // Master addresses of the cluster's broker groups, or of every group when
+  // `cluster` is empty; NOT_FOUND for an unknown cluster.
+  absl::StatusOr<std::vector<std::string>> MasterAddresses(const std::string& cluster);
+  // broker name -> master address for the groups of `route` that have a master.
+  static std::map<std::string, std::string> RouteMasters(const common::v1::TopicRouteData& route);
+
+  broker::v1::Broker::Stub& Broker(const std::string& address);
+  // A context with this client's deadline.
+  std::unique_ptr<grpc::ClientContext> Context() const;
+
+ private:
+  // Runs `call` on each name server until one answers (transport failures
+  // move on; other errors are final).
+  absl::Status OnNameServer(const std::function<grpc::Status(namesrv::v1::NameServer::Stub&,
+                                                             grpc::ClientContext&)>& call);
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address);
+
+  const std::vector<std::string> name_servers_;
+  const absl::Duration timeout_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  std::map<std::string, std::unique_ptr<broker::v1::Broker::Stub>> brokers_;
+  std::map<std::string, std::unique_ptr<namesrv::v1::NameServer::Stub>> name_server_stubs_;
+};
+
+// Calls a unary broker RPC with a fresh context; errors name the broker.
+template <typename Request, typename Response>
+absl::Status CallBroker(AdminClient& admin, const std::string& address,
+                        grpc::Status (broker::v1::Broker::Stub::*method)(grpc::ClientContext*,
+                                                                         const Request&, Response*),
+                        const Request& request, Response* response) {
+  std::unique_ptr<grpc::ClientContext> context = admin.Context();
+  absl::Status status =
+      FromGrpcStatus((admin.Broker(address).*method)(context.get(), request, response), *context);
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat("broker ", address, ": ", status.message()));
+}
+
+}  // namespace tools
+}  // namespace mq
+
+#endif  // MQ_TOOLS_MQADMIN_ADMIN_CLIENT_H_
