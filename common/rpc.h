@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,11 @@ namespace mq {
 
 // Sets the deadline of `context` to `timeout` from now.
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout);
+
+// The label of a broker's errors: "broker 10.0.0.1:10911: ", and with the
+// broker's name "broker b1 (10.0.0.1:10911): ".
+std::string BrokerLabel(absl::string_view address);
+std::string BrokerLabel(absl::string_view broker_name, absl::string_view address);
 
 // Calls the blocking unary `method` of `stub` with a deadline `timeout` from
 // now. An error carries the server's response code and its message starts

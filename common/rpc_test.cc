@@ -91,6 +91,11 @@ TEST_F(RpcTest, CallUnaryEndsAtTheDeadline) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
 }
 
+TEST(BrokerLabelTest, NamesTheBroker) {
+  EXPECT_EQ(BrokerLabel("10.0.0.1:10911"), "broker 10.0.0.1:10911: ");
+  EXPECT_EQ(BrokerLabel("b1", "10.0.0.1:10911"), "broker b1 (10.0.0.1:10911): ");
+}
+
 TEST_F(RpcTest, CallEachAnswersEveryTargetInOrder) {
   const std::vector<std::string> topics = {"ok", "missing", "slow"};
   std::vector<absl::StatusOr<GetRouteInfoByTopicResponse>> results =

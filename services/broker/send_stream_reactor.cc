@@ -151,11 +151,7 @@ void SendStreamReactor::Complete(uint64_t request_id,
   if (result.ok()) {
     *response.mutable_response() = *std::move(result);
   } else {
-    broker::v1::SendError* error = response.mutable_error();
-    error->set_code(static_cast<int32_t>(result.status().code()));
-    error->set_message(std::string(result.status().message()));
-    absl::optional<common::v1::ResponseCode> code = GetResponseCode(result.status());
-    if (code.has_value()) error->set_response_code(*code);
+    *response.mutable_error() = ToSendError(result.status());
   }
   bool own_buffer = false;
   const grpc::Status serialized =
