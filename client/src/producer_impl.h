@@ -14,7 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/src/client_instance.h"
-#include "client/src/clock.h"
+#include "common/clock.h"
 #include "client/src/fault_strategy.h"
 #include "client/src/send_retry.h"
 #include "client/src/thread_local_index.h"

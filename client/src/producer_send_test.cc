@@ -16,10 +16,10 @@
 #include "client/src/compression.h"
 #include "client/src/message_id.h"
 #include "client/src/producer_impl.h"
-#include "client/src/testing/fake_clock.h"
 #include "client/src/testing/producer_fixture.h"
 #include "client/src/testing/wait.h"
 #include "common/status.h"
+#include "common/testing/fake_clock.h"
 #include "gtest/gtest.h"
 #include "mq/producer.h"
 
