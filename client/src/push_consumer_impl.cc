@@ -12,7 +12,6 @@
 #include "client/src/broker_offsets.h"
 #include "client/src/client_registry.h"
 #include "client/src/pulled_message.h"
-#include "client/src/send_retry.h"
 #include "client/src/subscription.h"
 #include "common/rpc.h"
 #include "common/status.h"
