@@ -4,22 +4,21 @@
 #define MQ_COMMON_RATE_COUNTER_H_
 
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace mq {
 
 // Thread-safe.
 class RateCounter {
  public:
-  using Clock = std::function<absl::Time()>;
-
-  explicit RateCounter(absl::Duration window = absl::Seconds(10), Clock clock = &absl::Now);
+  // `clock` must outlive the counter.
+  explicit RateCounter(absl::Duration window = absl::Seconds(10),
+                       const Clock* clock = Clock::Real());
 
   void Add(int64_t count) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -36,7 +35,7 @@ class RateCounter {
   };
 
   const int64_t window_seconds_;
-  const Clock clock_;
+  const Clock* const clock_;
   mutable absl::Mutex mu_;
   // window + 1 buckets, indexed by second modulo their count.
   std::vector<Bucket> buckets_ ABSL_GUARDED_BY(mu_);

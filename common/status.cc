@@ -84,4 +84,33 @@ absl::Status FromGrpcStatus(const grpc::Status& status, const grpc::ClientContex
   return result;
 }
 
+absl::Status PrefixStatus(absl::string_view prefix, const absl::Status& status) {
+  if (status.ok()) return status;
+  absl::Status prefixed(status.code(), absl::StrCat(prefix, status.message()));
+  status.ForEachPayload([&prefixed](absl::string_view type_url, const absl::Cord& payload) {
+    prefixed.SetPayload(type_url, payload);
+  });
+  return prefixed;
+}
+
+broker::v1::SendError ToSendError(const absl::Status& status) {
+  broker::v1::SendError error;
+  error.set_code(static_cast<int32_t>(status.code()));
+  error.set_message(std::string(status.message()));
+  absl::optional<common::v1::ResponseCode> code = GetResponseCode(status);
+  if (code.has_value()) error.set_response_code(*code);
+  return error;
+}
+
+absl::Status FromSendError(const broker::v1::SendError& error) {
+  absl::Status status(static_cast<absl::StatusCode>(error.code()), error.message());
+  if (status.ok()) {
+    return absl::InternalError("the broker answered a send with neither a response nor an error");
+  }
+  if (error.response_code() != common::v1::SUCCESS) {
+    status = WithResponseCode(std::move(status), error.response_code());
+  }
+  return status;
+}
+
 }  // namespace mq

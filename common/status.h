@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
+#include "proto/broker.pb.h"
 #include "proto/common.pb.h"
 
 namespace mq {
@@ -56,6 +57,18 @@ absl::Status FromGrpcStatus(const grpc::Status& status, const grpc::ClientContex
 
 // Converts without metadata (for calls whose context is gone).
 absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// `status` with `prefix` put before its message, payloads (the response code)
+// kept; OK stays OK.
+absl::Status PrefixStatus(absl::string_view prefix, const absl::Status& status);
+
+// The in-band error of one send on a send stream: `status` (not OK) with its
+// response code, if it has one.
+broker::v1::SendError ToSendError(const absl::Status& status);
+
+// The status a SendError carries; INTERNAL when its code is OK (an answer
+// that is neither a response nor an error).
+absl::Status FromSendError(const broker::v1::SendError& error);
 
 }  // namespace mq
 

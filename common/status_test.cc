@@ -51,5 +51,33 @@ TEST(StatusTest, FromGrpcKeepsCodeAndMessage) {
   EXPECT_EQ(status.message(), "down");
 }
 
+TEST(StatusTest, PrefixKeepsCodeAndResponseCode) {
+  absl::Status status =
+      PrefixStatus("broker b1: ",
+                   WithResponseCode(absl::NotFoundError("no topic"), common::v1::TOPIC_NOT_EXIST));
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(status.message(), "broker b1: no topic");
+  EXPECT_EQ(GetResponseCode(status), common::v1::TOPIC_NOT_EXIST);
+  EXPECT_TRUE(PrefixStatus("broker b1: ", absl::OkStatus()).ok());
+}
+
+TEST(StatusTest, SendErrorRoundTrips) {
+  const absl::Status with_code =
+      WithResponseCode(absl::ResourceExhaustedError("busy"), common::v1::SYSTEM_BUSY);
+  const absl::Status back = FromSendError(ToSendError(with_code));
+  EXPECT_EQ(back.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(back.message(), "busy");
+  EXPECT_EQ(GetResponseCode(back), common::v1::SYSTEM_BUSY);
+
+  const absl::Status without_code = FromSendError(ToSendError(absl::InvalidArgumentError("bad")));
+  EXPECT_EQ(without_code.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(without_code.message(), "bad");
+  EXPECT_FALSE(GetResponseCode(without_code).has_value());
+}
+
+TEST(StatusTest, SendErrorWithoutAnErrorIsInternal) {
+  EXPECT_EQ(FromSendError(broker::v1::SendError()).code(), absl::StatusCode::kInternal);
+}
+
 }  // namespace
 }  // namespace mq

@@ -250,11 +250,7 @@ grpc::Status FakeBroker::SendMessageStream(
       return grpc::Status(reply.grpc_code, "fake broker ended the stream");
     }
     if (reply.kind == FakeReply::Kind::kFail) {
-      const absl::Status status = Failure(reply);
-      broker::v1::SendError* error = answer.mutable_error();
-      error->set_code(static_cast<int32_t>(status.code()));
-      error->set_message(std::string(status.message()));
-      error->set_response_code(reply.response_code);
+      *answer.mutable_error() = ToSendError(Failure(reply));
     }
     if (!stream->Write(answer)) break;
   }

@@ -26,6 +26,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_options.h"
+#include "common/rpc.h"
 #include "mq/pull_consumer.h"
 #include "mq/push_consumer.h"
 #include "proto/broker.grpc.pb.h"
@@ -45,9 +46,7 @@ constexpr int64_t kFileSize = 4 << 20;
 constexpr char kTopic[] = "HaTopic";
 constexpr int kQueues = 4;
 
-void SetDeadline(grpc::ClientContext* context, absl::Duration timeout = absl::Seconds(10)) {
-  context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
-}
+constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 
 using ::mq::testing::WaitUntil;
 
@@ -111,7 +110,7 @@ class ReplicationTest : public ::testing::Test {
     config->set_perm(6);
     bv1::CreateOrUpdateTopicResponse response;
     grpc::ClientContext context;
-    SetDeadline(&context);
+    SetDeadline(&context, kCallTimeout);
     grpc::Status status = master_stub_->CreateOrUpdateTopic(&context, request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
@@ -142,7 +141,7 @@ class ReplicationTest : public ::testing::Test {
     }
     bv1::SendBatchResponse response;
     grpc::ClientContext context;
-    SetDeadline(&context);
+    SetDeadline(&context, kCallTimeout);
     grpc::Status status = master_stub_->SendBatch(&context, request, &response);
     if (!status.ok()) return absl::UnavailableError(status.error_message());
     return response;
@@ -160,7 +159,7 @@ class ReplicationTest : public ::testing::Test {
     request.set_subscription("*");
     bv1::PullMessageResponse response;
     grpc::ClientContext context;
-    SetDeadline(&context);
+    SetDeadline(&context, kCallTimeout);
     grpc::Status status = stub->PullMessage(&context, request, &response);
     if (!status.ok()) return absl::UnavailableError(status.error_message());
     return response;
@@ -195,7 +194,7 @@ class ReplicationTest : public ::testing::Test {
       request.set_max_bytes(16 << 20);
       sv1::GetMessagesResponse response;
       grpc::ClientContext context;
-      SetDeadline(&context);
+      SetDeadline(&context, kCallTimeout);
       grpc::Status status = stub->GetMessages(&context, request, &response);
       EXPECT_TRUE(status.ok()) << status.error_message();
       if (!status.ok() || response.status() != sv1::FOUND) break;
@@ -491,7 +490,7 @@ TEST_F(ReplicationTest, SlaveWithADivergedLogIsRefusedAndUntouched) {
       }
       sv1::AppendBatchResponse response;
       grpc::ClientContext context;
-      SetDeadline(&context);
+      SetDeadline(&context, kCallTimeout);
       ASSERT_TRUE(stub->AppendBatch(&context, request, &response).ok());
     }
     ASSERT_TRUE((*other)->Stop().ok());

@@ -1,33 +1,8 @@
 #include "client/src/broker_offsets.h"
 
-#include <grpcpp/client_context.h>
-
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "client/src/send_retry.h"
-#include "common/status.h"
+#include "common/rpc.h"
 
 namespace mq::client_internal {
-
-namespace {
-
-// Runs one unary broker call with a deadline and the broker-prefixed error.
-template <typename Request, typename Response, typename Method>
-absl::StatusOr<Response> Call(ClientInstance& instance, const std::string& address,
-                              const MessageQueue& queue, absl::Duration timeout, Method method,
-                              const Request& request) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  Response response;
-  std::shared_ptr<broker::v1::Broker::Stub> stub = instance.connections().BrokerStub(address);
-  absl::Status status = FromGrpcStatus(((*stub).*method)(&context, request, &response), context);
-  if (!status.ok()) {
-    return PrefixStatus(absl::StrCat("broker ", queue.broker_name, " (", address, "): "), status);
-  }
-  return response;
-}
-
-}  // namespace
 
 absl::StatusOr<int64_t> QueryConsumerOffsetAt(ClientInstance& instance, const std::string& address,
                                               const std::string& group, const MessageQueue& queue,
@@ -36,10 +11,9 @@ absl::StatusOr<int64_t> QueryConsumerOffsetAt(ClientInstance& instance, const st
   request.set_consumer_group(group);
   request.set_topic(queue.topic);
   request.set_queue_id(queue.queue_id);
-  absl::StatusOr<broker::v1::QueryConsumerOffsetResponse> response =
-      Call<broker::v1::QueryConsumerOffsetRequest, broker::v1::QueryConsumerOffsetResponse>(
-          instance, address, queue, timeout, &broker::v1::Broker::Stub::QueryConsumerOffset,
-          request);
+  absl::StatusOr<broker::v1::QueryConsumerOffsetResponse> response = CallUnary(
+      *instance.connections().BrokerStub(address), &broker::v1::Broker::Stub::QueryConsumerOffset,
+      request, timeout, BrokerLabel(queue.broker_name, address));
   if (!response.ok()) return response.status();
   return response->offset();
 }
@@ -52,9 +26,9 @@ absl::Status UpdateConsumerOffsetAt(ClientInstance& instance, const std::string&
   request.set_topic(queue.topic);
   request.set_queue_id(queue.queue_id);
   request.set_offset(offset);
-  return Call<broker::v1::UpdateConsumerOffsetRequest, broker::v1::UpdateConsumerOffsetResponse>(
-             instance, address, queue, timeout, &broker::v1::Broker::Stub::UpdateConsumerOffset,
-             request)
+  return CallUnary(*instance.connections().BrokerStub(address),
+                   &broker::v1::Broker::Stub::UpdateConsumerOffset, request, timeout,
+                   BrokerLabel(queue.broker_name, address))
       .status();
 }
 
@@ -63,9 +37,9 @@ absl::StatusOr<int64_t> QueueOffsetAt(ClientInstance& instance, const std::strin
   broker::v1::GetQueueOffsetsRequest request;
   request.set_topic(queue.topic);
   request.set_queue_id(queue.queue_id);
-  absl::StatusOr<broker::v1::GetQueueOffsetsResponse> response =
-      Call<broker::v1::GetQueueOffsetsRequest, broker::v1::GetQueueOffsetsResponse>(
-          instance, address, queue, timeout, &broker::v1::Broker::Stub::GetQueueOffsets, request);
+  absl::StatusOr<broker::v1::GetQueueOffsetsResponse> response = CallUnary(
+      *instance.connections().BrokerStub(address), &broker::v1::Broker::Stub::GetQueueOffsets,
+      request, timeout, BrokerLabel(queue.broker_name, address));
   if (!response.ok()) return response.status();
   return min ? response->min_offset() : response->max_offset();
 }
@@ -77,9 +51,9 @@ absl::StatusOr<int64_t> SearchOffsetAt(ClientInstance& instance, const std::stri
   request.set_topic(queue.topic);
   request.set_queue_id(queue.queue_id);
   request.set_timestamp_ms(absl::ToUnixMillis(time));
-  absl::StatusOr<broker::v1::SearchOffsetResponse> response =
-      Call<broker::v1::SearchOffsetRequest, broker::v1::SearchOffsetResponse>(
-          instance, address, queue, timeout, &broker::v1::Broker::Stub::SearchOffset, request);
+  absl::StatusOr<broker::v1::SearchOffsetResponse> response = CallUnary(
+      *instance.connections().BrokerStub(address), &broker::v1::Broker::Stub::SearchOffset, request,
+      timeout, BrokerLabel(queue.broker_name, address));
   if (!response.ok()) return response.status();
   return response->offset();
 }

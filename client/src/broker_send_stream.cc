@@ -18,15 +18,7 @@ constexpr absl::Duration kCancelWait = absl::Seconds(10);
 
 absl::StatusOr<broker::v1::SendStreamResponse> Outcome(broker::v1::SendStreamResponse* answer) {
   if (answer->has_response() || answer->has_batch_response()) return std::move(*answer);
-  const broker::v1::SendError& error = answer->error();
-  absl::Status status(static_cast<absl::StatusCode>(error.code()), error.message());
-  if (status.ok()) {
-    return absl::InternalError("the broker answered a send with neither a response nor an error");
-  }
-  if (error.response_code() != common::v1::SUCCESS) {
-    status = WithResponseCode(std::move(status), error.response_code());
-  }
-  return status;
+  return FromSendError(answer->error());
 }
 
 }  // namespace

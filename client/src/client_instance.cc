@@ -9,10 +9,10 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/blocking_counter.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/grpc_options.h"
+#include "common/rpc.h"
 #include "common/status.h"
 #include "glog/logging.h"
 
@@ -26,46 +26,24 @@ using common::v1::TopicRouteData;
 constexpr absl::Duration kFirstRoutePollDelay = absl::Milliseconds(10);
 constexpr absl::Duration kFirstHeartbeatDelay = absl::Seconds(1);
 
-void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
-
 bool IsTransportFailure(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||
          status.code() == absl::StatusCode::kDeadlineExceeded;
 }
 
-// Runs `invoke` (one async unary call) against every address at once and
-// waits until all have answered or timed out; failures are logged.
-template <typename Request, typename Response>
-void CallAllBrokers(
-    ClientInstance* instance, const std::vector<std::string>& addresses, const Request& request,
-    absl::Duration timeout, absl::string_view what,
-    const std::function<void(broker::v1::Broker::Stub*, grpc::ClientContext*, const Request*,
-                             Response*, std::function<void(grpc::Status)>)>& invoke) {
-  if (addresses.empty()) return;
-  struct Call {
-    std::shared_ptr<broker::v1::Broker::Stub> stub;
-    grpc::ClientContext context;
-    Response response;
-  };
-  std::vector<std::unique_ptr<Call>> calls;
-  absl::BlockingCounter pending(static_cast<int>(addresses.size()));
-  for (const std::string& address : addresses) {
-    calls.push_back(std::make_unique<Call>());
-    Call* call = calls.back().get();
-    call->stub = instance->connections().BrokerStub(address);
-    SetDeadline(&call->context, timeout);
-    invoke(call->stub.get(), &call->context, &request, &call->response,
-           [&pending, address, what](grpc::Status status) {
-             if (!status.ok()) {
-               LOG(WARNING) << what << " to broker " << address
-                            << " failed: " << FromGrpcStatus(status);
-             }
-             pending.DecrementCount();
-           });
+// Calls every broker in `addresses` at once (`start` begins the async call on
+// a stub) and waits until all have answered or timed out; failures are logged.
+template <typename Response, typename Start>
+void CallAllBrokers(BrokerConnections& connections, const std::vector<std::string>& addresses,
+                    absl::Duration timeout, absl::string_view what, Start start) {
+  std::vector<std::shared_ptr<broker::v1::Broker::Stub>> stubs;
+  for (const std::string& address : addresses) stubs.push_back(connections.BrokerStub(address));
+  std::vector<absl::StatusOr<Response>> results = CallEach<Response>(stubs, timeout, start);
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].ok()) {
+      LOG(WARNING) << what << " to broker " << addresses[i] << " failed: " << results[i].status();
+    }
   }
-  pending.Wait();
 }
 
 }  // namespace
@@ -182,12 +160,12 @@ void ClientInstance::UnregisterFromBrokers(const std::string& producer_group,
   request.set_client_id(client_id_);
   request.set_producer_group(producer_group);
   request.set_consumer_group(consumer_group);
-  CallAllBrokers<broker::v1::UnregisterClientRequest, broker::v1::UnregisterClientResponse>(
-      this, routes_.AllBrokerAddresses(), request, options_.api_timeout, "UnregisterClient",
-      [](broker::v1::Broker::Stub* stub, grpc::ClientContext* context,
-         const broker::v1::UnregisterClientRequest* req, broker::v1::UnregisterClientResponse* resp,
-         std::function<void(grpc::Status)> done) {
-        stub->async()->UnregisterClient(context, req, resp, std::move(done));
+  CallAllBrokers<broker::v1::UnregisterClientResponse>(
+      connections_, routes_.AllBrokerAddresses(), options_.api_timeout, "UnregisterClient",
+      [&request](const std::shared_ptr<broker::v1::Broker::Stub>& stub,
+                 grpc::ClientContext* context, broker::v1::UnregisterClientResponse* response,
+                 std::function<void(grpc::Status)> done) {
+        stub->async()->UnregisterClient(context, &request, response, std::move(done));
       });
 }
 
@@ -317,13 +295,14 @@ void ClientInstance::SendHeartbeatToAllBrokers() {
     }
   }
   // Consumers may read from slaves, so slaves hear of them too.
-  CallAllBrokers<broker::v1::HeartbeatRequest, broker::v1::HeartbeatResponse>(
-      this, request.consumers().empty() ? routes_.MasterAddresses() : routes_.AllBrokerAddresses(),
-      request, options_.api_timeout, "Heartbeat",
-      [](broker::v1::Broker::Stub* stub, grpc::ClientContext* context,
-         const broker::v1::HeartbeatRequest* req, broker::v1::HeartbeatResponse* resp,
-         std::function<void(grpc::Status)> done) {
-        stub->async()->Heartbeat(context, req, resp, std::move(done));
+  CallAllBrokers<broker::v1::HeartbeatResponse>(
+      connections_,
+      request.consumers().empty() ? routes_.MasterAddresses() : routes_.AllBrokerAddresses(),
+      options_.api_timeout, "Heartbeat",
+      [&request](const std::shared_ptr<broker::v1::Broker::Stub>& stub,
+                 grpc::ClientContext* context, broker::v1::HeartbeatResponse* response,
+                 std::function<void(grpc::Status)> done) {
+        stub->async()->Heartbeat(context, &request, response, std::move(done));
       });
 }
 

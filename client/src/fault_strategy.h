@@ -8,10 +8,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
-#include "client/src/clock.h"
 #include "client/src/latency_fault_tolerance.h"
 #include "client/src/thread_local_index.h"
 #include "client/src/topic_publish_info.h"
+#include "common/clock.h"
 #include "mq/message_queue.h"
 
 namespace mq {

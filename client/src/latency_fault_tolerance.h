@@ -11,7 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
-#include "client/src/clock.h"
+#include "common/clock.h"
 
 namespace mq {
 namespace client_internal {

@@ -3,7 +3,7 @@
 #include <set>
 
 #include "client/src/fault_strategy.h"
-#include "client/src/testing/fake_clock.h"
+#include "common/testing/fake_clock.h"
 #include "gtest/gtest.h"
 
 namespace mq {

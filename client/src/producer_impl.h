@@ -14,12 +14,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/src/client_instance.h"
-#include "client/src/clock.h"
 #include "client/src/fault_strategy.h"
 #include "client/src/member_lifecycle.h"
 #include "client/src/send_retry.h"
 #include "client/src/thread_local_index.h"
 #include "client/src/topic_publish_info.h"
+#include "common/clock.h"
 #include "mq/producer.h"
 #include "proto/broker.pb.h"
 

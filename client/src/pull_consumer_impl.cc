@@ -9,8 +9,8 @@
 #include "client/src/broker_offsets.h"
 #include "client/src/client_registry.h"
 #include "client/src/pulled_message.h"
-#include "client/src/send_retry.h"
 #include "client/src/subscription.h"
+#include "common/rpc.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "glog/logging.h"
@@ -20,14 +20,6 @@ namespace client_internal {
 namespace {
 
 constexpr int32_t kMaxPullNums = 1024;
-
-void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
-
-std::string BrokerLabel(const MessageQueue& queue, const std::string& address) {
-  return absl::StrCat("broker ", queue.broker_name, " (", address, "): ");
-}
 
 }  // namespace
 
@@ -165,26 +157,24 @@ absl::StatusOr<PullResult> PullConsumerImpl::Pull(const MessageQueue& queue,
   request.set_suspend_timeout_ms(absl::ToInt64Milliseconds(options_.broker_suspend_max));
   request.set_subscription(subscription.sub_string());
   request.set_stored_records(true);
-  grpc::ClientContext context;
-  SetDeadline(&context, block ? options_.timeout_when_suspend : options_.pull_timeout);
-  broker::v1::PullMessageResponse response;
-  absl::Status status = FromGrpcStatus(
-      (*instance)->connections().BrokerStub(*address)->PullMessage(&context, request, &response),
-      context);
-  if (!status.ok()) return PrefixStatus(BrokerLabel(queue, *address), status);
+  absl::StatusOr<broker::v1::PullMessageResponse> response = CallUnary(
+      *(*instance)->connections().BrokerStub(*address), &broker::v1::Broker::Stub::PullMessage,
+      request, block ? options_.timeout_when_suspend : options_.pull_timeout,
+      BrokerLabel(queue.broker_name, *address));
+  if (!response.ok()) return response.status();
   {
     absl::MutexLock lock(&mu_);
-    suggested_broker_[queue] = response.suggest_which_broker_id();
+    suggested_broker_[queue] = response->suggest_which_broker_id();
   }
 
   absl::StatusOr<std::vector<MessageExt>> messages =
-      MatchingMessages(response, subscription, queue.broker_name, options_.max_body_size_bytes);
+      MatchingMessages(*response, subscription, queue.broker_name, options_.max_body_size_bytes);
   if (!messages.ok()) return messages.status();
   PullResult result;
-  result.status = PullStatusFromProto(response.status());
-  result.next_begin_offset = response.next_begin_offset();
-  result.min_offset = response.min_offset();
-  result.max_offset = response.max_offset();
+  result.status = PullStatusFromProto(response->status());
+  result.next_begin_offset = response->next_begin_offset();
+  result.min_offset = response->min_offset();
+  result.max_offset = response->max_offset();
   result.messages = *std::move(messages);
   return result;
 }

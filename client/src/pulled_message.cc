@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/src/compression.h"
-#include "client/src/send_retry.h"
 #include "client/src/subscription.h"
+#include "common/status.h"
 #include "services/store/message_format.h"
 
 namespace mq {

@@ -12,8 +12,8 @@
 #include "client/src/broker_offsets.h"
 #include "client/src/client_registry.h"
 #include "client/src/pulled_message.h"
-#include "client/src/send_retry.h"
 #include "client/src/subscription.h"
+#include "common/rpc.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "glog/logging.h"
@@ -27,10 +27,6 @@ constexpr absl::Duration kFlowControlDelay = absl::Milliseconds(50);
 constexpr int32_t kMaxBatchSize = 1024;
 // RocketMQ's default consumeTimestamp: half an hour before start.
 constexpr absl::Duration kDefaultConsumeTimestampAge = absl::Minutes(30);
-
-void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
 
 absl::Status ValidateOptions(const PushConsumerOptions& options) {
   if (options.consume_thread_count < 1) {
@@ -380,16 +376,13 @@ absl::StatusOr<std::vector<std::string>> PushConsumerImpl::FetchConsumerIds(
     const std::string& address = addresses[(start + i) % addresses.size()];
     broker::v1::GetConsumerListRequest request;
     request.set_consumer_group(group_);
-    broker::v1::GetConsumerListResponse response;
-    grpc::ClientContext context;
-    SetDeadline(&context, options_.client.api_timeout);
-    last = FromGrpcStatus(
-        instance.connections().BrokerStub(address)->GetConsumerList(&context, request, &response),
-        context);
-    if (last.ok()) {
-      return std::vector<std::string>(response.client_ids().begin(), response.client_ids().end());
+    absl::StatusOr<broker::v1::GetConsumerListResponse> response = CallUnary(
+        *instance.connections().BrokerStub(address), &broker::v1::Broker::Stub::GetConsumerList,
+        request, options_.client.api_timeout, BrokerLabel(address));
+    if (response.ok()) {
+      return std::vector<std::string>(response->client_ids().begin(), response->client_ids().end());
     }
-    last = PrefixStatus(absl::StrCat("broker ", address, ": "), last);
+    last = response.status();
   }
   return last;
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/rpc.h"
 #include "common/status.h"
 
 namespace mq {
@@ -37,10 +38,6 @@ SendResult ToSendResult(broker::v1::SendStatus status, std::string msg_id,
   result.message_queue.queue_id = queue_id;
   result.queue_offset = queue_offset;
   return result;
-}
-
-std::string BrokerLabel(const MessageQueue& queue, const std::string& address) {
-  return absl::StrCat("broker ", queue.broker_name, " (", address, "): ");
 }
 
 }  // namespace
@@ -162,10 +159,10 @@ void ProducerImpl::SendOperation::OnAnswer(absl::StatusOr<broker::v1::SendStream
     request_id_ = 0;
     attempt_deadline_ = absl::InfiniteFuture();
   }
-  absl::StatusOr<SendResult> result = answer.ok()
-                                          ? ResultOf(*std::move(answer))
-                                          : absl::StatusOr<SendResult>(PrefixStatus(
-                                                BrokerLabel(queue_, address_), answer.status()));
+  absl::StatusOr<SendResult> result =
+      answer.ok() ? ResultOf(*std::move(answer))
+                  : absl::StatusOr<SendResult>(
+                        PrefixStatus(BrokerLabel(queue_.broker_name, address_), answer.status()));
   // A oneway send's hooks learn only whether the send itself went through.
   producer_->RunAfterHooks(Context(), mode_ == SendMode::kOneway && result.ok()
                                           ? absl::StatusOr<SendResult>(SendResult())
@@ -205,7 +202,7 @@ absl::StatusOr<SendResult> ProducerImpl::SendOperation::ResultOf(
     broker::v1::SendStreamResponse answer) const {
   if (request_->has_batch()) {
     if (!answer.has_batch_response()) {
-      return absl::InternalError(absl::StrCat(BrokerLabel(queue_, address_),
+      return absl::InternalError(absl::StrCat(BrokerLabel(queue_.broker_name, address_),
                                               "answered a batch with a single send's response"));
     }
     broker::v1::SendBatchResponse& batch = *answer.mutable_batch_response();
@@ -214,8 +211,8 @@ absl::StatusOr<SendResult> ProducerImpl::SendOperation::ResultOf(
                         batch.queue_id(), batch.queue_offset(), queue_);
   }
   if (!answer.has_response()) {
-    return absl::InternalError(
-        absl::StrCat(BrokerLabel(queue_, address_), "answered a send with a batch's response"));
+    return absl::InternalError(absl::StrCat(BrokerLabel(queue_.broker_name, address_),
+                                            "answered a send with a batch's response"));
   }
   broker::v1::SendMessageResponse& response = *answer.mutable_response();
   return ToSendResult(response.status(), std::move(*response.mutable_msg_id()),

@@ -36,11 +36,6 @@ absl::Status CopyPayloads(const absl::Status& from, absl::Status to) {
 
 }  // namespace
 
-absl::Status PrefixStatus(absl::string_view prefix, const absl::Status& status) {
-  if (status.ok()) return status;
-  return CopyPayloads(status, absl::Status(status.code(), absl::StrCat(prefix, status.message())));
-}
-
 SendRetryState::SendRetryState(int max_attempts, absl::Duration timeout,
                                absl::Duration max_attempt_timeout, absl::Time begin)
     : max_attempts_(std::max(1, max_attempts)),

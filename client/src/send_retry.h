@@ -27,10 +27,6 @@ bool IsNoResponseFailure(const absl::Status& status);
 bool IsRetryableSendError(const absl::Status& status,
                           const std::vector<common::v1::ResponseCode>& retry_codes);
 
-// `status` with `prefix` put before its message; code and payloads (the
-// response code) are kept.
-absl::Status PrefixStatus(absl::string_view prefix, const absl::Status& status);
-
 // Bookkeeping of the attempts of one send (sync or async); not thread-safe, as
 // only one attempt of a send runs at a time.
 class SendRetryState {

@@ -98,14 +98,6 @@ TEST(SendRetryStateTest, StoredResultWinsOverLaterErrors) {
   EXPECT_EQ(final->status, SendStatus::kFlushSlaveTimeout);
 }
 
-TEST(PrefixStatusTest, KeepsCodeAndPayload) {
-  absl::Status status = PrefixStatus(
-      "broker-a: ", WithResponseCode(absl::NotFoundError("gone"), common::v1::TOPIC_NOT_EXIST));
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(status.message(), "broker-a: gone");
-  EXPECT_EQ(GetResponseCode(status), common::v1::TOPIC_NOT_EXIST);
-}
-
 }  // namespace
 }  // namespace client_internal
 }  // namespace mq

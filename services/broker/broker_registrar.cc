@@ -1,59 +1,16 @@
 #include "services/broker/broker_registrar.h"
 
 #include <glog/logging.h>
-#include <grpcpp/client_context.h>
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/blocking_counter.h"
 #include "common/grpc_options.h"
-#include "common/status.h"
+#include "common/rpc.h"
 
 namespace mq::broker {
-
-namespace {
-
-// One call per name server, all in flight at once; returns each one's
-// outcome in `stubs` order.
-template <typename Request, typename Response, typename Start>
-std::vector<absl::StatusOr<Response>> CallAll(
-    const std::vector<std::unique_ptr<namesrv::v1::NameServer::Stub>>& stubs,
-    const Request& request, absl::Duration timeout, Start start) {
-  struct Call {
-    grpc::ClientContext context;
-    Response response;
-    grpc::Status status;
-  };
-  std::vector<std::unique_ptr<Call>> calls;
-  absl::BlockingCounter remaining(static_cast<int>(stubs.size()));
-  for (const auto& stub : stubs) {
-    auto call = std::make_unique<Call>();
-    call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    Call* raw = call.get();
-    calls.push_back(std::move(call));
-    start(stub.get(), &raw->context, &request, &raw->response,
-          [raw, &remaining](grpc::Status status) {
-            raw->status = std::move(status);
-            remaining.DecrementCount();
-          });
-  }
-  remaining.Wait();
-  std::vector<absl::StatusOr<Response>> results;
-  for (const auto& call : calls) {
-    if (call->status.ok()) {
-      results.push_back(std::move(call->response));
-    } else {
-      results.push_back(FromGrpcStatus(call->status, call->context));
-    }
-  }
-  return results;
-}
-
-}  // namespace
 
 absl::Duration ClampRegisterInterval(absl::Duration interval) {
   return std::max(kMinRegisterInterval, std::min(interval, kMaxRegisterInterval));
@@ -103,12 +60,12 @@ absl::Status BrokerRegistrar::RegisterAll() {
     *request.add_topic_configs() = std::move(config);
   }
   std::vector<absl::StatusOr<namesrv::v1::RegisterBrokerResponse>> results =
-      CallAll<namesrv::v1::RegisterBrokerRequest, namesrv::v1::RegisterBrokerResponse>(
-          stubs_, request, options_.rpc_timeout,
-          [](namesrv::v1::NameServer::Stub* stub, grpc::ClientContext* context,
-             const namesrv::v1::RegisterBrokerRequest* req,
-             namesrv::v1::RegisterBrokerResponse* resp, std::function<void(grpc::Status)> done) {
-            stub->async()->RegisterBroker(context, req, resp, std::move(done));
+      CallEach<namesrv::v1::RegisterBrokerResponse>(
+          stubs_, options_.rpc_timeout,
+          [&request](const std::unique_ptr<namesrv::v1::NameServer::Stub>& stub,
+                     grpc::ClientContext* context, namesrv::v1::RegisterBrokerResponse* response,
+                     std::function<void(grpc::Status)> done) {
+            stub->async()->RegisterBroker(context, &request, response, std::move(done));
           });
   absl::Status first_error;
   for (size_t i = 0; i < results.size(); ++i) {
@@ -140,12 +97,12 @@ absl::Status BrokerRegistrar::UnregisterAll() {
   request.set_broker_id(options_.broker_id);
   request.set_broker_addr(options_.broker_addr);
   std::vector<absl::StatusOr<namesrv::v1::UnregisterBrokerResponse>> results =
-      CallAll<namesrv::v1::UnregisterBrokerRequest, namesrv::v1::UnregisterBrokerResponse>(
-          stubs_, request, options_.rpc_timeout,
-          [](namesrv::v1::NameServer::Stub* stub, grpc::ClientContext* context,
-             const namesrv::v1::UnregisterBrokerRequest* req,
-             namesrv::v1::UnregisterBrokerResponse* resp, std::function<void(grpc::Status)> done) {
-            stub->async()->UnregisterBroker(context, req, resp, std::move(done));
+      CallEach<namesrv::v1::UnregisterBrokerResponse>(
+          stubs_, options_.rpc_timeout,
+          [&request](const std::unique_ptr<namesrv::v1::NameServer::Stub>& stub,
+                     grpc::ClientContext* context, namesrv::v1::UnregisterBrokerResponse* response,
+                     std::function<void(grpc::Status)> done) {
+            stub->async()->UnregisterBroker(context, &request, response, std::move(done));
           });
   absl::Status first_error;
   for (size_t i = 0; i < results.size(); ++i) {

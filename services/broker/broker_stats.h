@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "common/clock.h"
 #include "common/rate_counter.h"
 
 namespace mq::broker {
@@ -13,7 +14,8 @@ namespace mq::broker {
 // rates over the last 10 s. Thread-safe.
 class BrokerStats {
  public:
-  explicit BrokerStats(RateCounter::Clock clock = &absl::Now)
+  // `clock` must outlive the stats.
+  explicit BrokerStats(const Clock* clock = Clock::Real())
       : puts_(absl::Seconds(10), clock), gets_(absl::Seconds(10), clock) {}
 
   void AddPuts(int64_t messages) { puts_.Add(messages); }

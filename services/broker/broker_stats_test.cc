@@ -2,16 +2,18 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/fake_clock.h"
+
 namespace mq::broker {
 namespace {
 
 TEST(BrokerStatsTest, PutsAndGetsAreCountedApart) {
-  absl::Time now = absl::FromUnixSeconds(1000);
-  BrokerStats stats([&now] { return now; });
+  FakeClock clock(absl::FromUnixSeconds(1000));
+  BrokerStats stats(&clock);
   stats.AddPuts(30);
   stats.AddGets(10);
   stats.AddGets(10);
-  now += absl::Seconds(1);
+  clock.Advance(absl::Seconds(1));
   EXPECT_DOUBLE_EQ(stats.put_tps(), 3.0);
   EXPECT_DOUBLE_EQ(stats.get_tps(), 2.0);
   EXPECT_EQ(stats.total_puts(), 30);

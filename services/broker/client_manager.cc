@@ -8,8 +8,8 @@
 
 namespace mq::broker {
 
-ClientManager::ClientManager(ClientManagerOptions options, Clock clock)
-    : options_(options), clock_(std::move(clock)) {}
+ClientManager::ClientManager(ClientManagerOptions options, const Clock* clock)
+    : options_(options), clock_(clock) {}
 
 bool ClientManager::Live(absl::Time last_heartbeat, absl::Time now) const {
   return now - last_heartbeat <= options_.client_expiry;
@@ -25,7 +25,7 @@ absl::Status ClientManager::Heartbeat(const broker::v1::HeartbeatRequest& reques
     absl::Status status = ValidateGroup(consumer.group_name());
     if (!status.ok()) return status;
   }
-  absl::Time now = clock_();
+  absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
   for (const broker::v1::ProducerData& producer : request.producers()) {
     producers_[producer.group_name()][request.client_id()] = now;
@@ -71,7 +71,7 @@ absl::Status ClientManager::Unregister(absl::string_view client_id,
 
 std::vector<std::string> ClientManager::GetConsumerList(absl::string_view group) const {
   std::vector<std::string> ids;
-  absl::Time now = clock_();
+  absl::Time now = clock_->Now();
   absl::ReaderMutexLock lock(&mu_);
   auto it = consumers_.find(group);
   if (it == consumers_.end()) return ids;
@@ -83,7 +83,7 @@ std::vector<std::string> ClientManager::GetConsumerList(absl::string_view group)
 
 std::vector<std::string> ClientManager::GetProducerList(absl::string_view group) const {
   std::vector<std::string> ids;
-  absl::Time now = clock_();
+  absl::Time now = clock_->Now();
   absl::ReaderMutexLock lock(&mu_);
   auto it = producers_.find(group);
   if (it == producers_.end()) return ids;
@@ -95,7 +95,7 @@ std::vector<std::string> ClientManager::GetProducerList(absl::string_view group)
 
 absl::optional<broker::v1::SubscriptionData> ClientManager::FindSubscription(
     absl::string_view group, absl::string_view topic) const {
-  absl::Time now = clock_();
+  absl::Time now = clock_->Now();
   absl::ReaderMutexLock lock(&mu_);
   auto it = consumers_.find(group);
   if (it == consumers_.end()) return absl::nullopt;
@@ -109,7 +109,7 @@ absl::optional<broker::v1::SubscriptionData> ClientManager::FindSubscription(
 }
 
 int ClientManager::ScanExpired() {
-  absl::Time now = clock_();
+  absl::Time now = clock_->Now();
   int dropped = 0;
   absl::MutexLock lock(&mu_);
   for (auto group = producers_.begin(); group != producers_.end();) {
@@ -141,7 +141,7 @@ int ClientManager::ScanExpired() {
 }
 
 int ClientManager::producer_count() const {
-  absl::Time now = clock_();
+  absl::Time now = clock_->Now();
   int count = 0;
   absl::ReaderMutexLock lock(&mu_);
   for (const auto& [name, clients] : producers_) {
@@ -152,7 +152,7 @@ int ClientManager::producer_count() const {
 
 std::map<std::string, int> ClientManager::ConsumerGroupSizes() const {
   std::map<std::string, int> sizes;
-  absl::Time now = clock_();
+  absl::Time now = clock_->Now();
   absl::ReaderMutexLock lock(&mu_);
   for (const auto& [name, group] : consumers_) {
     int live = 0;
@@ -163,7 +163,7 @@ std::map<std::string, int> ClientManager::ConsumerGroupSizes() const {
 }
 
 int ClientManager::consumer_count() const {
-  absl::Time now = clock_();
+  absl::Time now = clock_->Now();
   int count = 0;
   absl::ReaderMutexLock lock(&mu_);
   for (const auto& [name, group] : consumers_) {

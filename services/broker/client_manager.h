@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "common/clock.h"
 #include "proto/broker.pb.h"
 
 namespace mq::broker {
@@ -30,9 +31,7 @@ struct ClientManagerOptions {
 // Thread-safe.
 class ClientManager {
  public:
-  using Clock = std::function<absl::Time()>;
-
-  explicit ClientManager(ClientManagerOptions options, Clock clock = &absl::Now);
+  explicit ClientManager(ClientManagerOptions options, const Clock* clock = Clock::Real());
 
   ClientManager(const ClientManager&) = delete;
   ClientManager& operator=(const ClientManager&) = delete;
@@ -80,7 +79,7 @@ class ClientManager {
   bool Live(absl::Time last_heartbeat, absl::Time now) const;
 
   const ClientManagerOptions options_;
-  const Clock clock_;
+  const Clock* const clock_;
 
   mutable absl::Mutex mu_;
   // group -> client id -> last heartbeat.

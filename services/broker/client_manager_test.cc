@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/testing/fake_clock.h"
+
 namespace mq::broker {
 namespace {
 
@@ -34,9 +36,9 @@ broker::v1::HeartbeatRequest ProducerHeartbeat(const std::string& client_id,
 
 class ClientManagerTest : public ::testing::Test {
  protected:
-  ClientManagerTest() : clients_(ClientManagerOptions{}, [this] { return now_; }) {}
+  ClientManagerTest() : clients_(ClientManagerOptions{}, &clock_) {}
 
-  absl::Time now_ = absl::FromUnixSeconds(1700000000);
+  FakeClock clock_;
   ClientManager clients_;
 };
 
@@ -54,17 +56,17 @@ TEST_F(ClientManagerTest, ClientsExpireAfterTwoMinutesWithoutHeartbeat) {
   ASSERT_TRUE(clients_.Heartbeat(ConsumerHeartbeat("a", "g")).ok());
   ASSERT_TRUE(clients_.Heartbeat(ConsumerHeartbeat("b", "g")).ok());
   ASSERT_TRUE(clients_.Heartbeat(ProducerHeartbeat("a", "pg")).ok());
-  now_ += absl::Seconds(100);
+  clock_.Advance(absl::Seconds(100));
   ASSERT_TRUE(clients_.Heartbeat(ConsumerHeartbeat("b", "g")).ok());
-  now_ += absl::Seconds(20);
+  clock_.Advance(absl::Seconds(20));
   EXPECT_EQ(clients_.ScanExpired(), 0);  // exactly 120 s is still live
-  now_ += absl::Seconds(1);
+  clock_.Advance(absl::Seconds(1));
   // Reads hide the expired consumer even before the scan.
   EXPECT_THAT(clients_.GetConsumerList("g"), ElementsAre("b"));
   EXPECT_EQ(clients_.ScanExpired(), 2);
   EXPECT_THAT(clients_.GetConsumerList("g"), ElementsAre("b"));
   EXPECT_THAT(clients_.GetProducerList("pg"), IsEmpty());
-  now_ += absl::Seconds(120);
+  clock_.Advance(absl::Seconds(120));
   EXPECT_EQ(clients_.ScanExpired(), 1);
   EXPECT_EQ(clients_.consumer_count(), 0);
 }

@@ -2,27 +2,23 @@
 // --broker_name=broker-a`. Its store runs as a separate process (the store
 // binary); the standalone server hosts a broker with an in-process store.
 #include <glog/logging.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server.h>
-#include <grpcpp/server_builder.h>
 
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/grpc_options.h"
-#include "common/grpc_server.h"
 #include "common/process.h"
+#include "common/server_main.h"
 #include "proto/broker.grpc.pb.h"
 #include "services/broker/broker.h"
 #include "services/broker/broker_flags.h"
 #include "services/broker/remote_store.h"
 
-ABSL_FLAG(std::string, listen_address, "0.0.0.0", "Address to listen on.");
 ABSL_FLAG(int, port, mq::broker::kDefaultBrokerPort,
           "gRPC port; 0 picks a free port (printed at start).");
 ABSL_FLAG(std::string, store_address, "", "host:port of this broker's store process (required).");
@@ -61,38 +57,25 @@ int main(int argc, char** argv) {
   }
   auto broker = std::make_unique<mq::broker::Broker>(store.get(), options);
 
-  grpc::ServerBuilder builder;
-  mq::ConfigureServerBuilder(&builder);
-  builder.RegisterService(broker->service());
-  absl::StatusOr<mq::ListeningServer> listening =
-      mq::StartServer(&builder, absl::GetFlag(FLAGS_listen_address), absl::GetFlag(FLAGS_port),
-                      {mq::broker::v1::Broker::service_full_name()});
-  if (!listening.ok()) {
-    std::cerr << "broker: " << listening.status().message() << "\n";
-    return 1;
-  }
-  grpc::Server* server = listening->server.get();
-  const int selected_port = listening->port;
-  if (options.advertised_address.empty()) {
-    broker->SetAdvertisedAddress(absl::StrCat("127.0.0.1:", selected_port));
-  }
-  absl::Status started = broker->Start();
-  if (!started.ok()) {
-    LOG(ERROR) << "broker cannot start: " << started;
-    server->Shutdown(std::chrono::system_clock::now());
-    return 1;
-  }
-  listening->SetServing(true);
-  std::cout << "broker listening on " << absl::GetFlag(FLAGS_listen_address) << ":" << selected_port
-            << std::endl;
-
-  int signal = mq::WaitForShutdownSignal();
-  LOG(INFO) << "signal " << signal << " received, shutting down";
-  listening->SetServing(false);
-  broker->Stop();
-  listening->Shutdown(absl::Seconds(5));
-  broker.reset();
-  store.reset();
-  LOG(INFO) << "broker stopped";
-  return 0;
+  mq::ServerMain main;
+  main.name = "broker";
+  main.port = absl::GetFlag(FLAGS_port);
+  main.services = {broker->service()};
+  main.service_names = {mq::broker::v1::Broker::service_full_name()};
+  main.on_listening = [&](int port) {
+    if (options.advertised_address.empty()) {
+      broker->SetAdvertisedAddress(absl::StrCat("127.0.0.1:", port));
+    }
+    absl::Status started = broker->Start();
+    if (!started.ok()) LOG(ERROR) << "broker cannot start: " << started;
+    return started;
+  };
+  main.on_stopping = [&] { broker->Stop(); };
+  main.on_stopped = [&] {
+    broker.reset();
+    store.reset();
+    LOG(INFO) << "broker stopped";
+    return 0;
+  };
+  return mq::RunServer(std::move(main));
 }

@@ -9,26 +9,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/rpc.h"
 #include "common/status.h"
 
 namespace mq::broker {
 
 namespace {
-
-template <typename Request, typename Response>
-using StubMethod = grpc::Status (store::v1::Store::Stub::*)(grpc::ClientContext*, const Request&,
-                                                            Response*);
-
-template <typename Request, typename Response>
-absl::StatusOr<Response> Unary(store::v1::Store::Stub* stub, StubMethod<Request, Response> method,
-                               const Request& request, absl::Duration timeout) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  Response response;
-  grpc::Status status = (stub->*method)(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status, context);
-  return response;
-}
 
 absl::Status StoreStopping() { return absl::UnavailableError("the store client is shutting down"); }
 
@@ -165,7 +151,7 @@ void RemoteStore::StartRpc(Batch batch) {
     }
   }
   call->batch = std::move(batch);
-  call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_.append_timeout));
+  SetDeadline(&call->context, options_.append_timeout);
   {
     absl::MutexLock lock(&mu_);
     in_flight_.insert(call);
@@ -223,7 +209,7 @@ void RemoteStore::OnRpcDone(AppendCall* call, const grpc::Status& rpc) {
 
 absl::StatusOr<store::v1::GetMessagesResponse> RemoteStore::GetMessages(
     const store::v1::GetMessagesRequest& request) {
-  return Unary(stub_.get(), &store::v1::Store::Stub::GetMessages, request, options_.call_timeout);
+  return CallUnary(*stub_, &store::v1::Store::Stub::GetMessages, request, options_.call_timeout);
 }
 
 void RemoteStore::GetMessagesAsync(store::v1::GetMessagesRequest request,
@@ -231,7 +217,7 @@ void RemoteStore::GetMessagesAsync(store::v1::GetMessagesRequest request,
   auto call = std::make_unique<ReadCall>();
   call->request = std::move(request);
   call->done = std::move(done);
-  call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+  SetDeadline(&call->context, options_.call_timeout);
   bool stopping;
   {
     absl::MutexLock lock(&mu_);
@@ -268,56 +254,56 @@ void RemoteStore::OnReadDone(ReadCall* call, const grpc::Status& rpc) {
 
 absl::StatusOr<store::v1::GetQueueOffsetsResponse> RemoteStore::GetQueueOffsets(
     const store::v1::GetQueueOffsetsRequest& request) {
-  return Unary(stub_.get(), &store::v1::Store::Stub::GetQueueOffsets, request,
-               options_.call_timeout);
+  return CallUnary(*stub_, &store::v1::Store::Stub::GetQueueOffsets, request,
+                   options_.call_timeout);
 }
 
 absl::StatusOr<store::v1::GetOffsetByTimeResponse> RemoteStore::GetOffsetByTime(
     const store::v1::GetOffsetByTimeRequest& request) {
-  return Unary(stub_.get(), &store::v1::Store::Stub::GetOffsetByTime, request,
-               options_.call_timeout);
+  return CallUnary(*stub_, &store::v1::Store::Stub::GetOffsetByTime, request,
+                   options_.call_timeout);
 }
 
 absl::StatusOr<store::v1::QueryMessagesResponse> RemoteStore::QueryByKey(
     const store::v1::QueryByKeyRequest& request) {
-  return Unary(stub_.get(), &store::v1::Store::Stub::QueryByKey, request, options_.call_timeout);
+  return CallUnary(*stub_, &store::v1::Store::Stub::QueryByKey, request, options_.call_timeout);
 }
 
 absl::StatusOr<store::v1::QueryMessagesResponse> RemoteStore::QueryByUniqueId(
     const store::v1::QueryByUniqueIdRequest& request) {
-  return Unary(stub_.get(), &store::v1::Store::Stub::QueryByUniqueId, request,
-               options_.call_timeout);
+  return CallUnary(*stub_, &store::v1::Store::Stub::QueryByUniqueId, request,
+                   options_.call_timeout);
 }
 
 absl::StatusOr<store::v1::GetMessageByOffsetResponse> RemoteStore::GetMessageByOffset(
     const store::v1::GetMessageByOffsetRequest& request) {
-  return Unary(stub_.get(), &store::v1::Store::Stub::GetMessageByOffset, request,
-               options_.call_timeout);
+  return CallUnary(*stub_, &store::v1::Store::Stub::GetMessageByOffset, request,
+                   options_.call_timeout);
 }
 
 absl::StatusOr<store::v1::GetMetadataResponse> RemoteStore::GetMetadata(
     const store::v1::GetMetadataRequest& request) {
-  return Unary(stub_.get(), &store::v1::Store::Stub::GetMetadata, request, options_.call_timeout);
+  return CallUnary(*stub_, &store::v1::Store::Stub::GetMetadata, request, options_.call_timeout);
 }
 
 absl::Status RemoteStore::PutMetadata(const store::v1::PutMetadataRequest& request) {
-  return Unary(stub_.get(), &store::v1::Store::Stub::PutMetadata, request, options_.call_timeout)
+  return CallUnary(*stub_, &store::v1::Store::Stub::PutMetadata, request, options_.call_timeout)
       .status();
 }
 
 absl::StatusOr<store::v1::ListMetadataResponse> RemoteStore::ListMetadata(
     const store::v1::ListMetadataRequest& request) {
-  return Unary(stub_.get(), &store::v1::Store::Stub::ListMetadata, request, options_.call_timeout);
+  return CallUnary(*stub_, &store::v1::Store::Stub::ListMetadata, request, options_.call_timeout);
 }
 
 absl::Status RemoteStore::DeleteTopic(const store::v1::DeleteTopicRequest& request) {
-  return Unary(stub_.get(), &store::v1::Store::Stub::DeleteTopic, request, options_.call_timeout)
+  return CallUnary(*stub_, &store::v1::Store::Stub::DeleteTopic, request, options_.call_timeout)
       .status();
 }
 
 absl::StatusOr<store::v1::GetStatsResponse> RemoteStore::GetStats() {
-  return Unary(stub_.get(), &store::v1::Store::Stub::GetStats, store::v1::GetStatsRequest(),
-               options_.call_timeout);
+  return CallUnary(*stub_, &store::v1::Store::Stub::GetStats, store::v1::GetStatsRequest(),
+                   options_.call_timeout);
 }
 
 size_t RemoteStore::queued_appends() const {

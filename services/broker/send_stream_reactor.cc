@@ -141,11 +141,7 @@ broker::v1::SendStreamResponse ToAnswer(
     *(answer.*mutable_field)() = *std::move(result);
     return answer;
   }
-  broker::v1::SendError* error = answer.mutable_error();
-  error->set_code(static_cast<int32_t>(result.status().code()));
-  error->set_message(std::string(result.status().message()));
-  absl::optional<common::v1::ResponseCode> code = GetResponseCode(result.status());
-  if (code.has_value()) error->set_response_code(*code);
+  *answer.mutable_error() = ToSendError(result.status());
   return answer;
 }
 

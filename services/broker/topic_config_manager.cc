@@ -43,8 +43,8 @@ bool SameConfig(const common::v1::TopicConfig& a, const common::v1::TopicConfig&
 }  // namespace
 
 TopicConfigManager::TopicConfigManager(store::StoreApi* store, TopicConfigOptions options,
-                                       Clock clock)
-    : store_(store), options_(options), clock_(std::move(clock)) {}
+                                       const Clock* clock)
+    : store_(store), options_(options), clock_(clock) {}
 
 void TopicConfigManager::SetChangeListener(std::function<void()> listener) {
   change_listener_ = std::move(listener);
@@ -245,7 +245,7 @@ absl::Status TopicConfigManager::CommitLocked(Table table) {
     absl::ReaderMutexLock lock(&mu_);
     version = data_version_;
   }
-  version.set_timestamp_ms(absl::ToUnixMillis(clock_()));
+  version.set_timestamp_ms(absl::ToUnixMillis(clock_->Now()));
   version.set_counter(version.counter() + 1);
 
   internal::TopicConfigTable stored;

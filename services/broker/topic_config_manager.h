@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "common/clock.h"
 #include "proto/common.pb.h"
 #include "services/store/store_api.h"
 
@@ -54,10 +55,9 @@ struct TopicConfigOptions {
 // serialized among themselves, written to the store, then swapped in.
 class TopicConfigManager {
  public:
-  using Clock = std::function<absl::Time()>;
-
   // `store` must outlive the manager.
-  TopicConfigManager(store::StoreApi* store, TopicConfigOptions options, Clock clock = &absl::Now);
+  TopicConfigManager(store::StoreApi* store, TopicConfigOptions options,
+                     const Clock* clock = Clock::Real());
 
   TopicConfigManager(const TopicConfigManager&) = delete;
   TopicConfigManager& operator=(const TopicConfigManager&) = delete;
@@ -126,7 +126,7 @@ class TopicConfigManager {
 
   store::StoreApi* const store_;
   const TopicConfigOptions options_;
-  const Clock clock_;
+  const Clock* const clock_;
   std::function<void()> change_listener_;
 
   // Serializes changes (read-modify-persist-swap).

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/status.h"
+#include "common/testing/fake_clock.h"
 #include "testing/fake_store.h"
 
 namespace mq::broker {
@@ -30,13 +31,13 @@ std::vector<std::string> Names(const TopicConfigManager::Snapshot& snapshot) {
 class TopicConfigManagerTest : public ::testing::Test {
  protected:
   std::unique_ptr<TopicConfigManager> NewManager(TopicConfigOptions options = {}) {
-    auto manager = std::make_unique<TopicConfigManager>(&store_, options, [this] { return now_; });
+    auto manager = std::make_unique<TopicConfigManager>(&store_, options, &clock_);
     manager->SetChangeListener([this] { ++changes_; });
     return manager;
   }
 
   testing::FakeStore store_;
-  absl::Time now_ = absl::FromUnixMillis(1700000000000);
+  FakeClock clock_;
   int changes_ = 0;
 };
 
@@ -70,7 +71,7 @@ TEST_F(TopicConfigManagerTest, NoDefaultTopicAndNoAutoCreateWhenOff) {
 TEST_F(TopicConfigManagerTest, AutoCreateTakesMinQueueCountAndDropsInherit) {
   auto manager = NewManager();
   ASSERT_TRUE(manager->Load().ok());
-  now_ += absl::Seconds(1);
+  clock_.Advance(absl::Seconds(1));
   absl::StatusOr<common::v1::TopicConfig> created =
       manager->FindOrCreateForSend("orders", kDefaultTopic, 4);
   ASSERT_TRUE(created.ok()) << created.status();

@@ -56,8 +56,8 @@ bool SameVersion(const common::v1::DataVersion& a, const common::v1::DataVersion
 
 }  // namespace
 
-RouteInfoManager::RouteInfoManager(RouteInfoOptions options, Clock clock)
-    : options_(options), clock_(std::move(clock)) {}
+RouteInfoManager::RouteInfoManager(RouteInfoOptions options, const Clock* clock)
+    : options_(options), clock_(clock) {}
 
 absl::StatusOr<namesrv::v1::RegisterBrokerResponse> RouteInfoManager::RegisterBroker(
     const namesrv::v1::RegisterBrokerRequest& request) {
@@ -117,7 +117,7 @@ absl::StatusOr<namesrv::v1::RegisterBrokerResponse> RouteInfoManager::RegisterBr
   live.broker_name = request.broker_name();
   live.broker_id = request.broker_id();
   live.ha_server_addr = request.ha_server_addr();
-  live.last_update = clock_();
+  live.last_update = clock_->Now();
   live.data_version = request.data_version();
 
   namesrv::v1::RegisterBrokerResponse response;
@@ -300,7 +300,7 @@ absl::Status RouteInfoManager::DeleteTopic(absl::string_view topic, absl::string
 
 std::vector<std::string> RouteInfoManager::ScanNotActiveBrokers() {
   absl::MutexLock lock(&mu_);
-  absl::Time now = clock_();
+  absl::Time now = clock_->Now();
   std::vector<std::string> expired;
   for (const auto& [addr, live] : broker_live_table_) {
     if (now - live.last_update > options_.broker_expiry) expired.push_back(addr);

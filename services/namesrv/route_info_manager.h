@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "proto/common.pb.h"
 #include "proto/namesrv.pb.h"
 
@@ -36,9 +37,7 @@ struct RouteInfoOptions {
 // A call that fails validation changes nothing.
 class RouteInfoManager {
  public:
-  using Clock = std::function<absl::Time()>;
-
-  explicit RouteInfoManager(RouteInfoOptions options, Clock clock = &absl::Now);
+  explicit RouteInfoManager(RouteInfoOptions options, const Clock* clock = Clock::Real());
 
   RouteInfoManager(const RouteInfoManager&) = delete;
   RouteInfoManager& operator=(const RouteInfoManager&) = delete;
@@ -91,7 +90,7 @@ class RouteInfoManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const RouteInfoOptions options_;
-  const Clock clock_;
+  const Clock* const clock_;
 
   mutable absl::Mutex mu_;
   // topic -> broker name -> queue data.

@@ -5,20 +5,13 @@
 
 #include <string>
 
+#include "common/testing/fake_clock.h"
+
 namespace mq::namesrv {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-class FakeClock {
- public:
-  absl::Time Now() const { return now_; }
-  void Advance(absl::Duration d) { now_ += d; }
-
- private:
-  absl::Time now_ = absl::FromUnixSeconds(1700000000);
-};
 
 common::v1::TopicConfig Topic(const std::string& name, int read, int write, uint32_t perm = 6) {
   common::v1::TopicConfig config;
@@ -44,7 +37,7 @@ v1::RegisterBrokerRequest Registration(const std::string& cluster, const std::st
 
 class RouteInfoManagerTest : public ::testing::Test {
  protected:
-  RouteInfoManagerTest() : routes_(RouteInfoOptions{}, [this] { return clock_.Now(); }) {}
+  RouteInfoManagerTest() : routes_(RouteInfoOptions{}, &clock_) {}
 
   void Register(const v1::RegisterBrokerRequest& request) {
     ASSERT_TRUE(routes_.RegisterBroker(request).ok());

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_options.h"
+#include "common/testing/fake_clock.h"
 #include "services/store/message_store.h"
 #include "services/store/store_service.h"
 #include "testing/temp_dir.h"
@@ -76,7 +77,7 @@ class HaTest : public ::testing::Test {
     options.index_slot_count = 1000;
     options.index_max_entries = 4000;
     options.clean_initial_delay = absl::Hours(1);
-    options.clock = [this] { return absl::FromUnixNanos(clock_ns_.load()); };
+    options.clock = &clock_;
     options.disk_used_ratio = [](const std::string&) -> absl::StatusOr<double> { return 0.5; };
     options.replication.broker_name = "broker-a";
     options.replication.transfer_batch_bytes = 32 * 1024;
@@ -141,7 +142,7 @@ class HaTest : public ::testing::Test {
   }
 
   // Read by store threads, set by the test.
-  std::atomic<int64_t> clock_ns_{absl::ToUnixNanos(absl::Now())};
+  FakeClock clock_{absl::Now()};
 
   // Both logs are equal and both stores indexed all of it (the master's
   // dispatcher may lag behind its own appends, too).
@@ -270,8 +271,7 @@ TEST_F(HaTest, EmptySlaveCopiesFromTheMastersFirstKeptFile) {
   ASSERT_TRUE(testing::WaitUntil(
       [&] { return master->store->dispatched_offset() >= master->store->max_physical_offset(); }));
   // Retention ten days on at the delete hour: every file but the newest goes.
-  clock_ns_ = absl::ToUnixNanos(
-      absl::FromCivil(absl::CivilSecond(2036, 1, 10, 4, 0, 0), absl::LocalTimeZone()));
+  clock_.Set(absl::FromCivil(absl::CivilSecond(2036, 1, 10, 4, 0, 0), absl::LocalTimeZone()));
   master->store->RunRetention();
   int64_t min = master->store->GetStats()->min_physical_offset();
   ASSERT_GT(min, 0);

@@ -270,8 +270,8 @@ void MessageStore::FlushConsumeQueues(bool thorough) {
     durable = std::min(durable, index_flushed < 0 ? commit_log_->MinOffset() : index_flushed);
   }
   if (status.ok()) {
-    checkpoint_->SetLogicsMsgTimestamp(absl::ToUnixMillis(options_.clock()));
-    checkpoint_->SetIndexMsgTimestamp(absl::ToUnixMillis(options_.clock()));
+    checkpoint_->SetLogicsMsgTimestamp(absl::ToUnixMillis(options_.clock->Now()));
+    checkpoint_->SetIndexMsgTimestamp(absl::ToUnixMillis(options_.clock->Now()));
     checkpoint_->SetCommitLogFlushedOffset(durable);
   }
   if (absl::Status s = checkpoint_->Flush(); !s.ok()) LOG(ERROR) << "writing checkpoint: " << s;
@@ -794,7 +794,7 @@ void MessageStore::RunRetention() {
     return;
   }
   disk_used_ratio_.store(*ratio);
-  absl::Time now = options_.clock();
+  absl::Time now = options_.clock->Now();
   int hour = absl::ToCivilHour(now, absl::LocalTimeZone()).hour();
   RetentionDecision decision = DecideRetention(options_.retention, *ratio, hour);
 

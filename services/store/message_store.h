@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/periodic_task.h"
 #include "common/rate_counter.h"
 #include "services/store/async_flusher.h"
@@ -89,7 +90,8 @@ struct MessageStoreOptions {
   // and after a clean one (this flag; RocketMQ's checkCRCOnRecover).
   bool check_crc_on_clean_recover = true;
   // Time source for retention (file age, delete hour) and rates.
-  std::function<absl::Time()> clock = &absl::Now;
+  // Must outlive the store.
+  const Clock* clock = Clock::Real();
   // Used fraction of the disk holding a path; tests substitute their own.
   std::function<absl::StatusOr<double>(const std::string&)> disk_used_ratio = &DiskUsedRatio;
 };

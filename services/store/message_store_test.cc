@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/testing/fake_clock.h"
 #include "services/store/commit_log.h"
 #include "services/store/mapped_file.h"
 #include "services/store/message_format.h"
@@ -53,7 +54,7 @@ class MessageStoreTest : public ::testing::Test {
     MessageStoreOptions options = testing::SmallStoreOptions(dir_);
     options.commit_log_file_size = 256 * 1024;
     options.max_message_body_bytes = 64 * 1024;
-    options.clock = [this] { return now_; };
+    options.clock = &clock_;
     options.disk_used_ratio = [this](const std::string&) -> absl::StatusOr<double> {
       return disk_ratio_.load();
     };
@@ -95,8 +96,8 @@ class MessageStoreTest : public ::testing::Test {
   }
 
   std::string dir_ = testing::MakeTempDir();
-  absl::Time now_ =
-      absl::FromCivil(absl::CivilSecond(2026, 11, 20, 13, 0, 0), absl::LocalTimeZone());
+  FakeClock clock_{
+      absl::FromCivil(absl::CivilSecond(2026, 11, 20, 13, 0, 0), absl::LocalTimeZone())};
   std::atomic<double> disk_ratio_{0.30};
 };
 
@@ -623,16 +624,16 @@ class RetentionTest : public MessageStoreTest {
 };
 
 TEST_F(RetentionTest, ExpiredFilesWaitForTheDeleteHour) {
-  now_ = At(13);
+  clock_.Set(At(13));
   std::unique_ptr<MessageStore> store = FilledStore(Options());
-  SetAllModified(now_ - absl::Hours(100));
+  SetAllModified(clock_.Now() - absl::Hours(100));
 
   // 13:00, disk 30 % used: expired files stay until the delete hour.
   store->RunRetention();
   EXPECT_EQ(MinOffset(store.get()), 0);
 
   // 04:00 the next day: every file but the newest goes.
-  now_ = At(4) + absl::Hours(24);
+  clock_.Set(At(4) + absl::Hours(24));
   store->RunRetention();
   EXPECT_EQ(MinOffset(store.get()), LastFileStart(store.get()));
   v1::GetMessagesResponse old = Get(store.get(), "T", 0, 0);
@@ -643,26 +644,26 @@ TEST_F(RetentionTest, ExpiredFilesWaitForTheDeleteHour) {
 }
 
 TEST_F(RetentionTest, OnlyFilesOlderThanTheReservedTimeAreDeleted) {
-  now_ = At(4);
+  clock_.Set(At(4));
   std::unique_ptr<MessageStore> store = FilledStore(Options());
   // Files 0 and 1 are 73 h old, file 2 is 71 h old (72 h is the default).
-  SetModified(0, now_ - absl::Hours(73));
-  SetModified(1, now_ - absl::Hours(73));
-  SetModified(2, now_ - absl::Hours(71));
+  SetModified(0, clock_.Now() - absl::Hours(73));
+  SetModified(1, clock_.Now() - absl::Hours(73));
+  SetModified(2, clock_.Now() - absl::Hours(71));
   store->RunRetention();
   EXPECT_EQ(MinOffset(store.get()), 2 * kFileSize);
   // The young file stops the run, even when a later file is old.
-  SetModified(3, now_ - absl::Hours(100));
+  SetModified(3, clock_.Now() - absl::Hours(100));
   store->RunRetention();
   EXPECT_EQ(MinOffset(store.get()), 2 * kFileSize);
 }
 
 TEST_F(RetentionTest, OneRunDeletesAtMostMaxFilesPerRun) {
-  now_ = At(4);
+  clock_.Set(At(4));
   MessageStoreOptions options = Options();
   options.retention.max_files_per_run = 2;
   std::unique_ptr<MessageStore> store = FilledStore(options);
-  SetAllModified(now_ - absl::Hours(100));
+  SetAllModified(clock_.Now() - absl::Hours(100));
   store->RunRetention();
   EXPECT_EQ(MinOffset(store.get()), 2 * kFileSize);
   store->RunRetention();
@@ -672,9 +673,9 @@ TEST_F(RetentionTest, OneRunDeletesAtMostMaxFilesPerRun) {
 // After a restart, a queue's min offset is its first message still in the
 // log, not the first unit of its oldest file (RocketMQ corrects it on load).
 TEST_F(RetentionTest, MinOffsetsStayPastDeletedMessagesAcrossARestart) {
-  now_ = At(4);
+  clock_.Set(At(4));
   std::unique_ptr<MessageStore> store = FilledStore(Options());
-  SetAllModified(now_ - absl::Hours(100));
+  SetAllModified(clock_.Now() - absl::Hours(100));
   store->RunRetention();
   ASSERT_GT(MinOffset(store.get()), 0);
   auto queue_min = [](MessageStore* s) {
@@ -698,15 +699,15 @@ TEST_F(RetentionTest, MinOffsetsStayPastDeletedMessagesAcrossARestart) {
 }
 
 TEST_F(RetentionTest, ANearlyFullDiskDeletesAtAnyHourAndRegardlessOfAge) {
-  now_ = At(13);
+  clock_.Set(At(13));
   std::unique_ptr<MessageStore> store = FilledStore(Options());
-  SetAllModified(now_ - absl::Hours(1));
+  SetAllModified(clock_.Now() - absl::Hours(1));
   // Above the max used ratio (75 %) but below forcible cleaning (85 %): expired
   // files at any hour; none is expired.
   disk_ratio_ = 0.80;
   store->RunRetention();
   EXPECT_EQ(MinOffset(store.get()), 0);
-  SetModified(0, now_ - absl::Hours(73));
+  SetModified(0, clock_.Now() - absl::Hours(73));
   store->RunRetention();
   EXPECT_EQ(MinOffset(store.get()), kFileSize);
   // Above 85 %: age no longer matters.

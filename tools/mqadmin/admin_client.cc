@@ -14,7 +14,7 @@ AdminClient::AdminClient(std::vector<std::string> name_servers, absl::Duration t
 
 std::unique_ptr<grpc::ClientContext> AdminClient::Context() const {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  SetDeadline(context.get(), timeout_);
   return context;
 }
 

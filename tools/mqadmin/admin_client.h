@@ -13,9 +13,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "common/status.h"
+#include "common/rpc.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/common.pb.h"
 #include "proto/namesrv.grpc.pb.h"
@@ -29,6 +28,7 @@ class AdminClient {
   AdminClient(std::vector<std::string> name_servers, absl::Duration timeout);
 
   const std::vector<std::string>& name_servers() const { return name_servers_; }
+  absl::Duration timeout() const { return timeout_; }
 
   absl::StatusOr<common::v1::TopicRouteData> GetRoute(const std::string& topic);
   absl::StatusOr<namesrv::v1::GetClusterInfoResponse> GetClusterInfo();
@@ -60,17 +60,18 @@ class AdminClient {
   std::map<std::string, std::unique_ptr<namesrv::v1::NameServer::Stub>> name_server_stubs_;
 };
 
-// Calls a unary broker RPC with a fresh context; errors name the broker.
+// Calls a unary broker RPC with the client's timeout (CallUnary); errors name
+// the broker.
 template <typename Request, typename Response>
 absl::Status CallBroker(AdminClient& admin, const std::string& address,
                         grpc::Status (broker::v1::Broker::Stub::*method)(grpc::ClientContext*,
                                                                          const Request&, Response*),
                         const Request& request, Response* response) {
-  std::unique_ptr<grpc::ClientContext> context = admin.Context();
-  absl::Status status =
-      FromGrpcStatus((admin.Broker(address).*method)(context.get(), request, response), *context);
-  if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat("broker ", address, ": ", status.message()));
+  absl::StatusOr<Response> result =
+      CallUnary(admin.Broker(address), method, request, admin.timeout(), BrokerLabel(address));
+  if (!result.ok()) return result.status();
+  *response = *std::move(result);
+  return absl::OkStatus();
 }
 
 }  // namespace tools

@@ -1,12 +1,11 @@
-// A source of the current time, injectable so tests can move time by hand.
-#ifndef MQ_CLIENT_SRC_CLOCK_H_
-#define MQ_CLIENT_SRC_CLOCK_H_
+// A source of the current time, injectable so tests can move time by hand
+// (common/testing/fake_clock.h).
+#ifndef MQ_COMMON_CLOCK_H_
+#define MQ_COMMON_CLOCK_H_
 
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace mq {
-namespace client_internal {
 
 // Implementations are thread-safe.
 class Clock {
@@ -18,7 +17,6 @@ class Clock {
   static const Clock* Real();
 };
 
-}  // namespace client_internal
 }  // namespace mq
 
-#endif  // MQ_CLIENT_SRC_CLOCK_H_
+#endif  // MQ_COMMON_CLOCK_H_

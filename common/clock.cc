@@ -1,7 +1,8 @@
-#include "client/src/clock.h"
+#include "common/clock.h"
+
+#include "absl/time/clock.h"
 
 namespace mq {
-namespace client_internal {
 namespace {
 
 class RealClock : public Clock {
@@ -16,5 +17,4 @@ const Clock* Clock::Real() {
   return clock;
 }
 
-}  // namespace client_internal
 }  // namespace mq

@@ -1,14 +1,13 @@
 // A Clock that only moves when told to, for tests.
-#ifndef MQ_CLIENT_SRC_TESTING_FAKE_CLOCK_H_
-#define MQ_CLIENT_SRC_TESTING_FAKE_CLOCK_H_
+#ifndef MQ_COMMON_TESTING_FAKE_CLOCK_H_
+#define MQ_COMMON_TESTING_FAKE_CLOCK_H_
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "client/src/clock.h"
+#include "common/clock.h"
 
 namespace mq {
-namespace client_internal {
 
 // Thread-safe.
 class FakeClock : public Clock {
@@ -25,12 +24,16 @@ class FakeClock : public Clock {
     now_ += d;
   }
 
+  void Set(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    now_ = now;
+  }
+
  private:
   mutable absl::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace client_internal
 }  // namespace mq
 
-#endif  // MQ_CLIENT_SRC_TESTING_FAKE_CLOCK_H_
+#endif  // MQ_COMMON_TESTING_FAKE_CLOCK_H_
