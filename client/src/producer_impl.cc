@@ -12,7 +12,8 @@
 #include "client/src/broker_send_stream.h"
 #include "client/src/client_registry.h"
 #include "client/src/compression.h"
-#include "client/src/message_id.h"
+#include "client/src/message_id_generator.h"
+#include "common/format/property_keys.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "glog/logging.h"
@@ -393,7 +394,7 @@ std::string ProducerImpl::PrepareRequest(const Message& message, bool allow_comp
   std::string msg_id = message.unique_id();
   if (msg_id.empty()) {
     msg_id = MessageIdGenerator::Default().Next();
-    (*wire->mutable_properties())[std::string(kPropertyUniqueKey)] = msg_id;
+    (*wire->mutable_properties())[std::string(format::kPropertyUniqueKey)] = msg_id;
   }
   int32_t sys_flag = 0;
   if (allow_compression && message.body().size() >= options_.compress_body_threshold_bytes) {
@@ -544,7 +545,7 @@ absl::StatusOr<SendResult> ProducerImpl::SendMessageRpc(ClientInstance& instance
     return PrefixStatus(BrokerLabel(queue, address), answer->response.status());
   }
   return ResultOf(*answer->response,
-                  request->message().properties().at(std::string(kPropertyUniqueKey)), queue);
+                  request->message().properties().at(std::string(format::kPropertyUniqueKey)), queue);
 }
 
 absl::StatusOr<SendResult> ProducerImpl::SendBatchRpc(ClientInstance& instance,
@@ -564,7 +565,7 @@ absl::StatusOr<SendResult> ProducerImpl::SendBatchRpc(ClientInstance& instance,
   std::vector<std::string> ids;
   if (response.msg_ids().empty()) {
     for (const auto& m : request->messages()) {
-      ids.push_back(m.properties().at(std::string(kPropertyUniqueKey)));
+      ids.push_back(m.properties().at(std::string(format::kPropertyUniqueKey)));
     }
   } else {
     ids.assign(response.msg_ids().begin(), response.msg_ids().end());

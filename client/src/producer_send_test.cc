@@ -14,7 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "client/src/compression.h"
-#include "client/src/message_id.h"
+#include "client/src/message_id_generator.h"
 #include "client/src/producer_impl.h"
 #include "client/src/testing/fake_clock.h"
 #include "client/src/testing/producer_fixture.h"

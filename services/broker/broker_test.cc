@@ -22,7 +22,7 @@
 #include "services/broker/testing/fake_store.h"
 #include "services/broker/testing/message_store_for_test.h"
 #include "services/namesrv/name_server.h"
-#include "services/store/message_format.h"
+#include "common/format/record_format.h"
 #include "services/store/store_service.h"
 #include "services/store/test_util.h"
 
@@ -144,8 +144,8 @@ broker::v1::PullMessageRequest PullRequest(const std::string& topic, int32_t que
 std::vector<std::string> RecordBodies(absl::string_view records) {
   std::vector<std::string> bodies;
   while (!records.empty()) {
-    store::DecodedRecord decoded = store::DecodeRecord(records, /*check_crc=*/true);
-    if (decoded.kind != store::RecordKind::kMessage) {
+    format::DecodedRecord decoded = format::DecodeRecord(records, /*check_crc=*/true);
+    if (decoded.kind != format::RecordKind::kMessage) {
       bodies.push_back("<not a record>");
       break;
     }

@@ -32,7 +32,7 @@
 #include "services/store/mapped_file.h"
 #include "services/store/mapped_file_allocator.h"
 #include "services/store/mapped_file_queue.h"
-#include "services/store/message_format.h"
+#include "common/format/record_format.h"
 
 namespace mq::store {
 
@@ -48,7 +48,7 @@ struct CommitLogOptions {
   std::string dir;
   int64_t file_size = kDefaultCommitLogFileSizeBytes;
   // RocketMQ's maxMessageSize (of the body).
-  int64_t max_message_body_bytes = kDefaultMaxMessageBodyBytes;
+  int64_t max_message_body_bytes = format::kDefaultMaxMessageBodyBytes;
   // Prepares the next file ahead of need; not owned; nullptr creates files
   // synchronously on roll-over.
   MappedFileAllocator* allocator = nullptr;
@@ -88,7 +88,7 @@ struct AppendResult {
 struct RecordRef {
   std::shared_ptr<MappedFile> file;
   int64_t offset = 0;
-  DecodedRecord record;
+  format::DecodedRecord record;
 };
 
 // What ReadNext found at an offset.
@@ -142,7 +142,7 @@ class CommitLog {
       ABSL_LOCKS_EXCLUDED(put_mu_);
   absl::StatusOr<int64_t> Recover(
       int64_t start_file_offset, bool check_crc,
-      absl::FunctionRef<void(int64_t offset, const MessageRecord& record)> visitor)
+      absl::FunctionRef<void(int64_t offset, const format::MessageRecord& record)> visitor)
       ABSL_LOCKS_EXCLUDED(put_mu_);
 
   // The start offset of the third-to-last file (or the first file), where
@@ -156,7 +156,7 @@ class CommitLog {
   // fails alone; the others are still stored. PREPARED and ROLLBACK
   // transaction messages get queue offset 0 and do not advance their queue.
   // Returns one result per message, in order. Nothing is flushed here.
-  std::vector<AppendResult> AppendBatch(absl::Span<const MessageRecord> messages)
+  std::vector<AppendResult> AppendBatch(absl::Span<const format::MessageRecord> messages)
       ABSL_LOCKS_EXCLUDED(put_mu_);
 
   // The message stored at `physical_offset`: NOT_FOUND if the offset is past
@@ -278,7 +278,7 @@ class CommitLog {
                                                           int64_t size) const;
   // Validates a message; fills `result` and returns false if it cannot be
   // stored.
-  bool Validate(const MessageRecord& message, AppendResult* result) const;
+  bool Validate(const format::MessageRecord& message, AppendResult* result) const;
   // Whether a record of `size` bytes and a blank marker fit in the current
   // file after what is staged.
   bool FitsInCurrentFile(int64_t size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/format/message_ext_proto.h"
+#include "common/format/property_keys.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -391,7 +393,7 @@ int64_t MessageStore::AppendEntries(const v1::AppendBatchRequest& request,
   if (shut_down_.load()) return fail_all(v1::SERVICE_NOT_AVAILABLE, "the store is shutting down");
 
   std::vector<PendingRecord> pending(n);
-  std::vector<MessageRecord> records;
+  std::vector<format::MessageRecord> records;
   std::vector<int> record_entry;
   records.reserve(n);
   record_entry.reserve(n);
@@ -424,7 +426,7 @@ int64_t MessageStore::AppendEntries(const v1::AppendBatchRequest& request,
     result->set_queue_offset(a.queue_offset);
     result->set_size(a.size);
     result->set_store_timestamp_ms(a.store_timestamp_ms);
-    result->set_offset_msg_id(MakeOffsetMessageId(records[j].store_host, a.physical_offset));
+    result->set_offset_msg_id(format::MakeOffsetMessageId(records[j].store_host, a.physical_offset));
     end_offset = std::max(end_offset, a.physical_offset + a.size);
   }
   if (stored == 0) return 0;
@@ -471,8 +473,7 @@ absl::Status MessageStore::ReadMessage(int64_t physical_offset, common::v1::Mess
                                        bool check_crc) const {
   absl::StatusOr<RecordRef> record = commit_log_->ReadRecord(physical_offset, check_crc);
   if (!record.ok()) return record.status();
-  ToMessageExt(record->record.message, record->record.size, out);
-  return absl::OkStatus();
+  return format::ToMessageExtProto(record->record, out);
 }
 
 absl::optional<int64_t> MessageStore::ReadBehindBytes(absl::string_view topic, int32_t queue_id,
@@ -661,7 +662,7 @@ absl::StatusOr<v1::QueryMessagesResponse> MessageStore::QueryByKey(
     common::v1::MessageExt message;
     if (!ReadMessage(offset, &message).ok()) continue;
     if (message.topic() != request.topic()) continue;
-    auto keys = message.properties().find(std::string(kPropertyKeys));
+    auto keys = message.properties().find(std::string(format::kPropertyKeys));
     if (keys == message.properties().end() || !HasKey(keys->second, request.key())) continue;
     *response.add_messages() = std::move(message);
     if (response.messages_size() >= max) break;

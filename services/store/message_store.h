@@ -57,7 +57,7 @@ struct MessageStoreOptions {
   int64_t commit_log_file_size = kDefaultCommitLogFileSizeBytes;
   // Units per consume-queue file (RocketMQ: 300,000 = 6,000,000 bytes).
   int64_t consume_queue_units_per_file = 300'000;
-  int64_t max_message_body_bytes = kDefaultMaxMessageBodyBytes;
+  int64_t max_message_body_bytes = format::kDefaultMaxMessageBodyBytes;
   FlushDiskType flush_disk_type = FlushDiskType::kAsync;
   AsyncFlusherOptions async_flush;
   // Commit-log pages kept mapped ahead of the write position (LogPrefaulter),

@@ -14,11 +14,12 @@
 #include <string>
 #include <thread>
 
+#include "common/format/property_keys.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "services/store/commit_log.h"
 #include "services/store/mapped_file.h"
-#include "services/store/message_format.h"
+#include "common/format/record_format.h"
 #include "services/store/test_util.h"
 
 namespace mq::store {
@@ -197,13 +198,13 @@ TEST_F(MessageStoreTest, ReadStatusesFollowRocketMq) {
 TEST_F(MessageStoreTest, TagFilterSkipsOtherTags) {
   std::unique_ptr<MessageStore> store = OpenStore(Options());
   Append(store.get(), {Entry("T", 0, "1", "A"), Entry("T", 0, "2", "B"), Entry("T", 0, "3", "A")});
-  v1::GetMessagesResponse got = Get(store.get(), "T", 0, 0, 32, {TagsHashCode("A")});
+  v1::GetMessagesResponse got = Get(store.get(), "T", 0, 0, 32, {format::TagsHashCode("A")});
   ASSERT_EQ(got.status(), v1::FOUND);
   ASSERT_EQ(got.messages_size(), 2);
   EXPECT_EQ(got.messages(0).body(), "1");
   EXPECT_EQ(got.messages(1).body(), "3");
   EXPECT_EQ(got.next_begin_offset(), 3);
-  v1::GetMessagesResponse none = Get(store.get(), "T", 0, 0, 32, {TagsHashCode("C")});
+  v1::GetMessagesResponse none = Get(store.get(), "T", 0, 0, 32, {format::TagsHashCode("C")});
   EXPECT_EQ(none.status(), v1::NO_MATCHED_MESSAGE);
   EXPECT_EQ(none.next_begin_offset(), 3);
 }
@@ -212,13 +213,13 @@ TEST_F(MessageStoreTest, TagFilterSkipsOtherTags) {
 // `fields`.
 void ExpectRecordsAre(absl::string_view records, const v1::GetMessagesResponse& fields) {
   for (const common::v1::MessageExt& expected : fields.messages()) {
-    DecodedRecord decoded = DecodeRecord(records, /*check_crc=*/true);
-    ASSERT_EQ(decoded.kind, RecordKind::kMessage) << decoded.error;
+    format::DecodedRecord decoded = format::DecodeRecord(records, /*check_crc=*/true);
+    ASSERT_EQ(decoded.kind, format::RecordKind::kMessage) << decoded.error;
     EXPECT_EQ(decoded.size, expected.store_size());
     EXPECT_EQ(decoded.message.body, expected.body());
     EXPECT_EQ(decoded.message.queue_offset, expected.queue_offset());
     EXPECT_EQ(decoded.message.physical_offset, expected.commit_log_offset());
-    EXPECT_EQ(FindProperty(decoded.message.properties, kPropertyUniqueKey).value_or(""),
+    EXPECT_EQ(format::FindProperty(decoded.message.properties, format::kPropertyUniqueKey).value_or(""),
               expected.msg_id());
     records.remove_prefix(decoded.size);
   }
@@ -229,7 +230,7 @@ TEST_F(MessageStoreTest, StoredRecordsAreTheMessagesAsWritten) {
   std::unique_ptr<MessageStore> store = OpenStore(Options());
   Append(store.get(), {Entry("T", 0, "first", "A", "", "U1"), Entry("T", 0, "second", "B"),
                        Entry("T", 0, "third", "A", "", "U3"), Entry("T", 1, "other", "A")});
-  const std::vector<int64_t> tag_a = {TagsHashCode("A")};
+  const std::vector<int64_t> tag_a = {format::TagsHashCode("A")};
   v1::GetMessagesResponse fields = Get(store.get(), "T", 0, 0, 32, tag_a);
   v1::GetMessagesResponse records = Get(store.get(), "T", 0, 0, 32, tag_a, true);
   ASSERT_EQ(records.status(), v1::FOUND);
@@ -341,7 +342,7 @@ TEST_F(MessageStoreTest, AppendsTheStoreCannotServeAreRefusedAndChangeNothing) {
   EXPECT_EQ(store->max_physical_offset(), end);
   // A compressed body is a flag the store implements.
   v1::AppendEntry compressed = Entry("T", 0, "zz");
-  compressed.set_sys_flag(kSysFlagCompressed);
+  compressed.set_sys_flag(format::kSysFlagCompressed);
   EXPECT_EQ(Append(store.get(), {compressed}).results(0).status(), v1::PUT_OK);
 
   EXPECT_EQ(Append(store.get(), {Entry("T", 1, "after")}).results(0).status(), v1::PUT_OK);
@@ -364,7 +365,7 @@ TEST_F(MessageStoreTest, AnUndispatchableRecordInTheLogIsSkippedAndTheStoreStart
     log_options.max_message_body_bytes = Options().max_message_body_bytes;
     CommitLog log(log_options);
     ASSERT_TRUE(log.Load().ok());
-    std::vector<MessageRecord> records(3);
+    std::vector<format::MessageRecord> records(3);
     const char* topics[] = {"T", " ", "T"};
     const int32_t queue_ids[] = {0, 0, -1};
     for (int i = 0; i < 3; ++i) {

@@ -25,13 +25,13 @@ class PullRecordCopierTest : public ::testing::Test {
 
   // Appends one message per body in one batch; the units that point at them.
   std::vector<ConsumeQueueUnit> Append(const std::vector<std::string>& bodies) {
-    std::vector<MessageRecord> records;
+    std::vector<format::MessageRecord> records;
     for (const std::string& body : bodies) {
-      MessageRecord r;
+      format::MessageRecord r;
       r.topic = "T";
       r.body = body;
-      r.born_host = HostAddress{0x0A000001, 4000};
-      r.store_host = HostAddress{0x7F000001, 10911};
+      r.born_host = format::HostAddress{0x0A000001, 4000};
+      r.store_host = format::HostAddress{0x7F000001, 10911};
       records.push_back(r);
     }
     std::vector<ConsumeQueueUnit> units;
