@@ -545,7 +545,8 @@ absl::StatusOr<SendResult> ProducerImpl::SendMessageRpc(ClientInstance& instance
     return PrefixStatus(BrokerLabel(queue, address), answer->response.status());
   }
   return ResultOf(*answer->response,
-                  request->message().properties().at(std::string(format::kPropertyUniqueKey)), queue);
+                  request->message().properties().at(std::string(format::kPropertyUniqueKey)),
+                  queue);
 }
 
 absl::StatusOr<SendResult> ProducerImpl::SendBatchRpc(ClientInstance& instance,

@@ -20,6 +20,7 @@
 #include "client/src/testing/producer_fixture.h"
 #include "client/src/testing/wait.h"
 #include "common/status.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "mq/producer.h"
 
@@ -499,7 +500,7 @@ TEST_F(ProducerSendTest, OnewayMakesOneAttemptOnly) {
 TEST_F(ProducerSendTest, BatchGoesToOneQueueUncompressed) {
   Producer producer("G", Options());
   ASSERT_TRUE(producer.Start().ok());
-  const std::string big(8 * 1024, 'z');
+  const std::string big(8_KiB, 'z');
   std::vector<Message> batch = {Message("T", "TagA", big), Message("T", "one"),
                                 Message("T", "two")};
   absl::StatusOr<SendResult> result = producer.SendBatch(batch);
@@ -584,7 +585,7 @@ TEST_F(ProducerSendTest, LargeBodiesAreCompressedAndRoundTrip) {
   ASSERT_TRUE(producer.Start().ok());
   std::string text;
   while (text.size() < 64 * 1024) text += "order 12345 shipped to warehouse 7; ";
-  std::string random_bytes(8 * 1024, '\0');
+  std::string random_bytes(8_KiB, '\0');
   absl::BitGen gen;
   for (char& c : random_bytes) c = static_cast<char>(absl::Uniform<int>(gen, 0, 256));
   std::string small(4095, 'a');
@@ -603,7 +604,7 @@ TEST_F(ProducerSendTest, LargeBodiesAreCompressedAndRoundTrip) {
     if (request.sys_flag() & kCompressedFlag) {
       ++compressed;
       EXPECT_LT(body.size(), 4096u);
-      absl::StatusOr<std::string> restored = ZlibUncompress(body, 4 << 20);
+      absl::StatusOr<std::string> restored = ZlibUncompress(body, 4_MiB);
       ASSERT_TRUE(restored.ok());
       body = *restored;
     }

@@ -8,8 +8,9 @@
 #include "benchmark/benchmark.h"
 #include "client/src/pulled_message.h"
 #include "client/src/subscription.h"
-#include "glog/logging.h"
 #include "common/format/record_format.h"
+#include "common/units.h"
+#include "glog/logging.h"
 
 namespace mq::client_internal {
 namespace {
@@ -45,7 +46,7 @@ void BM_MatchingMessages(benchmark::State& state) {
   const broker::v1::SubscriptionData all = ParseSubscription("Bench", "*");
   for (auto _ : state) {
     absl::StatusOr<std::vector<MessageExt>> messages =
-        MatchingMessages(answer, all, "broker-a", 4 << 20);
+        MatchingMessages(answer, all, "broker-a", 4_MiB);
     CHECK(messages.ok() && messages->size() == static_cast<size_t>(records)) << messages.status();
     benchmark::DoNotOptimize(messages);
   }

@@ -14,7 +14,8 @@ absl::Status ToMessageExtProto(const DecodedRecord& decoded, common::v1::Message
   out->set_topic(std::string(record.topic));
   out->set_flag(record.flag);
   auto* map = out->mutable_properties();
-  for (const auto& [key, value] : message->properties) (*map)[std::string(key)] = std::string(value);
+  for (const auto& [key, value] : message->properties)
+    (*map)[std::string(key)] = std::string(value);
   out->set_body(std::string(record.body));
   out->set_queue_id(record.queue_id);
   out->set_queue_offset(record.queue_offset);

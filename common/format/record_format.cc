@@ -90,7 +90,7 @@ void EncodeRecord(const MessageRecord& record, uint32_t tail_crc, char* dest) {
   PutHost(dest + kStoreHostOffset, record.store_host);
   StoreBigEndian32(dest + kReconsumeTimesOffset, static_cast<uint32_t>(record.reconsume_times));
   StoreBigEndian64(dest + kPreparedTransactionOffsetOffset,
-        static_cast<uint64_t>(record.prepared_transaction_offset));
+                   static_cast<uint64_t>(record.prepared_transaction_offset));
   char* p = dest + kBodyLengthOffset;
   StoreBigEndian32(p, static_cast<uint32_t>(record.body.size()));
   p += 4;
@@ -148,7 +148,8 @@ DecodedRecord DecodeRecord(absl::string_view data, bool check_crc) {
     result.body_crc = Crc32(0, body, body_size);
     uint32_t crc = Crc32Combine(Crc32(0, p + kBodyLengthOffset, 4), result.body_crc, body_size);
     crc = Crc32(crc, topic_length, total_size - kBodyLengthOffset - 4 - body_size);
-    if (FinishCrc(crc, p) != LoadBigEndian32(p + kRecordCrcOffset)) return Corrupt("record CRC mismatch");
+    if (FinishCrc(crc, p) != LoadBigEndian32(p + kRecordCrcOffset))
+      return Corrupt("record CRC mismatch");
   }
   result.kind = RecordKind::kMessage;
   result.size = static_cast<int32_t>(total_size);
@@ -163,7 +164,8 @@ DecodedRecord DecodeRecord(absl::string_view data, bool check_crc) {
   m.store_timestamp_ms = static_cast<int64_t>(LoadBigEndian64(p + kStoreTimestampOffset));
   m.store_host = GetHost(p + kStoreHostOffset);
   m.reconsume_times = static_cast<int32_t>(LoadBigEndian32(p + kReconsumeTimesOffset));
-  m.prepared_transaction_offset = static_cast<int64_t>(LoadBigEndian64(p + kPreparedTransactionOffsetOffset));
+  m.prepared_transaction_offset =
+      static_cast<int64_t>(LoadBigEndian64(p + kPreparedTransactionOffsetOffset));
   m.body = absl::string_view(p + kBodyLengthOffset + 4, body_size);
   m.topic = absl::string_view(topic_length + 1, topic_size);
   m.properties = absl::string_view(properties_length + 2, properties_size);

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
-#include "glog/logging.h"
 #include "common/format/crc32.h"
 #include "common/format/record_format.h"
+#include "glog/logging.h"
 
 namespace mq::format {
 namespace {

@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/format/record_format.h"
 #include "common/validation.h"
 #include "services/broker/put_stats_hook.h"
-#include "common/format/record_format.h"
 
 namespace mq::broker {
 

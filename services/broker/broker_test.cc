@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/format/record_format.h"
 #include "common/grpc_options.h"
 #include "common/status.h"
 #include "proto/broker.grpc.pb.h"
@@ -22,7 +23,6 @@
 #include "services/broker/testing/fake_store.h"
 #include "services/broker/testing/message_store_for_test.h"
 #include "services/namesrv/name_server.h"
-#include "common/format/record_format.h"
 #include "services/store/store_service.h"
 #include "services/store/test_util.h"
 

@@ -5,15 +5,15 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/format/property_keys.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/format/property_keys.h"
+#include "common/format/record_format.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "services/broker/broker_errors.h"
-#include "common/format/record_format.h"
 
 namespace mq::broker {
 
@@ -136,8 +136,8 @@ bool SendMessageProcessor::FillEntry(const common::v1::Message& message, const T
                                      store::v1::AppendEntry* entry) const {
   *entry->mutable_message() = message;
   bool wait_store_ok = true;
-  auto wait =
-      entry->mutable_message()->mutable_properties()->find(std::string(format::kPropertyWaitStoreMsgOk));
+  auto wait = entry->mutable_message()->mutable_properties()->find(
+      std::string(format::kPropertyWaitStoreMsgOk));
   if (wait != entry->mutable_message()->mutable_properties()->end()) {
     wait_store_ok = wait->second != "false";
     entry->mutable_message()->mutable_properties()->erase(wait);

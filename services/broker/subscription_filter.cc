@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "common/status.h"
 #include "common/format/record_format.h"
+#include "common/status.h"
 
 namespace mq::broker {
 

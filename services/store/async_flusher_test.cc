@@ -4,13 +4,14 @@
 #include <string>
 
 #include "absl/time/clock.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "services/store/test_util.h"
 
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 class AsyncFlusherTest : public ::testing::Test {
  protected:

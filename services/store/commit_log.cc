@@ -7,9 +7,9 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "glog/logging.h"
 #include "common/format/big_endian.h"
 #include "common/format/crc32.h"
+#include "glog/logging.h"
 
 namespace mq::store {
 namespace {
@@ -28,7 +28,8 @@ MappedFileQueueOptions QueueOptions(const CommitLogOptions& options) {
 
 bool TakesQueueOffset(int32_t sys_flag) {
   int32_t type = sys_flag & format::kSysFlagTransactionTypeMask;
-  return type != format::kSysFlagTransactionPreparedType && type != format::kSysFlagTransactionRollbackType;
+  return type != format::kSysFlagTransactionPreparedType &&
+         type != format::kSysFlagTransactionRollbackType;
 }
 
 // The length of `data` up to its last non-zero byte: how much of the rest of
@@ -66,7 +67,8 @@ absl::StatusOr<int64_t> CommitLog::Recover(
     std::shared_ptr<MappedFile> file = queue_.FindFileByOffset(offset);
     if (file == nullptr) break;
     int64_t pos = offset - file->start_offset();
-    format::DecodedRecord decoded = format::DecodeRecord(file->Read(pos, file->file_size() - pos), check_crc);
+    format::DecodedRecord decoded =
+        format::DecodeRecord(file->Read(pos, file->file_size() - pos), check_crc);
     if (decoded.kind == format::RecordKind::kBlank) {
       offset = file->end_offset();
       continue;
@@ -119,12 +121,14 @@ int64_t CommitLog::NormalRecoveryStartOffset() const {
 bool CommitLog::Validate(const format::MessageRecord& message, AppendResult* result) const {
   if (static_cast<int64_t>(message.properties.size()) > format::kMaxPropertiesBytes) {
     result->status = AppendStatus::kPropertiesSizeExceeded;
-    result->error = absl::StrCat("encoded properties of ", message.properties.size(),
-                                 " bytes are over the limit of ", format::kMaxPropertiesBytes, " bytes");
+    result->error =
+        absl::StrCat("encoded properties of ", message.properties.size(),
+                     " bytes are over the limit of ", format::kMaxPropertiesBytes, " bytes");
     return false;
   }
   absl::Status status = format::ValidateRecordLimits(message, options_.max_message_body_bytes);
-  if (status.ok() && format::RecordSize(message) + format::kBlankMarkerMinBytes > options_.file_size) {
+  if (status.ok() &&
+      format::RecordSize(message) + format::kBlankMarkerMinBytes > options_.file_size) {
     status = absl::InvalidArgumentError(absl::StrCat("record of ", format::RecordSize(message),
                                                      " bytes does not fit in a commit-log file of ",
                                                      options_.file_size, " bytes"));
@@ -315,11 +319,12 @@ namespace {
 absl::Status CheckCopiedRecord(absl::string_view copy, int32_t size, int64_t physical_offset) {
   format::DecodedRecord decoded = format::DecodeRecord(copy, /*check_crc=*/true);
   if (decoded.kind == format::RecordKind::kMessage && decoded.size == size) return absl::OkStatus();
-  return absl::DataLossError(absl::StrCat(
-      "no ", size, "-byte record at commit-log offset ", physical_offset, ": ",
-      decoded.kind == format::RecordKind::kMessage
-          ? absl::StrCat("the record there is ", decoded.size, " bytes")
-          : (decoded.kind == format::RecordKind::kBlank ? "an end-of-file marker" : decoded.error)));
+  return absl::DataLossError(
+      absl::StrCat("no ", size, "-byte record at commit-log offset ", physical_offset, ": ",
+                   decoded.kind == format::RecordKind::kMessage
+                       ? absl::StrCat("the record there is ", decoded.size, " bytes")
+                       : (decoded.kind == format::RecordKind::kBlank ? "an end-of-file marker"
+                                                                     : decoded.error)));
 }
 
 }  // namespace
@@ -439,7 +444,8 @@ absl::StatusOr<LogChunk> CommitLog::ReadChunk(int64_t offset, int64_t max_bytes)
       pos = file->file_size();
       break;
     }
-    if (magic != format::kMessageMagicCode || size < format::kRecordFixedBytes || pos + size > written) {
+    if (magic != format::kMessageMagicCode || size < format::kRecordFixedBytes ||
+        pos + size > written) {
       return absl::DataLossError(absl::StrCat("no record at commit-log offset ",
                                               file->start_offset() + pos, " (", file->path(),
                                               " position ", pos, ")"));

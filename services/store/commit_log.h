@@ -29,19 +29,20 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "common/condition_log.h"
+#include "common/format/record_format.h"
+#include "common/units.h"
 #include "services/store/mapped_file.h"
 #include "services/store/mapped_file_allocator.h"
 #include "services/store/mapped_file_queue.h"
-#include "common/format/record_format.h"
 
 namespace mq::store {
 
 // RocketMQ's mappedFileSizeCommitLog.
-inline constexpr int64_t kDefaultCommitLogFileSizeBytes = int64_t{1} << 30;
+inline constexpr int64_t kDefaultCommitLogFileSizeBytes = 1_GiB;
 // Under asynchronous flushing, appends of at least this many bytes (a batch)
 // are written with pwrite and the rest are copied into the mapping. Measured
 // in BENCHMARKS.md (issue 9).
-inline constexpr size_t kWriteThroughBytes = 16 * 1024;
+inline constexpr size_t kWriteThroughBytes = 16_KiB;
 
 struct CommitLogOptions {
   // Usually <root>/commitlog.

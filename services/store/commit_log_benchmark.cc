@@ -118,7 +118,8 @@ RunResult RunIn(const std::string& dir, const RunConfig& config) {
     options.write_through_bytes = absl::GetFlag(FLAGS_sync_write_through_bytes);
   }
   if (config.prefault) {
-    const int64_t bytes = (config.messages + 1) * format::RecordSize(make_record(0)) + kOsPageSizeBytes;
+    const int64_t bytes =
+        (config.messages + 1) * format::RecordSize(make_record(0)) + kOsPageSizeBytes;
     options.file_size = (bytes + (1 << 20) - 1) / (1 << 20) * (1 << 20);
     options.allocator = nullptr;
   }

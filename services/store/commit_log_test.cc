@@ -12,15 +12,16 @@
 #include <thread>
 #include <vector>
 
-#include "common/format/property_keys.h"
 #include "absl/strings/str_cat.h"
+#include "common/format/property_keys.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "services/store/test_util.h"
 
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 CommitLogOptions Options(const std::string& dir) {
   CommitLogOptions options;
@@ -700,7 +701,8 @@ TEST(CommitLogRecoveryTest, CutsAtBitFlippedRecordAndDeletesLaterFiles) {
   // One bit of the queue offset of record 70 (in the second file) flipped.
   const AppendResult& bad = results[70];
   ASSERT_EQ(bad.physical_offset / kFileSize, 1);
-  FlipByte(FilePath(dir, kFileSize), bad.physical_offset - kFileSize + format::kQueueOffsetOffset + 7);
+  FlipByte(FilePath(dir, kFileSize),
+           bad.physical_offset - kFileSize + format::kQueueOffsetOffset + 7);
 
   {
     // Without the CRC check a header flip goes unnoticed by the structure checks.
@@ -839,7 +841,7 @@ TEST(CommitLogReplicationTest, ChunkHoldsAtLeastOneRecordAndStopsAtFileEnd) {
   absl::StatusOr<LogChunk> one = master.ReadChunk(0, 1);
   ASSERT_TRUE(one.ok()) << one.status();
   EXPECT_EQ(static_cast<int64_t>(one->data.size()), results[0].size);
-  absl::StatusOr<LogChunk> all = master.ReadChunk(results[1].physical_offset, 1 << 30);
+  absl::StatusOr<LogChunk> all = master.ReadChunk(results[1].physical_offset, 1_GiB);
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->offset + static_cast<int64_t>(all->data.size()), kFileSize);
   absl::StatusOr<LogChunk> mid = master.ReadChunk(results[0].physical_offset + 1, 4096);
@@ -911,7 +913,7 @@ TEST(CommitLogReplicationTest, CorruptChunkIsRefusedWhole) {
   ASSERT_TRUE(master.Load().ok());
   ASSERT_TRUE(slave.Load().ok());
   std::vector<AppendResult> results = AppendMany(master, 10, 100);
-  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 1 << 20);
+  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 1_MiB);
   ASSERT_TRUE(chunk.ok());
   const std::string good(chunk->data);
 
@@ -948,7 +950,7 @@ TEST(CommitLogReplicationTest, RefusedWhileAppendsAreRefused) {
   ASSERT_TRUE(master.Load().ok());
   ASSERT_TRUE(slave.Load().ok());
   AppendMany(master, 2, 100);
-  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 1 << 20);
+  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 1_MiB);
   ASSERT_TRUE(chunk.ok());
   slave.RefuseAppends("disk full");
   EXPECT_EQ(slave.AppendRaw(0, chunk->data).status().code(), absl::StatusCode::kUnavailable);

@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "glog/logging.h"
 #include "common/format/big_endian.h"
+#include "glog/logging.h"
 
 namespace mq::store {
 namespace {

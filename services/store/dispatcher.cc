@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "common/format/property_keys.h"
 #include "absl/strings/str_cat.h"
+#include "common/format/property_keys.h"
 #include "common/validation.h"
 
 namespace mq::store {
@@ -33,7 +33,8 @@ absl::Status CheckDispatchable(const format::MessageRecord& record) {
 
 bool TakesQueueOffset(int32_t sys_flag) {
   int32_t type = sys_flag & format::kSysFlagTransactionTypeMask;
-  return type == format::kSysFlagTransactionNotType || type == format::kSysFlagTransactionCommitType;
+  return type == format::kSysFlagTransactionNotType ||
+         type == format::kSysFlagTransactionCommitType;
 }
 
 }  // namespace
@@ -46,7 +47,8 @@ Dispatcher::~Dispatcher() { Stop(absl::ZeroDuration()); }
 
 absl::Status Dispatcher::DispatchRecord(const format::MessageRecord& record, int32_t size,
                                         std::vector<v1::QueueAdvance>* advances) {
-  absl::optional<absl::string_view> tags = format::FindProperty(record.properties, format::kPropertyTags);
+  absl::optional<absl::string_view> tags =
+      format::FindProperty(record.properties, format::kPropertyTags);
   int64_t tag_code = tags.has_value() ? format::TagsHashCode(*tags) : 0;
   if (TakesQueueOffset(record.sys_flag)) {
     absl::StatusOr<std::shared_ptr<ConsumeQueue>> queue =
@@ -72,10 +74,12 @@ absl::Status Dispatcher::DispatchRecord(const format::MessageRecord& record, int
     advance->set_max_offset(record.queue_offset + 1);
     advance->set_tag_code(tag_code);
   }
-  if (index_ != nullptr &&
-      (record.sys_flag & format::kSysFlagTransactionTypeMask) != format::kSysFlagTransactionRollbackType) {
-    absl::string_view keys = format::FindProperty(record.properties, format::kPropertyKeys).value_or("");
-    absl::string_view unique_id = format::FindProperty(record.properties, format::kPropertyUniqueKey).value_or("");
+  if (index_ != nullptr && (record.sys_flag & format::kSysFlagTransactionTypeMask) !=
+                               format::kSysFlagTransactionRollbackType) {
+    absl::string_view keys =
+        format::FindProperty(record.properties, format::kPropertyKeys).value_or("");
+    absl::string_view unique_id =
+        format::FindProperty(record.properties, format::kPropertyUniqueKey).value_or("");
     if (!keys.empty() || !unique_id.empty()) {
       if (absl::Status s = index_->Put(record.topic, keys, unique_id, record.physical_offset,
                                        record.store_timestamp_ms);

@@ -6,13 +6,14 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "services/store/test_util.h"
 
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 class GroupCommitServiceTest : public ::testing::Test {
  protected:

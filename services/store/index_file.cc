@@ -14,8 +14,8 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
-#include "glog/logging.h"
 #include "common/format/big_endian.h"
+#include "glog/logging.h"
 
 namespace mq::store {
 namespace {
@@ -163,11 +163,13 @@ absl::StatusOr<std::unique_ptr<IndexFile>> IndexFile::Open(const std::string& pa
   }
   auto file = absl::WrapUnique(new IndexFile(path, base, size, static_cast<int32_t>(slot_count),
                                              static_cast<int32_t>(max_entries)));
-  file->begin_timestamp_ms_ = static_cast<int64_t>(format::LoadBigEndian64(base + kBeginTimestampPos));
+  file->begin_timestamp_ms_ =
+      static_cast<int64_t>(format::LoadBigEndian64(base + kBeginTimestampPos));
   file->end_timestamp_ms_ = static_cast<int64_t>(format::LoadBigEndian64(base + kEndTimestampPos));
   file->begin_physical_offset_ =
       static_cast<int64_t>(format::LoadBigEndian64(base + kBeginPhysicalOffsetPos));
-  file->end_physical_offset_ = static_cast<int64_t>(format::LoadBigEndian64(base + kEndPhysicalOffsetPos));
+  file->end_physical_offset_ =
+      static_cast<int64_t>(format::LoadBigEndian64(base + kEndPhysicalOffsetPos));
   file->next_entry_ = static_cast<int32_t>(next_entry);
   return file;
 }
@@ -183,8 +185,10 @@ char* IndexFile::EntryAt(int32_t number) const {
 void IndexFile::WriteHeader() {
   format::StoreBigEndian64(base_ + kBeginTimestampPos, static_cast<uint64_t>(begin_timestamp_ms_));
   format::StoreBigEndian64(base_ + kEndTimestampPos, static_cast<uint64_t>(end_timestamp_ms_));
-  format::StoreBigEndian64(base_ + kBeginPhysicalOffsetPos, static_cast<uint64_t>(begin_physical_offset_));
-  format::StoreBigEndian64(base_ + kEndPhysicalOffsetPos, static_cast<uint64_t>(end_physical_offset_));
+  format::StoreBigEndian64(base_ + kBeginPhysicalOffsetPos,
+                           static_cast<uint64_t>(begin_physical_offset_));
+  format::StoreBigEndian64(base_ + kEndPhysicalOffsetPos,
+                           static_cast<uint64_t>(end_physical_offset_));
   format::StoreBigEndian32(base_ + kIndexCountPos, static_cast<uint32_t>(next_entry_));
 }
 
@@ -240,7 +244,8 @@ void IndexFile::Lookup(uint32_t key_hash, int64_t begin_ms, int64_t end_ms,
     if (format::LoadBigEndian32(entry + kEntryHashPos) == key_hash) {
       const int64_t stored_ms =
           begin_timestamp_ms_ +
-          static_cast<int64_t>(format::LoadBigEndian32(entry + kEntryTimeDiffPos)) * kMillisPerSecond;
+          static_cast<int64_t>(format::LoadBigEndian32(entry + kEntryTimeDiffPos)) *
+              kMillisPerSecond;
       if (stored_ms <= end_ms && stored_ms + kSlackMs >= begin_ms &&
           !visit(static_cast<int64_t>(format::LoadBigEndian64(entry + kEntryPhysicalOffsetPos)))) {
         return;
@@ -290,7 +295,8 @@ void IndexFile::TruncateByPhysicalOffset(int64_t physical_offset) {
     end_physical_offset_ = 0;
   } else {
     const char* last = EntryAt(keep);
-    end_physical_offset_ = static_cast<int64_t>(format::LoadBigEndian64(last + kEntryPhysicalOffsetPos));
+    end_physical_offset_ =
+        static_cast<int64_t>(format::LoadBigEndian64(last + kEntryPhysicalOffsetPos));
     // The exact time of the last kept entry is lost; its second is a bound
     // that Lookup's one-second slack covers.
     end_timestamp_ms_ =

@@ -5,13 +5,14 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "services/store/test_util.h"
 
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 bool Exists(const std::string& dir, int64_t offset) {
   return ::access(absl::StrCat(dir, "/", OffsetToFileName(offset)).c_str(), F_OK) == 0;

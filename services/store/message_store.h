@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "common/periodic_task.h"
 #include "common/rate_counter.h"
+#include "common/units.h"
 #include "services/store/async_flusher.h"
 #include "services/store/checkpoint.h"
 #include "services/store/commit_log.h"
@@ -62,7 +63,7 @@ struct MessageStoreOptions {
   AsyncFlusherOptions async_flush;
   // Commit-log pages kept mapped ahead of the write position (LogPrefaulter),
   // topped up this often; 0 turns it off.
-  int64_t commit_log_prefault_bytes = int64_t{16} << 20;
+  int64_t commit_log_prefault_bytes = 16_MiB;
   absl::Duration commit_log_prefault_interval = absl::Milliseconds(10);
   GroupCommitOptions group_commit;
   // Consume queues are flushed this often (RocketMQ: 1 s), thoroughly every

@@ -14,12 +14,13 @@
 #include <string>
 #include <thread>
 
-#include "common/format/property_keys.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/format/property_keys.h"
+#include "common/format/record_format.h"
+#include "common/units.h"
 #include "services/store/commit_log.h"
 #include "services/store/mapped_file.h"
-#include "common/format/record_format.h"
 #include "services/store/test_util.h"
 
 namespace mq::store {
@@ -49,8 +50,8 @@ class MessageStoreTest : public ::testing::Test {
   MessageStoreOptions Options() {
     MessageStoreOptions options;
     options.root_dir = dir_;
-    options.commit_log_file_size = 256 * 1024;
-    options.max_message_body_bytes = 64 * 1024;
+    options.commit_log_file_size = 256_KiB;
+    options.max_message_body_bytes = 64_KiB;
     options.consume_queue_units_per_file = 1000;
     options.index_slot_count = 1000;
     options.index_max_entries = 4000;
@@ -219,8 +220,9 @@ void ExpectRecordsAre(absl::string_view records, const v1::GetMessagesResponse& 
     EXPECT_EQ(decoded.message.body, expected.body());
     EXPECT_EQ(decoded.message.queue_offset, expected.queue_offset());
     EXPECT_EQ(decoded.message.physical_offset, expected.commit_log_offset());
-    EXPECT_EQ(format::FindProperty(decoded.message.properties, format::kPropertyUniqueKey).value_or(""),
-              expected.msg_id());
+    EXPECT_EQ(
+        format::FindProperty(decoded.message.properties, format::kPropertyUniqueKey).value_or(""),
+        expected.msg_id());
     records.remove_prefix(decoded.size);
   }
   EXPECT_TRUE(records.empty());
@@ -271,7 +273,7 @@ TEST_F(MessageStoreTest, StoredRecordsOfBatchesAreServedWhole) {
     ExpectRecordsAre(records.records(), fields);
   }
   // The byte limit ends a run at a whole record.
-  v1::GetMessagesResponse limited = Get(store.get(), "T", 0, 0, 64, {}, true, 20 * 1024);
+  v1::GetMessagesResponse limited = Get(store.get(), "T", 0, 0, 64, {}, true, 20_KiB);
   v1::GetMessagesResponse fields = Get(store.get(), "T", 0, 0, limited.message_count());
   EXPECT_GT(limited.message_count(), 10);
   EXPECT_LT(limited.message_count(), 21);
@@ -284,8 +286,8 @@ TEST_F(MessageStoreTest, BadInputGetsClearErrorsAndStoresNothingBad) {
   v1::AppendEntry bad_host = Entry("T", 0, "x");
   bad_host.set_born_host("not-a-host");
   v1::AppendBatchResponse response =
-      Append(store.get(), {Entry("T", 0, std::string(64 * 1024 + 1, 'x')), Entry("T", 0, ""),
-                           bad_host, Entry(std::string(128, 't'), 0, "x"), Entry("T", 0, "good")});
+      Append(store.get(), {Entry("T", 0, std::string(64_KiB + 1, 'x')), Entry("T", 0, ""), bad_host,
+                           Entry(std::string(128, 't'), 0, "x"), Entry("T", 0, "good")});
   ASSERT_EQ(response.results_size(), 5);
   EXPECT_EQ(response.results(0).status(), v1::MESSAGE_ILLEGAL);
   EXPECT_THAT(response.results(0).error(), HasSubstr("body"));
@@ -619,7 +621,7 @@ class RetentionTest : public MessageStoreTest {
     return absl::FromCivil(absl::CivilSecond(2031, 3, 11, hour, 0, 0), absl::LocalTimeZone());
   }
 
-  static constexpr int64_t kFileSize = 256 * 1024;
+  static constexpr int64_t kFileSize = 256_KiB;
 };
 
 TEST_F(RetentionTest, ExpiredFilesWaitForTheDeleteHour) {

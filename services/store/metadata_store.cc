@@ -16,10 +16,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
+#include "common/format/big_endian.h"
+#include "common/units.h"
 #include "common/validation.h"
 #include "glog/logging.h"
 #include "proto/store.pb.h"
-#include "common/format/big_endian.h"
 
 namespace mq::store {
 namespace {
@@ -37,7 +38,7 @@ constexpr size_t kHeaderBytes = 20;
 uint32_t Crc32(absl::string_view data) {
   uLong crc = crc32(0L, Z_NULL, 0);
   // zlib takes a uInt length; feed large bodies in chunks.
-  constexpr size_t kChunkBytes = 1 << 30;
+  constexpr size_t kChunkBytes = 1_GiB;
   while (!data.empty()) {
     size_t n = std::min(data.size(), kChunkBytes);
     crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(n));

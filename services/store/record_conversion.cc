@@ -8,7 +8,8 @@ namespace mq::store {
 
 namespace {
 
-absl::Status ParseOptionalHost(absl::string_view what, const std::string& text, format::HostAddress* out) {
+absl::Status ParseOptionalHost(absl::string_view what, const std::string& text,
+                               format::HostAddress* out) {
   if (text.empty()) return absl::OkStatus();
   absl::StatusOr<format::HostAddress> host = format::ParseHostAddress(text);
   if (!host.ok()) {

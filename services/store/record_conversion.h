@@ -7,9 +7,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/format/record_format.h"
 #include "proto/common.pb.h"
 #include "proto/store.pb.h"
-#include "common/format/record_format.h"
 
 namespace mq::store {
 

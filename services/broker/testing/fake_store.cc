@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "common/format/property_keys.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/format/property_keys.h"
 #include "common/format/record_format.h"
 
 namespace mq::broker::testing {
@@ -74,8 +74,8 @@ absl::StatusOr<store::v1::AppendBatchResponse> FakeStore::AppendBatch(
       auto uniq = entry.message().properties().find(std::string(format::kPropertyUniqueKey));
       if (uniq != entry.message().properties().end()) message.set_msg_id(uniq->second);
       absl::StatusOr<format::HostAddress> host = format::ParseHostAddress(entry.store_host());
-      message.set_offset_msg_id(format::MakeOffsetMessageId(host.ok() ? *host : format::HostAddress{},
-                                                           next_physical_offset_));
+      message.set_offset_msg_id(format::MakeOffsetMessageId(
+          host.ok() ? *host : format::HostAddress{}, next_physical_offset_));
       next_physical_offset_ += message.store_size();
       ++total_puts_;
 
