@@ -95,14 +95,14 @@ RunResult RunIn(const std::string& dir, const RunConfig& config) {
   const std::string body(absl::GetFlag(FLAGS_body_bytes), 'b');
   const std::string properties = "TAGS\x01TagA\x02KEYS\x01order-1";
   auto make_record = [&](int queue_id) {
-    MessageRecord r;
+    format::MessageRecord r;
     r.topic = "BenchmarkTopic";
     r.queue_id = queue_id;
     r.body = body;
     r.properties = properties;
     r.born_timestamp_ms = absl::ToUnixMillis(absl::Now());
-    r.born_host = HostAddress{0x0A000001, 50000};
-    r.store_host = HostAddress{0x0A000002, 10911};
+    r.born_host = format::HostAddress{0x0A000001, 50000};
+    r.store_host = format::HostAddress{0x0A000002, 10911};
     return r;
   };
 
@@ -118,7 +118,8 @@ RunResult RunIn(const std::string& dir, const RunConfig& config) {
     options.write_through_bytes = absl::GetFlag(FLAGS_sync_write_through_bytes);
   }
   if (config.prefault) {
-    const int64_t bytes = (config.messages + 1) * RecordSize(make_record(0)) + kOsPageSizeBytes;
+    const int64_t bytes =
+        (config.messages + 1) * format::RecordSize(make_record(0)) + kOsPageSizeBytes;
     options.file_size = (bytes + (1 << 20) - 1) / (1 << 20) * (1 << 20);
     options.allocator = nullptr;
   }
@@ -138,7 +139,7 @@ RunResult RunIn(const std::string& dir, const RunConfig& config) {
 
   // The first file exists before the clock starts, as in a running store.
   {
-    MessageRecord first = make_record(0);
+    format::MessageRecord first = make_record(0);
     CHECK(log.AppendBatch(absl::MakeConstSpan(&first, 1))[0].status == AppendStatus::kOk);
     if (config.prefault) CHECK(log.file_queue().LastFile()->Warm().ok());
   }
@@ -153,7 +154,7 @@ RunResult RunIn(const std::string& dir, const RunConfig& config) {
   const absl::Time start = absl::Now();
   for (int t = 0; t < config.appenders; ++t) {
     threads.emplace_back([&, t] {
-      std::vector<MessageRecord> records(config.batch, make_record(t % 8));
+      std::vector<format::MessageRecord> records(config.batch, make_record(t % 8));
       const double cpu_start = ThreadCpuSeconds();
       int64_t count = 0;
       while (!stop.load(std::memory_order_relaxed)) {

@@ -8,8 +8,9 @@
 #include "benchmark/benchmark.h"
 #include "client/src/pulled_message.h"
 #include "client/src/subscription.h"
+#include "common/format/record_format.h"
+#include "common/units.h"
 #include "glog/logging.h"
-#include "services/store/message_format.h"
 
 namespace mq::client_internal {
 namespace {
@@ -20,10 +21,10 @@ broker::v1::PullMessageResponse Answer(int records) {
   for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 131 + 7);
   for (int i = 0; i < records; ++i) {
     std::string properties =
-        *store::EncodeProperties(std::vector<std::pair<std::string, std::string>>{
+        *format::EncodeProperties(std::vector<std::pair<std::string, std::string>>{
             {"UNIQ_KEY", "7F0000010B3418B4AAC2148E8A4E" + std::to_string(1000 + i)},
             {"TAGS", "TagA"}});
-    store::MessageRecord record;
+    format::MessageRecord record;
     record.queue_id = 3;
     record.queue_offset = i;
     record.physical_offset = int64_t{1} << 30 | i;
@@ -32,8 +33,8 @@ broker::v1::PullMessageResponse Answer(int records) {
     record.body = body;
     record.topic = "Bench";
     record.properties = properties;
-    std::string bytes(store::RecordSize(record), '\0');
-    store::EncodeRecord(record, bytes.data());
+    std::string bytes(format::RecordSize(record), '\0');
+    format::EncodeRecord(record, bytes.data());
     answer.mutable_records()->append(bytes);
   }
   return answer;
@@ -45,7 +46,7 @@ void BM_MatchingMessages(benchmark::State& state) {
   const broker::v1::SubscriptionData all = ParseSubscription("Bench", "*");
   for (auto _ : state) {
     absl::StatusOr<std::vector<MessageExt>> messages =
-        MatchingMessages(answer, all, "broker-a", 4 << 20);
+        MatchingMessages(answer, all, "broker-a", 4_MiB);
     CHECK(messages.ok() && messages->size() == static_cast<size_t>(records)) << messages.status();
     benchmark::DoNotOptimize(messages);
   }

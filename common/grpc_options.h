@@ -10,12 +10,13 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/units.h"
 
 namespace mq {
 
 // Largest gRPC message either side accepts: room for a 4 MiB body (the default
 // max message size) several times over, plus headers, in sends, batches and pulls.
-inline constexpr int kMaxGrpcMessageBytes = 64 * 1024 * 1024;
+inline constexpr int kMaxGrpcMessageBytes = 64_MiB;
 
 // Longest wait between attempts to reconnect to a peer that went away, so
 // traffic resumes within about a second of its return.

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include "absl/flags/flag.h"
+#include "common/format/record_format.h"
 #include "common/validation.h"
 
 ABSL_FLAG(std::string, role, "ASYNC_MASTER",
           "ASYNC_MASTER, SYNC_MASTER (a send returns once a slave has it) or SLAVE.");
-ABSL_FLAG(int64_t, max_message_size, 4 << 20, "Largest message body in bytes (4 MiB).");
+ABSL_FLAG(int64_t, max_message_size, mq::format::kDefaultMaxMessageBodyBytes,
+          "Largest message body in bytes (4 MiB).");
 ABSL_FLAG(std::string, broker_name, "",
           "Name of the broker group (master and slaves); default: the host name.");
 ABSL_FLAG(int64_t, broker_id, 0, "0 for the master, > 0 for a slave.");

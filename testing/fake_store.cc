@@ -4,7 +4,8 @@
 
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "services/store/message_format.h"
+#include "common/format/property_keys.h"
+#include "common/format/record_format.h"
 
 namespace mq::testing {
 
@@ -16,8 +17,8 @@ bool IsStored(store::v1::PutStatus status) {
 }
 
 int64_t TagCode(const common::v1::MessageExt& message) {
-  auto it = message.properties().find(std::string(store::kPropertyTags));
-  return it == message.properties().end() ? 0 : store::TagsHashCode(it->second);
+  auto it = message.properties().find(std::string(format::kPropertyTags));
+  return it == message.properties().end() ? 0 : format::TagsHashCode(it->second);
 }
 
 }  // namespace
@@ -70,11 +71,11 @@ absl::StatusOr<store::v1::AppendBatchResponse> FakeStore::AppendBatch(
       message.set_store_timestamp_ms(now_ms);
       message.set_store_host(entry.store_host());
       message.set_reconsume_times(entry.reconsume_times());
-      auto uniq = entry.message().properties().find(std::string(store::kPropertyUniqueKey));
+      auto uniq = entry.message().properties().find(std::string(format::kPropertyUniqueKey));
       if (uniq != entry.message().properties().end()) message.set_msg_id(uniq->second);
-      absl::StatusOr<store::HostAddress> host = store::ParseHostAddress(entry.store_host());
-      message.set_offset_msg_id(store::MakeOffsetMessageId(host.ok() ? *host : store::HostAddress{},
-                                                           next_physical_offset_));
+      absl::StatusOr<format::HostAddress> host = format::ParseHostAddress(entry.store_host());
+      message.set_offset_msg_id(format::MakeOffsetMessageId(
+          host.ok() ? *host : format::HostAddress{}, next_physical_offset_));
       next_physical_offset_ += message.store_size();
       ++total_puts_;
 
@@ -202,7 +203,7 @@ absl::StatusOr<store::v1::QueryMessagesResponse> FakeStore::QueryByKey(
   for (auto it = by_offset_.rbegin(); it != by_offset_.rend(); ++it) {
     const common::v1::MessageExt& message = it->second;
     if (message.topic() != request.topic()) continue;
-    auto keys = message.properties().find(std::string(store::kPropertyKeys));
+    auto keys = message.properties().find(std::string(format::kPropertyKeys));
     if (keys == message.properties().end()) continue;
     std::vector<absl::string_view> parts = absl::StrSplit(keys->second, ' ');
     if (std::find(parts.begin(), parts.end(), request.key()) == parts.end()) continue;

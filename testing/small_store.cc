@@ -5,14 +5,15 @@
 #include <utility>
 
 #include "testing/wait.h"
+#include "common/units.h"
 
 namespace mq::testing {
 
 store::MessageStoreOptions SmallStoreOptions(const std::string& dir) {
   store::MessageStoreOptions options;
   options.root_dir = dir;
-  options.commit_log_file_size = 1024 * 1024;
-  options.max_message_body_bytes = 256 * 1024;
+  options.commit_log_file_size = 1_MiB;
+  options.max_message_body_bytes = 256_KiB;
   options.consume_queue_units_per_file = 1000;
   options.index_slot_count = 1000;
   options.index_max_entries = 4000;

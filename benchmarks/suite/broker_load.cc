@@ -13,6 +13,7 @@
 #include "client/src/pulled_message.h"
 #include "client/src/subscription.h"
 #include "common/grpc_options.h"
+#include "common/units.h"
 #include "mq/push_consumer.h"
 
 namespace mq::bench {
@@ -277,7 +278,7 @@ class PullChains {
     const double pull_ms =
         std::chrono::duration<double, std::milli>(Clock::now() - chain.begin).count();
     absl::StatusOr<std::vector<MessageExt>> messages = client_internal::MatchingMessages(
-        chain.response, subscription_, "bench", /*max_body_size_bytes=*/4 << 20);
+        chain.response, subscription_, "bench", /*max_body_size_bytes=*/4_MiB);
     const bool ok = status.ok() && messages.ok() &&
                     (chain.response.status() == broker::v1::FOUND ||
                      (long_poll_ && chain.response.status() == broker::v1::NO_NEW_MSG));

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/units.h"
 
 namespace mq {
 namespace client_internal {
@@ -27,7 +28,7 @@ absl::StatusOr<std::string> ZlibUncompress(absl::string_view data, size_t max_si
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   stream.avail_in = static_cast<uInt>(data.size());
   std::string out;
-  char chunk[16 * 1024];
+  char chunk[16_KiB];
   int rc = Z_OK;
   while (rc == Z_OK) {
     stream.next_out = reinterpret_cast<Bytef*>(chunk);

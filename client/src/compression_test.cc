@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/units.h"
 #include "gtest/gtest.h"
 
 namespace mq {
@@ -16,7 +17,7 @@ std::string Compressible(size_t size) {
 }
 
 TEST(CompressionTest, RoundTrip) {
-  const std::string body = Compressible(64 * 1024);
+  const std::string body = Compressible(64_KiB);
   absl::StatusOr<std::string> compressed = ZlibCompress(body, 5);
   ASSERT_TRUE(compressed.ok()) << compressed.status();
   EXPECT_LT(compressed->size(), body.size() / 4);
@@ -36,7 +37,7 @@ TEST(CompressionTest, CorruptDataIsDataLoss) {
 TEST(CompressionTest, TruncatedDataIsDataLoss) {
   absl::StatusOr<std::string> compressed = ZlibCompress(Compressible(10000), 5);
   ASSERT_TRUE(compressed.ok());
-  EXPECT_EQ(ZlibUncompress(compressed->substr(0, compressed->size() / 2), 1 << 20).status().code(),
+  EXPECT_EQ(ZlibUncompress(compressed->substr(0, compressed->size() / 2), 1_MiB).status().code(),
             absl::StatusCode::kDataLoss);
 }
 

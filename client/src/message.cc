@@ -1,8 +1,13 @@
 #include "mq/message.h"
 
 #include "absl/strings/str_join.h"
+#include "common/format/property_keys.h"
+#include "common/format/record_format.h"
 
 namespace mq {
+
+static_assert(kDefaultMaxMessageBodyBytes == format::kDefaultMaxMessageBodyBytes,
+              "the public default body limit must be the format's");
 
 Message::Message(std::string topic, std::string body)
     : topic_(std::move(topic)), body_(std::move(body)) {}
@@ -18,15 +23,21 @@ Message::Message(std::string topic, absl::string_view tags, absl::string_view ke
   set_keys(keys);
 }
 
-void Message::set_tags(absl::string_view tags) { SetProperty(kPropertyTags, tags); }
+std::string Message::tags() const { return GetProperty(format::kPropertyTags); }
 
-void Message::set_keys(absl::string_view keys) { SetProperty(kPropertyKeys, keys); }
+void Message::set_tags(absl::string_view tags) { SetProperty(format::kPropertyTags, tags); }
+
+std::string Message::keys() const { return GetProperty(format::kPropertyKeys); }
+
+void Message::set_keys(absl::string_view keys) { SetProperty(format::kPropertyKeys, keys); }
 
 void Message::set_keys(const std::vector<std::string>& keys) {
-  SetProperty(kPropertyKeys, absl::StrJoin(keys, " "));
+  SetProperty(format::kPropertyKeys, absl::StrJoin(keys, " "));
 }
 
-void Message::set_unique_id(absl::string_view id) { SetProperty(kPropertyUniqueKey, id); }
+std::string Message::unique_id() const { return GetProperty(format::kPropertyUniqueKey); }
+
+void Message::set_unique_id(absl::string_view id) { SetProperty(format::kPropertyUniqueKey, id); }
 
 void Message::SetProperty(absl::string_view key, absl::string_view value) {
   if (value.empty()) {

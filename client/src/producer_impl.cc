@@ -9,8 +9,9 @@
 #include "absl/time/clock.h"
 #include "client/src/client_registry.h"
 #include "client/src/compression.h"
-#include "client/src/message_id.h"
+#include "client/src/message_id_generator.h"
 #include "client/src/send_operation.h"
+#include "common/format/property_keys.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "glog/logging.h"
@@ -145,7 +146,7 @@ std::string ProducerImpl::PrepareRequest(const Message& message, bool allow_comp
   std::string msg_id = message.unique_id();
   if (msg_id.empty()) {
     msg_id = MessageIdGenerator::Default().Next();
-    (*wire->mutable_properties())[std::string(kPropertyUniqueKey)] = msg_id;
+    (*wire->mutable_properties())[std::string(format::kPropertyUniqueKey)] = msg_id;
   }
   int32_t sys_flag = 0;
   if (allow_compression && message.body().size() >= options_.compress_body_threshold_bytes) {

@@ -15,10 +15,11 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "client/src/compression.h"
-#include "client/src/message_id.h"
+#include "client/src/message_id_generator.h"
 #include "client/src/producer_impl.h"
 #include "common/status.h"
 #include "common/testing/fake_clock.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "mq/producer.h"
 #include "testing/producer_fixture.h"
@@ -506,7 +507,7 @@ TEST_F(ProducerSendTest, OnewayMakesOneAttemptOnly) {
 TEST_F(ProducerSendTest, BatchGoesToOneQueueUncompressed) {
   Producer producer("G", Options());
   ASSERT_TRUE(producer.Start().ok());
-  const std::string big(8 * 1024, 'z');
+  const std::string big(8_KiB, 'z');
   std::vector<Message> batch = {Message("T", "TagA", big), Message("T", "one"),
                                 Message("T", "two")};
   absl::StatusOr<SendResult> result = producer.SendBatch(batch);
@@ -591,7 +592,7 @@ TEST_F(ProducerSendTest, LargeBodiesAreCompressedAndRoundTrip) {
   ASSERT_TRUE(producer.Start().ok());
   std::string text;
   while (text.size() < 64 * 1024) text += "order 12345 shipped to warehouse 7; ";
-  std::string random_bytes(8 * 1024, '\0');
+  std::string random_bytes(8_KiB, '\0');
   absl::BitGen gen;
   for (char& c : random_bytes) c = static_cast<char>(absl::Uniform<int>(gen, 0, 256));
   std::string small(4095, 'a');
@@ -610,7 +611,7 @@ TEST_F(ProducerSendTest, LargeBodiesAreCompressedAndRoundTrip) {
     if (request.sys_flag() & kCompressedFlag) {
       ++compressed;
       EXPECT_LT(body.size(), 4096u);
-      absl::StatusOr<std::string> restored = ZlibUncompress(body, 4 << 20);
+      absl::StatusOr<std::string> restored = ZlibUncompress(body, 4_MiB);
       ASSERT_TRUE(restored.ok());
       body = *restored;
     }

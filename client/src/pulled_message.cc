@@ -7,7 +7,9 @@
 #include "client/src/compression.h"
 #include "client/src/subscription.h"
 #include "common/status.h"
-#include "services/store/message_format.h"
+#include "common/format/property_keys.h"
+#include "common/format/record_format.h"
+#include "common/format/stored_message.h"
 
 namespace mq {
 namespace client_internal {
@@ -74,53 +76,45 @@ namespace {
 // repeat (one broker stores them all, a few producers sent them).
 class HostNames {
  public:
-  const std::string& Of(const store::HostAddress& host) {
+  const std::string& Of(const format::HostAddress& host) {
     for (const auto& [address, name] : known_) {
       if (address == host) return name;
     }
     if (known_.size() == kMaxKnown) known_.pop_back();
-    known_.emplace(known_.begin(), host, store::HostAddressToString(host));
+    known_.emplace(known_.begin(), host, format::HostAddressToString(host));
     return known_.front().second;
   }
 
  private:
   static constexpr size_t kMaxKnown = 8;
   // Newest first.
-  std::vector<std::pair<store::HostAddress, std::string>> known_;
+  std::vector<std::pair<format::HostAddress, std::string>> known_;
 };
 
-// `decoded` must have been decoded with its CRC checked (which gives the
-// body's CRC).
-absl::StatusOr<MessageExt> RecordToMessageExt(const store::DecodedRecord& decoded,
+// `decoded` must be a kMessage record.
+absl::StatusOr<MessageExt> RecordToMessageExt(const format::DecodedRecord& decoded,
                                               const std::string& broker_name,
                                               size_t max_body_size_bytes, HostNames* hosts) {
-  const store::MessageRecord& record = decoded.message;
+  absl::StatusOr<format::StoredMessage> stored = format::DecodeStoredMessage(decoded);
+  if (!stored.ok()) return stored.status();
+  const format::MessageRecord& record = stored->record;
   MessageExt ext;
   ext.message.set_topic(std::string(record.topic));
   ext.message.set_flag(record.flag);
-  absl::StatusOr<std::vector<std::pair<absl::string_view, absl::string_view>>> properties =
-      store::DecodeProperties(record.properties);
-  if (!properties.ok()) {
-    return absl::DataLossError(absl::StrCat("message at offset ", record.queue_offset,
-                                            ": properties: ", properties.status().message()));
-  }
-  for (const auto& [key, value] : *properties) {
-    ext.message.SetProperty(key, value);
-    // The message id is the unique key (the last one, as in the map).
-    if (key == kPropertyUniqueKey) ext.msg_id = std::string(value);
-  }
+  for (const auto& [key, value] : stored->properties) ext.message.SetProperty(key, value);
   absl::StatusOr<std::string> body =
       ConsumerBody(record.body, record.sys_flag, record.queue_offset, max_body_size_bytes);
   if (!body.ok()) return body.status();
   ext.message.set_body(*std::move(body));
-  ext.offset_msg_id = store::MakeOffsetMessageId(record.store_host, record.physical_offset);
+  ext.msg_id = std::string(stored->msg_id);
+  ext.offset_msg_id = std::move(stored->offset_msg_id);
   ext.broker_name = broker_name;
   ext.queue_id = record.queue_id;
   ext.queue_offset = record.queue_offset;
   ext.commit_log_offset = record.physical_offset;
-  ext.store_size = decoded.size;
+  ext.store_size = stored->store_size;
   ext.reconsume_times = record.reconsume_times;
-  ext.body_crc = decoded.body_crc;
+  ext.body_crc = stored->body_crc;
   ext.born_timestamp_ms = record.born_timestamp_ms;
   ext.born_host = hosts->Of(record.born_host);
   ext.store_timestamp_ms = record.store_timestamp_ms;
@@ -136,18 +130,18 @@ absl::StatusOr<std::vector<MessageExt>> MatchingRecords(
   std::vector<MessageExt> messages;
   HostNames hosts;
   for (int index = 0; !records.empty(); ++index) {
-    store::DecodedRecord decoded = store::DecodeRecord(records, /*check_crc=*/true);
-    if (decoded.kind != store::RecordKind::kMessage) {
+    format::DecodedRecord decoded = format::DecodeRecord(records, /*check_crc=*/true);
+    if (decoded.kind != format::RecordKind::kMessage) {
       return absl::DataLossError(absl::StrCat(
           "record ", index, " of the pull answer is not a valid message: ",
-          decoded.kind == store::RecordKind::kBlank ? "an end-of-file marker" : decoded.error));
+          decoded.kind == format::RecordKind::kBlank ? "an end-of-file marker" : decoded.error));
     }
     // Room for as many more records of this size as the answer holds.
     if (index == 0) messages.reserve(records.size() / decoded.size);
     records.remove_prefix(decoded.size);
     if (!MatchesSubscription(
             subscription,
-            store::FindProperty(decoded.message.properties, kPropertyTags).value_or(""))) {
+            format::FindProperty(decoded.message.properties, format::kPropertyTags).value_or(""))) {
       continue;
     }
     absl::StatusOr<MessageExt> ext =
@@ -170,7 +164,7 @@ absl::StatusOr<std::vector<MessageExt>> MatchingMessages(
   std::vector<MessageExt> messages;
   messages.reserve(response.messages_size());
   for (const common::v1::MessageExt& wire : response.messages()) {
-    auto tags = wire.properties().find(std::string(kPropertyTags));
+    auto tags = wire.properties().find(std::string(format::kPropertyTags));
     if (!MatchesSubscription(subscription, tags == wire.properties().end() ? "" : tags->second)) {
       continue;
     }

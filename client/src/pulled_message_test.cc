@@ -11,15 +11,16 @@
 #include "absl/strings/str_cat.h"
 #include "client/src/compression.h"
 #include "client/src/subscription.h"
-#include "services/store/message_format.h"
-#include "services/store/record_conversion.h"
+#include "common/format/message_ext_proto.h"
+#include "common/format/record_format.h"
+#include "common/units.h"
 
 namespace mq::client_internal {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr size_t kMaxBody = 4 << 20;
+constexpr size_t kMaxBody = 4_MiB;
 
 struct StoredMessage {
   std::string body;
@@ -29,8 +30,8 @@ struct StoredMessage {
   int32_t born_port = 5555;
 };
 
-store::MessageRecord Record(const StoredMessage& m, const std::string& properties) {
-  store::MessageRecord record;
+format::MessageRecord Record(const StoredMessage& m, const std::string& properties) {
+  format::MessageRecord record;
   record.queue_id = 3;
   record.flag = 7;
   record.queue_offset = m.queue_offset;
@@ -51,11 +52,11 @@ std::string PropertiesOf(const StoredMessage& m) {
   std::map<std::string, std::string> pairs = {{"UNIQ_KEY", "U" + std::to_string(m.queue_offset)},
                                               {"KEYS", "k"}};
   if (!m.tags.empty()) pairs["TAGS"] = m.tags;
-  return *store::EncodeProperties(pairs);
+  return *format::EncodeProperties(pairs);
 }
 
 // The answer a broker gives with stored records, and the same messages as
-// message fields (converted as the store converts them).
+// message fields (converted as the store converts them, message_ext_proto.h).
 struct Answers {
   broker::v1::PullMessageResponse records;
   broker::v1::PullMessageResponse fields;
@@ -65,11 +66,13 @@ Answers Answer(const std::vector<StoredMessage>& messages) {
   Answers answers;
   for (const StoredMessage& m : messages) {
     std::string properties = PropertiesOf(m);
-    store::MessageRecord record = Record(m, properties);
-    std::string bytes(store::RecordSize(record), '\0');
-    store::EncodeRecord(record, bytes.data());
+    format::MessageRecord record = Record(m, properties);
+    std::string bytes(format::RecordSize(record), '\0');
+    format::EncodeRecord(record, bytes.data());
     answers.records.mutable_records()->append(bytes);
-    store::ToMessageExt(record, static_cast<int32_t>(bytes.size()), answers.fields.add_messages());
+    EXPECT_TRUE(format::ToMessageExtProto(format::DecodeRecord(bytes, /*check_crc=*/false),
+                                          answers.fields.add_messages())
+                    .ok());
   }
   return answers;
 }
@@ -122,11 +125,11 @@ TEST(PulledMessageTest, StoredRecordsGiveTheSameMessagesAsMessageFields) {
   EXPECT_EQ(first.message.body(), "first");
   EXPECT_EQ(first.message.tags(), "A");
   EXPECT_EQ(first.msg_id, "U10");
-  EXPECT_EQ(first.offset_msg_id, store::MakeOffsetMessageId({0x7F000001, 10911}, 14096));
+  EXPECT_EQ(first.offset_msg_id, format::MakeOffsetMessageId({0x7F000001, 10911}, 14096));
   EXPECT_EQ(first.queue_offset, 10);
   EXPECT_EQ(first.born_host, "10.0.0.9:5555");
   EXPECT_EQ(first.store_host, "127.0.0.1:10911");
-  EXPECT_EQ(first.body_crc, store::BodyCrc("first"));
+  EXPECT_EQ(first.body_crc, format::BodyCrc("first"));
   EXPECT_EQ(first.broker_name, "broker-a");
 }
 
@@ -149,7 +152,7 @@ TEST(PulledMessageTest, StoredRecordsFromManyProducersKeepTheirHosts) {
 
 TEST(PulledMessageTest, StoredRecordsAreFilteredByTheExactTag) {
   // The broker filters by tag hash; "Aa" and "BB" share Java's hash code.
-  ASSERT_EQ(store::TagsHashCode("Aa"), store::TagsHashCode("BB"));
+  ASSERT_EQ(format::TagsHashCode("Aa"), format::TagsHashCode("BB"));
   Answers answers = Answer({{"1", "Aa", 0, 0}, {"2", "BB", 0, 1}, {"3", "Aa", 0, 2}});
   absl::StatusOr<std::vector<MessageExt>> messages =
       MatchingMessages(answers.records, ParseSubscription("Orders", "Aa"), "broker-a", kMaxBody);

@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/format/record_format.h"
 #include "common/validation.h"
 #include "services/broker/put_stats_hook.h"
-#include "services/store/message_format.h"
 
 namespace mq::broker {
 
@@ -29,7 +29,7 @@ int DefaultPullThreads() {
 
 // The IPv4 "a.b.c.d:port" of `address` ("host:port"), resolving a host name.
 std::string ResolveStoreHost(const std::string& address) {
-  if (store::ParseHostAddress(address).ok()) return address;
+  if (format::ParseHostAddress(address).ok()) return address;
   size_t colon = address.rfind(':');
   std::string host = address.substr(0, colon);
   std::string port = address.substr(colon + 1);
@@ -68,7 +68,7 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
     if (!status.ok()) return status;
   }
   if (!options.store_host.empty()) {
-    absl::StatusOr<store::HostAddress> host = store::ParseHostAddress(options.store_host);
+    absl::StatusOr<format::HostAddress> host = format::ParseHostAddress(options.store_host);
     if (!host.ok()) return host.status();
   }
   for (const std::string& addr : options.namesrv_addrs) {

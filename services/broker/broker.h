@@ -67,7 +67,7 @@ struct BrokerOptions {
   absl::Duration register_interval = absl::Seconds(30);
   absl::Duration register_timeout = absl::Seconds(6);
   TopicConfigOptions topics;
-  int64_t max_message_size = kDefaultMaxMessageSizeBytes;
+  int64_t max_message_size = format::kDefaultMaxMessageBodyBytes;
   // The send queue: RocketMQ's capacity (10000) and wait (200 ms); more
   // threads than RocketMQ's min(cpus, 4) because StoreApi::AppendBatch blocks
   // for a sync flush or slave ack where RocketMQ's put is asynchronous, so

@@ -15,12 +15,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/format/record_format.h"
 #include "common/grpc_options.h"
 #include "common/status.h"
 #include "proto/broker.grpc.pb.h"
 #include "services/broker/remote_store.h"
 #include "services/namesrv/name_server.h"
-#include "services/store/message_format.h"
 #include "services/store/store_service.h"
 #include "testing/fake_store.h"
 #include "testing/small_store.h"
@@ -145,8 +145,8 @@ broker::v1::PullMessageRequest PullRequest(const std::string& topic, int32_t que
 std::vector<std::string> RecordBodies(absl::string_view records) {
   std::vector<std::string> bodies;
   while (!records.empty()) {
-    store::DecodedRecord decoded = store::DecodeRecord(records, /*check_crc=*/true);
-    if (decoded.kind != store::RecordKind::kMessage) {
+    format::DecodedRecord decoded = format::DecodeRecord(records, /*check_crc=*/true);
+    if (decoded.kind != format::RecordKind::kMessage) {
       bodies.push_back("<not a record>");
       break;
     }

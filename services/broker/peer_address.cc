@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
-#include "services/store/message_format.h"
+#include "common/format/record_format.h"
 
 namespace mq::broker {
 
@@ -18,7 +18,7 @@ constexpr absl::string_view kUnknownHost = "0.0.0.0";
 std::string PeerToHostPort(absl::string_view peer) {
   if (absl::ConsumePrefix(&peer, "ipv4:")) {
     std::string host_port(peer);
-    if (store::ParseHostAddress(host_port).ok()) return host_port;
+    if (format::ParseHostAddress(host_port).ok()) return host_port;
     return absl::StrCat(kUnknownHost, ":0");
   }
   if (!absl::ConsumePrefix(&peer, "ipv6:")) return absl::StrCat(kUnknownHost, ":0");
@@ -35,7 +35,7 @@ std::string PeerToHostPort(absl::string_view peer) {
   if (ip == "::1") return absl::StrCat("127.0.0.1:", port);
   absl::string_view mapped = ip;
   if (absl::ConsumePrefix(&mapped, "::ffff:") &&
-      store::ParseHostAddress(absl::StrCat(mapped, ":", port)).ok()) {
+      format::ParseHostAddress(absl::StrCat(mapped, ":", port)).ok()) {
     return absl::StrCat(mapped, ":", port);
   }
   return absl::StrCat(kUnknownHost, ":", port);

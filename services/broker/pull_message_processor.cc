@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/status.h"
+#include "common/units.h"
 #include "common/validation.h"
 #include "services/broker/broker_errors.h"
 #include "services/broker/subscription_filter.h"
@@ -39,8 +40,7 @@ int64_t PhysicalMemoryPercent(int percent) {
   long pages = sysconf(_SC_PHYS_PAGES);
   long page_size = sysconf(_SC_PAGESIZE);
   // Unknown memory: assume 4 GiB.
-  int64_t memory =
-      pages > 0 && page_size > 0 ? static_cast<int64_t>(pages) * page_size : int64_t{4} << 30;
+  int64_t memory = pages > 0 && page_size > 0 ? static_cast<int64_t>(pages) * page_size : 4_GiB;
   return memory / 100 * percent;
 }
 

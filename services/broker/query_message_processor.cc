@@ -4,10 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/format/record_format.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "services/broker/broker_errors.h"
-#include "services/store/message_format.h"
 
 namespace mq::broker {
 
@@ -47,7 +47,7 @@ absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::QueryByI
       found.ok() ? found->messages().empty() : found.status().code() == absl::StatusCode::kNotFound;
   if (none) {
     // A message sent without UNIQ_KEY has its offset message id as its id.
-    absl::StatusOr<store::OffsetMessageId> id = store::ParseOffsetMessageId(request.msg_id());
+    absl::StatusOr<format::OffsetMessageId> id = format::ParseOffsetMessageId(request.msg_id());
     if (id.ok()) {
       store::v1::GetMessageByOffsetRequest get;
       get.set_physical_offset(id->physical_offset);
@@ -85,7 +85,8 @@ absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::QueryByK
 
 absl::StatusOr<broker::v1::QueryMessageResponse> QueryMessageProcessor::ViewByOffsetId(
     const broker::v1::ViewMessageByOffsetIdRequest& request) {
-  absl::StatusOr<store::OffsetMessageId> id = store::ParseOffsetMessageId(request.offset_msg_id());
+  absl::StatusOr<format::OffsetMessageId> id =
+      format::ParseOffsetMessageId(request.offset_msg_id());
   if (!id.ok()) return id.status();
   store::v1::GetMessageByOffsetRequest get;
   get.set_physical_offset(id->physical_offset);

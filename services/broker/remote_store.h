@@ -35,6 +35,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/grpc_options.h"
+#include "common/units.h"
 #include "proto/store.grpc.pb.h"
 #include "services/store/store_api.h"
 
@@ -49,7 +50,7 @@ struct RemoteStoreOptions {
   // Limits of one coalesced AppendBatch RPC (a single larger request still
   // goes alone).
   int max_batch_entries = 512;
-  int64_t max_batch_bytes = 4 * 1024 * 1024;
+  int64_t max_batch_bytes = 4_MiB;
   // Append RPCs in flight at once. One: while it is out, appends queue and
   // the next RPC carries them all, as a group commit across the process
   // boundary. More RPCs in flight made smaller batches and measured slower

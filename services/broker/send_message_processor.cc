@@ -9,10 +9,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/format/property_keys.h"
+#include "common/format/record_format.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "services/broker/broker_errors.h"
-#include "services/store/message_format.h"
 
 namespace mq::broker {
 
@@ -28,7 +29,7 @@ absl::Status StoreRefused(absl::StatusCode code, common::v1::ResponseCode respon
 }
 
 std::string UniqueKey(const common::v1::Message& message) {
-  auto it = message.properties().find(std::string(store::kPropertyUniqueKey));
+  auto it = message.properties().find(std::string(format::kPropertyUniqueKey));
   return it == message.properties().end() ? std::string() : it->second;
 }
 
@@ -90,11 +91,11 @@ absl::Status SendMessageProcessor::CheckMessage(const common::v1::Message& messa
     return IllegalMessage(absl::StrFormat("message body is %d bytes, more than the limit %d",
                                           message.body().size(), options_.max_message_size));
   }
-  absl::StatusOr<std::string> properties = store::EncodeProperties(message.properties());
+  absl::StatusOr<std::string> properties = format::EncodeProperties(message.properties());
   if (!properties.ok()) return IllegalMessage(properties.status().message());
-  if (static_cast<int64_t>(properties->size()) > kMaxPropertiesBytes) {
+  if (static_cast<int64_t>(properties->size()) > format::kMaxPropertiesBytes) {
     return IllegalMessage(absl::StrFormat("message properties are %d bytes encoded, more than %d",
-                                          properties->size(), kMaxPropertiesBytes));
+                                          properties->size(), format::kMaxPropertiesBytes));
   }
   return absl::OkStatus();
 }
@@ -135,8 +136,8 @@ bool SendMessageProcessor::FillEntry(const common::v1::Message& message, const T
                                      store::v1::AppendEntry* entry) const {
   *entry->mutable_message() = message;
   bool wait_store_ok = true;
-  auto wait =
-      entry->mutable_message()->mutable_properties()->find(std::string(kPropertyWaitStoreOk));
+  auto wait = entry->mutable_message()->mutable_properties()->find(
+      std::string(format::kPropertyWaitStoreMsgOk));
   if (wait != entry->mutable_message()->mutable_properties()->end()) {
     wait_store_ok = wait->second != "false";
     entry->mutable_message()->mutable_properties()->erase(wait);

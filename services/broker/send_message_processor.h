@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/condition_log.h"
+#include "common/format/record_format.h"
 #include "proto/broker.pb.h"
 #include "proto/store.pb.h"
 #include "services/broker/send_hook.h"
@@ -37,20 +38,14 @@
 
 namespace mq::broker {
 
-// Largest message body (and sum of a batch's bodies): RocketMQ's maxMessageSize.
-inline constexpr int64_t kDefaultMaxMessageSizeBytes = 4 * 1024 * 1024;
-// Largest encoded properties string ("k\1v\2k\1v").
-inline constexpr int64_t kMaxPropertiesBytes = 32767;
-// Property "WAIT": "false" skips waiting for a sync flush or slave ack. Not stored.
-inline constexpr absl::string_view kPropertyWaitStoreOk = "WAIT";
-
 struct SendOptions {
   // This broker's group name; a request naming another group is refused.
   std::string broker_name;
   store::v1::BrokerRole role = store::v1::ASYNC_MASTER;
   // "a.b.c.d:port" recorded as each message's store host.
   std::string store_host;
-  int64_t max_message_size = kDefaultMaxMessageSizeBytes;
+  // Largest message body (and sum of a batch's bodies).
+  int64_t max_message_size = format::kDefaultMaxMessageBodyBytes;
 };
 
 // Thread-safe. Send/SendBatch block for the store's append (and its flush or

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/format/record_format.h"
 #include "common/status.h"
-#include "services/store/message_format.h"
 
 namespace mq::broker {
 
@@ -16,7 +16,7 @@ absl::StatusOr<std::vector<int64_t>> ParseSubscription(absl::string_view express
   if (trimmed.empty() || trimmed == "*") return codes;
   for (absl::string_view tag : absl::StrSplit(trimmed, "||")) {
     tag = absl::StripAsciiWhitespace(tag);
-    if (!tag.empty()) codes.push_back(store::TagsHashCode(tag));
+    if (!tag.empty()) codes.push_back(format::TagsHashCode(tag));
   }
   if (codes.empty()) {
     return WithResponseCode(

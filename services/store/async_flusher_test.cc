@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/time/clock.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "testing/mapped_files.h"
 #include "testing/temp_dir.h"
@@ -12,7 +13,7 @@
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 class AsyncFlusherTest : public ::testing::Test {
  protected:

@@ -7,9 +7,9 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/format/big_endian.h"
+#include "common/format/crc32.h"
 #include "glog/logging.h"
-#include "services/store/big_endian.h"
-#include "services/store/crc32.h"
 
 namespace mq::store {
 namespace {
@@ -27,8 +27,9 @@ MappedFileQueueOptions QueueOptions(const CommitLogOptions& options) {
 }
 
 bool TakesQueueOffset(int32_t sys_flag) {
-  int32_t type = sys_flag & kSysFlagTransactionTypeMask;
-  return type != kSysFlagTransactionPreparedType && type != kSysFlagTransactionRollbackType;
+  int32_t type = sys_flag & format::kSysFlagTransactionTypeMask;
+  return type != format::kSysFlagTransactionPreparedType &&
+         type != format::kSysFlagTransactionRollbackType;
 }
 
 // The length of `data` up to its last non-zero byte: how much of the rest of
@@ -54,28 +55,29 @@ CommitLog::CommitLog(CommitLogOptions options)
 absl::Status CommitLog::Load() { return queue_.Load(); }
 
 absl::StatusOr<int64_t> CommitLog::Recover(int64_t start_file_offset, bool check_crc) {
-  return Recover(start_file_offset, check_crc, [](int64_t, const MessageRecord&) {});
+  return Recover(start_file_offset, check_crc, [](int64_t, const format::MessageRecord&) {});
 }
 
 absl::StatusOr<int64_t> CommitLog::Recover(
     int64_t start_file_offset, bool check_crc,
-    absl::FunctionRef<void(int64_t offset, const MessageRecord& record)> visitor) {
+    absl::FunctionRef<void(int64_t offset, const format::MessageRecord& record)> visitor) {
   int64_t offset = std::max(start_file_offset, queue_.MinOffset());
   int64_t records = 0;
   while (true) {
     std::shared_ptr<MappedFile> file = queue_.FindFileByOffset(offset);
     if (file == nullptr) break;
     int64_t pos = offset - file->start_offset();
-    DecodedRecord decoded = DecodeRecord(file->Read(pos, file->file_size() - pos), check_crc);
-    if (decoded.kind == RecordKind::kBlank) {
+    format::DecodedRecord decoded =
+        format::DecodeRecord(file->Read(pos, file->file_size() - pos), check_crc);
+    if (decoded.kind == format::RecordKind::kBlank) {
       offset = file->end_offset();
       continue;
     }
-    if (decoded.kind == RecordKind::kMessage && decoded.message.physical_offset != offset) {
-      decoded.kind = RecordKind::kCorrupt;
+    if (decoded.kind == format::RecordKind::kMessage && decoded.message.physical_offset != offset) {
+      decoded.kind = format::RecordKind::kCorrupt;
       decoded.error = "physical offset field does not match the record's position";
     }
-    if (decoded.kind == RecordKind::kCorrupt) {
+    if (decoded.kind == format::RecordKind::kCorrupt) {
       absl::string_view rest = file->Read(pos, file->file_size() - pos);
       int64_t dirty = DirtyPrefixBytes(rest);
       if (dirty == 0) {
@@ -116,16 +118,18 @@ int64_t CommitLog::NormalRecoveryStartOffset() const {
   return files[index]->start_offset();
 }
 
-bool CommitLog::Validate(const MessageRecord& message, AppendResult* result) const {
-  if (message.properties.size() > kMaxPropertiesBytes) {
+bool CommitLog::Validate(const format::MessageRecord& message, AppendResult* result) const {
+  if (static_cast<int64_t>(message.properties.size()) > format::kMaxPropertiesBytes) {
     result->status = AppendStatus::kPropertiesSizeExceeded;
-    result->error = absl::StrCat("encoded properties of ", message.properties.size(),
-                                 " bytes are over the limit of ", kMaxPropertiesBytes, " bytes");
+    result->error =
+        absl::StrCat("encoded properties of ", message.properties.size(),
+                     " bytes are over the limit of ", format::kMaxPropertiesBytes, " bytes");
     return false;
   }
-  absl::Status status = ValidateRecordLimits(message, options_.max_message_body_bytes);
-  if (status.ok() && RecordSize(message) + kBlankMarkerMinBytes > options_.file_size) {
-    status = absl::InvalidArgumentError(absl::StrCat("record of ", RecordSize(message),
+  absl::Status status = format::ValidateRecordLimits(message, options_.max_message_body_bytes);
+  if (status.ok() &&
+      format::RecordSize(message) + format::kBlankMarkerMinBytes > options_.file_size) {
+    status = absl::InvalidArgumentError(absl::StrCat("record of ", format::RecordSize(message),
                                                      " bytes does not fit in a commit-log file of ",
                                                      options_.file_size, " bytes"));
   }
@@ -140,7 +144,7 @@ bool CommitLog::Validate(const MessageRecord& message, AppendResult* result) con
 bool CommitLog::FitsInCurrentFile(int64_t size) const {
   return current_file_ != nullptr &&
          current_file_->remaining() - static_cast<int64_t>(staged_.size()) >=
-             size + kBlankMarkerMinBytes;
+             size + format::kBlankMarkerMinBytes;
 }
 
 absl::Status CommitLog::EnsureRoom(int64_t size) {
@@ -149,20 +153,20 @@ absl::Status CommitLog::EnsureRoom(int64_t size) {
   if (current_file_ != nullptr && !current_file_->IsFull()) {
     // Every record leaves room for a marker, so the rest is at least 8 bytes.
     int64_t rest = current_file_->remaining();
-    CHECK_GE(rest, kBlankMarkerMinBytes) << current_file_->path();
-    char marker[kBlankMarkerMinBytes];
-    EncodeBlankMarker(static_cast<int32_t>(rest), marker);
+    CHECK_GE(rest, format::kBlankMarkerMinBytes) << current_file_->path();
+    char marker[format::kBlankMarkerMinBytes];
+    format::EncodeBlankMarker(static_cast<int32_t>(rest), marker);
     if (absl::Status s = current_file_->Write(absl::string_view(marker, sizeof(marker))); !s.ok()) {
       RefuseAppends(absl::StrCat("writing the commit log failed: ", s.message()));
       return s;
     }
     // The file's bytes past the marker are zeros already (never written).
-    current_file_->AdvanceWritePosition(rest - kBlankMarkerMinBytes);
+    current_file_->AdvanceWritePosition(rest - format::kBlankMarkerMinBytes);
   }
   absl::StatusOr<std::shared_ptr<MappedFile>> file = queue_.GetOrCreateLastFile(queue_.MaxOffset());
   if (!file.ok()) return file.status();
   current_file_ = *std::move(file);
-  if (current_file_->remaining() < size + kBlankMarkerMinBytes) {
+  if (current_file_->remaining() < size + format::kBlankMarkerMinBytes) {
     return EnsureRoom(size);
   }
   return absl::OkStatus();
@@ -185,7 +189,7 @@ absl::Status CommitLog::WriteStaged() {
   return written;
 }
 
-std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord> messages) {
+std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const format::MessageRecord> messages) {
   std::vector<AppendResult> results(messages.size());
   if (refusing_.load(std::memory_order_acquire)) {
     std::string reason;
@@ -203,7 +207,7 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
   // in the caller's thread, so concurrent appenders do them in parallel.
   absl::InlinedVector<uint32_t, 16> tail_crcs(messages.size());
   for (size_t i = 0; i < messages.size(); ++i) {
-    if (Validate(messages[i], &results[i])) tail_crcs[i] = RecordTailCrc(messages[i]);
+    if (Validate(messages[i], &results[i])) tail_crcs[i] = format::RecordTailCrc(messages[i]);
   }
 
   absl::MutexLock lock(&put_mu_);
@@ -249,8 +253,8 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
   for (size_t i = 0; i < messages.size(); ++i) {
     AppendResult& result = results[i];
     if (result.status != AppendStatus::kOk) continue;
-    MessageRecord record = messages[i];
-    const int64_t size = RecordSize(record);
+    format::MessageRecord record = messages[i];
+    const int64_t size = format::RecordSize(record);
     // The record goes to another file: the staged ones go to this one first.
     if (!FitsInCurrentFile(size)) write_staged();
     if (refused()) break;
@@ -274,7 +278,7 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const MessageRecord>
     }
     const size_t at = staged_.size();
     staged_.resize(at + static_cast<size_t>(size));
-    EncodeRecord(record, tail_crcs[i], staged_.data() + at);
+    format::EncodeRecord(record, tail_crcs[i], staged_.data() + at);
     staged_records.push_back(i);
     result.physical_offset = record.physical_offset;
     result.queue_offset = record.queue_offset;
@@ -313,13 +317,14 @@ namespace {
 // (nothing damaged is served, in any form), DATA_LOSS naming what is there if
 // not.
 absl::Status CheckCopiedRecord(absl::string_view copy, int32_t size, int64_t physical_offset) {
-  DecodedRecord decoded = DecodeRecord(copy, /*check_crc=*/true);
-  if (decoded.kind == RecordKind::kMessage && decoded.size == size) return absl::OkStatus();
-  return absl::DataLossError(absl::StrCat(
-      "no ", size, "-byte record at commit-log offset ", physical_offset, ": ",
-      decoded.kind == RecordKind::kMessage
-          ? absl::StrCat("the record there is ", decoded.size, " bytes")
-          : (decoded.kind == RecordKind::kBlank ? "an end-of-file marker" : decoded.error)));
+  format::DecodedRecord decoded = format::DecodeRecord(copy, /*check_crc=*/true);
+  if (decoded.kind == format::RecordKind::kMessage && decoded.size == size) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrCat("no ", size, "-byte record at commit-log offset ", physical_offset, ": ",
+                   decoded.kind == format::RecordKind::kMessage
+                       ? absl::StrCat("the record there is ", decoded.size, " bytes")
+                       : (decoded.kind == format::RecordKind::kBlank ? "an end-of-file marker"
+                                                                     : decoded.error)));
 }
 
 }  // namespace
@@ -396,17 +401,17 @@ LogEntry CommitLog::ReadNext(int64_t offset, bool check_crc) const {
   const int64_t pos = offset - file->start_offset();
   absl::string_view data = file->Read(pos, file->file_size() - pos);
   if (data.empty()) return entry;
-  DecodedRecord decoded = DecodeRecord(data, check_crc);
+  format::DecodedRecord decoded = format::DecodeRecord(data, check_crc);
   switch (decoded.kind) {
-    case RecordKind::kBlank:
+    case format::RecordKind::kBlank:
       entry.kind = LogEntryKind::kNextFile;
       entry.next_offset = file->end_offset();
       return entry;
-    case RecordKind::kMessage:
+    case format::RecordKind::kMessage:
       entry.kind = LogEntryKind::kRecord;
       entry.next_offset = offset + decoded.size;
       break;
-    case RecordKind::kCorrupt:
+    case format::RecordKind::kCorrupt:
       entry.kind = LogEntryKind::kCorrupt;
       break;
   }
@@ -431,15 +436,16 @@ absl::StatusOr<LogChunk> CommitLog::ReadChunk(int64_t offset, int64_t max_bytes)
   int64_t pos = begin;
   // Only the size and magic of each record are read here: the slave verifies
   // every record's CRC anyway, so the master does not pay for it twice.
-  while (pos + kBlankMarkerMinBytes <= written) {
-    absl::string_view header = file->Read(pos, kBlankMarkerMinBytes);
-    const uint32_t magic = LoadBigEndian32(header.data() + kMagicCodeOffset);
-    const int64_t size = LoadBigEndian32(header.data() + kTotalSizeOffset);
-    if (magic == kBlankMagicCode) {
+  while (pos + format::kBlankMarkerMinBytes <= written) {
+    absl::string_view header = file->Read(pos, format::kBlankMarkerMinBytes);
+    const uint32_t magic = format::LoadBigEndian32(header.data() + format::kMagicCodeOffset);
+    const int64_t size = format::LoadBigEndian32(header.data() + format::kTotalSizeOffset);
+    if (magic == format::kBlankMagicCode) {
       pos = file->file_size();
       break;
     }
-    if (magic != kMessageMagicCode || size < kRecordFixedBytes || pos + size > written) {
+    if (magic != format::kMessageMagicCode || size < format::kRecordFixedBytes ||
+        pos + size > written) {
       return absl::DataLossError(absl::StrCat("no record at commit-log offset ",
                                               file->start_offset() + pos, " (", file->path(),
                                               " position ", pos, ")"));
@@ -467,9 +473,9 @@ absl::StatusOr<int64_t> CommitLog::AppendRaw(int64_t offset, absl::string_view d
   // Check every record before writing a byte: a bad chunk leaves no trace.
   int64_t last_store_timestamp_ms = 0;
   for (int64_t pos = 0; pos < size;) {
-    DecodedRecord decoded = DecodeRecord(data.substr(pos), /*check_crc=*/true);
+    format::DecodedRecord decoded = format::DecodeRecord(data.substr(pos), /*check_crc=*/true);
     const int64_t at = offset + pos;
-    if (decoded.kind == RecordKind::kBlank) {
+    if (decoded.kind == format::RecordKind::kBlank) {
       if (file_pos + size != options_.file_size) {
         return absl::DataLossError(absl::StrCat("replicated chunk at offset ", offset,
                                                 ": blank marker at offset ", at,
@@ -477,7 +483,7 @@ absl::StatusOr<int64_t> CommitLog::AppendRaw(int64_t offset, absl::string_view d
       }
       break;
     }
-    if (decoded.kind == RecordKind::kCorrupt) {
+    if (decoded.kind == format::RecordKind::kCorrupt) {
       return absl::DataLossError(absl::StrCat("replicated chunk at offset ", offset,
                                               ": corrupt record at offset ", at, ": ",
                                               decoded.error != nullptr ? decoded.error : "?"));
@@ -547,7 +553,7 @@ absl::StatusOr<uint32_t> CommitLog::RangeCrc(int64_t begin, int64_t end) const {
     return absl::NotFoundError(
         absl::StrCat("commit-log range [", begin, ", ", end, ") is past the written data"));
   }
-  return Crc32(0, bytes.data(), bytes.size());
+  return format::Crc32(0, bytes.data(), bytes.size());
 }
 
 void CommitLog::RefuseAppends(std::string reason) {

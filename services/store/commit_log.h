@@ -3,8 +3,9 @@
 // gets, under one lock, its physical offset (its byte offset in the log), the
 // next offset of its topic/queue, and its store timestamp.
 //
-// Records are in the format of message_format.h; a record that does not fit in
-// the rest of a file is preceded by a blank marker and goes to the next file.
+// Records are in the format of common/format/record_format.h; a record that
+// does not fit in the rest of a file is preceded by a blank marker and goes to
+// the next file.
 //
 // Thread-safety: AppendBatch, the readers, the offset getters and the
 // queue-offset table calls are safe from any thread. Load and Recover must run
@@ -29,26 +30,27 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "common/condition_log.h"
+#include "common/format/record_format.h"
+#include "common/units.h"
 #include "services/store/mapped_file.h"
 #include "services/store/mapped_file_allocator.h"
 #include "services/store/mapped_file_queue.h"
-#include "services/store/message_format.h"
 
 namespace mq::store {
 
 // RocketMQ's mappedFileSizeCommitLog.
-inline constexpr int64_t kDefaultCommitLogFileSizeBytes = int64_t{1} << 30;
+inline constexpr int64_t kDefaultCommitLogFileSizeBytes = 1_GiB;
 // Under asynchronous flushing, appends of at least this many bytes (a batch)
 // are written with pwrite and the rest are copied into the mapping. Measured
 // in benchmarks/README.md (issue 9).
-inline constexpr size_t kWriteThroughBytes = 16 * 1024;
+inline constexpr size_t kWriteThroughBytes = 16_KiB;
 
 struct CommitLogOptions {
   // Usually <root>/commitlog.
   std::string dir;
   int64_t file_size = kDefaultCommitLogFileSizeBytes;
   // RocketMQ's maxMessageSize (of the body).
-  int64_t max_message_body_bytes = kDefaultMaxMessageBodyBytes;
+  int64_t max_message_body_bytes = format::kDefaultMaxMessageBodyBytes;
   // Prepares the next file ahead of need; not owned; nullptr creates files
   // synchronously on roll-over.
   MappedFileAllocator* allocator = nullptr;
@@ -88,7 +90,7 @@ struct AppendResult {
 struct RecordRef {
   std::shared_ptr<MappedFile> file;
   int64_t offset = 0;
-  DecodedRecord record;
+  format::DecodedRecord record;
 };
 
 // What ReadNext found at an offset.
@@ -142,7 +144,7 @@ class CommitLog {
       ABSL_LOCKS_EXCLUDED(put_mu_);
   absl::StatusOr<int64_t> Recover(
       int64_t start_file_offset, bool check_crc,
-      absl::FunctionRef<void(int64_t offset, const MessageRecord& record)> visitor)
+      absl::FunctionRef<void(int64_t offset, const format::MessageRecord& record)> visitor)
       ABSL_LOCKS_EXCLUDED(put_mu_);
 
   // The start offset of the third-to-last file (or the first file), where
@@ -156,7 +158,7 @@ class CommitLog {
   // fails alone; the others are still stored. PREPARED and ROLLBACK
   // transaction messages get queue offset 0 and do not advance their queue.
   // Returns one result per message, in order. Nothing is flushed here.
-  std::vector<AppendResult> AppendBatch(absl::Span<const MessageRecord> messages)
+  std::vector<AppendResult> AppendBatch(absl::Span<const format::MessageRecord> messages)
       ABSL_LOCKS_EXCLUDED(put_mu_);
 
   // The message stored at `physical_offset`: NOT_FOUND if the offset is past
@@ -278,7 +280,7 @@ class CommitLog {
                                                           int64_t size) const;
   // Validates a message; fills `result` and returns false if it cannot be
   // stored.
-  bool Validate(const MessageRecord& message, AppendResult* result) const;
+  bool Validate(const format::MessageRecord& message, AppendResult* result) const;
   // Whether a record of `size` bytes and a blank marker fit in the current
   // file after what is staged.
   bool FitsInCurrentFile(int64_t size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(put_mu_);

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/format/property_keys.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "testing/mapped_files.h"
 #include "testing/temp_dir.h"
@@ -21,7 +23,7 @@
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 CommitLogOptions Options(const std::string& dir) {
   CommitLogOptions options;
@@ -38,16 +40,16 @@ struct TestMessage {
   int32_t queue_id = 0;
   int32_t sys_flag = 0;
 
-  MessageRecord Record() const {
-    MessageRecord r;
+  format::MessageRecord Record() const {
+    format::MessageRecord r;
     r.topic = topic;
     r.body = body;
     r.properties = properties;
     r.queue_id = queue_id;
     r.sys_flag = sys_flag;
     r.born_timestamp_ms = 1700000000000;
-    r.born_host = HostAddress{0x0A000001, 4000};
-    r.store_host = HostAddress{0x7F000001, 10911};
+    r.born_host = format::HostAddress{0x0A000001, 4000};
+    r.store_host = format::HostAddress{0x7F000001, 10911};
     return r;
   }
 };
@@ -61,15 +63,15 @@ TestMessage Message(std::string body, int32_t queue_id = 0) {
 }
 
 AppendResult AppendOne(CommitLog& log, const TestMessage& m) {
-  MessageRecord record = m.Record();
+  format::MessageRecord record = m.Record();
   std::vector<AppendResult> results = log.AppendBatch(absl::MakeConstSpan(&record, 1));
   EXPECT_EQ(results.size(), 1u);
   return results[0];
 }
 
 // The records of `messages` (pointing into them).
-std::vector<MessageRecord> RecordsOf(const std::vector<TestMessage>& messages) {
-  std::vector<MessageRecord> records;
+std::vector<format::MessageRecord> RecordsOf(const std::vector<TestMessage>& messages) {
+  std::vector<format::MessageRecord> records;
   for (const TestMessage& m : messages) records.push_back(m.Record());
   return records;
 }
@@ -159,7 +161,7 @@ TEST(CommitLogTest, AppendAssignsOffsetsAndReadsBack) {
   AppendResult c = AppendOne(log, Message("third", 0));
   ASSERT_EQ(a.status, AppendStatus::kOk) << a.error;
   EXPECT_EQ(a.physical_offset, 0);
-  EXPECT_EQ(a.size, kRecordFixedBytes + 5 + 9 + 9);
+  EXPECT_EQ(a.size, format::kRecordFixedBytes + 5 + 9 + 9);
   EXPECT_EQ(b.physical_offset, a.size);
   EXPECT_EQ(c.physical_offset, a.size + b.size);
   EXPECT_EQ(a.queue_offset, 0);
@@ -173,14 +175,14 @@ TEST(CommitLogTest, AppendAssignsOffsetsAndReadsBack) {
 
   absl::StatusOr<RecordRef> read = log.ReadRecord(c.physical_offset, /*check_crc=*/true);
   ASSERT_TRUE(read.ok()) << read.status();
-  const MessageRecord& m = read->record.message;
+  const format::MessageRecord& m = read->record.message;
   EXPECT_EQ(m.body, "third");
   EXPECT_EQ(m.topic, "TopicTest");
   EXPECT_EQ(m.queue_offset, 1);
   EXPECT_EQ(m.physical_offset, c.physical_offset);
   EXPECT_EQ(m.store_timestamp_ms, c.store_timestamp_ms);
-  EXPECT_EQ(m.born_host, (HostAddress{0x0A000001, 4000}));
-  EXPECT_EQ(FindProperty(m.properties, kPropertyTags), "TagA");
+  EXPECT_EQ(m.born_host, (format::HostAddress{0x0A000001, 4000}));
+  EXPECT_EQ(format::FindProperty(m.properties, format::kPropertyTags), "TagA");
 }
 
 TEST(CommitLogTest, FlushReportsTheStoreTimeOfFlushedData) {
@@ -221,8 +223,8 @@ TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
   absl::string_view copied = absl::string_view(out).substr(6);
   ASSERT_EQ(copied.size(), static_cast<size_t>(first[0].size + first[1].size + first[2].size));
   for (int i = 0; i < 3; ++i) {
-    DecodedRecord decoded = DecodeRecord(copied, /*check_crc=*/true);
-    ASSERT_EQ(decoded.kind, RecordKind::kMessage) << decoded.error;
+    format::DecodedRecord decoded = format::DecodeRecord(copied, /*check_crc=*/true);
+    ASSERT_EQ(decoded.kind, format::RecordKind::kMessage) << decoded.error;
     EXPECT_EQ(decoded.message.physical_offset, first[i].physical_offset);
     EXPECT_EQ(std::string(decoded.message.body).substr(0, 3), absl::StrCat("m-", i));
     copied.remove_prefix(decoded.size);
@@ -306,8 +308,8 @@ TEST(CommitLogTest, InvalidMessagesFailAlone) {
   ASSERT_TRUE(log.Load().ok());
   std::vector<TestMessage> in(6, Message("ok"));
   in[1].body = "";
-  in[2].topic = std::string(kMaxTopicBytes + 1, 't');
-  in[3].properties = std::string(kMaxPropertiesBytes + 1, 'p');
+  in[2].topic = std::string(format::kMaxTopicBytes + 1, 't');
+  in[3].properties = std::string(format::kMaxPropertiesBytes + 1, 'p');
   in[4].body = std::string(kFileSize, 'b');  // under 4 MiB but over a file
   std::vector<AppendResult> results = log.AppendBatch(RecordsOf(in));
   ASSERT_EQ(results.size(), 6u);
@@ -347,7 +349,7 @@ TEST(CommitLogTest, RollsOverWithBlankMarker) {
     EXPECT_EQ(r.queue_offset, static_cast<int64_t>(i));
     // No record straddles a file boundary, and a marker always fits after one.
     EXPECT_EQ(r.physical_offset / kFileSize, (r.physical_offset + r.size - 1) / kFileSize);
-    EXPECT_GE(kFileSize - (r.physical_offset + r.size) % kFileSize, kBlankMarkerMinBytes);
+    EXPECT_GE(kFileSize - (r.physical_offset + r.size) % kFileSize, format::kBlankMarkerMinBytes);
     starts.insert(r.physical_offset / kFileSize);
   }
   EXPECT_EQ(starts.size(), 4u);
@@ -391,7 +393,7 @@ TEST_P(CommitLogWriteThroughTest, LargeBatchesAndSingleAppendsRollOverTogether) 
       body.resize(1000, '.');
       batch.push_back(Message(body));
     }
-    std::vector<MessageRecord> records = RecordsOf(batch);
+    std::vector<format::MessageRecord> records = RecordsOf(batch);
     std::vector<AppendResult> appended = log.AppendBatch(records);
     for (const AppendResult& r : appended) {
       ASSERT_EQ(r.status, AppendStatus::kOk) << r.error;
@@ -435,7 +437,7 @@ TEST_P(CommitLogWriteThroughTest, RecoversWhatLargeBatchesWrote) {
     ASSERT_TRUE(log.Load().ok());
     std::vector<TestMessage> batch;
     for (int i = 0; i < 40; ++i) batch.push_back(Message(std::string(1000, 'b')));
-    std::vector<MessageRecord> records = RecordsOf(batch);
+    std::vector<format::MessageRecord> records = RecordsOf(batch);
     for (int round = 0; round < 5; ++round) {
       for (const AppendResult& r : log.AppendBatch(records)) {
         ASSERT_EQ(r.status, AppendStatus::kOk) << r.error;
@@ -479,7 +481,7 @@ TEST_P(CommitLogWriteThroughTest, AFailedWriteFailsItsRecordsAndLosesNothing) {
     // 20 records of ~1 KiB: one pwrite in both modes.
     std::vector<TestMessage> batch;
     for (int i = 0; i < 20; ++i) batch.push_back(Message(std::string(1000, 'f')));
-    std::vector<MessageRecord> records = RecordsOf(batch);
+    std::vector<format::MessageRecord> records = RecordsOf(batch);
     {
       FileSizeLimit limit(end);
       for (const AppendResult& r : log.AppendBatch(records)) {
@@ -537,11 +539,11 @@ TEST(CommitLogTest, TransactionHalfMessagesTakeNoQueueOffset) {
   CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
   TestMessage prepared = Message("half");
-  prepared.sys_flag = kSysFlagTransactionPreparedType;
+  prepared.sys_flag = format::kSysFlagTransactionPreparedType;
   TestMessage rollback = Message("rollback");
-  rollback.sys_flag = kSysFlagTransactionRollbackType;
+  rollback.sys_flag = format::kSysFlagTransactionRollbackType;
   TestMessage commit = Message("commit");
-  commit.sys_flag = kSysFlagTransactionCommitType;
+  commit.sys_flag = format::kSysFlagTransactionCommitType;
   EXPECT_EQ(AppendOne(log, Message("a")).queue_offset, 0);
   EXPECT_EQ(AppendOne(log, prepared).queue_offset, 0);
   EXPECT_EQ(AppendOne(log, rollback).queue_offset, 0);
@@ -587,7 +589,7 @@ TEST(CommitLogTest, ConcurrentAppendsGetUniqueDenseOffsets) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         TestMessage m = Message(absl::StrCat("t", t, "-", i, std::string(200, '.')), t % 2);
-        MessageRecord records[2] = {m.Record(), m.Record()};
+        format::MessageRecord records[2] = {m.Record(), m.Record()};
         for (AppendResult& r : log.AppendBatch(records)) results[t].push_back(r);
       }
     });
@@ -624,7 +626,7 @@ TEST(CommitLogRecoveryTest, CleanReopenKeepsEverything) {
   EXPECT_EQ(log.NormalRecoveryStartOffset(), 0);
   int visited = 0;
   absl::StatusOr<int64_t> recovered =
-      log.Recover(0, true, [&](int64_t offset, const MessageRecord& r) {
+      log.Recover(0, true, [&](int64_t offset, const format::MessageRecord& r) {
         EXPECT_EQ(r.physical_offset, offset);
         EXPECT_EQ(r.queue_offset, visited);
         ++visited;
@@ -701,7 +703,8 @@ TEST(CommitLogRecoveryTest, CutsAtBitFlippedRecordAndDeletesLaterFiles) {
   // One bit of the queue offset of record 70 (in the second file) flipped.
   const AppendResult& bad = results[70];
   ASSERT_EQ(bad.physical_offset / kFileSize, 1);
-  FlipByte(FilePath(dir, kFileSize), bad.physical_offset - kFileSize + kQueueOffsetOffset + 7);
+  FlipByte(FilePath(dir, kFileSize),
+           bad.physical_offset - kFileSize + format::kQueueOffsetOffset + 7);
 
   {
     // Without the CRC check a header flip goes unnoticed by the structure checks.
@@ -840,7 +843,7 @@ TEST(CommitLogReplicationTest, ChunkHoldsAtLeastOneRecordAndStopsAtFileEnd) {
   absl::StatusOr<LogChunk> one = master.ReadChunk(0, 1);
   ASSERT_TRUE(one.ok()) << one.status();
   EXPECT_EQ(static_cast<int64_t>(one->data.size()), results[0].size);
-  absl::StatusOr<LogChunk> all = master.ReadChunk(results[1].physical_offset, 1 << 30);
+  absl::StatusOr<LogChunk> all = master.ReadChunk(results[1].physical_offset, 1_GiB);
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->offset + static_cast<int64_t>(all->data.size()), kFileSize);
   absl::StatusOr<LogChunk> mid = master.ReadChunk(results[0].physical_offset + 1, 4096);
@@ -912,7 +915,7 @@ TEST(CommitLogReplicationTest, CorruptChunkIsRefusedWhole) {
   ASSERT_TRUE(master.Load().ok());
   ASSERT_TRUE(slave.Load().ok());
   std::vector<AppendResult> results = AppendMany(master, 10, 100);
-  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 1 << 20);
+  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 1_MiB);
   ASSERT_TRUE(chunk.ok());
   const std::string good(chunk->data);
 
@@ -933,8 +936,8 @@ TEST(CommitLogReplicationTest, CorruptChunkIsRefusedWhole) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
 
   // A blank marker that does not close its file.
-  char blank[kBlankMarkerMinBytes];
-  EncodeBlankMarker(kBlankMarkerMinBytes, blank);
+  char blank[format::kBlankMarkerMinBytes];
+  format::EncodeBlankMarker(format::kBlankMarkerMinBytes, blank);
   refused = slave.AppendRaw(slave.MaxOffset(), absl::string_view(blank, sizeof(blank)));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
 
@@ -949,7 +952,7 @@ TEST(CommitLogReplicationTest, RefusedWhileAppendsAreRefused) {
   ASSERT_TRUE(master.Load().ok());
   ASSERT_TRUE(slave.Load().ok());
   AppendMany(master, 2, 100);
-  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 1 << 20);
+  absl::StatusOr<LogChunk> chunk = master.ReadChunk(0, 1_MiB);
   ASSERT_TRUE(chunk.ok());
   slave.RefuseAppends("disk full");
   EXPECT_EQ(slave.AppendRaw(0, chunk->data).status().code(), absl::StatusCode::kUnavailable);

@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/format/big_endian.h"
 #include "glog/logging.h"
-#include "services/store/big_endian.h"
 
 namespace mq::store {
 namespace {
@@ -15,17 +15,17 @@ constexpr int64_t kUnitBytes = ConsumeQueueUnit::kBytes;
 constexpr size_t kRecoverFiles = 3;
 
 void EncodeUnit(int64_t commit_log_offset, int32_t size, int64_t tag_code, char* dest) {
-  StoreBigEndian64(dest, static_cast<uint64_t>(commit_log_offset));
-  StoreBigEndian32(dest + 8, static_cast<uint32_t>(size));
-  StoreBigEndian64(dest + 12, static_cast<uint64_t>(tag_code));
+  format::StoreBigEndian64(dest, static_cast<uint64_t>(commit_log_offset));
+  format::StoreBigEndian32(dest + 8, static_cast<uint32_t>(size));
+  format::StoreBigEndian64(dest + 12, static_cast<uint64_t>(tag_code));
 }
 
 ConsumeQueueUnit DecodeUnit(int64_t queue_offset, const char* src) {
   ConsumeQueueUnit unit;
   unit.queue_offset = queue_offset;
-  unit.commit_log_offset = static_cast<int64_t>(LoadBigEndian64(src));
-  unit.size = static_cast<int32_t>(LoadBigEndian32(src + 8));
-  unit.tag_code = static_cast<int64_t>(LoadBigEndian64(src + 12));
+  unit.commit_log_offset = static_cast<int64_t>(format::LoadBigEndian64(src));
+  unit.size = static_cast<int32_t>(format::LoadBigEndian32(src + 8));
+  unit.tag_code = static_cast<int64_t>(format::LoadBigEndian64(src + 12));
   return unit;
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/format/property_keys.h"
 #include "common/validation.h"
 
 namespace mq::store {
@@ -25,14 +26,15 @@ constexpr int kRecordsPerRound = 4096;
 
 // Why no consume queue can ever take `record`, or OK. Unlike a failed file
 // creation, this does not pass with time, so such a record is skipped.
-absl::Status CheckDispatchable(const MessageRecord& record) {
+absl::Status CheckDispatchable(const format::MessageRecord& record) {
   if (absl::Status s = ValidateTopic(record.topic); !s.ok()) return s;
   return ValidateQueueId(record.queue_id);
 }
 
 bool TakesQueueOffset(int32_t sys_flag) {
-  int32_t type = sys_flag & kSysFlagTransactionTypeMask;
-  return type == kSysFlagTransactionNotType || type == kSysFlagTransactionCommitType;
+  int32_t type = sys_flag & format::kSysFlagTransactionTypeMask;
+  return type == format::kSysFlagTransactionNotType ||
+         type == format::kSysFlagTransactionCommitType;
 }
 
 }  // namespace
@@ -43,10 +45,11 @@ Dispatcher::Dispatcher(CommitLog* commit_log, ConsumeQueueTable* queues, IndexSe
 
 Dispatcher::~Dispatcher() { Stop(absl::ZeroDuration()); }
 
-absl::Status Dispatcher::DispatchRecord(const MessageRecord& record, int32_t size,
+absl::Status Dispatcher::DispatchRecord(const format::MessageRecord& record, int32_t size,
                                         std::vector<v1::QueueAdvance>* advances) {
-  absl::optional<absl::string_view> tags = FindProperty(record.properties, kPropertyTags);
-  int64_t tag_code = tags.has_value() ? TagsHashCode(*tags) : 0;
+  absl::optional<absl::string_view> tags =
+      format::FindProperty(record.properties, format::kPropertyTags);
+  int64_t tag_code = tags.has_value() ? format::TagsHashCode(*tags) : 0;
   if (TakesQueueOffset(record.sys_flag)) {
     absl::StatusOr<std::shared_ptr<ConsumeQueue>> queue =
         queues_->FindOrCreate(record.topic, record.queue_id);
@@ -71,10 +74,12 @@ absl::Status Dispatcher::DispatchRecord(const MessageRecord& record, int32_t siz
     advance->set_max_offset(record.queue_offset + 1);
     advance->set_tag_code(tag_code);
   }
-  if (index_ != nullptr &&
-      (record.sys_flag & kSysFlagTransactionTypeMask) != kSysFlagTransactionRollbackType) {
-    absl::string_view keys = FindProperty(record.properties, kPropertyKeys).value_or("");
-    absl::string_view unique_id = FindProperty(record.properties, kPropertyUniqueKey).value_or("");
+  if (index_ != nullptr && (record.sys_flag & format::kSysFlagTransactionTypeMask) !=
+                               format::kSysFlagTransactionRollbackType) {
+    absl::string_view keys =
+        format::FindProperty(record.properties, format::kPropertyKeys).value_or("");
+    absl::string_view unique_id =
+        format::FindProperty(record.properties, format::kPropertyUniqueKey).value_or("");
     if (!keys.empty() || !unique_id.empty()) {
       if (absl::Status s = index_->Put(record.topic, keys, unique_id, record.physical_offset,
                                        record.store_timestamp_ms);

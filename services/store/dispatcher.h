@@ -61,7 +61,7 @@ class Dispatcher {
   // `max_steps`; returns the steps taken, or an error (the offset stays at the
   // record that failed, to be retried).
   absl::StatusOr<int> DispatchAvailable(int max_steps);
-  absl::Status DispatchRecord(const MessageRecord& record, int32_t size,
+  absl::Status DispatchRecord(const format::MessageRecord& record, int32_t size,
                               std::vector<v1::QueueAdvance>* advances);
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
 

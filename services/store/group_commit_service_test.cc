@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
@@ -13,7 +14,7 @@
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 class GroupCommitServiceTest : public ::testing::Test {
  protected:

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_options.h"
 #include "common/testing/fake_clock.h"
+#include "common/units.h"
 #include "services/store/message_store.h"
 #include "services/store/store_service.h"
 #include "testing/temp_dir.h"
@@ -28,7 +29,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr int64_t kFileSize = 256 * 1024;
+constexpr int64_t kFileSize = 256_KiB;
 
 v1::AppendEntry Entry(const std::string& topic, int32_t queue_id, const std::string& body) {
   v1::AppendEntry entry;
@@ -72,7 +73,7 @@ class HaTest : public ::testing::Test {
     options.root_dir = dir;
     options.role = role;
     options.commit_log_file_size = kFileSize;
-    options.max_message_body_bytes = 64 * 1024;
+    options.max_message_body_bytes = 64_KiB;
     options.consume_queue_units_per_file = 1000;
     options.index_slot_count = 1000;
     options.index_max_entries = 4000;
@@ -80,7 +81,7 @@ class HaTest : public ::testing::Test {
     options.clock = &clock_;
     options.disk_used_ratio = [](const std::string&) -> absl::StatusOr<double> { return 0.5; };
     options.replication.broker_name = "broker-a";
-    options.replication.transfer_batch_bytes = 32 * 1024;
+    options.replication.transfer_batch_bytes = 32_KiB;
     options.replication.heartbeat_interval = absl::Milliseconds(200);
     options.replication.reconnect_backoff_min = absl::Milliseconds(50);
     options.replication.reconnect_backoff_max = absl::Milliseconds(200);

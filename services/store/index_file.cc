@@ -14,8 +14,8 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
+#include "common/format/big_endian.h"
 #include "glog/logging.h"
-#include "services/store/big_endian.h"
 
 namespace mq::store {
 namespace {
@@ -61,8 +61,8 @@ absl::Status WriteEmptyFile(const std::string& path, int64_t size, int32_t slot_
     return allocated;
   }
   char header[IndexFile::kHeaderBytes] = {};
-  StoreBigEndian32(header + kSlotCountPos, static_cast<uint32_t>(slot_count));
-  StoreBigEndian32(header + kIndexCountPos, 1);
+  format::StoreBigEndian32(header + kSlotCountPos, static_cast<uint32_t>(slot_count));
+  format::StoreBigEndian32(header + kIndexCountPos, 1);
   if (::pwrite(fd, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
     const int err = errno;
     ::close(fd);
@@ -144,10 +144,10 @@ absl::StatusOr<std::unique_ptr<IndexFile>> IndexFile::Open(const std::string& pa
   ::close(fd);
   if (mapped == MAP_FAILED) return ErrnoStatus(err, "mmap", path);
   char* base = static_cast<char*>(mapped);
-  const int64_t slot_count = static_cast<int32_t>(LoadBigEndian32(base + kSlotCountPos));
+  const int64_t slot_count = static_cast<int32_t>(format::LoadBigEndian32(base + kSlotCountPos));
   const int64_t entry_bytes = size - kHeaderBytes - kSlotBytes * slot_count;
   const int64_t max_entries = entry_bytes / kEntryBytes;
-  const int64_t next_entry = static_cast<int32_t>(LoadBigEndian32(base + kIndexCountPos));
+  const int64_t next_entry = static_cast<int32_t>(format::LoadBigEndian32(base + kIndexCountPos));
   std::string problem;
   if (slot_count <= 0) {
     problem = absl::StrCat("slot count ", slot_count);
@@ -163,11 +163,13 @@ absl::StatusOr<std::unique_ptr<IndexFile>> IndexFile::Open(const std::string& pa
   }
   auto file = absl::WrapUnique(new IndexFile(path, base, size, static_cast<int32_t>(slot_count),
                                              static_cast<int32_t>(max_entries)));
-  file->begin_timestamp_ms_ = static_cast<int64_t>(LoadBigEndian64(base + kBeginTimestampPos));
-  file->end_timestamp_ms_ = static_cast<int64_t>(LoadBigEndian64(base + kEndTimestampPos));
+  file->begin_timestamp_ms_ =
+      static_cast<int64_t>(format::LoadBigEndian64(base + kBeginTimestampPos));
+  file->end_timestamp_ms_ = static_cast<int64_t>(format::LoadBigEndian64(base + kEndTimestampPos));
   file->begin_physical_offset_ =
-      static_cast<int64_t>(LoadBigEndian64(base + kBeginPhysicalOffsetPos));
-  file->end_physical_offset_ = static_cast<int64_t>(LoadBigEndian64(base + kEndPhysicalOffsetPos));
+      static_cast<int64_t>(format::LoadBigEndian64(base + kBeginPhysicalOffsetPos));
+  file->end_physical_offset_ =
+      static_cast<int64_t>(format::LoadBigEndian64(base + kEndPhysicalOffsetPos));
   file->next_entry_ = static_cast<int32_t>(next_entry);
   return file;
 }
@@ -181,11 +183,13 @@ char* IndexFile::EntryAt(int32_t number) const {
 }
 
 void IndexFile::WriteHeader() {
-  StoreBigEndian64(base_ + kBeginTimestampPos, static_cast<uint64_t>(begin_timestamp_ms_));
-  StoreBigEndian64(base_ + kEndTimestampPos, static_cast<uint64_t>(end_timestamp_ms_));
-  StoreBigEndian64(base_ + kBeginPhysicalOffsetPos, static_cast<uint64_t>(begin_physical_offset_));
-  StoreBigEndian64(base_ + kEndPhysicalOffsetPos, static_cast<uint64_t>(end_physical_offset_));
-  StoreBigEndian32(base_ + kIndexCountPos, static_cast<uint32_t>(next_entry_));
+  format::StoreBigEndian64(base_ + kBeginTimestampPos, static_cast<uint64_t>(begin_timestamp_ms_));
+  format::StoreBigEndian64(base_ + kEndTimestampPos, static_cast<uint64_t>(end_timestamp_ms_));
+  format::StoreBigEndian64(base_ + kBeginPhysicalOffsetPos,
+                           static_cast<uint64_t>(begin_physical_offset_));
+  format::StoreBigEndian64(base_ + kEndPhysicalOffsetPos,
+                           static_cast<uint64_t>(end_physical_offset_));
+  format::StoreBigEndian32(base_ + kIndexCountPos, static_cast<uint32_t>(next_entry_));
 }
 
 absl::Status IndexFile::Add(uint32_t key_hash, int64_t physical_offset,
@@ -210,14 +214,14 @@ absl::Status IndexFile::Add(uint32_t key_hash, int64_t physical_offset,
                           std::numeric_limits<int32_t>::max());
   const int32_t number = next_entry_;
   char* slot = SlotAt(key_hash % static_cast<uint32_t>(slot_count_));
-  uint32_t prev = LoadBigEndian32(slot);
+  uint32_t prev = format::LoadBigEndian32(slot);
   if (prev >= static_cast<uint32_t>(number)) prev = 0;
   char* entry = EntryAt(number);
-  StoreBigEndian32(entry + kEntryHashPos, key_hash);
-  StoreBigEndian64(entry + kEntryPhysicalOffsetPos, static_cast<uint64_t>(physical_offset));
-  StoreBigEndian32(entry + kEntryTimeDiffPos, static_cast<uint32_t>(diff_s));
-  StoreBigEndian32(entry + kEntryPrevPos, prev);
-  StoreBigEndian32(slot, static_cast<uint32_t>(number));
+  format::StoreBigEndian32(entry + kEntryHashPos, key_hash);
+  format::StoreBigEndian64(entry + kEntryPhysicalOffsetPos, static_cast<uint64_t>(physical_offset));
+  format::StoreBigEndian32(entry + kEntryTimeDiffPos, static_cast<uint32_t>(diff_s));
+  format::StoreBigEndian32(entry + kEntryPrevPos, prev);
+  format::StoreBigEndian32(slot, static_cast<uint32_t>(number));
   next_entry_ = number + 1;
   end_timestamp_ms_ = std::max(end_timestamp_ms_, store_timestamp_ms);
   end_physical_offset_ = physical_offset;
@@ -233,20 +237,21 @@ void IndexFile::Lookup(uint32_t key_hash, int64_t begin_ms, int64_t end_ms,
   // [t, t + 999 ms].
   constexpr int64_t kSlackMs = kMillisPerSecond - 1;
   if (begin_timestamp_ms_ > end_ms || end_timestamp_ms_ + kSlackMs < begin_ms) return;
-  uint32_t number = LoadBigEndian32(SlotAt(key_hash % static_cast<uint32_t>(slot_count_)));
+  uint32_t number = format::LoadBigEndian32(SlotAt(key_hash % static_cast<uint32_t>(slot_count_)));
   // Chains only point to older entries, so every step lowers `number`.
   while (number >= 1 && number < static_cast<uint32_t>(next_entry_)) {
     const char* entry = EntryAt(static_cast<int32_t>(number));
-    if (LoadBigEndian32(entry + kEntryHashPos) == key_hash) {
+    if (format::LoadBigEndian32(entry + kEntryHashPos) == key_hash) {
       const int64_t stored_ms =
           begin_timestamp_ms_ +
-          static_cast<int64_t>(LoadBigEndian32(entry + kEntryTimeDiffPos)) * kMillisPerSecond;
+          static_cast<int64_t>(format::LoadBigEndian32(entry + kEntryTimeDiffPos)) *
+              kMillisPerSecond;
       if (stored_ms <= end_ms && stored_ms + kSlackMs >= begin_ms &&
-          !visit(static_cast<int64_t>(LoadBigEndian64(entry + kEntryPhysicalOffsetPos)))) {
+          !visit(static_cast<int64_t>(format::LoadBigEndian64(entry + kEntryPhysicalOffsetPos)))) {
         return;
       }
     }
-    const uint32_t prev = LoadBigEndian32(entry + kEntryPrevPos);
+    const uint32_t prev = format::LoadBigEndian32(entry + kEntryPrevPos);
     if (prev >= number) {
       LOG(WARNING) << "index file " << path_ << ": entry " << number << " links to " << prev
                    << "; chain cut short";
@@ -264,7 +269,7 @@ void IndexFile::TruncateByPhysicalOffset(int64_t physical_offset) {
   int32_t hi = next_entry_;
   while (lo < hi) {
     int32_t mid = lo + (hi - lo) / 2;
-    if (static_cast<int64_t>(LoadBigEndian64(EntryAt(mid) + kEntryPhysicalOffsetPos)) <
+    if (static_cast<int64_t>(format::LoadBigEndian64(EntryAt(mid) + kEntryPhysicalOffsetPos)) <
         physical_offset) {
       lo = mid + 1;
     } else {
@@ -278,9 +283,9 @@ void IndexFile::TruncateByPhysicalOffset(int64_t physical_offset) {
   for (int32_t number = 1; number <= keep; ++number) {
     char* entry = EntryAt(number);
     char* slot =
-        SlotAt(LoadBigEndian32(entry + kEntryHashPos) % static_cast<uint32_t>(slot_count_));
-    StoreBigEndian32(entry + kEntryPrevPos, LoadBigEndian32(slot));
-    StoreBigEndian32(slot, static_cast<uint32_t>(number));
+        SlotAt(format::LoadBigEndian32(entry + kEntryHashPos) % static_cast<uint32_t>(slot_count_));
+    format::StoreBigEndian32(entry + kEntryPrevPos, format::LoadBigEndian32(slot));
+    format::StoreBigEndian32(slot, static_cast<uint32_t>(number));
   }
   next_entry_ = keep + 1;
   if (keep == 0) {
@@ -290,12 +295,13 @@ void IndexFile::TruncateByPhysicalOffset(int64_t physical_offset) {
     end_physical_offset_ = 0;
   } else {
     const char* last = EntryAt(keep);
-    end_physical_offset_ = static_cast<int64_t>(LoadBigEndian64(last + kEntryPhysicalOffsetPos));
+    end_physical_offset_ =
+        static_cast<int64_t>(format::LoadBigEndian64(last + kEntryPhysicalOffsetPos));
     // The exact time of the last kept entry is lost; its second is a bound
     // that Lookup's one-second slack covers.
     end_timestamp_ms_ =
         begin_timestamp_ms_ +
-        static_cast<int64_t>(LoadBigEndian32(last + kEntryTimeDiffPos)) * kMillisPerSecond;
+        static_cast<int64_t>(format::LoadBigEndian32(last + kEntryTimeDiffPos)) * kMillisPerSecond;
   }
   WriteHeader();
   dirty_.store(true, std::memory_order_release);

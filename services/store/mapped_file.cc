@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/file_io.h"
+#include "common/units.h"
 #include "glog/logging.h"
 
 namespace mq::store {
@@ -304,7 +305,7 @@ absl::Status MappedFile::PrefaultAhead(int64_t from, int64_t end) {
 absl::Status MappedFile::CacheAhead(int64_t from, int64_t end) {
   // One readahead(2) reads at most the device's read-ahead window (128 KiB by
   // default), so the range goes in pieces of that size.
-  constexpr int64_t kPieceBytes = 128 * 1024;
+  constexpr int64_t kPieceBytes = 128_KiB;
   auto [start, stop] = PagesAhead(from, end);
   for (int64_t pos = start; pos < stop; pos += kPieceBytes) {
     size_t len = static_cast<size_t>(std::min(kPieceBytes, stop - pos));

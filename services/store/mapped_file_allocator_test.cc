@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
@@ -12,7 +13,7 @@
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 bool Exists(const std::string& dir, int64_t offset) {
   return ::access(absl::StrCat(dir, "/", OffsetToFileName(offset)).c_str(), F_OK) == 0;

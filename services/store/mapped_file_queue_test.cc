@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "services/store/mapped_file_allocator.h"
 #include "testing/mapped_files.h"
@@ -17,7 +18,7 @@
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 

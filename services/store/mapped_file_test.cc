@@ -9,13 +9,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "testing/temp_dir.h"
 
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 int64_t SizeOnDisk(const std::string& path) {
   struct stat st;

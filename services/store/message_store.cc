@@ -8,6 +8,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/format/message_ext_proto.h"
+#include "common/format/property_keys.h"
+#include "common/units.h"
 #include "common/validation.h"
 #include "services/store/pull_record_copier.h"
 #include "services/store/record_conversion.h"
@@ -18,7 +21,7 @@ namespace {
 
 constexpr int32_t kDefaultPullBatch = 32;
 constexpr int32_t kMaxPullBatch = 1024;
-constexpr int64_t kDefaultPullMaxBytes = 4 << 20;
+constexpr int64_t kDefaultPullMaxBytes = 4_MiB;
 // How many consume-queue units one read may scan for tag matches (RocketMQ's
 // maxFilterMessageCount).
 constexpr int64_t kMaxFilterUnits = 16000;
@@ -60,12 +63,12 @@ bool HasKey(absl::string_view keys, absl::string_view key) {
 
 absl::StatusOr<std::unique_ptr<MessageStore>> MessageStore::Open(MessageStoreOptions options) {
   if (options.root_dir.empty()) return absl::InvalidArgumentError("store root dir is empty");
-  if (options.commit_log_file_size < 64 * 1024) {
+  if (options.commit_log_file_size < 64_KiB) {
     return absl::InvalidArgumentError(absl::StrCat("commit log file size ",
                                                    options.commit_log_file_size,
                                                    " is below the minimum of 65536 bytes"));
   }
-  if (options.max_message_body_bytes + (64 << 10) > options.commit_log_file_size) {
+  if (options.max_message_body_bytes + 64_KiB > options.commit_log_file_size) {
     return absl::InvalidArgumentError(
         absl::StrCat("commit log file size ", options.commit_log_file_size,
                      " cannot hold a message of the max body size ", options.max_message_body_bytes,
@@ -391,7 +394,7 @@ int64_t MessageStore::AppendEntries(const v1::AppendBatchRequest& request,
   if (shut_down_.load()) return fail_all(v1::SERVICE_NOT_AVAILABLE, "the store is shutting down");
 
   std::vector<PendingRecord> pending(n);
-  std::vector<MessageRecord> records;
+  std::vector<format::MessageRecord> records;
   std::vector<int> record_entry;
   records.reserve(n);
   record_entry.reserve(n);
@@ -424,7 +427,8 @@ int64_t MessageStore::AppendEntries(const v1::AppendBatchRequest& request,
     result->set_queue_offset(a.queue_offset);
     result->set_size(a.size);
     result->set_store_timestamp_ms(a.store_timestamp_ms);
-    result->set_offset_msg_id(MakeOffsetMessageId(records[j].store_host, a.physical_offset));
+    result->set_offset_msg_id(
+        format::MakeOffsetMessageId(records[j].store_host, a.physical_offset));
     end_offset = std::max(end_offset, a.physical_offset + a.size);
   }
   if (stored == 0) return 0;
@@ -471,8 +475,7 @@ absl::Status MessageStore::ReadMessage(int64_t physical_offset, common::v1::Mess
                                        bool check_crc) const {
   absl::StatusOr<RecordRef> record = commit_log_->ReadRecord(physical_offset, check_crc);
   if (!record.ok()) return record.status();
-  ToMessageExt(record->record.message, record->record.size, out);
-  return absl::OkStatus();
+  return format::ToMessageExtProto(record->record, out);
 }
 
 absl::optional<int64_t> MessageStore::ReadBehindBytes(absl::string_view topic, int32_t queue_id,
@@ -661,7 +664,7 @@ absl::StatusOr<v1::QueryMessagesResponse> MessageStore::QueryByKey(
     common::v1::MessageExt message;
     if (!ReadMessage(offset, &message).ok()) continue;
     if (message.topic() != request.topic()) continue;
-    auto keys = message.properties().find(std::string(kPropertyKeys));
+    auto keys = message.properties().find(std::string(format::kPropertyKeys));
     if (keys == message.properties().end() || !HasKey(keys->second, request.key())) continue;
     *response.add_messages() = std::move(message);
     if (response.messages_size() >= max) break;

@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/periodic_task.h"
 #include "common/rate_counter.h"
+#include "common/units.h"
 #include "services/store/async_flusher.h"
 #include "services/store/checkpoint.h"
 #include "services/store/commit_log.h"
@@ -58,12 +59,12 @@ struct MessageStoreOptions {
   int64_t commit_log_file_size = kDefaultCommitLogFileSizeBytes;
   // Units per consume-queue file (RocketMQ: 300,000 = 6,000,000 bytes).
   int64_t consume_queue_units_per_file = 300'000;
-  int64_t max_message_body_bytes = kDefaultMaxMessageBodyBytes;
+  int64_t max_message_body_bytes = format::kDefaultMaxMessageBodyBytes;
   FlushDiskType flush_disk_type = FlushDiskType::kAsync;
   AsyncFlusherOptions async_flush;
   // Commit-log pages kept mapped ahead of the write position (LogPrefaulter),
   // topped up this often; 0 turns it off.
-  int64_t commit_log_prefault_bytes = int64_t{16} << 20;
+  int64_t commit_log_prefault_bytes = 16_MiB;
   absl::Duration commit_log_prefault_interval = absl::Milliseconds(10);
   GroupCommitOptions group_commit;
   // Consume queues are flushed this often (RocketMQ: 1 s), thoroughly every

@@ -16,10 +16,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/format/property_keys.h"
+#include "common/format/record_format.h"
 #include "common/testing/fake_clock.h"
+#include "common/units.h"
 #include "services/store/commit_log.h"
 #include "services/store/mapped_file.h"
-#include "services/store/message_format.h"
 #include "testing/small_store.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
@@ -52,8 +54,8 @@ class MessageStoreTest : public ::testing::Test {
     // Smaller commit-log files than the common small store, so tests roll
     // files with a few messages.
     MessageStoreOptions options = testing::SmallStoreOptions(dir_);
-    options.commit_log_file_size = 256 * 1024;
-    options.max_message_body_bytes = 64 * 1024;
+    options.commit_log_file_size = 256_KiB;
+    options.max_message_body_bytes = 64_KiB;
     options.clock = &clock_;
     options.disk_used_ratio = [this](const std::string&) -> absl::StatusOr<double> {
       return disk_ratio_.load();
@@ -198,13 +200,13 @@ TEST_F(MessageStoreTest, ReadStatusesFollowRocketMq) {
 TEST_F(MessageStoreTest, TagFilterSkipsOtherTags) {
   std::unique_ptr<MessageStore> store = OpenStore(Options());
   Append(store.get(), {Entry("T", 0, "1", "A"), Entry("T", 0, "2", "B"), Entry("T", 0, "3", "A")});
-  v1::GetMessagesResponse got = Get(store.get(), "T", 0, 0, 32, {TagsHashCode("A")});
+  v1::GetMessagesResponse got = Get(store.get(), "T", 0, 0, 32, {format::TagsHashCode("A")});
   ASSERT_EQ(got.status(), v1::FOUND);
   ASSERT_EQ(got.messages_size(), 2);
   EXPECT_EQ(got.messages(0).body(), "1");
   EXPECT_EQ(got.messages(1).body(), "3");
   EXPECT_EQ(got.next_begin_offset(), 3);
-  v1::GetMessagesResponse none = Get(store.get(), "T", 0, 0, 32, {TagsHashCode("C")});
+  v1::GetMessagesResponse none = Get(store.get(), "T", 0, 0, 32, {format::TagsHashCode("C")});
   EXPECT_EQ(none.status(), v1::NO_MATCHED_MESSAGE);
   EXPECT_EQ(none.next_begin_offset(), 3);
 }
@@ -213,14 +215,15 @@ TEST_F(MessageStoreTest, TagFilterSkipsOtherTags) {
 // `fields`.
 void ExpectRecordsAre(absl::string_view records, const v1::GetMessagesResponse& fields) {
   for (const common::v1::MessageExt& expected : fields.messages()) {
-    DecodedRecord decoded = DecodeRecord(records, /*check_crc=*/true);
-    ASSERT_EQ(decoded.kind, RecordKind::kMessage) << decoded.error;
+    format::DecodedRecord decoded = format::DecodeRecord(records, /*check_crc=*/true);
+    ASSERT_EQ(decoded.kind, format::RecordKind::kMessage) << decoded.error;
     EXPECT_EQ(decoded.size, expected.store_size());
     EXPECT_EQ(decoded.message.body, expected.body());
     EXPECT_EQ(decoded.message.queue_offset, expected.queue_offset());
     EXPECT_EQ(decoded.message.physical_offset, expected.commit_log_offset());
-    EXPECT_EQ(FindProperty(decoded.message.properties, kPropertyUniqueKey).value_or(""),
-              expected.msg_id());
+    EXPECT_EQ(
+        format::FindProperty(decoded.message.properties, format::kPropertyUniqueKey).value_or(""),
+        expected.msg_id());
     records.remove_prefix(decoded.size);
   }
   EXPECT_TRUE(records.empty());
@@ -230,7 +233,7 @@ TEST_F(MessageStoreTest, StoredRecordsAreTheMessagesAsWritten) {
   std::unique_ptr<MessageStore> store = OpenStore(Options());
   Append(store.get(), {Entry("T", 0, "first", "A", "", "U1"), Entry("T", 0, "second", "B"),
                        Entry("T", 0, "third", "A", "", "U3"), Entry("T", 1, "other", "A")});
-  const std::vector<int64_t> tag_a = {TagsHashCode("A")};
+  const std::vector<int64_t> tag_a = {format::TagsHashCode("A")};
   v1::GetMessagesResponse fields = Get(store.get(), "T", 0, 0, 32, tag_a);
   v1::GetMessagesResponse records = Get(store.get(), "T", 0, 0, 32, tag_a, true);
   ASSERT_EQ(records.status(), v1::FOUND);
@@ -271,7 +274,7 @@ TEST_F(MessageStoreTest, StoredRecordsOfBatchesAreServedWhole) {
     ExpectRecordsAre(records.records(), fields);
   }
   // The byte limit ends a run at a whole record.
-  v1::GetMessagesResponse limited = Get(store.get(), "T", 0, 0, 64, {}, true, 20 * 1024);
+  v1::GetMessagesResponse limited = Get(store.get(), "T", 0, 0, 64, {}, true, 20_KiB);
   v1::GetMessagesResponse fields = Get(store.get(), "T", 0, 0, limited.message_count());
   EXPECT_GT(limited.message_count(), 10);
   EXPECT_LT(limited.message_count(), 21);
@@ -284,8 +287,8 @@ TEST_F(MessageStoreTest, BadInputGetsClearErrorsAndStoresNothingBad) {
   v1::AppendEntry bad_host = Entry("T", 0, "x");
   bad_host.set_born_host("not-a-host");
   v1::AppendBatchResponse response =
-      Append(store.get(), {Entry("T", 0, std::string(64 * 1024 + 1, 'x')), Entry("T", 0, ""),
-                           bad_host, Entry(std::string(128, 't'), 0, "x"), Entry("T", 0, "good")});
+      Append(store.get(), {Entry("T", 0, std::string(64_KiB + 1, 'x')), Entry("T", 0, ""), bad_host,
+                           Entry(std::string(128, 't'), 0, "x"), Entry("T", 0, "good")});
   ASSERT_EQ(response.results_size(), 5);
   EXPECT_EQ(response.results(0).status(), v1::MESSAGE_ILLEGAL);
   EXPECT_THAT(response.results(0).error(), HasSubstr("body"));
@@ -342,7 +345,7 @@ TEST_F(MessageStoreTest, AppendsTheStoreCannotServeAreRefusedAndChangeNothing) {
   EXPECT_EQ(store->max_physical_offset(), end);
   // A compressed body is a flag the store implements.
   v1::AppendEntry compressed = Entry("T", 0, "zz");
-  compressed.set_sys_flag(kSysFlagCompressed);
+  compressed.set_sys_flag(format::kSysFlagCompressed);
   EXPECT_EQ(Append(store.get(), {compressed}).results(0).status(), v1::PUT_OK);
 
   EXPECT_EQ(Append(store.get(), {Entry("T", 1, "after")}).results(0).status(), v1::PUT_OK);
@@ -365,7 +368,7 @@ TEST_F(MessageStoreTest, AnUndispatchableRecordInTheLogIsSkippedAndTheStoreStart
     log_options.max_message_body_bytes = Options().max_message_body_bytes;
     CommitLog log(log_options);
     ASSERT_TRUE(log.Load().ok());
-    std::vector<MessageRecord> records(3);
+    std::vector<format::MessageRecord> records(3);
     const char* topics[] = {"T", " ", "T"};
     const int32_t queue_ids[] = {0, 0, -1};
     for (int i = 0; i < 3; ++i) {
@@ -620,7 +623,7 @@ class RetentionTest : public MessageStoreTest {
     return absl::FromCivil(absl::CivilSecond(2031, 3, 11, hour, 0, 0), absl::LocalTimeZone());
   }
 
-  static constexpr int64_t kFileSize = 256 * 1024;
+  static constexpr int64_t kFileSize = 256_KiB;
 };
 
 TEST_F(RetentionTest, ExpiredFilesWaitForTheDeleteHour) {

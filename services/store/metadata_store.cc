@@ -16,10 +16,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
+#include "common/format/big_endian.h"
+#include "common/units.h"
 #include "common/validation.h"
 #include "glog/logging.h"
 #include "proto/store.pb.h"
-#include "services/store/big_endian.h"
 
 namespace mq::store {
 namespace {
@@ -37,7 +38,7 @@ constexpr size_t kHeaderBytes = 20;
 uint32_t Crc32(absl::string_view data) {
   uLong crc = crc32(0L, Z_NULL, 0);
   // zlib takes a uInt length; feed large bodies in chunks.
-  constexpr size_t kChunkBytes = 1 << 30;
+  constexpr size_t kChunkBytes = 1_GiB;
   while (!data.empty()) {
     size_t n = std::min(data.size(), kChunkBytes);
     crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(n));
@@ -61,9 +62,9 @@ std::string Encode(const std::map<std::string, std::string, std::less<>>& table)
   body.SerializeToString(&payload);
   std::string file(kHeaderBytes, '\0');
   std::memcpy(file.data(), kMagic, sizeof(kMagic));
-  StoreBigEndian32(file.data() + 4, kFormatVersion);
-  StoreBigEndian64(file.data() + 8, payload.size());
-  StoreBigEndian32(file.data() + 16, Crc32(payload));
+  format::StoreBigEndian32(file.data() + 4, kFormatVersion);
+  format::StoreBigEndian64(file.data() + 8, payload.size());
+  format::StoreBigEndian32(file.data() + 16, Crc32(payload));
   file += payload;
   return file;
 }
@@ -76,17 +77,17 @@ absl::StatusOr<std::map<std::string, std::string, std::less<>>> Decode(absl::str
   if (std::memcmp(file.data(), kMagic, sizeof(kMagic)) != 0) {
     return absl::DataLossError("bad magic");
   }
-  uint64_t version = LoadBigEndian32(file.data() + 4);
+  uint64_t version = format::LoadBigEndian32(file.data() + 4);
   if (version != kFormatVersion) {
     return absl::DataLossError(absl::StrCat("unknown format version ", version));
   }
-  uint64_t length = LoadBigEndian64(file.data() + 8);
+  uint64_t length = format::LoadBigEndian64(file.data() + 8);
   if (length != file.size() - kHeaderBytes) {
     return absl::DataLossError(absl::StrCat(
         "body length ", length, " but ", file.size() - kHeaderBytes, " bytes follow the header"));
   }
   absl::string_view payload = file.substr(kHeaderBytes);
-  if (LoadBigEndian32(file.data() + 16) != Crc32(payload)) {
+  if (format::LoadBigEndian32(file.data() + 16) != Crc32(payload)) {
     return absl::DataLossError("checksum mismatch");
   }
   v1::ListMetadataResponse body;

@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
 #include "absl/types/span.h"
+#include "common/units.h"
 
 namespace mq::store {
 
@@ -37,7 +38,7 @@ namespace mq::store {
 // and at most 32 MiB of keys and values per batch (the whole table is
 // rewritten on every Put, so it must stay small).
 inline constexpr size_t kMaxMetadataKeyBytes = 255;
-inline constexpr size_t kMaxMetadataBatchBytes = size_t{32} << 20;
+inline constexpr size_t kMaxMetadataBatchBytes = 32_MiB;
 
 // INVALID_ARGUMENT naming the rule a key breaks.
 absl::Status ValidateMetadataKey(absl::string_view key);

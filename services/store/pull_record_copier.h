@@ -20,6 +20,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "common/units.h"
 #include "services/store/commit_log.h"
 #include "services/store/consume_queue.h"
 
@@ -27,7 +28,7 @@ namespace mq::store {
 
 // Below this many bytes a run is copied through the mapping: a read's
 // system call costs about as much as copying a few cold records.
-inline constexpr int64_t kMinReadRunBytes = 16 * 1024;
+inline constexpr int64_t kMinReadRunBytes = 16_KiB;
 
 class PullRecordCopier {
  public:

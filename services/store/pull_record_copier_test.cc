@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/units.h"
 #include "gtest/gtest.h"
 #include "testing/mapped_files.h"
 #include "testing/temp_dir.h"
@@ -12,7 +13,7 @@
 namespace mq::store {
 namespace {
 
-constexpr int64_t kFileSize = 64 * 1024;
+constexpr int64_t kFileSize = 64_KiB;
 
 class PullRecordCopierTest : public ::testing::Test {
  protected:
@@ -26,13 +27,13 @@ class PullRecordCopierTest : public ::testing::Test {
 
   // Appends one message per body in one batch; the units that point at them.
   std::vector<ConsumeQueueUnit> Append(const std::vector<std::string>& bodies) {
-    std::vector<MessageRecord> records;
+    std::vector<format::MessageRecord> records;
     for (const std::string& body : bodies) {
-      MessageRecord r;
+      format::MessageRecord r;
       r.topic = "T";
       r.body = body;
-      r.born_host = HostAddress{0x0A000001, 4000};
-      r.store_host = HostAddress{0x7F000001, 10911};
+      r.born_host = format::HostAddress{0x0A000001, 4000};
+      r.store_host = format::HostAddress{0x7F000001, 10911};
       records.push_back(r);
     }
     std::vector<ConsumeQueueUnit> units;

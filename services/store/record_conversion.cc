@@ -8,9 +8,10 @@ namespace mq::store {
 
 namespace {
 
-absl::Status ParseOptionalHost(absl::string_view what, const std::string& text, HostAddress* out) {
+absl::Status ParseOptionalHost(absl::string_view what, const std::string& text,
+                               format::HostAddress* out) {
   if (text.empty()) return absl::OkStatus();
-  absl::StatusOr<HostAddress> host = ParseHostAddress(text);
+  absl::StatusOr<format::HostAddress> host = format::ParseHostAddress(text);
   if (!host.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", host.status().message()));
   }
@@ -23,10 +24,10 @@ absl::Status ParseOptionalHost(absl::string_view what, const std::string& text, 
 absl::Status ValidateAppendEntry(const v1::AppendEntry& entry) {
   if (absl::Status s = ValidateTopic(entry.message().topic()); !s.ok()) return s;
   if (absl::Status s = ValidateQueueId(entry.queue_id()); !s.ok()) return s;
-  if ((entry.sys_flag() & ~kSysFlagsAccepted) != 0) {
+  if ((entry.sys_flag() & ~format::kSysFlagsAccepted) != 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "sys_flag 0x%x has bits this store does not implement (accepted: 0x%x, compressed body)",
-        static_cast<uint32_t>(entry.sys_flag()), kSysFlagsAccepted));
+        static_cast<uint32_t>(entry.sys_flag()), format::kSysFlagsAccepted));
   }
   if (entry.born_timestamp_ms() < 0) {
     return absl::InvalidArgumentError(
@@ -45,12 +46,12 @@ absl::Status ToPendingRecord(const v1::AppendEntry& entry, PendingRecord* out) {
   // A protobuf map iterates in no fixed order; sort so equal messages encode equally.
   std::map<std::string, std::string> sorted(message.properties().begin(),
                                             message.properties().end());
-  absl::StatusOr<std::string> properties = EncodeProperties(sorted);
+  absl::StatusOr<std::string> properties = format::EncodeProperties(sorted);
   if (!properties.ok()) return properties.status();
   out->properties = *std::move(properties);
 
-  MessageRecord& record = out->record;
-  record = MessageRecord();
+  format::MessageRecord& record = out->record;
+  record = format::MessageRecord();
   record.queue_id = entry.queue_id();
   record.flag = message.flag();
   record.sys_flag = entry.sys_flag();
@@ -68,35 +69,6 @@ absl::Status ToPendingRecord(const v1::AppendEntry& entry, PendingRecord* out) {
   record.topic = message.topic();
   record.properties = out->properties;
   return absl::OkStatus();
-}
-
-void ToMessageExt(const MessageRecord& record, int32_t store_size, common::v1::MessageExt* out) {
-  out->set_topic(std::string(record.topic));
-  out->set_flag(record.flag);
-  absl::StatusOr<std::vector<std::pair<absl::string_view, absl::string_view>>> properties =
-      DecodeProperties(record.properties);
-  if (properties.ok()) {
-    auto* map = out->mutable_properties();
-    for (const auto& [key, value] : *properties) {
-      (*map)[std::string(key)] = std::string(value);
-    }
-  }
-  out->set_body(std::string(record.body));
-  out->set_queue_id(record.queue_id);
-  out->set_queue_offset(record.queue_offset);
-  out->set_commit_log_offset(record.physical_offset);
-  out->set_store_size(store_size);
-  out->set_sys_flag(record.sys_flag);
-  out->set_born_timestamp_ms(record.born_timestamp_ms);
-  out->set_born_host(HostAddressToString(record.born_host));
-  out->set_store_timestamp_ms(record.store_timestamp_ms);
-  out->set_store_host(HostAddressToString(record.store_host));
-  out->set_reconsume_times(record.reconsume_times);
-  out->set_body_crc(BodyCrc(record.body));
-  absl::optional<absl::string_view> unique_key =
-      FindProperty(record.properties, kPropertyUniqueKey);
-  if (unique_key.has_value()) out->set_msg_id(std::string(*unique_key));
-  out->set_offset_msg_id(MakeOffsetMessageId(record.store_host, record.physical_offset));
 }
 
 }  // namespace mq::store

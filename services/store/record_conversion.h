@@ -1,5 +1,5 @@
-// Conversions between the commit-log record (message_format.h) and the
-// store.proto / common.proto messages the store's API speaks.
+// From the store.proto append entry the store's API takes to the commit-log
+// record (common/format). The way back is format::ToMessageExtProto.
 #ifndef MQ_SERVICES_STORE_RECORD_CONVERSION_H_
 #define MQ_SERVICES_STORE_RECORD_CONVERSION_H_
 
@@ -7,15 +7,15 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/format/record_format.h"
 #include "proto/common.pb.h"
 #include "proto/store.pb.h"
-#include "services/store/message_format.h"
 
 namespace mq::store {
 
 // A record to append, with the storage its views point into.
 struct PendingRecord {
-  MessageRecord record;
+  format::MessageRecord record;
   std::string properties;
 };
 
@@ -30,9 +30,6 @@ absl::Status ValidateAppendEntry(const v1::AppendEntry& entry);
 // outlive it. INVALID_ARGUMENT (the entry's rules, properties with separator
 // characters, hosts that are not IPv4 "a.b.c.d:port").
 absl::Status ToPendingRecord(const v1::AppendEntry& entry, PendingRecord* out);
-
-// The message as consumers see it. `record` must be a decoded record.
-void ToMessageExt(const MessageRecord& record, int32_t store_size, common::v1::MessageExt* out);
 
 }  // namespace mq::store
 

@@ -9,16 +9,17 @@
 
 #include "absl/time/time.h"
 #include "common/grpc_options.h"
+#include "common/units.h"
 #include "services/store/slave_ack_waiter.h"
 
 namespace mq::store {
 
 // RocketMQ's haTransferBatchSize is 32 KiB over a raw socket; gRPC messages
 // carry a per-message cost, so chunks are larger here.
-inline constexpr int64_t kDefaultTransferBatchBytes = 1 << 20;
+inline constexpr int64_t kDefaultTransferBatchBytes = 1_MiB;
 // Chunks stay well under the gRPC message limit (common/grpc_options.h), with
 // room for one record of the largest size past the batch size.
-inline constexpr int64_t kMaxTransferBatchBytes = 16 << 20;
+inline constexpr int64_t kMaxTransferBatchBytes = 16_MiB;
 
 struct ReplicationOptions {
   // The broker group. A master accepts only slaves that name its group; empty

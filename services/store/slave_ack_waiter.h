@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/units.h"
 
 namespace mq::store {
 
@@ -24,7 +25,7 @@ struct SlaveAckWaiterOptions {
   absl::Duration slave_timeout = absl::Seconds(3);
   // RocketMQ's haSlaveFallbehindMax: an append does not wait (and is answered
   // SLAVE_NOT_AVAILABLE) when the best connected slave lags more than this.
-  int64_t slave_fallbehind_max_bytes = int64_t{256} << 20;
+  int64_t slave_fallbehind_max_bytes = 256_MiB;
 };
 
 class SlaveAckWaiter {

@@ -7,15 +7,19 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/shared_flags.h"
+#include "common/units.h"
+
+using mq::operator""_MiB;
+using mq::operator""_GiB;
 
 ABSL_FLAG(std::string, data_dir, "data/store",
           "Directory of the store's files (commit log, queues, index, metadata).");
-ABSL_FLAG(int64_t, commit_log_file_size, int64_t{1} << 30,
+ABSL_FLAG(int64_t, commit_log_file_size, 1_GiB,
           "Bytes per commit-log file (RocketMQ: 1 GiB). Small values suit tests.");
 ABSL_FLAG(std::string, flush_disk_type, "ASYNC_FLUSH",
           "ASYNC_FLUSH: flush in the background (every 500 ms); SYNC_FLUSH: an append "
           "returns once its bytes are on disk (group commit).");
-ABSL_FLAG(int64_t, commit_log_prefault_bytes, int64_t{16} << 20,
+ABSL_FLAG(int64_t, commit_log_prefault_bytes, 16_MiB,
           "Bytes of commit log kept mapped ahead of the write position, so appends do not "
           "fault pages in (0: off).");
 ABSL_FLAG(absl::Duration, sync_flush_timeout, absl::Seconds(5),
@@ -36,7 +40,7 @@ ABSL_FLAG(std::string, master_address, "",
           "metadata from (required for a slave).");
 ABSL_FLAG(absl::Duration, slave_timeout, absl::Seconds(3),
           "SYNC_MASTER: how long an append waits for a slave's ack before FLUSH_SLAVE_TIMEOUT.");
-ABSL_FLAG(int64_t, ha_slave_fallbehind_max, int64_t{256} << 20,
+ABSL_FLAG(int64_t, ha_slave_fallbehind_max, 256_MiB,
           "SYNC_MASTER: appends are answered SLAVE_NOT_AVAILABLE at once when the best slave "
           "lags more than this many bytes.");
 ABSL_FLAG(int64_t, ha_transfer_batch_size, mq::store::kDefaultTransferBatchBytes,

@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/src/pulled_message.h"
+#include "common/units.h"
 #include "glog/logging.h"
 #include "mq/message.h"
 #include "mq/producer.h"
@@ -41,7 +42,7 @@ constexpr absl::Duration kRpcTimeout = absl::Seconds(5);
 // Body bytes a printed message shows at most.
 constexpr size_t kMaxPrintedBodyBytes = 4096;
 // Largest uncompressed body accepted in a query answer.
-constexpr size_t kMaxBodyBytes = 64 * 1024 * 1024;
+constexpr size_t kMaxBodyBytes = 64_MiB;
 
 // RocketMQ's updateTopic defaults.
 constexpr int64_t kDefaultQueueNums = 8;

@@ -2,6 +2,7 @@
 #ifndef MQ_CLIENT_INCLUDE_MQ_MESSAGE_H_
 #define MQ_CLIENT_INCLUDE_MQ_MESSAGE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -11,21 +12,13 @@
 
 namespace mq {
 
-// Well-known property keys, as in RocketMQ.
-inline constexpr absl::string_view kPropertyTags = "TAGS";
-inline constexpr absl::string_view kPropertyKeys = "KEYS";
-// The producer-assigned unique id. The producer sets it at send time unless the
-// application already did; 32 upper-case hex characters:
-//   IPv4 address (4 bytes) | pid (2 bytes, low half) | per-process random (4 bytes) |
-//   milliseconds since the start of the current UTC month (4 bytes) | counter (2 bytes).
-// Time and counter advance together, so ids never repeat within a process even
-// above 65536 ids per millisecond; the random part separates processes.
-inline constexpr absl::string_view kPropertyUniqueKey = "UNIQ_KEY";
-// "false" asks the broker not to wait for a sync flush or a slave ack.
-inline constexpr absl::string_view kPropertyWaitStoreMsgOk = "WAIT";
+// The default largest message body (RocketMQ's maxMessageSize), of the
+// producer's and consumers' size options.
+inline constexpr size_t kDefaultMaxMessageBodyBytes = 4 * 1024 * 1024;
 
 // A value type: topic, tags, keys, flag, body and user properties. Tags, keys
-// and the unique id are stored as the properties above, exactly as they travel.
+// and the unique id are stored as the properties RocketMQ names TAGS, KEYS and
+// UNIQ_KEY, exactly as they travel.
 // Not thread-safe for concurrent mutation; copies are independent.
 class Message {
  public:
@@ -38,16 +31,22 @@ class Message {
   void set_topic(std::string topic) { topic_ = std::move(topic); }
 
   // The tag used for filtering by consumers ("TagA"); empty when unset.
-  std::string tags() const { return GetProperty(kPropertyTags); }
+  std::string tags() const;
   void set_tags(absl::string_view tags);
 
   // Business keys, space separated, indexed by the broker for queries.
-  std::string keys() const { return GetProperty(kPropertyKeys); }
+  std::string keys() const;
   void set_keys(absl::string_view keys);
   void set_keys(const std::vector<std::string>& keys);
 
   // The unique id (UNIQ_KEY); empty until the message is sent or set here.
-  std::string unique_id() const { return GetProperty(kPropertyUniqueKey); }
+  // The producer sets it at send time unless the application already did; 32
+  // upper-case hex characters:
+  //   IPv4 address (4 bytes) | pid (2 bytes, low half) | per-process random (4 bytes) |
+  //   milliseconds since the start of the current UTC month (4 bytes) | counter (2 bytes).
+  // Time and counter advance together, so ids never repeat within a process
+  // even above 65536 ids per millisecond; the random part separates processes.
+  std::string unique_id() const;
   void set_unique_id(absl::string_view id);
 
   // An application-defined integer stored with the message.

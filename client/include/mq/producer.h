@@ -78,7 +78,7 @@ struct ProducerOptions {
   // zlib level, 0..9.
   int compress_level = 5;
   // Largest body (for a batch: sum of bodies and properties) accepted.
-  size_t max_message_size_bytes = 4 * 1024 * 1024;
+  size_t max_message_size_bytes = kDefaultMaxMessageBodyBytes;
 
   // Skip brokers whose recent send latency or failure put them in a penalty
   // window (RocketMQ's latency table: >= 550 ms benches a broker for 30 s,

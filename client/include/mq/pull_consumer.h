@@ -58,7 +58,7 @@ struct PullConsumerOptions {
   absl::Duration broker_suspend_max = absl::Seconds(20);
   absl::Duration timeout_when_suspend = absl::Seconds(30);
   // Largest uncompressed body accepted from a broker.
-  size_t max_body_size_bytes = 4 * 1024 * 1024;
+  size_t max_body_size_bytes = kDefaultMaxMessageBodyBytes;
 };
 
 // Thread-safe: any number of threads may pull at once. Start() and Shutdown()

@@ -137,7 +137,7 @@ struct PushConsumerOptions {
   std::string offset_store_path;
 
   // Largest uncompressed body accepted from a broker.
-  size_t max_body_size_bytes = 4 * 1024 * 1024;
+  size_t max_body_size_bytes = kDefaultMaxMessageBodyBytes;
 };
 
 // Thread-safe. Start() and Shutdown() must not race with each other.

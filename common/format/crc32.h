@@ -5,13 +5,13 @@
 // time. Results are identical to zlib's, so the two can be mixed.
 //
 // Thread-safe.
-#ifndef MQ_SERVICES_STORE_CRC32_H_
-#define MQ_SERVICES_STORE_CRC32_H_
+#ifndef MQ_COMMON_FORMAT_CRC32_H_
+#define MQ_COMMON_FORMAT_CRC32_H_
 
 #include <cstddef>
 #include <cstdint>
 
-namespace mq::store {
+namespace mq::format {
 
 // Extends `crc` (0 to start) over `size` bytes at `data`, as zlib's
 // crc32(crc, data, size).
@@ -21,6 +21,6 @@ uint32_t Crc32(uint32_t crc, const char* data, size_t size);
 // size2 = B's size, as zlib's crc32_combine: without reading B again.
 uint32_t Crc32Combine(uint32_t crc1, uint32_t crc2, size_t size2);
 
-}  // namespace mq::store
+}  // namespace mq::format
 
-#endif  // MQ_SERVICES_STORE_CRC32_H_
+#endif  // MQ_COMMON_FORMAT_CRC32_H_

@@ -1,6 +1,7 @@
-// The on-disk format of a commit-log record (RocketMQ's V1 message layout with
-// IPv4 hosts), the end-of-file blank marker, and the small encodings around a
-// message: properties, tag hash code, offset message id.
+// The format of a commit-log record (RocketMQ's V1 message layout with IPv4
+// hosts) and the end-of-file blank marker, shared by the store (disk and
+// replication), the broker and the client (pulled records). The encodings
+// inside a record are in properties.h and message_id.h.
 //
 // Record layout, big-endian, fixed part 91 bytes:
 //
@@ -38,21 +39,20 @@
 // and MAGICCODE = 0xCBD43194 there, and the record goes to the next file. So a
 // file always ends with a marker, and a reader that meets one moves on to the
 // next file.
-#ifndef MQ_SERVICES_STORE_MESSAGE_FORMAT_H_
-#define MQ_SERVICES_STORE_MESSAGE_FORMAT_H_
+#ifndef MQ_COMMON_FORMAT_RECORD_FORMAT_H_
+#define MQ_COMMON_FORMAT_RECORD_FORMAT_H_
 
 #include <cstdint>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/types/optional.h"
-#include "absl/types/span.h"
+#include "common/format/message_id.h"
+#include "common/format/properties.h"
+#include "common/units.h"
 
-namespace mq::store {
+namespace mq::format {
 
 inline constexpr uint32_t kMessageMagicCode = 0xDAA320A7;
 inline constexpr uint32_t kBlankMagicCode = 0xCBD43194;
@@ -61,9 +61,11 @@ inline constexpr uint32_t kBlankMagicCode = 0xCBD43194;
 inline constexpr int32_t kRecordFixedBytes = 91;
 // A blank marker: TOTALSIZE + MAGICCODE.
 inline constexpr int32_t kBlankMarkerMinBytes = 8;
-inline constexpr int64_t kDefaultMaxMessageBodyBytes = 4 << 20;
+// The default largest message body (and sum of a batch's bodies), RocketMQ's
+// maxMessageSize: the producer's, broker's and store's limits start here.
+inline constexpr int64_t kDefaultMaxMessageBodyBytes = 4_MiB;
+// Largest topic name (the record's 1-byte length).
 inline constexpr size_t kMaxTopicBytes = 127;
-inline constexpr size_t kMaxPropertiesBytes = 32767;
 
 // Offsets of the fields a reader may want without decoding the record.
 inline constexpr int kTotalSizeOffset = 0;
@@ -88,29 +90,6 @@ inline constexpr int32_t kSysFlagTransactionNotType = 0;
 inline constexpr int32_t kSysFlagTransactionPreparedType = 0x1 << 2;
 inline constexpr int32_t kSysFlagTransactionCommitType = 0x2 << 2;
 inline constexpr int32_t kSysFlagTransactionRollbackType = 0x3 << 2;
-
-// Property separators and the properties the store itself looks at.
-inline constexpr char kNameValueSeparator = '\x01';
-inline constexpr char kPropertySeparator = '\x02';
-inline constexpr absl::string_view kPropertyTags = "TAGS";
-inline constexpr absl::string_view kPropertyKeys = "KEYS";
-inline constexpr absl::string_view kPropertyUniqueKey = "UNIQ_KEY";
-
-// An IPv4 host as stored: the address in host byte order (127.0.0.1 is
-// 0x7F000001) and the port.
-struct HostAddress {
-  uint32_t ip = 0;
-  int32_t port = 0;
-
-  friend bool operator==(const HostAddress& a, const HostAddress& b) {
-    return a.ip == b.ip && a.port == b.port;
-  }
-};
-
-// Parses "a.b.c.d:port"; INVALID_ARGUMENT otherwise (IPv6 is not supported).
-absl::StatusOr<HostAddress> ParseHostAddress(absl::string_view host_port);
-// "a.b.c.d:port".
-std::string HostAddressToString(const HostAddress& host);
 
 // The fields of a record. The string_views are not owned: for encoding they
 // point at the caller's data, for decoding into the decoded bytes.
@@ -191,47 +170,6 @@ DecodedRecord DecodeRecord(absl::string_view data, bool check_crc);
 // crc32 of a body, as RocketMQ's BODYCRC.
 uint32_t BodyCrc(absl::string_view body);
 
-// Properties: "k\1v" pairs joined by '\2'. Keys and values must not contain
-// either separator, and keys must not be empty (INVALID_ARGUMENT otherwise).
-absl::Status AppendProperty(absl::string_view key, absl::string_view value, std::string* encoded);
+}  // namespace mq::format
 
-// Encodes any range of pairs whose members convert to absl::string_view (a
-// std::map, a google::protobuf::Map, a vector of pairs).
-template <typename Pairs>
-absl::StatusOr<std::string> EncodeProperties(const Pairs& pairs) {
-  std::string encoded;
-  for (const auto& pair : pairs) {
-    absl::Status status = AppendProperty(pair.first, pair.second, &encoded);
-    if (!status.ok()) return status;
-  }
-  return encoded;
-}
-
-// The pairs of an encoded properties string (views into it). A trailing '\2',
-// as RocketMQ writes, is accepted. INVALID_ARGUMENT on a pair without '\1'.
-absl::StatusOr<std::vector<std::pair<absl::string_view, absl::string_view>>> DecodeProperties(
-    absl::string_view encoded);
-
-// The value of `key` in an encoded properties string, without allocating.
-absl::optional<absl::string_view> FindProperty(absl::string_view encoded, absl::string_view key);
-
-// RocketMQ's tagsCode: Java's String.hashCode() of the TAGS value (over its
-// UTF-16 code units; malformed UTF-8 counts as U+FFFD per byte), as an int64.
-int64_t TagsHashCode(absl::string_view tags);
-
-// RocketMQ's offset message id: 32 upper-case hex digits of the store IP (4
-// bytes), port (4 bytes) and physical offset (8 bytes).
-std::string MakeOffsetMessageId(const HostAddress& store_host, int64_t physical_offset);
-
-struct OffsetMessageId {
-  HostAddress store_host;
-  int64_t physical_offset = 0;
-};
-
-// Parses an offset message id (hex digits of either case); INVALID_ARGUMENT
-// otherwise.
-absl::StatusOr<OffsetMessageId> ParseOffsetMessageId(absl::string_view id);
-
-}  // namespace mq::store
-
-#endif  // MQ_SERVICES_STORE_MESSAGE_FORMAT_H_
+#endif  // MQ_COMMON_FORMAT_RECORD_FORMAT_H_

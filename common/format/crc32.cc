@@ -1,10 +1,10 @@
-#include "services/store/crc32.h"
+#include "common/format/crc32.h"
 
 #include <immintrin.h>
 
 #include <cstring>
 
-namespace mq::store {
+namespace mq::format {
 namespace {
 
 // The polynomial, bit-reflected: bit i holds the coefficient of x^(31-i).
@@ -209,4 +209,4 @@ uint32_t Crc32Combine(uint32_t crc1, uint32_t crc2, size_t size2) {
   return Multiply(shift, crc1) ^ crc2;
 }
 
-}  // namespace mq::store
+}  // namespace mq::format

@@ -1,6 +1,7 @@
-// The producer-side unique message id (UNIQ_KEY).
-#ifndef MQ_CLIENT_SRC_MESSAGE_ID_H_
-#define MQ_CLIENT_SRC_MESSAGE_ID_H_
+// The producer-side unique message id (UNIQ_KEY) generator; the id's layout
+// and parser are in common/format/message_id.h.
+#ifndef MQ_CLIENT_SRC_MESSAGE_ID_GENERATOR_H_
+#define MQ_CLIENT_SRC_MESSAGE_ID_GENERATOR_H_
 
 #include <atomic>
 #include <cstdint>
@@ -29,16 +30,6 @@ class MessageIdGenerator {
 
   std::string Next() ABSL_LOCKS_EXCLUDED(month_mu_);
 
-  // Splits an id made by any generator; false if `id` is not 32 hex characters.
-  struct Parts {
-    uint32_t ipv4 = 0;
-    uint16_t pid = 0;
-    uint32_t random = 0;
-    uint32_t ms_of_month = 0;
-    uint16_t counter = 0;
-  };
-  static bool Parse(const std::string& id, Parts* parts);
-
  private:
   // Milliseconds from the start of the UTC month that holds `unix_ms`.
   uint32_t MsOfMonth(int64_t unix_ms) ABSL_LOCKS_EXCLUDED(month_mu_);
@@ -53,4 +44,4 @@ class MessageIdGenerator {
 }  // namespace client_internal
 }  // namespace mq
 
-#endif  // MQ_CLIENT_SRC_MESSAGE_ID_H_
+#endif  // MQ_CLIENT_SRC_MESSAGE_ID_GENERATOR_H_

@@ -1,19 +1,12 @@
-#include "services/store/message_format.h"
+#include "common/format/record_format.h"
 
-#include <map>
 #include <string>
-#include <tuple>
 #include <vector>
 
-#include "absl/strings/str_format.h"
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace mq::store {
+namespace mq::format {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::Pair;
 
 MessageRecord SampleRecord(absl::string_view body, absl::string_view properties) {
   MessageRecord r;
@@ -40,7 +33,7 @@ std::string Encode(const MessageRecord& r) {
   return buffer;
 }
 
-TEST(MessageFormatTest, RoundTrip) {
+TEST(RecordFormatTest, RoundTrip) {
   std::string properties = "TAGS\x01TagA\x02KEYS\x01k1 k2";
   MessageRecord in = SampleRecord("hello body", properties);
   std::string bytes = Encode(in);
@@ -66,7 +59,7 @@ TEST(MessageFormatTest, RoundTrip) {
   EXPECT_EQ(m.properties, properties);
 }
 
-TEST(MessageFormatTest, LayoutMatchesRocketMq) {
+TEST(RecordFormatTest, LayoutMatchesRocketMq) {
   MessageRecord in = SampleRecord("B", "");
   std::string bytes = Encode(in);
   auto u8 = [&](int i) { return static_cast<unsigned char>(bytes[i]); };
@@ -87,7 +80,7 @@ TEST(MessageFormatTest, LayoutMatchesRocketMq) {
   EXPECT_EQ(bytes.substr(99, 2), std::string(2, '\0'));
 }
 
-TEST(MessageFormatTest, EveryFlippedBitIsDetected) {
+TEST(RecordFormatTest, EveryFlippedBitIsDetected) {
   std::string bytes = Encode(SampleRecord("payload", "TAGS\x01x"));
   for (size_t i = 0; i < bytes.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
@@ -99,7 +92,7 @@ TEST(MessageFormatTest, EveryFlippedBitIsDetected) {
   }
 }
 
-TEST(MessageFormatTest, CheckedDecodeGivesTheBodyCrc) {
+TEST(RecordFormatTest, CheckedDecodeGivesTheBodyCrc) {
   for (size_t size : {1u, 3u, 15u, 16u, 17u, 64u, 1000u, 1024u, 4099u}) {
     std::string body(size, '\0');
     for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>(i * 31 + size);
@@ -110,7 +103,7 @@ TEST(MessageFormatTest, CheckedDecodeGivesTheBodyCrc) {
   }
 }
 
-TEST(MessageFormatTest, EveryFlippedBitOfAKibibyteRecordIsDetected) {
+TEST(RecordFormatTest, EveryFlippedBitOfAKibibyteRecordIsDetected) {
   std::string body(1024, '\0');
   for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7);
   std::string bytes = Encode(SampleRecord(body, "TAGS\x01TagA"));
@@ -124,14 +117,14 @@ TEST(MessageFormatTest, EveryFlippedBitOfAKibibyteRecordIsDetected) {
   }
 }
 
-TEST(MessageFormatTest, WithoutCrcCheckOnlyStructureIsVerified) {
+TEST(RecordFormatTest, WithoutCrcCheckOnlyStructureIsVerified) {
   std::string bytes = Encode(SampleRecord("payload", ""));
   bytes[88] ^= 1;  // in the body
   EXPECT_EQ(DecodeRecord(bytes, /*check_crc=*/false).kind, RecordKind::kMessage);
   EXPECT_EQ(DecodeRecord(bytes, /*check_crc=*/true).kind, RecordKind::kCorrupt);
 }
 
-TEST(MessageFormatTest, TornRecordIsCorrupt) {
+TEST(RecordFormatTest, TornRecordIsCorrupt) {
   std::string bytes = Encode(SampleRecord("0123456789", "TAGS\x01x"));
   for (size_t keep = 0; keep < bytes.size(); ++keep) {
     DecodedRecord out = DecodeRecord(absl::string_view(bytes.data(), keep), true);
@@ -145,21 +138,21 @@ TEST(MessageFormatTest, TornRecordIsCorrupt) {
   EXPECT_EQ(DecodeRecord(torn, true).kind, RecordKind::kCorrupt);
 }
 
-TEST(MessageFormatTest, ZerosAreNotARecord) {
+TEST(RecordFormatTest, ZerosAreNotARecord) {
   std::string zeros(200, '\0');
   DecodedRecord out = DecodeRecord(zeros, true);
   EXPECT_EQ(out.kind, RecordKind::kCorrupt);
   EXPECT_STREQ(out.error, "no record (zeros)");
 }
 
-TEST(MessageFormatTest, LengthsMustAddUp) {
+TEST(RecordFormatTest, LengthsMustAddUp) {
   std::string bytes = Encode(SampleRecord("abc", ""));
   std::string longer = bytes + "extra";
   longer[3] = static_cast<char>(bytes.size() + 5);
   EXPECT_EQ(DecodeRecord(longer, false).kind, RecordKind::kCorrupt);
 }
 
-TEST(MessageFormatTest, DecodesTheRecordAtTheStartOfLongerData) {
+TEST(RecordFormatTest, DecodesTheRecordAtTheStartOfLongerData) {
   std::string first = Encode(SampleRecord("first", ""));
   std::string data = first + Encode(SampleRecord("second", ""));
   DecodedRecord out = DecodeRecord(data, true);
@@ -170,7 +163,7 @@ TEST(MessageFormatTest, DecodesTheRecordAtTheStartOfLongerData) {
   EXPECT_EQ(out.message.body, "second");
 }
 
-TEST(MessageFormatTest, BlankMarker) {
+TEST(RecordFormatTest, BlankMarker) {
   std::string tail(100, 'x');
   EncodeBlankMarker(100, tail.data());
   DecodedRecord out = DecodeRecord(tail, true);
@@ -184,7 +177,7 @@ TEST(MessageFormatTest, BlankMarker) {
   EXPECT_EQ(DecodeRecord(minimal.substr(0, 7), true).kind, RecordKind::kCorrupt);
 }
 
-TEST(MessageFormatTest, Limits) {
+TEST(RecordFormatTest, Limits) {
   std::string body(kDefaultMaxMessageBodyBytes, 'b');
   MessageRecord r = SampleRecord(body, "");
   EXPECT_TRUE(ValidateRecordLimits(r).ok());
@@ -214,7 +207,7 @@ TEST(MessageFormatTest, Limits) {
   EXPECT_NE(status.message().find("properties"), std::string::npos) << status;
 }
 
-TEST(MessageFormatTest, MaximalRecordRoundTrips) {
+TEST(RecordFormatTest, MaximalRecordRoundTrips) {
   std::string body(kDefaultMaxMessageBodyBytes, 'b');
   std::string topic(kMaxTopicBytes, 't');
   std::string properties(kMaxPropertiesBytes, 'p');
@@ -223,107 +216,10 @@ TEST(MessageFormatTest, MaximalRecordRoundTrips) {
   DecodedRecord out = DecodeRecord(Encode(r), true);
   ASSERT_EQ(out.kind, RecordKind::kMessage) << out.error;
   EXPECT_EQ(out.message.topic.size(), kMaxTopicBytes);
-  EXPECT_EQ(out.message.properties.size(), kMaxPropertiesBytes);
-}
-
-TEST(PropertiesTest, EncodeDecode) {
-  std::map<std::string, std::string> in = {{"KEYS", "a b"}, {"TAGS", "TagA"}, {"EMPTY", ""}};
-  absl::StatusOr<std::string> encoded = EncodeProperties(in);
-  ASSERT_TRUE(encoded.ok()) << encoded.status();
-  EXPECT_EQ(*encoded, std::string("EMPTY\x01\x02KEYS\x01"
-                                  "a b\x02TAGS\x01TagA"));
-  auto pairs = DecodeProperties(*encoded);
-  ASSERT_TRUE(pairs.ok()) << pairs.status();
-  EXPECT_THAT(*pairs, ElementsAre(Pair("EMPTY", ""), Pair("KEYS", "a b"), Pair("TAGS", "TagA")));
-  EXPECT_EQ(FindProperty(*encoded, "TAGS"), "TagA");
-  EXPECT_EQ(FindProperty(*encoded, "KEYS"), "a b");
-  EXPECT_EQ(FindProperty(*encoded, "EMPTY"), "");
-  EXPECT_EQ(FindProperty(*encoded, "TAG"), absl::nullopt);
-  EXPECT_EQ(FindProperty(*encoded, "MISSING"), absl::nullopt);
-  EXPECT_EQ(FindProperty("", "TAGS"), absl::nullopt);
-}
-
-TEST(PropertiesTest, AcceptsRocketMqTrailingSeparator) {
-  auto pairs = DecodeProperties(
-      "A\x01"
-      "1\x02"
-      "B\x01"
-      "2\x02");
-  ASSERT_TRUE(pairs.ok());
-  EXPECT_THAT(*pairs, ElementsAre(Pair("A", "1"), Pair("B", "2")));
-  EXPECT_EQ(FindProperty("A\x01"
-                         "1\x02"
-                         "B\x01"
-                         "2\x02",
-                         "B"),
-            "2");
-}
-
-TEST(PropertiesTest, RejectsSeparatorsInNamesAndValues) {
-  std::vector<std::pair<std::string, std::string>> bad_value = {{"K",
-                                                                 "a\x01"
-                                                                 "b"}};
-  EXPECT_FALSE(EncodeProperties(bad_value).ok());
-  std::vector<std::pair<std::string, std::string>> bad_key = {{"K\x02", "v"}};
-  EXPECT_FALSE(EncodeProperties(bad_key).ok());
-  std::vector<std::pair<std::string, std::string>> empty_key = {{"", "v"}};
-  EXPECT_FALSE(EncodeProperties(empty_key).ok());
-  EXPECT_FALSE(DecodeProperties("novalue").ok());
-}
-
-TEST(TagsHashCodeTest, MatchesJavaStringHashCode) {
-  EXPECT_EQ(TagsHashCode(""), 0);
-  EXPECT_EQ(TagsHashCode("TagA"), 2598919);
-  EXPECT_EQ(TagsHashCode("Hello World"), -862545276);
-  EXPECT_EQ(TagsHashCode("\xC3\xA9"), 233);              // é
-  EXPECT_EQ(TagsHashCode("\xF0\x9F\x98\x80"), 1772899);  // U+1F600, a surrogate pair
-  EXPECT_EQ(TagsHashCode("\xE4\xB8\xAD\xE6\x96\x87\xE6\xA0\x87\xE7\xAD\xBE"), 622041809);
-  EXPECT_EQ(TagsHashCode("\xFF"), 0xFFFD);
-}
-
-TEST(HostAddressTest, ParseAndFormat) {
-  auto host = ParseHostAddress("192.168.1.20:10911");
-  ASSERT_TRUE(host.ok()) << host.status();
-  EXPECT_EQ(host->ip, 0xC0A80114u);
-  EXPECT_EQ(host->port, 10911);
-  EXPECT_EQ(HostAddressToString(*host), "192.168.1.20:10911");
-  EXPECT_FALSE(ParseHostAddress("192.168.1:1").ok());
-  EXPECT_FALSE(ParseHostAddress("192.168.1.256:1").ok());
-  EXPECT_FALSE(ParseHostAddress("192.168.1.2").ok());
-  EXPECT_FALSE(ParseHostAddress("[::1]:10911").ok());
-  EXPECT_FALSE(ParseHostAddress("1.2.3.4:70000").ok());
-}
-
-TEST(OffsetMessageIdTest, RoundTrip) {
-  HostAddress host{0xC0A80114, 10911};
-  std::string id = MakeOffsetMessageId(host, 0x123456789A);
-  EXPECT_EQ(id, "C0A8011400002A9F000000123456789A");
-  auto parsed = ParseOffsetMessageId(id);
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
-  EXPECT_EQ(parsed->store_host, host);
-  EXPECT_EQ(parsed->physical_offset, 0x123456789A);
-  auto lower = ParseOffsetMessageId("c0a8011400002a9f000000123456789a");
-  ASSERT_TRUE(lower.ok());
-  EXPECT_EQ(lower->physical_offset, 0x123456789A);
-  EXPECT_FALSE(ParseOffsetMessageId("C0A80114").ok());
-  EXPECT_FALSE(ParseOffsetMessageId("G0A8011400002A9F000000123456789A").ok());
-}
-
-TEST(OffsetMessageIdTest, IsZeroPaddedUpperCaseHexOfHostPortAndOffset) {
-  for (const auto& [ip, port, offset] : {std::tuple<uint32_t, int32_t, int64_t>{0, 0, 0},
-                                         {0xFFFFFFFF, 65535, INT64_MAX},
-                                         {0x7F000001, 10911, 1},
-                                         {0x0A000001, 8080, int64_t{1} << 40}}) {
-    HostAddress host{ip, port};
-    EXPECT_EQ(MakeOffsetMessageId(host, offset),
-              absl::StrFormat("%08X%08X%016X", ip, static_cast<uint32_t>(port),
-                              static_cast<uint64_t>(offset)));
-  }
-  EXPECT_EQ(HostAddressToString(HostAddress{0xFFFFFFFF, 65535}), "255.255.255.255:65535");
-  EXPECT_EQ(HostAddressToString(HostAddress{0, 0}), "0.0.0.0:0");
+  EXPECT_EQ(out.message.properties.size(), static_cast<size_t>(kMaxPropertiesBytes));
 }
 
 TEST(BodyCrcTest, IsZlibCrc32) { EXPECT_EQ(BodyCrc("123456789"), 0xCBF43926u); }
 
 }  // namespace
-}  // namespace mq::store
+}  // namespace mq::format

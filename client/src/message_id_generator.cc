@@ -1,12 +1,10 @@
-#include "client/src/message_id.h"
+#include "client/src/message_id_generator.h"
 
 #include <unistd.h>
 
 #include <cstring>
 
 #include "absl/random/random.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "client/src/local_address.h"
@@ -72,25 +70,6 @@ std::string MessageIdGenerator::Next() {
   PutHex(MsOfMonth(static_cast<int64_t>(next >> 16)), 4, &id[20]);
   PutHex(next & 0xFFFF, 2, &id[28]);
   return id;
-}
-
-bool MessageIdGenerator::Parse(const std::string& id, Parts* parts) {
-  if (id.size() != 32) return false;
-  for (char c : id) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  const std::string bytes = absl::HexStringToBytes(id);
-  auto read = [&bytes](int offset, int size) {
-    uint64_t value = 0;
-    for (int i = 0; i < size; ++i) value = (value << 8) | static_cast<uint8_t>(bytes[offset + i]);
-    return value;
-  };
-  parts->ipv4 = static_cast<uint32_t>(read(0, 4));
-  parts->pid = static_cast<uint16_t>(read(4, 2));
-  parts->random = static_cast<uint32_t>(read(6, 4));
-  parts->ms_of_month = static_cast<uint32_t>(read(10, 4));
-  parts->counter = static_cast<uint16_t>(read(14, 2));
-  return true;
 }
 
 }  // namespace client_internal

@@ -1,4 +1,4 @@
-#include "services/store/crc32.h"
+#include "common/format/crc32.h"
 
 #include <zlib.h>
 
@@ -7,7 +7,7 @@
 
 #include "gtest/gtest.h"
 
-namespace mq::store {
+namespace mq::format {
 namespace {
 
 uint32_t Zlib(uint32_t crc, const std::string& data, size_t offset, size_t size) {
@@ -67,4 +67,4 @@ TEST(Crc32Test, CombineMatchesZlib) {
 }
 
 }  // namespace
-}  // namespace mq::store
+}  // namespace mq::format

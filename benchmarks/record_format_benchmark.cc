@@ -5,11 +5,11 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
+#include "common/format/crc32.h"
+#include "common/format/record_format.h"
 #include "glog/logging.h"
-#include "services/store/crc32.h"
-#include "services/store/message_format.h"
 
-namespace mq::store {
+namespace mq::format {
 namespace {
 
 constexpr absl::string_view kProperties =
@@ -68,6 +68,6 @@ void BM_DecodeCheckedWithBodyCrc(benchmark::State& state) {
 BENCHMARK(BM_DecodeCheckedWithBodyCrc);
 
 }  // namespace
-}  // namespace mq::store
+}  // namespace mq::format
 
 BENCHMARK_MAIN();
