@@ -244,7 +244,7 @@ TEST_F(ProducerSendTest, SystemBusyIsRetriedUnlessRemovedFromTheCodes) {
     EXPECT_EQ(broker_a_.SendCalls() + broker_b_.SendCalls(), 3);
   }
   ProducerOptions options = Options();
-  options.retry_response_codes = {common::v1::SYSTEM_ERROR};  // RocketMQ 4.x behaviour.
+  options.retry_response_codes = {ResponseCode::kSystemError};  // RocketMQ 4.x behaviour.
   Producer producer("G", options);
   ASSERT_TRUE(producer.Start().ok());
   EXPECT_FALSE(producer.Send(Message("T", "x")).ok());

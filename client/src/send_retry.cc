@@ -17,9 +17,9 @@ bool IsNoResponseFailure(const absl::Status& status) {
 }
 
 bool IsRetryableSendError(const absl::Status& status,
-                          const std::vector<common::v1::ResponseCode>& retry_codes) {
+                          const std::vector<ResponseCode>& retry_codes) {
   if (status.ok()) return false;
-  if (absl::optional<common::v1::ResponseCode> code = GetResponseCode(status)) {
+  if (absl::optional<ResponseCode> code = ResponseCodeOf(status)) {
     return std::find(retry_codes.begin(), retry_codes.end(), *code) != retry_codes.end();
   }
   return IsNoResponseFailure(status);

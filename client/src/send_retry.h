@@ -11,9 +11,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "mq/error_code.h"
 #include "mq/message_queue.h"
 #include "mq/send_result.h"
-#include "proto/common.pb.h"
 
 namespace mq {
 namespace client_internal {
@@ -24,8 +24,7 @@ bool IsNoResponseFailure(const absl::Status& status);
 
 // The sync sends' rule: no answer (IsNoResponseFailure), or an answer whose
 // response code is in `retry_codes`.
-bool IsRetryableSendError(const absl::Status& status,
-                          const std::vector<common::v1::ResponseCode>& retry_codes);
+bool IsRetryableSendError(const absl::Status& status, const std::vector<ResponseCode>& retry_codes);
 
 // Bookkeeping of the attempts of one send (sync or async); not thread-safe, as
 // only one attempt of a send runs at a time.

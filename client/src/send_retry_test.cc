@@ -9,7 +9,7 @@ namespace mq {
 namespace client_internal {
 namespace {
 
-const std::vector<common::v1::ResponseCode>& DefaultCodes() {
+const std::vector<ResponseCode>& DefaultCodes() {
   static const ProducerOptions options;
   return options.retry_response_codes;
 }
@@ -40,7 +40,7 @@ TEST(IsRetryableSendErrorTest, ResponseCodesDecide) {
   // Without SYSTEM_BUSY in the set (RocketMQ 4.x), busy is final.
   EXPECT_FALSE(IsRetryableSendError(
       WithResponseCode(absl::ResourceExhaustedError("busy"), common::v1::SYSTEM_BUSY),
-      {common::v1::SYSTEM_ERROR}));
+      {ResponseCode::kSystemError}));
 }
 
 TEST(SendRetryStateTest, CapAppliesOnlyWhileAnotherAttemptRemains) {

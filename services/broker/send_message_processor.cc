@@ -130,11 +130,11 @@ absl::StatusOr<SendMessageProcessor::Target> SendMessageProcessor::ResolveTarget
   return target;
 }
 
-bool SendMessageProcessor::FillEntry(const common::v1::Message& message, const Target& target,
+bool SendMessageProcessor::FillEntry(common::v1::Message message, const Target& target,
                                      int32_t sys_flag, int64_t born_timestamp_ms,
                                      int32_t reconsume_times, absl::string_view born_host,
                                      store::v1::AppendEntry* entry) const {
-  *entry->mutable_message() = message;
+  *entry->mutable_message() = std::move(message);
   bool wait_store_ok = true;
   auto wait = entry->mutable_message()->mutable_properties()->find(
       std::string(format::kPropertyWaitStoreMsgOk));
@@ -224,21 +224,21 @@ absl::StatusOr<Response> Await(
 }  // namespace
 
 absl::StatusOr<broker::v1::SendMessageResponse> SendMessageProcessor::Send(
-    const broker::v1::SendMessageRequest& request, absl::string_view born_host) {
+    broker::v1::SendMessageRequest request, absl::string_view born_host) {
   return Await<broker::v1::SendMessageResponse>(
       [&](Callback<broker::v1::SendMessageResponse> done) {
-        SendAsync(request, born_host, std::move(done));
+        SendAsync(std::move(request), born_host, std::move(done));
       });
 }
 
 absl::StatusOr<broker::v1::SendBatchResponse> SendMessageProcessor::SendBatch(
-    const broker::v1::SendBatchRequest& request, absl::string_view born_host) {
+    broker::v1::SendBatchRequest request, absl::string_view born_host) {
   return Await<broker::v1::SendBatchResponse>([&](Callback<broker::v1::SendBatchResponse> done) {
-    SendBatchAsync(request, born_host, std::move(done));
+    SendBatchAsync(std::move(request), born_host, std::move(done));
   });
 }
 
-void SendMessageProcessor::SendAsync(const broker::v1::SendMessageRequest& request,
+void SendMessageProcessor::SendAsync(broker::v1::SendMessageRequest request,
                                      absl::string_view born_host,
                                      Callback<broker::v1::SendMessageResponse> done) {
   absl::Status status = CheckBroker(request.broker_name(), request.producer_group());
@@ -257,10 +257,6 @@ void SendMessageProcessor::SendAsync(const broker::v1::SendMessageRequest& reque
     return;
   }
 
-  store::v1::AppendBatchRequest append;
-  append.set_wait_store_ok(FillEntry(message, *target, request.sys_flag(),
-                                     request.born_timestamp_ms(), request.reconsume_times(),
-                                     born_host, append.add_entries()));
   SendContext context;
   context.producer_group = request.producer_group();
   context.topic = message.topic();
@@ -268,8 +264,13 @@ void SendMessageProcessor::SendAsync(const broker::v1::SendMessageRequest& reque
   context.message_count = 1;
   context.body_bytes = static_cast<int64_t>(message.body().size());
   context.born_host = std::string(born_host);
+  std::string unique_key = UniqueKey(message);
+  store::v1::AppendBatchRequest append;
+  append.set_wait_store_ok(FillEntry(std::move(*request.mutable_message()), *target,
+                                     request.sys_flag(), request.born_timestamp_ms(),
+                                     request.reconsume_times(), born_host, append.add_entries()));
   Append(std::move(append), std::move(context),
-         [this, &message, queue_id = target->queue_id,
+         [this, unique_key = std::move(unique_key), queue_id = target->queue_id,
           done = std::move(done)](absl::StatusOr<Stored> stored) {
            if (!stored.ok()) {
              done(stored.status());
@@ -278,7 +279,6 @@ void SendMessageProcessor::SendAsync(const broker::v1::SendMessageRequest& reque
            const store::v1::AppendResult& result = stored->results.front();
            broker::v1::SendMessageResponse response;
            response.set_status(stored->status);
-           std::string unique_key = UniqueKey(message);
            response.set_msg_id(unique_key.empty() ? result.offset_msg_id() : unique_key);
            response.set_offset_msg_id(result.offset_msg_id());
            response.set_queue_id(queue_id);
@@ -314,7 +314,7 @@ absl::StatusOr<int64_t> SendMessageProcessor::CheckBatch(
   return body_bytes;
 }
 
-void SendMessageProcessor::SendBatchAsync(const broker::v1::SendBatchRequest& request,
+void SendMessageProcessor::SendBatchAsync(broker::v1::SendBatchRequest request,
                                           absl::string_view born_host,
                                           Callback<broker::v1::SendBatchResponse> done) {
   absl::StatusOr<int64_t> body_bytes = CheckBatch(request);
@@ -327,11 +327,15 @@ void SendMessageProcessor::SendBatchAsync(const broker::v1::SendBatchRequest& re
     return;
   }
 
+  std::vector<std::string> unique_keys;
+  unique_keys.reserve(request.messages_size());
   store::v1::AppendBatchRequest append;
   bool wait_store_ok = true;
-  for (const common::v1::Message& message : request.messages()) {
-    wait_store_ok &= FillEntry(message, *target, /*sys_flag=*/0, request.born_timestamp_ms(),
-                               /*reconsume_times=*/0, born_host, append.add_entries());
+  for (common::v1::Message& message : *request.mutable_messages()) {
+    unique_keys.push_back(UniqueKey(message));
+    wait_store_ok &=
+        FillEntry(std::move(message), *target, /*sys_flag=*/0, request.born_timestamp_ms(),
+                  /*reconsume_times=*/0, born_host, append.add_entries());
   }
   append.set_wait_store_ok(wait_store_ok);
   SendContext context;
@@ -342,7 +346,7 @@ void SendMessageProcessor::SendBatchAsync(const broker::v1::SendBatchRequest& re
   context.body_bytes = *body_bytes;
   context.born_host = std::string(born_host);
   Append(std::move(append), std::move(context),
-         [this, &request, queue_id = target->queue_id,
+         [this, unique_keys = std::move(unique_keys), queue_id = target->queue_id,
           done = std::move(done)](absl::StatusOr<Stored> stored) {
            if (!stored.ok()) {
              done(stored.status());
@@ -350,9 +354,9 @@ void SendMessageProcessor::SendBatchAsync(const broker::v1::SendBatchRequest& re
            }
            broker::v1::SendBatchResponse response;
            response.set_status(stored->status);
-           for (int i = 0; i < request.messages_size(); ++i) {
+           for (size_t i = 0; i < unique_keys.size(); ++i) {
              const store::v1::AppendResult& result = stored->results[i];
-             std::string unique_key = UniqueKey(request.messages(i));
+             const std::string& unique_key = unique_keys[i];
              response.add_msg_ids(unique_key.empty() ? result.offset_msg_id() : unique_key);
              response.add_offset_msg_ids(result.offset_msg_id());
            }

@@ -63,19 +63,21 @@ class SendMessageProcessor {
   template <typename Response>
   using Callback = std::function<void(absl::StatusOr<Response>)>;
 
-  // `born_host` is the producer's "ip:port". `request` must stay valid until
-  // `done` has run (once, on any thread, possibly before this returns).
-  void SendAsync(const broker::v1::SendMessageRequest& request, absl::string_view born_host,
+  // `born_host` is the producer's "ip:port". `done` runs once, on any
+  // thread, possibly before this returns. The message moves into the store's
+  // entry: a caller that owns the request moves it in, and the body is not
+  // copied.
+  void SendAsync(broker::v1::SendMessageRequest request, absl::string_view born_host,
                  Callback<broker::v1::SendMessageResponse> done);
-  absl::StatusOr<broker::v1::SendMessageResponse> Send(
-      const broker::v1::SendMessageRequest& request, absl::string_view born_host);
+  absl::StatusOr<broker::v1::SendMessageResponse> Send(broker::v1::SendMessageRequest request,
+                                                       absl::string_view born_host);
 
   // All messages go to one queue, validated first: one bad message refuses
   // the whole batch.
-  void SendBatchAsync(const broker::v1::SendBatchRequest& request, absl::string_view born_host,
+  void SendBatchAsync(broker::v1::SendBatchRequest request, absl::string_view born_host,
                       Callback<broker::v1::SendBatchResponse> done);
-  absl::StatusOr<broker::v1::SendBatchResponse> SendBatch(
-      const broker::v1::SendBatchRequest& request, absl::string_view born_host);
+  absl::StatusOr<broker::v1::SendBatchResponse> SendBatch(broker::v1::SendBatchRequest request,
+                                                          absl::string_view born_host);
 
  private:
   struct Target {
@@ -96,7 +98,7 @@ class SendMessageProcessor {
                                        int32_t default_topic_queue_nums, int32_t queue_id);
   // Fills the parts of an entry every message of a send shares; returns
   // whether the caller wants to wait for the store (property WAIT).
-  bool FillEntry(const common::v1::Message& message, const Target& target, int32_t sys_flag,
+  bool FillEntry(common::v1::Message message, const Target& target, int32_t sys_flag,
                  int64_t born_timestamp_ms, int32_t reconsume_times, absl::string_view born_host,
                  store::v1::AppendEntry* entry) const;
   // Runs the hooks around the store call and maps the outcome.

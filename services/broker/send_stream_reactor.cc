@@ -147,35 +147,38 @@ broker::v1::SendStreamResponse ToAnswer(
 
 }  // namespace
 
-void SendStreamReactor::StartSend(std::shared_ptr<const broker::v1::SendStreamRequest> request) {
-  // `request` rides along in the callbacks: the processor reads the messages
-  // until it answers.
+void SendStreamReactor::StartSend(std::shared_ptr<broker::v1::SendStreamRequest> request) {
+  // The messages move into the store's entries; `request` rides along into
+  // the executor's task, which starts after this returns.
   using broker::v1::SendStreamResponse;
+  const uint64_t id = request->request_id();
   if (request->has_batch()) {
-    auto done = [this, request](absl::StatusOr<broker::v1::SendBatchResponse> result) {
-      Complete(ToAnswer(request->request_id(), std::move(result),
-                        &SendStreamResponse::mutable_batch_response));
+    auto done = [this, id](absl::StatusOr<broker::v1::SendBatchResponse> result) {
+      Complete(ToAnswer(id, std::move(result), &SendStreamResponse::mutable_batch_response));
     };
     if (send_executor_ == nullptr) {
-      processor_->SendBatchAsync(request->batch(), born_host_, std::move(done));
+      processor_->SendBatchAsync(std::move(*request->mutable_batch()), born_host_, std::move(done));
       return;
     }
     absl::Status submitted = send_executor_->Submit(
-        [this, request, done] { done(processor_->SendBatch(request->batch(), born_host_)); },
+        [this, request, done] {
+          done(processor_->SendBatch(std::move(*request->mutable_batch()), born_host_));
+        },
         [done](absl::Status status) { done(status); });
     if (!submitted.ok()) done(submitted);
     return;
   }
-  auto done = [this, request](absl::StatusOr<broker::v1::SendMessageResponse> result) {
-    Complete(
-        ToAnswer(request->request_id(), std::move(result), &SendStreamResponse::mutable_response));
+  auto done = [this, id](absl::StatusOr<broker::v1::SendMessageResponse> result) {
+    Complete(ToAnswer(id, std::move(result), &SendStreamResponse::mutable_response));
   };
   if (send_executor_ == nullptr) {
-    processor_->SendAsync(request->send(), born_host_, std::move(done));
+    processor_->SendAsync(std::move(*request->mutable_send()), born_host_, std::move(done));
     return;
   }
   absl::Status submitted = send_executor_->Submit(
-      [this, request, done] { done(processor_->Send(request->send(), born_host_)); },
+      [this, request, done] {
+        done(processor_->Send(std::move(*request->mutable_send()), born_host_));
+      },
       [done](absl::Status status) { done(status); });
   if (!submitted.ok()) done(submitted);
 }

@@ -87,7 +87,7 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
   void OnDone() override;
 
  private:
-  void StartSend(std::shared_ptr<const broker::v1::SendStreamRequest> request);
+  void StartSend(std::shared_ptr<broker::v1::SendStreamRequest> request);
   // Queues the answer to one request.
   void Complete(const broker::v1::SendStreamResponse& answer) ABSL_LOCKS_EXCLUDED(mu_);
   // The operations to start once mu_ is released; their buffers stay put

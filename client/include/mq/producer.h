@@ -25,13 +25,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "mq/client_options.h"
+#include "mq/error_code.h"
 #include "mq/message.h"
 #include "mq/message_queue.h"
 #include "mq/message_queue_selector.h"
 #include "mq/send_callback.h"
 #include "mq/send_hook.h"
 #include "mq/send_result.h"
-#include "proto/common.pb.h"
 
 namespace mq {
 
@@ -68,9 +68,9 @@ struct ProducerOptions {
   bool retry_another_broker_when_not_store_ok = false;
   // Broker answers worth another attempt. Transport failures (UNAVAILABLE,
   // DEADLINE_EXCEEDED) always are. SYSTEM_BUSY is ours (RocketMQ added it in 5.3).
-  std::vector<common::v1::ResponseCode> retry_response_codes = {
-      common::v1::TOPIC_NOT_EXIST, common::v1::SERVICE_NOT_AVAILABLE, common::v1::SYSTEM_ERROR,
-      common::v1::NO_PERMISSION, common::v1::SYSTEM_BUSY};
+  std::vector<ResponseCode> retry_response_codes = {
+      ResponseCode::kTopicNotExist, ResponseCode::kServiceNotAvailable, ResponseCode::kSystemError,
+      ResponseCode::kNoPermission, ResponseCode::kSystemBusy};
 
   // Bodies of at least this many bytes are zlib-compressed (sys_flag bit 0)
   // when that makes them smaller. Batches are never compressed.
@@ -118,8 +118,8 @@ class Producer {
   // included. Errors:
   // INVALID_ARGUMENT (bad message), NOT_FOUND (no route), DEADLINE_EXCEEDED
   // (budget spent), FAILED_PRECONDITION (not running), or the last attempt's
-  // error, which carries the broker's response code (mq::GetResponseCode in
-  // common/status.h). The message's unique id is set on the sent copy and
+  // error, which carries the broker's response code (mq::ResponseCodeOf in
+  // mq/error_code.h). The message's unique id is set on the sent copy and
   // returned as SendResult::msg_id.
   absl::StatusOr<SendResult> Send(const Message& message);
   absl::StatusOr<SendResult> Send(const Message& message, absl::Duration timeout);
