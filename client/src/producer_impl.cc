@@ -281,17 +281,25 @@ absl::StatusOr<SendResult> ProducerImpl::LaunchAndWait(
   return std::move(outcome->result);
 }
 
-absl::StatusOr<SendResult> ProducerImpl::SendOne(const Message& message, SendPlan plan) {
+absl::StatusOr<ProducerImpl::PreparedSend> ProducerImpl::PrepareSend(const Message& message) {
   absl::StatusOr<std::shared_ptr<ClientInstance>> instance = lifecycle_.Enter();
   if (!instance.ok()) return instance.status();
   if (absl::Status s = ValidateMessage(message); !s.ok()) {
     lifecycle_.Leave();
     return s;
   }
-  auto request = std::make_shared<broker::v1::SendStreamRequest>();
-  std::string msg_id = PrepareRequest(message, true, request->mutable_send());
-  return LaunchAndWait(*std::move(instance), message.topic(), message, std::move(request),
-                       std::move(msg_id), std::move(plan));
+  PreparedSend prepared;
+  prepared.instance = *std::move(instance);
+  prepared.request = std::make_shared<broker::v1::SendStreamRequest>();
+  prepared.msg_id = PrepareRequest(message, true, prepared.request->mutable_send());
+  return prepared;
+}
+
+absl::StatusOr<SendResult> ProducerImpl::SendOne(const Message& message, SendPlan plan) {
+  absl::StatusOr<PreparedSend> prepared = PrepareSend(message);
+  if (!prepared.ok()) return prepared.status();
+  return LaunchAndWait(std::move(prepared->instance), message.topic(), message,
+                       std::move(prepared->request), std::move(prepared->msg_id), std::move(plan));
 }
 
 absl::StatusOr<SendResult> ProducerImpl::Send(const Message& message, absl::Duration timeout) {
@@ -303,41 +311,29 @@ absl::StatusOr<SendResult> ProducerImpl::Send(const Message& message, absl::Dura
 
 void ProducerImpl::SendAsync(const Message& message, SendCallback callback,
                              absl::Duration timeout) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = lifecycle_.Enter();
-  if (!instance.ok()) {
-    callback(instance.status());
+  absl::StatusOr<PreparedSend> prepared = PrepareSend(message);
+  if (!prepared.ok()) {
+    callback(prepared.status());
     return;
   }
-  if (absl::Status s = ValidateMessage(message); !s.ok()) {
-    callback(s);
-    lifecycle_.Leave();
-    return;
-  }
-  auto request = std::make_shared<broker::v1::SendStreamRequest>();
-  std::string msg_id = PrepareRequest(message, true, request->mutable_send());
   SendPlan plan;
   plan.mode = SendMode::kAsync;
   plan.timeout = timeout;
   plan.max_attempts = 1 + options_.retry_times_when_send_async_failed;
-  Launch(*std::move(instance), message.topic(), message, std::move(request), std::move(msg_id),
-         std::move(plan), std::move(callback));
+  Launch(std::move(prepared->instance), message.topic(), message, std::move(prepared->request),
+         std::move(prepared->msg_id), std::move(plan), std::move(callback));
 }
 
 absl::Status ProducerImpl::SendOneway(const Message& message) {
-  absl::StatusOr<std::shared_ptr<ClientInstance>> instance = lifecycle_.Enter();
-  if (!instance.ok()) return instance.status();
-  if (absl::Status s = ValidateMessage(message); !s.ok()) {
-    lifecycle_.Leave();
-    return s;
-  }
-  auto request = std::make_shared<broker::v1::SendStreamRequest>();
-  std::string msg_id = PrepareRequest(message, true, request->mutable_send());
+  absl::StatusOr<PreparedSend> prepared = PrepareSend(message);
+  if (!prepared.ok()) return prepared.status();
   SendPlan plan;
   plan.mode = SendMode::kOneway;
   plan.timeout = options_.send_timeout;
   // Its outcome goes only to the hooks; failures before it went out are returned.
-  return Launch(*std::move(instance), message.topic(), message, std::move(request),
-                std::move(msg_id), std::move(plan), [](absl::StatusOr<SendResult>) {})
+  return Launch(std::move(prepared->instance), message.topic(), message,
+                std::move(prepared->request), std::move(prepared->msg_id), std::move(plan),
+                [](absl::StatusOr<SendResult>) {})
       .status();
 }
 

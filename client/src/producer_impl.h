@@ -79,6 +79,15 @@ class ProducerImpl : public ProducerMember {
   };
 
   absl::Status ValidateMessage(const Message& message) const;
+  // A single message ready to launch: the running instance (one more call in
+  // flight, ended by Launch()'s `done`) and the request.
+  struct PreparedSend {
+    std::shared_ptr<ClientInstance> instance;
+    std::shared_ptr<broker::v1::SendStreamRequest> request;
+    std::string msg_id;
+  };
+  // The checks every single send starts with; on failure nothing is in flight.
+  absl::StatusOr<PreparedSend> PrepareSend(const Message& message);
   // Fills `request` with the message as sent: unique id set, body compressed
   // when allowed and worth it; returns the unique id.
   std::string PrepareRequest(const Message& message, bool allow_compression,

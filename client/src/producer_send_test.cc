@@ -671,17 +671,22 @@ class RecordingHook : public SendHook {
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
 };
 
+// With broker-a failing every send: sync sends until one hit broker-a first
+// and was retried on broker-b.
+void SendUntilOneIsRetried(Producer& producer, FakeBroker& broker_a) {
+  for (int i = 0; i < 10 && broker_a.SendCalls() == 0; ++i) {
+    ASSERT_TRUE(producer.Send(Message("T", "x")).ok());
+  }
+  ASSERT_EQ(broker_a.SendCalls(), 1);
+}
+
 TEST_F(ProducerSendTest, HooksSeeEveryAttempt) {
   broker_a_.SetDefaultSendReply(Unavailable());
   auto hook = std::make_shared<RecordingHook>();
   Producer producer("G", Options());
   ASSERT_TRUE(producer.AddSendHook(hook).ok());
   ASSERT_TRUE(producer.Start().ok());
-  // Send until one send hit broker-a first and was retried on broker-b.
-  for (int i = 0; i < 10 && broker_a_.SendCalls() == 0; ++i) {
-    ASSERT_TRUE(producer.Send(Message("T", "x")).ok());
-  }
-  ASSERT_EQ(broker_a_.SendCalls(), 1);
+  ASSERT_NO_FATAL_FAILURE(SendUntilOneIsRetried(producer, broker_a_));
   std::vector<RecordingHook::Call> calls = hook->calls();
   size_t retried = 0;
   while (retried < calls.size() &&
@@ -716,10 +721,7 @@ TEST_F(ProducerSendTest, SyncRetriesRunOnTheSendingThread) {
   Producer producer("G", Options());
   ASSERT_TRUE(producer.AddSendHook(hook).ok());
   ASSERT_TRUE(producer.Start().ok());
-  for (int i = 0; i < 10 && broker_a_.SendCalls() == 0; ++i) {
-    ASSERT_TRUE(producer.Send(Message("T", "x")).ok());
-  }
-  ASSERT_EQ(broker_a_.SendCalls(), 1);
+  ASSERT_NO_FATAL_FAILURE(SendUntilOneIsRetried(producer, broker_a_));
   int retries = 0;
   for (const RecordingHook::Call& call : hook->calls()) {
     if (call.before) {
