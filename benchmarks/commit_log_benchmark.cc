@@ -163,7 +163,7 @@ RunResult RunIn(const std::string& dir, const RunConfig& config) {
         int64_t end = 0;
         for (const AppendResult& r : results) {
           if (r.status != AppendStatus::kOk) ++failures;
-          end = std::max(end, r.physical_offset + r.size);
+          end = std::max(end, (r.physical_offset + r.size).value());
         }
         if (group_commit != nullptr && !group_commit->WaitForFlush(end).ok()) ++failures;
         count += config.batch;

@@ -28,7 +28,7 @@ void BM_ConsumeQueuePutUnit(benchmark::State& state) {
   CHECK(queue.Load().ok());
   int64_t q = 0;
   for (auto _ : state) {
-    CHECK(queue.PutUnit(q, q * 300, 300, q % 16).ok());
+    CHECK(queue.PutUnit(QueueOffset(q), PhysicalOffset(q * 300), 300, q % 16).ok());
     ++q;
   }
   state.SetItemsProcessed(state.iterations());
@@ -40,10 +40,11 @@ void BM_ConsumeQueueGetUnits32(benchmark::State& state) {
   ConsumeQueue queue("T", 0, MakeDir());
   CHECK(queue.Load().ok());
   constexpr int64_t kUnits = 1'000'000;
-  for (int64_t q = 0; q < kUnits; ++q) CHECK(queue.PutUnit(q, q * 300, 300, 0).ok());
+  for (int64_t q = 0; q < kUnits; ++q)
+    CHECK(queue.PutUnit(QueueOffset(q), PhysicalOffset(q * 300), 300, 0).ok());
   int64_t q = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(queue.GetUnits(q, 32));
+    benchmark::DoNotOptimize(queue.GetUnits(QueueOffset(q), 32));
     q = (q + 32) % (kUnits - 32);
   }
   state.SetItemsProcessed(state.iterations() * 32);

@@ -232,7 +232,7 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const format::Messag
       failed.status = AppendStatus::kServiceNotAvailable;
       failed.error = absl::StrCat("writing the commit log failed: ", written.message());
       if (TakesQueueOffset(messages[*it].sys_flag)) {
-        --queue_offsets_.find(QueueKeyView{messages[*it].topic, messages[*it].queue_id})->second;
+        queue_offsets_.find(QueueKeyView{messages[*it].topic, messages[*it].queue_id})->second -= 1;
       }
     }
     staged_records.clear();
@@ -272,16 +272,19 @@ std::vector<AppendResult> CommitLog::AppendBatch(absl::Span<const format::Messag
     if (TakesQueueOffset(record.sys_flag)) {
       auto it = queue_offsets_.find(QueueKeyView{record.topic, record.queue_id});
       if (it == queue_offsets_.end()) {
-        it = queue_offsets_.emplace(QueueKey{std::string(record.topic), record.queue_id}, 0).first;
+        it = queue_offsets_
+                 .emplace(QueueKey{std::string(record.topic), record.queue_id}, QueueOffset(0))
+                 .first;
       }
-      record.queue_offset = it->second++;
+      record.queue_offset = it->second.value();
+      it->second += 1;
     }
     const size_t at = staged_.size();
     staged_.resize(at + static_cast<size_t>(size));
     format::EncodeRecord(record, tail_crcs[i], staged_.data() + at);
     staged_records.push_back(i);
-    result.physical_offset = record.physical_offset;
-    result.queue_offset = record.queue_offset;
+    result.physical_offset = PhysicalOffset(record.physical_offset);
+    result.queue_offset = QueueOffset(record.queue_offset);
     result.size = static_cast<int32_t>(size);
     result.store_timestamp_ms = now_ms;
   }
@@ -574,13 +577,13 @@ void CommitLog::AcceptAppends() {
   refuse_reason_.clear();
 }
 
-int64_t CommitLog::GetQueueOffset(absl::string_view topic, int32_t queue_id) const {
+QueueOffset CommitLog::GetQueueOffset(absl::string_view topic, int32_t queue_id) const {
   absl::MutexLock lock(&put_mu_);
   auto it = queue_offsets_.find(QueueKeyView{topic, queue_id});
-  return it == queue_offsets_.end() ? 0 : it->second;
+  return it == queue_offsets_.end() ? QueueOffset(0) : it->second;
 }
 
-void CommitLog::SetQueueOffset(absl::string_view topic, int32_t queue_id, int64_t next_offset) {
+void CommitLog::SetQueueOffset(absl::string_view topic, int32_t queue_id, QueueOffset next_offset) {
   absl::MutexLock lock(&put_mu_);
   auto it = queue_offsets_.find(QueueKeyView{topic, queue_id});
   if (it == queue_offsets_.end()) {

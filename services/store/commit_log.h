@@ -35,6 +35,7 @@
 #include "services/store/mapped_file.h"
 #include "services/store/mapped_file_allocator.h"
 #include "services/store/mapped_file_queue.h"
+#include "services/store/offsets.h"
 
 namespace mq::store {
 
@@ -79,8 +80,8 @@ struct AppendResult {
   // Why the message was not stored (empty when kOk).
   std::string error;
   // Set when kOk.
-  int64_t physical_offset = 0;
-  int64_t queue_offset = 0;
+  PhysicalOffset physical_offset;
+  QueueOffset queue_offset;
   int32_t size = 0;
   int64_t store_timestamp_ms = 0;
 };
@@ -238,9 +239,9 @@ class CommitLog {
   bool accepting_appends() const { return !refusing_.load(std::memory_order_acquire); }
 
   // The topic/queue -> next queue offset table (RocketMQ's topicQueueTable).
-  int64_t GetQueueOffset(absl::string_view topic, int32_t queue_id) const
+  QueueOffset GetQueueOffset(absl::string_view topic, int32_t queue_id) const
       ABSL_LOCKS_EXCLUDED(put_mu_);
-  void SetQueueOffset(absl::string_view topic, int32_t queue_id, int64_t next_offset)
+  void SetQueueOffset(absl::string_view topic, int32_t queue_id, QueueOffset next_offset)
       ABSL_LOCKS_EXCLUDED(put_mu_);
   void RemoveQueueOffsets(absl::string_view topic) ABSL_LOCKS_EXCLUDED(put_mu_);
   void ClearQueueOffsets() ABSL_LOCKS_EXCLUDED(put_mu_);
@@ -271,7 +272,7 @@ class CommitLog {
       return View(a).queue_id == View(b).queue_id && View(a).topic == View(b).topic;
     }
   };
-  using QueueOffsetTable = absl::flat_hash_map<QueueKey, int64_t, QueueKeyHash, QueueKeyEq>;
+  using QueueOffsetTable = absl::flat_hash_map<QueueKey, QueueOffset, QueueKeyHash, QueueKeyEq>;
 
   // The file holding all of [physical_offset, + size): NOT_FOUND if the range
   // runs past the end or starts below the first kept file, DATA_LOSS if it

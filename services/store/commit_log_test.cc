@@ -107,8 +107,8 @@ std::vector<AppendResult> AppendMany(CommitLog& log, int count, size_t body_size
 int64_t FillFirstFile(CommitLog& log) {
   std::vector<AppendResult> more = AppendMany(log, 70, 1000);
   for (size_t i = 1; i < more.size(); ++i) {
-    if (more[i].physical_offset == kFileSize) {
-      return more[i - 1].physical_offset + more[i - 1].size;
+    if (more[i].physical_offset.value() == kFileSize) {
+      return more[i - 1].physical_offset.value() + more[i - 1].size;
     }
   }
   return -1;
@@ -160,26 +160,26 @@ TEST(CommitLogTest, AppendAssignsOffsetsAndReadsBack) {
   AppendResult b = AppendOne(log, Message("second", 1));
   AppendResult c = AppendOne(log, Message("third", 0));
   ASSERT_EQ(a.status, AppendStatus::kOk) << a.error;
-  EXPECT_EQ(a.physical_offset, 0);
+  EXPECT_EQ(a.physical_offset, PhysicalOffset(0));
   EXPECT_EQ(a.size, format::kRecordFixedBytes + 5 + 9 + 9);
-  EXPECT_EQ(b.physical_offset, a.size);
-  EXPECT_EQ(c.physical_offset, a.size + b.size);
-  EXPECT_EQ(a.queue_offset, 0);
-  EXPECT_EQ(b.queue_offset, 0);
-  EXPECT_EQ(c.queue_offset, 1);
+  EXPECT_EQ(b.physical_offset, PhysicalOffset(a.size));
+  EXPECT_EQ(c.physical_offset, PhysicalOffset(a.size + b.size));
+  EXPECT_EQ(a.queue_offset, QueueOffset(0));
+  EXPECT_EQ(b.queue_offset, QueueOffset(0));
+  EXPECT_EQ(c.queue_offset, QueueOffset(1));
   EXPECT_GT(a.store_timestamp_ms, 0);
-  EXPECT_EQ(log.MaxOffset(), c.physical_offset + c.size);
-  EXPECT_EQ(log.GetQueueOffset("TopicTest", 0), 2);
-  EXPECT_EQ(log.GetQueueOffset("TopicTest", 1), 1);
-  EXPECT_EQ(log.GetQueueOffset("Other", 0), 0);
+  EXPECT_EQ(log.MaxOffset(), (c.physical_offset + c.size).value());
+  EXPECT_EQ(log.GetQueueOffset("TopicTest", 0), QueueOffset(2));
+  EXPECT_EQ(log.GetQueueOffset("TopicTest", 1), QueueOffset(1));
+  EXPECT_EQ(log.GetQueueOffset("Other", 0), QueueOffset(0));
 
-  absl::StatusOr<RecordRef> read = log.ReadRecord(c.physical_offset, /*check_crc=*/true);
+  absl::StatusOr<RecordRef> read = log.ReadRecord(c.physical_offset.value(), /*check_crc=*/true);
   ASSERT_TRUE(read.ok()) << read.status();
   const format::MessageRecord& m = read->record.message;
   EXPECT_EQ(m.body, "third");
   EXPECT_EQ(m.topic, "TopicTest");
   EXPECT_EQ(m.queue_offset, 1);
-  EXPECT_EQ(m.physical_offset, c.physical_offset);
+  EXPECT_EQ(m.physical_offset, c.physical_offset.value());
   EXPECT_EQ(m.store_timestamp_ms, c.store_timestamp_ms);
   EXPECT_EQ(m.born_host, (format::HostAddress{0x0A000001, 4000}));
   EXPECT_EQ(format::FindProperty(m.properties, format::kPropertyTags), "TagA");
@@ -191,7 +191,7 @@ TEST(CommitLogTest, FlushReportsTheStoreTimeOfFlushedData) {
   EXPECT_EQ(log.file_queue().FlushedStoreTimestamp(), 0);
   AppendResult a = AppendOne(log, Message("x"));
   ASSERT_TRUE(log.file_queue().Flush(0).ok());
-  EXPECT_EQ(log.FlushedOffset(), a.physical_offset + a.size);
+  EXPECT_EQ(log.FlushedOffset(), (a.physical_offset + a.size).value());
   EXPECT_EQ(log.file_queue().FlushedStoreTimestamp(), a.store_timestamp_ms);
 }
 
@@ -200,7 +200,8 @@ TEST(CommitLogTest, ReadRecordErrors) {
   ASSERT_TRUE(log.Load().ok());
   AppendResult a = AppendOne(log, Message("x"));
   EXPECT_EQ(log.ReadRecord(log.MaxOffset()).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(log.ReadRecord(a.physical_offset + 1).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(log.ReadRecord(a.physical_offset.value() + 1).status().code(),
+            absl::StatusCode::kDataLoss);
   // Fill the first file so it ends with a blank marker.
   const int64_t blank_offset = FillFirstFile(log);
   ASSERT_GT(blank_offset, 0);
@@ -217,7 +218,7 @@ TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
   std::vector<AppendResult> first = AppendMany(log, 3, 100);
   std::string out = "prefix";
   for (const AppendResult& r : first) {
-    ASSERT_TRUE(log.AppendRecordBytes(r.physical_offset, r.size, &out).ok());
+    ASSERT_TRUE(log.AppendRecordBytes(r.physical_offset.value(), r.size, &out).ok());
   }
   // Byte for byte what the log holds, each record whole with a valid CRC.
   absl::string_view copied = absl::string_view(out).substr(6);
@@ -225,7 +226,7 @@ TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
   for (int i = 0; i < 3; ++i) {
     format::DecodedRecord decoded = format::DecodeRecord(copied, /*check_crc=*/true);
     ASSERT_EQ(decoded.kind, format::RecordKind::kMessage) << decoded.error;
-    EXPECT_EQ(decoded.message.physical_offset, first[i].physical_offset);
+    EXPECT_EQ(decoded.message.physical_offset, first[i].physical_offset.value());
     EXPECT_EQ(std::string(decoded.message.body).substr(0, 3), absl::StrCat("m-", i));
     copied.remove_prefix(decoded.size);
   }
@@ -234,13 +235,14 @@ TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
   // the log: refused, and `out` is left as it was.
   const std::string before = out;
   const AppendResult& a = first[0];
-  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset, a.size - 1, &out).code(),
+  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset.value(), a.size - 1, &out).code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset + 4, a.size, &out).code(),
+  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset.value() + 4, a.size, &out).code(),
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(log.AppendRecordBytes(log.MaxOffset() - 10, a.size, &out).code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset, 0, &out).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset.value(), 0, &out).code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(out, before);
 
   // A blank marker is not a record; a deleted file's records are NOT_FOUND.
@@ -250,7 +252,7 @@ TEST(CommitLogTest, AppendRecordBytesCopiesCheckedRecords) {
   EXPECT_EQ(blank.code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(blank.message().find("end-of-file marker"), absl::string_view::npos) << blank;
   ASSERT_EQ(log.file_queue().DeleteFilesWhile(testing::EndsBy(kFileSize), 1), 1);
-  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset, a.size, &out).code(),
+  EXPECT_EQ(log.AppendRecordBytes(a.physical_offset.value(), a.size, &out).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(out, before);
 }
@@ -262,11 +264,11 @@ TEST(CommitLogTest, AppendRecordRunCopiesBackToBackRecordsInOneRead) {
   std::vector<int32_t> sizes;
   for (const AppendResult& r : first) sizes.push_back(r.size);
   std::string run = "prefix";
-  ASSERT_TRUE(log.AppendRecordRun(first[0].physical_offset, sizes, &run).ok());
+  ASSERT_TRUE(log.AppendRecordRun(first[0].physical_offset.value(), sizes, &run).ok());
   // The same bytes as copying record by record.
   std::string one_by_one = "prefix";
   for (const AppendResult& r : first) {
-    ASSERT_TRUE(log.AppendRecordBytes(r.physical_offset, r.size, &one_by_one).ok());
+    ASSERT_TRUE(log.AppendRecordBytes(r.physical_offset.value(), r.size, &one_by_one).ok());
   }
   EXPECT_EQ(run, one_by_one);
 
@@ -276,13 +278,14 @@ TEST(CommitLogTest, AppendRecordRunCopiesBackToBackRecordsInOneRead) {
   const std::string before = run;
   std::vector<int32_t> wrong = sizes;
   wrong[3] -= 1;
-  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset, wrong, &run).code(),
+  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset.value(), wrong, &run).code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset + 4, {sizes[0], sizes[1]}, &run).code(),
-            absl::StatusCode::kDataLoss);
-  EXPECT_EQ(log.AppendRecordRun(first[1].physical_offset, sizes, &run).code(),
+  EXPECT_EQ(
+      log.AppendRecordRun(first[0].physical_offset.value() + 4, {sizes[0], sizes[1]}, &run).code(),
+      absl::StatusCode::kDataLoss);
+  EXPECT_EQ(log.AppendRecordRun(first[1].physical_offset.value(), sizes, &run).code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset, {sizes[0], 0}, &run).code(),
+  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset.value(), {sizes[0], 0}, &run).code(),
             absl::StatusCode::kInvalidArgument);
   const int64_t blank_offset = FillFirstFile(log);
   ASSERT_GT(blank_offset, 0);
@@ -293,11 +296,11 @@ TEST(CommitLogTest, AppendRecordRunCopiesBackToBackRecordsInOneRead) {
                 .code(),
             absl::StatusCode::kDataLoss);
   ASSERT_EQ(log.file_queue().DeleteFilesWhile(testing::EndsBy(kFileSize), 1), 1);
-  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset, sizes, &run).code(),
+  EXPECT_EQ(log.AppendRecordRun(first[0].physical_offset.value(), sizes, &run).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(run, before);
   // The second file's records still read as a run.
-  ASSERT_TRUE(log.AppendRecordRun(second_file[0].physical_offset,
+  ASSERT_TRUE(log.AppendRecordRun(second_file[0].physical_offset.value(),
                                   {second_file[0].size, second_file[1].size}, &run)
                   .ok());
   EXPECT_EQ(run.size(), before.size() + second_file[0].size + second_file[1].size);
@@ -321,8 +324,8 @@ TEST(CommitLogTest, InvalidMessagesFailAlone) {
   EXPECT_EQ(results[4].status, AppendStatus::kMessageIllegal);
   EXPECT_NE(results[4].error.find("does not fit"), std::string::npos) << results[4].error;
   EXPECT_EQ(results[5].status, AppendStatus::kOk);
-  EXPECT_EQ(results[5].physical_offset, results[0].size);
-  EXPECT_EQ(results[5].queue_offset, 1);
+  EXPECT_EQ(results[5].physical_offset, PhysicalOffset(results[0].size));
+  EXPECT_EQ(results[5].queue_offset, QueueOffset(1));
   EXPECT_EQ(ReadAll(log).size(), 2u);
 }
 
@@ -346,17 +349,19 @@ TEST(CommitLogTest, RollsOverWithBlankMarker) {
   std::set<int64_t> starts;
   for (size_t i = 0; i < results.size(); ++i) {
     const AppendResult& r = results[i];
-    EXPECT_EQ(r.queue_offset, static_cast<int64_t>(i));
+    EXPECT_EQ(r.queue_offset, QueueOffset(static_cast<int64_t>(i)));
     // No record straddles a file boundary, and a marker always fits after one.
-    EXPECT_EQ(r.physical_offset / kFileSize, (r.physical_offset + r.size - 1) / kFileSize);
-    EXPECT_GE(kFileSize - (r.physical_offset + r.size) % kFileSize, format::kBlankMarkerMinBytes);
-    starts.insert(r.physical_offset / kFileSize);
+    EXPECT_EQ(r.physical_offset.value() / kFileSize,
+              (r.physical_offset.value() + r.size - 1) / kFileSize);
+    EXPECT_GE(kFileSize - (r.physical_offset.value() + r.size) % kFileSize,
+              format::kBlankMarkerMinBytes);
+    starts.insert(r.physical_offset.value() / kFileSize);
   }
   EXPECT_EQ(starts.size(), 4u);
   std::vector<std::pair<int64_t, std::string>> read = ReadAll(log);
   ASSERT_EQ(read.size(), results.size());
   for (size_t i = 0; i < read.size(); ++i) {
-    EXPECT_EQ(read[i].first, results[i].physical_offset);
+    EXPECT_EQ(read[i].first, results[i].physical_offset.value());
     EXPECT_EQ(read[i].second.substr(0, read[i].second.find('.')), absl::StrCat("m-", i));
   }
   // The first file is full and ends with a marker.
@@ -411,7 +416,8 @@ TEST_P(CommitLogWriteThroughTest, LargeBatchesAndSingleAppendsRollOverTogether) 
   for (const auto& file : log.file_queue().Files()) {
     int64_t newest = 0;
     for (const AppendResult& r : results) {
-      if (r.physical_offset >= file->start_offset() && r.physical_offset < file->end_offset()) {
+      if (r.physical_offset.value() >= file->start_offset() &&
+          r.physical_offset.value() < file->end_offset()) {
         newest = std::max(newest, r.store_timestamp_ms);
       }
     }
@@ -420,12 +426,12 @@ TEST_P(CommitLogWriteThroughTest, LargeBatchesAndSingleAppendsRollOverTogether) 
   std::vector<std::pair<int64_t, std::string>> read = ReadAll(log);
   ASSERT_EQ(read.size(), results.size());
   for (size_t i = 0; i < read.size(); ++i) {
-    EXPECT_EQ(results[i].queue_offset, static_cast<int64_t>(i));
-    EXPECT_EQ(read[i].first, results[i].physical_offset) << i;
+    EXPECT_EQ(results[i].queue_offset, QueueOffset(static_cast<int64_t>(i)));
+    EXPECT_EQ(read[i].first, results[i].physical_offset.value()) << i;
     EXPECT_EQ(read[i].second.substr(0, read[i].second.find('.')), absl::StrCat("m-", i));
     // No record straddles a file boundary.
-    EXPECT_EQ(results[i].physical_offset / kFileSize,
-              (results[i].physical_offset + results[i].size - 1) / kFileSize);
+    EXPECT_EQ(results[i].physical_offset.value() / kFileSize,
+              (results[i].physical_offset.value() + results[i].size - 1) / kFileSize);
   }
 }
 
@@ -502,8 +508,8 @@ TEST_P(CommitLogWriteThroughTest, AFailedWriteFailsItsRecordsAndLosesNothing) {
     log.AcceptAppends();
     AppendResult next = AppendOne(log, Message("after"));
     ASSERT_EQ(next.status, AppendStatus::kOk) << next.error;
-    EXPECT_EQ(next.physical_offset, end);
-    EXPECT_EQ(next.queue_offset, 10);
+    EXPECT_EQ(next.physical_offset, PhysicalOffset(end));
+    EXPECT_EQ(next.queue_offset, QueueOffset(10));
     end = log.MaxOffset();
   }
   std::vector<std::pair<int64_t, std::string>> read = ReadAll(*Recovered(Options(dir), end));
@@ -544,11 +550,11 @@ TEST(CommitLogTest, TransactionHalfMessagesTakeNoQueueOffset) {
   rollback.sys_flag = format::kSysFlagTransactionRollbackType;
   TestMessage commit = Message("commit");
   commit.sys_flag = format::kSysFlagTransactionCommitType;
-  EXPECT_EQ(AppendOne(log, Message("a")).queue_offset, 0);
-  EXPECT_EQ(AppendOne(log, prepared).queue_offset, 0);
-  EXPECT_EQ(AppendOne(log, rollback).queue_offset, 0);
-  EXPECT_EQ(AppendOne(log, commit).queue_offset, 1);
-  EXPECT_EQ(AppendOne(log, Message("b")).queue_offset, 2);
+  EXPECT_EQ(AppendOne(log, Message("a")).queue_offset, QueueOffset(0));
+  EXPECT_EQ(AppendOne(log, prepared).queue_offset, QueueOffset(0));
+  EXPECT_EQ(AppendOne(log, rollback).queue_offset, QueueOffset(0));
+  EXPECT_EQ(AppendOne(log, commit).queue_offset, QueueOffset(1));
+  EXPECT_EQ(AppendOne(log, Message("b")).queue_offset, QueueOffset(2));
 }
 
 TEST(CommitLogTest, RefusesAppendsWhenAsked) {
@@ -567,15 +573,15 @@ TEST(CommitLogTest, RefusesAppendsWhenAsked) {
 TEST(CommitLogTest, QueueOffsetTable) {
   CommitLog log(Options(testing::MakeTempDir()));
   ASSERT_TRUE(log.Load().ok());
-  log.SetQueueOffset("TopicTest", 0, 41);
-  log.SetQueueOffset("Other", 2, 7);
-  EXPECT_EQ(AppendOne(log, Message("x", 0)).queue_offset, 41);
-  EXPECT_EQ(log.GetQueueOffset("TopicTest", 0), 42);
+  log.SetQueueOffset("TopicTest", 0, QueueOffset(41));
+  log.SetQueueOffset("Other", 2, QueueOffset(7));
+  EXPECT_EQ(AppendOne(log, Message("x", 0)).queue_offset, QueueOffset(41));
+  EXPECT_EQ(log.GetQueueOffset("TopicTest", 0), QueueOffset(42));
   log.RemoveQueueOffsets("TopicTest");
-  EXPECT_EQ(log.GetQueueOffset("TopicTest", 0), 0);
-  EXPECT_EQ(log.GetQueueOffset("Other", 2), 7);
+  EXPECT_EQ(log.GetQueueOffset("TopicTest", 0), QueueOffset(0));
+  EXPECT_EQ(log.GetQueueOffset("Other", 2), QueueOffset(7));
   log.ClearQueueOffsets();
-  EXPECT_EQ(log.GetQueueOffset("Other", 2), 0);
+  EXPECT_EQ(log.GetQueueOffset("Other", 2), QueueOffset(0));
 }
 
 TEST(CommitLogTest, ConcurrentAppendsGetUniqueDenseOffsets) {
@@ -600,8 +606,8 @@ TEST(CommitLogTest, ConcurrentAppendsGetUniqueDenseOffsets) {
   for (int t = 0; t < kThreads; ++t) {
     for (const AppendResult& r : results[t]) {
       ASSERT_EQ(r.status, AppendStatus::kOk) << r.error;
-      EXPECT_TRUE(physical.insert(r.physical_offset).second);
-      EXPECT_TRUE(queue_offsets[t % 2].insert(r.queue_offset).second);
+      EXPECT_TRUE(physical.insert(r.physical_offset.value()).second);
+      EXPECT_TRUE(queue_offsets[t % 2].insert(r.queue_offset.value()).second);
     }
   }
   for (auto& [queue, offsets] : queue_offsets) {
@@ -636,10 +642,10 @@ TEST(CommitLogRecoveryTest, CleanReopenKeepsEverything) {
   EXPECT_EQ(visited, 150);
   EXPECT_EQ(log.MaxOffset(), end);
   EXPECT_EQ(log.FlushedOffset(), end);
-  log.SetQueueOffset("TopicTest", 0, 150);
+  log.SetQueueOffset("TopicTest", 0, QueueOffset(150));
   AppendResult next = AppendOne(log, Message("after"));
-  EXPECT_EQ(next.physical_offset, end);
-  EXPECT_EQ(next.queue_offset, 150);
+  EXPECT_EQ(next.physical_offset, PhysicalOffset(end));
+  EXPECT_EQ(next.queue_offset, QueueOffset(150));
   EXPECT_EQ(ReadAll(log).size(), 151u);
 }
 
@@ -672,21 +678,21 @@ TEST(CommitLogRecoveryTest, TruncatesTornLastRecord) {
   }
   // The crash lost the second half of the last record.
   const AppendResult& last = results.back();
-  int64_t file_start = last.physical_offset / kFileSize * kFileSize;
-  ZeroRange(FilePath(dir, file_start), last.physical_offset - file_start + last.size / 2,
+  int64_t file_start = last.physical_offset.value() / kFileSize * kFileSize;
+  ZeroRange(FilePath(dir, file_start), last.physical_offset.value() - file_start + last.size / 2,
             last.size - last.size / 2);
 
   CommitLog log(Options(dir));
   ASSERT_TRUE(log.Load().ok());
   absl::StatusOr<int64_t> recovered = log.Recover(0, /*check_crc=*/true);
   ASSERT_TRUE(recovered.ok()) << recovered.status();
-  EXPECT_EQ(*recovered, last.physical_offset);
-  EXPECT_EQ(log.MaxOffset(), last.physical_offset);
+  EXPECT_EQ(*recovered, last.physical_offset.value());
+  EXPECT_EQ(log.MaxOffset(), last.physical_offset.value());
   EXPECT_EQ(ReadAll(log).size(), 99u);
   // The torn bytes are gone: the next record is written in their place.
   AppendResult next = AppendOne(log, Message("replacement"));
   EXPECT_EQ(next.physical_offset, last.physical_offset);
-  absl::StatusOr<RecordRef> read = log.ReadRecord(next.physical_offset, true);
+  absl::StatusOr<RecordRef> read = log.ReadRecord(next.physical_offset.value(), true);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->record.message.body, "replacement");
 }
@@ -699,26 +705,27 @@ TEST(CommitLogRecoveryTest, CutsAtBitFlippedRecordAndDeletesLaterFiles) {
     ASSERT_TRUE(log.Load().ok());
     results = AppendMany(log, 200, 1000);
   }
-  ASSERT_GE(results.back().physical_offset, 3 * kFileSize);
+  ASSERT_GE(results.back().physical_offset, PhysicalOffset(3 * kFileSize));
   // One bit of the queue offset of record 70 (in the second file) flipped.
   const AppendResult& bad = results[70];
-  ASSERT_EQ(bad.physical_offset / kFileSize, 1);
+  ASSERT_EQ(bad.physical_offset.value() / kFileSize, 1);
   FlipByte(FilePath(dir, kFileSize),
-           bad.physical_offset - kFileSize + format::kQueueOffsetOffset + 7);
+           bad.physical_offset.value() - kFileSize + format::kQueueOffsetOffset + 7);
 
   {
     // Without the CRC check a header flip goes unnoticed by the structure checks.
     CommitLog log(Options(dir));
     ASSERT_TRUE(log.Load().ok());
-    LogEntry entry = log.ReadNext(bad.physical_offset, /*check_crc=*/false);
+    LogEntry entry = log.ReadNext(bad.physical_offset.value(), /*check_crc=*/false);
     EXPECT_EQ(entry.kind, LogEntryKind::kRecord);
-    EXPECT_EQ(log.ReadNext(bad.physical_offset, /*check_crc=*/true).kind, LogEntryKind::kCorrupt);
+    EXPECT_EQ(log.ReadNext(bad.physical_offset.value(), /*check_crc=*/true).kind,
+              LogEntryKind::kCorrupt);
   }
   CommitLog log(Options(dir));
   ASSERT_TRUE(log.Load().ok());
   absl::StatusOr<int64_t> recovered = log.Recover(0, /*check_crc=*/true);
   ASSERT_TRUE(recovered.ok()) << recovered.status();
-  EXPECT_EQ(*recovered, bad.physical_offset);
+  EXPECT_EQ(*recovered, bad.physical_offset.value());
   EXPECT_EQ(log.file_queue().Files().size(), 2u);
   EXPECT_NE(::access(FilePath(dir, 2 * kFileSize).c_str(), F_OK), 0);
   EXPECT_EQ(ReadAll(log).size(), 70u);
@@ -750,7 +757,7 @@ TEST(CommitLogRecoveryTest, EmptyLog) {
   absl::StatusOr<int64_t> recovered = log.Recover(0, true);
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   EXPECT_EQ(*recovered, 0);
-  EXPECT_EQ(AppendOne(log, Message("x")).physical_offset, 0);
+  EXPECT_EQ(AppendOne(log, Message("x")).physical_offset, PhysicalOffset(0));
 }
 
 TEST(CommitLogRecoveryTest, RecoveryEndingAtAFileBoundaryContinuesInTheNextFile) {
@@ -764,7 +771,7 @@ TEST(CommitLogRecoveryTest, RecoveryEndingAtAFileBoundaryContinuesInTheNextFile)
   // Corrupt the first record of the second file.
   int64_t first_in_second = -1;
   for (const AppendResult& r : results) {
-    if (r.physical_offset == kFileSize) first_in_second = r.physical_offset;
+    if (r.physical_offset.value() == kFileSize) first_in_second = r.physical_offset.value();
   }
   ASSERT_EQ(first_in_second, kFileSize);
   FlipByte(FilePath(dir, kFileSize), 100);
@@ -774,7 +781,7 @@ TEST(CommitLogRecoveryTest, RecoveryEndingAtAFileBoundaryContinuesInTheNextFile)
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   EXPECT_EQ(*recovered, kFileSize);
   AppendResult next = AppendOne(log, Message("next"));
-  EXPECT_EQ(next.physical_offset, kFileSize);
+  EXPECT_EQ(next.physical_offset, PhysicalOffset(kFileSize));
 }
 
 // Replication: copies the master's log into `slave` chunk by chunk, as the
@@ -843,10 +850,10 @@ TEST(CommitLogReplicationTest, ChunkHoldsAtLeastOneRecordAndStopsAtFileEnd) {
   absl::StatusOr<LogChunk> one = master.ReadChunk(0, 1);
   ASSERT_TRUE(one.ok()) << one.status();
   EXPECT_EQ(static_cast<int64_t>(one->data.size()), results[0].size);
-  absl::StatusOr<LogChunk> all = master.ReadChunk(results[1].physical_offset, 1_GiB);
+  absl::StatusOr<LogChunk> all = master.ReadChunk(results[1].physical_offset.value(), 1_GiB);
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->offset + static_cast<int64_t>(all->data.size()), kFileSize);
-  absl::StatusOr<LogChunk> mid = master.ReadChunk(results[0].physical_offset + 1, 4096);
+  absl::StatusOr<LogChunk> mid = master.ReadChunk(results[0].physical_offset.value() + 1, 4096);
   EXPECT_EQ(mid.status().code(), absl::StatusCode::kDataLoss) << mid.status();
 }
 
@@ -921,18 +928,19 @@ TEST(CommitLogReplicationTest, CorruptChunkIsRefusedWhole) {
 
   // A flipped byte in the third record: not even the first two are written.
   std::string flipped = good;
-  flipped[results[2].physical_offset + 50] ^= 0x01;
+  flipped[results[2].physical_offset.value() + 50] ^= 0x01;
   absl::StatusOr<int64_t> refused = slave.AppendRaw(0, flipped);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
   EXPECT_EQ(slave.MaxOffset(), 0);
 
   // Cut in the middle of a record.
-  refused = slave.AppendRaw(0, absl::string_view(good).substr(0, results[1].physical_offset + 10));
+  refused = slave.AppendRaw(
+      0, absl::string_view(good).substr(0, results[1].physical_offset.value() + 10));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
 
   // Valid records placed at another offset than their own.
-  ASSERT_TRUE(slave.AppendRaw(0, good.substr(0, results[1].physical_offset)).ok());
-  refused = slave.AppendRaw(slave.MaxOffset(), good.substr(0, results[1].physical_offset));
+  ASSERT_TRUE(slave.AppendRaw(0, good.substr(0, results[1].physical_offset.value())).ok());
+  refused = slave.AppendRaw(slave.MaxOffset(), good.substr(0, results[1].physical_offset.value()));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
 
   // A blank marker that does not close its file.
@@ -941,8 +949,9 @@ TEST(CommitLogReplicationTest, CorruptChunkIsRefusedWhole) {
   refused = slave.AppendRaw(slave.MaxOffset(), absl::string_view(blank, sizeof(blank)));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
 
-  EXPECT_EQ(slave.MaxOffset(), results[1].physical_offset);
-  ASSERT_TRUE(slave.AppendRaw(slave.MaxOffset(), good.substr(results[1].physical_offset)).ok());
+  EXPECT_EQ(slave.MaxOffset(), results[1].physical_offset.value());
+  ASSERT_TRUE(
+      slave.AppendRaw(slave.MaxOffset(), good.substr(results[1].physical_offset.value())).ok());
   EXPECT_EQ(ReadAll(slave), ReadAll(master));
 }
 

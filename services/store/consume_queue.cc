@@ -14,16 +14,19 @@ constexpr int64_t kUnitBytes = ConsumeQueueUnit::kBytes;
 // Recovery walks this many files from the end, as RocketMQ.
 constexpr size_t kRecoverFiles = 3;
 
-void EncodeUnit(int64_t commit_log_offset, int32_t size, int64_t tag_code, char* dest) {
-  format::StoreBigEndian64(dest, static_cast<uint64_t>(commit_log_offset));
+// Where the unit of a queue offset lives in the queue's files.
+int64_t UnitPosition(QueueOffset queue_offset) { return queue_offset.value() * kUnitBytes; }
+
+void EncodeUnit(PhysicalOffset commit_log_offset, int32_t size, int64_t tag_code, char* dest) {
+  format::StoreBigEndian64(dest, static_cast<uint64_t>(commit_log_offset.value()));
   format::StoreBigEndian32(dest + 8, static_cast<uint32_t>(size));
   format::StoreBigEndian64(dest + 12, static_cast<uint64_t>(tag_code));
 }
 
-ConsumeQueueUnit DecodeUnit(int64_t queue_offset, const char* src) {
+ConsumeQueueUnit DecodeUnit(QueueOffset queue_offset, const char* src) {
   ConsumeQueueUnit unit;
   unit.queue_offset = queue_offset;
-  unit.commit_log_offset = static_cast<int64_t>(format::LoadBigEndian64(src));
+  unit.commit_log_offset = PhysicalOffset(static_cast<int64_t>(format::LoadBigEndian64(src)));
   unit.size = static_cast<int32_t>(format::LoadBigEndian32(src + 8));
   unit.tag_code = static_cast<int64_t>(format::LoadBigEndian64(src + 12));
   return unit;
@@ -31,7 +34,7 @@ ConsumeQueueUnit DecodeUnit(int64_t queue_offset, const char* src) {
 
 // A unit that was written: never-written space is zeros (size 0).
 bool IsWritten(const ConsumeQueueUnit& unit) {
-  return unit.commit_log_offset >= 0 && unit.size > 0;
+  return unit.commit_log_offset >= PhysicalOffset(0) && unit.size > 0;
 }
 
 }  // namespace
@@ -48,8 +51,8 @@ absl::Status ConsumeQueue::Load() {
 }
 
 absl::optional<ConsumeQueueUnit> ConsumeQueue::ReadUnit(const MappedFile& file,
-                                                        int64_t queue_offset) const {
-  absl::string_view bytes = file.Read(queue_offset * kUnitBytes - file.start_offset(), kUnitBytes);
+                                                        QueueOffset queue_offset) const {
+  absl::string_view bytes = file.Read(UnitPosition(queue_offset) - file.start_offset(), kUnitBytes);
   if (static_cast<int64_t>(bytes.size()) < kUnitBytes) return absl::nullopt;
   return DecodeUnit(queue_offset, bytes.data());
 }
@@ -65,7 +68,7 @@ absl::Status ConsumeQueue::Recover() {
       if (i > first && file.start_offset() != files[i - 1]->end_offset()) break;
       int64_t pos = 0;
       for (; pos + kUnitBytes <= file.write_position(); pos += kUnitBytes) {
-        if (!IsWritten(DecodeUnit(0, file.Read(pos, kUnitBytes).data()))) break;
+        if (!IsWritten(DecodeUnit(QueueOffset(0), file.Read(pos, kUnitBytes).data()))) break;
       }
       end = file.start_offset() + pos;
       if (pos < file.file_size()) break;
@@ -74,19 +77,19 @@ absl::Status ConsumeQueue::Recover() {
   }
   ResetEndOffsets();
   min_offset_.store(0, std::memory_order_release);
-  CorrectMinOffset(std::numeric_limits<int64_t>::min());
+  CorrectMinOffset(PhysicalOffset(std::numeric_limits<int64_t>::min()));
   LOG(INFO) << "consume queue " << topic_ << "/" << queue_id_ << " recovered: offsets ["
             << MinOffset() << ", " << MaxOffset() << "), commit log up to " << MaxPhysicalOffset();
   return absl::OkStatus();
 }
 
 void ConsumeQueue::ResetEndOffsets() {
-  const int64_t max_offset = files_.MaxOffset() / kUnitBytes;
-  max_offset_.store(max_offset, std::memory_order_release);
-  int64_t max_physical = 0;
-  const int64_t first = files_.MinOffset() / kUnitBytes;
-  for (int64_t q = max_offset - 1; q >= first; --q) {
-    std::shared_ptr<MappedFile> file = files_.FindFileByOffset(q * kUnitBytes);
+  const QueueOffset max_offset(files_.MaxOffset() / kUnitBytes);
+  max_offset_.store(max_offset.value(), std::memory_order_release);
+  PhysicalOffset max_physical(0);
+  const QueueOffset first(files_.MinOffset() / kUnitBytes);
+  for (QueueOffset q(max_offset - 1); q >= first; q -= 1) {
+    std::shared_ptr<MappedFile> file = files_.FindFileByOffset(UnitPosition(q));
     if (file == nullptr) break;
     absl::optional<ConsumeQueueUnit> unit = ReadUnit(*file, q);
     if (unit.has_value() && !unit->is_blank()) {
@@ -94,47 +97,47 @@ void ConsumeQueue::ResetEndOffsets() {
       break;
     }
   }
-  max_physical_offset_.store(max_physical, std::memory_order_release);
+  max_physical_offset_.store(max_physical.value(), std::memory_order_release);
 }
 
-void ConsumeQueue::CorrectMinOffset(int64_t min_commit_log_offset) {
+void ConsumeQueue::CorrectMinOffset(PhysicalOffset min_commit_log_offset) {
   absl::MutexLock lock(&min_mu_);
   std::shared_ptr<MappedFile> first = files_.FirstFile();
-  const int64_t max_offset = MaxOffset();
+  const QueueOffset max_offset = MaxOffset();
   if (first == nullptr) {
-    min_offset_.store(max_offset, std::memory_order_release);
+    min_offset_.store(max_offset.value(), std::memory_order_release);
     return;
   }
-  int64_t q = std::max(MinOffset(), first->start_offset() / kUnitBytes);
+  QueueOffset q = std::max(MinOffset(), QueueOffset(first->start_offset() / kUnitBytes));
   std::shared_ptr<MappedFile> file;
-  for (; q < max_offset; ++q) {
-    if (file == nullptr || q * kUnitBytes >= file->end_offset()) {
-      file = files_.FindFileByOffset(q * kUnitBytes);
+  for (; q < max_offset; q += 1) {
+    if (file == nullptr || UnitPosition(q) >= file->end_offset()) {
+      file = files_.FindFileByOffset(UnitPosition(q));
       if (file == nullptr) break;
     }
     absl::optional<ConsumeQueueUnit> unit = ReadUnit(*file, q);
     if (!unit.has_value()) break;
     if (!unit->is_blank() && unit->commit_log_offset >= min_commit_log_offset) break;
   }
-  min_offset_.store(std::min(q, max_offset), std::memory_order_release);
+  min_offset_.store(std::min(q, max_offset).value(), std::memory_order_release);
 }
 
-absl::Status ConsumeQueue::PutUnit(int64_t queue_offset, int64_t commit_log_offset, int32_t size,
-                                   int64_t tag_code) {
-  if (queue_offset < 0 || commit_log_offset < 0 || size <= 0 ||
+absl::Status ConsumeQueue::PutUnit(QueueOffset queue_offset, PhysicalOffset commit_log_offset,
+                                   int32_t size, int64_t tag_code) {
+  if (queue_offset < QueueOffset(0) || commit_log_offset < PhysicalOffset(0) || size <= 0 ||
       size == ConsumeQueueUnit::kBlankSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad consume queue unit for ", topic_, "/", queue_id_, ": queue offset ",
-                     queue_offset, ", commit-log offset ", commit_log_offset, ", size ", size));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad consume queue unit for ", topic_, "/", queue_id_, ": queue offset ",
+        queue_offset.value(), ", commit-log offset ", commit_log_offset.value(), ", size ", size));
   }
   absl::MutexLock lock(&write_mu_);
   if (destroyed_) {
     return absl::FailedPreconditionError(
         absl::StrCat("consume queue ", topic_, "/", queue_id_, " was deleted"));
   }
-  const int64_t max_offset = MaxOffset();
+  const QueueOffset max_offset = MaxOffset();
   if (queue_offset < max_offset) {
-    std::shared_ptr<MappedFile> file = files_.FindFileByOffset(queue_offset * kUnitBytes);
+    std::shared_ptr<MappedFile> file = files_.FindFileByOffset(UnitPosition(queue_offset));
     absl::optional<ConsumeQueueUnit> existing =
         file == nullptr ? absl::nullopt : ReadUnit(*file, queue_offset);
     if (existing.has_value() && existing->commit_log_offset != commit_log_offset) {
@@ -151,7 +154,7 @@ absl::Status ConsumeQueue::PutUnit(int64_t queue_offset, int64_t commit_log_offs
                 << queue_offset << " (was empty at " << max_offset << ")";
       if (absl::Status status = files_.Destroy(); !status.ok()) return status;
       absl::StatusOr<std::shared_ptr<MappedFile>> file =
-          files_.GetOrCreateLastFile(queue_offset * kUnitBytes);
+          files_.GetOrCreateLastFile(UnitPosition(queue_offset));
       if (!file.ok()) return file.status();
       absl::MutexLock min_lock(&min_mu_);
       const int64_t start = (*file)->start_offset() / kUnitBytes;
@@ -167,7 +170,7 @@ absl::Status ConsumeQueue::PutUnit(int64_t queue_offset, int64_t commit_log_offs
     }
     if (restart) {
       absl::MutexLock min_lock(&min_mu_);
-      min_offset_.store(queue_offset, std::memory_order_release);
+      min_offset_.store(queue_offset.value(), std::memory_order_release);
     }
   }
   ConsumeQueueUnit unit;
@@ -176,64 +179,63 @@ absl::Status ConsumeQueue::PutUnit(int64_t queue_offset, int64_t commit_log_offs
   unit.size = size;
   unit.tag_code = tag_code;
   if (absl::Status status = AppendUnit(unit); !status.ok()) return status;
-  max_physical_offset_.store(
-      std::max(MaxPhysicalOffset(), commit_log_offset + static_cast<int64_t>(size)),
-      std::memory_order_release);
+  max_physical_offset_.store(std::max(MaxPhysicalOffset(), commit_log_offset + size).value(),
+                             std::memory_order_release);
   return absl::OkStatus();
 }
 
 absl::Status ConsumeQueue::AppendBlanks(int64_t count) {
   while (count > 0) {
     absl::StatusOr<std::shared_ptr<MappedFile>> file =
-        files_.GetOrCreateLastFile(MaxOffset() * kUnitBytes);
+        files_.GetOrCreateLastFile(UnitPosition(MaxOffset()));
     if (!file.ok()) return file.status();
     absl::Span<char> tail = (*file)->WritableTail();
     const int64_t n = std::min<int64_t>(count, static_cast<int64_t>(tail.size()) / kUnitBytes);
     for (int64_t i = 0; i < n; ++i) {
-      EncodeUnit(0, ConsumeQueueUnit::kBlankSize, 0, tail.data() + i * kUnitBytes);
+      EncodeUnit(PhysicalOffset(0), ConsumeQueueUnit::kBlankSize, 0, tail.data() + i * kUnitBytes);
     }
     (*file)->AdvanceWritePosition(n * kUnitBytes);
-    max_offset_.store(MaxOffset() + n, std::memory_order_release);
+    max_offset_.store((MaxOffset() + n).value(), std::memory_order_release);
     count -= n;
   }
   return absl::OkStatus();
 }
 
 absl::Status ConsumeQueue::AppendUnit(const ConsumeQueueUnit& unit) {
-  const int64_t log_offset = unit.queue_offset * kUnitBytes;
+  const int64_t log_offset = UnitPosition(unit.queue_offset);
   absl::StatusOr<std::shared_ptr<MappedFile>> file = files_.GetOrCreateLastFile(log_offset);
   if (!file.ok()) return file.status();
   if ((*file)->start_offset() + (*file)->write_position() != log_offset) {
     return absl::InternalError(absl::StrCat("consume queue ", topic_, "/", queue_id_,
                                             ": write position of ", (*file)->path(),
-                                            " is not at offset ", unit.queue_offset));
+                                            " is not at offset ", unit.queue_offset.value()));
   }
   char bytes[kUnitBytes];
   EncodeUnit(unit.commit_log_offset, unit.size, unit.tag_code, bytes);
   if (!(*file)->Append(absl::Span<const char>(bytes, sizeof(bytes)))) {
     return absl::InternalError(absl::StrCat("no room for a unit in ", (*file)->path()));
   }
-  max_offset_.store(unit.queue_offset + 1, std::memory_order_release);
+  max_offset_.store((unit.queue_offset + 1).value(), std::memory_order_release);
   return absl::OkStatus();
 }
 
-absl::optional<ConsumeQueueUnit> ConsumeQueue::GetUnit(int64_t queue_offset) const {
+absl::optional<ConsumeQueueUnit> ConsumeQueue::GetUnit(QueueOffset queue_offset) const {
   if (queue_offset < MinOffset() || queue_offset >= MaxOffset()) return absl::nullopt;
-  std::shared_ptr<MappedFile> file = files_.FindFileByOffset(queue_offset * kUnitBytes);
+  std::shared_ptr<MappedFile> file = files_.FindFileByOffset(UnitPosition(queue_offset));
   if (file == nullptr) return absl::nullopt;
   return ReadUnit(*file, queue_offset);
 }
 
-std::vector<ConsumeQueueUnit> ConsumeQueue::GetUnits(int64_t queue_offset,
+std::vector<ConsumeQueueUnit> ConsumeQueue::GetUnits(QueueOffset queue_offset,
                                                      int64_t max_units) const {
   std::vector<ConsumeQueueUnit> units;
   if (queue_offset < MinOffset() || max_units <= 0) return units;
-  const int64_t end = std::min(MaxOffset(), queue_offset + max_units);
+  const QueueOffset end = std::min(MaxOffset(), queue_offset + max_units);
   units.reserve(std::max<int64_t>(0, end - queue_offset));
   std::shared_ptr<MappedFile> file;
-  for (int64_t q = queue_offset; q < end; ++q) {
-    if (file == nullptr || q * kUnitBytes >= file->end_offset()) {
-      file = files_.FindFileByOffset(q * kUnitBytes);
+  for (QueueOffset q = queue_offset; q < end; q += 1) {
+    if (file == nullptr || UnitPosition(q) >= file->end_offset()) {
+      file = files_.FindFileByOffset(UnitPosition(q));
       if (file == nullptr) break;
     }
     absl::optional<ConsumeQueueUnit> unit = ReadUnit(*file, q);
@@ -243,23 +245,23 @@ std::vector<ConsumeQueueUnit> ConsumeQueue::GetUnits(int64_t queue_offset,
   return units;
 }
 
-absl::StatusOr<int64_t> ConsumeQueue::OffsetByTime(int64_t timestamp_ms,
-                                                   StoreTimeLookup lookup) const {
-  const int64_t max_offset = MaxOffset();
+absl::StatusOr<QueueOffset> ConsumeQueue::OffsetByTime(int64_t timestamp_ms,
+                                                       StoreTimeLookup lookup) const {
+  const QueueOffset max_offset = MaxOffset();
   // The first non-blank unit in [from, to), if any.
-  auto first_message = [&](int64_t from, int64_t to) -> absl::optional<ConsumeQueueUnit> {
-    for (int64_t q = from; q < to; ++q) {
+  auto first_message = [&](QueueOffset from, QueueOffset to) -> absl::optional<ConsumeQueueUnit> {
+    for (QueueOffset q = from; q < to; q += 1) {
       absl::optional<ConsumeQueueUnit> unit = GetUnit(q);
       if (unit.has_value() && !unit->is_blank()) return unit;
     }
     return absl::nullopt;
   };
-  int64_t lo = MinOffset();
-  int64_t hi = max_offset;
+  QueueOffset lo = MinOffset();
+  QueueOffset hi = max_offset;
   // Invariant: every message before `lo` is older than `timestamp_ms`, and
   // the first message at or after `hi`, if any, is not.
   while (lo < hi) {
-    const int64_t mid = lo + (hi - lo) / 2;
+    const QueueOffset mid = lo + (hi - lo) / 2;
     absl::optional<ConsumeQueueUnit> unit = first_message(mid, hi);
     if (!unit.has_value()) {
       hi = mid;
@@ -277,16 +279,16 @@ absl::StatusOr<int64_t> ConsumeQueue::OffsetByTime(int64_t timestamp_ms,
   return answer.has_value() ? answer->queue_offset : max_offset;
 }
 
-absl::Status ConsumeQueue::TruncateByPhysicalOffset(int64_t commit_log_offset) {
+absl::Status ConsumeQueue::TruncateByPhysicalOffset(PhysicalOffset commit_log_offset) {
   absl::MutexLock lock(&write_mu_);
-  const int64_t max_offset = MaxOffset();
-  const int64_t first = files_.MinOffset() / kUnitBytes;
+  const QueueOffset max_offset = MaxOffset();
+  const QueueOffset first(files_.MinOffset() / kUnitBytes);
   // Commit-log offsets grow with the queue offset: walk back to the last
   // message below the cut. Blank units right before the first message cut
   // stay: they fill offsets that re-dispatch will not bring back.
-  int64_t cut = max_offset;
-  for (int64_t q = max_offset - 1; q >= first; --q) {
-    std::shared_ptr<MappedFile> file = files_.FindFileByOffset(q * kUnitBytes);
+  QueueOffset cut = max_offset;
+  for (QueueOffset q = max_offset - 1; q >= first; q -= 1) {
+    std::shared_ptr<MappedFile> file = files_.FindFileByOffset(UnitPosition(q));
     if (file == nullptr) break;
     absl::optional<ConsumeQueueUnit> unit = ReadUnit(*file, q);
     if (!unit.has_value()) break;
@@ -297,20 +299,20 @@ absl::Status ConsumeQueue::TruncateByPhysicalOffset(int64_t commit_log_offset) {
   if (cut == max_offset) return absl::OkStatus();
   LOG(INFO) << "consume queue " << topic_ << "/" << queue_id_ << ": dropping offsets [" << cut
             << ", " << max_offset << ") at or past commit-log offset " << commit_log_offset;
-  if (absl::Status status = files_.TruncateDirtyFiles(cut * kUnitBytes); !status.ok()) {
+  if (absl::Status status = files_.TruncateDirtyFiles(UnitPosition(cut)); !status.ok()) {
     return status;
   }
   ResetEndOffsets();
   absl::MutexLock min_lock(&min_mu_);
-  if (MinOffset() > cut) min_offset_.store(cut, std::memory_order_release);
+  if (MinOffset() > cut) min_offset_.store(cut.value(), std::memory_order_release);
   return absl::OkStatus();
 }
 
-int ConsumeQueue::DeleteFilesBelowPhysicalOffset(int64_t min_commit_log_offset) {
+int ConsumeQueue::DeleteFilesBelowPhysicalOffset(PhysicalOffset min_commit_log_offset) {
   int deleted = files_.DeleteFilesWhile(
       [&](const MappedFile& file) {
-        const int64_t first = file.start_offset() / kUnitBytes;
-        for (int64_t q = file.end_offset() / kUnitBytes - 1; q >= first; --q) {
+        const QueueOffset first(file.start_offset() / kUnitBytes);
+        for (QueueOffset q(file.end_offset() / kUnitBytes - 1); q >= first; q -= 1) {
           absl::optional<ConsumeQueueUnit> unit = ReadUnit(file, q);
           if (unit.has_value() && !unit->is_blank()) {
             return unit->commit_log_offset < min_commit_log_offset;

@@ -38,6 +38,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
 #include "services/store/mapped_file_queue.h"
+#include "services/store/offsets.h"
 
 namespace mq::store {
 
@@ -45,8 +46,8 @@ struct ConsumeQueueUnit {
   static constexpr int64_t kBytes = 20;
   static constexpr int32_t kBlankSize = std::numeric_limits<int32_t>::max();
 
-  int64_t queue_offset = 0;
-  int64_t commit_log_offset = 0;
+  QueueOffset queue_offset;
+  PhysicalOffset commit_log_offset;
   int32_t size = 0;
   int64_t tag_code = 0;
 
@@ -67,7 +68,7 @@ class ConsumeQueue {
   // Returns the store timestamp (ms) of the record at a commit-log offset;
   // NOT_FOUND if the record is gone (retention).
   using StoreTimeLookup =
-      absl::FunctionRef<absl::StatusOr<int64_t>(int64_t commit_log_offset, int32_t size)>;
+      absl::FunctionRef<absl::StatusOr<int64_t>(PhysicalOffset commit_log_offset, int32_t size)>;
 
   // `dir` is `<root>/consumequeue/<topic>/<queueId>`. Nothing is read until Load().
   ConsumeQueue(std::string topic, int32_t queue_id, std::string dir,
@@ -101,42 +102,45 @@ class ConsumeQueue {
   //    told and let consumers move on.
   // INVALID_ARGUMENT for a negative offset or a size outside [1, INT32_MAX);
   // FAILED_PRECONDITION after Destroy; file errors from the MappedFileQueue.
-  absl::Status PutUnit(int64_t queue_offset, int64_t commit_log_offset, int32_t size,
+  absl::Status PutUnit(QueueOffset queue_offset, PhysicalOffset commit_log_offset, int32_t size,
                        int64_t tag_code) ABSL_LOCKS_EXCLUDED(write_mu_);
 
   // The unit at `queue_offset` (possibly blank), or nullopt outside
   // [MinOffset(), MaxOffset()) or when retention just deleted its file.
-  absl::optional<ConsumeQueueUnit> GetUnit(int64_t queue_offset) const;
+  absl::optional<ConsumeQueueUnit> GetUnit(QueueOffset queue_offset) const;
 
   // Up to `max_units` consecutive units from `queue_offset`, blank ones
   // included (callers skip them and go on after the last one returned); empty
   // outside [MinOffset(), MaxOffset()).
-  std::vector<ConsumeQueueUnit> GetUnits(int64_t queue_offset, int64_t max_units) const;
+  std::vector<ConsumeQueueUnit> GetUnits(QueueOffset queue_offset, int64_t max_units) const;
 
-  int64_t MinOffset() const { return min_offset_.load(std::memory_order_acquire); }
-  int64_t MaxOffset() const { return max_offset_.load(std::memory_order_acquire); }
+  QueueOffset MinOffset() const { return QueueOffset(min_offset_.load(std::memory_order_acquire)); }
+  QueueOffset MaxOffset() const { return QueueOffset(max_offset_.load(std::memory_order_acquire)); }
   // One past the last commit-log byte referenced (offset + size of the last
   // non-blank unit); 0 for a queue without units. Dispatch resumes from the
   // maximum of this over all queues.
-  int64_t MaxPhysicalOffset() const { return max_physical_offset_.load(std::memory_order_acquire); }
+  PhysicalOffset MaxPhysicalOffset() const {
+    return PhysicalOffset(max_physical_offset_.load(std::memory_order_acquire));
+  }
 
   // The first queue offset in [MinOffset(), MaxOffset()) whose message was
   // stored at or after `timestamp_ms`, by binary search over the store times
   // that `lookup` returns (store times grow with the queue offset); MaxOffset()
   // when every message is older. A record `lookup` reports NOT_FOUND counts as
   // older; other lookup errors are returned.
-  absl::StatusOr<int64_t> OffsetByTime(int64_t timestamp_ms, StoreTimeLookup lookup) const;
+  absl::StatusOr<QueueOffset> OffsetByTime(int64_t timestamp_ms, StoreTimeLookup lookup) const;
 
   // Recovery, after the commit log was cut at `commit_log_offset`: drops
   // every unit whose record starts at or after it (and blank units right
   // before them), so re-dispatch refiles them.
-  absl::Status TruncateByPhysicalOffset(int64_t commit_log_offset) ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::Status TruncateByPhysicalOffset(PhysicalOffset commit_log_offset)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
 
   // Retention: deletes files, oldest first, whose every unit points below
   // `min_commit_log_offset` (the commit log's first kept offset), never the
   // last file, then moves MinOffset() to the first unit at or above it.
   // Returns how many files were deleted.
-  int DeleteFilesBelowPhysicalOffset(int64_t min_commit_log_offset);
+  int DeleteFilesBelowPhysicalOffset(PhysicalOffset min_commit_log_offset);
 
   // Flushes files with at least `least_pages` dirty 4 KiB pages (0: all dirty
   // data), oldest first, stopping at the first that has fewer.
@@ -146,7 +150,7 @@ class ConsumeQueue {
   absl::Status Destroy() ABSL_LOCKS_EXCLUDED(write_mu_);
 
  private:
-  absl::optional<ConsumeQueueUnit> ReadUnit(const MappedFile& file, int64_t queue_offset) const;
+  absl::optional<ConsumeQueueUnit> ReadUnit(const MappedFile& file, QueueOffset queue_offset) const;
   // Appends `count` blank units at MaxOffset().
   absl::Status AppendBlanks(int64_t count) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status AppendUnit(const ConsumeQueueUnit& unit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
@@ -155,7 +159,7 @@ class ConsumeQueue {
   void ResetEndOffsets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Moves MinOffset to the first non-blank unit at or after the first kept
   // unit whose commit-log offset is >= `min_commit_log_offset`.
-  void CorrectMinOffset(int64_t min_commit_log_offset);
+  void CorrectMinOffset(PhysicalOffset min_commit_log_offset);
 
   const std::string topic_;
   const int32_t queue_id_;

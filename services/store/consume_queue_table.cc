@@ -136,13 +136,13 @@ absl::Status ConsumeQueueTable::DeleteTopic(absl::string_view topic) {
   return result;
 }
 
-int64_t ConsumeQueueTable::MaxPhysicalOffset() const {
-  int64_t max_physical = 0;
+PhysicalOffset ConsumeQueueTable::MaxPhysicalOffset() const {
+  PhysicalOffset max_physical(0);
   for (const auto& queue : All()) max_physical = std::max(max_physical, queue->MaxPhysicalOffset());
   return max_physical;
 }
 
-absl::Status ConsumeQueueTable::TruncateByPhysicalOffset(int64_t commit_log_offset) {
+absl::Status ConsumeQueueTable::TruncateByPhysicalOffset(PhysicalOffset commit_log_offset) {
   for (const auto& queue : All()) {
     if (absl::Status status = queue->TruncateByPhysicalOffset(commit_log_offset); !status.ok()) {
       return status;
@@ -151,7 +151,7 @@ absl::Status ConsumeQueueTable::TruncateByPhysicalOffset(int64_t commit_log_offs
   return absl::OkStatus();
 }
 
-int ConsumeQueueTable::DeleteFilesBelowPhysicalOffset(int64_t min_commit_log_offset) {
+int ConsumeQueueTable::DeleteFilesBelowPhysicalOffset(PhysicalOffset min_commit_log_offset) {
   int deleted = 0;
   for (const auto& queue : All()) {
     deleted += queue->DeleteFilesBelowPhysicalOffset(min_commit_log_offset);

@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "services/store/consume_queue.h"
+#include "services/store/offsets.h"
 
 namespace mq::store {
 
@@ -63,14 +64,14 @@ class ConsumeQueueTable {
 
   // The largest MaxPhysicalOffset() of any queue (0 without queues): the
   // commit-log offset where dispatch resumes after a restart.
-  int64_t MaxPhysicalOffset() const ABSL_LOCKS_EXCLUDED(mu_);
+  PhysicalOffset MaxPhysicalOffset() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Recovery: ConsumeQueue::TruncateByPhysicalOffset on every queue.
-  absl::Status TruncateByPhysicalOffset(int64_t commit_log_offset) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status TruncateByPhysicalOffset(PhysicalOffset commit_log_offset) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Retention: ConsumeQueue::DeleteFilesBelowPhysicalOffset on every queue;
   // returns the files deleted.
-  int DeleteFilesBelowPhysicalOffset(int64_t min_commit_log_offset) ABSL_LOCKS_EXCLUDED(mu_);
+  int DeleteFilesBelowPhysicalOffset(PhysicalOffset min_commit_log_offset) ABSL_LOCKS_EXCLUDED(mu_);
 
   // ConsumeQueue::Flush on every queue; goes on after an error and returns the first.
   absl::Status Flush(int least_pages) ABSL_LOCKS_EXCLUDED(mu_);

@@ -37,7 +37,8 @@ void Fill(ConsumeQueueTable& table, const std::string& topic, int32_t queue_id, 
   auto queue = table.FindOrCreate(topic, queue_id);
   ASSERT_TRUE(queue.ok()) << queue.status();
   for (int i = 0; i < count; ++i) {
-    ASSERT_TRUE((*queue)->PutUnit((*queue)->MaxOffset(), base + i * 100, 100, 0).ok());
+    ASSERT_TRUE(
+        (*queue)->PutUnit((*queue)->MaxOffset(), PhysicalOffset(base + i * 100), 100, 0).ok());
   }
 }
 
@@ -78,9 +79,9 @@ TEST(ConsumeQueueTableTest, LoadFindsQueuesOnDisk) {
   EXPECT_THAT(Ids(table.All()), ElementsAre(Pair("A", 0), Pair("B", 0), Pair("B", 1)));
   EXPECT_THAT(Ids(table.QueuesOf("B")), ElementsAre(Pair("B", 0), Pair("B", 1)));
   EXPECT_THAT(table.QueuesOf("C"), IsEmpty());
-  EXPECT_EQ(table.Find("A", 0)->MaxOffset(), 25);
-  EXPECT_EQ(table.Find("B", 1)->MaxOffset(), 3);
-  EXPECT_EQ(table.MaxPhysicalOffset(), 5100);
+  EXPECT_EQ(table.Find("A", 0)->MaxOffset(), QueueOffset(25));
+  EXPECT_EQ(table.Find("B", 1)->MaxOffset(), QueueOffset(3));
+  EXPECT_EQ(table.MaxPhysicalOffset(), PhysicalOffset(5100));
 }
 
 TEST(ConsumeQueueTableTest, DeleteTopic) {
@@ -96,12 +97,14 @@ TEST(ConsumeQueueTableTest, DeleteTopic) {
   EXPECT_FALSE(std::filesystem::exists(absl::StrCat(root, "/consumequeue/gone")));
   EXPECT_EQ(table.Find("gone", 0), nullptr);
   EXPECT_THAT(Ids(table.All()), ElementsAre(Pair("kept", 0)));
-  EXPECT_TRUE(absl::IsFailedPrecondition(old->PutUnit(12, 5000, 10, 0)));
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(old->PutUnit(QueueOffset(12), PhysicalOffset(5000), 10, 0)));
 
   // A topic of the same name starts afresh.
   Fill(table, "gone", 0, 1, 9000);
-  EXPECT_EQ(table.Find("gone", 0)->MaxOffset(), 1);
-  EXPECT_EQ(table.Find("gone", 0)->GetUnit(0)->commit_log_offset, 9000);
+  EXPECT_EQ(table.Find("gone", 0)->MaxOffset(), QueueOffset(1));
+  EXPECT_EQ(table.Find("gone", 0)->GetUnit(QueueOffset(0))->commit_log_offset,
+            PhysicalOffset(9000));
 }
 
 TEST(ConsumeQueueTableTest, TruncateAndRetentionApplyToEveryQueue) {
@@ -110,16 +113,16 @@ TEST(ConsumeQueueTableTest, TruncateAndRetentionApplyToEveryQueue) {
   ASSERT_TRUE(table.Load().ok());
   Fill(table, "A", 0, 25, 0);     // 0 .. 2400
   Fill(table, "B", 0, 15, 1050);  // 1050 .. 2450
-  EXPECT_EQ(table.MaxPhysicalOffset(), 2550);
+  EXPECT_EQ(table.MaxPhysicalOffset(), PhysicalOffset(2550));
 
-  EXPECT_EQ(table.DeleteFilesBelowPhysicalOffset(1100), 1);
-  EXPECT_EQ(table.Find("A", 0)->MinOffset(), 11);
-  EXPECT_EQ(table.Find("B", 0)->MinOffset(), 1);
+  EXPECT_EQ(table.DeleteFilesBelowPhysicalOffset(PhysicalOffset(1100)), 1);
+  EXPECT_EQ(table.Find("A", 0)->MinOffset(), QueueOffset(11));
+  EXPECT_EQ(table.Find("B", 0)->MinOffset(), QueueOffset(1));
 
-  ASSERT_TRUE(table.TruncateByPhysicalOffset(2000).ok());
-  EXPECT_EQ(table.Find("A", 0)->MaxOffset(), 20);
-  EXPECT_EQ(table.Find("B", 0)->MaxOffset(), 10);
-  EXPECT_EQ(table.MaxPhysicalOffset(), 1950 + 100);
+  ASSERT_TRUE(table.TruncateByPhysicalOffset(PhysicalOffset(2000)).ok());
+  EXPECT_EQ(table.Find("A", 0)->MaxOffset(), QueueOffset(20));
+  EXPECT_EQ(table.Find("B", 0)->MaxOffset(), QueueOffset(10));
+  EXPECT_EQ(table.MaxPhysicalOffset(), PhysicalOffset(1950 + 100));
 }
 
 }  // namespace

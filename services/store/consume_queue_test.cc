@@ -33,7 +33,8 @@ std::unique_ptr<ConsumeQueue> OpenQueue(const std::string& dir) {
 
 // Message q of a test queue: at commit-log offset 100 q, 50 + q bytes, tag 7 q.
 absl::Status PutMessage(ConsumeQueue& queue, int64_t q) {
-  return queue.PutUnit(q, q * 100, static_cast<int32_t>(50 + q), q * 7);
+  return queue.PutUnit(QueueOffset(q), PhysicalOffset(q * 100), static_cast<int32_t>(50 + q),
+                       q * 7);
 }
 
 void PutMessages(ConsumeQueue& queue, int64_t from, int64_t to) {
@@ -51,43 +52,45 @@ std::vector<std::string> FileNames(const std::string& dir) {
 
 std::vector<int64_t> Offsets(const std::vector<ConsumeQueueUnit>& units) {
   std::vector<int64_t> offsets;
-  for (const auto& unit : units) offsets.push_back(unit.queue_offset);
+  for (const auto& unit : units) offsets.push_back(unit.queue_offset.value());
   return offsets;
 }
 
 TEST(ConsumeQueueTest, PutAndReadAcrossFiles) {
   std::string dir = testing::MakeTempDir();
   auto queue = OpenQueue(dir);
-  EXPECT_EQ(queue->MinOffset(), 0);
-  EXPECT_EQ(queue->MaxOffset(), 0);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 0);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(0));
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(0));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(0));
   PutMessages(*queue, 0, 25);
-  EXPECT_EQ(queue->MinOffset(), 0);
-  EXPECT_EQ(queue->MaxOffset(), 25);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 2400 + 74);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(0));
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(25));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(2400 + 74));
   EXPECT_THAT(FileNames(dir),
               ElementsAre("00000000000000000000", "00000000000000000200", "00000000000000000400"));
   for (int64_t q = 0; q < 25; ++q) {
-    absl::optional<ConsumeQueueUnit> unit = queue->GetUnit(q);
+    absl::optional<ConsumeQueueUnit> unit = queue->GetUnit(QueueOffset(q));
     ASSERT_TRUE(unit.has_value()) << q;
-    EXPECT_EQ(unit->queue_offset, q);
-    EXPECT_EQ(unit->commit_log_offset, q * 100);
+    EXPECT_EQ(unit->queue_offset, QueueOffset(q));
+    EXPECT_EQ(unit->commit_log_offset, PhysicalOffset(q * 100));
     EXPECT_EQ(unit->size, 50 + q);
     EXPECT_EQ(unit->tag_code, q * 7);
     EXPECT_FALSE(unit->is_blank());
   }
-  EXPECT_FALSE(queue->GetUnit(25).has_value());
-  EXPECT_FALSE(queue->GetUnit(-1).has_value());
-  EXPECT_THAT(Offsets(queue->GetUnits(5, 10)), ElementsAre(5, 6, 7, 8, 9, 10, 11, 12, 13, 14));
-  EXPECT_THAT(Offsets(queue->GetUnits(22, 10)), ElementsAre(22, 23, 24));
-  EXPECT_THAT(queue->GetUnits(25, 10), IsEmpty());
-  EXPECT_THAT(queue->GetUnits(3, 0), IsEmpty());
+  EXPECT_FALSE(queue->GetUnit(QueueOffset(25)).has_value());
+  EXPECT_FALSE(queue->GetUnit(QueueOffset(-1)).has_value());
+  EXPECT_THAT(Offsets(queue->GetUnits(QueueOffset(5), 10)),
+              ElementsAre(5, 6, 7, 8, 9, 10, 11, 12, 13, 14));
+  EXPECT_THAT(Offsets(queue->GetUnits(QueueOffset(22), 10)), ElementsAre(22, 23, 24));
+  EXPECT_THAT(queue->GetUnits(QueueOffset(25), 10), IsEmpty());
+  EXPECT_THAT(queue->GetUnits(QueueOffset(3), 0), IsEmpty());
 }
 
 TEST(ConsumeQueueTest, UnitsAreBigEndianOnDisk) {
   std::string dir = testing::MakeTempDir();
   auto queue = OpenQueue(dir);
-  ASSERT_TRUE(queue->PutUnit(0, 0x0102030405060708, 0x0a0b0c0d, -2).ok());
+  ASSERT_TRUE(
+      queue->PutUnit(QueueOffset(0), PhysicalOffset(0x0102030405060708), 0x0a0b0c0d, -2).ok());
   ASSERT_TRUE(queue->Flush(0).ok());
   std::ifstream file(absl::StrCat(dir, "/00000000000000000000"), std::ios::binary);
   std::string bytes(20, '\0');
@@ -102,32 +105,33 @@ TEST(ConsumeQueueTest, UnitsAreBigEndianOnDisk) {
 
 TEST(ConsumeQueueTest, RejectsBadUnits) {
   auto queue = OpenQueue(testing::MakeTempDir());
-  EXPECT_TRUE(absl::IsInvalidArgument(queue->PutUnit(-1, 0, 10, 0)));
-  EXPECT_TRUE(absl::IsInvalidArgument(queue->PutUnit(0, -5, 10, 0)));
-  EXPECT_TRUE(absl::IsInvalidArgument(queue->PutUnit(0, 0, 0, 0)));
-  EXPECT_TRUE(absl::IsInvalidArgument(queue->PutUnit(0, 0, ConsumeQueueUnit::kBlankSize, 0)));
-  EXPECT_EQ(queue->MaxOffset(), 0);
+  EXPECT_TRUE(absl::IsInvalidArgument(queue->PutUnit(QueueOffset(-1), PhysicalOffset(0), 10, 0)));
+  EXPECT_TRUE(absl::IsInvalidArgument(queue->PutUnit(QueueOffset(0), PhysicalOffset(-5), 10, 0)));
+  EXPECT_TRUE(absl::IsInvalidArgument(queue->PutUnit(QueueOffset(0), PhysicalOffset(0), 0, 0)));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      queue->PutUnit(QueueOffset(0), PhysicalOffset(0), ConsumeQueueUnit::kBlankSize, 0)));
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(0));
 }
 
 TEST(ConsumeQueueTest, SkipsUnitsAlreadyWritten) {
   auto queue = OpenQueue(testing::MakeTempDir());
   PutMessages(*queue, 0, 5);
   ASSERT_TRUE(PutMessage(*queue, 3).ok());
-  ASSERT_TRUE(queue->PutUnit(2, 999'999, 10, 1).ok());
-  EXPECT_EQ(queue->MaxOffset(), 5);
-  EXPECT_EQ(queue->GetUnit(2)->commit_log_offset, 200);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 400 + 54);
+  ASSERT_TRUE(queue->PutUnit(QueueOffset(2), PhysicalOffset(999'999), 10, 1).ok());
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(5));
+  EXPECT_EQ(queue->GetUnit(QueueOffset(2))->commit_log_offset, PhysicalOffset(200));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(400 + 54));
 }
 
 TEST(ConsumeQueueTest, GapIsFilledWithBlankUnits) {
   auto queue = OpenQueue(testing::MakeTempDir());
   PutMessages(*queue, 0, 2);
   ASSERT_TRUE(PutMessage(*queue, 13).ok());
-  EXPECT_EQ(queue->MaxOffset(), 14);
-  EXPECT_EQ(queue->MinOffset(), 0);
-  for (int64_t q = 2; q < 13; ++q) EXPECT_TRUE(queue->GetUnit(q)->is_blank()) << q;
-  EXPECT_EQ(queue->GetUnit(13)->commit_log_offset, 1300);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 1300 + 63);
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(14));
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(0));
+  for (int64_t q = 2; q < 13; ++q) EXPECT_TRUE(queue->GetUnit(QueueOffset(q))->is_blank()) << q;
+  EXPECT_EQ(queue->GetUnit(QueueOffset(13))->commit_log_offset, PhysicalOffset(1300));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(1300 + 63));
 }
 
 TEST(ConsumeQueueTest, QueueMayStartPastZero) {
@@ -135,16 +139,16 @@ TEST(ConsumeQueueTest, QueueMayStartPastZero) {
   {
     auto queue = OpenQueue(dir);
     PutMessages(*queue, 23, 26);
-    EXPECT_EQ(queue->MinOffset(), 23);
-    EXPECT_EQ(queue->MaxOffset(), 26);
-    EXPECT_FALSE(queue->GetUnit(22).has_value());
-    EXPECT_THAT(Offsets(queue->GetUnits(23, 100)), ElementsAre(23, 24, 25));
+    EXPECT_EQ(queue->MinOffset(), QueueOffset(23));
+    EXPECT_EQ(queue->MaxOffset(), QueueOffset(26));
+    EXPECT_FALSE(queue->GetUnit(QueueOffset(22)).has_value());
+    EXPECT_THAT(Offsets(queue->GetUnits(QueueOffset(23), 100)), ElementsAre(23, 24, 25));
     EXPECT_THAT(FileNames(dir), ElementsAre("00000000000000000400"));
   }
   auto queue = OpenQueue(dir);
-  EXPECT_EQ(queue->MinOffset(), 23);
-  EXPECT_EQ(queue->MaxOffset(), 26);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 2500 + 75);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(23));
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(26));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(2500 + 75));
 }
 
 TEST(ConsumeQueueTest, EmptyQueueRestartsWhereTheFirstMessageIs) {
@@ -152,12 +156,12 @@ TEST(ConsumeQueueTest, EmptyQueueRestartsWhereTheFirstMessageIs) {
   auto queue = OpenQueue(dir);
   PutMessages(*queue, 0, 5);
   // Retention moved past every message: the queue holds nothing readable.
-  EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(1'000'000), 0);
-  EXPECT_EQ(queue->MinOffset(), 5);
-  EXPECT_EQ(queue->MaxOffset(), 5);
+  EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(PhysicalOffset(1'000'000)), 0);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(5));
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(5));
   ASSERT_TRUE(PutMessage(*queue, 42).ok());
-  EXPECT_EQ(queue->MinOffset(), 42);
-  EXPECT_EQ(queue->MaxOffset(), 43);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(42));
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(43));
   EXPECT_THAT(FileNames(dir), ElementsAre("00000000000000000800"));
 }
 
@@ -169,11 +173,11 @@ TEST(ConsumeQueueTest, ReopenFindsTheEnd) {
     ASSERT_TRUE(queue->Flush(0).ok());
   }
   auto queue = OpenQueue(dir);
-  EXPECT_EQ(queue->MinOffset(), 0);
-  EXPECT_EQ(queue->MaxOffset(), 15);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 1400 + 64);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(0));
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(15));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(1400 + 64));
   PutMessages(*queue, 15, 22);
-  EXPECT_EQ(queue->GetUnit(21)->commit_log_offset, 2100);
+  EXPECT_EQ(queue->GetUnit(QueueOffset(21))->commit_log_offset, PhysicalOffset(2100));
 }
 
 TEST(ConsumeQueueTest, RecoverCutsTornUnitsAndFilesPastThem) {
@@ -195,66 +199,66 @@ TEST(ConsumeQueueTest, RecoverCutsTornUnitsAndFilesPastThem) {
   std::ofstream(next_file).close();
   std::filesystem::resize_file(next_file, kFileBytes);
   auto queue = OpenQueue(dir);
-  EXPECT_EQ(queue->MaxOffset(), 12);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 1100 + 61);
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(12));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(1100 + 61));
   EXPECT_THAT(FileNames(dir), ElementsAre("00000000000000000000", "00000000000000000200"));
   PutMessages(*queue, 12, 25);
-  EXPECT_EQ(queue->GetUnit(24)->commit_log_offset, 2400);
+  EXPECT_EQ(queue->GetUnit(QueueOffset(24))->commit_log_offset, PhysicalOffset(2400));
 }
 
 TEST(ConsumeQueueTest, TruncateByPhysicalOffset) {
   std::string dir = testing::MakeTempDir();
   auto queue = OpenQueue(dir);
   PutMessages(*queue, 0, 25);
-  ASSERT_TRUE(queue->TruncateByPhysicalOffset(1250).ok());
-  EXPECT_EQ(queue->MaxOffset(), 13);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 1200 + 62);
+  ASSERT_TRUE(queue->TruncateByPhysicalOffset(PhysicalOffset(1250)).ok());
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(13));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(1200 + 62));
   EXPECT_THAT(FileNames(dir), ElementsAre("00000000000000000000", "00000000000000000200"));
   // Nothing at or past the cut: no change.
-  ASSERT_TRUE(queue->TruncateByPhysicalOffset(5000).ok());
-  EXPECT_EQ(queue->MaxOffset(), 13);
+  ASSERT_TRUE(queue->TruncateByPhysicalOffset(PhysicalOffset(5000)).ok());
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(13));
   // The commit log holds other records from the cut on; re-dispatch refiles.
-  ASSERT_TRUE(queue->PutUnit(13, 1262, 10, 0).ok());
-  EXPECT_EQ(queue->GetUnit(13)->commit_log_offset, 1262);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 1272);
+  ASSERT_TRUE(queue->PutUnit(QueueOffset(13), PhysicalOffset(1262), 10, 0).ok());
+  EXPECT_EQ(queue->GetUnit(QueueOffset(13))->commit_log_offset, PhysicalOffset(1262));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(1272));
 
-  ASSERT_TRUE(queue->TruncateByPhysicalOffset(0).ok());
-  EXPECT_EQ(queue->MinOffset(), 0);
-  EXPECT_EQ(queue->MaxOffset(), 0);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 0);
+  ASSERT_TRUE(queue->TruncateByPhysicalOffset(PhysicalOffset(0)).ok());
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(0));
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(0));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(0));
 }
 
 TEST(ConsumeQueueTest, TruncateKeepsBlanksBeforeTheFirstDroppedMessage) {
   auto queue = OpenQueue(testing::MakeTempDir());
   PutMessages(*queue, 0, 2);
   PutMessages(*queue, 5, 8);  // offsets 2..4 are blank
-  ASSERT_TRUE(queue->TruncateByPhysicalOffset(500).ok());
-  EXPECT_EQ(queue->MaxOffset(), 5);
-  EXPECT_EQ(queue->MaxPhysicalOffset(), 100 + 51);
+  ASSERT_TRUE(queue->TruncateByPhysicalOffset(PhysicalOffset(500)).ok());
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(5));
+  EXPECT_EQ(queue->MaxPhysicalOffset(), PhysicalOffset(100 + 51));
   ASSERT_TRUE(PutMessage(*queue, 5).ok());
-  EXPECT_EQ(queue->MaxOffset(), 6);
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(6));
 }
 
 TEST(ConsumeQueueTest, DeleteFilesBelowPhysicalOffsetMovesMinOffset) {
   std::string dir = testing::MakeTempDir();
   auto queue = OpenQueue(dir);
   PutMessages(*queue, 0, 25);
-  EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(900), 0);
-  EXPECT_EQ(queue->MinOffset(), 9);
-  EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(1000), 1);
-  EXPECT_EQ(queue->MinOffset(), 10);
-  EXPECT_FALSE(queue->GetUnit(9).has_value());
-  EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(1250), 0);
-  EXPECT_EQ(queue->MinOffset(), 13);
-  EXPECT_FALSE(queue->GetUnit(12).has_value());
-  EXPECT_THAT(Offsets(queue->GetUnits(12, 2)), IsEmpty());
-  EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(1'000'000), 1);
+  EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(PhysicalOffset(900)), 0);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(9));
+  EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(PhysicalOffset(1000)), 1);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(10));
+  EXPECT_FALSE(queue->GetUnit(QueueOffset(9)).has_value());
+  EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(PhysicalOffset(1250)), 0);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(13));
+  EXPECT_FALSE(queue->GetUnit(QueueOffset(12)).has_value());
+  EXPECT_THAT(Offsets(queue->GetUnits(QueueOffset(12), 2)), IsEmpty());
+  EXPECT_EQ(queue->DeleteFilesBelowPhysicalOffset(PhysicalOffset(1'000'000)), 1);
   EXPECT_THAT(FileNames(dir), ElementsAre("00000000000000000400"));
-  EXPECT_EQ(queue->MinOffset(), 25);
-  EXPECT_EQ(queue->MaxOffset(), 25);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(25));
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(25));
   PutMessages(*queue, 25, 27);
-  EXPECT_EQ(queue->MinOffset(), 25);
-  EXPECT_EQ(queue->MaxOffset(), 27);
+  EXPECT_EQ(queue->MinOffset(), QueueOffset(25));
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(27));
 }
 
 TEST(ConsumeQueueTest, OffsetByTime) {
@@ -264,31 +268,31 @@ TEST(ConsumeQueueTest, OffsetByTime) {
   // Message q was stored at 1000 + 10 q ms; records below 500 are gone.
   absl::flat_hash_map<int64_t, int64_t> store_time;
   for (int64_t q = 0; q < 30; ++q) store_time[q * 100] = 1000 + 10 * q;
-  auto lookup = [&](int64_t offset, int32_t) -> absl::StatusOr<int64_t> {
-    if (offset < 500) return absl::NotFoundError("deleted");
-    return store_time.at(offset);
+  auto lookup = [&](PhysicalOffset offset, int32_t) -> absl::StatusOr<int64_t> {
+    if (offset < PhysicalOffset(500)) return absl::NotFoundError("deleted");
+    return store_time.at(offset.value());
   };
-  EXPECT_EQ(*queue->OffsetByTime(1055, lookup), 6);
-  EXPECT_EQ(*queue->OffsetByTime(1150, lookup), 15);
-  EXPECT_EQ(*queue->OffsetByTime(1151, lookup), 16);
-  EXPECT_EQ(*queue->OffsetByTime(1290, lookup), 29);
-  EXPECT_EQ(*queue->OffsetByTime(5000, lookup), 30);
-  EXPECT_EQ(*queue->OffsetByTime(0, lookup), 6);
+  EXPECT_EQ(*queue->OffsetByTime(1055, lookup), QueueOffset(6));
+  EXPECT_EQ(*queue->OffsetByTime(1150, lookup), QueueOffset(15));
+  EXPECT_EQ(*queue->OffsetByTime(1151, lookup), QueueOffset(16));
+  EXPECT_EQ(*queue->OffsetByTime(1290, lookup), QueueOffset(29));
+  EXPECT_EQ(*queue->OffsetByTime(5000, lookup), QueueOffset(30));
+  EXPECT_EQ(*queue->OffsetByTime(0, lookup), QueueOffset(6));
 
-  auto all_present = [&](int64_t offset, int32_t) -> absl::StatusOr<int64_t> {
-    return store_time.at(offset);
+  auto all_present = [&](PhysicalOffset offset, int32_t) -> absl::StatusOr<int64_t> {
+    return store_time.at(offset.value());
   };
-  EXPECT_EQ(*queue->OffsetByTime(0, all_present), 0);
-  EXPECT_EQ(*queue->OffsetByTime(1015, all_present), 2);
-  EXPECT_EQ(*queue->OffsetByTime(1025, all_present), 6);
+  EXPECT_EQ(*queue->OffsetByTime(0, all_present), QueueOffset(0));
+  EXPECT_EQ(*queue->OffsetByTime(1015, all_present), QueueOffset(2));
+  EXPECT_EQ(*queue->OffsetByTime(1025, all_present), QueueOffset(6));
 
-  auto failing = [](int64_t, int32_t) -> absl::StatusOr<int64_t> {
+  auto failing = [](PhysicalOffset, int32_t) -> absl::StatusOr<int64_t> {
     return absl::InternalError("disk");
   };
   EXPECT_TRUE(absl::IsInternal(queue->OffsetByTime(1100, failing).status()));
 
   auto empty = OpenQueue(testing::MakeTempDir());
-  EXPECT_EQ(*empty->OffsetByTime(1100, all_present), 0);
+  EXPECT_EQ(*empty->OffsetByTime(1100, all_present), QueueOffset(0));
 }
 
 TEST(ConsumeQueueTest, DestroyRemovesFilesAndRefusesWrites) {
@@ -298,23 +302,23 @@ TEST(ConsumeQueueTest, DestroyRemovesFilesAndRefusesWrites) {
   ASSERT_TRUE(queue->Destroy().ok());
   EXPECT_THAT(FileNames(dir), IsEmpty());
   EXPECT_TRUE(absl::IsFailedPrecondition(PutMessage(*queue, 12)));
-  EXPECT_FALSE(queue->GetUnit(0).has_value());
+  EXPECT_FALSE(queue->GetUnit(QueueOffset(0)).has_value());
 }
 
 TEST(ConsumeQueueTest, ReadersSeeOnlyCompleteUnits) {
   auto queue = OpenQueue(testing::MakeTempDir());
   constexpr int64_t kMessages = 5000;
   std::thread writer([&] { PutMessages(*queue, 0, kMessages); });
-  while (queue->MaxOffset() < kMessages) {
-    const int64_t max_offset = queue->MaxOffset();
+  while (queue->MaxOffset() < QueueOffset(kMessages)) {
+    const int64_t max_offset = queue->MaxOffset().value();
     if (max_offset == 0) continue;
-    absl::optional<ConsumeQueueUnit> unit = queue->GetUnit(max_offset - 1);
+    absl::optional<ConsumeQueueUnit> unit = queue->GetUnit(QueueOffset(max_offset - 1));
     ASSERT_TRUE(unit.has_value());
-    EXPECT_EQ(unit->commit_log_offset, (max_offset - 1) * 100);
+    EXPECT_EQ(unit->commit_log_offset, PhysicalOffset(PhysicalOffset((max_offset - 1) * 100)));
     EXPECT_EQ(unit->size, 50 + max_offset - 1);
   }
   writer.join();
-  EXPECT_EQ(queue->MaxOffset(), kMessages);
+  EXPECT_EQ(queue->MaxOffset(), QueueOffset(kMessages));
 }
 
 }  // namespace

@@ -54,8 +54,8 @@ absl::Status Dispatcher::DispatchRecord(const format::MessageRecord& record, int
     absl::StatusOr<std::shared_ptr<ConsumeQueue>> queue =
         queues_->FindOrCreate(record.topic, record.queue_id);
     if (!queue.ok()) return queue.status();
-    if (absl::Status s =
-            (*queue)->PutUnit(record.queue_offset, record.physical_offset, size, tag_code);
+    if (absl::Status s = (*queue)->PutUnit(QueueOffset(record.queue_offset),
+                                           PhysicalOffset(record.physical_offset), size, tag_code);
         !s.ok()) {
       return s;
     }

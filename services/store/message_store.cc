@@ -164,13 +164,13 @@ absl::Status MessageStore::Recover(bool clean_shutdown) {
   absl::StatusOr<int64_t> end = commit_log_->Recover(start, check_crc);
   if (!end.ok()) return end.status();
 
-  if (absl::Status s = queues_->TruncateByPhysicalOffset(*end); !s.ok()) return s;
+  if (absl::Status s = queues_->TruncateByPhysicalOffset(PhysicalOffset(*end)); !s.ok()) return s;
   // Retention may have deleted the log's first files after their queues'
   // files were last trimmed: each queue's min offset moves to its first
   // message still in the log (RocketMQ's correctMinOffset on load), so a
   // consumer starting at the min finds messages.
-  queues_->DeleteFilesBelowPhysicalOffset(commit_log_->MinOffset());
-  int64_t reput_from = std::min(queues_->MaxPhysicalOffset(), *end);
+  queues_->DeleteFilesBelowPhysicalOffset(PhysicalOffset(commit_log_->MinOffset()));
+  int64_t reput_from = std::min(queues_->MaxPhysicalOffset().value(), *end);
   if (index_ != nullptr) {
     int64_t index_cut = clean_shutdown ? *end : std::min(start, *end);
     if (absl::Status s = index_->TruncateByPhysicalOffset(index_cut); !s.ok()) return s;
@@ -423,13 +423,13 @@ int64_t MessageStore::AppendEntries(const v1::AppendBatchRequest& request,
       continue;
     }
     ++stored;
-    result->set_physical_offset(a.physical_offset);
-    result->set_queue_offset(a.queue_offset);
+    result->set_physical_offset(a.physical_offset.value());
+    result->set_queue_offset(a.queue_offset.value());
     result->set_size(a.size);
     result->set_store_timestamp_ms(a.store_timestamp_ms);
     result->set_offset_msg_id(
-        format::MakeOffsetMessageId(records[j].store_host, a.physical_offset));
-    end_offset = std::max(end_offset, a.physical_offset + a.size);
+        format::MakeOffsetMessageId(records[j].store_host, a.physical_offset.value()));
+    end_offset = std::max(end_offset, (a.physical_offset + a.size).value());
   }
   if (stored == 0) return 0;
   dispatcher_->Wake();
@@ -465,15 +465,15 @@ void MessageStore::WaitForSlave(int64_t end_offset, v1::AppendBatchResponse* res
   }
 }
 
-absl::StatusOr<int64_t> MessageStore::StoreTimeAt(int64_t physical_offset) const {
-  absl::StatusOr<RecordRef> record = commit_log_->ReadRecord(physical_offset);
+absl::StatusOr<int64_t> MessageStore::StoreTimeAt(PhysicalOffset physical_offset) const {
+  absl::StatusOr<RecordRef> record = commit_log_->ReadRecord(physical_offset.value());
   if (!record.ok()) return record.status();
   return record->record.message.store_timestamp_ms;
 }
 
-absl::Status MessageStore::ReadMessage(int64_t physical_offset, common::v1::MessageExt* out,
+absl::Status MessageStore::ReadMessage(PhysicalOffset physical_offset, common::v1::MessageExt* out,
                                        bool check_crc) const {
-  absl::StatusOr<RecordRef> record = commit_log_->ReadRecord(physical_offset, check_crc);
+  absl::StatusOr<RecordRef> record = commit_log_->ReadRecord(physical_offset.value(), check_crc);
   if (!record.ok()) return record.status();
   return format::ToMessageExtProto(record->record, out);
 }
@@ -482,9 +482,9 @@ absl::optional<int64_t> MessageStore::ReadBehindBytes(absl::string_view topic, i
                                                       int64_t offset) const {
   std::shared_ptr<ConsumeQueue> queue = queues_->Find(topic, queue_id);
   if (queue == nullptr) return 0;
-  absl::optional<ConsumeQueueUnit> unit = queue->GetUnit(offset);
+  absl::optional<ConsumeQueueUnit> unit = queue->GetUnit(QueueOffset(offset));
   if (!unit.has_value()) return 0;
-  return std::max<int64_t>(0, commit_log_->MaxOffset() - unit->commit_log_offset);
+  return std::max<int64_t>(0, PhysicalOffset(commit_log_->MaxOffset()) - unit->commit_log_offset);
 }
 
 absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
@@ -499,36 +499,36 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
 
   v1::GetMessagesResponse response;
   std::shared_ptr<ConsumeQueue> queue = queues_->Find(request.topic(), request.queue_id());
-  int64_t offset = request.offset();
-  if (queue == nullptr || queue->MaxOffset() == 0) {
+  const QueueOffset offset(request.offset());
+  if (queue == nullptr || queue->MaxOffset() == QueueOffset(0)) {
     response.set_status(v1::NO_MESSAGE_IN_QUEUE);
     response.set_next_begin_offset(0);
     return response;
   }
-  int64_t min = queue->MinOffset();
-  int64_t max = queue->MaxOffset();
-  response.set_min_offset(min);
-  response.set_max_offset(max);
+  const QueueOffset min = queue->MinOffset();
+  const QueueOffset max = queue->MaxOffset();
+  response.set_min_offset(min.value());
+  response.set_max_offset(max.value());
   if (offset < min) {
     response.set_status(v1::OFFSET_TOO_SMALL);
-    response.set_next_begin_offset(min);
+    response.set_next_begin_offset(min.value());
     return response;
   }
   if (offset == max) {
     response.set_status(v1::OFFSET_OVERFLOW_ONE);
-    response.set_next_begin_offset(offset);
+    response.set_next_begin_offset(offset.value());
     return response;
   }
   if (offset > max) {
     response.set_status(v1::OFFSET_OVERFLOW_BADLY);
-    response.set_next_begin_offset(min == 0 ? min : max);
+    response.set_next_begin_offset(min == QueueOffset(0) ? min.value() : max.value());
     return response;
   }
 
   const auto& tag_codes = request.tag_codes();
-  int64_t next = offset;
+  QueueOffset next = offset;
   int64_t bytes = 0;
-  int64_t last_physical = -1;
+  PhysicalOffset last_physical(-1);
   bool removed = false;
   int64_t scanned = 0;
   int32_t count = 0;
@@ -545,7 +545,7 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
       removed = true;
       return;
     }
-    response.add_corrupt_offsets(unit.queue_offset);
+    response.add_corrupt_offsets(unit.queue_offset.value());
     NoteCorruptRecord(request.topic(), request.queue_id(), unit, status);
   };
   std::string* records = request.stored_records() ? response.mutable_records() : nullptr;
@@ -589,11 +589,12 @@ absl::StatusOr<v1::GetMessagesResponse> MessageStore::GetMessages(
     if (full) break;
   }
   if (records != nullptr) copier.Finish();
-  response.set_next_begin_offset(next);
+  response.set_next_begin_offset(next.value());
   response.set_message_count(count);
   if (count > 0) {
     response.set_status(v1::FOUND);
-    response.set_behind_bytes(std::max<int64_t>(0, commit_log_->MaxOffset() - last_physical));
+    response.set_behind_bytes(
+        std::max<int64_t>(0, PhysicalOffset(commit_log_->MaxOffset()) - last_physical));
     gets_.Add(count);
   } else {
     response.set_status(removed ? v1::MESSAGE_WAS_REMOVING : v1::NO_MATCHED_MESSAGE);
@@ -619,8 +620,8 @@ absl::StatusOr<v1::GetQueueOffsetsResponse> MessageStore::GetQueueOffsets(
   v1::GetQueueOffsetsResponse response;
   std::shared_ptr<ConsumeQueue> queue = queues_->Find(request.topic(), request.queue_id());
   if (queue == nullptr) return response;
-  response.set_min_offset(queue->MinOffset());
-  response.set_max_offset(queue->MaxOffset());
+  response.set_min_offset(queue->MinOffset().value());
+  response.set_max_offset(queue->MaxOffset().value());
   if (queue->MaxOffset() > queue->MinOffset()) {
     absl::optional<ConsumeQueueUnit> last = queue->GetUnit(queue->MaxOffset() - 1);
     if (last.has_value() && !last->is_blank()) {
@@ -637,11 +638,11 @@ absl::StatusOr<v1::GetOffsetByTimeResponse> MessageStore::GetOffsetByTime(
   v1::GetOffsetByTimeResponse response;
   std::shared_ptr<ConsumeQueue> queue = queues_->Find(request.topic(), request.queue_id());
   if (queue == nullptr) return response;
-  absl::StatusOr<int64_t> offset = queue->OffsetByTime(
+  absl::StatusOr<QueueOffset> offset = queue->OffsetByTime(
       request.timestamp_ms(),
-      [this](int64_t physical_offset, int32_t) { return StoreTimeAt(physical_offset); });
+      [this](PhysicalOffset physical_offset, int32_t) { return StoreTimeAt(physical_offset); });
   if (!offset.ok()) return offset.status();
-  response.set_offset(*offset);
+  response.set_offset(offset->value());
   return response;
 }
 
@@ -662,7 +663,7 @@ absl::StatusOr<v1::QueryMessagesResponse> MessageStore::QueryByKey(
   for (int64_t offset : index_->Query(request.topic(), request.key(), static_cast<size_t>(max) * 2,
                                       request.begin_timestamp_ms(), end)) {
     common::v1::MessageExt message;
-    if (!ReadMessage(offset, &message).ok()) continue;
+    if (!ReadMessage(PhysicalOffset(offset), &message).ok()) continue;
     if (message.topic() != request.topic()) continue;
     auto keys = message.properties().find(std::string(format::kPropertyKeys));
     if (keys == message.properties().end() || !HasKey(keys->second, request.key())) continue;
@@ -686,7 +687,7 @@ absl::StatusOr<v1::QueryMessagesResponse> MessageStore::QueryByUniqueId(
   v1::QueryMessagesResponse response;
   for (int64_t offset : index_->Query(request.topic(), request.unique_id(), kMaxQueryMax)) {
     common::v1::MessageExt message;
-    if (!ReadMessage(offset, &message).ok()) continue;
+    if (!ReadMessage(PhysicalOffset(offset), &message).ok()) continue;
     if (message.topic() != request.topic() || message.msg_id() != request.unique_id()) continue;
     *response.add_messages() = std::move(message);
   }
@@ -704,7 +705,8 @@ absl::StatusOr<v1::GetMessageByOffsetResponse> MessageStore::GetMessageByOffset(
   }
   v1::GetMessageByOffsetResponse response;
   if (absl::Status s =
-          ReadMessage(request.physical_offset(), response.mutable_message(), /*check_crc=*/true);
+          ReadMessage(PhysicalOffset(request.physical_offset()), response.mutable_message(),
+                      /*check_crc=*/true);
       !s.ok()) {
     return s;
   }
@@ -822,7 +824,7 @@ void MessageStore::RunRetention() {
       options_.retention.max_files_per_run);
   if (deleted == 0) return;
   int64_t min_offset = commit_log_->MinOffset();
-  int queue_files = queues_->DeleteFilesBelowPhysicalOffset(min_offset);
+  int queue_files = queues_->DeleteFilesBelowPhysicalOffset(PhysicalOffset(min_offset));
   int index_files = index_ != nullptr ? index_->DeleteFilesBelowPhysicalOffset(min_offset) : 0;
   LOG(INFO) << "retention (" << decision.reason << "): deleted " << deleted << " commit-log files, "
             << queue_files << " consume-queue files and " << index_files

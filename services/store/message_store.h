@@ -38,6 +38,7 @@
 #include "services/store/log_prefaulter.h"
 #include "services/store/mapped_file_allocator.h"
 #include "services/store/metadata_store.h"
+#include "services/store/offsets.h"
 #include "services/store/queue_watchers.h"
 #include "services/store/replication_options.h"
 #include "services/store/retention_policy.h"
@@ -179,9 +180,9 @@ class MessageStore final : public StoreApi {
   int64_t AppendEntries(const v1::AppendBatchRequest& request, v1::AppendBatchResponse* response);
 
   // Reads the record a consume-queue unit points at, into `out`.
-  absl::Status ReadMessage(int64_t physical_offset, common::v1::MessageExt* out,
+  absl::Status ReadMessage(PhysicalOffset physical_offset, common::v1::MessageExt* out,
                            bool check_crc = false) const;
-  absl::StatusOr<int64_t> StoreTimeAt(int64_t physical_offset) const;
+  absl::StatusOr<int64_t> StoreTimeAt(PhysicalOffset physical_offset) const;
   // Counts a record a read left out as damaged, and logs it once.
   void NoteCorruptRecord(absl::string_view topic, int32_t queue_id, const ConsumeQueueUnit& unit,
                          const absl::Status& status) ABSL_LOCKS_EXCLUDED(corrupt_mu_);
@@ -218,7 +219,7 @@ class MessageStore final : public StoreApi {
   static constexpr size_t kMaxCorruptLogged = 4096;
   absl::Mutex corrupt_mu_;
   // Commit-log offsets of the damaged records logged already.
-  absl::flat_hash_set<int64_t> corrupt_logged_ ABSL_GUARDED_BY(corrupt_mu_);
+  absl::flat_hash_set<PhysicalOffset> corrupt_logged_ ABSL_GUARDED_BY(corrupt_mu_);
   absl::Time last_thorough_flush_;
 };
 

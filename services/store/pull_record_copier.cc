@@ -18,12 +18,13 @@ void PullRecordCopier::CopyRun() {
     std::vector<int32_t> sizes;
     sizes.reserve(run_.size());
     for (const ConsumeQueueUnit& unit : run_) sizes.push_back(unit.size);
-    read_whole = log_->AppendRecordRun(run_.front().commit_log_offset, sizes, out_).ok();
+    read_whole = log_->AppendRecordRun(run_.front().commit_log_offset.value(), sizes, out_).ok();
   }
   // Otherwise record by record, which also tells which record is at fault.
   for (const ConsumeQueueUnit& unit : run_) {
-    settle_(unit, read_whole ? absl::OkStatus()
-                             : log_->AppendRecordBytes(unit.commit_log_offset, unit.size, out_));
+    settle_(unit, read_whole
+                      ? absl::OkStatus()
+                      : log_->AppendRecordBytes(unit.commit_log_offset.value(), unit.size, out_));
   }
   run_.clear();
   run_bytes_ = 0;

@@ -50,7 +50,7 @@ class PullRecordCopierTest : public ::testing::Test {
 
   struct Copied {
     std::string bytes;
-    std::vector<std::pair<int64_t, absl::StatusCode>> outcomes;  // queue offset, code
+    std::vector<std::pair<QueueOffset, absl::StatusCode>> outcomes;
   };
 
   Copied Copy(const std::vector<ConsumeQueueUnit>& units, int64_t min_read_run_bytes) {
@@ -96,7 +96,7 @@ TEST_F(PullRecordCopierTest, RunsAndSingleRecordsCopyTheSameBytes) {
   Copied one_by_one = Copy(units, int64_t{1} << 40);
   std::string expected;
   for (const ConsumeQueueUnit& unit : units) {
-    ASSERT_TRUE(log_->AppendRecordBytes(unit.commit_log_offset, unit.size, &expected).ok());
+    ASSERT_TRUE(log_->AppendRecordBytes(unit.commit_log_offset.value(), unit.size, &expected).ok());
   }
   EXPECT_EQ(as_runs.bytes, expected);
   EXPECT_EQ(one_by_one.bytes, expected);
@@ -117,7 +117,8 @@ TEST_F(PullRecordCopierTest, ABadUnitInARunFailsAlone) {
   Copied copied = Copy(bad, 1);
   std::string expected;
   for (int i : {0, 1, 3, 4, 5}) {
-    ASSERT_TRUE(log_->AppendRecordBytes(units[i].commit_log_offset, units[i].size, &expected).ok());
+    ASSERT_TRUE(
+        log_->AppendRecordBytes(units[i].commit_log_offset.value(), units[i].size, &expected).ok());
   }
   EXPECT_EQ(copied.bytes, expected);
   ASSERT_EQ(copied.outcomes.size(), 6u);
@@ -133,7 +134,7 @@ TEST_F(PullRecordCopierTest, ABadUnitInARunFailsAlone) {
 TEST_F(PullRecordCopierTest, RecordsOfADeletedFileAreNotFound) {
   std::vector<ConsumeQueueUnit> old = Append(Bodies(3, 1000, "old"));
   std::vector<ConsumeQueueUnit> filler;
-  while (filler.empty() || filler.back().commit_log_offset < kFileSize) {
+  while (filler.empty() || filler.back().commit_log_offset < PhysicalOffset(kFileSize)) {
     filler = Append(Bodies(1, 1000, "fill"));
   }
   std::vector<ConsumeQueueUnit> fresh = Append(Bodies(3, 1000, "new"));
@@ -143,7 +144,7 @@ TEST_F(PullRecordCopierTest, RecordsOfADeletedFileAreNotFound) {
   Copied copied = Copy(units, 1);
   std::string expected;
   for (const ConsumeQueueUnit& unit : fresh) {
-    ASSERT_TRUE(log_->AppendRecordBytes(unit.commit_log_offset, unit.size, &expected).ok());
+    ASSERT_TRUE(log_->AppendRecordBytes(unit.commit_log_offset.value(), unit.size, &expected).ok());
   }
   EXPECT_EQ(copied.bytes, expected);
   ASSERT_EQ(copied.outcomes.size(), 6u);
