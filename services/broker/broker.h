@@ -23,7 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/periodic_task.h"
+#include "common/scheduler.h"
 #include "proto/store.pb.h"
 #include "services/broker/admin_processor.h"
 #include "services/broker/bounded_executor.h"
@@ -157,7 +157,7 @@ class Broker {
   std::unique_ptr<SendMessageProcessor> send_;
   std::unique_ptr<AdminProcessor> admin_;
   std::unique_ptr<BrokerRegistrar> registrar_;
-  std::vector<std::unique_ptr<PeriodicTask>> tasks_;
+  std::vector<std::unique_ptr<Scheduler>> tasks_;
   BrokerService service_;
 
   absl::Mutex mu_;
