@@ -18,7 +18,7 @@ namespace mq::broker {
 
 namespace {
 
-BoundedExecutorOptions WithDefaultThreads(BoundedExecutorOptions options, int default_threads) {
+ExecutorOptions WithDefaultThreads(ExecutorOptions options, int default_threads) {
   if (options.threads <= 0) options.threads = default_threads;
   return options;
 }
