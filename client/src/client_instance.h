@@ -18,7 +18,7 @@
 #include "absl/types/optional.h"
 #include "client/src/broker_connections.h"
 #include "client/src/route_table.h"
-#include "client/src/scheduler.h"
+#include "common/scheduler.h"
 #include "mq/client_options.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/common.pb.h"

@@ -185,8 +185,11 @@ absl::Status PushConsumerImpl::Start() {
   }
   (*instance)->SendHeartbeatToAllBrokers();
 
-  pull_executor_ = std::make_unique<TaskExecutor>("pull", 1);
-  consume_executor_ = std::make_unique<TaskExecutor>("consume", options_.consume_thread_count);
+  pull_executor_ = std::make_unique<Executor>(ExecutorOptions{"pull", 1});
+  consume_executor_ =
+      std::make_unique<Executor>(ExecutorOptions{"consume", options_.consume_thread_count});
+  pull_executor_->Start();
+  consume_executor_->Start();
   lifecycle_.Started(*instance);
   {
     absl::MutexLock lock(&mu_);
@@ -213,7 +216,7 @@ void PushConsumerImpl::Shutdown() {
   rebalance_thread_.join();
   scheduler_.Stop();
   // No pull starts after this; those in flight are cancelled and awaited.
-  pull_executor_->Shutdown();
+  pull_executor_->Stop();
   {
     absl::MutexLock lock(&mu_);
     for (auto& [raw, call] : inflight_pulls_) call->context.TryCancel();
@@ -222,7 +225,7 @@ void PushConsumerImpl::Shutdown() {
   }
   // Running listener calls finish and record their offsets; queued batches
   // are dropped and delivered again later.
-  consume_executor_->Shutdown();
+  consume_executor_->Stop();
   std::map<MessageQueue, std::shared_ptr<QueueState>> assigned;
   {
     absl::MutexLock lock(&mu_);
@@ -455,7 +458,8 @@ absl::StatusOr<int64_t> PushConsumerImpl::ComputeStartOffset(const MessageQueue&
 }
 
 void PushConsumerImpl::PullLater(std::shared_ptr<QueueState> state, absl::Duration delay) {
-  pull_executor_->SubmitAfter(delay, [this, state = std::move(state)] { Pull(state); });
+  pull_executor_->SubmitAfter(delay, [this, state = std::move(state)] { Pull(state); })
+      .IgnoreError();
 }
 
 void PushConsumerImpl::Pull(const std::shared_ptr<QueueState>& state) {
@@ -572,7 +576,7 @@ void PushConsumerImpl::HandlePullResult(PullCall& call, const absl::Status& stat
 }
 
 void PushConsumerImpl::StartConsuming(std::shared_ptr<QueueState> state) {
-  consume_executor_->Submit([this, state = std::move(state)] { Consume(state); });
+  consume_executor_->Submit([this, state = std::move(state)] { Consume(state); }).IgnoreError();
 }
 
 void PushConsumerImpl::Consume(const std::shared_ptr<QueueState>& state) {
@@ -606,11 +610,12 @@ void PushConsumerImpl::Consume(const std::shared_ptr<QueueState>& state) {
                             /*increase_only=*/true);
     }
     if (!again.empty()) {
-      consume_executor_->SubmitAfter(options_.reconsume_delay,
-                                     [this, state, again = std::move(again)]() mutable {
-                                       if (state->process_queue.Requeue(std::move(again)))
-                                         StartConsuming(state);
-                                     });
+      consume_executor_
+          ->SubmitAfter(options_.reconsume_delay,
+                        [this, state, again = std::move(again)]() mutable {
+                          if (state->process_queue.Requeue(std::move(again))) StartConsuming(state);
+                        })
+          .IgnoreError();
     }
   }
   // The next batch as a new task, so other queues get their turn.

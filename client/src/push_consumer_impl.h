@@ -24,8 +24,8 @@
 #include "client/src/member_lifecycle.h"
 #include "client/src/offset_store.h"
 #include "client/src/process_queue.h"
-#include "client/src/scheduler.h"
-#include "client/src/task_executor.h"
+#include "common/executor.h"
+#include "common/scheduler.h"
 #include "mq/push_consumer.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/common.pb.h"
@@ -125,8 +125,8 @@ class PushConsumerImpl : public ConsumerMember {
   MessageListener listener_;
   std::unique_ptr<OffsetStore> offset_store_;
   absl::Time consume_timestamp_;
-  std::unique_ptr<TaskExecutor> pull_executor_;
-  std::unique_ptr<TaskExecutor> consume_executor_;
+  std::unique_ptr<Executor> pull_executor_;
+  std::unique_ptr<Executor> consume_executor_;
   Scheduler scheduler_;
   std::thread rebalance_thread_;
 

@@ -18,7 +18,7 @@ namespace mq::broker {
 
 namespace {
 
-BoundedExecutorOptions WithDefaultThreads(BoundedExecutorOptions options, int default_threads) {
+ExecutorOptions WithDefaultThreads(ExecutorOptions options, int default_threads) {
   if (options.threads <= 0) options.threads = default_threads;
   return options;
 }
@@ -176,19 +176,18 @@ absl::Status Broker::Start() {
   pull_executor_.Start();
   admin_executor_.Start();
   hold_->Start();
-  tasks_.push_back(std::make_unique<PeriodicTask>(
-      "client-expiry-scan", options_.clients.scan_interval, options_.clients.scan_interval,
-      [this] { clients_.ScanExpired(); }));
+  tasks_.push_back(StartDedicatedScheduler("client-expiry-scan", options_.clients.scan_interval,
+                                           options_.clients.scan_interval,
+                                           [this] { clients_.ScanExpired(); }));
   if (options_.role == store::v1::SLAVE) {
-    tasks_.push_back(std::make_unique<PeriodicTask>("slave-sync", options_.slave_sync_interval,
-                                                    options_.slave_sync_interval,
-                                                    [this] { SyncFromStore(); }));
+    tasks_.push_back(StartDedicatedScheduler("slave-sync", options_.slave_sync_interval,
+                                             options_.slave_sync_interval,
+                                             [this] { SyncFromStore(); }));
   } else {
-    tasks_.push_back(std::make_unique<PeriodicTask>(
+    tasks_.push_back(StartDedicatedScheduler(
         "consumer-offset-flush", options_.flush_consumer_offset_interval,
         options_.flush_consumer_offset_interval, [this] { PersistOffsets(); }));
   }
-  for (auto& task : tasks_) task->Start();
   registrar_->Start();
 
   BrokerServiceParts parts;

@@ -23,10 +23,10 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/periodic_task.h"
+#include "common/executor.h"
+#include "common/scheduler.h"
 #include "proto/store.pb.h"
 #include "services/broker/admin_processor.h"
-#include "services/broker/bounded_executor.h"
 #include "services/broker/broker_registrar.h"
 #include "services/broker/broker_service.h"
 #include "services/broker/broker_stats.h"
@@ -72,14 +72,12 @@ struct BrokerOptions {
   // threads than RocketMQ's min(cpus, 4) because StoreApi::AppendBatch blocks
   // for a sync flush or slave ack where RocketMQ's put is asynchronous, so
   // concurrent sends (which the store group-commits) need threads.
-  BoundedExecutorOptions send_queue = {"send", 16, 10000, absl::Milliseconds(200),
-                                       absl::Milliseconds(10)};
+  ExecutorOptions send_queue = {"send", 16, 10000, absl::Milliseconds(200), absl::Milliseconds(10)};
   // The pull queue (waitTimeMillsInPullQueue: 5 s). Threads: 16 + 2 * cpus
   // when <= 0.
-  BoundedExecutorOptions pull_queue = {"pull", 0, 100000, absl::Seconds(5), absl::Milliseconds(10)};
+  ExecutorOptions pull_queue = {"pull", 0, 100000, absl::Seconds(5), absl::Milliseconds(10)};
   // Store-bound admin and query calls.
-  BoundedExecutorOptions admin_queue = {"admin", 4, 10000, absl::Seconds(10),
-                                        absl::Milliseconds(10)};
+  ExecutorOptions admin_queue = {"admin", 4, 10000, absl::Seconds(10), absl::Milliseconds(10)};
   ClientManagerOptions clients;
   absl::Duration flush_consumer_offset_interval = absl::Seconds(5);
   PullOptions pull;
@@ -147,9 +145,9 @@ class Broker {
   TopicConfigManager topics_;
   ConsumerOffsetManager offsets_;
   ClientManager clients_;
-  BoundedExecutor send_executor_;
-  BoundedExecutor pull_executor_;
-  BoundedExecutor admin_executor_;
+  Executor send_executor_;
+  Executor pull_executor_;
+  Executor admin_executor_;
   QueryMessageProcessor queries_;
   std::unique_ptr<PullRequestHoldService> hold_;
   std::unique_ptr<PullMessageProcessor> pull_;
@@ -157,7 +155,7 @@ class Broker {
   std::unique_ptr<SendMessageProcessor> send_;
   std::unique_ptr<AdminProcessor> admin_;
   std::unique_ptr<BrokerRegistrar> registrar_;
-  std::vector<std::unique_ptr<PeriodicTask>> tasks_;
+  std::vector<std::unique_ptr<Scheduler>> tasks_;
   BrokerService service_;
 
   absl::Mutex mu_;

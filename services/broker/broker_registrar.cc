@@ -12,6 +12,12 @@
 
 namespace mq::broker {
 
+namespace {
+
+constexpr char kRegistrationTask[] = "broker-registration";
+
+}  // namespace
+
 absl::Duration ClampRegisterInterval(absl::Duration interval) {
   return std::max(kMinRegisterInterval, std::min(interval, kMaxRegisterInterval));
 }
@@ -26,10 +32,9 @@ std::vector<std::string> ParseNameServerList(absl::string_view list) {
 }
 
 BrokerRegistrar::BrokerRegistrar(BrokerRegistrarOptions options, TopicSnapshot topics)
-    : options_(std::move(options)),
-      topics_(std::move(topics)),
-      task_("broker-registration", options_.register_interval, options_.register_interval,
-            [this] { RegisterAll().IgnoreError(); }) {
+    : options_(std::move(options)), topics_(std::move(topics)) {
+  scheduler_.Schedule(kRegistrationTask, options_.register_interval, options_.register_interval,
+                      [this] { RegisterAll().IgnoreError(); });
   for (const std::string& addr : options_.namesrv_addrs) {
     stubs_.push_back(namesrv::v1::NameServer::NewStub(CreateChannel(addr)));
   }
@@ -39,12 +44,12 @@ BrokerRegistrar::~BrokerRegistrar() { Stop(); }
 
 void BrokerRegistrar::Start() {
   RegisterAll().IgnoreError();
-  task_.Start();
+  scheduler_.Start();
 }
 
-void BrokerRegistrar::Stop() { task_.Stop(); }
+void BrokerRegistrar::Stop() { scheduler_.Stop(); }
 
-void BrokerRegistrar::TriggerNow() { task_.TriggerNow(); }
+void BrokerRegistrar::TriggerNow() { scheduler_.TriggerNow(kRegistrationTask); }
 
 absl::Status BrokerRegistrar::RegisterAll() {
   if (stubs_.empty()) return absl::OkStatus();

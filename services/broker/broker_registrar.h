@@ -18,7 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/periodic_task.h"
+#include "common/scheduler.h"
 #include "proto/namesrv.grpc.pb.h"
 #include "services/broker/topic_config_manager.h"
 
@@ -87,7 +87,7 @@ class BrokerRegistrar {
   const BrokerRegistrarOptions options_;
   const TopicSnapshot topics_;
   std::vector<std::unique_ptr<namesrv::v1::NameServer::Stub>> stubs_;
-  PeriodicTask task_;
+  Scheduler scheduler_;
 
   mutable absl::Mutex mu_;
   std::string master_addr_ ABSL_GUARDED_BY(mu_);

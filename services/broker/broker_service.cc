@@ -27,7 +27,7 @@ void Finish(grpc::ServerUnaryReactor* reactor, grpc::CallbackServerContext* cont
 // Runs `work` on `executor` and answers with its status; answers busy (or
 // unavailable) when the executor refuses it or it waited too long. A call
 // the client cancelled while queued is not worked on.
-grpc::ServerUnaryReactor* RunOn(BoundedExecutor* executor, grpc::CallbackServerContext* context,
+grpc::ServerUnaryReactor* RunOn(Executor* executor, grpc::CallbackServerContext* context,
                                 grpc::ServerUnaryReactor* reactor,
                                 std::function<absl::Status()> work) {
   absl::Status submitted = executor->Submit(

@@ -11,9 +11,9 @@
 
 #include <atomic>
 
+#include "common/executor.h"
 #include "proto/broker.grpc.pb.h"
 #include "services/broker/admin_processor.h"
-#include "services/broker/bounded_executor.h"
 #include "services/broker/client_manager.h"
 #include "services/broker/consumer_offset_manager.h"
 #include "services/broker/pull_message_processor.h"
@@ -27,19 +27,19 @@ namespace mq::broker {
 // hosting the service has shut down.
 struct BrokerServiceParts {
   SendMessageProcessor* send = nullptr;
-  BoundedExecutor* send_executor = nullptr;
+  Executor* send_executor = nullptr;
   // The store's AppendBatchAsync never blocks (StoreApi::AppendsAreAsync):
   // start sends on gRPC's thread and answer from the store's callback,
   // skipping the hop to send_executor and a thread parked per pending flush.
   bool send_inline = false;
   PullMessageProcessor* pull = nullptr;
-  BoundedExecutor* pull_executor = nullptr;
+  Executor* pull_executor = nullptr;
   // The store's GetMessagesAsync never blocks (StoreApi::ReadsAreAsync): start
   // pulls on gRPC's thread and answer from the store's callback. Otherwise
   // only pulls of recent data (PullMessageProcessor::ReadsFromMemory) run
   // there; older data may be read from disk, on pull_executor's threads.
   bool pull_inline = false;
-  BoundedExecutor* admin_executor = nullptr;
+  Executor* admin_executor = nullptr;
   ClientManager* clients = nullptr;
   ConsumerOffsetManager* offsets = nullptr;
   const TopicConfigManager* topics = nullptr;

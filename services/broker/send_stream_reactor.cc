@@ -26,9 +26,9 @@ void SendStreams::DrainAll() {
   for (SendStreamReactor* stream : open_) stream->Drain();
 }
 
-SendStreamReactor::SendStreamReactor(SendMessageProcessor* processor,
-                                     BoundedExecutor* send_executor, std::string born_host,
-                                     SendStreams* streams, grpc::CallbackServerContext* context)
+SendStreamReactor::SendStreamReactor(SendMessageProcessor* processor, Executor* send_executor,
+                                     std::string born_host, SendStreams* streams,
+                                     grpc::CallbackServerContext* context)
     : processor_(processor),
       send_executor_(send_executor),
       born_host_(std::move(born_host)),

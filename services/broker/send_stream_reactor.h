@@ -41,8 +41,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
+#include "common/executor.h"
 #include "proto/broker.pb.h"
-#include "services/broker/bounded_executor.h"
 #include "services/broker/send_message_processor.h"
 
 namespace mq::broker {
@@ -73,9 +73,8 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
   // store's appends never block); else they run on `send_executor`.
   // `processor`, `send_executor` and `streams` (where the stream enters
   // until it is done) must outlive the stream; `context` is the call's.
-  SendStreamReactor(SendMessageProcessor* processor, BoundedExecutor* send_executor,
-                    std::string born_host, SendStreams* streams,
-                    grpc::CallbackServerContext* context);
+  SendStreamReactor(SendMessageProcessor* processor, Executor* send_executor, std::string born_host,
+                    SendStreams* streams, grpc::CallbackServerContext* context);
 
   // Reads no more sends and finishes the stream with UNAVAILABLE once the
   // sends already read are answered.
@@ -104,7 +103,7 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
   void Run(Next next) ABSL_LOCKS_EXCLUDED(mu_);
 
   SendMessageProcessor* const processor_;
-  BoundedExecutor* const send_executor_;
+  Executor* const send_executor_;
   const std::string born_host_;
   SendStreams* const streams_;
   grpc::CallbackServerContext* const context_;

@@ -3,10 +3,10 @@
 namespace mq::namesrv {
 
 NameServer::NameServer(const NameServerOptions& options)
-    : routes_(options.routes),
-      service_(&routes_),
-      scanner_("broker-liveness-scan", options.scan_interval, options.scan_interval,
-               [this] { routes_.ScanNotActiveBrokers(); }) {}
+    : routes_(options.routes), service_(&routes_) {
+  scanner_.Schedule("broker-liveness-scan", options.scan_interval, options.scan_interval,
+                    [this] { routes_.ScanNotActiveBrokers(); });
+}
 
 void NameServer::Start() { scanner_.Start(); }
 

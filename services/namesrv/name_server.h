@@ -3,7 +3,7 @@
 #ifndef MQ_SERVICES_NAMESRV_NAME_SERVER_H_
 #define MQ_SERVICES_NAMESRV_NAME_SERVER_H_
 
-#include "common/periodic_task.h"
+#include "common/scheduler.h"
 #include "services/namesrv/name_server_service.h"
 #include "services/namesrv/route_info_manager.h"
 
@@ -30,7 +30,7 @@ class NameServer {
  private:
   RouteInfoManager routes_;
   NameServerService service_;
-  PeriodicTask scanner_;
+  Scheduler scanner_;
 };
 
 }  // namespace mq::namesrv

@@ -216,10 +216,9 @@ void MessageStore::StartServices() {
         &commit_log_->file_queue(), options_.commit_log_prefault_bytes,
         options_.flush_disk_type == FlushDiskType::kSync ? LogPrefaulter::Mode::kPageCache
                                                          : LogPrefaulter::Mode::kMapWritable);
-    prefault_task_ = std::make_unique<PeriodicTask>("commit-log-prefault", absl::ZeroDuration(),
-                                                    options_.commit_log_prefault_interval,
-                                                    [this] { prefaulter_->KeepAhead(); });
-    prefault_task_->Start();
+    prefault_task_ = StartDedicatedScheduler("commit-log-prefault", absl::ZeroDuration(),
+                                             options_.commit_log_prefault_interval,
+                                             [this] { prefaulter_->KeepAhead(); });
   }
   dispatcher_->Start();
   if (options_.role != v1::SLAVE) {
@@ -239,19 +238,16 @@ void MessageStore::StartServices() {
                  << " has no master address: it serves what it has and replicates nothing";
   }
   last_thorough_flush_ = absl::Now();
-  queue_flush_task_ = std::make_unique<PeriodicTask>(
-      "consume-queue-flush", options_.consume_queue_flush_interval,
-      options_.consume_queue_flush_interval, [this] {
-        bool thorough =
-            absl::Now() - last_thorough_flush_ >= options_.consume_queue_thorough_flush_interval;
-        if (thorough) last_thorough_flush_ = absl::Now();
-        FlushConsumeQueues(thorough);
-      });
-  queue_flush_task_->Start();
-  retention_task_ =
-      std::make_unique<PeriodicTask>("retention", options_.clean_initial_delay,
-                                     options_.clean_interval, [this] { RunRetention(); });
-  retention_task_->Start();
+  queue_flush_task_ =
+      StartDedicatedScheduler("consume-queue-flush", options_.consume_queue_flush_interval,
+                              options_.consume_queue_flush_interval, [this] {
+                                bool thorough = absl::Now() - last_thorough_flush_ >=
+                                                options_.consume_queue_thorough_flush_interval;
+                                if (thorough) last_thorough_flush_ = absl::Now();
+                                FlushConsumeQueues(thorough);
+                              });
+  retention_task_ = StartDedicatedScheduler("retention", options_.clean_initial_delay,
+                                            options_.clean_interval, [this] { RunRetention(); });
 }
 
 void MessageStore::FlushConsumeQueues(bool thorough) {

@@ -23,8 +23,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "common/periodic_task.h"
 #include "common/rate_counter.h"
+#include "common/scheduler.h"
 #include "common/units.h"
 #include "services/store/async_flusher.h"
 #include "services/store/checkpoint.h"
@@ -199,10 +199,10 @@ class MessageStore final : public StoreApi {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<AsyncFlusher> async_flusher_;
   std::unique_ptr<GroupCommitService> group_commit_;
-  std::unique_ptr<PeriodicTask> queue_flush_task_;
+  std::unique_ptr<Scheduler> queue_flush_task_;
   std::unique_ptr<LogPrefaulter> prefaulter_;
-  std::unique_ptr<PeriodicTask> prefault_task_;
-  std::unique_ptr<PeriodicTask> retention_task_;
+  std::unique_ptr<Scheduler> prefault_task_;
+  std::unique_ptr<Scheduler> retention_task_;
   // Exactly one of them, created at start: ha_master_ on a master, ha_client_
   // on a slave with a master address.
   std::unique_ptr<HaMaster> ha_master_;

@@ -1,68 +1,98 @@
-#include "services/broker/bounded_executor.h"
+#include "common/executor.h"
 
-#include <glog/logging.h>
-
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/status.h"
+#include "glog/logging.h"
 
-namespace mq::broker {
+namespace mq {
 
-BoundedExecutor::BoundedExecutor(BoundedExecutorOptions options) : options_(std::move(options)) {}
+Executor::Executor(ExecutorOptions options) : options_(std::move(options)) {}
 
-BoundedExecutor::~BoundedExecutor() { Stop(); }
+Executor::~Executor() { Stop(); }
 
-void BoundedExecutor::Start() {
+void Executor::Start() {
   absl::MutexLock lock(&mu_);
   if (started_ || stopping_) return;
+  CHECK_GE(options_.threads, 1) << "executor " << options_.name << " needs a thread";
   started_ = true;
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { WorkerLoop(); });
-  threads_.emplace_back([this] { SweepLoop(); });
+  threads_.emplace_back([this] { TimerLoop(); });
 }
 
-void BoundedExecutor::Stop() {
+void Executor::Stop() {
   std::deque<Task> rejected;
+  std::map<std::pair<absl::Time, uint64_t>, Task> rejected_delayed;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
+    // Rejected (and destroyed) outside the lock: a task's captures may submit.
     rejected.swap(queue_);
+    rejected_delayed.swap(delayed_);
     for (IdleWorker* worker : idle_) {
       worker->woken = true;
       worker->wake.Signal();
     }
     idle_.clear();
-    sweeper_wake_.Signal();
+    timer_wake_.Signal();
   }
+  // The texts here and below are the broker's answers (RocketMQ's wording).
   absl::Status status = WithResponseCode(
       absl::UnavailableError(absl::StrCat("broker is shutting down (", options_.name, " queue)")),
       common::v1::SERVICE_NOT_AVAILABLE);
-  for (Task& task : rejected) task.reject(status);
+  for (Task& task : rejected) {
+    if (task.reject) task.reject(status);
+  }
+  for (auto& [due, task] : rejected_delayed) {
+    if (task.reject) task.reject(status);
+  }
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
 }
 
-absl::Status BoundedExecutor::Submit(std::function<void()> run, Reject reject) {
-  absl::MutexLock lock(&mu_);
+absl::Status Executor::AdmitLocked() const {
   if (stopping_) {
     return WithResponseCode(absl::UnavailableError("broker is shutting down"),
                             common::v1::SERVICE_NOT_AVAILABLE);
   }
-  if (queue_.size() >= options_.capacity) {
+  if (queue_.size() + delayed_.size() >= options_.capacity) {
     return WithResponseCode(
         absl::ResourceExhaustedError(absl::StrFormat(
             "[OVERLOAD]system busy, start flow control for a while: the %s queue is full (%d)",
             options_.name, options_.capacity)),
         common::v1::SYSTEM_BUSY);
   }
+  return absl::OkStatus();
+}
+
+absl::Status Executor::Submit(std::function<void()> run, Reject reject) {
+  absl::MutexLock lock(&mu_);
+  absl::Status admitted = AdmitLocked();
+  if (!admitted.ok()) return admitted;
   queue_.push_back(Task{std::move(run), std::move(reject), absl::Now()});
   WakeOneLocked();
   return absl::OkStatus();
 }
 
-void BoundedExecutor::WakeOneLocked() {
+absl::Status Executor::SubmitAfter(absl::Duration delay, std::function<void()> run, Reject reject) {
+  if (delay <= absl::ZeroDuration()) return Submit(std::move(run), std::move(reject));
+  absl::MutexLock lock(&mu_);
+  absl::Status admitted = AdmitLocked();
+  if (!admitted.ok()) return admitted;
+  const absl::Time due = absl::Now() + delay;
+  const bool earliest = delayed_.empty() || due < delayed_.begin()->first.first;
+  delayed_.emplace(std::make_pair(due, next_sequence_++),
+                   Task{std::move(run), std::move(reject), absl::InfiniteFuture()});
+  if (earliest) timer_wake_.Signal();
+  return absl::OkStatus();
+}
+
+void Executor::WakeOneLocked() {
   if (idle_.empty()) return;
   IdleWorker* worker = idle_.back();
   idle_.pop_back();
@@ -70,22 +100,22 @@ void BoundedExecutor::WakeOneLocked() {
   worker->wake.Signal();
 }
 
-size_t BoundedExecutor::queue_size() const {
+size_t Executor::queue_size() const {
   absl::MutexLock lock(&mu_);
-  return queue_.size();
+  return queue_.size() + delayed_.size();
 }
 
-size_t BoundedExecutor::idle_threads() const {
+size_t Executor::idle_threads() const {
   absl::MutexLock lock(&mu_);
   return idle_.size();
 }
 
-int64_t BoundedExecutor::timed_out_count() const {
+int64_t Executor::timed_out_count() const {
   absl::MutexLock lock(&mu_);
   return timed_out_;
 }
 
-absl::Status BoundedExecutor::TimeoutStatus(absl::Duration waited, size_t queue_size) const {
+absl::Status Executor::TimeoutStatus(absl::Duration waited, size_t queue_size) const {
   return WithResponseCode(
       absl::ResourceExhaustedError(absl::StrFormat(
           "[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in %s "
@@ -94,7 +124,7 @@ absl::Status BoundedExecutor::TimeoutStatus(absl::Duration waited, size_t queue_
       common::v1::SYSTEM_BUSY);
 }
 
-void BoundedExecutor::TakeExpiredLocked(absl::Time now, std::vector<Task>* expired) {
+void Executor::TakeExpiredLocked(absl::Time now, std::vector<Task>* expired) {
   while (!queue_.empty() && now - queue_.front().enqueued > options_.max_queue_wait) {
     expired->push_back(std::move(queue_.front()));
     queue_.pop_front();
@@ -102,7 +132,7 @@ void BoundedExecutor::TakeExpiredLocked(absl::Time now, std::vector<Task>* expir
   }
 }
 
-void BoundedExecutor::WorkerLoop() {
+void Executor::WorkerLoop() {
   while (true) {
     Task task;
     size_t remaining = 0;
@@ -125,24 +155,39 @@ void BoundedExecutor::WorkerLoop() {
         absl::MutexLock lock(&mu_);
         ++timed_out_;
       }
-      task.reject(TimeoutStatus(waited, remaining));
+      if (task.reject) task.reject(TimeoutStatus(waited, remaining));
       continue;
     }
     task.run();
   }
 }
 
-void BoundedExecutor::SweepLoop() {
+void Executor::TimerLoop() {
+  const bool sweeps = options_.max_queue_wait != absl::InfiniteDuration();
   while (true) {
     std::vector<Task> expired;
     size_t remaining = 0;
     absl::Time now;
     {
       absl::MutexLock lock(&mu_);
-      if (!stopping_) sweeper_wake_.WaitWithTimeout(&mu_, options_.sweep_interval);
+      if (!stopping_) {
+        absl::Time deadline =
+            delayed_.empty() ? absl::InfiniteFuture() : delayed_.begin()->first.first;
+        if (sweeps) deadline = std::min(deadline, absl::Now() + options_.sweep_interval);
+        timer_wake_.WaitWithDeadline(&mu_, deadline);
+      }
       if (stopping_) return;
       now = absl::Now();
-      TakeExpiredLocked(now, &expired);
+      // A delayed task is queued behind those already waiting, as if submitted
+      // now.
+      while (!delayed_.empty() && delayed_.begin()->first.first <= now) {
+        Task task = std::move(delayed_.begin()->second);
+        delayed_.erase(delayed_.begin());
+        task.enqueued = now;
+        queue_.push_back(std::move(task));
+        WakeOneLocked();
+      }
+      if (sweeps) TakeExpiredLocked(now, &expired);
       remaining = queue_.size();
     }
     if (!expired.empty()) {
@@ -151,8 +196,10 @@ void BoundedExecutor::SweepLoop() {
                                 << absl::FormatDuration(options_.max_queue_wait)
                                 << ", answering busy";
     }
-    for (Task& task : expired) task.reject(TimeoutStatus(now - task.enqueued, remaining));
+    for (Task& task : expired) {
+      if (task.reject) task.reject(TimeoutStatus(now - task.enqueued, remaining));
+    }
   }
 }
 
-}  // namespace mq::broker
+}  // namespace mq

@@ -1,4 +1,4 @@
-#include "services/broker/bounded_executor.h"
+#include "common/executor.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,12 +6,15 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "common/status.h"
 #include "testing/wait.h"
 
-namespace mq::broker {
+namespace mq {
 namespace {
 
 using ::testing::HasSubstr;
@@ -38,7 +41,7 @@ struct Outcome {
 };
 
 absl::Status SubmitRecording(
-    BoundedExecutor* executor, Outcome* outcome, std::function<void()> body = [] {}) {
+    Executor* executor, Outcome* outcome, std::function<void()> body = [] {}) {
   return executor->Submit(
       [outcome, body] {
         body();
@@ -51,8 +54,8 @@ absl::Status SubmitRecording(
       });
 }
 
-BoundedExecutorOptions Options(int threads, size_t capacity, absl::Duration wait) {
-  BoundedExecutorOptions options;
+ExecutorOptions Options(int threads, size_t capacity, absl::Duration wait) {
+  ExecutorOptions options;
   options.name = "send";
   options.threads = threads;
   options.capacity = capacity;
@@ -60,8 +63,8 @@ BoundedExecutorOptions Options(int threads, size_t capacity, absl::Duration wait
   return options;
 }
 
-TEST(BoundedExecutorTest, RunsTasks) {
-  BoundedExecutor executor(Options(2, 100, absl::Seconds(10)));
+TEST(ExecutorTest, RunsTasks) {
+  Executor executor(Options(2, 100, absl::Seconds(10)));
   executor.Start();
   std::atomic<int> count{0};
   for (int i = 0; i < 50; ++i) {
@@ -72,8 +75,8 @@ TEST(BoundedExecutorTest, RunsTasks) {
 
 // One task at a time runs on the thread that went idle last, so a light load
 // keeps one thread warm instead of rotating through the pool.
-TEST(BoundedExecutorTest, OneTaskAtATimeRunsOnTheSameThread) {
-  BoundedExecutor executor(Options(8, 100, absl::Seconds(10)));
+TEST(ExecutorTest, OneTaskAtATimeRunsOnTheSameThread) {
+  Executor executor(Options(8, 100, absl::Seconds(10)));
   executor.Start();
   ASSERT_TRUE(testing::WaitUntil([&] { return executor.idle_threads() == 8; }));
   std::set<std::thread::id> threads;
@@ -94,8 +97,8 @@ TEST(BoundedExecutorTest, OneTaskAtATimeRunsOnTheSameThread) {
 }
 
 // Tasks that block get a thread each, up to the pool size, woken one by one.
-TEST(BoundedExecutorTest, BlockingTasksSpreadOverThePool) {
-  BoundedExecutor executor(Options(4, 100, absl::Seconds(10)));
+TEST(ExecutorTest, BlockingTasksSpreadOverThePool) {
+  Executor executor(Options(4, 100, absl::Seconds(10)));
   executor.Start();
   absl::Notification release;
   absl::Mutex mu;
@@ -129,8 +132,8 @@ TEST(BoundedExecutorTest, BlockingTasksSpreadOverThePool) {
   EXPECT_EQ(threads.size(), 4u);
 }
 
-TEST(BoundedExecutorTest, FullQueueIsBusyAtOnce) {
-  BoundedExecutor executor(Options(1, 2, absl::Seconds(10)));
+TEST(ExecutorTest, FullQueueIsBusyAtOnce) {
+  Executor executor(Options(1, 2, absl::Seconds(10)));
   executor.Start();
   absl::Notification release;
   Outcome blocker, a, b, c;
@@ -146,8 +149,8 @@ TEST(BoundedExecutorTest, FullQueueIsBusyAtOnce) {
   EXPECT_FALSE(c.done());
 }
 
-TEST(BoundedExecutorTest, TaskThatWaitedTooLongIsAnsweredBusy) {
-  BoundedExecutor executor(Options(1, 100, absl::Milliseconds(50)));
+TEST(ExecutorTest, TaskThatWaitedTooLongIsAnsweredBusy) {
+  Executor executor(Options(1, 100, absl::Milliseconds(50)));
   executor.Start();
   absl::Notification release;
   Outcome blocker, queued;
@@ -166,8 +169,8 @@ TEST(BoundedExecutorTest, TaskThatWaitedTooLongIsAnsweredBusy) {
   EXPECT_TRUE(testing::WaitUntil([&] { return blocker.has_run(); }));
 }
 
-TEST(BoundedExecutorTest, StopRejectsQueuedTasksAndRefusesNewOnes) {
-  BoundedExecutor executor(Options(1, 100, absl::Seconds(10)));
+TEST(ExecutorTest, StopRejectsQueuedTasksAndRefusesNewOnes) {
+  Executor executor(Options(1, 100, absl::Seconds(10)));
   Outcome queued, late;
   ASSERT_TRUE(SubmitRecording(&executor, &queued).ok());  // not started: stays queued
   executor.Stop();
@@ -178,5 +181,125 @@ TEST(BoundedExecutorTest, StopRejectsQueuedTasksAndRefusesNewOnes) {
   EXPECT_EQ(SubmitRecording(&executor, &late).code(), absl::StatusCode::kUnavailable);
 }
 
+// Unbounded, with delayed tasks (the push consumer's pools).
+
+ExecutorOptions Unbounded(int threads) {
+  ExecutorOptions options;
+  options.name = "test";
+  options.threads = threads;
+  return options;
+}
+
+TEST(ExecutorTest, RunsReadyTasksInOrderOnOneThread) {
+  Executor executor(Unbounded(1));
+  executor.Start();
+  absl::Mutex mu;
+  std::vector<int> order;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(executor
+                    .Submit([&, i] {
+                      absl::MutexLock lock(&mu);
+                      order.push_back(i);
+                    })
+                    .ok());
+  }
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    absl::MutexLock lock(&mu);
+    return order.size() == 10;
+  }));
+  absl::MutexLock lock(&mu);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(order[i], i);
+}
+
+TEST(ExecutorTest, DelayedTasksRunAtTheirDueTimeInDueOrder) {
+  Executor executor(Unbounded(2));
+  executor.Start();
+  absl::Mutex mu;
+  std::vector<int> order;
+  const absl::Time start = absl::Now();
+  absl::Time late_ran;
+  ASSERT_TRUE(executor
+                  .SubmitAfter(absl::Milliseconds(200),
+                               [&] {
+                                 absl::MutexLock lock(&mu);
+                                 order.push_back(2);
+                                 late_ran = absl::Now();
+                               })
+                  .ok());
+  ASSERT_TRUE(executor
+                  .SubmitAfter(absl::Milliseconds(50),
+                               [&] {
+                                 absl::MutexLock lock(&mu);
+                                 order.push_back(1);
+                               })
+                  .ok());
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    absl::MutexLock lock(&mu);
+    return order.size() == 2;
+  }));
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  EXPECT_GE(late_ran - start, absl::Milliseconds(200));
+}
+
+TEST(ExecutorTest, TasksRunInParallel) {
+  Executor executor(Unbounded(2));
+  executor.Start();
+  absl::Notification release;
+  std::atomic<int> running{0};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(executor
+                    .Submit([&] {
+                      ++running;
+                      release.WaitForNotification();
+                    })
+                    .ok());
+  }
+  EXPECT_TRUE(testing::WaitUntil([&] { return running.load() == 2; }));
+  release.Notify();
+}
+
+TEST(ExecutorTest, StopWaitsForRunningAndDropsPendingTasks) {
+  Executor executor(Unbounded(1));
+  executor.Start();
+  absl::Notification started;
+  std::atomic<bool> finished{false};
+  std::atomic<int> dropped_runs{0};
+  ASSERT_TRUE(executor
+                  .Submit([&] {
+                    started.Notify();
+                    absl::SleepFor(absl::Milliseconds(100));
+                    finished = true;
+                  })
+                  .ok());
+  ASSERT_TRUE(executor.Submit([&] { ++dropped_runs; }).ok());
+  ASSERT_TRUE(executor.SubmitAfter(absl::Milliseconds(1), [&] { ++dropped_runs; }).ok());
+  started.WaitForNotification();
+  EXPECT_EQ(executor.queue_size(), 2u);
+  executor.Stop();
+  EXPECT_TRUE(finished.load());
+  EXPECT_EQ(dropped_runs.load(), 0);
+  EXPECT_FALSE(executor.Submit([] {}).ok());
+  EXPECT_EQ(executor.queue_size(), 0u);
+}
+
+TEST(ExecutorTest, StopRejectsDelayedTasks) {
+  Executor executor(Unbounded(1));
+  executor.Start();
+  Outcome delayed;
+  ASSERT_TRUE(executor
+                  .SubmitAfter(
+                      absl::Hours(1), [&delayed] { absl::MutexLock lock(&delayed.mu); },
+                      [&delayed](absl::Status status) {
+                        absl::MutexLock lock(&delayed.mu);
+                        delayed.rejected = status;
+                      })
+                  .ok());
+  executor.Stop();
+  absl::optional<absl::Status> rejection = delayed.rejection();
+  ASSERT_TRUE(rejection.has_value());
+  EXPECT_EQ(rejection->code(), absl::StatusCode::kUnavailable);
+}
+
 }  // namespace
-}  // namespace mq::broker
+}  // namespace mq

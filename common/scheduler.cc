@@ -1,11 +1,11 @@
-#include "client/src/scheduler.h"
+#include "common/scheduler.h"
 
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "glog/logging.h"
 
 namespace mq {
-namespace client_internal {
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -14,10 +14,11 @@ void Scheduler::Schedule(std::string name, absl::Duration initial_delay, absl::D
   CHECK(period > absl::ZeroDuration()) << "task " << name << " needs a positive period";
   auto entry = std::make_shared<Task>();
   entry->name = std::move(name);
+  entry->initial_delay = initial_delay;
   entry->period = period;
   entry->run = std::move(task);
-  entry->due = absl::Now() + initial_delay;
   absl::MutexLock lock(&mu_);
+  if (started_) entry->due = absl::Now() + initial_delay;
   tasks_.push_back(std::move(entry));
   ++generation_;
 }
@@ -26,6 +27,8 @@ void Scheduler::Start() {
   absl::MutexLock lock(&mu_);
   if (started_ || stopping_) return;
   started_ = true;
+  const absl::Time now = absl::Now();
+  for (const auto& task : tasks_) task->due = task->triggered ? now : now + task->initial_delay;
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -35,6 +38,17 @@ void Scheduler::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::TriggerNow(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  for (const auto& task : tasks_) {
+    if (task->name != name) continue;
+    task->triggered = true;
+    if (started_ && task->due > now) task->due = now;
+  }
+  ++generation_;
 }
 
 void Scheduler::Loop() {
@@ -54,13 +68,23 @@ void Scheduler::Loop() {
       mu_.AwaitWithDeadline(absl::Condition(&woken), deadline);
       continue;
     }
-    // Run without the lock so Schedule() and Stop() do not wait for the task.
+    next->triggered = false;
+    // Run without the lock so Schedule(), TriggerNow() and Stop() do not wait
+    // for the task.
     mu_.Unlock();
     next->run();
     mu_.Lock();
-    next->due = absl::Now() + next->period;
+    next->due = next->triggered ? absl::Now() : absl::Now() + next->period;
   }
 }
 
-}  // namespace client_internal
+std::unique_ptr<Scheduler> StartDedicatedScheduler(std::string name, absl::Duration initial_delay,
+                                                   absl::Duration period,
+                                                   std::function<void()> task) {
+  auto scheduler = std::make_unique<Scheduler>();
+  scheduler->Schedule(std::move(name), initial_delay, period, std::move(task));
+  scheduler->Start();
+  return scheduler;
+}
+
 }  // namespace mq
