@@ -57,7 +57,9 @@ class FirstRunTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_ != nullptr) EXPECT_TRUE(server_->Stop().ok());
+    if (server_ != nullptr) {
+      EXPECT_TRUE(server_->Stop().ok());
+    }
   }
 
   std::string data_dir_;
