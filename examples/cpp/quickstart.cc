@@ -43,8 +43,11 @@ int main(int argc, char** argv) {
     std::cerr << "consumer: " << s << "\n";
     return 1;
   }
+  // A stored message reaches its queue a moment after the send returns (the
+  // broker dispatches it asynchronously, as RocketMQ does): the long-polling
+  // pull waits for it, where Pull() would answer "nothing" until then.
   absl::StatusOr<mq::PullResult> pulled =
-      consumer.Pull(sent->message_queue, "TagA", sent->queue_offset, 1);
+      consumer.PullBlockIfNotFound(sent->message_queue, "TagA", sent->queue_offset, 1);
   if (!pulled.ok() || pulled->messages.empty()) {
     std::cerr << "pull: " << (pulled.ok() ? "nothing found" : pulled.status().ToString()) << "\n";
     return 1;
