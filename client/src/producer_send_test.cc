@@ -671,9 +671,13 @@ class RecordingHook : public SendHook {
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
 };
 
-// With broker-a failing every send: sync sends until one hit broker-a first
-// and was retried on broker-b.
-void SendUntilOneIsRetried(Producer& producer, FakeBroker& broker_a) {
+// Makes broker-a fail every send, starts `producer` with `hook`, and sends
+// until one sync send hit broker-a first and was retried on broker-b.
+void StartAndRetryOneSend(Producer& producer, std::shared_ptr<SendHook> hook,
+                          FakeBroker& broker_a) {
+  broker_a.SetDefaultSendReply(Unavailable());
+  ASSERT_TRUE(producer.AddSendHook(std::move(hook)).ok());
+  ASSERT_TRUE(producer.Start().ok());
   for (int i = 0; i < 10 && broker_a.SendCalls() == 0; ++i) {
     ASSERT_TRUE(producer.Send(Message("T", "x")).ok());
   }
@@ -681,12 +685,9 @@ void SendUntilOneIsRetried(Producer& producer, FakeBroker& broker_a) {
 }
 
 TEST_F(ProducerSendTest, HooksSeeEveryAttempt) {
-  broker_a_.SetDefaultSendReply(Unavailable());
   auto hook = std::make_shared<RecordingHook>();
   Producer producer("G", Options());
-  ASSERT_TRUE(producer.AddSendHook(hook).ok());
-  ASSERT_TRUE(producer.Start().ok());
-  ASSERT_NO_FATAL_FAILURE(SendUntilOneIsRetried(producer, broker_a_));
+  ASSERT_NO_FATAL_FAILURE(StartAndRetryOneSend(producer, hook, broker_a_));
   std::vector<RecordingHook::Call> calls = hook->calls();
   size_t retried = 0;
   while (retried < calls.size() &&
@@ -716,12 +717,9 @@ TEST_F(ProducerSendTest, HooksSeeEveryAttempt) {
 // A sync send's retries run on the sending thread (so its queue rotation is
 // that thread's, as in RocketMQ, and a route lookup never blocks a gRPC thread).
 TEST_F(ProducerSendTest, SyncRetriesRunOnTheSendingThread) {
-  broker_a_.SetDefaultSendReply(Unavailable());
   auto hook = std::make_shared<RecordingHook>();
   Producer producer("G", Options());
-  ASSERT_TRUE(producer.AddSendHook(hook).ok());
-  ASSERT_TRUE(producer.Start().ok());
-  ASSERT_NO_FATAL_FAILURE(SendUntilOneIsRetried(producer, broker_a_));
+  ASSERT_NO_FATAL_FAILURE(StartAndRetryOneSend(producer, hook, broker_a_));
   int retries = 0;
   for (const RecordingHook::Call& call : hook->calls()) {
     if (call.before) {
