@@ -46,6 +46,9 @@ absl::Status ValidateProducerOptions(const std::string& group, const ProducerOpt
   if (options.retry_times_when_send_failed < 0 || options.retry_times_when_send_async_failed < 0) {
     return absl::InvalidArgumentError("retry counts must not be negative");
   }
+  if (options.max_oneway_in_flight <= 0) {
+    return absl::InvalidArgumentError("max_oneway_in_flight must be positive");
+  }
   if (options.compress_level < 0 || options.compress_level > 9) {
     return absl::InvalidArgumentError(
         absl::StrCat("compress_level must be 0..9, got ", options.compress_level));
@@ -325,15 +328,35 @@ void ProducerImpl::SendAsync(const Message& message, SendCallback callback,
 }
 
 absl::Status ProducerImpl::SendOneway(const Message& message) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return oneway_in_flight_ < options_.max_oneway_in_flight;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&has_room), options_.send_timeout)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "producer group ", group_, ": ", oneway_in_flight_,
+          " oneway sends are still unanswered (max_oneway_in_flight) after send_timeout ",
+          absl::FormatDuration(options_.send_timeout)));
+    }
+    ++oneway_in_flight_;
+  }
+  auto release = [this] {
+    absl::MutexLock lock(&mu_);
+    --oneway_in_flight_;
+  };
   absl::StatusOr<PreparedSend> prepared = PrepareSend(message);
-  if (!prepared.ok()) return prepared.status();
+  if (!prepared.ok()) {
+    release();
+    return prepared.status();
+  }
   SendPlan plan;
   plan.mode = SendMode::kOneway;
   plan.timeout = options_.send_timeout;
   // Its outcome goes only to the hooks; failures before it went out are returned.
   return Launch(std::move(prepared->instance), message.topic(), message,
                 std::move(prepared->request), std::move(prepared->msg_id), std::move(plan),
-                [](absl::StatusOr<SendResult>) {})
+                [release](absl::StatusOr<SendResult>) { release(); })
       .status();
 }
 

@@ -135,6 +135,8 @@ class ProducerImpl : public ProducerMember {
   MemberLifecycle lifecycle_;
 
   mutable absl::Mutex mu_;
+  // Oneway sends not answered yet (bounded by max_oneway_in_flight).
+  int oneway_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   // Round-robin index of each topic in use; the routes are the instance's.
   absl::flat_hash_map<std::string, std::shared_ptr<ThreadLocalIndex>> topics_ ABSL_GUARDED_BY(mu_);
 };

@@ -504,6 +504,28 @@ TEST_F(ProducerSendTest, OnewayMakesOneAttemptOnly) {
   EXPECT_EQ(broker_a_.SendCalls() + broker_b_.SendCalls(), 1);
 }
 
+// A oneway send waits while max_oneway_in_flight sends are unanswered (here
+// two sends to hung brokers, expired after send_timeout), so a flood cannot
+// queue without bound in front of a slow broker.
+TEST_F(ProducerSendTest, OnewaySendsInFlightAreBounded) {
+  broker_a_.SetDefaultSendReply(FakeReply::Hang());
+  broker_b_.SetDefaultSendReply(FakeReply::Hang());
+  ProducerOptions options = Options();
+  options.max_oneway_in_flight = 2;
+  options.send_timeout = absl::Seconds(1);
+  Producer producer("G", options);
+  ASSERT_TRUE(producer.Start().ok());
+  ASSERT_TRUE(producer.SendOneway(Message("T", "a")).ok());
+  ASSERT_TRUE(producer.SendOneway(Message("T", "b")).ok());
+  const absl::Time start = absl::Now();
+  absl::Status third = producer.SendOneway(Message("T", "c"));
+  // It waited for room: until a hung send expired (and then went out) or
+  // until its own send_timeout passed.
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));
+  EXPECT_TRUE(third.ok() || third.code() == absl::StatusCode::kResourceExhausted) << third;
+  EXPECT_LE(broker_a_.SendCalls() + broker_b_.SendCalls(), 3);
+}
+
 TEST_F(ProducerSendTest, BatchGoesToOneQueueUncompressed) {
   Producer producer("G", Options());
   ASSERT_TRUE(producer.Start().ok());

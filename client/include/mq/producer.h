@@ -85,6 +85,12 @@ struct ProducerOptions {
   // ... a failure for 600 s).
   bool send_latency_fault_enable = false;
 
+  // Oneway sends whose answer has not come back, at most (RocketMQ's
+  // clientOnewaySemaphoreValue): past it SendOneway() waits up to
+  // send_timeout for one to end, then fails RESOURCE_EXHAUSTED, so a flood of
+  // oneway sends cannot queue without bound in front of a slow broker.
+  int max_oneway_in_flight = 65535;
+
   // The topic a missing topic's route is borrowed from; the broker creates the
   // topic from it on the first message (when its auto-creation is on).
   std::string create_topic_key = "TBW102";
@@ -132,7 +138,8 @@ class Producer {
   void SendAsync(const Message& message, SendCallback callback, absl::Duration timeout);
 
   // One attempt, outcome ignored. The status only reports failures before the
-  // RPC starts (bad message, no route, not running).
+  // RPC starts (bad message, no route, not running, or RESOURCE_EXHAUSTED when
+  // max_oneway_in_flight sends are still out after send_timeout).
   absl::Status SendOneway(const Message& message);
 
   // Ordered messages: exactly one attempt on the queue `selector` picks.
