@@ -28,7 +28,7 @@
 #include "proto/store.pb.h"
 #include "services/broker/admin_processor.h"
 #include "services/broker/broker_registrar.h"
-#include "services/broker/broker_service.h"
+#include "services/broker/grpc_broker.h"
 #include "services/broker/broker_stats.h"
 #include "services/broker/client_manager.h"
 #include "services/broker/consumer_offset_manager.h"
@@ -127,7 +127,7 @@ class Broker {
   TopicConfigManager* topics() { return &topics_; }
   ConsumerOffsetManager* offsets() { return &offsets_; }
   ClientManager* clients() { return &clients_; }
-  SendHookRegistry* send_hooks() { return &hooks_; }
+  BrokerSendHookRegistry* send_hooks() { return &hooks_; }
   BrokerStats* stats() { return &stats_; }
   // Null before Start().
   BrokerRegistrar* registrar() { return registrar_.get(); }
@@ -141,7 +141,7 @@ class Broker {
   BrokerOptions options_;
 
   BrokerStats stats_;
-  SendHookRegistry hooks_;
+  BrokerSendHookRegistry hooks_;
   TopicConfigManager topics_;
   ConsumerOffsetManager offsets_;
   ClientManager clients_;

@@ -21,7 +21,7 @@
 #include "proto/broker.grpc.pb.h"
 #include "services/broker/remote_store.h"
 #include "services/namesrv/name_server.h"
-#include "services/store/store_service.h"
+#include "services/store/grpc_store.h"
 #include "testing/fake_store.h"
 #include "testing/small_store.h"
 #include "testing/temp_dir.h"

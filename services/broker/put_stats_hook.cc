@@ -2,7 +2,7 @@
 
 namespace mq::broker {
 
-void PutStatsHook::AfterSend(const SendContext& context) {
+void PutStatsHook::AfterSend(const BrokerSendContext& context) {
   if (context.status.ok()) stats_->AddPuts(context.message_count);
 }
 

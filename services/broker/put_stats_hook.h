@@ -10,13 +10,13 @@
 namespace mq::broker {
 
 // Thread-safe. `stats` must outlive the hook.
-class PutStatsHook : public SendHook {
+class PutStatsHook : public BrokerSendHook {
  public:
   explicit PutStatsHook(BrokerStats* stats) : stats_(stats) {}
 
   std::string name() const override { return "put-stats"; }
   // Counts the messages of every send that stored them (any SendStatus).
-  void AfterSend(const SendContext& context) override;
+  void AfterSend(const BrokerSendContext& context) override;
 
  private:
   BrokerStats* const stats_;

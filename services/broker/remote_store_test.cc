@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/grpc_options.h"
-#include "services/store/store_service.h"
+#include "services/store/grpc_store.h"
 #include "testing/fake_store.h"
 #include "testing/wait.h"
 

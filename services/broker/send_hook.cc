@@ -6,18 +6,18 @@
 
 namespace mq::broker {
 
-void SendHookRegistry::Register(std::shared_ptr<SendHook> hook) {
+void BrokerSendHookRegistry::Register(std::shared_ptr<BrokerSendHook> hook) {
   absl::MutexLock lock(&mu_);
   hooks_.push_back(std::move(hook));
 }
 
-std::vector<std::shared_ptr<SendHook>> SendHookRegistry::Hooks() const {
+std::vector<std::shared_ptr<BrokerSendHook>> BrokerSendHookRegistry::Hooks() const {
   absl::MutexLock lock(&mu_);
   return hooks_;
 }
 
-absl::Status SendHookRegistry::RunBefore(const SendContext& context) const {
-  for (const std::shared_ptr<SendHook>& hook : Hooks()) {
+absl::Status BrokerSendHookRegistry::RunBefore(const BrokerSendContext& context) const {
+  for (const std::shared_ptr<BrokerSendHook>& hook : Hooks()) {
     absl::Status status = hook->BeforeSend(context);
     if (!status.ok()) {
       LOG_EVERY_N(INFO, 100) << "send hook " << hook->name() << " refused a send to "
@@ -28,8 +28,8 @@ absl::Status SendHookRegistry::RunBefore(const SendContext& context) const {
   return absl::OkStatus();
 }
 
-void SendHookRegistry::RunAfter(const SendContext& context) const {
-  for (const std::shared_ptr<SendHook>& hook : Hooks()) hook->AfterSend(context);
+void BrokerSendHookRegistry::RunAfter(const BrokerSendContext& context) const {
+  for (const std::shared_ptr<BrokerSendHook>& hook : Hooks()) hook->AfterSend(context);
 }
 
 }  // namespace mq::broker

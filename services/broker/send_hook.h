@@ -16,7 +16,7 @@
 namespace mq::broker {
 
 // One send (single message or batch) as the hooks see it.
-struct SendContext {
+struct BrokerSendContext {
   std::string producer_group;
   std::string topic;
   // The queue the broker chose (never -1).
@@ -33,34 +33,34 @@ struct SendContext {
 };
 
 // Implementations must be thread-safe: hooks run on the send threads, many at once.
-class SendHook {
+class BrokerSendHook {
  public:
-  virtual ~SendHook() = default;
+  virtual ~BrokerSendHook() = default;
 
   // A name for logs.
   virtual std::string name() const = 0;
   // Runs after validation, before the store is called. A non-OK status refuses
   // the send with that status (give it a response code).
-  virtual absl::Status BeforeSend(const SendContext& context) { return absl::OkStatus(); }
+  virtual absl::Status BeforeSend(const BrokerSendContext& context) { return absl::OkStatus(); }
   // Runs after every send that BeforeSend let through, with its outcome.
-  virtual void AfterSend(const SendContext& context) {}
+  virtual void AfterSend(const BrokerSendContext& context) {}
 };
 
 // The hooks of one broker, run in registration order. Thread-safe; hooks may
 // be registered while sends run.
-class SendHookRegistry {
+class BrokerSendHookRegistry {
  public:
-  void Register(std::shared_ptr<SendHook> hook) ABSL_LOCKS_EXCLUDED(mu_);
+  void Register(std::shared_ptr<BrokerSendHook> hook) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs every hook's BeforeSend; stops at and returns the first refusal.
-  absl::Status RunBefore(const SendContext& context) const ABSL_LOCKS_EXCLUDED(mu_);
-  void RunAfter(const SendContext& context) const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status RunBefore(const BrokerSendContext& context) const ABSL_LOCKS_EXCLUDED(mu_);
+  void RunAfter(const BrokerSendContext& context) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  std::vector<std::shared_ptr<SendHook>> Hooks() const ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::shared_ptr<BrokerSendHook>> Hooks() const ABSL_LOCKS_EXCLUDED(mu_);
 
   mutable absl::Mutex mu_;
-  std::vector<std::shared_ptr<SendHook>> hooks_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<BrokerSendHook>> hooks_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mq::broker

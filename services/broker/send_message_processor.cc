@@ -65,7 +65,7 @@ absl::StatusOr<broker::v1::SendStatus> MapPutStatus(const store::v1::AppendResul
 }
 
 SendMessageProcessor::SendMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
-                                           SendHookRegistry* hooks, SendOptions options)
+                                           BrokerSendHookRegistry* hooks, SendOptions options)
     : store_(store), topics_(topics), hooks_(hooks), options_(std::move(options)) {}
 
 absl::Status SendMessageProcessor::CheckBroker(absl::string_view requested_broker_name,
@@ -152,7 +152,7 @@ bool SendMessageProcessor::FillEntry(common::v1::Message message, const Target& 
   return wait_store_ok;
 }
 
-void SendMessageProcessor::Append(store::v1::AppendBatchRequest request, SendContext context,
+void SendMessageProcessor::Append(store::v1::AppendBatchRequest request, BrokerSendContext context,
                                   Callback<Stored> done) {
   absl::Status before = hooks_->RunBefore(context);
   if (!before.ok()) {
@@ -169,8 +169,8 @@ void SendMessageProcessor::Append(store::v1::AppendBatchRequest request, SendCon
 
 absl::StatusOr<SendMessageProcessor::Stored> SendMessageProcessor::MapStored(
     const absl::StatusOr<store::v1::AppendBatchResponse>& response, int entries,
-    SendContext* context_out) const {
-  SendContext& context = *context_out;
+    BrokerSendContext* context_out) const {
+  BrokerSendContext& context = *context_out;
   Stored stored;
   if (!response.ok()) {
     context.status = StoreCallError("store append failed", response.status());
@@ -257,7 +257,7 @@ void SendMessageProcessor::SendAsync(broker::v1::SendMessageRequest request,
     return;
   }
 
-  SendContext context;
+  BrokerSendContext context;
   context.producer_group = request.producer_group();
   context.topic = message.topic();
   context.queue_id = target->queue_id;
@@ -338,7 +338,7 @@ void SendMessageProcessor::SendBatchAsync(broker::v1::SendBatchRequest request,
                   /*reconsume_times=*/0, born_host, append.add_entries());
   }
   append.set_wait_store_ok(wait_store_ok);
-  SendContext context;
+  BrokerSendContext context;
   context.producer_group = request.producer_group();
   context.topic = request.topic();
   context.queue_id = target->queue_id;

@@ -54,8 +54,8 @@ struct SendOptions {
 // `hooks` must outlive the processor.
 class SendMessageProcessor {
  public:
-  SendMessageProcessor(store::StoreApi* store, TopicConfigManager* topics, SendHookRegistry* hooks,
-                       SendOptions options);
+  SendMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
+                       BrokerSendHookRegistry* hooks, SendOptions options);
 
   SendMessageProcessor(const SendMessageProcessor&) = delete;
   SendMessageProcessor& operator=(const SendMessageProcessor&) = delete;
@@ -102,14 +102,15 @@ class SendMessageProcessor {
                  int64_t born_timestamp_ms, int32_t reconsume_times, absl::string_view born_host,
                  store::v1::AppendEntry* entry) const;
   // Runs the hooks around the store call and maps the outcome.
-  void Append(store::v1::AppendBatchRequest request, SendContext context, Callback<Stored> done);
+  void Append(store::v1::AppendBatchRequest request, BrokerSendContext context,
+              Callback<Stored> done);
   // Maps the store's answer to an append of `entries` messages.
   absl::StatusOr<Stored> MapStored(const absl::StatusOr<store::v1::AppendBatchResponse>& response,
-                                   int entries, SendContext* context) const;
+                                   int entries, BrokerSendContext* context) const;
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;
-  SendHookRegistry* const hooks_;
+  BrokerSendHookRegistry* const hooks_;
   const SendOptions options_;
   // Sends the store refused or failed (a full disk fails them all): logged
   // when that starts and when it clears, not once per send.

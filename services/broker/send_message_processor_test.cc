@@ -56,18 +56,18 @@ void ExpectError(const absl::Status& status, absl::StatusCode code,
   EXPECT_THAT(GetResponseCode(status), Optional(response_code)) << status;
 }
 
-class RecordingHook : public SendHook {
+class RecordingHook : public BrokerSendHook {
  public:
   std::string name() const override { return "recording"; }
-  absl::Status BeforeSend(const SendContext& context) override {
+  absl::Status BeforeSend(const BrokerSendContext& context) override {
     ++before;
     return refusal;
   }
-  void AfterSend(const SendContext& context) override { after.push_back(context); }
+  void AfterSend(const BrokerSendContext& context) override { after.push_back(context); }
 
   absl::Status refusal;
   int before = 0;
-  std::vector<SendContext> after;
+  std::vector<BrokerSendContext> after;
 };
 
 class SendMessageProcessorTest : public ::testing::Test {
@@ -100,7 +100,7 @@ class SendMessageProcessorTest : public ::testing::Test {
 
   testing::FakeStore store_;
   std::unique_ptr<TopicConfigManager> topics_;
-  SendHookRegistry hooks_;
+  BrokerSendHookRegistry hooks_;
   std::unique_ptr<SendMessageProcessor> processor_;
   int topic_changes_ = 0;
 };
@@ -440,7 +440,7 @@ TEST(SendMessageProcessorAsyncTest, AnswersWhenTheStoreDoes) {
   TopicConfigManager topics(&store, TopicConfigOptions());
   ASSERT_TRUE(topics.Load().ok());
   ASSERT_TRUE(topics.CreateOrUpdate(Topic("orders", 4)).ok());
-  SendHookRegistry hooks;
+  BrokerSendHookRegistry hooks;
   auto hook = std::make_shared<RecordingHook>();
   hooks.Register(hook);
   SendOptions options;

@@ -4,7 +4,7 @@
 #define MQ_SERVICES_NAMESRV_NAME_SERVER_H_
 
 #include "common/scheduler.h"
-#include "services/namesrv/name_server_service.h"
+#include "services/namesrv/grpc_name_server.h"
 #include "services/namesrv/route_info_manager.h"
 
 namespace mq::namesrv {

@@ -25,7 +25,7 @@
 #include "services/namesrv/name_server_flags.h"
 #include "services/store/message_store.h"
 #include "services/store/store_flags.h"
-#include "services/store/store_service.h"
+#include "services/store/grpc_store.h"
 
 ABSL_FLAG(int, port, 9876,
           "gRPC port of all three services; 0 picks a free port (printed at start).");

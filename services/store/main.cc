@@ -13,7 +13,7 @@
 #include "proto/store.grpc.pb.h"
 #include "services/store/message_store.h"
 #include "services/store/store_flags.h"
-#include "services/store/store_service.h"
+#include "services/store/grpc_store.h"
 
 ABSL_FLAG(int, port, 10912, "gRPC port; 0 picks a free port (printed at start).");
 

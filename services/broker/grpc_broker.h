@@ -6,8 +6,8 @@
 //
 // Failures carry the response code as trailing metadata `mq-response-code`
 // (common/status.h).
-#ifndef MQ_SERVICES_BROKER_BROKER_SERVICE_H_
-#define MQ_SERVICES_BROKER_BROKER_SERVICE_H_
+#ifndef MQ_SERVICES_BROKER_GRPC_BROKER_H_
+#define MQ_SERVICES_BROKER_GRPC_BROKER_H_
 
 #include <atomic>
 
@@ -136,4 +136,4 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
 
 }  // namespace mq::broker
 
-#endif  // MQ_SERVICES_BROKER_BROKER_SERVICE_H_
+#endif  // MQ_SERVICES_BROKER_GRPC_BROKER_H_

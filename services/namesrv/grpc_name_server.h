@@ -1,6 +1,6 @@
 // The gRPC face of the name server: translates protos to RouteInfoManager calls.
-#ifndef MQ_SERVICES_NAMESRV_NAME_SERVER_SERVICE_H_
-#define MQ_SERVICES_NAMESRV_NAME_SERVER_SERVICE_H_
+#ifndef MQ_SERVICES_NAMESRV_GRPC_NAME_SERVER_H_
+#define MQ_SERVICES_NAMESRV_GRPC_NAME_SERVER_H_
 
 #include "proto/namesrv.grpc.pb.h"
 #include "services/namesrv/route_info_manager.h"
@@ -37,4 +37,4 @@ class NameServerService final : public namesrv::v1::NameServer::Service {
 
 }  // namespace mq::namesrv
 
-#endif  // MQ_SERVICES_NAMESRV_NAME_SERVER_SERVICE_H_
+#endif  // MQ_SERVICES_NAMESRV_GRPC_NAME_SERVER_H_

@@ -1,6 +1,6 @@
 // The gRPC face of a store: translates store.proto calls to a StoreApi.
-#ifndef MQ_SERVICES_STORE_STORE_SERVICE_H_
-#define MQ_SERVICES_STORE_STORE_SERVICE_H_
+#ifndef MQ_SERVICES_STORE_GRPC_STORE_H_
+#define MQ_SERVICES_STORE_GRPC_STORE_H_
 
 #include "proto/store.grpc.pb.h"
 #include "services/store/ha_master.h"
@@ -57,4 +57,4 @@ class StoreService final : public v1::Store::Service {
 
 }  // namespace mq::store
 
-#endif  // MQ_SERVICES_STORE_STORE_SERVICE_H_
+#endif  // MQ_SERVICES_STORE_GRPC_STORE_H_

@@ -1,4 +1,4 @@
-#include "services/broker/broker_service.h"
+#include "services/broker/grpc_broker.h"
 
 #include <google/protobuf/descriptor.h>
 #include <grpcpp/impl/codegen/server_callback_handlers.h>

@@ -1,4 +1,4 @@
-#include "services/namesrv/name_server_service.h"
+#include "services/namesrv/grpc_name_server.h"
 
 #include "common/status.h"
 

@@ -1,4 +1,4 @@
-#include "services/store/store_service.h"
+#include "services/store/grpc_store.h"
 
 #include <deque>
 #include <utility>
