@@ -2,8 +2,7 @@
 
 #include <algorithm>
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 std::vector<MessageQueue> AllocateAveragely(std::vector<MessageQueue> queues,
                                             std::vector<std::string> client_ids,
@@ -22,5 +21,4 @@ std::vector<MessageQueue> AllocateAveragely(std::vector<MessageQueue> queues,
   return std::vector<MessageQueue>(queues.begin() + start, queues.begin() + start + count);
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -8,8 +8,7 @@
 
 #include "mq/message_queue.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // The share of `client_id` among `client_ids`: with Q queues and C clients,
 // the client at position i of the sorted ids gets the contiguous run of the
@@ -21,7 +20,6 @@ std::vector<MessageQueue> AllocateAveragely(std::vector<MessageQueue> queues,
                                             std::vector<std::string> client_ids,
                                             const std::string& client_id);
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_ALLOCATE_STRATEGY_H_

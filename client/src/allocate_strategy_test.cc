@@ -7,8 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 std::vector<MessageQueue> Queues(int per_broker) {
@@ -76,5 +75,4 @@ TEST(AllocateAveragelyTest, NonMemberGetsNothing) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -5,8 +5,7 @@
 
 #include "common/grpc_options.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 std::shared_ptr<grpc::Channel> BrokerConnections::ChannelLocked(const std::string& address) {
   std::shared_ptr<grpc::Channel>& channel = channels_[address];
@@ -116,5 +115,4 @@ std::vector<std::shared_ptr<BrokerSendStream>> BrokerConnections::TakeSendStream
   return streams;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -19,8 +19,7 @@
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Send streams per broker: each carries one write and one read at a time, so
 // more than one keeps the broker busy. Each has a connection of its own:
@@ -92,7 +91,6 @@ class BrokerConnections {
   std::vector<std::shared_ptr<BrokerSendStream>> failed_streams_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_BROKER_CONNECTIONS_H_

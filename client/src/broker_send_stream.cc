@@ -9,8 +9,7 @@
 #include "common/status.h"
 #include "glog/logging.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 // After cancelling, Close() logs every this often until the call has ended.
@@ -233,5 +232,4 @@ void BrokerSendStream::OnDone(const grpc::Status& status) {
   done_ = true;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -25,8 +25,7 @@
 #include "absl/time/time.h"
 #include "proto/broker.grpc.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Thread-safe. Every send's `done` runs exactly once: with the broker's
 // answer; with its per-send error (the status SendMessage would have
@@ -120,7 +119,6 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_BROKER_SEND_STREAM_H_

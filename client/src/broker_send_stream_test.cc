@@ -15,8 +15,7 @@
 #include "testing/fake_servers.h"
 #include "testing/wait.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 using ::mq::testing::FakeBroker;
@@ -240,5 +239,4 @@ TEST_F(BrokerSendStreamTest, CloseWaitsForAnswersThenCancelsWhatIsLeft) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

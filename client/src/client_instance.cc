@@ -16,8 +16,7 @@
 #include "common/status.h"
 #include "glog/logging.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 using common::v1::TopicRouteData;
@@ -312,5 +311,4 @@ std::string ClientInstance::CurrentNameServer() const {
                                                 : options_.name_server_addresses[namesrv_index_];
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -23,8 +23,7 @@
 #include "proto/broker.grpc.pb.h"
 #include "proto/common.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // How often sends on the send streams are checked against their deadlines
 // (asynchronous sends may see their timeout this much late; a synchronous
@@ -167,7 +166,6 @@ class ClientInstance {
   std::map<std::string, ConsumerMember*> consumers_ ABSL_GUARDED_BY(members_mu_);
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_CLIENT_INSTANCE_H_

@@ -13,8 +13,7 @@
 #include "testing/scoped_env.h"
 #include "testing/wait.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 using ::mq::testing::FakeBroker;
@@ -424,5 +423,4 @@ TEST(ResolveClientOptionsTest, ReadsNamesrvAddrFromTheEnvironment) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -10,8 +10,7 @@
 #include "client/src/local_address.h"
 #include "common/validation.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 absl::StatusOr<ClientOptions> ResolveClientOptions(ClientOptions options) {
   if (options.name_server_addresses.empty()) {
@@ -117,5 +116,4 @@ void ClientRegistry::UnregisterConsumer(const std::shared_ptr<ClientInstance>& i
   Leave(instance, [&](ClientInstance& i) { i.UnregisterConsumer(group); });
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

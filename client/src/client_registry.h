@@ -15,8 +15,7 @@
 #include "client/src/client_instance.h"
 #include "mq/client_options.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Fills the defaults of `options`: name servers from NAMESRV_ADDR, the
 // instance name (the pid) and the client IP; validates what remains.
@@ -67,7 +66,6 @@ class ClientRegistry {
   std::map<std::string, std::shared_ptr<ClientInstance>> instances_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_CLIENT_REGISTRY_H_

@@ -5,8 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/units.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 absl::StatusOr<std::string> ZlibCompress(absl::string_view data, int level) {
   if (level < 0 || level > 9) {
@@ -51,5 +50,4 @@ absl::StatusOr<std::string> ZlibUncompress(absl::string_view data, size_t max_si
   return out;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

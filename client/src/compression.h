@@ -8,8 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // RocketMQ's sysFlag bit for a zlib-compressed body.
 inline constexpr int kCompressedFlag = 0x1;
@@ -21,7 +20,6 @@ absl::StatusOr<std::string> ZlibCompress(absl::string_view data, int level);
 // result would exceed `max_size_bytes`.
 absl::StatusOr<std::string> ZlibUncompress(absl::string_view data, size_t max_size_bytes);
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_COMPRESSION_H_

@@ -5,8 +5,7 @@
 #include "common/units.h"
 #include "gtest/gtest.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 std::string Compressible(size_t size) {
@@ -49,5 +48,4 @@ TEST(CompressionTest, OversizedResultIsRefused) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

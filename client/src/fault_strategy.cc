@@ -2,8 +2,7 @@
 
 #include <cstddef>
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 struct Penalty {
@@ -63,5 +62,4 @@ void FaultStrategy::UpdateFaultItem(const std::string& broker_name, absl::Durati
                              ComputeNotAvailableDuration(isolation ? kIsolationLatency : latency));
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

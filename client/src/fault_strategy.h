@@ -14,8 +14,7 @@
 #include "common/clock.h"
 #include "mq/message_queue.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // The penalty for a send that took `latency` (RocketMQ 4.9.8's table):
 // < 550 ms: none; >= 550 ms: 30 s; >= 1 s: 60 s; >= 2 s: 120 s; >= 3 s: 180 s;
@@ -51,7 +50,6 @@ class FaultStrategy {
   LatencyFaultTolerance tolerance_;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_FAULT_STRATEGY_H_

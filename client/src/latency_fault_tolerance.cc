@@ -4,8 +4,7 @@
 #include <tuple>
 #include <vector>
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 void LatencyFaultTolerance::UpdateFaultItem(const std::string& broker_name, absl::Duration latency,
                                             absl::Duration not_available) {
@@ -47,5 +46,4 @@ absl::optional<std::string> LatencyFaultTolerance::PickOneAtLeast() {
   return *candidates[which_item_worst_++ % half].name;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

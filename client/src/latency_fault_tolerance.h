@@ -13,8 +13,7 @@
 #include "absl/types/optional.h"
 #include "common/clock.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // One entry per broker name: its last latency and the end of its penalty
 // window. Thread-safe.
@@ -49,7 +48,6 @@ class LatencyFaultTolerance {
   uint32_t which_item_worst_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_LATENCY_FAULT_TOLERANCE_H_

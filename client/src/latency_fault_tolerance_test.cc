@@ -6,8 +6,7 @@
 #include "common/testing/fake_clock.h"
 #include "gtest/gtest.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 TEST(ComputeNotAvailableDurationTest, FollowsRocketMqTable) {
@@ -132,5 +131,4 @@ TEST(FaultStrategyTest, AllBenchedStillYieldsAQueue) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -5,8 +5,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 std::string LocalIpv4Address() {
   std::string result = "127.0.0.1";
@@ -32,5 +31,4 @@ absl::optional<uint32_t> ParseIpv4(absl::string_view address) {
   return ntohl(parsed.s_addr);
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -4,8 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 absl::Status MemberLifecycle::BeginStart() {
   absl::MutexLock lock(&mu_);
@@ -81,5 +80,4 @@ std::string MemberLifecycle::client_id() const {
   return instance_ == nullptr ? std::string() : instance_->client_id();
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -15,8 +15,7 @@
 #include "client/src/client_instance.h"
 #include "mq/client_options.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Thread-safe.
 class MemberLifecycle {
@@ -64,7 +63,6 @@ class MemberLifecycle {
   int inflight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_MEMBER_LIFECYCLE_H_

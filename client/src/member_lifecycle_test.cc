@@ -5,8 +5,7 @@
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 std::shared_ptr<ClientInstance> Instance() {
@@ -67,5 +66,4 @@ TEST(MemberLifecycleTest, ShutdownWaitsForCallsInFlight) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

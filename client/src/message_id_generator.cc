@@ -9,8 +9,7 @@
 #include "absl/time/clock.h"
 #include "client/src/local_address.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 constexpr char kHexDigits[] = "0123456789ABCDEF";
@@ -72,5 +71,4 @@ std::string MessageIdGenerator::Next() {
   return id;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

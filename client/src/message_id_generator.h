@@ -11,8 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // 16 bytes as 32 upper-case hex characters:
 //   ipv4 (4) | pid, low 16 bits (2) | random per generator (4) |
@@ -41,7 +40,6 @@ class MessageIdGenerator {
   int64_t next_month_start_ms_ ABSL_GUARDED_BY(month_mu_) = 0;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_MESSAGE_ID_GENERATOR_H_

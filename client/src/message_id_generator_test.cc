@@ -8,8 +8,7 @@
 #include "common/format/message_id.h"
 #include "gtest/gtest.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 TEST(MessageIdTest, HasTheDocumentedLayout) {
@@ -64,5 +63,4 @@ TEST(MessageIdTest, DefaultGeneratorIsUsable) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -13,8 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "glog/logging.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 void OffsetStore::Update(const MessageQueue& queue, int64_t offset, bool increase_only) {
   if (offset < 0) return;
@@ -153,5 +152,4 @@ void LocalOffsetStore::Persist(const std::vector<MessageQueue>&) {
 
 void LocalOffsetStore::PersistAndRemove(const MessageQueue& queue) { Persist({queue}); }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -17,8 +17,7 @@
 #include "absl/types/optional.h"
 #include "mq/message_queue.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // An offset is the next message to consume. Thread-safe.
 class OffsetStore {
@@ -96,7 +95,6 @@ class LocalOffsetStore : public OffsetStore {
   absl::Mutex file_mu_;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_OFFSET_STORE_H_

@@ -8,8 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 const MessageQueue kQ0{"T", "broker-a", 0};
@@ -98,5 +97,4 @@ TEST(OffsetStoreTest, MalformedLocalFileIsAnError) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 bool ProcessQueue::NeedsConsumer() {
   if (consuming_ || dropped_ || waiting_.empty()) return false;
@@ -93,5 +92,4 @@ bool ProcessQueue::empty() const {
   return unconsumed_.empty();
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -13,8 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "mq/message_ext.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // One consume task at a time per queue: Put() and Requeue() return true when
 // the caller must start one (none is running and messages wait); the task
@@ -68,7 +67,6 @@ class ProcessQueue {
   bool dropped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_PROCESS_QUEUE_H_

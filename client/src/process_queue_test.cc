@@ -4,8 +4,7 @@
 
 #include "gtest/gtest.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 std::vector<MessageExt> Messages(int64_t from, int64_t to) {
@@ -83,5 +82,4 @@ TEST(ProcessQueueTest, DroppedQueueHandsOutNothing) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

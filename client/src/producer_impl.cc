@@ -16,8 +16,7 @@
 #include "common/validation.h"
 #include "glog/logging.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 // Topics the broker keeps for itself (RocketMQ's TopicValidator.isNotAllowedSendTopic).
@@ -466,5 +465,4 @@ absl::StatusOr<std::vector<MessageQueue>> ProducerImpl::FetchPublishQueues(
   return entry->info->queues();
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

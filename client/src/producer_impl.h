@@ -23,8 +23,7 @@
 #include "mq/producer.h"
 #include "proto/broker.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Thread-safe, as mq::Producer.
 class ProducerImpl : public ProducerMember {
@@ -141,7 +140,6 @@ class ProducerImpl : public ProducerMember {
   absl::flat_hash_map<std::string, std::shared_ptr<ThreadLocalIndex>> topics_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_PRODUCER_IMPL_H_

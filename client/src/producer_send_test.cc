@@ -25,8 +25,7 @@
 #include "testing/producer_fixture.h"
 #include "testing/wait.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 using ::mq::testing::FakeBroker;
@@ -808,5 +807,4 @@ TEST_F(ProducerSendTest, RouteRefreshFollowsABrokerLeaving) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -8,8 +8,7 @@
 #include "testing/scoped_env.h"
 #include "testing/wait.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 using ::mq::testing::FakeBroker;
@@ -175,5 +174,4 @@ TEST_F(ProducerLifecycleTest, ShutdownWaitsForInFlightAsyncSends) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -15,8 +15,7 @@
 #include "common/validation.h"
 #include "glog/logging.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 constexpr int32_t kMaxPullNums = 1024;
@@ -216,5 +215,4 @@ absl::StatusOr<int64_t> PullConsumerImpl::SearchOffset(const MessageQueue& queue
   return SearchOffsetAt(**instance, *address, queue, time, options_.client.api_timeout);
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -19,8 +19,7 @@
 #include "mq/pull_consumer.h"
 #include "proto/broker.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Thread-safe, as mq::PullConsumer.
 class PullConsumerImpl : public ConsumerMember {
@@ -79,7 +78,6 @@ class PullConsumerImpl : public ConsumerMember {
   std::map<MessageQueue, int64_t> suggested_broker_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_PULL_CONSUMER_IMPL_H_

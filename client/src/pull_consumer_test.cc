@@ -10,8 +10,7 @@
 #include "testing/producer_fixture.h"
 #include "testing/wait.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 using ::mq::testing::FakeBroker;
@@ -227,5 +226,4 @@ TEST_F(PullConsumerTest, HeartbeatsCarryTheSubscriptionAndReachSlaves) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -6,13 +6,12 @@
 #include "absl/strings/str_cat.h"
 #include "client/src/compression.h"
 #include "client/src/subscription.h"
-#include "common/status.h"
 #include "common/format/property_keys.h"
 #include "common/format/record_format.h"
 #include "common/format/stored_message.h"
+#include "common/status.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 PullStatus PullStatusFromProto(broker::v1::PullStatus status) {
   switch (status) {
@@ -175,5 +174,4 @@ absl::StatusOr<std::vector<MessageExt>> MatchingMessages(
   return messages;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

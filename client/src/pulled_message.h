@@ -13,8 +13,7 @@
 #include "proto/broker.pb.h"
 #include "proto/common.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 PullStatus PullStatusFromProto(broker::v1::PullStatus status);
 
@@ -32,7 +31,6 @@ absl::StatusOr<std::vector<MessageExt>> MatchingMessages(
     const broker::v1::SubscriptionData& subscription, const std::string& broker_name,
     size_t max_body_size_bytes);
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_PULLED_MESSAGE_H_

@@ -18,8 +18,7 @@
 #include "common/validation.h"
 #include "glog/logging.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 // RocketMQ's PULL_TIME_DELAY_MILLS_WHEN_FLOW_CONTROL.
@@ -677,5 +676,4 @@ absl::StatusOr<int64_t> PushConsumerImpl::SearchOffset(const MessageQueue& queue
 
 void PushConsumerImpl::PersistOffsets() { offset_store_->Persist(AssignedQueues()); }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -30,8 +30,7 @@
 #include "proto/broker.grpc.pb.h"
 #include "proto/common.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Thread-safe, as mq::PushConsumer. The instance calls TopicsInUse(),
 // HeartbeatData() and OnTopicRouteChanged() holding its membership lock for
@@ -140,7 +139,6 @@ class PushConsumerImpl : public ConsumerMember {
   std::map<PullCall*, std::unique_ptr<PullCall>> inflight_pulls_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_PUSH_CONSUMER_IMPL_H_

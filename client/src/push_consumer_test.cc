@@ -14,8 +14,7 @@
 #include "testing/producer_fixture.h"
 #include "testing/wait.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 using ::mq::testing::FakeBroker;
@@ -406,5 +405,4 @@ TEST_F(PushConsumerTest, UnsubscribeReleasesTheTopicsQueues) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

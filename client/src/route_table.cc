@@ -7,8 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "glog/logging.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 using common::v1::TopicRouteData;
@@ -121,5 +120,4 @@ std::vector<std::string> RouteTable::ForgetUnreferencedBrokers() {
   return forgotten;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -17,8 +17,7 @@
 #include "client/src/topic_publish_info.h"
 #include "proto/common.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Thread-safe.
 class RouteTable {
@@ -60,7 +59,6 @@ class RouteTable {
   std::map<std::string, std::map<int64_t, std::string>> brokers_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_ROUTE_TABLE_H_

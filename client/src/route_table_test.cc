@@ -6,8 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 using ::testing::UnorderedElementsAre;
@@ -70,5 +69,4 @@ TEST(RouteTableTest, BrokersNoRouteNamesAreForgotten) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

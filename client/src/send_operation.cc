@@ -8,8 +8,7 @@
 #include "common/rpc.h"
 #include "common/status.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 SendStatus FromProto(broker::v1::SendStatus status) {
@@ -246,5 +245,4 @@ SendContext ProducerImpl::SendOperation::Context() const {
   return context;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

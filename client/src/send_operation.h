@@ -22,8 +22,7 @@
 #include "client/src/send_retry.h"
 #include "proto/broker.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Retry rules by mode: a sync send (and a batch) tries again after no answer
 // or an answer whose response code is in retry_response_codes, and after a
@@ -94,7 +93,6 @@ class ProducerImpl::SendOperation : public std::enable_shared_from_this<SendOper
   absl::Time attempt_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_SEND_OPERATION_H_

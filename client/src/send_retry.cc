@@ -7,8 +7,7 @@
 #include "absl/time/clock.h"
 #include "common/status.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 bool IsNoResponseFailure(const absl::Status& status) {
   return !GetResponseCode(status).has_value() &&
@@ -77,5 +76,4 @@ absl::StatusOr<SendResult> SendRetryState::Final(const std::string& topic,
   return CopyPayloads(last_error_, absl::Status(code, message));
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

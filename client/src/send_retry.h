@@ -15,8 +15,7 @@
 #include "mq/message_queue.h"
 #include "mq/send_result.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // True when an attempt got no answer from the broker: a transport failure
 // (UNAVAILABLE, DEADLINE_EXCEEDED) with no response code.
@@ -69,7 +68,6 @@ class SendRetryState {
   absl::optional<SendResult> last_result_;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_SEND_RETRY_H_

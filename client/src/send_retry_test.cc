@@ -5,8 +5,7 @@
 #include "gtest/gtest.h"
 #include "mq/producer.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 const std::vector<ResponseCode>& DefaultCodes() {
@@ -99,5 +98,4 @@ TEST(SendRetryStateTest, StoredResultWinsOverLaterErrors) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -5,8 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 int32_t TagHashCode(absl::string_view tag) {
   uint32_t hash = 0;
@@ -56,5 +55,4 @@ std::vector<MessageQueue> SubscribeQueuesFromRoute(const std::string& topic,
   return queues;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

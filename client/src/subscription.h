@@ -12,8 +12,7 @@
 #include "proto/broker.pb.h"
 #include "proto/common.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // RocketMQ's tag hash: Java's String.hashCode of the tag's bytes.
 int32_t TagHashCode(absl::string_view tag);
@@ -31,7 +30,6 @@ bool MatchesSubscription(const broker::v1::SubscriptionData& subscription, absl:
 std::vector<MessageQueue> SubscribeQueuesFromRoute(const std::string& topic,
                                                    const common::v1::TopicRouteData& route);
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_SUBSCRIPTION_H_

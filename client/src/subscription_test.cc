@@ -2,8 +2,7 @@
 
 #include "gtest/gtest.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 TEST(SubscriptionTest, TagHashIsJavasStringHashCode) {
@@ -52,5 +51,4 @@ TEST(SubscriptionTest, ReadableQueuesWithoutNeedingAMaster) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

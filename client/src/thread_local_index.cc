@@ -5,8 +5,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 std::atomic<uint64_t> next_index_id{1};
@@ -25,5 +24,4 @@ uint32_t ThreadLocalIndex::IncrementAndGet() const {
   return ++it->second & 0x7FFFFFFFu;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

@@ -4,8 +4,7 @@
 
 #include <cstdint>
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Each thread sees its own counter for each ThreadLocalIndex, starting at a
 // random value, so threads do not contend and do not all start on the same
@@ -25,7 +24,6 @@ class ThreadLocalIndex {
   const uint64_t id_;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_THREAD_LOCAL_INDEX_H_

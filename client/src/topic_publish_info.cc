@@ -6,8 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "glog/logging.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 bool IsWritable(uint32_t perm) { return (perm & common::v1::PERM_WRITE) != 0; }
@@ -78,5 +77,4 @@ int32_t TopicPublishInfo::WriteQueueNumsOf(absl::string_view broker_name) const 
   return -1;
 }
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal

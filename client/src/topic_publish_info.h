@@ -13,8 +13,7 @@
 #include "mq/message_queue.h"
 #include "proto/common.pb.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 
 // Immutable once built; shared between threads as shared_ptr<const ...>.
 class TopicPublishInfo {
@@ -51,7 +50,6 @@ class TopicPublishInfo {
   common::v1::TopicRouteData route_;
 };
 
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_TOPIC_PUBLISH_INFO_H_

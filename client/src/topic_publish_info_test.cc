@@ -6,8 +6,7 @@
 
 #include "gtest/gtest.h"
 
-namespace mq {
-namespace client_internal {
+namespace mq::client_internal {
 namespace {
 
 using common::v1::TopicRouteData;
@@ -120,5 +119,4 @@ TEST(ThreadLocalIndexTest, EachThreadHasItsOwnCounter) {
 }
 
 }  // namespace
-}  // namespace client_internal
-}  // namespace mq
+}  // namespace mq::client_internal
