@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/format/property_keys.h"
+#include "common/status.h"
 #include "common/validation.h"
 
 namespace mq::store {
@@ -174,9 +175,12 @@ void Dispatcher::Run() {
       std::atomic_thread_fence(std::memory_order_seq_cst);
       steps = DispatchAvailable(kRecordsPerRound);
     }
-    if (!steps.ok()) {
-      LOG_EVERY_N(ERROR, 20) << "dispatch stalled at commit-log offset " << dispatched_offset()
-                             << ": " << steps.status();
+    if (steps.ok()) {
+      stalls_.Success();
+    } else {
+      stalls_.Failure(
+          PrefixStatus(absl::StrCat("stalled at commit-log offset ", dispatched_offset(), ": "),
+                       steps.status()));
     }
     absl::MutexLock lock(&mu_);
     if (stopping_) return;

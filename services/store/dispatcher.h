@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/condition_log.h"
 #include "services/store/commit_log.h"
 #include "services/store/consume_queue_table.h"
 #include "services/store/index_service.h"
@@ -74,6 +75,9 @@ class Dispatcher {
   std::atomic<int64_t> skipped_{0};
   // The thread found nothing to dispatch and waits to be woken.
   std::atomic<bool> idle_{false};
+  // A record that cannot be dispatched stalls every round until it can:
+  // logged when that starts and when it clears, not every retry.
+  ConditionLog stalls_{"dispatch rounds"};
   absl::Mutex mu_;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
