@@ -84,13 +84,17 @@ absl::Status FromGrpcStatus(const grpc::Status& status, const grpc::ClientContex
   return result;
 }
 
+absl::Status WithPayloadsOf(const absl::Status& from, absl::Status to) {
+  from.ForEachPayload([&to](absl::string_view type_url, const absl::Cord& payload) {
+    to.SetPayload(type_url, payload);
+  });
+  return to;
+}
+
 absl::Status PrefixStatus(absl::string_view prefix, const absl::Status& status) {
   if (status.ok()) return status;
-  absl::Status prefixed(status.code(), absl::StrCat(prefix, status.message()));
-  status.ForEachPayload([&prefixed](absl::string_view type_url, const absl::Cord& payload) {
-    prefixed.SetPayload(type_url, payload);
-  });
-  return prefixed;
+  return WithPayloadsOf(status,
+                        absl::Status(status.code(), absl::StrCat(prefix, status.message())));
 }
 
 broker::v1::SendError ToSendError(const absl::Status& status) {

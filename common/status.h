@@ -58,6 +58,9 @@ absl::Status FromGrpcStatus(const grpc::Status& status, const grpc::ClientContex
 // Converts without metadata (for calls whose context is gone).
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
+// `to` with the payloads of `from` (the response code among them) added.
+absl::Status WithPayloadsOf(const absl::Status& from, absl::Status to);
+
 // `status` with `prefix` put before its message, payloads (the response code)
 // kept; OK stays OK.
 absl::Status PrefixStatus(absl::string_view prefix, const absl::Status& status);

@@ -24,17 +24,6 @@ bool IsRetryableSendError(const absl::Status& status,
   return IsNoResponseFailure(status);
 }
 
-namespace {
-
-absl::Status CopyPayloads(const absl::Status& from, absl::Status to) {
-  from.ForEachPayload([&to](absl::string_view type_url, const absl::Cord& payload) {
-    to.SetPayload(type_url, payload);
-  });
-  return to;
-}
-
-}  // namespace
-
 SendRetryState::SendRetryState(int max_attempts, absl::Duration timeout,
                                absl::Duration max_attempt_timeout, absl::Time begin)
     : max_attempts_(std::max(1, max_attempts)),
@@ -73,7 +62,7 @@ absl::StatusOr<SendResult> SendRetryState::Final(const std::string& topic,
                   absl::StrJoin(brokers_sent_, ", "), "])");
   if (last_error_.ok()) return absl::Status(code, message);
   absl::StrAppend(&message, ": ", last_error_.message());
-  return CopyPayloads(last_error_, absl::Status(code, message));
+  return WithPayloadsOf(last_error_, absl::Status(code, message));
 }
 
 }  // namespace mq::client_internal
