@@ -36,9 +36,9 @@ enum class Deployment { kStandalone, kSplit };
 constexpr char kTopic[] = "TxTopic";
 constexpr char kGroup[] = "TxGroup";
 constexpr int kQueues = 2;
-const std::vector<std::string> kTransactionFlags = {
-    "--transaction_timeout=1s", "--transaction_check_interval=300ms",
-    "--transaction_check_max=1000"};
+const std::vector<std::string> kTransactionFlags = {"--transaction_timeout=1s",
+                                                    "--transaction_check_interval=300ms",
+                                                    "--transaction_check_max=1000"};
 
 // The processes of one deployment. The broker (standalone: the whole server)
 // can be killed with SIGKILL and restarted on the same port and data.
@@ -293,7 +293,8 @@ TEST_P(TransactionE2eTest, BrokerKilledBetweenHalfAndCommitDeliversOnce) {
 
   // Committing the same half again by hand is refused; still one copy.
   auto stub = bv1::Broker::NewStub(CreateChannel(cluster_->broker_address()));
-  absl::StatusOr<format::OffsetMessageId> offset = format::ParseOffsetMessageId(half->offset_msg_id);
+  absl::StatusOr<format::OffsetMessageId> offset =
+      format::ParseOffsetMessageId(half->offset_msg_id);
   ASSERT_TRUE(offset.ok());
   bv1::EndTransactionRequest request;
   request.set_producer_group(kGroup);
@@ -315,7 +316,8 @@ TEST_P(TransactionE2eTest, BadEndTransactionCallsAreRefusedAndChangeNothing) {
   absl::StatusOr<TransactionSendResult> half =
       producer->SendMessageInTransaction(Message(kTopic, "TagA", "undecided-1"), nullptr);
   ASSERT_TRUE(half.ok()) << half.status();
-  absl::StatusOr<format::OffsetMessageId> offset = format::ParseOffsetMessageId(half->offset_msg_id);
+  absl::StatusOr<format::OffsetMessageId> offset =
+      format::ParseOffsetMessageId(half->offset_msg_id);
   ASSERT_TRUE(offset.ok());
 
   auto stub = bv1::Broker::NewStub(CreateChannel(cluster_->broker_address()));

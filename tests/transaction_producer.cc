@@ -5,13 +5,14 @@
 //   half MSG_ID          once the half message is stored
 //
 //   transaction_producer --namesrv_addr=127.0.0.1:9876 --topic=T --group=G --body=B
+#include "mq/transaction_producer.h"
+
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "common/process.h"
-#include "mq/transaction_producer.h"
 
 ABSL_FLAG(std::string, namesrv_addr, "", "Name server host:port.");
 ABSL_FLAG(std::string, topic, "TxTopic", "Topic to send to.");

@@ -48,8 +48,8 @@ class TransactionCheckChannels::Channel
 
   void OnDone(const grpc::Status& status) override ABSL_LOCKS_EXCLUDED(mu_) {
     if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
-      VLOG(1) << "transaction check channel to " << address_ << " ended: "
-              << status.error_message();
+      VLOG(1) << "transaction check channel to " << address_
+              << " ended: " << status.error_message();
     }
     absl::MutexLock lock(&mu_);
     ended_ = true;

@@ -114,7 +114,8 @@ absl::StatusOr<TransactionSendResult> TransactionProducerImpl::SendMessageInTran
     result.local_transaction_state = LocalTransactionState::kRollbackMessage;
   }
 
-  absl::StatusOr<format::OffsetMessageId> offset = format::ParseOffsetMessageId(sent->offset_msg_id);
+  absl::StatusOr<format::OffsetMessageId> offset =
+      format::ParseOffsetMessageId(sent->offset_msg_id);
   std::shared_ptr<ClientInstance> instance = producer_.instance();
   absl::optional<std::string> address =
       instance == nullptr ? absl::nullopt
@@ -152,12 +153,12 @@ absl::StatusOr<std::vector<MessageQueue>> TransactionProducerImpl::FetchPublishQ
 void TransactionProducerImpl::OnCheck(const std::string& address,
                                       broker::v1::TransactionCheck check) {
   auto shared = std::make_shared<broker::v1::TransactionCheck>(std::move(check));
-  absl::Status queued = check_executor_.Submit(
-      [this, address, shared] { AnswerCheck(address, *shared); },
-      [shared](absl::Status why) {
-        LOG(WARNING) << "transaction check of " << shared->transaction_id()
-                     << " dropped (the broker asks again): " << why;
-      });
+  absl::Status queued =
+      check_executor_.Submit([this, address, shared] { AnswerCheck(address, *shared); },
+                             [shared](absl::Status why) {
+                               LOG(WARNING) << "transaction check of " << shared->transaction_id()
+                                            << " dropped (the broker asks again): " << why;
+                             });
   if (!queued.ok()) {
     LOG(WARNING) << "transaction check of " << shared->transaction_id()
                  << " dropped (the broker asks again): " << queued;
@@ -166,11 +167,11 @@ void TransactionProducerImpl::OnCheck(const std::string& address,
 
 void TransactionProducerImpl::AnswerCheck(const std::string& address,
                                           const broker::v1::TransactionCheck& check) {
-  absl::StatusOr<MessageExt> message = ToMessageExt(check.message(), check.broker_name(),
-                                                    options_.producer.max_message_size_bytes);
+  absl::StatusOr<MessageExt> message =
+      ToMessageExt(check.message(), check.broker_name(), options_.producer.max_message_size_bytes);
   if (!message.ok()) {
-    LOG(WARNING) << "cannot read the half message of transaction " << check.transaction_id()
-                 << ": " << message.status();
+    LOG(WARNING) << "cannot read the half message of transaction " << check.transaction_id() << ": "
+                 << message.status();
     return;
   }
   LocalTransactionState state = listener_->CheckLocalTransaction(*message);

@@ -146,9 +146,9 @@ absl::Status Broker::Start() {
   if (!status.ok()) return status;
   if (options_.role != store::v1::SLAVE) {
     producer_channels_ = std::make_unique<ProducerChannels>();
-    transactions_ = std::make_unique<TransactionService>(
-        store_, producer_channels_.get(), options_.broker_name, options_.store_host,
-        options_.transactions);
+    transactions_ =
+        std::make_unique<TransactionService>(store_, producer_channels_.get(), options_.broker_name,
+                                             options_.store_host, options_.transactions);
     status = transactions_->Load();
     if (!status.ok()) return status;
   }

@@ -403,7 +403,8 @@ grpc::ServerUnaryReactor* BrokerService::EndTransaction(
   const BrokerServiceParts* parts = Serving(context, reactor);
   if (parts == nullptr) return reactor;
   if (parts->transactions == nullptr) {
-    Finish(reactor, context, ServiceNotAvailable("this broker is a slave and settles no transactions"));
+    Finish(reactor, context,
+           ServiceNotAvailable("this broker is a slave and settles no transactions"));
     return reactor;
   }
   return RunOn(parts->send_executor, context, reactor, [parts, request, response] {

@@ -12,8 +12,8 @@
 
 namespace mq::broker {
 
-using Reactor = grpc::ServerBidiReactor<broker::v1::ProducerChannelRequest,
-                                        broker::v1::ProducerChannelCommand>;
+using Reactor =
+    grpc::ServerBidiReactor<broker::v1::ProducerChannelRequest, broker::v1::ProducerChannelCommand>;
 
 // One ProducerChannel call. Deletes itself when gRPC is done with it, after
 // removing itself from the registry.
@@ -60,8 +60,8 @@ class ProducerChannels::Channel : public Reactor {
     {
       absl::MutexLock lock(&mu_);
       if (request_.client_id().empty()) {
-        FinishLocked(ToGrpcStatus(IllegalMessage("a producer channel must name its client id"),
-                                  nullptr));
+        FinishLocked(
+            ToGrpcStatus(IllegalMessage("a producer channel must name its client id"), nullptr));
         return;
       }
       first = client_id_.empty();
@@ -153,7 +153,8 @@ Reactor* ProducerChannels::Refuse(const absl::Status& status) {
 
 Reactor* ProducerChannels::Open() {
   absl::MutexLock lock(&mu_);
-  if (closed_) return Refuse(ServiceNotAvailable("the broker is not serving (starting or stopping)"));
+  if (closed_)
+    return Refuse(ServiceNotAvailable("the broker is not serving (starting or stopping)"));
   uint64_t id = next_id_++;
   auto* channel = new Channel(this, id);
   channels_[id] = channel;

@@ -120,7 +120,8 @@ absl::StatusOr<SendMessageProcessor::Target> SendMessageProcessor::ResolveTarget
     absl::string_view topic, absl::string_view default_topic, int32_t default_topic_queue_nums,
     int32_t queue_id) {
   if (IsTransactionSystemTopic(topic)) {
-    return NoPermission(absl::StrCat("topic ", topic, " is the broker's own; sending to it is "
+    return NoPermission(absl::StrCat("topic ", topic,
+                                     " is the broker's own; sending to it is "
                                      "forbidden"));
   }
   absl::StatusOr<common::v1::TopicConfig> config =
@@ -330,7 +331,8 @@ absl::StatusOr<int64_t> SendMessageProcessor::CheckBatch(
     status = CheckMessage(message);
     if (!status.ok()) return IllegalMessage(absl::StrCat("message ", i, ": ", status.message()));
     if (message.properties().count(std::string(format::kPropertyTransactionPrepared)) > 0) {
-      return IllegalMessage(absl::StrCat("message ", i, " is a transaction half message; "
+      return IllegalMessage(absl::StrCat("message ", i,
+                                         " is a transaction half message; "
                                          "a batch cannot carry one"));
     }
     body_bytes += static_cast<int64_t>(message.body().size());

@@ -114,8 +114,8 @@ absl::Status TransactionService::Load() {
   }
   if (absl::Status read = ReadQueues(); !read.ok()) return read;
   absl::MutexLock lock(&mu_);
-  LOG(INFO) << "transactions: " << book_.pending_count() << " half messages unsettled, halves below "
-            << book_.settled_below() << " settled";
+  LOG(INFO) << "transactions: " << book_.pending_count()
+            << " half messages unsettled, halves below " << book_.settled_below() << " settled";
   return absl::OkStatus();
 }
 
@@ -217,10 +217,9 @@ absl::StatusOr<common::v1::MessageExt> TransactionService::ReadHalf(
                                        half.queue_offset(), ", not ", request.queue_offset()));
   }
   if (!request.transaction_id().empty() && half.msg_id() != request.transaction_id()) {
-    return IllegalMessage(absl::StrCat("the half message at commit-log offset ",
-                                       request.commit_log_offset(), " is transaction ",
-                                       half.msg_id(), ", not ",
-                                       QuoteInput(request.transaction_id())));
+    return IllegalMessage(absl::StrCat(
+        "the half message at commit-log offset ", request.commit_log_offset(), " is transaction ",
+        half.msg_id(), ", not ", QuoteInput(request.transaction_id())));
   }
   std::string group = Property(half, format::kPropertyProducerGroup);
   if (group != request.producer_group()) {

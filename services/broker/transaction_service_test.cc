@@ -138,9 +138,9 @@ TEST_F(TransactionServiceTest, CommitDeliversOnceAndASecondCommitIsRefused) {
   EXPECT_EQ(visible[0].body(), "pay 10");
   EXPECT_EQ(visible[0].msg_id(), "ID1");
   EXPECT_EQ(visible[0].properties().count(std::string(format::kPropertyTransactionPrepared)), 0u);
-  EXPECT_EQ(visible[0].properties().at(
-                std::string(format::kPropertyTransactionPreparedQueueOffset)),
-            "0");
+  EXPECT_EQ(
+      visible[0].properties().at(std::string(format::kPropertyTransactionPreparedQueueOffset)),
+      "0");
   std::vector<common::v1::MessageExt> ops = Read(std::string(kTransactionOpTopic), 0);
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_EQ(ops[0].body(), "0");
@@ -218,8 +218,9 @@ TEST_F(TransactionServiceTest, CommitAfterACrashBetweenCopyAndOpRecordDoesNotDup
   entry->mutable_message()->set_body("pay 10");
   (*entry->mutable_message()->mutable_properties())[std::string(format::kPropertyUniqueKey)] =
       "ID4";
-  (*entry->mutable_message()->mutable_properties())[std::string(
-      format::kPropertyTransactionPreparedQueueOffset)] = absl::StrCat(half.queue_offset());
+  (*entry->mutable_message()
+        ->mutable_properties())[std::string(format::kPropertyTransactionPreparedQueueOffset)] =
+      absl::StrCat(half.queue_offset());
   entry->set_queue_id(2);
   entry->set_born_host("10.0.0.9:5555");
   entry->set_store_host("127.0.0.1:10911");
@@ -252,9 +253,9 @@ TEST_F(TransactionServiceTest, CheckRoundAsksAfterTheTimeoutThenDiscards) {
   EXPECT_EQ(checks[0].queue_offset(), half.queue_offset());
   EXPECT_EQ(checks[0].message().topic(), kTopic);
   EXPECT_EQ(checks[0].message().queue_id(), 2);
-  EXPECT_EQ(checks[0].message().properties().at(
-                std::string(format::kPropertyTransactionCheckTimes)),
-            "1");
+  EXPECT_EQ(
+      checks[0].message().properties().at(std::string(format::kPropertyTransactionCheckTimes)),
+      "1");
 
   service_->CheckOnce();
   EXPECT_EQ(checker_.checks().size(), 2u);
