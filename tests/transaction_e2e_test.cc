@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -197,12 +198,26 @@ class TransactionE2eTest : public ::testing::TestWithParam<Deployment> {
     return delivered;
   }
 
-  // Waits until `id` was delivered, then a little longer (a few check
-  // rounds) to see it is not delivered twice; returns its count.
-  int DeliveredCount(const std::string& id) {
-    EXPECT_TRUE(testing::WaitUntil([&] { return Delivered().count(id) > 0; }, absl::Seconds(20)))
-        << id << " never delivered";
-    absl::SleepFor(absl::Seconds(1));  // three more check rounds: nothing may change
+  // How many halves the broker has seen settled (every half below this
+  // offset of its half queue), from its runtime stats; -1 if unknown.
+  int64_t HalvesSettled() {
+    auto stub = bv1::Broker::NewStub(CreateChannel(cluster_->broker_address()));
+    grpc::ClientContext context;
+    bv1::GetRuntimeStatsResponse stats;
+    if (!stub->GetRuntimeStats(&context, bv1::GetRuntimeStatsRequest(), &stats).ok()) return -1;
+    auto it = stats.extra().find("transaction_halves_settled_below");
+    int64_t settled = -1;
+    if (it == stats.extra().end() || !absl::SimpleAtoi(it->second, &settled)) return -1;
+    return settled;
+  }
+
+  // Waits until `id` was delivered and the broker's check service has every
+  // one of the `halves` sent so far settled (so no check can commit again),
+  // then returns how often `id` was delivered.
+  int DeliveredCount(const std::string& id, int64_t halves) {
+    EXPECT_TRUE(testing::WaitUntil(
+        [&] { return Delivered().count(id) > 0 && HalvesSettled() >= halves; }, absl::Seconds(20)))
+        << id << " not delivered, or halves unsettled: " << HalvesSettled() << " of " << halves;
     return Delivered()[id];
   }
 
@@ -227,7 +242,7 @@ TEST_P(TransactionE2eTest, CommitDeliversOnceAndRollbackNever) {
   EXPECT_EQ(rolled_back->local_transaction_state, LocalTransactionState::kRollbackMessage);
   EXPECT_TRUE(rolled_back->end_transaction_status.ok()) << rolled_back->end_transaction_status;
 
-  EXPECT_EQ(DeliveredCount(committed->transaction_id), 1);
+  EXPECT_EQ(DeliveredCount(committed->transaction_id, 2), 1);
   EXPECT_EQ(Delivered().count(rolled_back->transaction_id), 0u);
   // Settled transactions are never checked.
   EXPECT_FALSE(listener->Checked(committed->transaction_id));
@@ -243,7 +258,7 @@ TEST_P(TransactionE2eTest, UnknownIsCommittedWhenTheCheckSaysSo) {
   ASSERT_TRUE(sent.ok()) << sent.status();
   EXPECT_EQ(sent->local_transaction_state, LocalTransactionState::kUnknown);
   EXPECT_EQ(Delivered().count(sent->transaction_id), 0u) << "visible before any decision";
-  EXPECT_EQ(DeliveredCount(sent->transaction_id), 1);
+  EXPECT_EQ(DeliveredCount(sent->transaction_id, 1), 1);
   EXPECT_TRUE(listener->Checked(sent->transaction_id));
 }
 
@@ -264,7 +279,7 @@ TEST_P(TransactionE2eTest, AnotherMemberAnswersWhenTheProducerWasKilled) {
 
   auto listener = std::make_shared<Listener>(LocalTransactionState::kCommitMessage);
   StartProducer("member-2", listener);
-  EXPECT_EQ(DeliveredCount(id), 1);
+  EXPECT_EQ(DeliveredCount(id, 1), 1);
   EXPECT_TRUE(listener->Checked(id));
 }
 
@@ -286,7 +301,7 @@ TEST_P(TransactionE2eTest, BrokerKilledBetweenHalfAndCommitDeliversOnce) {
   cluster_->KillAndRestartBroker();
 
   StartProducer("after-crash", listener);
-  EXPECT_EQ(DeliveredCount(half->transaction_id), 1);
+  EXPECT_EQ(DeliveredCount(half->transaction_id, 2), 1);
   EXPECT_EQ(Delivered()[committed->transaction_id], 1);
   EXPECT_TRUE(listener->Checked(half->transaction_id));
   EXPECT_FALSE(listener->Checked(committed->transaction_id));
@@ -360,7 +375,7 @@ TEST_P(TransactionE2eTest, BadEndTransactionCallsAreRefusedAndChangeNothing) {
   // The good call still works, once.
   EXPECT_TRUE(end(good).ok());
   EXPECT_EQ(end(good).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(DeliveredCount(half->transaction_id), 1);
+  EXPECT_EQ(DeliveredCount(half->transaction_id, 1), 1);
 }
 
 TEST_P(TransactionE2eTest, RejectTransactionMessageRefusesHalves) {

@@ -274,6 +274,7 @@ void Broker::FillExtraStats(std::map<std::string, std::string>* extra) {
   (*extra)["advertised_address"] = options_.advertised_address;
   if (transactions_ != nullptr) {
     (*extra)["transaction_halves_unsettled"] = absl::StrCat(transactions_->pending_count());
+    (*extra)["transaction_halves_settled_below"] = absl::StrCat(transactions_->settled_below());
     (*extra)["producer_channels"] = absl::StrCat(producer_channels_->open_count());
   }
   if (registrar_ != nullptr) {

@@ -479,6 +479,11 @@ size_t TransactionService::pending_count() const {
   return book_.pending_count();
 }
 
+int64_t TransactionService::settled_below() const {
+  absl::MutexLock lock(&mu_);
+  return book_.settled_below();
+}
+
 bool TransactionService::IsSettled(int64_t queue_offset) const {
   absl::MutexLock lock(&mu_);
   return book_.IsSettled(queue_offset);

@@ -114,6 +114,8 @@ class TransactionService {
 
   // Halves read and not settled.
   size_t pending_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Every half below this queue offset is settled.
+  int64_t settled_below() const ABSL_LOCKS_EXCLUDED(mu_);
   // Whether the half at `queue_offset` is known settled.
   bool IsSettled(int64_t queue_offset) const ABSL_LOCKS_EXCLUDED(mu_);
 
