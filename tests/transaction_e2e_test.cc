@@ -49,9 +49,11 @@ class Cluster {
       : deployment_(deployment), extra_(std::move(extra)) {}
 
   ~Cluster() {
-    if (broker_ != nullptr) EXPECT_TRUE(broker_->Stop().ok());
-    if (store_ != nullptr) EXPECT_TRUE(store_->Stop().ok());
-    if (namesrv_ != nullptr) EXPECT_TRUE(namesrv_->Stop().ok());
+    for (auto* process : {&broker_, &store_, &namesrv_}) {
+      if (*process != nullptr) {
+        EXPECT_TRUE((*process)->Stop().ok());
+      }
+    }
   }
 
   void Start() {
