@@ -6,18 +6,6 @@
 
 namespace mq {
 
-absl::string_view LocalTransactionStateName(LocalTransactionState state) {
-  switch (state) {
-    case LocalTransactionState::kCommitMessage:
-      return "COMMIT_MESSAGE";
-    case LocalTransactionState::kRollbackMessage:
-      return "ROLLBACK_MESSAGE";
-    case LocalTransactionState::kUnknown:
-      break;
-  }
-  return "UNKNOW";
-}
-
 TransactionProducer::TransactionProducer(std::string group,
                                          std::shared_ptr<TransactionListener> listener,
                                          TransactionProducerOptions options)
