@@ -51,6 +51,8 @@ class ProducerImpl : public ProducerMember {
   const std::string& group() const { return group_; }
   const ProducerOptions& options() const { return options_; }
   std::string client_id() const;
+  // The client instance while running, else null.
+  std::shared_ptr<ClientInstance> instance() const { return lifecycle_.instance(); }
 
   // ProducerMember.
   std::vector<std::string> TopicsInUse() const override ABSL_LOCKS_EXCLUDED(mu_);

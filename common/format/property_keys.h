@@ -41,6 +41,12 @@ inline constexpr absl::string_view kPropertyReconsumeTime = "RECONSUME_TIME";
 inline constexpr absl::string_view kPropertyMaxReconsumeTimes = "MAX_RECONSUME_TIMES";
 // The producer group that sent a transactional message.
 inline constexpr absl::string_view kPropertyProducerGroup = "PGROUP";
+// How many times the broker asked the producer group about a half message.
+inline constexpr absl::string_view kPropertyTransactionCheckTimes = "TRANSACTION_CHECK_TIMES";
+// On the visible copy of a committed transactional message: the queue offset
+// of its half message, so a commit is never made twice.
+inline constexpr absl::string_view kPropertyTransactionPreparedQueueOffset =
+    "TRAN_PREPARED_QUEUE_OFFSET";
 
 }  // namespace mq::format
 

@@ -81,7 +81,7 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
   if (options.send_queue.capacity == 0 || options.send_queue.threads <= 0) {
     return absl::InvalidArgumentError("the send queue needs a capacity and threads");
   }
-  return absl::OkStatus();
+  return ValidateTransactionOptions(options.transactions);
 }
 
 Broker::Broker(store::StoreApi* store, BrokerOptions options)
@@ -144,6 +144,14 @@ absl::Status Broker::Start() {
   if (!status.ok()) return status;
   status = offsets_.Load();
   if (!status.ok()) return status;
+  if (options_.role != store::v1::SLAVE) {
+    producer_channels_ = std::make_unique<ProducerChannels>();
+    transactions_ =
+        std::make_unique<TransactionService>(store_, producer_channels_.get(), options_.broker_name,
+                                             options_.store_host, options_.transactions);
+    status = transactions_->Load();
+    if (!status.ok()) return status;
+  }
   started_ = true;
 
   SendOptions send_options;
@@ -151,7 +159,12 @@ absl::Status Broker::Start() {
   send_options.role = options_.role;
   send_options.store_host = options_.store_host;
   send_options.max_message_size = options_.max_message_size;
-  send_ = std::make_unique<SendMessageProcessor>(store_, &topics_, &hooks_, send_options);
+  SendMessageProcessor::HalfMessagePreparer prepare_half;
+  if (transactions_ != nullptr) {
+    prepare_half = [this](store::v1::AppendEntry* entry) { return transactions_->ToHalf(entry); };
+  }
+  send_ = std::make_unique<SendMessageProcessor>(store_, &topics_, &hooks_, send_options,
+                                                 std::move(prepare_half));
   BrokerIdentity identity{options_.cluster_name, options_.broker_name, options_.broker_id,
                           options_.role};
   admin_ = std::make_unique<AdminProcessor>(
@@ -187,6 +200,9 @@ absl::Status Broker::Start() {
     tasks_.push_back(StartDedicatedScheduler(
         "consumer-offset-flush", options_.flush_consumer_offset_interval,
         options_.flush_consumer_offset_interval, [this] { PersistOffsets(); }));
+    tasks_.push_back(StartDedicatedScheduler(
+        "transaction-check", options_.transactions.check_interval,
+        options_.transactions.check_interval, [this] { transactions_->CheckOnce(); }));
   }
   registrar_->Start();
 
@@ -203,6 +219,8 @@ absl::Status Broker::Start() {
   parts.queries = &queries_;
   parts.topics = &topics_;
   parts.admin = admin_.get();
+  parts.transactions = transactions_.get();
+  parts.producer_channels = producer_channels_.get();
   service_.Enable(parts);
   LOG(INFO) << "broker " << options_.broker_name << " (id " << options_.broker_id << ", "
             << store::v1::BrokerRole_Name(options_.role) << ", cluster " << options_.cluster_name
@@ -223,6 +241,7 @@ void Broker::Stop() {
   pull_executor_.Stop();
   admin_executor_.Stop();
   for (auto& task : tasks_) task->Stop();
+  if (producer_channels_ != nullptr) producer_channels_->Close();
   if (options_.role != store::v1::SLAVE) PersistOffsets();
   registrar_->Stop();
   absl::Status unregistered = registrar_->UnregisterAll();
@@ -253,6 +272,11 @@ void Broker::FillExtraStats(std::map<std::string, std::string>* extra) {
   (*extra)["producers"] = absl::StrCat(clients_.producer_count());
   (*extra)["consumers"] = absl::StrCat(clients_.consumer_count());
   (*extra)["advertised_address"] = options_.advertised_address;
+  if (transactions_ != nullptr) {
+    (*extra)["transaction_halves_unsettled"] = absl::StrCat(transactions_->pending_count());
+    (*extra)["transaction_halves_settled_below"] = absl::StrCat(transactions_->settled_below());
+    (*extra)["producer_channels"] = absl::StrCat(producer_channels_->open_count());
+  }
   if (registrar_ != nullptr) {
     (*extra)["master_addr"] = registrar_->master_addr();
     (*extra)["namesrv_registrations"] = absl::StrCat(registrar_->successful_registrations());

@@ -28,16 +28,18 @@
 #include "proto/store.pb.h"
 #include "services/broker/admin_processor.h"
 #include "services/broker/broker_registrar.h"
-#include "services/broker/grpc_broker.h"
 #include "services/broker/broker_stats.h"
 #include "services/broker/client_manager.h"
 #include "services/broker/consumer_offset_manager.h"
+#include "services/broker/grpc_broker.h"
+#include "services/broker/producer_channels.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/pull_request_hold_service.h"
 #include "services/broker/query_message_processor.h"
 #include "services/broker/send_hook.h"
 #include "services/broker/send_message_processor.h"
 #include "services/broker/topic_config_manager.h"
+#include "services/broker/transaction_service.h"
 #include "services/store/store_api.h"
 
 namespace mq::broker {
@@ -86,6 +88,8 @@ struct BrokerOptions {
   // the master (RocketMQ's SlaveSynchronize runs every 60 s; the store here
   // replicates continuously, so reading it is cheap).
   absl::Duration slave_sync_interval = absl::Seconds(10);
+  // Transactional messages: half messages, EndTransaction, the check round.
+  TransactionOptions transactions;
 };
 
 // INVALID_ARGUMENT naming the first bad option (advertised_address is only
@@ -131,6 +135,8 @@ class Broker {
   BrokerStats* stats() { return &stats_; }
   // Null before Start().
   BrokerRegistrar* registrar() { return registrar_.get(); }
+  // Null before Start() and on a slave.
+  TransactionService* transactions() { return transactions_.get(); }
 
  private:
   void FillExtraStats(std::map<std::string, std::string>* extra);
@@ -155,6 +161,9 @@ class Broker {
   std::unique_ptr<SendMessageProcessor> send_;
   std::unique_ptr<AdminProcessor> admin_;
   std::unique_ptr<BrokerRegistrar> registrar_;
+  // Transactional messages, on a master only.
+  std::unique_ptr<ProducerChannels> producer_channels_;
+  std::unique_ptr<TransactionService> transactions_;
   std::vector<std::unique_ptr<Scheduler>> tasks_;
   BrokerService service_;
 

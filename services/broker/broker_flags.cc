@@ -31,6 +31,17 @@ ABSL_FLAG(bool, pull_recent_on_grpc_threads, true,
           "are read on the gRPC thread that received them (no hop to a pull thread); false "
           "sends every pull to the pull threads, so a read that has to wait for the disk "
           "never holds a gRPC thread.");
+// Transactional messages (RocketMQ's BrokerConfig names).
+ABSL_FLAG(absl::Duration, transaction_timeout, absl::Seconds(6),
+          "A transaction half message unsettled this long is checked with its producer group "
+          "(transactionTimeOut).");
+ABSL_FLAG(absl::Duration, transaction_check_interval, absl::Seconds(60),
+          "How often unsettled half messages are checked (transactionCheckInterval).");
+ABSL_FLAG(int, transaction_check_max, 15,
+          "A half message checked this many times without a decision is discarded to "
+          "TRANS_CHECK_MAX_TIME_TOPIC (transactionCheckMax).");
+ABSL_FLAG(bool, reject_transaction_message, false,
+          "Refuse transaction half messages with NO_PERMISSION (rejectTransactionMessage).");
 ABSL_FLAG(absl::Duration, flush_consumer_offset_interval, absl::Seconds(5),
           "How often consumer offsets are written to the store.");
 
@@ -67,6 +78,10 @@ absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
     return absl::InvalidArgumentError("--flush_consumer_offset_interval must be positive");
   }
   options.advertised_address = absl::GetFlag(FLAGS_advertised_address);
+  options.transactions.transaction_timeout = absl::GetFlag(FLAGS_transaction_timeout);
+  options.transactions.check_interval = absl::GetFlag(FLAGS_transaction_check_interval);
+  options.transactions.check_max = absl::GetFlag(FLAGS_transaction_check_max);
+  options.transactions.reject_transaction_message = absl::GetFlag(FLAGS_reject_transaction_message);
   if (absl::Status valid = ValidateBrokerOptions(options); !valid.ok()) return valid;
   return options;
 }

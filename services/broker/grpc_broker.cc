@@ -394,4 +394,35 @@ grpc::ServerUnaryReactor* BrokerService::GetRuntimeStats(
   });
 }
 
+// ---- Transactional messages ----
+
+grpc::ServerUnaryReactor* BrokerService::EndTransaction(
+    grpc::CallbackServerContext* context, const broker::v1::EndTransactionRequest* request,
+    broker::v1::EndTransactionResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  if (parts->transactions == nullptr) {
+    Finish(reactor, context,
+           ServiceNotAvailable("this broker is a slave and settles no transactions"));
+    return reactor;
+  }
+  return RunOn(parts->send_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->transactions->EndTransaction(*request), response);
+  });
+}
+
+grpc::ServerBidiReactor<broker::v1::ProducerChannelRequest, broker::v1::ProducerChannelCommand>*
+BrokerService::ProducerChannel(grpc::CallbackServerContext* context) {
+  if (!serving_.load(std::memory_order_acquire)) {
+    return ProducerChannels::Refuse(
+        ServiceNotAvailable("the broker is not serving (starting or stopping)"));
+  }
+  if (parts_.producer_channels == nullptr) {
+    return ProducerChannels::Refuse(
+        ServiceNotAvailable("this broker is a slave and checks no transactions"));
+  }
+  return parts_.producer_channels->Open();
+}
+
 }  // namespace mq::broker

@@ -16,10 +16,12 @@
 #include "services/broker/admin_processor.h"
 #include "services/broker/client_manager.h"
 #include "services/broker/consumer_offset_manager.h"
+#include "services/broker/producer_channels.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/query_message_processor.h"
 #include "services/broker/send_message_processor.h"
 #include "services/broker/send_stream_reactor.h"
+#include "services/broker/transaction_service.h"
 
 namespace mq::broker {
 
@@ -45,6 +47,10 @@ struct BrokerServiceParts {
   const TopicConfigManager* topics = nullptr;
   QueryMessageProcessor* queries = nullptr;
   AdminProcessor* admin = nullptr;
+  // Transactional messages; null on a slave (EndTransaction and
+  // ProducerChannel are refused there).
+  TransactionService* transactions = nullptr;
+  ProducerChannels* producer_channels = nullptr;
 };
 
 // Thread-safe. Until Enable() and after Disable(), every call is answered
@@ -123,6 +129,12 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* GetRuntimeStats(grpc::CallbackServerContext* context,
                                             const broker::v1::GetRuntimeStatsRequest* request,
                                             broker::v1::GetRuntimeStatsResponse* response) override;
+  // Transactional messages.
+  grpc::ServerUnaryReactor* EndTransaction(grpc::CallbackServerContext* context,
+                                           const broker::v1::EndTransactionRequest* request,
+                                           broker::v1::EndTransactionResponse* response) override;
+  grpc::ServerBidiReactor<broker::v1::ProducerChannelRequest, broker::v1::ProducerChannelCommand>*
+  ProducerChannel(grpc::CallbackServerContext* context) override;
 
  private:
   // The parts, or null (and the call already answered) when not serving.

@@ -65,8 +65,13 @@ absl::StatusOr<broker::v1::SendStatus> MapPutStatus(const store::v1::AppendResul
 }
 
 SendMessageProcessor::SendMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
-                                           BrokerSendHookRegistry* hooks, SendOptions options)
-    : store_(store), topics_(topics), hooks_(hooks), options_(std::move(options)) {}
+                                           BrokerSendHookRegistry* hooks, SendOptions options,
+                                           HalfMessagePreparer prepare_half)
+    : store_(store),
+      topics_(topics),
+      hooks_(hooks),
+      options_(std::move(options)),
+      prepare_half_(std::move(prepare_half)) {}
 
 absl::Status SendMessageProcessor::CheckBroker(absl::string_view requested_broker_name,
                                                absl::string_view producer_group) const {
@@ -100,9 +105,25 @@ absl::Status SendMessageProcessor::CheckMessage(const common::v1::Message& messa
   return absl::OkStatus();
 }
 
+absl::Status SendMessageProcessor::PrepareTransaction(store::v1::AppendEntry* entry) const {
+  const auto& properties = entry->message().properties();
+  auto prepared = properties.find(std::string(format::kPropertyTransactionPrepared));
+  if (prepared == properties.end() || prepared->second != "true") return absl::OkStatus();
+  if (prepare_half_ == nullptr) {
+    return NoPermission(
+        absl::StrCat("broker ", options_.broker_name, " takes no transaction messages"));
+  }
+  return prepare_half_(entry);
+}
+
 absl::StatusOr<SendMessageProcessor::Target> SendMessageProcessor::ResolveTarget(
     absl::string_view topic, absl::string_view default_topic, int32_t default_topic_queue_nums,
     int32_t queue_id) {
+  if (IsTransactionSystemTopic(topic)) {
+    return NoPermission(absl::StrCat("topic ", topic,
+                                     " is the broker's own; sending to it is "
+                                     "forbidden"));
+  }
   absl::StatusOr<common::v1::TopicConfig> config =
       topics_->FindOrCreateForSend(topic, default_topic, default_topic_queue_nums);
   if (!config.ok()) {
@@ -269,6 +290,10 @@ void SendMessageProcessor::SendAsync(broker::v1::SendMessageRequest request,
   append.set_wait_store_ok(FillEntry(std::move(*request.mutable_message()), *target,
                                      request.sys_flag(), request.born_timestamp_ms(),
                                      request.reconsume_times(), born_host, append.add_entries()));
+  if (absl::Status half = PrepareTransaction(append.mutable_entries(0)); !half.ok()) {
+    done(half);
+    return;
+  }
   Append(std::move(append), std::move(context),
          [this, unique_key = std::move(unique_key), queue_id = target->queue_id,
           done = std::move(done)](absl::StatusOr<Stored> stored) {
@@ -315,6 +340,11 @@ absl::StatusOr<int64_t> SendMessageProcessor::CheckBatch(
       return IllegalMessage(absl::StrCat("message ", i,
                                          " of the batch is delayed (DELAY or TIMER_DELIVER_MS); "
                                          "a batch cannot carry delayed messages"));
+    }
+    if (message.properties().count(std::string(format::kPropertyTransactionPrepared)) > 0) {
+      return IllegalMessage(absl::StrCat("message ", i,
+                                         " is a transaction half message; "
+                                         "a batch cannot carry one"));
     }
     body_bytes += static_cast<int64_t>(message.body().size());
   }

@@ -34,6 +34,7 @@
 #include "proto/store.pb.h"
 #include "services/broker/send_hook.h"
 #include "services/broker/topic_config_manager.h"
+#include "services/broker/transaction_topics.h"
 #include "services/store/store_api.h"
 
 namespace mq::broker {
@@ -54,8 +55,15 @@ struct SendOptions {
 // `hooks` must outlive the processor.
 class SendMessageProcessor {
  public:
+  // Turns the entry of a half message (property TRAN_MSG=true) into the
+  // entry stored (TransactionService::ToHalf).
+  using HalfMessagePreparer = std::function<absl::Status(store::v1::AppendEntry*)>;
+
+  // Without `prepare_half` (a slave) half messages are refused with
+  // NO_PERMISSION.
   SendMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
-                       BrokerSendHookRegistry* hooks, SendOptions options);
+                       BrokerSendHookRegistry* hooks, SendOptions options,
+                       HalfMessagePreparer prepare_half = nullptr);
 
   SendMessageProcessor(const SendMessageProcessor&) = delete;
   SendMessageProcessor& operator=(const SendMessageProcessor&) = delete;
@@ -92,6 +100,8 @@ class SendMessageProcessor {
   absl::Status CheckBroker(absl::string_view requested_broker_name,
                            absl::string_view producer_group) const;
   absl::Status CheckMessage(const common::v1::Message& message) const;
+  // A half message (TRAN_MSG=true) goes to the half topic: rewrites `entry`.
+  absl::Status PrepareTransaction(store::v1::AppendEntry* entry) const;
   // Validates a batch; returns the sum of its bodies' sizes.
   absl::StatusOr<int64_t> CheckBatch(const broker::v1::SendBatchRequest& request) const;
   absl::StatusOr<Target> ResolveTarget(absl::string_view topic, absl::string_view default_topic,
@@ -112,6 +122,7 @@ class SendMessageProcessor {
   TopicConfigManager* const topics_;
   BrokerSendHookRegistry* const hooks_;
   const SendOptions options_;
+  const HalfMessagePreparer prepare_half_;
   // Sends the store refused or failed (a full disk fails them all): logged
   // when that starts and when it clears, not once per send.
   mutable ConditionLog store_failures_{"sends to the store"};
