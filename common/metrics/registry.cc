@@ -169,9 +169,27 @@ void Collection::Add(MetricType type, absl::string_view name, absl::string_view 
   metric.samples.push_back(Sample{values, value});
 }
 
+namespace {
+
+// The family named `name` in `families`, or null; checks it matches.
+template <typename T>
+Family<T>* Existing(const std::vector<std::unique_ptr<Family<T>>>& families,
+                    const std::string& name, const std::vector<std::string>& label_names) {
+  for (const auto& family : families) {
+    if (family->name() != name) continue;
+    CHECK(family->label_names() == label_names)
+        << "metric " << name << " added twice with different labels";
+    return family.get();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Family<Counter>* Registry::AddCounter(std::string name, std::string help,
                                       std::vector<std::string> label_names) {
   absl::MutexLock lock(&mu_);
+  if (Family<Counter>* family = Existing(counters_, name, label_names)) return family;
   counters_.push_back(
       std::make_unique<Family<Counter>>(std::move(name), std::move(help), std::move(label_names),
                                         max_series_, [] { return std::make_unique<Counter>(); }));
@@ -181,6 +199,7 @@ Family<Counter>* Registry::AddCounter(std::string name, std::string help,
 Family<Gauge>* Registry::AddGauge(std::string name, std::string help,
                                   std::vector<std::string> label_names) {
   absl::MutexLock lock(&mu_);
+  if (Family<Gauge>* family = Existing(gauges_, name, label_names)) return family;
   gauges_.push_back(std::make_unique<Family<Gauge>>(std::move(name), std::move(help),
                                                     std::move(label_names), max_series_,
                                                     [] { return std::make_unique<Gauge>(); }));
@@ -191,6 +210,7 @@ Family<Histogram>* Registry::AddHistogram(std::string name, std::string help,
                                           std::vector<std::string> label_names,
                                           const std::vector<double>* bounds) {
   absl::MutexLock lock(&mu_);
+  if (Family<Histogram>* family = Existing(histograms_, name, label_names)) return family;
   histograms_.push_back(std::make_unique<Family<Histogram>>(
       std::move(name), std::move(help), std::move(label_names), max_series_,
       [bounds] { return std::make_unique<Histogram>(bounds); }));

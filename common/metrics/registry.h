@@ -157,7 +157,9 @@ class Collection {
 };
 
 // The metrics of one server. Thread-safe. Families are added at start-up and
-// live as long as the registry.
+// live as long as the registry. Adding a name that exists returns the existing
+// family (so two parts of a server can count into one metric), which must have
+// the same type and label names.
 class Registry {
  public:
   // `max_series`: the most label sets per family (the --metrics_max_series

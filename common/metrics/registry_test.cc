@@ -49,6 +49,16 @@ TEST(RegistryTest, HistogramBucketsAreCumulativeWithSumAndCount) {
                                            "op_seconds_count{op=\"put\"} 4\n"));
 }
 
+TEST(RegistryTest, AddingANameTwiceReturnsTheSameFamily) {
+  Registry registry;
+  Family<Counter>* first = registry.AddCounter("rejected_total", "h", {"reason"});
+  Family<Counter>* second = registry.AddCounter("rejected_total", "h", {"reason"});
+  EXPECT_EQ(first, second);
+  first->WithLabels({"busy"})->Increment();
+  second->WithLabels({"busy"})->Increment();
+  EXPECT_THAT(registry.Render(), HasSubstr("rejected_total{reason=\"busy\"} 2\n"));
+}
+
 TEST(RegistryTest, LabelValuesAreEscaped) {
   Registry registry;
   registry.AddCounter("c_total", "h", {"topic"})->WithLabels({"a\"b\\c\nd"})->Increment();
