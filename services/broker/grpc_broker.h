@@ -45,6 +45,8 @@ struct BrokerServiceParts {
   const TopicConfigManager* topics = nullptr;
   QueryMessageProcessor* queries = nullptr;
   AdminProcessor* admin = nullptr;
+  // Null when the broker keeps no metrics.
+  BrokerMetrics* metrics = nullptr;
 };
 
 // Thread-safe. Until Enable() and after Disable(), every call is answered
