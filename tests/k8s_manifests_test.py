@@ -15,7 +15,9 @@ import copy
 import os
 import re
 import shutil
+import socket
 import subprocess
+import urllib.request
 import unittest
 
 import yaml
@@ -438,13 +440,21 @@ class ManifestsTest(unittest.TestCase):
     # data directories to local ones.
 
     def start(self, container, overrides):
-        flags = dict(container.flags, listen_address="127.0.0.1", port="0")
+        """Starts `container`'s program with its flags, on free loopback ports
+        (gRPC and metrics); its /healthz must answer."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            metrics_port = s.getsockname()[1]
+        flags = dict(container.flags, listen_address="127.0.0.1", port="0",
+                     metrics_port=str(metrics_port))
         if container.program in ("store", "standalone"):
             flags["data_dir"] = support.temp_dir(container.program)
         flags.update(overrides)
         server = support.ServerProcess(support.runfile(PROGRAMS[container.program]),
                                        [f"--{name}={value}" for name, value in flags.items()])
         self.servers.append((container.name, server))
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/healthz", timeout=10) as r:
+            self.assertEqual(r.status, 200, f"{container.name}: /healthz")
         return server
 
     def stop_servers(self):

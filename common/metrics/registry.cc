@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -60,7 +61,10 @@ std::string FormatValue(double value) {
   if (value == std::floor(value) && std::fabs(value) < 1e15) {
     return absl::StrCat(static_cast<int64_t>(value));
   }
-  return absl::StrFormat("%.17g", value);
+  // The shortest of 15 or 17 significant digits that reads back exactly.
+  std::string text = absl::StrFormat("%.15g", value);
+  if (std::strtod(text.c_str(), nullptr) != value) text = absl::StrFormat("%.17g", value);
+  return text;
 }
 
 // `{a="x",b="y"}`, with an extra label (the histogram's `le`) if given; empty

@@ -59,6 +59,18 @@ TEST(RegistryTest, AddingANameTwiceReturnsTheSameFamily) {
   EXPECT_THAT(registry.Render(), HasSubstr("rejected_total{reason=\"busy\"} 2\n"));
 }
 
+TEST(RegistryTest, ValuesAreShortAndExact) {
+  Registry registry;
+  static const std::vector<double> kBounds = {0.00005, 0.25};
+  registry.AddHistogram("h_seconds", "h", {}, &kBounds)->Get()->Observe(0.1);
+  registry.AddGauge("g", "h")->Get()->Set(1.0 / 3);
+  const std::string text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("h_seconds_bucket{le=\"5e-05\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("h_seconds_bucket{le=\"0.25\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("h_seconds_sum 0.1\n"));
+  EXPECT_THAT(text, HasSubstr("g 0.33333333333333331\n"));
+}
+
 TEST(RegistryTest, LabelValuesAreEscaped) {
   Registry registry;
   registry.AddCounter("c_total", "h", {"topic"})->WithLabels({"a\"b\\c\nd"})->Increment();
