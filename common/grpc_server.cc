@@ -18,10 +18,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/metrics/rpc_metrics.h"
 #include "common/status.h"
 #include "common/validation.h"
 
@@ -98,7 +100,13 @@ class ServerCallInterceptor : public grpc::experimental::Interceptor {
  public:
   // `method` lives as long as the server (gRPC's method table); `calls`
   // null: not counted.
-  ServerCallInterceptor(const char* method, CallsInFlight* calls) : method_(method), calls_(calls) {
+  ServerCallInterceptor(const char* method, bool unary, CallsInFlight* calls,
+                        metrics::RpcMetrics* rpc_metrics)
+      : method_(method),
+        unary_(unary),
+        calls_(calls),
+        rpc_metrics_(rpc_metrics),
+        start_(rpc_metrics != nullptr ? absl::Now() : absl::InfinitePast()) {
     if (calls_ != nullptr) calls_->Add();
   }
   ~ServerCallInterceptor() override {
@@ -123,28 +131,46 @@ class ServerCallInterceptor : public grpc::experimental::Interceptor {
                           std::to_string(static_cast<int>(DefaultResponseCode(
                               static_cast<absl::StatusCode>(status.error_code())))));
       }
+      if (rpc_metrics_ != nullptr) Observe(static_cast<absl::StatusCode>(status.error_code()));
     }
     methods->Proceed();
   }
 
  private:
+  void Observe(absl::StatusCode code) {
+    absl::string_view method = method_;
+    absl::ConsumePrefix(&method, "/");
+    if (unary_) {
+      rpc_metrics_->ObserveUnary(method, code, absl::Now() - start_);
+    } else {
+      rpc_metrics_->ObserveStream(method, code);
+    }
+  }
+
   const char* const method_;
+  const bool unary_;
   CallsInFlight* const calls_;
+  metrics::RpcMetrics* const rpc_metrics_;
+  const absl::Time start_;
 };
 
 class ServerCallInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit ServerCallInterceptorFactory(std::shared_ptr<CallsInFlight> calls)
-      : calls_(std::move(calls)) {}
+  ServerCallInterceptorFactory(std::shared_ptr<CallsInFlight> calls,
+                               std::shared_ptr<metrics::RpcMetrics> rpc_metrics)
+      : calls_(std::move(calls)), rpc_metrics_(std::move(rpc_metrics)) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
     const bool watch = info->type() == grpc::experimental::ServerRpcInfo::Type::SERVER_STREAMING;
-    return new ServerCallInterceptor(info->method(), watch ? nullptr : calls_.get());
+    const bool unary = info->type() == grpc::experimental::ServerRpcInfo::Type::UNARY;
+    return new ServerCallInterceptor(info->method(), unary, watch ? nullptr : calls_.get(),
+                                     rpc_metrics_.get());
   }
 
  private:
   const std::shared_ptr<CallsInFlight> calls_;
+  const std::shared_ptr<metrics::RpcMetrics> rpc_metrics_;
 };
 
 // Answers every call of a method no service of the port has.
@@ -210,14 +236,17 @@ void ListeningServer::SetServing(bool serving) const {
 }
 
 absl::StatusOr<ListeningServer> StartServer(grpc::ServerBuilder* builder, const std::string& host,
-                                            int port, std::vector<std::string> services) {
+                                            int port, std::vector<std::string> services,
+                                            metrics::Registry* metrics) {
   ListeningServer started;
   started.unknown_methods = std::make_unique<UnknownMethodService>(services);
   started.services = std::move(services);
   builder->RegisterCallbackGenericService(started.unknown_methods.get());
   started.calls = std::make_shared<CallsInFlight>();
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<ServerCallInterceptorFactory>(started.calls));
+  interceptors.push_back(std::make_unique<ServerCallInterceptorFactory>(
+      started.calls,
+      metrics != nullptr ? std::make_shared<metrics::RpcMetrics>(metrics) : nullptr));
   builder->experimental().SetInterceptorCreators(std::move(interceptors));
   builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder->AddListeningPort(absl::StrCat(host, ":", port), grpc::InsecureServerCredentials(),

@@ -15,6 +15,9 @@
 #include "absl/time/time.h"
 
 namespace mq {
+namespace metrics {
+class Registry;
+}  // namespace metrics
 
 class CallsInFlight;
 
@@ -55,8 +58,11 @@ struct ListeningServer {
 // service here has is UNIMPLEMENTED naming the services this port serves
 // (logged once per peer).
 // `services` are the full names of the services registered on `builder`.
+// With `metrics`, every call is counted there (metrics::RpcMetrics); it must
+// outlive the server.
 absl::StatusOr<ListeningServer> StartServer(grpc::ServerBuilder* builder, const std::string& host,
-                                            int port, std::vector<std::string> services);
+                                            int port, std::vector<std::string> services,
+                                            metrics::Registry* metrics = nullptr);
 
 }  // namespace mq
 

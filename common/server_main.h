@@ -1,7 +1,8 @@
 // The life of a server process after its flags are parsed, written once:
-// listen (--listen_address, and the binary's own --port), say "<name>
-// listening on HOST:PORT", serve until SIGINT or SIGTERM, then stop taking
-// work and shut down within --shutdown_grace. The mains only wire their
+// listen (--listen_address, and the binary's own --port), serve the metrics
+// on --metrics_port when it is not 0 (saying "<name> metrics on HOST:PORT"),
+// say "<name> listening on HOST:PORT", serve until SIGINT or SIGTERM, then stop
+// taking work and shut down within --shutdown_grace. The mains only wire their
 // services into it.
 #ifndef MQ_COMMON_SERVER_MAIN_H_
 #define MQ_COMMON_SERVER_MAIN_H_
@@ -9,10 +10,12 @@
 #include <grpcpp/server_builder.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/metrics/registry.h"
 
 namespace mq {
 
@@ -24,6 +27,11 @@ struct ServerMain {
   // The services to serve, registered in this order, and their full names.
   std::vector<grpc::Service*> services;
   std::vector<std::string> service_names;
+  // The server's metrics (from NewServerMetrics()): its calls are counted
+  // there, and they are served on --metrics_port
+  // with /healthz beside them: 200 while serving, 503 while starting or
+  // shutting down. Must outlive RunServer.
+  metrics::Registry* metrics = nullptr;
 
   // Each optional. In the order they are called:
   // Extra builder options, after ConfigureServerBuilder().
@@ -40,6 +48,10 @@ struct ServerMain {
   // The server has shut down; releases the rest and returns the exit code.
   std::function<int()> on_stopped;
 };
+
+// A registry for a server's metrics: capped at --metrics_max_series label sets
+// per metric, with the process's own metrics (RSS, CPU, open files) in it.
+std::unique_ptr<metrics::Registry> NewServerMetrics();
 
 // Runs `main` as described above; returns the process's exit code: 1 when
 // the server cannot listen or start, else on_stopped's (0 without one).

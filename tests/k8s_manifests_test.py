@@ -15,7 +15,9 @@ import copy
 import os
 import re
 import shutil
+import socket
 import subprocess
+import urllib.request
 import unittest
 
 import yaml
@@ -182,8 +184,13 @@ class Cluster:
         if listen not in ("0.0.0.0", POD_IP):
             raise AssertionError(f"{c.name}: --listen_address={listen}; probes come from the node")
         ports = [p["containerPort"] for p in c.spec.get("ports", [])]
-        if ports != [c.port]:
-            raise AssertionError(f"{c.name}: containerPorts {ports}, but --port={c.port}")
+        metrics_port = int(c.flags.get("metrics_port", "0"))
+        expected = [c.port] + ([metrics_port] if metrics_port else [])
+        if ports != expected:
+            raise AssertionError(f"{c.name}: containerPorts {ports}, but --port={c.port} and "
+                                 f"--metrics_port={metrics_port}")
+        if not metrics_port:
+            raise AssertionError(f"{c.name}: no --metrics_port: Prometheus could not scrape it")
         for probe_kind in ("livenessProbe", "readinessProbe", "startupProbe"):
             probe = c.spec.get(probe_kind)
             if probe is None:
@@ -382,6 +389,28 @@ class ManifestsTest(unittest.TestCase):
         return sum(w["spec"]["replicas"] for w in cluster.workloads
                    if cluster.containers[w["metadata"]["name"]][0].program == "namesrv")
 
+    def test_monitoring_scrapes_every_metrics_port(self):
+        """The ServiceMonitor's endpoints name the Services' metrics ports,
+        and those reach every server's --metrics_port in base and standalone."""
+        monitoring = render("monitoring")
+        monitor = next(d for d in monitoring if d["kind"] == "ServiceMonitor")
+        endpoint_ports = {e["port"] for e in monitor["spec"]["endpoints"]}
+        selected_names = set(monitor["spec"]["selector"]["matchExpressions"][0]["values"])
+        kinds = {d["kind"] for d in monitoring}
+        self.assertEqual(kinds, {"ServiceMonitor", "ConfigMap"})
+        for overlay in ("base", "standalone"):
+            cluster = Cluster(render(overlay))
+            for container in cluster.all_containers():
+                metrics_port = int(container.flags["metrics_port"])
+                service_ports = [
+                    p for svc in cluster.services
+                    if svc["metadata"]["labels"].get("app.kubernetes.io/name") in selected_names
+                    and selects(svc["spec"]["selector"], container.labels)
+                    for p in svc["spec"]["ports"] if p.get("targetPort") == metrics_port]
+                self.assertTrue(service_ports, f"{container.name}: no Service port for metrics")
+                self.assertTrue(any(p["name"] in endpoint_ports for p in service_ports),
+                                f"{container.name}: its metrics port is not scraped")
+
     def test_base(self):
         cluster = Cluster(render("base"))
         cluster.check()
@@ -411,13 +440,21 @@ class ManifestsTest(unittest.TestCase):
     # data directories to local ones.
 
     def start(self, container, overrides):
-        flags = dict(container.flags, listen_address="127.0.0.1", port="0")
+        """Starts `container`'s program with its flags, on free loopback ports
+        (gRPC and metrics); its /healthz must answer."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            metrics_port = s.getsockname()[1]
+        flags = dict(container.flags, listen_address="127.0.0.1", port="0",
+                     metrics_port=str(metrics_port))
         if container.program in ("store", "standalone"):
             flags["data_dir"] = support.temp_dir(container.program)
         flags.update(overrides)
         server = support.ServerProcess(support.runfile(PROGRAMS[container.program]),
                                        [f"--{name}={value}" for name, value in flags.items()])
         self.servers.append((container.name, server))
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/healthz", timeout=10) as r:
+            self.assertEqual(r.status, 200, f"{container.name}: /healthz")
         return server
 
     def stop_servers(self):

@@ -39,6 +39,10 @@ _LIBS = {
     # The servers' and load tools' allocator: glibc's malloc trims and
     # contends under gRPC's many threads (profiled in benchmarks/README.md).
     "jemalloc": (["jemalloc"], []),
+    # The metrics endpoint's HTTP server. Its header must be compiled with the
+    # library's own defines (pkg-config --cflags), or the two disagree on
+    # layouts: see _pkg_config_defines.
+    "httplib": (["cpp-httplib"], []),
 }
 
 def _pkg_config_libs(ctx, packages):
@@ -48,6 +52,14 @@ def _pkg_config_libs(ctx, packages):
              (" ".join(packages), result.stderr))
     return result.stdout.strip().split(" ")
 
+# The -D flags pkg-config reports, as `defines` (they reach every dependent).
+def _pkg_config_defines(ctx, packages):
+    result = ctx.execute(["pkg-config", "--cflags"] + packages)
+    if result.return_code != 0:
+        fail("pkg-config --cflags %s failed: %s\nRun tools/bootstrap.sh to install the packages." %
+             (" ".join(packages), result.stderr))
+    return [f[2:] for f in result.stdout.strip().split(" ") if f.startswith("-D")]
+
 def _system_libs_impl(ctx):
     lines = ['package(default_visibility = ["//visibility:public"])', ""]
     for name, (packages, extra) in _LIBS.items():
@@ -55,6 +67,9 @@ def _system_libs_impl(ctx):
         lines.append("cc_library(")
         lines.append('    name = "%s",' % name)
         lines.append("    linkopts = %s," % repr(flags))
+        defines = _pkg_config_defines(ctx, packages)
+        if defines:
+            lines.append("    defines = %s," % repr(defines))
         lines.append(")")
         lines.append("")
     ctx.file("BUILD", "\n".join(lines))

@@ -2,7 +2,8 @@
 # Installs the Debian packages the build, the tests and the run commands need.
 # Idempotent: installs only what is missing. Works as root or through sudo.
 # --bench also installs what the benchmark suite compares against and plots
-# with (//benchmarks/suite:suite): Redis and gnuplot.
+# with (//benchmarks/suite:suite): Redis and gnuplot. --test also installs what
+# the tests run against for real: Prometheus (server and promtool).
 set -euo pipefail
 
 PACKAGES=(
@@ -12,11 +13,15 @@ PACKAGES=(
   libabsl-dev libgoogle-glog-dev libgflags-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libjemalloc-dev
   grpc-proto python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
-  iproute2
+  iproute2 libcpp-httplib-dev
 )
-if [ "${1:-}" = "--bench" ]; then
-  PACKAGES+=(redis-server redis-tools gnuplot-nox)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --bench) PACKAGES+=(redis-server redis-tools gnuplot-nox) ;;
+    --test) PACKAGES+=(prometheus) ;;
+    *) echo "bootstrap: unknown option $arg (--bench, --test)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do

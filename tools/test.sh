@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bash tools/bootstrap.sh || exit 1
+bash tools/bootstrap.sh --test || exit 1
 # The Node.js example's packages (from the npm registry; a no-op once installed).
 # Without them its test installs them itself or reports why it cannot.
 bash examples/node/install.sh || echo "test.sh: npm install of examples/node failed" >&2

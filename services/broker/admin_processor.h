@@ -66,11 +66,11 @@ class AdminProcessor {
   // Never fails: figures the store cannot give are left out and
   // extra["store_error"] says why.
   broker::v1::GetRuntimeStatsResponse GetRuntimeStats();
+  // Store time of the message at `offset` of a queue, 0 if unknown.
+  int64_t StoreTimestampAt(const std::string& topic, int32_t queue_id, int64_t offset);
 
  private:
   absl::Status CheckMaster() const;
-  // Store time of the message at `offset` of a queue, 0 if unknown.
-  int64_t StoreTimestampAt(const std::string& topic, int32_t queue_id, int64_t offset);
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;

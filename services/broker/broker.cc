@@ -87,6 +87,9 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
 Broker::Broker(store::StoreApi* store, BrokerOptions options)
     : store_(store),
       options_(std::move(options)),
+      metrics_(options_.metrics != nullptr ? std::make_unique<BrokerMetrics>(options_.metrics)
+                                           : nullptr),
+      stats_(Clock::Real(), metrics_.get()),
       topics_(store, options_.topics),
       offsets_(store),
       clients_(options_.clients),
@@ -170,6 +173,9 @@ absl::Status Broker::Start() {
   admin_ = std::make_unique<AdminProcessor>(
       store_, &topics_, &offsets_, &stats_, identity, absl::Now(),
       [this](std::map<std::string, std::string>* extra) { FillExtraStats(extra); });
+  if (options_.metrics != nullptr) {
+    options_.metrics->AddCollector([this](metrics::Collection* out) { CollectMetrics(out); });
+  }
 
   BrokerRegistrarOptions registrar_options;
   registrar_options.namesrv_addrs = options_.namesrv_addrs;
@@ -221,6 +227,7 @@ absl::Status Broker::Start() {
   parts.admin = admin_.get();
   parts.transactions = transactions_.get();
   parts.producer_channels = producer_channels_.get();
+  parts.metrics = metrics_.get();
   service_.Enable(parts);
   LOG(INFO) << "broker " << options_.broker_name << " (id " << options_.broker_id << ", "
             << store::v1::BrokerRole_Name(options_.role) << ", cluster " << options_.cluster_name
@@ -280,6 +287,52 @@ void Broker::FillExtraStats(std::map<std::string, std::string>* extra) {
   if (registrar_ != nullptr) {
     (*extra)["master_addr"] = registrar_->master_addr();
     (*extra)["namesrv_registrations"] = absl::StrCat(registrar_->successful_registrations());
+  }
+}
+
+void Broker::CollectMetrics(metrics::Collection* out) {
+  out->Gauge("rocketmq_broker_info", "1, with the broker's cluster, group, id and role.",
+             {"cluster", "broker_name", "broker_id", "role"},
+             {options_.cluster_name, options_.broker_name, absl::StrCat(options_.broker_id),
+              store::v1::BrokerRole_Name(options_.role)},
+             1);
+  out->Gauge("rocketmq_producer_connections", "Live producers (heartbeat within the expiry).", {},
+             {}, clients_.producer_count());
+  const std::map<std::string, int> groups = clients_.ConsumerGroupSizes();
+  for (const auto& [group, members] : groups) {
+    out->Gauge("rocketmq_consumer_connections", "Live consumers, by consumer group.",
+               {"consumer_group"}, {group}, members);
+  }
+  out->Gauge("rocketmq_long_polling_waiters", "Pulls held until a message arrives.", {}, {},
+             static_cast<double>(hold_->held_count()));
+  if (admin_ == nullptr) return;
+  absl::StatusOr<broker::v1::ListConsumerGroupsResponse> listed =
+      admin_->ListConsumerGroups(groups);
+  if (!listed.ok()) return;
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  for (const broker::v1::ConsumerGroupSummary& summary : listed->groups()) {
+    broker::v1::GetConsumeStatsRequest request;
+    request.set_consumer_group(summary.consumer_group());
+    absl::StatusOr<broker::v1::GetConsumeStatsResponse> stats = admin_->GetConsumeStats(request);
+    if (!stats.ok()) continue;
+    for (const broker::v1::QueueConsumeStats& queue : stats->queues()) {
+      const std::vector<std::string> labels = {summary.consumer_group(), queue.queue().topic(),
+                                               absl::StrCat(queue.queue().queue_id())};
+      const int64_t lag = std::max<int64_t>(0, queue.broker_offset() - queue.consumer_offset());
+      out->Gauge("rocketmq_consumer_lag_messages",
+                 "Messages stored but not yet consumed, by group, topic and queue.",
+                 {"consumer_group", "topic", "queue_id"}, labels, static_cast<double>(lag));
+      double age_seconds = 0;
+      if (lag > 0) {
+        const int64_t oldest_ms = admin_->StoreTimestampAt(
+            queue.queue().topic(), queue.queue().queue_id(), queue.consumer_offset());
+        if (oldest_ms > 0) age_seconds = std::max<int64_t>(0, now_ms - oldest_ms) / 1000.0;
+      }
+      out->Gauge("rocketmq_consumer_lag_latency_seconds",
+                 "Age of the oldest message not yet consumed (0 when caught up), by group, "
+                 "topic and queue.",
+                 {"consumer_group", "topic", "queue_id"}, labels, age_seconds);
+    }
   }
 }
 

@@ -24,9 +24,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/executor.h"
+#include "common/metrics/registry.h"
 #include "common/scheduler.h"
 #include "proto/store.pb.h"
 #include "services/broker/admin_processor.h"
+#include "services/broker/broker_metrics.h"
 #include "services/broker/broker_registrar.h"
 #include "services/broker/broker_stats.h"
 #include "services/broker/client_manager.h"
@@ -90,6 +92,10 @@ struct BrokerOptions {
   absl::Duration slave_sync_interval = absl::Seconds(10);
   // Transactional messages: half messages, EndTransaction, the check round.
   TransactionOptions transactions;
+  // Where the broker's metrics go (BrokerMetrics, and the gauges of
+  // CollectMetrics); null: none kept. Must outlive the broker, and not be
+  // read after it is destroyed.
+  metrics::Registry* metrics = nullptr;
 };
 
 // INVALID_ARGUMENT naming the first bad option (advertised_address is only
@@ -140,12 +146,17 @@ class Broker {
 
  private:
   void FillExtraStats(std::map<std::string, std::string>* extra);
+  // The gauges read at each scrape: connections, long-poll waiters, consumer
+  // lag (messages and age) per group, topic and queue.
+  void CollectMetrics(metrics::Collection* out);
   void PersistOffsets();
   void SyncFromStore();
 
   store::StoreApi* const store_;
   BrokerOptions options_;
 
+  // Null without options_.metrics.
+  const std::unique_ptr<BrokerMetrics> metrics_;
   BrokerStats stats_;
   BrokerSendHookRegistry hooks_;
   TopicConfigManager topics_;

@@ -7,16 +7,21 @@
 
 #include "common/clock.h"
 #include "common/rate_counter.h"
+#include "services/broker/broker_metrics.h"
 
 namespace mq::broker {
 
 // Messages stored (puts) and messages returned by pulls (gets), with their
-// rates over the last 10 s. Thread-safe.
+// rates over the last 10 s; and the broker's metrics, if it keeps them.
+// Thread-safe.
 class BrokerStats {
  public:
-  // `clock` must outlive the stats.
-  explicit BrokerStats(const Clock* clock = Clock::Real())
-      : puts_(absl::Seconds(10), clock), gets_(absl::Seconds(10), clock) {}
+  // `clock` and `metrics` (null: none kept) must outlive the stats.
+  explicit BrokerStats(const Clock* clock = Clock::Real(), BrokerMetrics* metrics = nullptr)
+      : puts_(absl::Seconds(10), clock), gets_(absl::Seconds(10), clock), metrics_(metrics) {}
+
+  // Null when the broker keeps no metrics.
+  BrokerMetrics* metrics() const { return metrics_; }
 
   void AddPuts(int64_t messages) { puts_.Add(messages); }
   void AddGets(int64_t messages) { gets_.Add(messages); }
@@ -28,6 +33,7 @@ class BrokerStats {
  private:
   RateCounter puts_;
   RateCounter gets_;
+  BrokerMetrics* const metrics_;
 };
 
 }  // namespace mq::broker

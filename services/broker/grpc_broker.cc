@@ -149,9 +149,9 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* BrokerService::Open
     return new RefusedStream(
         ServiceNotAvailable("the broker is not serving (starting or stopping)"), context);
   }
-  auto* stream =
-      new SendStreamReactor(parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
-                            PeerToHostPort(context->peer()), &send_streams_, context);
+  auto* stream = new SendStreamReactor(
+      parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
+      PeerToHostPort(context->peer()), &send_streams_, parts_.metrics, context);
   // Disable() may have run between the check and the stream's entry.
   if (!serving_.load(std::memory_order_acquire)) send_streams_.DrainAll();
   return stream;

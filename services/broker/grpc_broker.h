@@ -51,6 +51,8 @@ struct BrokerServiceParts {
   // ProducerChannel are refused there).
   TransactionService* transactions = nullptr;
   ProducerChannels* producer_channels = nullptr;
+  // Null when the broker keeps no metrics.
+  BrokerMetrics* metrics = nullptr;
 };
 
 // Thread-safe. Until Enable() and after Disable(), every call is answered

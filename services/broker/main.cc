@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   options.ha_server_addr = absl::GetFlag(FLAGS_ha_address);
   if (options.ha_server_addr.empty()) options.ha_server_addr = store_address;
 
+  std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
+  options.metrics = metrics.get();
   auto store = std::make_unique<mq::broker::RemoteStore>(mq::CreateChannel(store_address),
                                                          mq::broker::RemoteStoreOptions{});
   absl::Status connected = store->WaitForConnected(absl::GetFlag(FLAGS_store_connect_timeout));
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
   main.port = absl::GetFlag(FLAGS_port);
   main.services = {broker->service()};
   main.service_names = {mq::broker::v1::Broker::service_full_name()};
+  main.metrics = metrics.get();
   main.on_listening = [&](int port) {
     if (options.advertised_address.empty()) {
       broker->SetAdvertisedAddress(absl::StrCat("127.0.0.1:", port));

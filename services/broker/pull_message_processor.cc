@@ -103,7 +103,7 @@ void PullMessageProcessor::Pull(const broker::v1::PullMessageRequest& original,
       [this, request = std::move(request), tag_codes = *std::move(tag_codes), client_deadline,
        done = std::move(done)](absl::StatusOr<store::v1::GetMessagesResponse> got) mutable {
         absl::StatusOr<broker::v1::PullMessageResponse> response =
-            ToPullResponse(request.queue_offset(), std::move(got));
+            ToPullResponse(request, std::move(got));
         AnswerOrHold(std::move(request), std::move(tag_codes), client_deadline, std::move(response),
                      std::move(done));
       });
@@ -138,11 +138,11 @@ void PullMessageProcessor::AnswerOrHold(broker::v1::PullMessageRequest request,
 
 void PullMessageProcessor::Execute(const broker::v1::PullMessageRequest& request,
                                    const std::vector<int64_t>& tag_codes, Callback done) {
-  store_->GetMessagesAsync(ReadRequest(request, tag_codes),
-                           [this, offset = request.queue_offset(), done = std::move(done)](
-                               absl::StatusOr<store::v1::GetMessagesResponse> got) {
-                             done(ToPullResponse(offset, std::move(got)));
-                           });
+  store_->GetMessagesAsync(
+      ReadRequest(request, tag_codes),
+      [this, request, done = std::move(done)](absl::StatusOr<store::v1::GetMessagesResponse> got) {
+        done(ToPullResponse(request, std::move(got)));
+      });
 }
 
 store::v1::GetMessagesRequest PullMessageProcessor::ReadRequest(
@@ -158,7 +158,9 @@ store::v1::GetMessagesRequest PullMessageProcessor::ReadRequest(
 }
 
 absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::ToPullResponse(
-    int64_t request_offset, absl::StatusOr<store::v1::GetMessagesResponse> got) {
+    const broker::v1::PullMessageRequest& request,
+    absl::StatusOr<store::v1::GetMessagesResponse> got) {
+  const int64_t request_offset = request.queue_offset();
   if (!got.ok()) return StoreCallError("store read failed", got.status());
   broker::v1::PullMessageResponse response;
   response.set_status(MapGetStatus(got->status(), request_offset));
@@ -176,6 +178,13 @@ absl::StatusOr<broker::v1::PullMessageResponse> PullMessageProcessor::ToPullResp
     response.mutable_messages()->Swap(got->mutable_messages());
     response.mutable_records()->swap(*got->mutable_records());
     stats_->AddGets(got->message_count());
+    if (BrokerMetrics* metrics = stats_->metrics(); metrics != nullptr) {
+      int64_t bytes = static_cast<int64_t>(response.records().size());
+      for (const common::v1::MessageExt& message : response.messages()) {
+        bytes += static_cast<int64_t>(message.body().size());
+      }
+      metrics->RecordPull(request.topic(), request.consumer_group(), got->message_count(), bytes);
+    }
   }
   return response;
 }

@@ -111,9 +111,10 @@ class PullMessageProcessor {
   // The store read for a checked pull.
   static store::v1::GetMessagesRequest ReadRequest(const broker::v1::PullMessageRequest& request,
                                                    const std::vector<int64_t>& tag_codes);
-  // The answer to a pull from `request_offset`, from the store's.
+  // The answer to `request`, from the store's; counts what it serves.
   absl::StatusOr<broker::v1::PullMessageResponse> ToPullResponse(
-      int64_t request_offset, absl::StatusOr<store::v1::GetMessagesResponse> got);
+      const broker::v1::PullMessageRequest& request,
+      absl::StatusOr<store::v1::GetMessagesResponse> got);
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;

@@ -1,4 +1,5 @@
-// The send hook that counts stored messages into BrokerStats (put TPS).
+// The send hook that counts stored messages into BrokerStats (put TPS) and
+// every send into the broker's metrics, if it keeps them.
 #ifndef MQ_SERVICES_BROKER_PUT_STATS_HOOK_H_
 #define MQ_SERVICES_BROKER_PUT_STATS_HOOK_H_
 
@@ -15,7 +16,8 @@ class PutStatsHook : public BrokerSendHook {
   explicit PutStatsHook(BrokerStats* stats) : stats_(stats) {}
 
   std::string name() const override { return "put-stats"; }
-  // Counts the messages of every send that stored them (any SendStatus).
+  // Counts the messages of every send that stored them (any SendStatus), and
+  // the send's latency and outcome in the metrics.
   void AfterSend(const BrokerSendContext& context) override;
 
  private:

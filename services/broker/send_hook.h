@@ -11,6 +11,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "proto/broker.pb.h"
 
 namespace mq::broker {
@@ -25,6 +27,8 @@ struct BrokerSendContext {
   int64_t body_bytes = 0;
   // "ip:port" of the producer.
   std::string born_host;
+  // When the send was validated (the context made), for its latency.
+  absl::Time started = absl::Now();
 
   // Set before AfterSend: the outcome, and on success how it was stored.
   absl::Status status;

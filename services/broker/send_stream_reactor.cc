@@ -28,11 +28,12 @@ void SendStreams::DrainAll() {
 
 SendStreamReactor::SendStreamReactor(SendMessageProcessor* processor, Executor* send_executor,
                                      std::string born_host, SendStreams* streams,
-                                     grpc::CallbackServerContext* context)
+                                     BrokerMetrics* metrics, grpc::CallbackServerContext* context)
     : processor_(processor),
       send_executor_(send_executor),
       born_host_(std::move(born_host)),
       streams_(streams),
+      metrics_(metrics),
       context_(context) {
   streams_->Add(this);
   Next next;
@@ -184,6 +185,9 @@ void SendStreamReactor::StartSend(std::shared_ptr<broker::v1::SendStreamRequest>
 }
 
 void SendStreamReactor::Complete(const broker::v1::SendStreamResponse& answer) {
+  if (answer.has_error() && metrics_ != nullptr) {
+    metrics_->CountRejected(absl::Status(static_cast<absl::StatusCode>(answer.error().code()), ""));
+  }
   grpc::ByteBuffer frame;
   bool own_buffer = false;
   const grpc::Status serialized =

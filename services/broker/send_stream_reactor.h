@@ -43,6 +43,7 @@
 #include "absl/types/optional.h"
 #include "common/executor.h"
 #include "proto/broker.pb.h"
+#include "services/broker/broker_metrics.h"
 #include "services/broker/send_message_processor.h"
 
 namespace mq::broker {
@@ -73,8 +74,10 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
   // store's appends never block); else they run on `send_executor`.
   // `processor`, `send_executor` and `streams` (where the stream enters
   // until it is done) must outlive the stream; `context` is the call's.
+  // `metrics` (null: none) counts each refused send.
   SendStreamReactor(SendMessageProcessor* processor, Executor* send_executor, std::string born_host,
-                    SendStreams* streams, grpc::CallbackServerContext* context);
+                    SendStreams* streams, BrokerMetrics* metrics,
+                    grpc::CallbackServerContext* context);
 
   // Reads no more sends and finishes the stream with UNAVAILABLE once the
   // sends already read are answered.
@@ -106,6 +109,7 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
   Executor* const send_executor_;
   const std::string born_host_;
   SendStreams* const streams_;
+  BrokerMetrics* const metrics_;
   grpc::CallbackServerContext* const context_;
 
   // The frame the outstanding read fills; touched only by that read and by

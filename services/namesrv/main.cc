@@ -26,12 +26,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   mq::namesrv::NameServer name_server(*options);
+  std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
+  name_server.AddMetrics(metrics.get());
 
   mq::ServerMain main;
   main.name = "namesrv";
   main.port = absl::GetFlag(FLAGS_port);
   main.services = {name_server.service()};
   main.service_names = {mq::namesrv::v1::NameServer::service_full_name()};
+  main.metrics = metrics.get();
   main.on_listening = [&](int port) {
     name_server.Start();
     LOG(INFO) << "namesrv ready on port " << port << ", broker expiry "

@@ -3,6 +3,7 @@
 #ifndef MQ_SERVICES_NAMESRV_NAME_SERVER_H_
 #define MQ_SERVICES_NAMESRV_NAME_SERVER_H_
 
+#include "common/metrics/registry.h"
 #include "common/scheduler.h"
 #include "services/namesrv/grpc_name_server.h"
 #include "services/namesrv/route_info_manager.h"
@@ -26,6 +27,12 @@ class NameServer {
 
   NameServerService* service() { return &service_; }
   RouteInfoManager* routes() { return &routes_; }
+
+  // Adds the name server's gauges to `registry`, read at each scrape:
+  // rocketmq_namesrv_broker_up{cluster,broker_name,broker_id} (1 for each
+  // live broker) and rocketmq_namesrv_topics. The name server must outlive
+  // the scrapes.
+  void AddMetrics(metrics::Registry* registry);
 
  private:
   RouteInfoManager routes_;

@@ -23,9 +23,9 @@
 #include "services/broker/broker_flags.h"
 #include "services/namesrv/name_server.h"
 #include "services/namesrv/name_server_flags.h"
+#include "services/store/grpc_store.h"
 #include "services/store/message_store.h"
 #include "services/store/store_flags.h"
-#include "services/store/grpc_store.h"
 
 ABSL_FLAG(int, port, 9876,
           "gRPC port of all three services; 0 picks a free port (printed at start).");
@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
   std::error_code ignored;
   std::string data_dir = std::filesystem::absolute(store_options->root_dir, ignored).string();
   store_options->root_dir = data_dir;
+  std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
+  store_options->metrics = metrics.get();
+  broker_options->metrics = metrics.get();
   absl::StatusOr<std::unique_ptr<mq::store::MessageStore>> store =
       mq::store::MessageStore::Open(*store_options);
   if (!store.ok()) {
@@ -60,6 +63,7 @@ int main(int argc, char** argv) {
   }
   mq::store::StoreService store_service(store->get(), (*store)->ha_master());
   mq::namesrv::NameServer name_server(*namesrv_options);
+  name_server.AddMetrics(metrics.get());
   auto broker = std::make_unique<mq::broker::Broker>(store->get(), *broker_options);
 
   mq::ServerMain main;
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
   main.service_names = {mq::namesrv::v1::NameServer::service_full_name(),
                         mq::broker::v1::Broker::service_full_name(),
                         mq::store::v1::Store::service_full_name()};
+  main.metrics = metrics.get();
   main.on_listen_failed = [&] {
     broker.reset();
     absl::Status closed = (*store)->Shutdown();

@@ -47,6 +47,7 @@ absl::Status AsyncFlusher::Stop() {
 
 absl::Status AsyncFlusher::FlushAvailable(int least_pages) {
   int64_t before = queue_->FlushedOffset();
+  const absl::Time start = absl::Now();
   while (true) {
     int64_t previous = queue_->FlushedOffset();
     absl::StatusOr<int64_t> flushed = queue_->Flush(least_pages);
@@ -55,6 +56,9 @@ absl::Status AsyncFlusher::FlushAvailable(int least_pages) {
     if (*flushed == previous) break;
   }
   int64_t after = queue_->FlushedOffset();
+  if (after > before && options_.flush_latency != nullptr) {
+    options_.flush_latency->ObserveDuration(absl::Now() - start);
+  }
   if (after > before && on_flushed_) on_flushed_(after);
   return absl::OkStatus();
 }

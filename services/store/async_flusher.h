@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/metrics/registry.h"
 #include "services/store/mapped_file_queue.h"
 
 namespace mq::store {
@@ -25,6 +26,8 @@ struct AsyncFlusherOptions {
   absl::Duration interval = absl::Milliseconds(500);
   int least_pages = 4;
   absl::Duration thorough_interval = absl::Seconds(10);
+  // Each flush that wrote something is timed here, if set.
+  metrics::Histogram* flush_latency = nullptr;
 };
 
 class AsyncFlusher {

@@ -183,9 +183,13 @@ absl::Status GroupCommitService::FlushTo(int64_t target) {
   absl::Status status;
   while (true) {
     int64_t previous = queue_->FlushedOffset();
+    const absl::Time start = absl::Now();
     absl::StatusOr<int64_t> flushed = queue_->Flush(0);
     if (!flushed.ok()) status = flushed.status();
     bool progressed = flushed.ok() && *flushed > previous;
+    if (progressed && options_.flush_latency != nullptr) {
+      options_.flush_latency->ObserveDuration(absl::Now() - start);
+    }
     // Before waiters are released, so a returned WaitForFlush implies the
     // callback saw its offset.
     if (progressed && on_flushed_) on_flushed_(*flushed);

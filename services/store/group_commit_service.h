@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/metrics/registry.h"
 #include "services/store/mapped_file_queue.h"
 
 namespace mq::store {
@@ -28,6 +29,8 @@ namespace mq::store {
 struct GroupCommitOptions {
   // RocketMQ's syncFlushTimeout.
   absl::Duration sync_flush_timeout = absl::Seconds(5);
+  // Each flush that wrote something is timed here, if set.
+  metrics::Histogram* flush_latency = nullptr;
 };
 
 class GroupCommitService {

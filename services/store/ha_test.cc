@@ -19,8 +19,8 @@
 #include "common/grpc_options.h"
 #include "common/testing/fake_clock.h"
 #include "common/units.h"
-#include "services/store/message_store.h"
 #include "services/store/grpc_store.h"
+#include "services/store/message_store.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 

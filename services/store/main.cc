@@ -11,9 +11,9 @@
 #include "common/process.h"
 #include "common/server_main.h"
 #include "proto/store.grpc.pb.h"
+#include "services/store/grpc_store.h"
 #include "services/store/message_store.h"
 #include "services/store/store_flags.h"
-#include "services/store/grpc_store.h"
 
 ABSL_FLAG(int, port, 10912, "gRPC port; 0 picks a free port (printed at start).");
 
@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
     std::cerr << "store: " << options.status().message() << "\n";
     return 2;
   }
+  std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
+  options->metrics = metrics.get();
   absl::StatusOr<std::unique_ptr<mq::store::MessageStore>> store =
       mq::store::MessageStore::Open(*options);
   if (!store.ok()) {
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
   main.port = absl::GetFlag(FLAGS_port);
   main.services = {&service};
   main.service_names = {mq::store::v1::Store::service_full_name()};
+  main.metrics = metrics.get();
   // Reads and appends block (disk, group commit), so the store serves them on
   // gRPC's synchronous server, whose threads by default stop once more than
   // two wait for work: under a broker's concurrent calls that created and

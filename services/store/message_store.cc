@@ -88,7 +88,12 @@ absl::StatusOr<std::unique_ptr<MessageStore>> MessageStore::Open(MessageStoreOpt
 MessageStore::MessageStore(MessageStoreOptions options)
     : options_(std::move(options)),
       puts_(absl::Seconds(10), options_.clock),
-      gets_(absl::Seconds(10), options_.clock) {}
+      gets_(absl::Seconds(10), options_.clock) {
+  if (options_.metrics != nullptr) {
+    metrics_ = std::make_unique<StoreMetrics>(options_.metrics);
+    AddStoreStatsCollector(options_.metrics, [this] { return GetStats(); });
+  }
+}
 
 MessageStore::~MessageStore() {
   absl::Status status = Shutdown();
@@ -219,12 +224,16 @@ void MessageStore::StartServices() {
     checkpoint_->SetPhysicMsgTimestamp(commit_log_->file_queue().FlushedStoreTimestamp());
   };
   if (options_.flush_disk_type == FlushDiskType::kSync) {
-    group_commit_ = std::make_unique<GroupCommitService>(&commit_log_->file_queue(),
-                                                         options_.group_commit, on_flushed);
+    GroupCommitOptions group_commit = options_.group_commit;
+    if (metrics_ != nullptr) group_commit.flush_latency = metrics_->flush_latency;
+    group_commit_ =
+        std::make_unique<GroupCommitService>(&commit_log_->file_queue(), group_commit, on_flushed);
     group_commit_->Start();
   } else {
-    async_flusher_ = std::make_unique<AsyncFlusher>(&commit_log_->file_queue(),
-                                                    options_.async_flush, on_flushed);
+    AsyncFlusherOptions async_flush = options_.async_flush;
+    if (metrics_ != nullptr) async_flush.flush_latency = metrics_->flush_latency;
+    async_flusher_ =
+        std::make_unique<AsyncFlusher>(&commit_log_->file_queue(), async_flush, on_flushed);
     async_flusher_->Start();
   }
   if (options_.commit_log_prefault_bytes > 0) {
@@ -453,7 +462,11 @@ int64_t MessageStore::AppendEntryList(absl::Span<const v1::AppendEntry* const> e
   }
   if (records.empty()) return 0;
 
-  std::vector<AppendResult> appended = commit_log_->AppendBatch(records);
+  std::vector<AppendResult> appended;
+  {
+    metrics::ScopedTimer timer(metrics_ != nullptr ? metrics_->append_latency : nullptr);
+    appended = commit_log_->AppendBatch(records);
+  }
   int64_t end_offset = 0;
   int64_t stored = 0;
   for (size_t j = 0; j < appended.size(); ++j) {
@@ -513,9 +526,15 @@ void MessageStore::WaitForSlave(int64_t end_offset, v1::AppendBatchResponse* res
               : absl::StrCat("slave not available: the best of ", slaves, " slaves lags more than ",
                              options_.replication.ack.slave_fallbehind_max_bytes,
                              " bytes behind offset ", end_offset);
-  } else if (absl::Status acked = acks.WaitForAck(end_offset); !acked.ok()) {
-    status = v1::FLUSH_SLAVE_TIMEOUT;
-    why = std::string(acked.message());
+  } else {
+    const absl::Time start = absl::Now();
+    absl::Status acked = acks.WaitForAck(end_offset);
+    if (metrics_ != nullptr)
+      metrics_->replication_ack_latency->ObserveDuration(absl::Now() - start);
+    if (!acked.ok()) {
+      status = v1::FLUSH_SLAVE_TIMEOUT;
+      why = std::string(acked.message());
+    }
   }
   if (status == v1::PUT_OK) return;
   // As RocketMQ: a replica failure overrides a flush failure; the message is
@@ -896,6 +915,11 @@ void MessageStore::RunRetention() {
   int64_t min_offset = commit_log_->MinOffset();
   int queue_files = queues_->DeleteFilesBelowPhysicalOffset(PhysicalOffset(min_offset));
   int index_files = index_ != nullptr ? index_->DeleteFilesBelowPhysicalOffset(min_offset) : 0;
+  if (metrics_ != nullptr) {
+    metrics_->retention_deleted_files->WithLabels({"commitlog"})->Increment(deleted);
+    metrics_->retention_deleted_files->WithLabels({"consumequeue"})->Increment(queue_files);
+    metrics_->retention_deleted_files->WithLabels({"index"})->Increment(index_files);
+  }
   LOG(INFO) << "retention (" << decision.reason << "): deleted " << deleted << " commit-log files, "
             << queue_files << " consume-queue files and " << index_files
             << " index files; the commit log now starts at " << min_offset;

@@ -46,6 +46,7 @@
 #include "services/store/schedule_service.h"
 #include "services/store/store_api.h"
 #include "services/store/store_lock.h"
+#include "services/store/store_metrics.h"
 
 namespace mq::store {
 
@@ -106,6 +107,9 @@ struct MessageStoreOptions {
   const Clock* clock = Clock::Real();
   // Used fraction of the disk holding a path; tests substitute their own.
   std::function<absl::StatusOr<double>(const std::string&)> disk_used_ratio = &DiskUsedRatio;
+  // Where the store's metrics go (StoreMetrics); null: none kept. Must
+  // outlive the store, and not be read after it is destroyed.
+  metrics::Registry* metrics = nullptr;
 };
 
 // Thread-safe. Open() returns a store that has recovered, rebuilt its queues
@@ -238,6 +242,8 @@ class MessageStore final : public StoreApi {
   std::atomic<bool> shut_down_{false};
   std::atomic<bool> disk_full_{false};
   std::atomic<double> disk_used_ratio_{0};
+  // Null without options_.metrics.
+  std::unique_ptr<StoreMetrics> metrics_;
   std::atomic<int64_t> corrupt_records_read_{0};
   static constexpr size_t kMaxCorruptLogged = 4096;
   absl::Mutex corrupt_mu_;
