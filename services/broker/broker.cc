@@ -81,6 +81,11 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
   if (options.send_queue.capacity == 0 || options.send_queue.threads <= 0) {
     return absl::InvalidArgumentError("the send queue needs a capacity and threads");
   }
+  if (options.rebalance_lock_max_live_time <= absl::ZeroDuration() ||
+      options.clients.client_expiry <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "the rebalance lock max live time and the client expiry must be positive");
+  }
   return absl::OkStatus();
 }
 
@@ -90,6 +95,7 @@ Broker::Broker(store::StoreApi* store, BrokerOptions options)
       topics_(store, options_.topics),
       offsets_(store),
       clients_(options_.clients),
+      locks_(options_.rebalance_lock_max_live_time),
       send_executor_(options_.send_queue),
       pull_executor_(WithDefaultThreads(options_.pull_queue, DefaultPullThreads())),
       admin_executor_(WithDefaultThreads(options_.admin_queue, 4)),
@@ -106,6 +112,14 @@ Broker::Broker(store::StoreApi* store, BrokerOptions options)
   pull_ = std::make_unique<PullMessageProcessor>(store_, &topics_, &offsets_, hold_.get(), &stats_,
                                                  pull_options);
   hooks_.Register(std::make_shared<PutStatsHook>(&stats_));
+  // A member that leaves its group gives up its orderly queue locks at once.
+  clients_.SetConsumerGoneListener([this](const std::string& group, const std::string& client_id) {
+    int released = locks_.UnlockAll(group, client_id);
+    if (released > 0) {
+      LOG(INFO) << "released " << released << " queue lock(s) of " << client_id << " in group "
+                << group;
+    }
+  });
 }
 
 Broker::~Broker() { Stop(); }
@@ -199,6 +213,7 @@ absl::Status Broker::Start() {
   parts.pull_inline = store_->ReadsAreAsync();
   parts.admin_executor = &admin_executor_;
   parts.clients = &clients_;
+  parts.locks = &locks_;
   parts.offsets = &offsets_;
   parts.queries = &queries_;
   parts.topics = &topics_;

@@ -28,13 +28,14 @@
 #include "proto/store.pb.h"
 #include "services/broker/admin_processor.h"
 #include "services/broker/broker_registrar.h"
-#include "services/broker/grpc_broker.h"
 #include "services/broker/broker_stats.h"
 #include "services/broker/client_manager.h"
 #include "services/broker/consumer_offset_manager.h"
+#include "services/broker/grpc_broker.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/pull_request_hold_service.h"
 #include "services/broker/query_message_processor.h"
+#include "services/broker/rebalance_lock_manager.h"
 #include "services/broker/send_hook.h"
 #include "services/broker/send_message_processor.h"
 #include "services/broker/topic_config_manager.h"
@@ -86,6 +87,9 @@ struct BrokerOptions {
   // the master (RocketMQ's SlaveSynchronize runs every 60 s; the store here
   // replicates continuously, so reading it is cheap).
   absl::Duration slave_sync_interval = absl::Seconds(10);
+  // Orderly consumption: a queue lock not renewed this long is free for
+  // another member of the group (RocketMQ's rebalance.lockMaxLiveTime).
+  absl::Duration rebalance_lock_max_live_time = absl::Seconds(60);
 };
 
 // INVALID_ARGUMENT naming the first bad option (advertised_address is only
@@ -127,6 +131,7 @@ class Broker {
   TopicConfigManager* topics() { return &topics_; }
   ConsumerOffsetManager* offsets() { return &offsets_; }
   ClientManager* clients() { return &clients_; }
+  RebalanceLockManager* locks() { return &locks_; }
   BrokerSendHookRegistry* send_hooks() { return &hooks_; }
   BrokerStats* stats() { return &stats_; }
   // Null before Start().
@@ -145,6 +150,7 @@ class Broker {
   TopicConfigManager topics_;
   ConsumerOffsetManager offsets_;
   ClientManager clients_;
+  RebalanceLockManager locks_;
   Executor send_executor_;
   Executor pull_executor_;
   Executor admin_executor_;

@@ -33,6 +33,13 @@ ABSL_FLAG(bool, pull_recent_on_grpc_threads, true,
           "never holds a gRPC thread.");
 ABSL_FLAG(absl::Duration, flush_consumer_offset_interval, absl::Seconds(5),
           "How often consumer offsets are written to the store.");
+// Orderly consumption and client liveness.
+ABSL_FLAG(absl::Duration, rebalance_lock_max_live_time, absl::Seconds(60),
+          "An orderly consumer's queue lock not renewed this long is free for another member "
+          "of its group (RocketMQ's rocketmq.broker.rebalance.lockMaxLiveTime).");
+ABSL_FLAG(absl::Duration, client_expiry, absl::Seconds(120),
+          "A producer or consumer not heard from this long is dropped from the client tables "
+          "(and its queue locks released); clients send heartbeats every 30 s by default.");
 
 namespace mq::broker {
 
@@ -67,6 +74,8 @@ absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
     return absl::InvalidArgumentError("--flush_consumer_offset_interval must be positive");
   }
   options.advertised_address = absl::GetFlag(FLAGS_advertised_address);
+  options.rebalance_lock_max_live_time = absl::GetFlag(FLAGS_rebalance_lock_max_live_time);
+  options.clients.client_expiry = absl::GetFlag(FLAGS_client_expiry);
   if (absl::Status valid = ValidateBrokerOptions(options); !valid.ok()) return valid;
   return options;
 }

@@ -263,6 +263,39 @@ grpc::ServerUnaryReactor* BrokerService::UpdateConsumerOffset(
   return reactor;
 }
 
+// Orderly consumption: queue locks, answered inline (memory only).
+
+grpc::ServerUnaryReactor* BrokerService::LockBatchQueues(
+    grpc::CallbackServerContext* context, const broker::v1::LockBatchQueuesRequest* request,
+    broker::v1::LockBatchQueuesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  absl::StatusOr<std::vector<common::v1::MessageQueue>> locked = parts->locks->TryLockBatch(
+      request->consumer_group(), request->client_id(),
+      std::vector<common::v1::MessageQueue>(request->queues().begin(), request->queues().end()));
+  if (locked.ok()) {
+    for (common::v1::MessageQueue& queue : *locked) {
+      *response->add_locked_queues() = std::move(queue);
+    }
+  }
+  Finish(reactor, context, locked.status());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::UnlockBatchQueues(
+    grpc::CallbackServerContext* context, const broker::v1::UnlockBatchQueuesRequest* request,
+    broker::v1::UnlockBatchQueuesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  Finish(reactor, context,
+         parts->locks->UnlockBatch(request->consumer_group(), request->client_id(),
+                                   std::vector<common::v1::MessageQueue>(request->queues().begin(),
+                                                                         request->queues().end())));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* BrokerService::GetConsumeStats(
     grpc::CallbackServerContext* context, const broker::v1::GetConsumeStatsRequest* request,
     broker::v1::GetConsumeStatsResponse* response) {

@@ -18,6 +18,7 @@
 #include "services/broker/consumer_offset_manager.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/query_message_processor.h"
+#include "services/broker/rebalance_lock_manager.h"
 #include "services/broker/send_message_processor.h"
 #include "services/broker/send_stream_reactor.h"
 
@@ -41,6 +42,7 @@ struct BrokerServiceParts {
   bool pull_inline = false;
   Executor* admin_executor = nullptr;
   ClientManager* clients = nullptr;
+  RebalanceLockManager* locks = nullptr;
   ConsumerOffsetManager* offsets = nullptr;
   const TopicConfigManager* topics = nullptr;
   QueryMessageProcessor* queries = nullptr;
@@ -87,6 +89,13 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* UpdateConsumerOffset(
       grpc::CallbackServerContext* context, const broker::v1::UpdateConsumerOffsetRequest* request,
       broker::v1::UpdateConsumerOffsetResponse* response) override;
+  // Orderly consumption: queue locks.
+  grpc::ServerUnaryReactor* LockBatchQueues(grpc::CallbackServerContext* context,
+                                            const broker::v1::LockBatchQueuesRequest* request,
+                                            broker::v1::LockBatchQueuesResponse* response) override;
+  grpc::ServerUnaryReactor* UnlockBatchQueues(
+      grpc::CallbackServerContext* context, const broker::v1::UnlockBatchQueuesRequest* request,
+      broker::v1::UnlockBatchQueuesResponse* response) override;
   grpc::ServerUnaryReactor* GetConsumeStats(grpc::CallbackServerContext* context,
                                             const broker::v1::GetConsumeStatsRequest* request,
                                             broker::v1::GetConsumeStatsResponse* response) override;
