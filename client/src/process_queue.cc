@@ -92,4 +92,20 @@ bool ProcessQueue::empty() const {
   return unconsumed_.empty();
 }
 
+void ProcessQueue::MarkLocked(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  locked_ = true;
+  last_lock_ = now;
+}
+
+void ProcessQueue::MarkUnlocked() {
+  absl::MutexLock lock(&mu_);
+  locked_ = false;
+}
+
+bool ProcessQueue::LockValid(absl::Time now, absl::Duration max_live_time) const {
+  absl::MutexLock lock(&mu_);
+  return locked_ && now - last_lock_ < max_live_time;
+}
+
 }  // namespace mq::client_internal

@@ -11,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "mq/message_ext.h"
 
 namespace mq::client_internal {
@@ -20,6 +21,10 @@ namespace mq::client_internal {
 // calls TakeBatch() until it returns nothing, which also ends its turn. So
 // the listener sees a queue's messages one batch at a time, in offset order
 // (a redelivered message goes first when it is due again).
+//
+// For orderly consumption it also holds what RocketMQ's ProcessQueue does:
+// whether the member holds the queue's lock on the broker, and a mutex held
+// around each listener call.
 //
 // Thread-safe.
 class ProcessQueue {
@@ -32,6 +37,8 @@ class ProcessQueue {
   bool Put(std::vector<MessageExt> messages) ABSL_LOCKS_EXCLUDED(mu_);
   // Puts messages the listener asked to see again ahead of the waiting ones.
   // They are still unconsumed, so they kept their place in the commit offset.
+  // Called by the running consume task itself (orderly: a suspended batch),
+  // it returns false and the task keeps its turn.
   bool Requeue(std::vector<MessageExt> messages) ABSL_LOCKS_EXCLUDED(mu_);
   // Up to `max` waiting messages; empty (ending the consume task's turn) when
   // none wait or the queue was dropped.
@@ -54,6 +61,16 @@ class ProcessQueue {
   // True when no message is unconsumed.
   bool empty() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Orderly consumption in clustering: the member locked the queue on its
+  // broker at `now` (a renewal too), or lost the lock.
+  void MarkLocked(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  void MarkUnlocked() ABSL_LOCKS_EXCLUDED(mu_);
+  // Locked, and the last lock is younger than `max_live_time`.
+  bool LockValid(absl::Time now, absl::Duration max_live_time) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Orderly consumption: held around each listener call, so a member
+  // releasing the queue waits for the call in flight before it unlocks.
+  absl::Mutex* consume_mutex() ABSL_LOCK_RETURNED(consume_mu_) { return &consume_mu_; }
+
  private:
   bool NeedsConsumer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -65,6 +82,10 @@ class ProcessQueue {
   int64_t highest_offset_ ABSL_GUARDED_BY(mu_) = -1;
   bool consuming_ ABSL_GUARDED_BY(mu_) = false;
   bool dropped_ ABSL_GUARDED_BY(mu_) = false;
+  bool locked_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_lock_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+
+  absl::Mutex consume_mu_ ABSL_ACQUIRED_BEFORE(mu_);
 };
 
 }  // namespace mq::client_internal

@@ -58,6 +58,17 @@ absl::Status ValidateOptions(const PushConsumerOptions& options) {
   if (options.max_reconsume_times < -1) {
     return absl::InvalidArgumentError("max_reconsume_times must be -1 or more");
   }
+  // Orderly consumption.
+  if (options.orderly_max_reconsume_times < -1) {
+    return absl::InvalidArgumentError("orderly_max_reconsume_times must be -1 or more");
+  }
+  if (options.suspend_current_queue_time < absl::ZeroDuration() ||
+      options.queue_lock_interval <= absl::ZeroDuration() ||
+      options.queue_lock_max_live_time <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "queue_lock_interval and queue_lock_max_live_time must be positive, "
+        "suspend_current_queue_time not negative");
+  }
   return absl::OkStatus();
 }
 
@@ -75,6 +86,14 @@ broker::v1::ConsumeFromWhere ToProto(ConsumeFromWhere where) {
       break;
   }
   return broker::v1::CONSUME_FROM_LAST_OFFSET;
+}
+
+common::v1::MessageQueue ToProto(const MessageQueue& queue) {
+  common::v1::MessageQueue proto;
+  proto.set_topic(queue.topic);
+  proto.set_broker_name(queue.broker_name);
+  proto.set_queue_id(queue.queue_id);
+  return proto;
 }
 
 // The default broadcasting offset file; it must not depend on the pid, so the
@@ -141,6 +160,17 @@ absl::Status PushConsumerImpl::RegisterMessageListener(MessageListener listener)
     return absl::FailedPreconditionError("the message listener must be registered before Start()");
   }
   listener_ = std::move(listener);
+  orderly_listener_ = nullptr;
+  return absl::OkStatus();
+}
+
+absl::Status PushConsumerImpl::RegisterMessageListenerOrderly(MessageListenerOrderly listener) {
+  absl::MutexLock lock(&mu_);
+  if (lifecycle_.state() != ServiceState::kCreateJust) {
+    return absl::FailedPreconditionError("the message listener must be registered before Start()");
+  }
+  orderly_listener_ = std::move(listener);
+  listener_ = nullptr;
   return absl::OkStatus();
 }
 
@@ -149,7 +179,7 @@ absl::Status PushConsumerImpl::Start() {
   std::vector<std::string> topics;
   {
     absl::MutexLock lock(&mu_);
-    if (listener_ == nullptr) {
+    if (listener_ == nullptr && orderly_listener_ == nullptr) {
       return lifecycle_.StartFailed(absl::InvalidArgumentError(
           absl::StrCat("consumer group ", group_, ": register a message listener before Start()")));
     }
@@ -187,6 +217,20 @@ absl::Status PushConsumerImpl::Start() {
   pull_executor_ = std::make_unique<Executor>(ExecutorOptions{"pull", 1});
   consume_executor_ =
       std::make_unique<Executor>(ExecutorOptions{"consume", options_.consume_thread_count});
+  if (orderly_listener_ != nullptr) {
+    ConsumeOrderlyOptions orderly_options;
+    orderly_options.batch_max_size = options_.consume_message_batch_max_size;
+    orderly_options.suspend_time = options_.suspend_current_queue_time;
+    orderly_options.max_reconsume_times = options_.orderly_max_reconsume_times;
+    orderly_options.needs_lock = options_.message_model == MessageModel::kClustering;
+    orderly_options.lock_max_live_time = options_.queue_lock_max_live_time;
+    orderly_ = std::make_unique<ConsumeOrderlyService>(
+        orderly_options, orderly_listener_, consume_executor_.get(),
+        [this](const MessageExt& message) { return SendToDeadLetter(message); },
+        [this](const MessageQueue& queue, int64_t offset) {
+          offset_store_->Update(queue, offset, /*increase_only=*/true);
+        });
+  }
   pull_executor_->Start();
   consume_executor_->Start();
   lifecycle_.Started(*instance);
@@ -196,6 +240,10 @@ absl::Status PushConsumerImpl::Start() {
   }
   scheduler_.Schedule("persist consumer offsets", options_.persist_consumer_offset_interval,
                       options_.persist_consumer_offset_interval, [this] { PersistOffsets(); });
+  if (LocksQueues()) {
+    scheduler_.Schedule("renew queue locks", options_.queue_lock_interval,
+                        options_.queue_lock_interval, [this] { RenewQueueLocks(); });
+  }
   scheduler_.Start();
   rebalance_thread_ = std::thread([this] { RebalanceLoop(); });
   VLOG(1) << "push consumer group " << group_ << " started in client instance "
@@ -236,6 +284,7 @@ void PushConsumerImpl::Shutdown() {
     queues.push_back(queue);
   }
   offset_store_->Persist(queues);
+  if (LocksQueues()) UnlockQueues(queues);
   ClientRegistry::Default().UnregisterConsumer(instance, group_);
   lifecycle_.ShutdownDone();
   VLOG(1) << "push consumer group " << group_ << " shut down";
@@ -411,9 +460,24 @@ void PushConsumerImpl::UpdateAssignment(const std::string& topic,
       if (assigned_.count(queue) == 0) added.push_back(queue);
     }
   }
+  std::vector<MessageQueue> unlock;
   for (const std::shared_ptr<QueueState>& state : dropped) {
+    if (orderly_ != nullptr) {
+      // The listener call in flight ends and records its offset first.
+      absl::MutexLock consuming(state->process_queue.consume_mutex());
+    }
     offset_store_->PersistAndRemove(state->queue);
+    unlock.push_back(state->queue);
   }
+  if (LocksQueues()) {
+    // Another member may consume them once unlocked, from the offsets just
+    // committed.
+    if (!unlock.empty()) UnlockQueues(unlock);
+    // A queue still locked by its previous owner is taken at a later
+    // rebalance.
+    added = LockQueues(added);
+  }
+  const absl::Time locked_at = absl::Now();
   int started = 0;
   for (const MessageQueue& queue : added) {
     absl::StatusOr<int64_t> offset = ComputeStartOffset(queue);
@@ -425,6 +489,7 @@ void PushConsumerImpl::UpdateAssignment(const std::string& topic,
     }
     offset_store_->Update(queue, *offset, /*increase_only=*/false);
     auto state = std::make_shared<QueueState>(queue, *offset);
+    if (LocksQueues()) state->process_queue.MarkLocked(locked_at);
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
@@ -466,7 +531,7 @@ void PushConsumerImpl::Pull(const std::shared_ptr<QueueState>& state) {
   const ProcessQueue& pq = state->process_queue;
   if (static_cast<int64_t>(pq.message_count()) > options_.pull_threshold_for_queue ||
       pq.body_bytes() > options_.pull_threshold_size_for_queue_bytes ||
-      pq.offset_span() > options_.consume_concurrently_max_span) {
+      (orderly_ == nullptr && pq.offset_span() > options_.consume_concurrently_max_span)) {
     LOG_EVERY_N(INFO, 1000) << "flow control of " << state->queue.ToString() << ": "
                             << pq.message_count() << " messages, " << pq.body_bytes()
                             << " bytes, offset span " << pq.offset_span() << " unconsumed";
@@ -575,6 +640,13 @@ void PushConsumerImpl::HandlePullResult(PullCall& call, const absl::Status& stat
 }
 
 void PushConsumerImpl::StartConsuming(std::shared_ptr<QueueState> state) {
+  if (orderly_ != nullptr) {
+    const MessageQueue& queue = state->queue;
+    // Shares ownership of the queue's state.
+    std::shared_ptr<ProcessQueue> process_queue(state, &state->process_queue);
+    orderly_->Submit(queue, std::move(process_queue));
+    return;
+  }
   consume_executor_->Submit([this, state = std::move(state)] { Consume(state); }).IgnoreError();
 }
 
@@ -675,5 +747,110 @@ absl::StatusOr<int64_t> PushConsumerImpl::SearchOffset(const MessageQueue& queue
 }
 
 void PushConsumerImpl::PersistOffsets() { offset_store_->Persist(AssignedQueues()); }
+
+// Orderly consumption.
+
+std::vector<MessageQueue> PushConsumerImpl::LockQueues(const std::vector<MessageQueue>& queues) {
+  std::vector<MessageQueue> locked;
+  std::shared_ptr<ClientInstance> instance = Instance();
+  if (instance == nullptr || queues.empty()) return locked;
+  std::map<std::string, std::vector<MessageQueue>> by_broker;
+  for (const MessageQueue& queue : queues) by_broker[queue.broker_name].push_back(queue);
+  for (const auto& [broker_name, batch] : by_broker) {
+    // Locks live on the master only (RocketMQ's lockBatchMQ).
+    absl::optional<std::map<int64_t, std::string>> addresses =
+        instance->routes().FindBrokerAddresses(broker_name);
+    auto master = addresses.has_value() ? addresses->find(0) : addresses->end();
+    if (!addresses.has_value() || master == addresses->end()) {
+      LOG(WARNING) << "group " << group_ << ": cannot lock queues of broker group " << broker_name
+                   << ": no master in the route";
+      continue;
+    }
+    broker::v1::LockBatchQueuesRequest request;
+    request.set_consumer_group(group_);
+    request.set_client_id(instance->client_id());
+    for (const MessageQueue& queue : batch) *request.add_queues() = ToProto(queue);
+    absl::StatusOr<broker::v1::LockBatchQueuesResponse> response =
+        CallUnary(*instance->connections().BrokerStub(master->second),
+                  &broker::v1::Broker::Stub::LockBatchQueues, request, options_.client.api_timeout,
+                  BrokerLabel(broker_name, master->second));
+    if (!response.ok()) {
+      LOG(WARNING) << "group " << group_ << ": locking queues: " << response.status();
+      continue;
+    }
+    for (const common::v1::MessageQueue& queue : response->locked_queues()) {
+      locked.push_back(MessageQueue{queue.topic(), queue.broker_name(), queue.queue_id()});
+    }
+  }
+  return locked;
+}
+
+void PushConsumerImpl::UnlockQueues(const std::vector<MessageQueue>& queues) {
+  std::shared_ptr<ClientInstance> instance = Instance();
+  if (instance == nullptr) return;
+  std::map<std::string, std::vector<MessageQueue>> by_broker;
+  for (const MessageQueue& queue : queues) by_broker[queue.broker_name].push_back(queue);
+  for (const auto& [broker_name, batch] : by_broker) {
+    absl::optional<std::map<int64_t, std::string>> addresses =
+        instance->routes().FindBrokerAddresses(broker_name);
+    auto master = addresses.has_value() ? addresses->find(0) : addresses->end();
+    // Without a master the locks expire on their own.
+    if (!addresses.has_value() || master == addresses->end()) continue;
+    broker::v1::UnlockBatchQueuesRequest request;
+    request.set_consumer_group(group_);
+    request.set_client_id(instance->client_id());
+    for (const MessageQueue& queue : batch) *request.add_queues() = ToProto(queue);
+    absl::StatusOr<broker::v1::UnlockBatchQueuesResponse> response =
+        CallUnary(*instance->connections().BrokerStub(master->second),
+                  &broker::v1::Broker::Stub::UnlockBatchQueues, request,
+                  options_.client.api_timeout, BrokerLabel(broker_name, master->second));
+    if (!response.ok()) {
+      LOG(WARNING) << "group " << group_
+                   << ": unlocking queues (they expire on the broker): " << response.status();
+    }
+  }
+}
+
+void PushConsumerImpl::RenewQueueLocks() {
+  std::map<MessageQueue, std::shared_ptr<QueueState>> assigned;
+  {
+    absl::MutexLock lock(&mu_);
+    assigned = assigned_;
+  }
+  std::vector<MessageQueue> queues;
+  for (const auto& [queue, state] : assigned) queues.push_back(queue);
+  const absl::Time now = absl::Now();
+  const std::vector<MessageQueue> held = LockQueues(queues);
+  const std::set<MessageQueue> held_set(held.begin(), held.end());
+  for (const auto& [queue, state] : assigned) {
+    if (held_set.count(queue) != 0) {
+      state->process_queue.MarkLocked(now);
+    } else if (state->process_queue.LockValid(now, options_.queue_lock_max_live_time)) {
+      // Consumption stops now, or once the last lock is too old if the
+      // broker did not answer.
+      LOG(WARNING) << "group " << group_ << ": could not renew the lock of " << queue.ToString();
+    }
+  }
+}
+
+absl::Status PushConsumerImpl::SendToDeadLetter(const MessageExt& message) {
+  std::shared_ptr<ClientInstance> instance = Instance();
+  if (instance == nullptr) return absl::FailedPreconditionError("consumer is not running");
+  absl::StatusOr<std::string> address = BrokerAddress(
+      *instance, MessageQueue{message.message.topic(), message.broker_name, message.queue_id}, 0);
+  if (!address.ok()) return address.status();
+  broker::v1::ConsumerSendBackRequest request;
+  request.set_consumer_group(group_);
+  request.set_commit_log_offset(message.commit_log_offset);
+  request.set_origin_message_id(message.msg_id);
+  request.set_origin_topic(message.message.topic());
+  request.set_delay_level(-1);
+  request.set_max_reconsume_times(options_.orderly_max_reconsume_times);
+  request.set_broker_name(message.broker_name);
+  absl::StatusOr<broker::v1::ConsumerSendBackResponse> response = CallUnary(
+      *instance->connections().BrokerStub(*address), &broker::v1::Broker::Stub::ConsumerSendBack,
+      request, options_.client.api_timeout, BrokerLabel(message.broker_name, *address));
+  return response.status();
+}
 
 }  // namespace mq::client_internal

@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/src/client_instance.h"
+#include "client/src/consume_orderly_service.h"
 #include "client/src/member_lifecycle.h"
 #include "client/src/offset_store.h"
 #include "client/src/process_queue.h"
@@ -45,6 +46,8 @@ class PushConsumerImpl : public ConsumerMember {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Unsubscribe(const std::string& topic) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status RegisterMessageListener(MessageListener listener) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status RegisterMessageListenerOrderly(MessageListenerOrderly listener)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
@@ -118,10 +121,25 @@ class PushConsumerImpl : public ConsumerMember {
 
   void PersistOffsets();
 
+  // Orderly consumption in clustering: queue locks on the brokers' masters.
+  // The queues among `queues` this member holds now.
+  std::vector<MessageQueue> LockQueues(const std::vector<MessageQueue>& queues);
+  void UnlockQueues(const std::vector<MessageQueue>& queues);
+  // Every queue_lock_interval: renews the locks of the assigned queues.
+  void RenewQueueLocks() ABSL_LOCKS_EXCLUDED(mu_);
+  bool LocksQueues() const {
+    return orderly_ != nullptr && options_.message_model == MessageModel::kClustering;
+  }
+  // ConsumerSendBack with delay_level -1.
+  absl::Status SendToDeadLetter(const MessageExt& message);
+
   const std::string group_;
   const PushConsumerOptions options_;
   // Written only before Start() (under mu_), read without the lock after it.
   MessageListener listener_;
+  MessageListenerOrderly orderly_listener_;
+  // Set by Start() for an orderly listener.
+  std::unique_ptr<ConsumeOrderlyService> orderly_;
   std::unique_ptr<OffsetStore> offset_store_;
   absl::Time consume_timestamp_;
   std::unique_ptr<Executor> pull_executor_;

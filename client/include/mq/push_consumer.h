@@ -69,6 +69,32 @@ enum class ConsumeFromWhere {
 // must be thread-safe. It must not call PushConsumer::Shutdown().
 using MessageListener = std::function<ConsumeStatus(const std::vector<MessageExt>& messages)>;
 
+// Orderly consumption (RocketMQ's MessageListenerOrderly).
+enum class ConsumeOrderlyStatus {
+  // SUCCESS: the messages are done; the queue moves on.
+  kSuccess,
+  // SUSPEND_CURRENT_QUEUE_A_MOMENT: the queue stops for the context's
+  // suspend_time, then the same messages are delivered again, in place (no
+  // later message of the queue is delivered before them).
+  kSuspendCurrentQueueAMoment,
+};
+
+struct ConsumeOrderlyContext {
+  // The queue the messages come from.
+  MessageQueue queue;
+  // How long a kSuspendCurrentQueueAMoment pauses the queue; starts as
+  // PushConsumerOptions::suspend_current_queue_time, the listener may change it.
+  absl::Duration suspend_time;
+};
+
+// Called with 1..consume_message_batch_max_size messages of one queue in
+// queue order. Each queue is consumed by one member of the group at a time
+// (it holds the queue's lock on the broker) and by one listener call at a
+// time; different queues are consumed in parallel, so the listener must be
+// thread-safe. It must not call PushConsumer::Shutdown().
+using MessageListenerOrderly = std::function<ConsumeOrderlyStatus(
+    const std::vector<MessageExt>& messages, ConsumeOrderlyContext& context)>;
+
 // Defaults are RocketMQ 4.9.8's DefaultMQPushConsumer's unless marked as ours.
 struct PushConsumerOptions {
   ClientOptions client;
@@ -131,6 +157,24 @@ struct PushConsumerOptions {
   absl::Duration reconsume_delay = absl::Seconds(10);
   int max_reconsume_times = 16;
 
+  // Orderly consumption (RegisterMessageListenerOrderly). A suspended batch
+  // is delivered again after the context's suspend time (RocketMQ's
+  // suspendCurrentQueueTimeMillis: 1 s), MessageExt::reconsume_times counting
+  // the redeliveries. A message suspended once more after
+  // orderly_max_reconsume_times redeliveries goes to the group's dead-letter
+  // queue %DLQ%<group> (the broker's ConsumerSendBack); if that fails the
+  // queue stays suspended and tries again, so no message is skipped unsent.
+  // -1 (RocketMQ's default for orderly, Integer.MAX_VALUE): never.
+  absl::Duration suspend_current_queue_time = absl::Seconds(1);
+  int orderly_max_reconsume_times = -1;
+  // How often the member renews the broker locks of its queues (RocketMQ's
+  // rebalance.lockInterval: 20 s; brokers free a lock not renewed in 60 s),
+  // and how long after its last successful lock it keeps consuming a queue
+  // whose lock it could not renew (RocketMQ's client-side lock max live time:
+  // 30 s).
+  absl::Duration queue_lock_interval = absl::Seconds(20);
+  absl::Duration queue_lock_max_live_time = absl::Seconds(30);
+
   // kBroadcasting: the offset file. Empty:
   // $HOME/.mq_offsets/<client_ip>@<instance_name or DEFAULT>/<group>/offsets,
   // which stays the same across restarts (/tmp when HOME is unset).
@@ -158,8 +202,15 @@ class PushConsumer {
   // Stops consuming `topic` (its queues are released at the next rebalance,
   // which this triggers).
   absl::Status Unsubscribe(absl::string_view topic);
-  // Required before Start(); FAILED_PRECONDITION afterwards.
+  // One listener is required before Start(); FAILED_PRECONDITION afterwards.
+  // Registering one kind replaces the other.
   absl::Status RegisterMessageListener(MessageListener listener);
+  // Orderly consumption: before consuming a queue, the member locks it on its
+  // broker (so two members never consume one queue at once, even while the
+  // group rebalances), and it consumes each queue strictly in queue order,
+  // one listener call at a time, retrying a suspended batch in place.
+  // Clustering only (Start() refuses it with kBroadcasting).
+  absl::Status RegisterMessageListenerOrderly(MessageListenerOrderly listener);
 
   // Joins (or creates and starts) the client instance, announces the group to
   // the brokers and starts pulling its share of the queues. Same states and
