@@ -2,7 +2,7 @@
 // that kill it: prints one line per listener call,
 //   consumed <queue_id> <queue_offset> <start_us> <end_us> <body>
 // (microseconds since the epoch), and "queues <n>" whenever the number of
-// queues it holds changes; runs until SIGTERM.
+// queues of --topic it holds changes; runs until SIGTERM.
 #include <atomic>
 #include <iostream>
 #include <string>
@@ -78,7 +78,10 @@ int main(int argc, char** argv) {
     size_t last = 0;
     Print("queues 0");
     while (!stopping.load()) {
-      const size_t now = consumer.AssignedQueues().size();
+      size_t now = 0;
+      for (const mq::MessageQueue& queue : consumer.AssignedQueues()) {
+        now += queue.topic == absl::GetFlag(FLAGS_topic);
+      }
       if (now != last) Print(absl::StrCat("queues ", now));
       last = now;
       absl::SleepFor(absl::Milliseconds(20));

@@ -3,7 +3,8 @@
 // messages consumed in queue order, a suspended message retried in place; two
 // members of one group never consuming one queue at the same time (the
 // broker's queue locks), also when one member is killed with SIGKILL and the
-// other takes its queues over once its locks expired.
+// other takes its queues over once its locks expired; a message suspended past
+// the max attempts landing in the group's dead-letter queue.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -20,8 +21,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/grpc_options.h"
+#include "common/status.h"
 #include "mq/producer.h"
 #include "mq/push_consumer.h"
+#include "proto/broker.grpc.pb.h"
 #include "testing/cluster_processes.h"
 #include "testing/server_process.h"
 #include "testing/temp_dir.h"
@@ -94,6 +98,14 @@ class Journal {
   std::map<int32_t, int> in_listener_ ABSL_GUARDED_BY(mu_);
   int overlaps_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// The queues of kTopic a member holds (it also consumes its group's
+// %RETRY% topic, as RocketMQ's push consumers do).
+int TopicQueues(const PushConsumer& consumer) {
+  int count = 0;
+  for (const MessageQueue& queue : consumer.AssignedQueues()) count += queue.topic == kTopic;
+  return count;
+}
 
 // The calls printed by tests/orderly_consumer.
 std::vector<Call> ParseCalls(const std::vector<std::string>& lines) {
@@ -203,8 +215,8 @@ TEST_P(OrderlyConsumerE2eTest, EachQueueInOrderWithSuspendedMessagesRetriedInPla
   ASSERT_TRUE(consumer.RegisterMessageListenerOrderly(journal.Listener(suspend)).ok());
   ASSERT_TRUE(consumer.Subscribe(kTopic, "*").ok());
   ASSERT_TRUE(consumer.Start().ok());
-  ASSERT_TRUE(testing::WaitUntil([&] { return consumer.AssignedQueues().size() == kQueues; },
-                                 absl::Seconds(20)));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return TopicQueues(consumer) == kQueues; }, absl::Seconds(20)));
 
   constexpr int kMessages = 80;
   // Per queue, the calls expected: each message once, a suspended one three
@@ -261,8 +273,8 @@ TEST_P(OrderlyConsumerE2eTest, TwoMembersNeverConsumeOneQueueAtOnceEvenWhenOneIs
       member.RegisterMessageListenerOrderly(journal.Listener(nullptr, absl::Milliseconds(5))).ok());
   ASSERT_TRUE(member.Subscribe(kTopic, "*").ok());
   ASSERT_TRUE(member.Start().ok());
-  EXPECT_TRUE(testing::WaitUntil([&] { return member.AssignedQueues().size() == kQueues / 2; },
-                                 absl::Seconds(20)));
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return TopicQueues(member) == kQueues / 2; }, absl::Seconds(20)));
   EXPECT_TRUE((*child)->WaitForOutput(absl::StrCat("queues ", kQueues / 2), absl::Seconds(20)));
   EXPECT_TRUE(testing::WaitUntil([&] { return journal.calls().size() >= 40; }, absl::Seconds(20)));
 
@@ -272,8 +284,8 @@ TEST_P(OrderlyConsumerE2eTest, TwoMembersNeverConsumeOneQueueAtOnceEvenWhenOneIs
   (*child)->Kill();
   const std::vector<Call> child_calls = ParseCalls((*child)->Lines());
   EXPECT_GE(child_calls.size(), child_calls_before_kill);
-  EXPECT_TRUE(testing::WaitUntil([&] { return member.AssignedQueues().size() == kQueues; },
-                                 absl::Seconds(20)));
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return TopicQueues(member) == kQueues; }, absl::Seconds(20)));
   const size_t after_takeover = journal.calls().size();
   EXPECT_TRUE(testing::WaitUntil([&] { return journal.calls().size() >= after_takeover + 40; },
                                  absl::Seconds(20)));
@@ -320,6 +332,58 @@ TEST_P(OrderlyConsumerE2eTest, TwoMembersNeverConsumeOneQueueAtOnceEvenWhenOneIs
       last[call.queue_id] = call.offset;
     }
   }
+}
+
+TEST_P(OrderlyConsumerE2eTest, SuspendedPastTheMaxAttemptsGoesToTheDeadLetterQueue) {
+  const std::string group = "orderly_dlq";
+  Journal journal;
+  PushConsumerOptions options = OrderlyOptions("consumer");
+  options.orderly_max_reconsume_times = 2;
+  PushConsumer consumer(group, options);
+  ASSERT_TRUE(consumer
+                  .RegisterMessageListenerOrderly(journal.Listener(
+                      [](const MessageExt& m) { return m.message.body() == "m4"; }))
+                  .ok());
+  ASSERT_TRUE(consumer.Subscribe(kTopic, "*").ok());
+  ASSERT_TRUE(consumer.Start().ok());
+  // m0, m4 and m8 go to queue 0; m4 always suspends.
+  std::string poison_id;
+  for (int i = 0; i < 12; ++i) {
+    absl::StatusOr<SendResult> sent = producer_->Send(
+        Message(kTopic, "", absl::StrCat("m", i)),
+        [i](const std::vector<MessageQueue>& queues, const Message&) { return i % queues.size(); });
+    ASSERT_TRUE(sent.ok()) << sent.status();
+    if (i == 4) poison_id = sent->msg_id;
+  }
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const Call& call : journal.calls()) {
+          if (call.body == "m8") return true;
+        }
+        return false;
+      },
+      absl::Seconds(30)));
+  consumer.Shutdown();
+  std::vector<std::pair<std::string, int32_t>> queue0;
+  for (const Call& call : journal.calls()) {
+    if (call.queue_id == 0) queue0.push_back({call.body, call.reconsume_times});
+  }
+  // Delivered three times (two redeliveries), then dead-lettered; m8 only after.
+  EXPECT_EQ(queue0, (std::vector<std::pair<std::string, int32_t>>{
+                        {"m0", 0}, {"m4", 0}, {"m4", 1}, {"m4", 2}, {"m8", 0}}));
+
+  auto stub = broker::v1::Broker::NewStub(CreateChannel(broker_->address()));
+  broker::v1::ListDeadLettersRequest request;
+  request.set_consumer_group(group);
+  broker::v1::ListDeadLettersResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  absl::Status listed =
+      FromGrpcStatus(stub->ListDeadLetters(&context, request, &response), context);
+  ASSERT_TRUE(listed.ok()) << listed;
+  ASSERT_EQ(response.messages_size(), 1);
+  EXPECT_EQ(response.messages(0).msg_id(), poison_id);
+  EXPECT_EQ(response.messages(0).body(), "m4");
 }
 
 INSTANTIATE_TEST_SUITE_P(Deployments, OrderlyConsumerE2eTest,

@@ -43,7 +43,13 @@ void ConsumeOrderlyService::Consume(const MessageQueue& queue,
   std::vector<MessageExt> batch = process_queue->TakeBatch(options_.batch_max_size);
   if (batch.empty()) return;
   ConsumeOrderlyContext context{queue, options_.suspend_time};
-  const ConsumeOrderlyStatus status = listener_(batch, context);
+  ConsumeOrderlyStatus status = ConsumeOrderlyStatus::kSuspendCurrentQueueAMoment;
+  try {
+    status = listener_(batch, context);
+  } catch (...) {
+    LOG(WARNING) << "the orderly listener threw; suspending " << queue.ToString();
+  }
+  process_queue->Release(batch);
   if (status == ConsumeOrderlyStatus::kSuccess) {
     update_offset_(queue, process_queue->Remove(batch));
     // The next batch as a new task, so other queues get their turn.

@@ -26,6 +26,10 @@ namespace mq::client_internal {
 // whether the member holds the queue's lock on the broker, and a mutex held
 // around each listener call.
 //
+// A taken message is "with the listener" until Release() (the listener
+// answered) or TakeExpired() (it held the message too long); only the first
+// of the two gets it, so a timed-out message is not handled twice.
+//
 // Thread-safe.
 class ProcessQueue {
  public:
@@ -40,9 +44,15 @@ class ProcessQueue {
   // Called by the running consume task itself (orderly: a suspended batch),
   // it returns false and the task keeps its turn.
   bool Requeue(std::vector<MessageExt> messages) ABSL_LOCKS_EXCLUDED(mu_);
-  // Up to `max` waiting messages; empty (ending the consume task's turn) when
-  // none wait or the queue was dropped.
-  std::vector<MessageExt> TakeBatch(int max) ABSL_LOCKS_EXCLUDED(mu_);
+  // Up to `max` waiting messages, with the listener from `now`; empty (ending
+  // the consume task's turn) when none wait or the queue was dropped.
+  std::vector<MessageExt> TakeBatch(int max, absl::Time now = absl::Now()) ABSL_LOCKS_EXCLUDED(mu_);
+  // The listener answered for `batch`: the messages of it still with the
+  // listener (not taken by TakeExpired meanwhile), no longer with it.
+  std::vector<MessageExt> Release(const std::vector<MessageExt>& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // The messages with the listener since before `taken_before`, no longer
+  // with it (still unconsumed: Remove() or Requeue() them).
+  std::vector<MessageExt> TakeExpired(absl::Time taken_before) ABSL_LOCKS_EXCLUDED(mu_);
   // Marks messages consumed and returns the offset to commit: the lowest
   // offset still unconsumed, or one past the highest offset ever put when
   // everything is consumed; -1 when nothing was ever put.
@@ -78,6 +88,8 @@ class ProcessQueue {
   // Offset -> body bytes of every unconsumed message (waiting or with the listener).
   std::map<int64_t, int64_t> unconsumed_ ABSL_GUARDED_BY(mu_);
   std::deque<MessageExt> waiting_ ABSL_GUARDED_BY(mu_);
+  // Offset -> (taken at, message) of the messages with the listener.
+  std::map<int64_t, std::pair<absl::Time, MessageExt>> with_listener_ ABSL_GUARDED_BY(mu_);
   int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t highest_offset_ ABSL_GUARDED_BY(mu_) = -1;
   bool consuming_ ABSL_GUARDED_BY(mu_) = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
 #include <set>
 #include <utility>
 
@@ -13,6 +14,8 @@
 #include "client/src/client_registry.h"
 #include "client/src/pulled_message.h"
 #include "client/src/subscription.h"
+#include "common/format/property_keys.h"
+#include "common/retry_topics.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "common/validation.h"
@@ -26,6 +29,14 @@ constexpr absl::Duration kFlowControlDelay = absl::Milliseconds(50);
 constexpr int32_t kMaxBatchSize = 1024;
 // RocketMQ's default consumeTimestamp: half an hour before start.
 constexpr absl::Duration kDefaultConsumeTimestampAge = absl::Minutes(30);
+// The broker's bound on a group's retry max times.
+constexpr int kMaxReconsumeTimes = 64;
+// RocketMQ's cleanExpireMsg hands an expired message back with delay level 3.
+constexpr int32_t kExpiredDelayLevel = 3;
+// The broker picks the delay level from the attempt count.
+constexpr int32_t kBrokerChosenDelayLevel = 0;
+// Straight to the dead-letter queue (orderly consumption).
+constexpr int32_t kDeadLetterDelayLevel = -1;
 
 absl::Status ValidateOptions(const PushConsumerOptions& options) {
   if (options.consume_thread_count < 1) {
@@ -46,7 +57,8 @@ absl::Status ValidateOptions(const PushConsumerOptions& options) {
       options.broker_suspend_max <= absl::ZeroDuration() ||
       options.pull_interval < absl::ZeroDuration() ||
       options.pull_delay_on_error < absl::ZeroDuration() ||
-      options.reconsume_delay < absl::ZeroDuration()) {
+      options.reconsume_delay < absl::ZeroDuration() ||
+      options.consume_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "intervals must be positive (pull_interval, pull_delay_on_error and reconsume_delay "
         "may be zero)");
@@ -55,8 +67,9 @@ absl::Status ValidateOptions(const PushConsumerOptions& options) {
     return absl::InvalidArgumentError(
         "consumer_timeout_when_suspend must be longer than broker_suspend_max");
   }
-  if (options.max_reconsume_times < -1) {
-    return absl::InvalidArgumentError("max_reconsume_times must be -1 or more");
+  if (options.max_reconsume_times < -1 || options.max_reconsume_times > kMaxReconsumeTimes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_reconsume_times must be -1..", kMaxReconsumeTimes));
   }
   // Orderly consumption.
   if (options.orderly_max_reconsume_times < -1) {
@@ -183,6 +196,12 @@ absl::Status PushConsumerImpl::Start() {
       return lifecycle_.StartFailed(absl::InvalidArgumentError(
           absl::StrCat("consumer group ", group_, ": register a message listener before Start()")));
     }
+    // RocketMQ's copySubscription: a clustering group also consumes its
+    // retry topic, where the messages it handed back come again.
+    if (options_.message_model == MessageModel::kClustering) {
+      const std::string retry_topic = RetryTopic(group_);
+      subscriptions_.emplace(retry_topic, ParseSubscription(retry_topic, "*"));
+    }
     for (const auto& [topic, subscription] : subscriptions_) topics.push_back(topic);
   }
   if (absl::Status s = ValidateGroup(group_); !s.ok()) return lifecycle_.StartFailed(s);
@@ -226,7 +245,11 @@ absl::Status PushConsumerImpl::Start() {
     orderly_options.lock_max_live_time = options_.queue_lock_max_live_time;
     orderly_ = std::make_unique<ConsumeOrderlyService>(
         orderly_options, orderly_listener_, consume_executor_.get(),
-        [this](const MessageExt& message) { return SendToDeadLetter(message); },
+        [this](const MessageExt& message) {
+          return SendBack(
+              MessageQueue{message.message.topic(), message.broker_name, message.queue_id}, message,
+              kDeadLetterDelayLevel);
+        },
         [this](const MessageQueue& queue, int64_t offset) {
           offset_store_->Update(queue, offset, /*increase_only=*/true);
         });
@@ -240,6 +263,10 @@ absl::Status PushConsumerImpl::Start() {
   }
   scheduler_.Schedule("persist consumer offsets", options_.persist_consumer_offset_interval,
                       options_.persist_consumer_offset_interval, [this] { PersistOffsets(); });
+  if (options_.message_model == MessageModel::kClustering && orderly_ == nullptr) {
+    scheduler_.Schedule("hand back expired messages", options_.consume_timeout / 4,
+                        options_.consume_timeout / 4, [this] { HandBackExpired(); });
+  }
   if (LocksQueues()) {
     scheduler_.Schedule("renew queue locks", options_.queue_lock_interval,
                         options_.queue_lock_interval, [this] { RenewQueueLocks(); });
@@ -614,6 +641,14 @@ void PushConsumerImpl::HandlePullResult(PullCall& call, const absl::Status& stat
     PullLater(state, options_.pull_delay_on_error);
     return;
   }
+  if (IsRetryTopic(state->queue.topic)) {
+    // RocketMQ's resetRetryAndNamespace: the listener sees the topic the
+    // message was first consumed from.
+    for (MessageExt& message : *messages) {
+      std::string topic = message.message.GetProperty(format::kPropertyRetryTopic);
+      if (!topic.empty()) message.message.set_topic(std::move(topic));
+    }
+  }
   const int64_t next_offset = response.next_begin_offset();
   if (response.status() == broker::v1::OFFSET_ILLEGAL) {
     LOG(WARNING) << "offset " << call.request.queue_offset() << " of " << state->queue.ToString()
@@ -654,43 +689,120 @@ void PushConsumerImpl::Consume(const std::shared_ptr<QueueState>& state) {
   std::vector<MessageExt> batch =
       state->process_queue.TakeBatch(options_.consume_message_batch_max_size);
   if (batch.empty()) return;
-  const ConsumeStatus result = listener_(batch);
+  const ConsumeStatus result = CallListener(batch);
+  // Messages handed back meanwhile because the listener held them too long
+  // are not the listener's any more.
+  batch = state->process_queue.Release(batch);
   // A dropped queue's messages belong to another member now: its offsets are
   // not recorded here (the new owner may deliver them again).
-  if (state->process_queue.dropped()) return;
+  if (state->process_queue.dropped() || batch.empty()) {
+    StartConsuming(state);
+    return;
+  }
   if (result == ConsumeStatus::kConsumeSuccess) {
     offset_store_->Update(state->queue, state->process_queue.Remove(batch),
                           /*increase_only=*/true);
   } else {
-    std::vector<MessageExt> again;
-    std::vector<MessageExt> given_up;
-    for (MessageExt& message : batch) {
-      ++message.reconsume_times;
-      if (options_.max_reconsume_times >= 0 &&
-          message.reconsume_times > options_.max_reconsume_times) {
-        LOG(ERROR) << "group " << group_ << " gives up message " << message.msg_id << " at "
-                   << state->queue.ToString() << " offset " << message.queue_offset << " after "
-                   << options_.max_reconsume_times << " redeliveries";
-        given_up.push_back(std::move(message));
-      } else {
-        again.push_back(std::move(message));
-      }
-    }
-    if (!given_up.empty()) {
-      offset_store_->Update(state->queue, state->process_queue.Remove(given_up),
-                            /*increase_only=*/true);
-    }
-    if (!again.empty()) {
-      consume_executor_
-          ->SubmitAfter(options_.reconsume_delay,
-                        [this, state, again = std::move(again)]() mutable {
-                          if (state->process_queue.Requeue(std::move(again))) StartConsuming(state);
-                        })
-          .IgnoreError();
-    }
+    HandleFailed(state, std::move(batch), kBrokerChosenDelayLevel);
   }
   // The next batch as a new task, so other queues get their turn.
   StartConsuming(state);
+}
+
+ConsumeStatus PushConsumerImpl::CallListener(const std::vector<MessageExt>& batch) {
+  try {
+    return listener_(batch);
+  } catch (const std::exception& e) {
+    LOG(WARNING) << "group " << group_ << ": the listener threw (" << e.what()
+                 << "); consuming its messages again later";
+  } catch (...) {
+    LOG(WARNING) << "group " << group_
+                 << ": the listener threw; consuming its messages again later";
+  }
+  return ConsumeStatus::kReconsumeLater;
+}
+
+void PushConsumerImpl::HandleFailed(const std::shared_ptr<QueueState>& state,
+                                    std::vector<MessageExt> failed, int32_t delay_level) {
+  std::vector<MessageExt> handed_back;
+  std::vector<MessageExt> again;
+  std::vector<MessageExt> given_up;
+  for (MessageExt& message : failed) {
+    if (options_.message_model == MessageModel::kClustering) {
+      absl::Status sent = SendBack(state->queue, message, delay_level);
+      if (sent.ok()) {
+        handed_back.push_back(std::move(message));
+        continue;
+      }
+      LOG(WARNING) << "group " << group_ << ": cannot hand message " << message.msg_id
+                   << " back to broker " << state->queue.broker_name << " (" << sent
+                   << "); consuming it again in " << options_.reconsume_delay;
+      ++message.reconsume_times;
+      again.push_back(std::move(message));
+      continue;
+    }
+    const int max =
+        options_.max_reconsume_times < 0 ? kDefaultMaxReconsumeTimes : options_.max_reconsume_times;
+    ++message.reconsume_times;
+    if (message.reconsume_times > max) {
+      LOG(ERROR) << "group " << group_ << " gives up message " << message.msg_id << " at "
+                 << state->queue.ToString() << " offset " << message.queue_offset << " after "
+                 << max << " redeliveries";
+      given_up.push_back(std::move(message));
+    } else {
+      again.push_back(std::move(message));
+    }
+  }
+  for (const std::vector<MessageExt>* done : {&handed_back, &given_up}) {
+    if (done->empty()) continue;
+    offset_store_->Update(state->queue, state->process_queue.Remove(*done),
+                          /*increase_only=*/true);
+  }
+  if (!again.empty()) {
+    consume_executor_
+        ->SubmitAfter(options_.reconsume_delay,
+                      [this, state, again = std::move(again)]() mutable {
+                        if (state->process_queue.Requeue(std::move(again))) StartConsuming(state);
+                      })
+        .IgnoreError();
+  }
+}
+
+void PushConsumerImpl::HandBackExpired() {
+  std::map<MessageQueue, std::shared_ptr<QueueState>> assigned;
+  {
+    absl::MutexLock lock(&mu_);
+    assigned = assigned_;
+  }
+  const absl::Time taken_before = absl::Now() - options_.consume_timeout;
+  for (const auto& [queue, state] : assigned) {
+    std::vector<MessageExt> expired = state->process_queue.TakeExpired(taken_before);
+    if (expired.empty()) continue;
+    LOG(WARNING) << "group " << group_ << ": the listener has held " << expired.size()
+                 << " message(s) of " << queue.ToString() << " longer than "
+                 << options_.consume_timeout << "; handing them back for a retry";
+    HandleFailed(state, std::move(expired), kExpiredDelayLevel);
+  }
+}
+
+absl::Status PushConsumerImpl::SendBack(const MessageQueue& queue, const MessageExt& message,
+                                        int32_t delay_level) {
+  std::shared_ptr<ClientInstance> instance = Instance();
+  if (instance == nullptr) return absl::FailedPreconditionError("consumer is not running");
+  absl::StatusOr<std::string> address = BrokerAddress(*instance, queue, 0);
+  if (!address.ok()) return address.status();
+  broker::v1::ConsumerSendBackRequest request;
+  request.set_consumer_group(group_);
+  request.set_commit_log_offset(message.commit_log_offset);
+  request.set_origin_message_id(message.msg_id);
+  request.set_origin_topic(message.message.topic());
+  request.set_delay_level(delay_level);
+  request.set_max_reconsume_times(options_.max_reconsume_times);
+  request.set_broker_name(queue.broker_name);
+  return CallUnary(*instance->connections().BrokerStub(*address),
+                   &broker::v1::Broker::Stub::ConsumerSendBack, request,
+                   options_.client.api_timeout, BrokerLabel(queue.broker_name, *address))
+      .status();
 }
 
 absl::StatusOr<std::string> PushConsumerImpl::BrokerAddress(ClientInstance& instance,
@@ -831,26 +943,6 @@ void PushConsumerImpl::RenewQueueLocks() {
       LOG(WARNING) << "group " << group_ << ": could not renew the lock of " << queue.ToString();
     }
   }
-}
-
-absl::Status PushConsumerImpl::SendToDeadLetter(const MessageExt& message) {
-  std::shared_ptr<ClientInstance> instance = Instance();
-  if (instance == nullptr) return absl::FailedPreconditionError("consumer is not running");
-  absl::StatusOr<std::string> address = BrokerAddress(
-      *instance, MessageQueue{message.message.topic(), message.broker_name, message.queue_id}, 0);
-  if (!address.ok()) return address.status();
-  broker::v1::ConsumerSendBackRequest request;
-  request.set_consumer_group(group_);
-  request.set_commit_log_offset(message.commit_log_offset);
-  request.set_origin_message_id(message.msg_id);
-  request.set_origin_topic(message.message.topic());
-  request.set_delay_level(-1);
-  request.set_max_reconsume_times(options_.orderly_max_reconsume_times);
-  request.set_broker_name(message.broker_name);
-  absl::StatusOr<broker::v1::ConsumerSendBackResponse> response = CallUnary(
-      *instance->connections().BrokerStub(*address), &broker::v1::Broker::Stub::ConsumerSendBack,
-      request, options_.client.api_timeout, BrokerLabel(message.broker_name, *address));
-  return response.status();
 }
 
 }  // namespace mq::client_internal

@@ -110,6 +110,19 @@ class PushConsumerImpl : public ConsumerMember {
   // The consume pool.
   void StartConsuming(std::shared_ptr<QueueState> state);
   void Consume(const std::shared_ptr<QueueState>& state);
+  // The listener's answer; an exception counts as kReconsumeLater.
+  ConsumeStatus CallListener(const std::vector<MessageExt>& batch);
+  // Failed messages, no longer with the listener: clustering hands each back
+  // to its broker (the offset may then pass it) and consumes again locally,
+  // after reconsume_delay, those it could not hand back; broadcasting
+  // consumes them again locally up to max_reconsume_times.
+  void HandleFailed(const std::shared_ptr<QueueState>& state, std::vector<MessageExt> failed,
+                    int32_t delay_level);
+  // RocketMQ's cleanExpireMsg: hands back messages a listener has held longer
+  // than consume_timeout.
+  void HandBackExpired();
+  // Broker.ConsumerSendBack to the master of `queue`'s broker group.
+  absl::Status SendBack(const MessageQueue& queue, const MessageExt& message, int32_t delay_level);
 
   // RPCs to the broker group of `queue`.
   absl::StatusOr<std::string> BrokerAddress(ClientInstance& instance, const MessageQueue& queue,
@@ -130,8 +143,6 @@ class PushConsumerImpl : public ConsumerMember {
   bool LocksQueues() const {
     return orderly_ != nullptr && options_.message_model == MessageModel::kClustering;
   }
-  // ConsumerSendBack with delay_level -1.
-  absl::Status SendToDeadLetter(const MessageExt& message);
 
   const std::string group_;
   const PushConsumerOptions options_;

@@ -75,6 +75,9 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
     status = ValidateAddress("name server address", addr);
     if (!status.ok()) return status;
   }
+  if (options.delay_level_count < 1) {
+    return absl::InvalidArgumentError("the delay level count must be positive");
+  }
   if (options.max_message_size <= 0) {
     return absl::InvalidArgumentError("max message size must be positive");
   }
@@ -93,6 +96,7 @@ Broker::Broker(store::StoreApi* store, BrokerOptions options)
     : store_(store),
       options_(std::move(options)),
       topics_(store, options_.topics),
+      groups_(store, options_.groups),
       offsets_(store),
       clients_(options_.clients),
       locks_(options_.rebalance_lock_max_live_time),
@@ -109,8 +113,8 @@ Broker::Broker(store::StoreApi* store, BrokerOptions options)
       options_.pull_hold);
   PullOptions pull_options = options_.pull;
   pull_options.commit_offsets = options_.role != store::v1::SLAVE;
-  pull_ = std::make_unique<PullMessageProcessor>(store_, &topics_, &offsets_, hold_.get(), &stats_,
-                                                 pull_options);
+  pull_ = std::make_unique<PullMessageProcessor>(store_, &topics_, &groups_, &offsets_, hold_.get(),
+                                                 &stats_, pull_options);
   hooks_.Register(std::make_shared<PutStatsHook>(&stats_));
   // A member that leaves its group gives up its orderly queue locks at once.
   clients_.SetConsumerGoneListener([this](const std::string& group, const std::string& client_id) {
@@ -156,6 +160,8 @@ absl::Status Broker::Start() {
 
   status = topics_.Load();
   if (!status.ok()) return status;
+  status = groups_.Load();
+  if (!status.ok()) return status;
   status = offsets_.Load();
   if (!status.ok()) return status;
   started_ = true;
@@ -165,7 +171,14 @@ absl::Status Broker::Start() {
   send_options.role = options_.role;
   send_options.store_host = options_.store_host;
   send_options.max_message_size = options_.max_message_size;
-  send_ = std::make_unique<SendMessageProcessor>(store_, &topics_, &hooks_, send_options);
+  send_ = std::make_unique<SendMessageProcessor>(store_, &topics_, &groups_, &hooks_, send_options);
+  SendBackOptions send_back_options;
+  send_back_options.broker_name = options_.broker_name;
+  send_back_options.role = options_.role;
+  send_back_options.delay_level_count = options_.delay_level_count;
+  send_back_ = std::make_unique<ConsumerSendBackProcessor>(store_, &topics_, &groups_, send_.get(),
+                                                           send_back_options);
+  dead_letters_ = std::make_unique<DeadLetterProcessor>(store_, &topics_, send_.get());
   BrokerIdentity identity{options_.cluster_name, options_.broker_name, options_.broker_id,
                           options_.role};
   admin_ = std::make_unique<AdminProcessor>(
@@ -218,6 +231,11 @@ absl::Status Broker::Start() {
   parts.queries = &queries_;
   parts.topics = &topics_;
   parts.admin = admin_.get();
+  parts.slave = options_.role == store::v1::SLAVE;
+  parts.groups = &groups_;
+  parts.mutable_topics = &topics_;
+  parts.send_back = send_back_.get();
+  parts.dead_letters = dead_letters_.get();
   service_.Enable(parts);
   LOG(INFO) << "broker " << options_.broker_name << " (id " << options_.broker_id << ", "
             << store::v1::BrokerRole_Name(options_.role) << ", cluster " << options_.cluster_name
@@ -252,6 +270,7 @@ void Broker::PersistOffsets() {
 
 void Broker::SyncFromStore() {
   absl::Status status = topics_.Reload();
+  if (status.ok()) status = groups_.Load();
   if (status.ok()) status = offsets_.Load();
   if (!status.ok()) {
     LOG_EVERY_N(WARNING, 10) << "slave cannot re-read its store: " << status;

@@ -31,6 +31,8 @@
 #include "services/broker/broker_stats.h"
 #include "services/broker/client_manager.h"
 #include "services/broker/consumer_offset_manager.h"
+#include "services/broker/consumer_send_back_processor.h"
+#include "services/broker/dead_letter_processor.h"
 #include "services/broker/grpc_broker.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/pull_request_hold_service.h"
@@ -38,6 +40,7 @@
 #include "services/broker/rebalance_lock_manager.h"
 #include "services/broker/send_hook.h"
 #include "services/broker/send_message_processor.h"
+#include "services/broker/subscription_group_manager.h"
 #include "services/broker/topic_config_manager.h"
 #include "services/store/store_api.h"
 
@@ -68,6 +71,10 @@ struct BrokerOptions {
   absl::Duration register_interval = absl::Seconds(30);
   absl::Duration register_timeout = absl::Seconds(6);
   TopicConfigOptions topics;
+  SubscriptionGroupOptions groups;
+  // Levels of the store's delay table (its --message_delay_level); consumer
+  // send-backs ask for at most this level.
+  int32_t delay_level_count = kDefaultDelayLevelCount;
   int64_t max_message_size = format::kDefaultMaxMessageBodyBytes;
   // The send queue: RocketMQ's capacity (10000) and wait (200 ms); more
   // threads than RocketMQ's min(cpus, 4) because StoreApi::AppendBatch blocks
@@ -129,6 +136,7 @@ class Broker {
 
   const BrokerOptions& options() const { return options_; }
   TopicConfigManager* topics() { return &topics_; }
+  SubscriptionGroupManager* groups() { return &groups_; }
   ConsumerOffsetManager* offsets() { return &offsets_; }
   ClientManager* clients() { return &clients_; }
   RebalanceLockManager* locks() { return &locks_; }
@@ -148,6 +156,7 @@ class Broker {
   BrokerStats stats_;
   BrokerSendHookRegistry hooks_;
   TopicConfigManager topics_;
+  SubscriptionGroupManager groups_;
   ConsumerOffsetManager offsets_;
   ClientManager clients_;
   RebalanceLockManager locks_;
@@ -160,6 +169,8 @@ class Broker {
   // Created by Start(), when the addresses are final.
   std::unique_ptr<SendMessageProcessor> send_;
   std::unique_ptr<AdminProcessor> admin_;
+  std::unique_ptr<ConsumerSendBackProcessor> send_back_;
+  std::unique_ptr<DeadLetterProcessor> dead_letters_;
   std::unique_ptr<BrokerRegistrar> registrar_;
   std::vector<std::unique_ptr<Scheduler>> tasks_;
   BrokerService service_;

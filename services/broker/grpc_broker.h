@@ -16,11 +16,14 @@
 #include "services/broker/admin_processor.h"
 #include "services/broker/client_manager.h"
 #include "services/broker/consumer_offset_manager.h"
+#include "services/broker/consumer_send_back_processor.h"
+#include "services/broker/dead_letter_processor.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/query_message_processor.h"
 #include "services/broker/rebalance_lock_manager.h"
 #include "services/broker/send_message_processor.h"
 #include "services/broker/send_stream_reactor.h"
+#include "services/broker/subscription_group_manager.h"
 
 namespace mq::broker {
 
@@ -47,6 +50,12 @@ struct BrokerServiceParts {
   const TopicConfigManager* topics = nullptr;
   QueryMessageProcessor* queries = nullptr;
   AdminProcessor* admin = nullptr;
+  // Consumer retry and dead-letter queues.
+  bool slave = false;
+  SubscriptionGroupManager* groups = nullptr;
+  TopicConfigManager* mutable_topics = nullptr;
+  ConsumerSendBackProcessor* send_back = nullptr;
+  DeadLetterProcessor* dead_letters = nullptr;
 };
 
 // Thread-safe. Until Enable() and after Disable(), every call is answered
@@ -132,6 +141,29 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* GetRuntimeStats(grpc::CallbackServerContext* context,
                                             const broker::v1::GetRuntimeStatsRequest* request,
                                             broker::v1::GetRuntimeStatsResponse* response) override;
+
+  // Consumer retry and dead-letter queues.
+  grpc::ServerUnaryReactor* ConsumerSendBack(
+      grpc::CallbackServerContext* context, const broker::v1::ConsumerSendBackRequest* request,
+      broker::v1::ConsumerSendBackResponse* response) override;
+  grpc::ServerUnaryReactor* CreateOrUpdateSubscriptionGroup(
+      grpc::CallbackServerContext* context,
+      const broker::v1::CreateOrUpdateSubscriptionGroupRequest* request,
+      broker::v1::CreateOrUpdateSubscriptionGroupResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSubscriptionGroup(
+      grpc::CallbackServerContext* context,
+      const broker::v1::DeleteSubscriptionGroupRequest* request,
+      broker::v1::DeleteSubscriptionGroupResponse* response) override;
+  grpc::ServerUnaryReactor* GetAllSubscriptionGroups(
+      grpc::CallbackServerContext* context,
+      const broker::v1::GetAllSubscriptionGroupsRequest* request,
+      broker::v1::GetAllSubscriptionGroupsResponse* response) override;
+  grpc::ServerUnaryReactor* ListDeadLetters(grpc::CallbackServerContext* context,
+                                            const broker::v1::ListDeadLettersRequest* request,
+                                            broker::v1::ListDeadLettersResponse* response) override;
+  grpc::ServerUnaryReactor* ResendDeadLetters(
+      grpc::CallbackServerContext* context, const broker::v1::ResendDeadLettersRequest* request,
+      broker::v1::ResendDeadLettersResponse* response) override;
 
  private:
   // The parts, or null (and the call already answered) when not serving.

@@ -18,6 +18,18 @@
 // Delivery is at least once: after a crash, a rebalance or a failed commit,
 // messages consumed since the last committed offset are delivered again, so
 // listeners should be idempotent (the unique id, MessageExt::msg_id, helps).
+//
+// Retries (clustering, as RocketMQ): the consumer also subscribes to its
+// group's retry topic %RETRY%<group>. A message the listener fails (returns
+// kReconsumeLater, throws, or holds longer than consume_timeout) is handed
+// back to its broker (Broker.ConsumerSendBack), which stores a copy on the
+// retry topic, delivered again after a delay growing with each attempt (10 s,
+// 30 s, 1 m, 2 m, ... 2 h); after max_reconsume_times attempts the copy goes
+// to the dead-letter queue %DLQ%<group> instead (see mqadmin's dlq commands).
+// Retried messages reach the listener with their original topic and an
+// incremented MessageExt::reconsume_times. The offset moves past a message
+// only once it is handed back; if the broker cannot take it, the message is
+// consumed again here after reconsume_delay, never lost.
 #ifndef MQ_CLIENT_INCLUDE_MQ_PUSH_CONSUMER_H_
 #define MQ_CLIENT_INCLUDE_MQ_PUSH_CONSUMER_H_
 
@@ -44,8 +56,7 @@ class PushConsumerImpl;
 enum class ConsumeStatus {
   // CONSUME_SUCCESS: the messages are done; their offsets may be committed.
   kConsumeSuccess,
-  // RECONSUME_LATER: deliver the messages again after
-  // PushConsumerOptions::reconsume_delay.
+  // RECONSUME_LATER: consume the messages again later (see the retries above).
   kReconsumeLater,
 };
 
@@ -145,17 +156,25 @@ struct PushConsumerOptions {
   // Wait before pulling a queue again after a failed pull.
   absl::Duration pull_delay_on_error = absl::Seconds(3);
 
-  // RECONSUME_LATER (ours; RocketMQ sends the message back to the broker's
-  // retry topic, which this system does not have): the messages stay in
-  // their queue's unconsumed set, so the committed offset cannot pass them,
-  // and go to the listener again after this delay (RocketMQ's first retry
-  // level is 10 s), ahead of the queue's newer messages; the others of the
-  // queue keep flowing meanwhile. MessageExt::reconsume_times counts the
-  // deliveries. After max_reconsume_times redeliveries a message is logged as
-  // an error and given up (RocketMQ moves it to a dead-letter queue);
-  // -1: never give up.
-  absl::Duration reconsume_delay = absl::Seconds(10);
-  int max_reconsume_times = 16;
+  // Attempts before a failed message goes to the dead-letter queue, sent to
+  // the broker with each send-back (RocketMQ's maxReconsumeTimes); -1 uses
+  // the subscription group's retry max times (16 unless an admin changed it).
+  // kBroadcasting has no retry topic (ours; RocketMQ drops a failed broadcast
+  // message with a log line): a failed message is consumed again locally
+  // after reconsume_delay, at most max_reconsume_times times (-1: 16), then
+  // logged as an error and given up.
+  int max_reconsume_times = -1;
+  // kClustering: when the broker cannot take a failed message back, it is
+  // consumed again here after this delay (RocketMQ's
+  // consumeMessageDirectlyLater, 5 s), ahead of the queue's newer messages,
+  // and the committed offset cannot pass it meanwhile. kBroadcasting: the
+  // delay of a local redelivery.
+  absl::Duration reconsume_delay = absl::Seconds(5);
+  // A listener call holding a message longer than this (RocketMQ's
+  // consumeTimeout, 15 min): the message is handed back for a retry as if it
+  // had failed (kClustering), and the listener's later answer for it is
+  // ignored. Checked every quarter of it.
+  absl::Duration consume_timeout = absl::Minutes(15);
 
   // Orderly consumption (RegisterMessageListenerOrderly). A suspended batch
   // is delivered again after the context's suspend time (RocketMQ's
@@ -174,6 +193,8 @@ struct PushConsumerOptions {
   // 30 s).
   absl::Duration queue_lock_interval = absl::Seconds(20);
   absl::Duration queue_lock_max_live_time = absl::Seconds(30);
+  // (consume_timeout does not apply to orderly listeners: a queue waits for
+  // its listener call, however long it takes.)
 
   // kBroadcasting: the offset file. Empty:
   // $HOME/.mq_offsets/<client_ip>@<instance_name or DEFAULT>/<group>/offsets,
