@@ -40,8 +40,7 @@ class ProcessQueue {
   bool Requeue(std::vector<MessageExt> messages) ABSL_LOCKS_EXCLUDED(mu_);
   // Up to `max` waiting messages, with the listener from `now`; empty (ending
   // the consume task's turn) when none wait or the queue was dropped.
-  std::vector<MessageExt> TakeBatch(int max, absl::Time now = absl::Now())
-      ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<MessageExt> TakeBatch(int max, absl::Time now = absl::Now()) ABSL_LOCKS_EXCLUDED(mu_);
   // The listener answered for `batch`: the messages of it still with the
   // listener (not taken by TakeExpired meanwhile), no longer with it.
   std::vector<MessageExt> Release(const std::vector<MessageExt>& batch) ABSL_LOCKS_EXCLUDED(mu_);

@@ -95,7 +95,8 @@ class PushConsumerImpl : public ConsumerMember {
   // (committing their offsets) and starts pulling the new ones.
   void UpdateAssignment(const std::string& topic, const std::vector<MessageQueue>& wanted)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // The committed offset, else the consume_from_where position.
+  // The committed offset, else the consume_from_where position (the first
+  // offset for the retry topic).
   absl::StatusOr<int64_t> ComputeStartOffset(const MessageQueue& queue);
 
   // The pull service.
@@ -119,8 +120,7 @@ class PushConsumerImpl : public ConsumerMember {
   // than consume_timeout.
   void HandBackExpired();
   // Broker.ConsumerSendBack to the master of `queue`'s broker group.
-  absl::Status SendBack(const MessageQueue& queue, const MessageExt& message,
-                        int32_t delay_level);
+  absl::Status SendBack(const MessageQueue& queue, const MessageExt& message, int32_t delay_level);
 
   // RPCs to the broker group of `queue`.
   absl::StatusOr<std::string> BrokerAddress(ClientInstance& instance, const MessageQueue& queue,
