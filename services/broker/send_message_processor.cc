@@ -348,6 +348,17 @@ absl::StatusOr<int64_t> SendMessageProcessor::CheckBatch(
     }
     status = CheckMessage(message);
     if (!status.ok()) return IllegalMessage(absl::StrCat("message ", i, ": ", status.message()));
+    // Delayed delivery: as RocketMQ (MessageBatch), a batch carries no
+    // delayed message.
+    const auto& properties = message.properties();
+    auto level = properties.find(std::string(format::kPropertyDelayTimeLevel));
+    if ((level != properties.end() && level->second != "0") ||
+        properties.count(std::string(format::kPropertyTimerDeliverMs)) > 0 ||
+        properties.count(std::string(format::kPropertyStartDeliverTime)) > 0) {
+      return IllegalMessage(absl::StrCat("message ", i,
+                                         " of the batch is delayed (DELAY or TIMER_DELIVER_MS); "
+                                         "a batch cannot carry delayed messages"));
+    }
     body_bytes += static_cast<int64_t>(message.body().size());
   }
   if (body_bytes > options_.max_message_size) {
