@@ -1,5 +1,7 @@
 #include "mq/message.h"
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/format/property_keys.h"
 #include "common/format/record_format.h"
@@ -38,6 +40,26 @@ void Message::set_keys(const std::vector<std::string>& keys) {
 std::string Message::unique_id() const { return GetProperty(format::kPropertyUniqueKey); }
 
 void Message::set_unique_id(absl::string_view id) { SetProperty(format::kPropertyUniqueKey, id); }
+
+void Message::SetDelayTimeLevel(int level) {
+  SetProperty(format::kPropertyDelayTimeLevel, level == 0 ? "" : absl::StrCat(level));
+}
+
+int Message::delay_time_level() const {
+  int level = 0;
+  return absl::SimpleAtoi(GetProperty(format::kPropertyDelayTimeLevel), &level) ? level : 0;
+}
+
+void Message::SetDeliverTime(absl::Time at) {
+  SetProperty(format::kPropertyTimerDeliverMs,
+              at == absl::InfinitePast() ? "" : absl::StrCat(absl::ToUnixMillis(at)));
+}
+
+absl::optional<absl::Time> Message::deliver_time() const {
+  int64_t ms = 0;
+  if (!absl::SimpleAtoi(GetProperty(format::kPropertyTimerDeliverMs), &ms)) return absl::nullopt;
+  return absl::FromUnixMillis(ms);
+}
 
 void Message::SetProperty(absl::string_view key, absl::string_view value) {
   if (value.empty()) {

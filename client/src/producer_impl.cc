@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
@@ -130,6 +131,20 @@ absl::Status ProducerImpl::ValidateMessage(const Message& message) const {
     }
   }
   if (message.body().empty()) return MessageIllegal("message body is empty");
+  std::string level = message.GetProperty(format::kPropertyDelayTimeLevel);
+  int level_value = 0;
+  if (!level.empty() && (!absl::SimpleAtoi(level, &level_value) || level_value < 0)) {
+    return MessageIllegal(absl::StrCat("delay level \"", level, "\" must be an integer >= 0"));
+  }
+  std::string deliver = message.GetProperty(format::kPropertyTimerDeliverMs);
+  int64_t deliver_ms = 0;
+  if (!deliver.empty() && !absl::SimpleAtoi(deliver, &deliver_ms)) {
+    return MessageIllegal(
+        absl::StrCat("deliver time \"", deliver, "\" must be milliseconds since the epoch"));
+  }
+  if (level_value > 0 && !deliver.empty()) {
+    return MessageIllegal("a message may have a delay level or a deliver time, not both");
+  }
   if (message.body().size() > options_.max_message_size_bytes) {
     return MessageIllegal(absl::StrCat("message body of ", message.body().size(),
                                        " bytes exceeds max_message_size_bytes (",
@@ -417,6 +432,10 @@ absl::StatusOr<std::shared_ptr<broker::v1::SendStreamRequest>> ProducerImpl::Pre
           absl::StrCat("a batch must have one topic; found ", topic, " and ", message.topic()));
     }
     if (absl::Status s = ValidateMessage(message); !s.ok()) return s;
+    if (message.delay_time_level() > 0 || message.deliver_time().has_value() ||
+        !message.GetProperty(format::kPropertyStartDeliverTime).empty()) {
+      return MessageIllegal("a batch cannot carry delayed messages (delay level or deliver time)");
+    }
     broker::v1::SendMessageRequest single;
     ids.push_back(PrepareRequest(message, false, &single));
     total_bytes += message.body().size();

@@ -559,6 +559,36 @@ TEST_F(ProducerSendTest, BatchRejectsMixedTopicsAndEmptyBatches) {
   EXPECT_EQ(broker_a_.SendCalls() + broker_b_.SendCalls(), 0);
 }
 
+TEST_F(ProducerSendTest, DelayedMessagesAreCheckedAndRefusedInBatches) {
+  namesrv_.SetRoute("T", MakeRoute({{&broker_a_}}));
+  Producer producer("G", Options());
+  ASSERT_TRUE(producer.Start().ok());
+  Message level("T", "a");
+  level.SetDelayTimeLevel(3);
+  EXPECT_EQ(level.delay_time_level(), 3);
+  EXPECT_EQ(level.GetProperty("DELAY"), "3");
+  Message at("T", "b");
+  at.SetDeliverTime(absl::FromUnixMillis(1'800'000'000'123));
+  EXPECT_EQ(at.GetProperty("TIMER_DELIVER_MS"), "1800000000123");
+  EXPECT_EQ(at.deliver_time(), absl::FromUnixMillis(1'800'000'000'123));
+
+  EXPECT_EQ(producer.SendBatch({Message("T", "plain"), level}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(producer.SendBatch({at}).status().code(), absl::StatusCode::kInvalidArgument);
+  Message negative("T", "c");
+  negative.SetDelayTimeLevel(-1);
+  EXPECT_EQ(producer.Send(negative).status().code(), absl::StatusCode::kInvalidArgument);
+  Message both = level;
+  both.SetDeliverTime(absl::FromUnixMillis(1));
+  EXPECT_EQ(producer.Send(both).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(broker_a_.SendCalls(), 0);
+  // Cleared, the message is a plain one again.
+  level.SetDelayTimeLevel(0);
+  at.SetDeliverTime(absl::InfinitePast());
+  EXPECT_TRUE(level.properties().count("DELAY") == 0 && !at.deliver_time().has_value());
+  EXPECT_TRUE(producer.Send(level).ok());
+}
+
 TEST_F(ProducerSendTest, BatchIsRetriedLikeASyncSend) {
   broker_a_.SetDefaultSendReply(Unavailable());
   Producer producer("G", Options());

@@ -229,7 +229,9 @@ absl::Status PushConsumerImpl::Start() {
   // who is in the group.
   for (const std::string& topic : topics) {
     absl::Status route = (*instance)->UpdateTopicRouteFromNameServer(topic);
-    if (!route.ok()) LOG(WARNING) << "route of subscribed topic " << topic << ": " << route;
+    if (!route.ok() && !IsRetryTopic(topic)) {
+      LOG(WARNING) << "route of subscribed topic " << topic << ": " << route;
+    }
   }
   (*instance)->SendHeartbeatToAllBrokers();
 
@@ -399,8 +401,14 @@ void PushConsumerImpl::RebalanceTopic(ClientInstance& instance, const std::strin
   if (!route.has_value()) {
     absl::Status status = instance.UpdateTopicRouteFromNameServer(topic);
     if (!status.ok()) {
-      LOG(WARNING) << "rebalance of topic " << topic << " for group " << group_
-                   << ": no route: " << status;
+      // The group's retry topic has no route until a broker created it (on
+      // the group's first heartbeat).
+      if (IsRetryTopic(topic)) {
+        VLOG(1) << "rebalance of retry topic " << topic << ": no route yet: " << status;
+      } else {
+        LOG(WARNING) << "rebalance of topic " << topic << " for group " << group_
+                     << ": no route: " << status;
+      }
       return;
     }
     route = instance.routes().Route(topic);
@@ -537,6 +545,10 @@ absl::StatusOr<int64_t> PushConsumerImpl::ComputeStartOffset(const MessageQueue&
   if (!stored.ok() && stored.status().code() != absl::StatusCode::kNotFound) {
     return stored.status();
   }
+  // Everything on the group's retry topic was handed back by the group, so
+  // none of it is skipped (RocketMQ's computePullFromWhere starts a retry
+  // queue at 0 for CONSUME_FROM_LAST_OFFSET).
+  if (IsRetryTopic(queue.topic)) return QueueOffset(queue, /*min=*/true);
   switch (options_.consume_from_where) {
     case ConsumeFromWhere::kFirstOffset:
       return QueueOffset(queue, /*min=*/true);

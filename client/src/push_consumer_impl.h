@@ -98,7 +98,8 @@ class PushConsumerImpl : public ConsumerMember {
   // (committing their offsets) and starts pulling the new ones.
   void UpdateAssignment(const std::string& topic, const std::vector<MessageQueue>& wanted)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // The committed offset, else the consume_from_where position.
+  // The committed offset, else the consume_from_where position (the first
+  // offset for the retry topic).
   absl::StatusOr<int64_t> ComputeStartOffset(const MessageQueue& queue);
 
   // The pull service.

@@ -18,6 +18,15 @@ inline constexpr absl::string_view kPropertyUniqueKey = "UNIQ_KEY";
 inline constexpr absl::string_view kPropertyWaitStoreMsgOk = "WAIT";
 // The delay level (1..18) of a delayed message.
 inline constexpr absl::string_view kPropertyDelayTimeLevel = "DELAY";
+// The absolute delivery time of a timer message, ms since the epoch
+// (RocketMQ 5's name, and the older name it still accepts).
+inline constexpr absl::string_view kPropertyTimerDeliverMs = "TIMER_DELIVER_MS";
+inline constexpr absl::string_view kPropertyStartDeliverTime = "__STARTDELIVERTIME";
+// Set by the store on a scheduled message: when it is due, ms since the epoch.
+inline constexpr absl::string_view kPropertyScheduleDueMs = "SCHEDULE_DUE_MS";
+// Set by the store on each copy its schedule delivers: "<queueId>:<offset>"
+// of the schedule-topic entry it came from (exactly-once after a crash).
+inline constexpr absl::string_view kPropertyScheduleSource = "SCHEDULE_SOURCE";
 // "true" on the half message of a transaction.
 inline constexpr absl::string_view kPropertyTransactionPrepared = "TRAN_MSG";
 // The topic and queue a delayed or half message is delivered to in the end.

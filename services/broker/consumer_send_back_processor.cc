@@ -47,9 +47,9 @@ absl::Status ConsumerSendBackProcessor::Check(
         absl::StrCat("commit log offset ", request.commit_log_offset(), " < 0"));
   }
   if (request.max_reconsume_times() < -1 || request.max_reconsume_times() > kMaxRetryMaxTimes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "max reconsume times %d is outside -1..%d", request.max_reconsume_times(),
-        kMaxRetryMaxTimes));
+    return absl::InvalidArgumentError(absl::StrFormat("max reconsume times %d is outside -1..%d",
+                                                      request.max_reconsume_times(),
+                                                      kMaxRetryMaxTimes));
   }
   return absl::OkStatus();
 }
@@ -77,9 +77,9 @@ absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::
   common::v1::MessageExt& stored = *found->mutable_message();
   if (!request.origin_message_id().empty() && request.origin_message_id() != stored.msg_id() &&
       request.origin_message_id() != stored.offset_msg_id()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the message at commit log offset ", request.commit_log_offset(), " is ", stored.msg_id(),
-        ", not ", QuoteInput(request.origin_message_id())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the message at commit log offset ", request.commit_log_offset(), " is ",
+                     stored.msg_id(), ", not ", QuoteInput(request.origin_message_id())));
   }
 
   const int32_t max_reconsume_times = request.max_reconsume_times() >= 0
@@ -110,12 +110,12 @@ absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::
   entry.set_born_host(stored.born_host());
   entry.set_reconsume_times(stored.reconsume_times() + 1);
 
-  absl::StatusOr<broker::v1::SendMessageResponse> sent = send_->StoreCopy(std::move(entry), *target);
+  absl::StatusOr<broker::v1::SendMessageResponse> sent =
+      send_->StoreCopy(std::move(entry), *target);
   if (!sent.ok()) return sent.status();
   if (dead) {
     LOG(INFO) << "group " << group << ": message " << sent->msg_id() << " moved to "
-              << target->topic_name() << " after " << stored.reconsume_times() + 1
-              << " deliveries";
+              << target->topic_name() << " after " << stored.reconsume_times() + 1 << " deliveries";
   }
   broker::v1::ConsumerSendBackResponse response;
   response.set_topic(target->topic_name());

@@ -225,7 +225,8 @@ TEST_F(ConsumerSendBackTest, DeadLettersAreListedAndResentToTheirTopic) {
   broker::v1::ResendDeadLettersRequest resend;
   resend.set_consumer_group("G");
   resend.set_msg_id("m2");
-  absl::StatusOr<broker::v1::ResendDeadLettersResponse> resent = dead_letters_->Resend(resend, false);
+  absl::StatusOr<broker::v1::ResendDeadLettersResponse> resent =
+      dead_letters_->Resend(resend, false);
   ASSERT_TRUE(resent.ok()) << resent.status();
   ASSERT_EQ(resent->msg_ids_size(), 1);
   EXPECT_EQ(resent->topics(0), "orders");

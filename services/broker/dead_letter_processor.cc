@@ -122,14 +122,14 @@ absl::StatusOr<broker::v1::ResendDeadLettersResponse> DeadLetterProcessor::Resen
     if (!request.msg_id().empty() && message.msg_id() != request.msg_id()) continue;
     const std::string topic = OriginalTopic(message);
     if (topic.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "dead letter ", message.msg_id(), " does not say which topic it came from"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("dead letter ", message.msg_id(), " does not say which topic it came from"));
     }
     absl::StatusOr<common::v1::TopicConfig> target = topics_->FindExisting(topic);
     if (!target.ok()) return target.status();
     if (!HasPerm(target->perm(), common::v1::PERM_WRITE)) {
-      return NoPermission(absl::StrCat("topic ", topic, " of dead letter ", message.msg_id(),
-                                       " is not writable"));
+      return NoPermission(
+          absl::StrCat("topic ", topic, " of dead letter ", message.msg_id(), " is not writable"));
     }
     Copy copy;
     common::v1::Message& resent = *copy.entry.mutable_message();

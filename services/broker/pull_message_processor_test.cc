@@ -105,9 +105,8 @@ class PullTestBase : public ::testing::Test {
         hold_options);
     groups_ = std::make_unique<SubscriptionGroupManager>(store_, SubscriptionGroupOptions());
     ASSERT_TRUE(groups_->Load().ok());
-    pull_ = std::make_unique<PullMessageProcessor>(store_, topics_.get(), groups_.get(),
-                                                   offsets_.get(), hold_.get(), &stats_,
-                                                   pull_options);
+    pull_ = std::make_unique<PullMessageProcessor>(
+        store_, topics_.get(), groups_.get(), offsets_.get(), hold_.get(), &stats_, pull_options);
     hold_->Start();
   }
 

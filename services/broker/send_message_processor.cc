@@ -121,9 +121,9 @@ absl::Status SendMessageProcessor::ApplyRetryRules(int32_t reconsume_times,
     return IllegalMessage(absl::StrCat("property ", format::kPropertyMaxReconsumeTimes, " ",
                                        QuoteInput(max_property->second), " is not a number"));
   }
-  absl::StatusOr<common::v1::TopicConfig> topic =
-      reconsume_times >= max_reconsume_times ? FindOrCreateDlqTopic(topics_, group)
-                                             : FindOrCreateRetryTopic(topics_, *config);
+  absl::StatusOr<common::v1::TopicConfig> topic = reconsume_times >= max_reconsume_times
+                                                      ? FindOrCreateDlqTopic(topics_, group)
+                                                      : FindOrCreateRetryTopic(topics_, *config);
   if (!topic.ok()) return StoreCallError("cannot create the group's topic", topic.status());
   if (reconsume_times >= max_reconsume_times) {
     message->set_topic(topic->topic_name());
@@ -257,8 +257,8 @@ absl::StatusOr<Response> Await(
 }  // namespace
 
 broker::v1::SendMessageResponse SendMessageProcessor::ToSendResponse(const Stored& stored,
-                                                                    const std::string& unique_key,
-                                                                    int32_t queue_id) const {
+                                                                     const std::string& unique_key,
+                                                                     int32_t queue_id) const {
   const store::v1::AppendResult& result = stored.results.front();
   broker::v1::SendMessageResponse response;
   response.set_status(stored.status);
@@ -299,10 +299,10 @@ void SendMessageProcessor::SendAsync(broker::v1::SendMessageRequest request,
   if (status.ok() && IsRetryTopic(message.topic())) {
     status = ApplyRetryRules(request.reconsume_times(), request.mutable_message(), &queue_id);
   }
-  absl::StatusOr<Target> target =
-      status.ok() ? ResolveTarget(message.topic(), request.default_topic(),
-                                  request.default_topic_queue_nums(), queue_id)
-                  : absl::StatusOr<Target>(status);
+  absl::StatusOr<Target> target = status.ok()
+                                      ? ResolveTarget(message.topic(), request.default_topic(),
+                                                      request.default_topic_queue_nums(), queue_id)
+                                      : absl::StatusOr<Target>(status);
   if (!target.ok()) {
     done(target.status());
     return;
@@ -348,6 +348,17 @@ absl::StatusOr<int64_t> SendMessageProcessor::CheckBatch(
     }
     status = CheckMessage(message);
     if (!status.ok()) return IllegalMessage(absl::StrCat("message ", i, ": ", status.message()));
+    // Delayed delivery: as RocketMQ (MessageBatch), a batch carries no
+    // delayed message.
+    const auto& properties = message.properties();
+    auto level = properties.find(std::string(format::kPropertyDelayTimeLevel));
+    if ((level != properties.end() && level->second != "0") ||
+        properties.count(std::string(format::kPropertyTimerDeliverMs)) > 0 ||
+        properties.count(std::string(format::kPropertyStartDeliverTime)) > 0) {
+      return IllegalMessage(absl::StrCat("message ", i,
+                                         " of the batch is delayed (DELAY or TIMER_DELIVER_MS); "
+                                         "a batch cannot carry delayed messages"));
+    }
     body_bytes += static_cast<int64_t>(message.body().size());
   }
   if (body_bytes > options_.max_message_size) {

@@ -407,7 +407,18 @@ TEST_F(SendMessageProcessorTest, BadBatchesAreRefusedWhole) {
 
   ExpectError(send(Batch("orders", 2, 9)), absl::StatusCode::kInvalidArgument,
               common::v1::SYSTEM_ERROR);
-  EXPECT_TRUE(store_.append_batch_sizes().empty());
+
+  // Delayed delivery: as RocketMQ, a batch carries no delayed message.
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"DELAY", "2"}, {"TIMER_DELIVER_MS", "1"}, {"__STARTDELIVERTIME", "1"}}) {
+    broker::v1::SendBatchRequest delayed = Batch("orders", 3);
+    (*delayed.mutable_messages(1)->mutable_properties())[key] = value;
+    ExpectError(send(delayed), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+  }
+  broker::v1::SendBatchRequest level_zero = Batch("orders", 3);
+  (*level_zero.mutable_messages(1)->mutable_properties())["DELAY"] = "0";
+  EXPECT_TRUE(send(level_zero).ok());
+  EXPECT_THAT(store_.append_batch_sizes(), ElementsAre(3));
 }
 
 // A store whose appends land at once but are answered only on Release(), from

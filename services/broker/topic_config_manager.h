@@ -105,8 +105,7 @@ class TopicConfigManager {
   // auto-creation setting). INVALID_ARGUMENT for a bad name or count; the
   // store's error when persisting fails.
   absl::StatusOr<common::v1::TopicConfig> FindOrCreateSystemTopic(absl::string_view topic,
-                                                                  int32_t queue_nums,
-                                                                  uint32_t perm)
+                                                                  int32_t queue_nums, uint32_t perm)
       ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
 
   // Creates or replaces a topic. INVALID_ARGUMENT for a bad name, queue count

@@ -4,10 +4,12 @@
 
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/format/property_keys.h"
 #include "common/status.h"
 #include "common/validation.h"
+#include "services/store/delay_policy.h"
 
 namespace mq::store {
 
@@ -51,6 +53,13 @@ absl::Status Dispatcher::DispatchRecord(const format::MessageRecord& record, int
   absl::optional<absl::string_view> tags =
       format::FindProperty(record.properties, format::kPropertyTags);
   int64_t tag_code = tags.has_value() ? format::TagsHashCode(*tags) : 0;
+  if (record.topic == kScheduleTopic) {
+    // A scheduled message's unit carries when it is due (RocketMQ does the
+    // same), so the schedule finds due entries without reading the log.
+    absl::optional<absl::string_view> due =
+        format::FindProperty(record.properties, format::kPropertyScheduleDueMs);
+    if (!due.has_value() || !absl::SimpleAtoi(*due, &tag_code)) tag_code = 0;
+  }
   if (TakesQueueOffset(record.sys_flag)) {
     absl::StatusOr<std::shared_ptr<ConsumeQueue>> queue =
         queues_->FindOrCreate(record.topic, record.queue_id);

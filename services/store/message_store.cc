@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -140,6 +141,23 @@ absl::Status MessageStore::Load() {
       std::make_unique<Dispatcher>(commit_log_.get(), queues_.get(), index_.get(), &watchers_);
 
   if (absl::Status s = Recover(clean); !s.ok()) return s;
+  if (options_.role != v1::SLAVE) {
+    schedule_ = std::make_unique<ScheduleService>(
+        commit_log_.get(), queues_.get(),
+        [this](std::vector<v1::AppendEntry> entries) {
+          return AppendScheduled(std::move(entries));
+        },
+        [this](absl::string_view key) { return metadata_->Get(key); },
+        [this](absl::string_view key, std::string value) {
+          v1::PutMetadataRequest request;
+          v1::MetadataEntry* entry = request.add_entries();
+          entry->set_key(std::string(key));
+          entry->set_value(std::move(value));
+          return PutMetadata(request);
+        },
+        options_.schedule, options_.clock);
+    if (absl::Status s = schedule_->Recover(); !s.ok()) return s;
+  }
   StartServices();
   return lock_->MarkRunning();
 }
@@ -248,6 +266,11 @@ void MessageStore::StartServices() {
                               });
   retention_task_ = StartDedicatedScheduler("retention", options_.clean_initial_delay,
                                             options_.clean_interval, [this] { RunRetention(); });
+  if (schedule_ != nullptr && options_.schedule_tick > absl::ZeroDuration()) {
+    last_schedule_checkpoint_ = absl::Now();
+    schedule_task_ = StartDedicatedScheduler("schedule", absl::ZeroDuration(),
+                                             options_.schedule_tick, [this] { RunSchedule(); });
+  }
 }
 
 void MessageStore::FlushConsumeQueues(bool thorough) {
@@ -281,13 +304,15 @@ absl::Status MessageStore::Shutdown() {
   if (commit_log_ == nullptr || lock_ == nullptr || dispatcher_ == nullptr) {
     return absl::OkStatus();
   }
+  absl::Status status;
+  if (schedule_task_ != nullptr) schedule_task_->Stop();
+  if (schedule_ != nullptr) status.Update(schedule_->Checkpoint());
   commit_log_->RefuseAppends("the store is shutting down");
   StopReplication();
   if (retention_task_ != nullptr) retention_task_->Stop();
   if (queue_flush_task_ != nullptr) queue_flush_task_->Stop();
   if (prefault_task_ != nullptr) prefault_task_->Stop();
   dispatcher_->Stop();
-  absl::Status status;
   if (group_commit_ != nullptr) status.Update(group_commit_->Stop());
   if (async_flusher_ != nullptr) status.Update(async_flusher_->Stop());
   bool dispatched_all = dispatcher_->dispatched_offset() >= commit_log_->MaxOffset();
@@ -374,8 +399,16 @@ absl::StatusOr<v1::AppendBatchResponse> MessageStore::AppendBatch(
 
 int64_t MessageStore::AppendEntries(const v1::AppendBatchRequest& request,
                                     v1::AppendBatchResponse* out) {
+  std::vector<const v1::AppendEntry*> entries;
+  entries.reserve(request.entries_size());
+  for (const v1::AppendEntry& entry : request.entries()) entries.push_back(&entry);
+  return AppendEntryList(entries, DelayCheck::kStrict, out);
+}
+
+int64_t MessageStore::AppendEntryList(absl::Span<const v1::AppendEntry* const> entries,
+                                      DelayCheck check, v1::AppendBatchResponse* out) {
   v1::AppendBatchResponse& response = *out;
-  const int n = request.entries_size();
+  const int n = static_cast<int>(entries.size());
   for (int i = 0; i < n; ++i) response.add_results();
   auto fail_all = [&](v1::PutStatus status, absl::string_view why) {
     for (v1::AppendResult& result : *response.mutable_results()) {
@@ -392,10 +425,23 @@ int64_t MessageStore::AppendEntries(const v1::AppendBatchRequest& request,
   std::vector<PendingRecord> pending(n);
   std::vector<format::MessageRecord> records;
   std::vector<int> record_entry;
+  // Delayed messages rewritten to the schedule topic (stable addresses: the
+  // records point into them).
+  std::deque<v1::AppendEntry> routed;
   records.reserve(n);
   record_entry.reserve(n);
+  absl::Time now = options_.clock->Now();
   for (int i = 0; i < n; ++i) {
-    absl::Status status = ToPendingRecord(request.entries(i), &pending[i]);
+    const v1::AppendEntry* entry = entries[i];
+    absl::Status status;
+    if (CarriesDelay(*entry) || entry->message().topic() == kScheduleTopic) {
+      v1::AppendEntry& copy = routed.emplace_back(*entry);
+      absl::StatusOr<bool> rerouted = RouteDelayed(options_.delay, now, check, &copy);
+      if (rerouted.ok() && !*rerouted && check == DelayCheck::kLenient) ClearDeliverTime(&copy);
+      status = rerouted.status();
+      entry = &copy;
+    }
+    if (status.ok()) status = ToPendingRecord(*entry, &pending[i]);
     if (!status.ok()) {
       v1::AppendResult* result = response.mutable_results(i);
       result->set_status(v1::MESSAGE_ILLEGAL);
@@ -432,6 +478,27 @@ int64_t MessageStore::AppendEntries(const v1::AppendBatchRequest& request,
   if (ha_master_ != nullptr) ha_master_->NotifyAppended(end_offset);
   puts_.Add(stored);
   return end_offset;
+}
+
+std::vector<v1::AppendResult> MessageStore::AppendScheduled(std::vector<v1::AppendEntry> entries) {
+  std::vector<const v1::AppendEntry*> list;
+  list.reserve(entries.size());
+  for (const v1::AppendEntry& entry : entries) list.push_back(&entry);
+  v1::AppendBatchResponse response;
+  int64_t end_offset = AppendEntryList(list, DelayCheck::kLenient, &response);
+  // No wait for a flush or a slave: the copies are as durable as the log.
+  if (end_offset > 0 && group_commit_ != nullptr) group_commit_->RequestFlush(end_offset);
+  return {response.results().begin(), response.results().end()};
+}
+
+void MessageStore::RunSchedule() {
+  schedule_->RunOnce();
+  absl::Time now = absl::Now();
+  if (now - last_schedule_checkpoint_ < options_.schedule_checkpoint_interval) return;
+  last_schedule_checkpoint_ = now;
+  if (absl::Status s = schedule_->Checkpoint(); !s.ok()) {
+    LOG(ERROR) << "writing the schedule's progress: " << s;
+  }
 }
 
 void MessageStore::WaitForSlave(int64_t end_offset, v1::AppendBatchResponse* response) {
@@ -762,6 +829,13 @@ absl::StatusOr<v1::GetStatsResponse> MessageStore::GetStats() {
       std::max<int64_t>(0, commit_log_->MaxOffset() - dispatcher_->dispatched_offset()));
   response.set_skipped_records(dispatcher_->skipped_records());
   response.set_corrupt_records_read(corrupt_records_read_.load(std::memory_order_relaxed));
+  for (absl::Duration level : options_.delay.levels) {
+    response.add_delay_levels_ms(absl::ToInt64Milliseconds(level));
+  }
+  if (schedule_ != nullptr) {
+    response.set_schedule_delivered(schedule_->delivered());
+    response.set_schedule_timer_entries_in_memory(schedule_->timer_entries_in_memory());
+  }
   absl::StatusOr<double> ratio = options_.disk_used_ratio(options_.root_dir);
   response.set_disk_used_ratio(ratio.ok() ? *ratio : disk_used_ratio_.load());
   response.set_disk_full(disk_full_.load());

@@ -7,7 +7,7 @@
 //   commitlog/      commit-log files, named by their 20-digit start offset
 //   consumequeue/   <topic>/<queueId>/ consume-queue files
 //   index/          index files
-//   metadata/       the broker's metadata table
+//   metadata/       the broker's metadata table (and the schedule's progress)
 //   checkpoint      how far everything is known to be on disk
 //   lock, abort     ownership of the directory; marker of an unclean stop
 #ifndef MQ_SERVICES_STORE_MESSAGE_STORE_H_
@@ -30,6 +30,7 @@
 #include "services/store/checkpoint.h"
 #include "services/store/commit_log.h"
 #include "services/store/consume_queue_table.h"
+#include "services/store/delay_policy.h"
 #include "services/store/dispatcher.h"
 #include "services/store/group_commit_service.h"
 #include "services/store/ha_client.h"
@@ -42,6 +43,7 @@
 #include "services/store/queue_watchers.h"
 #include "services/store/replication_options.h"
 #include "services/store/retention_policy.h"
+#include "services/store/schedule_service.h"
 #include "services/store/store_api.h"
 #include "services/store/store_lock.h"
 
@@ -91,6 +93,14 @@ struct MessageStoreOptions {
   // Verify every record's CRC when recovering after an unclean stop (always)
   // and after a clean one (this flag; RocketMQ's checkCRCOnRecover).
   bool check_crc_on_clean_recover = true;
+  // Delayed delivery (delay_policy.h, schedule_service.h): the level table
+  // and the deliver-time horizon; a master looks for due messages every
+  // `schedule_tick` and checkpoints its progress every
+  // `schedule_checkpoint_interval`.
+  DelayPolicyOptions delay = DefaultDelayPolicy();
+  absl::Duration schedule_tick = absl::Milliseconds(10);
+  absl::Duration schedule_checkpoint_interval = absl::Seconds(1);
+  ScheduleServiceOptions schedule;
   // Time source for retention (file age, delete hour) and rates.
   // Must outlive the store.
   const Clock* clock = Clock::Real();
@@ -162,6 +172,9 @@ class MessageStore final : public StoreApi {
   int64_t dispatched_offset() const { return dispatcher_->dispatched_offset(); }
   int64_t max_physical_offset() const { return commit_log_->MaxOffset(); }
 
+  // The schedule of a master (null on a slave); tests drive it directly.
+  ScheduleService* schedule() { return schedule_.get(); }
+
  private:
   explicit MessageStore(MessageStoreOptions options);
 
@@ -178,6 +191,13 @@ class MessageStore final : public StoreApi {
   // Validates and appends the entries, filling `response`; returns the end
   // offset of what was stored, 0 if nothing was.
   int64_t AppendEntries(const v1::AppendBatchRequest& request, v1::AppendBatchResponse* response);
+  // AppendEntries of any entries: `check` kLenient for the schedule's copies.
+  int64_t AppendEntryList(absl::Span<const v1::AppendEntry* const> entries, DelayCheck check,
+                          v1::AppendBatchResponse* response);
+  // The schedule's append of delivered copies.
+  std::vector<v1::AppendResult> AppendScheduled(std::vector<v1::AppendEntry> entries);
+  // One round of the schedule thread.
+  void RunSchedule();
 
   // Reads the record a consume-queue unit points at, into `out`.
   absl::Status ReadMessage(PhysicalOffset physical_offset, common::v1::MessageExt* out,
@@ -203,6 +223,9 @@ class MessageStore final : public StoreApi {
   std::unique_ptr<LogPrefaulter> prefaulter_;
   std::unique_ptr<Scheduler> prefault_task_;
   std::unique_ptr<Scheduler> retention_task_;
+  std::unique_ptr<ScheduleService> schedule_;
+  std::unique_ptr<Scheduler> schedule_task_;
+  absl::Time last_schedule_checkpoint_;
   // Exactly one of them, created at start: ha_master_ on a master, ha_client_
   // on a slave with a master address.
   std::unique_ptr<HaMaster> ha_master_;

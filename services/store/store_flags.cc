@@ -49,6 +49,11 @@ ABSL_FLAG(absl::Duration, ha_heartbeat_interval, absl::Seconds(5),
           "An idle master sends slaves a heartbeat this often; slaves answer with an ack.");
 ABSL_FLAG(absl::Duration, ha_housekeeping_interval, absl::Seconds(20),
           "Master and slave drop a replication stream silent for this long.");
+ABSL_FLAG(std::string, message_delay_level, std::string(mq::store::kDefaultDelayLevels),
+          "Delay levels (RocketMQ's messageDelayLevel): space-separated durations with a unit "
+          "(ms, s, m, h, d); a message with property DELAY=L is delivered after the L-th.");
+ABSL_FLAG(absl::Duration, timer_max_delay, mq::store::kDefaultTimerMaxDelay,
+          "Timer messages (property TIMER_DELIVER_MS) due further ahead than this are refused.");
 
 namespace mq::store {
 
@@ -76,6 +81,18 @@ absl::StatusOr<MessageStoreOptions> MessageStoreOptionsFromFlags() {
         absl::StrCat("--flush_disk_type=", flush, ": expected ASYNC_FLUSH or SYNC_FLUSH"));
   }
   options.group_commit.sync_flush_timeout = absl::GetFlag(FLAGS_sync_flush_timeout);
+
+  absl::StatusOr<std::vector<absl::Duration>> levels =
+      ParseDelayLevels(absl::GetFlag(FLAGS_message_delay_level));
+  if (!levels.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--message_delay_level: ", levels.status().message()));
+  }
+  options.delay.levels = *std::move(levels);
+  options.delay.timer_max_delay = absl::GetFlag(FLAGS_timer_max_delay);
+  if (options.delay.timer_max_delay <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--timer_max_delay must be positive");
+  }
 
   if (!v1::BrokerRole_Parse(absl::GetFlag(FLAGS_role), &options.role)) {
     return absl::InvalidArgumentError(absl::StrCat(

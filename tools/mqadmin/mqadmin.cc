@@ -603,11 +603,11 @@ absl::StatusOr<std::optional<broker::v1::SubscriptionGroupConfig>> FindSubGroup(
 }
 
 void PrintSubGroup(const std::string& address, const broker::v1::SubscriptionGroupConfig& c) {
-  std::cout << absl::StrFormat("%-22s %-32s %-9s %-11s %-10s %-9s %s\n", address, c.group_name(),
-                               c.consume_enable() ? "true" : "false",
-                               c.consume_broadcast_enable() ? "true" : "false",
-                               absl::StrCat(c.retry_queue_nums()), absl::StrCat(c.retry_max_times()),
-                               c.consume_message_orderly() ? "true" : "false");
+  std::cout << absl::StrFormat(
+      "%-22s %-32s %-9s %-11s %-10s %-9s %s\n", address, c.group_name(),
+      c.consume_enable() ? "true" : "false", c.consume_broadcast_enable() ? "true" : "false",
+      absl::StrCat(c.retry_queue_nums()), absl::StrCat(c.retry_max_times()),
+      c.consume_message_orderly() ? "true" : "false");
 }
 
 void PrintSubGroupHeader() {
@@ -638,7 +638,8 @@ absl::Status UpdateSubGroup(const ParsedOptions& options) {
       config.set_retry_max_times(16);
       config.set_consume_from_min_enable(true);
     }
-    absl::StatusOr<int32_t> queues = IntOption(options, "retryQueueNums", config.retry_queue_nums());
+    absl::StatusOr<int32_t> queues =
+        IntOption(options, "retryQueueNums", config.retry_queue_nums());
     absl::StatusOr<int32_t> max = IntOption(options, "retryMaxTimes", config.retry_max_times());
     absl::StatusOr<bool> consume = BoolOption(options, "consumeEnable", config.consume_enable());
     absl::StatusOr<bool> broadcast =

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
 
 namespace mq {
 
@@ -56,6 +58,24 @@ class Message {
   // The payload: 1 byte .. ProducerOptions::max_message_size_bytes.
   const std::string& body() const { return body_; }
   void set_body(std::string body) { body_ = std::move(body); }
+
+  // Delayed delivery: the message reaches its topic after delay level
+  // `level` (1-based) of the store's level table (RocketMQ's default
+  // "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", the store's
+  // --message_delay_level); 0 clears it. Stored as the DELAY property. A send
+  // refuses a negative level, and the store one above its table, with
+  // INVALID_ARGUMENT; a batch refuses any delayed message.
+  void SetDelayTimeLevel(int level);
+  // 0 when not delayed by level.
+  int delay_time_level() const;
+
+  // Delivery at `at` (RocketMQ 5's timer message, property TIMER_DELIVER_MS
+  // in ms since the epoch), to the millisecond at best and in practice within
+  // a second; a time in the past is delivered at once. The store refuses a
+  // time further ahead than its --timer_max_delay (default 3 days).
+  // absl::InfinitePast() clears it.
+  void SetDeliverTime(absl::Time at);
+  absl::optional<absl::Time> deliver_time() const;
 
   // All properties, including TAGS, KEYS and UNIQ_KEY when set.
   const std::map<std::string, std::string>& properties() const { return properties_; }

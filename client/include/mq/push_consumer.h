@@ -111,6 +111,8 @@ struct PushConsumerOptions {
   ClientOptions client;
 
   MessageModel message_model = MessageModel::kClustering;
+  // For the subscribed topics; the group's retry topic always starts at its
+  // first offset.
   ConsumeFromWhere consume_from_where = ConsumeFromWhere::kLastOffset;
   // For kTimestamp. InfinitePast(): half an hour before Start(), as RocketMQ.
   absl::Time consume_timestamp = absl::InfinitePast();
