@@ -145,9 +145,7 @@ class DelayE2eTest : public ::testing::TestWithParam<Deployment> {
   }
 
   int64_t StoredInTopic(const std::string& store_address) {
-    auto channel = grpc::CreateCustomChannel(store_address, grpc::InsecureChannelCredentials(),
-                                             GrpcChannelArguments());
-    auto stub = sv1::Store::NewStub(channel);
+    auto stub = sv1::Store::NewStub(CreateChannel(store_address));
     int64_t total = 0;
     for (int q = 0; q < kQueues; ++q) {
       grpc::ClientContext context;
@@ -343,8 +341,7 @@ TEST(DelaySlaveTest, SlaveHoldsTheScheduleAndDeliversNothing) {
   ASSERT_TRUE(slave.ok()) << slave.status();
 
   auto stub = [](const std::string& address) {
-    return sv1::Store::NewStub(grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), GrpcChannelArguments()));
+    return sv1::Store::NewStub(CreateChannel(address));
   };
   auto master_stub = stub((*master)->address());
   auto slave_stub = stub((*slave)->address());
@@ -367,14 +364,14 @@ TEST(DelaySlaveTest, SlaveHoldsTheScheduleAndDeliversNothing) {
   for (const sv1::AppendResult& result : appended.results()) {
     ASSERT_EQ(result.status(), sv1::PUT_OK) << result.error();
   }
-  auto schedule_size = [&](sv1::Store::Stub* s) {
+  auto schedule_size = [&](sv1::Store::Stub* s) -> int64_t {
     sv1::GetQueueOffsetsRequest q;
     q.set_topic("SCHEDULE_TOPIC_XXXX");
     q.set_queue_id(3);
     sv1::GetQueueOffsetsResponse r;
     return s->GetQueueOffsets(context().get(), q, &r).ok() ? r.max_offset() : -1;
   };
-  auto topic_size = [&](sv1::Store::Stub* s) {
+  auto topic_size = [&](sv1::Store::Stub* s) -> int64_t {
     int64_t total = 0;
     for (int q = 0; q < kQueues; ++q) {
       sv1::GetQueueOffsetsRequest req;
