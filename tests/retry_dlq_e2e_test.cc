@@ -9,7 +9,7 @@
 #include <grpcpp/client_context.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,7 +84,7 @@ class RetryDlqTest : public ::testing::TestWithParam<Deployment> {
     const std::string dir = testing::MakeTempDir("retry_dlq");
     absl::StatusOr<std::unique_ptr<testing::ServerProcess>> started;
     if (GetParam() == Deployment::kStandalone) {
-      started = testing::StartStandalone(dir, BrokerFlags());
+      started = testing::StartStandalone(dir, StandaloneFlags());
       ASSERT_TRUE(started.ok()) << started.status();
       broker_ = *std::move(started);
       namesrv_address_ = broker_->address();
@@ -93,7 +93,7 @@ class RetryDlqTest : public ::testing::TestWithParam<Deployment> {
       ASSERT_TRUE(started.ok()) << started.status();
       namesrv_ = *std::move(started);
       namesrv_address_ = namesrv_->address();
-      started = testing::StartStore("store", dir, kCommitLogFileSize, {});
+      started = testing::StartStore("store", dir, kCommitLogFileSize, StoreFlags());
       ASSERT_TRUE(started.ok()) << started.status();
       store_ = *std::move(started);
       started = testing::StartBroker("broker", store_->address(), namesrv_address_, BrokerFlags());
@@ -105,12 +105,23 @@ class RetryDlqTest : public ::testing::TestWithParam<Deployment> {
 
   void TearDown() override {
     for (std::unique_ptr<testing::ServerProcess>* process : {&broker_, &store_, &namesrv_}) {
-      if (*process != nullptr) EXPECT_TRUE((*process)->Stop().ok());
+      if (*process != nullptr) {
+        EXPECT_TRUE((*process)->Stop().ok());
+      }
     }
   }
 
-  // A two-level delay table for the send-backs: attempt 1 waits for level 2.
-  static std::vector<std::string> BrokerFlags() { return {"--max_delay_level=2"}; }
+  // A short delay table (the store's) and the broker told its size: the
+  // first retry waits for level 3 (1.5 s), the second for level 4 (2 s).
+  static std::vector<std::string> StoreFlags() {
+    return {"--message_delay_level=500ms 1s 1500ms 2s"};
+  }
+  static std::vector<std::string> BrokerFlags() { return {"--max_delay_level=4"}; }
+  static std::vector<std::string> StandaloneFlags() {
+    std::vector<std::string> flags = StoreFlags();
+    for (const std::string& flag : BrokerFlags()) flags.push_back(flag);
+    return flags;
+  }
 
   void CreateTopic(const std::string& topic) {
     ASSERT_TRUE(testing::CreateTopic(broker_->address(), topic, 1).ok());
@@ -214,8 +225,19 @@ TEST_P(RetryDlqTest, FailedMessageIsRetriedThenDeadLetteredThenResent) {
     EXPECT_EQ(seen[i].reconsume_times, i);
     EXPECT_EQ(seen[i].topic, "RetryTopic");
   }
+  // Each retry waited for its delay level (3 + reconsume times): at least the
+  // level's delay (counted from the send-back, after the delivery), and not
+  // much more.
+  const absl::Duration first_gap = seen[1].at - seen[0].at;
+  const absl::Duration second_gap = seen[2].at - seen[1].at;
+  std::cerr << "retry gaps: " << first_gap << " (level 3, 1.5 s), " << second_gap
+            << " (level 4, 2 s)\n";
+  EXPECT_GE(first_gap, absl::Milliseconds(1500)) << first_gap;
+  EXPECT_LT(first_gap, absl::Milliseconds(1500) + absl::Seconds(5)) << first_gap;
+  EXPECT_GE(second_gap, absl::Seconds(2)) << second_gap;
+  EXPECT_LT(second_gap, absl::Seconds(2) + absl::Seconds(5)) << second_gap;
   std::string dlq = MqadminOk({"queryDlqMsg", "-g", "RetryGroup"});
-  EXPECT_THAT(dlq, HasSubstr("Reconsume Times:    3"));
+  EXPECT_THAT(dlq, ::testing::ContainsRegex("Reconsume Times: +3\n"));
   EXPECT_THAT(dlq, HasSubstr("RETRY_TOPIC=RetryTopic"));
   EXPECT_THAT(dlq, HasSubstr("Dead letters: 1"));
 

@@ -15,6 +15,15 @@
 
 namespace mq::broker {
 
+void ClearDeliveryProperties(google::protobuf::Map<std::string, std::string>* properties) {
+  for (absl::string_view key :
+       {format::kPropertyTimerDeliverMs, format::kPropertyStartDeliverTime,
+        format::kPropertyScheduleDueMs, format::kPropertyScheduleSource, format::kPropertyRealTopic,
+        format::kPropertyRealQueueId, format::kPropertyTransactionPrepared}) {
+    properties->erase(std::string(key));
+  }
+}
+
 int32_t RetryDelayLevel(int32_t requested, int32_t reconsume_times, int32_t level_count) {
   const int32_t level = requested > 0 ? requested : kFirstRetryDelayLevel + reconsume_times;
   return std::max(1, std::min(level, level_count));
@@ -97,6 +106,7 @@ absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::
   *copy.mutable_body() = std::move(*stored.mutable_body());
   *copy.mutable_properties() = std::move(*stored.mutable_properties());
   auto& properties = *copy.mutable_properties();
+  ClearDeliveryProperties(&properties);
   properties.emplace(std::string(format::kPropertyRetryTopic), stored.topic());
   properties.emplace(std::string(format::kPropertyOriginMessageId), stored.msg_id());
   if (dead) {

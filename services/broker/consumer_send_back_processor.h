@@ -5,7 +5,8 @@
 // The copy keeps the body, flag, sys flag, properties, born time and host of
 // the stored message, and its msgId (UNIQ_KEY); it gets RETRY_TOPIC (the topic
 // first consumed from, when not already set), ORIGIN_MESSAGE_ID (the first
-// copy's source) and reconsume times + 1. It goes to:
+// copy's source) and reconsume times + 1, without the properties of the
+// original's own delivery (ClearDeliveryProperties). It goes to:
 //  - %DLQ%<group> (one queue, write only), without delay, when the request's
 //    delay level is < 0 or the message was consumed max times already (the
 //    request's max, or the group's retry max times when it is -1);
@@ -31,6 +32,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "google/protobuf/map.h"
 #include "proto/broker.pb.h"
 #include "proto/store.pb.h"
 #include "services/broker/send_message_processor.h"
@@ -53,6 +55,11 @@ struct SendBackOptions {
   // a retry's level is clamped to it.
   int32_t delay_level_count = kDefaultDelayLevelCount;
 };
+
+// Removes the properties that steered the stored message's own delivery
+// (a deliver time, the store's schedule bookkeeping, REAL_TOPIC/REAL_QID, the
+// transaction flag) and must not steer a copy of it.
+void ClearDeliveryProperties(google::protobuf::Map<std::string, std::string>* properties);
 
 // The delay level of a retry copy: `requested` when > 0, else 3 + the
 // message's reconsume times; at most `level_count`.

@@ -166,6 +166,27 @@ TEST_F(ConsumerSendBackTest, NegativeDelayLevelAndRequestMaxGoStraightToDlq) {
   EXPECT_EQ(Stored("m3").properties().at("DELAY"), "2");
 }
 
+TEST_F(ConsumerSendBackTest, CopyDropsThePropertiesOfTheOriginalsDelivery) {
+  broker::v1::SendMessageRequest request;
+  request.set_producer_group("P");
+  request.set_queue_id(0);
+  common::v1::Message& message = *request.mutable_message();
+  message.set_topic("orders");
+  message.set_body("timed");
+  (*message.mutable_properties())["UNIQ_KEY"] = "t1";
+  (*message.mutable_properties())["TIMER_DELIVER_MS"] = "1700000000000";
+  (*message.mutable_properties())["SCHEDULE_SOURCE"] = "900:4";
+  (*message.mutable_properties())["REAL_TOPIC"] = "orders";
+  ASSERT_TRUE(send_->Send(request, kBornHost).ok());
+  ASSERT_TRUE(send_back_->SendBack(Request(Stored("t1").commit_log_offset(), "t1")).ok());
+  common::v1::MessageExt copy = Stored("t1");
+  EXPECT_EQ(copy.topic(), "%RETRY%G");
+  EXPECT_EQ(copy.properties().at("DELAY"), "3");
+  EXPECT_EQ(copy.properties().count("TIMER_DELIVER_MS"), 0u);
+  EXPECT_EQ(copy.properties().count("SCHEDULE_SOURCE"), 0u);
+  EXPECT_EQ(copy.properties().count("REAL_TOPIC"), 0u);
+}
+
 TEST_F(ConsumerSendBackTest, BadRequestsAreRefusedAndStoreNothing) {
   const int64_t offset = Produce("m1");
   const size_t appends = store_.append_batch_sizes().size();

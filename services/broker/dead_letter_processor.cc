@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "common/validation.h"
 #include "services/broker/broker_errors.h"
+#include "services/broker/consumer_send_back_processor.h"
 #include "services/broker/pull_message_processor.h"
 
 namespace mq::broker {
@@ -137,10 +138,10 @@ absl::StatusOr<broker::v1::ResendDeadLettersResponse> DeadLetterProcessor::Resen
     resent.set_flag(message.flag());
     *resent.mutable_body() = std::move(*message.mutable_body());
     *resent.mutable_properties() = std::move(*message.mutable_properties());
+    ClearDeliveryProperties(resent.mutable_properties());
     for (absl::string_view key :
          {format::kPropertyRetryTopic, format::kPropertyDelayTimeLevel,
-          format::kPropertyReconsumeTime, format::kPropertyMaxReconsumeTimes,
-          format::kPropertyRealTopic, format::kPropertyRealQueueId}) {
+          format::kPropertyReconsumeTime, format::kPropertyMaxReconsumeTimes}) {
       resent.mutable_properties()->erase(std::string(key));
     }
     copy.entry.set_sys_flag(message.sys_flag());
