@@ -214,6 +214,46 @@ FakeReply FakeBroker::HandleSend(const broker::v1::SendMessageRequest& request,
   return reply;
 }
 
+grpc::Status FakeBroker::ConsumerSendBack(grpc::ServerContext* context,
+                                          const broker::v1::ConsumerSendBackRequest* request,
+                                          broker::v1::ConsumerSendBackResponse* response) {
+  FakeReply reply;
+  {
+    absl::MutexLock lock(&mu_);
+    ++send_back_calls_;
+    if (!send_back_script_.empty()) {
+      reply = send_back_script_.front();
+      send_back_script_.pop_front();
+    }
+    if (reply.kind == FakeReply::Kind::kOk) send_backs_.push_back(*request);
+  }
+  if (reply.kind == FakeReply::Kind::kOk) {
+    response->set_topic("%RETRY%" + request->consumer_group());
+    response->set_msg_id(request->origin_message_id());
+    return grpc::Status::OK;
+  }
+  if (reply.kind == FakeReply::Kind::kHang) {
+    Hang(context);
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake broker hung");
+  }
+  return FailStatus(reply, context);
+}
+
+void FakeBroker::ScriptSendBacks(std::vector<FakeReply> replies) {
+  absl::MutexLock lock(&mu_);
+  send_back_script_.assign(replies.begin(), replies.end());
+}
+
+std::vector<broker::v1::ConsumerSendBackRequest> FakeBroker::SendBacks() const {
+  absl::MutexLock lock(&mu_);
+  return send_backs_;
+}
+
+int FakeBroker::SendBackCalls() const {
+  absl::MutexLock lock(&mu_);
+  return send_back_calls_;
+}
+
 grpc::Status FakeBroker::SendMessage(grpc::ServerContext* context,
                                      const broker::v1::SendMessageRequest* request,
                                      broker::v1::SendMessageResponse* response) {

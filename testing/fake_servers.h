@@ -168,6 +168,16 @@ class FakeBroker final : public broker::v1::Broker::Service, public FakeServerBa
                                broker::v1::GetConsumerListResponse* response) override
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Consumer send-backs: answered with the next scripted reply (then OK); the
+  // requests answered OK are recorded, and nothing is stored.
+  grpc::Status ConsumerSendBack(grpc::ServerContext* context,
+                                const broker::v1::ConsumerSendBackRequest* request,
+                                broker::v1::ConsumerSendBackResponse* response) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void ScriptSendBacks(std::vector<FakeReply> replies) ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<broker::v1::ConsumerSendBackRequest> SendBacks() const ABSL_LOCKS_EXCLUDED(mu_);
+  int SendBackCalls() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // The broker id later pull answers suggest (0 = master).
   void SetSuggestedBrokerId(int64_t id) ABSL_LOCKS_EXCLUDED(mu_);
   int PullCalls() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -195,6 +205,9 @@ class FakeBroker final : public broker::v1::Broker::Service, public FakeServerBa
   std::deque<FakeReply> script_ ABSL_GUARDED_BY(mu_);
   FakeReply default_reply_ ABSL_GUARDED_BY(mu_);
   int send_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<FakeReply> send_back_script_ ABSL_GUARDED_BY(mu_);
+  std::vector<broker::v1::ConsumerSendBackRequest> send_backs_ ABSL_GUARDED_BY(mu_);
+  int send_back_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<QueueKey, std::vector<common::v1::MessageExt>> queues_ ABSL_GUARDED_BY(mu_);
   // (group, topic, queue id) -> committed offset.
   std::map<std::tuple<std::string, std::string, int32_t>, int64_t> offsets_ ABSL_GUARDED_BY(mu_);

@@ -34,7 +34,7 @@ bool ProcessQueue::Requeue(std::vector<MessageExt> messages) {
   return NeedsConsumer();
 }
 
-std::vector<MessageExt> ProcessQueue::TakeBatch(int max) {
+std::vector<MessageExt> ProcessQueue::TakeBatch(int max, absl::Time now) {
   absl::MutexLock lock(&mu_);
   std::vector<MessageExt> batch;
   if (dropped_ || waiting_.empty()) {
@@ -42,10 +42,38 @@ std::vector<MessageExt> ProcessQueue::TakeBatch(int max) {
     return batch;
   }
   while (!waiting_.empty() && static_cast<int>(batch.size()) < max) {
+    with_listener_.insert_or_assign(waiting_.front().queue_offset,
+                                    std::make_pair(now, waiting_.front()));
     batch.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
   }
   return batch;
+}
+
+std::vector<MessageExt> ProcessQueue::Release(const std::vector<MessageExt>& batch) {
+  absl::MutexLock lock(&mu_);
+  std::vector<MessageExt> released;
+  for (const MessageExt& message : batch) {
+    auto it = with_listener_.find(message.queue_offset);
+    if (it == with_listener_.end()) continue;
+    with_listener_.erase(it);
+    released.push_back(message);
+  }
+  return released;
+}
+
+std::vector<MessageExt> ProcessQueue::TakeExpired(absl::Time taken_before) {
+  absl::MutexLock lock(&mu_);
+  std::vector<MessageExt> expired;
+  for (auto it = with_listener_.begin(); it != with_listener_.end();) {
+    if (it->second.first < taken_before) {
+      expired.push_back(std::move(it->second.second));
+      it = with_listener_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return expired;
 }
 
 int64_t ProcessQueue::Remove(const std::vector<MessageExt>& messages) {
@@ -64,6 +92,7 @@ void ProcessQueue::Drop() {
   absl::MutexLock lock(&mu_);
   dropped_ = true;
   waiting_.clear();
+  with_listener_.clear();
 }
 
 bool ProcessQueue::dropped() const {
@@ -90,6 +119,22 @@ int64_t ProcessQueue::offset_span() const {
 bool ProcessQueue::empty() const {
   absl::MutexLock lock(&mu_);
   return unconsumed_.empty();
+}
+
+void ProcessQueue::MarkLocked(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  locked_ = true;
+  last_lock_ = now;
+}
+
+void ProcessQueue::MarkUnlocked() {
+  absl::MutexLock lock(&mu_);
+  locked_ = false;
+}
+
+bool ProcessQueue::LockValid(absl::Time now, absl::Duration max_live_time) const {
+  absl::MutexLock lock(&mu_);
+  return locked_ && now - last_lock_ < max_live_time;
 }
 
 }  // namespace mq::client_internal

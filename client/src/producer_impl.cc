@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -13,6 +12,7 @@
 #include "client/src/message_id_generator.h"
 #include "client/src/send_operation.h"
 #include "common/format/property_keys.h"
+#include "common/retry_topics.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "glog/logging.h"
@@ -25,7 +25,6 @@ constexpr absl::string_view kNotAllowedSendTopics[] = {
     "SCHEDULE_TOPIC_XXXX",        "RMQ_SYS_TRANS_HALF_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC",
     "TRANS_CHECK_MAX_TIME_TOPIC", "SELF_TEST_TOPIC",          "OFFSET_MOVED_EVENT"};
 
-constexpr absl::string_view kRetryTopicPrefix = "%RETRY%";
 constexpr absl::string_view kReservedProducerGroup = "DEFAULT_PRODUCER";
 
 absl::Status MessageIllegal(std::string message) {
@@ -416,7 +415,7 @@ absl::StatusOr<std::shared_ptr<broker::v1::SendStreamRequest>> ProducerImpl::Pre
     const std::vector<Message>& messages, std::string* msg_ids) const {
   if (messages.empty()) return MessageIllegal("batch is empty");
   const std::string& topic = messages.front().topic();
-  if (absl::StartsWith(topic, kRetryTopicPrefix)) {
+  if (IsRetryTopic(topic)) {
     return MessageIllegal(absl::StrCat("batches cannot go to retry topic ", topic));
   }
   auto stream_request = std::make_shared<broker::v1::SendStreamRequest>();

@@ -22,6 +22,10 @@ absl::Status PushConsumer::RegisterMessageListener(MessageListener listener) {
   return impl_->RegisterMessageListener(std::move(listener));
 }
 
+absl::Status PushConsumer::RegisterMessageListenerOrderly(MessageListenerOrderly listener) {
+  return impl_->RegisterMessageListenerOrderly(std::move(listener));
+}
+
 absl::Status PushConsumer::Start() { return impl_->Start(); }
 
 void PushConsumer::Shutdown() { impl_->Shutdown(); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
 #include <set>
 #include <utility>
 
@@ -13,6 +14,8 @@
 #include "client/src/client_registry.h"
 #include "client/src/pulled_message.h"
 #include "client/src/subscription.h"
+#include "common/format/property_keys.h"
+#include "common/retry_topics.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "common/validation.h"
@@ -26,6 +29,14 @@ constexpr absl::Duration kFlowControlDelay = absl::Milliseconds(50);
 constexpr int32_t kMaxBatchSize = 1024;
 // RocketMQ's default consumeTimestamp: half an hour before start.
 constexpr absl::Duration kDefaultConsumeTimestampAge = absl::Minutes(30);
+// The broker's bound on a group's retry max times.
+constexpr int kMaxReconsumeTimes = 64;
+// RocketMQ's cleanExpireMsg hands an expired message back with delay level 3.
+constexpr int32_t kExpiredDelayLevel = 3;
+// The broker picks the delay level from the attempt count.
+constexpr int32_t kBrokerChosenDelayLevel = 0;
+// Straight to the dead-letter queue (orderly consumption).
+constexpr int32_t kDeadLetterDelayLevel = -1;
 
 absl::Status ValidateOptions(const PushConsumerOptions& options) {
   if (options.consume_thread_count < 1) {
@@ -46,7 +57,8 @@ absl::Status ValidateOptions(const PushConsumerOptions& options) {
       options.broker_suspend_max <= absl::ZeroDuration() ||
       options.pull_interval < absl::ZeroDuration() ||
       options.pull_delay_on_error < absl::ZeroDuration() ||
-      options.reconsume_delay < absl::ZeroDuration()) {
+      options.reconsume_delay < absl::ZeroDuration() ||
+      options.consume_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "intervals must be positive (pull_interval, pull_delay_on_error and reconsume_delay "
         "may be zero)");
@@ -55,8 +67,20 @@ absl::Status ValidateOptions(const PushConsumerOptions& options) {
     return absl::InvalidArgumentError(
         "consumer_timeout_when_suspend must be longer than broker_suspend_max");
   }
-  if (options.max_reconsume_times < -1) {
-    return absl::InvalidArgumentError("max_reconsume_times must be -1 or more");
+  if (options.max_reconsume_times < -1 || options.max_reconsume_times > kMaxReconsumeTimes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_reconsume_times must be -1..", kMaxReconsumeTimes));
+  }
+  // Orderly consumption.
+  if (options.orderly_max_reconsume_times < -1) {
+    return absl::InvalidArgumentError("orderly_max_reconsume_times must be -1 or more");
+  }
+  if (options.suspend_current_queue_time < absl::ZeroDuration() ||
+      options.queue_lock_interval <= absl::ZeroDuration() ||
+      options.queue_lock_max_live_time <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "queue_lock_interval and queue_lock_max_live_time must be positive, "
+        "suspend_current_queue_time not negative");
   }
   return absl::OkStatus();
 }
@@ -75,6 +99,14 @@ broker::v1::ConsumeFromWhere ToProto(ConsumeFromWhere where) {
       break;
   }
   return broker::v1::CONSUME_FROM_LAST_OFFSET;
+}
+
+common::v1::MessageQueue ToProto(const MessageQueue& queue) {
+  common::v1::MessageQueue proto;
+  proto.set_topic(queue.topic);
+  proto.set_broker_name(queue.broker_name);
+  proto.set_queue_id(queue.queue_id);
+  return proto;
 }
 
 // The default broadcasting offset file; it must not depend on the pid, so the
@@ -141,6 +173,17 @@ absl::Status PushConsumerImpl::RegisterMessageListener(MessageListener listener)
     return absl::FailedPreconditionError("the message listener must be registered before Start()");
   }
   listener_ = std::move(listener);
+  orderly_listener_ = nullptr;
+  return absl::OkStatus();
+}
+
+absl::Status PushConsumerImpl::RegisterMessageListenerOrderly(MessageListenerOrderly listener) {
+  absl::MutexLock lock(&mu_);
+  if (lifecycle_.state() != ServiceState::kCreateJust) {
+    return absl::FailedPreconditionError("the message listener must be registered before Start()");
+  }
+  orderly_listener_ = std::move(listener);
+  listener_ = nullptr;
   return absl::OkStatus();
 }
 
@@ -149,9 +192,15 @@ absl::Status PushConsumerImpl::Start() {
   std::vector<std::string> topics;
   {
     absl::MutexLock lock(&mu_);
-    if (listener_ == nullptr) {
+    if (listener_ == nullptr && orderly_listener_ == nullptr) {
       return lifecycle_.StartFailed(absl::InvalidArgumentError(
           absl::StrCat("consumer group ", group_, ": register a message listener before Start()")));
+    }
+    // RocketMQ's copySubscription: a clustering group also consumes its
+    // retry topic, where the messages it handed back come again.
+    if (options_.message_model == MessageModel::kClustering) {
+      const std::string retry_topic = RetryTopic(group_);
+      subscriptions_.emplace(retry_topic, ParseSubscription(retry_topic, "*"));
     }
     for (const auto& [topic, subscription] : subscriptions_) topics.push_back(topic);
   }
@@ -180,13 +229,33 @@ absl::Status PushConsumerImpl::Start() {
   // who is in the group.
   for (const std::string& topic : topics) {
     absl::Status route = (*instance)->UpdateTopicRouteFromNameServer(topic);
-    if (!route.ok()) LOG(WARNING) << "route of subscribed topic " << topic << ": " << route;
+    if (!route.ok() && !IsRetryTopic(topic)) {
+      LOG(WARNING) << "route of subscribed topic " << topic << ": " << route;
+    }
   }
   (*instance)->SendHeartbeatToAllBrokers();
 
   pull_executor_ = std::make_unique<Executor>(ExecutorOptions{"pull", 1});
   consume_executor_ =
       std::make_unique<Executor>(ExecutorOptions{"consume", options_.consume_thread_count});
+  if (orderly_listener_ != nullptr) {
+    ConsumeOrderlyOptions orderly_options;
+    orderly_options.batch_max_size = options_.consume_message_batch_max_size;
+    orderly_options.suspend_time = options_.suspend_current_queue_time;
+    orderly_options.max_reconsume_times = options_.orderly_max_reconsume_times;
+    orderly_options.needs_lock = options_.message_model == MessageModel::kClustering;
+    orderly_options.lock_max_live_time = options_.queue_lock_max_live_time;
+    orderly_ = std::make_unique<ConsumeOrderlyService>(
+        orderly_options, orderly_listener_, consume_executor_.get(),
+        [this](const MessageExt& message) {
+          return SendBack(
+              MessageQueue{message.message.topic(), message.broker_name, message.queue_id}, message,
+              kDeadLetterDelayLevel);
+        },
+        [this](const MessageQueue& queue, int64_t offset) {
+          offset_store_->Update(queue, offset, /*increase_only=*/true);
+        });
+  }
   pull_executor_->Start();
   consume_executor_->Start();
   lifecycle_.Started(*instance);
@@ -196,6 +265,14 @@ absl::Status PushConsumerImpl::Start() {
   }
   scheduler_.Schedule("persist consumer offsets", options_.persist_consumer_offset_interval,
                       options_.persist_consumer_offset_interval, [this] { PersistOffsets(); });
+  if (options_.message_model == MessageModel::kClustering && orderly_ == nullptr) {
+    scheduler_.Schedule("hand back expired messages", options_.consume_timeout / 4,
+                        options_.consume_timeout / 4, [this] { HandBackExpired(); });
+  }
+  if (LocksQueues()) {
+    scheduler_.Schedule("renew queue locks", options_.queue_lock_interval,
+                        options_.queue_lock_interval, [this] { RenewQueueLocks(); });
+  }
   scheduler_.Start();
   rebalance_thread_ = std::thread([this] { RebalanceLoop(); });
   VLOG(1) << "push consumer group " << group_ << " started in client instance "
@@ -236,6 +313,7 @@ void PushConsumerImpl::Shutdown() {
     queues.push_back(queue);
   }
   offset_store_->Persist(queues);
+  if (LocksQueues()) UnlockQueues(queues);
   ClientRegistry::Default().UnregisterConsumer(instance, group_);
   lifecycle_.ShutdownDone();
   VLOG(1) << "push consumer group " << group_ << " shut down";
@@ -323,8 +401,14 @@ void PushConsumerImpl::RebalanceTopic(ClientInstance& instance, const std::strin
   if (!route.has_value()) {
     absl::Status status = instance.UpdateTopicRouteFromNameServer(topic);
     if (!status.ok()) {
-      LOG(WARNING) << "rebalance of topic " << topic << " for group " << group_
-                   << ": no route: " << status;
+      // The group's retry topic has no route until a broker created it (on
+      // the group's first heartbeat).
+      if (IsRetryTopic(topic)) {
+        VLOG(1) << "rebalance of retry topic " << topic << ": no route yet: " << status;
+      } else {
+        LOG(WARNING) << "rebalance of topic " << topic << " for group " << group_
+                     << ": no route: " << status;
+      }
       return;
     }
     route = instance.routes().Route(topic);
@@ -411,9 +495,24 @@ void PushConsumerImpl::UpdateAssignment(const std::string& topic,
       if (assigned_.count(queue) == 0) added.push_back(queue);
     }
   }
+  std::vector<MessageQueue> unlock;
   for (const std::shared_ptr<QueueState>& state : dropped) {
+    if (orderly_ != nullptr) {
+      // The listener call in flight ends and records its offset first.
+      absl::MutexLock consuming(state->process_queue.consume_mutex());
+    }
     offset_store_->PersistAndRemove(state->queue);
+    unlock.push_back(state->queue);
   }
+  if (LocksQueues()) {
+    // Another member may consume them once unlocked, from the offsets just
+    // committed.
+    if (!unlock.empty()) UnlockQueues(unlock);
+    // A queue still locked by its previous owner is taken at a later
+    // rebalance.
+    added = LockQueues(added);
+  }
+  const absl::Time locked_at = absl::Now();
   int started = 0;
   for (const MessageQueue& queue : added) {
     absl::StatusOr<int64_t> offset = ComputeStartOffset(queue);
@@ -425,6 +524,7 @@ void PushConsumerImpl::UpdateAssignment(const std::string& topic,
     }
     offset_store_->Update(queue, *offset, /*increase_only=*/false);
     auto state = std::make_shared<QueueState>(queue, *offset);
+    if (LocksQueues()) state->process_queue.MarkLocked(locked_at);
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
@@ -445,6 +545,10 @@ absl::StatusOr<int64_t> PushConsumerImpl::ComputeStartOffset(const MessageQueue&
   if (!stored.ok() && stored.status().code() != absl::StatusCode::kNotFound) {
     return stored.status();
   }
+  // Everything on the group's retry topic was handed back by the group, so
+  // none of it is skipped (RocketMQ's computePullFromWhere starts a retry
+  // queue at 0 for CONSUME_FROM_LAST_OFFSET).
+  if (IsRetryTopic(queue.topic)) return QueueOffset(queue, /*min=*/true);
   switch (options_.consume_from_where) {
     case ConsumeFromWhere::kFirstOffset:
       return QueueOffset(queue, /*min=*/true);
@@ -466,7 +570,7 @@ void PushConsumerImpl::Pull(const std::shared_ptr<QueueState>& state) {
   const ProcessQueue& pq = state->process_queue;
   if (static_cast<int64_t>(pq.message_count()) > options_.pull_threshold_for_queue ||
       pq.body_bytes() > options_.pull_threshold_size_for_queue_bytes ||
-      pq.offset_span() > options_.consume_concurrently_max_span) {
+      (orderly_ == nullptr && pq.offset_span() > options_.consume_concurrently_max_span)) {
     LOG_EVERY_N(INFO, 1000) << "flow control of " << state->queue.ToString() << ": "
                             << pq.message_count() << " messages, " << pq.body_bytes()
                             << " bytes, offset span " << pq.offset_span() << " unconsumed";
@@ -549,6 +653,14 @@ void PushConsumerImpl::HandlePullResult(PullCall& call, const absl::Status& stat
     PullLater(state, options_.pull_delay_on_error);
     return;
   }
+  if (IsRetryTopic(state->queue.topic)) {
+    // RocketMQ's resetRetryAndNamespace: the listener sees the topic the
+    // message was first consumed from.
+    for (MessageExt& message : *messages) {
+      std::string topic = message.message.GetProperty(format::kPropertyRetryTopic);
+      if (!topic.empty()) message.message.set_topic(std::move(topic));
+    }
+  }
   const int64_t next_offset = response.next_begin_offset();
   if (response.status() == broker::v1::OFFSET_ILLEGAL) {
     LOG(WARNING) << "offset " << call.request.queue_offset() << " of " << state->queue.ToString()
@@ -575,6 +687,13 @@ void PushConsumerImpl::HandlePullResult(PullCall& call, const absl::Status& stat
 }
 
 void PushConsumerImpl::StartConsuming(std::shared_ptr<QueueState> state) {
+  if (orderly_ != nullptr) {
+    const MessageQueue& queue = state->queue;
+    // Shares ownership of the queue's state.
+    std::shared_ptr<ProcessQueue> process_queue(state, &state->process_queue);
+    orderly_->Submit(queue, std::move(process_queue));
+    return;
+  }
   consume_executor_->Submit([this, state = std::move(state)] { Consume(state); }).IgnoreError();
 }
 
@@ -582,43 +701,120 @@ void PushConsumerImpl::Consume(const std::shared_ptr<QueueState>& state) {
   std::vector<MessageExt> batch =
       state->process_queue.TakeBatch(options_.consume_message_batch_max_size);
   if (batch.empty()) return;
-  const ConsumeStatus result = listener_(batch);
+  const ConsumeStatus result = CallListener(batch);
+  // Messages handed back meanwhile because the listener held them too long
+  // are not the listener's any more.
+  batch = state->process_queue.Release(batch);
   // A dropped queue's messages belong to another member now: its offsets are
   // not recorded here (the new owner may deliver them again).
-  if (state->process_queue.dropped()) return;
+  if (state->process_queue.dropped() || batch.empty()) {
+    StartConsuming(state);
+    return;
+  }
   if (result == ConsumeStatus::kConsumeSuccess) {
     offset_store_->Update(state->queue, state->process_queue.Remove(batch),
                           /*increase_only=*/true);
   } else {
-    std::vector<MessageExt> again;
-    std::vector<MessageExt> given_up;
-    for (MessageExt& message : batch) {
-      ++message.reconsume_times;
-      if (options_.max_reconsume_times >= 0 &&
-          message.reconsume_times > options_.max_reconsume_times) {
-        LOG(ERROR) << "group " << group_ << " gives up message " << message.msg_id << " at "
-                   << state->queue.ToString() << " offset " << message.queue_offset << " after "
-                   << options_.max_reconsume_times << " redeliveries";
-        given_up.push_back(std::move(message));
-      } else {
-        again.push_back(std::move(message));
-      }
-    }
-    if (!given_up.empty()) {
-      offset_store_->Update(state->queue, state->process_queue.Remove(given_up),
-                            /*increase_only=*/true);
-    }
-    if (!again.empty()) {
-      consume_executor_
-          ->SubmitAfter(options_.reconsume_delay,
-                        [this, state, again = std::move(again)]() mutable {
-                          if (state->process_queue.Requeue(std::move(again))) StartConsuming(state);
-                        })
-          .IgnoreError();
-    }
+    HandleFailed(state, std::move(batch), kBrokerChosenDelayLevel);
   }
   // The next batch as a new task, so other queues get their turn.
   StartConsuming(state);
+}
+
+ConsumeStatus PushConsumerImpl::CallListener(const std::vector<MessageExt>& batch) {
+  try {
+    return listener_(batch);
+  } catch (const std::exception& e) {
+    LOG(WARNING) << "group " << group_ << ": the listener threw (" << e.what()
+                 << "); consuming its messages again later";
+  } catch (...) {
+    LOG(WARNING) << "group " << group_
+                 << ": the listener threw; consuming its messages again later";
+  }
+  return ConsumeStatus::kReconsumeLater;
+}
+
+void PushConsumerImpl::HandleFailed(const std::shared_ptr<QueueState>& state,
+                                    std::vector<MessageExt> failed, int32_t delay_level) {
+  std::vector<MessageExt> handed_back;
+  std::vector<MessageExt> again;
+  std::vector<MessageExt> given_up;
+  for (MessageExt& message : failed) {
+    if (options_.message_model == MessageModel::kClustering) {
+      absl::Status sent = SendBack(state->queue, message, delay_level);
+      if (sent.ok()) {
+        handed_back.push_back(std::move(message));
+        continue;
+      }
+      LOG(WARNING) << "group " << group_ << ": cannot hand message " << message.msg_id
+                   << " back to broker " << state->queue.broker_name << " (" << sent
+                   << "); consuming it again in " << options_.reconsume_delay;
+      ++message.reconsume_times;
+      again.push_back(std::move(message));
+      continue;
+    }
+    const int max =
+        options_.max_reconsume_times < 0 ? kDefaultMaxReconsumeTimes : options_.max_reconsume_times;
+    ++message.reconsume_times;
+    if (message.reconsume_times > max) {
+      LOG(ERROR) << "group " << group_ << " gives up message " << message.msg_id << " at "
+                 << state->queue.ToString() << " offset " << message.queue_offset << " after "
+                 << max << " redeliveries";
+      given_up.push_back(std::move(message));
+    } else {
+      again.push_back(std::move(message));
+    }
+  }
+  for (const std::vector<MessageExt>* done : {&handed_back, &given_up}) {
+    if (done->empty()) continue;
+    offset_store_->Update(state->queue, state->process_queue.Remove(*done),
+                          /*increase_only=*/true);
+  }
+  if (!again.empty()) {
+    consume_executor_
+        ->SubmitAfter(options_.reconsume_delay,
+                      [this, state, again = std::move(again)]() mutable {
+                        if (state->process_queue.Requeue(std::move(again))) StartConsuming(state);
+                      })
+        .IgnoreError();
+  }
+}
+
+void PushConsumerImpl::HandBackExpired() {
+  std::map<MessageQueue, std::shared_ptr<QueueState>> assigned;
+  {
+    absl::MutexLock lock(&mu_);
+    assigned = assigned_;
+  }
+  const absl::Time taken_before = absl::Now() - options_.consume_timeout;
+  for (const auto& [queue, state] : assigned) {
+    std::vector<MessageExt> expired = state->process_queue.TakeExpired(taken_before);
+    if (expired.empty()) continue;
+    LOG(WARNING) << "group " << group_ << ": the listener has held " << expired.size()
+                 << " message(s) of " << queue.ToString() << " longer than "
+                 << options_.consume_timeout << "; handing them back for a retry";
+    HandleFailed(state, std::move(expired), kExpiredDelayLevel);
+  }
+}
+
+absl::Status PushConsumerImpl::SendBack(const MessageQueue& queue, const MessageExt& message,
+                                        int32_t delay_level) {
+  std::shared_ptr<ClientInstance> instance = Instance();
+  if (instance == nullptr) return absl::FailedPreconditionError("consumer is not running");
+  absl::StatusOr<std::string> address = BrokerAddress(*instance, queue, 0);
+  if (!address.ok()) return address.status();
+  broker::v1::ConsumerSendBackRequest request;
+  request.set_consumer_group(group_);
+  request.set_commit_log_offset(message.commit_log_offset);
+  request.set_origin_message_id(message.msg_id);
+  request.set_origin_topic(message.message.topic());
+  request.set_delay_level(delay_level);
+  request.set_max_reconsume_times(options_.max_reconsume_times);
+  request.set_broker_name(queue.broker_name);
+  return CallUnary(*instance->connections().BrokerStub(*address),
+                   &broker::v1::Broker::Stub::ConsumerSendBack, request,
+                   options_.client.api_timeout, BrokerLabel(queue.broker_name, *address))
+      .status();
 }
 
 absl::StatusOr<std::string> PushConsumerImpl::BrokerAddress(ClientInstance& instance,
@@ -675,5 +871,90 @@ absl::StatusOr<int64_t> PushConsumerImpl::SearchOffset(const MessageQueue& queue
 }
 
 void PushConsumerImpl::PersistOffsets() { offset_store_->Persist(AssignedQueues()); }
+
+// Orderly consumption.
+
+std::vector<MessageQueue> PushConsumerImpl::LockQueues(const std::vector<MessageQueue>& queues) {
+  std::vector<MessageQueue> locked;
+  std::shared_ptr<ClientInstance> instance = Instance();
+  if (instance == nullptr || queues.empty()) return locked;
+  std::map<std::string, std::vector<MessageQueue>> by_broker;
+  for (const MessageQueue& queue : queues) by_broker[queue.broker_name].push_back(queue);
+  for (const auto& [broker_name, batch] : by_broker) {
+    // Locks live on the master only (RocketMQ's lockBatchMQ).
+    absl::optional<std::map<int64_t, std::string>> addresses =
+        instance->routes().FindBrokerAddresses(broker_name);
+    auto master = addresses.has_value() ? addresses->find(0) : addresses->end();
+    if (!addresses.has_value() || master == addresses->end()) {
+      LOG(WARNING) << "group " << group_ << ": cannot lock queues of broker group " << broker_name
+                   << ": no master in the route";
+      continue;
+    }
+    broker::v1::LockBatchQueuesRequest request;
+    request.set_consumer_group(group_);
+    request.set_client_id(instance->client_id());
+    for (const MessageQueue& queue : batch) *request.add_queues() = ToProto(queue);
+    absl::StatusOr<broker::v1::LockBatchQueuesResponse> response =
+        CallUnary(*instance->connections().BrokerStub(master->second),
+                  &broker::v1::Broker::Stub::LockBatchQueues, request, options_.client.api_timeout,
+                  BrokerLabel(broker_name, master->second));
+    if (!response.ok()) {
+      LOG(WARNING) << "group " << group_ << ": locking queues: " << response.status();
+      continue;
+    }
+    for (const common::v1::MessageQueue& queue : response->locked_queues()) {
+      locked.push_back(MessageQueue{queue.topic(), queue.broker_name(), queue.queue_id()});
+    }
+  }
+  return locked;
+}
+
+void PushConsumerImpl::UnlockQueues(const std::vector<MessageQueue>& queues) {
+  std::shared_ptr<ClientInstance> instance = Instance();
+  if (instance == nullptr) return;
+  std::map<std::string, std::vector<MessageQueue>> by_broker;
+  for (const MessageQueue& queue : queues) by_broker[queue.broker_name].push_back(queue);
+  for (const auto& [broker_name, batch] : by_broker) {
+    absl::optional<std::map<int64_t, std::string>> addresses =
+        instance->routes().FindBrokerAddresses(broker_name);
+    auto master = addresses.has_value() ? addresses->find(0) : addresses->end();
+    // Without a master the locks expire on their own.
+    if (!addresses.has_value() || master == addresses->end()) continue;
+    broker::v1::UnlockBatchQueuesRequest request;
+    request.set_consumer_group(group_);
+    request.set_client_id(instance->client_id());
+    for (const MessageQueue& queue : batch) *request.add_queues() = ToProto(queue);
+    absl::StatusOr<broker::v1::UnlockBatchQueuesResponse> response =
+        CallUnary(*instance->connections().BrokerStub(master->second),
+                  &broker::v1::Broker::Stub::UnlockBatchQueues, request,
+                  options_.client.api_timeout, BrokerLabel(broker_name, master->second));
+    if (!response.ok()) {
+      LOG(WARNING) << "group " << group_
+                   << ": unlocking queues (they expire on the broker): " << response.status();
+    }
+  }
+}
+
+void PushConsumerImpl::RenewQueueLocks() {
+  std::map<MessageQueue, std::shared_ptr<QueueState>> assigned;
+  {
+    absl::MutexLock lock(&mu_);
+    assigned = assigned_;
+  }
+  std::vector<MessageQueue> queues;
+  for (const auto& [queue, state] : assigned) queues.push_back(queue);
+  const absl::Time now = absl::Now();
+  const std::vector<MessageQueue> held = LockQueues(queues);
+  const std::set<MessageQueue> held_set(held.begin(), held.end());
+  for (const auto& [queue, state] : assigned) {
+    if (held_set.count(queue) != 0) {
+      state->process_queue.MarkLocked(now);
+    } else if (state->process_queue.LockValid(now, options_.queue_lock_max_live_time)) {
+      // Consumption stops now, or once the last lock is too old if the
+      // broker did not answer.
+      LOG(WARNING) << "group " << group_ << ": could not renew the lock of " << queue.ToString();
+    }
+  }
+}
 
 }  // namespace mq::client_internal

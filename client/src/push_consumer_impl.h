@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/src/client_instance.h"
+#include "client/src/consume_orderly_service.h"
 #include "client/src/member_lifecycle.h"
 #include "client/src/offset_store.h"
 #include "client/src/process_queue.h"
@@ -45,6 +46,8 @@ class PushConsumerImpl : public ConsumerMember {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Unsubscribe(const std::string& topic) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status RegisterMessageListener(MessageListener listener) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status RegisterMessageListenerOrderly(MessageListenerOrderly listener)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
@@ -95,7 +98,8 @@ class PushConsumerImpl : public ConsumerMember {
   // (committing their offsets) and starts pulling the new ones.
   void UpdateAssignment(const std::string& topic, const std::vector<MessageQueue>& wanted)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // The committed offset, else the consume_from_where position.
+  // The committed offset, else the consume_from_where position (the first
+  // offset for the retry topic).
   absl::StatusOr<int64_t> ComputeStartOffset(const MessageQueue& queue);
 
   // The pull service.
@@ -107,6 +111,19 @@ class PushConsumerImpl : public ConsumerMember {
   // The consume pool.
   void StartConsuming(std::shared_ptr<QueueState> state);
   void Consume(const std::shared_ptr<QueueState>& state);
+  // The listener's answer; an exception counts as kReconsumeLater.
+  ConsumeStatus CallListener(const std::vector<MessageExt>& batch);
+  // Failed messages, no longer with the listener: clustering hands each back
+  // to its broker (the offset may then pass it) and consumes again locally,
+  // after reconsume_delay, those it could not hand back; broadcasting
+  // consumes them again locally up to max_reconsume_times.
+  void HandleFailed(const std::shared_ptr<QueueState>& state, std::vector<MessageExt> failed,
+                    int32_t delay_level);
+  // RocketMQ's cleanExpireMsg: hands back messages a listener has held longer
+  // than consume_timeout.
+  void HandBackExpired();
+  // Broker.ConsumerSendBack to the master of `queue`'s broker group.
+  absl::Status SendBack(const MessageQueue& queue, const MessageExt& message, int32_t delay_level);
 
   // RPCs to the broker group of `queue`.
   absl::StatusOr<std::string> BrokerAddress(ClientInstance& instance, const MessageQueue& queue,
@@ -118,10 +135,23 @@ class PushConsumerImpl : public ConsumerMember {
 
   void PersistOffsets();
 
+  // Orderly consumption in clustering: queue locks on the brokers' masters.
+  // The queues among `queues` this member holds now.
+  std::vector<MessageQueue> LockQueues(const std::vector<MessageQueue>& queues);
+  void UnlockQueues(const std::vector<MessageQueue>& queues);
+  // Every queue_lock_interval: renews the locks of the assigned queues.
+  void RenewQueueLocks() ABSL_LOCKS_EXCLUDED(mu_);
+  bool LocksQueues() const {
+    return orderly_ != nullptr && options_.message_model == MessageModel::kClustering;
+  }
+
   const std::string group_;
   const PushConsumerOptions options_;
   // Written only before Start() (under mu_), read without the lock after it.
   MessageListener listener_;
+  MessageListenerOrderly orderly_listener_;
+  // Set by Start() for an orderly listener.
+  std::unique_ptr<ConsumeOrderlyService> orderly_;
   std::unique_ptr<OffsetStore> offset_store_;
   absl::Time consume_timestamp_;
   std::unique_ptr<Executor> pull_executor_;

@@ -5,11 +5,13 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "testing/producer_fixture.h"
 #include "testing/wait.h"
@@ -18,6 +20,7 @@ namespace mq::client_internal {
 namespace {
 
 using ::mq::testing::FakeBroker;
+using ::mq::testing::FakeReply;
 using ::mq::testing::MakeRoute;
 using ::mq::testing::ProducerFixture;
 using ::mq::testing::WaitUntil;
@@ -148,12 +151,14 @@ TEST_F(PushConsumerTest, ConsumesEverythingFromSeveralQueuesInOrderAndCommits) {
     ASSERT_EQ(offsets.size(), 15u) << queue.first << " " << queue.second;
     for (size_t i = 0; i < offsets.size(); ++i) EXPECT_EQ(offsets[i], static_cast<int64_t>(i));
   }
-  // The heartbeat announced the group and its subscription.
+  // The heartbeat announced the group and its subscriptions: the topic and
+  // the group's retry topic (sorted).
   bool announced = false;
   for (const broker::v1::HeartbeatRequest& hb : broker_a_.Heartbeats()) {
     for (const broker::v1::ConsumerData& data : hb.consumers()) {
       if (data.group_name() == "CG" && data.consume_type() == broker::v1::CONSUME_PASSIVELY &&
-          data.subscriptions_size() == 1 && data.subscriptions(0).topic() == "T") {
+          data.subscriptions_size() == 2 && data.subscriptions(0).topic() == "%RETRY%CG" &&
+          data.subscriptions(1).topic() == "T") {
         announced = true;
       }
     }
@@ -265,9 +270,42 @@ TEST_F(PushConsumerTest, RebalanceSplitsTheQueuesWhenASecondConsumerJoins) {
   EXPECT_EQ(received1.count(), 48u);
 }
 
-TEST_F(PushConsumerTest, ReconsumeLaterRedeliversAndHoldsTheCommitOffset) {
+TEST_F(PushConsumerTest, ReconsumeLaterHandsTheMessageBackAndMovesOn) {
   AddMessage(broker_a_, 0, 0, "TagA");
   AddMessage(broker_a_, 0, 1, "TagA");
+  PushConsumerOptions options = ConsumerOptions("c");
+  options.consume_message_batch_max_size = 1;
+  options.max_reconsume_times = 3;
+  PushConsumer consumer("CG", options);
+  Received received;
+  ASSERT_TRUE(consumer
+                  .RegisterMessageListener([&](const std::vector<MessageExt>& messages) {
+                    received.Listener()(messages);
+                    return messages[0].msg_id == "broker-a-0-0" ? ConsumeStatus::kReconsumeLater
+                                                                : ConsumeStatus::kConsumeSuccess;
+                  })
+                  .ok());
+  ASSERT_TRUE(consumer.Subscribe("T", "*").ok());
+  ASSERT_TRUE(consumer.Start().ok());
+  // Handed back, so the offset moves past both.
+  EXPECT_TRUE(WaitUntil([&] { return broker_a_.CommittedOffset("CG", "T", 0) == 2; }));
+  consumer.Shutdown();
+  std::vector<broker::v1::ConsumerSendBackRequest> backs = broker_a_.SendBacks();
+  ASSERT_EQ(backs.size(), 1u);
+  EXPECT_EQ(backs[0].consumer_group(), "CG");
+  EXPECT_EQ(backs[0].origin_message_id(), "broker-a-0-0");
+  EXPECT_EQ(backs[0].origin_topic(), "T");
+  EXPECT_EQ(backs[0].delay_level(), 0);
+  EXPECT_EQ(backs[0].max_reconsume_times(), 3);
+  EXPECT_EQ(backs[0].broker_name(), "broker-a");
+  EXPECT_EQ(received.count(), 2u);
+}
+
+TEST_F(PushConsumerTest, FailedSendBackConsumesAgainLocallyAndHoldsTheOffset) {
+  AddMessage(broker_a_, 0, 0, "TagA");
+  AddMessage(broker_a_, 0, 1, "TagA");
+  broker_a_.ScriptSendBacks(
+      {FakeReply::Fail(grpc::StatusCode::UNAVAILABLE, common::v1::SERVICE_NOT_AVAILABLE)});
   PushConsumerOptions options = ConsumerOptions("c");
   options.consume_message_batch_max_size = 1;
   options.reconsume_delay = absl::Seconds(1);
@@ -289,9 +327,9 @@ TEST_F(PushConsumerTest, ReconsumeLaterRedeliversAndHoldsTheCommitOffset) {
     absl::MutexLock lock(&mu);
     return deliveries.size() >= 2;
   }));
-  // The second message is done, the first is not: the commit stays at 0 (a
+  // The broker did not take the first message back: the commit stays at 0 (a
   // sleep, as this checks that something does not happen; the persist runs
-  // every 100 ms and the redelivery is 1 s away).
+  // every 100 ms and the local redelivery is 1 s away).
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(broker_a_.CommittedOffset("CG", "T", 0), 0);
   ASSERT_TRUE(WaitUntil([&] {
@@ -300,6 +338,7 @@ TEST_F(PushConsumerTest, ReconsumeLaterRedeliversAndHoldsTheCommitOffset) {
   }));
   EXPECT_TRUE(WaitUntil([&] { return broker_a_.CommittedOffset("CG", "T", 0) == 2; }));
   consumer.Shutdown();
+  EXPECT_EQ(broker_a_.SendBackCalls(), 1);
   absl::MutexLock lock(&mu);
   ASSERT_EQ(deliveries.size(), 3u);
   EXPECT_EQ(deliveries[0], std::make_pair(std::string("broker-a-0-0"), 0));
@@ -307,9 +346,79 @@ TEST_F(PushConsumerTest, ReconsumeLaterRedeliversAndHoldsTheCommitOffset) {
   EXPECT_EQ(deliveries[2], std::make_pair(std::string("broker-a-0-0"), 1));
 }
 
-TEST_F(PushConsumerTest, GivesUpAfterMaxReconsumeTimes) {
+TEST_F(PushConsumerTest, ThrowingListenerHandsTheMessageBack) {
+  AddMessage(broker_b_, 1, 0, "TagA");
+  PushConsumer consumer("CG", ConsumerOptions("c"));
+  ASSERT_TRUE(consumer
+                  .RegisterMessageListener([](const std::vector<MessageExt>&) -> ConsumeStatus {
+                    throw std::runtime_error("listener bug");
+                  })
+                  .ok());
+  ASSERT_TRUE(consumer.Subscribe("T", "*").ok());
+  ASSERT_TRUE(consumer.Start().ok());
+  EXPECT_TRUE(WaitUntil([&] { return broker_b_.CommittedOffset("CG", "T", 1) == 1; }));
+  consumer.Shutdown();
+  ASSERT_EQ(broker_b_.SendBacks().size(), 1u);
+  EXPECT_EQ(broker_b_.SendBacks()[0].origin_message_id(), "broker-b-1-0");
+}
+
+TEST_F(PushConsumerTest, ListenerHoldingAMessageTooLongHandsItBack) {
+  AddMessage(broker_a_, 2, 0, "TagA");
+  PushConsumerOptions options = ConsumerOptions("c");
+  options.consume_timeout = absl::Milliseconds(400);
+  PushConsumer consumer("CG", options);
+  absl::Notification release;
+  ASSERT_TRUE(consumer
+                  .RegisterMessageListener([&](const std::vector<MessageExt>&) {
+                    release.WaitForNotificationWithTimeout(absl::Seconds(20));
+                    return ConsumeStatus::kReconsumeLater;
+                  })
+                  .ok());
+  ASSERT_TRUE(consumer.Subscribe("T", "*").ok());
+  ASSERT_TRUE(consumer.Start().ok());
+  // Handed back (RocketMQ's level 3) while the listener still holds it.
+  EXPECT_TRUE(WaitUntil([&] { return broker_a_.CommittedOffset("CG", "T", 2) == 1; }));
+  ASSERT_EQ(broker_a_.SendBacks().size(), 1u);
+  EXPECT_EQ(broker_a_.SendBacks()[0].delay_level(), 3);
+  // The listener's late answer for it is ignored: no second hand-back.
+  release.Notify();
+  absl::SleepFor(absl::Milliseconds(200));
+  consumer.Shutdown();
+  EXPECT_EQ(broker_a_.SendBackCalls(), 1);
+}
+
+TEST_F(PushConsumerTest, RetryTopicIsSubscribedAndShowsTheOriginalTopic) {
+  namesrv_.SetRoute("%RETRY%CG", MakeRoute({{&broker_a_}}));
+  common::v1::Message retry;
+  retry.set_topic("%RETRY%CG");
+  retry.set_body("again");
+  (*retry.mutable_properties())["UNIQ_KEY"] = "retried-1";
+  (*retry.mutable_properties())["RETRY_TOPIC"] = "T";
+  broker_a_.AddMessage(retry, 0);
+  PushConsumer consumer("CG", ConsumerOptions("c"));
+  absl::Mutex mu;
+  std::vector<std::string> topics;
+  ASSERT_TRUE(consumer
+                  .RegisterMessageListener([&](const std::vector<MessageExt>& messages) {
+                    absl::MutexLock lock(&mu);
+                    for (const MessageExt& m : messages) topics.push_back(m.message.topic());
+                    return ConsumeStatus::kConsumeSuccess;
+                  })
+                  .ok());
+  ASSERT_TRUE(consumer.Subscribe("T", "*").ok());
+  ASSERT_TRUE(consumer.Start().ok());
+  EXPECT_TRUE(WaitUntil([&] { return broker_a_.CommittedOffset("CG", "%RETRY%CG", 0) == 1; }));
+  consumer.Shutdown();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(topics.size(), 1u);
+  EXPECT_EQ(topics[0], "T");
+}
+
+TEST_F(PushConsumerTest, BroadcastingRedeliversLocallyAndGivesUpAfterMaxReconsumeTimes) {
   AddMessage(broker_b_, 2, 0, "TagA");
   PushConsumerOptions options = ConsumerOptions("c");
+  options.message_model = MessageModel::kBroadcasting;
+  options.offset_store_path = absl::StrCat(::testing::TempDir(), "/give_up_offsets");
   options.reconsume_delay = absl::Milliseconds(10);
   options.max_reconsume_times = 2;
   PushConsumer consumer("CG", options);
@@ -318,10 +427,12 @@ TEST_F(PushConsumerTest, GivesUpAfterMaxReconsumeTimes) {
       consumer.RegisterMessageListener(received.Listener(ConsumeStatus::kReconsumeLater)).ok());
   ASSERT_TRUE(consumer.Subscribe("T", "*").ok());
   ASSERT_TRUE(consumer.Start().ok());
-  EXPECT_TRUE(WaitUntil([&] { return broker_b_.CommittedOffset("CG", "T", 2) == 1; }));
+  // The first delivery and two redeliveries; nothing handed back.
+  EXPECT_TRUE(WaitUntil([&] { return received.count() == 3u; }));
+  absl::SleepFor(absl::Milliseconds(100));
   consumer.Shutdown();
-  // The first delivery and two redeliveries.
   EXPECT_EQ(received.count(), 3u);
+  EXPECT_EQ(broker_b_.SendBackCalls(), 0);
 }
 
 TEST_F(PushConsumerTest, BroadcastingDeliversEverythingToEveryMemberAndKeepsOffsetsLocally) {

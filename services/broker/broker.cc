@@ -75,11 +75,19 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
     status = ValidateAddress("name server address", addr);
     if (!status.ok()) return status;
   }
+  if (options.delay_level_count < 1) {
+    return absl::InvalidArgumentError("the delay level count must be positive");
+  }
   if (options.max_message_size <= 0) {
     return absl::InvalidArgumentError("max message size must be positive");
   }
   if (options.send_queue.capacity == 0 || options.send_queue.threads <= 0) {
     return absl::InvalidArgumentError("the send queue needs a capacity and threads");
+  }
+  if (options.rebalance_lock_max_live_time <= absl::ZeroDuration() ||
+      options.clients.client_expiry <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "the rebalance lock max live time and the client expiry must be positive");
   }
   return ValidateTransactionOptions(options.transactions);
 }
@@ -91,8 +99,10 @@ Broker::Broker(store::StoreApi* store, BrokerOptions options)
                                            : nullptr),
       stats_(Clock::Real(), metrics_.get()),
       topics_(store, options_.topics),
+      groups_(store, options_.groups),
       offsets_(store),
       clients_(options_.clients),
+      locks_(options_.rebalance_lock_max_live_time),
       send_executor_(options_.send_queue),
       pull_executor_(WithDefaultThreads(options_.pull_queue, DefaultPullThreads())),
       admin_executor_(WithDefaultThreads(options_.admin_queue, 4)),
@@ -106,9 +116,17 @@ Broker::Broker(store::StoreApi* store, BrokerOptions options)
       options_.pull_hold);
   PullOptions pull_options = options_.pull;
   pull_options.commit_offsets = options_.role != store::v1::SLAVE;
-  pull_ = std::make_unique<PullMessageProcessor>(store_, &topics_, &offsets_, hold_.get(), &stats_,
-                                                 pull_options);
+  pull_ = std::make_unique<PullMessageProcessor>(store_, &topics_, &groups_, &offsets_, hold_.get(),
+                                                 &stats_, pull_options);
   hooks_.Register(std::make_shared<PutStatsHook>(&stats_));
+  // A member that leaves its group gives up its orderly queue locks at once.
+  clients_.SetConsumerGoneListener([this](const std::string& group, const std::string& client_id) {
+    int released = locks_.UnlockAll(group, client_id);
+    if (released > 0) {
+      LOG(INFO) << "released " << released << " queue lock(s) of " << client_id << " in group "
+                << group;
+    }
+  });
 }
 
 Broker::~Broker() { Stop(); }
@@ -145,6 +163,8 @@ absl::Status Broker::Start() {
 
   status = topics_.Load();
   if (!status.ok()) return status;
+  status = groups_.Load();
+  if (!status.ok()) return status;
   status = offsets_.Load();
   if (!status.ok()) return status;
   if (options_.role != store::v1::SLAVE) {
@@ -166,8 +186,15 @@ absl::Status Broker::Start() {
   if (transactions_ != nullptr) {
     prepare_half = [this](store::v1::AppendEntry* entry) { return transactions_->ToHalf(entry); };
   }
-  send_ = std::make_unique<SendMessageProcessor>(store_, &topics_, &hooks_, send_options,
+  send_ = std::make_unique<SendMessageProcessor>(store_, &topics_, &groups_, &hooks_, send_options,
                                                  std::move(prepare_half));
+  SendBackOptions send_back_options;
+  send_back_options.broker_name = options_.broker_name;
+  send_back_options.role = options_.role;
+  send_back_options.delay_level_count = options_.delay_level_count;
+  send_back_ = std::make_unique<ConsumerSendBackProcessor>(store_, &topics_, &groups_, send_.get(),
+                                                           send_back_options);
+  dead_letters_ = std::make_unique<DeadLetterProcessor>(store_, &topics_, send_.get());
   BrokerIdentity identity{options_.cluster_name, options_.broker_name, options_.broker_id,
                           options_.role};
   admin_ = std::make_unique<AdminProcessor>(
@@ -221,6 +248,7 @@ absl::Status Broker::Start() {
   parts.pull_inline = store_->ReadsAreAsync();
   parts.admin_executor = &admin_executor_;
   parts.clients = &clients_;
+  parts.locks = &locks_;
   parts.offsets = &offsets_;
   parts.queries = &queries_;
   parts.topics = &topics_;
@@ -228,6 +256,11 @@ absl::Status Broker::Start() {
   parts.transactions = transactions_.get();
   parts.producer_channels = producer_channels_.get();
   parts.metrics = metrics_.get();
+  parts.slave = options_.role == store::v1::SLAVE;
+  parts.groups = &groups_;
+  parts.mutable_topics = &topics_;
+  parts.send_back = send_back_.get();
+  parts.dead_letters = dead_letters_.get();
   service_.Enable(parts);
   LOG(INFO) << "broker " << options_.broker_name << " (id " << options_.broker_id << ", "
             << store::v1::BrokerRole_Name(options_.role) << ", cluster " << options_.cluster_name
@@ -263,6 +296,7 @@ void Broker::PersistOffsets() {
 
 void Broker::SyncFromStore() {
   absl::Status status = topics_.Reload();
+  if (status.ok()) status = groups_.Load();
   if (status.ok()) status = offsets_.Load();
   if (!status.ok()) {
     LOG_EVERY_N(WARNING, 10) << "slave cannot re-read its store: " << status;

@@ -35,11 +35,16 @@
 #include "services/broker/consumer_offset_manager.h"
 #include "services/broker/grpc_broker.h"
 #include "services/broker/producer_channels.h"
+#include "services/broker/consumer_send_back_processor.h"
+#include "services/broker/dead_letter_processor.h"
+#include "services/broker/grpc_broker.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/pull_request_hold_service.h"
 #include "services/broker/query_message_processor.h"
+#include "services/broker/rebalance_lock_manager.h"
 #include "services/broker/send_hook.h"
 #include "services/broker/send_message_processor.h"
+#include "services/broker/subscription_group_manager.h"
 #include "services/broker/topic_config_manager.h"
 #include "services/broker/transaction_service.h"
 #include "services/store/store_api.h"
@@ -71,6 +76,10 @@ struct BrokerOptions {
   absl::Duration register_interval = absl::Seconds(30);
   absl::Duration register_timeout = absl::Seconds(6);
   TopicConfigOptions topics;
+  SubscriptionGroupOptions groups;
+  // Levels of the store's delay table (its --message_delay_level); consumer
+  // send-backs ask for at most this level.
+  int32_t delay_level_count = kDefaultDelayLevelCount;
   int64_t max_message_size = format::kDefaultMaxMessageBodyBytes;
   // The send queue: RocketMQ's capacity (10000) and wait (200 ms); more
   // threads than RocketMQ's min(cpus, 4) because StoreApi::AppendBatch blocks
@@ -96,6 +105,9 @@ struct BrokerOptions {
   // CollectMetrics); null: none kept. Must outlive the broker, and not be
   // read after it is destroyed.
   metrics::Registry* metrics = nullptr;
+  // Orderly consumption: a queue lock not renewed this long is free for
+  // another member of the group (RocketMQ's rebalance.lockMaxLiveTime).
+  absl::Duration rebalance_lock_max_live_time = absl::Seconds(60);
 };
 
 // INVALID_ARGUMENT naming the first bad option (advertised_address is only
@@ -135,8 +147,10 @@ class Broker {
 
   const BrokerOptions& options() const { return options_; }
   TopicConfigManager* topics() { return &topics_; }
+  SubscriptionGroupManager* groups() { return &groups_; }
   ConsumerOffsetManager* offsets() { return &offsets_; }
   ClientManager* clients() { return &clients_; }
+  RebalanceLockManager* locks() { return &locks_; }
   BrokerSendHookRegistry* send_hooks() { return &hooks_; }
   BrokerStats* stats() { return &stats_; }
   // Null before Start().
@@ -160,8 +174,10 @@ class Broker {
   BrokerStats stats_;
   BrokerSendHookRegistry hooks_;
   TopicConfigManager topics_;
+  SubscriptionGroupManager groups_;
   ConsumerOffsetManager offsets_;
   ClientManager clients_;
+  RebalanceLockManager locks_;
   Executor send_executor_;
   Executor pull_executor_;
   Executor admin_executor_;
@@ -171,6 +187,8 @@ class Broker {
   // Created by Start(), when the addresses are final.
   std::unique_ptr<SendMessageProcessor> send_;
   std::unique_ptr<AdminProcessor> admin_;
+  std::unique_ptr<ConsumerSendBackProcessor> send_back_;
+  std::unique_ptr<DeadLetterProcessor> dead_letters_;
   std::unique_ptr<BrokerRegistrar> registrar_;
   // Transactional messages, on a master only.
   std::unique_ptr<ProducerChannels> producer_channels_;

@@ -44,6 +44,19 @@ ABSL_FLAG(bool, reject_transaction_message, false,
           "Refuse transaction half messages with NO_PERMISSION (rejectTransactionMessage).");
 ABSL_FLAG(absl::Duration, flush_consumer_offset_interval, absl::Seconds(5),
           "How often consumer offsets are written to the store.");
+ABSL_FLAG(bool, auto_create_subscription_group, true,
+          "Create a consumer group's subscription group (and its %RETRY% topic) on its first "
+          "heartbeat.");
+ABSL_FLAG(int, max_delay_level, mq::broker::kDefaultDelayLevelCount,
+          "Levels of the store's delay table (its --message_delay_level); a consumer "
+          "send-back asks for at most this level.");
+// Orderly consumption and client liveness.
+ABSL_FLAG(absl::Duration, rebalance_lock_max_live_time, absl::Seconds(60),
+          "An orderly consumer's queue lock not renewed this long is free for another member "
+          "of its group (RocketMQ's rocketmq.broker.rebalance.lockMaxLiveTime).");
+ABSL_FLAG(absl::Duration, client_expiry, absl::Seconds(120),
+          "A producer or consumer not heard from this long is dropped from the client tables "
+          "(and its queue locks released); clients send heartbeats every 30 s by default.");
 
 namespace mq::broker {
 
@@ -77,11 +90,19 @@ absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
   if (options.flush_consumer_offset_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--flush_consumer_offset_interval must be positive");
   }
+  options.groups.auto_create_subscription_group =
+      absl::GetFlag(FLAGS_auto_create_subscription_group);
+  options.delay_level_count = absl::GetFlag(FLAGS_max_delay_level);
+  if (options.delay_level_count < 1) {
+    return absl::InvalidArgumentError("--max_delay_level must be positive");
+  }
   options.advertised_address = absl::GetFlag(FLAGS_advertised_address);
   options.transactions.transaction_timeout = absl::GetFlag(FLAGS_transaction_timeout);
   options.transactions.check_interval = absl::GetFlag(FLAGS_transaction_check_interval);
   options.transactions.check_max = absl::GetFlag(FLAGS_transaction_check_max);
   options.transactions.reject_transaction_message = absl::GetFlag(FLAGS_reject_transaction_message);
+  options.rebalance_lock_max_live_time = absl::GetFlag(FLAGS_rebalance_lock_max_live_time);
+  options.clients.client_expiry = absl::GetFlag(FLAGS_client_expiry);
   if (absl::Status valid = ValidateBrokerOptions(options); !valid.ok()) return valid;
   return options;
 }

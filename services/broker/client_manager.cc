@@ -42,29 +42,41 @@ absl::Status ClientManager::Heartbeat(const broker::v1::HeartbeatRequest& reques
   return absl::OkStatus();
 }
 
+void ClientManager::SetConsumerGoneListener(
+    std::function<void(const std::string& group, const std::string& client_id)> listener) {
+  consumer_gone_ = std::move(listener);
+}
+
 absl::Status ClientManager::Unregister(absl::string_view client_id,
                                        absl::string_view producer_group,
                                        absl::string_view consumer_group) {
   if (client_id.empty()) return absl::InvalidArgumentError("client id must not be empty");
-  absl::MutexLock lock(&mu_);
-  if (!producer_group.empty()) {
-    auto group = producers_.find(producer_group);
-    if (group != producers_.end()) {
-      auto client = group->second.find(client_id);
-      if (client != group->second.end()) group->second.erase(client);
-      if (group->second.empty()) producers_.erase(group);
+  bool consumer_left = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!producer_group.empty()) {
+      auto group = producers_.find(producer_group);
+      if (group != producers_.end()) {
+        auto client = group->second.find(client_id);
+        if (client != group->second.end()) group->second.erase(client);
+        if (group->second.empty()) producers_.erase(group);
+      }
+    }
+    if (!consumer_group.empty()) {
+      auto group = consumers_.find(consumer_group);
+      if (group != consumers_.end()) {
+        auto client = group->second.clients.find(client_id);
+        if (client != group->second.clients.end()) {
+          group->second.clients.erase(client);
+          LOG(INFO) << "consumer " << client_id << " left group " << consumer_group;
+          consumer_left = true;
+        }
+        if (group->second.clients.empty()) consumers_.erase(group);
+      }
     }
   }
-  if (!consumer_group.empty()) {
-    auto group = consumers_.find(consumer_group);
-    if (group != consumers_.end()) {
-      auto client = group->second.clients.find(client_id);
-      if (client != group->second.clients.end()) {
-        group->second.clients.erase(client);
-        LOG(INFO) << "consumer " << client_id << " left group " << consumer_group;
-      }
-      if (group->second.clients.empty()) consumers_.erase(group);
-    }
+  if (consumer_left && consumer_gone_) {
+    consumer_gone_(std::string(consumer_group), std::string(client_id));
   }
   return absl::OkStatus();
 }
@@ -111,31 +123,39 @@ absl::optional<broker::v1::SubscriptionData> ClientManager::FindSubscription(
 int ClientManager::ScanExpired() {
   absl::Time now = clock_->Now();
   int dropped = 0;
-  absl::MutexLock lock(&mu_);
-  for (auto group = producers_.begin(); group != producers_.end();) {
-    for (auto client = group->second.begin(); client != group->second.end();) {
-      if (Live(client->second, now)) {
-        ++client;
-        continue;
+  // (group, client id) of the consumers dropped.
+  std::vector<std::pair<std::string, std::string>> gone;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto group = producers_.begin(); group != producers_.end();) {
+      for (auto client = group->second.begin(); client != group->second.end();) {
+        if (Live(client->second, now)) {
+          ++client;
+          continue;
+        }
+        LOG(INFO) << "producer " << client->first << " of group " << group->first << " expired";
+        client = group->second.erase(client);
+        ++dropped;
       }
-      LOG(INFO) << "producer " << client->first << " of group " << group->first << " expired";
-      client = group->second.erase(client);
-      ++dropped;
+      group = group->second.empty() ? producers_.erase(group) : std::next(group);
     }
-    group = group->second.empty() ? producers_.erase(group) : std::next(group);
+    for (auto group = consumers_.begin(); group != consumers_.end();) {
+      auto& clients = group->second.clients;
+      for (auto client = clients.begin(); client != clients.end();) {
+        if (Live(client->second, now)) {
+          ++client;
+          continue;
+        }
+        LOG(INFO) << "consumer " << client->first << " of group " << group->first << " expired";
+        gone.emplace_back(group->first, client->first);
+        client = clients.erase(client);
+        ++dropped;
+      }
+      group = clients.empty() ? consumers_.erase(group) : std::next(group);
+    }
   }
-  for (auto group = consumers_.begin(); group != consumers_.end();) {
-    auto& clients = group->second.clients;
-    for (auto client = clients.begin(); client != clients.end();) {
-      if (Live(client->second, now)) {
-        ++client;
-        continue;
-      }
-      LOG(INFO) << "consumer " << client->first << " of group " << group->first << " expired";
-      client = clients.erase(client);
-      ++dropped;
-    }
-    group = clients.empty() ? consumers_.erase(group) : std::next(group);
+  if (consumer_gone_) {
+    for (const auto& [group, client_id] : gone) consumer_gone_(group, client_id);
   }
   return dropped;
 }

@@ -57,6 +57,12 @@ class ClientManager {
                                                                 absl::string_view topic) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Called with (group, client id) when a consumer leaves a group: it
+  // unregistered or ScanExpired() dropped it. Called without the manager's
+  // lock held. Set before the manager is used.
+  void SetConsumerGoneListener(
+      std::function<void(const std::string& group, const std::string& client_id)> listener);
+
   // Drops expired clients (and groups left empty); returns how many entries
   // (client in a group) were dropped.
   int ScanExpired() ABSL_LOCKS_EXCLUDED(mu_);
@@ -80,6 +86,7 @@ class ClientManager {
 
   const ClientManagerOptions options_;
   const Clock* const clock_;
+  std::function<void(const std::string&, const std::string&)> consumer_gone_;
 
   mutable absl::Mutex mu_;
   // group -> client id -> last heartbeat.

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "common/testing/fake_clock.h"
 
 namespace mq::broker {
@@ -82,6 +85,24 @@ TEST_F(ClientManagerTest, UnregisterRemovesFromNamedGroupsOnly) {
   ASSERT_TRUE(clients_.Unregister("a", "pg", "").ok());
   EXPECT_THAT(clients_.GetProducerList("pg"), IsEmpty());
   EXPECT_EQ(clients_.Unregister("", "pg", "g").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ClientManagerTest, ListenerHearsOfConsumersThatUnregisterOrExpire) {
+  std::vector<std::string> gone;
+  clients_.SetConsumerGoneListener([&gone](const std::string& group, const std::string& client) {
+    gone.push_back(group + "/" + client);
+  });
+  ASSERT_TRUE(clients_.Heartbeat(ConsumerHeartbeat("a", "g")).ok());
+  ASSERT_TRUE(clients_.Heartbeat(ConsumerHeartbeat("b", "g")).ok());
+  ASSERT_TRUE(clients_.Heartbeat(ProducerHeartbeat("c", "pg")).ok());
+  ASSERT_TRUE(clients_.Unregister("a", "", "g").ok());
+  // Unknown clients and producers are not consumers leaving.
+  ASSERT_TRUE(clients_.Unregister("a", "", "g").ok());
+  ASSERT_TRUE(clients_.Unregister("c", "pg", "").ok());
+  EXPECT_THAT(gone, ElementsAre("g/a"));
+  clock_.Advance(absl::Seconds(121));
+  EXPECT_EQ(clients_.ScanExpired(), 1);
+  EXPECT_THAT(gone, ElementsAre("g/a", "g/b"));
 }
 
 TEST_F(ClientManagerTest, SubscriptionFollowsTheLatestHeartbeat) {

@@ -1,11 +1,13 @@
 #include "services/broker/grpc_broker.h"
 
+#include <glog/logging.h>
 #include <google/protobuf/descriptor.h>
 #include <grpcpp/impl/codegen/server_callback_handlers.h>
 
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -187,8 +189,33 @@ grpc::ServerUnaryReactor* BrokerService::Heartbeat(grpc::CallbackServerContext* 
                                                    broker::v1::HeartbeatResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const BrokerServiceParts* parts = Serving(context, reactor);
-  if (parts != nullptr) Finish(reactor, context, parts->clients->Heartbeat(*request));
-  return reactor;
+  if (parts == nullptr) return reactor;
+  absl::Status status = parts->clients->Heartbeat(*request);
+  if (!status.ok() || parts->slave) {
+    Finish(reactor, context, status);
+    return reactor;
+  }
+  // A consumer group's first heartbeat creates its config and retry topic: a
+  // store round trip, so off gRPC's thread.
+  std::vector<std::string> unready;
+  for (const broker::v1::ConsumerData& consumer : request->consumers()) {
+    if (!ConsumerGroupReady(*parts->groups, *parts->topics, consumer.group_name())) {
+      unready.push_back(consumer.group_name());
+    }
+  }
+  if (unready.empty()) {
+    Finish(reactor, context, absl::OkStatus());
+    return reactor;
+  }
+  return RunOn(parts->admin_executor, context, reactor, [parts, unready = std::move(unready)] {
+    for (const std::string& group : unready) {
+      absl::Status prepared = PrepareConsumerGroup(parts->groups, parts->mutable_topics, group);
+      // The heartbeat itself succeeded; a group that cannot be set up (not
+      // auto-created, store down) is logged and tried again next heartbeat.
+      if (!prepared.ok()) LOG(WARNING) << "consumer group " << group << ": " << prepared;
+    }
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* BrokerService::UnregisterClient(
@@ -260,6 +287,39 @@ grpc::ServerUnaryReactor* BrokerService::UpdateConsumerOffset(
                            request->offset());
   }
   Finish(reactor, context, status);
+  return reactor;
+}
+
+// Orderly consumption: queue locks, answered inline (memory only).
+
+grpc::ServerUnaryReactor* BrokerService::LockBatchQueues(
+    grpc::CallbackServerContext* context, const broker::v1::LockBatchQueuesRequest* request,
+    broker::v1::LockBatchQueuesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  absl::StatusOr<std::vector<common::v1::MessageQueue>> locked = parts->locks->TryLockBatch(
+      request->consumer_group(), request->client_id(),
+      std::vector<common::v1::MessageQueue>(request->queues().begin(), request->queues().end()));
+  if (locked.ok()) {
+    for (common::v1::MessageQueue& queue : *locked) {
+      *response->add_locked_queues() = std::move(queue);
+    }
+  }
+  Finish(reactor, context, locked.status());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::UnlockBatchQueues(
+    grpc::CallbackServerContext* context, const broker::v1::UnlockBatchQueuesRequest* request,
+    broker::v1::UnlockBatchQueuesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  Finish(reactor, context,
+         parts->locks->UnlockBatch(request->consumer_group(), request->client_id(),
+                                   std::vector<common::v1::MessageQueue>(request->queues().begin(),
+                                                                         request->queues().end())));
   return reactor;
 }
 
@@ -423,6 +483,91 @@ BrokerService::ProducerChannel(grpc::CallbackServerContext* context) {
         ServiceNotAvailable("this broker is a slave and checks no transactions"));
   }
   return parts_.producer_channels->Open();
+// ---- Consumer retry and dead-letter queues ----
+
+grpc::ServerUnaryReactor* BrokerService::ConsumerSendBack(
+    grpc::CallbackServerContext* context, const broker::v1::ConsumerSendBackRequest* request,
+    broker::v1::ConsumerSendBackResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->send_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->send_back->SendBack(*request), response);
+  });
+}
+
+namespace {
+
+absl::Status RefuseOnSlave(const BrokerServiceParts& parts) {
+  if (!parts.slave) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "a slave's subscription groups follow its master's; change them there");
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* BrokerService::CreateOrUpdateSubscriptionGroup(
+    grpc::CallbackServerContext* context,
+    const broker::v1::CreateOrUpdateSubscriptionGroupRequest* request,
+    broker::v1::CreateOrUpdateSubscriptionGroupResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request] {
+    absl::Status status = RefuseOnSlave(*parts);
+    if (status.ok()) status = parts->groups->CreateOrUpdate(request->config());
+    return status;
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::DeleteSubscriptionGroup(
+    grpc::CallbackServerContext* context, const broker::v1::DeleteSubscriptionGroupRequest* request,
+    broker::v1::DeleteSubscriptionGroupResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request] {
+    absl::Status status = RefuseOnSlave(*parts);
+    if (status.ok()) status = ValidateGroup(request->group_name());
+    if (status.ok()) status = parts->groups->Delete(request->group_name());
+    return status;
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetAllSubscriptionGroups(
+    grpc::CallbackServerContext* context,
+    const broker::v1::GetAllSubscriptionGroupsRequest* request,
+    broker::v1::GetAllSubscriptionGroupsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  for (broker::v1::SubscriptionGroupConfig& config : parts->groups->GetAll()) {
+    *response->add_configs() = std::move(config);
+  }
+  Finish(reactor, context, absl::OkStatus());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::ListDeadLetters(
+    grpc::CallbackServerContext* context, const broker::v1::ListDeadLettersRequest* request,
+    broker::v1::ListDeadLettersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->dead_letters->List(*request), response);
+  });
+}
+
+grpc::ServerUnaryReactor* BrokerService::ResendDeadLetters(
+    grpc::CallbackServerContext* context, const broker::v1::ResendDeadLettersRequest* request,
+    broker::v1::ResendDeadLettersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->dead_letters->Resend(*request, parts->slave), response);
+  });
 }
 
 }  // namespace mq::broker

@@ -17,11 +17,15 @@
 #include "services/broker/client_manager.h"
 #include "services/broker/consumer_offset_manager.h"
 #include "services/broker/producer_channels.h"
+#include "services/broker/consumer_send_back_processor.h"
+#include "services/broker/dead_letter_processor.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/query_message_processor.h"
+#include "services/broker/rebalance_lock_manager.h"
 #include "services/broker/send_message_processor.h"
 #include "services/broker/send_stream_reactor.h"
 #include "services/broker/transaction_service.h"
+#include "services/broker/subscription_group_manager.h"
 
 namespace mq::broker {
 
@@ -43,6 +47,7 @@ struct BrokerServiceParts {
   bool pull_inline = false;
   Executor* admin_executor = nullptr;
   ClientManager* clients = nullptr;
+  RebalanceLockManager* locks = nullptr;
   ConsumerOffsetManager* offsets = nullptr;
   const TopicConfigManager* topics = nullptr;
   QueryMessageProcessor* queries = nullptr;
@@ -53,6 +58,12 @@ struct BrokerServiceParts {
   ProducerChannels* producer_channels = nullptr;
   // Null when the broker keeps no metrics.
   BrokerMetrics* metrics = nullptr;
+  // Consumer retry and dead-letter queues.
+  bool slave = false;
+  SubscriptionGroupManager* groups = nullptr;
+  TopicConfigManager* mutable_topics = nullptr;
+  ConsumerSendBackProcessor* send_back = nullptr;
+  DeadLetterProcessor* dead_letters = nullptr;
 };
 
 // Thread-safe. Until Enable() and after Disable(), every call is answered
@@ -95,6 +106,13 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* UpdateConsumerOffset(
       grpc::CallbackServerContext* context, const broker::v1::UpdateConsumerOffsetRequest* request,
       broker::v1::UpdateConsumerOffsetResponse* response) override;
+  // Orderly consumption: queue locks.
+  grpc::ServerUnaryReactor* LockBatchQueues(grpc::CallbackServerContext* context,
+                                            const broker::v1::LockBatchQueuesRequest* request,
+                                            broker::v1::LockBatchQueuesResponse* response) override;
+  grpc::ServerUnaryReactor* UnlockBatchQueues(
+      grpc::CallbackServerContext* context, const broker::v1::UnlockBatchQueuesRequest* request,
+      broker::v1::UnlockBatchQueuesResponse* response) override;
   grpc::ServerUnaryReactor* GetConsumeStats(grpc::CallbackServerContext* context,
                                             const broker::v1::GetConsumeStatsRequest* request,
                                             broker::v1::GetConsumeStatsResponse* response) override;
@@ -137,6 +155,29 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
                                            broker::v1::EndTransactionResponse* response) override;
   grpc::ServerBidiReactor<broker::v1::ProducerChannelRequest, broker::v1::ProducerChannelCommand>*
   ProducerChannel(grpc::CallbackServerContext* context) override;
+
+  // Consumer retry and dead-letter queues.
+  grpc::ServerUnaryReactor* ConsumerSendBack(
+      grpc::CallbackServerContext* context, const broker::v1::ConsumerSendBackRequest* request,
+      broker::v1::ConsumerSendBackResponse* response) override;
+  grpc::ServerUnaryReactor* CreateOrUpdateSubscriptionGroup(
+      grpc::CallbackServerContext* context,
+      const broker::v1::CreateOrUpdateSubscriptionGroupRequest* request,
+      broker::v1::CreateOrUpdateSubscriptionGroupResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSubscriptionGroup(
+      grpc::CallbackServerContext* context,
+      const broker::v1::DeleteSubscriptionGroupRequest* request,
+      broker::v1::DeleteSubscriptionGroupResponse* response) override;
+  grpc::ServerUnaryReactor* GetAllSubscriptionGroups(
+      grpc::CallbackServerContext* context,
+      const broker::v1::GetAllSubscriptionGroupsRequest* request,
+      broker::v1::GetAllSubscriptionGroupsResponse* response) override;
+  grpc::ServerUnaryReactor* ListDeadLetters(grpc::CallbackServerContext* context,
+                                            const broker::v1::ListDeadLettersRequest* request,
+                                            broker::v1::ListDeadLettersResponse* response) override;
+  grpc::ServerUnaryReactor* ResendDeadLetters(
+      grpc::CallbackServerContext* context, const broker::v1::ResendDeadLettersRequest* request,
+      broker::v1::ResendDeadLettersResponse* response) override;
 
  private:
   // The parts, or null (and the call already answered) when not serving.

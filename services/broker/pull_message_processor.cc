@@ -45,11 +45,13 @@ int64_t PhysicalMemoryPercent(int percent) {
 }
 
 PullMessageProcessor::PullMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
+                                           const SubscriptionGroupManager* groups,
                                            ConsumerOffsetManager* offsets,
                                            PullRequestHoldService* hold, BrokerStats* stats,
                                            PullOptions options)
     : store_(store),
       topics_(topics),
+      groups_(groups),
       offsets_(offsets),
       hold_(hold),
       stats_(stats),
@@ -59,6 +61,14 @@ absl::StatusOr<std::vector<int64_t>> PullMessageProcessor::Check(
     broker::v1::PullMessageRequest* request) const {
   absl::Status status = ValidateGroup(request->consumer_group());
   if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("consumer ", status.message()));
+  // A group unknown here may pull (a pull consumer sends no heartbeat); one an
+  // admin disabled may not (RocketMQ's isConsumeEnable check).
+  absl::optional<broker::v1::SubscriptionGroupConfig> group =
+      groups_->Find(request->consumer_group());
+  if (group.has_value() && !group->consume_enable()) {
+    return NoPermission(absl::StrCat("subscription group ", request->consumer_group(),
+                                     " does not allow consume (consume_enable is false)"));
+  }
   absl::StatusOr<common::v1::TopicConfig> config = topics_->FindExisting(request->topic());
   if (!config.ok()) return config.status();
   if (!HasPerm(config->perm(), common::v1::PERM_READ)) {

@@ -25,6 +25,7 @@
 #include "services/broker/broker_stats.h"
 #include "services/broker/consumer_offset_manager.h"
 #include "services/broker/pull_request_hold_service.h"
+#include "services/broker/subscription_group_manager.h"
 #include "services/broker/topic_config_manager.h"
 #include "services/store/store_api.h"
 
@@ -71,8 +72,8 @@ class PullMessageProcessor {
   using Callback = std::function<void(absl::StatusOr<broker::v1::PullMessageResponse>)>;
 
   PullMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
-                       ConsumerOffsetManager* offsets, PullRequestHoldService* hold,
-                       BrokerStats* stats, PullOptions options);
+                       const SubscriptionGroupManager* groups, ConsumerOffsetManager* offsets,
+                       PullRequestHoldService* hold, BrokerStats* stats, PullOptions options);
 
   PullMessageProcessor(const PullMessageProcessor&) = delete;
   PullMessageProcessor& operator=(const PullMessageProcessor&) = delete;
@@ -83,8 +84,8 @@ class PullMessageProcessor {
   // `client_deadline` caps the hold (absl::InfiniteFuture() when none).
   // Errors: INVALID_ARGUMENT for a bad group, queue id, offset, count or
   // subscription (SUBSCRIPTION_PARSE_FAILED); NOT_FOUND + TOPIC_NOT_EXIST;
-  // PERMISSION_DENIED + NO_PERMISSION for an unreadable topic; the store's
-  // errors.
+  // PERMISSION_DENIED + NO_PERMISSION for an unreadable topic (a %DLQ% topic)
+  // or a subscription group with consume disabled; the store's errors.
   void Pull(const broker::v1::PullMessageRequest& request, absl::Time client_deadline,
             Callback done);
 
@@ -118,6 +119,7 @@ class PullMessageProcessor {
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;
+  const SubscriptionGroupManager* const groups_;
   ConsumerOffsetManager* const offsets_;
   PullRequestHoldService* const hold_;
   BrokerStats* const stats_;

@@ -103,8 +103,10 @@ class PullTestBase : public ::testing::Test {
           pull_->Execute(request, codes, std::move(done));
         },
         hold_options);
-    pull_ = std::make_unique<PullMessageProcessor>(store_, topics_.get(), offsets_.get(),
-                                                   hold_.get(), &stats_, pull_options);
+    groups_ = std::make_unique<SubscriptionGroupManager>(store_, SubscriptionGroupOptions());
+    ASSERT_TRUE(groups_->Load().ok());
+    pull_ = std::make_unique<PullMessageProcessor>(
+        store_, topics_.get(), groups_.get(), offsets_.get(), hold_.get(), &stats_, pull_options);
     hold_->Start();
   }
 
@@ -145,6 +147,7 @@ class PullTestBase : public ::testing::Test {
 
   store::StoreApi* store_ = nullptr;
   std::unique_ptr<TopicConfigManager> topics_;
+  std::unique_ptr<SubscriptionGroupManager> groups_;
   std::unique_ptr<ConsumerOffsetManager> offsets_;
   BrokerStats stats_;
   std::unique_ptr<PullRequestHoldService> hold_;
@@ -553,6 +556,27 @@ TEST(PullRequestHoldServiceTest, ASlowReadDoesNotDelayOtherWokenPulls) {
   stopper.join();
   ASSERT_TRUE(slow.answered());
   EXPECT_EQ(slow.result()->status(), broker::v1::FOUND);
+}
+
+TEST_F(PullWithFakeStoreTest, GroupWithConsumeDisabledAndDlqTopicsAreRefused) {
+  broker::v1::SubscriptionGroupConfig group = DefaultSubscriptionGroupConfig("cg");
+  group.set_consume_enable(false);
+  ASSERT_TRUE(groups_->CreateOrUpdate(group).ok());
+  broker::v1::PullMessageRequest request = PullRequest(0);
+  absl::StatusOr<broker::v1::PullMessageResponse> refused = PullNow(request);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(GetResponseCode(refused.status()), common::v1::NO_PERMISSION);
+  EXPECT_NE(refused.status().message().find("does not allow consume"), std::string::npos);
+
+  group.set_consume_enable(true);
+  ASSERT_TRUE(groups_->CreateOrUpdate(group).ok());
+  EXPECT_TRUE(PullNow(request).ok());
+
+  ASSERT_TRUE(FindOrCreateDlqTopic(topics_.get(), "cg").ok());
+  request.set_topic("%DLQ%cg");
+  refused = PullNow(request);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(GetResponseCode(refused.status()), common::v1::NO_PERMISSION);
 }
 
 }  // namespace

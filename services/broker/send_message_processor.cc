@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/format/property_keys.h"
 #include "common/format/record_format.h"
+#include "common/retry_topics.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "services/broker/broker_errors.h"
@@ -65,10 +67,12 @@ absl::StatusOr<broker::v1::SendStatus> MapPutStatus(const store::v1::AppendResul
 }
 
 SendMessageProcessor::SendMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
+                                           SubscriptionGroupManager* groups,
                                            BrokerSendHookRegistry* hooks, SendOptions options,
                                            HalfMessagePreparer prepare_half)
     : store_(store),
       topics_(topics),
+      groups_(groups),
       hooks_(hooks),
       options_(std::move(options)),
       prepare_half_(std::move(prepare_half)) {}
@@ -114,6 +118,32 @@ absl::Status SendMessageProcessor::PrepareTransaction(store::v1::AppendEntry* en
         absl::StrCat("broker ", options_.broker_name, " takes no transaction messages"));
   }
   return prepare_half_(entry);
+}
+
+absl::Status SendMessageProcessor::ApplyRetryRules(int32_t reconsume_times,
+                                                   common::v1::Message* message,
+                                                   int32_t* queue_id) {
+  const std::string group = message->topic().substr(kRetryTopicPrefix.size());
+  absl::optional<broker::v1::SubscriptionGroupConfig> config = groups_->Find(group);
+  if (!config.has_value()) return SubscriptionGroupNotExist(group);
+  int32_t max_reconsume_times = config->retry_max_times();
+  auto& properties = *message->mutable_properties();
+  auto max_property = properties.find(std::string(format::kPropertyMaxReconsumeTimes));
+  if (max_property != properties.end() &&
+      !absl::SimpleAtoi(max_property->second, &max_reconsume_times)) {
+    return IllegalMessage(absl::StrCat("property ", format::kPropertyMaxReconsumeTimes, " ",
+                                       QuoteInput(max_property->second), " is not a number"));
+  }
+  absl::StatusOr<common::v1::TopicConfig> topic = reconsume_times >= max_reconsume_times
+                                                      ? FindOrCreateDlqTopic(topics_, group)
+                                                      : FindOrCreateRetryTopic(topics_, *config);
+  if (!topic.ok()) return StoreCallError("cannot create the group's topic", topic.status());
+  if (reconsume_times >= max_reconsume_times) {
+    message->set_topic(topic->topic_name());
+    properties.erase(std::string(format::kPropertyDelayTimeLevel));
+    *queue_id = -1;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SendMessageProcessor::Target> SendMessageProcessor::ResolveTarget(
@@ -244,6 +274,20 @@ absl::StatusOr<Response> Await(
 
 }  // namespace
 
+broker::v1::SendMessageResponse SendMessageProcessor::ToSendResponse(const Stored& stored,
+                                                                     const std::string& unique_key,
+                                                                     int32_t queue_id) const {
+  const store::v1::AppendResult& result = stored.results.front();
+  broker::v1::SendMessageResponse response;
+  response.set_status(stored.status);
+  response.set_msg_id(unique_key.empty() ? result.offset_msg_id() : unique_key);
+  response.set_offset_msg_id(result.offset_msg_id());
+  response.set_queue_id(queue_id);
+  response.set_queue_offset(result.queue_offset());
+  response.set_broker_name(options_.broker_name);
+  return response;
+}
+
 absl::StatusOr<broker::v1::SendMessageResponse> SendMessageProcessor::Send(
     broker::v1::SendMessageRequest request, absl::string_view born_host) {
   return Await<broker::v1::SendMessageResponse>(
@@ -269,10 +313,14 @@ void SendMessageProcessor::SendAsync(broker::v1::SendMessageRequest request,
     if (!status.ok()) status = IllegalMessage(status.message());
   }
   if (status.ok()) status = CheckMessage(message);
-  absl::StatusOr<Target> target =
-      status.ok() ? ResolveTarget(message.topic(), request.default_topic(),
-                                  request.default_topic_queue_nums(), request.queue_id())
-                  : absl::StatusOr<Target>(status);
+  int32_t queue_id = request.queue_id();
+  if (status.ok() && IsRetryTopic(message.topic())) {
+    status = ApplyRetryRules(request.reconsume_times(), request.mutable_message(), &queue_id);
+  }
+  absl::StatusOr<Target> target = status.ok()
+                                      ? ResolveTarget(message.topic(), request.default_topic(),
+                                                      request.default_topic_queue_nums(), queue_id)
+                                      : absl::StatusOr<Target>(status);
   if (!target.ok()) {
     done(target.status());
     return;
@@ -301,15 +349,7 @@ void SendMessageProcessor::SendAsync(broker::v1::SendMessageRequest request,
              done(stored.status());
              return;
            }
-           const store::v1::AppendResult& result = stored->results.front();
-           broker::v1::SendMessageResponse response;
-           response.set_status(stored->status);
-           response.set_msg_id(unique_key.empty() ? result.offset_msg_id() : unique_key);
-           response.set_offset_msg_id(result.offset_msg_id());
-           response.set_queue_id(queue_id);
-           response.set_queue_offset(result.queue_offset());
-           response.set_broker_name(options_.broker_name);
-           done(std::move(response));
+           done(ToSendResponse(*stored, unique_key, queue_id));
          });
 }
 
@@ -406,6 +446,36 @@ void SendMessageProcessor::SendBatchAsync(broker::v1::SendBatchRequest request,
            response.set_broker_name(options_.broker_name);
            done(std::move(response));
          });
+}
+
+absl::StatusOr<broker::v1::SendMessageResponse> SendMessageProcessor::StoreCopy(
+    store::v1::AppendEntry entry, const common::v1::TopicConfig& config) {
+  const int32_t queue_id =
+      static_cast<int32_t>(next_queue_.fetch_add(1, std::memory_order_relaxed) %
+                           static_cast<uint32_t>(std::max(1, config.write_queue_nums())));
+  entry.set_queue_id(queue_id);
+  entry.set_store_host(options_.store_host);
+  BrokerSendContext context;
+  context.topic = config.topic_name();
+  context.queue_id = queue_id;
+  context.message_count = 1;
+  context.body_bytes = static_cast<int64_t>(entry.message().body().size());
+  context.born_host = entry.born_host();
+  std::string unique_key = UniqueKey(entry.message());
+  store::v1::AppendBatchRequest append;
+  append.set_wait_store_ok(true);
+  *append.add_entries() = std::move(entry);
+  return Await<broker::v1::SendMessageResponse>(
+      [&](Callback<broker::v1::SendMessageResponse> done) {
+        Append(std::move(append), std::move(context),
+               [this, unique_key, queue_id, done = std::move(done)](absl::StatusOr<Stored> stored) {
+                 if (!stored.ok()) {
+                   done(stored.status());
+                   return;
+                 }
+                 done(ToSendResponse(*stored, unique_key, queue_id));
+               });
+      });
 }
 
 }  // namespace mq::broker

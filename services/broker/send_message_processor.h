@@ -16,6 +16,13 @@
 //                                              unreachable, full or stopping
 //   RESOURCE_EXHAUSTED + SYSTEM_BUSY            store overloaded
 //   INTERNAL           + SYSTEM_ERROR           any other store failure
+//   NOT_FOUND + SUBSCRIPTION_GROUP_NOT_EXIST     a send to %RETRY%<group> of a
+//                                              group this broker does not have
+//
+// A send to %RETRY%<group> (RocketMQ's handleRetryAndDLQ): the topic is
+// created on demand with the group's retry queue count, and a message whose
+// reconsume times reached its max (property MAX_RECONSUME_TIMES, else the
+// group's retry max times) goes to %DLQ%<group> instead, without delay.
 #ifndef MQ_SERVICES_BROKER_SEND_MESSAGE_PROCESSOR_H_
 #define MQ_SERVICES_BROKER_SEND_MESSAGE_PROCESSOR_H_
 
@@ -33,6 +40,7 @@
 #include "proto/broker.pb.h"
 #include "proto/store.pb.h"
 #include "services/broker/send_hook.h"
+#include "services/broker/subscription_group_manager.h"
 #include "services/broker/topic_config_manager.h"
 #include "services/broker/transaction_topics.h"
 #include "services/store/store_api.h"
@@ -51,8 +59,8 @@ struct SendOptions {
 
 // Thread-safe. Send/SendBatch block for the store's append (and its flush or
 // slave wait); SendAsync/SendBatchAsync block only where the store's
-// AppendBatchAsync does (StoreApi::AppendsAreAsync). `store`, `topics` and
-// `hooks` must outlive the processor.
+// AppendBatchAsync does (StoreApi::AppendsAreAsync). `store`, `topics`,
+// `groups` and `hooks` must outlive the processor.
 class SendMessageProcessor {
  public:
   // Turns the entry of a half message (property TRAN_MSG=true) into the
@@ -62,8 +70,8 @@ class SendMessageProcessor {
   // Without `prepare_half` (a slave) half messages are refused with
   // NO_PERMISSION.
   SendMessageProcessor(store::StoreApi* store, TopicConfigManager* topics,
-                       BrokerSendHookRegistry* hooks, SendOptions options,
-                       HalfMessagePreparer prepare_half = nullptr);
+                       SubscriptionGroupManager* groups, BrokerSendHookRegistry* hooks,
+                       SendOptions options, HalfMessagePreparer prepare_half = nullptr);
 
   SendMessageProcessor(const SendMessageProcessor&) = delete;
   SendMessageProcessor& operator=(const SendMessageProcessor&) = delete;
@@ -87,6 +95,14 @@ class SendMessageProcessor {
   absl::StatusOr<broker::v1::SendBatchResponse> SendBatch(broker::v1::SendBatchRequest request,
                                                           absl::string_view born_host);
 
+  // Stores a message the broker built itself (a consumer's send-back copy, a
+  // resent dead letter) on a broker-chosen write queue of `config`'s topic:
+  // the hooks, store append and status mapping of a send, without a
+  // producer's checks or the %RETRY% rules. `entry` is complete but for its
+  // queue id and store host. Blocks for the store.
+  absl::StatusOr<broker::v1::SendMessageResponse> StoreCopy(store::v1::AppendEntry entry,
+                                                            const common::v1::TopicConfig& config);
+
  private:
   struct Target {
     common::v1::TopicConfig config;
@@ -104,6 +120,11 @@ class SendMessageProcessor {
   absl::Status PrepareTransaction(store::v1::AppendEntry* entry) const;
   // Validates a batch; returns the sum of its bodies' sizes.
   absl::StatusOr<int64_t> CheckBatch(const broker::v1::SendBatchRequest& request) const;
+  // handleRetryAndDLQ for a send to %RETRY%<group>: creates the retry topic
+  // when missing, and redirects `message` to %DLQ%<group> (no delay, any
+  // queue) when `reconsume_times` reached its max.
+  absl::Status ApplyRetryRules(int32_t reconsume_times, common::v1::Message* message,
+                               int32_t* queue_id);
   absl::StatusOr<Target> ResolveTarget(absl::string_view topic, absl::string_view default_topic,
                                        int32_t default_topic_queue_nums, int32_t queue_id);
   // Fills the parts of an entry every message of a send shares; returns
@@ -114,12 +135,17 @@ class SendMessageProcessor {
   // Runs the hooks around the store call and maps the outcome.
   void Append(store::v1::AppendBatchRequest request, BrokerSendContext context,
               Callback<Stored> done);
+  // The answer to a stored single message.
+  broker::v1::SendMessageResponse ToSendResponse(const Stored& stored,
+                                                 const std::string& unique_key,
+                                                 int32_t queue_id) const;
   // Maps the store's answer to an append of `entries` messages.
   absl::StatusOr<Stored> MapStored(const absl::StatusOr<store::v1::AppendBatchResponse>& response,
                                    int entries, BrokerSendContext* context) const;
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;
+  SubscriptionGroupManager* const groups_;
   BrokerSendHookRegistry* const hooks_;
   const SendOptions options_;
   const HalfMessagePreparer prepare_half_;

@@ -87,7 +87,10 @@ class SendMessageProcessorTest : public ::testing::Test {
     options.role = role;
     options.store_host = "127.0.0.1:10911";
     options.max_message_size = 1024;
-    processor_ = std::make_unique<SendMessageProcessor>(&store_, topics_.get(), &hooks_, options);
+    groups_ = std::make_unique<SubscriptionGroupManager>(&store_, SubscriptionGroupOptions());
+    ASSERT_TRUE(groups_->Load().ok());
+    processor_ = std::make_unique<SendMessageProcessor>(&store_, topics_.get(), groups_.get(),
+                                                        &hooks_, options);
   }
 
   store::v1::GetMessagesResponse Read(const std::string& topic, int32_t queue_id) {
@@ -100,6 +103,7 @@ class SendMessageProcessorTest : public ::testing::Test {
 
   testing::FakeStore store_;
   std::unique_ptr<TopicConfigManager> topics_;
+  std::unique_ptr<SubscriptionGroupManager> groups_;
   BrokerSendHookRegistry hooks_;
   std::unique_ptr<SendMessageProcessor> processor_;
   int topic_changes_ = 0;
@@ -457,7 +461,8 @@ TEST(SendMessageProcessorAsyncTest, AnswersWhenTheStoreDoes) {
   SendOptions options;
   options.broker_name = "broker-a";
   options.store_host = "127.0.0.1:10911";
-  SendMessageProcessor processor(&store, &topics, &hooks, options);
+  SubscriptionGroupManager groups(&store, SubscriptionGroupOptions());
+  SendMessageProcessor processor(&store, &topics, &groups, &hooks, options);
 
   const broker::v1::SendMessageRequest single = Request("orders", 1);
   const broker::v1::SendBatchRequest batch = Batch("orders", 3, 2);
@@ -487,6 +492,49 @@ TEST(SendMessageProcessorAsyncTest, AnswersWhenTheStoreDoes) {
   EXPECT_EQ(batch_answer->queue_id(), 2);
   EXPECT_EQ(batch_answer->msg_ids_size(), 3);
   EXPECT_EQ(hook->after.size(), 2u);
+}
+
+// handleRetryAndDLQ: a send to %RETRY%<group> whose reconsume times reached
+// the max goes to %DLQ%<group>, without its delay.
+TEST_F(SendMessageProcessorTest, RetryTopicSendPastMaxGoesToDlq) {
+  broker::v1::SubscriptionGroupConfig group = DefaultSubscriptionGroupConfig("G");
+  group.set_retry_max_times(2);
+  group.set_retry_queue_nums(2);
+  ASSERT_TRUE(groups_->CreateOrUpdate(group).ok());
+
+  broker::v1::SendMessageRequest retry = Request("%RETRY%G", -1);
+  (*retry.mutable_message()->mutable_properties())["DELAY"] = "3";
+  retry.set_reconsume_times(1);
+  absl::StatusOr<broker::v1::SendMessageResponse> stored = processor_->Send(retry, kBornHost);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_TRUE(topics_->Find("%RETRY%G").has_value());
+  EXPECT_EQ(topics_->Find("%RETRY%G")->write_queue_nums(), 2);
+  EXPECT_FALSE(topics_->Find("%DLQ%G").has_value());
+
+  retry.set_reconsume_times(2);
+  stored = processor_->Send(retry, kBornHost);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_TRUE(topics_->Find("%DLQ%G").has_value());
+  EXPECT_EQ(topics_->Find("%DLQ%G")->perm(), kDlqTopicPerm);
+  store::v1::GetMessagesResponse dlq = Read("%DLQ%G", 0);
+  ASSERT_EQ(dlq.messages_size(), 1);
+  EXPECT_EQ(dlq.messages(0).properties().count("DELAY"), 0u);
+  EXPECT_EQ(dlq.messages(0).reconsume_times(), 2);
+
+  // The message's own max wins over the group's.
+  (*retry.mutable_message()->mutable_properties())["MAX_RECONSUME_TIMES"] = "5";
+  retry.set_reconsume_times(4);
+  ASSERT_TRUE(processor_->Send(retry, kBornHost).ok());
+  EXPECT_EQ(Read("%DLQ%G", 0).messages_size(), 1);
+}
+
+TEST_F(SendMessageProcessorTest, RetryTopicOfUnknownGroupIsRefused) {
+  absl::StatusOr<broker::v1::SendMessageResponse> stored =
+      processor_->Send(Request("%RETRY%nobody", -1), kBornHost);
+  EXPECT_EQ(stored.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(GetResponseCode(stored.status()), common::v1::SUBSCRIPTION_GROUP_NOT_EXIST);
+  EXPECT_FALSE(topics_->Find("%RETRY%nobody").has_value());
+  EXPECT_TRUE(store_.append_batch_sizes().empty());
 }
 
 }  // namespace

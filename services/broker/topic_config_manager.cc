@@ -190,6 +190,33 @@ absl::StatusOr<common::v1::TopicConfig> TopicConfigManager::FindOrCreateForSend(
   return created;
 }
 
+absl::StatusOr<common::v1::TopicConfig> TopicConfigManager::FindOrCreateSystemTopic(
+    absl::string_view topic, int32_t queue_nums, uint32_t perm) {
+  absl::optional<common::v1::TopicConfig> found = Find(topic);
+  if (found.has_value()) return *std::move(found);
+  common::v1::TopicConfig created;
+  created.set_topic_name(std::string(topic));
+  created.set_read_queue_nums(queue_nums);
+  created.set_write_queue_nums(queue_nums);
+  created.set_perm(perm);
+  if (absl::Status valid = ValidateConfig(created); !valid.ok()) return valid;
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    Table table;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      auto it = table_.find(topic);
+      if (it != table_.end()) return it->second;  // created meanwhile
+      table = table_;
+    }
+    table[created.topic_name()] = created;
+    if (absl::Status committed = CommitLocked(std::move(table)); !committed.ok()) return committed;
+  }
+  LOG(INFO) << "created topic " << topic << " with " << queue_nums << " queues, perm " << perm;
+  NotifyChanged();
+  return created;
+}
+
 absl::Status TopicConfigManager::CreateOrUpdate(const common::v1::TopicConfig& config) {
   absl::Status valid = ValidateConfig(config);
   if (!valid.ok()) return valid;

@@ -99,6 +99,15 @@ class TopicConfigManager {
                                                               int32_t client_queue_nums)
       ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
 
+  // The topic's config, created with `queue_nums` read and write queues and
+  // `perm` when it is missing (RocketMQ's createTopicInSendMessageBackMethod:
+  // a group's retry and dead-letter topics, created on demand whatever the
+  // auto-creation setting). INVALID_ARGUMENT for a bad name or count; the
+  // store's error when persisting fails.
+  absl::StatusOr<common::v1::TopicConfig> FindOrCreateSystemTopic(absl::string_view topic,
+                                                                  int32_t queue_nums, uint32_t perm)
+      ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
+
   // Creates or replaces a topic. INVALID_ARGUMENT for a bad name, queue count
   // or perm. An identical config changes nothing (no version bump).
   absl::Status CreateOrUpdate(const common::v1::TopicConfig& config)

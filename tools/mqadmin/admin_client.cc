@@ -109,6 +109,15 @@ absl::Status AdminClient::DeleteTopicInNameServers(const std::string& topic,
 }
 
 absl::StatusOr<std::vector<std::string>> AdminClient::MasterAddresses(const std::string& cluster) {
+  absl::StatusOr<std::map<std::string, std::string>> masters = MastersByName(cluster);
+  if (!masters.ok()) return masters.status();
+  std::vector<std::string> addresses;
+  for (const auto& [name, address] : *masters) addresses.push_back(address);
+  return addresses;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> AdminClient::MastersByName(
+    const std::string& cluster) {
   absl::StatusOr<namesrv::v1::GetClusterInfoResponse> info = GetClusterInfo();
   if (!info.ok()) return info.status();
   std::vector<std::string> names;
@@ -122,13 +131,12 @@ absl::StatusOr<std::vector<std::string>> AdminClient::MasterAddresses(const std:
     }
     names.assign(it->second.broker_names().begin(), it->second.broker_names().end());
   }
-  std::sort(names.begin(), names.end());
-  std::vector<std::string> addresses;
+  std::map<std::string, std::string> addresses;
   for (const std::string& name : names) {
     auto data = info->broker_addr_table().find(name);
     if (data == info->broker_addr_table().end()) continue;
     auto master = data->second.broker_addrs().find(0);
-    if (master != data->second.broker_addrs().end()) addresses.push_back(master->second);
+    if (master != data->second.broker_addrs().end()) addresses[name] = master->second;
   }
   if (addresses.empty()) {
     return absl::NotFoundError(absl::StrCat(

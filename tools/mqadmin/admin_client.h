@@ -39,6 +39,8 @@ class AdminClient {
   // Master addresses of the cluster's broker groups, or of every group when
   // `cluster` is empty; NOT_FOUND for an unknown cluster.
   absl::StatusOr<std::vector<std::string>> MasterAddresses(const std::string& cluster);
+  // MasterAddresses() by broker group name.
+  absl::StatusOr<std::map<std::string, std::string>> MastersByName(const std::string& cluster);
   // broker name -> master address for the groups of `route` that have a master.
   static std::map<std::string, std::string> RouteMasters(const common::v1::TopicRouteData& route);
 

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -574,6 +575,201 @@ absl::Status ConsumerProgress(const ParsedOptions& options) {
   return absl::OkStatus();
 }
 
+// ---- Consumer retry and dead-letter queues ----
+
+// "true"/"false" option `name`, or `fallback` when absent.
+absl::StatusOr<bool> BoolOption(const ParsedOptions& options, absl::string_view name,
+                                bool fallback) {
+  if (!options.Has(name)) return fallback;
+  const std::string value = options.Get(name);
+  if (value == "true") return true;
+  if (value == "false") return false;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", name, " is \"", value, "\": expected true or false"));
+}
+
+// The group's config on the broker at `address`, if it has one.
+absl::StatusOr<std::optional<broker::v1::SubscriptionGroupConfig>> FindSubGroup(
+    AdminClient& admin, const std::string& address, const std::string& group) {
+  broker::v1::GetAllSubscriptionGroupsResponse all;
+  absl::Status status =
+      CallBroker(admin, address, &broker::v1::Broker::Stub::GetAllSubscriptionGroups,
+                 broker::v1::GetAllSubscriptionGroupsRequest(), &all);
+  if (!status.ok()) return status;
+  for (const broker::v1::SubscriptionGroupConfig& config : all.configs()) {
+    if (config.group_name() == group) return std::optional(config);
+  }
+  return std::optional<broker::v1::SubscriptionGroupConfig>();
+}
+
+void PrintSubGroup(const std::string& address, const broker::v1::SubscriptionGroupConfig& c) {
+  std::cout << absl::StrFormat(
+      "%-22s %-32s %-9s %-11s %-10s %-9s %s\n", address, c.group_name(),
+      c.consume_enable() ? "true" : "false", c.consume_broadcast_enable() ? "true" : "false",
+      absl::StrCat(c.retry_queue_nums()), absl::StrCat(c.retry_max_times()),
+      c.consume_message_orderly() ? "true" : "false");
+}
+
+void PrintSubGroupHeader() {
+  std::cout << absl::StrFormat("%-22s %-32s %-9s %-11s %-10s %-9s %s\n", "#Broker", "#Group",
+                               "#Consume", "#Broadcast", "#RetryQs", "#MaxRetry", "#Orderly");
+}
+
+// Creates the group on each target broker, or changes the options given
+// (the others keep their values; a new group starts from RocketMQ's defaults).
+absl::Status UpdateSubGroup(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  const std::string group = options.Get("groupName");
+  absl::StatusOr<std::vector<std::string>> targets = TargetBrokers(admin, options);
+  if (!targets.ok()) return targets.status();
+  PrintSubGroupHeader();
+  for (const std::string& address : *targets) {
+    absl::StatusOr<std::optional<broker::v1::SubscriptionGroupConfig>> found =
+        FindSubGroup(admin, address, group);
+    if (!found.ok()) return found.status();
+    broker::v1::SubscriptionGroupConfig config;
+    if (found->has_value()) {
+      config = **found;
+    } else {
+      config.set_group_name(group);
+      config.set_consume_enable(true);
+      config.set_consume_broadcast_enable(true);
+      config.set_retry_queue_nums(1);
+      config.set_retry_max_times(16);
+      config.set_consume_from_min_enable(true);
+    }
+    absl::StatusOr<int32_t> queues =
+        IntOption(options, "retryQueueNums", config.retry_queue_nums());
+    absl::StatusOr<int32_t> max = IntOption(options, "retryMaxTimes", config.retry_max_times());
+    absl::StatusOr<bool> consume = BoolOption(options, "consumeEnable", config.consume_enable());
+    absl::StatusOr<bool> broadcast =
+        BoolOption(options, "consumeBroadcastEnable", config.consume_broadcast_enable());
+    absl::StatusOr<bool> orderly =
+        BoolOption(options, "consumeMessageOrderly", config.consume_message_orderly());
+    if (!queues.ok()) return queues.status();
+    if (!max.ok()) return max.status();
+    for (const auto* flag : {&consume, &broadcast, &orderly}) {
+      if (!flag->ok()) return flag->status();
+    }
+    config.set_retry_queue_nums(*queues);
+    config.set_retry_max_times(*max);
+    config.set_consume_enable(*consume);
+    config.set_consume_broadcast_enable(*broadcast);
+    config.set_consume_message_orderly(*orderly);
+    broker::v1::CreateOrUpdateSubscriptionGroupRequest request;
+    *request.mutable_config() = config;
+    broker::v1::CreateOrUpdateSubscriptionGroupResponse response;
+    absl::Status status =
+        CallBroker(admin, address, &broker::v1::Broker::Stub::CreateOrUpdateSubscriptionGroup,
+                   request, &response);
+    if (!status.ok()) return status;
+    PrintSubGroup(address, config);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DeleteSubGroup(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  absl::StatusOr<std::vector<std::string>> targets = TargetBrokers(admin, options);
+  if (!targets.ok()) return targets.status();
+  for (const std::string& address : *targets) {
+    broker::v1::DeleteSubscriptionGroupRequest request;
+    request.set_group_name(options.Get("groupName"));
+    broker::v1::DeleteSubscriptionGroupResponse response;
+    absl::Status status = CallBroker(
+        admin, address, &broker::v1::Broker::Stub::DeleteSubscriptionGroup, request, &response);
+    if (!status.ok()) return status;
+    std::cout << "delete subscription group [" << request.group_name() << "] from " << address
+              << " success.\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SubGroupList(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  absl::StatusOr<std::vector<std::string>> targets =
+      options.Has("brokerAddr") || options.Has("clusterName") ? TargetBrokers(admin, options)
+                                                              : admin.MasterAddresses("");
+  if (!targets.ok()) return targets.status();
+  PrintSubGroupHeader();
+  for (const std::string& address : *targets) {
+    broker::v1::GetAllSubscriptionGroupsResponse all;
+    absl::Status status =
+        CallBroker(admin, address, &broker::v1::Broker::Stub::GetAllSubscriptionGroups,
+                   broker::v1::GetAllSubscriptionGroupsRequest(), &all);
+    if (!status.ok()) return status;
+    for (const broker::v1::SubscriptionGroupConfig& config : all.configs()) {
+      PrintSubGroup(address, config);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Prints the group's dead letters on every master (of -c CLUSTER).
+absl::Status QueryDlqMsg(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  absl::StatusOr<std::map<std::string, std::string>> masters =
+      admin.MastersByName(options.Get("clusterName"));
+  if (!masters.ok()) return masters.status();
+  absl::StatusOr<int64_t> offset = options.GetInt("offset", 0);
+  absl::StatusOr<int32_t> count = IntOption(options, "maxNum", 32);
+  if (!offset.ok()) return offset.status();
+  if (!count.ok()) return count.status();
+  int found = 0;
+  for (const auto& [name, address] : *masters) {
+    broker::v1::ListDeadLettersRequest request;
+    request.set_consumer_group(options.Get("consumerGroup"));
+    request.set_offset(*offset);
+    request.set_max_num(*count);
+    broker::v1::ListDeadLettersResponse response;
+    absl::Status status =
+        CallBroker(admin, address, &broker::v1::Broker::Stub::ListDeadLetters, request, &response);
+    if (absl::IsNotFound(status)) continue;  // no dead letters on this broker
+    if (!status.ok()) return status;
+    for (const common::v1::MessageExt& wire : response.messages()) {
+      absl::StatusOr<MessageExt> ext = client_internal::ToMessageExt(wire, name, kMaxBodyBytes);
+      if (!ext.ok()) return ext.status();
+      PrintMessage(*ext);
+      ++found;
+    }
+    std::cout << absl::StrFormat("# %s: next offset %d of %d\n", name, response.next_offset(),
+                                 response.max_offset());
+  }
+  std::cout << "Dead letters: " << found << "\n";
+  return absl::OkStatus();
+}
+
+// Resends one dead letter (-i) or all of the group's to their topics.
+absl::Status ResendDlqMsg(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  absl::StatusOr<std::map<std::string, std::string>> masters =
+      admin.MastersByName(options.Get("clusterName"));
+  if (!masters.ok()) return masters.status();
+  int resent = 0;
+  absl::Status last_not_found;
+  for (const auto& [name, address] : *masters) {
+    broker::v1::ResendDeadLettersRequest request;
+    request.set_consumer_group(options.Get("consumerGroup"));
+    request.set_msg_id(options.Get("msgId"));
+    broker::v1::ResendDeadLettersResponse response;
+    absl::Status status = CallBroker(admin, address, &broker::v1::Broker::Stub::ResendDeadLetters,
+                                     request, &response);
+    if (absl::IsNotFound(status)) {
+      last_not_found = status;
+      continue;
+    }
+    if (!status.ok()) return status;
+    for (int i = 0; i < response.msg_ids_size(); ++i) {
+      std::cout << absl::StrFormat("resent %s to %s on %s\n", response.msg_ids(i),
+                                   response.topics(i), name);
+    }
+    resent += response.msg_ids_size();
+  }
+  if (resent == 0 && options.Has("msgId")) return last_not_found;
+  std::cout << "Resent: " << resent << "\n";
+  return absl::OkStatus();
+}
+
 std::vector<Command> Commands() {
   const OptionSpec topic = {'t', "topic", "TOPIC", "topic name", true};
   return {
@@ -654,6 +850,50 @@ std::vector<Command> Commands() {
         {'g', "consumerGroup", "GROUP", "consumer group (default: list the groups)"},
         {'t', "topic", "TOPIC", "only this topic"}},
        ConsumerProgress},
+      // Consumer retry and dead-letter queues.
+      {"updateSubGroup",
+       "Create a subscription group, or change the given options of one, on one broker (-b) or "
+       "on every master of a cluster (-c).",
+       {kNameServer,
+        {'g', "groupName", "GROUP", "consumer group", true},
+        {'b', "brokerAddr", "ADDR", "broker address, HOST:PORT"},
+        {'c', "clusterName", "CLUSTER", "cluster name"},
+        {'s', "consumeEnable", "BOOL", "false refuses the group's pulls (default true)"},
+        {'d', "consumeBroadcastEnable", "BOOL", "the group consumes in broadcasting mode"},
+        {'o', "consumeMessageOrderly", "BOOL", "the group consumes orderly"},
+        {'q', "retryQueueNums", "NUM", "queues of %RETRY%<group> (default 1)"},
+        {'r', "retryMaxTimes", "NUM", "attempts before the DLQ, 0..64 (default 16)"}},
+       UpdateSubGroup},
+      {"deleteSubGroup",
+       "Delete a subscription group from one broker (-b) or every master of a cluster (-c).",
+       {kNameServer,
+        {'g', "groupName", "GROUP", "consumer group", true},
+        {'b', "brokerAddr", "ADDR", "broker address, HOST:PORT"},
+        {'c', "clusterName", "CLUSTER", "cluster name"}},
+       DeleteSubGroup},
+      {"subGroupList",
+       "List the subscription groups of one broker (-b), a cluster's masters (-c) or every "
+       "master.",
+       {kNameServer,
+        {'b', "brokerAddr", "ADDR", "broker address, HOST:PORT"},
+        {'c', "clusterName", "CLUSTER", "cluster name"}},
+       SubGroupList},
+      {"queryDlqMsg",
+       "Print a consumer group's dead letters (%DLQ%<group>) on every master (of -c).",
+       {kNameServer,
+        {'g', "consumerGroup", "GROUP", "consumer group", true},
+        {'c', "clusterName", "CLUSTER", "cluster name"},
+        {'o', "offset", "OFFSET", "first DLQ offset on each broker (default 0)"},
+        {'m', "maxNum", "NUM", "most messages per broker, 1..1024 (default 32)"}},
+       QueryDlqMsg},
+      {"resendDlqMsg",
+       "Resend a consumer group's dead letter (-i) or all of them to the topics they were "
+       "consumed from, with their reconsume count reset (they stay in the DLQ).",
+       {kNameServer,
+        {'g', "consumerGroup", "GROUP", "consumer group", true},
+        {'i', "msgId", "ID", "the dead letter's message id (default: all)"},
+        {'c', "clusterName", "CLUSTER", "cluster name"}},
+       ResendDlqMsg},
   };
 }
 

@@ -18,6 +18,18 @@
 // Delivery is at least once: after a crash, a rebalance or a failed commit,
 // messages consumed since the last committed offset are delivered again, so
 // listeners should be idempotent (the unique id, MessageExt::msg_id, helps).
+//
+// Retries (clustering, as RocketMQ): the consumer also subscribes to its
+// group's retry topic %RETRY%<group>. A message the listener fails (returns
+// kReconsumeLater, throws, or holds longer than consume_timeout) is handed
+// back to its broker (Broker.ConsumerSendBack), which stores a copy on the
+// retry topic, delivered again after a delay growing with each attempt (10 s,
+// 30 s, 1 m, 2 m, ... 2 h); after max_reconsume_times attempts the copy goes
+// to the dead-letter queue %DLQ%<group> instead (see mqadmin's dlq commands).
+// Retried messages reach the listener with their original topic and an
+// incremented MessageExt::reconsume_times. The offset moves past a message
+// only once it is handed back; if the broker cannot take it, the message is
+// consumed again here after reconsume_delay, never lost.
 #ifndef MQ_CLIENT_INCLUDE_MQ_PUSH_CONSUMER_H_
 #define MQ_CLIENT_INCLUDE_MQ_PUSH_CONSUMER_H_
 
@@ -44,8 +56,7 @@ class PushConsumerImpl;
 enum class ConsumeStatus {
   // CONSUME_SUCCESS: the messages are done; their offsets may be committed.
   kConsumeSuccess,
-  // RECONSUME_LATER: deliver the messages again after
-  // PushConsumerOptions::reconsume_delay.
+  // RECONSUME_LATER: consume the messages again later (see the retries above).
   kReconsumeLater,
 };
 
@@ -69,11 +80,39 @@ enum class ConsumeFromWhere {
 // must be thread-safe. It must not call PushConsumer::Shutdown().
 using MessageListener = std::function<ConsumeStatus(const std::vector<MessageExt>& messages)>;
 
+// Orderly consumption (RocketMQ's MessageListenerOrderly).
+enum class ConsumeOrderlyStatus {
+  // SUCCESS: the messages are done; the queue moves on.
+  kSuccess,
+  // SUSPEND_CURRENT_QUEUE_A_MOMENT: the queue stops for the context's
+  // suspend_time, then the same messages are delivered again, in place (no
+  // later message of the queue is delivered before them).
+  kSuspendCurrentQueueAMoment,
+};
+
+struct ConsumeOrderlyContext {
+  // The queue the messages come from.
+  MessageQueue queue;
+  // How long a kSuspendCurrentQueueAMoment pauses the queue; starts as
+  // PushConsumerOptions::suspend_current_queue_time, the listener may change it.
+  absl::Duration suspend_time;
+};
+
+// Called with 1..consume_message_batch_max_size messages of one queue in
+// queue order. Each queue is consumed by one member of the group at a time
+// (it holds the queue's lock on the broker) and by one listener call at a
+// time; different queues are consumed in parallel, so the listener must be
+// thread-safe. It must not call PushConsumer::Shutdown().
+using MessageListenerOrderly = std::function<ConsumeOrderlyStatus(
+    const std::vector<MessageExt>& messages, ConsumeOrderlyContext& context)>;
+
 // Defaults are RocketMQ 4.9.8's DefaultMQPushConsumer's unless marked as ours.
 struct PushConsumerOptions {
   ClientOptions client;
 
   MessageModel message_model = MessageModel::kClustering;
+  // For the subscribed topics; the group's retry topic always starts at its
+  // first offset.
   ConsumeFromWhere consume_from_where = ConsumeFromWhere::kLastOffset;
   // For kTimestamp. InfinitePast(): half an hour before Start(), as RocketMQ.
   absl::Time consume_timestamp = absl::InfinitePast();
@@ -119,17 +158,45 @@ struct PushConsumerOptions {
   // Wait before pulling a queue again after a failed pull.
   absl::Duration pull_delay_on_error = absl::Seconds(3);
 
-  // RECONSUME_LATER (ours; RocketMQ sends the message back to the broker's
-  // retry topic, which this system does not have): the messages stay in
-  // their queue's unconsumed set, so the committed offset cannot pass them,
-  // and go to the listener again after this delay (RocketMQ's first retry
-  // level is 10 s), ahead of the queue's newer messages; the others of the
-  // queue keep flowing meanwhile. MessageExt::reconsume_times counts the
-  // deliveries. After max_reconsume_times redeliveries a message is logged as
-  // an error and given up (RocketMQ moves it to a dead-letter queue);
-  // -1: never give up.
-  absl::Duration reconsume_delay = absl::Seconds(10);
-  int max_reconsume_times = 16;
+  // Attempts before a failed message goes to the dead-letter queue, sent to
+  // the broker with each send-back (RocketMQ's maxReconsumeTimes); -1 uses
+  // the subscription group's retry max times (16 unless an admin changed it).
+  // kBroadcasting has no retry topic (ours; RocketMQ drops a failed broadcast
+  // message with a log line): a failed message is consumed again locally
+  // after reconsume_delay, at most max_reconsume_times times (-1: 16), then
+  // logged as an error and given up.
+  int max_reconsume_times = -1;
+  // kClustering: when the broker cannot take a failed message back, it is
+  // consumed again here after this delay (RocketMQ's
+  // consumeMessageDirectlyLater, 5 s), ahead of the queue's newer messages,
+  // and the committed offset cannot pass it meanwhile. kBroadcasting: the
+  // delay of a local redelivery.
+  absl::Duration reconsume_delay = absl::Seconds(5);
+  // A listener call holding a message longer than this (RocketMQ's
+  // consumeTimeout, 15 min): the message is handed back for a retry as if it
+  // had failed (kClustering), and the listener's later answer for it is
+  // ignored. Checked every quarter of it.
+  absl::Duration consume_timeout = absl::Minutes(15);
+
+  // Orderly consumption (RegisterMessageListenerOrderly). A suspended batch
+  // is delivered again after the context's suspend time (RocketMQ's
+  // suspendCurrentQueueTimeMillis: 1 s), MessageExt::reconsume_times counting
+  // the redeliveries. A message suspended once more after
+  // orderly_max_reconsume_times redeliveries goes to the group's dead-letter
+  // queue %DLQ%<group> (the broker's ConsumerSendBack); if that fails the
+  // queue stays suspended and tries again, so no message is skipped unsent.
+  // -1 (RocketMQ's default for orderly, Integer.MAX_VALUE): never.
+  absl::Duration suspend_current_queue_time = absl::Seconds(1);
+  int orderly_max_reconsume_times = -1;
+  // How often the member renews the broker locks of its queues (RocketMQ's
+  // rebalance.lockInterval: 20 s; brokers free a lock not renewed in 60 s),
+  // and how long after its last successful lock it keeps consuming a queue
+  // whose lock it could not renew (RocketMQ's client-side lock max live time:
+  // 30 s).
+  absl::Duration queue_lock_interval = absl::Seconds(20);
+  absl::Duration queue_lock_max_live_time = absl::Seconds(30);
+  // (consume_timeout does not apply to orderly listeners: a queue waits for
+  // its listener call, however long it takes.)
 
   // kBroadcasting: the offset file. Empty:
   // $HOME/.mq_offsets/<client_ip>@<instance_name or DEFAULT>/<group>/offsets,
@@ -158,8 +225,15 @@ class PushConsumer {
   // Stops consuming `topic` (its queues are released at the next rebalance,
   // which this triggers).
   absl::Status Unsubscribe(absl::string_view topic);
-  // Required before Start(); FAILED_PRECONDITION afterwards.
+  // One listener is required before Start(); FAILED_PRECONDITION afterwards.
+  // Registering one kind replaces the other.
   absl::Status RegisterMessageListener(MessageListener listener);
+  // Orderly consumption: before consuming a queue, the member locks it on its
+  // broker (so two members never consume one queue at once, even while the
+  // group rebalances), and it consumes each queue strictly in queue order,
+  // one listener call at a time, retrying a suspended batch in place.
+  // Clustering only (Start() refuses it with kBroadcasting).
+  absl::Status RegisterMessageListenerOrderly(MessageListenerOrderly listener);
 
   // Joins (or creates and starts) the client instance, announces the group to
   // the brokers and starts pulling its share of the queues. Same states and

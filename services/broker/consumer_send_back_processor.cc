@@ -1,0 +1,136 @@
+#include "services/broker/consumer_send_back_processor.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/format/property_keys.h"
+#include "common/retry_topics.h"
+#include "common/status.h"
+#include "common/validation.h"
+#include "services/broker/broker_errors.h"
+
+namespace mq::broker {
+
+void ClearDeliveryProperties(google::protobuf::Map<std::string, std::string>* properties) {
+  for (absl::string_view key :
+       {format::kPropertyTimerDeliverMs, format::kPropertyStartDeliverTime,
+        format::kPropertyScheduleDueMs, format::kPropertyScheduleSource, format::kPropertyRealTopic,
+        format::kPropertyRealQueueId, format::kPropertyTransactionPrepared}) {
+    properties->erase(std::string(key));
+  }
+}
+
+int32_t RetryDelayLevel(int32_t requested, int32_t reconsume_times, int32_t level_count) {
+  const int32_t level = requested > 0 ? requested : kFirstRetryDelayLevel + reconsume_times;
+  return std::max(1, std::min(level, level_count));
+}
+
+ConsumerSendBackProcessor::ConsumerSendBackProcessor(store::StoreApi* store,
+                                                     TopicConfigManager* topics,
+                                                     SubscriptionGroupManager* groups,
+                                                     SendMessageProcessor* send,
+                                                     SendBackOptions options)
+    : store_(store), topics_(topics), groups_(groups), send_(send), options_(std::move(options)) {}
+
+absl::Status ConsumerSendBackProcessor::Check(
+    const broker::v1::ConsumerSendBackRequest& request) const {
+  if (options_.role == store::v1::SLAVE) {
+    return ServiceNotAvailable(
+        absl::StrCat("broker ", options_.broker_name, " is a slave and takes no send-backs"));
+  }
+  if (!request.broker_name().empty() && request.broker_name() != options_.broker_name) {
+    return WithResponseCode(absl::FailedPreconditionError(absl::StrCat(
+                                "the send-back is for broker ", QuoteInput(request.broker_name()),
+                                ", this is broker ", options_.broker_name)),
+                            common::v1::SYSTEM_ERROR);
+  }
+  if (absl::Status group = ValidateGroup(request.consumer_group()); !group.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("consumer ", group.message()));
+  }
+  if (request.commit_log_offset() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("commit log offset ", request.commit_log_offset(), " < 0"));
+  }
+  if (request.max_reconsume_times() < -1 || request.max_reconsume_times() > kMaxRetryMaxTimes) {
+    return absl::InvalidArgumentError(absl::StrFormat("max reconsume times %d is outside -1..%d",
+                                                      request.max_reconsume_times(),
+                                                      kMaxRetryMaxTimes));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::SendBack(
+    const broker::v1::ConsumerSendBackRequest& request) {
+  if (absl::Status checked = Check(request); !checked.ok()) return checked;
+  const std::string& group = request.consumer_group();
+  absl::optional<broker::v1::SubscriptionGroupConfig> config = groups_->Find(group);
+  if (!config.has_value()) return SubscriptionGroupNotExist(group);
+
+  store::v1::GetMessageByOffsetRequest lookup;
+  lookup.set_physical_offset(request.commit_log_offset());
+  absl::StatusOr<store::v1::GetMessageByOffsetResponse> found = store_->GetMessageByOffset(lookup);
+  if (!found.ok()) {
+    if (absl::IsNotFound(found.status())) {
+      return absl::NotFoundError(absl::StrCat("no message at commit log offset ",
+                                              request.commit_log_offset(), ": ",
+                                              found.status().message()));
+    }
+    return StoreCallError(
+        absl::StrCat("cannot read the message at commit log offset ", request.commit_log_offset()),
+        found.status());
+  }
+  common::v1::MessageExt& stored = *found->mutable_message();
+  if (!request.origin_message_id().empty() && request.origin_message_id() != stored.msg_id() &&
+      request.origin_message_id() != stored.offset_msg_id()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the message at commit log offset ", request.commit_log_offset(), " is ",
+                     stored.msg_id(), ", not ", QuoteInput(request.origin_message_id())));
+  }
+
+  const int32_t max_reconsume_times = request.max_reconsume_times() >= 0
+                                          ? request.max_reconsume_times()
+                                          : config->retry_max_times();
+  const bool dead = request.delay_level() < 0 || stored.reconsume_times() >= max_reconsume_times;
+  absl::StatusOr<common::v1::TopicConfig> target =
+      dead ? FindOrCreateDlqTopic(topics_, group) : FindOrCreateRetryTopic(topics_, *config);
+  if (!target.ok()) return StoreCallError("cannot create the group's topic", target.status());
+
+  store::v1::AppendEntry entry;
+  common::v1::Message& copy = *entry.mutable_message();
+  copy.set_topic(target->topic_name());
+  copy.set_flag(stored.flag());
+  *copy.mutable_body() = std::move(*stored.mutable_body());
+  *copy.mutable_properties() = std::move(*stored.mutable_properties());
+  auto& properties = *copy.mutable_properties();
+  ClearDeliveryProperties(&properties);
+  properties.emplace(std::string(format::kPropertyRetryTopic), stored.topic());
+  properties.emplace(std::string(format::kPropertyOriginMessageId), stored.msg_id());
+  if (dead) {
+    properties.erase(std::string(format::kPropertyDelayTimeLevel));
+  } else {
+    properties[std::string(format::kPropertyDelayTimeLevel)] = absl::StrCat(RetryDelayLevel(
+        request.delay_level(), stored.reconsume_times(), options_.delay_level_count));
+  }
+  entry.set_sys_flag(stored.sys_flag());
+  entry.set_born_timestamp_ms(stored.born_timestamp_ms());
+  entry.set_born_host(stored.born_host());
+  entry.set_reconsume_times(stored.reconsume_times() + 1);
+
+  absl::StatusOr<broker::v1::SendMessageResponse> sent =
+      send_->StoreCopy(std::move(entry), *target);
+  if (!sent.ok()) return sent.status();
+  if (dead) {
+    LOG(INFO) << "group " << group << ": message " << sent->msg_id() << " moved to "
+              << target->topic_name() << " after " << stored.reconsume_times() + 1 << " deliveries";
+  }
+  broker::v1::ConsumerSendBackResponse response;
+  response.set_topic(target->topic_name());
+  response.set_msg_id(sent->msg_id());
+  return response;
+}
+
+}  // namespace mq::broker

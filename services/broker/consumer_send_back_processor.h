@@ -1,0 +1,93 @@
+// The consumer send-back (RocketMQ's SendMessageProcessor.consumerSendMsgBack,
+// Broker.ConsumerSendBack): a consumer hands back a message it failed to
+// consume, and the broker stores a copy to be consumed again later.
+//
+// The copy keeps the body, flag, sys flag, properties, born time and host of
+// the stored message, and its msgId (UNIQ_KEY); it gets RETRY_TOPIC (the topic
+// first consumed from, when not already set), ORIGIN_MESSAGE_ID (the first
+// copy's source) and reconsume times + 1, without the properties of the
+// original's own delivery (ClearDeliveryProperties). It goes to:
+//  - %DLQ%<group> (one queue, write only), without delay, when the request's
+//    delay level is < 0 or the message was consumed max times already (the
+//    request's max, or the group's retry max times when it is -1);
+//  - %RETRY%<group> (the group's retry queue count, read-write) otherwise,
+//    with DELAY = the request's level, or 3 + reconsume times when it is 0
+//    (RocketMQ: 10 s, 30 s, 1 m, 2 m, ... 2 h for attempts 1..16), at most
+//    the store's level count.
+// Both topics are created on demand.
+//
+// Errors (nothing is stored):
+//   UNAVAILABLE + SERVICE_NOT_AVAILABLE          the broker is a slave
+//   FAILED_PRECONDITION + SYSTEM_ERROR           the request names another broker
+//   INVALID_ARGUMENT                             bad group, offset, max, or a
+//                                                msgId that is not the one at
+//                                                the offset
+//   NOT_FOUND + SUBSCRIPTION_GROUP_NOT_EXIST     unknown group
+//   NOT_FOUND                                    no message at the offset
+//   the store's errors, as a send's
+#ifndef MQ_SERVICES_BROKER_CONSUMER_SEND_BACK_PROCESSOR_H_
+#define MQ_SERVICES_BROKER_CONSUMER_SEND_BACK_PROCESSOR_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/map.h"
+#include "proto/broker.pb.h"
+#include "proto/store.pb.h"
+#include "services/broker/send_message_processor.h"
+#include "services/broker/subscription_group_manager.h"
+#include "services/broker/topic_config_manager.h"
+#include "services/store/store_api.h"
+
+namespace mq::broker {
+
+// RocketMQ's first retry of a message waits for level 3 (10 s).
+inline constexpr int32_t kFirstRetryDelayLevel = 3;
+// RocketMQ's messageDelayLevel has 18 levels.
+inline constexpr int32_t kDefaultDelayLevelCount = 18;
+
+struct SendBackOptions {
+  // This broker's group name; a request naming another group is refused.
+  std::string broker_name;
+  store::v1::BrokerRole role = store::v1::ASYNC_MASTER;
+  // Levels of the store's delay table (--message_delay_level of the store);
+  // a retry's level is clamped to it.
+  int32_t delay_level_count = kDefaultDelayLevelCount;
+};
+
+// Removes the properties that steered the stored message's own delivery
+// (a deliver time, the store's schedule bookkeeping, REAL_TOPIC/REAL_QID, the
+// transaction flag) and must not steer a copy of it.
+void ClearDeliveryProperties(google::protobuf::Map<std::string, std::string>* properties);
+
+// The delay level of a retry copy: `requested` when > 0, else 3 + the
+// message's reconsume times; at most `level_count`.
+int32_t RetryDelayLevel(int32_t requested, int32_t reconsume_times, int32_t level_count);
+
+// Thread-safe. Every pointer must outlive the processor. Blocks for the store.
+class ConsumerSendBackProcessor {
+ public:
+  ConsumerSendBackProcessor(store::StoreApi* store, TopicConfigManager* topics,
+                            SubscriptionGroupManager* groups, SendMessageProcessor* send,
+                            SendBackOptions options);
+
+  ConsumerSendBackProcessor(const ConsumerSendBackProcessor&) = delete;
+  ConsumerSendBackProcessor& operator=(const ConsumerSendBackProcessor&) = delete;
+
+  absl::StatusOr<broker::v1::ConsumerSendBackResponse> SendBack(
+      const broker::v1::ConsumerSendBackRequest& request);
+
+ private:
+  absl::Status Check(const broker::v1::ConsumerSendBackRequest& request) const;
+
+  store::StoreApi* const store_;
+  TopicConfigManager* const topics_;
+  SubscriptionGroupManager* const groups_;
+  SendMessageProcessor* const send_;
+  const SendBackOptions options_;
+};
+
+}  // namespace mq::broker
+
+#endif  // MQ_SERVICES_BROKER_CONSUMER_SEND_BACK_PROCESSOR_H_
