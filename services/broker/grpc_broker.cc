@@ -483,6 +483,8 @@ BrokerService::ProducerChannel(grpc::CallbackServerContext* context) {
         ServiceNotAvailable("this broker is a slave and checks no transactions"));
   }
   return parts_.producer_channels->Open();
+}
+
 // ---- Consumer retry and dead-letter queues ----
 
 grpc::ServerUnaryReactor* BrokerService::ConsumerSendBack(

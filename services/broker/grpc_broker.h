@@ -16,16 +16,16 @@
 #include "services/broker/admin_processor.h"
 #include "services/broker/client_manager.h"
 #include "services/broker/consumer_offset_manager.h"
-#include "services/broker/producer_channels.h"
 #include "services/broker/consumer_send_back_processor.h"
 #include "services/broker/dead_letter_processor.h"
+#include "services/broker/producer_channels.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/query_message_processor.h"
 #include "services/broker/rebalance_lock_manager.h"
 #include "services/broker/send_message_processor.h"
 #include "services/broker/send_stream_reactor.h"
-#include "services/broker/transaction_service.h"
 #include "services/broker/subscription_group_manager.h"
+#include "services/broker/transaction_service.h"
 
 namespace mq::broker {
 
