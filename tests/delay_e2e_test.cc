@@ -40,7 +40,7 @@ using ::mq::testing::WaitUntil;
 constexpr int64_t kFileSize = 8 << 20;
 constexpr char kTopic[] = "DelayTopic";
 constexpr int kQueues = 4;
-const std::vector<std::string> kDelayFlags = {"--message_delay_level=300ms 600ms 900ms 6s",
+const std::vector<std::string> kDelayFlags = {"--message_delay_level=300ms 600ms 900ms 12s",
                                               "--timer_max_delay=1h"};
 
 enum class Deployment { kStandalone, kSplit };
@@ -237,7 +237,7 @@ TEST_P(DelayE2eTest, KillNineWithTenThousandPendingDeliversEachExactlyOnce) {
       for (int i = next++; i < kMessages; i = next++) {
         Message message(kTopic, absl::StrCat("pending-", i));
         if (i % 2 == 0) {
-          message.SetDelayTimeLevel(4);  // 6 s
+          message.SetDelayTimeLevel(4);  // 12 s
         } else {
           message.SetDeliverTime(start + absl::Seconds(5) + absl::Milliseconds(i % 3000));
         }
@@ -389,7 +389,7 @@ TEST(DelaySlaveTest, SlaveHoldsTheScheduleAndDeliversNothing) {
   // After delivery both hold exactly one copy each, and the slave has the
   // master's progress checkpoint.
   ASSERT_TRUE(
-      WaitUntil([&] { return topic_size(master_stub.get()) == kMessages; }, absl::Seconds(20)));
+      WaitUntil([&] { return topic_size(master_stub.get()) == kMessages; }, absl::Seconds(30)));
   ASSERT_TRUE(WaitUntil([&] { return topic_size(slave_stub.get()) == kMessages; }));
   sv1::GetMetadataRequest get;
   get.set_key("schedule_progress");
