@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "common/format/record_format.h"
 #include "common/validation.h"
+#include "services/broker/broker_errors.h"
 #include "services/broker/put_stats_hook.h"
 
 namespace mq::broker {
@@ -74,9 +75,6 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& options) {
   for (const std::string& addr : options.namesrv_addrs) {
     status = ValidateAddress("name server address", addr);
     if (!status.ok()) return status;
-  }
-  if (options.delay_level_count < 1) {
-    return absl::InvalidArgumentError("the delay level count must be positive");
   }
   if (options.max_message_size <= 0) {
     return absl::InvalidArgumentError("max message size must be positive");
@@ -191,7 +189,14 @@ absl::Status Broker::Start() {
   SendBackOptions send_back_options;
   send_back_options.broker_name = options_.broker_name;
   send_back_options.role = options_.role;
-  send_back_options.delay_level_count = options_.delay_level_count;
+  // A send-back asks for at most the store's last delay level: its table
+  // (--message_delay_level) is read once, here, so the two cannot disagree.
+  absl::StatusOr<store::v1::GetStatsResponse> store_stats = store_->GetStats();
+  if (!store_stats.ok())
+    return StoreCallError("cannot read the store's stats", store_stats.status());
+  if (store_stats->delay_levels_ms_size() > 0) {
+    send_back_options.delay_level_count = store_stats->delay_levels_ms_size();
+  }
   send_back_ = std::make_unique<ConsumerSendBackProcessor>(store_, &topics_, &groups_, send_.get(),
                                                            send_back_options);
   dead_letters_ = std::make_unique<DeadLetterProcessor>(store_, &topics_, send_.get());

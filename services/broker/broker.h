@@ -76,9 +76,6 @@ struct BrokerOptions {
   absl::Duration register_timeout = absl::Seconds(6);
   TopicConfigOptions topics;
   SubscriptionGroupOptions groups;
-  // Levels of the store's delay table (its --message_delay_level); consumer
-  // send-backs ask for at most this level.
-  int32_t delay_level_count = kDefaultDelayLevelCount;
   int64_t max_message_size = format::kDefaultMaxMessageBodyBytes;
   // The send queue: RocketMQ's capacity (10000) and wait (200 ms); more
   // threads than RocketMQ's min(cpus, 4) because StoreApi::AppendBatch blocks

@@ -47,9 +47,6 @@ ABSL_FLAG(absl::Duration, flush_consumer_offset_interval, absl::Seconds(5),
 ABSL_FLAG(bool, auto_create_subscription_group, true,
           "Create a consumer group's subscription group (and its %RETRY% topic) on its first "
           "heartbeat.");
-ABSL_FLAG(int, max_delay_level, mq::broker::kDefaultDelayLevelCount,
-          "Levels of the store's delay table (its --message_delay_level); a consumer "
-          "send-back asks for at most this level.");
 // Orderly consumption and client liveness.
 ABSL_FLAG(absl::Duration, rebalance_lock_max_live_time, absl::Seconds(60),
           "An orderly consumer's queue lock not renewed this long is free for another member "
@@ -92,10 +89,6 @@ absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
   }
   options.groups.auto_create_subscription_group =
       absl::GetFlag(FLAGS_auto_create_subscription_group);
-  options.delay_level_count = absl::GetFlag(FLAGS_max_delay_level);
-  if (options.delay_level_count < 1) {
-    return absl::InvalidArgumentError("--max_delay_level must be positive");
-  }
   options.advertised_address = absl::GetFlag(FLAGS_advertised_address);
   options.transactions.transaction_timeout = absl::GetFlag(FLAGS_transaction_timeout);
   options.transactions.check_interval = absl::GetFlag(FLAGS_transaction_check_interval);
