@@ -183,6 +183,11 @@ std::vector<broker::v1::UnregisterClientRequest> FakeBroker::Unregisters() const
   return unregisters_;
 }
 
+std::vector<int> FakeBroker::SendStreamFrames() const {
+  absl::MutexLock lock(&mu_);
+  return send_stream_frames_;
+}
+
 std::set<std::string> FakeBroker::SendStreamPeers() const {
   absl::MutexLock lock(&mu_);
   return send_stream_peers_;
@@ -276,23 +281,50 @@ grpc::Status FakeBroker::SendMessageStream(
   }
   broker::v1::SendStreamRequest request;
   bool hung = false;
-  while (stream->Read(&request)) {
-    broker::v1::SendStreamResponse answer;
-    answer.set_request_id(request.request_id());
-    const FakeReply reply = request.has_batch()
-                                ? HandleBatch(request.batch(), answer.mutable_batch_response())
-                                : HandleSend(request.send(), answer.mutable_response());
+  // Answers one send or batch into `answer`; false when the stream is to end
+  // with `*end`.
+  auto handle = [&](const broker::v1::SendStreamRequest& one,
+                    broker::v1::SendStreamResponse* answer, bool* answered, grpc::Status* end) {
+    answer->set_request_id(one.request_id());
+    const FakeReply reply = one.has_batch()
+                                ? HandleBatch(one.batch(), answer->mutable_batch_response())
+                                : HandleSend(one.send(), answer->mutable_response());
+    *answered = false;
     if (reply.kind == FakeReply::Kind::kHang) {
       hung = true;
-      continue;
+      return true;
     }
     if (reply.kind == FakeReply::Kind::kEndStream) {
-      return grpc::Status(reply.grpc_code, "fake broker ended the stream");
+      *end = grpc::Status(reply.grpc_code, "fake broker ended the stream");
+      return false;
     }
-    if (reply.kind == FakeReply::Kind::kFail) {
-      *answer.mutable_error() = ToSendError(Failure(reply));
+    if (reply.kind == FakeReply::Kind::kFail)
+      *answer->mutable_error() = ToSendError(Failure(reply));
+    *answered = true;
+    return true;
+  };
+  while (stream->Read(&request)) {
+    {
+      absl::MutexLock lock(&mu_);
+      send_stream_frames_.push_back(request.has_coalesced() ? request.coalesced().sends_size() : 1);
     }
-    if (!stream->Write(answer)) break;
+    broker::v1::SendStreamResponse answer;
+    bool answered = false;
+    grpc::Status end;
+    if (request.has_coalesced()) {
+      // Each send answered alone, all in one frame; a hung one is left out.
+      answer.set_request_id(request.request_id());
+      broker::v1::CoalescedAnswers* answers = answer.mutable_coalesced();
+      for (const broker::v1::SendStreamRequest& one : request.coalesced().sends()) {
+        broker::v1::SendStreamResponse* one_answer = answers->add_answers();
+        if (!handle(one, one_answer, &answered, &end)) return end;
+        if (!answered) answers->mutable_answers()->RemoveLast();
+      }
+      answered = true;
+    } else if (!handle(request, &answer, &answered, &end)) {
+      return end;
+    }
+    if (answered && !stream->Write(answer)) break;
   }
   // Like the broker, which ends a stream only once every send is answered.
   if (hung) Hang(context);

@@ -117,6 +117,9 @@ class FakeBroker final : public broker::v1::Broker::Service, public FakeServerBa
   // The client end ("ipv4:127.0.0.1:port") of every SendMessageStream call
   // so far: one per connection they came on.
   std::set<std::string> SendStreamPeers() const ABSL_LOCKS_EXCLUDED(mu_);
+  // For each SendMessageStream frame read so far, in order: how many sends it
+  // carried (1, or a coalesced frame's count).
+  std::vector<int> SendStreamFrames() const ABSL_LOCKS_EXCLUDED(mu_);
 
   grpc::Status SendMessage(grpc::ServerContext* context,
                            const broker::v1::SendMessageRequest* request,
@@ -217,6 +220,7 @@ class FakeBroker final : public broker::v1::Broker::Service, public FakeServerBa
   std::vector<broker::v1::SendBatchRequest> batches_ ABSL_GUARDED_BY(mu_);
   std::vector<broker::v1::HeartbeatRequest> heartbeats_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> send_stream_peers_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> send_stream_frames_ ABSL_GUARDED_BY(mu_);
   std::vector<broker::v1::UnregisterClientRequest> unregisters_ ABSL_GUARDED_BY(mu_);
   // consumer group -> client ids.
   std::map<std::string, std::set<std::string>> consumer_groups_ ABSL_GUARDED_BY(mu_);

@@ -45,7 +45,7 @@ std::shared_ptr<BrokerSendStream> BrokerConnections::SendStream(const std::strin
     slot.channel = CreateDedicatedChannel(address);
     slot.stub = broker::v1::Broker::NewStub(slot.channel);
   }
-  slot.stream = BrokerSendStream::Open(*slot.stub, address);
+  slot.stream = BrokerSendStream::Open(*slot.stub, address, coalescing_);
   return slot.stream;
 }
 

@@ -36,6 +36,10 @@ inline constexpr size_t kFailedStreamsKept = 16;
 // holds them and dropped by Forget().
 class BrokerConnections {
  public:
+  // `coalescing`: how the send streams coalesce sends.
+  explicit BrokerConnections(SendCoalescing coalescing = SendCoalescing())
+      : coalescing_(coalescing) {}
+
   // A stub on the cached long-lived channel to `address`.
   std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -75,6 +79,7 @@ class BrokerConnections {
   // their channels are still held here.
   void DropEndedStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const SendCoalescing coalescing_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<grpc::Channel>> retired_channels_ ABSL_GUARDED_BY(mu_);

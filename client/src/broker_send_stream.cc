@@ -23,8 +23,9 @@ absl::StatusOr<broker::v1::SendStreamResponse> Outcome(broker::v1::SendStreamRes
 }  // namespace
 
 std::shared_ptr<BrokerSendStream> BrokerSendStream::Open(broker::v1::Broker::Stub& stub,
-                                                         std::string address) {
-  std::shared_ptr<BrokerSendStream> stream(new BrokerSendStream(std::move(address)));
+                                                         std::string address,
+                                                         SendCoalescing coalescing) {
+  std::shared_ptr<BrokerSendStream> stream(new BrokerSendStream(std::move(address), coalescing));
   stub.async()->SendMessageStream(&stream->context_, stream.get());
   // Writes start from any thread, outside reactions: the hold keeps the call
   // from ending until no more will start.
@@ -34,9 +35,13 @@ std::shared_ptr<BrokerSendStream> BrokerSendStream::Open(broker::v1::Broker::Stu
   return stream;
 }
 
-BrokerSendStream::BrokerSendStream(std::string address) : address_(std::move(address)) {}
+BrokerSendStream::BrokerSendStream(std::string address, SendCoalescing coalescing)
+    : address_(std::move(address)), coalescing_(coalescing) {}
 
-BrokerSendStream::~BrokerSendStream() = default;
+BrokerSendStream::~BrokerSendStream() {
+  absl::MutexLock lock(&mu_);
+  ReleaseCoalescedLocked();
+}
 
 uint64_t BrokerSendStream::Send(std::shared_ptr<broker::v1::SendStreamRequest> request,
                                 absl::Time deadline, Done done) {
@@ -47,7 +52,7 @@ uint64_t BrokerSendStream::Send(std::shared_ptr<broker::v1::SendStreamRequest> r
       request->set_request_id(id);
       outgoing_.push_back(std::move(request));
       pending_.emplace(id, Pending{deadline, std::move(done)});
-      if (!writing_) StartNextWriteLocked();
+      if (MayWriteLocked()) StartNextWriteLocked();
       return id;
     }
   }
@@ -64,6 +69,7 @@ void BrokerSendStream::Expire(uint64_t id) {
     if (it == pending_.end()) return;
     done = std::move(it->second.done);
     pending_.erase(it);
+    ForgetExpiredFramesLocked();
   }
   done(absl::DeadlineExceededError("no answer from the broker before the send's deadline"));
 }
@@ -80,6 +86,7 @@ void BrokerSendStream::ExpireOverdue(absl::Time now) {
       overdue.push_back(std::move(it->second.done));
       pending_.erase(it++);
     }
+    if (!overdue.empty()) ForgetExpiredFramesLocked();
   }
   for (Done& done : overdue) {
     done(absl::DeadlineExceededError("no answer from the broker before the send's deadline"));
@@ -129,12 +136,74 @@ bool BrokerSendStream::ended() const {
   return done_;
 }
 
+bool BrokerSendStream::MayWriteLocked() const {
+  if (writing_ || outgoing_.empty()) return false;
+  return !LimitsFramesInFlight() ||
+         frames_in_flight_.size() < static_cast<size_t>(coalescing_.max_frames_in_flight);
+}
+
+void BrokerSendStream::ForgetExpiredFramesLocked() {
+  if (!LimitsFramesInFlight()) return;
+  for (auto it = frames_in_flight_.begin(); it != frames_in_flight_.end();) {
+    const std::vector<uint64_t>& ids = it->second;
+    const bool awaited = std::any_of(
+        ids.begin(), ids.end(),
+        [this](uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_.contains(id); });
+    if (awaited) {
+      ++it;
+    } else {
+      frames_in_flight_.erase(it++);
+    }
+  }
+  if (!failed_ && MayWriteLocked()) StartNextWriteLocked();
+}
+
 void BrokerSendStream::StartNextWriteLocked() {
   writing_ = true;
-  // More queued behind it: let gRPC put them into one socket write.
+  size_t count = 1;
+  if (coalescing_.enabled && outgoing_.size() > 1) {
+    int64_t bytes = static_cast<int64_t>(outgoing_.front()->ByteSizeLong());
+    while (count < outgoing_.size()) {
+      bytes += static_cast<int64_t>(outgoing_[count]->ByteSizeLong());
+      if (bytes > coalescing_.max_bytes) break;
+      ++count;
+    }
+  }
+  written_ = count;
+  if (LimitsFramesInFlight()) {
+    std::vector<uint64_t>& ids =
+        frames_in_flight_[count == 1 ? outgoing_.front()->request_id() : next_id_];
+    for (size_t i = 0; i < count; ++i) ids.push_back(outgoing_[i]->request_id());
+  }
+  // Another write follows this one at once: let gRPC put them into one
+  // socket write. (A buffered frame waits for the next write, so not when
+  // the next must wait for an answer.)
   grpc::WriteOptions options;
-  if (outgoing_.size() > 1) options.set_buffer_hint();
-  StartWrite(outgoing_.front().get(), options);
+  if (outgoing_.size() > count &&
+      (!LimitsFramesInFlight() ||
+       frames_in_flight_.size() < static_cast<size_t>(coalescing_.max_frames_in_flight))) {
+    options.set_buffer_hint();
+  }
+  if (count == 1) {
+    StartWrite(outgoing_.front().get(), options);
+    return;
+  }
+  // The frame borrows the requests: released in OnWriteDone, before
+  // outgoing_ lets them go.
+  // The frame's own id: answered with it, matched with no send.
+  coalesced_.set_request_id(next_id_++);
+  google::protobuf::RepeatedPtrField<broker::v1::SendStreamRequest>* sends =
+      coalesced_.mutable_coalesced()->mutable_sends();
+  for (size_t i = 0; i < count; ++i) sends->AddAllocated(outgoing_[i].get());
+  StartWrite(&coalesced_, options);
+}
+
+void BrokerSendStream::ReleaseCoalescedLocked() {
+  if (!coalesced_.has_coalesced()) return;
+  google::protobuf::RepeatedPtrField<broker::v1::SendStreamRequest>* sends =
+      coalesced_.mutable_coalesced()->mutable_sends();
+  // Not on an arena: ReleaseLast hands back the borrowed object itself.
+  while (!sends->empty()) sends->ReleaseLast();
 }
 
 bool BrokerSendStream::ReleaseHoldIfDoneWritingLocked(bool* half_close) {
@@ -160,10 +229,12 @@ void BrokerSendStream::OnWriteDone(bool ok) {
   bool half_close = false;
   {
     absl::MutexLock lock(&mu_);
-    outgoing_.pop_front();
+    ReleaseCoalescedLocked();
+    outgoing_.erase(outgoing_.begin(), outgoing_.begin() + static_cast<ptrdiff_t>(written_));
+    written_ = 0;
     writing_ = false;
     if (!ok) failed_ = true;
-    if (!failed_ && !outgoing_.empty()) {
+    if (!failed_ && MayWriteLocked()) {
       StartNextWriteLocked();
     } else {
       release = ReleaseHoldIfDoneWritingLocked(&half_close);
@@ -185,19 +256,34 @@ void BrokerSendStream::OnReadDone(bool ok) {
     if (release) FinishWriting(half_close);
     return;
   }
-  Done done;
+  // The answered sends' callbacks and outcomes: one, or every send of a
+  // coalesced frame.
+  std::vector<std::pair<Done, absl::StatusOr<broker::v1::SendStreamResponse>>> answered;
+  // Read before the answers move out of incoming_.
+  const uint64_t frame_id = incoming_.request_id();
   {
     absl::MutexLock lock(&mu_);
-    auto it = pending_.find(incoming_.request_id());
-    // Not there: expired, and the late answer is dropped.
-    if (it != pending_.end()) {
-      done = std::move(it->second.done);
+    auto take = [&](broker::v1::SendStreamResponse* answer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto it = pending_.find(answer->request_id());
+      // Not there: expired, and the late answer is dropped.
+      if (it == pending_.end()) return;
+      answered.emplace_back(std::move(it->second.done), Outcome(answer));
       pending_.erase(it);
+    };
+    if (incoming_.has_coalesced()) {
+      for (broker::v1::SendStreamResponse& answer :
+           *incoming_.mutable_coalesced()->mutable_answers()) {
+        take(&answer);
+      }
+    } else {
+      take(&incoming_);
     }
+    frames_in_flight_.erase(frame_id);
+    if (!failed_ && MayWriteLocked()) StartNextWriteLocked();
   }
-  absl::StatusOr<broker::v1::SendStreamResponse> outcome = Outcome(&incoming_);
+  incoming_.Clear();
   StartRead(&incoming_);
-  if (done) done(std::move(outcome));
+  for (auto& [done, outcome] : answered) done(std::move(outcome));
 }
 
 void BrokerSendStream::OnDone(const grpc::Status& status) {
@@ -209,6 +295,7 @@ void BrokerSendStream::OnDone(const grpc::Status& status) {
     failed_ = true;
     for (auto& [id, pending] : pending_) unanswered.push_back(std::move(pending.done));
     pending_.clear();
+    ReleaseCoalescedLocked();
     outgoing_.clear();
   }
   if (!unanswered.empty()) {

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -27,6 +28,20 @@
 
 namespace mq::client_internal {
 
+// How a send stream coalesces sends (ClientOptions::coalesce_*).
+struct SendCoalescing {
+  bool enabled = true;
+  int64_t max_bytes = 1 << 20;
+  // 0: no limit.
+  int max_frames_in_flight = 1;
+};
+
+// Coalescing: with `coalescing.enabled`, the sends queued behind a frame
+// being written, or behind max_frames_in_flight unanswered frames, go as one
+// CoalescedSends frame (up to max_bytes); a send to an idle stream is
+// written at once. The frame refers to the queued requests (no copy); each
+// send is still matched with its own answer by its request id.
+//
 // Thread-safe. Every send's `done` runs exactly once: with the broker's
 // answer; with its per-send error (the status SendMessage would have
 // returned); DEADLINE_EXCEEDED once Expire() or ExpireOverdue() finds it past
@@ -45,8 +60,8 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
   // ended() and drop it while something else still holds the channel: the
   // call's context refers to the channel, and the last reference to a
   // channel must not go away on a gRPC thread (grpc/grpc#37858).
-  static std::shared_ptr<BrokerSendStream> Open(broker::v1::Broker::Stub& stub,
-                                                std::string address);
+  static std::shared_ptr<BrokerSendStream> Open(broker::v1::Broker::Stub& stub, std::string address,
+                                                SendCoalescing coalescing = SendCoalescing());
   ~BrokerSendStream() override;
 
   BrokerSendStream(const BrokerSendStream&) = delete;
@@ -93,9 +108,21 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
     Done done;
   };
 
-  explicit BrokerSendStream(std::string address);
+  BrokerSendStream(std::string address, SendCoalescing coalescing);
 
+  // Whether a write may start now: nothing is being written, something is
+  // queued, and fewer frames than the limit await their answer.
+  bool MayWriteLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives the requests the coalesced frame refers to back to outgoing_'s
+  // owners (the frame does not own them).
+  void ReleaseCoalescedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool LimitsFramesInFlight() const {
+    return coalescing_.enabled && coalescing_.max_frames_in_flight > 0;
+  }
+  // After sends expired: forgets the frames none of whose sends awaits an
+  // answer any more, and starts the next write if that frees a slot.
+  void ForgetExpiredFramesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the hold that keeps the call open for writes started outside
   // reactions, once no write will start any more: after a failure, or on
   // close once the queue is written. Returns whether to half-close first.
@@ -103,6 +130,7 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
   void FinishWriting(bool half_close);
 
   const std::string address_;
+  const SendCoalescing coalescing_;
   grpc::ClientContext context_;
   broker::v1::SendStreamResponse incoming_;
 
@@ -111,6 +139,14 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
   std::deque<std::shared_ptr<broker::v1::SendStreamRequest>> outgoing_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // The requests at the front of outgoing_ the write in progress carries.
+  size_t written_ ABSL_GUARDED_BY(mu_) = 0;
+  // The frame of a coalesced write (its sends point into outgoing_).
+  broker::v1::SendStreamRequest coalesced_ ABSL_GUARDED_BY(mu_);
+  // With a limit on frames in flight: the sends of each frame written and
+  // not answered yet, by the frame's request id. A frame stops counting when
+  // its answer comes, or once none of its sends awaits an answer (expired).
+  absl::flat_hash_map<uint64_t, std::vector<uint64_t>> frames_in_flight_ ABSL_GUARDED_BY(mu_);
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;

@@ -61,8 +61,16 @@ class BrokerSendStreamTest : public ::testing::Test {
       : stub_(broker::v1::Broker::NewStub(
             grpc::CreateChannel(broker_.address(), grpc::InsecureChannelCredentials()))) {}
 
-  std::shared_ptr<BrokerSendStream> Open() {
-    return BrokerSendStream::Open(*stub_, broker_.address());
+  std::shared_ptr<BrokerSendStream> Open(SendCoalescing coalescing = SendCoalescing()) {
+    return BrokerSendStream::Open(*stub_, broker_.address(), coalescing);
+  }
+
+  // Coalescing without a limit on frames in flight: a send is held back only
+  // while a write is in progress, never behind an unanswered frame.
+  static SendCoalescing Unlimited() {
+    SendCoalescing coalescing;
+    coalescing.max_frames_in_flight = 0;
+    return coalescing;
   }
 
   absl::Time Later() { return absl::Now() + absl::Seconds(10); }
@@ -152,7 +160,8 @@ TEST_F(BrokerSendStreamTest, AFailedSendFailsAloneWithItsCodeAndResponseCode) {
 
 TEST_F(BrokerSendStreamTest, UnansweredSendsExpireAndTheStreamGoesOn) {
   broker_.ScriptSends({FakeReply::Hang(), FakeReply::Hang()});
-  std::shared_ptr<BrokerSendStream> stream = Open();
+  // Both sends reach the broker: no frame waits behind the hung one.
+  std::shared_ptr<BrokerSendStream> stream = Open(Unlimited());
   Outcome by_id, by_sweep, after;
   const uint64_t id = stream->Send(Request("hung-1"), Later(), by_id.Callback());
   stream->Send(Request("hung-2"), absl::Now() + absl::Milliseconds(50), by_sweep.Callback());
@@ -200,7 +209,7 @@ TEST_F(BrokerSendStreamTest, BrokerGoingAwayFailsWhatIsPendingAsUnavailable) {
 // sends to be retried elsewhere: UNAVAILABLE, not CANCELLED.
 TEST_F(BrokerSendStreamTest, StreamCancelledByTheBrokerFailsItsSendsAsUnavailable) {
   broker_.ScriptSends({FakeReply::Hang(), FakeReply::EndStream(grpc::StatusCode::CANCELLED)});
-  std::shared_ptr<BrokerSendStream> stream = Open();
+  std::shared_ptr<BrokerSendStream> stream = Open(Unlimited());
   Outcome pending, ending;
   stream->Send(Request("pending"), Later(), pending.Callback());
   stream->Send(Request("ending"), Later(), ending.Callback());
@@ -236,6 +245,92 @@ TEST_F(BrokerSendStreamTest, CloseWaitsForAnswersThenCancelsWhatIsLeft) {
   Outcome refused;
   second->Send(Request("after close"), Later(), refused.Callback());
   EXPECT_EQ(refused.response.status().code(), absl::StatusCode::kUnavailable);
+}
+
+// Coalescing (issue 33). The first send goes at once to the idle stream and
+// the broker holds it; the sends queued behind that unanswered frame travel
+// together in one frame once it stops counting (here: it expired), and each
+// keeps its own outcome: answer, error with its codes, or its own expiry.
+TEST_F(BrokerSendStreamTest, SendsQueuedBehindAFrameInFlightTravelAsOneFrameAnsweredEach) {
+  broker_.ScriptSends(
+      {FakeReply::Hang(), FakeReply::Ok(),
+       FakeReply::Fail(grpc::StatusCode::RESOURCE_EXHAUSTED, common::v1::SYSTEM_BUSY),
+       FakeReply::Hang(), FakeReply::Ok(broker::v1::FLUSH_DISK_TIMEOUT)});
+  std::shared_ptr<BrokerSendStream> stream = Open();
+  Outcome first, ok, busy, hung, not_flushed;
+  const uint64_t first_id = stream->Send(Request("first", 0), Later(), first.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return broker_.SendCalls() == 1; }));
+  stream->Send(Request("ok", 1), Later(), ok.Callback());
+  stream->Send(Request("busy", 2), Later(), busy.Callback());
+  const uint64_t hung_id = stream->Send(Request("hung", 3), Later(), hung.Callback());
+  stream->Send(Request("not-flushed", 4), Later(), not_flushed.Callback());
+  // Held behind the unanswered frame, not written one by one.
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(broker_.SendCalls(), 1);
+  stream->Expire(first_id);
+  ASSERT_TRUE(first.Wait());
+  EXPECT_EQ(first.response.status().code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(ok.Wait() && busy.Wait() && not_flushed.Wait());
+  EXPECT_EQ(broker_.SendStreamFrames(), (std::vector<int>{1, 4}));
+  ASSERT_TRUE(ok.response.ok()) << ok.response.status();
+  EXPECT_EQ(ok.response->msg_id(), "ok");
+  EXPECT_EQ(ok.response->queue_id(), 1);
+  EXPECT_EQ(busy.response.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetResponseCode(busy.response.status()), common::v1::SYSTEM_BUSY);
+  ASSERT_TRUE(not_flushed.response.ok()) << not_flushed.response.status();
+  EXPECT_EQ(not_flushed.response->msg_id(), "not-flushed");
+  EXPECT_EQ(not_flushed.response->status(), broker::v1::FLUSH_DISK_TIMEOUT);
+  // The one the broker left unanswered expires alone.
+  EXPECT_FALSE(hung.done.HasBeenNotified());
+  stream->Expire(hung_id);
+  ASSERT_TRUE(hung.Wait());
+  EXPECT_EQ(hung.response.status().code(), absl::StatusCode::kDeadlineExceeded);
+  stream->Close(absl::Seconds(5));
+}
+
+// A frame holds at most max_bytes of sends; a bigger send still goes alone.
+TEST_F(BrokerSendStreamTest, ACoalescedFrameStaysUnderItsByteCap) {
+  broker_.ScriptSends({FakeReply::Hang()});
+  SendCoalescing coalescing;
+  coalescing.max_bytes = static_cast<int64_t>(Request("m-0")->ByteSizeLong() * 5 / 2);
+  std::shared_ptr<BrokerSendStream> stream = Open(coalescing);
+  Outcome first;
+  const uint64_t first_id = stream->Send(Request("first"), Later(), first.Callback());
+  ASSERT_TRUE(WaitUntil([&] { return broker_.SendCalls() == 1; }));
+  std::vector<std::unique_ptr<Outcome>> outcomes;
+  for (int i = 0; i < 5; ++i) {
+    outcomes.push_back(std::make_unique<Outcome>());
+    stream->Send(Request(absl::StrCat("m-", i)), Later(), outcomes.back()->Callback());
+  }
+  stream->Expire(first_id);
+  for (auto& outcome : outcomes) {
+    ASSERT_TRUE(outcome->Wait());
+    EXPECT_TRUE(outcome->response.ok()) << outcome->response.status();
+  }
+  EXPECT_EQ(broker_.SendStreamFrames(), (std::vector<int>{1, 2, 2, 1}));
+  stream->Close(absl::Seconds(5));
+}
+
+// Switched off, every send is a frame of its own, never held back.
+TEST_F(BrokerSendStreamTest, WithoutCoalescingEverySendIsAFrameOfItsOwn) {
+  broker_.ScriptSends({FakeReply::Hang()});
+  SendCoalescing off;
+  off.enabled = false;
+  std::shared_ptr<BrokerSendStream> stream = Open(off);
+  Outcome first;
+  const uint64_t first_id = stream->Send(Request("first"), Later(), first.Callback());
+  std::vector<std::unique_ptr<Outcome>> outcomes;
+  for (int i = 0; i < 20; ++i) {
+    outcomes.push_back(std::make_unique<Outcome>());
+    stream->Send(Request(absl::StrCat("m-", i)), Later(), outcomes.back()->Callback());
+  }
+  for (auto& outcome : outcomes) {
+    ASSERT_TRUE(outcome->Wait());
+    EXPECT_TRUE(outcome->response.ok()) << outcome->response.status();
+  }
+  EXPECT_EQ(broker_.SendStreamFrames(), std::vector<int>(21, 1));
+  stream->Expire(first_id);
+  stream->Close(absl::Seconds(5));
 }
 
 }  // namespace

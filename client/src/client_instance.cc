@@ -48,7 +48,10 @@ void CallAllBrokers(BrokerConnections& connections, const std::vector<std::strin
 }  // namespace
 
 ClientInstance::ClientInstance(std::string client_id, ClientOptions options)
-    : client_id_(std::move(client_id)), options_(std::move(options)) {
+    : client_id_(std::move(client_id)),
+      options_(std::move(options)),
+      connections_(SendCoalescing{options_.coalesce_sends, options_.coalesce_max_bytes,
+                                  options_.coalesce_max_frames_in_flight}) {
   absl::BitGen gen;
   namesrv_index_ = options_.name_server_addresses.empty()
                        ? 0

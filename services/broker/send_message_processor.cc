@@ -303,47 +303,54 @@ absl::StatusOr<broker::v1::SendBatchResponse> SendMessageProcessor::SendBatch(
   });
 }
 
-void SendMessageProcessor::SendAsync(broker::v1::SendMessageRequest request,
-                                     absl::string_view born_host,
-                                     Callback<broker::v1::SendMessageResponse> done) {
-  absl::Status status = CheckBroker(request.broker_name(), request.producer_group());
-  const common::v1::Message& message = request.message();
+absl::StatusOr<SendMessageProcessor::PreparedSend> SendMessageProcessor::PrepareSend(
+    broker::v1::SendMessageRequest* request, absl::string_view born_host,
+    store::v1::AppendEntry* entry) {
+  absl::Status status = CheckBroker(request->broker_name(), request->producer_group());
+  const common::v1::Message& message = request->message();
   if (status.ok()) {
     status = ValidateTopic(message.topic());
     if (!status.ok()) status = IllegalMessage(status.message());
   }
   if (status.ok()) status = CheckMessage(message);
-  int32_t queue_id = request.queue_id();
+  int32_t queue_id = request->queue_id();
   if (status.ok() && IsRetryTopic(message.topic())) {
-    status = ApplyRetryRules(request.reconsume_times(), request.mutable_message(), &queue_id);
+    status = ApplyRetryRules(request->reconsume_times(), request->mutable_message(), &queue_id);
   }
-  absl::StatusOr<Target> target = status.ok()
-                                      ? ResolveTarget(message.topic(), request.default_topic(),
-                                                      request.default_topic_queue_nums(), queue_id)
-                                      : absl::StatusOr<Target>(status);
-  if (!target.ok()) {
-    done(target.status());
-    return;
-  }
+  if (!status.ok()) return status;
+  absl::StatusOr<Target> target = ResolveTarget(message.topic(), request->default_topic(),
+                                                request->default_topic_queue_nums(), queue_id);
+  if (!target.ok()) return target.status();
 
-  BrokerSendContext context;
-  context.producer_group = request.producer_group();
+  PreparedSend prepared;
+  BrokerSendContext& context = prepared.context;
+  context.producer_group = request->producer_group();
   context.topic = message.topic();
   context.queue_id = target->queue_id;
   context.message_count = 1;
   context.body_bytes = static_cast<int64_t>(message.body().size());
   context.born_host = std::string(born_host);
-  std::string unique_key = UniqueKey(message);
+  prepared.unique_key = UniqueKey(message);
+  prepared.queue_id = target->queue_id;
+  prepared.wait_store_ok =
+      FillEntry(std::move(*request->mutable_message()), *target, request->sys_flag(),
+                request->born_timestamp_ms(), request->reconsume_times(), born_host, entry);
+  if (absl::Status half = PrepareTransaction(entry); !half.ok()) return half;
+  return prepared;
+}
+
+void SendMessageProcessor::SendAsync(broker::v1::SendMessageRequest request,
+                                     absl::string_view born_host,
+                                     Callback<broker::v1::SendMessageResponse> done) {
   store::v1::AppendBatchRequest append;
-  append.set_wait_store_ok(FillEntry(std::move(*request.mutable_message()), *target,
-                                     request.sys_flag(), request.born_timestamp_ms(),
-                                     request.reconsume_times(), born_host, append.add_entries()));
-  if (absl::Status half = PrepareTransaction(append.mutable_entries(0)); !half.ok()) {
-    done(half);
+  absl::StatusOr<PreparedSend> prepared = PrepareSend(&request, born_host, append.add_entries());
+  if (!prepared.ok()) {
+    done(prepared.status());
     return;
   }
-  Append(std::move(append), std::move(context),
-         [this, unique_key = std::move(unique_key), queue_id = target->queue_id,
+  append.set_wait_store_ok(prepared->wait_store_ok);
+  Append(std::move(append), std::move(prepared->context),
+         [this, unique_key = std::move(prepared->unique_key), queue_id = prepared->queue_id,
           done = std::move(done)](absl::StatusOr<Stored> stored) {
            if (!stored.ok()) {
              done(stored.status());
@@ -351,6 +358,66 @@ void SendMessageProcessor::SendAsync(broker::v1::SendMessageRequest request,
            }
            done(ToSendResponse(*stored, unique_key, queue_id));
          });
+}
+
+void SendMessageProcessor::SendEachAsync(
+    std::vector<broker::v1::SendMessageRequest> requests, absl::string_view born_host,
+    std::function<void(std::vector<absl::StatusOr<broker::v1::SendMessageResponse>>)> done) {
+  using Answers = std::vector<absl::StatusOr<broker::v1::SendMessageResponse>>;
+  // What the store's callback needs: the answers so far (the refused sends'),
+  // and for each stored entry its send's index and bookkeeping.
+  struct Pending {
+    Answers answers;
+    std::vector<size_t> send_of_entry;
+    std::vector<PreparedSend> prepared;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->answers.resize(requests.size(), absl::UnknownError("not answered"));
+  store::v1::AppendBatchRequest append;
+  bool wait_store_ok = false;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    store::v1::AppendEntry entry;
+    absl::StatusOr<PreparedSend> prepared = PrepareSend(&requests[i], born_host, &entry);
+    absl::Status before = prepared.ok() ? hooks_->RunBefore(prepared->context) : prepared.status();
+    if (!before.ok()) {
+      // Refused alone: its neighbours are stored.
+      pending->answers[i] = before;
+      continue;
+    }
+    wait_store_ok |= prepared->wait_store_ok;
+    *append.add_entries() = std::move(entry);
+    pending->send_of_entry.push_back(i);
+    pending->prepared.push_back(*std::move(prepared));
+  }
+  if (append.entries().empty()) {
+    done(std::move(pending->answers));
+    return;
+  }
+  // One append for all: one lock, one flush wait, one slave wait. A send
+  // that asked not to wait (WAIT=false) is answered with the others.
+  append.set_wait_store_ok(wait_store_ok);
+  store_->AppendBatchAsync(
+      std::move(append), [this, pending, done = std::move(done)](
+                             absl::StatusOr<store::v1::AppendBatchResponse> response) {
+        const size_t entries = pending->send_of_entry.size();
+        const bool counted =
+            response.ok() && static_cast<size_t>(response->results_size()) == entries;
+        for (size_t e = 0; e < entries; ++e) {
+          PreparedSend& prepared = pending->prepared[e];
+          // Each send's outcome is its own entry's (or the call's error).
+          absl::StatusOr<store::v1::AppendBatchResponse> own =
+              response.ok() ? absl::StatusOr<store::v1::AppendBatchResponse>(
+                                  store::v1::AppendBatchResponse())
+                            : absl::StatusOr<store::v1::AppendBatchResponse>(response.status());
+          if (counted) *own->add_results() = response->results(static_cast<int>(e));
+          absl::StatusOr<Stored> stored = MapStored(own, 1, &prepared.context);
+          pending->answers[pending->send_of_entry[e]] =
+              stored.ok() ? absl::StatusOr<broker::v1::SendMessageResponse>(
+                                ToSendResponse(*stored, prepared.unique_key, prepared.queue_id))
+                          : absl::StatusOr<broker::v1::SendMessageResponse>(stored.status());
+        }
+        done(std::move(pending->answers));
+      });
 }
 
 absl::StatusOr<int64_t> SendMessageProcessor::CheckBatch(

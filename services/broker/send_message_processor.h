@@ -88,6 +88,16 @@ class SendMessageProcessor {
   absl::StatusOr<broker::v1::SendMessageResponse> Send(broker::v1::SendMessageRequest request,
                                                        absl::string_view born_host);
 
+  // Single sends that arrived together (a coalesced stream frame), stored
+  // with one store append of all the messages that pass validation and the
+  // hooks: one lock, one group-commit wait, one slave wait. Each is answered
+  // alone, in `requests`' order: a refused send fails alone and its
+  // neighbours are stored. `done` runs once, on any thread, possibly before
+  // this returns; it blocks only where SendAsync does.
+  void SendEachAsync(
+      std::vector<broker::v1::SendMessageRequest> requests, absl::string_view born_host,
+      std::function<void(std::vector<absl::StatusOr<broker::v1::SendMessageResponse>>)> done);
+
   // All messages go to one queue, validated first: one bad message refuses
   // the whole batch.
   void SendBatchAsync(broker::v1::SendBatchRequest request, absl::string_view born_host,
@@ -113,6 +123,20 @@ class SendMessageProcessor {
     std::vector<store::v1::AppendResult> results;
   };
 
+  // A single send validated, its topic and queue resolved, its entry filled.
+  struct PreparedSend {
+    BrokerSendContext context;
+    std::string unique_key;
+    int32_t queue_id = 0;
+    // The caller wants to wait for the store (property WAIT).
+    bool wait_store_ok = true;
+  };
+
+  // The checks and bookkeeping of one single send; fills `entry` with the
+  // message (moved out of `request`).
+  absl::StatusOr<PreparedSend> PrepareSend(broker::v1::SendMessageRequest* request,
+                                           absl::string_view born_host,
+                                           store::v1::AppendEntry* entry);
   absl::Status CheckBroker(absl::string_view requested_broker_name,
                            absl::string_view producer_group) const;
   absl::Status CheckMessage(const common::v1::Message& message) const;

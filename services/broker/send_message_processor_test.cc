@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/status.h"
 #include "services/broker/broker_errors.h"
 #include "services/broker/put_stats_hook.h"
@@ -384,6 +385,64 @@ TEST_F(SendMessageProcessorTest, BatchGoesToOneQueueWithConsecutiveOffsets) {
   ASSERT_EQ(stored.messages_size(), 4);
   EXPECT_EQ(stored.messages(3).body(), "m2");
   EXPECT_EQ(stored.messages(3).queue_offset(), 3);
+}
+
+// A coalesced frame's single sends (issue 33): one store append for all the
+// valid ones, whatever their topics and queues; each answered alone, a bad
+// one refused alone.
+TEST_F(SendMessageProcessorTest, SendEachStoresWithOneAppendAndAnswersEachAlone) {
+  std::vector<broker::v1::SendMessageRequest> requests;
+  requests.push_back(Request("orders", 0, "first"));
+  requests.push_back(Request("orders", 1, ""));  // empty body: refused
+  requests.push_back(Request("orders", 1, "second"));
+  requests.push_back(Request("orders", 99, "bad queue"));  // outside the write queues
+  requests.push_back(Request("fresh", 0, "third"));        // auto-created topic
+  (*requests[2].mutable_message()->mutable_properties())["UNIQ_KEY"] = "SECOND";
+  std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> answers;
+  absl::Notification done;
+  processor_->SendEachAsync(
+      std::move(requests), kBornHost,
+      [&](std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> results) {
+        answers = std::move(results);
+        done.Notify();
+      });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_EQ(answers.size(), 5u);
+  ASSERT_TRUE(answers[0].ok()) << answers[0].status();
+  EXPECT_EQ(answers[0]->queue_id(), 0);
+  EXPECT_EQ(answers[0]->status(), broker::v1::SEND_OK);
+  ExpectError(answers[1].status(), absl::StatusCode::kInvalidArgument, common::v1::MESSAGE_ILLEGAL);
+  ASSERT_TRUE(answers[2].ok()) << answers[2].status();
+  EXPECT_EQ(answers[2]->msg_id(), "SECOND");
+  EXPECT_EQ(answers[2]->queue_id(), 1);
+  EXPECT_EQ(answers[2]->queue_offset(), 0);
+  ExpectError(answers[3].status(), absl::StatusCode::kInvalidArgument, common::v1::SYSTEM_ERROR);
+  ASSERT_TRUE(answers[4].ok()) << answers[4].status();
+  EXPECT_EQ(answers[4]->queue_id(), 0);
+  // One append of the three valid messages.
+  EXPECT_THAT(store_.append_batch_sizes(), ElementsAre(3));
+  EXPECT_EQ(Read("orders", 0).messages(0).body(), "first");
+  EXPECT_EQ(Read("orders", 1).messages(0).body(), "second");
+  EXPECT_EQ(Read("fresh", 0).messages(0).body(), "third");
+}
+
+// A store that fails the call fails every send of the append, each with the
+// error a single send gets.
+TEST_F(SendMessageProcessorTest, SendEachReportsAStoreFailureToEverySend) {
+  store_.SetCallError(absl::UnavailableError("connection refused"));
+  std::vector<broker::v1::SendMessageRequest> requests;
+  requests.push_back(Request("orders", 0));
+  requests.push_back(Request("orders", 1));
+  std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> answers;
+  processor_->SendEachAsync(
+      std::move(requests), kBornHost,
+      [&](std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> results) {
+        answers = std::move(results);
+      });
+  ASSERT_EQ(answers.size(), 2u);
+  for (const auto& answer : answers) {
+    ExpectError(answer.status(), absl::StatusCode::kUnavailable, common::v1::SERVICE_NOT_AVAILABLE);
+  }
 }
 
 TEST_F(SendMessageProcessorTest, BadBatchesAreRefusedWhole) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/status.h"
 #include "services/broker/broker_errors.h"
 
@@ -149,13 +150,24 @@ broker::v1::SendStreamResponse ToAnswer(
 }  // namespace
 
 void SendStreamReactor::StartSend(std::shared_ptr<broker::v1::SendStreamRequest> request) {
+  if (request->has_coalesced()) {
+    StartCoalesced(std::move(request));
+    return;
+  }
+  const uint64_t id = request->request_id();
+  StartOne(std::move(request), id,
+           [this](broker::v1::SendStreamResponse answer) { Complete(answer); });
+}
+
+void SendStreamReactor::StartOne(std::shared_ptr<broker::v1::SendStreamRequest> request,
+                                 uint64_t id,
+                                 std::function<void(broker::v1::SendStreamResponse)> answer) {
   // The messages move into the store's entries; `request` rides along into
   // the executor's task, which starts after this returns.
   using broker::v1::SendStreamResponse;
-  const uint64_t id = request->request_id();
   if (request->has_batch()) {
-    auto done = [this, id](absl::StatusOr<broker::v1::SendBatchResponse> result) {
-      Complete(ToAnswer(id, std::move(result), &SendStreamResponse::mutable_batch_response));
+    auto done = [id, answer](absl::StatusOr<broker::v1::SendBatchResponse> result) {
+      answer(ToAnswer(id, std::move(result), &SendStreamResponse::mutable_batch_response));
     };
     if (send_executor_ == nullptr) {
       processor_->SendBatchAsync(std::move(*request->mutable_batch()), born_host_, std::move(done));
@@ -169,8 +181,16 @@ void SendStreamReactor::StartSend(std::shared_ptr<broker::v1::SendStreamRequest>
     if (!submitted.ok()) done(submitted);
     return;
   }
-  auto done = [this, id](absl::StatusOr<broker::v1::SendMessageResponse> result) {
-    Complete(ToAnswer(id, std::move(result), &SendStreamResponse::mutable_response));
+  if (request->has_coalesced()) {
+    // Coalesced frames do not nest.
+    answer(ToAnswer(id,
+                    absl::StatusOr<broker::v1::SendMessageResponse>(IllegalMessage(
+                        "a coalesced send carries single sends and batches, not coalesced sends")),
+                    &SendStreamResponse::mutable_response));
+    return;
+  }
+  auto done = [id, answer](absl::StatusOr<broker::v1::SendMessageResponse> result) {
+    answer(ToAnswer(id, std::move(result), &SendStreamResponse::mutable_response));
   };
   if (send_executor_ == nullptr) {
     processor_->SendAsync(std::move(*request->mutable_send()), born_host_, std::move(done));
@@ -184,9 +204,116 @@ void SendStreamReactor::StartSend(std::shared_ptr<broker::v1::SendStreamRequest>
   if (!submitted.ok()) done(submitted);
 }
 
+void SendStreamReactor::StartCoalesced(std::shared_ptr<broker::v1::SendStreamRequest> request) {
+  using broker::v1::SendStreamResponse;
+  // The frame's answers, gathered as each part completes; the last part to
+  // complete writes them as one frame.
+  struct Gathered {
+    absl::Mutex mu;
+    SendStreamResponse frame ABSL_GUARDED_BY(mu);
+    size_t parts_left ABSL_GUARDED_BY(mu) = 0;
+  };
+  auto gathered = std::make_shared<Gathered>();
+  google::protobuf::RepeatedPtrField<broker::v1::SendStreamRequest>& sends =
+      *request->mutable_coalesced()->mutable_sends();
+  // Runs of consecutive single sends are stored with one append each; a
+  // batch is its own part. The parts start in the frame's order.
+  std::vector<std::pair<int, int>> parts;
+  for (int i = 0; i < sends.size();) {
+    int end = i + 1;
+    if (sends[i].has_send()) {
+      while (end < sends.size() && sends[end].has_send()) ++end;
+    }
+    parts.emplace_back(i, end);
+    i = end;
+  }
+  {
+    absl::MutexLock lock(&gathered->mu);
+    gathered->frame.set_request_id(request->request_id());
+    gathered->frame.mutable_coalesced()->mutable_answers()->Reserve(sends.size());
+    gathered->parts_left = parts.size();
+  }
+  if (parts.empty()) {
+    SendStreamResponse empty;
+    empty.set_request_id(request->request_id());
+    empty.mutable_coalesced();
+    Complete(empty);
+    return;
+  }
+  // Adds `answers` of one part; the last part writes the frame.
+  auto add = [this, gathered](std::vector<SendStreamResponse> answers) {
+    SendStreamResponse frame;
+    {
+      absl::MutexLock lock(&gathered->mu);
+      for (SendStreamResponse& answer : answers) {
+        *gathered->frame.mutable_coalesced()->add_answers() = std::move(answer);
+      }
+      if (--gathered->parts_left > 0) return;
+      frame = std::move(gathered->frame);
+    }
+    Complete(frame);
+  };
+  for (const auto& [begin, end] : parts) {
+    if (!sends[begin].has_send()) {
+      auto part = std::make_shared<broker::v1::SendStreamRequest>(std::move(sends[begin]));
+      const uint64_t id = part->request_id();
+      StartOne(std::move(part), id, [add](SendStreamResponse answer) { add({std::move(answer)}); });
+      continue;
+    }
+    std::vector<uint64_t> ids;
+    std::vector<broker::v1::SendMessageRequest> run;
+    ids.reserve(end - begin);
+    run.reserve(end - begin);
+    for (int i = begin; i < end; ++i) {
+      ids.push_back(sends[i].request_id());
+      run.push_back(std::move(*sends[i].mutable_send()));
+    }
+    auto done = [ids = std::move(ids),
+                 add](std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> results) {
+      std::vector<SendStreamResponse> answers;
+      answers.reserve(results.size());
+      for (size_t i = 0; i < results.size(); ++i) {
+        answers.push_back(
+            ToAnswer(ids[i], std::move(results[i]), &SendStreamResponse::mutable_response));
+      }
+      add(std::move(answers));
+    };
+    if (send_executor_ == nullptr) {
+      processor_->SendEachAsync(std::move(run), born_host_, std::move(done));
+      continue;
+    }
+    auto shared_run = std::make_shared<std::vector<broker::v1::SendMessageRequest>>(std::move(run));
+    absl::Status submitted = send_executor_->Submit(
+        [this, shared_run, done] {
+          absl::Notification answered;
+          processor_->SendEachAsync(
+              std::move(*shared_run), born_host_,
+              [&](std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> results) {
+                done(std::move(results));
+                answered.Notify();
+              });
+          // A send thread holds its send until stored, as Send() does.
+          answered.WaitForNotification();
+        },
+        [done, shared_run](absl::Status status) {
+          done(std::vector<absl::StatusOr<broker::v1::SendMessageResponse>>(shared_run->size(),
+                                                                            status));
+        });
+    if (!submitted.ok()) {
+      done(std::vector<absl::StatusOr<broker::v1::SendMessageResponse>>(shared_run->size(),
+                                                                        submitted));
+    }
+  }
+}
+
 void SendStreamReactor::Complete(const broker::v1::SendStreamResponse& answer) {
-  if (answer.has_error() && metrics_ != nullptr) {
-    metrics_->CountRejected(absl::Status(static_cast<absl::StatusCode>(answer.error().code()), ""));
+  if (metrics_ != nullptr) {
+    auto count = [this](const broker::v1::SendStreamResponse& one) {
+      if (!one.has_error()) return;
+      metrics_->CountRejected(absl::Status(static_cast<absl::StatusCode>(one.error().code()), ""));
+    };
+    count(answer);
+    for (const broker::v1::SendStreamResponse& one : answer.coalesced().answers()) count(one);
   }
   grpc::ByteBuffer frame;
   bool own_buffer = false;

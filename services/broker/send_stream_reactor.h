@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -90,6 +91,14 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
 
  private:
   void StartSend(std::shared_ptr<broker::v1::SendStreamRequest> request);
+  // Starts one send or batch (`request`, answered as request `id`): `answer`
+  // runs once with its answer.
+  void StartOne(std::shared_ptr<broker::v1::SendStreamRequest> request, uint64_t id,
+                std::function<void(broker::v1::SendStreamResponse)> answer);
+  // A coalesced frame: its runs of single sends are each stored with one
+  // append (SendMessageProcessor::SendEachAsync), its batches alone, in the
+  // frame's order; one answer frame carries every send's answer.
+  void StartCoalesced(std::shared_ptr<broker::v1::SendStreamRequest> request);
   // Queues the answer to one request.
   void Complete(const broker::v1::SendStreamResponse& answer) ABSL_LOCKS_EXCLUDED(mu_);
   // The operations to start once mu_ is released; their buffers stay put

@@ -2,6 +2,7 @@
 #ifndef MQ_CLIENT_INCLUDE_MQ_CLIENT_OPTIONS_H_
 #define MQ_CLIENT_INCLUDE_MQ_CLIENT_OPTIONS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,22 @@ struct ClientOptions {
   absl::Duration heartbeat_broker_interval = absl::Seconds(30);
   // Deadline of each route query, heartbeat and unregistration RPC.
   absl::Duration api_timeout = absl::Seconds(3);
+  // Coalescing of sends (as RocketMQ 5's autoBatch or Kafka's batching):
+  // sends to one broker (sync, async, oneway, batches; any topic and queue)
+  // that queue on one of its send streams while the stream's previous frame
+  // is being written or awaits its answer travel as one frame, which the
+  // broker stores with one append. Each send keeps its own result, status,
+  // retries, deadline and callback. A send to an idle stream is written at
+  // once (no linger). false: one frame per send.
+  bool coalesce_sends = true;
+  // Largest coalesced frame, in bytes (a single send bigger than this still
+  // goes, alone). Under the broker's 4 MiB limit on a request.
+  int64_t coalesce_max_bytes = 1 << 20;
+  // Frames of a send stream written and not yet answered before the next
+  // frame waits (collecting the sends that queue meanwhile); 0: no limit
+  // (frames are then only collected while the previous one is being
+  // written). Only with coalesce_sends.
+  int coalesce_max_frames_in_flight = 1;
 };
 
 // Life cycle of producers, consumers and client instances:
