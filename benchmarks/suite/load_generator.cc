@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -134,6 +135,52 @@ LoadResult RunClosedLoop(int window, int items, absl::Duration duration, const S
   absl::SleepFor(duration - WarmUp(duration));
   tracker.Drain();
   return tracker.Result();
+}
+
+LoadResult RunThreads(int threads, int items, absl::Duration duration,
+                      const std::function<bool(int thread)>& call) {
+  struct PerThread {
+    std::vector<double> latencies;
+    int64_t failures = 0;
+  };
+  std::vector<PerThread> results(threads);
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> stopping{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      PerThread& mine = results[t];
+      while (!stopping.load()) {
+        const Clock::time_point begin = Clock::now();
+        const bool ok = call(t);
+        const Clock::time_point end = Clock::now();
+        if (!measuring.load()) continue;
+        mine.latencies.push_back(std::chrono::duration<double, std::milli>(end - begin).count());
+        if (!ok) ++mine.failures;
+      }
+    });
+  }
+  absl::SleepFor(WarmUp(duration));
+  const Clock::time_point from = Clock::now();
+  measuring.store(true);
+  absl::SleepFor(duration - WarmUp(duration));
+  measuring.store(false);
+  const Clock::time_point to = Clock::now();
+  stopping.store(true);
+  for (std::thread& worker : workers) worker.join();
+  LoadResult result;
+  std::vector<double> latencies;
+  for (PerThread& r : results) {
+    latencies.insert(latencies.end(), r.latencies.begin(), r.latencies.end());
+    result.failures += r.failures;
+  }
+  result.calls = static_cast<int64_t>(latencies.size());
+  const double seconds = std::chrono::duration<double>(to - from).count();
+  if (seconds > 0) {
+    result.per_second = static_cast<double>(result.calls - result.failures) * items / seconds;
+  }
+  FillPercentiles(std::move(latencies), &result);
+  return result;
 }
 
 LoadResult RunPaced(double rate, int max_in_flight, absl::Duration duration,

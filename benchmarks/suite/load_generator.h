@@ -2,6 +2,7 @@
 // process can keep many calls in flight without a thread per call (as
 // redis-benchmark keeps its 64 clients on one event loop):
 //   RunClosedLoop  `window` calls in flight, each reissued when it completes;
+//   RunThreads     `threads` threads each making blocking calls in turn;
 //   RunPaced       calls started at a fixed rate (open loop), for latency at a
 //                  load below the peak.
 // Latency is measured per call, from its start to its completion.
@@ -33,6 +34,12 @@ using StartCall = std::function<void(int slot, std::function<void(bool ok)> done
 // Keeps `window` calls in flight for `duration`; each call carries `items`
 // messages. Returns after every outstanding call has completed.
 LoadResult RunClosedLoop(int window, int items, absl::Duration duration, const StartCall& start);
+
+// `threads` threads each making blocking calls (`call(thread)` returns
+// whether it succeeded) one after another for `duration`; each call carries
+// `items` messages. For clients whose API blocks (a Producer's sync sends).
+LoadResult RunThreads(int threads, int items, absl::Duration duration,
+                      const std::function<bool(int thread)>& call);
 
 // Starts `rate` calls per second for `duration`, never more than `max_in_flight`
 // at once (a call that would exceed it is skipped and counted as a failure).

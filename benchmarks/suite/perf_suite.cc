@@ -76,6 +76,11 @@ ABSL_FLAG(std::vector<std::string>, store_args, {},
           "Extra flags for the standalone server and the store (comma-separated), e.g. "
           "--store_args=--commit_log_prefault_bytes=0.");
 
+ABSL_FLAG(std::vector<std::string>, coalesce, std::vector<std::string>({"on", "off"}),
+          "Producer rows: measure with coalescing of sends on (row id as is), off (row id + "
+          "'.nocoalesce'), or both, one after the other.");
+ABSL_FLAG(int, producer_async_window, 1024, "Sends in flight of the async Producer row.");
+
 namespace mq::bench {
 namespace {
 
@@ -296,25 +301,76 @@ Deployment Deploy(const std::string& kind, const std::string& data, bool sync_fl
   return d;
 }
 
+// How a Producer row sends.
+enum class ProducerShape {
+  // SendAsync with callbacks, `in_flight` at a time.
+  kAsync,
+  // `in_flight` threads, each a sync Send at a time.
+  kSync,
+  // `in_flight` threads, each a SendBatch of `batch` messages at a time.
+  kBatch,
+};
+
 // What an application gets: the C++ client's Producer (route lookup, queue
-// selection, retries, fault avoidance), whose single sends share the client
-// instance's SendMessageStreams; `in_flight` SendAsync calls at a time.
+// selection, retries, fault avoidance), whose sends share the client
+// instance's SendMessageStreams (coalesced unless `coalesce` is false).
 LoadResult ProducerLoad(const Deployment& d, const std::string& kind, const std::string& topic,
-                        int in_flight, absl::Duration duration, int body) {
+                        ProducerShape shape, int in_flight, int batch, bool coalesce,
+                        absl::Duration duration, int body) {
   ProducerOptions options;
   options.client.name_server_addresses = {d.namesrv_address};
-  options.client.instance_name = absl::StrCat("perf-suite-", kind);
+  options.client.instance_name = absl::StrCat("perf-suite-", kind, coalesce ? "" : "-nocoalesce");
+  options.client.coalesce_sends = coalesce;
   Producer producer("perf_suite_producer", options);
   CheckOk(producer.Start());
   const Message message(topic, Payload(body));
-  StartCall send = [&](int, std::function<void(bool)> done) {
-    producer.SendAsync(message, [done = std::move(done)](absl::StatusOr<SendResult> result) {
-      done(result.ok() && result->status == SendStatus::kSendOk);
-    });
-  };
-  LoadResult result = RunClosedLoop(in_flight, 1, duration, send);
+  LoadResult result;
+  switch (shape) {
+    case ProducerShape::kAsync: {
+      StartCall send = [&](int, std::function<void(bool)> done) {
+        producer.SendAsync(message, [done = std::move(done)](absl::StatusOr<SendResult> result) {
+          done(result.ok() && result->status == SendStatus::kSendOk);
+        });
+      };
+      result = RunClosedLoop(in_flight, 1, duration, send);
+      break;
+    }
+    case ProducerShape::kSync:
+      result = RunThreads(in_flight, 1, duration, [&](int) {
+        absl::StatusOr<SendResult> sent = producer.Send(message);
+        return sent.ok() && sent->status == SendStatus::kSendOk;
+      });
+      break;
+    case ProducerShape::kBatch: {
+      const std::vector<Message> messages(batch, message);
+      result = RunThreads(in_flight, batch, duration, [&](int) {
+        absl::StatusOr<SendResult> sent = producer.SendBatch(messages);
+        return sent.ok() && sent->status == SendStatus::kSendOk;
+      });
+      break;
+    }
+  }
   producer.Shutdown();
   return result;
+}
+
+// Measures a Producer row once per --coalesce mode: `id` with coalescing,
+// `id`.nocoalesce without.
+void MeasureProducerRow(const Deployment& d, const std::string& kind, const std::string& id,
+                        const std::string& what, ProducerShape shape, int in_flight, int batch,
+                        absl::Duration duration, int body) {
+  for (const std::string& mode : absl::GetFlag(FLAGS_coalesce)) {
+    const bool coalesce = mode == "on";
+    if (!coalesce && mode != "off") {
+      std::cerr << "unknown --coalesce mode '" << mode << "' (on, off)\n";
+      std::exit(2);
+    }
+    MeasureRow(coalesce ? id : id + ".nocoalesce",
+               absl::StrCat(what, coalesce ? ", coalesced" : ", not coalesced"), [&] {
+                 return ProducerLoad(d, kind, "Bench", shape, in_flight, batch, coalesce, duration,
+                                     body);
+               });
+  }
 }
 
 void MeasureDeployment(const std::string& kind, const std::string& data_root) {
@@ -376,9 +432,27 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
              RunClosedLoop(in_flight, 1, duration, stream));
       for (auto& s : streams) s->Close();
     }
-    MeasureRow(id + "producer",
-               absl::StrCat("Producer (C++ client) sends, ", in_flight, " in flight"),
-               [&] { return ProducerLoad(d, kind, "Bench", in_flight, duration, body); });
+    MeasureProducerRow(d, kind, id + "producer",
+                       absl::StrCat("Producer async sends, ", in_flight, " in flight"),
+                       ProducerShape::kAsync, in_flight, 1, duration, body);
+    MeasureProducerRow(d, kind, id + "producer_sync",
+                       absl::StrCat("Producer sync sends, ", in_flight, " threads"),
+                       ProducerShape::kSync, in_flight, 1, duration, body);
+    const int async_window = absl::GetFlag(FLAGS_producer_async_window);
+    MeasureProducerRow(d, kind, absl::StrCat(id, "producer_async", async_window),
+                       absl::StrCat("Producer async sends, ", async_window, " in flight"),
+                       ProducerShape::kAsync, async_window, 1, duration, body);
+    MeasureProducerRow(
+        d, kind, id + "producer_batch",
+        absl::StrCat("Producer batched sends, ", batch, " per call, ", batch_in_flight, " threads"),
+        ProducerShape::kBatch, batch_in_flight, batch, duration, body);
+    // Throughput against concurrency (the plot): Producer async sends.
+    for (int window : Windows()) {
+      if (window == in_flight) continue;  // the "producer" row
+      MeasureProducerRow(d, kind, absl::StrCat(id, "producer.w", window),
+                         absl::StrCat("Producer async sends, ", window, " in flight"),
+                         ProducerShape::kAsync, window, 1, duration, body);
+    }
     if (Wanted(id + "batch")) {
       SendLoad batches(&stubs, "Bench", queues, batch_in_flight, batch, body);
       MemorySampler memory(d.ServerPids());
@@ -428,9 +502,12 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
                  absl::StrCat("sync-flush send, ", window, " in flight"),
                  [&] { return RunClosedLoop(window, 1, duration, singles.AsStartCall()); });
     }
-    MeasureRow(id + "syncflush.producer",
-               absl::StrCat("sync-flush Producer (C++ client) sends, ", in_flight, " in flight"),
-               [&] { return ProducerLoad(d, kind, "Bench", in_flight, duration, body); });
+    MeasureProducerRow(d, kind, id + "syncflush.producer",
+                       absl::StrCat("sync-flush Producer async sends, ", in_flight, " in flight"),
+                       ProducerShape::kAsync, in_flight, 1, duration, body);
+    MeasureProducerRow(d, kind, id + "syncflush.producer_sync",
+                       absl::StrCat("sync-flush Producer sync sends, ", in_flight, " threads"),
+                       ProducerShape::kSync, in_flight, 1, duration, body);
     MeasureRow(id + "syncflush.batch",
                absl::StrCat("sync-flush batched send, ", batch, " per call, ", batch_in_flight,
                             " in flight"),

@@ -108,7 +108,10 @@ def run_perf_suite(args, windows, rows):
     command = [args.perf_suite, f"--duration={args.duration}s", f"--body_bytes={args.body_bytes}",
                f"--in_flight={args.in_flight}", "--windows=" + ",".join(map(str, windows)),
                f"--catchup_messages={args.catchup_messages}",
-               f"--batch_in_flight={args.batch_in_flight}", f"--channels={args.channels}"]
+               f"--batch_in_flight={args.batch_in_flight}", f"--channels={args.channels}",
+               f"--coalesce={args.coalesce}"]
+    if args.rows:
+        command.append(f"--rows={args.rows}")
     env = dict(os.environ, TEST_TMPDIR=args.workdir)
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env,
                             start_new_session=True)
@@ -155,6 +158,17 @@ def comparisons(n):
              1.0 if kind == "standalone" else None, "Redis XADD, pipeline 1, always"),
             (f"{kind}.syncflush.batch", f"redis.always.p32.c{n}",
              1.0 if kind == "standalone" else None, "Redis XADD, pipeline 32, always"),
+            # Issue 33: the Producer with coalesced sends.
+            (f"{kind}.producer_sync", f"redis.everysec.p1.c{n}",
+             1.2 if kind == "standalone" else None, "Redis XADD, pipeline 1, everysec"),
+            (f"{kind}.producer_sync", f"echo.unary.w{n}", 1.5 if kind == "standalone" else None,
+             "null unary echo"),
+            (f"{kind}.producer_async1024", f"redis.everysec.p32.c{n}",
+             1.2 if kind == "standalone" else None, "Redis XADD, pipeline 32, everysec"),
+            (f"{kind}.producer_batch", f"redis.everysec.p32.c{n}",
+             1.2 if kind == "standalone" else None, "Redis XADD, pipeline 32, everysec"),
+            (f"{kind}.syncflush.producer_sync", f"redis.always.p1.c{n}",
+             1.0 if kind == "standalone" else None, "Redis XADD, pipeline 1, always"),
             (f"{kind}.catchup", f"{kind}.batch", 3.0, "batched produce rate"),
             (f"{kind}.e2e", None, None, ""),
         ]
@@ -162,19 +176,30 @@ def comparisons(n):
         (f"split.send.w{n}", f"standalone.send.w{n}", 0.7, "standalone"),
         ("split.batch", "standalone.batch", 0.7, "standalone"),
         ("split.producer", "standalone.producer", 0.7, "standalone"),
+        ("split.producer_sync", "standalone.producer_sync", 0.7, "standalone"),
+        ("split.producer_batch", "standalone.producer_batch", 0.7, "standalone"),
         (f"echo.stream", f"echo.unary.w{n}", None, "null unary echo"),
     ]
+    # Each coalesced Producer row against the same row without coalescing.
+    for kind in ("standalone", "split"):
+        for row in ("producer", "producer_sync", "producer_async1024", "producer_batch",
+                    "syncflush.producer", "syncflush.producer_sync"):
+            r.append((f"{kind}.{row}", f"{kind}.{row}.nocoalesce", None, "not coalesced"))
     return r
 
 
 LABELS = {
     "send": "sync send, {n} in flight, async flush",
     "stream": "sync send over SendMessageStream, {n} in flight, async flush",
-    "producer": "Producer (C++ client, sends on SendMessageStream), {n} in flight, async flush",
+    "producer": "Producer async sends (callbacks), {n} in flight, async flush",
+    "producer_sync": "Producer sync sends, {n} threads, async flush",
+    "producer_async1024": "Producer async sends (callbacks), 1,024 in flight, async flush",
+    "producer_batch": "Producer batched sends ({batch} per call), {bif} threads, async flush",
+    "syncflush.producer_sync": "sync-flush Producer sync sends, {n} threads",
     "batch": "batched send ({batch} per call, {bif} in flight)",
     "syncflush.w1": "sync-flush send, 1 in flight",
     "syncflush.w{n}": "sync-flush send, {n} in flight",
-    "syncflush.producer": "sync-flush Producer (C++ client) sends, {n} in flight",
+    "syncflush.producer": "sync-flush Producer async sends, {n} in flight",
     "syncflush.batch": "sync-flush batched send ({batch} per call, {bif} in flight)",
     "catchup": "consumer catch-up read of {catchup} stored",
     "e2e": "produce→consume at half the peak send rate",
@@ -192,6 +217,10 @@ def label(row_id, args):
         _, fsync, pipeline, clients = row_id.split(".")
         return f"Redis 7 XADD, {clients[1:]} clients, pipeline {pipeline[1:]}, appendfsync {fsync}"
     kind, rest = row_id.split(".", 1)
+    if rest.endswith(".nocoalesce"):
+        return label(row_id[:-len(".nocoalesce")], args) + ", **not coalesced**"
+    if rest.startswith("producer.w"):
+        return f"{kind}: Producer async sends, {rest[len('producer.w'):]} in flight, async flush"
     for key, text in LABELS.items():
         if rest == key.format(n=n) or (key == "send" and rest == f"send.w{n}"):
             return f"{kind}: {text.format(**fmt)}"
@@ -234,6 +263,11 @@ def table(args, rows, spread, machine):
     for key in sorted((k for k in rows if k.startswith("redis.")), key=redis_order):
         fmt_row(key)
     out.append("")
+    if "standalone.producer_sync" in rows and f"echo.unary.w{n}" in rows:
+        p99, echo_p99 = rows["standalone.producer_sync"][2], rows[f"echo.unary.w{n}"][2]
+        out.append(f"- standalone Producer sync send p99 at {n} threads: {p99:.2f} ms, "
+                   f"{p99 / echo_p99:.2f}× the null unary echo's {echo_p99:.2f} ms (target ≤ 1.5×: "
+                   f"{'met' if p99 <= 1.5 * echo_p99 else '**not met**'})")
     for row_id, what in ((f"standalone.send.w{n}", "sync send (unary)"),
                          ("standalone.producer", "Producer send")):
         if row_id in rows:
@@ -250,18 +284,37 @@ def table(args, rows, spread, machine):
 
 
 def plot(args, rows, windows, svg):
+    n = args.in_flight
     series = [("null gRPC unary echo", "echo.unary.w{}"),
-              ("standalone sync send", "standalone.send.w{}"),
-              ("split services sync send", "split.send.w{}"),
+              ("Producer, coalesced (standalone)", "standalone.producer.w{}"),
+              ("Producer, not coalesced (standalone)", "standalone.producer.w{}.nocoalesce"),
+              ("Producer, coalesced (split)", "split.producer.w{}"),
+              ("broker API, unary sync send (standalone)", "standalone.send.w{}"),
               ("Redis XADD pipeline 1 (everysec)", "redis.everysec.p1.c{}")]
+
+    def row_of(pattern, w):
+        # The Producer row at the suite's own window has no .w suffix.
+        key = pattern.format(w)
+        if w == n and ".producer.w" in pattern:
+            key = key.replace(f".producer.w{n}", ".producer")
+        return key
+
     data_path = svg + ".dat"
     with open(data_path, "w") as f:
         for title, pattern in series:
-            points = [(w, rows[pattern.format(w)][0]) for w in windows if pattern.format(w) in rows]
+            points = [(w, rows[row_of(pattern, w)][0]) for w in windows
+                      if row_of(pattern, w) in rows]
+            if not points:
+                continue
             f.write(f'"{title}"\n')
             for w, v in points:
                 f.write(f"{w} {v:.0f}\n")
             f.write("\n\n")
+    with open(data_path) as f:
+        plotted = f.read().count('"') // 2
+    if plotted == 0:
+        os.remove(data_path)
+        return
     script = f"""
 set terminal svg size 900,560 dynamic font 'sans,12'
 set output '{svg}'
@@ -271,7 +324,7 @@ set ylabel 'messages per second'
 set logscale x 2
 set key left top
 set grid
-plot for [i=0:{len(series) - 1}] '{data_path}' index i using 1:2 with linespoints lw 2 title columnheader(1)
+plot for [i=0:{plotted - 1}] '{data_path}' index i using 1:2 with linespoints lw 2 title columnheader(1)
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     os.remove(data_path)
@@ -297,6 +350,11 @@ def main():
     parser.add_argument("--channels", type=int, default=4)
     parser.add_argument("--catchup_messages", type=int, default=1000000)
     parser.add_argument("--skip_redis", action="store_true")
+    parser.add_argument("--rows", default="",
+                        help="only the perf_suite rows whose id starts with one of these "
+                             "(comma-separated); empty: every row")
+    parser.add_argument("--coalesce", default="on,off",
+                        help="Producer rows with coalescing on, off, or both (on,off)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of everything")
     args = parser.parse_args()
     windows = [int(w) for w in args.windows.split(",")]

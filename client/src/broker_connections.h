@@ -25,7 +25,7 @@ namespace mq::client_internal {
 // more than one keeps the broker busy. Each has a connection of its own:
 // streams sharing one HTTP/2 connection share its socket and its transport
 // lock, and cost about twice the context switches per send on both ends
-// (benchmarks/README.md, issue 9).
+// (benchmarks/HISTORY.md, issue 9).
 inline constexpr size_t kSendStreamsPerBroker = 4;
 // Failed send streams kept before the ended ones are dropped on the spot.
 inline constexpr size_t kFailedStreamsKept = 16;

@@ -4,7 +4,7 @@
 // request id, as RocketMQ's remoting matches responses to requests by opaque
 // id on one connection. A unary call per message costs a gRPC call setup and
 // teardown on both sides; on the stream a send costs one message each way
-// (benchmarks/README.md, issue 9).
+// (benchmarks/HISTORY.md, issue 9).
 #ifndef MQ_CLIENT_SRC_BROKER_SEND_STREAM_H_
 #define MQ_CLIENT_SRC_BROKER_SEND_STREAM_H_
 

@@ -54,7 +54,7 @@ struct RemoteStoreOptions {
   // Append RPCs in flight at once. One: while it is out, appends queue and
   // the next RPC carries them all, as a group commit across the process
   // boundary. More RPCs in flight made smaller batches and measured slower
-  // (1, 2, 4, 16 compared in benchmarks/README.md).
+  // (1, 2, 4, 16 compared in benchmarks/HISTORY.md).
   int max_append_rpcs = 1;
   // Reconnect delays of the watch stream.
   absl::Duration watch_initial_backoff = absl::Milliseconds(100);

@@ -43,7 +43,7 @@ namespace mq::store {
 inline constexpr int64_t kDefaultCommitLogFileSizeBytes = 1_GiB;
 // Under asynchronous flushing, appends of at least this many bytes (a batch)
 // are written with pwrite and the rest are copied into the mapping. Measured
-// in benchmarks/README.md (issue 9).
+// in benchmarks/HISTORY.md (issue 9).
 inline constexpr size_t kWriteThroughBytes = 16_KiB;
 
 struct CommitLogOptions {
@@ -58,7 +58,7 @@ struct CommitLogOptions {
   // Appends of at least this many bytes are written with pwrite, smaller ones
   // copied into the mapping. 0 writes every append with pwrite: right when
   // each append is flushed at once (synchronous flushing), because syncing
-  // pages dirtied through the mapping costs about twice as much (benchmarks/README.md).
+  // pages dirtied through the mapping costs about twice as much (benchmarks/HISTORY.md).
   size_t write_through_bytes = kWriteThroughBytes;
 };
 

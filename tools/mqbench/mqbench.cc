@@ -44,6 +44,12 @@ ABSL_FLAG(int, threads, 64, "Sending threads (sync, oneway, batch), each with on
 ABSL_FLAG(int, window, 64, "Async: sends in flight at once.");
 ABSL_FLAG(int, message_size, 1024, "Body bytes per message.");
 ABSL_FLAG(int, batch_size, 32, "Messages per batch (send_mode=batch).");
+ABSL_FLAG(bool, coalesce, true,
+          "Coalesce concurrent sends to a broker into one request (ClientOptions::coalesce_sends); "
+          "false: one request per send.");
+ABSL_FLAG(int, coalesce_max_frames_in_flight, mq::ClientOptions().coalesce_max_frames_in_flight,
+          "Frames of a send stream awaiting their answer before the next waits "
+          "(ClientOptions::coalesce_max_frames_in_flight; 0: no limit).");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(20),
           "How long to run; 0 runs until --messages are done.");
 ABSL_FLAG(int64_t, messages, 0, "Stop after this many messages (0: no limit).");
@@ -186,6 +192,8 @@ int RunProducer() {
   }
   ProducerOptions options;
   options.client.name_server_addresses = NameServers();
+  options.client.coalesce_sends = absl::GetFlag(FLAGS_coalesce);
+  options.client.coalesce_max_frames_in_flight = absl::GetFlag(FLAGS_coalesce_max_frames_in_flight);
   options.default_topic_queue_nums = absl::GetFlag(FLAGS_queue_nums);
   const std::string group =
       absl::GetFlag(FLAGS_group).empty() ? "benchmark_producer" : absl::GetFlag(FLAGS_group);

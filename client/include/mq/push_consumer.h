@@ -127,7 +127,7 @@ struct PushConsumerOptions {
   // Most messages per pull (1..1024; the store also caps an answer at 4 MiB).
   // Ours: RocketMQ pulls 32. Only a queue with more than that waiting gets
   // more in one answer, and a consumer that fell behind catches up about
-  // 1.6 times as fast at 128 (benchmarks/README.md, catch-up rows); flow control
+  // 1.6 times as fast at 128 (benchmarks/HISTORY.md, catch-up rows); flow control
   // below still bounds what a queue holds.
   int pull_batch_size = 128;
   // Pause between the pulls of one queue; zero pulls again at once.
