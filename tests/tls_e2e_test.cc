@@ -350,5 +350,37 @@ TEST_F(TlsE2eTest, SelfSignedFirstRunIsReusedAndPermissiveServesBoth) {
   EXPECT_TRUE((*second)->Stop().ok());
 }
 
+// Bad TLS settings stop a server at start, naming the flag.
+TEST_F(TlsE2eTest, BadTlsFlagsStopTheServerWithAClearError) {
+  struct Case {
+    std::string binary;
+    std::vector<std::string> args;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"services/standalone/standalone",
+       {"--data_dir=" + dir_ + "/bad", "--tls_mode=enforcing", "--tls_client_auth=require"},
+       "needs --tls_ca_file"},
+      {"services/namesrv/namesrv",
+       {"--tls_mode=strict"},
+       "must be disabled, permissive or enforcing"},
+      {"services/namesrv/namesrv", {"--tls_port=9443"}, "--tls_port is for --tls_mode=permissive"},
+      {"services/namesrv/namesrv",
+       {"--tls_mode=enforcing", "--tls_cert_file=" + server_.cert_file,
+        "--tls_key_file=" + client_.key_file},
+       "is not the key of certificate"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"--port=0", "--listen_address=127.0.0.1"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    absl::StatusOr<testing::ToolResult> run =
+        testing::RunTool(testing::RunfilePath(c.binary), args);
+    ASSERT_TRUE(run.ok()) << run.status();
+    EXPECT_NE(run->exit_code, 0) << c.binary;
+    EXPECT_TRUE(absl::StrContains(run->err, c.error)) << c.binary << ": " << run->err;
+    EXPECT_FALSE(absl::StrContains(run->out, "listening on")) << run->out;
+  }
+}
+
 }  // namespace
 }  // namespace mq
