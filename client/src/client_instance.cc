@@ -50,7 +50,8 @@ void CallAllBrokers(BrokerConnections& connections, const std::vector<std::strin
 ClientInstance::ClientInstance(std::string client_id, ClientOptions options)
     : client_id_(std::move(client_id)),
       options_(std::move(options)),
-      connections_(SendCoalescing{options_.coalesce_sends, options_.coalesce_max_bytes,
+      connections_(ChannelTls(options_.tls),
+                   SendCoalescing{options_.coalesce_sends, options_.coalesce_max_bytes,
                                   options_.coalesce_max_frames_in_flight}) {
   absl::BitGen gen;
   namesrv_index_ = options_.name_server_addresses.empty()
@@ -203,9 +204,11 @@ absl::StatusOr<TopicRouteData> ClientInstance::QueryTopicRoute(const std::string
     namesrv::v1::GetRouteInfoByTopicResponse response;
     grpc::ClientContext context;
     SetDeadline(&context, std::min(options_.api_timeout, left));
-    absl::Status status = FromGrpcStatus(
-        connections_.NameServerStub(address)->GetRouteInfoByTopic(&context, request, &response),
-        context);
+    absl::Status status = WithTlsHint(
+        FromGrpcStatus(
+            connections_.NameServerStub(address)->GetRouteInfoByTopic(&context, request, &response),
+            context),
+        connections_.tls());
     if (status.ok()) return std::move(*response.mutable_route());
     if (!IsTransportFailure(status)) return status;
     LOG(WARNING) << "name server " << address << " failed (" << status

@@ -9,8 +9,9 @@
 namespace mq {
 namespace tools {
 
-AdminClient::AdminClient(std::vector<std::string> name_servers, absl::Duration timeout)
-    : name_servers_(std::move(name_servers)), timeout_(timeout) {}
+AdminClient::AdminClient(std::vector<std::string> name_servers, absl::Duration timeout,
+                         ClientTls tls)
+    : name_servers_(std::move(name_servers)), timeout_(timeout), tls_(std::move(tls)) {}
 
 std::unique_ptr<grpc::ClientContext> AdminClient::Context() const {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -20,7 +21,7 @@ std::unique_ptr<grpc::ClientContext> AdminClient::Context() const {
 
 std::shared_ptr<grpc::Channel> AdminClient::Channel(const std::string& address) {
   std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) channel = CreateChannel(address);
+  if (channel == nullptr) channel = CreateChannel(address, tls_);
   return channel;
 }
 
@@ -40,7 +41,7 @@ absl::Status AdminClient::OnNameServer(
     std::unique_ptr<namesrv::v1::NameServer::Stub>& stub = name_server_stubs_[address];
     if (stub == nullptr) stub = namesrv::v1::NameServer::NewStub(Channel(address));
     std::unique_ptr<grpc::ClientContext> context = Context();
-    absl::Status status = FromGrpcStatus(call(*stub, *context), *context);
+    absl::Status status = WithTlsHint(FromGrpcStatus(call(*stub, *context), *context), tls_);
     // A name server's answer is final; a transport failure moves on.
     if (status.code() != absl::StatusCode::kUnavailable &&
         status.code() != absl::StatusCode::kDeadlineExceeded) {
