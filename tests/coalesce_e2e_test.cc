@@ -12,11 +12,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/status.h"
 #include "mq/message_queue_selector.h"
 #include "mq/producer.h"
 #include "mq/pull_consumer.h"
@@ -30,6 +32,9 @@ namespace {
 
 constexpr int64_t kFileSize = 16 << 20;
 constexpr int kQueuesPerGroup = 4;
+// The brokers' --max_message_size: a bigger body passes the client's own
+// checks (4 MiB) and is refused by the broker (MESSAGE_ILLEGAL).
+constexpr int kBrokerMaxBody = 2048;
 
 class CoalesceTest : public ::testing::Test {
  protected:
@@ -42,9 +47,10 @@ class CoalesceTest : public ::testing::Test {
           testing::StartStore(absl::StrCat("store-", group), testing::MakeTempDir(group), kFileSize,
                               {absl::StrCat("--broker_name=", group)});
       ASSERT_TRUE(store.ok()) << store.status();
-      absl::StatusOr<std::unique_ptr<testing::ServerProcess>> broker =
-          testing::StartBroker(absl::StrCat("broker-", group), (*store)->address(),
-                               namesrv_->address(), {absl::StrCat("--broker_name=", group)});
+      absl::StatusOr<std::unique_ptr<testing::ServerProcess>> broker = testing::StartBroker(
+          absl::StrCat("broker-", group), (*store)->address(), namesrv_->address(),
+          {absl::StrCat("--broker_name=", group),
+           absl::StrCat("--max_message_size=", kBrokerMaxBody)});
       ASSERT_TRUE(broker.ok()) << broker.status();
       stores_.push_back(*std::move(store));
       brokers_.push_back(*std::move(broker));
@@ -56,7 +62,9 @@ class CoalesceTest : public ::testing::Test {
       if (store != nullptr) kill(store->pid(), SIGCONT);
     }
     for (auto& broker : brokers_) {
-      if (broker != nullptr) EXPECT_TRUE(broker->Stop().ok());
+      if (broker != nullptr) {
+        EXPECT_TRUE(broker->Stop().ok());
+      }
     }
     for (auto& store : stores_) EXPECT_TRUE(store->Stop().ok());
     EXPECT_TRUE(namesrv_->Stop().ok());
@@ -215,6 +223,68 @@ TEST_F(CoalesceTest, EachSendKeepsItsResultAndRetriesAloneWhenABrokerIsKilledMid
     ASSERT_NE(it, acked_any.end()) << "stored " << id << " (" << body << ") was never answered";
     EXPECT_EQ(it->second, body) << "id " << id;
   }
+}
+
+// Bodies over the broker's limit, mixed among good sends (256 async in
+// flight, so they share frames with good ones): each bad one fails alone,
+// at once (MESSAGE_ILLEGAL is not retried), and every good one is stored
+// under the id it was answered with.
+TEST_F(CoalesceTest, ABadMessageFailsAloneAndItsNeighboursAreStored) {
+  CreateTopic("Mixed", {0});
+  Producer producer("mixed_producer", Options());
+  ASSERT_TRUE(producer.Start().ok());
+  constexpr int kSends = 3000;
+  constexpr int kWindow = 256;
+  const std::string too_big(kBrokerMaxBody + 1, 'x');
+  absl::Mutex mu;
+  int in_flight = 0;
+  int bad_refused = 0;
+  std::vector<std::string> wrong;            // outcomes other than expected
+  std::map<std::string, std::string> acked;  // msg id -> body
+  for (int i = 0; i < kSends; ++i) {
+    const bool bad = i % 7 == 3;
+    const std::string body = bad ? too_big : absl::StrCat("good-", i);
+    {
+      absl::MutexLock lock(&mu);
+      auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight < kWindow; };
+      ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&room), absl::Seconds(30)));
+      ++in_flight;
+    }
+    producer.SendAsync(
+        Message("Mixed", body), [&, bad, body, i](absl::StatusOr<SendResult> result) {
+          absl::MutexLock lock(&mu);
+          --in_flight;
+          if (bad) {
+            if (!result.ok() && GetResponseCode(result.status()) == common::v1::MESSAGE_ILLEGAL &&
+                absl::StrContains(result.status().message(), "more than the limit")) {
+              ++bad_refused;
+            } else {
+              wrong.push_back(absl::StrCat("bad send ", i, ": ",
+                                           result.ok() ? "stored" : result.status().ToString()));
+            }
+          } else if (!result.ok()) {
+            wrong.push_back(absl::StrCat("good send ", i, ": ", result.status().ToString()));
+          } else if (!acked.emplace(result->msg_id, body).second) {
+            wrong.push_back(absl::StrCat("good send ", i, ": duplicate id ", result->msg_id));
+          }
+        });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto all_done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight == 0; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(60)));
+  }
+  producer.Shutdown();
+  absl::MutexLock lock(&mu);
+  ASSERT_TRUE(wrong.empty()) << wrong.size() << " wrong outcomes, first: " << wrong.front();
+  const int bad_sent = (kSends + 3) / 7;
+  EXPECT_EQ(bad_refused, bad_sent);
+  ASSERT_EQ(acked.size(), static_cast<size_t>(kSends - bad_sent));
+
+  std::map<std::string, std::string> stored;
+  ReadBack("Mixed", "broker-a", static_cast<int64_t>(acked.size()), &stored, nullptr);
+  // Exactly the good ones, each under its own id.
+  EXPECT_EQ(stored, acked);
 }
 
 // Ordered sends (a selector per key) from many threads at once, so their
