@@ -397,6 +397,7 @@ TEST_F(SendMessageProcessorTest, SendEachStoresWithOneAppendAndAnswersEachAlone)
   requests.push_back(Request("orders", 1, "second"));
   requests.push_back(Request("orders", 99, "bad queue"));  // outside the write queues
   requests.push_back(Request("fresh", 0, "third"));        // auto-created topic
+  requests.push_back(Request("orders", 0, "fourth"));      // after "first", in frame order
   (*requests[2].mutable_message()->mutable_properties())["UNIQ_KEY"] = "SECOND";
   std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> answers;
   absl::Notification done;
@@ -407,7 +408,7 @@ TEST_F(SendMessageProcessorTest, SendEachStoresWithOneAppendAndAnswersEachAlone)
         done.Notify();
       });
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  ASSERT_EQ(answers.size(), 5u);
+  ASSERT_EQ(answers.size(), 6u);
   ASSERT_TRUE(answers[0].ok()) << answers[0].status();
   EXPECT_EQ(answers[0]->queue_id(), 0);
   EXPECT_EQ(answers[0]->status(), broker::v1::SEND_OK);
@@ -419,9 +420,13 @@ TEST_F(SendMessageProcessorTest, SendEachStoresWithOneAppendAndAnswersEachAlone)
   ExpectError(answers[3].status(), absl::StatusCode::kInvalidArgument, common::v1::SYSTEM_ERROR);
   ASSERT_TRUE(answers[4].ok()) << answers[4].status();
   EXPECT_EQ(answers[4]->queue_id(), 0);
-  // One append of the three valid messages.
-  EXPECT_THAT(store_.append_batch_sizes(), ElementsAre(3));
+  ASSERT_TRUE(answers[5].ok()) << answers[5].status();
+  EXPECT_EQ(answers[0]->queue_offset(), 0);
+  EXPECT_EQ(answers[5]->queue_offset(), 1);
+  // One append of the four valid messages.
+  EXPECT_THAT(store_.append_batch_sizes(), ElementsAre(4));
   EXPECT_EQ(Read("orders", 0).messages(0).body(), "first");
+  EXPECT_EQ(Read("orders", 0).messages(1).body(), "fourth");
   EXPECT_EQ(Read("orders", 1).messages(0).body(), "second");
   EXPECT_EQ(Read("fresh", 0).messages(0).body(), "third");
 }
