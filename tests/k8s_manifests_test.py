@@ -29,6 +29,7 @@ PROGRAMS = {
     "broker": "services/broker/broker",
     "store": "services/store/store",
     "standalone": "services/standalone/standalone",
+    "proxy": "services/proxy/proxy",
 }
 # What $(POD_IP) stands for while checking.
 POD_IP = "10.0.0.1"
@@ -314,7 +315,7 @@ class Cluster:
             service = workload["spec"]["serviceName"]
             expected |= {f"{name}-{i}.{service}:{port}" for i in range(workload["spec"]["replicas"])}
         for c in self.all_containers():
-            if c.program != "broker":
+            if c.program not in ("broker", "proxy"):
                 continue
             listed = set(filter(None, c.flags.get("namesrv_addr", "").split(";")))
             if listed != expected:
@@ -416,6 +417,24 @@ class ManifestsTest(unittest.TestCase):
         cluster.check()
         self.assertEqual(self.namesrv_replicas(cluster), 2)
         self.check_groups(cluster, ["broker-a"], "ASYNC_MASTER")
+        self.check_proxy(cluster)
+
+    def check_proxy(self, cluster):
+        """The RocketMQ 5 proxy: a Deployment of more than one pod behind a
+        load-balanced (not headless) Service on its gRPC port."""
+        proxies = [c for c in cluster.all_containers() if c.program == "proxy"]
+        self.assertEqual(len(proxies), 1, "one proxy container")
+        proxy = proxies[0]
+        self.assertEqual(proxy.workload["kind"], "Deployment")
+        self.assertGreaterEqual(proxy.workload["spec"]["replicas"], 2)
+        services = [s for s in cluster.services if selects(s["spec"]["selector"], proxy.labels)]
+        self.assertEqual(len(services), 1, "one Service selects the proxy pods")
+        self.assertNotEqual(services[0]["spec"].get("clusterIP"), "None")
+        self.assertIn(proxy.port, [p["port"] for p in services[0]["spec"]["ports"]])
+        self.assertEqual(int(proxy.flags["max_body_size"]),
+                         int(next(c for c in cluster.all_containers()
+                                  if c.program == "broker").flags["max_message_size"]),
+                         "the proxy advertises the brokers' max message size")
 
     def test_prod(self):
         docs = render("overlays/prod")
@@ -424,6 +443,7 @@ class ManifestsTest(unittest.TestCase):
         cluster.check()
         self.assertEqual(self.namesrv_replicas(cluster), 2)
         self.check_groups(cluster, ["broker-a", "broker-b"], "SYNC_MASTER")
+        self.check_proxy(cluster)
 
     def test_dev(self):
         docs = render("overlays/dev")
@@ -482,6 +502,15 @@ class ManifestsTest(unittest.TestCase):
                 "namesrv_addr": name_server.address,
                 "advertised_address": f"127.0.0.1:{10911 + broker_id}",
             })
+
+    def test_prod_flags_start_the_proxy(self):
+        cluster = Cluster(render("overlays/prod"))
+        namesrv = next(c for c in cluster.all_containers() if c.program == "namesrv")
+        proxy = next(c for c in cluster.all_containers() if c.program == "proxy")
+        self.servers = []
+        self.addCleanup(self.stop_servers)
+        name_server = self.start(namesrv, {})
+        self.start(proxy, {"namesrv_addr": name_server.address})
 
     def test_dev_flags_start_the_standalone_server(self):
         cluster = Cluster(render("overlays/dev"))

@@ -9,7 +9,13 @@
 
 namespace mq::proxy {
 
-Backend::Backend(BackendOptions options) : options_(std::move(options)) {}
+Backend::Backend(BackendOptions options)
+    : options_(std::move(options)), namesrv_addrs_(options_.namesrv_addrs) {}
+
+void Backend::SetNameServerAddresses(std::vector<std::string> addresses) {
+  absl::MutexLock lock(&mu_);
+  namesrv_addrs_ = std::move(addresses);
+}
 
 std::shared_ptr<grpc::Channel> Backend::Channel(const std::string& address) const {
   absl::MutexLock lock(&mu_);
@@ -29,19 +35,22 @@ void Backend::SetDeadline(grpc::ClientContext* context) const {
 }
 
 absl::StatusOr<common::v1::TopicRouteData> Backend::Route(const std::string& topic) const {
-  if (options_.namesrv_addrs.empty()) {
-    return absl::FailedPreconditionError("the proxy knows no name server");
+  std::vector<std::string> name_servers;
+  {
+    absl::MutexLock lock(&mu_);
+    name_servers = namesrv_addrs_;
   }
+  if (name_servers.empty()) return absl::UnavailableError("the proxy knows no name server yet");
   absl::Status last;
-  for (const std::string& address : options_.namesrv_addrs) {
+  for (const std::string& address : name_servers) {
     auto stub = namesrv::v1::NameServer::NewStub(Channel(address));
     namesrv::v1::GetRouteInfoByTopicRequest request;
     request.set_topic(topic);
     namesrv::v1::GetRouteInfoByTopicResponse response;
     grpc::ClientContext context;
     SetDeadline(&context);
-    absl::Status status = FromGrpcStatus(stub->GetRouteInfoByTopic(&context, request, &response),
-                                         context);
+    absl::Status status =
+        FromGrpcStatus(stub->GetRouteInfoByTopic(&context, request, &response), context);
     if (status.ok()) return std::move(*response.mutable_route());
     // A name server that does not know the topic is an answer; try the others
     // only when it could not answer.

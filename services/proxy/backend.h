@@ -42,6 +42,10 @@ class Backend {
   Backend(const Backend&) = delete;
   Backend& operator=(const Backend&) = delete;
 
+  // Replaces BackendOptions::namesrv_addrs (for a server that learns its own
+  // address when it binds).
+  void SetNameServerAddresses(std::vector<std::string> addresses) ABSL_LOCKS_EXCLUDED(mu_);
+
   // The topic's route from the first name server that answers; NOT_FOUND
   // (TOPIC_NOT_EXIST) when they do not know the topic.
   absl::StatusOr<common::v1::TopicRouteData> Route(const std::string& topic) const;
@@ -59,12 +63,12 @@ class Backend {
   std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address) const;
 
  private:
-  std::shared_ptr<grpc::Channel> Channel(const std::string& address) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address) const ABSL_LOCKS_EXCLUDED(mu_);
   void SetDeadline(grpc::ClientContext* context) const;
 
   const BackendOptions options_;
   mutable absl::Mutex mu_;
+  std::vector<std::string> namesrv_addrs_ ABSL_GUARDED_BY(mu_);
   mutable std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -235,9 +235,7 @@ class MessagingService::CheckBackChannel {
 };
 
 MessagingService::MessagingService(MessagingServiceOptions options)
-    : options_(std::move(options)),
-      backend_(options_.backend),
-      executor_([this] {
+    : options_(std::move(options)), backend_(options_.backend), executor_([this] {
         ExecutorOptions executor;
         executor.name = "v5-proxy";
         executor.threads = options_.threads;
@@ -370,8 +368,7 @@ void MessagingService::OnSettings(const std::string& client_id, const v2::Settin
     info.topics = topics;
   }
   if (settings.client_type() != v2::ClientType::PRODUCER || topics.empty()) return;
-  absl::Status submitted =
-      executor_.Submit([this, client_id] { RefreshCheckBacks(client_id); });
+  absl::Status submitted = executor_.Submit([this, client_id] { RefreshCheckBacks(client_id); });
   if (!submitted.ok()) LOG(WARNING) << "check-back channels of " << client_id << ": " << submitted;
 }
 
@@ -442,15 +439,16 @@ void MessagingService::StreamEnded(const std::string& client_id, TelemetryStream
     streams_.erase(stream);
     auto it = clients_.find(client_id);
     if (it != clients_.end() && it->second.stream == stream) {
-      for (auto& [address, channel] : it->second.check_backs) channels.push_back(std::move(channel));
+      for (auto& [address, channel] : it->second.check_backs)
+        channels.push_back(std::move(channel));
       clients_.erase(it);
     }
   }
   if (channels.empty()) return;
   // Joining a channel's thread must not happen on a gRPC callback thread it
   // may wait for; hand them to the executor.
-  auto shared = std::make_shared<std::vector<std::unique_ptr<CheckBackChannel>>>(
-      std::move(channels));
+  auto shared =
+      std::make_shared<std::vector<std::unique_ptr<CheckBackChannel>>>(std::move(channels));
   if (!executor_.Submit([shared] { shared->clear(); }).ok()) shared->clear();
 }
 
@@ -479,7 +477,8 @@ grpc::ServerUnaryReactor* MessagingService::Heartbeat(grpc::CallbackServerContex
       }
       for (const std::string& address : MastersOf(topics)) {
         absl::Status sent = backend_.Heartbeat(address, heartbeat);
-        if (!sent.ok()) VLOG(1) << "heartbeat of " << client_id << " to " << address << ": " << sent;
+        if (!sent.ok())
+          VLOG(1) << "heartbeat of " << client_id << " to " << address << ": " << sent;
       }
       RefreshCheckBacks(client_id);
     }
@@ -548,8 +547,7 @@ v2::SendResultEntry MessagingService::SendOne(const v2::Message& message) {
   }
   const WritableQueue& queue =
       send.type == v2::MessageType::FIFO
-          ? queues[QueueForMessageGroup(message.system_properties().message_group(),
-                                        queues.size())]
+          ? queues[QueueForMessageGroup(message.system_properties().message_group(), queues.size())]
           : queues[next_queue_.fetch_add(1, std::memory_order_relaxed) % queues.size()];
   for (const common::v1::QueueData& data : route->queue_datas()) {
     if (data.broker_name() != queue.broker_name) continue;
@@ -602,8 +600,7 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
     *response->mutable_status() = OkStatus();
     for (const v2::Message& message : request->messages()) {
       v2::SendResultEntry entry = SendOne(message);
-      if (entry.status().code() != v2::Code::OK &&
-          response->status().code() == v2::Code::OK) {
+      if (entry.status().code() != v2::Code::OK && response->status().code() == v2::Code::OK) {
         *response->mutable_status() = entry.status();
       }
       *response->add_entries() = std::move(entry);
@@ -611,9 +608,9 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
   });
 }
 
-grpc::ServerUnaryReactor* MessagingService::EndTransaction(
-    grpc::CallbackServerContext* context, const v2::EndTransactionRequest* request,
-    v2::EndTransactionResponse* response) {
+grpc::ServerUnaryReactor* MessagingService::EndTransaction(grpc::CallbackServerContext* context,
+                                                           const v2::EndTransactionRequest* request,
+                                                           v2::EndTransactionResponse* response) {
   absl::StatusOr<TransactionHandle> handle = DecodeTransactionId(request->transaction_id());
   if (!handle.ok()) {
     return AnswerNow(context, response,
@@ -636,10 +633,11 @@ grpc::ServerUnaryReactor* MessagingService::EndTransaction(
       }
     }
     if (address.empty()) {
-      *response->mutable_status() =
-          MakeStatus(v2::Code::INTERNAL_SERVER_ERROR,
-                     absl::StrCat("broker ", handle.broker_name, " of the transaction has no master "
-                                  "serving topic ", request->topic().name()));
+      *response->mutable_status() = MakeStatus(v2::Code::INTERNAL_SERVER_ERROR,
+                                               absl::StrCat("broker ", handle.broker_name,
+                                                            " of the transaction has no master "
+                                                            "serving topic ",
+                                                            request->topic().name()));
       return;
     }
     broker::v1::EndTransactionRequest end;
@@ -667,9 +665,9 @@ grpc::ServerUnaryReactor* MessagingService::RecallMessage(grpc::CallbackServerCo
                               "recall handle)"));
 }
 
-grpc::ServerUnaryReactor* MessagingService::QueryAssignment(
-    grpc::CallbackServerContext* context, const v2::QueryAssignmentRequest*,
-    v2::QueryAssignmentResponse* response) {
+grpc::ServerUnaryReactor* MessagingService::QueryAssignment(grpc::CallbackServerContext* context,
+                                                            const v2::QueryAssignmentRequest*,
+                                                            v2::QueryAssignmentResponse* response) {
   return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
 }
 

@@ -66,6 +66,11 @@ class MessagingService final : public v2::MessagingService::CallbackService {
   MessagingService(const MessagingService&) = delete;
   MessagingService& operator=(const MessagingService&) = delete;
 
+  // Before serving, when the name servers are known only then.
+  void SetNameServerAddresses(std::vector<std::string> addresses) {
+    backend_.SetNameServerAddresses(std::move(addresses));
+  }
+
   // Ends every Telemetry stream and check-back channel and refuses new calls
   // (UNAVAILABLE). Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
@@ -139,8 +144,7 @@ class MessagingService final : public v2::MessagingService::CallbackService {
 
   // Runs `work` on the executor and finishes the call with OK (the v5
   // status is in the response); UNAVAILABLE when shut down or refused.
-  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context,
-                                std::function<void()> work);
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, std::function<void()> work);
 
   v2::SendResultEntry SendOne(const v2::Message& message);
   // Records the client's settings and (producers) opens the check-back
@@ -155,8 +159,7 @@ class MessagingService final : public v2::MessagingService::CallbackService {
   // Delivers a check to the client's Telemetry stream; false when it has none.
   bool DeliverCheck(const std::string& client_id, const broker::v1::TransactionCheck& check)
       ABSL_LOCKS_EXCLUDED(mu_);
-  void StreamEnded(const std::string& client_id, TelemetryStream* stream)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void StreamEnded(const std::string& client_id, TelemetryStream* stream) ABSL_LOCKS_EXCLUDED(mu_);
 
   const MessagingServiceOptions options_;
   Backend backend_;

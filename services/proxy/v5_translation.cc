@@ -1,9 +1,9 @@
 #include "services/proxy/v5_translation.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <map>
-
-#include <openssl/evp.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -73,7 +73,7 @@ std::string Md5Hex(absl::string_view data) {
 
 std::vector<v2::MessageType> AcceptedMessageTypes(
     const google::protobuf::Map<std::string, std::string>& attributes) {
-  auto it = attributes.find(std::string(kMessageTypeAttribute));
+  auto it = attributes.find(std::string(kTopicMessageTypeAttribute));
   std::string value = it == attributes.end() ? "MIXED" : absl::AsciiStrToUpper(it->second);
   if (value == "NORMAL") return {v2::MessageType::NORMAL};
   if (value == "FIFO") return {v2::MessageType::FIFO};
@@ -81,16 +81,6 @@ std::vector<v2::MessageType> AcceptedMessageTypes(
   if (value == "TRANSACTION") return {v2::MessageType::TRANSACTION};
   return {v2::MessageType::NORMAL, v2::MessageType::FIFO, v2::MessageType::DELAY,
           v2::MessageType::TRANSACTION};
-}
-
-absl::Status ValidateMessageTypeAttribute(absl::string_view value) {
-  std::string upper = absl::AsciiStrToUpper(value);
-  for (absl::string_view known : {"NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED"}) {
-    if (upper == known) return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("message type ", QuoteInput(value),
-                   " is not one of NORMAL, FIFO, DELAY, TRANSACTION, MIXED"));
 }
 
 v2::Status MakeStatus(v2::Code code, absl::string_view message) {
@@ -300,13 +290,12 @@ TranslatedSend TranslateSend(const v2::Message& message, const SendLimits& limit
                 absl::StrCat("message id ", QuoteInput(system.message_id()),
                              " is not 1..128 characters of [%|a-zA-Z0-9_-]"));
   }
-  if (system.has_tag() &&
-      (system.tag().empty() || absl::StrContains(system.tag(), "|") ||
-       std::any_of(system.tag().begin(), system.tag().end(),
-                   [](unsigned char c) { return absl::ascii_isspace(c); }))) {
-    return fail(v2::Code::ILLEGAL_MESSAGE_TAG,
-                absl::StrCat("tag ", QuoteInput(system.tag()),
-                             " is empty or holds '|' or white space"));
+  if (system.has_tag() && (system.tag().empty() || absl::StrContains(system.tag(), "|") ||
+                           std::any_of(system.tag().begin(), system.tag().end(),
+                                       [](unsigned char c) { return absl::ascii_isspace(c); }))) {
+    return fail(
+        v2::Code::ILLEGAL_MESSAGE_TAG,
+        absl::StrCat("tag ", QuoteInput(system.tag()), " is empty or holds '|' or white space"));
   }
   for (const std::string& key : system.keys()) {
     if (key.empty() || std::any_of(key.begin(), key.end(),
@@ -317,9 +306,9 @@ TranslatedSend TranslateSend(const v2::Message& message, const SendLimits& limit
   }
   for (const auto& [key, value] : message.user_properties()) {
     if (key.empty() || IsSystemPropertyKey(key)) {
-      return fail(v2::Code::ILLEGAL_MESSAGE_PROPERTY_KEY,
-                  absl::StrCat("property key ", QuoteInput(key),
-                               " is empty or reserved for the system"));
+      return fail(
+          v2::Code::ILLEGAL_MESSAGE_PROPERTY_KEY,
+          absl::StrCat("property key ", QuoteInput(key), " is empty or reserved for the system"));
     }
   }
 
@@ -398,8 +387,7 @@ TranslatedSend TranslateSend(const v2::Message& message, const SendLimits& limit
 std::string TransactionProducerGroup(absl::string_view topic) { return std::string(topic); }
 
 std::string EncodeTransactionId(const TransactionHandle& handle) {
-  return absl::StrCat(handle.broker_name, "/", handle.commit_log_offset, "/",
-                      handle.queue_offset);
+  return absl::StrCat(handle.broker_name, "/", handle.commit_log_offset, "/", handle.queue_offset);
 }
 
 absl::StatusOr<TransactionHandle> DecodeTransactionId(absl::string_view id) {

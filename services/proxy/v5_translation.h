@@ -22,18 +22,11 @@ namespace mq::proxy {
 
 namespace v2 = ::apache::rocketmq::v2;
 
-// The topic attribute listing the message types a topic accepts (RocketMQ 5's
-// "message.type"): NORMAL, FIFO, DELAY, TRANSACTION, or MIXED (every type;
-// also what a topic without the attribute accepts).
-inline constexpr absl::string_view kMessageTypeAttribute = "message.type";
-
-// The message types a topic with `attributes` accepts (never
-// MESSAGE_TYPE_UNSPECIFIED), in enum order.
+// The message types a topic with `attributes` accepts by its
+// kTopicMessageTypeAttribute (common/validation.h), never
+// MESSAGE_TYPE_UNSPECIFIED, in enum order.
 std::vector<v2::MessageType> AcceptedMessageTypes(
     const google::protobuf::Map<std::string, std::string>& attributes);
-
-// INVALID_ARGUMENT unless `value` is a valid "message.type" value.
-absl::Status ValidateMessageTypeAttribute(absl::string_view value);
 
 // A v5 status.
 v2::Status MakeStatus(v2::Code code, absl::string_view message = "");

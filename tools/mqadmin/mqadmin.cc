@@ -18,15 +18,18 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/src/pulled_message.h"
 #include "common/units.h"
+#include "common/validation.h"
 #include "glog/logging.h"
 #include "mq/message.h"
 #include "mq/producer.h"
@@ -213,6 +216,17 @@ absl::Status UpdateTopic(const ParsedOptions& options) {
   config.set_write_queue_nums(*write);
   config.set_perm(static_cast<uint32_t>(*perm));
   config.set_order(options.Has("order"));
+  // RocketMQ's form: "+message.type=FIFO", several separated by commas.
+  for (absl::string_view entry :
+       absl::StrSplit(options.Get("attributes"), ',', absl::SkipWhitespace())) {
+    entry = absl::StripAsciiWhitespace(entry);
+    absl::ConsumePrefix(&entry, "+");
+    std::pair<std::string, std::string> kv = absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    if (absl::Status valid = ValidateTopicAttribute(kv.first, kv.second); !valid.ok()) {
+      return valid;
+    }
+    (*config.mutable_attributes())[kv.first] = absl::AsciiStrToUpper(kv.second);
+  }
   absl::StatusOr<std::vector<std::string>> targets = TargetBrokers(admin, options);
   if (!targets.ok()) return targets.status();
   for (const std::string& address : *targets) {
@@ -224,10 +238,16 @@ absl::Status UpdateTopic(const ParsedOptions& options) {
     if (!status.ok()) return status;
     std::cout << "create topic to " << address << " success.\n";
   }
+  std::vector<std::string> attributes;
+  for (const auto& [key, value] : config.attributes()) {
+    attributes.push_back(absl::StrCat("+", key, "=", value));
+  }
+  std::sort(attributes.begin(), attributes.end());
   std::cout << absl::StrFormat(
-      "TopicConfig [topicName=%s, readQueueNums=%d, writeQueueNums=%d, perm=%d, order=%s]\n",
+      "TopicConfig [topicName=%s, readQueueNums=%d, writeQueueNums=%d, perm=%d, order=%s, "
+      "attributes={%s}]\n",
       config.topic_name(), config.read_queue_nums(), config.write_queue_nums(), config.perm(),
-      config.order() ? "true" : "false");
+      config.order() ? "true" : "false", absl::StrJoin(attributes, ","));
   return absl::OkStatus();
 }
 
@@ -791,7 +811,10 @@ std::vector<Command> Commands() {
         {'r', "readQueueNums", "NUM", "read queues (default 8)"},
         {'w', "writeQueueNums", "NUM", "write queues (default 8)"},
         {'p', "perm", "PERM", "permission bits: 2 write, 4 read, 6 both (default 6)"},
-        {'o', "order", "", "ordered topic"}},
+        {'o', "order", "", "ordered topic"},
+        {'a', "attributes", "ATTRS",
+         "RocketMQ 5 attributes: '+message.type=NORMAL|FIFO|DELAY|TRANSACTION|MIXED' (the types "
+         "RocketMQ 5 clients may send; default MIXED)"}},
        UpdateTopic},
       {"deleteTopic",
        "Delete a topic from the masters of a cluster (default: every cluster) and from the name "
