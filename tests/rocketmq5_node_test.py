@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -111,23 +112,50 @@ class RocketMQ5NodeTest(unittest.TestCase):
                 found.append(fields)
         return found
 
-    def run_producer(self, endpoint, prefix):
-        result = subprocess.run(
+    def run_producer(self, endpoint, prefix, while_running):
+        """Runs producer.js; calls `while_running()` once its sends are done,
+        before it shuts down. Returns its report lines by step."""
+        proc = subprocess.Popen(
             [self.node, os.path.join(node_dir(), "producer.js"), f"--endpoints={endpoint}",
              f"--prefix={prefix}", "--check_wait_ms=20000"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr, text=True,
             cwd=node_dir(), env={**os.environ, "HOME": support.temp_dir("home")})
-        sys.stderr.write(result.stdout + result.stderr)
-        self.assertEqual(result.returncode, 0, result.stderr)
+        killer = threading.Timer(60, proc.kill)
+        killer.start()
         steps = {}
-        for line in result.stdout.splitlines():
-            event = json.loads(line)
-            steps.setdefault(event["step"], []).append(event)
+        try:
+            for line in proc.stdout:
+                sys.stderr.write(f"[producer.js] {line}")
+                event = json.loads(line)
+                steps.setdefault(event["step"], []).append(event)
+                if event["step"] == "checks_done":
+                    try:
+                        while_running()
+                    finally:
+                        proc.stdin.write("go\n")
+                        proc.stdin.flush()
+            self.assertEqual(proc.wait(), 0, "producer.js failed (or was killed after 60 s)")
+        finally:
+            killer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         return steps
 
     def check_deployment(self, namesrv, endpoint, prefix):
         self.create_topics(namesrv, prefix)
-        steps = self.run_producer(endpoint, prefix)
+
+        def producer_listed():
+            # The Node producer is in the broker's client table under its
+            # transactional topic (the v5 producer group), with the language
+            # and version of its x-mq-language and x-mq-client-version.
+            out = self.admin(namesrv, "producerConnection", "-g", prefix + "Tx")
+            self.assertRegex(out, r"\S+@\d+@\d+@\S+\s+HTTP\s+1\.0\.8\s", out)
+
+        steps = self.run_producer(endpoint, prefix, producer_listed)
+        # Its shutdown (NotifyClientTermination) took it out of the table.
+        self.assertIn("has no live producer",
+                      self.admin(namesrv, "producerConnection", "-g", prefix + "Tx", check=False))
 
         self.assertTrue(steps["startup"][0]["ok"], steps["startup"])
         self.assertEqual(steps["startup"][0]["maxBodySize"], MAX_BODY)

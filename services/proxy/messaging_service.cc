@@ -368,8 +368,10 @@ void MessagingService::OnSettings(const std::string& client_id, const v2::Settin
     info.topics = topics;
   }
   if (settings.client_type() != v2::ClientType::PRODUCER || topics.empty()) return;
-  absl::Status submitted = executor_.Submit([this, client_id] { RefreshCheckBacks(client_id); });
-  if (!submitted.ok()) LOG(WARNING) << "check-back channels of " << client_id << ": " << submitted;
+  // The brokers hear of the producer now rather than at its first heartbeat
+  // (10 s later), and its check-back channels open.
+  absl::Status submitted = executor_.Submit([this, client_id] { HeartbeatToBrokers(client_id); });
+  if (!submitted.ok()) LOG(WARNING) << "announcing producer " << client_id << ": " << submitted;
 }
 
 std::set<std::string> MessagingService::MastersOf(const std::set<std::string>& topics) const {
@@ -461,29 +463,32 @@ grpc::ServerUnaryReactor* MessagingService::Heartbeat(grpc::CallbackServerContex
                      MakeStatus(v2::Code::CLIENT_ID_REQUIRED, "no x-mq-client-id header"));
   }
   return Run(context, [this, client_id, response] {
-    std::set<std::string> topics;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = clients_.find(client_id);
-      if (it != clients_.end() && it->second.info.type == v2::ClientType::PRODUCER) {
-        topics = it->second.info.topics;
-      }
-    }
-    if (!topics.empty()) {
-      broker::v1::HeartbeatRequest heartbeat;
-      heartbeat.set_client_id(client_id);
-      for (const std::string& topic : topics) {
-        heartbeat.add_producers()->set_group_name(TransactionProducerGroup(topic));
-      }
-      for (const std::string& address : MastersOf(topics)) {
-        absl::Status sent = backend_.Heartbeat(address, heartbeat);
-        if (!sent.ok())
-          VLOG(1) << "heartbeat of " << client_id << " to " << address << ": " << sent;
-      }
-      RefreshCheckBacks(client_id);
-    }
+    HeartbeatToBrokers(client_id);
     *response->mutable_status() = OkStatus();
   });
+}
+
+void MessagingService::HeartbeatToBrokers(const std::string& client_id) {
+  broker::v1::HeartbeatRequest heartbeat;
+  std::set<std::string> topics;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = clients_.find(client_id);
+    if (it == clients_.end() || it->second.info.type != v2::ClientType::PRODUCER) return;
+    topics = it->second.info.topics;
+    heartbeat.set_language(it->second.info.language);
+    heartbeat.set_version(it->second.info.version);
+  }
+  if (topics.empty()) return;
+  heartbeat.set_client_id(client_id);
+  for (const std::string& topic : topics) {
+    heartbeat.add_producers()->set_group_name(TransactionProducerGroup(topic));
+  }
+  for (const std::string& address : MastersOf(topics)) {
+    absl::Status sent = backend_.Heartbeat(address, heartbeat);
+    if (!sent.ok()) VLOG(1) << "heartbeat of " << client_id << " to " << address << ": " << sent;
+  }
+  RefreshCheckBacks(client_id);
 }
 
 grpc::ServerUnaryReactor* MessagingService::NotifyClientTermination(

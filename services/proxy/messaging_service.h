@@ -147,10 +147,14 @@ class MessagingService final : public v2::MessagingService::CallbackService {
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, std::function<void()> work);
 
   v2::SendResultEntry SendOne(const v2::Message& message);
-  // Records the client's settings and (producers) opens the check-back
-  // channels. Runs on the executor.
+  // Records the client's settings; for producers, HeartbeatToBrokers() on
+  // the executor.
   void OnSettings(const std::string& client_id, const v2::Settings& settings,
                   const std::string& language, const std::string& version);
+  // Tells the masters of a producer client's topics about it (our Heartbeat:
+  // client id, language, version; producer group = topic) and refreshes its
+  // check-back channels. Blocks on the backend.
+  void HeartbeatToBrokers(const std::string& client_id) ABSL_LOCKS_EXCLUDED(mu_);
   // Master addresses of the brokers of `topics` (topics without a route are
   // skipped).
   std::set<std::string> MastersOf(const std::set<std::string>& topics) const;

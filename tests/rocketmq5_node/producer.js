@@ -147,6 +147,12 @@ async function main() {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   report('checks_done', { count: checked.length });
+  // The test looks at the broker's client table now; a line on stdin (or its
+  // end) says go on.
+  await new Promise((resolve) => {
+    process.stdin.once('data', resolve);
+    process.stdin.once('end', resolve);
+  });
   await attempt('shutdown', async () => {
     await producer.shutdown();
     return {};

@@ -595,6 +595,35 @@ absl::Status ConsumerProgress(const ParsedOptions& options) {
   return absl::OkStatus();
 }
 
+absl::Status ProducerConnection(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  const std::string group = options.Get("producerGroup");
+  absl::StatusOr<std::vector<std::string>> masters = admin.MasterAddresses("");
+  if (!masters.ok()) return masters.status();
+  std::cout << absl::StrFormat("%-44s %-10s %-10s %-22s %s\n", "#ClientId", "#Language",
+                               "#Version", "#Broker", "#LastHeartbeat");
+  int count = 0;
+  for (const std::string& address : *masters) {
+    broker::v1::GetProducerConnectionsRequest request;
+    request.set_producer_group(group);
+    broker::v1::GetProducerConnectionsResponse response;
+    absl::Status status = CallBroker(
+        admin, address, &broker::v1::Broker::Stub::GetProducerConnections, request, &response);
+    if (!status.ok()) return status;
+    for (const broker::v1::ProducerConnection& c : response.connections()) {
+      std::cout << absl::StrFormat("%-44s %-10s %-10s %-22s %s\n", c.client_id(),
+                                   c.language().empty() ? "-" : c.language(),
+                                   c.version().empty() ? "-" : c.version(), address,
+                                   FormatMillis(c.last_heartbeat_ms()));
+      ++count;
+    }
+  }
+  if (count == 0) {
+    return absl::NotFoundError(absl::StrCat("producer group ", group, " has no live producer"));
+  }
+  return absl::OkStatus();
+}
+
 // ---- Consumer retry and dead-letter queues ----
 
 // "true"/"false" option `name`, or `fallback` when absent.
@@ -873,6 +902,11 @@ std::vector<Command> Commands() {
         {'g', "consumerGroup", "GROUP", "consumer group (default: list the groups)"},
         {'t', "topic", "TOPIC", "only this topic"}},
        ConsumerProgress},
+      {"producerConnection",
+       "List the live producers of a group on every master: client id, language and version "
+       "(RocketMQ 5 clients: their producer group is the topic).",
+       {kNameServer, {'g', "producerGroup", "GROUP", "producer group", true}},
+       ProducerConnection},
       // Consumer retry and dead-letter queues.
       {"updateSubGroup",
        "Create a subscription group, or change the given options of one, on one broker (-b) or "
