@@ -40,15 +40,15 @@ grpc::ChannelArguments DefaultChannelArguments() {
   return args;
 }
 
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address) {
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   DefaultChannelArguments());
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address, const ClientTls& tls) {
+  return grpc::CreateCustomChannel(address, ChannelCredentials(tls), DefaultChannelArguments());
 }
 
-std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address,
+                                                      const ClientTls& tls) {
   grpc::ChannelArguments args = DefaultChannelArguments();
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, ChannelCredentials(tls), args);
 }
 
 }  // namespace mq

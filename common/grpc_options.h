@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/tls.h"
 #include "common/units.h"
 
 namespace mq {
@@ -33,13 +34,15 @@ void ConfigureServerBuilder(grpc::ServerBuilder* builder);
 // Channel arguments with the raised message size limits and keepalive.
 grpc::ChannelArguments DefaultChannelArguments();
 
-// An insecure channel to "host:port" with DefaultChannelArguments().
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address);
+// A channel to "host:port" with DefaultChannelArguments(): plaintext, or TLS
+// as `tls` says (valid: ClientTls::Validate).
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address, const ClientTls& tls = {});
 
 // CreateChannel() with a connection of its own: channels to the same address
 // made by CreateChannel() share one connection (gRPC's global subchannel
 // pool); this one is not shared.
-std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address);
+std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address,
+                                                      const ClientTls& tls = {});
 
 }  // namespace mq
 

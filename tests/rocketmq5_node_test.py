@@ -2,7 +2,8 @@
 npm, unmodified) produces to us over apache.rocketmq.v2: against a standalone
 server (local mode: the MessagingService on the server's own port) and
 against a split deployment (name server, store, broker and the separate
-proxy process: cluster mode).
+proxy process: cluster mode), each over plaintext and through its TLS port
+(--tls_mode=permissive, self-signed certificate the client is told to trust).
 
 tests/rocketmq5_node/producer.js starts a producer and sends normal, FIFO,
 delayed and transactional messages (commit, rollback, and two left undecided
@@ -36,6 +37,8 @@ STORE_FLAGS = ["--commit_log_file_size=4194304", "--consume_queue_units_per_file
                "--index_slot_count=2000", "--index_max_entries=8000",
                f"--max_message_size={MAX_BODY}"]
 COMMON = ["--listen_address=127.0.0.1", "--shutdown_grace=1s"]
+# Plaintext on --port, TLS with a self-signed certificate on a free port.
+TLS_FLAGS = ["--tls_mode=permissive", "--tls_port=0"]
 # Topic -> mqadmin updateTopic attribute (None: the default, every type).
 TOPICS = {"Normal": None, "Fifo": "+message.type=FIFO", "Delay": "+message.type=DELAY",
           "Tx": "+message.type=TRANSACTION"}
@@ -112,14 +115,21 @@ class RocketMQ5NodeTest(unittest.TestCase):
                 found.append(fields)
         return found
 
-    def run_producer(self, endpoint, prefix, while_running):
-        """Runs producer.js; calls `while_running()` once its sends are done,
-        before it shuts down. Returns its report lines by step."""
+    def run_producer(self, endpoint, prefix, while_running, tls_cert):
+        """Runs producer.js (over TLS, trusting `tls_cert`, when given); calls
+        `while_running()` once its sends are done, before it shuts down.
+        Returns its report lines by step."""
+        env = {**os.environ, "HOME": support.temp_dir("home")}
+        args = [f"--endpoints={endpoint}", f"--prefix={prefix}", "--check_wait_ms=20000"]
+        if tls_cert:
+            # Node verifies the server's certificate; NODE_EXTRA_CA_CERTS does
+            # not reach grpc-js, this does.
+            env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = tls_cert
+            args.append("--tls")
         proc = subprocess.Popen(
-            [self.node, os.path.join(node_dir(), "producer.js"), f"--endpoints={endpoint}",
-             f"--prefix={prefix}", "--check_wait_ms=20000"],
+            [self.node, os.path.join(node_dir(), "producer.js")] + args,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr, text=True,
-            cwd=node_dir(), env={**os.environ, "HOME": support.temp_dir("home")})
+            cwd=node_dir(), env=env)
         killer = threading.Timer(60, proc.kill)
         killer.start()
         steps = {}
@@ -142,7 +152,7 @@ class RocketMQ5NodeTest(unittest.TestCase):
                 proc.wait()
         return steps
 
-    def check_deployment(self, namesrv, endpoint, prefix):
+    def check_deployment(self, namesrv, endpoint, prefix, tls_cert=None):
         self.create_topics(namesrv, prefix)
 
         def producer_listed():
@@ -152,7 +162,7 @@ class RocketMQ5NodeTest(unittest.TestCase):
             out = self.admin(namesrv, "producerConnection", "-g", prefix + "Tx")
             self.assertRegex(out, r"\S+@\d+@\d+@\S+\s+HTTP\s+1\.0\.8\s", out)
 
-        steps = self.run_producer(endpoint, prefix, producer_listed)
+        steps = self.run_producer(endpoint, prefix, producer_listed, tls_cert)
         # Its shutdown (NotifyClientTermination) took it out of the table.
         self.assertIn("has no live producer",
                       self.admin(namesrv, "producerConnection", "-g", prefix + "Tx", check=False))
@@ -224,11 +234,23 @@ class RocketMQ5NodeTest(unittest.TestCase):
         self.assertEqual(visible, {ids["commit"]: f"{prefix} tx commit",
                                    ids["check-commit"]: f"{prefix} tx check-commit"})
 
+    def tls_endpoint(self, server):
+        """The TLS port and self-signed certificate a --tls_mode=permissive
+        server printed."""
+        port = server.wait_for(r" TLS port \S+:(\d+)", 10)
+        cert = server.wait_for(r" TLS certificate: (\S+),", 10)
+        self.assertIsNotNone(port, "no TLS port printed")
+        self.assertIsNotNone(cert, "no TLS certificate printed")
+        return f"127.0.0.1:{port.group(1)}", cert.group(1)
+
     def test_standalone_local_mode(self):
         server = self.start("services/standalone/standalone",
-                            COMMON + STORE_FLAGS + BROKER_FLAGS +
+                            COMMON + STORE_FLAGS + BROKER_FLAGS + TLS_FLAGS +
                             ["--port=0", f"--data_dir={support.temp_dir('standalone')}"])
         self.check_deployment(server.address, server.address, "Sa")
+        # The same through the TLS port: routes point the client back to it.
+        tls_address, cert = self.tls_endpoint(server)
+        self.check_deployment(server.address, tls_address, "SaTls", tls_cert=cert)
 
     def test_split_deployment_through_proxy(self):
         namesrv = self.start("services/namesrv/namesrv", ["--listen_address=127.0.0.1", "--port=0"])
@@ -240,9 +262,12 @@ class RocketMQ5NodeTest(unittest.TestCase):
                                             f"--store_address={store.address}",
                                             f"--namesrv_addr={namesrv.address}"])
         proxy = self.start("services/proxy/proxy",
-                           COMMON + ["--port=0", f"--namesrv_addr={namesrv.address}",
-                                     f"--max_body_size={MAX_BODY}"])
+                           COMMON + TLS_FLAGS + ["--port=0", f"--namesrv_addr={namesrv.address}",
+                                                 f"--max_body_size={MAX_BODY}",
+                                                 f"--tls_dir={support.temp_dir('proxy-tls')}"])
         self.check_deployment(namesrv.address, proxy.address, "Split")
+        tls_address, cert = self.tls_endpoint(proxy)
+        self.check_deployment(namesrv.address, tls_address, "SplitTls", tls_cert=cert)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/src/broker_send_stream.h"
+#include "common/tls.h"
+#include "mq/client_options.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 
@@ -34,8 +36,14 @@ inline constexpr size_t kFailedStreamsKept = 16;
 // channels): the last reference to a channel must not go away on one
 // (grpc/grpc#37858), so channels of forgotten brokers are kept until no call
 // holds them and dropped by Forget().
+// The channel settings of a client's TLS options.
+ClientTls ChannelTls(const TlsOptions& options);
+
 class BrokerConnections {
  public:
+  // Channels dial as `tls` says (valid: ClientTls::Validate).
+  explicit BrokerConnections(ClientTls tls = {}) : tls_(std::move(tls)) {}
+
   // A stub on the cached long-lived channel to `address`.
   std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -75,6 +83,7 @@ class BrokerConnections {
   // their channels are still held here.
   void DropEndedStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const ClientTls tls_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<grpc::Channel>> retired_channels_ ABSL_GUARDED_BY(mu_);

@@ -50,10 +50,17 @@ int main(int argc, char** argv) {
   options.ha_server_addr = absl::GetFlag(FLAGS_ha_address);
   if (options.ha_server_addr.empty()) options.ha_server_addr = store_address;
 
+  absl::StatusOr<mq::ClientTls> peer_tls = mq::PeerTlsFromFlags();
+  if (!peer_tls.ok()) {
+    std::cerr << "broker: " << peer_tls.status().message() << "\n";
+    return 2;
+  }
+  options.namesrv_tls = *peer_tls;
+
   std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
   options.metrics = metrics.get();
-  auto store = std::make_unique<mq::broker::RemoteStore>(mq::CreateChannel(store_address),
-                                                         mq::broker::RemoteStoreOptions{});
+  auto store = std::make_unique<mq::broker::RemoteStore>(
+      mq::CreateChannel(store_address, *peer_tls), mq::broker::RemoteStoreOptions{});
   absl::Status connected = store->WaitForConnected(absl::GetFlag(FLAGS_store_connect_timeout));
   if (!connected.ok()) {
     LOG(ERROR) << "store " << store_address << ": " << connected;
@@ -62,8 +69,8 @@ int main(int argc, char** argv) {
   auto broker = std::make_unique<mq::broker::Broker>(store.get(), options);
 
   // RocketMQ 5's protocol on the broker's port (local mode).
-  auto messaging = std::make_unique<mq::proxy::MessagingService>(
-      mq::proxy::LocalModeOptions(options.namesrv_addrs, options.max_message_size));
+  auto messaging = std::make_unique<mq::proxy::MessagingService>(mq::proxy::LocalModeOptions(
+      options.namesrv_addrs, options.max_message_size, options.namesrv_tls));
 
   mq::ServerMain main;
   main.name = "broker";

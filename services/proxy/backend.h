@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 
@@ -27,9 +28,10 @@ namespace mq::proxy {
 struct BackendOptions {
   // "host:port" of the name servers, tried in turn.
   std::vector<std::string> namesrv_addrs;
-  // Makes the channel to "host:port" (default: CreateChannel). Local mode
-  // returns the server's in-process channel for its own address.
-  std::function<std::shared_ptr<grpc::Channel>(const std::string& address)> channel_for;
+  // How name servers and brokers are dialled (CreateChannel): as the
+  // process's other peers (--peer_tls), or, in the standalone server with a
+  // TLS-only port, as the server dials itself.
+  ClientTls tls;
   // Deadline of each call to a name server or broker.
   absl::Duration call_timeout = absl::Seconds(3);
 };

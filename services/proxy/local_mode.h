@@ -21,9 +21,10 @@ namespace mq::proxy {
 void ConfigureV5Server(grpc::ServerBuilder* builder);
 
 // Options of the MessagingService of a process hosting a broker with
-// `max_message_size` whose name servers are `namesrv_addrs`.
+// `max_message_size` whose name servers are `namesrv_addrs`, dialling them
+// and the brokers with `tls`.
 MessagingServiceOptions LocalModeOptions(std::vector<std::string> namesrv_addrs,
-                                         int64_t max_message_size);
+                                         int64_t max_message_size, const ClientTls& tls);
 
 }  // namespace mq::proxy
 

@@ -51,8 +51,13 @@ int main(int argc, char** argv) {
     std::cerr << "proxy: --threads must be at least 1\n";
     return 2;
   }
+  absl::StatusOr<mq::ClientTls> peer_tls = mq::PeerTlsFromFlags();
+  if (!peer_tls.ok()) {
+    std::cerr << "proxy: " << peer_tls.status().message() << "\n";
+    return 2;
+  }
   mq::proxy::MessagingServiceOptions options =
-      mq::proxy::LocalModeOptions(std::move(name_servers), max_body_size);
+      mq::proxy::LocalModeOptions(std::move(name_servers), max_body_size, *peer_tls);
   options.threads = absl::GetFlag(FLAGS_threads);
   std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
   auto service = std::make_unique<mq::proxy::MessagingService>(options);

@@ -30,6 +30,8 @@ struct ReplicationOptions {
   // SLAVE: "host:port" of the master's store. Empty: the slave does not
   // replicate (it only serves what it has).
   std::string master_address;
+  // How the slave dials it (plaintext by default).
+  ClientTls master_tls;
   // SYNC_MASTER: how long an append waits for a slave, and how far the best
   // slave may lag before appends stop waiting (slaveTimeout,
   // haSlaveFallbehindMax).

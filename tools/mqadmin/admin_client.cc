@@ -9,8 +9,9 @@
 namespace mq {
 namespace tools {
 
-AdminClient::AdminClient(std::vector<std::string> name_servers, absl::Duration timeout)
-    : name_servers_(std::move(name_servers)), timeout_(timeout) {}
+AdminClient::AdminClient(std::vector<std::string> name_servers, absl::Duration timeout,
+                         ClientTls tls)
+    : name_servers_(std::move(name_servers)), timeout_(timeout), tls_(std::move(tls)) {}
 
 std::unique_ptr<grpc::ClientContext> AdminClient::Context() const {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -20,7 +21,7 @@ std::unique_ptr<grpc::ClientContext> AdminClient::Context() const {
 
 std::shared_ptr<grpc::Channel> AdminClient::Channel(const std::string& address) {
   std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) channel = CreateChannel(address);
+  if (channel == nullptr) channel = CreateChannel(address, tls_);
   return channel;
 }
 

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/rpc.h"
+#include "common/tls.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/common.pb.h"
 #include "proto/namesrv.grpc.pb.h"
@@ -25,7 +26,8 @@ namespace tools {
 // Not thread-safe (the tools are single-threaded).
 class AdminClient {
  public:
-  AdminClient(std::vector<std::string> name_servers, absl::Duration timeout);
+  // Channels dial as `tls` says (valid: ClientTls::Validate).
+  AdminClient(std::vector<std::string> name_servers, absl::Duration timeout, ClientTls tls = {});
 
   const std::vector<std::string>& name_servers() const { return name_servers_; }
   absl::Duration timeout() const { return timeout_; }
@@ -57,6 +59,7 @@ class AdminClient {
 
   const std::vector<std::string> name_servers_;
   const absl::Duration timeout_;
+  const ClientTls tls_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
   std::map<std::string, std::unique_ptr<broker::v1::Broker::Stub>> brokers_;
   std::map<std::string, std::unique_ptr<namesrv::v1::NameServer::Stub>> name_server_stubs_;

@@ -27,6 +27,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/src/broker_connections.h"
 #include "client/src/pulled_message.h"
 #include "common/units.h"
 #include "common/validation.h"
@@ -55,6 +56,17 @@ constexpr int64_t kDefaultPerm = 6;
 const OptionSpec kNameServer = {'n', "namesrvAddr", "ADDR",
                                 "name servers, HOST:PORT[;HOST:PORT] (default: $NAMESRV_ADDR)"};
 
+// Every command that takes -n takes these too: how the servers are dialed.
+const std::vector<OptionSpec> kTlsOptions = {
+    {0, "tls", "", "dial the name servers and brokers over TLS"},
+    {0, "tlsCaFile", "FILE",
+     "with --tls: PEM CAs the servers' certificates must chain to "
+     "(default: the system's roots)"},
+    {0, "tlsCertFile", "FILE", "with --tls: this client's PEM certificate (mutual TLS)"},
+    {0, "tlsKeyFile", "FILE", "with --tls: the PEM key of --tlsCertFile"},
+    {0, "tlsSkipVerify", "", "with --tls: do not check the servers' certificates"},
+};
+
 using CommandFn = std::function<absl::Status(const ParsedOptions&)>;
 
 struct Command {
@@ -73,13 +85,24 @@ std::vector<std::string> NameServers(const ParsedOptions& options) {
   return absl::StrSplit(list, absl::ByAnyChar(";,"), absl::SkipWhitespace());
 }
 
+TlsOptions Tls(const ParsedOptions& options) {
+  TlsOptions tls;
+  tls.enabled = options.Has("tls");
+  tls.ca_file = options.Get("tlsCaFile");
+  tls.cert_file = options.Get("tlsCertFile");
+  tls.key_file = options.Get("tlsKeyFile");
+  tls.verify_server = !options.Has("tlsSkipVerify");
+  return tls;
+}
+
 AdminClient Admin(const ParsedOptions& options) {
-  return AdminClient(NameServers(options), kRpcTimeout);
+  return AdminClient(NameServers(options), kRpcTimeout, client_internal::ChannelTls(Tls(options)));
 }
 
 ClientOptions ClientOptionsFor(const ParsedOptions& options) {
   ClientOptions client;
   client.name_server_addresses = NameServers(options);
+  client.tls = Tls(options);
   client.instance_name = absl::StrCat("mqadmin-", getpid());
   return client;
 }
@@ -600,8 +623,8 @@ absl::Status ProducerConnection(const ParsedOptions& options) {
   const std::string group = options.Get("producerGroup");
   absl::StatusOr<std::vector<std::string>> masters = admin.MasterAddresses("");
   if (!masters.ok()) return masters.status();
-  std::cout << absl::StrFormat("%-44s %-10s %-10s %-22s %s\n", "#ClientId", "#Language",
-                               "#Version", "#Broker", "#LastHeartbeat");
+  std::cout << absl::StrFormat("%-44s %-10s %-10s %-22s %s\n", "#ClientId", "#Language", "#Version",
+                               "#Broker", "#LastHeartbeat");
   int count = 0;
   for (const std::string& address : *masters) {
     broker::v1::GetProducerConnectionsRequest request;
@@ -611,10 +634,9 @@ absl::Status ProducerConnection(const ParsedOptions& options) {
         admin, address, &broker::v1::Broker::Stub::GetProducerConnections, request, &response);
     if (!status.ok()) return status;
     for (const broker::v1::ProducerConnection& c : response.connections()) {
-      std::cout << absl::StrFormat("%-44s %-10s %-10s %-22s %s\n", c.client_id(),
-                                   c.language().empty() ? "-" : c.language(),
-                                   c.version().empty() ? "-" : c.version(), address,
-                                   FormatMillis(c.last_heartbeat_ms()));
+      std::cout << absl::StrFormat(
+          "%-44s %-10s %-10s %-22s %s\n", c.client_id(), c.language().empty() ? "-" : c.language(),
+          c.version().empty() ? "-" : c.version(), address, FormatMillis(c.last_heartbeat_ms()));
       ++count;
     }
   }
@@ -983,8 +1005,13 @@ int Main(int argc, char** argv) {
               << " for the list\n";
     return 2;
   }
+  std::vector<OptionSpec> specs = command->options;
+  if (std::any_of(specs.begin(), specs.end(),
+                  [](const OptionSpec& spec) { return spec.long_name == kNameServer.long_name; })) {
+    specs.insert(specs.end(), kTlsOptions.begin(), kTlsOptions.end());
+  }
   absl::StatusOr<ParsedOptions> options =
-      ParseOptions(command->options, std::vector<std::string>(args.begin() + 1, args.end()));
+      ParseOptions(specs, std::vector<std::string>(args.begin() + 1, args.end()));
   if (!options.ok()) {
     std::cerr << kProgram << ": " << command->name
               << ": INVALID_ARGUMENT: " << options.status().message() << " (see " << kProgram << " "
@@ -992,12 +1019,17 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (options->help()) {
-    std::cout << Usage(kProgram, command->name, command->description, command->options);
+    std::cout << Usage(kProgram, command->name, command->description, specs);
     return 0;
   }
   if (!options->positional().empty()) {
     std::cerr << kProgram << ": " << command->name << ": INVALID_ARGUMENT: unexpected argument \""
               << options->positional().front() << "\"\n";
+    return 2;
+  }
+  if (absl::Status tls = client_internal::ChannelTls(Tls(*options)).Validate(); !tls.ok()) {
+    std::cerr << kProgram << ": " << command->name << ": INVALID_ARGUMENT: " << tls.message()
+              << "\n";
     return 2;
   }
   absl::Status status = command->run(*options);
