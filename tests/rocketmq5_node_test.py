@@ -28,7 +28,15 @@ import threading
 import time
 import unittest
 
+import grpc
+
 import mq_test_support as support
+
+STUBS = support.generate_python_stubs(support.temp_dir("stubs"))
+sys.path.insert(0, STUBS)
+
+from proto.apache.rocketmq.v2 import messaging_pb2 as v2  # noqa: E402
+from proto.apache.rocketmq.v2 import messaging_pb2_grpc as v2_grpc  # noqa: E402
 
 MAX_BODY = 65536
 BROKER_FLAGS = ["--transaction_timeout=1s", "--transaction_check_interval=300ms",
@@ -152,8 +160,45 @@ class RocketMQ5NodeTest(unittest.TestCase):
                 proc.wait()
         return steps
 
+    def check_server_side_rules(self, endpoint, prefix):
+        """What the Node client checks itself (and so never sends) is checked
+        by the server too; plain gRPC calls, as a client without those checks."""
+        with grpc.insecure_channel(endpoint) as channel:
+            stub = v2_grpc.MessagingServiceStub(channel)
+            metadata = (("x-mq-client-id", "python-test@1"),)
+
+            def send(topic, body, **system):
+                message = v2.Message(topic=v2.Resource(name=topic), body=body)
+                message.system_properties.message_id = "0102FC0000000130390B14FB08000000FF"
+                for key, value in system.items():
+                    setattr(message.system_properties, key, value)
+                return stub.SendMessage(v2.SendMessageRequest(messages=[message]),
+                                        metadata=metadata, timeout=10)
+
+            mismatch = send(prefix + "Fifo", b"normal", message_type=v2.NORMAL)
+            self.assertEqual(mismatch.status.code, v2.MESSAGE_PROPERTY_CONFLICT_WITH_TYPE,
+                             mismatch)
+            self.assertEqual(len(mismatch.entries), 1)
+            too_large = send(prefix + "Normal", b"x" * (MAX_BODY + 1), message_type=v2.NORMAL)
+            self.assertEqual(too_large.status.code, v2.MESSAGE_BODY_TOO_LARGE, too_large)
+            empty = send(prefix + "Normal", b"", message_type=v2.NORMAL)
+            self.assertEqual(empty.status.code, v2.MESSAGE_BODY_EMPTY, empty)
+            beat = stub.Heartbeat(v2.HeartbeatRequest(client_type=v2.PRODUCER), timeout=10)
+            self.assertEqual(beat.status.code, v2.CLIENT_ID_REQUIRED, beat)
+            receive = list(stub.ReceiveMessage(v2.ReceiveMessageRequest(), metadata=metadata,
+                                               timeout=10))
+            self.assertEqual(len(receive), 1)
+            self.assertEqual(receive[0].status.code, v2.NOT_IMPLEMENTED, receive)
+            end = stub.EndTransaction(
+                v2.EndTransactionRequest(topic=v2.Resource(name=prefix + "Tx"),
+                                         transaction_id="not-ours", resolution=v2.COMMIT),
+                metadata=metadata, timeout=10)
+            self.assertEqual(end.status.code, v2.INVALID_TRANSACTION_ID, end)
+
     def check_deployment(self, namesrv, endpoint, prefix, tls_cert=None):
         self.create_topics(namesrv, prefix)
+        if tls_cert is None:
+            self.check_server_side_rules(endpoint, prefix)
 
         def producer_listed():
             # The Node producer is in the broker's client table under its
@@ -238,7 +283,7 @@ class RocketMQ5NodeTest(unittest.TestCase):
         """The TLS port and self-signed certificate a --tls_mode=permissive
         server printed."""
         port = server.wait_for(r" TLS port \S+:(\d+)", 10)
-        cert = server.wait_for(r" TLS certificate: (\S+),", 10)
+        cert = server.wait_for(r" TLS certificate: (\S+)", 10)
         self.assertIsNotNone(port, "no TLS port printed")
         self.assertIsNotNone(cert, "no TLS certificate printed")
         return f"127.0.0.1:{port.group(1)}", cert.group(1)

@@ -159,7 +159,9 @@ def generate_python_stubs(out_dir, extra_grpc_protos=()):
         for name in os.listdir(os.path.join(root, directory))
         if name.endswith(".proto")
     )
-    protoc = ["/usr/bin/python3", "-m", "grpc_tools.protoc",
+    # Debian's protoc and gRPC plugin, not python3-grpc-tools: its bundled
+    # protoc predates proto3 `optional`, which RocketMQ 5's protocol uses.
+    protoc = ["/usr/bin/protoc", "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
               f"--python_out={out_dir}", f"--grpc_python_out={out_dir}"]
     subprocess.run(protoc + [f"-I{root}"] + protos, check=True, cwd=root)
     for proto in extra_grpc_protos:
