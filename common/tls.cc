@@ -21,6 +21,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -242,6 +243,24 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
       grpc::experimental::TlsServerCredentials(options);
   if (credentials == nullptr) return absl::InternalError("gRPC refused the TLS settings");
   return credentials;
+}
+
+absl::Status WithTlsHint(const absl::Status& status, const ClientTls& tls) {
+  absl::string_view hint;
+  if (!tls.enabled && absl::IsUnavailable(status) &&
+      absl::StrContains(status.message(), "Socket closed")) {
+    hint =
+        "a plaintext client of a TLS port sees this: if the server runs with "
+        "--tls_mode=enforcing (or this is its --tls_port), dial it with TLS";
+  } else if (tls.enabled && absl::StrContains(status.message(), "wrong version number")) {
+    hint = "the port does not serve TLS: dial it in plaintext, or dial the server's --tls_port";
+  } else if (tls.enabled && absl::StrContains(status.message(), "certificate verify failed")) {
+    hint =
+        "the server's certificate does not chain to the trusted CAs (the TLS CA file, or the "
+        "system's roots without one)";
+  }
+  if (hint.empty()) return status;
+  return absl::Status(status.code(), absl::StrCat(status.message(), " (", hint, ")"));
 }
 
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const ClientTls& tls) {

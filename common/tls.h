@@ -72,6 +72,12 @@ struct ServerTls {
 // Server credentials for `tls` (validated first).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const ServerTls& tls);
 
+// `status`, of a call on a channel dialed as `tls`, with a hint when it
+// looks like the two sides disagree on TLS: gRPC says only "Socket closed"
+// to a plaintext client of a TLS port, and "wrong version number" to a TLS
+// client of a plaintext port.
+absl::Status WithTlsHint(const absl::Status& status, const ClientTls& tls);
+
 // Channel credentials for `tls`: insecure ones when it is disabled. Channels
 // made with equal settings share one credentials object (and one file
 // watcher). `tls` must be valid (ClientTls::Validate).

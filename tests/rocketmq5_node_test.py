@@ -12,7 +12,8 @@ sends to an unknown topic, a body over the limit and a NORMAL message to a
 FIFO-only topic, and shuts down. Every message sent is read back
 byte-for-byte with mqadmin consumeMessage: ids, bodies, tags, keys, user
 properties, FIFO groups each in one queue in order, only the committed
-transactions visible.
+transactions visible; and binary bodies (every byte value, half the size
+limit) with our C++ push consumer (tests/retry_consumer --print_body).
 
 Fails (never skips) when Node.js or the npm package is missing: CI installs
 them (tests/rocketmq5_node/install.sh from tools/test.sh). Tagged "local":
@@ -22,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -49,7 +51,7 @@ COMMON = ["--listen_address=127.0.0.1", "--shutdown_grace=1s"]
 TLS_FLAGS = ["--tls_mode=permissive", "--tls_port=0"]
 # Topic -> mqadmin updateTopic attribute (None: the default, every type).
 TOPICS = {"Normal": None, "Fifo": "+message.type=FIFO", "Delay": "+message.type=DELAY",
-          "Tx": "+message.type=TRANSACTION"}
+          "Tx": "+message.type=TRANSACTION", "Binary": None}
 
 
 def node_dir():
@@ -160,6 +162,33 @@ class RocketMQ5NodeTest(unittest.TestCase):
                 proc.wait()
         return steps
 
+    def consume_with_cpp(self, namesrv, topic, expected_ids):
+        """Our C++ push consumer's deliveries of `topic` until every id in
+        `expected_ids` came (bounded): {message id: body in hex}."""
+        proc = subprocess.Popen(
+            [support.runfile("tests/retry_consumer"), f"--namesrv_addr={namesrv}",
+             f"--group={topic}Reader", f"--topic={topic}", f"--instance_name={topic}-reader",
+             "--print_body"],
+            stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
+        killer = threading.Timer(30, proc.kill)
+        killer.start()
+        consumed = {}
+        try:
+            for line in proc.stdout:
+                fields = line.split()
+                if fields[0] != "consumed":
+                    continue
+                consumed[fields[1]] = fields[4] if len(fields) > 4 else ""
+                if expected_ids <= set(consumed):
+                    proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(), 0, "the C++ consumer failed (or was killed after 30 s)")
+        finally:
+            killer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return consumed
+
     def check_server_side_rules(self, endpoint, prefix):
         """What the Node client checks itself (and so never sends) is checked
         by the server too; plain gRPC calls, as a client without those checks."""
@@ -214,7 +243,7 @@ class RocketMQ5NodeTest(unittest.TestCase):
 
         self.assertTrue(steps["startup"][0]["ok"], steps["startup"])
         self.assertEqual(steps["startup"][0]["maxBodySize"], MAX_BODY)
-        for step in ("normal", "fifo", "delay", "transaction", "shutdown"):
+        for step in ("normal", "binary", "fifo", "delay", "transaction", "shutdown"):
             for event in steps[step]:
                 self.assertTrue(event["ok"], event)
         # Refusals, with the v5 codes the client reports.
@@ -240,6 +269,11 @@ class RocketMQ5NodeTest(unittest.TestCase):
             self.assertEqual(stored["Tags"], "TagA")
             self.assertIn(stored["Keys"], {"key0", "key1", "key2"})
             self.assertIn("color=blue", stored["Properties"])
+
+        # Binary bodies through our C++ push consumer, byte-for-byte.
+        sent = {e["messageId"]: e["bodyHex"] for e in steps["binary"]}
+        self.assertEqual(len(sent), 2, steps["binary"])
+        self.assertEqual(self.consume_with_cpp(namesrv, prefix + "Binary", set(sent)), sent)
 
         # FIFO: each group in one queue, in send order.
         fifo = self.messages(namesrv, prefix + "Fifo")

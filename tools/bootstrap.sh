@@ -13,12 +13,12 @@ PACKAGES=(
   libabsl-dev libgoogle-glog-dev libgflags-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libjemalloc-dev
   grpc-proto python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
-  iproute2 libcpp-httplib-dev
+  iproute2 libcpp-httplib-dev libssl-dev
 )
 for arg in "$@"; do
   case "$arg" in
     --bench) PACKAGES+=(redis-server redis-tools gnuplot-nox) ;;
-    --test) PACKAGES+=(prometheus) ;;
+    --test) PACKAGES+=(prometheus openssl) ;;
     *) echo "bootstrap: unknown option $arg (--bench, --test)" >&2; exit 2 ;;
   esac
 done

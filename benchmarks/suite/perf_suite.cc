@@ -30,6 +30,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "benchmarks/suite/broker_load.h"
@@ -40,6 +41,7 @@
 #include "benchmarks/suite/pipelined_stream_client.h"
 #include "benchmarks/suite/server_memory.h"
 #include "common/grpc_options.h"
+#include "common/tls.h"
 #include "mq/message.h"
 #include "mq/producer.h"
 #include "mq/push_consumer.h"
@@ -64,7 +66,10 @@ ABSL_FLAG(int, pull_batch, mq::PushConsumerOptions().pull_batch_size,
 ABSL_FLAG(int, pull_chains_per_queue, 2, "Pulls in flight per queue in the catch-up read.");
 ABSL_FLAG(bool, pull_stored_records, true,
           "Catch-up pulls ask for stored records (as the C++ client does), not message fields.");
-ABSL_FLAG(std::string, deployments, "standalone,split", "Deployments to measure.");
+ABSL_FLAG(std::string, deployments, "standalone,split",
+          "Deployments to measure: standalone, split, and the same served and dialed over TLS "
+          "(standalone-tls, split-tls: every port TLS-only with a self-signed certificate, the "
+          "broker dialing its store and name server over TLS).");
 ABSL_FLAG(bool, echo, true, "Measure the transport ceiling rows.");
 ABSL_FLAG(std::vector<std::string>, rows, {},
           "Measure only the rows whose id starts with one of these (comma-separated), e.g. "
@@ -241,6 +246,8 @@ struct Deployment {
   std::vector<std::unique_ptr<testing::ServerProcess>> processes;
   std::string broker_address;
   std::string namesrv_address;
+  // How clients dial it.
+  ClientTls tls;
 
   std::vector<pid_t> ServerPids() const {
     std::vector<pid_t> pids;
@@ -262,13 +269,32 @@ std::vector<std::string> WithExtra(std::vector<std::string> args,
   return args;
 }
 
+// "standalone-tls" -> "standalone".
+std::string BaseKind(const std::string& kind) {
+  return std::string(absl::StripSuffix(kind, "-tls"));
+}
+
 Deployment Deploy(const std::string& kind, const std::string& data, bool sync_flush) {
   const std::string flush =
       sync_flush ? "--flush_disk_type=SYNC_FLUSH" : "--flush_disk_type=ASYNC_FLUSH";
-  const std::vector<std::string> broker_args = absl::GetFlag(FLAGS_broker_args);
-  const std::vector<std::string> store_args = absl::GetFlag(FLAGS_store_args);
+  std::vector<std::string> broker_args = absl::GetFlag(FLAGS_broker_args);
+  std::vector<std::string> store_args = absl::GetFlag(FLAGS_store_args);
+  std::vector<std::string> namesrv_args;
   Deployment d;
-  if (kind == "standalone") {
+  if (absl::EndsWith(kind, "-tls")) {
+    absl::StatusOr<SelfSignedCertificate> cert = EnsureSelfSignedCertificate(data + "-tls");
+    CheckOk(cert.status());
+    const std::vector<std::string> tls = {
+        "--tls_mode=enforcing", "--tls_cert_file=" + cert->cert_file,
+        "--tls_key_file=" + cert->key_file, "--tls_ca_file=" + cert->cert_file};
+    for (auto* args : {&broker_args, &store_args, &namesrv_args}) {
+      args->insert(args->end(), tls.begin(), tls.end());
+    }
+    broker_args.push_back("--peer_tls");
+    d.tls.enabled = true;
+    d.tls.ca_file = cert->cert_file;
+  }
+  if (BaseKind(kind) == "standalone") {
     d.processes.push_back(
         StartOrDie("standalone", testing::RunfilePath("services/standalone/standalone"),
                    WithExtra({"--port=0", "--listen_address=127.0.0.1",
@@ -278,8 +304,9 @@ Deployment Deploy(const std::string& kind, const std::string& data, bool sync_fl
     d.namesrv_address = d.broker_address;
     return d;
   }
-  d.processes.push_back(StartOrDie("namesrv", testing::RunfilePath("services/namesrv/namesrv"),
-                                   {"--port=0", "--listen_address=127.0.0.1"}));
+  d.processes.push_back(
+      StartOrDie("namesrv", testing::RunfilePath("services/namesrv/namesrv"),
+                 WithExtra({"--port=0", "--listen_address=127.0.0.1"}, {&namesrv_args})));
   const std::string namesrv = d.processes.back()->address();
   d.namesrv_address = namesrv;
   d.processes.push_back(StartOrDie("store", testing::RunfilePath("services/store/store"),
@@ -304,6 +331,8 @@ LoadResult ProducerLoad(const Deployment& d, const std::string& kind, const std:
   ProducerOptions options;
   options.client.name_server_addresses = {d.namesrv_address};
   options.client.instance_name = absl::StrCat("perf-suite-", kind);
+  options.client.tls.enabled = d.tls.enabled;
+  options.client.tls.ca_file = d.tls.ca_file;
   Producer producer("perf_suite_producer", options);
   CheckOk(producer.Start());
   const Message message(topic, Payload(body));
@@ -331,7 +360,7 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
   if (AnyWanted(id, id + "syncflush.")) {
     std::cout << kind << " (async flush):" << std::endl;
     Deployment d = Deploy(kind, absl::StrCat(data_root, "/", kind, "-async"), false);
-    BrokerStubs stubs(d.broker_address, channels);
+    BrokerStubs stubs(d.broker_address, channels, d.tls);
     CheckOk(CreateTopic(stubs, "Bench", queues));
     const int max_window = std::max(in_flight, 256);
     SendLoad singles(&stubs, "Bench", queues, max_window, 1, body);
@@ -420,7 +449,7 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
   std::cout << kind << " (SYNC_FLUSH):" << std::endl;
   {
     Deployment d = Deploy(kind, absl::StrCat(data_root, "/", kind, "-sync"), true);
-    BrokerStubs stubs(d.broker_address, channels);
+    BrokerStubs stubs(d.broker_address, channels, d.tls);
     CheckOk(CreateTopic(stubs, "Bench", queues));
     SendLoad singles(&stubs, "Bench", queues, in_flight, 1, body);
     for (int window : {1, in_flight}) {
@@ -451,8 +480,9 @@ int RunSuite(const char* self) {
   }
   for (absl::string_view kind :
        absl::StrSplit(absl::GetFlag(FLAGS_deployments), ',', absl::SkipEmpty())) {
-    if (kind != "standalone" && kind != "split") {
-      std::cerr << "unknown deployment '" << kind << "' (standalone, split)\n";
+    if (BaseKind(std::string(kind)) != "standalone" && BaseKind(std::string(kind)) != "split") {
+      std::cerr << "unknown deployment '" << kind
+                << "' (standalone, split, standalone-tls, split-tls)\n";
       return 2;
     }
     MeasureDeployment(std::string(kind), data);

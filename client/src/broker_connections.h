@@ -44,6 +44,8 @@ class BrokerConnections {
   // Channels dial as `tls` says (valid: ClientTls::Validate).
   explicit BrokerConnections(ClientTls tls = {}) : tls_(std::move(tls)) {}
 
+  const ClientTls& tls() const { return tls_; }
+
   // A stub on the cached long-lived channel to `address`.
   std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address)
       ABSL_LOCKS_EXCLUDED(mu_);

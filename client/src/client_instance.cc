@@ -202,9 +202,11 @@ absl::StatusOr<TopicRouteData> ClientInstance::QueryTopicRoute(const std::string
     namesrv::v1::GetRouteInfoByTopicResponse response;
     grpc::ClientContext context;
     SetDeadline(&context, std::min(options_.api_timeout, left));
-    absl::Status status = FromGrpcStatus(
-        connections_.NameServerStub(address)->GetRouteInfoByTopic(&context, request, &response),
-        context);
+    absl::Status status = WithTlsHint(
+        FromGrpcStatus(
+            connections_.NameServerStub(address)->GetRouteInfoByTopic(&context, request, &response),
+            context),
+        connections_.tls());
     if (status.ok()) return std::move(*response.mutable_route());
     if (!IsTransportFailure(status)) return status;
     LOG(WARNING) << "name server " << address << " failed (" << status

@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
       mq::CreateChannel(store_address, *peer_tls), mq::broker::RemoteStoreOptions{});
   absl::Status connected = store->WaitForConnected(absl::GetFlag(FLAGS_store_connect_timeout));
   if (!connected.ok()) {
-    LOG(ERROR) << "store " << store_address << ": " << connected;
+    LOG(ERROR) << "store " << store_address << ": " << connected
+               << (peer_tls->enabled ? "" : " (a store serving TLS only needs --peer_tls here)");
     return 1;
   }
   auto broker = std::make_unique<mq::broker::Broker>(store.get(), options);

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_options.h"
 #include "common/status.h"
+#include "common/tls.h"
 #include "glog/logging.h"
 #include "services/store/ha_master.h"
 
@@ -66,7 +67,7 @@ void HaClient::Run() {
   int failures = 0;
   while (true) {
     bool progressed = false;
-    absl::Status status = RunStream(stub.get(), &progressed);
+    absl::Status status = WithTlsHint(RunStream(stub.get(), &progressed), options_.master_tls);
     {
       absl::MutexLock lock(&mu_);
       status_.set_connected(false);

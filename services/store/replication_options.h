@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "common/grpc_options.h"
+#include "common/tls.h"
 #include "common/units.h"
 #include "services/store/slave_ack_waiter.h"
 

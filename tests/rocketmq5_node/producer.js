@@ -26,6 +26,7 @@ const topics = {
   fifo: `${prefix}Fifo`,
   delay: `${prefix}Delay`,
   tx: `${prefix}Tx`,
+  binary: `${prefix}Binary`,
 };
 
 // A logger that keeps the client's chatter off stdout (stdout is the report).
@@ -89,6 +90,16 @@ async function main() {
                                       properties: new Map([['color', 'blue']]),
                                       body: Buffer.from(body) });
       return { messageId: r.messageId, offset: Number(r.offset), body };
+    });
+  }
+  // Binary bodies, read back by our C++ consumer: every byte value, and half
+  // the limit of a byte pattern.
+  const half = producer.publishingSettings.maxBodySizeBytes / 2;
+  for (const body of [Buffer.from([...Array(256).keys()]),
+                      Buffer.from(Array.from({ length: half }, (_, i) => (i * 7 + 3) % 256))]) {
+    await attempt('binary', async () => {
+      const r = await producer.send({ topic: topics.binary, body });
+      return { messageId: r.messageId, bodyHex: body.toString('hex') };
     });
   }
   for (const group of ['groupA', 'groupB']) {

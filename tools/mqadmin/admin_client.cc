@@ -41,7 +41,7 @@ absl::Status AdminClient::OnNameServer(
     std::unique_ptr<namesrv::v1::NameServer::Stub>& stub = name_server_stubs_[address];
     if (stub == nullptr) stub = namesrv::v1::NameServer::NewStub(Channel(address));
     std::unique_ptr<grpc::ClientContext> context = Context();
-    absl::Status status = FromGrpcStatus(call(*stub, *context), *context);
+    absl::Status status = WithTlsHint(FromGrpcStatus(call(*stub, *context), *context), tls_);
     // A name server's answer is final; a transport failure moves on.
     if (status.code() != absl::StatusCode::kUnavailable &&
         status.code() != absl::StatusCode::kDeadlineExceeded) {
