@@ -85,6 +85,8 @@ ABSL_FLAG(std::vector<std::string>, coalesce, std::vector<std::string>({"on", "o
           "Producer rows: measure with coalescing of sends on (row id as is), off (row id + "
           "'.nocoalesce'), or both, one after the other.");
 ABSL_FLAG(int, producer_async_window, 1024, "Sends in flight of the async Producer row.");
+ABSL_FLAG(int, coalesce_max_frames_in_flight, mq::ClientOptions().coalesce_max_frames_in_flight,
+          "Coalesced Producer rows: ClientOptions::coalesce_max_frames_in_flight.");
 
 namespace mq::bench {
 namespace {
@@ -348,6 +350,7 @@ LoadResult ProducerLoad(const Deployment& d, const std::string& kind, const std:
   options.client.name_server_addresses = {d.namesrv_address};
   options.client.instance_name = absl::StrCat("perf-suite-", kind, coalesce ? "" : "-nocoalesce");
   options.client.coalesce_sends = coalesce;
+  options.client.coalesce_max_frames_in_flight = absl::GetFlag(FLAGS_coalesce_max_frames_in_flight);
   options.client.tls.enabled = d.tls.enabled;
   options.client.tls.ca_file = d.tls.ca_file;
   Producer producer("perf_suite_producer", options);
