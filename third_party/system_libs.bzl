@@ -43,6 +43,8 @@ _LIBS = {
     # library's own defines (pkg-config --cflags), or the two disagree on
     # layouts: see _pkg_config_defines.
     "httplib": (["cpp-httplib"], []),
+    # HMAC of the access control's request signatures (common/acl).
+    "libcrypto": (["libcrypto"], []),
 }
 
 def _pkg_config_libs(ctx, packages):

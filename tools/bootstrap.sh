@@ -13,7 +13,7 @@ PACKAGES=(
   libabsl-dev libgoogle-glog-dev libgflags-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libjemalloc-dev
   grpc-proto python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
-  iproute2 libcpp-httplib-dev
+  iproute2 libcpp-httplib-dev libssl-dev
 )
 for arg in "$@"; do
   case "$arg" in
