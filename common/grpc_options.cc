@@ -5,6 +5,11 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/credentials.h>
 
+#include <utility>
+#include <vector>
+
+#include "common/acl/signing_interceptor.h"
+
 namespace mq {
 
 void ConfigureServerBuilder(grpc::ServerBuilder* builder) {
@@ -40,15 +45,44 @@ grpc::ChannelArguments DefaultChannelArguments() {
   return args;
 }
 
+namespace {
+
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
+                                          const grpc::ChannelArguments& args,
+                                          const acl::Credentials& signer) {
+  if (signer.empty()) {
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  }
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(acl::NewSigningInterceptorFactory(signer));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      address, grpc::InsecureChannelCredentials(), args, std::move(interceptors));
+}
+
+grpc::ChannelArguments DedicatedChannelArguments() {
+  grpc::ChannelArguments args = DefaultChannelArguments();
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return args;
+}
+
+}  // namespace
+
 std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address) {
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   DefaultChannelArguments());
+  return NewChannel(address, DefaultChannelArguments(), acl::Credentials{});
 }
 
 std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address) {
-  grpc::ChannelArguments args = DefaultChannelArguments();
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return NewChannel(address, DedicatedChannelArguments(), acl::Credentials{});
+}
+
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address,
+                                             const acl::Credentials& credentials) {
+  return NewChannel(address, DefaultChannelArguments(), credentials);
+}
+
+std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address,
+                                                      const acl::Credentials& credentials) {
+  return NewChannel(address, DedicatedChannelArguments(), credentials);
 }
 
 }  // namespace mq

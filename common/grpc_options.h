@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/acl/signature.h"
 #include "common/units.h"
 
 namespace mq {
@@ -40,6 +41,13 @@ std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address);
 // made by CreateChannel() share one connection (gRPC's global subchannel
 // pool); this one is not shared.
 std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address);
+
+// The same, every call signed with `credentials` (access control,
+// common/acl/signing_interceptor.h); empty credentials: unsigned.
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address,
+                                             const acl::Credentials& credentials);
+std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address,
+                                                      const acl::Credentials& credentials);
 
 }  // namespace mq
 

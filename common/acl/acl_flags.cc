@@ -67,4 +67,23 @@ absl::StatusOr<Credentials> ClusterCredentialsFromFlags() {
   return Credentials{std::string(kClusterAccessKey), *std::move(secret)};
 }
 
+absl::StatusOr<ServerAcl> ServerAclFromFlags(bool generate_secret) {
+  absl::StatusOr<AclOptions> options = AclOptionsFromFlags();
+  if (!options.ok()) return options.status();
+  if (options->cluster_secret.empty() && options->enabled) {
+    if (!generate_secret) {
+      return absl::FailedPreconditionError(
+          "--acl_enable needs --acl_cluster_secret_file: the servers of the cluster sign their "
+          "calls to each other with the cluster secret");
+    }
+    options->cluster_secret = RandomSecret();
+  }
+  ServerAcl acl;
+  if (!options->cluster_secret.empty()) {
+    acl.cluster = Credentials{std::string(kClusterAccessKey), options->cluster_secret};
+  }
+  acl.authorizer = std::make_unique<Authorizer>(*std::move(options), Clock::Real());
+  return acl;
+}
+
 }  // namespace mq::acl

@@ -9,6 +9,8 @@
 #ifndef MQ_COMMON_ACL_ACL_FLAGS_H_
 #define MQ_COMMON_ACL_ACL_FLAGS_H_
 
+#include <memory>
+
 #include "absl/status/statusor.h"
 #include "common/acl/authorizer.h"
 #include "common/acl/signature.h"
@@ -22,6 +24,18 @@ absl::StatusOr<AclOptions> AclOptionsFromFlags();
 // The cluster identity (kClusterAccessKey and the secret) when a cluster
 // secret file is given, else empty credentials (calls unsigned).
 absl::StatusOr<Credentials> ClusterCredentialsFromFlags();
+
+// A server process's access control: the authorizer of its services and the
+// cluster identity its own channels sign with.
+struct ServerAcl {
+  std::unique_ptr<Authorizer> authorizer;
+  Credentials cluster;
+};
+
+// From the flags. With --acl_enable a cluster secret is required, except
+// with `generate_secret` (the standalone server, whose internal calls go to
+// itself): then a missing one is made up at random.
+absl::StatusOr<ServerAcl> ServerAclFromFlags(bool generate_secret);
 
 }  // namespace mq::acl
 

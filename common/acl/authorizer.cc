@@ -299,4 +299,10 @@ absl::Status Authorizer::CheckResources(const Principal& principal,
   return absl::OkStatus();
 }
 
+grpc::Status Refusal(const Authorizer* authorizer, grpc::ServerContextBase* context,
+                     const google::protobuf::Message& request) {
+  if (authorizer == nullptr) return grpc::Status::OK;
+  return ToGrpcStatus(authorizer->CheckCall(*context, request), context);
+}
+
 }  // namespace mq::acl

@@ -120,6 +120,12 @@ class Authorizer {
   std::map<std::string, std::shared_ptr<const v1::User>, std::less<>> users_ ABSL_GUARDED_BY(mu_);
 };
 
+// For a synchronous service's handler: OK when `authorizer` is null or lets
+// the call of `request` through (Authorizer::CheckCall), else the refusal to
+// answer with (its response code in `context`'s trailers).
+grpc::Status Refusal(const Authorizer* authorizer, grpc::ServerContextBase* context,
+                     const google::protobuf::Message& request);
+
 }  // namespace mq::acl
 
 #endif  // MQ_COMMON_ACL_AUTHORIZER_H_

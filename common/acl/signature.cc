@@ -1,7 +1,9 @@
 #include "common/acl/signature.h"
 
+#include <glog/logging.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <cctype>
 #include <cstdint>
@@ -16,22 +18,32 @@
 namespace mq::acl {
 namespace {
 
+std::string Hex(const unsigned char* bytes, size_t len) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * len);
+  for (size_t i = 0; i < len; ++i) {
+    hex.push_back(kHex[bytes[i] >> 4]);
+    hex.push_back(kHex[bytes[i] & 0xf]);
+  }
+  return hex;
+}
+
 std::string Hmac(const EVP_MD* md, absl::string_view key, absl::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(md, key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * len);
-  for (unsigned int i = 0; i < len; ++i) {
-    hex.push_back(kHex[out[i] >> 4]);
-    hex.push_back(kHex[out[i] & 0xf]);
-  }
-  return hex;
+  return Hex(out, len);
 }
 
 }  // namespace
+
+std::string RandomSecret() {
+  unsigned char bytes[32];
+  CHECK_EQ(RAND_bytes(bytes, sizeof(bytes)), 1) << "OpenSSL has no randomness";
+  return Hex(bytes, sizeof(bytes));
+}
 
 std::string HmacSha256Hex(absl::string_view key, absl::string_view data) {
   return Hmac(EVP_sha256(), key, data);

@@ -64,6 +64,9 @@ std::vector<std::pair<std::string, std::string>> SignCall(const Credentials& cre
                                                           const std::vector<Resource>& resources,
                                                           absl::Time now);
 
+// 32 random bytes from OpenSSL, as hex.
+std::string RandomSecret();
+
 // An `authorization` header, parsed.
 struct ParsedAuthorization {
   enum class Scheme { kV1, kV5 };

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/acl/signature.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -46,6 +47,8 @@ struct BrokerRegistrarOptions {
   absl::Duration register_interval = absl::Seconds(30);
   // Deadline of each call (RocketMQ registerBrokerTimeoutMills: 6 s).
   absl::Duration rpc_timeout = absl::Seconds(6);
+  // The cluster identity the registrations are signed with (empty: none).
+  acl::Credentials credentials;
 };
 
 // Thread-safe.

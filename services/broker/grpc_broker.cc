@@ -83,17 +83,44 @@ void BrokerService::Disable() {
 }
 
 const BrokerServiceParts* BrokerService::Serving(grpc::CallbackServerContext* context,
-                                                 grpc::ServerUnaryReactor* reactor) const {
-  if (serving_.load(std::memory_order_acquire)) return &parts_;
-  Finish(reactor, context, ServiceNotAvailable("the broker is not serving (starting or stopping)"));
-  return nullptr;
+                                                 grpc::ServerUnaryReactor* reactor,
+                                                 const google::protobuf::Message& request) const {
+  if (!serving_.load(std::memory_order_acquire)) {
+    Finish(reactor, context,
+           ServiceNotAvailable("the broker is not serving (starting or stopping)"));
+    return nullptr;
+  }
+  if (parts_.authorizer != nullptr) {
+    if (absl::Status allowed = parts_.authorizer->CheckCall(*context, request); !allowed.ok()) {
+      Finish(reactor, context, allowed);
+      return nullptr;
+    }
+  }
+  return &parts_;
 }
+
+namespace {
+
+constexpr char kSendStreamMethod[] = "/mq.broker.v1.Broker/SendMessageStream";
+constexpr char kProducerChannelMethod[] = "/mq.broker.v1.Broker/ProducerChannel";
+
+// What a send on a stream opened by `principal` must hold: PUB on its topic.
+absl::Status AuthorizeStreamedSend(const acl::Authorizer& authorizer,
+                                   const acl::Principal& principal,
+                                   const broker::v1::SendStreamRequest& request) {
+  const std::string& topic = request.has_batch() ? request.batch().topic()
+                                                 : request.send().message().topic();
+  return authorizer.CheckResources(
+      principal, {{{acl::Resource::Type::kTopic, topic}, acl::Need::kPub}});
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* BrokerService::SendMessage(grpc::CallbackServerContext* context,
                                                      const broker::v1::SendMessageRequest* request,
                                                      broker::v1::SendMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   std::string born_host = PeerToHostPort(context->peer());
   if (parts->send_inline) {
@@ -109,7 +136,7 @@ grpc::ServerUnaryReactor* BrokerService::SendBatch(grpc::CallbackServerContext* 
                                                    const broker::v1::SendBatchRequest* request,
                                                    broker::v1::SendBatchResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   std::string born_host = PeerToHostPort(context->peer());
   if (parts->send_inline) {
@@ -151,9 +178,20 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* BrokerService::Open
     return new RefusedStream(
         ServiceNotAvailable("the broker is not serving (starting or stopping)"), context);
   }
+  std::function<absl::Status(const broker::v1::SendStreamRequest&)> authorize;
+  if (parts_.authorizer != nullptr && parts_.authorizer->enabled()) {
+    absl::StatusOr<acl::Principal> principal = parts_.authorizer->Authenticate(
+        kSendStreamMethod, context->client_metadata(), context->peer(), {});
+    if (!principal.ok()) return new RefusedStream(principal.status(), context);
+    authorize = [authorizer = parts_.authorizer,
+                 principal = *std::move(principal)](const broker::v1::SendStreamRequest& request) {
+      return AuthorizeStreamedSend(*authorizer, principal, request);
+    };
+  }
   auto* stream = new SendStreamReactor(
       parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
-      PeerToHostPort(context->peer()), &send_streams_, parts_.metrics, context);
+      PeerToHostPort(context->peer()), &send_streams_, parts_.metrics, context,
+      std::move(authorize));
   // Disable() may have run between the check and the stream's entry.
   if (!serving_.load(std::memory_order_acquire)) send_streams_.DrainAll();
   return stream;
@@ -163,7 +201,7 @@ grpc::ServerUnaryReactor* BrokerService::PullMessage(grpc::CallbackServerContext
                                                      const broker::v1::PullMessageRequest* request,
                                                      broker::v1::PullMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Time deadline = absl::FromChrono(context->deadline());
   auto done = AnswerWith(reactor, context, response);
@@ -188,7 +226,7 @@ grpc::ServerUnaryReactor* BrokerService::Heartbeat(grpc::CallbackServerContext* 
                                                    const broker::v1::HeartbeatRequest* request,
                                                    broker::v1::HeartbeatResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Status status = parts->clients->Heartbeat(*request);
   if (!status.ok() || parts->slave) {
@@ -222,7 +260,7 @@ grpc::ServerUnaryReactor* BrokerService::UnregisterClient(
     grpc::CallbackServerContext* context, const broker::v1::UnregisterClientRequest* request,
     broker::v1::UnregisterClientResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts != nullptr) {
     Finish(reactor, context,
            parts->clients->Unregister(request->client_id(), request->producer_group(),
@@ -235,7 +273,7 @@ grpc::ServerUnaryReactor* BrokerService::GetConsumerList(
     grpc::CallbackServerContext* context, const broker::v1::GetConsumerListRequest* request,
     broker::v1::GetConsumerListResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Status status = ValidateGroup(request->consumer_group());
   if (status.ok()) {
@@ -251,7 +289,7 @@ grpc::ServerUnaryReactor* BrokerService::QueryConsumerOffset(
     grpc::CallbackServerContext* context, const broker::v1::QueryConsumerOffsetRequest* request,
     broker::v1::QueryConsumerOffsetResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Status status = CheckOffsetArgs(*parts->topics, request->consumer_group(), request->topic(),
                                         request->queue_id());
@@ -275,7 +313,7 @@ grpc::ServerUnaryReactor* BrokerService::UpdateConsumerOffset(
     grpc::CallbackServerContext* context, const broker::v1::UpdateConsumerOffsetRequest* request,
     broker::v1::UpdateConsumerOffsetResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Status status = CheckOffsetArgs(*parts->topics, request->consumer_group(), request->topic(),
                                         request->queue_id());
@@ -296,7 +334,7 @@ grpc::ServerUnaryReactor* BrokerService::LockBatchQueues(
     grpc::CallbackServerContext* context, const broker::v1::LockBatchQueuesRequest* request,
     broker::v1::LockBatchQueuesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::StatusOr<std::vector<common::v1::MessageQueue>> locked = parts->locks->TryLockBatch(
       request->consumer_group(), request->client_id(),
@@ -314,7 +352,7 @@ grpc::ServerUnaryReactor* BrokerService::UnlockBatchQueues(
     grpc::CallbackServerContext* context, const broker::v1::UnlockBatchQueuesRequest* request,
     broker::v1::UnlockBatchQueuesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   Finish(reactor, context,
          parts->locks->UnlockBatch(request->consumer_group(), request->client_id(),
@@ -327,7 +365,7 @@ grpc::ServerUnaryReactor* BrokerService::GetConsumeStats(
     grpc::CallbackServerContext* context, const broker::v1::GetConsumeStatsRequest* request,
     broker::v1::GetConsumeStatsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->admin->GetConsumeStats(*request), response);
@@ -338,7 +376,7 @@ grpc::ServerUnaryReactor* BrokerService::ListConsumerGroups(
     grpc::CallbackServerContext* context, const broker::v1::ListConsumerGroupsRequest* request,
     broker::v1::ListConsumerGroupsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, response] {
     return Answer(parts->admin->ListConsumerGroups(parts->clients->ConsumerGroupSizes()), response);
@@ -349,7 +387,7 @@ grpc::ServerUnaryReactor* BrokerService::GetQueueOffsets(
     grpc::CallbackServerContext* context, const broker::v1::GetQueueOffsetsRequest* request,
     broker::v1::GetQueueOffsetsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->queries->GetQueueOffsets(*request), response);
@@ -360,7 +398,7 @@ grpc::ServerUnaryReactor* BrokerService::SearchOffset(
     grpc::CallbackServerContext* context, const broker::v1::SearchOffsetRequest* request,
     broker::v1::SearchOffsetResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->queries->SearchOffset(*request), response);
@@ -371,7 +409,7 @@ grpc::ServerUnaryReactor* BrokerService::CreateOrUpdateTopic(
     grpc::CallbackServerContext* context, const broker::v1::CreateOrUpdateTopicRequest* request,
     broker::v1::CreateOrUpdateTopicResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor,
                [parts, request] { return parts->admin->CreateOrUpdateTopic(request->config()); });
@@ -381,7 +419,7 @@ grpc::ServerUnaryReactor* BrokerService::DeleteTopic(grpc::CallbackServerContext
                                                      const broker::v1::DeleteTopicRequest* request,
                                                      broker::v1::DeleteTopicResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor,
                [parts, request] { return parts->admin->DeleteTopic(request->topic()); });
@@ -391,7 +429,7 @@ grpc::ServerUnaryReactor* BrokerService::GetAllTopicConfigs(
     grpc::CallbackServerContext* context, const broker::v1::GetAllTopicConfigsRequest* request,
     broker::v1::GetAllTopicConfigsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   *response = parts->admin->GetAllTopicConfigs();
   Finish(reactor, context, absl::OkStatus());
@@ -402,7 +440,7 @@ grpc::ServerUnaryReactor* BrokerService::GetTopicStats(
     grpc::CallbackServerContext* context, const broker::v1::GetTopicStatsRequest* request,
     broker::v1::GetTopicStatsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->admin->GetTopicStats(request->topic()), response);
@@ -413,7 +451,7 @@ grpc::ServerUnaryReactor* BrokerService::QueryMessageById(
     grpc::CallbackServerContext* context, const broker::v1::QueryMessageByIdRequest* request,
     broker::v1::QueryMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->queries->QueryById(*request), response);
@@ -424,7 +462,7 @@ grpc::ServerUnaryReactor* BrokerService::QueryMessageByKey(
     grpc::CallbackServerContext* context, const broker::v1::QueryMessageByKeyRequest* request,
     broker::v1::QueryMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->queries->QueryByKey(*request), response);
@@ -435,7 +473,7 @@ grpc::ServerUnaryReactor* BrokerService::ViewMessageByOffsetId(
     grpc::CallbackServerContext* context, const broker::v1::ViewMessageByOffsetIdRequest* request,
     broker::v1::QueryMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->queries->ViewByOffsetId(*request), response);
@@ -446,7 +484,7 @@ grpc::ServerUnaryReactor* BrokerService::GetRuntimeStats(
     grpc::CallbackServerContext* context, const broker::v1::GetRuntimeStatsRequest* request,
     broker::v1::GetRuntimeStatsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, response] {
     *response = parts->admin->GetRuntimeStats();
@@ -460,7 +498,7 @@ grpc::ServerUnaryReactor* BrokerService::EndTransaction(
     grpc::CallbackServerContext* context, const broker::v1::EndTransactionRequest* request,
     broker::v1::EndTransactionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   if (parts->transactions == nullptr) {
     Finish(reactor, context,
@@ -482,6 +520,11 @@ BrokerService::ProducerChannel(grpc::CallbackServerContext* context) {
     return ProducerChannels::Refuse(
         ServiceNotAvailable("this broker is a slave and checks no transactions"));
   }
+  if (parts_.authorizer != nullptr) {
+    absl::Status allowed = parts_.authorizer->Check(
+        kProducerChannelMethod, context->client_metadata(), context->peer(), nullptr);
+    if (!allowed.ok()) return ProducerChannels::Refuse(allowed);
+  }
   return parts_.producer_channels->Open();
 }
 
@@ -491,7 +534,7 @@ grpc::ServerUnaryReactor* BrokerService::ConsumerSendBack(
     grpc::CallbackServerContext* context, const broker::v1::ConsumerSendBackRequest* request,
     broker::v1::ConsumerSendBackResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->send_executor, context, reactor, [parts, request, response] {
     return Answer(parts->send_back->SendBack(*request), response);
@@ -513,7 +556,7 @@ grpc::ServerUnaryReactor* BrokerService::CreateOrUpdateSubscriptionGroup(
     const broker::v1::CreateOrUpdateSubscriptionGroupRequest* request,
     broker::v1::CreateOrUpdateSubscriptionGroupResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request] {
     absl::Status status = RefuseOnSlave(*parts);
@@ -526,7 +569,7 @@ grpc::ServerUnaryReactor* BrokerService::DeleteSubscriptionGroup(
     grpc::CallbackServerContext* context, const broker::v1::DeleteSubscriptionGroupRequest* request,
     broker::v1::DeleteSubscriptionGroupResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request] {
     absl::Status status = RefuseOnSlave(*parts);
@@ -541,7 +584,7 @@ grpc::ServerUnaryReactor* BrokerService::GetAllSubscriptionGroups(
     const broker::v1::GetAllSubscriptionGroupsRequest* request,
     broker::v1::GetAllSubscriptionGroupsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   for (broker::v1::SubscriptionGroupConfig& config : parts->groups->GetAll()) {
     *response->add_configs() = std::move(config);
@@ -554,7 +597,7 @@ grpc::ServerUnaryReactor* BrokerService::ListDeadLetters(
     grpc::CallbackServerContext* context, const broker::v1::ListDeadLettersRequest* request,
     broker::v1::ListDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->dead_letters->List(*request), response);
@@ -565,7 +608,7 @@ grpc::ServerUnaryReactor* BrokerService::ResendDeadLetters(
     grpc::CallbackServerContext* context, const broker::v1::ResendDeadLettersRequest* request,
     broker::v1::ResendDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->dead_letters->Resend(*request, parts->slave), response);

@@ -11,9 +11,11 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/acl/acl_flags.h"
 #include "common/grpc_options.h"
 #include "common/process.h"
 #include "common/server_main.h"
+#include "proto/acl.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
 #include "services/broker/broker.h"
 #include "services/broker/broker_flags.h"
@@ -48,10 +50,18 @@ int main(int argc, char** argv) {
   options.ha_server_addr = absl::GetFlag(FLAGS_ha_address);
   if (options.ha_server_addr.empty()) options.ha_server_addr = store_address;
 
+  absl::StatusOr<mq::acl::ServerAcl> acl = mq::acl::ServerAclFromFlags(/*generate_secret=*/false);
+  if (!acl.ok()) {
+    std::cerr << "broker: " << acl.status().message() << "\n";
+    return 2;
+  }
+  options.authorizer = acl->authorizer.get();
+  options.cluster_credentials = acl->cluster;
+
   std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
   options.metrics = metrics.get();
-  auto store = std::make_unique<mq::broker::RemoteStore>(mq::CreateChannel(store_address),
-                                                         mq::broker::RemoteStoreOptions{});
+  auto store = std::make_unique<mq::broker::RemoteStore>(
+      mq::CreateChannel(store_address, acl->cluster), mq::broker::RemoteStoreOptions{});
   absl::Status connected = store->WaitForConnected(absl::GetFlag(FLAGS_store_connect_timeout));
   if (!connected.ok()) {
     LOG(ERROR) << "store " << store_address << ": " << connected;
@@ -62,8 +72,9 @@ int main(int argc, char** argv) {
   mq::ServerMain main;
   main.name = "broker";
   main.port = absl::GetFlag(FLAGS_port);
-  main.services = {broker->service()};
-  main.service_names = {mq::broker::v1::Broker::service_full_name()};
+  main.services = {broker->service(), broker->acl_service()};
+  main.service_names = {mq::broker::v1::Broker::service_full_name(),
+                        mq::acl::v1::AclAdmin::service_full_name()};
   main.metrics = metrics.get();
   main.on_listening = [&](int port) {
     if (options.advertised_address.empty()) {

@@ -28,13 +28,16 @@ void SendStreams::DrainAll() {
 
 SendStreamReactor::SendStreamReactor(SendMessageProcessor* processor, Executor* send_executor,
                                      std::string born_host, SendStreams* streams,
-                                     BrokerMetrics* metrics, grpc::CallbackServerContext* context)
+                                     BrokerMetrics* metrics, grpc::CallbackServerContext* context,
+                                     std::function<absl::Status(const broker::v1::SendStreamRequest&)>
+                                         authorize)
     : processor_(processor),
       send_executor_(send_executor),
       born_host_(std::move(born_host)),
       streams_(streams),
       metrics_(metrics),
-      context_(context) {
+      context_(context),
+      authorize_(std::move(authorize)) {
   streams_->Add(this);
   Next next;
   {
@@ -153,6 +156,13 @@ void SendStreamReactor::StartSend(std::shared_ptr<broker::v1::SendStreamRequest>
   // the executor's task, which starts after this returns.
   using broker::v1::SendStreamResponse;
   const uint64_t id = request->request_id();
+  if (authorize_ != nullptr) {
+    if (absl::Status allowed = authorize_(*request); !allowed.ok()) {
+      Complete(ToAnswer(id, absl::StatusOr<broker::v1::SendMessageResponse>(allowed),
+                        &SendStreamResponse::mutable_response));
+      return;
+    }
+  }
   if (request->has_batch()) {
     auto done = [this, id](absl::StatusOr<broker::v1::SendBatchResponse> result) {
       Complete(ToAnswer(id, std::move(result), &SendStreamResponse::mutable_batch_response));

@@ -14,8 +14,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/acl/acl_flags.h"
 #include "common/process.h"
 #include "common/server_main.h"
+#include "proto/acl.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 #include "proto/store.grpc.pb.h"
@@ -49,6 +51,14 @@ int main(int argc, char** argv) {
     }
   }
 
+  absl::StatusOr<mq::acl::ServerAcl> acl = mq::acl::ServerAclFromFlags(/*generate_secret=*/true);
+  if (!acl.ok()) {
+    std::cerr << "standalone: " << acl.status().message() << "\n";
+    return 2;
+  }
+  broker_options->authorizer = acl->authorizer.get();
+  broker_options->cluster_credentials = acl->cluster;
+
   std::error_code ignored;
   std::string data_dir = std::filesystem::absolute(store_options->root_dir, ignored).string();
   store_options->root_dir = data_dir;
@@ -62,17 +72,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   mq::store::StoreService store_service(store->get(), (*store)->ha_master());
+  store_service.set_authorizer(acl->authorizer.get());
   mq::namesrv::NameServer name_server(*namesrv_options);
+  name_server.service()->set_authorizer(acl->authorizer.get());
   name_server.AddMetrics(metrics.get());
   auto broker = std::make_unique<mq::broker::Broker>(store->get(), *broker_options);
 
   mq::ServerMain main;
   main.name = "standalone";
   main.port = absl::GetFlag(FLAGS_port);
-  main.services = {name_server.service(), broker->service(), &store_service};
+  main.services = {name_server.service(), broker->service(), &store_service,
+                   broker->acl_service()};
   main.service_names = {mq::namesrv::v1::NameServer::service_full_name(),
                         mq::broker::v1::Broker::service_full_name(),
-                        mq::store::v1::Store::service_full_name()};
+                        mq::store::v1::Store::service_full_name(),
+                        mq::acl::v1::AclAdmin::service_full_name()};
   main.metrics = metrics.get();
   main.on_listen_failed = [&] {
     broker.reset();

@@ -61,7 +61,7 @@ v1::ReplicationStatus HaClient::status() const {
 
 void HaClient::Run() {
   std::unique_ptr<v1::Store::Stub> stub =
-      v1::Store::NewStub(CreateChannel(options_.master_address));
+      v1::Store::NewStub(CreateChannel(options_.master_address, options_.credentials));
   absl::Duration backoff = options_.reconnect_backoff_min;
   int failures = 0;
   while (true) {

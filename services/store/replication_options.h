@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "common/grpc_options.h"
+#include "common/acl/signature.h"
 #include "common/units.h"
 #include "services/store/slave_ack_waiter.h"
 
@@ -30,6 +31,9 @@ struct ReplicationOptions {
   // SLAVE: "host:port" of the master's store. Empty: the slave does not
   // replicate (it only serves what it has).
   std::string master_address;
+  // The cluster identity a slave's stream is signed with (access control);
+  // empty: unsigned.
+  acl::Credentials credentials;
   // SYNC_MASTER: how long an append waits for a slave, and how far the best
   // slave may lag before appends stop waiting (slaveTimeout,
   // haSlaveFallbehindMax).
