@@ -9,7 +9,7 @@ namespace mq::client_internal {
 
 std::shared_ptr<grpc::Channel> BrokerConnections::ChannelLocked(const std::string& address) {
   std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) channel = CreateChannel(address);
+  if (channel == nullptr) channel = CreateChannel(address, credentials_);
   return channel;
 }
 
@@ -42,7 +42,7 @@ std::shared_ptr<BrokerSendStream> BrokerConnections::SendStream(const std::strin
     failed_streams_.push_back(std::move(slot.stream));
   }
   if (slot.channel == nullptr) {
-    slot.channel = CreateDedicatedChannel(address);
+    slot.channel = CreateDedicatedChannel(address, credentials_);
     slot.stub = broker::v1::Broker::NewStub(slot.channel);
   }
   slot.stream = BrokerSendStream::Open(*slot.stub, address);

@@ -9,8 +9,10 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "common/acl/signature.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -36,6 +38,10 @@ inline constexpr size_t kFailedStreamsKept = 16;
 // holds them and dropped by Forget().
 class BrokerConnections {
  public:
+  // Every call on the channels is signed with `credentials` (empty: none).
+  explicit BrokerConnections(acl::Credentials credentials = {})
+      : credentials_(std::move(credentials)) {}
+
   // A stub on the cached long-lived channel to `address`.
   std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -75,6 +81,7 @@ class BrokerConnections {
   // their channels are still held here.
   void DropEndedStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const acl::Credentials credentials_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<grpc::Channel>> retired_channels_ ABSL_GUARDED_BY(mu_);

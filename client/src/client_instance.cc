@@ -48,7 +48,9 @@ void CallAllBrokers(BrokerConnections& connections, const std::vector<std::strin
 }  // namespace
 
 ClientInstance::ClientInstance(std::string client_id, ClientOptions options)
-    : client_id_(std::move(client_id)), options_(std::move(options)) {
+    : client_id_(std::move(client_id)),
+      options_(std::move(options)),
+      connections_(acl::Credentials{options_.access_key, options_.secret_key}) {
   absl::BitGen gen;
   namesrv_index_ = options_.name_server_addresses.empty()
                        ? 0

@@ -53,6 +53,10 @@ ABSL_FLAG(bool, from_first, false,
           "Consumer: start at the first stored message of a new group "
           "(default: only new messages).");
 ABSL_FLAG(absl::Duration, report_interval, absl::Seconds(1), "Time between progress lines.");
+ABSL_FLAG(std::string, access_key, "",
+          "Access control: sign the calls as this user (default: $MQ_ACCESS_KEY).");
+ABSL_FLAG(std::string, secret_key, "",
+          "Its secret key (default: $MQ_SECRET_KEY, better: a command line is visible to others).");
 
 namespace mq {
 namespace tools {
@@ -107,6 +111,17 @@ class BenchStats {
 };
 
 double Millis(int64_t micros) { return static_cast<double>(micros) / 1000.0; }
+
+// The user of --access_key / --secret_key, else of $MQ_ACCESS_KEY / $MQ_SECRET_KEY.
+void SetCredentials(mq::ClientOptions* client) {
+  auto value = [](const std::string& flag, const char* env) {
+    if (!flag.empty()) return flag;
+    const char* from_env = std::getenv(env);
+    return from_env == nullptr ? std::string() : std::string(from_env);
+  };
+  client->access_key = value(absl::GetFlag(FLAGS_access_key), "MQ_ACCESS_KEY");
+  client->secret_key = value(absl::GetFlag(FLAGS_secret_key), "MQ_SECRET_KEY");
+}
 
 std::vector<std::string> NameServers() {
   std::string list = absl::GetFlag(FLAGS_namesrv);
@@ -186,6 +201,7 @@ int RunProducer() {
   }
   ProducerOptions options;
   options.client.name_server_addresses = NameServers();
+  SetCredentials(&options.client);
   options.default_topic_queue_nums = absl::GetFlag(FLAGS_queue_nums);
   const std::string group =
       absl::GetFlag(FLAGS_group).empty() ? "benchmark_producer" : absl::GetFlag(FLAGS_group);
@@ -269,6 +285,7 @@ int RunProducer() {
 int RunConsumer() {
   PushConsumerOptions options;
   options.client.name_server_addresses = NameServers();
+  SetCredentials(&options.client);
   options.consume_thread_count = absl::GetFlag(FLAGS_consume_threads);
   options.consume_from_where = absl::GetFlag(FLAGS_from_first) ? ConsumeFromWhere::kFirstOffset
                                                                : ConsumeFromWhere::kLastOffset;

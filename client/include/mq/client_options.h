@@ -28,6 +28,10 @@ struct ClientOptions {
   absl::Duration heartbeat_broker_interval = absl::Seconds(30);
   // Deadline of each route query, heartbeat and unregistration RPC.
   absl::Duration api_timeout = absl::Seconds(3);
+  // Access control: every call is signed with this user's keys (see the
+  // README's "Access control"). Empty access key: calls are not signed.
+  std::string access_key;
+  std::string secret_key;
 };
 
 // Life cycle of producers, consumers and client instances:
