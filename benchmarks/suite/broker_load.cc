@@ -79,9 +79,10 @@ LoadResult Failed() {
 
 }  // namespace
 
-BrokerStubs::BrokerStubs(const std::string& address, int channels) {
+BrokerStubs::BrokerStubs(const std::string& address, int channels,
+                         const acl::Credentials& credentials) {
   for (int i = 0; i < channels; ++i) {
-    stubs_.push_back(Broker::NewStub(CreateDedicatedChannel(address)));
+    stubs_.push_back(Broker::NewStub(CreateDedicatedChannel(address, credentials)));
   }
 }
 

@@ -12,12 +12,12 @@
 #include <utility>
 #include <vector>
 
-#include "common/acl/signature.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/src/broker_send_stream.h"
+#include "common/acl/signature.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 

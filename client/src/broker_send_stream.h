@@ -112,6 +112,8 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  // Why access control refused the stream (OK: it did not).
+  absl::Status refusal_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
   // Close() cancelled the call (a CANCELLED end is then ours, not the broker's).

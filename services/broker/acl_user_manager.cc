@@ -22,9 +22,9 @@ absl::Status ValidatePerms(const google::protobuf::Map<std::string, acl::v1::Per
     absl::Status valid = topics ? ValidateTopic(name) : ValidateGroup(name);
     if (!valid.ok()) return valid;
     if (perm == acl::v1::PERM_UNSET || !acl::v1::Perm_IsValid(perm)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the permission of ", topics ? "topic " : "group ", QuoteInput(name),
-                       " must be DENY, PUB, SUB or PUB_SUB"));
+      return absl::InvalidArgumentError(absl::StrCat("the permission of ",
+                                                     topics ? "topic " : "group ", QuoteInput(name),
+                                                     " must be DENY, PUB, SUB or PUB_SUB"));
     }
   }
   return absl::OkStatus();
@@ -46,8 +46,8 @@ absl::Status NoSuchUser(absl::string_view access_key) {
 absl::Status ValidateUser(const User& user, bool secret_optional) {
   const std::string& key = user.access_key();
   if (key.size() < 3 || key.size() > 64 || !std::all_of(key.begin(), key.end(), ValidKeyChar)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "access key ", QuoteInput(key), " must be 3..64 characters of [a-zA-Z0-9_-]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("access key ", QuoteInput(key), " must be 3..64 characters of [a-zA-Z0-9_-]"));
   }
   if (key == acl::kClusterAccessKey) {
     return absl::InvalidArgumentError(

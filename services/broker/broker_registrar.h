@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "common/acl/signature.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/acl/signature.h"
 #include "common/scheduler.h"
 #include "proto/namesrv.grpc.pb.h"
 #include "services/broker/topic_config_manager.h"

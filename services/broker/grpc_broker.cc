@@ -108,10 +108,10 @@ constexpr char kProducerChannelMethod[] = "/mq.broker.v1.Broker/ProducerChannel"
 absl::Status AuthorizeStreamedSend(const acl::Authorizer& authorizer,
                                    const acl::Principal& principal,
                                    const broker::v1::SendStreamRequest& request) {
-  const std::string& topic = request.has_batch() ? request.batch().topic()
-                                                 : request.send().message().topic();
-  return authorizer.CheckResources(
-      principal, {{{acl::Resource::Type::kTopic, topic}, acl::Need::kPub}});
+  const std::string& topic =
+      request.has_batch() ? request.batch().topic() : request.send().message().topic();
+  return authorizer.CheckResources(principal,
+                                   {{{acl::Resource::Type::kTopic, topic}, acl::Need::kPub}});
 }
 
 }  // namespace
@@ -188,10 +188,10 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* BrokerService::Open
       return AuthorizeStreamedSend(*authorizer, principal, request);
     };
   }
-  auto* stream = new SendStreamReactor(
-      parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
-      PeerToHostPort(context->peer()), &send_streams_, parts_.metrics, context,
-      std::move(authorize));
+  auto* stream =
+      new SendStreamReactor(parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
+                            PeerToHostPort(context->peer()), &send_streams_, parts_.metrics,
+                            context, std::move(authorize));
   // Disable() may have run between the check and the stream's entry.
   if (!serving_.load(std::memory_order_acquire)) send_streams_.DrainAll();
   return stream;

@@ -26,11 +26,10 @@ void SendStreams::DrainAll() {
   for (SendStreamReactor* stream : open_) stream->Drain();
 }
 
-SendStreamReactor::SendStreamReactor(SendMessageProcessor* processor, Executor* send_executor,
-                                     std::string born_host, SendStreams* streams,
-                                     BrokerMetrics* metrics, grpc::CallbackServerContext* context,
-                                     std::function<absl::Status(const broker::v1::SendStreamRequest&)>
-                                         authorize)
+SendStreamReactor::SendStreamReactor(
+    SendMessageProcessor* processor, Executor* send_executor, std::string born_host,
+    SendStreams* streams, BrokerMetrics* metrics, grpc::CallbackServerContext* context,
+    std::function<absl::Status(const broker::v1::SendStreamRequest&)> authorize)
     : processor_(processor),
       send_executor_(send_executor),
       born_host_(std::move(born_host)),

@@ -78,11 +78,10 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
   // `metrics` (null: none) counts each refused send. `authorize` (null:
   // none) is asked about each send before it starts; a send it refuses is
   // answered with its error and changes nothing (access control).
-  SendStreamReactor(SendMessageProcessor* processor, Executor* send_executor, std::string born_host,
-                    SendStreams* streams, BrokerMetrics* metrics,
-                    grpc::CallbackServerContext* context,
-                    std::function<absl::Status(const broker::v1::SendStreamRequest&)> authorize =
-                        nullptr);
+  SendStreamReactor(
+      SendMessageProcessor* processor, Executor* send_executor, std::string born_host,
+      SendStreams* streams, BrokerMetrics* metrics, grpc::CallbackServerContext* context,
+      std::function<absl::Status(const broker::v1::SendStreamRequest&)> authorize = nullptr);
 
   // Reads no more sends and finishes the stream with UNAVAILABLE once the
   // sends already read are answered.

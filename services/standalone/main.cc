@@ -81,12 +81,10 @@ int main(int argc, char** argv) {
   mq::ServerMain main;
   main.name = "standalone";
   main.port = absl::GetFlag(FLAGS_port);
-  main.services = {name_server.service(), broker->service(), &store_service,
-                   broker->acl_service()};
-  main.service_names = {mq::namesrv::v1::NameServer::service_full_name(),
-                        mq::broker::v1::Broker::service_full_name(),
-                        mq::store::v1::Store::service_full_name(),
-                        mq::acl::v1::AclAdmin::service_full_name()};
+  main.services = {name_server.service(), broker->service(), &store_service, broker->acl_service()};
+  main.service_names = {
+      mq::namesrv::v1::NameServer::service_full_name(), mq::broker::v1::Broker::service_full_name(),
+      mq::store::v1::Store::service_full_name(), mq::acl::v1::AclAdmin::service_full_name()};
   main.metrics = metrics.get();
   main.on_listen_failed = [&] {
     broker.reset();

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "common/grpc_options.h"
 #include "common/acl/signature.h"
+#include "common/grpc_options.h"
 #include "common/units.h"
 #include "services/store/slave_ack_waiter.h"
 
