@@ -48,41 +48,28 @@ grpc::ChannelArguments DefaultChannelArguments() {
 namespace {
 
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
-                                          const grpc::ChannelArguments& args,
+                                          const grpc::ChannelArguments& args, const ClientTls& tls,
                                           const acl::Credentials& signer) {
-  if (signer.empty()) {
-    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  }
+  if (signer.empty()) return grpc::CreateCustomChannel(address, ChannelCredentials(tls), args);
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(acl::NewSigningInterceptorFactory(signer));
-  return grpc::experimental::CreateCustomChannelWithInterceptors(
-      address, grpc::InsecureChannelCredentials(), args, std::move(interceptors));
-}
-
-grpc::ChannelArguments DedicatedChannelArguments() {
-  grpc::ChannelArguments args = DefaultChannelArguments();
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return args;
+  return grpc::experimental::CreateCustomChannelWithInterceptors(address, ChannelCredentials(tls),
+                                                                 args, std::move(interceptors));
 }
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address) {
-  return NewChannel(address, DefaultChannelArguments(), acl::Credentials{});
-}
-
-std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address) {
-  return NewChannel(address, DedicatedChannelArguments(), acl::Credentials{});
-}
-
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address,
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address, const ClientTls& tls,
                                              const acl::Credentials& credentials) {
-  return NewChannel(address, DefaultChannelArguments(), credentials);
+  return NewChannel(address, DefaultChannelArguments(), tls, credentials);
 }
 
 std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address,
+                                                      const ClientTls& tls,
                                                       const acl::Credentials& credentials) {
-  return NewChannel(address, DedicatedChannelArguments(), credentials);
+  grpc::ChannelArguments args = DefaultChannelArguments();
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return NewChannel(address, args, tls, credentials);
 }
 
 }  // namespace mq

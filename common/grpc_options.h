@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "common/acl/signature.h"
+#include "common/tls.h"
 #include "common/units.h"
 
 namespace mq {
@@ -34,20 +35,19 @@ void ConfigureServerBuilder(grpc::ServerBuilder* builder);
 // Channel arguments with the raised message size limits and keepalive.
 grpc::ChannelArguments DefaultChannelArguments();
 
-// An insecure channel to "host:port" with DefaultChannelArguments().
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address);
+// A channel to "host:port" with DefaultChannelArguments(): plaintext, or TLS
+// as `tls` says (valid: ClientTls::Validate); every call signed with
+// `credentials` (access control, common/acl/signing_interceptor.h), or
+// unsigned when they are empty. TLS and signing are independent.
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address, const ClientTls& tls = {},
+                                             const acl::Credentials& credentials = {});
 
 // CreateChannel() with a connection of its own: channels to the same address
 // made by CreateChannel() share one connection (gRPC's global subchannel
 // pool); this one is not shared.
-std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address);
-
-// The same, every call signed with `credentials` (access control,
-// common/acl/signing_interceptor.h); empty credentials: unsigned.
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address,
-                                             const acl::Credentials& credentials);
 std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address,
-                                                      const acl::Credentials& credentials);
+                                                      const ClientTls& tls = {},
+                                                      const acl::Credentials& credentials = {});
 
 }  // namespace mq
 

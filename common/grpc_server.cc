@@ -18,9 +18,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/metrics/rpc_metrics.h"
@@ -236,7 +236,8 @@ void ListeningServer::SetServing(bool serving) const {
 }
 
 absl::StatusOr<ListeningServer> StartServer(grpc::ServerBuilder* builder, const std::string& host,
-                                            int port, std::vector<std::string> services,
+                                            const std::vector<ListenPort>& ports,
+                                            std::vector<std::string> services,
                                             metrics::Registry* metrics) {
   ListeningServer started;
   started.unknown_methods = std::make_unique<UnknownMethodService>(services);
@@ -249,13 +250,25 @@ absl::StatusOr<ListeningServer> StartServer(grpc::ServerBuilder* builder, const 
       metrics != nullptr ? std::make_shared<metrics::RpcMetrics>(metrics) : nullptr));
   builder->experimental().SetInterceptorCreators(std::move(interceptors));
   builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder->AddListeningPort(absl::StrCat(host, ":", port), grpc::InsecureServerCredentials(),
-                            &started.port);
-  started.server = builder->BuildAndStart();
-  if (started.server == nullptr || started.port == 0) {
-    if (started.server != nullptr) started.server->Shutdown();
-    return ListenFailure(host, port);
+  started.ports.assign(ports.size(), 0);
+  for (size_t i = 0; i < ports.size(); ++i) {
+    builder->AddListeningPort(
+        absl::StrCat(host, ":", ports[i].port),
+        ports[i].credentials != nullptr ? ports[i].credentials : grpc::InsecureServerCredentials(),
+        &started.ports[i]);
   }
+  started.server = builder->BuildAndStart();
+  for (size_t i = 0; i < ports.size(); ++i) {
+    if (started.server != nullptr && started.ports[i] != 0) continue;
+    if (started.server != nullptr) started.server->Shutdown();
+    // gRPC does not say which port failed: a port in use is the usual cause.
+    for (const ListenPort& listen : ports) {
+      absl::Status failure = ListenFailure(host, listen.port);
+      if (absl::IsFailedPrecondition(failure)) return failure;
+    }
+    return ListenFailure(host, ports[i].port);
+  }
+  started.port = started.ports.empty() ? 0 : started.ports.front();
   return started;
 }
 

@@ -4,6 +4,7 @@
 #define MQ_COMMON_GRPC_SERVER_H_
 
 #include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
@@ -21,12 +22,21 @@ class Registry;
 
 class CallsInFlight;
 
+// One port a server listens on.
+struct ListenPort {
+  int port = 0;
+  // nullptr: plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+};
+
 struct ListeningServer {
   // Answers calls of methods no service of the port has; outlives `server`.
   std::unique_ptr<grpc::CallbackGenericService> unknown_methods;
   std::unique_ptr<grpc::Server> server;
-  // The port it listens on (the chosen one when asked for port 0).
+  // The ports it listens on, in the order asked for (the chosen ones when
+  // asked for port 0); `port` is the first.
   int port = 0;
+  std::vector<int> ports;
   // Full names of the services it serves ("mq.broker.v1.Broker", ...).
   std::vector<std::string> services;
   std::shared_ptr<CallsInFlight> calls;
@@ -46,12 +56,12 @@ struct ListeningServer {
   void SetServing(bool serving) const;
 };
 
-// Adds a plaintext listening port `host`:`port` to `builder` (services
-// registered and ConfigureServerBuilder() applied already) and starts the
-// server. Port sharing (SO_REUSEPORT, on by default in gRPC) is turned off, so
-// a second server on a port in use fails instead of silently splitting the
-// clients between the two: FAILED_PRECONDITION "port 9876 is already in use".
-// Two answers of gRPC's own are replaced by clear ones, each with the
+// Adds the listening ports `host`:`ports` to `builder` (services registered
+// and ConfigureServerBuilder() applied already), each plaintext or TLS as its
+// credentials say, and starts the server; every port serves every service. Port sharing
+// (SO_REUSEPORT, on by default in gRPC) is turned off, so a second server on a port in use fails
+// instead of silently splitting the clients between the two: FAILED_PRECONDITION "port 9876 is
+// already in use". Two answers of gRPC's own are replaced by clear ones, each with the
 // mq-response-code trailer: a unary or server-streaming request that cannot
 // be parsed is INVALID_ARGUMENT "request could not be parsed ..." (gRPC says
 // INTERNAL or UNIMPLEMENTED with no message), and a call of a method no
@@ -61,7 +71,8 @@ struct ListeningServer {
 // With `metrics`, every call is counted there (metrics::RpcMetrics); it must
 // outlive the server.
 absl::StatusOr<ListeningServer> StartServer(grpc::ServerBuilder* builder, const std::string& host,
-                                            int port, std::vector<std::string> services,
+                                            const std::vector<ListenPort>& ports,
+                                            std::vector<std::string> services,
                                             metrics::Registry* metrics = nullptr);
 
 }  // namespace mq

@@ -82,9 +82,9 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> StartStandalone(
 }
 
 absl::Status CreateTopic(const std::string& broker_address, const std::string& topic,
-                         int queue_nums) {
+                         int queue_nums, const ClientTls& tls) {
   std::unique_ptr<broker::v1::Broker::Stub> stub =
-      broker::v1::Broker::NewStub(CreateChannel(broker_address));
+      broker::v1::Broker::NewStub(CreateChannel(broker_address, tls));
   broker::v1::CreateOrUpdateTopicRequest request;
   common::v1::TopicConfig* config = request.mutable_config();
   config->set_topic_name(topic);
@@ -97,9 +97,9 @@ absl::Status CreateTopic(const std::string& broker_address, const std::string& t
 }
 
 absl::Status WaitForRoute(const std::string& namesrv_address, const std::string& topic,
-                          int broker_groups, absl::Duration timeout) {
+                          int broker_groups, absl::Duration timeout, const ClientTls& tls) {
   std::unique_ptr<namesrv::v1::NameServer::Stub> stub =
-      namesrv::v1::NameServer::NewStub(CreateChannel(namesrv_address));
+      namesrv::v1::NameServer::NewStub(CreateChannel(namesrv_address, tls));
   absl::Status last;
   const bool listed = WaitUntil(
       [&] {
@@ -118,8 +118,10 @@ absl::Status WaitForRoute(const std::string& namesrv_address, const std::string&
       absl::FormatDuration(timeout), ": ", last.ToString()));
 }
 
-absl::StatusOr<store::v1::GetStatsResponse> StoreStats(const std::string& address) {
-  std::unique_ptr<store::v1::Store::Stub> stub = store::v1::Store::NewStub(CreateChannel(address));
+absl::StatusOr<store::v1::GetStatsResponse> StoreStats(const std::string& address,
+                                                       const ClientTls& tls) {
+  std::unique_ptr<store::v1::Store::Stub> stub =
+      store::v1::Store::NewStub(CreateChannel(address, tls));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   store::v1::GetStatsResponse response;

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 #include "proto/store.grpc.pb.h"
 #include "testing/server_process.h"
 
@@ -46,17 +47,20 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> StartStandalone(
     const std::string& data_dir, const std::vector<std::string>& extra = {});
 
 // CreateOrUpdateTopic on the broker at `broker_address`: `queue_nums` read and
-// write queues, read-write permission.
+// write queues, read-write permission. Dialed as `tls` says, as are the
+// helpers below.
 absl::Status CreateTopic(const std::string& broker_address, const std::string& topic,
-                         int queue_nums);
+                         int queue_nums, const ClientTls& tls = {});
 
 // Waits until the name server's route of `topic` names `broker_groups` broker
 // groups (brokers register a new topic at once, asynchronously).
 absl::Status WaitForRoute(const std::string& namesrv_address, const std::string& topic,
-                          int broker_groups, absl::Duration timeout = absl::Seconds(20));
+                          int broker_groups, absl::Duration timeout = absl::Seconds(20),
+                          const ClientTls& tls = {});
 
 // GetStats of the store at `address`.
-absl::StatusOr<store::v1::GetStatsResponse> StoreStats(const std::string& address);
+absl::StatusOr<store::v1::GetStatsResponse> StoreStats(const std::string& address,
+                                                       const ClientTls& tls = {});
 
 // OK when the commit logs of two data directories have the same files below
 // offset `end`, byte-identical below `end`; otherwise an error naming the

@@ -215,7 +215,7 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
     topic.mutable_config()->set_read_queue_nums(2);
     topic.mutable_config()->set_write_queue_nums(2);
     topic.mutable_config()->set_perm(common::v1::PERM_READ | common::v1::PERM_WRITE);
-    auto stub = broker::v1::Broker::NewStub(CreateChannel(broker_address_, kRoot));
+    auto stub = broker::v1::Broker::NewStub(CreateChannel(broker_address_, {}, kRoot));
     ASSERT_TRUE(
         CallUnary(*stub, &broker::v1::Broker::Stub::CreateOrUpdateTopic, topic, absl::Seconds(5))
             .ok());
@@ -223,7 +223,9 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
 
   void TearDown() override {
     for (auto* process : {&broker_, &store_, &namesrv_}) {
-      if (*process != nullptr) EXPECT_TRUE((*process)->Stop().ok());
+      if (*process != nullptr) {
+        EXPECT_TRUE((*process)->Stop().ok());
+      }
     }
     // No secret, right or wrong, in any server's log.
     const std::string logs = ReadFile(log_);
@@ -262,7 +264,7 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
   }
 
   absl::Status CreateUser(const acl::Credentials& as, const acl::v1::User& user) {
-    auto stub = acl::v1::AclAdmin::NewStub(CreateChannel(broker_address_, as));
+    auto stub = acl::v1::AclAdmin::NewStub(CreateChannel(broker_address_, {}, as));
     acl::v1::CreateUserRequest request;
     *request.mutable_user() = user;
     return CallUnary(*stub, &acl::v1::AclAdmin::Stub::CreateUser, request, absl::Seconds(5))
@@ -334,12 +336,12 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
   };
   State Snapshot() {
     State state;
-    auto store = store::v1::Store::NewStub(CreateChannel(store_address_, kCluster));
+    auto store = store::v1::Store::NewStub(CreateChannel(store_address_, {}, kCluster));
     auto stats = CallUnary(*store, &store::v1::Store::Stub::GetStats, store::v1::GetStatsRequest(),
                            absl::Seconds(5));
     EXPECT_TRUE(stats.ok()) << stats.status();
     if (stats.ok()) state.commit_log_max = stats->max_physical_offset();
-    auto broker = broker::v1::Broker::NewStub(CreateChannel(broker_address_, kRoot));
+    auto broker = broker::v1::Broker::NewStub(CreateChannel(broker_address_, {}, kRoot));
     auto topics = CallUnary(*broker, &broker::v1::Broker::Stub::GetAllTopicConfigs,
                             broker::v1::GetAllTopicConfigsRequest(), absl::Seconds(5));
     EXPECT_TRUE(topics.ok()) << topics.status();
@@ -352,7 +354,7 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
     if (groups.ok()) {
       for (const auto& config : groups->configs()) state.groups.push_back(config.group_name());
     }
-    auto acl = acl::v1::AclAdmin::NewStub(CreateChannel(broker_address_, kRoot));
+    auto acl = acl::v1::AclAdmin::NewStub(CreateChannel(broker_address_, {}, kRoot));
     auto users = CallUnary(*acl, &acl::v1::AclAdmin::Stub::ListUsers, acl::v1::ListUsersRequest(),
                            absl::Seconds(5));
     EXPECT_TRUE(users.ok()) << users.status();
@@ -484,7 +486,7 @@ TEST_P(AclE2eTest, ClientsMqadminHotReloadAndAllowedIps) {
   store::v1::PutMetadataRequest put;
   put.add_entries()->set_key("acl_users");
   put.mutable_entries(0)->set_value(json);
-  auto store = store::v1::Store::NewStub(CreateChannel(store_address_, kCluster));
+  auto store = store::v1::Store::NewStub(CreateChannel(store_address_, {}, kCluster));
   ASSERT_TRUE(CallUnary(*store, &store::v1::Store::Stub::PutMetadata, put, absl::Seconds(5)).ok());
   const acl::Credentials dave_keys{"dave", "dave-secret-e2e"};
   broker::v1::GetQueueOffsetsRequest offsets;

@@ -7,7 +7,9 @@ a flag breaks this test. Ports in the flags must match the container ports,
 the gRPC probes and the Services; brokers must reach their store over
 loopback; each overlay must have the shape it promises (dev: one standalone
 pod; prod: two name servers, two broker groups of a SYNC_MASTER master and a
-SLAVE on different nodes).
+SLAVE on different nodes; prod also serves TLS on every port with cert-manager
+certificates covering every address a server is dialed at, mutual TLS on the
+stores, and starts with real openssl-made certificates in place of them).
 
 Skips only when kubectl is not installed.
 """
@@ -105,6 +107,9 @@ class Container:
             label = re.fullmatch(r"metadata\.labels\['([^']+)'\]", field)
             if field == "status.podIP":
                 env[entry["name"]] = POD_IP
+            elif field == "metadata.name":
+                # A StatefulSet's first pod.
+                env[entry["name"]] = f"{self.workload['metadata']['name']}-0"
             elif label:
                 if label.group(1) not in self.labels:
                     raise AssertionError(f"{self.name}: env {entry['name']} reads label "
@@ -142,6 +147,17 @@ class Container:
     def port(self):
         return int(self.flags["port"])
 
+    @property
+    def tls(self):
+        """True when the gRPC port serves TLS only."""
+        return self.flags.get("tls_mode", "disabled") == "enforcing"
+
+    def secret_of(self, path):
+        """The Secret mounted where `path` is, or None."""
+        directory = os.path.dirname(path)
+        volume = self.volumes.get(self.mounts.get(directory, ""), {})
+        return volume.get("secret", {}).get("secretName")
+
 
 class Cluster:
     """The rendered objects of one overlay, checked for consistency."""
@@ -173,6 +189,71 @@ class Cluster:
         self.check_budgets()
         self.check_name_server_lists()
         self.check_replication()
+        self.check_tls()
+
+    def check_tls(self):
+        """TLS is all or nothing: every server serves it with a certificate
+        from a cert-manager Certificate (signed by an Issuer of the overlay)
+        naming every address it is dialed at, and dials its peers over it;
+        stores require client certificates (only the cluster's own servers
+        reach them)."""
+        containers = self.all_containers()
+        if not any(c.tls for c in containers):
+            return
+        certificates = {d["spec"]["secretName"]: d for d in self.docs if d["kind"] == "Certificate"}
+        issuers = {d["metadata"]["name"]: d for d in self.docs if d["kind"] == "Issuer"}
+        for c in containers:
+            if not c.tls:
+                raise AssertionError(f"{c.name}: --tls_mode={c.flags.get('tls_mode')}; the rest "
+                                     "serve TLS only")
+            secrets = {c.secret_of(c.flags.get(f"tls_{f}_file", "")) for f in ("cert", "key", "ca")}
+            if len(secrets) != 1 or None in secrets:
+                raise AssertionError(f"{c.name}: --tls_cert_file, --tls_key_file and --tls_ca_file "
+                                     f"must be in one mounted Secret, are in {secrets}")
+            secret = secrets.pop()
+            certificate = certificates.get(secret)
+            if certificate is None:
+                raise AssertionError(f"{c.name}: Secret {secret} is no Certificate's secretName")
+            issuer = certificate["spec"]["issuerRef"]["name"]
+            if certificate["spec"]["issuerRef"].get("kind") != "Issuer" or issuer not in issuers:
+                raise AssertionError(f"Certificate {secret}: issuer {issuer} is not in the overlay")
+            usages = set(certificate["spec"].get("usages", []))
+            if not {"server auth", "client auth"} <= usages:
+                raise AssertionError(f"Certificate {secret}: usages {sorted(usages)} must include "
+                                     "server auth and client auth (mutual TLS between servers)")
+            c.certificate = certificate
+            if c.program in ("broker", "store") and c.flags.get("peer_tls") != "true":
+                if c.program == "broker" or c.flags.get("master_address"):
+                    raise AssertionError(f"{c.name}: dials its peers without --peer_tls")
+            if c.program == "store" and c.flags.get("tls_client_auth") != "require":
+                raise AssertionError(f"{c.name}: a store must require client certificates")
+        # Every address a server is dialed at, with the certificate served there.
+        by_host = {}
+        for c in containers:
+            spec = c.workload["spec"]
+            for i in range(spec.get("replicas", 1)):
+                pod = f"{c.workload['metadata']['name']}-{i}.{spec.get('serviceName')}"
+                by_host[(pod, c.port)] = c
+        for c in containers:
+            dialed = []
+            if c.program == "broker":
+                own_store = next(s for s in self.containers[c.workload["metadata"]["name"]]
+                                 if s.program == "store")
+                dialed += [(a, None) for a in c.flags["namesrv_addr"].split(";") if a]
+                dialed.append((c.flags["store_address"], own_store))
+                dialed.append((c.flags["advertised_address"], None))
+            if c.flags.get("master_address"):
+                dialed.append((c.flags["master_address"], None))
+            for address, server in dialed:
+                host, port = address.rsplit(":", 1)
+                if server is None:
+                    server = by_host.get((host, int(port)))
+                if server is None:
+                    raise AssertionError(f"{c.name}: dials {address}, which no server is")
+                if not certificate_covers(server.certificate, host):
+                    raise AssertionError(f"{c.name}: dials {address}, but Certificate "
+                                         f"{server.certificate['spec']['secretName']} does not name "
+                                         f"{host}")
 
     def check_container(self, c):
         unknown = sorted(set(c.flags) - known_flags(c.program))
@@ -197,6 +278,16 @@ class Cluster:
                 if probe_kind != "startupProbe":
                     raise AssertionError(f"{c.name}: no {probe_kind}")
                 continue
+            if c.tls:
+                # The kubelet's gRPC probes cannot speak TLS.
+                http = probe.get("httpGet", {})
+                if set(probe) & {"grpc", "tcpSocket", "exec"} or http.get("path") != "/healthz":
+                    raise AssertionError(f"{c.name}: {probe_kind} of a TLS port must ask /healthz "
+                                         "on the metrics port")
+                if http.get("port") != metrics_port:
+                    raise AssertionError(f"{c.name}: {probe_kind} port {http.get('port')}, but "
+                                         f"--metrics_port={metrics_port}")
+                continue
             if set(probe) & {"httpGet", "tcpSocket", "exec"} or "grpc" not in probe:
                 raise AssertionError(f"{c.name}: {probe_kind} must be a gRPC health probe")
             if probe["grpc"].get("port") != c.port:
@@ -218,8 +309,12 @@ class Cluster:
             if volume not in c.claims:
                 raise AssertionError(f"{c.name}: --data_dir={data_dir} is not on a volume claim")
         if c.program in ("broker", "standalone"):
-            if c.flags.get("advertised_address") != f"{POD_IP}:{c.port}":
-                raise AssertionError(f"{c.name}: --advertised_address must be $(POD_IP):{c.port}")
+            # Over TLS, the pod's stable name: a certificate cannot name a pod IP.
+            pod = f"{c.workload['metadata']['name']}-0.{c.workload['spec'].get('serviceName')}"
+            advertised = f"{pod}:{c.port}" if c.tls else f"{POD_IP}:{c.port}"
+            if c.flags.get("advertised_address") != advertised:
+                raise AssertionError(f"{c.name}: --advertised_address="
+                                     f"{c.flags.get('advertised_address')}, must be {advertised}")
             if not c.flags.get("broker_name"):
                 raise AssertionError(f"{c.name}: no --broker_name")
         if c.program == "broker":
@@ -351,6 +446,19 @@ class Cluster:
         return groups
 
 
+def certificate_covers(certificate, host):
+    """True if the Certificate's names match `host` (a wildcard covers one label)."""
+    spec = certificate["spec"]
+    if host in spec.get("ipAddresses", []):
+        return True
+    for name in spec.get("dnsNames", []):
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False
+
+
 def absl_seconds(duration):
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
     return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|s|m|h)", duration))
@@ -424,6 +532,7 @@ class ManifestsTest(unittest.TestCase):
         cluster.check()
         self.assertEqual(self.namesrv_replicas(cluster), 2)
         self.check_groups(cluster, ["broker-a", "broker-b"], "SYNC_MASTER")
+        self.assertTrue(all(c.tls for c in cluster.all_containers()), "prod serves TLS only")
 
     def test_dev(self):
         docs = render("overlays/dev")
@@ -449,6 +558,8 @@ class ManifestsTest(unittest.TestCase):
                      metrics_port=str(metrics_port))
         if container.program in ("store", "standalone"):
             flags["data_dir"] = support.temp_dir(container.program)
+        if container.tls:
+            flags.update(self.tls_files())
         flags.update(overrides)
         server = support.ServerProcess(support.runfile(PROGRAMS[container.program]),
                                        [f"--{name}={value}" for name, value in flags.items()])
@@ -456,6 +567,34 @@ class ManifestsTest(unittest.TestCase):
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/healthz", timeout=10) as r:
             self.assertEqual(r.status, 200, f"{container.name}: /healthz")
         return server
+
+    def tls_files(self):
+        """openssl-made stand-ins for the cert-manager secret: a CA and a
+        certificate it signed for 127.0.0.1, for servers and clients."""
+        if getattr(self, "_tls_files", None) is None:
+            directory = support.temp_dir("tls")
+            config = os.path.join(directory, "openssl.cnf")
+            with open(config, "w") as f:
+                f.write("[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = mq\n"
+                        "[ca]\nbasicConstraints = critical,CA:TRUE\n"
+                        "keyUsage = critical,keyCertSign,cRLSign\n"
+                        "[leaf]\nextendedKeyUsage = serverAuth,clientAuth\n"
+                        "subjectAltName = DNS:localhost,IP:127.0.0.1\n")
+            path = lambda name: os.path.join(directory, name)
+            for args in (
+                ["req", "-x509", "-config", config, "-extensions", "ca", "-newkey", "ec",
+                 "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", path("ca.key"),
+                 "-out", path("ca.crt"), "-days", "3650", "-subj", "/CN=mq-ca"],
+                ["req", "-new", "-config", config, "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", path("tls.key"), "-out",
+                 path("tls.csr"), "-subj", "/CN=mq-server"],
+                ["x509", "-req", "-in", path("tls.csr"), "-CA", path("ca.crt"), "-CAkey",
+                 path("ca.key"), "-CAcreateserial", "-days", "3650", "-extfile", config,
+                 "-extensions", "leaf", "-out", path("tls.crt")]):
+                subprocess.run(["openssl"] + args, check=True, capture_output=True, timeout=60)
+            self._tls_files = {"tls_cert_file": path("tls.crt"), "tls_key_file": path("tls.key"),
+                               "tls_ca_file": path("ca.crt")}
+        return self._tls_files
 
     def stop_servers(self):
         # The newest first: slaves before the master they replicate from.
@@ -512,9 +651,29 @@ class ManifestsTest(unittest.TestCase):
                 "--flush_disk_type=", "--flush_type=")
         self.assertIn("flush_type", self.mutated_prod(rename))
 
+    def test_a_certificate_missing_an_address_is_caught(self):
+        def drop(docs):
+            certificate = next(d for d in docs if d["kind"] == "Certificate"
+                               and d["spec"]["secretName"] == "mq-server-tls")
+            certificate["spec"]["dnsNames"].remove("*.namesrv")
+        self.assertIn("does not name namesrv-0.namesrv", self.mutated_prod(drop))
+
+    def test_a_grpc_probe_on_a_tls_port_is_caught(self):
+        def probe(docs):
+            store = next(c for d in docs if d["kind"] == "StatefulSet"
+                         for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "store")
+            store["readinessProbe"] = {"grpc": {"port": 10912}}
+        self.assertIn("must ask /healthz", self.mutated_prod(probe))
+
+    def test_a_store_not_requiring_client_certificates_is_caught(self):
+        def relax(docs):
+            config_map = next(d for d in docs if d["kind"] == "ConfigMap")
+            config_map["data"]["store-tls.flags"] = "--tls_client_auth=request\n"
+        self.assertIn("must require client certificates", self.mutated_prod(relax))
+
     def test_a_probe_on_another_port_is_caught(self):
         def move(docs):
             store = next(c for d in docs if d["kind"] == "StatefulSet"
                          for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "store")
-            store["readinessProbe"]["grpc"]["port"] = 10911
+            store["readinessProbe"]["httpGet"]["port"] = 10921
         self.assertIn("readinessProbe", self.mutated_prod(move))

@@ -43,8 +43,9 @@ _LIBS = {
     # library's own defines (pkg-config --cflags), or the two disagree on
     # layouts: see _pkg_config_defines.
     "httplib": (["cpp-httplib"], []),
-    # HMAC of the access control's request signatures (common/acl).
-    "libcrypto": (["libcrypto"], []),
+    # Certificates: the self-signed one a server makes, fingerprints; HMAC of
+    # the access control's request signatures (common/acl).
+    "openssl": (["openssl"], []),
 }
 
 def _pkg_config_libs(ctx, packages):

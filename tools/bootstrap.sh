@@ -18,7 +18,7 @@ PACKAGES=(
 for arg in "$@"; do
   case "$arg" in
     --bench) PACKAGES+=(redis-server redis-tools gnuplot-nox) ;;
-    --test) PACKAGES+=(prometheus) ;;
+    --test) PACKAGES+=(prometheus openssl) ;;
     *) echo "bootstrap: unknown option $arg (--bench, --test)" >&2; exit 2 ;;
   esac
 done

@@ -24,16 +24,18 @@
 #include "absl/time/time.h"
 #include "benchmarks/suite/load_generator.h"
 #include "common/acl/signature.h"
+#include "common/tls.h"
 #include "proto/broker.grpc.pb.h"
 
 namespace mq::bench {
 
-// Stubs on `channels` separate connections to one broker; call i uses
-// stub i % channels.
+// Stubs on `channels` separate connections to one broker, dialed as `tls`
+// says; call i uses stub i % channels.
 class BrokerStubs {
  public:
   // Calls are signed with `credentials` (access control; empty: unsigned).
-  BrokerStubs(const std::string& address, int channels, const acl::Credentials& credentials = {});
+  BrokerStubs(const std::string& address, int channels, const ClientTls& tls = {},
+              const acl::Credentials& credentials = {});
   broker::v1::Broker::Stub* For(int i) const { return stubs_[i % stubs_.size()].get(); }
   int size() const { return static_cast<int>(stubs_.size()); }
 

@@ -31,6 +31,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "benchmarks/suite/broker_load.h"
@@ -41,6 +42,7 @@
 #include "benchmarks/suite/pipelined_stream_client.h"
 #include "benchmarks/suite/server_memory.h"
 #include "common/grpc_options.h"
+#include "common/tls.h"
 #include "mq/message.h"
 #include "mq/producer.h"
 #include "mq/push_consumer.h"
@@ -66,7 +68,10 @@ ABSL_FLAG(int, pull_batch, mq::PushConsumerOptions().pull_batch_size,
 ABSL_FLAG(int, pull_chains_per_queue, 2, "Pulls in flight per queue in the catch-up read.");
 ABSL_FLAG(bool, pull_stored_records, true,
           "Catch-up pulls ask for stored records (as the C++ client does), not message fields.");
-ABSL_FLAG(std::string, deployments, "standalone,split", "Deployments to measure.");
+ABSL_FLAG(std::string, deployments, "standalone,split",
+          "Deployments to measure: standalone, split, and the same served and dialed over TLS "
+          "(standalone-tls, split-tls: every port TLS-only with a self-signed certificate, the "
+          "broker dialing its store and name server over TLS).");
 ABSL_FLAG(std::string, acl, "off",
           "Access control of the deployments: off, on, or off,on (each in turn). On: "
           "--acl_enable with a cluster secret; the raw Broker loads sign as the cluster identity, "
@@ -247,6 +252,8 @@ struct Deployment {
   std::vector<std::unique_ptr<testing::ServerProcess>> processes;
   std::string broker_address;
   std::string namesrv_address;
+  // How clients dial it.
+  ClientTls tls;
   // With access control on: the identities the loads sign with.
   acl::Credentials cluster;
   acl::Credentials user;
@@ -280,7 +287,7 @@ void CreateBenchUser(Deployment* d) {
   request.mutable_user()->set_secret_key(d->user.secret_key);
   request.mutable_user()->set_default_topic_perm(acl::v1::PUB_SUB);
   request.mutable_user()->set_default_group_perm(acl::v1::SUB);
-  auto stub = acl::v1::AclAdmin::NewStub(CreateChannel(d->broker_address, d->cluster));
+  auto stub = acl::v1::AclAdmin::NewStub(CreateChannel(d->broker_address, d->tls, d->cluster));
   acl::v1::CreateUserResponse response;
   grpc::ClientContext context;
   grpc::Status status = stub->CreateUser(&context, request, &response);
@@ -290,12 +297,17 @@ void CreateBenchUser(Deployment* d) {
   }
 }
 
+// "standalone-tls" -> "standalone".
+std::string BaseKind(const std::string& kind) {
+  return std::string(absl::StripSuffix(kind, "-tls"));
+}
+
 Deployment Deploy(const std::string& kind, const std::string& data, bool sync_flush, bool acl) {
   const std::string flush =
       sync_flush ? "--flush_disk_type=SYNC_FLUSH" : "--flush_disk_type=ASYNC_FLUSH";
   std::vector<std::string> broker_args = absl::GetFlag(FLAGS_broker_args);
   std::vector<std::string> store_args = absl::GetFlag(FLAGS_store_args);
-  std::vector<std::string> namesrv_args = {"--port=0", "--listen_address=127.0.0.1"};
+  std::vector<std::string> namesrv_args;
   Deployment d;
   if (acl) {
     const std::string secret_file = data + ".secret";
@@ -306,7 +318,20 @@ Deployment Deploy(const std::string& kind, const std::string& data, bool sync_fl
     }
     d.cluster = {"cluster", "bench-cluster-secret"};
   }
-  if (kind == "standalone") {
+  if (absl::EndsWith(kind, "-tls")) {
+    absl::StatusOr<SelfSignedCertificate> cert = EnsureSelfSignedCertificate(data + "-tls");
+    CheckOk(cert.status());
+    const std::vector<std::string> tls = {
+        "--tls_mode=enforcing", "--tls_cert_file=" + cert->cert_file,
+        "--tls_key_file=" + cert->key_file, "--tls_ca_file=" + cert->cert_file};
+    for (auto* args : {&broker_args, &store_args, &namesrv_args}) {
+      args->insert(args->end(), tls.begin(), tls.end());
+    }
+    broker_args.push_back("--peer_tls");
+    d.tls.enabled = true;
+    d.tls.ca_file = cert->cert_file;
+  }
+  if (BaseKind(kind) == "standalone") {
     d.processes.push_back(
         StartOrDie("standalone", testing::RunfilePath("services/standalone/standalone"),
                    WithExtra({"--port=0", "--listen_address=127.0.0.1",
@@ -318,7 +343,8 @@ Deployment Deploy(const std::string& kind, const std::string& data, bool sync_fl
     return d;
   }
   d.processes.push_back(
-      StartOrDie("namesrv", testing::RunfilePath("services/namesrv/namesrv"), namesrv_args));
+      StartOrDie("namesrv", testing::RunfilePath("services/namesrv/namesrv"),
+                 WithExtra({"--port=0", "--listen_address=127.0.0.1"}, {&namesrv_args})));
   const std::string namesrv = d.processes.back()->address();
   d.namesrv_address = namesrv;
   d.processes.push_back(StartOrDie("store", testing::RunfilePath("services/store/store"),
@@ -344,6 +370,8 @@ LoadResult ProducerLoad(const Deployment& d, const std::string& kind, const std:
   ProducerOptions options;
   options.client.name_server_addresses = {d.namesrv_address};
   options.client.instance_name = absl::StrCat("perf-suite-", kind);
+  options.client.tls.enabled = d.tls.enabled;
+  options.client.tls.ca_file = d.tls.ca_file;
   options.client.access_key = d.user.access_key;
   options.client.secret_key = d.user.secret_key;
   Producer producer("perf_suite_producer", options);
@@ -373,7 +401,7 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root, bo
   if (AnyWanted(id, id + "syncflush.")) {
     std::cout << kind << (acl ? " with access control" : "") << " (async flush):" << std::endl;
     Deployment d = Deploy(kind, absl::StrCat(data_root, "/", id, "async"), false, acl);
-    BrokerStubs stubs(d.broker_address, channels, d.cluster);
+    BrokerStubs stubs(d.broker_address, channels, d.tls, d.cluster);
     CheckOk(CreateTopic(stubs, "Bench", queues));
     const int max_window = std::max(in_flight, 256);
     SendLoad singles(&stubs, "Bench", queues, max_window, 1, body);
@@ -462,7 +490,7 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root, bo
   std::cout << kind << (acl ? " with access control" : "") << " (SYNC_FLUSH):" << std::endl;
   {
     Deployment d = Deploy(kind, absl::StrCat(data_root, "/", id, "sync"), true, acl);
-    BrokerStubs stubs(d.broker_address, channels, d.cluster);
+    BrokerStubs stubs(d.broker_address, channels, d.tls, d.cluster);
     CheckOk(CreateTopic(stubs, "Bench", queues));
     SendLoad singles(&stubs, "Bench", queues, in_flight, 1, body);
     for (int window : {1, in_flight}) {
@@ -493,8 +521,9 @@ int RunSuite(const char* self) {
   }
   for (absl::string_view kind :
        absl::StrSplit(absl::GetFlag(FLAGS_deployments), ',', absl::SkipEmpty())) {
-    if (kind != "standalone" && kind != "split") {
-      std::cerr << "unknown deployment '" << kind << "' (standalone, split)\n";
+    if (BaseKind(std::string(kind)) != "standalone" && BaseKind(std::string(kind)) != "split") {
+      std::cerr << "unknown deployment '" << kind
+                << "' (standalone, split, standalone-tls, split-tls)\n";
       return 2;
     }
     for (absl::string_view mode :

@@ -7,9 +7,19 @@
 
 namespace mq::client_internal {
 
+ClientTls ChannelTls(const TlsOptions& options) {
+  ClientTls tls;
+  tls.enabled = options.enabled;
+  tls.ca_file = options.ca_file;
+  tls.cert_file = options.cert_file;
+  tls.key_file = options.key_file;
+  tls.verify_server = options.verify_server;
+  return tls;
+}
+
 std::shared_ptr<grpc::Channel> BrokerConnections::ChannelLocked(const std::string& address) {
   std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) channel = CreateChannel(address, credentials_);
+  if (channel == nullptr) channel = CreateChannel(address, tls_, credentials_);
   return channel;
 }
 
@@ -42,7 +52,7 @@ std::shared_ptr<BrokerSendStream> BrokerConnections::SendStream(const std::strin
     failed_streams_.push_back(std::move(slot.stream));
   }
   if (slot.channel == nullptr) {
-    slot.channel = CreateDedicatedChannel(address, credentials_);
+    slot.channel = CreateDedicatedChannel(address, tls_, credentials_);
     slot.stub = broker::v1::Broker::NewStub(slot.channel);
   }
   slot.stream = BrokerSendStream::Open(*slot.stub, address);

@@ -18,6 +18,8 @@
 #include "absl/time/time.h"
 #include "client/src/broker_send_stream.h"
 #include "common/acl/signature.h"
+#include "common/tls.h"
+#include "mq/client_options.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 
@@ -36,11 +38,17 @@ inline constexpr size_t kFailedStreamsKept = 16;
 // channels): the last reference to a channel must not go away on one
 // (grpc/grpc#37858), so channels of forgotten brokers are kept until no call
 // holds them and dropped by Forget().
+// The channel settings of a client's TLS options.
+ClientTls ChannelTls(const TlsOptions& options);
+
 class BrokerConnections {
  public:
-  // Every call on the channels is signed with `credentials` (empty: none).
-  explicit BrokerConnections(acl::Credentials credentials = {})
-      : credentials_(std::move(credentials)) {}
+  // Channels dial as `tls` says (valid: ClientTls::Validate); every call on
+  // them is signed with `credentials` (empty: none).
+  explicit BrokerConnections(ClientTls tls = {}, acl::Credentials credentials = {})
+      : tls_(std::move(tls)), credentials_(std::move(credentials)) {}
+
+  const ClientTls& tls() const { return tls_; }
 
   // A stub on the cached long-lived channel to `address`.
   std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address)
@@ -81,6 +89,7 @@ class BrokerConnections {
   // their channels are still held here.
   void DropEndedStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const ClientTls tls_;
   const acl::Credentials credentials_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);

@@ -50,7 +50,8 @@ void CallAllBrokers(BrokerConnections& connections, const std::vector<std::strin
 ClientInstance::ClientInstance(std::string client_id, ClientOptions options)
     : client_id_(std::move(client_id)),
       options_(std::move(options)),
-      connections_(acl::Credentials{options_.access_key, options_.secret_key}) {
+      connections_(ChannelTls(options_.tls),
+                   acl::Credentials{options_.access_key, options_.secret_key}) {
   absl::BitGen gen;
   namesrv_index_ = options_.name_server_addresses.empty()
                        ? 0
@@ -202,9 +203,11 @@ absl::StatusOr<TopicRouteData> ClientInstance::QueryTopicRoute(const std::string
     namesrv::v1::GetRouteInfoByTopicResponse response;
     grpc::ClientContext context;
     SetDeadline(&context, std::min(options_.api_timeout, left));
-    absl::Status status = FromGrpcStatus(
-        connections_.NameServerStub(address)->GetRouteInfoByTopic(&context, request, &response),
-        context);
+    absl::Status status = WithTlsHint(
+        FromGrpcStatus(
+            connections_.NameServerStub(address)->GetRouteInfoByTopic(&context, request, &response),
+            context),
+        connections_.tls());
     if (status.ok()) return std::move(*response.mutable_route());
     if (!IsTransportFailure(status)) return status;
     LOG(WARNING) << "name server " << address << " failed (" << status

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "client/src/broker_connections.h"
 #include "client/src/local_address.h"
 #include "common/validation.h"
 
@@ -32,6 +33,9 @@ absl::StatusOr<ClientOptions> ResolveClientOptions(ClientOptions options) {
       options.heartbeat_broker_interval <= absl::ZeroDuration() ||
       options.api_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("client intervals and api_timeout must be positive");
+  }
+  if (absl::Status tls = ChannelTls(options.tls).Validate(); !tls.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("ClientOptions::tls: ", tls.message()));
   }
   return options;
 }

@@ -218,6 +218,7 @@ absl::Status Broker::Start() {
 
   BrokerRegistrarOptions registrar_options;
   registrar_options.namesrv_addrs = options_.namesrv_addrs;
+  registrar_options.namesrv_tls = options_.namesrv_tls;
   registrar_options.cluster_name = options_.cluster_name;
   registrar_options.broker_name = options_.broker_name;
   registrar_options.broker_id = options_.broker_id;

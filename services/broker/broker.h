@@ -27,6 +27,7 @@
 #include "common/executor.h"
 #include "common/metrics/registry.h"
 #include "common/scheduler.h"
+#include "common/tls.h"
 #include "proto/store.pb.h"
 #include "services/broker/acl_user_manager.h"
 #include "services/broker/admin_processor.h"
@@ -74,6 +75,8 @@ struct BrokerOptions {
   // "host:port" where slaves reach this broker's store for replication.
   std::string ha_server_addr;
   std::vector<std::string> namesrv_addrs;
+  // How the name servers are dialed (plaintext by default).
+  ClientTls namesrv_tls;
   // Clamped to 10-60 s at Start().
   absl::Duration register_interval = absl::Seconds(30);
   absl::Duration register_timeout = absl::Seconds(6);

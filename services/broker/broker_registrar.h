@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "common/acl/signature.h"
 #include "common/scheduler.h"
+#include "common/tls.h"
 #include "proto/namesrv.grpc.pb.h"
 #include "services/broker/topic_config_manager.h"
 
@@ -36,6 +37,8 @@ std::vector<std::string> ParseNameServerList(absl::string_view list);
 
 struct BrokerRegistrarOptions {
   std::vector<std::string> namesrv_addrs;
+  // How they are dialed.
+  ClientTls namesrv_tls;
   std::string cluster_name;
   std::string broker_name;
   int64_t broker_id = 0;

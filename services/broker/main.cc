@@ -57,14 +57,21 @@ int main(int argc, char** argv) {
   }
   options.authorizer = acl->authorizer.get();
   options.cluster_credentials = acl->cluster;
+  absl::StatusOr<mq::ClientTls> peer_tls = mq::PeerTlsFromFlags();
+  if (!peer_tls.ok()) {
+    std::cerr << "broker: " << peer_tls.status().message() << "\n";
+    return 2;
+  }
+  options.namesrv_tls = *peer_tls;
 
   std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
   options.metrics = metrics.get();
   auto store = std::make_unique<mq::broker::RemoteStore>(
-      mq::CreateChannel(store_address, acl->cluster), mq::broker::RemoteStoreOptions{});
+      mq::CreateChannel(store_address, *peer_tls, acl->cluster), mq::broker::RemoteStoreOptions{});
   absl::Status connected = store->WaitForConnected(absl::GetFlag(FLAGS_store_connect_timeout));
   if (!connected.ok()) {
-    LOG(ERROR) << "store " << store_address << ": " << connected;
+    LOG(ERROR) << "store " << store_address << ": " << connected
+               << (peer_tls->enabled ? "" : " (a store serving TLS only needs --peer_tls here)");
     return 1;
   }
   auto broker = std::make_unique<mq::broker::Broker>(store.get(), options);

@@ -59,9 +59,24 @@ int main(int argc, char** argv) {
   broker_options->authorizer = acl->authorizer.get();
   broker_options->cluster_credentials = acl->cluster;
 
+  absl::StatusOr<mq::ClientTls> peer_tls = mq::PeerTlsFromFlags();
+  if (!peer_tls.ok()) {
+    std::cerr << "standalone: " << peer_tls.status().message() << "\n";
+    return 2;
+  }
   std::error_code ignored;
   std::string data_dir = std::filesystem::absolute(store_options->root_dir, ignored).string();
   store_options->root_dir = data_dir;
+  store_options->replication.master_tls = *peer_tls;
+  store_options->replication.credentials = acl->cluster;
+  absl::StatusOr<mq::ServerTlsSettings> tls = mq::ResolveServerTls(data_dir + "/tls");
+  if (!tls.ok()) {
+    std::cerr << "standalone: " << tls.status().message() << "\n";
+    return 2;
+  }
+  // The broker registers with the embedded name server through this port: a
+  // TLS-only port is dialed over TLS, whatever --peer_tls says of the others.
+  broker_options->namesrv_tls = tls->mode == mq::TlsMode::kEnforcing ? tls->SelfDial() : *peer_tls;
   std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
   store_options->metrics = metrics.get();
   broker_options->metrics = metrics.get();
@@ -81,6 +96,7 @@ int main(int argc, char** argv) {
   mq::ServerMain main;
   main.name = "standalone";
   main.port = absl::GetFlag(FLAGS_port);
+  main.tls = *tls;
   main.services = {name_server.service(), broker->service(), &store_service, broker->acl_service()};
   main.service_names = {
       mq::namesrv::v1::NameServer::service_full_name(), mq::broker::v1::Broker::service_full_name(),

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_options.h"
 #include "common/status.h"
+#include "common/tls.h"
 #include "glog/logging.h"
 #include "services/store/ha_master.h"
 
@@ -60,13 +61,13 @@ v1::ReplicationStatus HaClient::status() const {
 }
 
 void HaClient::Run() {
-  std::unique_ptr<v1::Store::Stub> stub =
-      v1::Store::NewStub(CreateChannel(options_.master_address, options_.credentials));
+  std::unique_ptr<v1::Store::Stub> stub = v1::Store::NewStub(
+      CreateChannel(options_.master_address, options_.master_tls, options_.credentials));
   absl::Duration backoff = options_.reconnect_backoff_min;
   int failures = 0;
   while (true) {
     bool progressed = false;
-    absl::Status status = RunStream(stub.get(), &progressed);
+    absl::Status status = WithTlsHint(RunStream(stub.get(), &progressed), options_.master_tls);
     {
       absl::MutexLock lock(&mu_);
       status_.set_connected(false);

@@ -42,6 +42,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   options->replication.credentials = acl->cluster;
+  absl::StatusOr<mq::ClientTls> peer_tls = mq::PeerTlsFromFlags();
+  if (!peer_tls.ok()) {
+    std::cerr << "store: " << peer_tls.status().message() << "\n";
+    return 2;
+  }
+  options->replication.master_tls = *peer_tls;
   std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
   options->metrics = metrics.get();
   absl::StatusOr<std::unique_ptr<mq::store::MessageStore>> store =
@@ -56,6 +62,7 @@ int main(int argc, char** argv) {
   mq::ServerMain main;
   main.name = "store";
   main.port = absl::GetFlag(FLAGS_port);
+  main.default_tls_dir = options->root_dir + "/tls";
   main.services = {&service};
   main.service_names = {mq::store::v1::Store::service_full_name()};
   main.metrics = metrics.get();

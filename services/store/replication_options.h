@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/acl/signature.h"
 #include "common/grpc_options.h"
+#include "common/tls.h"
 #include "common/units.h"
 #include "services/store/slave_ack_waiter.h"
 
@@ -31,6 +32,8 @@ struct ReplicationOptions {
   // SLAVE: "host:port" of the master's store. Empty: the slave does not
   // replicate (it only serves what it has).
   std::string master_address;
+  // How the slave dials it (plaintext by default).
+  ClientTls master_tls;
   // The cluster identity a slave's stream is signed with (access control);
   // empty: unsigned.
   acl::Credentials credentials;

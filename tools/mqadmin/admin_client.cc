@@ -10,9 +10,10 @@ namespace mq {
 namespace tools {
 
 AdminClient::AdminClient(std::vector<std::string> name_servers, absl::Duration timeout,
-                         acl::Credentials credentials)
+                         ClientTls tls, acl::Credentials credentials)
     : name_servers_(std::move(name_servers)),
       timeout_(timeout),
+      tls_(std::move(tls)),
       credentials_(std::move(credentials)) {}
 
 std::unique_ptr<grpc::ClientContext> AdminClient::Context() const {
@@ -23,7 +24,7 @@ std::unique_ptr<grpc::ClientContext> AdminClient::Context() const {
 
 std::shared_ptr<grpc::Channel> AdminClient::Channel(const std::string& address) {
   std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) channel = CreateChannel(address, credentials_);
+  if (channel == nullptr) channel = CreateChannel(address, tls_, credentials_);
   return channel;
 }
 
@@ -49,7 +50,7 @@ absl::Status AdminClient::OnNameServer(
     std::unique_ptr<namesrv::v1::NameServer::Stub>& stub = name_server_stubs_[address];
     if (stub == nullptr) stub = namesrv::v1::NameServer::NewStub(Channel(address));
     std::unique_ptr<grpc::ClientContext> context = Context();
-    absl::Status status = FromGrpcStatus(call(*stub, *context), *context);
+    absl::Status status = WithTlsHint(FromGrpcStatus(call(*stub, *context), *context), tls_);
     // A name server's answer is final; a transport failure moves on.
     if (status.code() != absl::StatusCode::kUnavailable &&
         status.code() != absl::StatusCode::kDeadlineExceeded) {

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/acl/signature.h"
 #include "common/rpc.h"
+#include "common/tls.h"
 #include "proto/acl.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/common.pb.h"
@@ -27,8 +28,9 @@ namespace tools {
 // Not thread-safe (the tools are single-threaded).
 class AdminClient {
  public:
-  // Every call is signed with `credentials` (access control; empty: none).
-  AdminClient(std::vector<std::string> name_servers, absl::Duration timeout,
+  // Channels dial as `tls` says (valid: ClientTls::Validate); every call is
+  // signed with `credentials` (access control; empty: none).
+  AdminClient(std::vector<std::string> name_servers, absl::Duration timeout, ClientTls tls = {},
               acl::Credentials credentials = {});
 
   const std::vector<std::string>& name_servers() const { return name_servers_; }
@@ -63,6 +65,7 @@ class AdminClient {
 
   const std::vector<std::string> name_servers_;
   const absl::Duration timeout_;
+  const ClientTls tls_;
   const acl::Credentials credentials_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
   std::map<std::string, std::unique_ptr<acl::v1::AclAdmin::Stub>> acl_stubs_;

@@ -10,6 +10,7 @@ namespace tools {
 namespace {
 
 std::string OptionLabel(const OptionSpec& spec) {
+  if (spec.short_name == 0) return absl::StrCat("--", spec.long_name);
   return absl::StrCat("-", std::string(1, spec.short_name), " (--", spec.long_name, ")");
 }
 
@@ -103,10 +104,13 @@ std::string Usage(absl::string_view program, absl::string_view command,
   std::string synopsis = absl::StrCat("usage: ", program, " ", command);
   std::string lines;
   for (const OptionSpec& spec : specs) {
-    std::string option = absl::StrCat("-", std::string(1, spec.short_name));
+    std::string option = spec.short_name == 0 ? absl::StrCat("--", spec.long_name)
+                                              : absl::StrCat("-", std::string(1, spec.short_name));
     if (!spec.value_name.empty()) absl::StrAppend(&option, " ", spec.value_name);
     absl::StrAppend(&synopsis, " ", spec.required ? option : absl::StrCat("[", option, "]"));
-    std::string names = absl::StrCat("-", std::string(1, spec.short_name), ", --", spec.long_name);
+    std::string names = spec.short_name == 0 ? absl::StrCat("    --", spec.long_name)
+                                             : absl::StrCat("-", std::string(1, spec.short_name),
+                                                            ", --", spec.long_name);
     if (!spec.value_name.empty()) absl::StrAppend(&names, " ", spec.value_name);
     absl::StrAppend(&lines, absl::StrFormat("  %-36s %s%s\n", names, spec.help,
                                             spec.required ? " (required)" : ""));

@@ -16,7 +16,8 @@ namespace mq {
 namespace tools {
 
 struct OptionSpec {
-  // The one-letter name ('t' for -t) and the long name ("topic" for --topic).
+  // The one-letter name ('t' for -t; 0 for none) and the long name ("topic"
+  // for --topic).
   char short_name = 0;
   std::string long_name;
   // What the value is, for the usage text ("TOPIC"); empty for a flag that

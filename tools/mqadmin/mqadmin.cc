@@ -26,6 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/src/broker_connections.h"
 #include "client/src/pulled_message.h"
 #include "common/units.h"
 #include "glog/logging.h"
@@ -60,6 +61,17 @@ const OptionSpec kSecretKey = {
     'S', "secretKey", "SK",
     "its secret key (default: $MQ_SECRET_KEY, better: a command line is visible to others)"};
 
+// Every command that takes -n takes these too: how the servers are dialed.
+const std::vector<OptionSpec> kTlsOptions = {
+    {0, "tls", "", "dial the name servers and brokers over TLS"},
+    {0, "tlsCaFile", "FILE",
+     "with --tls: PEM CAs the servers' certificates must chain to "
+     "(default: the system's roots)"},
+    {0, "tlsCertFile", "FILE", "with --tls: this client's PEM certificate (mutual TLS)"},
+    {0, "tlsKeyFile", "FILE", "with --tls: the PEM key of --tlsCertFile"},
+    {0, "tlsSkipVerify", "", "with --tls: do not check the servers' certificates"},
+};
+
 using CommandFn = std::function<absl::Status(const ParsedOptions&)>;
 
 struct Command {
@@ -89,13 +101,25 @@ acl::Credentials CredentialsOf(const ParsedOptions& options) {
           OptionOrEnv(options, "secretKey", "MQ_SECRET_KEY")};
 }
 
+TlsOptions Tls(const ParsedOptions& options) {
+  TlsOptions tls;
+  tls.enabled = options.Has("tls");
+  tls.ca_file = options.Get("tlsCaFile");
+  tls.cert_file = options.Get("tlsCertFile");
+  tls.key_file = options.Get("tlsKeyFile");
+  tls.verify_server = !options.Has("tlsSkipVerify");
+  return tls;
+}
+
 AdminClient Admin(const ParsedOptions& options) {
-  return AdminClient(NameServers(options), kRpcTimeout, CredentialsOf(options));
+  return AdminClient(NameServers(options), kRpcTimeout, client_internal::ChannelTls(Tls(options)),
+                     CredentialsOf(options));
 }
 
 ClientOptions ClientOptionsFor(const ParsedOptions& options) {
   ClientOptions client;
   client.name_server_addresses = NameServers(options);
+  client.tls = Tls(options);
   client.instance_name = absl::StrCat("mqadmin-", getpid());
   acl::Credentials credentials = CredentialsOf(options);
   client.access_key = credentials.access_key;
@@ -1234,8 +1258,13 @@ int Main(int argc, char** argv) {
               << " for the list\n";
     return 2;
   }
+  std::vector<OptionSpec> specs = command->options;
+  if (std::any_of(specs.begin(), specs.end(),
+                  [](const OptionSpec& spec) { return spec.long_name == kNameServer.long_name; })) {
+    specs.insert(specs.end(), kTlsOptions.begin(), kTlsOptions.end());
+  }
   absl::StatusOr<ParsedOptions> options =
-      ParseOptions(command->options, std::vector<std::string>(args.begin() + 1, args.end()));
+      ParseOptions(specs, std::vector<std::string>(args.begin() + 1, args.end()));
   if (!options.ok()) {
     std::cerr << kProgram << ": " << command->name
               << ": INVALID_ARGUMENT: " << options.status().message() << " (see " << kProgram << " "
@@ -1243,12 +1272,17 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (options->help()) {
-    std::cout << Usage(kProgram, command->name, command->description, command->options);
+    std::cout << Usage(kProgram, command->name, command->description, specs);
     return 0;
   }
   if (!options->positional().empty()) {
     std::cerr << kProgram << ": " << command->name << ": INVALID_ARGUMENT: unexpected argument \""
               << options->positional().front() << "\"\n";
+    return 2;
+  }
+  if (absl::Status tls = client_internal::ChannelTls(Tls(*options)).Validate(); !tls.ok()) {
+    std::cerr << kProgram << ": " << command->name << ": INVALID_ARGUMENT: " << tls.message()
+              << "\n";
     return 2;
   }
   absl::Status status = command->run(*options);

@@ -27,6 +27,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/tls_flags.h"
 #include "glog/logging.h"
 #include "mq/producer.h"
 #include "mq/push_consumer.h"
@@ -52,6 +53,11 @@ ABSL_FLAG(int, consume_threads, 4, "Consumer: listener threads.");
 ABSL_FLAG(bool, from_first, false,
           "Consumer: start at the first stored message of a new group "
           "(default: only new messages).");
+ABSL_FLAG(bool, tls, false,
+          "Dial the name servers and brokers over TLS, checking them against --tls_ca_file and "
+          "presenting --tls_cert_file/--tls_key_file when given.");
+ABSL_FLAG(bool, tls_skip_verify, false,
+          "With --tls: do not check the servers' certificates (encryption only).");
 ABSL_FLAG(absl::Duration, report_interval, absl::Seconds(1), "Time between progress lines.");
 ABSL_FLAG(std::string, access_key, "",
           "Access control: sign the calls as this user (default: $MQ_ACCESS_KEY).");
@@ -132,6 +138,16 @@ std::vector<std::string> NameServers() {
   return absl::StrSplit(list, absl::ByAnyChar(";,"), absl::SkipWhitespace());
 }
 
+mq::TlsOptions TlsFromFlags() {
+  mq::TlsOptions tls;
+  tls.enabled = absl::GetFlag(FLAGS_tls);
+  tls.ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  tls.verify_server = !absl::GetFlag(FLAGS_tls_skip_verify);
+  return tls;
+}
+
 std::string RandomBody(int size) {
   static constexpr char kAlphabet[] =
       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -201,6 +217,7 @@ int RunProducer() {
   }
   ProducerOptions options;
   options.client.name_server_addresses = NameServers();
+  options.client.tls = TlsFromFlags();
   SetCredentials(&options.client);
   options.default_topic_queue_nums = absl::GetFlag(FLAGS_queue_nums);
   const std::string group =
@@ -285,6 +302,7 @@ int RunProducer() {
 int RunConsumer() {
   PushConsumerOptions options;
   options.client.name_server_addresses = NameServers();
+  options.client.tls = TlsFromFlags();
   SetCredentials(&options.client);
   options.consume_thread_count = absl::GetFlag(FLAGS_consume_threads);
   options.consume_from_where = absl::GetFlag(FLAGS_from_first) ? ConsumeFromWhere::kFirstOffset

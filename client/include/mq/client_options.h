@@ -14,6 +14,22 @@ namespace mq {
 // route table, scheduled route refresh and heartbeats. The first one to start
 // creates the instance with its ClientOptions; a later one with the same client
 // id but other name servers fails to start (use another instance_name).
+// TLS to the name servers and brokers (their ports in --tls_mode=enforcing,
+// or a --tls_port). Plaintext unless `enabled`.
+struct TlsOptions {
+  bool enabled = false;
+  // PEM bundle of the CAs the servers' certificates must chain to; empty:
+  // the system's roots.
+  std::string ca_file;
+  // This client's certificate chain and key (PEM), for servers that ask for
+  // one (--tls_client_auth); both or neither.
+  std::string cert_file;
+  std::string key_file;
+  // false: the servers' certificates are not checked (encryption only, as
+  // RocketMQ 5's Java, Go and C++ clients do by default).
+  bool verify_server = true;
+};
+
 struct ClientOptions {
   // "host:port" of every name server. Empty: the NAMESRV_ADDR environment
   // variable, as "host:port;host:port".
@@ -28,6 +44,7 @@ struct ClientOptions {
   absl::Duration heartbeat_broker_interval = absl::Seconds(30);
   // Deadline of each route query, heartbeat and unregistration RPC.
   absl::Duration api_timeout = absl::Seconds(3);
+  TlsOptions tls;
   // Access control: every call is signed with this user's keys (see the
   // README's "Access control"). Empty access key: calls are not signed.
   std::string access_key;
