@@ -1,11 +1,12 @@
 // Access control end to end, on a real standalone server and a real split
-// deployment (name server, store, broker processes) with --acl_enable: every
-// method of every service, found from the services' descriptors, is called
-// without credentials, with a wrong signature, with a stale time, as a user
-// lacking the permission and as one holding it; only the last gets past
-// access control, and the refused calls change nothing. Then the real client,
-// mqadmin and the users' hot reload, the IP allow-list, and no secret in the
-// servers' logs.
+// deployment (name server, store, broker processes), plaintext and TLS-only
+// (signed calls over TLS, the broker signing and dialing its peers over TLS),
+// with --acl_enable: every method of every service, found from the services'
+// descriptors, is called without credentials, with a wrong signature, with a
+// stale time, as a user lacking the permission and as one holding it; only
+// the last gets past access control, and the refused calls change nothing.
+// Then the real client, mqadmin and the users' hot reload, the IP
+// allow-list, and no secret in the servers' logs.
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
@@ -27,6 +28,7 @@
 #include "common/grpc_options.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "common/tls.h"
 #include "mq/producer.h"
 #include "proto/acl.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
@@ -93,10 +95,10 @@ struct Answer {
   std::string response_code;
 };
 
-Answer Call(const std::string& address, const std::string& method,
+Answer Call(const ClientTls& tls, const std::string& address, const std::string& method,
             const google::protobuf::Message* request, const acl::Credentials* credentials,
             absl::Time signed_at, absl::Duration timeout = absl::Seconds(3)) {
-  std::shared_ptr<grpc::Channel> channel = CreateChannel(address);
+  std::shared_ptr<grpc::Channel> channel = CreateChannel(address, tls);
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   SetDeadline(&context, timeout);
@@ -167,15 +169,30 @@ struct Method {
   acl::Access access;
 };
 
-class AclE2eTest : public ::testing::TestWithParam<bool> {
+// The deployment a test runs on: standalone or split, plaintext or every
+// port TLS-only (signed calls over TLS).
+struct Deployment {
+  bool split;
+  bool tls;
+};
+
+class AclE2eTest : public ::testing::TestWithParam<Deployment> {
  protected:
   void SetUp() override {
     dir_ = mq::testing::MakeTempDir("acl_e2e_");
     const std::string secret_file = dir_ + "/cluster.secret";
     std::ofstream(secret_file) << kClusterSecret << "\n";
     log_ = dir_ + "/servers.log";
-    const std::vector<std::string> acl = {"--acl_enable",
-                                          "--acl_cluster_secret_file=" + secret_file};
+    std::vector<std::string> acl = {"--acl_enable", "--acl_cluster_secret_file=" + secret_file};
+    if (GetParam().tls) {
+      absl::StatusOr<SelfSignedCertificate> cert = EnsureSelfSignedCertificate(dir_ + "/tls");
+      ASSERT_TRUE(cert.ok()) << cert.status();
+      acl.insert(acl.end(), {"--tls_mode=enforcing", "--tls_cert_file=" + cert->cert_file,
+                             "--tls_key_file=" + cert->key_file, "--tls_ca_file=" + cert->cert_file,
+                             "--peer_tls"});
+      tls_.enabled = true;
+      tls_.ca_file = cert->cert_file;
+    }
     const std::string small_store = "--flagfile=" + RunfilePath("tools/small_store.flags");
     if (split()) {
       namesrv_ = Start("namesrv", "services/namesrv/namesrv",
@@ -215,7 +232,7 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
     topic.mutable_config()->set_read_queue_nums(2);
     topic.mutable_config()->set_write_queue_nums(2);
     topic.mutable_config()->set_perm(common::v1::PERM_READ | common::v1::PERM_WRITE);
-    auto stub = broker::v1::Broker::NewStub(CreateChannel(broker_address_, {}, kRoot));
+    auto stub = broker::v1::Broker::NewStub(CreateChannel(broker_address_, tls_, kRoot));
     ASSERT_TRUE(
         CallUnary(*stub, &broker::v1::Broker::Stub::CreateOrUpdateTopic, topic, absl::Seconds(5))
             .ok());
@@ -236,7 +253,7 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
     }
   }
 
-  bool split() const { return GetParam(); }
+  bool split() const { return GetParam().split; }
 
   static std::vector<std::string> Concat(std::vector<std::string> a,
                                          const std::vector<std::string>& b) {
@@ -264,7 +281,7 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
   }
 
   absl::Status CreateUser(const acl::Credentials& as, const acl::v1::User& user) {
-    auto stub = acl::v1::AclAdmin::NewStub(CreateChannel(broker_address_, {}, as));
+    auto stub = acl::v1::AclAdmin::NewStub(CreateChannel(broker_address_, tls_, as));
     acl::v1::CreateUserRequest request;
     *request.mutable_user() = user;
     return CallUnary(*stub, &acl::v1::AclAdmin::Stub::CreateUser, request, absl::Seconds(5))
@@ -336,12 +353,12 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
   };
   State Snapshot() {
     State state;
-    auto store = store::v1::Store::NewStub(CreateChannel(store_address_, {}, kCluster));
+    auto store = store::v1::Store::NewStub(CreateChannel(store_address_, tls_, kCluster));
     auto stats = CallUnary(*store, &store::v1::Store::Stub::GetStats, store::v1::GetStatsRequest(),
                            absl::Seconds(5));
     EXPECT_TRUE(stats.ok()) << stats.status();
     if (stats.ok()) state.commit_log_max = stats->max_physical_offset();
-    auto broker = broker::v1::Broker::NewStub(CreateChannel(broker_address_, {}, kRoot));
+    auto broker = broker::v1::Broker::NewStub(CreateChannel(broker_address_, tls_, kRoot));
     auto topics = CallUnary(*broker, &broker::v1::Broker::Stub::GetAllTopicConfigs,
                             broker::v1::GetAllTopicConfigsRequest(), absl::Seconds(5));
     EXPECT_TRUE(topics.ok()) << topics.status();
@@ -354,7 +371,7 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
     if (groups.ok()) {
       for (const auto& config : groups->configs()) state.groups.push_back(config.group_name());
     }
-    auto acl = acl::v1::AclAdmin::NewStub(CreateChannel(broker_address_, {}, kRoot));
+    auto acl = acl::v1::AclAdmin::NewStub(CreateChannel(broker_address_, tls_, kRoot));
     auto users = CallUnary(*acl, &acl::v1::AclAdmin::Stub::ListUsers, acl::v1::ListUsersRequest(),
                            absl::Seconds(5));
     EXPECT_TRUE(users.ok()) << users.status();
@@ -366,6 +383,8 @@ class AclE2eTest : public ::testing::TestWithParam<bool> {
   std::string log_;
   std::unique_ptr<ServerProcess> namesrv_, store_, broker_;
   std::string broker_address_, namesrv_address_, store_address_;
+  // How every channel of the test dials (plaintext unless GetParam().tls).
+  ClientTls tls_;
 };
 
 TEST_P(AclE2eTest, OnlyTheHolderOfThePermissionGetsThroughEveryMethod) {
@@ -378,12 +397,13 @@ TEST_P(AclE2eTest, OnlyTheHolderOfThePermissionGetsThroughEveryMethod) {
     const acl::Credentials* holder = Holder(m);
     const acl::Credentials wrong_holder{holder->access_key, kWrongSecret};
     std::vector<std::pair<std::string, Answer>> refusals = {
-        {"unsigned", Call(m.address, m.name, m.request.get(), nullptr, now)},
-        {"wrong signature", Call(m.address, m.name, m.request.get(), &wrong_holder, now)},
-        {"stale", Call(m.address, m.name, m.request.get(), holder, now - absl::Minutes(10))},
-        {"future", Call(m.address, m.name, m.request.get(), holder, now + absl::Minutes(10))}};
+        {"unsigned", Call(tls_, m.address, m.name, m.request.get(), nullptr, now)},
+        {"wrong signature", Call(tls_, m.address, m.name, m.request.get(), &wrong_holder, now)},
+        {"stale", Call(tls_, m.address, m.name, m.request.get(), holder, now - absl::Minutes(10))},
+        {"future",
+         Call(tls_, m.address, m.name, m.request.get(), holder, now + absl::Minutes(10))}};
     if (const acl::Credentials* lacker = Lacker(m); lacker != nullptr) {
-      refusals.push_back({"lacking", Call(m.address, m.name, m.request.get(), lacker, now)});
+      refusals.push_back({"lacking", Call(tls_, m.address, m.name, m.request.get(), lacker, now)});
     }
     for (const auto& [how, answer] : refusals) {
       if (m.access == acl::Access::kOpen) {
@@ -414,7 +434,7 @@ TEST_P(AclE2eTest, OnlyTheHolderOfThePermissionGetsThroughEveryMethod) {
   // The holder gets past access control on every method (what the service
   // then answers to a made-up request is its business).
   for (const Method& m : methods) {
-    Answer answer = Call(m.address, m.name, m.request.get(), Holder(m), absl::Now());
+    Answer answer = Call(tls_, m.address, m.name, m.request.get(), Holder(m), absl::Now());
     EXPECT_FALSE(Refused(answer)) << m.name << ": " << answer.message;
   }
 }
@@ -425,6 +445,8 @@ TEST_P(AclE2eTest, ClientsMqadminHotReloadAndAllowedIps) {
     ProducerOptions options;
     options.client.name_server_addresses = {namesrv_address_};
     options.client.instance_name = absl::StrCat("acl-", as.access_key, "-", topic);
+    options.client.tls.enabled = tls_.enabled;
+    options.client.tls.ca_file = tls_.ca_file;
     options.client.access_key = as.access_key;
     options.client.secret_key = as.secret_key;
     options.retry_times_when_send_failed = 0;
@@ -445,6 +467,7 @@ TEST_P(AclE2eTest, ClientsMqadminHotReloadAndAllowedIps) {
   const std::string mqadmin = RunfilePath("tools/mqadmin/mqadmin");
   auto run = [&](std::vector<std::string> args) {
     args.insert(args.end(), {"-n", namesrv_address_, "-b", broker_address_});
+    if (tls_.enabled) args.insert(args.end(), {"--tls", "--tlsCaFile=" + tls_.ca_file});
     absl::StatusOr<testing::ToolResult> result = testing::RunTool(mqadmin, args);
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : testing::ToolResult{};
@@ -486,7 +509,7 @@ TEST_P(AclE2eTest, ClientsMqadminHotReloadAndAllowedIps) {
   store::v1::PutMetadataRequest put;
   put.add_entries()->set_key("acl_users");
   put.mutable_entries(0)->set_value(json);
-  auto store = store::v1::Store::NewStub(CreateChannel(store_address_, {}, kCluster));
+  auto store = store::v1::Store::NewStub(CreateChannel(store_address_, tls_, kCluster));
   ASSERT_TRUE(CallUnary(*store, &store::v1::Store::Stub::PutMetadata, put, absl::Seconds(5)).ok());
   const acl::Credentials dave_keys{"dave", "dave-secret-e2e"};
   broker::v1::GetQueueOffsetsRequest offsets;
@@ -495,25 +518,28 @@ TEST_P(AclE2eTest, ClientsMqadminHotReloadAndAllowedIps) {
   // Dave's calls come from 127.0.0.1, outside his allow-list.
   EXPECT_TRUE(testing::WaitUntil(
       [&] {
-        return Call(broker_address_, kOffsets, &offsets, &dave_keys, absl::Now()).code ==
+        return Call(tls_, broker_address_, kOffsets, &offsets, &dave_keys, absl::Now()).code ==
                grpc::StatusCode::PERMISSION_DENIED;
       },
       absl::Seconds(10)));
-  Answer from_outside = Call(broker_address_, kOffsets, &offsets, &dave_keys, absl::Now());
+  Answer from_outside = Call(tls_, broker_address_, kOffsets, &offsets, &dave_keys, absl::Now());
   EXPECT_NE(from_outside.message.find("may not call from 127.0.0.1"), std::string::npos)
       << from_outside.message;
   // Alice is gone from the reloaded table.
-  EXPECT_EQ(Call(broker_address_, kOffsets, &offsets, &kAlice, absl::Now()).code,
+  EXPECT_EQ(Call(tls_, broker_address_, kOffsets, &offsets, &kAlice, absl::Now()).code,
             grpc::StatusCode::UNAUTHENTICATED);
   testing::ToolResult widened = run(
       {"updateUser", "-u", "dave", "-i", "10.0.0.0/8,127.0.0.1", "-A", "root", "-S", kRootSecret});
   EXPECT_EQ(widened.exit_code, 0) << widened.err;
-  EXPECT_FALSE(Refused(Call(broker_address_, kOffsets, &offsets, &dave_keys, absl::Now())));
+  EXPECT_FALSE(Refused(Call(tls_, broker_address_, kOffsets, &offsets, &dave_keys, absl::Now())));
 }
 
-INSTANTIATE_TEST_SUITE_P(Deployments, AclE2eTest, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "Split" : "Standalone";
+INSTANTIATE_TEST_SUITE_P(Deployments, AclE2eTest,
+                         ::testing::Values(Deployment{false, false}, Deployment{true, false},
+                                           Deployment{true, true}),
+                         [](const ::testing::TestParamInfo<Deployment>& info) {
+                           return std::string(info.param.split ? "Split" : "Standalone") +
+                                  (info.param.tls ? "Tls" : "");
                          });
 
 }  // namespace
