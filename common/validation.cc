@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -143,6 +144,21 @@ absl::Status ValidateAddress(absl::string_view what, absl::string_view address) 
                      " has a host that is neither an IPv4 address, a DNS name nor [IPv6]"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateTopicAttribute(absl::string_view key, absl::string_view value) {
+  if (key != kTopicMessageTypeAttribute) {
+    return absl::InvalidArgumentError(absl::StrCat("topic attribute ", QuoteInput(key),
+                                                   " is unknown; the one known is ",
+                                                   kTopicMessageTypeAttribute));
+  }
+  std::string upper = absl::AsciiStrToUpper(value);
+  for (absl::string_view known : {"NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED"}) {
+    if (upper == known) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("topic attribute ", kTopicMessageTypeAttribute, " is ", QuoteInput(value),
+                   ", not NORMAL, FIFO, DELAY, TRANSACTION or MIXED"));
 }
 
 }  // namespace mq

@@ -40,6 +40,15 @@ absl::Status ValidateGroup(absl::string_view group);
 // A read or write queue count: 1..1024.
 absl::Status ValidateQueueNums(absl::string_view what, int32_t nums);
 
+// RocketMQ 5's topic attribute listing the message types RocketMQ 5 clients
+// may send to the topic: NORMAL, FIFO, DELAY, TRANSACTION or MIXED (every
+// type; also what a topic without the attribute accepts).
+inline constexpr absl::string_view kTopicMessageTypeAttribute = "message.type";
+
+// A topic attribute: only kTopicMessageTypeAttribute is known, with one of
+// its values (any case).
+absl::Status ValidateTopicAttribute(absl::string_view key, absl::string_view value);
+
 // A queue id: 0..kMaxQueueNums-1 (a topic has at most kMaxQueueNums queues).
 absl::Status ValidateQueueId(int32_t queue_id);
 

@@ -72,5 +72,16 @@ TEST(ValidationTest, ErrorsQuoteInputBoundedAndEscaped) {
   EXPECT_LT(ValidateAddress("broker address", std::string(100000, 'a')).message().size(), 200u);
 }
 
+TEST(ValidationTest, TopicAttributes) {
+  for (const char* good : {"NORMAL", "fifo", "Delay", "TRANSACTION", "MIXED"}) {
+    EXPECT_TRUE(ValidateTopicAttribute("message.type", good).ok()) << good;
+  }
+  EXPECT_EQ(ValidateTopicAttribute("message.type", "LITE").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateTopicAttribute("message.type", "").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateTopicAttribute("queue.type", "NORMAL").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace mq

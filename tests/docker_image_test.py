@@ -25,6 +25,7 @@ PROGRAMS = {
     "broker": "//services/broker:broker",
     "store": "//services/store:store",
     "standalone": "//services/standalone:standalone",
+    "proxy": "//services/proxy:proxy",
     "mqadmin": "//tools/mqadmin:mqadmin",
 }
 

@@ -31,6 +31,7 @@ PROGRAMS = {
     "broker": "services/broker/broker",
     "store": "services/store/store",
     "standalone": "services/standalone/standalone",
+    "proxy": "services/proxy/proxy",
 }
 # What $(POD_IP) stands for while checking.
 POD_IP = "10.0.0.1"
@@ -222,8 +223,8 @@ class Cluster:
                 raise AssertionError(f"Certificate {secret}: usages {sorted(usages)} must include "
                                      "server auth and client auth (mutual TLS between servers)")
             c.certificate = certificate
-            if c.program in ("broker", "store") and c.flags.get("peer_tls") != "true":
-                if c.program == "broker" or c.flags.get("master_address"):
+            if c.program in ("broker", "store", "proxy") and c.flags.get("peer_tls") != "true":
+                if c.program != "store" or c.flags.get("master_address"):
                     raise AssertionError(f"{c.name}: dials its peers without --peer_tls")
             if c.program == "store" and c.flags.get("tls_client_auth") != "require":
                 raise AssertionError(f"{c.name}: a store must require client certificates")
@@ -236,6 +237,15 @@ class Cluster:
                 by_host[(pod, c.port)] = c
         for c in containers:
             dialed = []
+            if c.program == "proxy":
+                # RocketMQ 5 clients dial the proxy's Service.
+                for service in self.services:
+                    if selects(service["spec"]["selector"], c.labels) and \
+                            not certificate_covers(c.certificate, service["metadata"]["name"]):
+                        raise AssertionError(f"{c.name}: Certificate "
+                                             f"{c.certificate['spec']['secretName']} does not name "
+                                             f"its Service {service['metadata']['name']}")
+                dialed += [(a, None) for a in c.flags["namesrv_addr"].split(";") if a]
             if c.program == "broker":
                 own_store = next(s for s in self.containers[c.workload["metadata"]["name"]]
                                  if s.program == "store")
@@ -409,7 +419,7 @@ class Cluster:
             service = workload["spec"]["serviceName"]
             expected |= {f"{name}-{i}.{service}:{port}" for i in range(workload["spec"]["replicas"])}
         for c in self.all_containers():
-            if c.program != "broker":
+            if c.program not in ("broker", "proxy"):
                 continue
             listed = set(filter(None, c.flags.get("namesrv_addr", "").split(";")))
             if listed != expected:
@@ -524,6 +534,24 @@ class ManifestsTest(unittest.TestCase):
         cluster.check()
         self.assertEqual(self.namesrv_replicas(cluster), 2)
         self.check_groups(cluster, ["broker-a"], "ASYNC_MASTER")
+        self.check_proxy(cluster)
+
+    def check_proxy(self, cluster):
+        """The RocketMQ 5 proxy: a Deployment of more than one pod behind a
+        load-balanced (not headless) Service on its gRPC port."""
+        proxies = [c for c in cluster.all_containers() if c.program == "proxy"]
+        self.assertEqual(len(proxies), 1, "one proxy container")
+        proxy = proxies[0]
+        self.assertEqual(proxy.workload["kind"], "Deployment")
+        self.assertGreaterEqual(proxy.workload["spec"]["replicas"], 2)
+        services = [s for s in cluster.services if selects(s["spec"]["selector"], proxy.labels)]
+        self.assertEqual(len(services), 1, "one Service selects the proxy pods")
+        self.assertNotEqual(services[0]["spec"].get("clusterIP"), "None")
+        self.assertIn(proxy.port, [p["port"] for p in services[0]["spec"]["ports"]])
+        self.assertEqual(int(proxy.flags["max_body_size"]),
+                         int(next(c for c in cluster.all_containers()
+                                  if c.program == "broker").flags["max_message_size"]),
+                         "the proxy advertises the brokers' max message size")
 
     def test_prod(self):
         docs = render("overlays/prod")
@@ -532,6 +560,7 @@ class ManifestsTest(unittest.TestCase):
         cluster.check()
         self.assertEqual(self.namesrv_replicas(cluster), 2)
         self.check_groups(cluster, ["broker-a", "broker-b"], "SYNC_MASTER")
+        self.check_proxy(cluster)
         self.assertTrue(all(c.tls for c in cluster.all_containers()), "prod serves TLS only")
 
     def test_dev(self):
@@ -622,6 +651,15 @@ class ManifestsTest(unittest.TestCase):
                 "advertised_address": f"127.0.0.1:{10911 + broker_id}",
             })
 
+    def test_prod_flags_start_the_proxy(self):
+        cluster = Cluster(render("overlays/prod"))
+        namesrv = next(c for c in cluster.all_containers() if c.program == "namesrv")
+        proxy = next(c for c in cluster.all_containers() if c.program == "proxy")
+        self.servers = []
+        self.addCleanup(self.stop_servers)
+        name_server = self.start(namesrv, {})
+        self.start(proxy, {"namesrv_addr": name_server.address})
+
     def test_dev_flags_start_the_standalone_server(self):
         cluster = Cluster(render("overlays/dev"))
         self.servers = []
@@ -657,6 +695,13 @@ class ManifestsTest(unittest.TestCase):
                                and d["spec"]["secretName"] == "mq-server-tls")
             certificate["spec"]["dnsNames"].remove("*.namesrv")
         self.assertIn("does not name namesrv-0.namesrv", self.mutated_prod(drop))
+
+    def test_a_certificate_missing_the_proxy_service_is_caught(self):
+        def drop(docs):
+            certificate = next(d for d in docs if d["kind"] == "Certificate"
+                               and d["spec"]["secretName"] == "mq-server-tls")
+            certificate["spec"]["dnsNames"].remove("proxy")
+        self.assertIn("does not name its Service proxy", self.mutated_prod(drop))
 
     def test_a_grpc_probe_on_a_tls_port_is_caught(self):
         def probe(docs):

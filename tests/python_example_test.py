@@ -22,6 +22,7 @@ import health_pb2  # noqa: E402,F401  (registers grpc.health.v1 for the replay)
 import reflection_pb2  # noqa: E402
 import reflection_pb2_grpc  # noqa: E402
 from proto import broker_pb2, namesrv_pb2, store_pb2  # noqa: E402,F401
+from proto.apache.rocketmq.v2 import messaging_pb2  # noqa: E402,F401
 
 
 class ServerTestCase(unittest.TestCase):

@@ -2,7 +2,8 @@
 // the middle of its retries. It consumes a topic in clustering mode and
 // prints one line per delivery, until SIGTERM:
 //   started CLIENT_ID
-//   consumed MSG_ID RECONSUME_TIMES TOPIC
+//   consumed MSG_ID RECONSUME_TIMES TOPIC [BODY_HEX]
+// (BODY_HEX with --print_body: other tests read messages back byte-for-byte).
 //
 //   retry_consumer --namesrv_addr=127.0.0.1:9876 --group=G --topic=T --fail
 #include <iostream>
@@ -11,6 +12,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -26,6 +28,7 @@ ABSL_FLAG(bool, fail, false, "Answer RECONSUME_LATER to every message.");
 ABSL_FLAG(absl::Duration, consume_time, absl::ZeroDuration(),
           "How long the listener takes per call.");
 ABSL_FLAG(int, max_reconsume_times, -1, "PushConsumerOptions::max_reconsume_times.");
+ABSL_FLAG(bool, print_body, false, "Append each message's body, in hex, to its line.");
 
 namespace {
 
@@ -52,12 +55,14 @@ int main(int argc, char** argv) {
   mq::PushConsumer consumer(absl::GetFlag(FLAGS_group), options);
   const bool fail = absl::GetFlag(FLAGS_fail);
   const absl::Duration consume_time = absl::GetFlag(FLAGS_consume_time);
+  const bool print_body = absl::GetFlag(FLAGS_print_body);
   absl::Status status = consumer.RegisterMessageListener(
-      [fail, consume_time](const std::vector<mq::MessageExt>& messages) {
+      [fail, consume_time, print_body](const std::vector<mq::MessageExt>& messages) {
         absl::SleepFor(consume_time);
         for (const mq::MessageExt& m : messages) {
-          Print(
-              absl::StrCat("consumed ", m.msg_id, " ", m.reconsume_times, " ", m.message.topic()));
+          Print(absl::StrCat(
+              "consumed ", m.msg_id, " ", m.reconsume_times, " ", m.message.topic(),
+              print_body ? absl::StrCat(" ", absl::BytesToHexString(m.message.body())) : ""));
         }
         return fail ? mq::ConsumeStatus::kReconsumeLater : mq::ConsumeStatus::kConsumeSuccess;
       });

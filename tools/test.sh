@@ -9,6 +9,9 @@ bash tools/bootstrap.sh --test || exit 1
 # The Node.js example's packages (from the npm registry; a no-op once installed).
 # Without them its test installs them itself or reports why it cannot.
 bash examples/node/install.sh || echo "test.sh: npm install of examples/node failed" >&2
+# The official RocketMQ 5 Node.js client for tests/rocketmq5_node_test.py (which
+# fails without it).
+bash tests/rocketmq5_node/install.sh || echo "test.sh: npm install of tests/rocketmq5_node failed" >&2
 
 # Reports left by an earlier run must not count for a target that fails to build now.
 testlogs="$(bazel info bazel-testlogs 2>/dev/null)"

@@ -288,6 +288,7 @@ void ClientInstance::CleanOfflineBrokers() {
 void ClientInstance::SendHeartbeatToAllBrokers() {
   broker::v1::HeartbeatRequest request;
   request.set_client_id(client_id_);
+  request.set_language("CPP");
   {
     absl::ReaderMutexLock lock(&members_mu_);
     if (producers_.empty() && consumers_.empty()) return;

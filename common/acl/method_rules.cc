@@ -52,6 +52,7 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
     add(kBroker, "UnlockBatchQueues",
         resources({Group("consumer_group"), Topic("queues.topic", Need::kSub)}));
     add(kBroker, "GetConsumeStats", admin);
+    add(kBroker, "GetProducerConnections", admin);
     add(kBroker, "ListConsumerGroups", admin);
     add(kBroker, "GetQueueOffsets", resources({Topic("topic", Need::kSub)}));
     add(kBroker, "SearchOffset", resources({Topic("topic", Need::kSub)}));

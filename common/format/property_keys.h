@@ -39,6 +39,9 @@ inline constexpr absl::string_view kPropertyOriginMessageId = "ORIGIN_MESSAGE_ID
 // How many times the message was consumed again, and the most it may be.
 inline constexpr absl::string_view kPropertyReconsumeTime = "RECONSUME_TIME";
 inline constexpr absl::string_view kPropertyMaxReconsumeTimes = "MAX_RECONSUME_TIMES";
+// The message group of a FIFO message (RocketMQ 5's sharding key): messages
+// of one group are kept in one queue, in order.
+inline constexpr absl::string_view kPropertyShardingKey = "__SHARDINGKEY";
 // The producer group that sent a transactional message.
 inline constexpr absl::string_view kPropertyProducerGroup = "PGROUP";
 // How many times the broker asked the producer group about a half message.

@@ -14,6 +14,8 @@ programs:
   broker       broker; needs --store_address of its store (default port 10911)
   store        store of one broker (default port 10912)
   standalone   name server + broker + store in one process (default port 9876)
+  proxy        RocketMQ 5 protocol for the official 5.x clients; needs --namesrv_addr
+               (default port 8081)
   mqadmin      admin command-line tool
 Every program prints its flags with --helpfull.
 USAGE
@@ -27,7 +29,7 @@ fi
 program="$1"
 shift
 case "$program" in
-  namesrv | broker | store | standalone | mqadmin)
+  namesrv | broker | store | standalone | proxy | mqadmin)
     exec "$bin_dir/$program" "$@"
     ;;
   help | -h | --help)

@@ -28,7 +28,8 @@ absl::Status ClientManager::Heartbeat(const broker::v1::HeartbeatRequest& reques
   absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
   for (const broker::v1::ProducerData& producer : request.producers()) {
-    producers_[producer.group_name()][request.client_id()] = now;
+    producers_[producer.group_name()][request.client_id()] = {now, request.language(),
+                                                              request.version()};
   }
   for (const broker::v1::ConsumerData& consumer : request.consumers()) {
     ConsumerGroup& group = consumers_[consumer.group_name()];
@@ -99,10 +100,28 @@ std::vector<std::string> ClientManager::GetProducerList(absl::string_view group)
   absl::ReaderMutexLock lock(&mu_);
   auto it = producers_.find(group);
   if (it == producers_.end()) return ids;
-  for (const auto& [id, last] : it->second) {
-    if (Live(last, now)) ids.push_back(id);
+  for (const auto& [id, producer] : it->second) {
+    if (Live(producer.last_heartbeat, now)) ids.push_back(id);
   }
   return ids;
+}
+
+std::vector<broker::v1::ProducerConnection> ClientManager::GetProducerConnections(
+    absl::string_view group) const {
+  std::vector<broker::v1::ProducerConnection> connections;
+  absl::Time now = clock_->Now();
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = producers_.find(group);
+  if (it == producers_.end()) return connections;
+  for (const auto& [id, producer] : it->second) {
+    if (!Live(producer.last_heartbeat, now)) continue;
+    broker::v1::ProducerConnection& connection = connections.emplace_back();
+    connection.set_client_id(id);
+    connection.set_language(producer.language);
+    connection.set_version(producer.version);
+    connection.set_last_heartbeat_ms(absl::ToUnixMillis(producer.last_heartbeat));
+  }
+  return connections;
 }
 
 absl::optional<broker::v1::SubscriptionData> ClientManager::FindSubscription(
@@ -129,7 +148,7 @@ int ClientManager::ScanExpired() {
     absl::MutexLock lock(&mu_);
     for (auto group = producers_.begin(); group != producers_.end();) {
       for (auto client = group->second.begin(); client != group->second.end();) {
-        if (Live(client->second, now)) {
+        if (Live(client->second.last_heartbeat, now)) {
           ++client;
           continue;
         }
@@ -165,7 +184,7 @@ int ClientManager::producer_count() const {
   int count = 0;
   absl::ReaderMutexLock lock(&mu_);
   for (const auto& [name, clients] : producers_) {
-    for (const auto& [id, last] : clients) count += Live(last, now) ? 1 : 0;
+    for (const auto& [id, producer] : clients) count += Live(producer.last_heartbeat, now) ? 1 : 0;
   }
   return count;
 }

@@ -52,6 +52,11 @@ class ClientManager {
   // Sorted client ids of the group's live producers.
   std::vector<std::string> GetProducerList(absl::string_view group) const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The group's live producers by client id, with the language and version
+  // of their last heartbeat.
+  std::vector<broker::v1::ProducerConnection> GetProducerConnections(absl::string_view group) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // The subscription a live consumer of `group` last announced for `topic`.
   absl::optional<broker::v1::SubscriptionData> FindSubscription(absl::string_view group,
                                                                 absl::string_view topic) const
@@ -75,6 +80,12 @@ class ClientManager {
   int consumer_count() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  struct Producer {
+    absl::Time last_heartbeat;
+    std::string language;
+    std::string version;
+  };
+
   struct ConsumerGroup {
     // client id -> last heartbeat.
     std::map<std::string, absl::Time, std::less<>> clients;
@@ -89,8 +100,8 @@ class ClientManager {
   std::function<void(const std::string&, const std::string&)> consumer_gone_;
 
   mutable absl::Mutex mu_;
-  // group -> client id -> last heartbeat.
-  std::map<std::string, std::map<std::string, absl::Time, std::less<>>, std::less<>> producers_
+  // group -> client id -> its last heartbeat.
+  std::map<std::string, std::map<std::string, Producer, std::less<>>, std::less<>> producers_
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, ConsumerGroup, std::less<>> consumers_ ABSL_GUARDED_BY(mu_);
 };

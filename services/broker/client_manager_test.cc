@@ -87,6 +87,29 @@ TEST_F(ClientManagerTest, UnregisterRemovesFromNamedGroupsOnly) {
   EXPECT_EQ(clients_.Unregister("", "pg", "g").code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(ClientManagerTest, ProducerConnectionsKeepLanguageAndVersion) {
+  broker::v1::HeartbeatRequest node = ProducerHeartbeat("vm@1@0@x", "pg");
+  node.set_language("HTTP");
+  node.set_version("1.0.8");
+  ASSERT_TRUE(clients_.Heartbeat(node).ok());
+  ASSERT_TRUE(clients_.Heartbeat(ProducerHeartbeat("a", "pg")).ok());
+  std::vector<broker::v1::ProducerConnection> connections = clients_.GetProducerConnections("pg");
+  ASSERT_EQ(connections.size(), 2u);
+  EXPECT_EQ(connections[0].client_id(), "a");
+  EXPECT_EQ(connections[0].language(), "");
+  EXPECT_EQ(connections[1].client_id(), "vm@1@0@x");
+  EXPECT_EQ(connections[1].language(), "HTTP");
+  EXPECT_EQ(connections[1].version(), "1.0.8");
+  EXPECT_EQ(connections[1].last_heartbeat_ms(), absl::ToUnixMillis(clock_.Now()));
+  // A later heartbeat's values replace the earlier ones; expired ones are hidden.
+  node.set_version("1.0.9");
+  ASSERT_TRUE(clients_.Heartbeat(node).ok());
+  EXPECT_EQ(clients_.GetProducerConnections("pg")[1].version(), "1.0.9");
+  clock_.Advance(absl::Seconds(121));
+  EXPECT_THAT(clients_.GetProducerConnections("pg"), IsEmpty());
+  EXPECT_THAT(clients_.GetProducerConnections("other"), IsEmpty());
+}
+
 TEST_F(ClientManagerTest, ListenerHearsOfConsumersThatUnregisterOrExpire) {
   std::vector<std::string> gone;
   clients_.SetConsumerGoneListener([&gone](const std::string& group, const std::string& client) {

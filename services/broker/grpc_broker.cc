@@ -285,6 +285,23 @@ grpc::ServerUnaryReactor* BrokerService::GetConsumerList(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* BrokerService::GetProducerConnections(
+    grpc::CallbackServerContext* context, const broker::v1::GetProducerConnectionsRequest* request,
+    broker::v1::GetProducerConnectionsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
+  if (parts == nullptr) return reactor;
+  absl::Status status = ValidateGroup(request->producer_group());
+  if (status.ok()) {
+    for (broker::v1::ProducerConnection& connection :
+         parts->clients->GetProducerConnections(request->producer_group())) {
+      *response->add_connections() = std::move(connection);
+    }
+  }
+  Finish(reactor, context, status);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* BrokerService::QueryConsumerOffset(
     grpc::CallbackServerContext* context, const broker::v1::QueryConsumerOffsetRequest* request,
     broker::v1::QueryConsumerOffsetResponse* response) {

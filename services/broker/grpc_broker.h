@@ -104,6 +104,10 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* GetConsumerList(grpc::CallbackServerContext* context,
                                             const broker::v1::GetConsumerListRequest* request,
                                             broker::v1::GetConsumerListResponse* response) override;
+  grpc::ServerUnaryReactor* GetProducerConnections(
+      grpc::CallbackServerContext* context,
+      const broker::v1::GetProducerConnectionsRequest* request,
+      broker::v1::GetProducerConnectionsResponse* response) override;
   grpc::ServerUnaryReactor* QueryConsumerOffset(
       grpc::CallbackServerContext* context, const broker::v1::QueryConsumerOffsetRequest* request,
       broker::v1::QueryConsumerOffsetResponse* response) override;

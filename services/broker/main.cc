@@ -20,6 +20,8 @@
 #include "services/broker/broker.h"
 #include "services/broker/broker_flags.h"
 #include "services/broker/remote_store.h"
+#include "services/proxy/local_mode.h"
+#include "services/proxy/messaging_service.h"
 
 ABSL_FLAG(int, port, mq::broker::kDefaultBrokerPort,
           "gRPC port; 0 picks a free port (printed at start).");
@@ -76,12 +78,20 @@ int main(int argc, char** argv) {
   }
   auto broker = std::make_unique<mq::broker::Broker>(store.get(), options);
 
+  // RocketMQ 5's protocol on the broker's port (local mode), its requests
+  // checked by the broker's access control.
+  auto messaging = std::make_unique<mq::proxy::MessagingService>(
+      mq::proxy::LocalModeOptions(options.namesrv_addrs, options.max_message_size,
+                                  options.namesrv_tls, acl->authorizer.get(), acl->cluster));
+
   mq::ServerMain main;
   main.name = "broker";
   main.port = absl::GetFlag(FLAGS_port);
-  main.services = {broker->service(), broker->acl_service()};
+  main.services = {broker->service(), broker->acl_service(), messaging.get()};
   main.service_names = {mq::broker::v1::Broker::service_full_name(),
-                        mq::acl::v1::AclAdmin::service_full_name()};
+                        mq::acl::v1::AclAdmin::service_full_name(),
+                        apache::rocketmq::v2::MessagingService::service_full_name()};
+  main.configure = mq::proxy::ConfigureV5Server;
   main.metrics = metrics.get();
   main.on_listening = [&](int port) {
     if (options.advertised_address.empty()) {
@@ -91,8 +101,12 @@ int main(int argc, char** argv) {
     if (!started.ok()) LOG(ERROR) << "broker cannot start: " << started;
     return started;
   };
-  main.on_stopping = [&] { broker->Stop(); };
+  main.on_stopping = [&] {
+    messaging->Shutdown();
+    broker->Stop();
+  };
   main.on_stopped = [&] {
+    messaging.reset();
     broker.reset();
     store.reset();
     LOG(INFO) << "broker stopped";

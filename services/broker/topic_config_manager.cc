@@ -33,6 +33,9 @@ absl::Status ValidateConfig(const common::v1::TopicConfig& config) {
     status = absl::InvalidArgumentError(
         absl::StrCat("perm ", config.perm(), " has bits outside INHERIT|WRITE|READ|PRIORITY"));
   }
+  for (const auto& [key, value] : config.attributes()) {
+    if (status.ok()) status = ValidateTopicAttribute(key, value);
+  }
   return status;
 }
 

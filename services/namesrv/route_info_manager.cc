@@ -144,6 +144,7 @@ void RouteInfoManager::UpdateQueueDataLocked(const namesrv::v1::RegisterBrokerRe
     queue.set_write_queue_nums(config.write_queue_nums());
     queue.set_perm(config.perm());
     queue.set_topic_sys_flag(config.topic_sys_flag());
+    *queue.mutable_attributes() = config.attributes();
   }
   // A topic the master no longer has (deleted, or TBW102 after auto-create was
   // turned off) must not keep routing clients to it.

@@ -25,6 +25,8 @@
 #include "services/broker/broker_flags.h"
 #include "services/namesrv/name_server.h"
 #include "services/namesrv/name_server_flags.h"
+#include "services/proxy/local_mode.h"
+#include "services/proxy/messaging_service.h"
 #include "services/store/grpc_store.h"
 #include "services/store/message_store.h"
 #include "services/store/store_flags.h"
@@ -93,14 +95,24 @@ int main(int argc, char** argv) {
   name_server.AddMetrics(metrics.get());
   auto broker = std::make_unique<mq::broker::Broker>(store->get(), *broker_options);
 
+  // RocketMQ 5's protocol on the same port (local mode), its requests checked
+  // by the broker's access control; its name servers are the broker's, set
+  // once the port is known.
+  auto messaging = std::make_unique<mq::proxy::MessagingService>(
+      mq::proxy::LocalModeOptions({}, broker_options->max_message_size, broker_options->namesrv_tls,
+                                  acl->authorizer.get(), acl->cluster));
+
   mq::ServerMain main;
   main.name = "standalone";
   main.port = absl::GetFlag(FLAGS_port);
   main.tls = *tls;
-  main.services = {name_server.service(), broker->service(), &store_service, broker->acl_service()};
+  main.services = {name_server.service(), broker->service(), &store_service, broker->acl_service(),
+                   messaging.get()};
   main.service_names = {
       mq::namesrv::v1::NameServer::service_full_name(), mq::broker::v1::Broker::service_full_name(),
-      mq::store::v1::Store::service_full_name(), mq::acl::v1::AclAdmin::service_full_name()};
+      mq::store::v1::Store::service_full_name(), mq::acl::v1::AclAdmin::service_full_name(),
+      apache::rocketmq::v2::MessagingService::service_full_name()};
+  main.configure = mq::proxy::ConfigureV5Server;
   main.metrics = metrics.get();
   main.on_listen_failed = [&] {
     broker.reset();
@@ -114,6 +126,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> name_servers = broker_options->namesrv_addrs;
     name_servers.insert(name_servers.begin(), self);
     broker->SetNameServerAddresses(name_servers);
+    messaging->SetNameServerAddresses(name_servers);
     name_server.Start();
     absl::Status started = broker->Start();
     if (!started.ok()) {
@@ -125,10 +138,12 @@ int main(int argc, char** argv) {
     return absl::OkStatus();
   };
   main.on_stopping = [&] {
+    messaging->Shutdown();
     broker->Stop();
     (*store)->StopReplication();
   };
   main.on_stopped = [&] {
+    messaging.reset();
     name_server.Stop();
     broker.reset();
     absl::Status closed = (*store)->Shutdown();

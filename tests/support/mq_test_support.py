@@ -142,7 +142,9 @@ GRPC_PROTO_DIR = "/usr/share/grpc-proto"
 
 
 def generate_python_stubs(out_dir, extra_grpc_protos=()):
-    """Generates Python messages and stubs for proto/*.proto into `out_dir`.
+    """Generates Python messages and stubs for proto/*.proto and RocketMQ 5's
+    proto/apache/rocketmq/v2/*.proto (module proto.apache.rocketmq.v2.*) into
+    `out_dir`.
 
     `extra_grpc_protos` are paths under /usr/share/grpc-proto (Debian's
     grpc-proto), e.g. "grpc/health/v1/health.proto"; each is generated as a
@@ -151,11 +153,15 @@ def generate_python_stubs(out_dir, extra_grpc_protos=()):
     """
     root = workspace_dir()
     protos = sorted(
-        os.path.join("proto", name)
-        for name in os.listdir(os.path.join(root, "proto"))
+        os.path.join(directory, name)
+        for directory in ("proto", os.path.join("proto", "apache", "rocketmq", "v2"))
+        if os.path.isdir(os.path.join(root, directory))
+        for name in os.listdir(os.path.join(root, directory))
         if name.endswith(".proto")
     )
-    protoc = ["/usr/bin/python3", "-m", "grpc_tools.protoc",
+    # Debian's protoc and gRPC plugin, not python3-grpc-tools: its bundled
+    # protoc predates proto3 `optional`, which RocketMQ 5's protocol uses.
+    protoc = ["/usr/bin/protoc", "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
               f"--python_out={out_dir}", f"--grpc_python_out={out_dir}"]
     subprocess.run(protoc + [f"-I{root}"] + protos, check=True, cwd=root)
     for proto in extra_grpc_protos:

@@ -24,11 +24,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/src/broker_connections.h"
 #include "client/src/pulled_message.h"
 #include "common/units.h"
+#include "common/validation.h"
 #include "glog/logging.h"
 #include "mq/message.h"
 #include "mq/producer.h"
@@ -259,6 +261,17 @@ absl::Status UpdateTopic(const ParsedOptions& options) {
   config.set_write_queue_nums(*write);
   config.set_perm(static_cast<uint32_t>(*perm));
   config.set_order(options.Has("order"));
+  // RocketMQ's form: "+message.type=FIFO", several separated by commas.
+  for (absl::string_view entry :
+       absl::StrSplit(options.Get("attributes"), ',', absl::SkipWhitespace())) {
+    entry = absl::StripAsciiWhitespace(entry);
+    absl::ConsumePrefix(&entry, "+");
+    std::pair<std::string, std::string> kv = absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    if (absl::Status valid = ValidateTopicAttribute(kv.first, kv.second); !valid.ok()) {
+      return valid;
+    }
+    (*config.mutable_attributes())[kv.first] = absl::AsciiStrToUpper(kv.second);
+  }
   absl::StatusOr<std::vector<std::string>> targets = TargetBrokers(admin, options);
   if (!targets.ok()) return targets.status();
   for (const std::string& address : *targets) {
@@ -270,10 +283,16 @@ absl::Status UpdateTopic(const ParsedOptions& options) {
     if (!status.ok()) return status;
     std::cout << "create topic to " << address << " success.\n";
   }
+  std::vector<std::string> attributes;
+  for (const auto& [key, value] : config.attributes()) {
+    attributes.push_back(absl::StrCat("+", key, "=", value));
+  }
+  std::sort(attributes.begin(), attributes.end());
   std::cout << absl::StrFormat(
-      "TopicConfig [topicName=%s, readQueueNums=%d, writeQueueNums=%d, perm=%d, order=%s]\n",
+      "TopicConfig [topicName=%s, readQueueNums=%d, writeQueueNums=%d, perm=%d, order=%s, "
+      "attributes={%s}]\n",
       config.topic_name(), config.read_queue_nums(), config.write_queue_nums(), config.perm(),
-      config.order() ? "true" : "false");
+      config.order() ? "true" : "false", absl::StrJoin(attributes, ","));
   return absl::OkStatus();
 }
 
@@ -623,6 +642,34 @@ absl::Status ConsumerProgress(const ParsedOptions& options) {
   std::cout << "\nConsumers online: "
             << (members.empty() ? std::string("none") : absl::StrJoin(members, ", ")) << "\n"
             << "Diff Total: " << diff_total << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status ProducerConnection(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  const std::string group = options.Get("producerGroup");
+  absl::StatusOr<std::vector<std::string>> masters = admin.MasterAddresses("");
+  if (!masters.ok()) return masters.status();
+  std::cout << absl::StrFormat("%-44s %-10s %-10s %-22s %s\n", "#ClientId", "#Language", "#Version",
+                               "#Broker", "#LastHeartbeat");
+  int count = 0;
+  for (const std::string& address : *masters) {
+    broker::v1::GetProducerConnectionsRequest request;
+    request.set_producer_group(group);
+    broker::v1::GetProducerConnectionsResponse response;
+    absl::Status status = CallBroker(
+        admin, address, &broker::v1::Broker::Stub::GetProducerConnections, request, &response);
+    if (!status.ok()) return status;
+    for (const broker::v1::ProducerConnection& c : response.connections()) {
+      std::cout << absl::StrFormat(
+          "%-44s %-10s %-10s %-22s %s\n", c.client_id(), c.language().empty() ? "-" : c.language(),
+          c.version().empty() ? "-" : c.version(), address, FormatMillis(c.last_heartbeat_ms()));
+      ++count;
+    }
+  }
+  if (count == 0) {
+    return absl::NotFoundError(absl::StrCat("producer group ", group, " has no live producer"));
+  }
   return absl::OkStatus();
 }
 
@@ -1081,7 +1128,10 @@ std::vector<Command> Commands() {
         {'r', "readQueueNums", "NUM", "read queues (default 8)"},
         {'w', "writeQueueNums", "NUM", "write queues (default 8)"},
         {'p', "perm", "PERM", "permission bits: 2 write, 4 read, 6 both (default 6)"},
-        {'o', "order", "", "ordered topic"}},
+        {'o', "order", "", "ordered topic"},
+        {'a', "attributes", "ATTRS",
+         "RocketMQ 5 attributes: '+message.type=NORMAL|FIFO|DELAY|TRANSACTION|MIXED' (the types "
+         "RocketMQ 5 clients may send; default MIXED)"}},
        UpdateTopic},
       {"deleteTopic",
        "Delete a topic from the masters of a cluster (default: every cluster) and from the name "
@@ -1140,6 +1190,11 @@ std::vector<Command> Commands() {
         {'g', "consumerGroup", "GROUP", "consumer group (default: list the groups)"},
         {'t', "topic", "TOPIC", "only this topic"}},
        ConsumerProgress},
+      {"producerConnection",
+       "List the live producers of a group on every master: client id, language and version "
+       "(RocketMQ 5 clients: their producer group is the topic).",
+       {kNameServer, {'g', "producerGroup", "GROUP", "producer group", true}},
+       ProducerConnection},
       // Consumer retry and dead-letter queues.
       {"updateSubGroup",
        "Create a subscription group, or change the given options of one, on one broker (-b) or "

@@ -1,0 +1,102 @@
+#include "services/proxy/backend.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/grpc_options.h"
+#include "common/status.h"
+
+namespace mq::proxy {
+
+Backend::Backend(BackendOptions options)
+    : options_(std::move(options)), namesrv_addrs_(options_.namesrv_addrs) {}
+
+void Backend::SetNameServerAddresses(std::vector<std::string> addresses) {
+  absl::MutexLock lock(&mu_);
+  namesrv_addrs_ = std::move(addresses);
+}
+
+std::shared_ptr<grpc::Channel> Backend::Channel(const std::string& address) const {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<grpc::Channel>& channel = channels_[address];
+  if (channel == nullptr) {
+    channel = CreateChannel(address, options_.tls, options_.credentials);
+  }
+  return channel;
+}
+
+std::shared_ptr<broker::v1::Broker::Stub> Backend::BrokerStub(const std::string& address) const {
+  return broker::v1::Broker::NewStub(Channel(address));
+}
+
+void Backend::SetDeadline(grpc::ClientContext* context) const {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+}
+
+absl::StatusOr<common::v1::TopicRouteData> Backend::Route(const std::string& topic) const {
+  std::vector<std::string> name_servers;
+  {
+    absl::MutexLock lock(&mu_);
+    name_servers = namesrv_addrs_;
+  }
+  if (name_servers.empty()) return absl::UnavailableError("the proxy knows no name server yet");
+  absl::Status last;
+  for (const std::string& address : name_servers) {
+    auto stub = namesrv::v1::NameServer::NewStub(Channel(address));
+    namesrv::v1::GetRouteInfoByTopicRequest request;
+    request.set_topic(topic);
+    namesrv::v1::GetRouteInfoByTopicResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    absl::Status status =
+        FromGrpcStatus(stub->GetRouteInfoByTopic(&context, request, &response), context);
+    if (status.ok()) return std::move(*response.mutable_route());
+    // A name server that does not know the topic is an answer; try the others
+    // only when it could not answer.
+    if (status.code() == absl::StatusCode::kNotFound) return status;
+    last = PrefixStatus(absl::StrCat("name server ", address, ": "), status);
+  }
+  return last;
+}
+
+absl::StatusOr<broker::v1::SendMessageResponse> Backend::Send(
+    const std::string& address, const broker::v1::SendMessageRequest& request) const {
+  broker::v1::SendMessageResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  absl::Status status =
+      FromGrpcStatus(BrokerStub(address)->SendMessage(&context, request, &response), context);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<broker::v1::EndTransactionResponse> Backend::EndTransaction(
+    const std::string& address, const broker::v1::EndTransactionRequest& request) const {
+  broker::v1::EndTransactionResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  absl::Status status =
+      FromGrpcStatus(BrokerStub(address)->EndTransaction(&context, request, &response), context);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::Status Backend::Heartbeat(const std::string& address,
+                                const broker::v1::HeartbeatRequest& request) const {
+  broker::v1::HeartbeatResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  return FromGrpcStatus(BrokerStub(address)->Heartbeat(&context, request, &response), context);
+}
+
+absl::Status Backend::Unregister(const std::string& address,
+                                 const broker::v1::UnregisterClientRequest& request) const {
+  broker::v1::UnregisterClientResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  return FromGrpcStatus(BrokerStub(address)->UnregisterClient(&context, request, &response),
+                        context);
+}
+
+}  // namespace mq::proxy

@@ -1,0 +1,84 @@
+// The proxy's one backend: our own gRPC API. Routes come from the name servers
+// (mq.namesrv.v1), sends, transaction ends, heartbeats and check-back streams
+// go to the brokers (mq.broker.v1). The deployment differs only in the
+// channels: a separate proxy process dials every address over the network
+// (cluster mode); a proxy inside a broker or the standalone server reaches its
+// own process through an in-process channel (local mode).
+#ifndef MQ_SERVICES_PROXY_BACKEND_H_
+#define MQ_SERVICES_PROXY_BACKEND_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/acl/signature.h"
+#include "common/tls.h"
+#include "proto/broker.grpc.pb.h"
+#include "proto/namesrv.grpc.pb.h"
+
+namespace mq::proxy {
+
+struct BackendOptions {
+  // "host:port" of the name servers, tried in turn.
+  std::vector<std::string> namesrv_addrs;
+  // How name servers and brokers are dialled (CreateChannel): as the
+  // process's other peers (--peer_tls), or, in the standalone server with a
+  // TLS-only port, as the server dials itself.
+  ClientTls tls;
+  // Access control: the identity the calls are signed with (the cluster's,
+  // for a front that checks its clients itself: MessagingServiceOptions::
+  // authorizer); empty: unsigned.
+  acl::Credentials credentials;
+  // Deadline of each call to a name server or broker.
+  absl::Duration call_timeout = absl::Seconds(3);
+};
+
+// Thread-safe.
+class Backend {
+ public:
+  explicit Backend(BackendOptions options);
+
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  // Replaces BackendOptions::namesrv_addrs (for a server that learns its own
+  // address when it binds).
+  void SetNameServerAddresses(std::vector<std::string> addresses) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The topic's route from the first name server that answers; NOT_FOUND
+  // (TOPIC_NOT_EXIST) when they do not know the topic.
+  absl::StatusOr<common::v1::TopicRouteData> Route(const std::string& topic) const;
+
+  absl::StatusOr<broker::v1::SendMessageResponse> Send(
+      const std::string& address, const broker::v1::SendMessageRequest& request) const;
+  absl::StatusOr<broker::v1::EndTransactionResponse> EndTransaction(
+      const std::string& address, const broker::v1::EndTransactionRequest& request) const;
+  absl::Status Heartbeat(const std::string& address,
+                         const broker::v1::HeartbeatRequest& request) const;
+  absl::Status Unregister(const std::string& address,
+                          const broker::v1::UnregisterClientRequest& request) const;
+
+  // The broker stub for a streaming call the caller drives itself.
+  std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address) const;
+
+ private:
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address) const ABSL_LOCKS_EXCLUDED(mu_);
+  void SetDeadline(grpc::ClientContext* context) const;
+
+  const BackendOptions options_;
+  mutable absl::Mutex mu_;
+  std::vector<std::string> namesrv_addrs_ ABSL_GUARDED_BY(mu_);
+  mutable std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace mq::proxy
+
+#endif  // MQ_SERVICES_PROXY_BACKEND_H_
