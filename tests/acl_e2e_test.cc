@@ -6,7 +6,8 @@
 // stale time, as a user lacking the permission and as one holding it; only
 // the last gets past access control, and the refused calls change nothing.
 // Then the real client, mqadmin and the users' hot reload, the IP
-// allow-list, and no secret in the servers' logs.
+// allow-list, RocketMQ 5's requests (the v5 front) signed as the official
+// clients sign, and no secret in the servers' logs.
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/acl/method_rules.h"
@@ -31,6 +33,7 @@
 #include "common/tls.h"
 #include "mq/producer.h"
 #include "proto/acl.grpc.pb.h"
+#include "proto/apache/rocketmq/v2/messaging.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 #include "proto/store.grpc.pb.h"
@@ -532,6 +535,115 @@ TEST_P(AclE2eTest, ClientsMqadminHotReloadAndAllowedIps) {
       {"updateUser", "-u", "dave", "-i", "10.0.0.0/8,127.0.0.1", "-A", "root", "-S", kRootSecret});
   EXPECT_EQ(widened.exit_code, 0) << widened.err;
   EXPECT_FALSE(Refused(Call(tls_, broker_address_, kOffsets, &offsets, &dave_keys, absl::Now())));
+}
+
+// The RocketMQ 5 front (apache.rocketmq.v2, on the broker's port) checks the
+// same users through the official clients' `authorization` header; plain
+// gRPC calls, as an official client makes them.
+namespace v2 = ::apache::rocketmq::v2;
+
+// The headers an official RocketMQ 5 client sends, signed as `as` at `at`
+// (x-mq-date-time in its basic format, upper-case hex as Java and Node).
+void SignAsV5Client(grpc::ClientContext* context, const acl::Credentials& as, absl::Time at) {
+  const std::string date = absl::FormatTime("%Y%m%dT%H%M%SZ", at, absl::UTCTimeZone());
+  context->AddMetadata("x-mq-date-time", date);
+  context->AddMetadata("authorization",
+                       absl::StrCat("MQv2-HMAC-SHA1 Credential=", as.access_key,
+                                    "/cn/RocketMQ, SignedHeaders=x-mq-date-time, Signature=",
+                                    absl::AsciiStrToUpper(acl::HmacSha1Hex(as.secret_key, date))));
+}
+
+TEST_P(AclE2eTest, RocketMq5RequestsAreCheckedAsTheSameUsers) {
+  auto stub = v2::MessagingService::NewStub(CreateChannel(broker_address_, tls_));
+  // `as` null: unsigned.
+  auto prepare = [](grpc::ClientContext* context, const acl::Credentials* as,
+                    absl::Time at = absl::Now()) {
+    SetDeadline(context, absl::Seconds(10));
+    context->AddMetadata("x-mq-client-id", "acl-e2e@1@0@v5");
+    if (as != nullptr) SignAsV5Client(context, *as, at);
+  };
+  auto send = [&](const acl::Credentials* as, const std::string& topic,
+                  absl::Time at = absl::Now()) {
+    grpc::ClientContext context;
+    prepare(&context, as, at);
+    v2::SendMessageRequest request;
+    v2::Message* message = request.add_messages();
+    message->mutable_topic()->set_name(topic);
+    message->set_body("hello over RocketMQ 5's protocol");
+    message->mutable_system_properties()->set_message_id("0102FC0000000130390B14FB08000000FF");
+    message->mutable_system_properties()->set_message_type(v2::MessageType::NORMAL);
+    v2::SendMessageResponse response;
+    grpc::Status status = stub->SendMessage(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.status();
+  };
+  const acl::Credentials wrong{"alice", kWrongSecret};
+  const State before = Snapshot();
+  EXPECT_EQ(send(nullptr, kTopic).code(), v2::Code::UNAUTHORIZED);
+  EXPECT_EQ(send(&wrong, kTopic).code(), v2::Code::UNAUTHORIZED);
+  // Older than the window, even widened for clients' local times marked UTC.
+  EXPECT_EQ(send(&kAlice, kTopic, absl::Now() - absl::Hours(15)).code(), v2::Code::UNAUTHORIZED);
+  v2::Status lacking = send(&kBob, kTopic);
+  EXPECT_EQ(lacking.code(), v2::Code::FORBIDDEN);
+  EXPECT_NE(lacking.message().find("'bob' lacks PUB on topic 'AclTopic'"), std::string::npos)
+      << lacking.message();
+  EXPECT_EQ(send(&kAlice, "AclOtherTopic").code(), v2::Code::FORBIDDEN);
+  EXPECT_EQ(Snapshot().commit_log_max, before.commit_log_max) << "a refused send was stored";
+  // The holder's send goes through the front and on to the broker, which the
+  // front calls as the cluster identity.
+  v2::Status sent = send(&kAlice, kTopic);
+  EXPECT_EQ(sent.code(), v2::Code::OK) << sent.message();
+  EXPECT_GT(Snapshot().commit_log_max, before.commit_log_max);
+
+  auto route = [&](const acl::Credentials* as) {
+    grpc::ClientContext context;
+    prepare(&context, as);
+    v2::QueryRouteRequest request;
+    request.mutable_topic()->set_name(kTopic);
+    v2::Address* address = request.mutable_endpoints()->add_addresses();
+    address->set_host("127.0.0.1");
+    address->set_port(std::stoi(broker_address_.substr(broker_address_.rfind(':') + 1)));
+    v2::QueryRouteResponse response;
+    EXPECT_TRUE(stub->QueryRoute(&context, request, &response).ok());
+    return response.status().code();
+  };
+  EXPECT_EQ(route(nullptr), v2::Code::UNAUTHORIZED);
+  EXPECT_EQ(route(&kBob), v2::Code::FORBIDDEN);
+  EXPECT_EQ(route(&kAlice), v2::Code::OK);
+
+  // Telemetry: an unsigned stream gets one refusal; a signed one gets its
+  // settings answered, or refused when they name a topic it may not publish.
+  {
+    grpc::ClientContext context;
+    prepare(&context, nullptr);
+    auto stream = stub->Telemetry(&context);
+    v2::TelemetryCommand reply;
+    ASSERT_TRUE(stream->Read(&reply));
+    EXPECT_EQ(reply.status().code(), v2::Code::UNAUTHORIZED);
+    EXPECT_FALSE(reply.has_settings());
+    stream->WritesDone();
+    EXPECT_TRUE(stream->Finish().ok());
+  }
+  {
+    grpc::ClientContext context;
+    prepare(&context, &kAlice);
+    auto stream = stub->Telemetry(&context);
+    auto settings = [&](const std::string& topic) {
+      v2::TelemetryCommand command;
+      command.mutable_settings()->set_client_type(v2::ClientType::PRODUCER);
+      command.mutable_settings()->mutable_publishing()->add_topics()->set_name(topic);
+      EXPECT_TRUE(stream->Write(command));
+      v2::TelemetryCommand reply;
+      EXPECT_TRUE(stream->Read(&reply));
+      return reply;
+    };
+    EXPECT_TRUE(settings(kTopic).has_settings());
+    v2::TelemetryCommand refused = settings("AclOtherTopic");
+    EXPECT_FALSE(refused.has_settings());
+    EXPECT_EQ(refused.status().code(), v2::Code::FORBIDDEN);
+    stream->WritesDone();
+    EXPECT_TRUE(stream->Finish().ok());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Deployments, AclE2eTest,
