@@ -185,8 +185,8 @@ class UnknownMethodService : public grpc::CallbackGenericService {
                                        " is not served here; this port serves ", services_);
     if (absl::StartsWith(context->method(), "/apache.rocketmq.v2.")) {
       absl::StrAppend(&message,
-                      " (RocketMQ 5's apache.rocketmq.v2 protocol is not served yet; use the "
-                      "mq.*.v1 API or the C++ client)");
+                      " (RocketMQ 5's apache.rocketmq.v2 protocol is served on the ports of "
+                      "the standalone server, the brokers and the proxy)");
     }
     LogOncePerPeer(context->peer(), message);
     context->AddTrailingMetadata(

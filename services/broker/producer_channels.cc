@@ -2,11 +2,11 @@
 
 #include <glog/logging.h>
 
-#include <deque>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "common/server_stream.h"
 #include "common/status.h"
 #include "services/broker/broker_errors.h"
 
@@ -17,25 +17,13 @@ using Reactor =
 
 // One ProducerChannel call. Deletes itself when gRPC is done with it, after
 // removing itself from the registry.
-class ProducerChannels::Channel : public Reactor {
+class ProducerChannels::Channel
+    : public QueuedServerBidiReactor<broker::v1::ProducerChannelRequest,
+                                     broker::v1::ProducerChannelCommand> {
  public:
   Channel(ProducerChannels* owner, uint64_t id) : owner_(owner), id_(id) { StartRead(&request_); }
 
   uint64_t id() const { return id_; }
-
-  // Queues `command` for writing; false when the call is ending.
-  bool Write(broker::v1::ProducerChannelCommand command) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    if (finishing_) return false;
-    pending_.push_back(std::move(command));
-    if (!writing_) WriteNextLocked();
-    return true;
-  }
-
-  void End(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(status);
-  }
 
   std::string client_id() const ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
@@ -73,66 +61,26 @@ class ProducerChannels::Channel : public Reactor {
     StartRead(&request_);
   }
 
-  void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      FinishLocked(grpc::Status::CANCELLED);
-      return;
-    }
-    pending_.pop_front();
-    if (!pending_.empty() && !finishing_) {
-      WriteNextLocked();
-    } else if (finishing_ && !finished_) {
-      finished_ = true;
-      Finish(final_status_);
-    }
-  }
-
-  void OnCancel() override { End(grpc::Status::CANCELLED); }
-
   void OnDone() override {
     owner_->Ended(this);
     delete this;
   }
 
  private:
-  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    writing_ = true;
-    StartWrite(&pending_.front());
-  }
-
-  // Finishes now, or after the write in flight.
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finishing_) return;
-    finishing_ = true;
-    final_status_ = status;
-    if (!writing_) {
-      finished_ = true;
-      Finish(status);
-    }
-  }
-
   ProducerChannels* const owner_;
   const uint64_t id_;
   // Written by gRPC between StartRead and OnReadDone only.
   broker::v1::ProducerChannelRequest request_;
 
-  mutable absl::Mutex mu_;
   std::string client_id_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> groups_ ABSL_GUARDED_BY(mu_);
-  // The front is being written while writing_.
-  std::deque<broker::v1::ProducerChannelCommand> pending_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };
 
 namespace {
 
 // A reactor that refuses the call.
-class RefusedChannel : public Reactor {
+class RefusedChannel : public grpc::ServerBidiReactor<broker::v1::ProducerChannelRequest,
+                                                      broker::v1::ProducerChannelCommand> {
  public:
   explicit RefusedChannel(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }

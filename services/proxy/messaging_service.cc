@@ -2,7 +2,6 @@
 
 #include <glog/logging.h>
 
-#include <deque>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -10,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/format/message_id.h"
+#include "common/server_stream.h"
 #include "common/status.h"
 #include "common/validation.h"
 #include "services/proxy/v5_access.h"
@@ -82,7 +82,7 @@ class RefusedTelemetry
 // One Telemetry call. Deletes itself when gRPC is done with it, after telling
 // the service.
 class MessagingService::TelemetryStream
-    : public grpc::ServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand> {
+    : public QueuedServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand> {
  public:
   TelemetryStream(MessagingService* owner, std::string client_id, std::string language,
                   std::string version, V5StreamAccess access)
@@ -95,20 +95,6 @@ class MessagingService::TelemetryStream
   }
 
   const std::string& client_id() const { return client_id_; }
-
-  // Queues `command` for writing; false when the call is ending.
-  bool Write(v2::TelemetryCommand command) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    if (finishing_) return false;
-    pending_.push_back(std::move(command));
-    if (!writing_) WriteNextLocked();
-    return true;
-  }
-
-  void End(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(status);
-  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -135,45 +121,12 @@ class MessagingService::TelemetryStream
     StartRead(&request_);
   }
 
-  void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      FinishLocked(grpc::Status::CANCELLED);
-      return;
-    }
-    pending_.pop_front();
-    if (!pending_.empty() && !finishing_) {
-      WriteNextLocked();
-    } else if (finishing_ && !finished_) {
-      finished_ = true;
-      Finish(final_status_);
-    }
-  }
-
-  void OnCancel() override { End(grpc::Status::CANCELLED); }
-
   void OnDone() override {
     owner_->StreamEnded(client_id_, this);
     delete this;
   }
 
  private:
-  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    writing_ = true;
-    StartWrite(&pending_.front());
-  }
-
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finishing_) return;
-    finishing_ = true;
-    final_status_ = status;
-    if (!writing_) {
-      finished_ = true;
-      Finish(status);
-    }
-  }
-
   MessagingService* const owner_;
   const std::string client_id_;
   const std::string language_;
@@ -182,13 +135,6 @@ class MessagingService::TelemetryStream
   const V5StreamAccess access_;
   // Written by gRPC between StartRead and OnReadDone only.
   v2::TelemetryCommand request_;
-
-  absl::Mutex mu_;
-  std::deque<v2::TelemetryCommand> pending_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };
 
 // A ProducerChannel stream to one broker on behalf of one v5 producer: the
