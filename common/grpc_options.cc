@@ -5,6 +5,11 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/credentials.h>
 
+#include <utility>
+#include <vector>
+
+#include "common/acl/signing_interceptor.h"
+
 namespace mq {
 
 void ConfigureServerBuilder(grpc::ServerBuilder* builder) {
@@ -40,15 +45,31 @@ grpc::ChannelArguments DefaultChannelArguments() {
   return args;
 }
 
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address, const ClientTls& tls) {
-  return grpc::CreateCustomChannel(address, ChannelCredentials(tls), DefaultChannelArguments());
+namespace {
+
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
+                                          const grpc::ChannelArguments& args, const ClientTls& tls,
+                                          const acl::Credentials& signer) {
+  if (signer.empty()) return grpc::CreateCustomChannel(address, ChannelCredentials(tls), args);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(acl::NewSigningInterceptorFactory(signer));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(address, ChannelCredentials(tls),
+                                                                 args, std::move(interceptors));
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address, const ClientTls& tls,
+                                             const acl::Credentials& credentials) {
+  return NewChannel(address, DefaultChannelArguments(), tls, credentials);
 }
 
 std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address,
-                                                      const ClientTls& tls) {
+                                                      const ClientTls& tls,
+                                                      const acl::Credentials& credentials) {
   grpc::ChannelArguments args = DefaultChannelArguments();
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, ChannelCredentials(tls), args);
+  return NewChannel(address, args, tls, credentials);
 }
 
 }  // namespace mq

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/acl/signature.h"
 #include "common/tls.h"
 #include "common/units.h"
 
@@ -35,14 +36,18 @@ void ConfigureServerBuilder(grpc::ServerBuilder* builder);
 grpc::ChannelArguments DefaultChannelArguments();
 
 // A channel to "host:port" with DefaultChannelArguments(): plaintext, or TLS
-// as `tls` says (valid: ClientTls::Validate).
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address, const ClientTls& tls = {});
+// as `tls` says (valid: ClientTls::Validate); every call signed with
+// `credentials` (access control, common/acl/signing_interceptor.h), or
+// unsigned when they are empty. TLS and signing are independent.
+std::shared_ptr<grpc::Channel> CreateChannel(const std::string& address, const ClientTls& tls = {},
+                                             const acl::Credentials& credentials = {});
 
 // CreateChannel() with a connection of its own: channels to the same address
 // made by CreateChannel() share one connection (gRPC's global subchannel
 // pool); this one is not shared.
 std::shared_ptr<grpc::Channel> CreateDedicatedChannel(const std::string& address,
-                                                      const ClientTls& tls = {});
+                                                      const ClientTls& tls = {},
+                                                      const acl::Credentials& credentials = {});
 
 }  // namespace mq
 

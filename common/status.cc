@@ -39,6 +39,7 @@ common::v1::ResponseCode DefaultResponseCode(absl::StatusCode code) {
     case absl::StatusCode::kResourceExhausted:
       return common::v1::SYSTEM_BUSY;
     case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
       return common::v1::NO_PERMISSION;
     case absl::StatusCode::kNotFound:
       return common::v1::QUERY_NOT_FOUND;

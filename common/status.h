@@ -32,8 +32,8 @@ absl::optional<common::v1::ResponseCode> GetResponseCode(const absl::Status& sta
 
 // The response code an error carries when its code path attached none, from
 // its canonical code (RocketMQ's choices): UNAVAILABLE and DEADLINE_EXCEEDED
-// SERVICE_NOT_AVAILABLE, RESOURCE_EXHAUSTED SYSTEM_BUSY, PERMISSION_DENIED
-// NO_PERMISSION, NOT_FOUND QUERY_NOT_FOUND, UNIMPLEMENTED
+// SERVICE_NOT_AVAILABLE, RESOURCE_EXHAUSTED SYSTEM_BUSY, PERMISSION_DENIED and
+// UNAUTHENTICATED NO_PERMISSION, NOT_FOUND QUERY_NOT_FOUND, UNIMPLEMENTED
 // REQUEST_CODE_NOT_SUPPORTED, anything else (bad arguments included)
 // SYSTEM_ERROR.
 common::v1::ResponseCode DefaultResponseCode(absl::StatusCode code);

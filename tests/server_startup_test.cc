@@ -189,7 +189,7 @@ TEST(ServerStartupTest, MalformedRequestsAndUnknownMethodsGetClearAnswers) {
        "/mq.store.v1.Store/AppendBatch", "/mq.namesrv.v1.NameServer/GetRouteInfoByTopic",
        "/apache.rocketmq.v2.MessagingService/SendMessage", "/grpc.health.v1.Health/Check"},
       {"/mq.broker.v1.Broker/NoSuchMethod"},
-      "mq.namesrv.v1.NameServer, mq.broker.v1.Broker, mq.store.v1.Store, "
+      "mq.namesrv.v1.NameServer, mq.broker.v1.Broker, mq.store.v1.Store, mq.acl.v1.AclAdmin, "
       "apache.rocketmq.v2.MessagingService");
   // Still serving.
   EXPECT_TRUE(NameServerAnswers((*standalone)->address()));

@@ -43,7 +43,8 @@ _LIBS = {
     # library's own defines (pkg-config --cflags), or the two disagree on
     # layouts: see _pkg_config_defines.
     "httplib": (["cpp-httplib"], []),
-    # Certificates: the self-signed one a server makes, fingerprints.
+    # Certificates: the self-signed one a server makes, fingerprints; HMAC of
+    # the access control's request signatures (common/acl).
     "openssl": (["openssl"], []),
 }
 

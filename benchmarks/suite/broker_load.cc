@@ -79,9 +79,10 @@ LoadResult Failed() {
 
 }  // namespace
 
-BrokerStubs::BrokerStubs(const std::string& address, int channels, const ClientTls& tls) {
+BrokerStubs::BrokerStubs(const std::string& address, int channels, const ClientTls& tls,
+                         const acl::Credentials& credentials) {
   for (int i = 0; i < channels; ++i) {
-    stubs_.push_back(Broker::NewStub(CreateDedicatedChannel(address, tls)));
+    stubs_.push_back(Broker::NewStub(CreateDedicatedChannel(address, tls, credentials)));
   }
 }
 

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "benchmarks/suite/load_generator.h"
+#include "common/acl/signature.h"
 #include "common/tls.h"
 #include "proto/broker.grpc.pb.h"
 
@@ -32,7 +33,9 @@ namespace mq::bench {
 // says; call i uses stub i % channels.
 class BrokerStubs {
  public:
-  BrokerStubs(const std::string& address, int channels, const ClientTls& tls = {});
+  // Calls are signed with `credentials` (access control; empty: unsigned).
+  BrokerStubs(const std::string& address, int channels, const ClientTls& tls = {},
+              const acl::Credentials& credentials = {});
   broker::v1::Broker::Stub* For(int i) const { return stubs_[i % stubs_.size()].get(); }
   int size() const { return static_cast<int>(stubs_.size()); }
 

@@ -16,6 +16,7 @@
 // builds), e.g. --rows=split.batch,echo.batch.
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <iostream>
@@ -45,6 +46,7 @@
 #include "mq/message.h"
 #include "mq/producer.h"
 #include "mq/push_consumer.h"
+#include "proto/acl.grpc.pb.h"
 #include "testing/server_process.h"
 #include "testing/temp_dir.h"
 
@@ -70,6 +72,10 @@ ABSL_FLAG(std::string, deployments, "standalone,split",
           "Deployments to measure: standalone, split, and the same served and dialed over TLS "
           "(standalone-tls, split-tls: every port TLS-only with a self-signed certificate, the "
           "broker dialing its store and name server over TLS).");
+ABSL_FLAG(std::string, acl, "off",
+          "Access control of the deployments: off, on, or off,on (each in turn). On: "
+          "--acl_enable with a cluster secret; the raw Broker loads sign as the cluster identity, "
+          "the Producer as an ordinary user; those rows are named <deployment>+acl.<row>.");
 ABSL_FLAG(bool, echo, true, "Measure the transport ceiling rows.");
 ABSL_FLAG(std::vector<std::string>, rows, {},
           "Measure only the rows whose id starts with one of these (comma-separated), e.g. "
@@ -255,6 +261,9 @@ struct Deployment {
   std::string namesrv_address;
   // How clients dial it.
   ClientTls tls;
+  // With access control on: the identities the loads sign with.
+  acl::Credentials cluster;
+  acl::Credentials user;
 
   std::vector<pid_t> ServerPids() const {
     std::vector<pid_t> pids;
@@ -276,18 +285,46 @@ std::vector<std::string> WithExtra(std::vector<std::string> args,
   return args;
 }
 
+// With access control on, an ordinary user whose table gives it PUB|SUB on
+// every topic (so the check runs in full) and SUB on every group.
+void CreateBenchUser(Deployment* d) {
+  d->user = {"bench", "bench-secret"};
+  acl::v1::CreateUserRequest request;
+  request.mutable_user()->set_access_key(d->user.access_key);
+  request.mutable_user()->set_secret_key(d->user.secret_key);
+  request.mutable_user()->set_default_topic_perm(acl::v1::PUB_SUB);
+  request.mutable_user()->set_default_group_perm(acl::v1::SUB);
+  auto stub = acl::v1::AclAdmin::NewStub(CreateChannel(d->broker_address, d->tls, d->cluster));
+  acl::v1::CreateUserResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = stub->CreateUser(&context, request, &response);
+  if (!status.ok()) {
+    std::cerr << "cannot create the benchmark user: " << status.error_message() << "\n";
+    std::exit(1);
+  }
+}
+
 // "standalone-tls" -> "standalone".
 std::string BaseKind(const std::string& kind) {
   return std::string(absl::StripSuffix(kind, "-tls"));
 }
 
-Deployment Deploy(const std::string& kind, const std::string& data, bool sync_flush) {
+Deployment Deploy(const std::string& kind, const std::string& data, bool sync_flush, bool acl) {
   const std::string flush =
       sync_flush ? "--flush_disk_type=SYNC_FLUSH" : "--flush_disk_type=ASYNC_FLUSH";
   std::vector<std::string> broker_args = absl::GetFlag(FLAGS_broker_args);
   std::vector<std::string> store_args = absl::GetFlag(FLAGS_store_args);
   std::vector<std::string> namesrv_args;
   Deployment d;
+  if (acl) {
+    const std::string secret_file = data + ".secret";
+    std::ofstream(secret_file) << "bench-cluster-secret\n";
+    for (auto* args : {&broker_args, &store_args, &namesrv_args}) {
+      args->push_back("--acl_enable");
+      args->push_back("--acl_cluster_secret_file=" + secret_file);
+    }
+    d.cluster = {"cluster", "bench-cluster-secret"};
+  }
   if (absl::EndsWith(kind, "-tls")) {
     absl::StatusOr<SelfSignedCertificate> cert = EnsureSelfSignedCertificate(data + "-tls");
     CheckOk(cert.status());
@@ -309,6 +346,7 @@ Deployment Deploy(const std::string& kind, const std::string& data, bool sync_fl
                              {&broker_args, &store_args})));
     d.broker_address = d.processes.back()->address();
     d.namesrv_address = d.broker_address;
+    if (acl) CreateBenchUser(&d);
     return d;
   }
   d.processes.push_back(
@@ -327,6 +365,7 @@ Deployment Deploy(const std::string& kind, const std::string& data, bool sync_fl
                  absl::StrCat("--namesrv_addr=", namesrv), absl::StrCat("--store_address=", store)},
                 {&broker_args})));
   d.broker_address = d.processes.back()->address();
+  if (acl) CreateBenchUser(&d);
   return d;
 }
 
@@ -353,6 +392,8 @@ LoadResult ProducerLoad(const Deployment& d, const std::string& kind, const std:
   options.client.coalesce_max_frames_in_flight = absl::GetFlag(FLAGS_coalesce_max_frames_in_flight);
   options.client.tls.enabled = d.tls.enabled;
   options.client.tls.ca_file = d.tls.ca_file;
+  options.client.access_key = d.user.access_key;
+  options.client.secret_key = d.user.secret_key;
   Producer producer("perf_suite_producer", options);
   CheckOk(producer.Start());
   const Message message(topic, Payload(body));
@@ -405,7 +446,7 @@ void MeasureProducerRow(const Deployment& d, const std::string& kind, const std:
   }
 }
 
-void MeasureDeployment(const std::string& kind, const std::string& data_root) {
+void MeasureDeployment(const std::string& kind, const std::string& data_root, bool acl) {
   const int queues = absl::GetFlag(FLAGS_queues);
   const int body = absl::GetFlag(FLAGS_body_bytes);
   const int channels = absl::GetFlag(FLAGS_channels);
@@ -413,13 +454,13 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
   const int batch_in_flight = absl::GetFlag(FLAGS_batch_in_flight);
   const int in_flight = absl::GetFlag(FLAGS_in_flight);
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
-  const std::string id = kind + ".";
+  const std::string id = kind + (acl ? "+acl." : ".");
   double peak_single = 0;
   // The SYNC_FLUSH rows are under "syncflush."; the rest run with async flush.
   if (AnyWanted(id, id + "syncflush.")) {
-    std::cout << kind << " (async flush):" << std::endl;
-    Deployment d = Deploy(kind, absl::StrCat(data_root, "/", kind, "-async"), false);
-    BrokerStubs stubs(d.broker_address, channels, d.tls);
+    std::cout << kind << (acl ? " with access control" : "") << " (async flush):" << std::endl;
+    Deployment d = Deploy(kind, absl::StrCat(data_root, "/", id, "async"), false, acl);
+    BrokerStubs stubs(d.broker_address, channels, d.tls, d.cluster);
     CheckOk(CreateTopic(stubs, "Bench", queues));
     const int max_window = std::max(in_flight, 256);
     SendLoad singles(&stubs, "Bench", queues, max_window, 1, body);
@@ -523,10 +564,10 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root) {
     d.Stop();
   }
   if (!AnyWanted(id + "syncflush.")) return;
-  std::cout << kind << " (SYNC_FLUSH):" << std::endl;
+  std::cout << kind << (acl ? " with access control" : "") << " (SYNC_FLUSH):" << std::endl;
   {
-    Deployment d = Deploy(kind, absl::StrCat(data_root, "/", kind, "-sync"), true);
-    BrokerStubs stubs(d.broker_address, channels, d.tls);
+    Deployment d = Deploy(kind, absl::StrCat(data_root, "/", id, "sync"), true, acl);
+    BrokerStubs stubs(d.broker_address, channels, d.tls, d.cluster);
     CheckOk(CreateTopic(stubs, "Bench", queues));
     SendLoad singles(&stubs, "Bench", queues, in_flight, 1, body);
     for (int window : {1, in_flight}) {
@@ -565,7 +606,14 @@ int RunSuite(const char* self) {
                 << "' (standalone, split, standalone-tls, split-tls)\n";
       return 2;
     }
-    MeasureDeployment(std::string(kind), data);
+    for (absl::string_view mode :
+         absl::StrSplit(absl::GetFlag(FLAGS_acl), ',', absl::SkipEmpty())) {
+      if (mode != "off" && mode != "on") {
+        std::cerr << "--acl: unknown mode '" << mode << "' (off, on)\n";
+        return 2;
+      }
+      MeasureDeployment(std::string(kind), data, mode == "on");
+    }
   }
   std::error_code ignored;
   std::filesystem::remove_all(data, ignored);

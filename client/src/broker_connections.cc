@@ -19,7 +19,7 @@ ClientTls ChannelTls(const TlsOptions& options) {
 
 std::shared_ptr<grpc::Channel> BrokerConnections::ChannelLocked(const std::string& address) {
   std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) channel = CreateChannel(address, tls_);
+  if (channel == nullptr) channel = CreateChannel(address, tls_, credentials_);
   return channel;
 }
 
@@ -52,7 +52,7 @@ std::shared_ptr<BrokerSendStream> BrokerConnections::SendStream(const std::strin
     failed_streams_.push_back(std::move(slot.stream));
   }
   if (slot.channel == nullptr) {
-    slot.channel = CreateDedicatedChannel(address, tls_);
+    slot.channel = CreateDedicatedChannel(address, tls_, credentials_);
     slot.stub = broker::v1::Broker::NewStub(slot.channel);
   }
   slot.stream = BrokerSendStream::Open(*slot.stub, address, coalescing_);

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -16,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/src/broker_send_stream.h"
+#include "common/acl/signature.h"
 #include "common/tls.h"
 #include "mq/client_options.h"
 #include "proto/broker.grpc.pb.h"
@@ -41,10 +43,12 @@ ClientTls ChannelTls(const TlsOptions& options);
 
 class BrokerConnections {
  public:
-  // Channels dial as `tls` says (valid: ClientTls::Validate); `coalescing`:
-  // how the send streams coalesce sends.
-  explicit BrokerConnections(ClientTls tls = {}, SendCoalescing coalescing = SendCoalescing())
-      : tls_(std::move(tls)), coalescing_(coalescing) {}
+  // Channels dial as `tls` says (valid: ClientTls::Validate); every call on
+  // them is signed with `credentials` (empty: none); `coalescing`: how the
+  // send streams coalesce sends.
+  explicit BrokerConnections(ClientTls tls = {}, acl::Credentials credentials = {},
+                             SendCoalescing coalescing = SendCoalescing())
+      : tls_(std::move(tls)), credentials_(std::move(credentials)), coalescing_(coalescing) {}
 
   const ClientTls& tls() const { return tls_; }
 
@@ -88,6 +92,7 @@ class BrokerConnections {
   void DropEndedStreamsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ClientTls tls_;
+  const acl::Credentials credentials_;
   const SendCoalescing coalescing_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);

@@ -56,8 +56,15 @@ uint64_t BrokerSendStream::Send(std::shared_ptr<broker::v1::SendStreamRequest> r
       return id;
     }
   }
-  done(absl::UnavailableError(
-      absl::StrCat("the send stream to ", address_, " is closed; try again")));
+  absl::Status refusal;
+  {
+    absl::MutexLock lock(&mu_);
+    refusal = refusal_;
+  }
+  // A stream access control refused: its sends are refused alike.
+  done(!refusal.ok() ? refusal
+                     : absl::UnavailableError(
+                           absl::StrCat("the send stream to ", address_, " is closed; try again")));
   return 0;
 }
 
@@ -293,6 +300,10 @@ void BrokerSendStream::OnDone(const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     cancelled_here = cancelled_by_close_;
     failed_ = true;
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      refusal_ = FromGrpcStatus(status, context_);
+    }
     for (auto& [id, pending] : pending_) unanswered.push_back(std::move(pending.done));
     pending_.clear();
     ReleaseCoalescedLocked();

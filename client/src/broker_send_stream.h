@@ -148,6 +148,8 @@ class BrokerSendStream final : public grpc::ClientBidiReactor<broker::v1::SendSt
   // its answer comes, or once none of its sends awaits an answer (expired).
   absl::flat_hash_map<uint64_t, std::vector<uint64_t>> frames_in_flight_ ABSL_GUARDED_BY(mu_);
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  // Why access control refused the stream (OK: it did not).
+  absl::Status refusal_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
   // Close() cancelled the call (a CANCELLED end is then ours, not the broker's).

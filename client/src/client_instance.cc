@@ -51,6 +51,7 @@ ClientInstance::ClientInstance(std::string client_id, ClientOptions options)
     : client_id_(std::move(client_id)),
       options_(std::move(options)),
       connections_(ChannelTls(options_.tls),
+                   acl::Credentials{options_.access_key, options_.secret_key},
                    SendCoalescing{options_.coalesce_sends, options_.coalesce_max_bytes,
                                   options_.coalesce_max_frames_in_flight}) {
   absl::BitGen gen;

@@ -70,6 +70,12 @@ absl::StatusOr<std::shared_ptr<ClientInstance>> ClientRegistry::Join(
           "client instance ", client_id, " already runs with name servers ",
           absl::StrJoin(slot->options().name_server_addresses, ";"), ", not ",
           absl::StrJoin(resolved->name_server_addresses, ";"), "; set another instance_name"));
+    } else if (slot->options().access_key != resolved->access_key ||
+               slot->options().secret_key != resolved->secret_key) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("client instance ", client_id,
+                       " already runs with other access control credentials; set another "
+                       "instance_name"));
     }
     if (absl::Status s = join(*slot); !s.ok()) {
       if (!slot->HasMembers()) instances_.erase(client_id);

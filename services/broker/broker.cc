@@ -104,7 +104,10 @@ Broker::Broker(store::StoreApi* store, BrokerOptions options)
       send_executor_(options_.send_queue),
       pull_executor_(WithDefaultThreads(options_.pull_queue, DefaultPullThreads())),
       admin_executor_(WithDefaultThreads(options_.admin_queue, 4)),
-      queries_(store, &topics_) {
+      queries_(store, &topics_),
+      acl_users_(store, options_.authorizer),
+      acl_service_(std::make_unique<AclAdminService>(&acl_users_, options_.authorizer,
+                                                     options_.role == store::v1::SLAVE)) {
   hold_ = std::make_unique<PullRequestHoldService>(
       store_,
       [this](const broker::v1::PullMessageRequest& request, const std::vector<int64_t>& codes,
@@ -165,6 +168,10 @@ absl::Status Broker::Start() {
   if (!status.ok()) return status;
   status = offsets_.Load();
   if (!status.ok()) return status;
+  if (options_.authorizer != nullptr) {
+    status = acl_users_.Load();
+    if (!status.ok()) return status;
+  }
   if (options_.role != store::v1::SLAVE) {
     producer_channels_ = std::make_unique<ProducerChannels>();
     transactions_ =
@@ -219,6 +226,7 @@ absl::Status Broker::Start() {
   registrar_options.ha_server_addr = options_.ha_server_addr;
   registrar_options.register_interval = ClampRegisterInterval(options_.register_interval);
   registrar_options.rpc_timeout = options_.register_timeout;
+  registrar_options.credentials = options_.cluster_credentials;
   registrar_ = std::make_unique<BrokerRegistrar>(registrar_options,
                                                  [this] { return topics_.GetSnapshot(); });
   // A new, changed or deleted topic reaches the name servers at once.
@@ -242,6 +250,17 @@ absl::Status Broker::Start() {
     tasks_.push_back(StartDedicatedScheduler(
         "transaction-check", options_.transactions.check_interval,
         options_.transactions.check_interval, [this] { transactions_->CheckOnce(); }));
+  }
+  if (options_.authorizer != nullptr) {
+    // Users changed through another broker of the store, or replicated from
+    // the master, take effect within the interval.
+    tasks_.push_back(StartDedicatedScheduler(
+        "acl-reload", options_.acl_reload_interval, options_.acl_reload_interval, [this] {
+          absl::Status loaded = acl_users_.Load();
+          if (!loaded.ok()) {
+            LOG_EVERY_N(WARNING, 30) << "cannot re-read the ACL users: " << loaded;
+          }
+        }));
   }
   registrar_->Start();
 
@@ -267,6 +286,7 @@ absl::Status Broker::Start() {
   parts.mutable_topics = &topics_;
   parts.send_back = send_back_.get();
   parts.dead_letters = dead_letters_.get();
+  parts.authorizer = options_.authorizer;
   service_.Enable(parts);
   LOG(INFO) << "broker " << options_.broker_name << " (id " << options_.broker_id << ", "
             << store::v1::BrokerRole_Name(options_.role) << ", cluster " << options_.cluster_name

@@ -23,11 +23,13 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/acl/authorizer.h"
 #include "common/executor.h"
 #include "common/metrics/registry.h"
 #include "common/scheduler.h"
 #include "common/tls.h"
 #include "proto/store.pb.h"
+#include "services/broker/acl_user_manager.h"
 #include "services/broker/admin_processor.h"
 #include "services/broker/broker_metrics.h"
 #include "services/broker/broker_registrar.h"
@@ -36,6 +38,7 @@
 #include "services/broker/consumer_offset_manager.h"
 #include "services/broker/consumer_send_back_processor.h"
 #include "services/broker/dead_letter_processor.h"
+#include "services/broker/grpc_acl_admin.h"
 #include "services/broker/grpc_broker.h"
 #include "services/broker/producer_channels.h"
 #include "services/broker/pull_message_processor.h"
@@ -107,6 +110,15 @@ struct BrokerOptions {
   // Orderly consumption: a queue lock not renewed this long is free for
   // another member of the group (RocketMQ's rebalance.lockMaxLiveTime).
   absl::Duration rebalance_lock_max_live_time = absl::Seconds(60);
+  // Access control (shared with the server's other services; must outlive
+  // the broker): every call of the broker's services is checked by it, and
+  // the broker hands it the users of its store's table, re-read every
+  // acl_reload_interval (hot reload). Null: no checks.
+  acl::Authorizer* authorizer = nullptr;
+  absl::Duration acl_reload_interval = absl::Seconds(1);
+  // The cluster identity the broker's own calls (to name servers) are signed
+  // with; empty: unsigned.
+  acl::Credentials cluster_credentials;
 };
 
 // INVALID_ARGUMENT naming the first bad option (advertised_address is only
@@ -126,6 +138,8 @@ class Broker {
 
   // The gRPC service; answers UNAVAILABLE until Start() and after Stop().
   grpc::Service* service() { return &service_; }
+  // Access control's user management (mq.acl.v1.AclAdmin).
+  grpc::Service* acl_service() { return acl_service_.get(); }
 
   // For a server that learns its port when it binds (--port=0). Before Start().
   void SetAdvertisedAddress(std::string address);
@@ -194,6 +208,8 @@ class Broker {
   std::unique_ptr<TransactionService> transactions_;
   std::vector<std::unique_ptr<Scheduler>> tasks_;
   BrokerService service_;
+  AclUserManager acl_users_;
+  std::unique_ptr<AclAdminService> acl_service_;
 
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

@@ -36,7 +36,8 @@ BrokerRegistrar::BrokerRegistrar(BrokerRegistrarOptions options, TopicSnapshot t
   scheduler_.Schedule(kRegistrationTask, options_.register_interval, options_.register_interval,
                       [this] { RegisterAll().IgnoreError(); });
   for (const std::string& addr : options_.namesrv_addrs) {
-    stubs_.push_back(namesrv::v1::NameServer::NewStub(CreateChannel(addr, options_.namesrv_tls)));
+    stubs_.push_back(namesrv::v1::NameServer::NewStub(
+        CreateChannel(addr, options_.namesrv_tls, options_.credentials)));
   }
 }
 

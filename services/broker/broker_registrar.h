@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/acl/signature.h"
 #include "common/scheduler.h"
 #include "common/tls.h"
 #include "proto/namesrv.grpc.pb.h"
@@ -49,6 +50,8 @@ struct BrokerRegistrarOptions {
   absl::Duration register_interval = absl::Seconds(30);
   // Deadline of each call (RocketMQ registerBrokerTimeoutMills: 6 s).
   absl::Duration rpc_timeout = absl::Seconds(6);
+  // The cluster identity the registrations are signed with (empty: none).
+  acl::Credentials credentials;
 };
 
 // Thread-safe.

@@ -83,17 +83,44 @@ void BrokerService::Disable() {
 }
 
 const BrokerServiceParts* BrokerService::Serving(grpc::CallbackServerContext* context,
-                                                 grpc::ServerUnaryReactor* reactor) const {
-  if (serving_.load(std::memory_order_acquire)) return &parts_;
-  Finish(reactor, context, ServiceNotAvailable("the broker is not serving (starting or stopping)"));
-  return nullptr;
+                                                 grpc::ServerUnaryReactor* reactor,
+                                                 const google::protobuf::Message& request) const {
+  if (!serving_.load(std::memory_order_acquire)) {
+    Finish(reactor, context,
+           ServiceNotAvailable("the broker is not serving (starting or stopping)"));
+    return nullptr;
+  }
+  if (parts_.authorizer != nullptr) {
+    if (absl::Status allowed = parts_.authorizer->CheckCall(*context, request); !allowed.ok()) {
+      Finish(reactor, context, allowed);
+      return nullptr;
+    }
+  }
+  return &parts_;
 }
+
+namespace {
+
+constexpr char kSendStreamMethod[] = "/mq.broker.v1.Broker/SendMessageStream";
+constexpr char kProducerChannelMethod[] = "/mq.broker.v1.Broker/ProducerChannel";
+
+// What a send on a stream opened by `principal` must hold: PUB on its topic.
+absl::Status AuthorizeStreamedSend(const acl::Authorizer& authorizer,
+                                   const acl::Principal& principal,
+                                   const broker::v1::SendStreamRequest& request) {
+  const std::string& topic =
+      request.has_batch() ? request.batch().topic() : request.send().message().topic();
+  return authorizer.CheckResources(principal,
+                                   {{{acl::Resource::Type::kTopic, topic}, acl::Need::kPub}});
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* BrokerService::SendMessage(grpc::CallbackServerContext* context,
                                                      const broker::v1::SendMessageRequest* request,
                                                      broker::v1::SendMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   std::string born_host = PeerToHostPort(context->peer());
   if (parts->send_inline) {
@@ -109,7 +136,7 @@ grpc::ServerUnaryReactor* BrokerService::SendBatch(grpc::CallbackServerContext* 
                                                    const broker::v1::SendBatchRequest* request,
                                                    broker::v1::SendBatchResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   std::string born_host = PeerToHostPort(context->peer());
   if (parts->send_inline) {
@@ -151,9 +178,20 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* BrokerService::Open
     return new RefusedStream(
         ServiceNotAvailable("the broker is not serving (starting or stopping)"), context);
   }
-  auto* stream = new SendStreamReactor(
-      parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
-      PeerToHostPort(context->peer()), &send_streams_, parts_.metrics, context);
+  std::function<absl::Status(const broker::v1::SendStreamRequest&)> authorize;
+  if (parts_.authorizer != nullptr && parts_.authorizer->enabled()) {
+    absl::StatusOr<acl::Principal> principal = parts_.authorizer->Authenticate(
+        kSendStreamMethod, context->client_metadata(), context->peer(), {});
+    if (!principal.ok()) return new RefusedStream(principal.status(), context);
+    authorize = [authorizer = parts_.authorizer,
+                 principal = *std::move(principal)](const broker::v1::SendStreamRequest& request) {
+      return AuthorizeStreamedSend(*authorizer, principal, request);
+    };
+  }
+  auto* stream =
+      new SendStreamReactor(parts_.send, parts_.send_inline ? nullptr : parts_.send_executor,
+                            PeerToHostPort(context->peer()), &send_streams_, parts_.metrics,
+                            context, std::move(authorize));
   // Disable() may have run between the check and the stream's entry.
   if (!serving_.load(std::memory_order_acquire)) send_streams_.DrainAll();
   return stream;
@@ -163,7 +201,7 @@ grpc::ServerUnaryReactor* BrokerService::PullMessage(grpc::CallbackServerContext
                                                      const broker::v1::PullMessageRequest* request,
                                                      broker::v1::PullMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Time deadline = absl::FromChrono(context->deadline());
   auto done = AnswerWith(reactor, context, response);
@@ -188,7 +226,7 @@ grpc::ServerUnaryReactor* BrokerService::Heartbeat(grpc::CallbackServerContext* 
                                                    const broker::v1::HeartbeatRequest* request,
                                                    broker::v1::HeartbeatResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Status status = parts->clients->Heartbeat(*request);
   if (!status.ok() || parts->slave) {
@@ -222,7 +260,7 @@ grpc::ServerUnaryReactor* BrokerService::UnregisterClient(
     grpc::CallbackServerContext* context, const broker::v1::UnregisterClientRequest* request,
     broker::v1::UnregisterClientResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts != nullptr) {
     Finish(reactor, context,
            parts->clients->Unregister(request->client_id(), request->producer_group(),
@@ -235,7 +273,7 @@ grpc::ServerUnaryReactor* BrokerService::GetConsumerList(
     grpc::CallbackServerContext* context, const broker::v1::GetConsumerListRequest* request,
     broker::v1::GetConsumerListResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Status status = ValidateGroup(request->consumer_group());
   if (status.ok()) {
@@ -251,7 +289,7 @@ grpc::ServerUnaryReactor* BrokerService::GetProducerConnections(
     grpc::CallbackServerContext* context, const broker::v1::GetProducerConnectionsRequest* request,
     broker::v1::GetProducerConnectionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Status status = ValidateGroup(request->producer_group());
   if (status.ok()) {
@@ -268,7 +306,7 @@ grpc::ServerUnaryReactor* BrokerService::QueryConsumerOffset(
     grpc::CallbackServerContext* context, const broker::v1::QueryConsumerOffsetRequest* request,
     broker::v1::QueryConsumerOffsetResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Status status = CheckOffsetArgs(*parts->topics, request->consumer_group(), request->topic(),
                                         request->queue_id());
@@ -292,7 +330,7 @@ grpc::ServerUnaryReactor* BrokerService::UpdateConsumerOffset(
     grpc::CallbackServerContext* context, const broker::v1::UpdateConsumerOffsetRequest* request,
     broker::v1::UpdateConsumerOffsetResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::Status status = CheckOffsetArgs(*parts->topics, request->consumer_group(), request->topic(),
                                         request->queue_id());
@@ -313,7 +351,7 @@ grpc::ServerUnaryReactor* BrokerService::LockBatchQueues(
     grpc::CallbackServerContext* context, const broker::v1::LockBatchQueuesRequest* request,
     broker::v1::LockBatchQueuesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   absl::StatusOr<std::vector<common::v1::MessageQueue>> locked = parts->locks->TryLockBatch(
       request->consumer_group(), request->client_id(),
@@ -331,7 +369,7 @@ grpc::ServerUnaryReactor* BrokerService::UnlockBatchQueues(
     grpc::CallbackServerContext* context, const broker::v1::UnlockBatchQueuesRequest* request,
     broker::v1::UnlockBatchQueuesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   Finish(reactor, context,
          parts->locks->UnlockBatch(request->consumer_group(), request->client_id(),
@@ -344,7 +382,7 @@ grpc::ServerUnaryReactor* BrokerService::GetConsumeStats(
     grpc::CallbackServerContext* context, const broker::v1::GetConsumeStatsRequest* request,
     broker::v1::GetConsumeStatsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->admin->GetConsumeStats(*request), response);
@@ -355,7 +393,7 @@ grpc::ServerUnaryReactor* BrokerService::ListConsumerGroups(
     grpc::CallbackServerContext* context, const broker::v1::ListConsumerGroupsRequest* request,
     broker::v1::ListConsumerGroupsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, response] {
     return Answer(parts->admin->ListConsumerGroups(parts->clients->ConsumerGroupSizes()), response);
@@ -366,7 +404,7 @@ grpc::ServerUnaryReactor* BrokerService::GetQueueOffsets(
     grpc::CallbackServerContext* context, const broker::v1::GetQueueOffsetsRequest* request,
     broker::v1::GetQueueOffsetsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->queries->GetQueueOffsets(*request), response);
@@ -377,7 +415,7 @@ grpc::ServerUnaryReactor* BrokerService::SearchOffset(
     grpc::CallbackServerContext* context, const broker::v1::SearchOffsetRequest* request,
     broker::v1::SearchOffsetResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->queries->SearchOffset(*request), response);
@@ -388,7 +426,7 @@ grpc::ServerUnaryReactor* BrokerService::CreateOrUpdateTopic(
     grpc::CallbackServerContext* context, const broker::v1::CreateOrUpdateTopicRequest* request,
     broker::v1::CreateOrUpdateTopicResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor,
                [parts, request] { return parts->admin->CreateOrUpdateTopic(request->config()); });
@@ -398,7 +436,7 @@ grpc::ServerUnaryReactor* BrokerService::DeleteTopic(grpc::CallbackServerContext
                                                      const broker::v1::DeleteTopicRequest* request,
                                                      broker::v1::DeleteTopicResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor,
                [parts, request] { return parts->admin->DeleteTopic(request->topic()); });
@@ -408,7 +446,7 @@ grpc::ServerUnaryReactor* BrokerService::GetAllTopicConfigs(
     grpc::CallbackServerContext* context, const broker::v1::GetAllTopicConfigsRequest* request,
     broker::v1::GetAllTopicConfigsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   *response = parts->admin->GetAllTopicConfigs();
   Finish(reactor, context, absl::OkStatus());
@@ -419,7 +457,7 @@ grpc::ServerUnaryReactor* BrokerService::GetTopicStats(
     grpc::CallbackServerContext* context, const broker::v1::GetTopicStatsRequest* request,
     broker::v1::GetTopicStatsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->admin->GetTopicStats(request->topic()), response);
@@ -430,7 +468,7 @@ grpc::ServerUnaryReactor* BrokerService::QueryMessageById(
     grpc::CallbackServerContext* context, const broker::v1::QueryMessageByIdRequest* request,
     broker::v1::QueryMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->queries->QueryById(*request), response);
@@ -441,7 +479,7 @@ grpc::ServerUnaryReactor* BrokerService::QueryMessageByKey(
     grpc::CallbackServerContext* context, const broker::v1::QueryMessageByKeyRequest* request,
     broker::v1::QueryMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->queries->QueryByKey(*request), response);
@@ -452,7 +490,7 @@ grpc::ServerUnaryReactor* BrokerService::ViewMessageByOffsetId(
     grpc::CallbackServerContext* context, const broker::v1::ViewMessageByOffsetIdRequest* request,
     broker::v1::QueryMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->queries->ViewByOffsetId(*request), response);
@@ -463,7 +501,7 @@ grpc::ServerUnaryReactor* BrokerService::GetRuntimeStats(
     grpc::CallbackServerContext* context, const broker::v1::GetRuntimeStatsRequest* request,
     broker::v1::GetRuntimeStatsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, response] {
     *response = parts->admin->GetRuntimeStats();
@@ -477,7 +515,7 @@ grpc::ServerUnaryReactor* BrokerService::EndTransaction(
     grpc::CallbackServerContext* context, const broker::v1::EndTransactionRequest* request,
     broker::v1::EndTransactionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   if (parts->transactions == nullptr) {
     Finish(reactor, context,
@@ -499,6 +537,11 @@ BrokerService::ProducerChannel(grpc::CallbackServerContext* context) {
     return ProducerChannels::Refuse(
         ServiceNotAvailable("this broker is a slave and checks no transactions"));
   }
+  if (parts_.authorizer != nullptr) {
+    absl::Status allowed = parts_.authorizer->Check(
+        kProducerChannelMethod, context->client_metadata(), context->peer(), nullptr);
+    if (!allowed.ok()) return ProducerChannels::Refuse(allowed);
+  }
   return parts_.producer_channels->Open();
 }
 
@@ -508,7 +551,7 @@ grpc::ServerUnaryReactor* BrokerService::ConsumerSendBack(
     grpc::CallbackServerContext* context, const broker::v1::ConsumerSendBackRequest* request,
     broker::v1::ConsumerSendBackResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->send_executor, context, reactor, [parts, request, response] {
     return Answer(parts->send_back->SendBack(*request), response);
@@ -530,7 +573,7 @@ grpc::ServerUnaryReactor* BrokerService::CreateOrUpdateSubscriptionGroup(
     const broker::v1::CreateOrUpdateSubscriptionGroupRequest* request,
     broker::v1::CreateOrUpdateSubscriptionGroupResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request] {
     absl::Status status = RefuseOnSlave(*parts);
@@ -543,7 +586,7 @@ grpc::ServerUnaryReactor* BrokerService::DeleteSubscriptionGroup(
     grpc::CallbackServerContext* context, const broker::v1::DeleteSubscriptionGroupRequest* request,
     broker::v1::DeleteSubscriptionGroupResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request] {
     absl::Status status = RefuseOnSlave(*parts);
@@ -558,7 +601,7 @@ grpc::ServerUnaryReactor* BrokerService::GetAllSubscriptionGroups(
     const broker::v1::GetAllSubscriptionGroupsRequest* request,
     broker::v1::GetAllSubscriptionGroupsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   for (broker::v1::SubscriptionGroupConfig& config : parts->groups->GetAll()) {
     *response->add_configs() = std::move(config);
@@ -571,7 +614,7 @@ grpc::ServerUnaryReactor* BrokerService::ListDeadLetters(
     grpc::CallbackServerContext* context, const broker::v1::ListDeadLettersRequest* request,
     broker::v1::ListDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->dead_letters->List(*request), response);
@@ -582,7 +625,7 @@ grpc::ServerUnaryReactor* BrokerService::ResendDeadLetters(
     grpc::CallbackServerContext* context, const broker::v1::ResendDeadLettersRequest* request,
     broker::v1::ResendDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const BrokerServiceParts* parts = Serving(context, reactor);
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
   return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
     return Answer(parts->dead_letters->Resend(*request, parts->slave), response);

@@ -11,6 +11,7 @@
 
 #include <atomic>
 
+#include "common/acl/authorizer.h"
 #include "common/executor.h"
 #include "proto/broker.grpc.pb.h"
 #include "services/broker/admin_processor.h"
@@ -64,6 +65,9 @@ struct BrokerServiceParts {
   TopicConfigManager* mutable_topics = nullptr;
   ConsumerSendBackProcessor* send_back = nullptr;
   DeadLetterProcessor* dead_letters = nullptr;
+  // Access control: every call is checked here before it does anything.
+  // Null: none.
+  const acl::Authorizer* authorizer = nullptr;
 };
 
 // Thread-safe. Until Enable() and after Disable(), every call is answered
@@ -184,9 +188,11 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
       broker::v1::ResendDeadLettersResponse* response) override;
 
  private:
-  // The parts, or null (and the call already answered) when not serving.
+  // The parts, or null (and the call already answered) when not serving or
+  // when access control refuses `request`.
   const BrokerServiceParts* Serving(grpc::CallbackServerContext* context,
-                                    grpc::ServerUnaryReactor* reactor) const;
+                                    grpc::ServerUnaryReactor* reactor,
+                                    const google::protobuf::Message& request) const;
 
   BrokerServiceParts parts_;
   std::atomic<bool> serving_{false};

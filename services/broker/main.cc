@@ -11,9 +11,11 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/acl/acl_flags.h"
 #include "common/grpc_options.h"
 #include "common/process.h"
 #include "common/server_main.h"
+#include "proto/acl.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
 #include "services/broker/broker.h"
 #include "services/broker/broker_flags.h"
@@ -50,6 +52,13 @@ int main(int argc, char** argv) {
   options.ha_server_addr = absl::GetFlag(FLAGS_ha_address);
   if (options.ha_server_addr.empty()) options.ha_server_addr = store_address;
 
+  absl::StatusOr<mq::acl::ServerAcl> acl = mq::acl::ServerAclFromFlags(/*generate_secret=*/false);
+  if (!acl.ok()) {
+    std::cerr << "broker: " << acl.status().message() << "\n";
+    return 2;
+  }
+  options.authorizer = acl->authorizer.get();
+  options.cluster_credentials = acl->cluster;
   absl::StatusOr<mq::ClientTls> peer_tls = mq::PeerTlsFromFlags();
   if (!peer_tls.ok()) {
     std::cerr << "broker: " << peer_tls.status().message() << "\n";
@@ -60,7 +69,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
   options.metrics = metrics.get();
   auto store = std::make_unique<mq::broker::RemoteStore>(
-      mq::CreateChannel(store_address, *peer_tls), mq::broker::RemoteStoreOptions{});
+      mq::CreateChannel(store_address, *peer_tls, acl->cluster), mq::broker::RemoteStoreOptions{});
   absl::Status connected = store->WaitForConnected(absl::GetFlag(FLAGS_store_connect_timeout));
   if (!connected.ok()) {
     LOG(ERROR) << "store " << store_address << ": " << connected
@@ -69,15 +78,18 @@ int main(int argc, char** argv) {
   }
   auto broker = std::make_unique<mq::broker::Broker>(store.get(), options);
 
-  // RocketMQ 5's protocol on the broker's port (local mode).
-  auto messaging = std::make_unique<mq::proxy::MessagingService>(mq::proxy::LocalModeOptions(
-      options.namesrv_addrs, options.max_message_size, options.namesrv_tls));
+  // RocketMQ 5's protocol on the broker's port (local mode), its requests
+  // checked by the broker's access control.
+  auto messaging = std::make_unique<mq::proxy::MessagingService>(
+      mq::proxy::LocalModeOptions(options.namesrv_addrs, options.max_message_size,
+                                  options.namesrv_tls, acl->authorizer.get(), acl->cluster));
 
   mq::ServerMain main;
   main.name = "broker";
   main.port = absl::GetFlag(FLAGS_port);
-  main.services = {broker->service(), messaging.get()};
+  main.services = {broker->service(), broker->acl_service(), messaging.get()};
   main.service_names = {mq::broker::v1::Broker::service_full_name(),
+                        mq::acl::v1::AclAdmin::service_full_name(),
                         apache::rocketmq::v2::MessagingService::service_full_name()};
   main.configure = mq::proxy::ConfigureV5Server;
   main.metrics = metrics.get();

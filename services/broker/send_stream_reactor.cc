@@ -27,15 +27,17 @@ void SendStreams::DrainAll() {
   for (SendStreamReactor* stream : open_) stream->Drain();
 }
 
-SendStreamReactor::SendStreamReactor(SendMessageProcessor* processor, Executor* send_executor,
-                                     std::string born_host, SendStreams* streams,
-                                     BrokerMetrics* metrics, grpc::CallbackServerContext* context)
+SendStreamReactor::SendStreamReactor(
+    SendMessageProcessor* processor, Executor* send_executor, std::string born_host,
+    SendStreams* streams, BrokerMetrics* metrics, grpc::CallbackServerContext* context,
+    std::function<absl::Status(const broker::v1::SendStreamRequest&)> authorize)
     : processor_(processor),
       send_executor_(send_executor),
       born_host_(std::move(born_host)),
       streams_(streams),
       metrics_(metrics),
-      context_(context) {
+      context_(context),
+      authorize_(std::move(authorize)) {
   streams_->Add(this);
   Next next;
   {
@@ -165,6 +167,13 @@ void SendStreamReactor::StartOne(std::shared_ptr<broker::v1::SendStreamRequest> 
   // The messages move into the store's entries; `request` rides along into
   // the executor's task, which starts after this returns.
   using broker::v1::SendStreamResponse;
+  if (authorize_ != nullptr) {
+    if (absl::Status allowed = authorize_(*request); !allowed.ok()) {
+      answer(ToAnswer(id, absl::StatusOr<broker::v1::SendMessageResponse>(allowed),
+                      &SendStreamResponse::mutable_response));
+      return;
+    }
+  }
   if (request->has_batch()) {
     auto done = [id, answer](absl::StatusOr<broker::v1::SendBatchResponse> result) {
       answer(ToAnswer(id, std::move(result), &SendStreamResponse::mutable_batch_response));
@@ -262,16 +271,30 @@ void SendStreamReactor::StartCoalesced(std::shared_ptr<broker::v1::SendStreamReq
     }
     std::vector<uint64_t> ids;
     std::vector<broker::v1::SendMessageRequest> run;
+    // The sends access control refuses, answered alone with their error.
+    std::vector<SendStreamResponse> refused;
     ids.reserve(end - begin);
     run.reserve(end - begin);
     for (int i = begin; i < end; ++i) {
+      if (authorize_ != nullptr) {
+        if (absl::Status allowed = authorize_(sends[i]); !allowed.ok()) {
+          refused.push_back(ToAnswer(sends[i].request_id(),
+                                     absl::StatusOr<broker::v1::SendMessageResponse>(allowed),
+                                     &SendStreamResponse::mutable_response));
+          continue;
+        }
+      }
       ids.push_back(sends[i].request_id());
       run.push_back(std::move(*sends[i].mutable_send()));
     }
-    auto done = [ids = std::move(ids),
+    if (run.empty()) {
+      add(std::move(refused));
+      continue;
+    }
+    auto done = [ids = std::move(ids), refused = std::move(refused),
                  add](std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> results) {
-      std::vector<SendStreamResponse> answers;
-      answers.reserve(results.size());
+      std::vector<SendStreamResponse> answers = refused;
+      answers.reserve(answers.size() + results.size());
       for (size_t i = 0; i < results.size(); ++i) {
         answers.push_back(
             ToAnswer(ids[i], std::move(results[i]), &SendStreamResponse::mutable_response));

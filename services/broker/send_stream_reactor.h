@@ -75,10 +75,13 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
   // store's appends never block); else they run on `send_executor`.
   // `processor`, `send_executor` and `streams` (where the stream enters
   // until it is done) must outlive the stream; `context` is the call's.
-  // `metrics` (null: none) counts each refused send.
-  SendStreamReactor(SendMessageProcessor* processor, Executor* send_executor, std::string born_host,
-                    SendStreams* streams, BrokerMetrics* metrics,
-                    grpc::CallbackServerContext* context);
+  // `metrics` (null: none) counts each refused send. `authorize` (null:
+  // none) is asked about each send before it starts; a send it refuses is
+  // answered with its error and changes nothing (access control).
+  SendStreamReactor(
+      SendMessageProcessor* processor, Executor* send_executor, std::string born_host,
+      SendStreams* streams, BrokerMetrics* metrics, grpc::CallbackServerContext* context,
+      std::function<absl::Status(const broker::v1::SendStreamRequest&)> authorize = nullptr);
 
   // Reads no more sends and finishes the stream with UNAVAILABLE once the
   // sends already read are answered.
@@ -120,6 +123,7 @@ class SendStreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
   SendStreams* const streams_;
   BrokerMetrics* const metrics_;
   grpc::CallbackServerContext* const context_;
+  const std::function<absl::Status(const broker::v1::SendStreamRequest&)> authorize_;
 
   // The frame the outstanding read fills; touched only by that read and by
   // OnReadDone, which runs before the next read is started.

@@ -19,6 +19,9 @@ absl::Status WithTopicCode(absl::Status status) {
 grpc::Status NameServerService::RegisterBroker(grpc::ServerContext* context,
                                                const namesrv::v1::RegisterBrokerRequest* request,
                                                namesrv::v1::RegisterBrokerResponse* response) {
+  if (grpc::Status refused = acl::Refusal(authorizer_, context, *request); !refused.ok()) {
+    return refused;
+  }
   absl::StatusOr<namesrv::v1::RegisterBrokerResponse> result = routes_->RegisterBroker(*request);
   if (!result.ok()) return ToGrpcStatus(result.status(), context);
   *response = *std::move(result);
@@ -28,12 +31,18 @@ grpc::Status NameServerService::RegisterBroker(grpc::ServerContext* context,
 grpc::Status NameServerService::UnregisterBroker(
     grpc::ServerContext* context, const namesrv::v1::UnregisterBrokerRequest* request,
     namesrv::v1::UnregisterBrokerResponse* response) {
+  if (grpc::Status refused = acl::Refusal(authorizer_, context, *request); !refused.ok()) {
+    return refused;
+  }
   return ToGrpcStatus(routes_->UnregisterBroker(*request), context);
 }
 
 grpc::Status NameServerService::GetRouteInfoByTopic(
     grpc::ServerContext* context, const namesrv::v1::GetRouteInfoByTopicRequest* request,
     namesrv::v1::GetRouteInfoByTopicResponse* response) {
+  if (grpc::Status refused = acl::Refusal(authorizer_, context, *request); !refused.ok()) {
+    return refused;
+  }
   absl::StatusOr<common::v1::TopicRouteData> route = routes_->GetRouteInfoByTopic(request->topic());
   if (!route.ok()) return ToGrpcStatus(WithTopicCode(route.status()), context);
   *response->mutable_route() = *std::move(route);
@@ -43,6 +52,9 @@ grpc::Status NameServerService::GetRouteInfoByTopic(
 grpc::Status NameServerService::GetClusterInfo(grpc::ServerContext* context,
                                                const namesrv::v1::GetClusterInfoRequest* request,
                                                namesrv::v1::GetClusterInfoResponse* response) {
+  if (grpc::Status refused = acl::Refusal(authorizer_, context, *request); !refused.ok()) {
+    return refused;
+  }
   *response = routes_->GetClusterInfo();
   return grpc::Status::OK;
 }
@@ -50,6 +62,9 @@ grpc::Status NameServerService::GetClusterInfo(grpc::ServerContext* context,
 grpc::Status NameServerService::GetAllTopics(grpc::ServerContext* context,
                                              const namesrv::v1::GetAllTopicsRequest* request,
                                              namesrv::v1::GetAllTopicsResponse* response) {
+  if (grpc::Status refused = acl::Refusal(authorizer_, context, *request); !refused.ok()) {
+    return refused;
+  }
   for (std::string& topic : routes_->GetAllTopics()) response->add_topics(std::move(topic));
   return grpc::Status::OK;
 }
@@ -57,6 +72,9 @@ grpc::Status NameServerService::GetAllTopics(grpc::ServerContext* context,
 grpc::Status NameServerService::DeleteTopic(grpc::ServerContext* context,
                                             const namesrv::v1::DeleteTopicRequest* request,
                                             namesrv::v1::DeleteTopicResponse* response) {
+  if (grpc::Status refused = acl::Refusal(authorizer_, context, *request); !refused.ok()) {
+    return refused;
+  }
   return ToGrpcStatus(
       WithTopicCode(routes_->DeleteTopic(request->topic(), request->cluster_name())), context);
 }

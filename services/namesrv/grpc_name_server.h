@@ -2,6 +2,7 @@
 #ifndef MQ_SERVICES_NAMESRV_GRPC_NAME_SERVER_H_
 #define MQ_SERVICES_NAMESRV_GRPC_NAME_SERVER_H_
 
+#include "common/acl/authorizer.h"
 #include "proto/namesrv.grpc.pb.h"
 #include "services/namesrv/route_info_manager.h"
 
@@ -11,6 +12,10 @@ namespace mq::namesrv {
 class NameServerService final : public namesrv::v1::NameServer::Service {
  public:
   explicit NameServerService(RouteInfoManager* routes) : routes_(routes) {}
+
+  // Access control of every call (must outlive the service); before the
+  // server starts. Null (the default): none.
+  void set_authorizer(const acl::Authorizer* authorizer) { authorizer_ = authorizer; }
 
   grpc::Status RegisterBroker(grpc::ServerContext* context,
                               const namesrv::v1::RegisterBrokerRequest* request,
@@ -33,6 +38,7 @@ class NameServerService final : public namesrv::v1::NameServer::Service {
 
  private:
   RouteInfoManager* const routes_;
+  const acl::Authorizer* authorizer_ = nullptr;
 };
 
 }  // namespace mq::namesrv

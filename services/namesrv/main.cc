@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
+#include "common/acl/acl_flags.h"
 #include "common/process.h"
 #include "common/server_main.h"
 #include "proto/namesrv.grpc.pb.h"
@@ -25,7 +26,13 @@ int main(int argc, char** argv) {
     std::cerr << "namesrv: " << options.status().message() << "\n";
     return 2;
   }
+  absl::StatusOr<mq::acl::ServerAcl> acl = mq::acl::ServerAclFromFlags(/*generate_secret=*/false);
+  if (!acl.ok()) {
+    std::cerr << "namesrv: " << acl.status().message() << "\n";
+    return 2;
+  }
   mq::namesrv::NameServer name_server(*options);
+  name_server.service()->set_authorizer(acl->authorizer.get());
   std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
   name_server.AddMetrics(metrics.get());
 

@@ -21,7 +21,7 @@ std::shared_ptr<grpc::Channel> Backend::Channel(const std::string& address) cons
   absl::MutexLock lock(&mu_);
   std::shared_ptr<grpc::Channel>& channel = channels_[address];
   if (channel == nullptr) {
-    channel = CreateChannel(address, options_.tls);
+    channel = CreateChannel(address, options_.tls, options_.credentials);
   }
   return channel;
 }

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/acl/signature.h"
 #include "common/tls.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
@@ -32,6 +33,10 @@ struct BackendOptions {
   // process's other peers (--peer_tls), or, in the standalone server with a
   // TLS-only port, as the server dials itself.
   ClientTls tls;
+  // Access control: the identity the calls are signed with (the cluster's,
+  // for a front that checks its clients itself: MessagingServiceOptions::
+  // authorizer); empty: unsigned.
+  acl::Credentials credentials;
   // Deadline of each call to a name server or broker.
   absl::Duration call_timeout = absl::Seconds(3);
 };

@@ -13,10 +13,14 @@ void ConfigureV5Server(grpc::ServerBuilder* builder) {
 }
 
 MessagingServiceOptions LocalModeOptions(std::vector<std::string> namesrv_addrs,
-                                         int64_t max_message_size, const ClientTls& tls) {
+                                         int64_t max_message_size, const ClientTls& tls,
+                                         const acl::Authorizer* authorizer,
+                                         const acl::Credentials& cluster) {
   MessagingServiceOptions options;
   options.backend.namesrv_addrs = std::move(namesrv_addrs);
   options.backend.tls = tls;
+  options.backend.credentials = cluster;
+  options.authorizer = authorizer;
   options.max_body_size = static_cast<int32_t>(
       std::min<int64_t>(max_message_size, std::numeric_limits<int32_t>::max()));
   return options;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/acl/authorizer.h"
+#include "common/acl/signature.h"
 #include "services/proxy/messaging_service.h"
 
 namespace mq::proxy {
@@ -22,9 +24,14 @@ void ConfigureV5Server(grpc::ServerBuilder* builder);
 
 // Options of the MessagingService of a process hosting a broker with
 // `max_message_size` whose name servers are `namesrv_addrs`, dialling them
-// and the brokers with `tls`.
+// and the brokers with `tls`. With access control (`authorizer`, the
+// process's), requests are checked against the users (services/proxy/
+// v5_access.h) and the backend's calls signed with `cluster` (the cluster
+// identity).
 MessagingServiceOptions LocalModeOptions(std::vector<std::string> namesrv_addrs,
-                                         int64_t max_message_size, const ClientTls& tls);
+                                         int64_t max_message_size, const ClientTls& tls,
+                                         const acl::Authorizer* authorizer = nullptr,
+                                         const acl::Credentials& cluster = {});
 
 }  // namespace mq::proxy
 

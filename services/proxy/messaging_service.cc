@@ -12,6 +12,7 @@
 #include "common/server_stream.h"
 #include "common/status.h"
 #include "common/validation.h"
+#include "services/proxy/v5_access.h"
 
 namespace mq::proxy {
 namespace {
@@ -60,6 +61,22 @@ class StatusOnlyWriter : public grpc::ServerWriteReactor<Response> {
   Response response_;
 };
 
+// A Telemetry call refused at once (access control): one command carrying
+// only the refusal, on which the clients fail fast (Node's included), then
+// the end.
+class RefusedTelemetry
+    : public grpc::ServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand> {
+ public:
+  explicit RefusedTelemetry(const v2::Status& status) {
+    *command_.mutable_status() = status;
+    StartWriteAndFinish(&command_, grpc::WriteOptions(), grpc::Status::OK);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  v2::TelemetryCommand command_;
+};
+
 }  // namespace
 
 // One Telemetry call. Deletes itself when gRPC is done with it, after telling
@@ -68,11 +85,12 @@ class MessagingService::TelemetryStream
     : public QueuedServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand> {
  public:
   TelemetryStream(MessagingService* owner, std::string client_id, std::string language,
-                  std::string version)
+                  std::string version, V5StreamAccess access)
       : owner_(owner),
         client_id_(std::move(client_id)),
         language_(std::move(language)),
-        version_(std::move(version)) {
+        version_(std::move(version)),
+        access_(std::move(access)) {
     StartRead(&request_);
   }
 
@@ -85,10 +103,18 @@ class MessagingService::TelemetryStream
       return;
     }
     if (request_.has_settings()) {
-      // Answered at once (startup waits for it); the bookkeeping, which may
-      // call the backend, runs on the executor.
-      Write(SettingsReply(request_.settings(), owner_->options_.max_body_size));
-      owner_->OnSettings(client_id_, request_.settings(), language_, version_);
+      if (absl::Status allowed = access_.Check(request_); !allowed.ok()) {
+        // A command with only the refusal: the clients fail at once on it.
+        VLOG(1) << "v5 client " << client_id_ << ": settings refused: " << allowed;
+        v2::TelemetryCommand refused;
+        *refused.mutable_status() = V5Refusal(allowed);
+        Write(std::move(refused));
+      } else {
+        // Answered at once (startup waits for it); the bookkeeping, which may
+        // call the backend, runs on the executor.
+        Write(SettingsReply(request_.settings(), owner_->options_.max_body_size));
+        owner_->OnSettings(client_id_, request_.settings(), language_, version_);
+      }
     }
     // Other commands (thread stack traces, verification results) answer
     // requests this server never makes.
@@ -105,6 +131,8 @@ class MessagingService::TelemetryStream
   const std::string client_id_;
   const std::string language_;
   const std::string version_;
+  // Who opened the stream, for its Settings' permissions.
+  const V5StreamAccess access_;
   // Written by gRPC between StartRead and OnReadDone only.
   v2::TelemetryCommand request_;
 };
@@ -220,6 +248,14 @@ std::map<std::string, V5ClientInfo> MessagingService::Clients() const {
   return out;
 }
 
+absl::Status MessagingService::Allowed(const grpc::CallbackServerContext& context,
+                                       const google::protobuf::Message& request) const {
+  absl::Status allowed =
+      CheckV5Access(options_.authorizer, context.client_metadata(), context.peer(), request);
+  if (!allowed.ok()) VLOG(1) << "v5 " << request.GetDescriptor()->name() << " refused: " << allowed;
+  return allowed;
+}
+
 grpc::ServerUnaryReactor* MessagingService::Run(grpc::CallbackServerContext* context,
                                                 std::function<void()> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -243,6 +279,9 @@ grpc::ServerUnaryReactor* MessagingService::Run(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* MessagingService::QueryRoute(grpc::CallbackServerContext* context,
                                                        const v2::QueryRouteRequest* request,
                                                        v2::QueryRouteResponse* response) {
+  if (absl::Status allowed = Allowed(*context, *request); !allowed.ok()) {
+    return AnswerNow(context, response, V5Refusal(allowed));
+  }
   if (absl::Status valid = ValidateTopic(request->topic().name()); !valid.ok()) {
     return AnswerNow(context, response, MakeStatus(v2::Code::ILLEGAL_TOPIC, valid.message()));
   }
@@ -275,6 +314,12 @@ grpc::ServerUnaryReactor* MessagingService::QueryRoute(grpc::CallbackServerConte
 
 grpc::ServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand>* MessagingService::Telemetry(
     grpc::CallbackServerContext* context) {
+  absl::StatusOr<V5StreamAccess> access =
+      V5StreamAccess::Open(options_.authorizer, context->client_metadata(), context->peer());
+  if (!access.ok()) {
+    VLOG(1) << "v5 Telemetry refused: " << access.status();
+    return new RefusedTelemetry(V5Refusal(access.status()));
+  }
   std::string client_id = Header(context, kClientIdHeader);
   absl::MutexLock lock(&mu_);
   if (shut_down_ || client_id.empty()) {
@@ -288,7 +333,7 @@ grpc::ServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand>* MessagingSe
                                                  "Telemetry needs the x-mq-client-id header"));
   }
   auto* stream = new TelemetryStream(this, client_id, Header(context, kLanguageHeader),
-                                     Header(context, kVersionHeader));
+                                     Header(context, kVersionHeader), *std::move(access));
   streams_.insert(stream);
   Client& client = clients_[client_id];
   client.info.client_id = client_id;
@@ -403,6 +448,9 @@ void MessagingService::StreamEnded(const std::string& client_id, TelemetryStream
 grpc::ServerUnaryReactor* MessagingService::Heartbeat(grpc::CallbackServerContext* context,
                                                       const v2::HeartbeatRequest* request,
                                                       v2::HeartbeatResponse* response) {
+  if (absl::Status allowed = Allowed(*context, *request); !allowed.ok()) {
+    return AnswerNow(context, response, V5Refusal(allowed));
+  }
   std::string client_id = Header(context, kClientIdHeader);
   if (client_id.empty()) {
     return AnswerNow(context, response,
@@ -440,6 +488,9 @@ void MessagingService::HeartbeatToBrokers(const std::string& client_id) {
 grpc::ServerUnaryReactor* MessagingService::NotifyClientTermination(
     grpc::CallbackServerContext* context, const v2::NotifyClientTerminationRequest* request,
     v2::NotifyClientTerminationResponse* response) {
+  if (absl::Status allowed = Allowed(*context, *request); !allowed.ok()) {
+    return AnswerNow(context, response, V5Refusal(allowed));
+  }
   std::string client_id = Header(context, kClientIdHeader);
   if (client_id.empty()) {
     return AnswerNow(context, response,
@@ -543,6 +594,9 @@ v2::SendResultEntry MessagingService::SendOne(const v2::Message& message) {
 grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerContext* context,
                                                         const v2::SendMessageRequest* request,
                                                         v2::SendMessageResponse* response) {
+  if (absl::Status allowed = Allowed(*context, *request); !allowed.ok()) {
+    return AnswerNow(context, response, V5Refusal(allowed));
+  }
   if (request->messages_size() == 0) {
     return AnswerNow(context, response,
                      MakeStatus(v2::Code::BAD_REQUEST, "the request has no message"));
@@ -562,6 +616,9 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* MessagingService::EndTransaction(grpc::CallbackServerContext* context,
                                                            const v2::EndTransactionRequest* request,
                                                            v2::EndTransactionResponse* response) {
+  if (absl::Status allowed = Allowed(*context, *request); !allowed.ok()) {
+    return AnswerNow(context, response, V5Refusal(allowed));
+  }
   absl::StatusOr<TransactionHandle> handle = DecodeTransactionId(request->transaction_id());
   if (!handle.ok()) {
     return AnswerNow(context, response,

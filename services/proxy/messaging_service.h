@@ -29,6 +29,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/acl/authorizer.h"
 #include "common/executor.h"
 #include "proto/apache/rocketmq/v2/messaging.grpc.pb.h"
 #include "services/proxy/backend.h"
@@ -43,6 +44,11 @@ struct MessagingServiceOptions {
   int32_t max_body_size = 4 * 1024 * 1024;
   // Threads for calls that wait on the backend.
   int threads = 4;
+  // Access control: every request is checked against the users as RocketMQ
+  // 5 does (services/proxy/v5_access.h) and refused with UNAUTHORIZED or
+  // FORBIDDEN; the backend then calls as the cluster identity
+  // (BackendOptions::credentials). Null: no checks.
+  const acl::Authorizer* authorizer = nullptr;
 };
 
 // One known RocketMQ 5 client (for monitoring and tests).
@@ -141,6 +147,10 @@ class MessagingService final : public v2::MessagingService::CallbackService {
     // Broker address -> its check-back channel.
     std::map<std::string, std::unique_ptr<CheckBackChannel>> check_backs;
   };
+
+  // OK, or why access control refuses `request` (CheckV5Access).
+  absl::Status Allowed(const grpc::CallbackServerContext& context,
+                       const google::protobuf::Message& request) const;
 
   // Runs `work` on the executor and finishes the call with OK (the v5
   // status is in the response); UNAVAILABLE when shut down or refused.

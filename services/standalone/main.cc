@@ -14,8 +14,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/acl/acl_flags.h"
 #include "common/process.h"
 #include "common/server_main.h"
+#include "proto/acl.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 #include "proto/store.grpc.pb.h"
@@ -51,6 +53,14 @@ int main(int argc, char** argv) {
     }
   }
 
+  absl::StatusOr<mq::acl::ServerAcl> acl = mq::acl::ServerAclFromFlags(/*generate_secret=*/true);
+  if (!acl.ok()) {
+    std::cerr << "standalone: " << acl.status().message() << "\n";
+    return 2;
+  }
+  broker_options->authorizer = acl->authorizer.get();
+  broker_options->cluster_credentials = acl->cluster;
+
   absl::StatusOr<mq::ClientTls> peer_tls = mq::PeerTlsFromFlags();
   if (!peer_tls.ok()) {
     std::cerr << "standalone: " << peer_tls.status().message() << "\n";
@@ -60,6 +70,7 @@ int main(int argc, char** argv) {
   std::string data_dir = std::filesystem::absolute(store_options->root_dir, ignored).string();
   store_options->root_dir = data_dir;
   store_options->replication.master_tls = *peer_tls;
+  store_options->replication.credentials = acl->cluster;
   absl::StatusOr<mq::ServerTlsSettings> tls = mq::ResolveServerTls(data_dir + "/tls");
   if (!tls.ok()) {
     std::cerr << "standalone: " << tls.status().message() << "\n";
@@ -78,24 +89,29 @@ int main(int argc, char** argv) {
     return 1;
   }
   mq::store::StoreService store_service(store->get(), (*store)->ha_master());
+  store_service.set_authorizer(acl->authorizer.get());
   mq::namesrv::NameServer name_server(*namesrv_options);
+  name_server.service()->set_authorizer(acl->authorizer.get());
   name_server.AddMetrics(metrics.get());
   auto broker = std::make_unique<mq::broker::Broker>(store->get(), *broker_options);
 
-  // RocketMQ 5's protocol on the same port (local mode); its name servers are
-  // the broker's, set once the port is known.
-  auto messaging = std::make_unique<mq::proxy::MessagingService>(mq::proxy::LocalModeOptions(
-      {}, broker_options->max_message_size, broker_options->namesrv_tls));
+  // RocketMQ 5's protocol on the same port (local mode), its requests checked
+  // by the broker's access control; its name servers are the broker's, set
+  // once the port is known.
+  auto messaging = std::make_unique<mq::proxy::MessagingService>(
+      mq::proxy::LocalModeOptions({}, broker_options->max_message_size, broker_options->namesrv_tls,
+                                  acl->authorizer.get(), acl->cluster));
 
   mq::ServerMain main;
   main.name = "standalone";
   main.port = absl::GetFlag(FLAGS_port);
   main.tls = *tls;
-  main.services = {name_server.service(), broker->service(), &store_service, messaging.get()};
-  main.service_names = {mq::namesrv::v1::NameServer::service_full_name(),
-                        mq::broker::v1::Broker::service_full_name(),
-                        mq::store::v1::Store::service_full_name(),
-                        apache::rocketmq::v2::MessagingService::service_full_name()};
+  main.services = {name_server.service(), broker->service(), &store_service, broker->acl_service(),
+                   messaging.get()};
+  main.service_names = {
+      mq::namesrv::v1::NameServer::service_full_name(), mq::broker::v1::Broker::service_full_name(),
+      mq::store::v1::Store::service_full_name(), mq::acl::v1::AclAdmin::service_full_name(),
+      apache::rocketmq::v2::MessagingService::service_full_name()};
   main.configure = mq::proxy::ConfigureV5Server;
   main.metrics = metrics.get();
   main.on_listen_failed = [&] {

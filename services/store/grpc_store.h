@@ -2,6 +2,7 @@
 #ifndef MQ_SERVICES_STORE_GRPC_STORE_H_
 #define MQ_SERVICES_STORE_GRPC_STORE_H_
 
+#include "common/acl/authorizer.h"
 #include "proto/store.grpc.pb.h"
 #include "services/store/ha_master.h"
 #include "services/store/store_api.h"
@@ -15,6 +16,10 @@ class StoreService final : public v1::Store::Service {
  public:
   explicit StoreService(StoreApi* store, HaMaster* ha_master = nullptr)
       : store_(store), ha_master_(ha_master) {}
+
+  // Access control of every call (must outlive the service); before the
+  // server starts. Null (the default): none.
+  void set_authorizer(const acl::Authorizer* authorizer) { authorizer_ = authorizer; }
 
   grpc::Status AppendBatch(grpc::ServerContext* context, const v1::AppendBatchRequest* request,
                            v1::AppendBatchResponse* response) override;
@@ -53,6 +58,7 @@ class StoreService final : public v1::Store::Service {
  private:
   StoreApi* const store_;
   HaMaster* const ha_master_;
+  const acl::Authorizer* authorizer_ = nullptr;
 };
 
 }  // namespace mq::store

@@ -61,8 +61,8 @@ v1::ReplicationStatus HaClient::status() const {
 }
 
 void HaClient::Run() {
-  std::unique_ptr<v1::Store::Stub> stub =
-      v1::Store::NewStub(CreateChannel(options_.master_address, options_.master_tls));
+  std::unique_ptr<v1::Store::Stub> stub = v1::Store::NewStub(
+      CreateChannel(options_.master_address, options_.master_tls, options_.credentials));
   absl::Duration backoff = options_.reconnect_backoff_min;
   int failures = 0;
   while (true) {

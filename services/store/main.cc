@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/flags/flag.h"
+#include "common/acl/acl_flags.h"
 #include "common/process.h"
 #include "common/server_main.h"
 #include "proto/store.grpc.pb.h"
@@ -35,6 +36,12 @@ int main(int argc, char** argv) {
     std::cerr << "store: " << options.status().message() << "\n";
     return 2;
   }
+  absl::StatusOr<mq::acl::ServerAcl> acl = mq::acl::ServerAclFromFlags(/*generate_secret=*/false);
+  if (!acl.ok()) {
+    std::cerr << "store: " << acl.status().message() << "\n";
+    return 2;
+  }
+  options->replication.credentials = acl->cluster;
   absl::StatusOr<mq::ClientTls> peer_tls = mq::PeerTlsFromFlags();
   if (!peer_tls.ok()) {
     std::cerr << "store: " << peer_tls.status().message() << "\n";
@@ -50,6 +57,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   mq::store::StoreService service(store->get(), (*store)->ha_master());
+  service.set_authorizer(acl->authorizer.get());
 
   mq::ServerMain main;
   main.name = "store";

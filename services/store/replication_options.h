@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/acl/signature.h"
 #include "common/grpc_options.h"
 #include "common/tls.h"
 #include "common/units.h"
@@ -33,6 +34,9 @@ struct ReplicationOptions {
   std::string master_address;
   // How the slave dials it (plaintext by default).
   ClientTls master_tls;
+  // The cluster identity a slave's stream is signed with (access control);
+  // empty: unsigned.
+  acl::Credentials credentials;
   // SYNC_MASTER: how long an append waits for a slave, and how far the best
   // slave may lag before appends stop waiting (slaveTimeout,
   // haSlaveFallbehindMax).

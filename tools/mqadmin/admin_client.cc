@@ -10,8 +10,11 @@ namespace mq {
 namespace tools {
 
 AdminClient::AdminClient(std::vector<std::string> name_servers, absl::Duration timeout,
-                         ClientTls tls)
-    : name_servers_(std::move(name_servers)), timeout_(timeout), tls_(std::move(tls)) {}
+                         ClientTls tls, acl::Credentials credentials)
+    : name_servers_(std::move(name_servers)),
+      timeout_(timeout),
+      tls_(std::move(tls)),
+      credentials_(std::move(credentials)) {}
 
 std::unique_ptr<grpc::ClientContext> AdminClient::Context() const {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -21,13 +24,19 @@ std::unique_ptr<grpc::ClientContext> AdminClient::Context() const {
 
 std::shared_ptr<grpc::Channel> AdminClient::Channel(const std::string& address) {
   std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) channel = CreateChannel(address, tls_);
+  if (channel == nullptr) channel = CreateChannel(address, tls_, credentials_);
   return channel;
 }
 
 broker::v1::Broker::Stub& AdminClient::Broker(const std::string& address) {
   std::unique_ptr<broker::v1::Broker::Stub>& stub = brokers_[address];
   if (stub == nullptr) stub = broker::v1::Broker::NewStub(Channel(address));
+  return *stub;
+}
+
+acl::v1::AclAdmin::Stub& AdminClient::Acl(const std::string& address) {
+  std::unique_ptr<acl::v1::AclAdmin::Stub>& stub = acl_stubs_[address];
+  if (stub == nullptr) stub = acl::v1::AclAdmin::NewStub(Channel(address));
   return *stub;
 }
 

@@ -14,8 +14,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/acl/signature.h"
 #include "common/rpc.h"
 #include "common/tls.h"
+#include "proto/acl.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/common.pb.h"
 #include "proto/namesrv.grpc.pb.h"
@@ -26,8 +28,10 @@ namespace tools {
 // Not thread-safe (the tools are single-threaded).
 class AdminClient {
  public:
-  // Channels dial as `tls` says (valid: ClientTls::Validate).
-  AdminClient(std::vector<std::string> name_servers, absl::Duration timeout, ClientTls tls = {});
+  // Channels dial as `tls` says (valid: ClientTls::Validate); every call is
+  // signed with `credentials` (access control; empty: none).
+  AdminClient(std::vector<std::string> name_servers, absl::Duration timeout, ClientTls tls = {},
+              acl::Credentials credentials = {});
 
   const std::vector<std::string>& name_servers() const { return name_servers_; }
   absl::Duration timeout() const { return timeout_; }
@@ -47,6 +51,8 @@ class AdminClient {
   static std::map<std::string, std::string> RouteMasters(const common::v1::TopicRouteData& route);
 
   broker::v1::Broker::Stub& Broker(const std::string& address);
+  // The access control service of the broker at `address`.
+  acl::v1::AclAdmin::Stub& Acl(const std::string& address);
   // A context with this client's deadline.
   std::unique_ptr<grpc::ClientContext> Context() const;
 
@@ -60,7 +66,9 @@ class AdminClient {
   const std::vector<std::string> name_servers_;
   const absl::Duration timeout_;
   const ClientTls tls_;
+  const acl::Credentials credentials_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  std::map<std::string, std::unique_ptr<acl::v1::AclAdmin::Stub>> acl_stubs_;
   std::map<std::string, std::unique_ptr<broker::v1::Broker::Stub>> brokers_;
   std::map<std::string, std::unique_ptr<namesrv::v1::NameServer::Stub>> name_server_stubs_;
 };

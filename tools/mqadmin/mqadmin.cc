@@ -35,6 +35,7 @@
 #include "mq/message.h"
 #include "mq/producer.h"
 #include "mq/pull_consumer.h"
+#include "proto/acl.pb.h"
 #include "tools/mqadmin/admin_client.h"
 #include "tools/mqadmin/command_line.h"
 
@@ -55,6 +56,12 @@ constexpr int64_t kDefaultPerm = 6;
 
 const OptionSpec kNameServer = {'n', "namesrvAddr", "ADDR",
                                 "name servers, HOST:PORT[;HOST:PORT] (default: $NAMESRV_ADDR)"};
+// Access control: every command takes the keys its calls are signed with.
+const OptionSpec kAccessKey = {'A', "accessKey", "AK",
+                               "access key to sign the calls with (default: $MQ_ACCESS_KEY)"};
+const OptionSpec kSecretKey = {
+    'S', "secretKey", "SK",
+    "its secret key (default: $MQ_SECRET_KEY, better: a command line is visible to others)"};
 
 // Every command that takes -n takes these too: how the servers are dialed.
 const std::vector<OptionSpec> kTlsOptions = {
@@ -85,6 +92,17 @@ std::vector<std::string> NameServers(const ParsedOptions& options) {
   return absl::StrSplit(list, absl::ByAnyChar(";,"), absl::SkipWhitespace());
 }
 
+std::string OptionOrEnv(const ParsedOptions& options, absl::string_view name, const char* env) {
+  if (options.Has(name)) return options.Get(name);
+  const char* value = std::getenv(env);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+acl::Credentials CredentialsOf(const ParsedOptions& options) {
+  return {OptionOrEnv(options, "accessKey", "MQ_ACCESS_KEY"),
+          OptionOrEnv(options, "secretKey", "MQ_SECRET_KEY")};
+}
+
 TlsOptions Tls(const ParsedOptions& options) {
   TlsOptions tls;
   tls.enabled = options.Has("tls");
@@ -96,7 +114,8 @@ TlsOptions Tls(const ParsedOptions& options) {
 }
 
 AdminClient Admin(const ParsedOptions& options) {
-  return AdminClient(NameServers(options), kRpcTimeout, client_internal::ChannelTls(Tls(options)));
+  return AdminClient(NameServers(options), kRpcTimeout, client_internal::ChannelTls(Tls(options)),
+                     CredentialsOf(options));
 }
 
 ClientOptions ClientOptionsFor(const ParsedOptions& options) {
@@ -104,6 +123,9 @@ ClientOptions ClientOptionsFor(const ParsedOptions& options) {
   client.name_server_addresses = NameServers(options);
   client.tls = Tls(options);
   client.instance_name = absl::StrCat("mqadmin-", getpid());
+  acl::Credentials credentials = CredentialsOf(options);
+  client.access_key = credentials.access_key;
+  client.secret_key = credentials.secret_key;
   return client;
 }
 
@@ -294,7 +316,12 @@ absl::Status DeleteTopic(const ParsedOptions& options) {
     }
   }
   absl::Status routes = admin.DeleteTopicInNameServers(topic, cluster);
-  if (!routes.ok() && !(routes.code() == absl::StatusCode::kNotFound && deleted > 0)) {
+  // With access control, a separate name server knows only the cluster's
+  // identity; the brokers' re-registration (at once after a delete) drops
+  // the route there anyway.
+  const bool refused = routes.code() == absl::StatusCode::kUnauthenticated ||
+                       routes.code() == absl::StatusCode::kPermissionDenied;
+  if (!routes.ok() && !((routes.code() == absl::StatusCode::kNotFound || refused) && deleted > 0)) {
     if (routes.code() == absl::StatusCode::kNotFound) {
       return absl::NotFoundError(absl::StrCat("topic ", topic, " does not exist"));
     }
@@ -841,6 +868,245 @@ absl::Status ResendDlqMsg(const ParsedOptions& options) {
   return absl::OkStatus();
 }
 
+// ---- Access control: users and their permissions ----
+
+// The masters a user command goes to: -b, or every master of -c (default:
+// of every cluster). Each broker group keeps its own users.
+absl::StatusOr<std::vector<std::string>> UserTargets(AdminClient& admin,
+                                                     const ParsedOptions& options) {
+  if (options.Has("brokerAddr")) return std::vector<std::string>{options.Get("brokerAddr")};
+  return admin.MasterAddresses(options.Get("clusterName"));
+}
+
+// "PUB", "SUB", "PUB|SUB" (or PUB_SUB, SUB|PUB), "DENY".
+absl::StatusOr<acl::v1::Perm> ParsePerm(absl::string_view text) {
+  const std::string upper = absl::AsciiStrToUpper(text);
+  if (upper == "PUB") return acl::v1::PUB;
+  if (upper == "SUB") return acl::v1::SUB;
+  if (upper == "PUB|SUB" || upper == "SUB|PUB" || upper == "PUB_SUB") return acl::v1::PUB_SUB;
+  if (upper == "DENY") return acl::v1::DENY;
+  return absl::InvalidArgumentError(
+      absl::StrCat("permission \"", text, "\" is none of PUB, SUB, PUB|SUB, DENY"));
+}
+
+std::string PermText(acl::v1::Perm perm) {
+  switch (perm) {
+    case acl::v1::PUB:
+      return "PUB";
+    case acl::v1::SUB:
+      return "SUB";
+    case acl::v1::PUB_SUB:
+      return "PUB|SUB";
+    case acl::v1::DENY:
+      return "DENY";
+    default:
+      return "-";
+  }
+}
+
+// "NAME=PERM,NAME=PERM" into `perms`.
+absl::Status ParsePerms(absl::string_view list,
+                        google::protobuf::Map<std::string, acl::v1::Perm>* perms) {
+  for (absl::string_view item : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+    std::vector<absl::string_view> parts = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    if (parts.size() != 2 || parts[0].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", item, "\" is not NAME=PERM (e.g. TopicA=PUB|SUB)"));
+    }
+    absl::StatusOr<acl::v1::Perm> perm = ParsePerm(parts[1]);
+    if (!perm.ok()) return perm.status();
+    (*perms)[std::string(parts[0])] = *perm;
+  }
+  return absl::OkStatus();
+}
+
+// Applies the user options given to `user`.
+absl::Status ApplyUserOptions(const ParsedOptions& options, acl::v1::User* user) {
+  if (options.Has("password")) user->set_secret_key(options.Get("password"));
+  if (options.Has("role")) {
+    const std::string role = absl::AsciiStrToUpper(options.Get("role"));
+    if (role != "ADMIN" && role != "ORDINARY") {
+      return absl::InvalidArgumentError("--role is ADMIN or ORDINARY");
+    }
+    user->set_role(role == "ADMIN" ? acl::v1::ADMIN : acl::v1::ORDINARY);
+  }
+  if (options.Has("topicPerms")) {
+    user->clear_topic_perms();
+    if (absl::Status s = ParsePerms(options.Get("topicPerms"), user->mutable_topic_perms());
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (options.Has("groupPerms")) {
+    user->clear_group_perms();
+    if (absl::Status s = ParsePerms(options.Get("groupPerms"), user->mutable_group_perms());
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (const auto& [name, setter] :
+       std::vector<std::pair<std::string, void (acl::v1::User::*)(acl::v1::Perm)>>{
+           {"defaultTopicPerm", &acl::v1::User::set_default_topic_perm},
+           {"defaultGroupPerm", &acl::v1::User::set_default_group_perm}}) {
+    if (!options.Has(name)) continue;
+    absl::StatusOr<acl::v1::Perm> perm = ParsePerm(options.Get(name));
+    if (!perm.ok()) return perm.status();
+    (user->*setter)(*perm);
+  }
+  if (options.Has("allowedIps")) {
+    user->clear_allowed_ips();
+    for (absl::string_view ip :
+         absl::StrSplit(options.Get("allowedIps"), ',', absl::SkipWhitespace())) {
+      user->add_allowed_ips(std::string(ip));
+    }
+  }
+  return absl::OkStatus();
+}
+
+template <typename Request, typename Response>
+absl::Status CallAcl(AdminClient& admin, const std::string& address,
+                     grpc::Status (acl::v1::AclAdmin::Stub::*method)(grpc::ClientContext*,
+                                                                     const Request&, Response*),
+                     const Request& request) {
+  return CallUnary(admin.Acl(address), method, request, admin.timeout(), BrokerLabel(address))
+      .status();
+}
+
+std::vector<OptionSpec> UserOptions(bool create) {
+  return {kNameServer,
+          {'u', "user", "AK", "the user's access key", true},
+          {'p', "password", "SK", "the user's secret key (6+ characters)", create},
+          {'r', "role", "ROLE", "ORDINARY (default) or ADMIN"},
+          {'t', "topicPerms", "LIST", "TOPIC=PERM,... with PERM PUB, SUB, PUB|SUB or DENY"},
+          {'g', "groupPerms", "LIST", "GROUP=PERM,..."},
+          {'d', "defaultTopicPerm", "PERM", "for topics not listed (default: the broker's)"},
+          {'e', "defaultGroupPerm", "PERM", "for groups not listed"},
+          {'i', "allowedIps", "LIST", "addresses or CIDR blocks the user may call from"},
+          {'b', "brokerAddr", "ADDR", "broker address, HOST:PORT"},
+          {'c', "clusterName", "CLUSTER", "cluster name"}};
+}
+
+absl::Status CreateUser(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  acl::v1::CreateUserRequest request;
+  request.mutable_user()->set_access_key(options.Get("user"));
+  if (absl::Status s = ApplyUserOptions(options, request.mutable_user()); !s.ok()) return s;
+  absl::StatusOr<std::vector<std::string>> targets = UserTargets(admin, options);
+  if (!targets.ok()) return targets.status();
+  for (const std::string& address : *targets) {
+    absl::Status status = CallAcl(admin, address, &acl::v1::AclAdmin::Stub::CreateUser, request);
+    if (!status.ok()) return status;
+    std::cout << "created user " << request.user().access_key() << " on " << address << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<acl::v1::User> FindUser(AdminClient& admin, const std::string& address,
+                                       const std::string& access_key) {
+  absl::StatusOr<acl::v1::ListUsersResponse> all =
+      CallUnary(admin.Acl(address), &acl::v1::AclAdmin::Stub::ListUsers,
+                acl::v1::ListUsersRequest(), admin.timeout(), BrokerLabel(address));
+  if (!all.ok()) return all.status();
+  for (const acl::v1::User& user : all->users()) {
+    if (user.access_key() == access_key) return user;
+  }
+  return absl::NotFoundError(
+      absl::StrCat(BrokerLabel(address), "no user with access key \"", access_key, "\""));
+}
+
+absl::Status UpdateUser(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  absl::StatusOr<std::vector<std::string>> targets = UserTargets(admin, options);
+  if (!targets.ok()) return targets.status();
+  for (const std::string& address : *targets) {
+    absl::StatusOr<acl::v1::User> user = FindUser(admin, address, options.Get("user"));
+    if (!user.ok()) return user.status();
+    acl::v1::UpdateUserRequest request;
+    *request.mutable_user() = *std::move(user);
+    if (absl::Status s = ApplyUserOptions(options, request.mutable_user()); !s.ok()) return s;
+    absl::Status status = CallAcl(admin, address, &acl::v1::AclAdmin::Stub::UpdateUser, request);
+    if (!status.ok()) return status;
+    std::cout << "updated user " << request.user().access_key() << " on " << address << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DeleteUser(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  absl::StatusOr<std::vector<std::string>> targets = UserTargets(admin, options);
+  if (!targets.ok()) return targets.status();
+  acl::v1::DeleteUserRequest request;
+  request.set_access_key(options.Get("user"));
+  for (const std::string& address : *targets) {
+    absl::Status status = CallAcl(admin, address, &acl::v1::AclAdmin::Stub::DeleteUser, request);
+    if (!status.ok()) return status;
+    std::cout << "deleted user " << request.access_key() << " on " << address << "\n";
+  }
+  return absl::OkStatus();
+}
+
+std::string JoinPerms(const google::protobuf::Map<std::string, acl::v1::Perm>& perms) {
+  std::map<std::string, acl::v1::Perm> sorted(perms.begin(), perms.end());
+  std::vector<std::string> items;
+  for (const auto& [name, perm] : sorted) items.push_back(absl::StrCat(name, "=", PermText(perm)));
+  return items.empty() ? "-" : absl::StrJoin(items, ",");
+}
+
+absl::Status ListUser(const ParsedOptions& options) {
+  AdminClient admin = Admin(options);
+  absl::StatusOr<std::vector<std::string>> targets = UserTargets(admin, options);
+  if (!targets.ok()) return targets.status();
+  std::cout << absl::StrFormat("%-22s %-16s %-9s %-10s %-10s %-30s %-30s %s\n", "#Broker",
+                               "#AccessKey", "#Role", "#DefTopic", "#DefGroup", "#Topics",
+                               "#Groups", "#AllowedIps");
+  for (const std::string& address : *targets) {
+    absl::StatusOr<acl::v1::ListUsersResponse> all =
+        CallUnary(admin.Acl(address), &acl::v1::AclAdmin::Stub::ListUsers,
+                  acl::v1::ListUsersRequest(), admin.timeout(), BrokerLabel(address));
+    if (!all.ok()) return all.status();
+    for (const acl::v1::User& user : all->users()) {
+      std::cout << absl::StrFormat(
+          "%-22s %-16s %-9s %-10s %-10s %-30s %-30s %s\n", address, user.access_key(),
+          user.role() == acl::v1::ADMIN ? "ADMIN" : "ORDINARY", PermText(user.default_topic_perm()),
+          PermText(user.default_group_perm()), JoinPerms(user.topic_perms()),
+          JoinPerms(user.group_perms()),
+          user.allowed_ips().empty() ? "-" : absl::StrJoin(user.allowed_ips(), ","));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GrantOrRevoke(const ParsedOptions& options, bool grant) {
+  if (options.Has("topic") == options.Has("group")) {
+    return absl::InvalidArgumentError("give exactly one of -t TOPIC and -g GROUP");
+  }
+  AdminClient admin = Admin(options);
+  absl::StatusOr<std::vector<std::string>> targets = UserTargets(admin, options);
+  if (!targets.ok()) return targets.status();
+  for (const std::string& address : *targets) {
+    absl::Status status;
+    if (grant) {
+      absl::StatusOr<acl::v1::Perm> perm = ParsePerm(options.Get("perm"));
+      if (!perm.ok()) return perm.status();
+      acl::v1::GrantRequest request;
+      request.set_access_key(options.Get("user"));
+      request.set_topic(options.Get("topic"));
+      request.set_group(options.Get("group"));
+      request.set_perm(*perm);
+      status = CallAcl(admin, address, &acl::v1::AclAdmin::Stub::Grant, request);
+    } else {
+      acl::v1::RevokeRequest request;
+      request.set_access_key(options.Get("user"));
+      request.set_topic(options.Get("topic"));
+      request.set_group(options.Get("group"));
+      status = CallAcl(admin, address, &acl::v1::AclAdmin::Stub::Revoke, request);
+    }
+    if (!status.ok()) return status;
+    std::cout << (grant ? "granted on " : "revoked on ") << address << "\n";
+  }
+  return absl::OkStatus();
+}
+
 std::vector<Command> Commands() {
   const OptionSpec topic = {'t', "topic", "TOPIC", "topic name", true};
   return {
@@ -973,6 +1239,44 @@ std::vector<Command> Commands() {
         {'i', "msgId", "ID", "the dead letter's message id (default: all)"},
         {'c', "clusterName", "CLUSTER", "cluster name"}},
        ResendDlqMsg},
+      // Access control.
+      {"createUser", "Create an access control user on one broker (-b) or every master (of -c).",
+       UserOptions(true), CreateUser},
+      {"updateUser",
+       "Change the given fields of a user (the secret only with -p) on -b or every master.",
+       UserOptions(false), UpdateUser},
+      {"deleteUser",
+       "Delete a user on -b or every master.",
+       {kNameServer,
+        {'u', "user", "AK", "the user's access key", true},
+        {'b', "brokerAddr", "ADDR", "broker address, HOST:PORT"},
+        {'c', "clusterName", "CLUSTER", "cluster name"}},
+       DeleteUser},
+      {"listUser",
+       "List the users (without secrets) of -b or every master.",
+       {kNameServer,
+        {'b', "brokerAddr", "ADDR", "broker address, HOST:PORT"},
+        {'c', "clusterName", "CLUSTER", "cluster name"}},
+       ListUser},
+      {"grant",
+       "Set a user's permission on a topic (-t) or consumer group (-g).",
+       {kNameServer,
+        {'u', "user", "AK", "the user's access key", true},
+        {'t', "topic", "TOPIC", "topic"},
+        {'g', "group", "GROUP", "consumer group"},
+        {'p', "perm", "PERM", "PUB, SUB, PUB|SUB or DENY", true},
+        {'b', "brokerAddr", "ADDR", "broker address, HOST:PORT"},
+        {'c', "clusterName", "CLUSTER", "cluster name"}},
+       [](const ParsedOptions& options) { return GrantOrRevoke(options, true); }},
+      {"revoke",
+       "Remove a user's permission on a topic (-t) or group (-g): its default applies.",
+       {kNameServer,
+        {'u', "user", "AK", "the user's access key", true},
+        {'t', "topic", "TOPIC", "topic"},
+        {'g', "group", "GROUP", "consumer group"},
+        {'b', "brokerAddr", "ADDR", "broker address, HOST:PORT"},
+        {'c', "clusterName", "CLUSTER", "cluster name"}},
+       [](const ParsedOptions& options) { return GrantOrRevoke(options, false); }},
   };
 }
 
@@ -997,7 +1301,11 @@ int Main(int argc, char** argv) {
     }
     args = {args[1], "--help"};
   }
-  const std::vector<Command> commands = Commands();
+  std::vector<Command> commands = Commands();
+  for (Command& c : commands) {
+    c.options.push_back(kAccessKey);
+    c.options.push_back(kSecretKey);
+  }
   auto command = std::find_if(commands.begin(), commands.end(),
                               [&](const Command& c) { return c.name == args[0]; });
   if (command == commands.end()) {

@@ -65,6 +65,10 @@ ABSL_FLAG(bool, tls, false,
 ABSL_FLAG(bool, tls_skip_verify, false,
           "With --tls: do not check the servers' certificates (encryption only).");
 ABSL_FLAG(absl::Duration, report_interval, absl::Seconds(1), "Time between progress lines.");
+ABSL_FLAG(std::string, access_key, "",
+          "Access control: sign the calls as this user (default: $MQ_ACCESS_KEY).");
+ABSL_FLAG(std::string, secret_key, "",
+          "Its secret key (default: $MQ_SECRET_KEY, better: a command line is visible to others).");
 
 namespace mq {
 namespace tools {
@@ -119,6 +123,17 @@ class BenchStats {
 };
 
 double Millis(int64_t micros) { return static_cast<double>(micros) / 1000.0; }
+
+// The user of --access_key / --secret_key, else of $MQ_ACCESS_KEY / $MQ_SECRET_KEY.
+void SetCredentials(mq::ClientOptions* client) {
+  auto value = [](const std::string& flag, const char* env) {
+    if (!flag.empty()) return flag;
+    const char* from_env = std::getenv(env);
+    return from_env == nullptr ? std::string() : std::string(from_env);
+  };
+  client->access_key = value(absl::GetFlag(FLAGS_access_key), "MQ_ACCESS_KEY");
+  client->secret_key = value(absl::GetFlag(FLAGS_secret_key), "MQ_SECRET_KEY");
+}
 
 std::vector<std::string> NameServers() {
   std::string list = absl::GetFlag(FLAGS_namesrv);
@@ -211,6 +226,7 @@ int RunProducer() {
   options.client.coalesce_sends = absl::GetFlag(FLAGS_coalesce);
   options.client.coalesce_max_frames_in_flight = absl::GetFlag(FLAGS_coalesce_max_frames_in_flight);
   options.client.tls = TlsFromFlags();
+  SetCredentials(&options.client);
   options.default_topic_queue_nums = absl::GetFlag(FLAGS_queue_nums);
   const std::string group =
       absl::GetFlag(FLAGS_group).empty() ? "benchmark_producer" : absl::GetFlag(FLAGS_group);
@@ -295,6 +311,7 @@ int RunConsumer() {
   PushConsumerOptions options;
   options.client.name_server_addresses = NameServers();
   options.client.tls = TlsFromFlags();
+  SetCredentials(&options.client);
   options.consume_thread_count = absl::GetFlag(FLAGS_consume_threads);
   options.consume_from_where = absl::GetFlag(FLAGS_from_first) ? ConsumeFromWhere::kFirstOffset
                                                                : ConsumeFromWhere::kLastOffset;

@@ -46,6 +46,10 @@ struct ClientOptions {
   // Deadline of each route query, heartbeat and unregistration RPC.
   absl::Duration api_timeout = absl::Seconds(3);
   TlsOptions tls;
+  // Access control: every call is signed with this user's keys (see the
+  // README's "Access control"). Empty access key: calls are not signed.
+  std::string access_key;
+  std::string secret_key;
   // Coalescing of sends (as RocketMQ 5's autoBatch or Kafka's batching):
   // sends to one broker (sync, async, oneway, batches; any topic and queue)
   // that queue on one of its send streams while the stream's previous frame
