@@ -24,6 +24,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/acl/method_rules.h"
 #include "common/acl/signature.h"
@@ -535,6 +536,84 @@ TEST_P(AclE2eTest, ClientsMqadminHotReloadAndAllowedIps) {
       {"updateUser", "-u", "dave", "-i", "10.0.0.0/8,127.0.0.1", "-A", "root", "-S", kRootSecret});
   EXPECT_EQ(widened.exit_code, 0) << widened.err;
   EXPECT_FALSE(Refused(Call(tls_, broker_address_, kOffsets, &offsets, &dave_keys, absl::Now())));
+}
+
+// The producer coalesces concurrent sends into shared frames: with sends to a
+// topic the user may publish and to one it may not in flight together, each
+// refused send fails alone and every allowed one is stored.
+TEST_P(AclE2eTest, ARefusedSendInASharedFrameFailsAlone) {
+  constexpr char kForbidden[] = "AclForbiddenTopic";
+  broker::v1::CreateOrUpdateTopicRequest topic;
+  topic.mutable_config()->set_topic_name(kForbidden);
+  topic.mutable_config()->set_read_queue_nums(2);
+  topic.mutable_config()->set_write_queue_nums(2);
+  topic.mutable_config()->set_perm(common::v1::PERM_READ | common::v1::PERM_WRITE);
+  auto stub = broker::v1::Broker::NewStub(CreateChannel(broker_address_, tls_, kRoot));
+  ASSERT_TRUE(
+      CallUnary(*stub, &broker::v1::Broker::Stub::CreateOrUpdateTopic, topic, absl::Seconds(5))
+          .ok());
+  const int64_t before = Snapshot().commit_log_max;
+
+  ProducerOptions options;
+  options.client.name_server_addresses = {namesrv_address_};
+  options.client.instance_name = "acl-coalesced";
+  options.client.tls.enabled = tls_.enabled;
+  options.client.tls.ca_file = tls_.ca_file;
+  options.client.access_key = kAlice.access_key;
+  options.client.secret_key = kAlice.secret_key;
+  ASSERT_TRUE(options.client.coalesce_sends);
+  options.retry_times_when_send_failed = 0;
+  Producer producer("AclProducers", options);
+  ASSERT_TRUE(producer.Start().ok());
+  // Warm the routes (the broker registers the new topic asynchronously) so
+  // the sends below are in flight together.
+  ASSERT_TRUE(producer.Send(Message(kTopic, "", "warm")).ok());
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return producer.Send(Message(kForbidden, "", "warm")).status().code() ==
+               absl::StatusCode::kPermissionDenied;
+      },
+      absl::Seconds(20)));
+
+  constexpr int kSends = 256;
+  absl::Mutex mu;
+  int done = 0;
+  int stored = 0;
+  std::vector<std::string> wrong;
+  for (int i = 0; i < kSends; ++i) {
+    const bool allowed = i % 3 != 0;
+    producer.SendAsync(
+        Message(allowed ? kTopic : kForbidden, "", absl::StrCat("m", i)),
+        [&, allowed, i](absl::StatusOr<SendResult> result) {
+          absl::MutexLock lock(&mu);
+          ++done;
+          if (allowed && result.ok()) {
+            ++stored;
+          } else if (allowed || result.status().code() != absl::StatusCode::kPermissionDenied) {
+            wrong.push_back(absl::StrCat("send ", i, ": ", result.status().ToString()));
+          }
+        });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto all_done = [&] { return done == kSends; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(30)));
+    EXPECT_TRUE(wrong.empty()) << wrong.size() << " wrong, e.g. " << wrong.front();
+    EXPECT_EQ(stored, kSends - (kSends + 2) / 3);
+  }
+  producer.Shutdown();
+  // Only the allowed sends reached the commit log: the forbidden topic's
+  // queues are still empty.
+  EXPECT_GT(Snapshot().commit_log_max, before);
+  for (int queue = 0; queue < 2; ++queue) {
+    broker::v1::GetQueueOffsetsRequest offsets;
+    offsets.set_topic(kForbidden);
+    offsets.set_queue_id(queue);
+    auto answer =
+        CallUnary(*stub, &broker::v1::Broker::Stub::GetQueueOffsets, offsets, absl::Seconds(5));
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_EQ(answer->max_offset(), 0) << "queue " << queue;
+  }
 }
 
 // The RocketMQ 5 front (apache.rocketmq.v2, on the broker's port) checks the
