@@ -71,6 +71,27 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> StartBroker(const std::string& na
   return ServerProcess::Start(name, RunfilePath("services/broker/broker"), args);
 }
 
+absl::StatusOr<BrokerGroups> StartBrokerGroups(const std::vector<std::string>& groups,
+                                               const std::string& namesrv_address,
+                                               const std::string& data_dir, int64_t file_size,
+                                               const std::vector<std::string>& broker_extra) {
+  BrokerGroups started;
+  for (const std::string& group : groups) {
+    const std::string name_flag = absl::StrCat("--broker_name=", group);
+    absl::StatusOr<std::unique_ptr<ServerProcess>> store = StartStore(
+        absl::StrCat("store-", group), absl::StrCat(data_dir, "/", group), file_size, {name_flag});
+    if (!store.ok()) return store.status();
+    std::vector<std::string> flags = {name_flag};
+    flags.insert(flags.end(), broker_extra.begin(), broker_extra.end());
+    absl::StatusOr<std::unique_ptr<ServerProcess>> broker =
+        StartBroker(absl::StrCat("broker-", group), (*store)->address(), namesrv_address, flags);
+    if (!broker.ok()) return broker.status();
+    started.stores.push_back(*std::move(store));
+    started.brokers.push_back(*std::move(broker));
+  }
+  return started;
+}
+
 absl::StatusOr<std::unique_ptr<ServerProcess>> StartStandalone(
     const std::string& data_dir, const std::vector<std::string>& extra) {
   std::vector<std::string> args = {

@@ -40,6 +40,19 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> StartBroker(const std::string& na
                                                            const std::string& namesrv_address,
                                                            const std::vector<std::string>& extra);
 
+// Broker groups named `groups` (per group a store and a master broker, its
+// --broker_name the group's name), registering with `namesrv_address`; each
+// store's data in `data_dir`/<group>, commit-log files of `file_size` bytes;
+// `broker_extra` adds flags to every broker. Index i of both lists is group i.
+struct BrokerGroups {
+  std::vector<std::unique_ptr<ServerProcess>> stores;
+  std::vector<std::unique_ptr<ServerProcess>> brokers;
+};
+absl::StatusOr<BrokerGroups> StartBrokerGroups(const std::vector<std::string>& groups,
+                                               const std::string& namesrv_address,
+                                               const std::string& data_dir, int64_t file_size,
+                                               const std::vector<std::string>& broker_extra = {});
+
 // The standalone server (name server + broker "broker-a" + store) on a
 // loopback port over `data_dir`, with the small files of
 // tools/small_store.flags; `extra` adds flags.

@@ -32,18 +32,11 @@ class ClientFailoverTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<testing::ServerProcess>> namesrv = testing::StartNamesrv();
     ASSERT_TRUE(namesrv.ok()) << namesrv.status();
     namesrv_ = *std::move(namesrv);
-    for (const std::string group : {"broker-a", "broker-b"}) {
-      absl::StatusOr<std::unique_ptr<testing::ServerProcess>> store =
-          testing::StartStore(absl::StrCat("store-", group), testing::MakeTempDir(group), kFileSize,
-                              {absl::StrCat("--broker_name=", group)});
-      ASSERT_TRUE(store.ok()) << store.status();
-      absl::StatusOr<std::unique_ptr<testing::ServerProcess>> broker =
-          testing::StartBroker(absl::StrCat("broker-", group), (*store)->address(),
-                               namesrv_->address(), {absl::StrCat("--broker_name=", group)});
-      ASSERT_TRUE(broker.ok()) << broker.status();
-      stores_.push_back(*std::move(store));
-      brokers_.push_back(*std::move(broker));
-    }
+    absl::StatusOr<testing::BrokerGroups> groups = testing::StartBrokerGroups(
+        {"broker-a", "broker-b"}, namesrv_->address(), testing::MakeTempDir("groups"), kFileSize);
+    ASSERT_TRUE(groups.ok()) << groups.status();
+    stores_ = std::move(groups->stores);
+    brokers_ = std::move(groups->brokers);
   }
 
   void TearDown() override {
