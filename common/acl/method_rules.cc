@@ -72,6 +72,10 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
     add(kBroker, "GetAllSubscriptionGroups", admin);
     add(kBroker, "ListDeadLetters", admin);
     add(kBroker, "ResendDeadLetters", admin);
+    for (absl::string_view method :
+         {"PopMessage", "AckMessage", "ChangeInvisibleTime", "ForwardToDeadLetter"}) {
+      add(kBroker, method, resources({Topic("topic", Need::kSub), Group("consumer_group")}));
+    }
 
     constexpr absl::string_view kNameServer = "mq.namesrv.v1.NameServer";
     add(kNameServer, "RegisterBroker", cluster);
