@@ -216,8 +216,7 @@ class RocketMQ5NodeTest(unittest.TestCase):
             self.assertEqual(beat.status.code, v2.CLIENT_ID_REQUIRED, beat)
             receive = list(stub.ReceiveMessage(v2.ReceiveMessageRequest(), metadata=metadata,
                                                timeout=10))
-            self.assertEqual(len(receive), 1)
-            self.assertEqual(receive[0].status.code, v2.NOT_IMPLEMENTED, receive)
+            self.assertEqual(receive[0].status.code, v2.ILLEGAL_CONSUMER_GROUP, receive)
             end = stub.EndTransaction(
                 v2.EndTransactionRequest(topic=v2.Resource(name=prefix + "Tx"),
                                          transaction_id="not-ours", resolution=v2.COMMIT),

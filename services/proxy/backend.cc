@@ -99,4 +99,61 @@ absl::Status Backend::Unregister(const std::string& address,
                         context);
 }
 
+void Backend::Pop(const std::string& address, grpc::ClientContext* context,
+                  const broker::v1::PopMessageRequest* request,
+                  broker::v1::PopMessageResponse* response,
+                  std::function<void(absl::Status)> done) const {
+  BrokerStub(address)->async()->PopMessage(context, request, response,
+                                           [context, done = std::move(done)](grpc::Status status) {
+                                             done(FromGrpcStatus(status, *context));
+                                           });
+}
+
+absl::StatusOr<broker::v1::AckMessageResponse> Backend::Ack(
+    const std::string& address, const broker::v1::AckMessageRequest& request) const {
+  broker::v1::AckMessageResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  absl::Status status =
+      FromGrpcStatus(BrokerStub(address)->AckMessage(&context, request, &response), context);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> Backend::ChangeInvisibleTime(
+    const std::string& address, const broker::v1::ChangeInvisibleTimeRequest& request) const {
+  broker::v1::ChangeInvisibleTimeResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  absl::Status status = FromGrpcStatus(
+      BrokerStub(address)->ChangeInvisibleTime(&context, request, &response), context);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> Backend::ForwardToDeadLetter(
+    const std::string& address, const broker::v1::ForwardToDeadLetterRequest& request) const {
+  broker::v1::ForwardToDeadLetterResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  absl::Status status = FromGrpcStatus(
+      BrokerStub(address)->ForwardToDeadLetter(&context, request, &response), context);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<broker::v1::SubscriptionGroupConfig> Backend::SubscriptionGroup(
+    const std::string& address, const std::string& group) const {
+  broker::v1::GetAllSubscriptionGroupsResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  absl::Status status = FromGrpcStatus(
+      BrokerStub(address)->GetAllSubscriptionGroups(&context, {}, &response), context);
+  if (!status.ok()) return status;
+  for (broker::v1::SubscriptionGroupConfig& config : *response.mutable_configs()) {
+    if (config.group_name() == group) return std::move(config);
+  }
+  return absl::NotFoundError(absl::StrCat("broker ", address, " has no consumer group ", group));
+}
+
 }  // namespace mq::proxy

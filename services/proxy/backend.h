@@ -1,6 +1,6 @@
 // The proxy's one backend: our own gRPC API. Routes come from the name servers
-// (mq.namesrv.v1), sends, transaction ends, heartbeats and check-back streams
-// go to the brokers (mq.broker.v1). The deployment differs only in the
+// (mq.namesrv.v1), sends, transaction ends, heartbeats, check-back streams and
+// POP consumption go to the brokers (mq.broker.v1). The deployment differs only in the
 // channels: a separate proxy process dials every address over the network
 // (cluster mode); a proxy inside a broker or the standalone server reaches its
 // own process through an in-process channel (local mode).
@@ -65,6 +65,23 @@ class Backend {
                          const broker::v1::HeartbeatRequest& request) const;
   absl::Status Unregister(const std::string& address,
                           const broker::v1::UnregisterClientRequest& request) const;
+
+  // POP consumption (mq.broker.v1 PopMessage ...). The pop is asynchronous
+  // (it long-polls): `done` runs on a gRPC thread once the broker answered or
+  // `context` (the caller's, with its deadline; it may cancel) ended the call;
+  // `request`, `response` and `context` must outlive it.
+  void Pop(const std::string& address, grpc::ClientContext* context,
+           const broker::v1::PopMessageRequest* request, broker::v1::PopMessageResponse* response,
+           std::function<void(absl::Status)> done) const;
+  absl::StatusOr<broker::v1::AckMessageResponse> Ack(
+      const std::string& address, const broker::v1::AckMessageRequest& request) const;
+  absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> ChangeInvisibleTime(
+      const std::string& address, const broker::v1::ChangeInvisibleTimeRequest& request) const;
+  absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> ForwardToDeadLetter(
+      const std::string& address, const broker::v1::ForwardToDeadLetterRequest& request) const;
+  // The broker's config of consumer `group`; NOT_FOUND when it has none.
+  absl::StatusOr<broker::v1::SubscriptionGroupConfig> SubscriptionGroup(
+      const std::string& address, const std::string& group) const;
 
   // The broker stub for a streaming call the caller drives itself.
   std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address) const;

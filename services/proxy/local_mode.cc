@@ -2,10 +2,34 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <iostream>
 #include <limits>
 #include <utility>
 
+#include "absl/flags/flag.h"
+
+ABSL_FLAG(absl::Duration, v5_long_polling_timeout, absl::Seconds(20),
+          "RocketMQ 5 push consumers: how long a receive waits for messages (0s .. 60s).");
+ABSL_FLAG(absl::Duration, v5_auto_renew_invisible, absl::Seconds(30),
+          "RocketMQ 5 push consumers: the invisible time of received messages, renewed until "
+          "they are acked (3s .. 12h).");
+
 namespace mq::proxy {
+namespace {
+
+absl::Duration DurationFlag(const absl::Flag<absl::Duration>& flag, absl::string_view name,
+                            absl::Duration min, absl::Duration max) {
+  absl::Duration value = absl::GetFlag(flag);
+  if (value < min || value > max) {
+    std::cerr << "--" << name << "=" << absl::FormatDuration(value) << " is out of range ("
+              << absl::FormatDuration(min) << " .. " << absl::FormatDuration(max) << ")\n";
+    std::exit(2);
+  }
+  return value;
+}
+
+}  // namespace
 
 void ConfigureV5Server(grpc::ServerBuilder* builder) {
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -23,6 +47,15 @@ MessagingServiceOptions LocalModeOptions(std::vector<std::string> namesrv_addrs,
   options.authorizer = authorizer;
   options.max_body_size = static_cast<int32_t>(
       std::min<int64_t>(max_message_size, std::numeric_limits<int32_t>::max()));
+  options.long_polling_timeout =
+      DurationFlag(FLAGS_v5_long_polling_timeout, "v5_long_polling_timeout", absl::ZeroDuration(),
+                   absl::Seconds(60));
+  options.auto_renew.invisible =
+      DurationFlag(FLAGS_v5_auto_renew_invisible, "v5_auto_renew_invisible", absl::Seconds(3),
+                   kMaxInvisibleDuration);
+  options.auto_renew.renew_ahead = options.auto_renew.invisible / 3;
+  // At least two looks within the renewal window.
+  options.renew_interval = std::min(absl::Seconds(1), options.auto_renew.renew_ahead / 2);
   return options;
 }
 

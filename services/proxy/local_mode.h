@@ -27,7 +27,14 @@ void ConfigureV5Server(grpc::ServerBuilder* builder);
 // and the brokers with `tls`. With access control (`authorizer`, the
 // process's), requests are checked against the users (services/proxy/
 // v5_access.h) and the backend's calls signed with `cluster` (the cluster
-// identity).
+// identity). Consumers' settings come from the flags every process serving
+// RocketMQ 5's protocol has (the proxy, brokers, the standalone server):
+//   --v5_long_polling_timeout  (default 20s) how long a push consumer's
+//                              receive waits for messages;
+//   --v5_auto_renew_invisible  (default 30s) the invisible time of a push
+//                              consumer's messages, renewed a third of it
+//                              before it ends until they are settled.
+// Out-of-range values end the process with a message (exit code 2).
 MessagingServiceOptions LocalModeOptions(std::vector<std::string> namesrv_addrs,
                                          int64_t max_message_size, const ClientTls& tls,
                                          const acl::Authorizer* authorizer = nullptr,

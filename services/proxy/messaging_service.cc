@@ -12,6 +12,7 @@
 #include "common/server_stream.h"
 #include "common/status.h"
 #include "common/validation.h"
+#include "google/protobuf/util/time_util.h"
 #include "services/proxy/v5_access.h"
 
 namespace mq::proxy {
@@ -24,9 +25,9 @@ constexpr absl::string_view kVersionHeader = "x-mq-client-version";
 // How long a check-back channel waits before dialling a broker again.
 constexpr absl::Duration kCheckBackRetry = absl::Seconds(1);
 
-constexpr absl::string_view kNoConsumption =
-    "consuming over RocketMQ 5's protocol (POP: ReceiveMessage, AckMessage, ...) is not served "
-    "yet; producers are. Consume with our own client (mq.broker.v1 PullMessage)";
+constexpr absl::string_view kOffsetsUnsupported =
+    "offset-based consumption over RocketMQ 5's protocol (PullMessage, GetOffset, UpdateOffset, "
+    "QueryOffset) is not served: consume with ReceiveMessage (Simple and Push consumers)";
 
 std::string Header(const grpc::CallbackServerContext* context, absl::string_view key) {
   auto it = context->client_metadata().find(grpc::string_ref(key.data(), key.size()));
@@ -109,10 +110,14 @@ class MessagingService::TelemetryStream
         v2::TelemetryCommand refused;
         *refused.mutable_status() = V5Refusal(allowed);
         Write(std::move(refused));
+      } else if (IsConsumer(request_.settings().client_type())) {
+        // Answered once the group's config is read (startup waits for it).
+        owner_->ReplyToConsumer(client_id_, this, request_.settings());
+        owner_->OnSettings(client_id_, request_.settings(), language_, version_);
       } else {
         // Answered at once (startup waits for it); the bookkeeping, which may
         // call the backend, runs on the executor.
-        Write(SettingsReply(request_.settings(), owner_->options_.max_body_size));
+        Write(SettingsReply(request_.settings(), owner_->Settings()));
         owner_->OnSettings(client_id_, request_.settings(), language_, version_);
       }
     }
@@ -208,15 +213,160 @@ class MessagingService::CheckBackChannel {
   std::thread thread_;
 };
 
+// One ReceiveMessage call: finds the broker (executor), pops from it
+// (asynchronously: the long poll holds no thread), then writes the status,
+// the messages and the delivery timestamp, and finishes. Deletes itself when
+// gRPC is done with it.
+class MessagingService::Receiver : public grpc::ServerWriteReactor<v2::ReceiveMessageResponse> {
+ public:
+  Receiver(MessagingService* owner, const v2::ReceiveMessageRequest* request,
+           TranslatedReceive receive)
+      : owner_(owner),
+        auto_renew_(request->auto_renew()),
+        pop_(std::move(receive.request)),
+        backend_timeout_(receive.backend_timeout) {}
+
+  // Registered with the owner; starts the work.
+  void Start() {
+    absl::Status submitted =
+        owner_->executor_.Submit([this] { FindBrokerAndPop(); },
+                                 [this](absl::Status why) {
+                                   Answer(MakeStatus(v2::Code::TOO_MANY_REQUESTS, why.message()));
+                                 });
+    if (!submitted.ok()) Answer(ToV5Status(submitted));
+  }
+
+  // Ends the long poll early (shutdown).
+  void CancelPop() {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    if (popping_) backend_context_.TryCancel();
+  }
+
+  void OnCancel() override { CancelPop(); }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      // The client is gone: what it did not get is not renewed.
+      for (const std::string& handle : renewed_) owner_->renewer_.Take(handle);
+      Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    if (++next_ < frames_.size()) {
+      StartWrite(&frames_[next_]);
+    } else {
+      Finish(grpc::Status::OK);
+    }
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&owner_->mu_);
+      owner_->receivers_.erase(this);
+    }
+    delete this;
+  }
+
+ private:
+  void FindBrokerAndPop() {
+    v2::Status status;
+    address_ = owner_->BrokerOf(pop_.topic(), pop_.broker_name(), &status);
+    if (address_.empty()) {
+      Answer(status);
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) {
+        Answer(MakeStatus(v2::Code::PROXY_TIMEOUT, "the receive was cancelled"));
+        return;
+      }
+      popping_ = true;
+      backend_context_.set_deadline(absl::ToChronoTime(absl::Now() + backend_timeout_));
+    }
+    owner_->backend_.Pop(address_, &backend_context_, &pop_, &popped_,
+                         [this](absl::Status done) { OnPopped(done); });
+  }
+
+  void OnPopped(const absl::Status& done) {
+    {
+      absl::MutexLock lock(&mu_);
+      popping_ = false;
+    }
+    if (!done.ok()) {
+      Answer(ToV5Status(done));
+      return;
+    }
+    if (popped_.messages().empty()) {
+      Answer(MakeStatus(v2::Code::MESSAGE_NOT_FOUND, "no new message"));
+      return;
+    }
+    absl::Time now = absl::Now();
+    *frames_.emplace_back().mutable_status() = OkStatus();
+    for (const broker::v1::PoppedMessage& message : popped_.messages()) {
+      v2::Message delivered = ToV5Delivered(message, pop_.broker_name(), now);
+      if (auto_renew_) {
+        const std::string& handle = delivered.system_properties().receipt_handle();
+        owner_->renewer_.Add(
+            handle, RenewedMessage{pop_.client_id(), pop_.consumer_group(), pop_.topic(),
+                                   ReceiptHandle{pop_.broker_name(), message.receipt_handle()},
+                                   absl::FromUnixMillis(message.invisible_until_ms())});
+        renewed_.push_back(handle);
+      }
+      *frames_.emplace_back().mutable_message() = std::move(delivered);
+    }
+    *frames_.emplace_back().mutable_delivery_timestamp() =
+        google::protobuf::util::TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(now));
+    StartWrite(&frames_[0]);
+  }
+
+  // A status frame (MESSAGE_NOT_FOUND or an error), the delivery timestamp,
+  // the end.
+  void Answer(const v2::Status& status) {
+    *frames_.emplace_back().mutable_status() = status;
+    *frames_.emplace_back().mutable_delivery_timestamp() =
+        google::protobuf::util::TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(absl::Now()));
+    StartWrite(&frames_[0]);
+  }
+
+  MessagingService* const owner_;
+  const bool auto_renew_;
+  broker::v1::PopMessageRequest pop_;
+  const absl::Duration backend_timeout_;
+  std::string address_;
+  broker::v1::PopMessageResponse popped_;
+  grpc::ClientContext backend_context_;
+  // Written in order, one at a time.
+  std::vector<v2::ReceiveMessageResponse> frames_;
+  size_t next_ = 0;
+  // Client handles of the messages handed to the renewer.
+  std::vector<std::string> renewed_;
+
+  absl::Mutex mu_;
+  bool popping_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 MessagingService::MessagingService(MessagingServiceOptions options)
-    : options_(std::move(options)), backend_(options_.backend), executor_([this] {
+    : options_(std::move(options)),
+      backend_(options_.backend),
+      executor_([this] {
         ExecutorOptions executor;
         executor.name = "v5-proxy";
         executor.threads = options_.threads;
         executor.capacity = 10000;
         return executor;
-      }()) {
+      }()),
+      renewer_(
+          options_.auto_renew, Clock::Real(),
+          [this](const RenewedMessage& message, absl::Duration invisible) {
+            return Renew(message, invisible);
+          },
+          [this](const std::string& client_id) { return Online(client_id); }) {
   executor_.Start();
+  scheduler_.Schedule("renew receipt handles", options_.renew_interval, options_.renew_interval,
+                      [this] { renewer_.RenewDue(); });
+  scheduler_.Start();
 }
 
 MessagingService::~MessagingService() {
@@ -228,11 +378,13 @@ MessagingService::~MessagingService() {
 }
 
 void MessagingService::Shutdown() {
+  scheduler_.Stop();
   std::vector<std::unique_ptr<CheckBackChannel>> channels;
   {
     absl::MutexLock lock(&mu_);
     shut_down_ = true;
     for (TelemetryStream* stream : streams_) stream->End(grpc::Status::OK);
+    for (Receiver* receiver : receivers_) receiver->CancelPop();
     for (auto& [id, client] : clients_) {
       for (auto& [address, channel] : client.check_backs) channels.push_back(std::move(channel));
       client.check_backs.clear();
@@ -348,6 +500,11 @@ void MessagingService::OnSettings(const std::string& client_id, const v2::Settin
   if (settings.has_publishing()) {
     for (const v2::Resource& topic : settings.publishing().topics()) topics.insert(topic.name());
   }
+  if (settings.has_subscription()) {
+    for (const v2::SubscriptionEntry& entry : settings.subscription().subscriptions()) {
+      topics.insert(entry.topic().name());
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     auto it = clients_.find(client_id);
@@ -357,6 +514,7 @@ void MessagingService::OnSettings(const std::string& client_id, const v2::Settin
     info.version = version;
     info.type = settings.client_type();
     info.topics = topics;
+    info.group = settings.subscription().group().name();
   }
   if (settings.client_type() != v2::ClientType::PRODUCER || topics.empty()) return;
   // The brokers hear of the producer now rather than at its first heartbeat
@@ -417,6 +575,8 @@ bool MessagingService::DeliverCheck(const std::string& client_id,
   v2::RecoverOrphanedTransactionCommand* recover =
       command.mutable_recover_orphaned_transaction_command();
   *recover->mutable_message() = ToV5Message(check.message());
+  recover->mutable_message()->mutable_system_properties()->set_message_type(
+      v2::MessageType::TRANSACTION);
   recover->set_transaction_id(
       EncodeTransactionId({check.broker_name(), check.commit_log_offset(), check.queue_offset()}));
   absl::MutexLock lock(&mu_);
@@ -497,13 +657,13 @@ grpc::ServerUnaryReactor* MessagingService::NotifyClientTermination(
                      MakeStatus(v2::Code::CLIENT_ID_REQUIRED, "no x-mq-client-id header"));
   }
   return Run(context, [this, client_id, response] {
-    std::set<std::string> topics;
+    V5ClientInfo info;
     std::vector<std::unique_ptr<CheckBackChannel>> channels;
     {
       absl::MutexLock lock(&mu_);
       auto it = clients_.find(client_id);
       if (it != clients_.end()) {
-        topics = it->second.info.topics;
+        info = it->second.info;
         for (auto& [address, channel] : it->second.check_backs) {
           channels.push_back(std::move(channel));
         }
@@ -511,11 +671,19 @@ grpc::ServerUnaryReactor* MessagingService::NotifyClientTermination(
       }
     }
     channels.clear();
-    std::set<std::string> masters = MastersOf(topics);
-    for (const std::string& topic : topics) {
-      broker::v1::UnregisterClientRequest unregister;
+    // What a push consumer still held shows again soon.
+    Release(renewer_.TakeClient(client_id));
+    std::set<std::string> masters = MastersOf(info.topics);
+    std::vector<broker::v1::UnregisterClientRequest> unregisters;
+    if (IsConsumer(info.type)) {
+      unregisters.emplace_back().set_consumer_group(info.group);
+    } else {
+      for (const std::string& topic : info.topics) {
+        unregisters.emplace_back().set_producer_group(TransactionProducerGroup(topic));
+      }
+    }
+    for (broker::v1::UnregisterClientRequest& unregister : unregisters) {
       unregister.set_client_id(client_id);
-      unregister.set_producer_group(TransactionProducerGroup(topic));
       for (const std::string& address : masters) {
         absl::Status done = backend_.Unregister(address, unregister);
         if (!done.ok()) VLOG(1) << "unregister " << client_id << " at " << address << ": " << done;
@@ -673,64 +841,388 @@ grpc::ServerUnaryReactor* MessagingService::RecallMessage(grpc::CallbackServerCo
                               "recall handle)"));
 }
 
-grpc::ServerUnaryReactor* MessagingService::QueryAssignment(grpc::CallbackServerContext* context,
-                                                            const v2::QueryAssignmentRequest*,
-                                                            v2::QueryAssignmentResponse* response) {
-  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
+// ---- Consumption ----
+
+void MessagingService::ReplyToConsumer(const std::string& client_id, TelemetryStream* stream,
+                                       const v2::Settings& settings) {
+  auto reply = [this, client_id, stream, settings] {
+    std::optional<broker::v1::SubscriptionGroupConfig> group;
+    const std::string& name = settings.subscription().group().name();
+    for (const v2::SubscriptionEntry& entry : settings.subscription().subscriptions()) {
+      absl::StatusOr<common::v1::TopicRouteData> route = backend_.Route(entry.topic().name());
+      if (!route.ok()) continue;
+      std::string address;
+      for (const common::v1::BrokerData& broker : route->broker_datas()) {
+        address = MasterAddress(*route, broker.broker_name());
+        if (!address.empty()) break;
+      }
+      if (address.empty()) continue;
+      absl::StatusOr<broker::v1::SubscriptionGroupConfig> config =
+          backend_.SubscriptionGroup(address, name);
+      if (config.ok()) {
+        group = *std::move(config);
+      } else if (config.status().code() != absl::StatusCode::kNotFound) {
+        LOG(WARNING) << "v5 consumer " << client_id << ": the config of group " << name
+                     << " is unknown (" << config.status() << "); its settings are the defaults";
+      }
+      break;
+    }
+    WriteTo(stream, SettingsReply(settings, Settings(), group ? &*group : nullptr));
+  };
+  absl::Status submitted = executor_.Submit(reply);
+  if (!submitted.ok()) WriteTo(stream, SettingsReply(settings, Settings()));
 }
 
+void MessagingService::WriteTo(TelemetryStream* stream, v2::TelemetryCommand command) {
+  absl::MutexLock lock(&mu_);
+  if (streams_.count(stream) > 0) stream->Write(std::move(command));
+}
+
+bool MessagingService::Online(const std::string& client_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = clients_.find(client_id);
+  return it != clients_.end() && it->second.stream != nullptr;
+}
+
+std::string MessagingService::BrokerOf(const std::string& topic, const std::string& broker_name,
+                                       v2::Status* status) const {
+  absl::StatusOr<common::v1::TopicRouteData> route = backend_.Route(topic);
+  if (!route.ok()) {
+    *status = route.status().code() == absl::StatusCode::kNotFound
+                  ? MakeStatus(v2::Code::TOPIC_NOT_FOUND, route.status().message())
+                  : ToV5Status(route.status());
+    return "";
+  }
+  std::string address = MasterAddress(*route, broker_name);
+  if (address.empty()) {
+    *status = MakeStatus(v2::Code::BAD_REQUEST,
+                         absl::StrCat("broker ", QuoteInput(broker_name), " serves no topic ",
+                                      topic, " or has no master"));
+  }
+  return address;
+}
+
+ReceiptHandle MessagingService::Settle(const std::string& handle, const ReceiptHandle& decoded,
+                                       std::optional<RenewedMessage>* renewed) {
+  *renewed = renewer_.Take(handle);
+  return renewed->has_value() ? (*renewed)->current : decoded;
+}
+
+absl::StatusOr<ReceiptRenewer::Renewal> MessagingService::Renew(const RenewedMessage& message,
+                                                                absl::Duration invisible) const {
+  v2::Status status;
+  std::string address = BrokerOf(message.topic, message.current.broker_name, &status);
+  if (address.empty()) return absl::UnavailableError(status.message());
+  broker::v1::ChangeInvisibleTimeRequest request;
+  request.set_consumer_group(message.group);
+  request.set_topic(message.topic);
+  request.set_receipt_handle(message.current.broker_handle);
+  request.set_invisible_time_ms(absl::ToInt64Milliseconds(invisible));
+  absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> changed =
+      backend_.ChangeInvisibleTime(address, request);
+  if (!changed.ok()) return changed.status();
+  return ReceiptRenewer::Renewal{changed->receipt_handle(),
+                                 absl::FromUnixMillis(changed->invisible_until_ms())};
+}
+
+void MessagingService::Release(std::vector<RenewedMessage> messages) const {
+  for (const RenewedMessage& message : messages) {
+    absl::StatusOr<ReceiptRenewer::Renewal> released = Renew(message, kMinInvisibleDuration);
+    if (!released.ok())
+      VLOG(1) << "releasing a message of " << message.client_id << ": " << released.status();
+  }
+}
+
+namespace {
+
+// The v5 status of a consumer request's group and topic: ILLEGAL_CONSUMER_GROUP
+// or ILLEGAL_TOPIC when malformed, else OK.
+v2::Status CheckGroupAndTopic(const v2::Resource& group, const v2::Resource& topic) {
+  if (absl::Status valid = ValidateGroup(group.name()); !valid.ok()) {
+    return MakeStatus(v2::Code::ILLEGAL_CONSUMER_GROUP, valid.message());
+  }
+  if (absl::Status valid = ValidateTopic(topic.name()); !valid.ok()) {
+    return MakeStatus(v2::Code::ILLEGAL_TOPIC, valid.message());
+  }
+  return OkStatus();
+}
+
+// The time left until the call's deadline; InfiniteDuration without one.
+absl::Duration TimeLeft(const grpc::CallbackServerContext& context) {
+  std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteDuration();
+  return absl::FromChrono(deadline) - absl::Now();
+}
+
+}  // namespace
+
 grpc::ServerWriteReactor<v2::ReceiveMessageResponse>* MessagingService::ReceiveMessage(
-    grpc::CallbackServerContext*, const v2::ReceiveMessageRequest*) {
-  return new StatusOnlyWriter<v2::ReceiveMessageResponse>(
-      MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
+    grpc::CallbackServerContext* context, const v2::ReceiveMessageRequest* request) {
+  using Refused = StatusOnlyWriter<v2::ReceiveMessageResponse>;
+  if (absl::Status allowed = Allowed(*context, *request); !allowed.ok()) {
+    return new Refused(V5Refusal(allowed));
+  }
+  std::string client_id = Header(context, kClientIdHeader);
+  if (client_id.empty()) {
+    return new Refused(MakeStatus(v2::Code::CLIENT_ID_REQUIRED, "no x-mq-client-id header"));
+  }
+  TranslatedReceive receive =
+      TranslateReceive(*request, client_id, TimeLeft(*context), options_.backend.call_timeout,
+                       {options_.auto_renew.invisible});
+  if (receive.code != v2::Code::OK) return new Refused(MakeStatus(receive.code, receive.error));
+  auto* receiver = new Receiver(this, request, std::move(receive));
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) {
+      delete receiver;
+      return new Refused(
+          MakeStatus(v2::Code::INTERNAL_SERVER_ERROR, "the server is shutting down"));
+    }
+    receivers_.insert(receiver);
+  }
+  receiver->Start();
+  return receiver;
 }
 
 grpc::ServerUnaryReactor* MessagingService::AckMessage(grpc::CallbackServerContext* context,
-                                                       const v2::AckMessageRequest*,
+                                                       const v2::AckMessageRequest* request,
                                                        v2::AckMessageResponse* response) {
-  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
+  if (absl::Status allowed = Allowed(*context, *request); !allowed.ok()) {
+    return AnswerNow(context, response, V5Refusal(allowed));
+  }
+  if (v2::Status valid = CheckGroupAndTopic(request->group(), request->topic());
+      valid.code() != v2::Code::OK) {
+    return AnswerNow(context, response, valid);
+  }
+  if (request->entries_size() == 0) {
+    return AnswerNow(context, response,
+                     MakeStatus(v2::Code::BAD_REQUEST, "the request has no entry"));
+  }
+  return Run(context, [this, request, response] {
+    const std::string& topic = request->topic().name();
+    // Entries by broker group, each sent in one AckMessage.
+    struct Pending {
+      int entry;
+      std::optional<RenewedMessage> renewed;
+    };
+    std::map<std::string, std::vector<Pending>> by_broker;
+    std::map<std::string, broker::v1::AckMessageRequest> acks;
+    for (int i = 0; i < request->entries_size(); ++i) {
+      const v2::AckMessageEntry& entry = request->entries(i);
+      v2::AckMessageResultEntry* result = response->add_entries();
+      result->set_message_id(entry.message_id());
+      result->set_receipt_handle(entry.receipt_handle());
+      absl::StatusOr<ReceiptHandle> decoded = DecodeReceiptHandle(entry.receipt_handle());
+      if (!decoded.ok()) {
+        *result->mutable_status() =
+            MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, decoded.status().message());
+        continue;
+      }
+      Pending pending{i, std::nullopt};
+      ReceiptHandle current = Settle(entry.receipt_handle(), *decoded, &pending.renewed);
+      broker::v1::AckMessageRequest& ack = acks[current.broker_name];
+      ack.set_consumer_group(request->group().name());
+      ack.set_topic(topic);
+      ack.add_receipt_handles(current.broker_handle);
+      by_broker[current.broker_name].push_back(std::move(pending));
+    }
+    for (auto& [broker_name, ack] : acks) {
+      std::vector<Pending>& pending = by_broker[broker_name];
+      v2::Status status;
+      std::string address = BrokerOf(topic, broker_name, &status);
+      absl::StatusOr<broker::v1::AckMessageResponse> acked =
+          address.empty() ? absl::UnavailableError(status.message()) : backend_.Ack(address, ack);
+      for (size_t j = 0; j < pending.size(); ++j) {
+        v2::AckMessageResultEntry* result = response->mutable_entries(pending[j].entry);
+        if (!acked.ok() || static_cast<int>(j) >= acked->results_size()) {
+          *result->mutable_status() = address.empty() ? status : ToV5Status(acked.status());
+        } else {
+          const broker::v1::AckResult& one = acked->results(static_cast<int>(j));
+          *result->mutable_status() =
+              one.code() == common::v1::SUCCESS ? OkStatus()
+              : one.code() == common::v1::INVALID_RECEIPT_HANDLE
+                  ? MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, one.error_message())
+                  : ToV5Status(
+                        WithResponseCode(absl::InternalError(one.error_message()), one.code()));
+        }
+        v2::Code code = result->status().code();
+        if (code != v2::Code::OK && code != v2::Code::INVALID_RECEIPT_HANDLE &&
+            pending[j].renewed.has_value()) {
+          // The client tries again; keep the message invisible meanwhile.
+          renewer_.Restore(result->receipt_handle(), *std::move(pending[j].renewed));
+        }
+      }
+    }
+    // One code when every entry has it, else MULTIPLE_RESULTS.
+    *response->mutable_status() = response->entries(0).status();
+    for (const v2::AckMessageResultEntry& result : response->entries()) {
+      if (result.status().code() != response->status().code()) {
+        *response->mutable_status() =
+            MakeStatus(v2::Code::MULTIPLE_RESULTS, "the entries had different results");
+        break;
+      }
+    }
+  });
+}
+
+grpc::ServerUnaryReactor* MessagingService::ChangeInvisibleDuration(
+    grpc::CallbackServerContext* context, const v2::ChangeInvisibleDurationRequest* request,
+    v2::ChangeInvisibleDurationResponse* response) {
+  if (absl::Status allowed = Allowed(*context, *request); !allowed.ok()) {
+    return AnswerNow(context, response, V5Refusal(allowed));
+  }
+  if (v2::Status valid = CheckGroupAndTopic(request->group(), request->topic());
+      valid.code() != v2::Code::OK) {
+    return AnswerNow(context, response, valid);
+  }
+  absl::StatusOr<int64_t> invisible_ms =
+      InvisibleMillis(request->has_invisible_duration() ? &request->invisible_duration() : nullptr);
+  if (!invisible_ms.ok()) {
+    return AnswerNow(context, response,
+                     MakeStatus(v2::Code::ILLEGAL_INVISIBLE_TIME, invisible_ms.status().message()));
+  }
+  absl::StatusOr<ReceiptHandle> decoded = DecodeReceiptHandle(request->receipt_handle());
+  if (!decoded.ok()) {
+    return AnswerNow(context, response,
+                     MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, decoded.status().message()));
+  }
+  return Run(context, [this, request, response, invisible_ms = *invisible_ms,
+                       decoded = *std::move(decoded)] {
+    std::optional<RenewedMessage> renewed;
+    ReceiptHandle current = Settle(request->receipt_handle(), decoded, &renewed);
+    v2::Status status;
+    std::string address = BrokerOf(request->topic().name(), current.broker_name, &status);
+    if (address.empty()) {
+      if (renewed.has_value()) renewer_.Restore(request->receipt_handle(), *std::move(renewed));
+      *response->mutable_status() = status;
+      return;
+    }
+    broker::v1::ChangeInvisibleTimeRequest change;
+    change.set_consumer_group(request->group().name());
+    change.set_topic(request->topic().name());
+    change.set_receipt_handle(current.broker_handle);
+    change.set_invisible_time_ms(invisible_ms);
+    absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> changed =
+        backend_.ChangeInvisibleTime(address, change);
+    if (!changed.ok()) {
+      *response->mutable_status() = ToV5Status(changed.status());
+      if (renewed.has_value() && response->status().code() != v2::Code::INVALID_RECEIPT_HANDLE) {
+        renewer_.Restore(request->receipt_handle(), *std::move(renewed));
+      }
+      return;
+    }
+    // The client chose when the message shows again: no longer renewed.
+    *response->mutable_status() = OkStatus();
+    response->set_receipt_handle(
+        EncodeReceiptHandle(current.broker_name, changed->receipt_handle()));
+  });
 }
 
 grpc::ServerUnaryReactor* MessagingService::ForwardMessageToDeadLetterQueue(
-    grpc::CallbackServerContext* context, const v2::ForwardMessageToDeadLetterQueueRequest*,
+    grpc::CallbackServerContext* context, const v2::ForwardMessageToDeadLetterQueueRequest* request,
     v2::ForwardMessageToDeadLetterQueueResponse* response) {
-  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
+  if (absl::Status allowed = Allowed(*context, *request); !allowed.ok()) {
+    return AnswerNow(context, response, V5Refusal(allowed));
+  }
+  if (v2::Status valid = CheckGroupAndTopic(request->group(), request->topic());
+      valid.code() != v2::Code::OK) {
+    return AnswerNow(context, response, valid);
+  }
+  absl::StatusOr<ReceiptHandle> decoded = DecodeReceiptHandle(request->receipt_handle());
+  if (!decoded.ok()) {
+    return AnswerNow(context, response,
+                     MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, decoded.status().message()));
+  }
+  return Run(context, [this, request, response, decoded = *std::move(decoded)] {
+    std::optional<RenewedMessage> renewed;
+    ReceiptHandle current = Settle(request->receipt_handle(), decoded, &renewed);
+    v2::Status status;
+    std::string address = BrokerOf(request->topic().name(), current.broker_name, &status);
+    absl::Status forwarded = absl::UnavailableError(status.message());
+    if (!address.empty()) {
+      broker::v1::ForwardToDeadLetterRequest forward;
+      forward.set_consumer_group(request->group().name());
+      forward.set_topic(request->topic().name());
+      forward.set_receipt_handle(current.broker_handle);
+      forwarded = backend_.ForwardToDeadLetter(address, forward).status();
+      status = ToV5Status(forwarded);
+    }
+    if (!forwarded.ok() && renewed.has_value() &&
+        status.code() != v2::Code::INVALID_RECEIPT_HANDLE) {
+      renewer_.Restore(request->receipt_handle(), *std::move(renewed));
+    }
+    *response->mutable_status() = status;
+  });
+}
+
+grpc::ServerUnaryReactor* MessagingService::QueryAssignment(
+    grpc::CallbackServerContext* context, const v2::QueryAssignmentRequest* request,
+    v2::QueryAssignmentResponse* response) {
+  if (absl::Status allowed = Allowed(*context, *request); !allowed.ok()) {
+    return AnswerNow(context, response, V5Refusal(allowed));
+  }
+  if (v2::Status valid = CheckGroupAndTopic(request->group(), request->topic());
+      valid.code() != v2::Code::OK) {
+    return AnswerNow(context, response, valid);
+  }
+  if (request->endpoints().addresses_size() == 0) {
+    return AnswerNow(context, response,
+                     MakeStatus(v2::Code::ILLEGAL_ACCESS_POINT,
+                                "the request names no access point (endpoints.addresses)"));
+  }
+  return Run(context, [this, request, response] {
+    absl::StatusOr<common::v1::TopicRouteData> route = backend_.Route(request->topic().name());
+    if (!route.ok()) {
+      *response->mutable_status() =
+          route.status().code() == absl::StatusCode::kNotFound
+              ? MakeStatus(v2::Code::TOPIC_NOT_FOUND, route.status().message())
+              : ToV5Status(route.status());
+      return;
+    }
+    std::vector<v2::Assignment> assignments =
+        RouteToAssignments(request->topic(), *route, request->endpoints());
+    if (assignments.empty()) {
+      *response->mutable_status() = MakeStatus(
+          v2::Code::FORBIDDEN,
+          absl::StrCat("topic ", request->topic().name(), " has no readable queue on a master"));
+      return;
+    }
+    *response->mutable_status() = OkStatus();
+    for (v2::Assignment& assignment : assignments) {
+      *response->add_assignments() = std::move(assignment);
+    }
+  });
 }
 
 grpc::ServerWriteReactor<v2::PullMessageResponse>* MessagingService::PullMessage(
     grpc::CallbackServerContext*, const v2::PullMessageRequest*) {
   return new StatusOnlyWriter<v2::PullMessageResponse>(
-      MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
+      MakeStatus(v2::Code::NOT_IMPLEMENTED, kOffsetsUnsupported));
 }
 
 grpc::ServerUnaryReactor* MessagingService::UpdateOffset(grpc::CallbackServerContext* context,
                                                          const v2::UpdateOffsetRequest*,
                                                          v2::UpdateOffsetResponse* response) {
-  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
+  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kOffsetsUnsupported));
 }
 
 grpc::ServerUnaryReactor* MessagingService::GetOffset(grpc::CallbackServerContext* context,
                                                       const v2::GetOffsetRequest*,
                                                       v2::GetOffsetResponse* response) {
-  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
+  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kOffsetsUnsupported));
 }
 
 grpc::ServerUnaryReactor* MessagingService::QueryOffset(grpc::CallbackServerContext* context,
                                                         const v2::QueryOffsetRequest*,
                                                         v2::QueryOffsetResponse* response) {
-  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
-}
-
-grpc::ServerUnaryReactor* MessagingService::ChangeInvisibleDuration(
-    grpc::CallbackServerContext* context, const v2::ChangeInvisibleDurationRequest*,
-    v2::ChangeInvisibleDurationResponse* response) {
-  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
+  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kOffsetsUnsupported));
 }
 
 grpc::ServerUnaryReactor* MessagingService::SyncLiteSubscription(
     grpc::CallbackServerContext* context, const v2::SyncLiteSubscriptionRequest*,
     v2::SyncLiteSubscriptionResponse* response) {
-  return AnswerNow(context, response, MakeStatus(v2::Code::NOT_IMPLEMENTED, kNoConsumption));
+  return AnswerNow(context, response,
+                   MakeStatus(v2::Code::NOT_IMPLEMENTED, "lite topics are not supported"));
 }
 
 }  // namespace mq::proxy

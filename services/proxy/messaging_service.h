@@ -1,10 +1,13 @@
 // apache.rocketmq.v2.MessagingService, RocketMQ 5's gRPC protocol, served in
 // front of our own broker API (Backend) so the official RocketMQ 5 clients
-// produce to us unmodified. Producers only: QueryRoute, Telemetry (settings,
-// transaction check-backs), Heartbeat, SendMessage (NORMAL, FIFO, DELAY,
-// TRANSACTION), EndTransaction, NotifyClientTermination. The consumer RPCs
-// (POP: ReceiveMessage, Ack, ...) and the unused offset RPCs answer
-// UNIMPLEMENTED, naming what works.
+// produce to us and consume from us unmodified. Producers: QueryRoute,
+// Telemetry (settings, transaction check-backs), Heartbeat, SendMessage
+// (NORMAL, FIFO, DELAY, TRANSACTION), EndTransaction,
+// NotifyClientTermination. Consumers (Simple and Push), on our broker's POP
+// (mq.broker.v1 PopMessage ...): Telemetry settings from their group,
+// ReceiveMessage, AckMessage, ChangeInvisibleDuration,
+// ForwardMessageToDeadLetterQueue, QueryAssignment. The offset RPCs no
+// official client calls (PullMessage, GetOffset ...) answer NOT_IMPLEMENTED.
 //
 // Every response carries a v5 status (OK = 20000); the gRPC status stays OK
 // for those, as the clients expect. Per-client state is keyed by the
@@ -17,6 +20,13 @@
 // like to any producer of ours, and the service turns it into a
 // RecoverOrphanedTransactionCommand on the client's Telemetry stream. The
 // client answers with EndTransaction(SOURCE_SERVER_CHECK).
+//
+// Receipt handles: the client's is "<broker name>:<the broker's handle>"
+// (v5_translation.h), so a stateless front (several proxies) sends each ack
+// to the broker group that handed the message out. Messages received with
+// auto_renew (push consumers) stay invisible while the client consumes them:
+// the front renews them (ReceiptRenewer) until they are settled through it,
+// or the client is gone.
 #ifndef MQ_SERVICES_PROXY_MESSAGING_SERVICE_H_
 #define MQ_SERVICES_PROXY_MESSAGING_SERVICE_H_
 
@@ -24,15 +34,19 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "common/acl/authorizer.h"
 #include "common/executor.h"
+#include "common/scheduler.h"
 #include "proto/apache/rocketmq/v2/messaging.grpc.pb.h"
 #include "services/proxy/backend.h"
+#include "services/proxy/receipt_renewer.h"
 #include "services/proxy/v5_translation.h"
 
 namespace mq::proxy {
@@ -42,6 +56,12 @@ struct MessagingServiceOptions {
   // Publishing.max_body_size told to producers; larger bodies are refused
   // (MESSAGE_BODY_TOO_LARGE). The broker's max message size.
   int32_t max_body_size = 4 * 1024 * 1024;
+  // Subscription.long_polling_timeout told to push consumers.
+  absl::Duration long_polling_timeout = absl::Seconds(20);
+  // Messages received with auto_renew (push consumers): the invisible time
+  // the front gives them and renews, and how often it looks for renewals due.
+  ReceiptRenewerOptions auto_renew;
+  absl::Duration renew_interval = absl::Seconds(1);
   // Threads for calls that wait on the backend.
   int threads = 4;
   // Access control: every request is checked against the users as RocketMQ
@@ -58,7 +78,10 @@ struct V5ClientInfo {
   std::string language;
   std::string version;
   v2::ClientType type = v2::ClientType::CLIENT_TYPE_UNSPECIFIED;
+  // A producer's publishing topics; a consumer's subscribed topics.
   std::set<std::string> topics;
+  // A consumer's group.
+  std::string group;
   bool telemetry_open = false;
 };
 
@@ -105,7 +128,7 @@ class MessagingService final : public v2::MessagingService::CallbackService {
                                           const v2::RecallMessageRequest* request,
                                           v2::RecallMessageResponse* response) override;
 
-  // Consumption (issue 31) and the offset RPCs no official client calls.
+  // Consumption, and the offset RPCs no official client calls.
   grpc::ServerUnaryReactor* QueryAssignment(grpc::CallbackServerContext* context,
                                             const v2::QueryAssignmentRequest* request,
                                             v2::QueryAssignmentResponse* response) override;
@@ -139,6 +162,7 @@ class MessagingService final : public v2::MessagingService::CallbackService {
  private:
   class TelemetryStream;
   class CheckBackChannel;
+  class Receiver;
 
   // Per client id.
   struct Client {
@@ -155,6 +179,38 @@ class MessagingService final : public v2::MessagingService::CallbackService {
   // Runs `work` on the executor and finishes the call with OK (the v5
   // status is in the response); UNAVAILABLE when shut down or refused.
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, std::function<void()> work);
+
+  ServerSettings Settings() const {
+    return {options_.max_body_size, options_.long_polling_timeout};
+  }
+
+  // Answers a consumer's Settings on `stream` with its group's config
+  // (retry_max_times, consume_message_orderly), read from a broker of its
+  // topics on the executor.
+  void ReplyToConsumer(const std::string& client_id, TelemetryStream* stream,
+                       const v2::Settings& settings) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes `command` on `stream` if it is still open.
+  void WriteTo(TelemetryStream* stream, v2::TelemetryCommand command) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The master address of `broker_name` for `topic`; empty, with the v5
+  // status why in `*status` (TOPIC_NOT_FOUND, BAD_REQUEST for a broker
+  // without the topic or a master), when there is none. Blocks on the
+  // backend.
+  std::string BrokerOf(const std::string& topic, const std::string& broker_name,
+                       v2::Status* status) const;
+  // The broker's handle of a client's receipt handle: the current one of a
+  // message the front renews (no longer renewed: `*renewed` is set, for
+  // Restore when settling fails), else the one it carries.
+  ReceiptHandle Settle(const std::string& handle, const ReceiptHandle& decoded,
+                       std::optional<RenewedMessage>* renewed);
+  // Renews a message for ReceiptRenewer (our ChangeInvisibleTime).
+  absl::StatusOr<ReceiptRenewer::Renewal> Renew(const RenewedMessage& message,
+                                                absl::Duration invisible) const;
+  // Whether the client has a Telemetry stream.
+  bool Online(const std::string& client_id) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Makes the messages a departing push consumer held visible again soon
+  // (kMinInvisibleDuration) rather than at their deadline.
+  void Release(std::vector<RenewedMessage> messages) const;
 
   v2::SendResultEntry SendOne(const v2::Message& message);
   // Records the client's settings; for producers, HeartbeatToBrokers() on
@@ -179,12 +235,17 @@ class MessagingService final : public v2::MessagingService::CallbackService {
   Backend backend_;
   Executor executor_;
   std::atomic<uint64_t> next_queue_{0};
+  ReceiptRenewer renewer_;
+  // Runs the renewals.
+  Scheduler scheduler_;
 
   mutable absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, Client> clients_ ABSL_GUARDED_BY(mu_);
   // Streams open, announced or not.
   std::set<TelemetryStream*> streams_ ABSL_GUARDED_BY(mu_);
+  // ReceiveMessage calls in progress (Shutdown ends their long polls).
+  std::set<Receiver*> receivers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mq::proxy

@@ -31,11 +31,6 @@ NeededResource Group(const std::string& name) {
   return {{Resource::Type::kGroup, name}, Need::kSub};
 }
 
-bool IsConsumer(v2::ClientType type) {
-  return type == v2::ClientType::PUSH_CONSUMER || type == v2::ClientType::SIMPLE_CONSUMER ||
-         type == v2::ClientType::PULL_CONSUMER;
-}
-
 // "/apache.rocketmq.v2.MessagingService/SendMessage" for a SendMessageRequest.
 std::string MethodOf(const google::protobuf::Message& request) {
   std::string name = request.GetDescriptor()->name();
@@ -54,6 +49,12 @@ std::vector<NeededResource> WithoutUnnamed(std::vector<NeededResource> needed) {
                               [](const NeededResource& n) { return n.resource.name.empty(); }),
                needed.end());
   return needed;
+}
+
+// A consumer RPC's needs, as our broker's POP rules (common/acl/
+// method_rules.cc): SUB on the topic and on the group.
+std::vector<NeededResource> Consume(const v2::Resource& topic, const v2::Resource& group) {
+  return {Topic(topic.name(), Need::kSub), Group(group.name())};
 }
 
 std::vector<NeededResource> SettingsNeeds(const v2::TelemetryCommand& command) {
@@ -89,6 +90,18 @@ std::vector<NeededResource> NeedsOf(const google::protobuf::Message& request) {
     if (bye->has_group()) needed.push_back(Group(bye->group().name()));
   } else if (const auto* command = dynamic_cast<const v2::TelemetryCommand*>(&request)) {
     needed = SettingsNeeds(*command);
+  } else if (const auto* receive = dynamic_cast<const v2::ReceiveMessageRequest*>(&request)) {
+    needed = Consume(receive->message_queue().topic(), receive->group());
+  } else if (const auto* ack = dynamic_cast<const v2::AckMessageRequest*>(&request)) {
+    needed = Consume(ack->topic(), ack->group());
+  } else if (const auto* change =
+                 dynamic_cast<const v2::ChangeInvisibleDurationRequest*>(&request)) {
+    needed = Consume(change->topic(), change->group());
+  } else if (const auto* forward =
+                 dynamic_cast<const v2::ForwardMessageToDeadLetterQueueRequest*>(&request)) {
+    needed = Consume(forward->topic(), forward->group());
+  } else if (const auto* assignment = dynamic_cast<const v2::QueryAssignmentRequest*>(&request)) {
+    needed = Consume(assignment->topic(), assignment->group());
   }
   return WithoutUnnamed(std::move(needed));
 }

@@ -12,6 +12,10 @@
 //   Telemetry                    a known user to open the stream; each
 //                                Settings: PUB on its publishing topics, SUB
 //                                on its subscription's group and topics
+//   ReceiveMessage, AckMessage,  SUB on the topic and on the group (as our
+//   ChangeInvisibleDuration,     broker's PopMessage, AckMessage ...)
+//   ForwardMessageToDeadLetter-
+//   Queue, QueryAssignment
 //   every other request          a known user
 #ifndef MQ_SERVICES_PROXY_V5_ACCESS_H_
 #define MQ_SERVICES_PROXY_V5_ACCESS_H_

@@ -144,6 +144,45 @@ TEST_F(V5AccessTest, HeartbeatOfAConsumerNeedsSubOnItsGroup) {
   EXPECT_EQ(Check(heartbeat), absl::StatusCode::kPermissionDenied);
 }
 
+// As our broker's POP rules: SUB on the topic and on the group, for each
+// consumer RPC.
+TEST_F(V5AccessTest, ConsumerRpcsNeedSubOnTopicAndGroup) {
+  auto each = [this](const std::string& topic, const std::string& group) {
+    v2::Resource t;
+    t.set_name(topic);
+    v2::Resource g;
+    g.set_name(group);
+    v2::ReceiveMessageRequest receive;
+    *receive.mutable_message_queue()->mutable_topic() = t;
+    *receive.mutable_group() = g;
+    v2::AckMessageRequest ack;
+    *ack.mutable_topic() = t;
+    *ack.mutable_group() = g;
+    v2::ChangeInvisibleDurationRequest change;
+    *change.mutable_topic() = t;
+    *change.mutable_group() = g;
+    v2::ForwardMessageToDeadLetterQueueRequest forward;
+    *forward.mutable_topic() = t;
+    *forward.mutable_group() = g;
+    v2::QueryAssignmentRequest assignment;
+    *assignment.mutable_topic() = t;
+    *assignment.mutable_group() = g;
+    return std::vector<absl::StatusCode>{Check(receive), Check(ack), Check(change), Check(forward),
+                                         Check(assignment)};
+  };
+  const std::vector<absl::StatusCode> ok(5, absl::StatusCode::kOk);
+  const std::vector<absl::StatusCode> denied(5, absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(each("Sub", "G"), ok);
+  EXPECT_EQ(each("Pub", "G"), denied);      // PUB is not SUB
+  EXPECT_EQ(each("Sub", "Other"), denied);  // not her group
+  TestMetadata none;
+  v2::AckMessageRequest ack;
+  ack.mutable_topic()->set_name("Sub");
+  ack.mutable_group()->set_name("G");
+  EXPECT_EQ(CheckV5Access(&authorizer_, none.map(), kPeer, ack).code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
 TEST_F(V5AccessTest, TelemetrySettingsNeedTheirTopicsAndGroup) {
   TestMetadata alice = V5Headers("alice", "alice-secret", clock_.Now());
   absl::StatusOr<V5StreamAccess> stream = V5StreamAccess::Open(&authorizer_, alice.map(), kPeer);

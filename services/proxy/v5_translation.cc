@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/format/property_keys.h"
+#include "common/retry_topics.h"
 #include "common/status.h"
 #include "common/validation.h"
 
@@ -54,6 +55,24 @@ google::protobuf::Duration Seconds(int64_t seconds) {
   google::protobuf::Duration duration;
   duration.set_seconds(seconds);
   return duration;
+}
+
+google::protobuf::Duration ToProtoDuration(absl::Duration d) {
+  google::protobuf::Duration duration;
+  duration.set_seconds(absl::IDivDuration(d, absl::Seconds(1), &d));
+  duration.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+  return duration;
+}
+
+google::protobuf::Timestamp ToProtoTimestamp(int64_t unix_millis) {
+  google::protobuf::Timestamp timestamp;
+  timestamp.set_seconds(unix_millis / 1000);
+  timestamp.set_nanos(static_cast<int32_t>(unix_millis % 1000) * 1000000);
+  return timestamp;
+}
+
+absl::Duration FromProtoDuration(const google::protobuf::Duration& duration) {
+  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
 }
 
 }  // namespace
@@ -120,6 +139,8 @@ v2::Status ToV5Status(const absl::Status& status) {
         return MakeStatus(v2::Code::NOT_FOUND, message);
       case common::v1::SUBSCRIPTION_GROUP_NOT_EXIST:
         return MakeStatus(v2::Code::CONSUMER_GROUP_NOT_FOUND, message);
+      case common::v1::INVALID_RECEIPT_HANDLE:
+        return MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, message);
       default:
         break;
     }
@@ -228,30 +249,38 @@ size_t QueueForMessageGroup(absl::string_view message_group, size_t count) {
   return count == 0 ? 0 : static_cast<size_t>(hash % count);
 }
 
-v2::TelemetryCommand SettingsReply(const v2::Settings& settings, int32_t max_body_size) {
+bool IsConsumer(v2::ClientType type) {
+  return type == v2::ClientType::PUSH_CONSUMER || type == v2::ClientType::SIMPLE_CONSUMER ||
+         type == v2::ClientType::PULL_CONSUMER;
+}
+
+v2::TelemetryCommand SettingsReply(const v2::Settings& settings, const ServerSettings& server,
+                                   const broker::v1::SubscriptionGroupConfig* group) {
   v2::TelemetryCommand reply;
   *reply.mutable_status() = OkStatus();
   v2::Settings* out = reply.mutable_settings();
   *out = settings;
   v2::RetryPolicy* backoff = out->mutable_backoff_policy();
-  int32_t attempts = settings.has_backoff_policy() && settings.backoff_policy().max_attempts() > 0
-                         ? settings.backoff_policy().max_attempts()
-                         : 3;
-  backoff->set_max_attempts(attempts);
+  backoff->clear_customized_backoff();
   v2::ExponentialBackoff* exponential = backoff->mutable_exponential_backoff();
   *exponential->mutable_initial() = Seconds(1);
   *exponential->mutable_max() = Seconds(10);
   exponential->set_multiplier(2);
   if (settings.client_type() == v2::ClientType::PRODUCER || settings.has_publishing()) {
-    out->mutable_publishing()->set_max_body_size(max_body_size);
+    int32_t attempts = settings.has_backoff_policy() && settings.backoff_policy().max_attempts() > 0
+                           ? settings.backoff_policy().max_attempts()
+                           : 3;
+    backoff->set_max_attempts(attempts);
+    out->mutable_publishing()->set_max_body_size(server.max_body_size);
     out->mutable_publishing()->set_validate_message_type(true);
-  } else if (settings.has_subscription()) {
+  } else if (IsConsumer(settings.client_type()) || settings.has_subscription()) {
+    int32_t retry_max_times =
+        group != nullptr ? group->retry_max_times() : kDefaultMaxReconsumeTimes;
+    backoff->set_max_attempts(retry_max_times + 1);
     v2::Subscription* subscription = out->mutable_subscription();
-    if (subscription->receive_batch_size() <= 0) subscription->set_receive_batch_size(32);
-    if (!subscription->has_long_polling_timeout()) {
-      *subscription->mutable_long_polling_timeout() = Seconds(20);
-    }
-    if (!subscription->has_fifo()) subscription->set_fifo(false);
+    subscription->set_receive_batch_size(kMaxReceiveBatchSize);
+    *subscription->mutable_long_polling_timeout() = ToProtoDuration(server.long_polling_timeout);
+    subscription->set_fifo(group != nullptr && group->consume_message_orderly());
   }
   return reply;
 }
@@ -418,11 +447,13 @@ v2::Message ToV5Message(const common::v1::MessageExt& message) {
   system->set_queue_offset(message.queue_offset());
   system->set_born_host(message.born_host());
   system->set_store_host(message.store_host());
-  system->mutable_born_timestamp()->set_seconds(message.born_timestamp_ms() / 1000);
-  system->mutable_born_timestamp()->set_nanos(
-      static_cast<int32_t>(message.born_timestamp_ms() % 1000) * 1000000);
-  system->set_message_type(v2::MessageType::TRANSACTION);
+  *system->mutable_born_timestamp() = ToProtoTimestamp(message.born_timestamp_ms());
+  if (message.store_timestamp_ms() > 0) {
+    *system->mutable_store_timestamp() = ToProtoTimestamp(message.store_timestamp_ms());
+  }
+  bool half = false;
   for (const auto& [key, value] : message.properties()) {
+    int64_t deliver_ms = 0;
     if (key == format::kPropertyTags) {
       system->set_tag(value);
     } else if (key == format::kPropertyKeys) {
@@ -431,11 +462,156 @@ v2::Message ToV5Message(const common::v1::MessageExt& message) {
       }
     } else if (key == format::kPropertyUniqueKey) {
       system->set_message_id(value);
+    } else if (key == format::kPropertyShardingKey) {
+      system->set_message_group(value);
+    } else if (key == format::kPropertyTimerDeliverMs && absl::SimpleAtoi(value, &deliver_ms)) {
+      *system->mutable_delivery_timestamp() = ToProtoTimestamp(deliver_ms);
+    } else if (key == format::kPropertyTransactionPrepared) {
+      half = value == "true";
     } else if (!IsSystemPropertyKey(key)) {
       (*out.mutable_user_properties())[key] = value;
     }
   }
+  system->set_message_type(half                               ? v2::MessageType::TRANSACTION
+                           : system->has_message_group()      ? v2::MessageType::FIFO
+                           : system->has_delivery_timestamp() ? v2::MessageType::DELAY
+                                                              : v2::MessageType::NORMAL);
   return out;
+}
+
+std::string EncodeReceiptHandle(absl::string_view broker_name, absl::string_view broker_handle) {
+  return absl::StrCat(broker_name, ":", broker_handle);
+}
+
+absl::StatusOr<ReceiptHandle> DecodeReceiptHandle(absl::string_view handle) {
+  size_t colon = handle.find(':');
+  if (colon == absl::string_view::npos || colon + 1 == handle.size() ||
+      !ValidateName("broker name", handle.substr(0, colon)).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("receipt handle ", QuoteInput(handle), " is not one this server handed out"));
+  }
+  return ReceiptHandle{std::string(handle.substr(0, colon)), std::string(handle.substr(colon + 1))};
+}
+
+absl::StatusOr<int64_t> InvisibleMillis(const google::protobuf::Duration* duration) {
+  auto out_of_range = [](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the invisible duration ", what, "; it must be ",
+        absl::FormatDuration(kMinInvisibleDuration), " .. ",
+        absl::FormatDuration(kMaxInvisibleDuration), " (shorter ones are raised to the minimum)"));
+  };
+  if (duration == nullptr) return out_of_range("is missing");
+  if (duration->seconds() < 0 || duration->nanos() < 0) return out_of_range("is negative");
+  absl::Duration d = FromProtoDuration(*duration);
+  if (d > kMaxInvisibleDuration) {
+    return out_of_range(absl::StrCat("of ", absl::FormatDuration(d), " is too long"));
+  }
+  return absl::ToInt64Milliseconds(std::max(d, kMinInvisibleDuration));
+}
+
+v2::Message ToV5Delivered(const broker::v1::PoppedMessage& popped, absl::string_view broker_name,
+                          absl::Time now) {
+  v2::Message out = ToV5Message(popped.message());
+  v2::SystemProperties* system = out.mutable_system_properties();
+  system->set_receipt_handle(EncodeReceiptHandle(broker_name, popped.receipt_handle()));
+  system->set_delivery_attempt(std::max(popped.delivery_attempt(), 1));
+  absl::Duration invisible = absl::FromUnixMillis(popped.invisible_until_ms()) - now;
+  *system->mutable_invisible_duration() =
+      ToProtoDuration(std::max(invisible, absl::ZeroDuration()));
+  return out;
+}
+
+TranslatedReceive TranslateReceive(const v2::ReceiveMessageRequest& receive,
+                                   absl::string_view client_id, absl::Duration time_left,
+                                   absl::Duration call_timeout, const ReceiveLimits& limits) {
+  TranslatedReceive out;
+  auto fail = [&out](v2::Code code, std::string why) {
+    out.code = code;
+    out.error = std::move(why);
+    return out;
+  };
+  const std::string& group = receive.group().name();
+  if (absl::Status valid = ValidateGroup(group); !valid.ok()) {
+    return fail(v2::Code::ILLEGAL_CONSUMER_GROUP, std::string(valid.message()));
+  }
+  const std::string& topic = receive.message_queue().topic().name();
+  if (absl::Status valid = ValidateTopic(topic); !valid.ok()) {
+    return fail(v2::Code::ILLEGAL_TOPIC, std::string(valid.message()));
+  }
+  const std::string& broker_name = receive.message_queue().broker().name();
+  if (absl::Status valid = ValidateName("message_queue.broker.name", broker_name); !valid.ok()) {
+    return fail(v2::Code::BAD_REQUEST, std::string(valid.message()));
+  }
+  if (receive.batch_size() < 1) {
+    return fail(v2::Code::BAD_REQUEST,
+                absl::StrCat("batch_size is ", receive.batch_size(), "; it must be at least 1"));
+  }
+  const v2::FilterExpression& filter = receive.filter_expression();
+  if (filter.type() == v2::FilterType::SQL) {
+    return fail(v2::Code::ILLEGAL_FILTER_EXPRESSION,
+                "SQL92 filters are not supported; filter by TAG (\"*\" or \"TagA || TagB\")");
+  }
+  int64_t invisible_ms = absl::ToInt64Milliseconds(limits.auto_renew_invisible);
+  if (!receive.auto_renew()) {
+    absl::StatusOr<int64_t> millis =
+        InvisibleMillis(receive.has_invisible_duration() ? &receive.invisible_duration() : nullptr);
+    if (!millis.ok())
+      return fail(v2::Code::ILLEGAL_INVISIBLE_TIME, std::string(millis.status().message()));
+    invisible_ms = *millis;
+  }
+  absl::Duration polling = absl::ZeroDuration();
+  if (receive.has_long_polling_timeout()) {
+    const google::protobuf::Duration& timeout = receive.long_polling_timeout();
+    if (timeout.seconds() < 0 || timeout.nanos() < 0) {
+      return fail(v2::Code::ILLEGAL_POLLING_TIME, "the long polling timeout is negative");
+    }
+    polling = FromProtoDuration(timeout);
+  }
+  if (time_left != absl::InfiniteDuration()) {
+    time_left = std::max(time_left, absl::ZeroDuration());
+    absl::Duration reserve = std::min(limits.deadline_reserve, time_left / 2);
+    polling = std::clamp(polling, absl::ZeroDuration(), time_left - reserve);
+    out.backend_timeout = std::max(time_left - reserve / 2, absl::ZeroDuration());
+  } else {
+    out.backend_timeout = polling + call_timeout;
+  }
+  broker::v1::PopMessageRequest& request = out.request;
+  request.set_consumer_group(group);
+  request.set_topic(topic);
+  request.set_queue_id(-1);
+  request.set_max_msg_nums(std::min(receive.batch_size(), kMaxReceiveBatchSize));
+  request.set_invisible_time_ms(invisible_ms);
+  request.set_poll_timeout_ms(absl::ToInt64Milliseconds(polling));
+  request.set_subscription(filter.expression().empty() ? "*" : filter.expression());
+  request.set_client_id(std::string(client_id));
+  request.set_broker_name(broker_name);
+  return out;
+}
+
+std::vector<v2::Assignment> RouteToAssignments(const v2::Resource& topic,
+                                               const common::v1::TopicRouteData& route,
+                                               const v2::Endpoints& access_point) {
+  std::vector<v2::Assignment> assignments;
+  for (v2::MessageQueue& queue : RouteToMessageQueues(topic, route, access_point)) {
+    // Queue 0 of a broker is readable whenever any of its queues is.
+    if (queue.id() != 0) continue;
+    if (queue.permission() != v2::Permission::READ &&
+        queue.permission() != v2::Permission::READ_WRITE) {
+      continue;
+    }
+    queue.set_id(-1);
+    *assignments.emplace_back().mutable_message_queue() = std::move(queue);
+  }
+  return assignments;
+}
+
+std::string MasterAddress(const common::v1::TopicRouteData& route, absl::string_view broker_name) {
+  for (const common::v1::BrokerData& broker : route.broker_datas()) {
+    if (broker.broker_name() != broker_name) continue;
+    auto master = broker.broker_addrs().find(0);
+    if (master != broker.broker_addrs().end()) return master->second;
+  }
+  return "";
 }
 
 }  // namespace mq::proxy

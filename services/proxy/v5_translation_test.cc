@@ -130,7 +130,7 @@ TEST(SettingsReplyTest, ProducerGetsBackoffAndMaxBodySize) {
   settings.set_client_type(v2::ClientType::PRODUCER);
   settings.mutable_publishing()->add_topics()->set_name("TopicA");
   settings.mutable_user_agent()->set_version("1.0.8");
-  v2::TelemetryCommand reply = SettingsReply(settings, 65536);
+  v2::TelemetryCommand reply = SettingsReply(settings, {65536, absl::Seconds(20)});
   ASSERT_TRUE(reply.has_status());
   EXPECT_EQ(reply.status().code(), v2::Code::OK);
   ASSERT_TRUE(reply.has_settings());
@@ -151,16 +151,65 @@ TEST(SettingsReplyTest, ProducerGetsBackoffAndMaxBodySize) {
   EXPECT_EQ(out.user_agent().version(), "1.0.8");
 }
 
-TEST(SettingsReplyTest, ClientMaxAttemptsKeptAndConsumerDefaults) {
+TEST(SettingsReplyTest, ProducerMaxAttemptsKept) {
   v2::Settings settings;
-  settings.set_client_type(v2::ClientType::SIMPLE_CONSUMER);
+  settings.set_client_type(v2::ClientType::PRODUCER);
   settings.mutable_backoff_policy()->set_max_attempts(7);
-  settings.mutable_subscription()->mutable_group()->set_name("g");
-  v2::TelemetryCommand reply = SettingsReply(settings, 100);
-  EXPECT_EQ(reply.settings().backoff_policy().max_attempts(), 7);
-  EXPECT_TRUE(reply.settings().backoff_policy().has_exponential_backoff());
+  EXPECT_EQ(SettingsReply(settings, {}).settings().backoff_policy().max_attempts(), 7);
+  settings.clear_backoff_policy();
+  EXPECT_EQ(SettingsReply(settings, {}).settings().backoff_policy().max_attempts(), 3);
+}
+
+v2::Settings ConsumerSettings(v2::ClientType type) {
+  v2::Settings settings;
+  settings.set_client_type(type);
+  settings.mutable_backoff_policy()->set_max_attempts(7);
+  settings.mutable_backoff_policy()->mutable_customized_backoff()->add_next()->set_seconds(5);
+  v2::Subscription* subscription = settings.mutable_subscription();
+  subscription->mutable_group()->set_name("G");
+  subscription->mutable_long_polling_timeout()->set_seconds(30);
+  v2::SubscriptionEntry* entry = subscription->add_subscriptions();
+  entry->mutable_topic()->set_name("TopicA");
+  entry->mutable_expression()->set_expression("TagA");
+  return settings;
+}
+
+TEST(SettingsReplyTest, ConsumerGetsItsGroupsAttemptsAndOrder) {
+  broker::v1::SubscriptionGroupConfig group;
+  group.set_group_name("G");
+  group.set_retry_max_times(2);
+  group.set_consume_message_orderly(true);
+  ServerSettings server{100, absl::Milliseconds(1500)};
+  for (v2::ClientType type : {v2::ClientType::PUSH_CONSUMER, v2::ClientType::SIMPLE_CONSUMER}) {
+    v2::TelemetryCommand reply = SettingsReply(ConsumerSettings(type), server, &group);
+    EXPECT_EQ(reply.status().code(), v2::Code::OK);
+    const v2::Settings& out = reply.settings();
+    // retry_max_times retries after the first delivery.
+    EXPECT_EQ(out.backoff_policy().max_attempts(), 3);
+    // Exponential in whole seconds, never the client's customized one.
+    ASSERT_TRUE(out.backoff_policy().has_exponential_backoff());
+    EXPECT_FALSE(out.backoff_policy().has_customized_backoff());
+    const v2::ExponentialBackoff& backoff = out.backoff_policy().exponential_backoff();
+    EXPECT_GT(backoff.initial().seconds(), 0);
+    EXPECT_EQ(backoff.initial().nanos(), 0);
+    EXPECT_EQ(backoff.max().nanos(), 0);
+    EXPECT_TRUE(out.subscription().fifo());
+    EXPECT_EQ(out.subscription().receive_batch_size(), kMaxReceiveBatchSize);
+    EXPECT_EQ(out.subscription().long_polling_timeout().seconds(), 1);
+    EXPECT_EQ(out.subscription().long_polling_timeout().nanos(), 500000000);
+    EXPECT_FALSE(out.has_publishing());
+    // The client's subscription is echoed.
+    ASSERT_EQ(out.subscription().subscriptions_size(), 1);
+    EXPECT_EQ(out.subscription().subscriptions(0).expression().expression(), "TagA");
+    EXPECT_EQ(out.subscription().group().name(), "G");
+  }
+}
+
+TEST(SettingsReplyTest, UnknownGroupGetsTheBrokersDefaults) {
+  v2::TelemetryCommand reply = SettingsReply(ConsumerSettings(v2::ClientType::PUSH_CONSUMER), {});
+  EXPECT_EQ(reply.settings().backoff_policy().max_attempts(), 17);  // retry_max_times 16
+  EXPECT_FALSE(reply.settings().subscription().fifo());
   EXPECT_GT(reply.settings().subscription().receive_batch_size(), 0);
-  EXPECT_TRUE(reply.settings().subscription().has_long_polling_timeout());
 }
 
 TEST(TranslateSendTest, NormalMessageBecomesOurProperties) {
@@ -298,6 +347,14 @@ TEST(ToV5StatusTest, ResponseCodesMap) {
       ToV5Status(WithResponseCode(absl::PermissionDeniedError("no"), common::v1::NO_PERMISSION))
           .code(),
       v2::Code::FORBIDDEN);
+  EXPECT_EQ(
+      ToV5Status(WithResponseCode(absl::NotFoundError("stale"), common::v1::INVALID_RECEIPT_HANDLE))
+          .code(),
+      v2::Code::INVALID_RECEIPT_HANDLE);
+  EXPECT_EQ(ToV5Status(WithResponseCode(absl::NotFoundError("no group"),
+                                        common::v1::SUBSCRIPTION_GROUP_NOT_EXIST))
+                .code(),
+            v2::Code::CONSUMER_GROUP_NOT_FOUND);
   EXPECT_EQ(ToV5Status(absl::UnavailableError("down")).code(), v2::Code::INTERNAL_SERVER_ERROR);
   EXPECT_EQ(ToV5Status(absl::DeadlineExceededError("slow")).code(), v2::Code::PROXY_TIMEOUT);
   v2::Status status = ToV5Status(absl::InternalError("why"));
@@ -341,6 +398,212 @@ TEST(ToV5MessageTest, CheckBackMessageCarriesDigestAndProperties) {
             "5D41402ABC4B2A76B9719D911017C592");  // MD5("hello")
   EXPECT_EQ(message.user_properties().size(), 1u);
   EXPECT_EQ(message.user_properties().at("color"), "blue");
+  EXPECT_EQ(message.system_properties().message_type(), v2::MessageType::TRANSACTION);
+}
+
+TEST(ToV5MessageTest, TypeGroupAndDeliveryTimeFromProperties) {
+  common::v1::MessageExt stored;
+  stored.set_topic("TopicA");
+  stored.set_body("b");
+  stored.set_store_timestamp_ms(1700000000123);
+  EXPECT_EQ(ToV5Message(stored).system_properties().message_type(), v2::MessageType::NORMAL);
+  EXPECT_EQ(ToV5Message(stored).system_properties().store_timestamp().nanos(), 123000000);
+  (*stored.mutable_properties())["__SHARDINGKEY"] = "order-1";
+  v2::Message fifo = ToV5Message(stored);
+  EXPECT_EQ(fifo.system_properties().message_type(), v2::MessageType::FIFO);
+  EXPECT_EQ(fifo.system_properties().message_group(), "order-1");
+  EXPECT_TRUE(fifo.user_properties().empty());
+  stored.mutable_properties()->clear();
+  (*stored.mutable_properties())["TIMER_DELIVER_MS"] = "1700000005250";
+  v2::Message delay = ToV5Message(stored);
+  EXPECT_EQ(delay.system_properties().message_type(), v2::MessageType::DELAY);
+  EXPECT_EQ(delay.system_properties().delivery_timestamp().seconds(), 1700000005);
+  EXPECT_EQ(delay.system_properties().delivery_timestamp().nanos(), 250000000);
+}
+
+TEST(ReceiptHandleTest, RoundTripAndRejectsForeignHandles) {
+  std::string handle = EncodeReceiptHandle("broker-a", "T:0:12:3:xyz");
+  absl::StatusOr<ReceiptHandle> decoded = DecodeReceiptHandle(handle);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->broker_name, "broker-a");
+  EXPECT_EQ(decoded->broker_handle, "T:0:12:3:xyz");
+  for (absl::string_view bad : {"", "no-colon", ":handle", "broker-a:", "bad name!:h"}) {
+    EXPECT_EQ(DecodeReceiptHandle(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+google::protobuf::Duration Millis(int64_t ms) {
+  google::protobuf::Duration d;
+  d.set_seconds(ms / 1000);
+  d.set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
+  return d;
+}
+
+TEST(InvisibleMillisTest, TinyRaisedOutOfRangeRefused) {
+  google::protobuf::Duration d = Millis(15000);
+  EXPECT_EQ(*InvisibleMillis(&d), 15000);
+  // The Node push consumer's backoff of 1 s arrives as 1 ms.
+  d = Millis(1);
+  EXPECT_EQ(*InvisibleMillis(&d), 1000);
+  d = Millis(0);
+  EXPECT_EQ(*InvisibleMillis(&d), 1000);
+  d = Millis(12 * 3600 * 1000);
+  EXPECT_EQ(*InvisibleMillis(&d), 12 * 3600 * 1000);
+  d = Millis(12 * 3600 * 1000 + 1);
+  EXPECT_EQ(InvisibleMillis(&d).status().code(), absl::StatusCode::kInvalidArgument);
+  d.set_seconds(-1);
+  EXPECT_EQ(InvisibleMillis(&d).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(InvisibleMillis(nullptr).status().message()), HasSubstr("missing"));
+}
+
+v2::ReceiveMessageRequest SimpleReceive() {
+  v2::ReceiveMessageRequest receive;
+  receive.mutable_group()->set_name("G");
+  receive.mutable_message_queue()->mutable_topic()->set_name("TopicA");
+  receive.mutable_message_queue()->set_id(0);
+  receive.mutable_message_queue()->mutable_broker()->set_name("broker-a");
+  receive.mutable_filter_expression()->set_type(v2::FilterType::TAG);
+  receive.mutable_filter_expression()->set_expression("TagA || TagB");
+  receive.set_batch_size(10);
+  *receive.mutable_invisible_duration() = Millis(15000);
+  *receive.mutable_long_polling_timeout() = Millis(30000);
+  return receive;
+}
+
+TEST(TranslateReceiveTest, SimpleConsumerReceiveBecomesAPop) {
+  // Node: deadline = requestTimeout 3 s + awaitDuration 30 s.
+  TranslatedReceive out = TranslateReceive(SimpleReceive(), "client-1", absl::Seconds(33),
+                                           absl::Seconds(3), ReceiveLimits{});
+  ASSERT_EQ(out.code, v2::Code::OK) << out.error;
+  const broker::v1::PopMessageRequest& pop = out.request;
+  EXPECT_EQ(pop.consumer_group(), "G");
+  EXPECT_EQ(pop.topic(), "TopicA");
+  EXPECT_EQ(pop.queue_id(), -1);  // any queue of the broker, not the client's queue 0
+  EXPECT_EQ(pop.broker_name(), "broker-a");
+  EXPECT_EQ(pop.max_msg_nums(), 10);
+  EXPECT_EQ(pop.invisible_time_ms(), 15000);
+  EXPECT_EQ(pop.poll_timeout_ms(), 30000);
+  EXPECT_EQ(pop.subscription(), "TagA || TagB");
+  EXPECT_EQ(pop.client_id(), "client-1");
+  // The broker answers before the client gives up.
+  EXPECT_LT(out.backend_timeout, absl::Seconds(33));
+  EXPECT_GT(out.backend_timeout, absl::Seconds(30));
+}
+
+TEST(TranslateReceiveTest, LongPollEndsBeforeTheClientsDeadline) {
+  v2::ReceiveMessageRequest receive = SimpleReceive();
+  TranslatedReceive out =
+      TranslateReceive(receive, "c", absl::Seconds(10), absl::Seconds(3), ReceiveLimits{});
+  EXPECT_EQ(out.request.poll_timeout_ms(), 9000);
+  EXPECT_LE(out.backend_timeout, absl::Seconds(10));
+  out = TranslateReceive(receive, "c", absl::Milliseconds(400), absl::Seconds(3), ReceiveLimits{});
+  EXPECT_EQ(out.request.poll_timeout_ms(), 200);
+  EXPECT_LT(out.backend_timeout, absl::Milliseconds(400));
+  // Already late: answer at once.
+  out = TranslateReceive(receive, "c", -absl::Seconds(1), absl::Seconds(3), ReceiveLimits{});
+  EXPECT_EQ(out.request.poll_timeout_ms(), 0);
+  // No deadline: the client's long poll, the backend's call timeout on top.
+  out = TranslateReceive(receive, "c", absl::InfiniteDuration(), absl::Seconds(3), ReceiveLimits{});
+  EXPECT_EQ(out.request.poll_timeout_ms(), 30000);
+  EXPECT_EQ(out.backend_timeout, absl::Seconds(33));
+}
+
+TEST(TranslateReceiveTest, PushReceiveTakesTheServersInvisibleTime) {
+  v2::ReceiveMessageRequest receive = SimpleReceive();
+  receive.clear_invisible_duration();
+  receive.set_auto_renew(true);
+  receive.set_batch_size(1000);
+  receive.mutable_filter_expression()->clear_expression();
+  ReceiveLimits limits;
+  limits.auto_renew_invisible = absl::Seconds(42);
+  TranslatedReceive out =
+      TranslateReceive(receive, "c", absl::Seconds(33), absl::Seconds(3), limits);
+  ASSERT_EQ(out.code, v2::Code::OK) << out.error;
+  EXPECT_EQ(out.request.invisible_time_ms(), 42000);
+  EXPECT_EQ(out.request.max_msg_nums(), kMaxReceiveBatchSize);
+  EXPECT_EQ(out.request.subscription(), "*");
+}
+
+TEST(TranslateReceiveTest, BadInputGetsItsCode) {
+  auto code_of = [](const v2::ReceiveMessageRequest& receive) {
+    return TranslateReceive(receive, "c", absl::Seconds(33), absl::Seconds(3), ReceiveLimits{})
+        .code;
+  };
+  v2::ReceiveMessageRequest receive = SimpleReceive();
+  receive.mutable_group()->set_name("bad group");
+  EXPECT_EQ(code_of(receive), v2::Code::ILLEGAL_CONSUMER_GROUP);
+  receive = SimpleReceive();
+  receive.mutable_message_queue()->mutable_topic()->set_name("");
+  EXPECT_EQ(code_of(receive), v2::Code::ILLEGAL_TOPIC);
+  receive = SimpleReceive();
+  receive.mutable_message_queue()->mutable_broker()->set_name("");
+  EXPECT_EQ(code_of(receive), v2::Code::BAD_REQUEST);
+  receive = SimpleReceive();
+  receive.set_batch_size(0);
+  EXPECT_EQ(code_of(receive), v2::Code::BAD_REQUEST);
+  receive = SimpleReceive();
+  receive.mutable_filter_expression()->set_type(v2::FilterType::SQL);
+  EXPECT_EQ(code_of(receive), v2::Code::ILLEGAL_FILTER_EXPRESSION);
+  receive = SimpleReceive();
+  receive.clear_invisible_duration();
+  EXPECT_EQ(code_of(receive), v2::Code::ILLEGAL_INVISIBLE_TIME);
+  receive = SimpleReceive();
+  *receive.mutable_invisible_duration() = Millis(13LL * 3600 * 1000);
+  EXPECT_EQ(code_of(receive), v2::Code::ILLEGAL_INVISIBLE_TIME);
+  receive = SimpleReceive();
+  receive.mutable_long_polling_timeout()->set_seconds(-5);
+  EXPECT_EQ(code_of(receive), v2::Code::ILLEGAL_POLLING_TIME);
+}
+
+TEST(ToV5DeliveredTest, HandleAttemptAndInvisibleDuration) {
+  broker::v1::PoppedMessage popped;
+  popped.mutable_message()->set_topic("TopicA");
+  popped.mutable_message()->set_body("hello");
+  popped.mutable_message()->set_queue_id(2);
+  popped.mutable_message()->set_queue_offset(7);
+  (*popped.mutable_message()->mutable_properties())["UNIQ_KEY"] = "ID1";
+  popped.set_receipt_handle("opaque");
+  popped.set_delivery_attempt(2);
+  absl::Time now = absl::FromUnixMillis(1700000000000);
+  popped.set_invisible_until_ms(1700000015500);
+  v2::Message message = ToV5Delivered(popped, "broker-a", now);
+  const v2::SystemProperties& system = message.system_properties();
+  EXPECT_EQ(system.receipt_handle(), "broker-a:opaque");
+  EXPECT_EQ(system.delivery_attempt(), 2);
+  EXPECT_EQ(system.message_id(), "ID1");
+  EXPECT_EQ(system.queue_id(), 2);
+  EXPECT_EQ(system.queue_offset(), 7);
+  EXPECT_EQ(system.invisible_duration().seconds(), 15);
+  EXPECT_EQ(system.invisible_duration().nanos(), 500000000);
+  EXPECT_EQ(system.body_digest().checksum(), "5D41402ABC4B2A76B9719D911017C592");
+  EXPECT_EQ(system.body_encoding(), v2::Encoding::IDENTITY);
+}
+
+TEST(RouteToAssignmentsTest, OneQueuePerReadableBrokerWithIdMinusOne) {
+  v2::Resource topic;
+  topic.set_name("TopicA");
+  std::vector<v2::Assignment> assignments =
+      RouteToAssignments(topic, TwoBrokerRoute(), AccessPoint());
+  ASSERT_EQ(assignments.size(), 2u);
+  for (const v2::Assignment& assignment : assignments) {
+    EXPECT_EQ(assignment.message_queue().id(), -1);
+    EXPECT_EQ(assignment.message_queue().broker().id(), 0);
+    EXPECT_EQ(assignment.message_queue().broker().endpoints().addresses_size(), 1);
+    EXPECT_EQ(assignment.message_queue().topic().name(), "TopicA");
+  }
+  EXPECT_EQ(assignments[0].message_queue().broker().name(), "broker-a");
+  EXPECT_EQ(assignments[0].message_queue().permission(), v2::Permission::READ);
+  EXPECT_EQ(assignments[1].message_queue().broker().name(), "broker-b");
+  EXPECT_EQ(assignments[1].message_queue().permission(), v2::Permission::READ_WRITE);
+  // A write-only broker is not assigned.
+  common::v1::TopicRouteData route = TwoBrokerRoute();
+  route.mutable_queue_datas(0)->set_perm(2);
+  EXPECT_EQ(RouteToAssignments(topic, route, AccessPoint()).size(), 1u);
+}
+
+TEST(MasterAddressTest, MasterOfTheNamedBrokerOnly) {
+  EXPECT_EQ(MasterAddress(TwoBrokerRoute(), "broker-b"), "broker-b:10911");
+  EXPECT_EQ(MasterAddress(TwoBrokerRoute(), "broker-c"), "");
 }
 
 }  // namespace
