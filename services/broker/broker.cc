@@ -207,6 +207,19 @@ absl::Status Broker::Start() {
   send_back_ = std::make_unique<ConsumerSendBackProcessor>(store_, &topics_, &groups_, send_.get(),
                                                            send_back_options);
   dead_letters_ = std::make_unique<DeadLetterProcessor>(store_, &topics_, send_.get());
+  PopOptions pop_options = options_.pop;
+  pop_options.broker_name = options_.broker_name;
+  pop_options.slave = options_.role == store::v1::SLAVE;
+  pop_ = std::make_unique<PopService>(
+      store_, &topics_, &groups_, &offsets_, send_back_.get(), Clock::Real(),
+      [this](std::function<void()> work, std::function<void()> refused) {
+        absl::Status submitted =
+            pull_executor_.Submit(std::move(work), [refused](absl::Status) { refused(); });
+        if (!submitted.ok()) refused();
+      },
+      pop_options);
+  hold_->SetAdvanceListener(
+      [this](const store::v1::QueueAdvance& advance) { pop_->NotifyMessageArriving(advance); });
   BrokerIdentity identity{options_.cluster_name, options_.broker_name, options_.broker_id,
                           options_.role};
   admin_ = std::make_unique<AdminProcessor>(
@@ -236,6 +249,7 @@ absl::Status Broker::Start() {
   pull_executor_.Start();
   admin_executor_.Start();
   hold_->Start();
+  if (options_.role != store::v1::SLAVE) pop_->Start();
   tasks_.push_back(StartDedicatedScheduler("client-expiry-scan", options_.clients.scan_interval,
                                            options_.clients.scan_interval,
                                            [this] { clients_.ScanExpired(); }));
@@ -286,6 +300,7 @@ absl::Status Broker::Start() {
   parts.mutable_topics = &topics_;
   parts.send_back = send_back_.get();
   parts.dead_letters = dead_letters_.get();
+  parts.pop = pop_.get();
   parts.authorizer = options_.authorizer;
   service_.Enable(parts);
   LOG(INFO) << "broker " << options_.broker_name << " (id " << options_.broker_id << ", "
@@ -304,6 +319,7 @@ void Broker::Stop() {
   LOG(INFO) << "broker " << options_.broker_name << " stopping";
   send_executor_.Stop();
   hold_->Stop();
+  pop_->Stop();
   pull_executor_.Stop();
   admin_executor_.Stop();
   for (auto& task : tasks_) task->Stop();
@@ -331,6 +347,10 @@ void Broker::SyncFromStore() {
 
 void Broker::FillExtraStats(std::map<std::string, std::string>* extra) {
   (*extra)["held_pulls"] = absl::StrCat(hold_->held_count());
+  if (pop_ != nullptr) {
+    (*extra)["held_pops"] = absl::StrCat(pop_->held_count());
+    (*extra)["pop_in_flight"] = absl::StrCat(pop_->in_flight_count());
+  }
   (*extra)["send_queue_size"] = absl::StrCat(send_executor_.queue_size());
   (*extra)["send_queue_timeouts"] = absl::StrCat(send_executor_.timed_out_count());
   (*extra)["pull_queue_size"] = absl::StrCat(pull_executor_.queue_size());

@@ -40,6 +40,7 @@
 #include "services/broker/dead_letter_processor.h"
 #include "services/broker/grpc_acl_admin.h"
 #include "services/broker/grpc_broker.h"
+#include "services/broker/pop_service.h"
 #include "services/broker/producer_channels.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/pull_request_hold_service.h"
@@ -97,6 +98,8 @@ struct BrokerOptions {
   absl::Duration flush_consumer_offset_interval = absl::Seconds(5);
   PullOptions pull;
   PullHoldOptions pull_hold;
+  // POP consumption (broker_name and slave are set from the above).
+  PopOptions pop;
   // How often a slave re-reads topics and offsets its store replicated from
   // the master (RocketMQ's SlaveSynchronize runs every 60 s; the store here
   // replicates continuously, so reading it is cheap).
@@ -202,6 +205,9 @@ class Broker {
   std::unique_ptr<AdminProcessor> admin_;
   std::unique_ptr<ConsumerSendBackProcessor> send_back_;
   std::unique_ptr<DeadLetterProcessor> dead_letters_;
+  // POP consumption (Start() creates it; the hold service passes it the
+  // store's queue advances).
+  std::unique_ptr<PopService> pop_;
   std::unique_ptr<BrokerRegistrar> registrar_;
   // Transactional messages, on a master only.
   std::unique_ptr<ProducerChannels> producer_channels_;

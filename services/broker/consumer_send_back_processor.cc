@@ -65,6 +65,21 @@ absl::Status ConsumerSendBackProcessor::Check(
 
 absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::SendBack(
     const broker::v1::ConsumerSendBackRequest& request) {
+  return Copy(request, /*immediate=*/false);
+}
+
+absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::Redeliver(
+    const std::string& group, int64_t commit_log_offset, bool dead_letter) {
+  broker::v1::ConsumerSendBackRequest request;
+  request.set_consumer_group(group);
+  request.set_commit_log_offset(commit_log_offset);
+  request.set_delay_level(dead_letter ? -1 : 0);
+  request.set_max_reconsume_times(-1);
+  return Copy(request, /*immediate=*/true);
+}
+
+absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::Copy(
+    const broker::v1::ConsumerSendBackRequest& request, bool immediate) {
   if (absl::Status checked = Check(request); !checked.ok()) return checked;
   const std::string& group = request.consumer_group();
   absl::optional<broker::v1::SubscriptionGroupConfig> config = groups_->Find(group);
@@ -109,7 +124,7 @@ absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::
   ClearDeliveryProperties(&properties);
   properties.emplace(std::string(format::kPropertyRetryTopic), stored.topic());
   properties.emplace(std::string(format::kPropertyOriginMessageId), stored.msg_id());
-  if (dead) {
+  if (dead || immediate) {
     properties.erase(std::string(format::kPropertyDelayTimeLevel));
   } else {
     properties[std::string(format::kPropertyDelayTimeLevel)] = absl::StrCat(RetryDelayLevel(

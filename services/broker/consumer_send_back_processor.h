@@ -78,8 +78,19 @@ class ConsumerSendBackProcessor {
   absl::StatusOr<broker::v1::ConsumerSendBackResponse> SendBack(
       const broker::v1::ConsumerSendBackRequest& request);
 
+  // POP's redelivery (RocketMQ's PopReviveService): the same copy as
+  // SendBack, of the message at `commit_log_offset` for `group`, but a retry
+  // copy is visible at once (no DELAY: the message's invisible time was its
+  // wait). To the DLQ when `dead_letter` or after the group's retry max times.
+  absl::StatusOr<broker::v1::ConsumerSendBackResponse> Redeliver(const std::string& group,
+                                                                 int64_t commit_log_offset,
+                                                                 bool dead_letter);
+
  private:
   absl::Status Check(const broker::v1::ConsumerSendBackRequest& request) const;
+  // SendBack, with the retry copy's DELAY left out when `immediate`.
+  absl::StatusOr<broker::v1::ConsumerSendBackResponse> Copy(
+      const broker::v1::ConsumerSendBackRequest& request, bool immediate);
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;

@@ -632,4 +632,56 @@ grpc::ServerUnaryReactor* BrokerService::ResendDeadLetters(
   });
 }
 
+grpc::ServerUnaryReactor* BrokerService::PopMessage(grpc::CallbackServerContext* context,
+                                                    const broker::v1::PopMessageRequest* request,
+                                                    broker::v1::PopMessageResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
+  if (parts == nullptr) return reactor;
+  absl::Time deadline = absl::FromChrono(context->deadline());
+  auto done = AnswerWith(reactor, context, response);
+  absl::Status submitted = parts->pull_executor->Submit(
+      [parts, context, reactor, request, deadline, done] {
+        if (context->IsCancelled()) {
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        parts->pop->Pop(*request, deadline, done);
+      },
+      [context, reactor](absl::Status status) { Finish(reactor, context, status); });
+  if (!submitted.ok()) Finish(reactor, context, submitted);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::AckMessage(grpc::CallbackServerContext* context,
+                                                    const broker::v1::AckMessageRequest* request,
+                                                    broker::v1::AckMessageResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
+  if (parts == nullptr) return reactor;
+  Finish(reactor, context, Answer(parts->pop->Ack(*request), response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::ChangeInvisibleTime(
+    grpc::CallbackServerContext* context, const broker::v1::ChangeInvisibleTimeRequest* request,
+    broker::v1::ChangeInvisibleTimeResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
+  if (parts == nullptr) return reactor;
+  Finish(reactor, context, Answer(parts->pop->ChangeInvisibleTime(*request), response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::ForwardToDeadLetter(
+    grpc::CallbackServerContext* context, const broker::v1::ForwardToDeadLetterRequest* request,
+    broker::v1::ForwardToDeadLetterResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const BrokerServiceParts* parts = Serving(context, reactor, *request);
+  if (parts == nullptr) return reactor;
+  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->pop->ForwardToDeadLetter(*request), response);
+  });
+}
+
 }  // namespace mq::broker

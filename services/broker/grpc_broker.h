@@ -19,6 +19,7 @@
 #include "services/broker/consumer_offset_manager.h"
 #include "services/broker/consumer_send_back_processor.h"
 #include "services/broker/dead_letter_processor.h"
+#include "services/broker/pop_service.h"
 #include "services/broker/producer_channels.h"
 #include "services/broker/pull_message_processor.h"
 #include "services/broker/query_message_processor.h"
@@ -65,6 +66,9 @@ struct BrokerServiceParts {
   TopicConfigManager* mutable_topics = nullptr;
   ConsumerSendBackProcessor* send_back = nullptr;
   DeadLetterProcessor* dead_letters = nullptr;
+  // POP consumption: pops run on pull_executor (they read the store), dead
+  // letter forwards on admin_executor, acks and invisible time changes inline.
+  PopService* pop = nullptr;
   // Access control: every call is checked here before it does anything.
   // Null: none.
   const acl::Authorizer* authorizer = nullptr;
@@ -186,6 +190,20 @@ class BrokerService final : public broker::v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* ResendDeadLetters(
       grpc::CallbackServerContext* context, const broker::v1::ResendDeadLettersRequest* request,
       broker::v1::ResendDeadLettersResponse* response) override;
+
+  // POP consumption.
+  grpc::ServerUnaryReactor* PopMessage(grpc::CallbackServerContext* context,
+                                       const broker::v1::PopMessageRequest* request,
+                                       broker::v1::PopMessageResponse* response) override;
+  grpc::ServerUnaryReactor* AckMessage(grpc::CallbackServerContext* context,
+                                       const broker::v1::AckMessageRequest* request,
+                                       broker::v1::AckMessageResponse* response) override;
+  grpc::ServerUnaryReactor* ChangeInvisibleTime(
+      grpc::CallbackServerContext* context, const broker::v1::ChangeInvisibleTimeRequest* request,
+      broker::v1::ChangeInvisibleTimeResponse* response) override;
+  grpc::ServerUnaryReactor* ForwardToDeadLetter(
+      grpc::CallbackServerContext* context, const broker::v1::ForwardToDeadLetterRequest* request,
+      broker::v1::ForwardToDeadLetterResponse* response) override;
 
  private:
   // The parts, or null (and the call already answered) when not serving or

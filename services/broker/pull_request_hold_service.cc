@@ -21,8 +21,10 @@ void PullRequestHoldService::Start() {
     if (started_ || stopping_) return;
     started_ = true;
   }
-  watch_ = store_->WatchQueues(
-      [this](const store::v1::QueueAdvance& advance) { NotifyMessageArriving(advance); });
+  watch_ = store_->WatchQueues([this](const store::v1::QueueAdvance& advance) {
+    NotifyMessageArriving(advance);
+    if (advance_listener_ && !advance.topic().empty()) advance_listener_(advance);
+  });
   thread_ = std::thread([this] { Loop(); });
 }
 

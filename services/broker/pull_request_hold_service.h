@@ -54,6 +54,12 @@ class PullRequestHoldService {
   PullRequestHoldService(const PullRequestHoldService&) = delete;
   PullRequestHoldService& operator=(const PullRequestHoldService&) = delete;
 
+  // Also told of every queue advance the watch reports (POP's held pops,
+  // PopService); quick, and must not call the store. Before Start().
+  void SetAdvanceListener(std::function<void(const store::v1::QueueAdvance&)> listener) {
+    advance_listener_ = std::move(listener);
+  }
+
   // Watches the store's queues and starts the thread.
   void Start() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -108,6 +114,7 @@ class PullRequestHoldService {
   store::StoreApi* const store_;
   const Execute execute_;
   const PullHoldOptions options_;
+  std::function<void(const store::v1::QueueAdvance&)> advance_listener_;
   std::unique_ptr<store::StoreApi::Watch> watch_;
   std::thread thread_;
 

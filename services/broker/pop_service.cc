@@ -1,0 +1,577 @@
+#include "services/broker/pop_service.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/format/property_keys.h"
+#include "common/retry_topics.h"
+#include "common/status.h"
+#include "common/validation.h"
+#include "services/broker/broker_errors.h"
+#include "services/broker/subscription_filter.h"
+
+namespace mq::broker {
+
+PopService::PopService(store::StoreApi* store, TopicConfigManager* topics,
+                       SubscriptionGroupManager* groups, ConsumerOffsetManager* offsets,
+                       ConsumerSendBackProcessor* send_back, const Clock* clock, Runner runner,
+                       PopOptions options)
+    : store_(store),
+      topics_(topics),
+      groups_(groups),
+      offsets_(offsets),
+      send_back_(send_back),
+      clock_(clock),
+      runner_(std::move(runner)),
+      options_(std::move(options)),
+      // Handles issued before a restart never name a delivery after it.
+      next_delivery_id_(std::max<int64_t>(1, absl::ToUnixMicros(clock->Now()))) {}
+
+PopService::~PopService() { Stop(); }
+
+void PopService::Start() {
+  absl::MutexLock lock(&mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void PopService::Stop() {
+  std::map<int64_t, HeldPop> held;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    held.swap(held_);
+    wake_.Signal();
+  }
+  if (thread_.joinable()) thread_.join();
+  for (auto& [id, pop] : held) pop.done(broker::v1::PopMessageResponse());
+}
+
+void PopService::Loop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    absl::Time next = clock_->Now() + absl::Seconds(1);
+    if (!deadlines_.empty()) next = std::min(next, deadlines_.begin()->first);
+    for (const auto& [id, pop] : held_) next = std::min(next, pop.pop.hold_until);
+    const absl::Duration wait = next - clock_->Now();
+    if (wait > absl::ZeroDuration()) {
+      wake_.WaitWithTimeout(&mu_, wait);
+      continue;
+    }
+    mu_.Unlock();
+    ReviveDue();
+    EndExpiredPolls();
+    mu_.Lock();
+  }
+}
+
+absl::Status PopService::CheckCommon(absl::string_view group, absl::string_view topic) const {
+  if (options_.slave) {
+    return ServiceNotAvailable(absl::StrCat(
+        "broker ", options_.broker_name, " is a slave: POP consumption is served by its master"));
+  }
+  if (absl::Status status = ValidateGroup(group); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("consumer ", status.message()));
+  }
+  return ValidateTopic(topic);
+}
+
+absl::StatusOr<absl::Duration> PopService::CheckInvisibleTime(int64_t ms) const {
+  const absl::Duration time = absl::Milliseconds(ms);
+  if (ms < 0 || time > kMaxInvisibleTime) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "invisible_time_ms is %d, must be in 0..%d (shorter than %d is raised to %d)", ms,
+        absl::ToInt64Milliseconds(kMaxInvisibleTime), absl::ToInt64Milliseconds(kMinInvisibleTime),
+        absl::ToInt64Milliseconds(kMinInvisibleTime)));
+  }
+  return std::max(time, kMinInvisibleTime);
+}
+
+absl::StatusOr<PopService::Prepared> PopService::Check(const broker::v1::PopMessageRequest& request,
+                                                       absl::Time client_deadline) {
+  if (absl::Status status = CheckCommon(request.consumer_group(), request.topic()); !status.ok()) {
+    return status;
+  }
+  if (!request.broker_name().empty() && request.broker_name() != options_.broker_name) {
+    return WithResponseCode(absl::FailedPreconditionError(absl::StrCat(
+                                "the pop is for broker ", QuoteInput(request.broker_name()),
+                                ", this is broker ", options_.broker_name)),
+                            common::v1::SYSTEM_ERROR);
+  }
+  Prepared pop;
+  pop.request = request;
+  if (pop.request.max_msg_nums() == 0) pop.request.set_max_msg_nums(kDefaultPopBatchSize);
+  if (pop.request.max_msg_nums() < 0 || pop.request.max_msg_nums() > kMaxPopBatchSize) {
+    return absl::InvalidArgumentError(absl::StrFormat("max_msg_nums is %d, must be in 1..%d",
+                                                      request.max_msg_nums(), kMaxPopBatchSize));
+  }
+  absl::StatusOr<absl::Duration> invisible = CheckInvisibleTime(request.invisible_time_ms());
+  if (!invisible.ok()) return invisible.status();
+  pop.request.set_invisible_time_ms(absl::ToInt64Milliseconds(*invisible));
+  if (request.poll_timeout_ms() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("poll_timeout_ms is ", request.poll_timeout_ms(), ", must be >= 0"));
+  }
+  absl::StatusOr<std::vector<int64_t>> tag_codes = ParseSubscription(request.subscription());
+  if (!tag_codes.ok()) return tag_codes.status();
+  pop.tag_codes = *std::move(tag_codes);
+
+  absl::StatusOr<common::v1::TopicConfig> config = topics_->FindExisting(request.topic());
+  if (!config.ok()) return config.status();
+  if (!HasPerm(config->perm(), common::v1::PERM_READ)) {
+    return NoPermission(absl::StrCat("the topic[", request.topic(),
+                                     "] popping message is forbidden (perm ", config->perm(), ")"));
+  }
+  if (request.queue_id() != -1) {
+    if (absl::Status status = CheckReadQueueId(*config, request.queue_id()); !status.ok()) {
+      return status;
+    }
+  }
+  const std::string& group = request.consumer_group();
+  if (!ConsumerGroupReady(*groups_, *topics_, group)) {
+    if (absl::Status status = PrepareConsumerGroup(groups_, topics_, group); !status.ok()) {
+      return status;
+    }
+  }
+  absl::optional<broker::v1::SubscriptionGroupConfig> group_config = groups_->Find(group);
+  if (!group_config.has_value()) return SubscriptionGroupNotExist(group);
+  if (!group_config->consume_enable()) {
+    return NoPermission(absl::StrCat("subscription group ", group,
+                                     " does not allow consume (consume_enable is false)"));
+  }
+
+  if (request.queue_id() != -1) {
+    pop.queues.emplace_back(request.topic(), request.queue_id());
+  } else {
+    for (int32_t id = 0; id < config->read_queue_nums(); ++id) {
+      pop.queues.emplace_back(request.topic(), id);
+    }
+    absl::StatusOr<common::v1::TopicConfig> retry = topics_->FindExisting(RetryTopic(group));
+    if (retry.ok()) {
+      for (int32_t id = 0; id < retry->read_queue_nums(); ++id) {
+        pop.queues.emplace_back(retry->topic_name(), id);
+      }
+    }
+    uint32_t start;
+    {
+      absl::MutexLock lock(&mu_);
+      start = rotation_[{group, request.topic()}]++;
+    }
+    if (!pop.queues.empty()) {
+      std::rotate(pop.queues.begin(), pop.queues.begin() + start % pop.queues.size(),
+                  pop.queues.end());
+    }
+  }
+  const absl::Time now = clock_->Now();
+  pop.hold_until = std::min(now + absl::Milliseconds(request.poll_timeout_ms()),
+                            client_deadline - options_.deadline_margin);
+  return pop;
+}
+
+void PopService::Pop(const broker::v1::PopMessageRequest& request, absl::Time client_deadline,
+                     PopCallback done) {
+  absl::StatusOr<Prepared> pop = Check(request, client_deadline);
+  if (!pop.ok()) {
+    done(pop.status());
+    return;
+  }
+  Attempt(*std::move(pop), std::move(done));
+}
+
+int64_t PopService::AdvancesLocked(const Prepared& pop) {
+  int64_t sum = 0;
+  std::set<std::string> seen;
+  for (const auto& [topic, queue_id] : pop.queues) {
+    if (seen.insert(topic).second) sum += topic_advances_[topic];
+  }
+  return sum;
+}
+
+void PopService::Attempt(Prepared pop, PopCallback done) {
+  while (true) {
+    int64_t before;
+    {
+      absl::MutexLock lock(&mu_);
+      before = AdvancesLocked(pop);
+    }
+    absl::StatusOr<broker::v1::PopMessageResponse> response = PopOnce(pop);
+    if (!response.ok() || response->messages_size() > 0 || clock_->Now() >= pop.hold_until) {
+      done(std::move(response));
+      return;
+    }
+    mu_.Lock();
+    if (stopping_) {
+      mu_.Unlock();
+      done(std::move(response));
+      return;
+    }
+    // A message that arrived during the read would not wake a pop parked
+    // after it: read again.
+    if (AdvancesLocked(pop) != before) {
+      mu_.Unlock();
+      continue;
+    }
+    held_.emplace(next_hold_id_++, HeldPop{std::move(pop), std::move(done)});
+    wake_.Signal();
+    mu_.Unlock();
+    return;
+  }
+}
+
+void PopService::NotifyMessageArriving(const store::v1::QueueAdvance& advance) {
+  std::vector<HeldPop> woken;
+  {
+    absl::MutexLock lock(&mu_);
+    ++topic_advances_[advance.topic()];
+    for (auto it = held_.begin(); it != held_.end();) {
+      bool match = false;
+      for (const auto& [topic, queue_id] : it->second.pop.queues) {
+        match = match || (topic == advance.topic() && queue_id == advance.queue_id());
+      }
+      if (!match) {
+        ++it;
+        continue;
+      }
+      woken.push_back(std::move(it->second));
+      it = held_.erase(it);
+    }
+  }
+  for (HeldPop& held : woken) {
+    Retry(std::move(held));
+  }
+}
+
+void PopService::Retry(HeldPop held) {
+  auto shared = std::make_shared<HeldPop>(std::move(held));
+  runner_([this, shared] { Attempt(std::move(shared->pop), std::move(shared->done)); },
+          [shared] { shared->done(broker::v1::PopMessageResponse()); });
+}
+
+void PopService::EndExpiredPolls() {
+  std::vector<HeldPop> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (it->second.pop.hold_until > now) {
+        ++it;
+        continue;
+      }
+      expired.push_back(std::move(it->second));
+      it = held_.erase(it);
+    }
+  }
+  for (HeldPop& held : expired) {
+    // One last read: it answers, as the hold has ended.
+    Retry(std::move(held));
+  }
+}
+
+absl::StatusOr<broker::v1::PopMessageResponse> PopService::PopOnce(const Prepared& pop) {
+  broker::v1::PopMessageResponse response;
+  for (const auto& [topic, queue_id] : pop.queues) {
+    const int remaining = pop.request.max_msg_nums() - response.messages_size();
+    if (remaining <= 0) break;
+    absl::Status status = PopQueue(pop, topic, queue_id, remaining, &response);
+    if (!status.ok()) {
+      // What was handed out already is answered; the error is not lost if the
+      // queue fails again on the next pop.
+      if (response.messages_size() > 0) break;
+      return status;
+    }
+  }
+  return response;
+}
+
+PopService::Queue* PopService::GetQueue(const std::string& group, const std::string& topic,
+                                        int32_t queue_id) {
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<Queue>& queue = queues_[QueueKey(group, topic, queue_id)];
+  if (queue == nullptr) {
+    queue = std::make_unique<Queue>();
+    queue->group = group;
+    queue->topic = topic;
+    queue->queue_id = queue_id;
+  }
+  return queue.get();
+}
+
+absl::Status PopService::LoadQueue(Queue* queue) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (queue->loaded) return absl::OkStatus();
+  }
+  store::v1::GetQueueOffsetsRequest request;
+  request.set_topic(queue->topic);
+  request.set_queue_id(queue->queue_id);
+  absl::StatusOr<store::v1::GetQueueOffsetsResponse> offsets = store_->GetQueueOffsets(request);
+  if (!offsets.ok()) return StoreCallError("cannot read the queue's offsets", offsets.status());
+  absl::optional<int64_t> committed = offsets_->Query(queue->group, queue->topic, queue->queue_id);
+  int64_t start = offsets->min_offset();
+  if (committed.has_value()) {
+    start = std::clamp(*committed, offsets->min_offset(), offsets->max_offset());
+  }
+  absl::MutexLock lock(&mu_);
+  queue->loaded = true;
+  queue->next_offset = start;
+  queue->committed = start;
+  // The group shows in consumerProgress from its first pop on.
+  if (committed != start) offsets_->Commit(queue->group, queue->topic, queue->queue_id, start);
+  return absl::OkStatus();
+}
+
+absl::Status PopService::PopQueue(const Prepared& pop, const std::string& topic, int32_t queue_id,
+                                  int max, broker::v1::PopMessageResponse* response) {
+  Queue* queue = GetQueue(pop.request.consumer_group(), topic, queue_id);
+  absl::MutexLock read_lock(&queue->read_mu);
+  if (absl::Status status = LoadQueue(queue); !status.ok()) return status;
+  store::v1::GetMessagesRequest get;
+  get.set_topic(topic);
+  get.set_queue_id(queue_id);
+  {
+    absl::MutexLock lock(&mu_);
+    get.set_offset(queue->next_offset);
+  }
+  get.set_max_count(max);
+  for (int64_t code : pop.tag_codes) get.add_tag_codes(code);
+  absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
+  if (!got.ok()) return StoreCallError("store read failed", got.status());
+
+  absl::MutexLock lock(&mu_);
+  switch (got->status()) {
+    case store::v1::OFFSET_OVERFLOW_ONE:
+    case store::v1::OFFSET_FOUND_NULL:
+    case store::v1::NO_MESSAGE_IN_QUEUE:
+      return absl::OkStatus();
+    default:
+      // FOUND, or a range to skip (no match, removed, corrupt, out of range).
+      queue->next_offset = got->next_begin_offset();
+      break;
+  }
+  const absl::Time now = clock_->Now();
+  const absl::Time deadline = now + absl::Milliseconds(pop.request.invisible_time_ms());
+  const bool retry = IsRetryTopic(topic);
+  for (common::v1::MessageExt& message : *got->mutable_messages()) {
+    const int64_t offset = message.queue_offset();
+    InFlight& entry = queue->in_flight[offset];
+    entry.delivery_id = next_delivery_id_++;
+    entry.deadline = deadline;
+    entry.commit_log_offset = message.commit_log_offset();
+    entry.due = deadlines_.end();
+    IndexLocked(queue, offset, &entry);
+    ++in_flight_count_;
+    broker::v1::PoppedMessage& popped = *response->add_messages();
+    popped.set_receipt_handle(HandleFor(*queue, offset, entry.delivery_id));
+    popped.set_delivery_attempt(message.reconsume_times() + 1);
+    popped.set_invisible_until_ms(absl::ToUnixMillis(deadline));
+    if (retry) {
+      auto original = message.properties().find(std::string(format::kPropertyRetryTopic));
+      if (original != message.properties().end()) message.set_topic(original->second);
+    }
+    *popped.mutable_message() = std::move(message);
+  }
+  AdvanceCommittedLocked(queue);
+  return absl::OkStatus();
+}
+
+std::string PopService::HandleFor(const Queue& queue, int64_t offset, int64_t delivery_id) const {
+  ReceiptHandle handle;
+  handle.broker_name = options_.broker_name;
+  handle.topic = queue.topic;
+  handle.queue_id = queue.queue_id;
+  handle.queue_offset = offset;
+  handle.delivery_id = delivery_id;
+  return EncodeReceiptHandle(handle);
+}
+
+void PopService::IndexLocked(Queue* queue, int64_t offset, InFlight* entry) {
+  const bool earliest = deadlines_.empty() || entry->deadline < deadlines_.begin()->first;
+  entry->due = deadlines_.emplace(entry->deadline, std::make_pair(queue, offset));
+  if (earliest) wake_.Signal();
+}
+
+void PopService::UnindexLocked(InFlight* entry) {
+  if (entry->due == deadlines_.end()) return;
+  deadlines_.erase(entry->due);
+  entry->due = deadlines_.end();
+}
+
+void PopService::AdvanceCommittedLocked(Queue* queue) {
+  const int64_t settled_below =
+      queue->in_flight.empty() ? queue->next_offset : queue->in_flight.begin()->first;
+  if (settled_below == queue->committed) return;
+  queue->committed = settled_below;
+  offsets_->Commit(queue->group, queue->topic, queue->queue_id, settled_below);
+}
+
+void PopService::SettleLocked(Queue* queue, int64_t offset) {
+  auto it = queue->in_flight.find(offset);
+  if (it == queue->in_flight.end()) return;
+  UnindexLocked(&it->second);
+  queue->in_flight.erase(it);
+  --in_flight_count_;
+  AdvanceCommittedLocked(queue);
+}
+
+absl::StatusOr<std::pair<PopService::Queue*, PopService::InFlight*>> PopService::FindLocked(
+    const std::string& group, const std::string& topic, absl::string_view text) {
+  absl::StatusOr<ReceiptHandle> handle = DecodeReceiptHandle(text);
+  if (!handle.ok()) return handle.status();
+  if (handle->broker_name != options_.broker_name) {
+    return InvalidReceiptHandle(text, absl::StrCat("is of broker ", handle->broker_name,
+                                                   ", this is broker ", options_.broker_name));
+  }
+  if (handle->topic != topic && handle->topic != RetryTopic(group)) {
+    return InvalidReceiptHandle(text, absl::StrCat("is of topic ", handle->topic, ", not of ",
+                                                   topic, " or ", RetryTopic(group)));
+  }
+  constexpr absl::string_view kOver =
+      "its delivery is over (acked, dead-lettered, expired, or replaced by a later handle)";
+  auto queue = queues_.find(QueueKey(group, handle->topic, handle->queue_id));
+  if (queue == queues_.end()) return InvalidReceiptHandle(text, kOver);
+  auto entry = queue->second->in_flight.find(handle->queue_offset);
+  if (entry == queue->second->in_flight.end() || entry->second.delivery_id != handle->delivery_id) {
+    return InvalidReceiptHandle(text, kOver);
+  }
+  if (clock_->Now() >= entry->second.deadline) {
+    return InvalidReceiptHandle(text, "its invisible time has ended: it is delivered again");
+  }
+  return std::make_pair(queue->second.get(), &entry->second);
+}
+
+absl::StatusOr<broker::v1::AckMessageResponse> PopService::Ack(
+    const broker::v1::AckMessageRequest& request) {
+  if (absl::Status status = CheckCommon(request.consumer_group(), request.topic()); !status.ok()) {
+    return status;
+  }
+  if (request.receipt_handles().empty()) {
+    return absl::InvalidArgumentError("the ack names no receipt handle");
+  }
+  broker::v1::AckMessageResponse response;
+  absl::MutexLock lock(&mu_);
+  for (const std::string& text : request.receipt_handles()) {
+    broker::v1::AckResult& result = *response.add_results();
+    result.set_receipt_handle(text);
+    auto found = FindLocked(request.consumer_group(), request.topic(), text);
+    if (!found.ok()) {
+      result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
+      result.set_error_message(std::string(found.status().message()));
+      continue;
+    }
+    auto [queue, entry] = *found;
+    SettleLocked(queue, DecodeReceiptHandle(text)->queue_offset);
+    result.set_code(common::v1::SUCCESS);
+  }
+  return response;
+}
+
+absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> PopService::ChangeInvisibleTime(
+    const broker::v1::ChangeInvisibleTimeRequest& request) {
+  if (absl::Status status = CheckCommon(request.consumer_group(), request.topic()); !status.ok()) {
+    return status;
+  }
+  absl::StatusOr<absl::Duration> invisible = CheckInvisibleTime(request.invisible_time_ms());
+  if (!invisible.ok()) return invisible.status();
+  absl::MutexLock lock(&mu_);
+  auto found = FindLocked(request.consumer_group(), request.topic(), request.receipt_handle());
+  if (!found.ok()) return found.status();
+  auto [queue, entry] = *found;
+  const int64_t offset = DecodeReceiptHandle(request.receipt_handle())->queue_offset;
+  UnindexLocked(entry);
+  entry->delivery_id = next_delivery_id_++;
+  entry->deadline = clock_->Now() + *invisible;
+  IndexLocked(queue, offset, entry);
+  broker::v1::ChangeInvisibleTimeResponse response;
+  response.set_receipt_handle(HandleFor(*queue, offset, entry->delivery_id));
+  response.set_invisible_until_ms(absl::ToUnixMillis(entry->deadline));
+  return response;
+}
+
+absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> PopService::ForwardToDeadLetter(
+    const broker::v1::ForwardToDeadLetterRequest& request) {
+  if (absl::Status status = CheckCommon(request.consumer_group(), request.topic()); !status.ok()) {
+    return status;
+  }
+  Queue* queue;
+  InFlight* entry;
+  int64_t offset;
+  int64_t delivery_id;
+  {
+    absl::MutexLock lock(&mu_);
+    auto found = FindLocked(request.consumer_group(), request.topic(), request.receipt_handle());
+    if (!found.ok()) return found.status();
+    std::tie(queue, entry) = *found;
+    offset = DecodeReceiptHandle(request.receipt_handle())->queue_offset;
+    // Taken out of play: no handle is valid and the revive skips it.
+    delivery_id = entry->delivery_id;
+    entry->delivery_id = 0;
+    UnindexLocked(entry);
+  }
+  absl::StatusOr<broker::v1::ConsumerSendBackResponse> moved =
+      send_back_->Redeliver(queue->group, entry->commit_log_offset, /*dead_letter=*/true);
+  absl::MutexLock lock(&mu_);
+  if (!moved.ok()) {
+    entry->delivery_id = delivery_id;
+    IndexLocked(queue, offset, entry);
+    return moved.status();
+  }
+  SettleLocked(queue, offset);
+  broker::v1::ForwardToDeadLetterResponse response;
+  response.set_topic(moved->topic());
+  response.set_msg_id(moved->msg_id());
+  return response;
+}
+
+int PopService::ReviveDue() {
+  struct Due {
+    Queue* queue;
+    int64_t offset;
+    int64_t commit_log_offset;
+  };
+  std::vector<Due> due;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      auto [queue, offset] = deadlines_.begin()->second;
+      InFlight& entry = queue->in_flight.at(offset);
+      entry.delivery_id = 0;
+      UnindexLocked(&entry);
+      due.push_back({queue, offset, entry.commit_log_offset});
+    }
+  }
+  int settled = 0;
+  for (const Due& item : due) {
+    absl::StatusOr<broker::v1::ConsumerSendBackResponse> moved =
+        send_back_->Redeliver(item.queue->group, item.commit_log_offset, /*dead_letter=*/false);
+    absl::MutexLock lock(&mu_);
+    if (moved.ok()) {
+      SettleLocked(item.queue, item.offset);
+      ++settled;
+      continue;
+    }
+    LOG_EVERY_N(WARNING, 100) << "cannot redeliver a message of group " << item.queue->group << " ("
+                              << item.queue->topic << " queue " << item.queue->queue_id
+                              << " offset " << item.offset << "), trying again: " << moved.status();
+    InFlight& entry = item.queue->in_flight.at(item.offset);
+    entry.deadline = clock_->Now() + options_.revive_retry_interval;
+    IndexLocked(item.queue, item.offset, &entry);
+  }
+  return settled;
+}
+
+int64_t PopService::in_flight_count() const {
+  absl::MutexLock lock(&mu_);
+  return in_flight_count_;
+}
+
+size_t PopService::held_count() const {
+  absl::MutexLock lock(&mu_);
+  return held_.size();
+}
+
+}  // namespace mq::broker

@@ -1,0 +1,380 @@
+#include "services/broker/pop_service.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/testing/fake_clock.h"
+#include "services/broker/send_message_processor.h"
+#include "testing/fake_store.h"
+
+namespace mq::broker {
+namespace {
+
+class PopServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    topics_ = std::make_unique<TopicConfigManager>(&store_, TopicConfigOptions());
+    ASSERT_TRUE(topics_->Load().ok());
+    common::v1::TopicConfig orders;
+    orders.set_topic_name("orders");
+    orders.set_read_queue_nums(2);
+    orders.set_write_queue_nums(2);
+    orders.set_perm(kPermReadWrite);
+    ASSERT_TRUE(topics_->CreateOrUpdate(orders).ok());
+    SubscriptionGroupOptions group_options;
+    group_options.auto_create_subscription_group = false;
+    groups_ = std::make_unique<SubscriptionGroupManager>(&store_, group_options);
+    ASSERT_TRUE(groups_->Load().ok());
+    broker::v1::SubscriptionGroupConfig group = DefaultSubscriptionGroupConfig("G");
+    group.set_retry_max_times(2);
+    ASSERT_TRUE(groups_->CreateOrUpdate(group).ok());
+    ASSERT_TRUE(PrepareConsumerGroup(groups_.get(), topics_.get(), "G").ok());
+    offsets_ = std::make_unique<ConsumerOffsetManager>(&store_);
+    SendOptions send_options;
+    send_options.broker_name = "broker-a";
+    send_options.store_host = "127.0.0.1:10911";
+    send_ = std::make_unique<SendMessageProcessor>(&store_, topics_.get(), groups_.get(), &hooks_,
+                                                   send_options);
+    SendBackOptions back_options;
+    back_options.broker_name = "broker-a";
+    send_back_ = std::make_unique<ConsumerSendBackProcessor>(&store_, topics_.get(), groups_.get(),
+                                                             send_.get(), back_options);
+    PopOptions options;
+    options.broker_name = "broker-a";
+    pop_ = std::make_unique<PopService>(
+        &store_, topics_.get(), groups_.get(), offsets_.get(), send_back_.get(), &clock_,
+        [](std::function<void()> work, std::function<void()>) { work(); }, options);
+  }
+
+  void Produce(const std::string& id, int32_t queue_id = 0, const std::string& tag = "") {
+    broker::v1::SendMessageRequest request;
+    request.set_producer_group("P");
+    request.set_queue_id(queue_id);
+    common::v1::Message& message = *request.mutable_message();
+    message.set_topic("orders");
+    message.set_body("body-" + id);
+    (*message.mutable_properties())["UNIQ_KEY"] = id;
+    if (!tag.empty()) (*message.mutable_properties())["TAGS"] = tag;
+    absl::StatusOr<broker::v1::SendMessageResponse> sent = send_->Send(request, "10.0.0.9:5555");
+    ASSERT_TRUE(sent.ok()) << sent.status();
+  }
+
+  broker::v1::PopMessageRequest Request(int32_t max = 32, int64_t invisible_ms = 10000) {
+    broker::v1::PopMessageRequest request;
+    request.set_consumer_group("G");
+    request.set_topic("orders");
+    request.set_queue_id(-1);
+    request.set_max_msg_nums(max);
+    request.set_invisible_time_ms(invisible_ms);
+    return request;
+  }
+
+  absl::StatusOr<broker::v1::PopMessageResponse> Pop(const broker::v1::PopMessageRequest& request) {
+    absl::StatusOr<broker::v1::PopMessageResponse> result = absl::UnknownError("not answered");
+    pop_->Pop(
+        request, absl::InfiniteFuture(),
+        [&result](absl::StatusOr<broker::v1::PopMessageResponse> r) { result = std::move(r); });
+    return result;
+  }
+
+  std::vector<std::string> Ids(const broker::v1::PopMessageResponse& response) {
+    std::vector<std::string> ids;
+    for (const auto& m : response.messages()) ids.push_back(m.message().msg_id());
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  broker::v1::AckMessageResponse Ack(const std::vector<std::string>& handles) {
+    broker::v1::AckMessageRequest request;
+    request.set_consumer_group("G");
+    request.set_topic("orders");
+    for (const std::string& h : handles) request.add_receipt_handles(h);
+    absl::StatusOr<broker::v1::AckMessageResponse> acked = pop_->Ack(request);
+    EXPECT_TRUE(acked.ok()) << acked.status();
+    return acked.value_or(broker::v1::AckMessageResponse());
+  }
+
+  std::vector<common::v1::MessageExt> Read(const std::string& topic) {
+    store::v1::GetMessagesRequest get;
+    get.set_topic(topic);
+    get.set_queue_id(0);
+    get.set_max_count(100);
+    absl::StatusOr<store::v1::GetMessagesResponse> got = store_.GetMessages(get);
+    if (!got.ok()) return {};
+    return {got->messages().begin(), got->messages().end()};
+  }
+
+  int64_t Committed(int32_t queue_id) {
+    return offsets_->Query("G", "orders", queue_id).value_or(-1);
+  }
+
+  FakeClock clock_;
+  testing::FakeStore store_;
+  std::unique_ptr<TopicConfigManager> topics_;
+  std::unique_ptr<SubscriptionGroupManager> groups_;
+  std::unique_ptr<ConsumerOffsetManager> offsets_;
+  BrokerSendHookRegistry hooks_;
+  std::unique_ptr<SendMessageProcessor> send_;
+  std::unique_ptr<ConsumerSendBackProcessor> send_back_;
+  std::unique_ptr<PopService> pop_;
+};
+
+TEST_F(PopServiceTest, HandsOutEachMessageOnceAndAckAdvancesTheCommittedOffset) {
+  Produce("a");
+  Produce("b");
+  Produce("c");
+  Produce("d", 1);
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request());
+  ASSERT_TRUE(popped.ok()) << popped.status();
+  EXPECT_EQ(Ids(*popped), (std::vector<std::string>{"a", "b", "c", "d"}));
+  std::map<std::string, std::string> handles;
+  for (const auto& m : popped->messages()) {
+    EXPECT_EQ(m.delivery_attempt(), 1);
+    EXPECT_EQ(m.message().topic(), "orders");
+    EXPECT_EQ(m.invisible_until_ms(), absl::ToUnixMillis(clock_.Now() + absl::Seconds(10)));
+    handles[m.message().msg_id()] = m.receipt_handle();
+  }
+  EXPECT_EQ(pop_->in_flight_count(), 4);
+  // In flight: not handed out again.
+  popped = Pop(Request());
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(popped->messages_size(), 0);
+
+  // The committed offset is the lowest unsettled one: acking b (offset 1)
+  // leaves it at 0; acking a moves it past both.
+  broker::v1::AckMessageResponse acked = Ack({handles["b"]});
+  ASSERT_EQ(acked.results_size(), 1);
+  EXPECT_EQ(acked.results(0).code(), common::v1::SUCCESS);
+  EXPECT_EQ(Committed(0), 0);
+  Ack({handles["a"]});
+  EXPECT_EQ(Committed(0), 2);
+  Ack({handles["c"], handles["d"]});
+  EXPECT_EQ(Committed(0), 3);
+  EXPECT_EQ(Committed(1), 1);
+  EXPECT_EQ(pop_->in_flight_count(), 0);
+  // An acked message's handle is spent.
+  acked = Ack({handles["a"]});
+  EXPECT_EQ(acked.results(0).code(), common::v1::INVALID_RECEIPT_HANDLE);
+}
+
+TEST_F(PopServiceTest, BatchSizeAndTagFilter) {
+  Produce("a", 0, "TagA");
+  Produce("b", 0, "TagB");
+  Produce("c", 0, "TagA");
+  broker::v1::PopMessageRequest request = Request(1);
+  request.set_subscription("TagA");
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(request);
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(Ids(*popped), std::vector<std::string>{"a"});
+  popped = Pop(request);
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(Ids(*popped), std::vector<std::string>{"c"});
+  popped = Pop(request);
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(popped->messages_size(), 0);
+}
+
+TEST_F(PopServiceTest, ExpiredMessageIsRedeliveredThroughRetryWithTheAttemptCounted) {
+  Produce("a");
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request(32, 5000));
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(popped->messages_size(), 1);
+  const std::string first_handle = popped->messages(0).receipt_handle();
+  clock_.Advance(absl::Milliseconds(4999));
+  EXPECT_EQ(pop_->ReviveDue(), 0);
+  clock_.Advance(absl::Milliseconds(1));
+  // From the deadline on the handle is refused, before and after the revive.
+  EXPECT_EQ(Ack({first_handle}).results(0).code(), common::v1::INVALID_RECEIPT_HANDLE);
+  EXPECT_EQ(pop_->ReviveDue(), 1);
+  EXPECT_EQ(pop_->in_flight_count(), 0);
+  EXPECT_EQ(Committed(0), 1);
+  ASSERT_EQ(Read("%RETRY%G").size(), 1u);
+  EXPECT_EQ(Read("%RETRY%G")[0].properties().count("DELAY"), 0u);
+
+  popped = Pop(Request());
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(popped->messages_size(), 1);
+  const broker::v1::PoppedMessage& again = popped->messages(0);
+  EXPECT_EQ(again.message().msg_id(), "a");
+  EXPECT_EQ(again.message().topic(), "orders");
+  EXPECT_EQ(again.message().body(), "body-a");
+  EXPECT_EQ(again.delivery_attempt(), 2);
+  EXPECT_EQ(Ack({first_handle}).results(0).code(), common::v1::INVALID_RECEIPT_HANDLE);
+  EXPECT_EQ(Ack({again.receipt_handle()}).results(0).code(), common::v1::SUCCESS);
+  EXPECT_EQ(offsets_->Query("G", "%RETRY%G", 0).value_or(-1), 1);
+}
+
+TEST_F(PopServiceTest, DeadLetteredAfterTheGroupsRetryMaxTimes) {
+  Produce("a");
+  // retry_max_times 2: attempts 1, 2 and 3, then the DLQ.
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request(32, 1000));
+    ASSERT_TRUE(popped.ok());
+    ASSERT_EQ(popped->messages_size(), 1) << attempt;
+    EXPECT_EQ(popped->messages(0).delivery_attempt(), attempt);
+    clock_.Advance(absl::Seconds(1));
+    EXPECT_EQ(pop_->ReviveDue(), 1);
+  }
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request());
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(popped->messages_size(), 0);
+  std::vector<common::v1::MessageExt> dead = Read("%DLQ%G");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].msg_id(), "a");
+  EXPECT_EQ(dead[0].reconsume_times(), 3);
+}
+
+TEST_F(PopServiceTest, ChangeInvisibleTimeMovesTheDeadlineAndReplacesTheHandle) {
+  Produce("a");
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request(32, 2000));
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(popped->messages_size(), 1);
+  broker::v1::ChangeInvisibleTimeRequest change;
+  change.set_consumer_group("G");
+  change.set_topic("orders");
+  change.set_receipt_handle(popped->messages(0).receipt_handle());
+  change.set_invisible_time_ms(60000);
+  absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> changed =
+      pop_->ChangeInvisibleTime(change);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_NE(changed->receipt_handle(), change.receipt_handle());
+  EXPECT_EQ(changed->invisible_until_ms(), absl::ToUnixMillis(clock_.Now() + absl::Minutes(1)));
+  // The old handle is spent, for a second change too.
+  EXPECT_EQ(Ack({change.receipt_handle()}).results(0).code(), common::v1::INVALID_RECEIPT_HANDLE);
+  absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> again = pop_->ChangeInvisibleTime(change);
+  EXPECT_EQ(GetResponseCode(again.status()), common::v1::INVALID_RECEIPT_HANDLE);
+  // The old deadline passes without a redelivery; the new one does not.
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_EQ(pop_->ReviveDue(), 0);
+  EXPECT_EQ(Ack({changed->receipt_handle()}).results(0).code(), common::v1::SUCCESS);
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_EQ(pop_->ReviveDue(), 0);
+  EXPECT_TRUE(Read("%RETRY%G").empty());
+}
+
+TEST_F(PopServiceTest, ForwardToDeadLetterSettlesAtOnce) {
+  Produce("a");
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request());
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(popped->messages_size(), 1);
+  broker::v1::ForwardToDeadLetterRequest forward;
+  forward.set_consumer_group("G");
+  forward.set_topic("orders");
+  forward.set_receipt_handle(popped->messages(0).receipt_handle());
+  absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> moved =
+      pop_->ForwardToDeadLetter(forward);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->topic(), "%DLQ%G");
+  EXPECT_EQ(moved->msg_id(), "a");
+  EXPECT_EQ(Read("%DLQ%G").size(), 1u);
+  EXPECT_EQ(Committed(0), 1);
+  EXPECT_EQ(GetResponseCode(pop_->ForwardToDeadLetter(forward).status()),
+            common::v1::INVALID_RECEIPT_HANDLE);
+}
+
+TEST_F(PopServiceTest, BadRequestsAreRefusedAndChangeNothing) {
+  Produce("a");
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request());
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(popped->messages_size(), 1);
+  const std::string handle = popped->messages(0).receipt_handle();
+  ReceiptHandle other = *DecodeReceiptHandle(handle);
+  other.broker_name = "broker-b";
+  ReceiptHandle stale = *DecodeReceiptHandle(handle);
+  stale.delivery_id += 1000;
+  broker::v1::AckMessageResponse acked =
+      Ack({"garbage", EncodeReceiptHandle(other), EncodeReceiptHandle(stale), ""});
+  ASSERT_EQ(acked.results_size(), 4);
+  for (const broker::v1::AckResult& result : acked.results()) {
+    EXPECT_EQ(result.code(), common::v1::INVALID_RECEIPT_HANDLE) << result.receipt_handle();
+    EXPECT_FALSE(result.error_message().empty());
+  }
+  EXPECT_EQ(pop_->in_flight_count(), 1);
+  EXPECT_EQ(Committed(0), 0);
+
+  // A handle of another group is not this group's.
+  broker::v1::AckMessageRequest wrong_group;
+  wrong_group.set_consumer_group("H");
+  wrong_group.set_topic("orders");
+  wrong_group.add_receipt_handles(handle);
+  EXPECT_EQ(pop_->Ack(wrong_group)->results(0).code(), common::v1::INVALID_RECEIPT_HANDLE);
+
+  broker::v1::PopMessageRequest unknown_group = Request();
+  unknown_group.set_consumer_group("nobody");
+  EXPECT_EQ(GetResponseCode(Pop(unknown_group).status()), common::v1::SUBSCRIPTION_GROUP_NOT_EXIST);
+  broker::v1::PopMessageRequest too_long = Request(32, 12 * 3600 * 1000 + 1);
+  EXPECT_TRUE(absl::IsInvalidArgument(Pop(too_long).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(Pop(Request(33)).status()));
+  broker::v1::ChangeInvisibleTimeRequest change;
+  change.set_consumer_group("G");
+  change.set_topic("orders");
+  change.set_receipt_handle(handle);
+  change.set_invisible_time_ms(-1);
+  EXPECT_TRUE(absl::IsInvalidArgument(pop_->ChangeInvisibleTime(change).status()));
+  broker::v1::AckMessageRequest empty;
+  empty.set_consumer_group("G");
+  empty.set_topic("orders");
+  EXPECT_TRUE(absl::IsInvalidArgument(pop_->Ack(empty).status()));
+  // The message is still in flight under its handle.
+  EXPECT_EQ(Ack({handle}).results(0).code(), common::v1::SUCCESS);
+}
+
+TEST_F(PopServiceTest, LongPollIsAnsweredWhenAMessageArrivesOrTheHoldEnds) {
+  broker::v1::PopMessageRequest request = Request();
+  request.set_poll_timeout_ms(20000);
+  int answers = 0;
+  absl::StatusOr<broker::v1::PopMessageResponse> result;
+  auto done = [&](absl::StatusOr<broker::v1::PopMessageResponse> r) {
+    ++answers;
+    result = std::move(r);
+  };
+  pop_->Pop(request, absl::InfiniteFuture(), done);
+  EXPECT_EQ(answers, 0);
+  EXPECT_EQ(pop_->held_count(), 1u);
+  Produce("a", 1);
+  store::v1::QueueAdvance advance;
+  advance.set_topic("orders");
+  advance.set_queue_id(1);
+  advance.set_max_offset(1);
+  pop_->NotifyMessageArriving(advance);
+  ASSERT_EQ(answers, 1);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(Ids(*result), std::vector<std::string>{"a"});
+  EXPECT_EQ(pop_->held_count(), 0u);
+
+  // Nothing arrives: answered empty when the poll time ends.
+  pop_->Pop(request, absl::InfiniteFuture(), done);
+  EXPECT_EQ(pop_->held_count(), 1u);
+  clock_.Advance(absl::Seconds(19));
+  pop_->EndExpiredPolls();
+  EXPECT_EQ(answers, 1);
+  clock_.Advance(absl::Seconds(1));
+  pop_->EndExpiredPolls();
+  ASSERT_EQ(answers, 2);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->messages_size(), 0);
+}
+
+TEST(ReceiptHandleTest, RoundTripsAndRefusesGarbage) {
+  ReceiptHandle handle{"broker-a", "%RETRY%G", 3, 42, 7};
+  absl::StatusOr<ReceiptHandle> decoded = DecodeReceiptHandle(EncodeReceiptHandle(handle));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->broker_name, "broker-a");
+  EXPECT_EQ(decoded->topic, "%RETRY%G");
+  EXPECT_EQ(decoded->queue_id, 3);
+  EXPECT_EQ(decoded->queue_offset, 42);
+  EXPECT_EQ(decoded->delivery_id, 7);
+  for (const char* bad : {"", "1:a:b:0:0", "2:a:b:0:0:1", "1:a:b:x:0:1", "1:a:b:0:-1:1",
+                          "1:a:b:0:0:0", "1:a b:t:0:0:1"}) {
+    EXPECT_EQ(GetResponseCode(DecodeReceiptHandle(bad).status()),
+              common::v1::INVALID_RECEIPT_HANDLE)
+        << bad;
+  }
+}
+
+}  // namespace
+}  // namespace mq::broker
