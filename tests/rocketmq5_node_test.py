@@ -5,7 +5,7 @@ against a split deployment (name server, store, broker and the separate
 proxy process: cluster mode), each over plaintext and through its TLS port
 (--tls_mode=permissive, self-signed certificate the client is told to trust).
 
-tests/rocketmq5_node/producer.js starts a producer and sends normal, FIFO,
+Producing: tests/rocketmq5_node/producer.js starts a producer and sends normal, FIFO,
 delayed and transactional messages (commit, rollback, and two left undecided
 that the broker's check-back resolves through the Telemetry stream), then
 sends to an unknown topic, a body over the limit and a NORMAL message to a
@@ -14,6 +14,19 @@ byte-for-byte with mqadmin consumeMessage: ids, bodies, tags, keys, user
 properties, FIFO groups each in one queue in order, only the committed
 transactions visible; and binary bodies (every byte value, half the size
 limit) with our C++ push consumer (tests/retry_consumer --print_body).
+
+Consuming (on the brokers' POP): tests/rocketmq5_node/consumer.js runs the
+SimpleConsumer (receive and ack; change invisible duration, the replaced
+handle refused; a message not acked delivered again with attempt 2 after its
+invisible time, nothing else again; FIFO order per message group) and the
+PushConsumer (success; a failure retried after the backoff; a message that
+always fails dead-lettered after the group's retry_max_times + 1 attempts, read
+back with mqadmin queryDlqMsg; a message consumed for longer than the front's
+invisible time not delivered again, as the front renews it; two consumers of
+one group sharing 40 messages, none twice). Plain gRPC calls check what the
+Node client never sends: bad and stale receipt handles, an unknown group,
+invisible and polling times out of range (clear codes, nothing changed), and
+a nack's 1 ms invisible duration raised to 1 s rather than refused.
 
 Fails (never skips) when Node.js or the npm package is missing: CI installs
 them (tests/rocketmq5_node/install.sh from tools/test.sh). Tagged "local":
@@ -41,8 +54,14 @@ from proto.apache.rocketmq.v2 import messaging_pb2 as v2  # noqa: E402
 from proto.apache.rocketmq.v2 import messaging_pb2_grpc as v2_grpc  # noqa: E402
 
 MAX_BODY = 65536
+# Push consumers: short long polls (their shutdown waits for one) and a short
+# invisible time the front renews.
+V5_FLAGS = ["--v5_long_polling_timeout=2s", "--v5_auto_renew_invisible=3s"]
+# Groups are made by the test (with their retry and order settings), so an
+# unknown group is refused.
 BROKER_FLAGS = ["--transaction_timeout=1s", "--transaction_check_interval=300ms",
-                "--transaction_check_max=1000", f"--max_message_size={MAX_BODY}"]
+                "--transaction_check_max=1000", f"--max_message_size={MAX_BODY}",
+                "--auto_create_subscription_group=false"] + V5_FLAGS
 STORE_FLAGS = ["--commit_log_file_size=4194304", "--consume_queue_units_per_file=2000",
                "--index_slot_count=2000", "--index_max_entries=8000",
                f"--max_message_size={MAX_BODY}"]
@@ -51,7 +70,14 @@ COMMON = ["--listen_address=127.0.0.1", "--shutdown_grace=1s"]
 TLS_FLAGS = ["--tls_mode=permissive", "--tls_port=0"]
 # Topic -> mqadmin updateTopic attribute (None: the default, every type).
 TOPICS = {"Normal": None, "Fifo": "+message.type=FIFO", "Delay": "+message.type=DELAY",
-          "Tx": "+message.type=TRANSACTION", "Binary": None}
+          "Tx": "+message.type=TRANSACTION", "Binary": None,
+          # Consumed (consumer.js; Rules: the plain gRPC checks).
+          "Simple": None, "CFifo": "+message.type=FIFO", "Push": None, "Shared": None,
+          "Rules": None}
+# Group suffix -> mqadmin updateSubGroup options.
+GROUPS = {"SimpleGroup": [], "CFifoGroup": ["-o", "true"], "PushGroup": ["-r", "2"],
+          "SharedGroup": [], "RulesGroup": [], "BinaryReader": []}
+PUSH_MAX_ATTEMPTS = 3  # PushGroup's retry_max_times + 1
 
 
 def node_dir():
@@ -107,6 +133,9 @@ class RocketMQ5NodeTest(unittest.TestCase):
             if attribute:
                 self.assertIn("attributes={" + attribute.upper().replace("MESSAGE.TYPE",
                                                                         "message.type"), out)
+        for suffix, options in GROUPS.items():
+            self.admin(namesrv, "updateSubGroup", "-g", prefix + suffix, "-c", "DefaultCluster",
+                       *options)
         # Routes reach the name server with the broker's next registration.
         deadline = time.monotonic() + 30
         for suffix in TOPICS:
@@ -124,6 +153,33 @@ class RocketMQ5NodeTest(unittest.TestCase):
             if "Message ID" in fields:
                 found.append(fields)
         return found
+
+    def run_consumer(self, endpoint, prefix, tls_cert):
+        """Runs consumer.js; returns its report lines by step."""
+        env = {**os.environ, "HOME": support.temp_dir("home")}
+        args = [f"--endpoints={endpoint}", f"--prefix={prefix}",
+                f"--push_max_attempts={PUSH_MAX_ATTEMPTS}"]
+        if tls_cert:
+            env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = tls_cert
+            args.append("--tls")
+        proc = subprocess.Popen(
+            [self.node, os.path.join(node_dir(), "consumer.js")] + args,
+            stdout=subprocess.PIPE, stderr=sys.stderr, text=True, cwd=node_dir(), env=env)
+        killer = threading.Timer(120, proc.kill)
+        killer.start()
+        steps = {}
+        try:
+            for line in proc.stdout:
+                sys.stderr.write(f"[consumer.js] {line[:400]}\n")
+                event = json.loads(line)
+                steps.setdefault(event["step"], []).append(event)
+            self.assertEqual(proc.wait(), 0, "consumer.js failed (or was killed after 120 s)")
+        finally:
+            killer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return steps
 
     def run_producer(self, endpoint, prefix, while_running, tls_cert):
         """Runs producer.js (over TLS, trusting `tls_cert`, when given); calls
@@ -217,11 +273,155 @@ class RocketMQ5NodeTest(unittest.TestCase):
             receive = list(stub.ReceiveMessage(v2.ReceiveMessageRequest(), metadata=metadata,
                                                timeout=10))
             self.assertEqual(receive[0].status.code, v2.ILLEGAL_CONSUMER_GROUP, receive)
+            self.check_consumer_rules(stub, metadata, prefix, send)
             end = stub.EndTransaction(
                 v2.EndTransactionRequest(topic=v2.Resource(name=prefix + "Tx"),
                                          transaction_id="not-ours", resolution=v2.COMMIT),
                 metadata=metadata, timeout=10)
             self.assertEqual(end.status.code, v2.INVALID_TRANSACTION_ID, end)
+
+    def check_consumer_rules(self, stub, metadata, prefix, send):
+        """The consumer RPCs' refusals: codes the clients know, nothing changed."""
+        topic, group = v2.Resource(name=prefix + "Rules"), v2.Resource(name=prefix + "RulesGroup")
+        access_point = v2.Endpoints(scheme=v2.IPv4,
+                                    addresses=[v2.Address(host="127.0.0.1", port=1)])
+        assignment = stub.QueryAssignment(
+            v2.QueryAssignmentRequest(topic=topic, group=group, endpoints=access_point),
+            metadata=metadata, timeout=10)
+        self.assertEqual(assignment.status.code, v2.OK, assignment)
+        self.assertEqual(len(assignment.assignments), 1, assignment)
+        queue = assignment.assignments[0].message_queue
+        self.assertEqual(queue.id, -1)
+        self.assertEqual(list(queue.broker.endpoints.addresses), list(access_point.addresses))
+        unknown_topic = stub.QueryAssignment(
+            v2.QueryAssignmentRequest(topic=v2.Resource(name=prefix + "NoSuchTopic"), group=group,
+                                      endpoints=access_point), metadata=metadata, timeout=10)
+        self.assertEqual(unknown_topic.status.code, v2.TOPIC_NOT_FOUND, unknown_topic)
+
+        def receive(invisible_ms=30000, polling_ms=3000, **fields):
+            request = v2.ReceiveMessageRequest(
+                group=group, message_queue=queue, batch_size=10,
+                filter_expression=v2.FilterExpression(type=v2.TAG, expression="*"))
+            request.invisible_duration.FromMilliseconds(invisible_ms)
+            request.long_polling_timeout.FromMilliseconds(polling_ms)
+            for key, value in fields.items():
+                if key == "group":
+                    request.group.name = value
+                else:
+                    setattr(request, key, value)
+            frames = list(stub.ReceiveMessage(request, metadata=metadata, timeout=10))
+            self.assertTrue(frames[0].HasField("status"), frames)
+            return frames[0].status.code, [f.message for f in frames if f.HasField("message")]
+
+        def ack(handle):
+            return stub.AckMessage(v2.AckMessageRequest(
+                group=group, topic=topic,
+                entries=[v2.AckMessageEntry(message_id="x", receipt_handle=handle)]),
+                metadata=metadata, timeout=10)
+
+        def change(handle, ms):
+            request = v2.ChangeInvisibleDurationRequest(group=group, topic=topic,
+                                                        receipt_handle=handle, message_id="x")
+            request.invisible_duration.FromMilliseconds(ms)
+            return stub.ChangeInvisibleDuration(request, metadata=metadata, timeout=10)
+
+        self.assertEqual(receive(group=prefix + "NoSuchGroup")[0], v2.CONSUMER_GROUP_NOT_FOUND)
+        self.assertEqual(receive(invisible_ms=13 * 3600 * 1000)[0], v2.ILLEGAL_INVISIBLE_TIME)
+        self.assertEqual(receive(polling_ms=-1000)[0], v2.ILLEGAL_POLLING_TIME)
+        self.assertEqual(receive(polling_ms=0)[0], v2.MESSAGE_NOT_FOUND)
+
+        self.assertEqual(send(prefix + "Rules", b"rules", message_type=v2.NORMAL).status.code,
+                         v2.OK)
+        code, messages = receive()
+        self.assertEqual(code, v2.OK)
+        self.assertEqual([m.body for m in messages], [b"rules"])
+        handle = messages[0].system_properties.receipt_handle
+        broker = queue.broker.name
+        # Refused, each changing nothing: not a handle, a stale one of ours,
+        # an invisible time out of range.
+        for bad in ("garbage", f"{broker}:1:{broker}:{prefix}Rules:0:0:999999"):
+            refused = ack(bad)
+            self.assertEqual(refused.status.code, v2.INVALID_RECEIPT_HANDLE, refused)
+            self.assertEqual(refused.entries[0].status.code, v2.INVALID_RECEIPT_HANDLE, refused)
+            self.assertEqual(change(bad, 10000).status.code, v2.INVALID_RECEIPT_HANDLE)
+            forward = stub.ForwardMessageToDeadLetterQueue(
+                v2.ForwardMessageToDeadLetterQueueRequest(group=group, topic=topic,
+                                                          receipt_handle=bad, message_id="x"),
+                metadata=metadata, timeout=10)
+            self.assertEqual(forward.status.code, v2.INVALID_RECEIPT_HANDLE, forward)
+        self.assertEqual(change(handle, 13 * 3600 * 1000).status.code, v2.ILLEGAL_INVISIBLE_TIME)
+        self.assertEqual(change(handle, -1).status.code, v2.ILLEGAL_INVISIBLE_TIME)
+        # A 1 ms invisible time (the Node push consumer's nack) is raised to
+        # 1 s: the message shows again, second attempt; the handle it
+        # replaced is refused.
+        changed_at = time.monotonic()
+        changed = change(handle, 1)
+        self.assertEqual(changed.status.code, v2.OK, changed)
+        self.assertNotEqual(changed.receipt_handle, handle)
+        self.assertEqual(ack(handle).status.code, v2.INVALID_RECEIPT_HANDLE)
+        code, again = receive(polling_ms=5000)
+        self.assertEqual(code, v2.OK)
+        self.assertGreater(time.monotonic() - changed_at, 0.9)
+        self.assertEqual([(m.body, m.system_properties.delivery_attempt) for m in again],
+                         [(b"rules", 2)])
+        self.assertEqual(ack(again[0].system_properties.receipt_handle).status.code, v2.OK)
+        self.assertEqual(receive(polling_ms=0)[0], v2.MESSAGE_NOT_FOUND)
+
+    def check_consumers(self, namesrv, endpoint, prefix, tls_cert):
+        steps = self.run_consumer(endpoint, prefix, tls_cert)
+        for step in ("simple_done", "fifo_done", "push_done", "shared_done"):
+            self.assertTrue(steps[step][0]["ok"], steps[step])
+
+        # SimpleConsumer: every message once, first attempt, as sent.
+        received = steps["simple_received"][0]
+        sent = received["sent"]
+        self.assertEqual({m["body"]: m["messageId"] for m in received["messages"]}, sent)
+        for m in received["messages"]:
+            self.assertEqual((m["attempt"], m["tag"], m["keys"], m["properties"], m["corrupted"]),
+                             (1, "TagS", ["k1"], {"color": "red"}, False), m)
+        for step in ("simple_ack", "simple_ack_new_handle", "simple_ack_redelivered"):
+            self.assertTrue(steps[step][0]["ok"], steps[step])
+        self.assertTrue(steps["simple_change"][0]["handleChanged"], steps["simple_change"])
+        stale = steps["simple_ack_old_handle"][0]
+        self.assertFalse(stale["ok"], stale)
+        self.assertEqual(stale["code"], 40013, stale)  # INVALID_RECEIPT_HANDLE
+        # Only the message not acked came again: second attempt, after its
+        # 4 s invisible time.
+        again = steps["simple_redelivered"][0]
+        self.assertEqual([(m["body"], m["attempt"], m["messageId"]) for m in again["messages"]],
+                         [("expire", 2, sent["expire"])], again)
+        self.assertGreaterEqual(again["afterMs"], 3500, again)
+        self.assertEqual(steps["simple_rest"][0]["messages"], [])
+
+        # FIFO: each message group in send order, each message once.
+        fifo = steps["fifo"][0]
+        for g in ("groupA", "groupB"):
+            self.assertEqual([m["body"] for m in fifo["received"] if m["group"] == g],
+                             [m["body"] for m in fifo["sent"] if m["group"] == g], fifo)
+        self.assertEqual(len(fifo["received"]), len(fifo["sent"]), fifo)
+
+        # PushConsumer.
+        push = steps["push"][0]
+        deliveries = push["deliveries"]
+        attempts = {body: [d["attempt"] for d in ds] for body, ds in deliveries.items()}
+        self.assertEqual(attempts, {"ok-0": [1], "ok-1": [1], "ok-2": [1], "slow": [1],
+                                    "fail-once": [1, 2],
+                                    "always-fail": list(range(1, PUSH_MAX_ATTEMPTS + 1))}, push)
+        # The nack's backoff (1 s, sent as 1 ms) held the retry back.
+        retry = deliveries["fail-once"]
+        self.assertGreaterEqual(retry[1]["at"] - retry[0]["at"], 900, retry)
+        dead = self.admin(namesrv, "queryDlqMsg", "-g", prefix + "PushGroup", "-c",
+                          "DefaultCluster")
+        self.assertIn(push["sent"]["always-fail"], dead)
+        self.assertIn("Dead letters: 1", dead)
+
+        # Two consumers of one group: every message once, both had some.
+        shared = steps["shared"][0]
+        counts = shared["byConsumer"]
+        self.assertEqual(sorted(set(counts[0]) | set(counts[1])), sorted(shared["sent"]))
+        self.assertFalse(set(counts[0]) & set(counts[1]), shared)
+        self.assertEqual({n for c in counts for n in c.values()}, {1}, shared)
+        self.assertTrue(counts[0] and counts[1], shared)
 
     def check_deployment(self, namesrv, endpoint, prefix, tls_cert=None):
         self.create_topics(namesrv, prefix)
@@ -312,6 +512,8 @@ class RocketMQ5NodeTest(unittest.TestCase):
         self.assertEqual(visible, {ids["commit"]: f"{prefix} tx commit",
                                    ids["check-commit"]: f"{prefix} tx check-commit"})
 
+        self.check_consumers(namesrv, endpoint, prefix, tls_cert)
+
     def tls_endpoint(self, server):
         """The TLS port and self-signed certificate a --tls_mode=permissive
         server printed."""
@@ -340,9 +542,10 @@ class RocketMQ5NodeTest(unittest.TestCase):
                                             f"--store_address={store.address}",
                                             f"--namesrv_addr={namesrv.address}"])
         proxy = self.start("services/proxy/proxy",
-                           COMMON + TLS_FLAGS + ["--port=0", f"--namesrv_addr={namesrv.address}",
-                                                 f"--max_body_size={MAX_BODY}",
-                                                 f"--tls_dir={support.temp_dir('proxy-tls')}"])
+                           COMMON + TLS_FLAGS + V5_FLAGS +
+                           ["--port=0", f"--namesrv_addr={namesrv.address}",
+                            f"--max_body_size={MAX_BODY}",
+                            f"--tls_dir={support.temp_dir('proxy-tls')}"])
         self.check_deployment(namesrv.address, proxy.address, "Split")
         tls_address, cert = self.tls_endpoint(proxy)
         self.check_deployment(namesrv.address, tls_address, "SplitTls", tls_cert=cert)
