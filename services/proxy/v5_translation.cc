@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "client/src/compression.h"
 #include "common/format/property_keys.h"
 #include "common/retry_topics.h"
 #include "common/status.h"
@@ -22,6 +23,8 @@ using common::v1::ResponseCode;
 
 constexpr uint32_t kPermWrite = common::v1::PERM_WRITE;
 constexpr uint32_t kPermRead = common::v1::PERM_READ;
+// Largest body a compressed one may inflate to (the largest body limit).
+constexpr size_t kMaxUncompressedBody = size_t{1} << 30;
 
 // Property keys the system owns: a user property with one of these names
 // would change how the message is stored or delivered.
@@ -438,11 +441,18 @@ v2::Message ToV5Message(const common::v1::MessageExt& message) {
   v2::Message out;
   out.mutable_topic()->set_name(message.topic());
   out.set_body(message.body());
+  if ((message.sys_flag() & client_internal::kCompressedFlag) != 0) {
+    // Our C++ producer's zlib (not the gzip v5 clients could undo): plain.
+    // A body that does not inflate is handed out as stored.
+    absl::StatusOr<std::string> plain =
+        client_internal::ZlibUncompress(message.body(), kMaxUncompressedBody);
+    if (plain.ok()) out.set_body(*std::move(plain));
+  }
   v2::SystemProperties* system = out.mutable_system_properties();
   system->set_message_id(message.msg_id());
   system->set_body_encoding(v2::Encoding::IDENTITY);
   system->mutable_body_digest()->set_type(v2::DigestType::MD5);
-  system->mutable_body_digest()->set_checksum(Md5Hex(message.body()));
+  system->mutable_body_digest()->set_checksum(Md5Hex(out.body()));
   system->set_queue_id(message.queue_id());
   system->set_queue_offset(message.queue_offset());
   system->set_born_host(message.born_host());

@@ -142,11 +142,11 @@ absl::StatusOr<TransactionHandle> DecodeTransactionId(absl::string_view id);
 // Upper-case hex of the MD5 of `data` (a body_digest as clients check it).
 std::string Md5Hex(absl::string_view data);
 
-// A stored message as a v5 client sees it: topic, body (with its MD5
-// digest), user properties, and the system properties the send carried (tag,
-// keys, message group, delivery time, born and store host and time, queue id
-// and offset), its message type from them (TRANSACTION while a half message,
-// FIFO with a message group, DELAY with a delivery time, else NORMAL).
+// A stored message as a v5 client sees it: topic, body (inflated when our
+// C++ producer compressed it; with its MD5 digest), user properties, and the system properties the
+// send carried (tag, keys, message group, delivery time, born and store host and time, queue id and
+// offset), its message type from them (TRANSACTION while a half message, FIFO with a message group,
+// DELAY with a delivery time, else NORMAL).
 v2::Message ToV5Message(const common::v1::MessageExt& message);
 
 // ---- Consumption (POP) ----

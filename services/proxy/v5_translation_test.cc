@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "client/src/compression.h"
 #include "common/format/property_keys.h"
 #include "common/status.h"
 
@@ -419,6 +420,18 @@ TEST(ToV5MessageTest, TypeGroupAndDeliveryTimeFromProperties) {
   EXPECT_EQ(delay.system_properties().message_type(), v2::MessageType::DELAY);
   EXPECT_EQ(delay.system_properties().delivery_timestamp().seconds(), 1700000005);
   EXPECT_EQ(delay.system_properties().delivery_timestamp().nanos(), 250000000);
+}
+
+TEST(ToV5MessageTest, CompressedBodyHandedOutPlain) {
+  const std::string body(10000, 'z');
+  common::v1::MessageExt stored;
+  stored.set_topic("TopicA");
+  stored.set_body(*client_internal::ZlibCompress(body, 5));
+  stored.set_sys_flag(client_internal::kCompressedFlag);
+  v2::Message message = ToV5Message(stored);
+  EXPECT_EQ(message.body(), body);
+  EXPECT_EQ(message.system_properties().body_encoding(), v2::Encoding::IDENTITY);
+  EXPECT_EQ(message.system_properties().body_digest().checksum(), Md5Hex(body));
 }
 
 TEST(ReceiptHandleTest, RoundTripAndRejectsForeignHandles) {
