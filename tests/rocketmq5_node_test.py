@@ -245,7 +245,7 @@ class RocketMQ5NodeTest(unittest.TestCase):
                 proc.wait()
         return consumed
 
-    def check_server_side_rules(self, endpoint, prefix):
+    def check_server_side_rules(self, namesrv, endpoint, prefix):
         """What the Node client checks itself (and so never sends) is checked
         by the server too; plain gRPC calls, as a client without those checks."""
         with grpc.insecure_channel(endpoint) as channel:
@@ -273,14 +273,14 @@ class RocketMQ5NodeTest(unittest.TestCase):
             receive = list(stub.ReceiveMessage(v2.ReceiveMessageRequest(), metadata=metadata,
                                                timeout=10))
             self.assertEqual(receive[0].status.code, v2.ILLEGAL_CONSUMER_GROUP, receive)
-            self.check_consumer_rules(stub, metadata, prefix, send)
+            self.check_consumer_rules(stub, metadata, namesrv, prefix, send)
             end = stub.EndTransaction(
                 v2.EndTransactionRequest(topic=v2.Resource(name=prefix + "Tx"),
                                          transaction_id="not-ours", resolution=v2.COMMIT),
                 metadata=metadata, timeout=10)
             self.assertEqual(end.status.code, v2.INVALID_TRANSACTION_ID, end)
 
-    def check_consumer_rules(self, stub, metadata, prefix, send):
+    def check_consumer_rules(self, stub, metadata, namesrv, prefix, send):
         """The consumer RPCs' refusals: codes the clients know, nothing changed."""
         topic, group = v2.Resource(name=prefix + "Rules"), v2.Resource(name=prefix + "RulesGroup")
         access_point = v2.Endpoints(scheme=v2.IPv4,
@@ -367,6 +367,24 @@ class RocketMQ5NodeTest(unittest.TestCase):
         self.assertEqual(ack(again[0].system_properties.receipt_handle).status.code, v2.OK)
         self.assertEqual(receive(polling_ms=0)[0], v2.MESSAGE_NOT_FOUND)
 
+        # Forwarded to the DLQ at once (a FIFO push consumer giving up): settled.
+        self.assertEqual(send(prefix + "Rules", b"give up", message_type=v2.NORMAL).status.code,
+                         v2.OK)
+        code, messages = receive()
+        self.assertEqual([m.body for m in messages], [b"give up"])
+        handle = messages[0].system_properties.receipt_handle
+        forward = stub.ForwardMessageToDeadLetterQueue(
+            v2.ForwardMessageToDeadLetterQueueRequest(
+                group=group, topic=topic, receipt_handle=handle,
+                message_id=messages[0].system_properties.message_id, delivery_attempt=1,
+                max_delivery_attempts=1), metadata=metadata, timeout=10)
+        self.assertEqual(forward.status.code, v2.OK, forward)
+        self.assertEqual(ack(handle).status.code, v2.INVALID_RECEIPT_HANDLE)
+        dead = self.admin(namesrv, "queryDlqMsg", "-g", prefix + "RulesGroup", "-c",
+                          "DefaultCluster")
+        self.assertIn(messages[0].system_properties.message_id, dead)
+        self.assertIn("Dead letters: 1", dead)
+
     def check_consumers(self, namesrv, endpoint, prefix, tls_cert):
         steps = self.run_consumer(endpoint, prefix, tls_cert)
         for step in ("simple_done", "fifo_done", "push_done", "shared_done"):
@@ -426,7 +444,7 @@ class RocketMQ5NodeTest(unittest.TestCase):
     def check_deployment(self, namesrv, endpoint, prefix, tls_cert=None):
         self.create_topics(namesrv, prefix)
         if tls_cert is None:
-            self.check_server_side_rules(endpoint, prefix)
+            self.check_server_side_rules(namesrv, endpoint, prefix)
 
         def producer_listed():
             # The Node producer is in the broker's client table under its

@@ -373,7 +373,9 @@ MessagingService::~MessagingService() {
   Shutdown();
   executor_.Stop();
   absl::MutexLock lock(&mu_);
-  auto all_ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return streams_.empty(); };
+  auto all_ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return streams_.empty() && receivers_.empty();
+  };
   mu_.Await(absl::Condition(&all_ended));
 }
 

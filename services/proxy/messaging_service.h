@@ -89,7 +89,7 @@ struct V5ClientInfo {
 class MessagingService final : public v2::MessagingService::CallbackService {
  public:
   explicit MessagingService(MessagingServiceOptions options);
-  // Shutdown(), then waits for the streams to end.
+  // Shutdown(), then waits for the streams and receives to end.
   ~MessagingService() override;
 
   MessagingService(const MessagingService&) = delete;
