@@ -107,6 +107,7 @@ class MessagingService::TelemetryStream
       if (absl::Status allowed = access_.Check(request_); !allowed.ok()) {
         // A command with only the refusal: the clients fail at once on it.
         VLOG(1) << "v5 client " << client_id_ << ": settings refused: " << allowed;
+        owner_->CountRefused(allowed);
         v2::TelemetryCommand refused;
         *refused.mutable_status() = V5Refusal(allowed);
         Write(std::move(refused));
@@ -349,6 +350,9 @@ class MessagingService::Receiver : public grpc::ServerWriteReactor<v2::ReceiveMe
 
 MessagingService::MessagingService(MessagingServiceOptions options)
     : options_(std::move(options)),
+      rpc_metrics_(options_.metrics != nullptr
+                       ? std::make_unique<metrics::RpcMetrics>(options_.metrics)
+                       : nullptr),
       backend_(options_.backend),
       executor_([this] {
         ExecutorOptions executor;
@@ -406,8 +410,15 @@ absl::Status MessagingService::Allowed(const grpc::CallbackServerContext& contex
                                        const google::protobuf::Message& request) const {
   absl::Status allowed =
       CheckV5Access(options_.authorizer, context.client_metadata(), context.peer(), request);
-  if (!allowed.ok()) VLOG(1) << "v5 " << request.GetDescriptor()->name() << " refused: " << allowed;
+  if (!allowed.ok()) {
+    VLOG(1) << "v5 " << request.GetDescriptor()->name() << " refused: " << allowed;
+    CountRefused(allowed);
+  }
   return allowed;
+}
+
+void MessagingService::CountRefused(const absl::Status& refusal) const {
+  if (rpc_metrics_ != nullptr) rpc_metrics_->CountRejected(refusal.code());
 }
 
 grpc::ServerUnaryReactor* MessagingService::Run(grpc::CallbackServerContext* context,
@@ -472,6 +483,7 @@ grpc::ServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand>* MessagingSe
       V5StreamAccess::Open(options_.authorizer, context->client_metadata(), context->peer());
   if (!access.ok()) {
     VLOG(1) << "v5 Telemetry refused: " << access.status();
+    CountRefused(access.status());
     return new RefusedTelemetry(V5Refusal(access.status()));
   }
   std::string client_id = Header(context, kClientIdHeader);
@@ -966,12 +978,15 @@ grpc::ServerWriteReactor<v2::ReceiveMessageResponse>* MessagingService::ReceiveM
   }
   std::string client_id = Header(context, kClientIdHeader);
   if (client_id.empty()) {
-    return new Refused(MakeStatus(v2::Code::CLIENT_ID_REQUIRED, "no x-mq-client-id header"));
+    return new Refused(
+        BadInput(MakeStatus(v2::Code::CLIENT_ID_REQUIRED, "no x-mq-client-id header")));
   }
   TranslatedReceive receive =
       TranslateReceive(*request, client_id, TimeLeft(*context), options_.backend.call_timeout,
                        {options_.auto_renew.invisible});
-  if (receive.code != v2::Code::OK) return new Refused(MakeStatus(receive.code, receive.error));
+  if (receive.code != v2::Code::OK) {
+    return new Refused(BadInput(MakeStatus(receive.code, receive.error)));
+  }
   auto* receiver = new Receiver(this, request, std::move(receive));
   {
     absl::MutexLock lock(&mu_);
@@ -994,7 +1009,7 @@ grpc::ServerUnaryReactor* MessagingService::AckMessage(grpc::CallbackServerConte
   }
   if (v2::Status valid = CheckGroupAndTopic(request->group(), request->topic());
       valid.code() != v2::Code::OK) {
-    return AnswerNow(context, response, valid);
+    return AnswerNow(context, response, BadInput(valid));
   }
   if (request->entries_size() == 0) {
     return AnswerNow(context, response,
@@ -1017,7 +1032,7 @@ grpc::ServerUnaryReactor* MessagingService::AckMessage(grpc::CallbackServerConte
       absl::StatusOr<ReceiptHandle> decoded = DecodeReceiptHandle(entry.receipt_handle());
       if (!decoded.ok()) {
         *result->mutable_status() =
-            MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, decoded.status().message());
+            BadInput(MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, decoded.status().message()));
         continue;
       }
       Pending pending{i, std::nullopt};
@@ -1075,18 +1090,20 @@ grpc::ServerUnaryReactor* MessagingService::ChangeInvisibleDuration(
   }
   if (v2::Status valid = CheckGroupAndTopic(request->group(), request->topic());
       valid.code() != v2::Code::OK) {
-    return AnswerNow(context, response, valid);
+    return AnswerNow(context, response, BadInput(valid));
   }
   absl::StatusOr<int64_t> invisible_ms =
       InvisibleMillis(request->has_invisible_duration() ? &request->invisible_duration() : nullptr);
   if (!invisible_ms.ok()) {
-    return AnswerNow(context, response,
-                     MakeStatus(v2::Code::ILLEGAL_INVISIBLE_TIME, invisible_ms.status().message()));
+    return AnswerNow(
+        context, response,
+        BadInput(MakeStatus(v2::Code::ILLEGAL_INVISIBLE_TIME, invisible_ms.status().message())));
   }
   absl::StatusOr<ReceiptHandle> decoded = DecodeReceiptHandle(request->receipt_handle());
   if (!decoded.ok()) {
-    return AnswerNow(context, response,
-                     MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, decoded.status().message()));
+    return AnswerNow(
+        context, response,
+        BadInput(MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, decoded.status().message())));
   }
   return Run(context, [this, request, response, invisible_ms = *invisible_ms,
                        decoded = *std::move(decoded)] {
@@ -1128,12 +1145,13 @@ grpc::ServerUnaryReactor* MessagingService::ForwardMessageToDeadLetterQueue(
   }
   if (v2::Status valid = CheckGroupAndTopic(request->group(), request->topic());
       valid.code() != v2::Code::OK) {
-    return AnswerNow(context, response, valid);
+    return AnswerNow(context, response, BadInput(valid));
   }
   absl::StatusOr<ReceiptHandle> decoded = DecodeReceiptHandle(request->receipt_handle());
   if (!decoded.ok()) {
-    return AnswerNow(context, response,
-                     MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, decoded.status().message()));
+    return AnswerNow(
+        context, response,
+        BadInput(MakeStatus(v2::Code::INVALID_RECEIPT_HANDLE, decoded.status().message())));
   }
   return Run(context, [this, request, response, decoded = *std::move(decoded)] {
     std::optional<RenewedMessage> renewed;
@@ -1165,12 +1183,13 @@ grpc::ServerUnaryReactor* MessagingService::QueryAssignment(
   }
   if (v2::Status valid = CheckGroupAndTopic(request->group(), request->topic());
       valid.code() != v2::Code::OK) {
-    return AnswerNow(context, response, valid);
+    return AnswerNow(context, response, BadInput(valid));
   }
   if (request->endpoints().addresses_size() == 0) {
-    return AnswerNow(context, response,
-                     MakeStatus(v2::Code::ILLEGAL_ACCESS_POINT,
-                                "the request names no access point (endpoints.addresses)"));
+    return AnswerNow(
+        context, response,
+        BadInput(MakeStatus(v2::Code::ILLEGAL_ACCESS_POINT,
+                            "the request names no access point (endpoints.addresses)")));
   }
   return Run(context, [this, request, response] {
     absl::StatusOr<common::v1::TopicRouteData> route = backend_.Route(request->topic().name());
