@@ -12,7 +12,9 @@
 #include "common/status.h"
 #include "common/validation.h"
 #include "services/broker/broker_errors.h"
+#include "services/broker/send_message_processor.h"
 #include "services/broker/subscription_filter.h"
+#include "services/broker/transaction_topics.h"
 
 namespace mq::broker {
 
@@ -273,18 +275,130 @@ void PopService::EndExpiredPolls() {
 
 absl::StatusOr<broker::v1::PopMessageResponse> PopService::PopOnce(const Prepared& pop) {
   broker::v1::PopMessageResponse response;
+  internal::PopLogRecord log;
+  absl::Status failed;
   for (const auto& [topic, queue_id] : pop.queues) {
     const int remaining = pop.request.max_msg_nums() - response.messages_size();
     if (remaining <= 0) break;
-    absl::Status status = PopQueue(pop, topic, queue_id, remaining, &response);
-    if (!status.ok()) {
-      // What was handed out already is answered; the error is not lost if the
-      // queue fails again on the next pop.
-      if (response.messages_size() > 0) break;
-      return status;
+    failed = PopQueue(pop, topic, queue_id, remaining, &response, &log);
+    // What was handed out already is answered; the error is not lost if the
+    // queue fails again on the next pop.
+    if (!failed.ok()) break;
+  }
+  if (log.ops_size() > 0) {
+    // Unlogged, the messages are still delivered again after a crash (their
+    // queue resumes below them), only sooner.
+    if (absl::Status logged = AppendLog(log); !logged.ok()) {
+      LOG_EVERY_N(WARNING, 100) << "cannot log a pop: " << logged;
     }
   }
+  if (!failed.ok() && response.messages_size() == 0) return failed;
   return response;
+}
+
+absl::Status PopService::AppendLog(const internal::PopLogRecord& record) {
+  store::v1::AppendBatchRequest append;
+  append.set_wait_store_ok(true);
+  store::v1::AppendEntry* entry = append.add_entries();
+  common::v1::Message* message = entry->mutable_message();
+  message->set_topic(std::string(kPopLogTopic));
+  message->set_body(record.SerializeAsString());
+  entry->set_queue_id(0);
+  entry->set_born_timestamp_ms(absl::ToUnixMillis(clock_->Now()));
+  entry->set_born_host(options_.store_host);
+  entry->set_store_host(options_.store_host);
+  absl::StatusOr<store::v1::AppendBatchResponse> appended = store_->AppendBatch(append);
+  if (!appended.ok()) return StoreCallError("cannot append to the POP log", appended.status());
+  if (appended->results_size() != 1) {
+    return absl::InternalError("the store answered no result for the POP log record");
+  }
+  absl::StatusOr<broker::v1::SendStatus> status = MapPutStatus(appended->results(0));
+  if (!status.ok()) return PrefixStatus("cannot append to the POP log: ", status.status());
+  return absl::OkStatus();
+}
+
+internal::PopLogOp PopService::LogOp(const Queue& queue, int64_t offset, const InFlight* entry) {
+  internal::PopLogOp op;
+  op.set_group(queue.group);
+  op.set_topic(queue.topic);
+  op.set_queue_id(queue.queue_id);
+  op.set_queue_offset(offset);
+  op.set_settled(entry == nullptr);
+  if (entry != nullptr) {
+    op.set_delivery_id(entry->delivery_id);
+    op.set_deadline_ms(absl::ToUnixMillis(entry->deadline));
+    op.set_commit_log_offset(entry->commit_log_offset);
+    op.set_next_offset(queue.next_offset);
+  }
+  return op;
+}
+
+absl::Status PopService::Recover() {
+  int64_t records = 0;
+  int64_t offset = 0;
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    store::v1::GetMessagesRequest get;
+    get.set_topic(std::string(kPopLogTopic));
+    get.set_queue_id(0);
+    get.set_offset(offset);
+    get.set_max_count(256);
+    absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
+    if (!got.ok()) return StoreCallError("cannot read the POP log", got.status());
+    for (const common::v1::MessageExt& message : got->messages()) {
+      internal::PopLogRecord record;
+      if (!record.ParseFromString(message.body())) {
+        LOG(WARNING) << "POP log record at " << message.queue_offset()
+                     << " does not parse; ignored";
+        continue;
+      }
+      ++records;
+      for (const internal::PopLogOp& op : record.ops()) {
+        std::unique_ptr<Queue>& queue = queues_[QueueKey(op.group(), op.topic(), op.queue_id())];
+        if (queue == nullptr) {
+          queue = std::make_unique<Queue>();
+          queue->group = op.group();
+          queue->topic = op.topic();
+          queue->queue_id = op.queue_id();
+          queue->loaded = true;
+        }
+        queue->next_offset =
+            std::max({queue->next_offset, op.next_offset(), op.queue_offset() + 1});
+        if (op.settled()) {
+          queue->in_flight.erase(op.queue_offset());
+          continue;
+        }
+        InFlight& entry = queue->in_flight[op.queue_offset()];
+        entry.delivery_id = op.delivery_id();
+        entry.deadline = absl::FromUnixMillis(op.deadline_ms());
+        entry.commit_log_offset = op.commit_log_offset();
+        next_delivery_id_ = std::max(next_delivery_id_, op.delivery_id() + 1);
+      }
+    }
+    const bool advanced = got->next_begin_offset() > offset;
+    offset = std::max(offset, got->next_begin_offset());
+    if (got->status() != store::v1::FOUND || !advanced) break;
+  }
+  in_flight_count_ = 0;
+  deadlines_.clear();
+  for (auto& [key, queue] : queues_) {
+    // The queue may have moved on before the log's first kept record.
+    if (absl::optional<int64_t> committed =
+            offsets_->Query(queue->group, queue->topic, queue->queue_id);
+        committed.has_value() && *committed > queue->next_offset) {
+      queue->next_offset = *committed;
+    }
+    queue->committed = -1;
+    for (auto& [offset, entry] : queue->in_flight) {
+      entry.due = deadlines_.end();
+      IndexLocked(queue.get(), offset, &entry);
+      ++in_flight_count_;
+    }
+    AdvanceCommittedLocked(queue.get());
+  }
+  LOG(INFO) << "POP log replayed: " << records << " records, " << in_flight_count_
+            << " messages in flight";
+  return absl::OkStatus();
 }
 
 PopService::Queue* PopService::GetQueue(const std::string& group, const std::string& topic,
@@ -325,7 +439,8 @@ absl::Status PopService::LoadQueue(Queue* queue) {
 }
 
 absl::Status PopService::PopQueue(const Prepared& pop, const std::string& topic, int32_t queue_id,
-                                  int max, broker::v1::PopMessageResponse* response) {
+                                  int max, broker::v1::PopMessageResponse* response,
+                                  internal::PopLogRecord* log) {
   Queue* queue = GetQueue(pop.request.consumer_group(), topic, queue_id);
   absl::MutexLock read_lock(&queue->read_mu);
   if (absl::Status status = LoadQueue(queue); !status.ok()) return status;
@@ -373,6 +488,7 @@ absl::Status PopService::PopQueue(const Prepared& pop, const std::string& topic,
       if (original != message.properties().end()) message.set_topic(original->second);
     }
     *popped.mutable_message() = std::move(message);
+    *log->add_ops() = LogOp(*queue, offset, &entry);
   }
   AdvanceCommittedLocked(queue);
   return absl::OkStatus();
@@ -452,19 +568,37 @@ absl::StatusOr<broker::v1::AckMessageResponse> PopService::Ack(
     return absl::InvalidArgumentError("the ack names no receipt handle");
   }
   broker::v1::AckMessageResponse response;
+  // The handles that name a current delivery are logged settled first, so an
+  // ack answered SUCCESS survives a crash; then settled.
+  internal::PopLogRecord log;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& text : request.receipt_handles()) {
+      broker::v1::AckResult& result = *response.add_results();
+      result.set_receipt_handle(text);
+      auto found = FindLocked(request.consumer_group(), request.topic(), text);
+      if (!found.ok()) {
+        result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
+        result.set_error_message(std::string(found.status().message()));
+        continue;
+      }
+      *log.add_ops() = LogOp(*found->first, DecodeReceiptHandle(text)->queue_offset, nullptr);
+      result.set_code(common::v1::SUCCESS);
+    }
+  }
+  if (log.ops_size() == 0) return response;
+  if (absl::Status logged = AppendLog(log); !logged.ok()) return logged;
   absl::MutexLock lock(&mu_);
-  for (const std::string& text : request.receipt_handles()) {
-    broker::v1::AckResult& result = *response.add_results();
-    result.set_receipt_handle(text);
-    auto found = FindLocked(request.consumer_group(), request.topic(), text);
+  for (broker::v1::AckResult& result : *response.mutable_results()) {
+    if (result.code() != common::v1::SUCCESS) continue;
+    auto found = FindLocked(request.consumer_group(), request.topic(), result.receipt_handle());
     if (!found.ok()) {
+      // Expired (or acked by a concurrent call) meanwhile.
       result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
       result.set_error_message(std::string(found.status().message()));
       continue;
     }
-    auto [queue, entry] = *found;
-    SettleLocked(queue, DecodeReceiptHandle(text)->queue_offset);
-    result.set_code(common::v1::SUCCESS);
+    SettleLocked(found->first, DecodeReceiptHandle(result.receipt_handle())->queue_offset);
   }
   return response;
 }
@@ -476,18 +610,27 @@ absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> PopService::ChangeInvisi
   }
   absl::StatusOr<absl::Duration> invisible = CheckInvisibleTime(request.invisible_time_ms());
   if (!invisible.ok()) return invisible.status();
-  absl::MutexLock lock(&mu_);
-  auto found = FindLocked(request.consumer_group(), request.topic(), request.receipt_handle());
-  if (!found.ok()) return found.status();
-  auto [queue, entry] = *found;
-  const int64_t offset = DecodeReceiptHandle(request.receipt_handle())->queue_offset;
-  UnindexLocked(entry);
-  entry->delivery_id = next_delivery_id_++;
-  entry->deadline = clock_->Now() + *invisible;
-  IndexLocked(queue, offset, entry);
   broker::v1::ChangeInvisibleTimeResponse response;
-  response.set_receipt_handle(HandleFor(*queue, offset, entry->delivery_id));
-  response.set_invisible_until_ms(absl::ToUnixMillis(entry->deadline));
+  internal::PopLogRecord log;
+  {
+    absl::MutexLock lock(&mu_);
+    auto found = FindLocked(request.consumer_group(), request.topic(), request.receipt_handle());
+    if (!found.ok()) return found.status();
+    auto [queue, entry] = *found;
+    const int64_t offset = DecodeReceiptHandle(request.receipt_handle())->queue_offset;
+    UnindexLocked(entry);
+    entry->delivery_id = next_delivery_id_++;
+    entry->deadline = clock_->Now() + *invisible;
+    IndexLocked(queue, offset, entry);
+    response.set_receipt_handle(HandleFor(*queue, offset, entry->delivery_id));
+    response.set_invisible_until_ms(absl::ToUnixMillis(entry->deadline));
+    *log.add_ops() = LogOp(*queue, offset, entry);
+  }
+  // Unlogged, a crash brings back the earlier deadline and handle: the
+  // message is delivered again sooner, not lost.
+  if (absl::Status logged = AppendLog(log); !logged.ok()) {
+    LOG_EVERY_N(WARNING, 100) << "cannot log an invisible time change: " << logged;
+  }
   return response;
 }
 
@@ -513,13 +656,20 @@ absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> PopService::ForwardToDea
   }
   absl::StatusOr<broker::v1::ConsumerSendBackResponse> moved =
       send_back_->Redeliver(queue->group, entry->commit_log_offset, /*dead_letter=*/true);
-  absl::MutexLock lock(&mu_);
-  if (!moved.ok()) {
-    entry->delivery_id = delivery_id;
-    IndexLocked(queue, offset, entry);
-    return moved.status();
+  internal::PopLogRecord log;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!moved.ok()) {
+      entry->delivery_id = delivery_id;
+      IndexLocked(queue, offset, entry);
+      return moved.status();
+    }
+    SettleLocked(queue, offset);
+    *log.add_ops() = LogOp(*queue, offset, nullptr);
   }
-  SettleLocked(queue, offset);
+  if (absl::Status logged = AppendLog(log); !logged.ok()) {
+    LOG_EVERY_N(WARNING, 100) << "cannot log a dead-letter forward: " << logged;
+  }
   broker::v1::ForwardToDeadLetterResponse response;
   response.set_topic(moved->topic());
   response.set_msg_id(moved->msg_id());
@@ -545,12 +695,14 @@ int PopService::ReviveDue() {
     }
   }
   int settled = 0;
+  internal::PopLogRecord log;
   for (const Due& item : due) {
     absl::StatusOr<broker::v1::ConsumerSendBackResponse> moved =
         send_back_->Redeliver(item.queue->group, item.commit_log_offset, /*dead_letter=*/false);
     absl::MutexLock lock(&mu_);
     if (moved.ok()) {
       SettleLocked(item.queue, item.offset);
+      *log.add_ops() = LogOp(*item.queue, item.offset, nullptr);
       ++settled;
       continue;
     }
@@ -560,6 +712,12 @@ int PopService::ReviveDue() {
     InFlight& entry = item.queue->in_flight.at(item.offset);
     entry.deadline = clock_->Now() + options_.revive_retry_interval;
     IndexLocked(item.queue, item.offset, &entry);
+  }
+  // Unlogged, a crash delivers these again once more.
+  if (log.ops_size() > 0) {
+    if (absl::Status logged = AppendLog(log); !logged.ok()) {
+      LOG_EVERY_N(WARNING, 100) << "cannot log a revive round: " << logged;
+    }
   }
   return settled;
 }

@@ -25,10 +25,16 @@
 //    a POP group's lag; a queue a group never consumed starts at its first
 //    kept message.
 //
-// Not yet durable: in-flight state is memory only. After a restart a queue
-// resumes at its committed offset (persisted every 5 s), so every message
-// not settled before it is delivered again (at least once), and messages
-// acked above it may be too.
+// Durability (RocketMQ's pop checkpoints and ack records): every change is a
+// PopLogRecord appended to the broker's own topic RMQ_SYS_POP_LOG through the
+// store (so it is in the commit log, flushed and replicated like any message):
+// one append per pop call that handed out messages (written before the
+// answer), per ack call (written before any handle is settled: an ack
+// answered SUCCESS is durable), per revive round, invisible time change and
+// dead-letter forward. Recover() replays the log at start: a message popped
+// and not settled is in flight again with its deadline (and handle), so it
+// is delivered again once the deadline passes; an acked one is not. The log
+// is replayed from its first kept record (retention trims it).
 #ifndef MQ_SERVICES_BROKER_POP_SERVICE_H_
 #define MQ_SERVICES_BROKER_POP_SERVICE_H_
 
@@ -48,6 +54,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "proto/broker.pb.h"
+#include "services/broker/broker_metadata.pb.h"
 #include "services/broker/consumer_offset_manager.h"
 #include "services/broker/consumer_send_back_processor.h"
 #include "services/broker/pop_receipt_handle.h"
@@ -68,6 +75,8 @@ struct PopOptions {
   std::string broker_name;
   // A slave refuses every POP call (the state lives on the master).
   bool slave = false;
+  // The store host the log's records carry ("a.b.c.d:port").
+  std::string store_host = "127.0.0.1:0";
   // A held pop is answered at least this long before the client's deadline.
   absl::Duration deadline_margin = absl::Milliseconds(500);
   // A redelivery that failed (store unavailable) is tried again this much
@@ -92,6 +101,10 @@ class PopService {
 
   PopService(const PopService&) = delete;
   PopService& operator=(const PopService&) = delete;
+
+  // Rebuilds the in-flight state from the log; before Start() and the first
+  // call. The store's error if the log cannot be read.
+  absl::Status Recover() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Starts the thread that redelivers expired messages and ends held pops.
   // Without it (unit tests), call ReviveDue() and EndExpiredPolls().
@@ -190,9 +203,15 @@ class PopService {
   // One pass over the pop's queues.
   absl::StatusOr<broker::v1::PopMessageResponse> PopOnce(const Prepared& pop)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Reads up to `max` messages of one queue into `response`.
+  // Reads up to `max` messages of one queue into `response`, and their log
+  // ops into `log`.
   absl::Status PopQueue(const Prepared& pop, const std::string& topic, int32_t queue_id, int max,
-                        broker::v1::PopMessageResponse* response) ABSL_LOCKS_EXCLUDED(mu_);
+                        broker::v1::PopMessageResponse* response, internal::PopLogRecord* log)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Appends `record` to the log (one store append).
+  absl::Status AppendLog(const internal::PopLogRecord& record);
+  // The log op of an entry in flight, or settled when `entry` is null.
+  static internal::PopLogOp LogOp(const Queue& queue, int64_t offset, const InFlight* entry);
   Queue* GetQueue(const std::string& group, const std::string& topic, int32_t queue_id)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Sets the queue's starting offset on first use. Caller holds read_mu.
