@@ -146,6 +146,7 @@ absl::StatusOr<PopService::Prepared> PopService::Check(const broker::v1::PopMess
                                      " does not allow consume (consume_enable is false)"));
   }
 
+  pop.orderly = group_config->consume_message_orderly();
   if (request.queue_id() != -1) {
     pop.queues.emplace_back(request.topic(), request.queue_id());
   } else {
@@ -253,6 +254,15 @@ void PopService::Retry(HeldPop held) {
           [shared] { shared->done(broker::v1::PopMessageResponse()); });
 }
 
+void PopService::WakeFifo(const std::vector<std::pair<std::string, int32_t>>& queues) {
+  for (const auto& [topic, queue_id] : queues) {
+    store::v1::QueueAdvance advance;
+    advance.set_topic(topic);
+    advance.set_queue_id(queue_id);
+    NotifyMessageArriving(advance);
+  }
+}
+
 void PopService::EndExpiredPolls() {
   std::vector<HeldPop> expired;
   {
@@ -329,6 +339,7 @@ internal::PopLogOp PopService::LogOp(const Queue& queue, int64_t offset, const I
     op.set_deadline_ms(absl::ToUnixMillis(entry->deadline));
     op.set_commit_log_offset(entry->commit_log_offset);
     op.set_next_offset(queue.next_offset);
+    op.set_attempt(entry->attempt);
   }
   return op;
 }
@@ -372,6 +383,7 @@ absl::Status PopService::Recover() {
         entry.delivery_id = op.delivery_id();
         entry.deadline = absl::FromUnixMillis(op.deadline_ms());
         entry.commit_log_offset = op.commit_log_offset();
+        entry.attempt = std::max(1, op.attempt());
         next_delivery_id_ = std::max(next_delivery_id_, op.delivery_id() + 1);
       }
     }
@@ -449,9 +461,11 @@ absl::Status PopService::PopQueue(const Prepared& pop, const std::string& topic,
   get.set_queue_id(queue_id);
   {
     absl::MutexLock lock(&mu_);
+    // FIFO: the next message only once the previous one is settled.
+    if (pop.orderly && !queue->in_flight.empty()) return absl::OkStatus();
     get.set_offset(queue->next_offset);
   }
-  get.set_max_count(max);
+  get.set_max_count(pop.orderly ? 1 : max);
   for (int64_t code : pop.tag_codes) get.add_tag_codes(code);
   absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
   if (!got.ok()) return StoreCallError("store read failed", got.status());
@@ -476,12 +490,18 @@ absl::Status PopService::PopQueue(const Prepared& pop, const std::string& topic,
     entry.delivery_id = next_delivery_id_++;
     entry.deadline = deadline;
     entry.commit_log_offset = message.commit_log_offset();
+    entry.attempt = message.reconsume_times() + 1;
+    if (offset == queue->redeliver_offset) {
+      // Handed out again in place (FIFO).
+      entry.attempt = std::max(entry.attempt, queue->redeliver_attempt);
+      message.set_reconsume_times(entry.attempt - 1);
+    }
     entry.due = deadlines_.end();
     IndexLocked(queue, offset, &entry);
     ++in_flight_count_;
     broker::v1::PoppedMessage& popped = *response->add_messages();
     popped.set_receipt_handle(HandleFor(*queue, offset, entry.delivery_id));
-    popped.set_delivery_attempt(message.reconsume_times() + 1);
+    popped.set_delivery_attempt(entry.attempt);
     popped.set_invisible_until_ms(absl::ToUnixMillis(deadline));
     if (retry) {
       auto original = message.properties().find(std::string(format::kPropertyRetryTopic));
@@ -588,18 +608,25 @@ absl::StatusOr<broker::v1::AckMessageResponse> PopService::Ack(
   }
   if (log.ops_size() == 0) return response;
   if (absl::Status logged = AppendLog(log); !logged.ok()) return logged;
-  absl::MutexLock lock(&mu_);
-  for (broker::v1::AckResult& result : *response.mutable_results()) {
-    if (result.code() != common::v1::SUCCESS) continue;
-    auto found = FindLocked(request.consumer_group(), request.topic(), result.receipt_handle());
-    if (!found.ok()) {
-      // Expired (or acked by a concurrent call) meanwhile.
-      result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
-      result.set_error_message(std::string(found.status().message()));
-      continue;
+  std::vector<std::pair<std::string, int32_t>> settled;
+  {
+    absl::MutexLock lock(&mu_);
+    for (broker::v1::AckResult& result : *response.mutable_results()) {
+      if (result.code() != common::v1::SUCCESS) continue;
+      auto found = FindLocked(request.consumer_group(), request.topic(), result.receipt_handle());
+      if (!found.ok()) {
+        // Expired (or acked by a concurrent call) meanwhile.
+        result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
+        result.set_error_message(std::string(found.status().message()));
+        continue;
+      }
+      SettleLocked(found->first, DecodeReceiptHandle(result.receipt_handle())->queue_offset);
+      settled.emplace_back(found->first->topic, found->first->queue_id);
     }
-    SettleLocked(found->first, DecodeReceiptHandle(result.receipt_handle())->queue_offset);
   }
+  absl::optional<broker::v1::SubscriptionGroupConfig> group =
+      groups_->Find(request.consumer_group());
+  if (group.has_value() && group->consume_message_orderly()) WakeFifo(settled);
   return response;
 }
 
@@ -670,6 +697,7 @@ absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> PopService::ForwardToDea
   if (absl::Status logged = AppendLog(log); !logged.ok()) {
     LOG_EVERY_N(WARNING, 100) << "cannot log a dead-letter forward: " << logged;
   }
+  WakeFifo({{queue->topic, queue->queue_id}});
   broker::v1::ForwardToDeadLetterResponse response;
   response.set_topic(moved->topic());
   response.set_msg_id(moved->msg_id());
@@ -681,6 +709,7 @@ int PopService::ReviveDue() {
     Queue* queue;
     int64_t offset;
     int64_t commit_log_offset;
+    int32_t attempt;
   };
   std::vector<Due> due;
   {
@@ -691,19 +720,40 @@ int PopService::ReviveDue() {
       InFlight& entry = queue->in_flight.at(offset);
       entry.delivery_id = 0;
       UnindexLocked(&entry);
-      due.push_back({queue, offset, entry.commit_log_offset});
+      due.push_back({queue, offset, entry.commit_log_offset, entry.attempt});
     }
   }
   int settled = 0;
   internal::PopLogRecord log;
+  // FIFO queues that may hand out a message again.
+  std::vector<std::pair<std::string, int32_t>> freed;
   for (const Due& item : due) {
+    absl::optional<broker::v1::SubscriptionGroupConfig> group = groups_->Find(item.queue->group);
+    bool dead_letter = false;
+    if (group.has_value() && group->consume_message_orderly()) {
+      if (item.attempt <= group->retry_max_times()) {
+        // FIFO: handed out again in place; the queue waits for it.
+        absl::MutexLock lock(&mu_);
+        Queue* queue = item.queue;
+        queue->in_flight.erase(item.offset);
+        --in_flight_count_;
+        queue->next_offset = std::min(queue->next_offset, item.offset);
+        queue->redeliver_offset = item.offset;
+        queue->redeliver_attempt = item.attempt + 1;
+        ++settled;
+        freed.emplace_back(queue->topic, queue->queue_id);
+        continue;
+      }
+      dead_letter = true;
+    }
     absl::StatusOr<broker::v1::ConsumerSendBackResponse> moved =
-        send_back_->Redeliver(item.queue->group, item.commit_log_offset, /*dead_letter=*/false);
+        send_back_->Redeliver(item.queue->group, item.commit_log_offset, dead_letter);
     absl::MutexLock lock(&mu_);
     if (moved.ok()) {
       SettleLocked(item.queue, item.offset);
       *log.add_ops() = LogOp(*item.queue, item.offset, nullptr);
       ++settled;
+      if (dead_letter) freed.emplace_back(item.queue->topic, item.queue->queue_id);
       continue;
     }
     LOG_EVERY_N(WARNING, 100) << "cannot redeliver a message of group " << item.queue->group << " ("
@@ -719,6 +769,7 @@ int PopService::ReviveDue() {
       LOG_EVERY_N(WARNING, 100) << "cannot log a revive round: " << logged;
     }
   }
+  WakeFifo(freed);
   return settled;
 }
 

@@ -20,6 +20,12 @@
 //    %DLQ%<group> after the group's retry_max_times, by the send-back
 //    processor's copy (ConsumerSendBackProcessor::Redeliver), then settled.
 //    From the deadline on its handle is refused.
+//  - For a group with consume_message_orderly (FIFO), a queue has at most
+//    one message in flight: the next is handed out only once it is acked or
+//    dead-lettered. An expired one is handed out again in place (same queue
+//    and offset, not through %RETRY%, so the order holds), with the attempt
+//    counted up, until the group's retry_max_times + 1 attempts; then it goes
+//    to %DLQ%<group> and the queue moves on.
 //  - The group's committed offset of a queue (ConsumerOffsetManager) is the
 //    lowest offset not settled, so consumerProgress and GetConsumeStats show
 //    a POP group's lag; a queue a group never consumed starts at its first
@@ -159,6 +165,8 @@ class PopService {
     int64_t delivery_id = 0;
     absl::Time deadline;
     int64_t commit_log_offset = 0;
+    // The delivery attempt (1 for the first).
+    int32_t attempt = 1;
     // Its place in deadlines_ (end() when not indexed).
     std::multimap<absl::Time, std::pair<Queue*, int64_t>>::iterator due;
   };
@@ -177,6 +185,9 @@ class PopService {
     int64_t committed = 0;
     // Offsets handed out and not settled.
     std::map<int64_t, InFlight> in_flight;
+    // FIFO: the offset handed out again in place, and its next attempt.
+    int64_t redeliver_offset = -1;
+    int32_t redeliver_attempt = 0;
   };
   using QueueKey = std::tuple<std::string, std::string, int32_t>;
   // A checked pop.
@@ -186,6 +197,8 @@ class PopService {
     // Read queues, (topic, queue id), in the order to try them.
     std::vector<std::pair<std::string, int32_t>> queues;
     absl::Time hold_until;
+    // The group consumes in order (FIFO).
+    bool orderly = false;
   };
   struct HeldPop {
     Prepared pop;
@@ -193,6 +206,10 @@ class PopService {
   };
   // Pops again on the runner (answered empty when the runner refuses).
   void Retry(HeldPop held);
+  // Held pops of these queues try again: a FIFO queue's message was settled
+  // or is handed out again in place, so it may hand one out.
+  void WakeFifo(const std::vector<std::pair<std::string, int32_t>>& queues)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::StatusOr<Prepared> Check(const broker::v1::PopMessageRequest& request,
                                  absl::Time client_deadline);

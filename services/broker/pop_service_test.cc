@@ -413,6 +413,59 @@ TEST_F(PopServiceTest, RecoverRebuildsTheInFlightStateFromTheLog) {
   EXPECT_EQ(Committed(0), 3);
 }
 
+TEST_F(PopServiceTest, FifoGroupHandsOutAQueuesNextMessageOnlyAfterThePreviousIsSettled) {
+  broker::v1::SubscriptionGroupConfig fifo = DefaultSubscriptionGroupConfig("F");
+  fifo.set_consume_message_orderly(true);
+  fifo.set_retry_max_times(1);
+  ASSERT_TRUE(groups_->CreateOrUpdate(fifo).ok());
+  Produce("a");
+  Produce("b");
+  Produce("c");
+  broker::v1::PopMessageRequest request = Request(32, 1000);
+  request.set_consumer_group("F");
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(request);
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(Ids(*popped), std::vector<std::string>{"a"});
+  EXPECT_EQ(Pop(request)->messages_size(), 0);
+  // Expired: a again, in place, attempt 2; then (retry_max_times 1) the DLQ.
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(pop_->ReviveDue(), 1);
+  popped = Pop(request);
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(Ids(*popped), std::vector<std::string>{"a"});
+  EXPECT_EQ(popped->messages(0).delivery_attempt(), 2);
+  EXPECT_EQ(popped->messages(0).message().reconsume_times(), 1);
+  EXPECT_TRUE(Read("%RETRY%F").empty());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(pop_->ReviveDue(), 1);
+  std::vector<common::v1::MessageExt> dead = Read("%DLQ%F");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].msg_id(), "a");
+  popped = Pop(request);
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(Ids(*popped), std::vector<std::string>{"b"});
+  EXPECT_EQ(popped->messages(0).delivery_attempt(), 1);
+
+  // A held pop is answered with c as soon as b is acked.
+  request.set_poll_timeout_ms(20000);
+  int answers = 0;
+  absl::StatusOr<broker::v1::PopMessageResponse> held;
+  pop_->Pop(request, absl::InfiniteFuture(), [&](absl::StatusOr<broker::v1::PopMessageResponse> r) {
+    ++answers;
+    held = std::move(r);
+  });
+  EXPECT_EQ(answers, 0);
+  broker::v1::AckMessageRequest ack;
+  ack.set_consumer_group("F");
+  ack.set_topic("orders");
+  ack.add_receipt_handles(popped->messages(0).receipt_handle());
+  ASSERT_EQ(pop_->Ack(ack)->results(0).code(), common::v1::SUCCESS);
+  ASSERT_EQ(answers, 1);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(Ids(*held), std::vector<std::string>{"c"});
+  EXPECT_EQ(offsets_->Query("F", "orders", 0).value_or(-1), 2);
+}
+
 TEST(ReceiptHandleTest, RoundTripsAndRefusesGarbage) {
   ReceiptHandle handle{"broker-a", "%RETRY%G", 3, 42, 7};
   absl::StatusOr<ReceiptHandle> decoded = DecodeReceiptHandle(EncodeReceiptHandle(handle));
