@@ -210,6 +210,7 @@ absl::Status Broker::Start() {
   PopOptions pop_options = options_.pop;
   pop_options.broker_name = options_.broker_name;
   pop_options.slave = options_.role == store::v1::SLAVE;
+  pop_options.store_host = options_.store_host;
   pop_ = std::make_unique<PopService>(
       store_, &topics_, &groups_, &offsets_, send_back_.get(), Clock::Real(),
       [this](std::function<void()> work, std::function<void()> refused) {
@@ -220,6 +221,10 @@ absl::Status Broker::Start() {
       pop_options);
   hold_->SetAdvanceListener(
       [this](const store::v1::QueueAdvance& advance) { pop_->NotifyMessageArriving(advance); });
+  if (options_.role != store::v1::SLAVE) {
+    status = pop_->Recover();
+    if (!status.ok()) return status;
+  }
   BrokerIdentity identity{options_.cluster_name, options_.broker_name, options_.broker_id,
                           options_.role};
   admin_ = std::make_unique<AdminProcessor>(

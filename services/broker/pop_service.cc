@@ -12,7 +12,9 @@
 #include "common/status.h"
 #include "common/validation.h"
 #include "services/broker/broker_errors.h"
+#include "services/broker/send_message_processor.h"
 #include "services/broker/subscription_filter.h"
+#include "services/broker/transaction_topics.h"
 
 namespace mq::broker {
 
@@ -144,6 +146,7 @@ absl::StatusOr<PopService::Prepared> PopService::Check(const broker::v1::PopMess
                                      " does not allow consume (consume_enable is false)"));
   }
 
+  pop.orderly = group_config->consume_message_orderly();
   if (request.queue_id() != -1) {
     pop.queues.emplace_back(request.topic(), request.queue_id());
   } else {
@@ -251,6 +254,15 @@ void PopService::Retry(HeldPop held) {
           [shared] { shared->done(broker::v1::PopMessageResponse()); });
 }
 
+void PopService::WakeFifo(const std::vector<std::pair<std::string, int32_t>>& queues) {
+  for (const auto& [topic, queue_id] : queues) {
+    store::v1::QueueAdvance advance;
+    advance.set_topic(topic);
+    advance.set_queue_id(queue_id);
+    NotifyMessageArriving(advance);
+  }
+}
+
 void PopService::EndExpiredPolls() {
   std::vector<HeldPop> expired;
   {
@@ -273,18 +285,132 @@ void PopService::EndExpiredPolls() {
 
 absl::StatusOr<broker::v1::PopMessageResponse> PopService::PopOnce(const Prepared& pop) {
   broker::v1::PopMessageResponse response;
+  internal::PopLogRecord log;
+  absl::Status failed;
   for (const auto& [topic, queue_id] : pop.queues) {
     const int remaining = pop.request.max_msg_nums() - response.messages_size();
     if (remaining <= 0) break;
-    absl::Status status = PopQueue(pop, topic, queue_id, remaining, &response);
-    if (!status.ok()) {
-      // What was handed out already is answered; the error is not lost if the
-      // queue fails again on the next pop.
-      if (response.messages_size() > 0) break;
-      return status;
+    failed = PopQueue(pop, topic, queue_id, remaining, &response, &log);
+    // What was handed out already is answered; the error is not lost if the
+    // queue fails again on the next pop.
+    if (!failed.ok()) break;
+  }
+  if (log.ops_size() > 0) {
+    // Unlogged, the messages are still delivered again after a crash (their
+    // queue resumes below them), only sooner.
+    if (absl::Status logged = AppendLog(log); !logged.ok()) {
+      LOG_EVERY_N(WARNING, 100) << "cannot log a pop: " << logged;
     }
   }
+  if (!failed.ok() && response.messages_size() == 0) return failed;
   return response;
+}
+
+absl::Status PopService::AppendLog(const internal::PopLogRecord& record) {
+  store::v1::AppendBatchRequest append;
+  append.set_wait_store_ok(true);
+  store::v1::AppendEntry* entry = append.add_entries();
+  common::v1::Message* message = entry->mutable_message();
+  message->set_topic(std::string(kPopLogTopic));
+  message->set_body(record.SerializeAsString());
+  entry->set_queue_id(0);
+  entry->set_born_timestamp_ms(absl::ToUnixMillis(clock_->Now()));
+  entry->set_born_host(options_.store_host);
+  entry->set_store_host(options_.store_host);
+  absl::StatusOr<store::v1::AppendBatchResponse> appended = store_->AppendBatch(append);
+  if (!appended.ok()) return StoreCallError("cannot append to the POP log", appended.status());
+  if (appended->results_size() != 1) {
+    return absl::InternalError("the store answered no result for the POP log record");
+  }
+  absl::StatusOr<broker::v1::SendStatus> status = MapPutStatus(appended->results(0));
+  if (!status.ok()) return PrefixStatus("cannot append to the POP log: ", status.status());
+  return absl::OkStatus();
+}
+
+internal::PopLogOp PopService::LogOp(const Queue& queue, int64_t offset, const InFlight* entry) {
+  internal::PopLogOp op;
+  op.set_group(queue.group);
+  op.set_topic(queue.topic);
+  op.set_queue_id(queue.queue_id);
+  op.set_queue_offset(offset);
+  op.set_settled(entry == nullptr);
+  if (entry != nullptr) {
+    op.set_delivery_id(entry->delivery_id);
+    op.set_deadline_ms(absl::ToUnixMillis(entry->deadline));
+    op.set_commit_log_offset(entry->commit_log_offset);
+    op.set_next_offset(queue.next_offset);
+    op.set_attempt(entry->attempt);
+  }
+  return op;
+}
+
+absl::Status PopService::Recover() {
+  int64_t records = 0;
+  int64_t offset = 0;
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    store::v1::GetMessagesRequest get;
+    get.set_topic(std::string(kPopLogTopic));
+    get.set_queue_id(0);
+    get.set_offset(offset);
+    get.set_max_count(256);
+    absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
+    if (!got.ok()) return StoreCallError("cannot read the POP log", got.status());
+    for (const common::v1::MessageExt& message : got->messages()) {
+      internal::PopLogRecord record;
+      if (!record.ParseFromString(message.body())) {
+        LOG(WARNING) << "POP log record at " << message.queue_offset()
+                     << " does not parse; ignored";
+        continue;
+      }
+      ++records;
+      for (const internal::PopLogOp& op : record.ops()) {
+        std::unique_ptr<Queue>& queue = queues_[QueueKey(op.group(), op.topic(), op.queue_id())];
+        if (queue == nullptr) {
+          queue = std::make_unique<Queue>();
+          queue->group = op.group();
+          queue->topic = op.topic();
+          queue->queue_id = op.queue_id();
+          queue->loaded = true;
+        }
+        queue->next_offset =
+            std::max({queue->next_offset, op.next_offset(), op.queue_offset() + 1});
+        if (op.settled()) {
+          queue->in_flight.erase(op.queue_offset());
+          continue;
+        }
+        InFlight& entry = queue->in_flight[op.queue_offset()];
+        entry.delivery_id = op.delivery_id();
+        entry.deadline = absl::FromUnixMillis(op.deadline_ms());
+        entry.commit_log_offset = op.commit_log_offset();
+        entry.attempt = std::max(1, op.attempt());
+        next_delivery_id_ = std::max(next_delivery_id_, op.delivery_id() + 1);
+      }
+    }
+    const bool advanced = got->next_begin_offset() > offset;
+    offset = std::max(offset, got->next_begin_offset());
+    if (got->status() != store::v1::FOUND || !advanced) break;
+  }
+  in_flight_count_ = 0;
+  deadlines_.clear();
+  for (auto& [key, queue] : queues_) {
+    // The queue may have moved on before the log's first kept record.
+    if (absl::optional<int64_t> committed =
+            offsets_->Query(queue->group, queue->topic, queue->queue_id);
+        committed.has_value() && *committed > queue->next_offset) {
+      queue->next_offset = *committed;
+    }
+    queue->committed = -1;
+    for (auto& [offset, entry] : queue->in_flight) {
+      entry.due = deadlines_.end();
+      IndexLocked(queue.get(), offset, &entry);
+      ++in_flight_count_;
+    }
+    AdvanceCommittedLocked(queue.get());
+  }
+  LOG(INFO) << "POP log replayed: " << records << " records, " << in_flight_count_
+            << " messages in flight";
+  return absl::OkStatus();
 }
 
 PopService::Queue* PopService::GetQueue(const std::string& group, const std::string& topic,
@@ -325,7 +451,8 @@ absl::Status PopService::LoadQueue(Queue* queue) {
 }
 
 absl::Status PopService::PopQueue(const Prepared& pop, const std::string& topic, int32_t queue_id,
-                                  int max, broker::v1::PopMessageResponse* response) {
+                                  int max, broker::v1::PopMessageResponse* response,
+                                  internal::PopLogRecord* log) {
   Queue* queue = GetQueue(pop.request.consumer_group(), topic, queue_id);
   absl::MutexLock read_lock(&queue->read_mu);
   if (absl::Status status = LoadQueue(queue); !status.ok()) return status;
@@ -334,9 +461,11 @@ absl::Status PopService::PopQueue(const Prepared& pop, const std::string& topic,
   get.set_queue_id(queue_id);
   {
     absl::MutexLock lock(&mu_);
+    // FIFO: the next message only once the previous one is settled.
+    if (pop.orderly && !queue->in_flight.empty()) return absl::OkStatus();
     get.set_offset(queue->next_offset);
   }
-  get.set_max_count(max);
+  get.set_max_count(pop.orderly ? 1 : max);
   for (int64_t code : pop.tag_codes) get.add_tag_codes(code);
   absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
   if (!got.ok()) return StoreCallError("store read failed", got.status());
@@ -361,18 +490,25 @@ absl::Status PopService::PopQueue(const Prepared& pop, const std::string& topic,
     entry.delivery_id = next_delivery_id_++;
     entry.deadline = deadline;
     entry.commit_log_offset = message.commit_log_offset();
+    entry.attempt = message.reconsume_times() + 1;
+    if (offset == queue->redeliver_offset) {
+      // Handed out again in place (FIFO).
+      entry.attempt = std::max(entry.attempt, queue->redeliver_attempt);
+      message.set_reconsume_times(entry.attempt - 1);
+    }
     entry.due = deadlines_.end();
     IndexLocked(queue, offset, &entry);
     ++in_flight_count_;
     broker::v1::PoppedMessage& popped = *response->add_messages();
     popped.set_receipt_handle(HandleFor(*queue, offset, entry.delivery_id));
-    popped.set_delivery_attempt(message.reconsume_times() + 1);
+    popped.set_delivery_attempt(entry.attempt);
     popped.set_invisible_until_ms(absl::ToUnixMillis(deadline));
     if (retry) {
       auto original = message.properties().find(std::string(format::kPropertyRetryTopic));
       if (original != message.properties().end()) message.set_topic(original->second);
     }
     *popped.mutable_message() = std::move(message);
+    *log->add_ops() = LogOp(*queue, offset, &entry);
   }
   AdvanceCommittedLocked(queue);
   return absl::OkStatus();
@@ -452,20 +588,45 @@ absl::StatusOr<broker::v1::AckMessageResponse> PopService::Ack(
     return absl::InvalidArgumentError("the ack names no receipt handle");
   }
   broker::v1::AckMessageResponse response;
-  absl::MutexLock lock(&mu_);
-  for (const std::string& text : request.receipt_handles()) {
-    broker::v1::AckResult& result = *response.add_results();
-    result.set_receipt_handle(text);
-    auto found = FindLocked(request.consumer_group(), request.topic(), text);
-    if (!found.ok()) {
-      result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
-      result.set_error_message(std::string(found.status().message()));
-      continue;
+  // The handles that name a current delivery are logged settled first, so an
+  // ack answered SUCCESS survives a crash; then settled.
+  internal::PopLogRecord log;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& text : request.receipt_handles()) {
+      broker::v1::AckResult& result = *response.add_results();
+      result.set_receipt_handle(text);
+      auto found = FindLocked(request.consumer_group(), request.topic(), text);
+      if (!found.ok()) {
+        result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
+        result.set_error_message(std::string(found.status().message()));
+        continue;
+      }
+      *log.add_ops() = LogOp(*found->first, DecodeReceiptHandle(text)->queue_offset, nullptr);
+      result.set_code(common::v1::SUCCESS);
     }
-    auto [queue, entry] = *found;
-    SettleLocked(queue, DecodeReceiptHandle(text)->queue_offset);
-    result.set_code(common::v1::SUCCESS);
   }
+  if (log.ops_size() == 0) return response;
+  if (absl::Status logged = AppendLog(log); !logged.ok()) return logged;
+  std::vector<std::pair<std::string, int32_t>> settled;
+  {
+    absl::MutexLock lock(&mu_);
+    for (broker::v1::AckResult& result : *response.mutable_results()) {
+      if (result.code() != common::v1::SUCCESS) continue;
+      auto found = FindLocked(request.consumer_group(), request.topic(), result.receipt_handle());
+      if (!found.ok()) {
+        // Expired (or acked by a concurrent call) meanwhile.
+        result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
+        result.set_error_message(std::string(found.status().message()));
+        continue;
+      }
+      SettleLocked(found->first, DecodeReceiptHandle(result.receipt_handle())->queue_offset);
+      settled.emplace_back(found->first->topic, found->first->queue_id);
+    }
+  }
+  absl::optional<broker::v1::SubscriptionGroupConfig> group =
+      groups_->Find(request.consumer_group());
+  if (group.has_value() && group->consume_message_orderly()) WakeFifo(settled);
   return response;
 }
 
@@ -476,18 +637,27 @@ absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> PopService::ChangeInvisi
   }
   absl::StatusOr<absl::Duration> invisible = CheckInvisibleTime(request.invisible_time_ms());
   if (!invisible.ok()) return invisible.status();
-  absl::MutexLock lock(&mu_);
-  auto found = FindLocked(request.consumer_group(), request.topic(), request.receipt_handle());
-  if (!found.ok()) return found.status();
-  auto [queue, entry] = *found;
-  const int64_t offset = DecodeReceiptHandle(request.receipt_handle())->queue_offset;
-  UnindexLocked(entry);
-  entry->delivery_id = next_delivery_id_++;
-  entry->deadline = clock_->Now() + *invisible;
-  IndexLocked(queue, offset, entry);
   broker::v1::ChangeInvisibleTimeResponse response;
-  response.set_receipt_handle(HandleFor(*queue, offset, entry->delivery_id));
-  response.set_invisible_until_ms(absl::ToUnixMillis(entry->deadline));
+  internal::PopLogRecord log;
+  {
+    absl::MutexLock lock(&mu_);
+    auto found = FindLocked(request.consumer_group(), request.topic(), request.receipt_handle());
+    if (!found.ok()) return found.status();
+    auto [queue, entry] = *found;
+    const int64_t offset = DecodeReceiptHandle(request.receipt_handle())->queue_offset;
+    UnindexLocked(entry);
+    entry->delivery_id = next_delivery_id_++;
+    entry->deadline = clock_->Now() + *invisible;
+    IndexLocked(queue, offset, entry);
+    response.set_receipt_handle(HandleFor(*queue, offset, entry->delivery_id));
+    response.set_invisible_until_ms(absl::ToUnixMillis(entry->deadline));
+    *log.add_ops() = LogOp(*queue, offset, entry);
+  }
+  // Unlogged, a crash brings back the earlier deadline and handle: the
+  // message is delivered again sooner, not lost.
+  if (absl::Status logged = AppendLog(log); !logged.ok()) {
+    LOG_EVERY_N(WARNING, 100) << "cannot log an invisible time change: " << logged;
+  }
   return response;
 }
 
@@ -513,13 +683,21 @@ absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> PopService::ForwardToDea
   }
   absl::StatusOr<broker::v1::ConsumerSendBackResponse> moved =
       send_back_->Redeliver(queue->group, entry->commit_log_offset, /*dead_letter=*/true);
-  absl::MutexLock lock(&mu_);
-  if (!moved.ok()) {
-    entry->delivery_id = delivery_id;
-    IndexLocked(queue, offset, entry);
-    return moved.status();
+  internal::PopLogRecord log;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!moved.ok()) {
+      entry->delivery_id = delivery_id;
+      IndexLocked(queue, offset, entry);
+      return moved.status();
+    }
+    SettleLocked(queue, offset);
+    *log.add_ops() = LogOp(*queue, offset, nullptr);
   }
-  SettleLocked(queue, offset);
+  if (absl::Status logged = AppendLog(log); !logged.ok()) {
+    LOG_EVERY_N(WARNING, 100) << "cannot log a dead-letter forward: " << logged;
+  }
+  WakeFifo({{queue->topic, queue->queue_id}});
   broker::v1::ForwardToDeadLetterResponse response;
   response.set_topic(moved->topic());
   response.set_msg_id(moved->msg_id());
@@ -531,6 +709,7 @@ int PopService::ReviveDue() {
     Queue* queue;
     int64_t offset;
     int64_t commit_log_offset;
+    int32_t attempt;
   };
   std::vector<Due> due;
   {
@@ -541,17 +720,40 @@ int PopService::ReviveDue() {
       InFlight& entry = queue->in_flight.at(offset);
       entry.delivery_id = 0;
       UnindexLocked(&entry);
-      due.push_back({queue, offset, entry.commit_log_offset});
+      due.push_back({queue, offset, entry.commit_log_offset, entry.attempt});
     }
   }
   int settled = 0;
+  internal::PopLogRecord log;
+  // FIFO queues that may hand out a message again.
+  std::vector<std::pair<std::string, int32_t>> freed;
   for (const Due& item : due) {
+    absl::optional<broker::v1::SubscriptionGroupConfig> group = groups_->Find(item.queue->group);
+    bool dead_letter = false;
+    if (group.has_value() && group->consume_message_orderly()) {
+      if (item.attempt <= group->retry_max_times()) {
+        // FIFO: handed out again in place; the queue waits for it.
+        absl::MutexLock lock(&mu_);
+        Queue* queue = item.queue;
+        queue->in_flight.erase(item.offset);
+        --in_flight_count_;
+        queue->next_offset = std::min(queue->next_offset, item.offset);
+        queue->redeliver_offset = item.offset;
+        queue->redeliver_attempt = item.attempt + 1;
+        ++settled;
+        freed.emplace_back(queue->topic, queue->queue_id);
+        continue;
+      }
+      dead_letter = true;
+    }
     absl::StatusOr<broker::v1::ConsumerSendBackResponse> moved =
-        send_back_->Redeliver(item.queue->group, item.commit_log_offset, /*dead_letter=*/false);
+        send_back_->Redeliver(item.queue->group, item.commit_log_offset, dead_letter);
     absl::MutexLock lock(&mu_);
     if (moved.ok()) {
       SettleLocked(item.queue, item.offset);
+      *log.add_ops() = LogOp(*item.queue, item.offset, nullptr);
       ++settled;
+      if (dead_letter) freed.emplace_back(item.queue->topic, item.queue->queue_id);
       continue;
     }
     LOG_EVERY_N(WARNING, 100) << "cannot redeliver a message of group " << item.queue->group << " ("
@@ -561,6 +763,13 @@ int PopService::ReviveDue() {
     entry.deadline = clock_->Now() + options_.revive_retry_interval;
     IndexLocked(item.queue, item.offset, &entry);
   }
+  // Unlogged, a crash delivers these again once more.
+  if (log.ops_size() > 0) {
+    if (absl::Status logged = AppendLog(log); !logged.ok()) {
+      LOG_EVERY_N(WARNING, 100) << "cannot log a revive round: " << logged;
+    }
+  }
+  WakeFifo(freed);
   return settled;
 }
 

@@ -20,15 +20,27 @@
 //    %DLQ%<group> after the group's retry_max_times, by the send-back
 //    processor's copy (ConsumerSendBackProcessor::Redeliver), then settled.
 //    From the deadline on its handle is refused.
+//  - For a group with consume_message_orderly (FIFO), a queue has at most
+//    one message in flight: the next is handed out only once it is acked or
+//    dead-lettered. An expired one is handed out again in place (same queue
+//    and offset, not through %RETRY%, so the order holds), with the attempt
+//    counted up, until the group's retry_max_times + 1 attempts; then it goes
+//    to %DLQ%<group> and the queue moves on.
 //  - The group's committed offset of a queue (ConsumerOffsetManager) is the
 //    lowest offset not settled, so consumerProgress and GetConsumeStats show
 //    a POP group's lag; a queue a group never consumed starts at its first
 //    kept message.
 //
-// Not yet durable: in-flight state is memory only. After a restart a queue
-// resumes at its committed offset (persisted every 5 s), so every message
-// not settled before it is delivered again (at least once), and messages
-// acked above it may be too.
+// Durability (RocketMQ's pop checkpoints and ack records): every change is a
+// PopLogRecord appended to the broker's own topic RMQ_SYS_POP_LOG through the
+// store (so it is in the commit log, flushed and replicated like any message):
+// one append per pop call that handed out messages (written before the
+// answer), per ack call (written before any handle is settled: an ack
+// answered SUCCESS is durable), per revive round, invisible time change and
+// dead-letter forward. Recover() replays the log at start: a message popped
+// and not settled is in flight again with its deadline (and handle), so it
+// is delivered again once the deadline passes; an acked one is not. The log
+// is replayed from its first kept record (retention trims it).
 #ifndef MQ_SERVICES_BROKER_POP_SERVICE_H_
 #define MQ_SERVICES_BROKER_POP_SERVICE_H_
 
@@ -48,6 +60,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "proto/broker.pb.h"
+#include "services/broker/broker_metadata.pb.h"
 #include "services/broker/consumer_offset_manager.h"
 #include "services/broker/consumer_send_back_processor.h"
 #include "services/broker/pop_receipt_handle.h"
@@ -68,6 +81,8 @@ struct PopOptions {
   std::string broker_name;
   // A slave refuses every POP call (the state lives on the master).
   bool slave = false;
+  // The store host the log's records carry ("a.b.c.d:port").
+  std::string store_host = "127.0.0.1:0";
   // A held pop is answered at least this long before the client's deadline.
   absl::Duration deadline_margin = absl::Milliseconds(500);
   // A redelivery that failed (store unavailable) is tried again this much
@@ -92,6 +107,10 @@ class PopService {
 
   PopService(const PopService&) = delete;
   PopService& operator=(const PopService&) = delete;
+
+  // Rebuilds the in-flight state from the log; before Start() and the first
+  // call. The store's error if the log cannot be read.
+  absl::Status Recover() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Starts the thread that redelivers expired messages and ends held pops.
   // Without it (unit tests), call ReviveDue() and EndExpiredPolls().
@@ -146,6 +165,8 @@ class PopService {
     int64_t delivery_id = 0;
     absl::Time deadline;
     int64_t commit_log_offset = 0;
+    // The delivery attempt (1 for the first).
+    int32_t attempt = 1;
     // Its place in deadlines_ (end() when not indexed).
     std::multimap<absl::Time, std::pair<Queue*, int64_t>>::iterator due;
   };
@@ -164,6 +185,9 @@ class PopService {
     int64_t committed = 0;
     // Offsets handed out and not settled.
     std::map<int64_t, InFlight> in_flight;
+    // FIFO: the offset handed out again in place, and its next attempt.
+    int64_t redeliver_offset = -1;
+    int32_t redeliver_attempt = 0;
   };
   using QueueKey = std::tuple<std::string, std::string, int32_t>;
   // A checked pop.
@@ -173,6 +197,8 @@ class PopService {
     // Read queues, (topic, queue id), in the order to try them.
     std::vector<std::pair<std::string, int32_t>> queues;
     absl::Time hold_until;
+    // The group consumes in order (FIFO).
+    bool orderly = false;
   };
   struct HeldPop {
     Prepared pop;
@@ -180,6 +206,10 @@ class PopService {
   };
   // Pops again on the runner (answered empty when the runner refuses).
   void Retry(HeldPop held);
+  // Held pops of these queues try again: a FIFO queue's message was settled
+  // or is handed out again in place, so it may hand one out.
+  void WakeFifo(const std::vector<std::pair<std::string, int32_t>>& queues)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::StatusOr<Prepared> Check(const broker::v1::PopMessageRequest& request,
                                  absl::Time client_deadline);
@@ -190,9 +220,15 @@ class PopService {
   // One pass over the pop's queues.
   absl::StatusOr<broker::v1::PopMessageResponse> PopOnce(const Prepared& pop)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Reads up to `max` messages of one queue into `response`.
+  // Reads up to `max` messages of one queue into `response`, and their log
+  // ops into `log`.
   absl::Status PopQueue(const Prepared& pop, const std::string& topic, int32_t queue_id, int max,
-                        broker::v1::PopMessageResponse* response) ABSL_LOCKS_EXCLUDED(mu_);
+                        broker::v1::PopMessageResponse* response, internal::PopLogRecord* log)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Appends `record` to the log (one store append).
+  absl::Status AppendLog(const internal::PopLogRecord& record);
+  // The log op of an entry in flight, or settled when `entry` is null.
+  static internal::PopLogOp LogOp(const Queue& queue, int64_t offset, const InFlight* entry);
   Queue* GetQueue(const std::string& group, const std::string& topic, int32_t queue_id)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Sets the queue's starting offset on first use. Caller holds read_mu.

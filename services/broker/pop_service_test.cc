@@ -359,6 +359,113 @@ TEST_F(PopServiceTest, LongPollIsAnsweredWhenAMessageArrivesOrTheHoldEnds) {
   EXPECT_EQ(result->messages_size(), 0);
 }
 
+TEST_F(PopServiceTest, RecoverRebuildsTheInFlightStateFromTheLog) {
+  Produce("a");
+  Produce("b");
+  Produce("c");
+  Produce("d");
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request(3, 10000));
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(Ids(*popped), (std::vector<std::string>{"a", "b", "c"}));
+  std::map<std::string, std::string> handles;
+  for (const auto& m : popped->messages()) handles[m.message().msg_id()] = m.receipt_handle();
+  Ack({handles["b"]});
+  broker::v1::ChangeInvisibleTimeRequest change;
+  change.set_consumer_group("G");
+  change.set_topic("orders");
+  change.set_receipt_handle(handles["c"]);
+  change.set_invisible_time_ms(60000);
+  absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> changed =
+      pop_->ChangeInvisibleTime(change);
+  ASSERT_TRUE(changed.ok());
+
+  // A crash: the service and the committed offsets are gone; the store stays.
+  pop_.reset();
+  offsets_ = std::make_unique<ConsumerOffsetManager>(&store_);
+  PopOptions options;
+  options.broker_name = "broker-a";
+  pop_ = std::make_unique<PopService>(
+      &store_, topics_.get(), groups_.get(), offsets_.get(), send_back_.get(), &clock_,
+      [](std::function<void()> work, std::function<void()>) { work(); }, options);
+  ASSERT_TRUE(pop_->Recover().ok());
+  EXPECT_EQ(pop_->in_flight_count(), 2);
+  EXPECT_EQ(Committed(0), 0);
+  // a and c are still in flight, b settled: only d is handed out.
+  popped = Pop(Request(32, 60000));
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(Ids(*popped), std::vector<std::string>{"d"});
+  // The handles survive too: c's changed one is current, its first is not.
+  EXPECT_EQ(Ack({handles["c"]}).results(0).code(), common::v1::INVALID_RECEIPT_HANDLE);
+  // a's deadline passes: redelivered; b (acked) and c (later deadline) not.
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(pop_->ReviveDue(), 1);
+  std::vector<common::v1::MessageExt> retried = Read("%RETRY%G");
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_EQ(retried[0].msg_id(), "a");
+  EXPECT_EQ(Ack({changed->receipt_handle()}).results(0).code(), common::v1::SUCCESS);
+  // Recovered again: nothing of orders is in flight but d.
+  pop_.reset();
+  pop_ = std::make_unique<PopService>(
+      &store_, topics_.get(), groups_.get(), offsets_.get(), send_back_.get(), &clock_,
+      [](std::function<void()> work, std::function<void()>) { work(); }, options);
+  ASSERT_TRUE(pop_->Recover().ok());
+  EXPECT_EQ(pop_->in_flight_count(), 1);
+  EXPECT_EQ(Committed(0), 3);
+}
+
+TEST_F(PopServiceTest, FifoGroupHandsOutAQueuesNextMessageOnlyAfterThePreviousIsSettled) {
+  broker::v1::SubscriptionGroupConfig fifo = DefaultSubscriptionGroupConfig("F");
+  fifo.set_consume_message_orderly(true);
+  fifo.set_retry_max_times(1);
+  ASSERT_TRUE(groups_->CreateOrUpdate(fifo).ok());
+  Produce("a");
+  Produce("b");
+  Produce("c");
+  broker::v1::PopMessageRequest request = Request(32, 1000);
+  request.set_consumer_group("F");
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(request);
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(Ids(*popped), std::vector<std::string>{"a"});
+  EXPECT_EQ(Pop(request)->messages_size(), 0);
+  // Expired: a again, in place, attempt 2; then (retry_max_times 1) the DLQ.
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(pop_->ReviveDue(), 1);
+  popped = Pop(request);
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(Ids(*popped), std::vector<std::string>{"a"});
+  EXPECT_EQ(popped->messages(0).delivery_attempt(), 2);
+  EXPECT_EQ(popped->messages(0).message().reconsume_times(), 1);
+  EXPECT_TRUE(Read("%RETRY%F").empty());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(pop_->ReviveDue(), 1);
+  std::vector<common::v1::MessageExt> dead = Read("%DLQ%F");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].msg_id(), "a");
+  popped = Pop(request);
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(Ids(*popped), std::vector<std::string>{"b"});
+  EXPECT_EQ(popped->messages(0).delivery_attempt(), 1);
+
+  // A held pop is answered with c as soon as b is acked.
+  request.set_poll_timeout_ms(20000);
+  int answers = 0;
+  absl::StatusOr<broker::v1::PopMessageResponse> held;
+  pop_->Pop(request, absl::InfiniteFuture(), [&](absl::StatusOr<broker::v1::PopMessageResponse> r) {
+    ++answers;
+    held = std::move(r);
+  });
+  EXPECT_EQ(answers, 0);
+  broker::v1::AckMessageRequest ack;
+  ack.set_consumer_group("F");
+  ack.set_topic("orders");
+  ack.add_receipt_handles(popped->messages(0).receipt_handle());
+  ASSERT_EQ(pop_->Ack(ack)->results(0).code(), common::v1::SUCCESS);
+  ASSERT_EQ(answers, 1);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(Ids(*held), std::vector<std::string>{"c"});
+  EXPECT_EQ(offsets_->Query("F", "orders", 0).value_or(-1), 2);
+}
+
 TEST(ReceiptHandleTest, RoundTripsAndRefusesGarbage) {
   ReceiptHandle handle{"broker-a", "%RETRY%G", 3, 42, 7};
   absl::StatusOr<ReceiptHandle> decoded = DecodeReceiptHandle(EncodeReceiptHandle(handle));

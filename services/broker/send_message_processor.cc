@@ -149,7 +149,7 @@ absl::Status SendMessageProcessor::ApplyRetryRules(int32_t reconsume_times,
 absl::StatusOr<SendMessageProcessor::Target> SendMessageProcessor::ResolveTarget(
     absl::string_view topic, absl::string_view default_topic, int32_t default_topic_queue_nums,
     int32_t queue_id) {
-  if (IsTransactionSystemTopic(topic)) {
+  if (IsBrokerSystemTopic(topic)) {
     return NoPermission(absl::StrCat("topic ", topic,
                                      " is the broker's own; sending to it is "
                                      "forbidden"));

@@ -1,4 +1,4 @@
-// The topics the broker keeps for transactional messages (RocketMQ's
+// The topics the broker keeps for transactional messages and POP's log (RocketMQ's
 // TopicValidator names). Clients may neither send to them nor read them.
 #ifndef MQ_SERVICES_BROKER_TRANSACTION_TOPICS_H_
 #define MQ_SERVICES_BROKER_TRANSACTION_TOPICS_H_
@@ -17,6 +17,14 @@ inline constexpr absl::string_view kTransactionCheckMaxTimeTopic = "TRANS_CHECK_
 inline bool IsTransactionSystemTopic(absl::string_view topic) {
   return topic == kTransactionHalfTopic || topic == kTransactionOpTopic ||
          topic == kTransactionCheckMaxTimeTopic;
+}
+
+// POP consumption's log (PopService), queue 0: a PopLogRecord per change.
+inline constexpr absl::string_view kPopLogTopic = "RMQ_SYS_POP_LOG";
+
+// The broker's own topics: no producer may send to them.
+inline bool IsBrokerSystemTopic(absl::string_view topic) {
+  return IsTransactionSystemTopic(topic) || topic == kPopLogTopic;
 }
 
 }  // namespace mq::broker
