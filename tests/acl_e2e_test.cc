@@ -811,9 +811,59 @@ void AclE2eTest::CheckV5Endpoint(const std::string& endpoint, int metrics_port) 
     stream->WritesDone();
     EXPECT_TRUE(stream->Finish().ok());
   }
+  // The consumer RPCs need SUB on the topic and the group, as our broker's
+  // POP: bob is refused; alice passes (and her made-up handle is refused as
+  // such, not for permission).
+  auto resources = [](auto* request, const std::string& group) {
+    request->mutable_topic()->set_name(kTopic);
+    request->mutable_group()->set_name(group);
+  };
+  auto ack = [&](const acl::Credentials* as, const std::string& group) {
+    grpc::ClientContext context;
+    prepare(&context, as);
+    v2::AckMessageRequest request;
+    resources(&request, group);
+    request.add_entries()->set_receipt_handle("not-a-handle");
+    v2::AckMessageResponse response;
+    EXPECT_TRUE(stub->AckMessage(&context, request, &response).ok());
+    return response.status().code();
+  };
+  auto change = [&](const acl::Credentials* as) {
+    grpc::ClientContext context;
+    prepare(&context, as);
+    v2::ChangeInvisibleDurationRequest request;
+    resources(&request, kGroup);
+    request.set_receipt_handle("not-a-handle");
+    request.mutable_invisible_duration()->set_seconds(10);
+    v2::ChangeInvisibleDurationResponse response;
+    EXPECT_TRUE(stub->ChangeInvisibleDuration(&context, request, &response).ok());
+    return response.status().code();
+  };
+  auto receive = [&](const acl::Credentials* as) {
+    grpc::ClientContext context;
+    prepare(&context, as);
+    v2::ReceiveMessageRequest request;
+    request.mutable_group()->set_name(kGroup);
+    request.mutable_message_queue()->mutable_topic()->set_name(kTopic);
+    auto reader = stub->ReceiveMessage(&context, request);
+    v2::ReceiveMessageResponse first;
+    EXPECT_TRUE(reader->Read(&first));
+    while (reader->Read(&first)) {
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    return first.status().code();
+  };
+  EXPECT_EQ(ack(&kBob, kGroup), v2::Code::FORBIDDEN);
+  EXPECT_EQ(ack(&kAlice, "AclOtherGroup"), v2::Code::FORBIDDEN);
+  EXPECT_EQ(ack(&kAlice, kGroup), v2::Code::INVALID_RECEIPT_HANDLE);
+  EXPECT_EQ(change(&kBob), v2::Code::FORBIDDEN);
+  EXPECT_EQ(change(&kAlice), v2::Code::INVALID_RECEIPT_HANDLE);
+  EXPECT_EQ(receive(&kBob), v2::Code::FORBIDDEN);
+
   // Every refusal above counted as the process's own API counts its refusals:
-  // five sends, two route queries, a Telemetry stream and a Settings.
-  EXPECT_EQ(PermissionRefusals(metrics_port) - refusals_before, 9);
+  // five sends, two route queries, a Telemetry stream, a Settings and four
+  // consumer requests.
+  EXPECT_EQ(PermissionRefusals(metrics_port) - refusals_before, 13);
 }
 
 INSTANTIATE_TEST_SUITE_P(Deployments, AclE2eTest,

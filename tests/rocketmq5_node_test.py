@@ -411,7 +411,13 @@ class RocketMQ5NodeTest(unittest.TestCase):
         self.assertGreaterEqual(again["afterMs"], 3500, again)
         self.assertEqual(steps["simple_rest"][0]["messages"], [])
 
-        # FIFO: each message group in send order, each message once.
+        # FIFO: a queue's next message waits for the ack of the one in flight
+        # (the groups' first ones came; nothing more before their acks) ...
+        gate = steps["fifo_gate"][0]
+        self.assertTrue(gate["heads"], gate)
+        self.assertLessEqual({m["body"] for m in gate["heads"]}, {"groupA-0", "groupB-0"}, gate)
+        self.assertEqual(gate["held"], [], gate)
+        # ... so each message group comes in send order, each message once.
         fifo = steps["fifo"][0]
         for g in ("groupA", "groupB"):
             self.assertEqual([m["body"] for m in fifo["received"] if m["group"] == g],

@@ -147,8 +147,17 @@ async function fifoConsumer(producer) {
         sent.push({ body, group: g, messageId: r.messageId });
       }
     }
+    // The orderly group's queues hand out their next message only once the
+    // one in flight is acked: a second receive before the acks gets none.
+    const heads = await consumer.receive(10, 10000);
+    const held = await consumer.receive(10, 10000);
+    report('fifo_gate', { heads: heads.map(view), held: held.map(view) });
     // Received in order per group; each acked before the next receive.
     const received = [];
+    for (const m of [...heads, ...held]) {
+      received.push(view(m));
+      await consumer.ack(m);
+    }
     const deadline = Date.now() + 20000;
     while (received.length < sent.length && Date.now() < deadline) {
       for (const m of await consumer.receive(10, 10000)) {
