@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -370,6 +372,122 @@ EndToEndResult EndToEnd(const BrokerStubs& stubs, const std::string& topic, int 
   consumers.Stop();
   consumers.AwaitEnd(absl::Seconds(10));
   result.delivery = consumers.Result(elapsed);
+  return result;
+}
+
+namespace {
+
+// One blocking PopMessage of every queue of `topic`.
+absl::StatusOr<broker::v1::PopMessageResponse> Pop(Broker::Stub* stub, const std::string& topic,
+                                                   const std::string& group,
+                                                   absl::Duration invisible, absl::Duration poll) {
+  broker::v1::PopMessageRequest request;
+  request.set_consumer_group(group);
+  request.set_topic(topic);
+  request.set_queue_id(-1);
+  request.set_max_msg_nums(32);
+  request.set_invisible_time_ms(absl::ToInt64Milliseconds(invisible));
+  request.set_poll_timeout_ms(absl::ToInt64Milliseconds(poll));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10) +
+                       absl::ToChronoMilliseconds(poll));
+  broker::v1::PopMessageResponse response;
+  grpc::Status status = stub->PopMessage(&context, request, &response);
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  return response;
+}
+
+bool AckAll(Broker::Stub* stub, const std::string& topic, const std::string& group,
+            const broker::v1::PopMessageResponse& popped) {
+  if (popped.messages_size() == 0) return true;
+  broker::v1::AckMessageRequest request;
+  request.set_consumer_group(group);
+  request.set_topic(topic);
+  for (const broker::v1::PoppedMessage& m : popped.messages()) {
+    request.add_receipt_handles(m.receipt_handle());
+  }
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  broker::v1::AckMessageResponse response;
+  return stub->AckMessage(&context, request, &response).ok();
+}
+
+}  // namespace
+
+LoadResult PopCatchUp(const BrokerStubs& stubs, const std::string& topic, const std::string& group,
+                      int64_t stored, int receivers) {
+  std::atomic<int64_t> received{0};
+  std::atomic<int64_t> failures{0};
+  absl::Mutex mu;
+  std::vector<double> latencies_ms;
+  const absl::Time begin = absl::Now();
+  const absl::Time deadline = begin + absl::Minutes(10);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < receivers; ++r) {
+    threads.emplace_back([&, r] {
+      std::vector<double> mine;
+      while (received.load() < stored && absl::Now() < deadline) {
+        const absl::Time start = absl::Now();
+        absl::StatusOr<broker::v1::PopMessageResponse> popped =
+            Pop(stubs.For(r), topic, group, absl::Seconds(60), absl::Milliseconds(200));
+        if (!popped.ok() || !AckAll(stubs.For(r), topic, group, *popped)) {
+          ++failures;
+          continue;
+        }
+        mine.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+        received += popped->messages_size();
+      }
+      absl::MutexLock lock(&mu);
+      latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  if (received.load() < stored) return Failed();
+  LoadResult result;
+  result.per_second =
+      static_cast<double>(received.load()) / absl::ToDoubleSeconds(absl::Now() - begin);
+  result.calls = static_cast<int64_t>(latencies_ms.size());
+  result.failures = failures.load();
+  FillPercentiles(std::move(latencies_ms), &result);
+  return result;
+}
+
+LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
+                         const std::string& group, int64_t in_flight, absl::Duration invisible) {
+  // msgId -> when its invisible time ends.
+  std::map<std::string, absl::Time> pending;
+  const absl::Time deadline = absl::Now() + absl::Minutes(5);
+  while (static_cast<int64_t>(pending.size()) < in_flight) {
+    absl::StatusOr<broker::v1::PopMessageResponse> popped =
+        Pop(stubs.For(0), topic, group, invisible, absl::ZeroDuration());
+    if (!popped.ok() || popped->messages_size() == 0 || absl::Now() > deadline) return Failed();
+    for (const broker::v1::PoppedMessage& m : popped->messages()) {
+      pending[m.message().msg_id()] = absl::FromUnixMillis(m.invisible_until_ms());
+    }
+  }
+  std::vector<double> late_ms;
+  LoadResult result;
+  const absl::Time begin = absl::Now();
+  while (!pending.empty() && absl::Now() < deadline) {
+    absl::StatusOr<broker::v1::PopMessageResponse> popped =
+        Pop(stubs.For(0), topic, group, absl::Seconds(60), absl::Seconds(1));
+    if (!popped.ok()) {
+      ++result.failures;
+      continue;
+    }
+    const absl::Time now = absl::Now();
+    for (const broker::v1::PoppedMessage& m : popped->messages()) {
+      auto it = pending.find(m.message().msg_id());
+      if (it == pending.end() || m.delivery_attempt() < 2) continue;
+      late_ms.push_back(std::max(0.0, absl::ToDoubleMilliseconds(now - it->second)));
+      pending.erase(it);
+    }
+    AckAll(stubs.For(0), topic, group, *popped);
+  }
+  if (!pending.empty()) return Failed();
+  result.per_second = static_cast<double>(in_flight) / absl::ToDoubleSeconds(absl::Now() - begin);
+  result.calls = in_flight;
+  FillPercentiles(std::move(late_ms), &result);
   return result;
 }
 

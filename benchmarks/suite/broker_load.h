@@ -88,6 +88,20 @@ absl::Status Fill(const BrokerStubs& stubs, const std::string& topic, int queues
 LoadResult CatchUp(const BrokerStubs& stubs, const std::string& topic, int queues, int64_t stored,
                    int pull_batch, int chains_per_queue, bool stored_records);
 
+// POP consumption of the `stored` messages of a filled `topic` by `group`:
+// `receivers` threads each pop (every queue, 32 per call, invisible 60 s) and
+// ack what they got, until the group has received `stored`. Latencies are per
+// pop.
+LoadResult PopCatchUp(const BrokerStubs& stubs, const std::string& topic, const std::string& group,
+                      int64_t stored, int receivers);
+
+// Redelivery after the invisible time: `group` pops `in_flight` messages of a
+// filled `topic` without acking them (invisible `invisible`), then pops (and
+// acks) until every one came again. Latencies: per message, from the end of
+// its invisible time to its second delivery (p99 is the target).
+LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
+                         const std::string& group, int64_t in_flight, absl::Duration invisible);
+
 struct EndToEndResult {
   LoadResult send;      // the paced sends
   LoadResult delivery;  // send start to arrival at the consumer, per message

@@ -66,6 +66,9 @@ ABSL_FLAG(int64_t, catchup_messages, 1000000, "Messages stored, then read back."
 ABSL_FLAG(int, pull_batch, mq::PushConsumerOptions().pull_batch_size,
           "Messages per pull in the catch-up read (default: the push consumer's).");
 ABSL_FLAG(int, pull_chains_per_queue, 2, "Pulls in flight per queue in the catch-up read.");
+ABSL_FLAG(int, pop_receivers, 4, "Receivers (threads) of the POP catch-up.");
+ABSL_FLAG(int64_t, pop_redelivery_in_flight, 100000,
+          "Messages in flight when the POP redelivery latency is measured.");
 ABSL_FLAG(bool, pull_stored_records, true,
           "Catch-up pulls ask for stored records (as the C++ client does), not message fields.");
 ABSL_FLAG(std::string, deployments, "standalone,split",
@@ -550,6 +553,23 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root, bo
              CatchUp(stubs, "CatchUp", queues, catchup, absl::GetFlag(FLAGS_pull_batch),
                      absl::GetFlag(FLAGS_pull_chains_per_queue),
                      absl::GetFlag(FLAGS_pull_stored_records)));
+      // POP consumption of the same stored messages, by a group of its own.
+      if (Wanted(id + "popcatchup")) {
+        const int receivers = absl::GetFlag(FLAGS_pop_receivers);
+        Report(id + "popcatchup",
+               absl::StrCat("POP consumption of ", catchup, " stored, ", receivers,
+                            " receivers (pop 32 + ack), p = per pop"),
+               PopCatchUp(stubs, "CatchUp", "PopBench", catchup, receivers));
+      }
+    }
+    if (Wanted(id + "popredelivery")) {
+      const int64_t in_flight = absl::GetFlag(FLAGS_pop_redelivery_in_flight);
+      CheckOk(CreateTopic(stubs, "PopRevive", queues));
+      CheckOk(Fill(stubs, "PopRevive", queues, in_flight, body));
+      Report(id + "popredelivery",
+             absl::StrCat("POP redelivery of ", in_flight,
+                          " in flight (invisible 5 s), p = after the invisible time"),
+             PopRedelivery(stubs, "PopRevive", "PopReviveBench", in_flight, absl::Seconds(5)));
     }
     // Paced at half the peak single-send rate, so only after that was measured.
     if (peak_single > 0 && Wanted(id + "e2e")) {

@@ -32,6 +32,7 @@ MQ_SAME_CODE(kSubscriptionNotExist, SUBSCRIPTION_NOT_EXIST);
 MQ_SAME_CODE(kSubscriptionNotLatest, SUBSCRIPTION_NOT_LATEST);
 MQ_SAME_CODE(kSubscriptionGroupNotExist, SUBSCRIPTION_GROUP_NOT_EXIST);
 MQ_SAME_CODE(kConsumerNotOnline, CONSUMER_NOT_ONLINE);
+MQ_SAME_CODE(kInvalidReceiptHandle, INVALID_RECEIPT_HANDLE);
 #undef MQ_SAME_CODE
 
 }  // namespace

@@ -659,8 +659,8 @@ grpc::ServerUnaryReactor* BrokerService::AckMessage(grpc::CallbackServerContext*
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
-  Finish(reactor, context, Answer(parts->pop->Ack(*request), response));
-  return reactor;
+  return RunOn(parts->send_executor, context, reactor,
+               [parts, request, response] { return Answer(parts->pop->Ack(*request), response); });
 }
 
 grpc::ServerUnaryReactor* BrokerService::ChangeInvisibleTime(
@@ -669,8 +669,9 @@ grpc::ServerUnaryReactor* BrokerService::ChangeInvisibleTime(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
-  Finish(reactor, context, Answer(parts->pop->ChangeInvisibleTime(*request), response));
-  return reactor;
+  return RunOn(parts->send_executor, context, reactor, [parts, request, response] {
+    return Answer(parts->pop->ChangeInvisibleTime(*request), response);
+  });
 }
 
 grpc::ServerUnaryReactor* BrokerService::ForwardToDeadLetter(
@@ -679,7 +680,7 @@ grpc::ServerUnaryReactor* BrokerService::ForwardToDeadLetter(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const BrokerServiceParts* parts = Serving(context, reactor, *request);
   if (parts == nullptr) return reactor;
-  return RunOn(parts->admin_executor, context, reactor, [parts, request, response] {
+  return RunOn(parts->send_executor, context, reactor, [parts, request, response] {
     return Answer(parts->pop->ForwardToDeadLetter(*request), response);
   });
 }

@@ -66,8 +66,9 @@ struct BrokerServiceParts {
   TopicConfigManager* mutable_topics = nullptr;
   ConsumerSendBackProcessor* send_back = nullptr;
   DeadLetterProcessor* dead_letters = nullptr;
-  // POP consumption: pops run on pull_executor (they read the store), dead
-  // letter forwards on admin_executor, acks and invisible time changes inline.
+  // POP consumption: pops run on pull_executor (they read the store); acks,
+  // invisible time changes and dead-letter forwards on send_executor (each
+  // appends to the store: POP's log, the DLQ).
   PopService* pop = nullptr;
   // Access control: every call is checked here before it does anything.
   // Null: none.

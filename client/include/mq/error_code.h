@@ -47,6 +47,8 @@ enum class ResponseCode : int32_t {
   kSubscriptionNotLatest = 25,
   kSubscriptionGroupNotExist = 26,
   kConsumerNotOnline = 206,
+  // POP: the receipt handle is spent (acked, expired, replaced) or not one.
+  kInvalidReceiptHandle = 212,
 };
 
 // The response code `status` carries, if any (none for OK, for errors of the
