@@ -30,6 +30,8 @@ import mq_test_support as support
 STUBS = support.generate_python_stubs(support.temp_dir("stubs"))
 sys.path.insert(0, STUBS)
 from proto import broker_pb2, broker_pb2_grpc, common_pb2  # noqa: E402
+from proto.apache.rocketmq.v2 import messaging_pb2 as v2  # noqa: E402
+from proto.apache.rocketmq.v2 import messaging_pb2_grpc as v2_grpc  # noqa: E402
 
 TOPIC = "MetricsTopic"
 GROUP = "metrics_group"
@@ -241,6 +243,20 @@ class MetricsPrometheusTest(unittest.TestCase):
                     producer_group="g", queue_id=-1,
                     message=common_pb2.Message(topic="bad topic!", body=b"x")), timeout=10)
             self.assertEqual(refused.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.prometheus.wait_value('sum(rocketmq_rejected_requests_total{reason="bad_input"})',
+                                   lambda v: v == before + 1)
+
+    def test_2_bad_input_over_rocketmq5s_protocol_is_counted_as_refused(self):
+        # The same server's RocketMQ 5 front answers bad input with a v5 status
+        # (gRPC OK): it is counted as the broker API's refusals are.
+        before = sum(v for _, v in self.prometheus.query(
+            'sum(rocketmq_rejected_requests_total{reason="bad_input"})'))
+        with grpc.insecure_channel(self.server.address) as channel:
+            stub = v2_grpc.MessagingServiceStub(channel)
+            response = stub.SendMessage(
+                v2.SendMessageRequest(), timeout=10,
+                metadata=[("x-mq-client-id", "metrics-test@1@0@v5")])
+            self.assertEqual(response.status.code, v2.Code.BAD_REQUEST)
         self.prometheus.wait_value('sum(rocketmq_rejected_requests_total{reason="bad_input"})',
                                    lambda v: v == before + 1)
 

@@ -448,12 +448,14 @@ grpc::ServerUnaryReactor* MessagingService::QueryRoute(grpc::CallbackServerConte
     return AnswerNow(context, response, V5Refusal(allowed));
   }
   if (absl::Status valid = ValidateTopic(request->topic().name()); !valid.ok()) {
-    return AnswerNow(context, response, MakeStatus(v2::Code::ILLEGAL_TOPIC, valid.message()));
+    return AnswerNow(context, response,
+                     BadInput(MakeStatus(v2::Code::ILLEGAL_TOPIC, valid.message())));
   }
   if (request->endpoints().addresses_size() == 0) {
-    return AnswerNow(context, response,
-                     MakeStatus(v2::Code::ILLEGAL_ACCESS_POINT,
-                                "the request names no access point (endpoints.addresses)"));
+    return AnswerNow(
+        context, response,
+        BadInput(MakeStatus(v2::Code::ILLEGAL_ACCESS_POINT,
+                            "the request names no access point (endpoints.addresses)")));
   }
   return Run(context, [this, request, response] {
     absl::StatusOr<common::v1::TopicRouteData> route = backend_.Route(request->topic().name());
@@ -712,7 +714,7 @@ v2::SendResultEntry MessagingService::SendOne(const v2::Message& message) {
   entry.set_message_id(message.system_properties().message_id());
   TranslatedSend send = TranslateSend(message, {options_.max_body_size});
   if (send.code != v2::Code::OK) {
-    *entry.mutable_status() = MakeStatus(send.code, send.error);
+    *entry.mutable_status() = BadInput(MakeStatus(send.code, send.error));
     return entry;
   }
   const std::string& topic = message.topic().name();
@@ -737,10 +739,10 @@ v2::SendResultEntry MessagingService::SendOne(const v2::Message& message) {
     if (data.broker_name() != queue.broker_name) continue;
     std::vector<v2::MessageType> accepted = AcceptedMessageTypes(data.attributes());
     if (std::find(accepted.begin(), accepted.end(), send.type) == accepted.end()) {
-      *entry.mutable_status() = MakeStatus(
+      *entry.mutable_status() = BadInput(MakeStatus(
           v2::Code::MESSAGE_PROPERTY_CONFLICT_WITH_TYPE,
           absl::StrCat("topic ", topic, " does not accept ", v2::MessageType_Name(send.type),
-                       " messages (its message.type attribute)"));
+                       " messages (its message.type attribute)")));
       return entry;
     }
   }
@@ -781,7 +783,7 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
   }
   if (request->messages_size() == 0) {
     return AnswerNow(context, response,
-                     MakeStatus(v2::Code::BAD_REQUEST, "the request has no message"));
+                     BadInput(MakeStatus(v2::Code::BAD_REQUEST, "the request has no message")));
   }
   return Run(context, [this, request, response] {
     *response->mutable_status() = OkStatus();
@@ -803,11 +805,13 @@ grpc::ServerUnaryReactor* MessagingService::EndTransaction(grpc::CallbackServerC
   }
   absl::StatusOr<TransactionHandle> handle = DecodeTransactionId(request->transaction_id());
   if (!handle.ok()) {
-    return AnswerNow(context, response,
-                     MakeStatus(v2::Code::INVALID_TRANSACTION_ID, handle.status().message()));
+    return AnswerNow(
+        context, response,
+        BadInput(MakeStatus(v2::Code::INVALID_TRANSACTION_ID, handle.status().message())));
   }
   if (absl::Status valid = ValidateTopic(request->topic().name()); !valid.ok()) {
-    return AnswerNow(context, response, MakeStatus(v2::Code::ILLEGAL_TOPIC, valid.message()));
+    return AnswerNow(context, response,
+                     BadInput(MakeStatus(v2::Code::ILLEGAL_TOPIC, valid.message())));
   }
   return Run(context, [this, request, response, handle = *std::move(handle)] {
     absl::StatusOr<common::v1::TopicRouteData> route = backend_.Route(request->topic().name());
