@@ -35,6 +35,19 @@ std::string Header(const grpc::CallbackServerContext* context, absl::string_view
   return std::string(it->second.data(), it->second.size());
 }
 
+// Why a topic's route is missing, as the v5 status: TOPIC_NOT_FOUND when the
+// name servers do not know the topic.
+v2::Status RouteRefusal(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kNotFound
+             ? MakeStatus(v2::Code::TOPIC_NOT_FOUND, status.message())
+             : ToV5Status(status);
+}
+
+v2::Status NoAccessPoint() {
+  return MakeStatus(v2::Code::ILLEGAL_ACCESS_POINT,
+                    "the request names no access point (endpoints.addresses)");
+}
+
 grpc::Status Unavailable() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
 }
@@ -452,18 +465,12 @@ grpc::ServerUnaryReactor* MessagingService::QueryRoute(grpc::CallbackServerConte
                      BadInput(MakeStatus(v2::Code::ILLEGAL_TOPIC, valid.message())));
   }
   if (request->endpoints().addresses_size() == 0) {
-    return AnswerNow(
-        context, response,
-        BadInput(MakeStatus(v2::Code::ILLEGAL_ACCESS_POINT,
-                            "the request names no access point (endpoints.addresses)")));
+    return AnswerNow(context, response, BadInput(NoAccessPoint()));
   }
   return Run(context, [this, request, response] {
     absl::StatusOr<common::v1::TopicRouteData> route = backend_.Route(request->topic().name());
     if (!route.ok()) {
-      *response->mutable_status() =
-          route.status().code() == absl::StatusCode::kNotFound
-              ? MakeStatus(v2::Code::TOPIC_NOT_FOUND, route.status().message())
-              : ToV5Status(route.status());
+      *response->mutable_status() = RouteRefusal(route.status());
       return;
     }
     std::vector<v2::MessageQueue> queues =
@@ -720,9 +727,7 @@ v2::SendResultEntry MessagingService::SendOne(const v2::Message& message) {
   const std::string& topic = message.topic().name();
   absl::StatusOr<common::v1::TopicRouteData> route = backend_.Route(topic);
   if (!route.ok()) {
-    *entry.mutable_status() = route.status().code() == absl::StatusCode::kNotFound
-                                  ? MakeStatus(v2::Code::TOPIC_NOT_FOUND, route.status().message())
-                                  : ToV5Status(route.status());
+    *entry.mutable_status() = RouteRefusal(route.status());
     return entry;
   }
   std::vector<WritableQueue> queues = WritableQueues(*route);
@@ -906,9 +911,7 @@ std::string MessagingService::BrokerOf(const std::string& topic, const std::stri
                                        v2::Status* status) const {
   absl::StatusOr<common::v1::TopicRouteData> route = backend_.Route(topic);
   if (!route.ok()) {
-    *status = route.status().code() == absl::StatusCode::kNotFound
-                  ? MakeStatus(v2::Code::TOPIC_NOT_FOUND, route.status().message())
-                  : ToV5Status(route.status());
+    *status = RouteRefusal(route.status());
     return "";
   }
   std::string address = MasterAddress(*route, broker_name);
@@ -1190,18 +1193,12 @@ grpc::ServerUnaryReactor* MessagingService::QueryAssignment(
     return AnswerNow(context, response, BadInput(valid));
   }
   if (request->endpoints().addresses_size() == 0) {
-    return AnswerNow(
-        context, response,
-        BadInput(MakeStatus(v2::Code::ILLEGAL_ACCESS_POINT,
-                            "the request names no access point (endpoints.addresses)")));
+    return AnswerNow(context, response, BadInput(NoAccessPoint()));
   }
   return Run(context, [this, request, response] {
     absl::StatusOr<common::v1::TopicRouteData> route = backend_.Route(request->topic().name());
     if (!route.ok()) {
-      *response->mutable_status() =
-          route.status().code() == absl::StatusCode::kNotFound
-              ? MakeStatus(v2::Code::TOPIC_NOT_FOUND, route.status().message())
-              : ToV5Status(route.status());
+      *response->mutable_status() = RouteRefusal(route.status());
       return;
     }
     std::vector<v2::Assignment> assignments =
