@@ -568,8 +568,8 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root, bo
       CheckOk(Fill(stubs, "PopRevive", queues, in_flight, body));
       Report(id + "popredelivery",
              absl::StrCat("POP redelivery of ", in_flight,
-                          " in flight (invisible 5 s), p = after the invisible time"),
-             PopRedelivery(stubs, "PopRevive", "PopReviveBench", in_flight, absl::Seconds(5)));
+                          " in flight (invisible 30 s), p = after the invisible time"),
+             PopRedelivery(stubs, "PopRevive", "PopReviveBench", in_flight, absl::Seconds(30)));
     }
     // Paced at half the peak single-send rate, so only after that was measured.
     if (peak_single > 0 && Wanted(id + "e2e")) {
