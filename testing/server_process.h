@@ -91,6 +91,10 @@ struct ToolResult {
 absl::StatusOr<ToolResult> RunTool(const std::string& binary, const std::vector<std::string>& args,
                                    absl::Duration timeout = absl::Seconds(30));
 
+// A TCP port of 127.0.0.1 free when asked (the kernel's pick), for a server
+// flag that takes no 0 (--metrics_port).
+absl::StatusOr<int> FreeLoopbackPort();
+
 }  // namespace mq::testing
 
 #endif  // MQ_TESTING_SERVER_PROCESS_H_

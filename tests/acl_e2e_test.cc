@@ -14,6 +14,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <algorithm>
 #include <fstream>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -191,13 +193,20 @@ class AclE2eTest : public ::testing::TestWithParam<Deployment> {
     if (GetParam().tls) {
       absl::StatusOr<SelfSignedCertificate> cert = EnsureSelfSignedCertificate(dir_ + "/tls");
       ASSERT_TRUE(cert.ok()) << cert.status();
-      acl.insert(acl.end(), {"--tls_mode=enforcing", "--tls_cert_file=" + cert->cert_file,
-                             "--tls_key_file=" + cert->key_file, "--tls_ca_file=" + cert->cert_file,
-                             "--peer_tls"});
+      tls_flags_ = {"--tls_mode=enforcing", "--tls_cert_file=" + cert->cert_file,
+                    "--tls_key_file=" + cert->key_file, "--tls_ca_file=" + cert->cert_file,
+                    "--peer_tls"};
+      acl.insert(acl.end(), tls_flags_.begin(), tls_flags_.end());
       tls_.enabled = true;
       tls_.ca_file = cert->cert_file;
     }
     const std::string small_store = "--flagfile=" + RunfilePath("tools/small_store.flags");
+    for (int* port : {&broker_metrics_port_, &proxy_metrics_port_}) {
+      absl::StatusOr<int> free = testing::FreeLoopbackPort();
+      ASSERT_TRUE(free.ok()) << free.status();
+      *port = *free;
+    }
+    const std::string broker_metrics = absl::StrCat("--metrics_port=", broker_metrics_port_);
     if (split()) {
       namesrv_ = Start("namesrv", "services/namesrv/namesrv",
                        Concat({"--port=0", "--listen_address=127.0.0.1"}, acl));
@@ -210,14 +219,22 @@ class AclE2eTest : public ::testing::TestWithParam<Deployment> {
           "broker", "services/broker/broker",
           Concat({"--port=0", "--listen_address=127.0.0.1", "--store_address=" + store_->address(),
                   "--namesrv_addr=" + namesrv_->address(), "--broker_name=broker-a",
-                  "--register_interval=10s"},
+                  "--register_interval=10s", broker_metrics},
                  acl));
+      // The separate RocketMQ 5 proxy, checking its clients against the
+      // brokers' users.
+      proxy_ = Start(
+          "proxy", "services/proxy/proxy",
+          Concat({"--port=0", "--listen_address=127.0.0.1", "--namesrv_addr=" + namesrv_->address(),
+                  absl::StrCat("--metrics_port=", proxy_metrics_port_)},
+                 acl));
+      ASSERT_NE(proxy_, nullptr);
     } else {
-      broker_ = Start(
-          "standalone", "services/standalone/standalone",
-          Concat({small_store, "--port=0", "--listen_address=127.0.0.1",
-                  "--data_dir=" + dir_ + "/data", "--broker_name=broker-a", "--shutdown_grace=1s"},
-                 acl));
+      broker_ = Start("standalone", "services/standalone/standalone",
+                      Concat({small_store, "--port=0", "--listen_address=127.0.0.1",
+                              "--data_dir=" + dir_ + "/data", "--broker_name=broker-a",
+                              "--shutdown_grace=1s", broker_metrics},
+                             acl));
     }
     ASSERT_NE(broker_, nullptr);
     broker_address_ = broker_->address();
@@ -243,7 +260,7 @@ class AclE2eTest : public ::testing::TestWithParam<Deployment> {
   }
 
   void TearDown() override {
-    for (auto* process : {&broker_, &store_, &namesrv_}) {
+    for (auto* process : {&proxy_, &broker_, &store_, &namesrv_}) {
       if (*process != nullptr) {
         EXPECT_TRUE((*process)->Stop().ok());
       }
@@ -258,6 +275,30 @@ class AclE2eTest : public ::testing::TestWithParam<Deployment> {
   }
 
   bool split() const { return GetParam().split; }
+
+  // RocketMq5RequestsAreCheckedAsTheSameUsers on one v5 endpoint, whose
+  // process serves its metrics on `metrics_port`.
+  void CheckV5Endpoint(const std::string& endpoint, int metrics_port);
+
+  // rocketmq_rejected_requests_total{reason="permission"} of the process
+  // serving its metrics on `metrics_port` (0 before the first refusal).
+  static int64_t PermissionRefusals(int metrics_port) {
+    httplib::Client client("127.0.0.1", metrics_port);
+    httplib::Result page = client.Get("/metrics");
+    EXPECT_TRUE(page && page->status == 200) << "no metrics on port " << metrics_port;
+    if (!page) return -1;
+    const std::string series = "rocketmq_rejected_requests_total{reason=\"permission\"} ";
+    size_t at = page->body.find(series);
+    if (at == std::string::npos) return 0;
+    at += series.size();
+    double value = -1;
+    EXPECT_TRUE(absl::SimpleAtod(page->body.substr(at, page->body.find('\n', at) - at), &value));
+    return static_cast<int64_t>(value);
+  }
+  // A proxy given the cluster secret but not --acl_enable checks nobody, so
+  // it must not vouch for anybody either: its calls go unsigned and the
+  // cluster refuses them.
+  void CheckProxyWithoutAccessControl();
 
   static std::vector<std::string> Concat(std::vector<std::string> a,
                                          const std::vector<std::string>& b) {
@@ -385,10 +426,15 @@ class AclE2eTest : public ::testing::TestWithParam<Deployment> {
 
   std::string dir_;
   std::string log_;
-  std::unique_ptr<ServerProcess> namesrv_, store_, broker_;
+  std::unique_ptr<ServerProcess> namesrv_, store_, broker_, proxy_;
+  // --metrics_port of the broker (or standalone server) and of the proxy.
+  int broker_metrics_port_ = 0;
+  int proxy_metrics_port_ = 0;
   std::string broker_address_, namesrv_address_, store_address_;
-  // How every channel of the test dials (plaintext unless GetParam().tls).
+  // How every channel of the test dials (plaintext unless GetParam().tls),
+  // and the servers' TLS flags then.
   ClientTls tls_;
+  std::vector<std::string> tls_flags_;
 };
 
 TEST_P(AclE2eTest, OnlyTheHolderOfThePermissionGetsThroughEveryMethod) {
@@ -632,8 +678,45 @@ void SignAsV5Client(grpc::ClientContext* context, const acl::Credentials& as, ab
                                     absl::AsciiStrToUpper(acl::HmacSha1Hex(as.secret_key, date))));
 }
 
+// The v5 front of the broker's (or standalone server's) port, and in the split
+// deployment also the separate proxy, which follows the brokers' users.
 TEST_P(AclE2eTest, RocketMq5RequestsAreCheckedAsTheSameUsers) {
-  auto stub = v2::MessagingService::NewStub(CreateChannel(broker_address_, tls_));
+  std::vector<std::pair<std::string, int>> endpoints = {{broker_address_, broker_metrics_port_}};
+  if (proxy_ != nullptr) endpoints.emplace_back(proxy_->address(), proxy_metrics_port_);
+  for (const auto& [endpoint, metrics_port] : endpoints) {
+    SCOPED_TRACE("v5 endpoint " + endpoint);
+    CheckV5Endpoint(endpoint, metrics_port);
+  }
+  if (split()) CheckProxyWithoutAccessControl();
+}
+
+void AclE2eTest::CheckProxyWithoutAccessControl() {
+  std::unique_ptr<ServerProcess> open_proxy = Start(
+      "open-proxy", "services/proxy/proxy",
+      Concat({"--port=0", "--listen_address=127.0.0.1", "--namesrv_addr=" + namesrv_->address(),
+              "--acl_cluster_secret_file=" + dir_ + "/cluster.secret"},
+             tls_flags_));
+  ASSERT_NE(open_proxy, nullptr);
+  auto stub = v2::MessagingService::NewStub(CreateChannel(open_proxy->address(), tls_));
+  const State before = Snapshot();
+  grpc::ClientContext context;
+  SetDeadline(&context, absl::Seconds(10));
+  context.AddMetadata("x-mq-client-id", "acl-e2e@1@0@v5");
+  v2::SendMessageRequest request;
+  v2::Message* message = request.add_messages();
+  message->mutable_topic()->set_name(kTopic);
+  message->set_body("unchecked");
+  message->mutable_system_properties()->set_message_id("0102FC0000000130390B14FB08000000FE");
+  message->mutable_system_properties()->set_message_type(v2::MessageType::NORMAL);
+  v2::SendMessageResponse response;
+  ASSERT_TRUE(stub->SendMessage(&context, request, &response).ok());
+  EXPECT_NE(response.status().code(), v2::Code::OK) << response.status().message();
+  EXPECT_EQ(Snapshot().commit_log_max, before.commit_log_max) << "an unchecked send was stored";
+  EXPECT_TRUE(open_proxy->Stop().ok());
+}
+
+void AclE2eTest::CheckV5Endpoint(const std::string& endpoint, int metrics_port) {
+  auto stub = v2::MessagingService::NewStub(CreateChannel(endpoint, tls_));
   // `as` null: unsigned.
   auto prepare = [](grpc::ClientContext* context, const acl::Credentials* as,
                     absl::Time at = absl::Now()) {
@@ -656,8 +739,25 @@ TEST_P(AclE2eTest, RocketMq5RequestsAreCheckedAsTheSameUsers) {
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response.status();
   };
+  auto route = [&](const acl::Credentials* as) {
+    grpc::ClientContext context;
+    prepare(&context, as);
+    v2::QueryRouteRequest request;
+    request.mutable_topic()->set_name(kTopic);
+    v2::Address* address = request.mutable_endpoints()->add_addresses();
+    address->set_host("127.0.0.1");
+    address->set_port(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+    v2::QueryRouteResponse response;
+    EXPECT_TRUE(stub->QueryRoute(&context, request, &response).ok());
+    return response.status().code();
+  };
+  // The proxy reads the users the test made after it started within a
+  // second (it fails closed until then); a broker knows them at once.
+  ASSERT_TRUE(testing::WaitUntil([&] { return route(&kAlice) == v2::Code::OK; }))
+      << "alice's route query was never let through";
   const acl::Credentials wrong{"alice", kWrongSecret};
   const State before = Snapshot();
+  const int64_t refusals_before = PermissionRefusals(metrics_port);
   EXPECT_EQ(send(nullptr, kTopic).code(), v2::Code::UNAUTHORIZED);
   EXPECT_EQ(send(&wrong, kTopic).code(), v2::Code::UNAUTHORIZED);
   // Older than the window, even widened for clients' local times marked UTC.
@@ -674,18 +774,6 @@ TEST_P(AclE2eTest, RocketMq5RequestsAreCheckedAsTheSameUsers) {
   EXPECT_EQ(sent.code(), v2::Code::OK) << sent.message();
   EXPECT_GT(Snapshot().commit_log_max, before.commit_log_max);
 
-  auto route = [&](const acl::Credentials* as) {
-    grpc::ClientContext context;
-    prepare(&context, as);
-    v2::QueryRouteRequest request;
-    request.mutable_topic()->set_name(kTopic);
-    v2::Address* address = request.mutable_endpoints()->add_addresses();
-    address->set_host("127.0.0.1");
-    address->set_port(std::stoi(broker_address_.substr(broker_address_.rfind(':') + 1)));
-    v2::QueryRouteResponse response;
-    EXPECT_TRUE(stub->QueryRoute(&context, request, &response).ok());
-    return response.status().code();
-  };
   EXPECT_EQ(route(nullptr), v2::Code::UNAUTHORIZED);
   EXPECT_EQ(route(&kBob), v2::Code::FORBIDDEN);
   EXPECT_EQ(route(&kAlice), v2::Code::OK);
@@ -723,6 +811,9 @@ TEST_P(AclE2eTest, RocketMq5RequestsAreCheckedAsTheSameUsers) {
     stream->WritesDone();
     EXPECT_TRUE(stream->Finish().ok());
   }
+  // Every refusal above counted as the process's own API counts its refusals:
+  // five sends, two route queries, a Telemetry stream and a Settings.
+  EXPECT_EQ(PermissionRefusals(metrics_port) - refusals_before, 9);
 }
 
 INSTANTIATE_TEST_SUITE_P(Deployments, AclE2eTest,

@@ -98,6 +98,7 @@ const std::map<std::string, MethodRule, std::less<>>& Table() {
          {"CreateUser", "UpdateUser", "DeleteUser", "ListUsers", "Grant", "Revoke"}) {
       add(kAcl, method, admin);
     }
+    add(kAcl, "ExportUsers", cluster);
     return t;
   }();
   return *table;

@@ -186,4 +186,11 @@ absl::StatusOr<std::vector<User>> AclUserManager::List() {
   return users;
 }
 
+absl::StatusOr<UserTable> AclUserManager::Export() {
+  absl::MutexLock lock(&mu_);
+  UserTable table;
+  if (absl::Status loaded = LoadLocked(&table); !loaded.ok()) return loaded;
+  return table;
+}
+
 }  // namespace mq::broker

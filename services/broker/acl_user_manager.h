@@ -49,6 +49,9 @@ class AclUserManager {
                        absl::string_view group, acl::v1::Perm perm) ABSL_LOCKS_EXCLUDED(mu_);
   // Every user by access key, secrets blanked.
   absl::StatusOr<std::vector<acl::v1::User>> List() ABSL_LOCKS_EXCLUDED(mu_);
+  // The stored table as it is, secrets included (for the cluster's own
+  // processes only: AclAdmin.ExportUsers).
+  absl::StatusOr<acl::v1::UserTable> Export() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // Reads the stored table into `table`, and hands it on if it changed.

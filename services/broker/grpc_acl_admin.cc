@@ -79,4 +79,24 @@ grpc::Status AclAdminService::Revoke(grpc::ServerContext* context,
                       context);
 }
 
+grpc::Status AclAdminService::ExportUsers(grpc::ServerContext* context,
+                                          const acl::v1::ExportUsersRequest* request,
+                                          acl::v1::ExportUsersResponse* response) {
+  // The method's rule admits the cluster identity alone. With access control
+  // off no caller can prove it is the cluster: the secrets stay here.
+  if (authorizer_ == nullptr || !authorizer_->enabled()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+                            "access control is off on this broker: it exports its users only to "
+                            "the cluster's identity, which it checks only with --acl_enable"),
+                        context);
+  }
+  if (grpc::Status refused = acl::Refusal(authorizer_, context, *request); !refused.ok()) {
+    return refused;
+  }
+  absl::StatusOr<acl::v1::UserTable> table = users_->Export();
+  if (!table.ok()) return ToGrpcStatus(table.status(), context);
+  *response->mutable_table() = std::move(*table);
+  return grpc::Status::OK;
+}
+
 }  // namespace mq::broker

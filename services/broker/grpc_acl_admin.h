@@ -29,6 +29,8 @@ class AclAdminService final : public acl::v1::AclAdmin::Service {
                      acl::v1::GrantResponse* response) override;
   grpc::Status Revoke(grpc::ServerContext* context, const acl::v1::RevokeRequest* request,
                       acl::v1::RevokeResponse* response) override;
+  grpc::Status ExportUsers(grpc::ServerContext* context, const acl::v1::ExportUsersRequest* request,
+                           acl::v1::ExportUsersResponse* response) override;
 
  private:
   // OK when `request` may change the users here.

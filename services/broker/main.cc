@@ -80,9 +80,11 @@ int main(int argc, char** argv) {
 
   // RocketMQ 5's protocol on the broker's port (local mode), its requests
   // checked by the broker's access control.
-  auto messaging = std::make_unique<mq::proxy::MessagingService>(
+  mq::proxy::MessagingServiceOptions messaging_options =
       mq::proxy::LocalModeOptions(options.namesrv_addrs, options.max_message_size,
-                                  options.namesrv_tls, acl->authorizer.get(), acl->cluster));
+                                  options.namesrv_tls, acl->authorizer.get(), acl->cluster);
+  messaging_options.metrics = metrics.get();
+  auto messaging = std::make_unique<mq::proxy::MessagingService>(std::move(messaging_options));
 
   mq::ServerMain main;
   main.name = "broker";

@@ -347,14 +347,15 @@ void RemoteStore::WatchLoop() {
       if (watch_stopping_) return;
       watch_context_ = context;
     }
-    std::unique_ptr<grpc::ClientReader<store::v1::QueueAdvance>> reader =
+    std::unique_ptr<grpc::ClientReader<store::v1::QueueAdvances>> reader =
         stub_->WatchQueues(context.get(), store::v1::WatchQueuesRequest());
-    store::v1::QueueAdvance advance;
-    while (reader->Read(&advance)) {
+    store::v1::QueueAdvances advances;
+    while (reader->Read(&advances)) {
       backoff = options_.watch_initial_backoff;
-      if (advance.topic().empty()) continue;  // the stream's opening message
       absl::MutexLock lock(&listeners_mu_);
-      for (auto& [id, listener] : listeners_) listener(advance);
+      for (const store::v1::QueueAdvance& advance : advances.advances()) {
+        for (auto& [id, listener] : listeners_) listener(advance);
+      }
     }
     grpc::Status status = reader->Finish();
     absl::MutexLock lock(&watch_mu_);

@@ -11,7 +11,9 @@
 //
 // WatchQueues keeps one streaming RPC open for all listeners and reopens it
 // with exponential backoff when it breaks; events in the gap are lost (the
-// pull hold service's periodic check covers them).
+// pull hold service's periodic check covers them). The store writes whatever
+// advances are pending as one stream message; each is handed to every
+// listener.
 //
 // Every unary call has a deadline.
 #ifndef MQ_SERVICES_BROKER_REMOTE_STORE_H_

@@ -369,5 +369,22 @@ TEST_F(RemoteStoreTest, WatchDeliversAdvancesAndReconnects) {
   remote.reset();
 }
 
+TEST_F(RemoteStoreTest, WatchDeliversEveryQueueOfABurst) {
+  std::unique_ptr<RemoteStore> remote = Connect();
+  Events events;
+  std::unique_ptr<store::StoreApi::Watch> watch = remote->WatchQueues(events.listener());
+  ASSERT_TRUE(testing::WaitUntil([&] { return fake_.watch_count() == 1; }));
+  // One append advances eight queues at once: the store writes them in as
+  // few stream messages as it can, and the broker sees each.
+  store::v1::AppendBatchRequest burst;
+  for (int i = 0; i < 8; ++i) burst.MergeFrom(Append(absl::StrCat("burst", i), 2));
+  ASSERT_TRUE(fake_.AppendBatch(burst).ok());
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_TRUE(testing::WaitUntil([&] { return events.Saw(absl::StrCat("burst", i)); })) << i;
+  }
+  watch.reset();
+  remote.reset();
+}
+
 }  // namespace
 }  // namespace mq::broker

@@ -1,5 +1,6 @@
 #include "services/proxy/backend.h"
 
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -34,12 +35,13 @@ void Backend::SetDeadline(grpc::ClientContext* context) const {
   context->set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
 }
 
+std::vector<std::string> Backend::NameServers() const {
+  absl::MutexLock lock(&mu_);
+  return namesrv_addrs_;
+}
+
 absl::StatusOr<common::v1::TopicRouteData> Backend::Route(const std::string& topic) const {
-  std::vector<std::string> name_servers;
-  {
-    absl::MutexLock lock(&mu_);
-    name_servers = namesrv_addrs_;
-  }
+  std::vector<std::string> name_servers = NameServers();
   if (name_servers.empty()) return absl::UnavailableError("the proxy knows no name server yet");
   absl::Status last;
   for (const std::string& address : name_servers) {
@@ -97,6 +99,40 @@ absl::Status Backend::Unregister(const std::string& address,
   SetDeadline(&context);
   return FromGrpcStatus(BrokerStub(address)->UnregisterClient(&context, request, &response),
                         context);
+}
+
+absl::StatusOr<acl::v1::UserTable> Backend::ExportUsers() const {
+  std::vector<std::string> name_servers = NameServers();
+  if (name_servers.empty()) return absl::UnavailableError("the proxy knows no name server yet");
+  absl::Status last = absl::UnavailableError("the name servers list no master broker");
+  std::set<std::string> masters;
+  for (const std::string& address : name_servers) {
+    auto stub = namesrv::v1::NameServer::NewStub(Channel(address));
+    namesrv::v1::GetClusterInfoResponse cluster;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    absl::Status status = FromGrpcStatus(
+        stub->GetClusterInfo(&context, namesrv::v1::GetClusterInfoRequest(), &cluster), context);
+    if (!status.ok()) {
+      last = PrefixStatus(absl::StrCat("name server ", address, ": "), status);
+      continue;
+    }
+    for (const auto& [name, group] : cluster.broker_addr_table()) {
+      auto master = group.broker_addrs().find(0);
+      if (master != group.broker_addrs().end()) masters.insert(master->second);
+    }
+  }
+  for (const std::string& address : masters) {
+    auto stub = acl::v1::AclAdmin::NewStub(Channel(address));
+    acl::v1::ExportUsersResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    absl::Status status = FromGrpcStatus(
+        stub->ExportUsers(&context, acl::v1::ExportUsersRequest(), &response), context);
+    if (status.ok()) return std::move(*response.mutable_table());
+    last = PrefixStatus(absl::StrCat("broker ", address, ": "), status);
+  }
+  return last;
 }
 
 }  // namespace mq::proxy

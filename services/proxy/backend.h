@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "common/acl/signature.h"
 #include "common/tls.h"
+#include "proto/acl.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
 
@@ -66,11 +67,17 @@ class Backend {
   absl::Status Unregister(const std::string& address,
                           const broker::v1::UnregisterClientRequest& request) const;
 
+  // The access-control users of the cluster (AclAdmin.ExportUsers), from the
+  // first master broker the name servers list that answers; the calls must be
+  // signed as the cluster identity (BackendOptions::credentials).
+  absl::StatusOr<acl::v1::UserTable> ExportUsers() const;
+
   // The broker stub for a streaming call the caller drives itself.
   std::shared_ptr<broker::v1::Broker::Stub> BrokerStub(const std::string& address) const;
 
  private:
   std::shared_ptr<grpc::Channel> Channel(const std::string& address) const ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::string> NameServers() const ABSL_LOCKS_EXCLUDED(mu_);
   void SetDeadline(grpc::ClientContext* context) const;
 
   const BackendOptions options_;

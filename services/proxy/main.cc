@@ -12,10 +12,13 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
+#include "common/acl/acl_flags.h"
 #include "common/format/record_format.h"
 #include "common/process.h"
+#include "common/scheduler.h"
 #include "common/server_main.h"
 #include "common/validation.h"
+#include "services/proxy/cluster_users.h"
 #include "services/proxy/local_mode.h"
 #include "services/proxy/messaging_service.h"
 
@@ -24,6 +27,10 @@ ABSL_FLAG(std::string, namesrv_addr, "", "Name servers, 'host:port;host:port' (r
 ABSL_FLAG(int64_t, max_body_size, mq::format::kDefaultMaxMessageBodyBytes,
           "Largest message body producers may send (the brokers' --max_message_size).");
 ABSL_FLAG(int, threads, 8, "Threads for calls waiting on name servers and brokers.");
+
+// How often the proxy re-reads the brokers' users (as brokers re-read the
+// store's: BrokerOptions::acl_reload_interval).
+constexpr absl::Duration kAclReloadInterval = absl::Seconds(1);
 
 int main(int argc, char** argv) {
   mq::InitServerProcess(argc, argv,
@@ -56,10 +63,38 @@ int main(int argc, char** argv) {
     std::cerr << "proxy: " << peer_tls.status().message() << "\n";
     return 2;
   }
-  mq::proxy::MessagingServiceOptions options =
-      mq::proxy::LocalModeOptions(std::move(name_servers), max_body_size, *peer_tls);
-  options.threads = absl::GetFlag(FLAGS_threads);
+  absl::StatusOr<mq::acl::ServerAcl> acl = mq::acl::ServerAclFromFlags(/*generate_secret=*/false);
+  if (!acl.ok()) {
+    std::cerr << "proxy: " << acl.status().message() << "\n";
+    return 2;
+  }
   std::unique_ptr<mq::metrics::Registry> metrics = mq::NewServerMetrics();
+  // With access control the proxy checks its clients itself, against the
+  // brokers' users (followed every second, as brokers follow the store's),
+  // and calls the brokers as the cluster identity.
+  // Without it the proxy calls unsigned, so a cluster that checks access
+  // refuses its calls: a cluster secret alone never lets clients through
+  // unchecked.
+  mq::acl::Authorizer* authorizer = acl->authorizer->enabled() ? acl->authorizer.get() : nullptr;
+  mq::proxy::MessagingServiceOptions options =
+      mq::proxy::LocalModeOptions(std::move(name_servers), max_body_size, *peer_tls, authorizer,
+                                  authorizer != nullptr ? acl->cluster : mq::acl::Credentials{});
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.metrics = metrics.get();
+  std::unique_ptr<mq::proxy::Backend> users_backend;
+  std::unique_ptr<mq::proxy::ClusterUsers> users;
+  std::unique_ptr<mq::Scheduler> users_reload;
+  if (authorizer != nullptr) {
+    users_backend = std::make_unique<mq::proxy::Backend>(options.backend);
+    users = std::make_unique<mq::proxy::ClusterUsers>(users_backend.get(), authorizer);
+    users_reload = mq::StartDedicatedScheduler(
+        "acl-reload", absl::ZeroDuration(), kAclReloadInterval, [&users] {
+          absl::Status loaded = users->Refresh();
+          if (!loaded.ok()) {
+            LOG_EVERY_N(WARNING, 30) << "cannot read the ACL users from the brokers: " << loaded;
+          }
+        });
+  }
   auto service = std::make_unique<mq::proxy::MessagingService>(options);
 
   mq::ServerMain main;
@@ -71,6 +106,7 @@ int main(int argc, char** argv) {
   main.configure = mq::proxy::ConfigureV5Server;
   main.on_stopping = [&] { service->Shutdown(); };
   main.on_stopped = [&] {
+    users_reload.reset();
     service.reset();
     LOG(INFO) << "proxy stopped";
     return 0;

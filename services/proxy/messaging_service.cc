@@ -106,6 +106,7 @@ class MessagingService::TelemetryStream
       if (absl::Status allowed = access_.Check(request_); !allowed.ok()) {
         // A command with only the refusal: the clients fail at once on it.
         VLOG(1) << "v5 client " << client_id_ << ": settings refused: " << allowed;
+        owner_->CountRefused(allowed);
         v2::TelemetryCommand refused;
         *refused.mutable_status() = V5Refusal(allowed);
         Write(std::move(refused));
@@ -209,7 +210,12 @@ class MessagingService::CheckBackChannel {
 };
 
 MessagingService::MessagingService(MessagingServiceOptions options)
-    : options_(std::move(options)), backend_(options_.backend), executor_([this] {
+    : options_(std::move(options)),
+      rpc_metrics_(options_.metrics != nullptr
+                       ? std::make_unique<metrics::RpcMetrics>(options_.metrics)
+                       : nullptr),
+      backend_(options_.backend),
+      executor_([this] {
         ExecutorOptions executor;
         executor.name = "v5-proxy";
         executor.threads = options_.threads;
@@ -252,8 +258,15 @@ absl::Status MessagingService::Allowed(const grpc::CallbackServerContext& contex
                                        const google::protobuf::Message& request) const {
   absl::Status allowed =
       CheckV5Access(options_.authorizer, context.client_metadata(), context.peer(), request);
-  if (!allowed.ok()) VLOG(1) << "v5 " << request.GetDescriptor()->name() << " refused: " << allowed;
+  if (!allowed.ok()) {
+    VLOG(1) << "v5 " << request.GetDescriptor()->name() << " refused: " << allowed;
+    CountRefused(allowed);
+  }
   return allowed;
+}
+
+void MessagingService::CountRefused(const absl::Status& refusal) const {
+  if (rpc_metrics_ != nullptr) rpc_metrics_->CountRejected(refusal.code());
 }
 
 grpc::ServerUnaryReactor* MessagingService::Run(grpc::CallbackServerContext* context,
@@ -318,6 +331,7 @@ grpc::ServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand>* MessagingSe
       V5StreamAccess::Open(options_.authorizer, context->client_metadata(), context->peer());
   if (!access.ok()) {
     VLOG(1) << "v5 Telemetry refused: " << access.status();
+    CountRefused(access.status());
     return new RefusedTelemetry(V5Refusal(access.status()));
   }
   std::string client_id = Header(context, kClientIdHeader);

@@ -31,6 +31,8 @@
 #include "absl/synchronization/mutex.h"
 #include "common/acl/authorizer.h"
 #include "common/executor.h"
+#include "common/metrics/registry.h"
+#include "common/metrics/rpc_metrics.h"
 #include "proto/apache/rocketmq/v2/messaging.grpc.pb.h"
 #include "services/proxy/backend.h"
 #include "services/proxy/v5_translation.h"
@@ -49,6 +51,10 @@ struct MessagingServiceOptions {
   // FORBIDDEN; the backend then calls as the cluster identity
   // (BackendOptions::credentials). Null: no checks.
   const acl::Authorizer* authorizer = nullptr;
+  // The process's metrics: requests refused by access control are counted
+  // in rocketmq_rejected_requests_total{reason="permission"}, as the
+  // process's own API counts them. Null: not counted.
+  metrics::Registry* metrics = nullptr;
 };
 
 // One known RocketMQ 5 client (for monitoring and tests).
@@ -148,9 +154,12 @@ class MessagingService final : public v2::MessagingService::CallbackService {
     std::map<std::string, std::unique_ptr<CheckBackChannel>> check_backs;
   };
 
-  // OK, or why access control refuses `request` (CheckV5Access).
+  // OK, or why access control refuses `request` (CheckV5Access); a refusal
+  // is counted.
   absl::Status Allowed(const grpc::CallbackServerContext& context,
                        const google::protobuf::Message& request) const;
+  // Counts a request refused with `refusal` (rocketmq_rejected_requests_total).
+  void CountRefused(const absl::Status& refusal) const;
 
   // Runs `work` on the executor and finishes the call with OK (the v5
   // status is in the response); UNAVAILABLE when shut down or refused.
@@ -176,6 +185,8 @@ class MessagingService final : public v2::MessagingService::CallbackService {
   void StreamEnded(const std::string& client_id, TelemetryStream* stream) ABSL_LOCKS_EXCLUDED(mu_);
 
   const MessagingServiceOptions options_;
+  // Null without MessagingServiceOptions::metrics.
+  const std::unique_ptr<metrics::RpcMetrics> rpc_metrics_;
   Backend backend_;
   Executor executor_;
   std::atomic<uint64_t> next_queue_{0};

@@ -98,9 +98,11 @@ int main(int argc, char** argv) {
   // RocketMQ 5's protocol on the same port (local mode), its requests checked
   // by the broker's access control; its name servers are the broker's, set
   // once the port is known.
-  auto messaging = std::make_unique<mq::proxy::MessagingService>(
+  mq::proxy::MessagingServiceOptions messaging_options =
       mq::proxy::LocalModeOptions({}, broker_options->max_message_size, broker_options->namesrv_tls,
-                                  acl->authorizer.get(), acl->cluster));
+                                  acl->authorizer.get(), acl->cluster);
+  messaging_options.metrics = metrics.get();
+  auto messaging = std::make_unique<mq::proxy::MessagingService>(std::move(messaging_options));
 
   mq::ServerMain main;
   main.name = "standalone";

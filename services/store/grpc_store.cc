@@ -1,10 +1,10 @@
 #include "services/store/grpc_store.h"
 
-#include <deque>
 #include <utility>
 
-#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/status.h"
+#include "services/store/advance_buffer.h"
 
 namespace mq::store {
 
@@ -17,34 +17,6 @@ grpc::Status Reply(absl::StatusOr<Response> result, Response* response,
   *response = *std::move(result);
   return grpc::Status::OK;
 }
-
-// Queue advances waiting to be written to one WatchQueues stream. Advances of
-// the same queue are merged: only the newest max offset matters to a waiter.
-class AdvanceBuffer {
- public:
-  void Push(const v1::QueueAdvance& advance) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    for (v1::QueueAdvance& pending : pending_) {
-      if (pending.queue_id() == advance.queue_id() && pending.topic() == advance.topic()) {
-        pending = advance;
-        return;
-      }
-    }
-    pending_.push_back(advance);
-  }
-
-  // Waits up to `timeout` for advances; returns them (possibly none).
-  std::deque<v1::QueueAdvance> Take(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !pending_.empty(); };
-    mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-    return std::exchange(pending_, {});
-  }
-
- private:
-  absl::Mutex mu_;
-  std::deque<v1::QueueAdvance> pending_ ABSL_GUARDED_BY(mu_);
-};
 
 }  // namespace
 
@@ -149,18 +121,17 @@ grpc::Status StoreService::DeleteTopic(grpc::ServerContext* context,
 
 grpc::Status StoreService::WatchQueues(grpc::ServerContext* context,
                                        const v1::WatchQueuesRequest* request,
-                                       grpc::ServerWriter<v1::QueueAdvance>* writer) {
+                                       grpc::ServerWriter<v1::QueueAdvances>* writer) {
   if (grpc::Status refused = acl::Refusal(authorizer_, context, *request); !refused.ok()) {
     return refused;
   }
   AdvanceBuffer buffer;
   std::unique_ptr<StoreApi::Watch> watch =
       store_->WatchQueues([&buffer](const v1::QueueAdvance& advance) { buffer.Push(advance); });
-  if (!writer->Write(v1::QueueAdvance())) return grpc::Status::OK;
+  if (!writer->Write(v1::QueueAdvances())) return grpc::Status::OK;
   while (!context->IsCancelled()) {
-    for (const v1::QueueAdvance& advance : buffer.Take(absl::Milliseconds(200))) {
-      if (!writer->Write(advance)) return grpc::Status::OK;
-    }
+    v1::QueueAdvances advances = buffer.Take(absl::Milliseconds(200));
+    if (advances.advances_size() > 0 && !writer->Write(advances)) return grpc::Status::OK;
   }
   return grpc::Status::OK;
 }

@@ -48,7 +48,7 @@ class StoreService final : public v1::Store::Service {
   grpc::Status DeleteTopic(grpc::ServerContext* context, const v1::DeleteTopicRequest* request,
                            v1::DeleteTopicResponse* response) override;
   grpc::Status WatchQueues(grpc::ServerContext* context, const v1::WatchQueuesRequest* request,
-                           grpc::ServerWriter<v1::QueueAdvance>* writer) override;
+                           grpc::ServerWriter<v1::QueueAdvances>* writer) override;
   grpc::Status Replicate(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::MasterMessage, v1::ReplicaMessage>* stream) override;
