@@ -9,6 +9,7 @@
 #include <grpcpp/client_context.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -332,11 +333,14 @@ TEST_P(PopTest, BadRequestsAreRefusedClearlyAndChangeNothing) {
     EXPECT_EQ(GetResponseCode(FromGrpcStatus(status, context)),
               common::v1::SUBSCRIPTION_GROUP_NOT_EXIST);
   }
-  // The refused pops handed nothing out: the message is there for the group.
+  // The refused pops handed nothing out: the message is there for the group
+  // (long polling: it may still be on its way to the queue).
   pop.set_consumer_group("BadGroup");
+  pop.set_poll_timeout_ms(10000);
   broker::v1::PopMessageResponse popped;
   {
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     ASSERT_TRUE(stub_->PopMessage(&context, pop, &popped).ok());
   }
   ASSERT_EQ(popped.messages_size(), 1);
