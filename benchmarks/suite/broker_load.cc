@@ -454,21 +454,24 @@ LoadResult PopCatchUp(const BrokerStubs& stubs, const std::string& topic, const 
 
 LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
                          const std::string& group, int64_t in_flight, absl::Duration invisible) {
-  // msgId -> when its invisible time ends.
-  std::map<std::string, absl::Time> pending;
+  // The fill's messages carry no msgId: the i-th redelivery is matched with
+  // the i-th earliest end of an invisible time.
+  std::vector<absl::Time> ends;
   const absl::Time deadline = absl::Now() + absl::Minutes(5);
-  while (static_cast<int64_t>(pending.size()) < in_flight) {
+  while (static_cast<int64_t>(ends.size()) < in_flight) {
+    // Long polling: the fill may still be dispatching.
     absl::StatusOr<broker::v1::PopMessageResponse> popped =
-        Pop(stubs.For(0), topic, group, invisible, absl::ZeroDuration());
-    if (!popped.ok() || popped->messages_size() == 0 || absl::Now() > deadline) return Failed();
+        Pop(stubs.For(0), topic, group, invisible, absl::Seconds(1));
+    if (!popped.ok() || absl::Now() > deadline) return Failed();
     for (const broker::v1::PoppedMessage& m : popped->messages()) {
-      pending[m.message().msg_id()] = absl::FromUnixMillis(m.invisible_until_ms());
+      if (m.delivery_attempt() == 1) ends.push_back(absl::FromUnixMillis(m.invisible_until_ms()));
     }
   }
+  std::sort(ends.begin(), ends.end());
   std::vector<double> late_ms;
   LoadResult result;
   const absl::Time begin = absl::Now();
-  while (!pending.empty() && absl::Now() < deadline) {
+  while (late_ms.size() < ends.size() && absl::Now() < deadline) {
     absl::StatusOr<broker::v1::PopMessageResponse> popped =
         Pop(stubs.For(0), topic, group, absl::Seconds(60), absl::Seconds(1));
     if (!popped.ok()) {
@@ -477,14 +480,12 @@ LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
     }
     const absl::Time now = absl::Now();
     for (const broker::v1::PoppedMessage& m : popped->messages()) {
-      auto it = pending.find(m.message().msg_id());
-      if (it == pending.end() || m.delivery_attempt() < 2) continue;
-      late_ms.push_back(std::max(0.0, absl::ToDoubleMilliseconds(now - it->second)));
-      pending.erase(it);
+      if (m.delivery_attempt() < 2 || late_ms.size() >= ends.size()) continue;
+      late_ms.push_back(std::max(0.0, absl::ToDoubleMilliseconds(now - ends[late_ms.size()])));
     }
     AckAll(stubs.For(0), topic, group, *popped);
   }
-  if (!pending.empty()) return Failed();
+  if (late_ms.size() < ends.size()) return Failed();
   result.per_second = static_cast<double>(in_flight) / absl::ToDoubleSeconds(absl::Now() - begin);
   result.calls = in_flight;
   FillPercentiles(std::move(late_ms), &result);

@@ -67,6 +67,8 @@ ABSL_FLAG(int, pull_batch, mq::PushConsumerOptions().pull_batch_size,
           "Messages per pull in the catch-up read (default: the push consumer's).");
 ABSL_FLAG(int, pull_chains_per_queue, 2, "Pulls in flight per queue in the catch-up read.");
 ABSL_FLAG(int, pop_receivers, 4, "Receivers (threads) of the POP catch-up.");
+ABSL_FLAG(absl::Duration, pop_invisible, absl::Seconds(30),
+          "Invisible time of the messages of the POP redelivery row.");
 ABSL_FLAG(int64_t, pop_redelivery_in_flight, 100000,
           "Messages in flight when the POP redelivery latency is measured.");
 ABSL_FLAG(bool, pull_stored_records, true,
@@ -567,9 +569,11 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root, bo
       CheckOk(CreateTopic(stubs, "PopRevive", queues));
       CheckOk(Fill(stubs, "PopRevive", queues, in_flight, body));
       Report(id + "popredelivery",
-             absl::StrCat("POP redelivery of ", in_flight,
-                          " in flight (invisible 5 s), p = after the invisible time"),
-             PopRedelivery(stubs, "PopRevive", "PopReviveBench", in_flight, absl::Seconds(5)));
+             absl::StrCat("POP redelivery of ", in_flight, " in flight (invisible ",
+                          absl::FormatDuration(absl::GetFlag(FLAGS_pop_invisible)),
+                          "), p = after the invisible time"),
+             PopRedelivery(stubs, "PopRevive", "PopReviveBench", in_flight,
+                           absl::GetFlag(FLAGS_pop_invisible)));
     }
     // Paced at half the peak single-send rate, so only after that was measured.
     if (peak_single > 0 && Wanted(id + "e2e")) {

@@ -5,10 +5,12 @@
 set -euo pipefail
 out="${TEST_TMPDIR}/perf_suite.out"
 benchmarks/suite/perf_suite --duration=0.5s --windows=1,8 --in_flight=8 --catchup_messages=640 \
-  --deployments=standalone --batch_in_flight=2 > "${out}"
+  --deployments=standalone --batch_in_flight=2 --pop_redelivery_in_flight=64 --pop_invisible=1s \
+  > "${out}"
 expected=(echo.unary.w1 echo.unary.w8 echo.batch echo.stream standalone.send.w1 standalone.send.w8
   standalone.stream standalone.producer
-  standalone.batch standalone.rss_anon standalone.fill standalone.catchup standalone.e2e
+  standalone.batch standalone.rss_anon standalone.fill standalone.catchup standalone.popcatchup
+  standalone.popredelivery standalone.e2e
   standalone.syncflush.w1 standalone.syncflush.w8 standalone.syncflush.producer
   standalone.syncflush.batch)
 status=0

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "common/format/property_keys.h"
 #include "common/retry_topics.h"
 #include "common/status.h"
@@ -723,11 +724,14 @@ int PopService::ReviveDue() {
       due.push_back({queue, offset, entry.commit_log_offset, entry.attempt});
     }
   }
+  // Locals below are changed under mu_ only: chunks of a large round run at
+  // once on the runner's threads (each redelivery is a store read and
+  // append), so a burst of expiries is redelivered within the target.
   int settled = 0;
   internal::PopLogRecord log;
   // FIFO queues that may hand out a message again.
   std::vector<std::pair<std::string, int32_t>> freed;
-  for (const Due& item : due) {
+  auto revive = [&](const Due& item) {
     absl::optional<broker::v1::SubscriptionGroupConfig> group = groups_->Find(item.queue->group);
     bool dead_letter = false;
     if (group.has_value() && group->consume_message_orderly()) {
@@ -742,7 +746,7 @@ int PopService::ReviveDue() {
         queue->redeliver_attempt = item.attempt + 1;
         ++settled;
         freed.emplace_back(queue->topic, queue->queue_id);
-        continue;
+        return;
       }
       dead_letter = true;
     }
@@ -754,7 +758,7 @@ int PopService::ReviveDue() {
       *log.add_ops() = LogOp(*item.queue, item.offset, nullptr);
       ++settled;
       if (dead_letter) freed.emplace_back(item.queue->topic, item.queue->queue_id);
-      continue;
+      return;
     }
     LOG_EVERY_N(WARNING, 100) << "cannot redeliver a message of group " << item.queue->group << " ("
                               << item.queue->topic << " queue " << item.queue->queue_id
@@ -762,6 +766,24 @@ int PopService::ReviveDue() {
     InFlight& entry = item.queue->in_flight.at(item.offset);
     entry.deadline = clock_->Now() + options_.revive_retry_interval;
     IndexLocked(item.queue, item.offset, &entry);
+  };
+  constexpr size_t kChunk = 128;
+  if (due.size() <= kChunk) {
+    for (const Due& item : due) revive(item);
+  } else {
+    const size_t chunks = (due.size() + kChunk - 1) / kChunk;
+    absl::BlockingCounter pending(static_cast<int>(chunks));
+    for (size_t c = 0; c < chunks; ++c) {
+      auto work = [&, c] {
+        for (size_t i = c * kChunk; i < std::min(due.size(), (c + 1) * kChunk); ++i) {
+          revive(due[i]);
+        }
+        pending.DecrementCount();
+      };
+      // Refused (busy, stopping): done here instead.
+      runner_(work, work);
+    }
+    pending.Wait();
   }
   // Unlogged, a crash delivers these again once more.
   if (log.ops_size() > 0) {

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/testing/fake_clock.h"
 #include "services/broker/send_message_processor.h"
@@ -464,6 +467,34 @@ TEST_F(PopServiceTest, FifoGroupHandsOutAQueuesNextMessageOnlyAfterThePreviousIs
   ASSERT_TRUE(held.ok());
   EXPECT_EQ(Ids(*held), std::vector<std::string>{"c"});
   EXPECT_EQ(offsets_->Query("F", "orders", 0).value_or(-1), 2);
+}
+
+TEST_F(PopServiceTest, ALargeReviveRoundRunsInChunksOnTheRunner) {
+  for (int i = 0; i < 300; ++i) Produce(absl::StrCat("m", i), i % 2);
+  PopOptions options;
+  options.broker_name = "broker-a";
+  std::atomic<int> ran{0};
+  pop_ = std::make_unique<PopService>(
+      &store_, topics_.get(), groups_.get(), offsets_.get(), send_back_.get(), &clock_,
+      [&ran](std::function<void()> work, std::function<void()>) {
+        ++ran;
+        std::thread(std::move(work)).detach();
+      },
+      options);
+  int64_t popped = 0;
+  while (popped < 300) {
+    absl::StatusOr<broker::v1::PopMessageResponse> got = Pop(Request(32, 5000));
+    ASSERT_TRUE(got.ok());
+    ASSERT_GT(got->messages_size(), 0);
+    popped += got->messages_size();
+  }
+  clock_.Advance(absl::Seconds(5));
+  EXPECT_EQ(pop_->ReviveDue(), 300);
+  EXPECT_EQ(ran.load(), 3);
+  EXPECT_EQ(pop_->in_flight_count(), 0);
+  EXPECT_EQ(Read("%RETRY%G").size(), 100u);  // Read() reads 100 at most
+  EXPECT_EQ(Committed(0), 150);
+  EXPECT_EQ(Committed(1), 150);
 }
 
 TEST(ReceiptHandleTest, RoundTripsAndRefusesGarbage) {
