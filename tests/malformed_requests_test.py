@@ -205,10 +205,14 @@ class MalformedRequestsTest(unittest.TestCase):
         return stub.SendMessage(request, timeout=DEADLINE_S)
 
     def _pull(self, broker_address, offset):
+        # Held until the message is consumable: a send is answered once it is
+        # in the commit log, and its consume queue entry may follow a moment
+        # later on a loaded machine.
         stub = broker_pb2_grpc.BrokerStub(_channel(broker_address))
         request = broker_pb2.PullMessageRequest(
             consumer_group="fuzz-reader", topic="FuzzData", queue_id=0, queue_offset=offset,
-            max_msg_nums=32, commit_offset=-1, subscription="*")
+            max_msg_nums=32, commit_offset=-1, subscription="*", suspend=True,
+            suspend_timeout_ms=int(DEADLINE_S * 1000 / 2))
         return stub.PullMessage(request, timeout=DEADLINE_S)
 
     def _check_answer(self, where, code, details, trailers):
