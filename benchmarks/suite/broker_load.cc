@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <thread>
 #include <utility>
@@ -397,63 +398,127 @@ absl::StatusOr<broker::v1::PopMessageResponse> Pop(Broker::Stub* stub, const std
   return response;
 }
 
-bool AckAll(Broker::Stub* stub, const std::string& topic, const std::string& group,
-            const broker::v1::PopMessageResponse& popped) {
-  if (popped.messages_size() == 0) return true;
-  broker::v1::AckMessageRequest request;
-  request.set_consumer_group(group);
-  request.set_topic(topic);
-  for (const broker::v1::PoppedMessage& m : popped.messages()) {
-    request.add_receipt_handles(m.receipt_handle());
+// POP receivers as the official clients run them: each pops again while its
+// acks are on their way (up to `acks_in_flight` of them).
+class PopReceivers {
+ public:
+  // `on_popped` sees each answer before its messages are acked and returns
+  // whether this receiver should go on.
+  using OnPopped = std::function<bool(const broker::v1::PopMessageResponse&)>;
+
+  PopReceivers(const BrokerStubs& stubs, std::string topic, std::string group, int acks_in_flight)
+      : stubs_(stubs),
+        topic_(std::move(topic)),
+        group_(std::move(group)),
+        acks_in_flight_(acks_in_flight) {}
+
+  // Runs `receivers` threads until each one's `on_popped` says stop or
+  // `deadline` passes, then waits for every ack. Latencies are per pop.
+  LoadResult Run(int receivers, absl::Duration invisible, absl::Duration poll, absl::Time deadline,
+                 const OnPopped& on_popped) {
+    {
+      absl::MutexLock lock(&mu_);
+      acks_by_receiver_.assign(receivers, 0);
+    }
+    std::vector<std::thread> threads;
+    for (int r = 0; r < receivers; ++r) {
+      threads.emplace_back([&, r] { Receive(r, invisible, poll, deadline, on_popped); });
+    }
+    for (std::thread& t : threads) t.join();
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* pending) { return *pending == 0; }, &acks_pending_));
+    LoadResult result;
+    result.calls = static_cast<int64_t>(latencies_ms_.size());
+    result.failures = failures_;
+    FillPercentiles(std::move(latencies_ms_), &result);
+    return result;
   }
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  broker::v1::AckMessageResponse response;
-  return stub->AckMessage(&context, request, &response).ok();
-}
+
+ private:
+  struct AckCall {
+    grpc::ClientContext context;
+    broker::v1::AckMessageRequest request;
+    broker::v1::AckMessageResponse response;
+  };
+
+  void Receive(int r, absl::Duration invisible, absl::Duration poll, absl::Time deadline,
+               const OnPopped& on_popped) {
+    std::vector<double> mine;
+    int failures = 0;
+    bool go_on = true;
+    while (go_on && absl::Now() < deadline) {
+      const absl::Time start = absl::Now();
+      absl::StatusOr<broker::v1::PopMessageResponse> popped =
+          Pop(stubs_.For(r), topic_, group_, invisible, poll);
+      if (!popped.ok()) {
+        ++failures;
+        continue;
+      }
+      mine.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+      go_on = on_popped(*popped);
+      if (popped->messages_size() == 0) continue;
+      auto call = std::make_shared<AckCall>();
+      call->request.set_consumer_group(group_);
+      call->request.set_topic(topic_);
+      for (const broker::v1::PoppedMessage& m : popped->messages()) {
+        call->request.add_receipt_handles(m.receipt_handle());
+      }
+      call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      {
+        absl::MutexLock lock(&mu_);
+        auto room = [this, r]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return acks_by_receiver_[r] < acks_in_flight_;
+        };
+        mu_.Await(absl::Condition(&room));
+        ++acks_pending_;
+        ++acks_by_receiver_[r];
+      }
+      stubs_.For(r)->async()->AckMessage(&call->context, &call->request, &call->response,
+                                         [this, call, r](grpc::Status status) {
+                                           absl::MutexLock lock(&mu_);
+                                           if (!status.ok()) ++failures_;
+                                           --acks_pending_;
+                                           --acks_by_receiver_[r];
+                                         });
+    }
+    absl::MutexLock lock(&mu_);
+    failures_ += failures;
+    latencies_ms_.insert(latencies_ms_.end(), mine.begin(), mine.end());
+  }
+
+  const BrokerStubs& stubs_;
+  const std::string topic_;
+  const std::string group_;
+  const int acks_in_flight_;
+  absl::Mutex mu_;
+  int acks_pending_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<int> acks_by_receiver_ ABSL_GUARDED_BY(mu_);
+  int64_t failures_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<double> latencies_ms_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace
 
 LoadResult PopCatchUp(const BrokerStubs& stubs, const std::string& topic, const std::string& group,
-                      int64_t stored, int receivers) {
+                      int64_t stored, int receivers, int acks_in_flight) {
   std::atomic<int64_t> received{0};
-  std::atomic<int64_t> failures{0};
-  absl::Mutex mu;
-  std::vector<double> latencies_ms;
   const absl::Time begin = absl::Now();
-  const absl::Time deadline = begin + absl::Minutes(10);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < receivers; ++r) {
-    threads.emplace_back([&, r] {
-      std::vector<double> mine;
-      while (received.load() < stored && absl::Now() < deadline) {
-        const absl::Time start = absl::Now();
-        absl::StatusOr<broker::v1::PopMessageResponse> popped =
-            Pop(stubs.For(r), topic, group, absl::Seconds(60), absl::Milliseconds(200));
-        if (!popped.ok() || !AckAll(stubs.For(r), topic, group, *popped)) {
-          ++failures;
-          continue;
-        }
-        mine.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
-        received += popped->messages_size();
-      }
-      absl::MutexLock lock(&mu);
-      latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
-    });
-  }
-  for (std::thread& t : threads) t.join();
+  LoadResult result =
+      PopReceivers(stubs, topic, group, acks_in_flight)
+          .Run(receivers, absl::Seconds(60), absl::Milliseconds(200), begin + absl::Minutes(10),
+               [&](const broker::v1::PopMessageResponse& popped) {
+                 return (received += popped.messages_size()) < stored;
+               });
   if (received.load() < stored) return Failed();
-  LoadResult result;
   result.per_second =
       static_cast<double>(received.load()) / absl::ToDoubleSeconds(absl::Now() - begin);
-  result.calls = static_cast<int64_t>(latencies_ms.size());
-  result.failures = failures.load();
-  FillPercentiles(std::move(latencies_ms), &result);
   return result;
 }
 
 LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
-                         const std::string& group, int64_t in_flight, absl::Duration invisible) {
+                         const std::string& group, int64_t in_flight, int receivers,
+                         int acks_in_flight, absl::Duration invisible) {
   // The fill's messages carry no msgId: the i-th redelivery is matched with
   // the i-th earliest end of an invisible time.
   std::vector<absl::Time> ends;
@@ -468,25 +533,26 @@ LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
     }
   }
   std::sort(ends.begin(), ends.end());
+  absl::Mutex mu;
   std::vector<double> late_ms;
-  LoadResult result;
-  const absl::Time begin = absl::Now();
-  while (late_ms.size() < ends.size() && absl::Now() < deadline) {
-    absl::StatusOr<broker::v1::PopMessageResponse> popped =
-        Pop(stubs.For(0), topic, group, absl::Seconds(60), absl::Seconds(1));
-    if (!popped.ok()) {
-      ++result.failures;
-      continue;
-    }
-    const absl::Time now = absl::Now();
-    for (const broker::v1::PoppedMessage& m : popped->messages()) {
-      if (m.delivery_attempt() < 2 || late_ms.size() >= ends.size()) continue;
-      late_ms.push_back(std::max(0.0, absl::ToDoubleMilliseconds(now - ends[late_ms.size()])));
-    }
-    AckAll(stubs.For(0), topic, group, *popped);
-  }
+  PopReceivers(stubs, topic, group, acks_in_flight)
+      .Run(receivers, absl::Seconds(60), absl::Seconds(1), deadline,
+           [&](const broker::v1::PopMessageResponse& popped) {
+             const absl::Time now = absl::Now();
+             absl::MutexLock lock(&mu);
+             for (const broker::v1::PoppedMessage& m : popped.messages()) {
+               if (m.delivery_attempt() < 2 || late_ms.size() >= ends.size()) continue;
+               late_ms.push_back(
+                   std::max(0.0, absl::ToDoubleMilliseconds(now - ends[late_ms.size()])));
+             }
+             return late_ms.size() < ends.size();
+           });
+  absl::MutexLock lock(&mu);
   if (late_ms.size() < ends.size()) return Failed();
-  result.per_second = static_cast<double>(in_flight) / absl::ToDoubleSeconds(absl::Now() - begin);
+  LoadResult result;
+  // From the first end of an invisible time to the last redelivery.
+  result.per_second = static_cast<double>(in_flight) /
+                      std::max(1e-3, absl::ToDoubleSeconds(absl::Now() - ends.front()));
   result.calls = in_flight;
   FillPercentiles(std::move(late_ms), &result);
   return result;

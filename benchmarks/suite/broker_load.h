@@ -90,17 +90,20 @@ LoadResult CatchUp(const BrokerStubs& stubs, const std::string& topic, int queue
 
 // POP consumption of the `stored` messages of a filled `topic` by `group`:
 // `receivers` threads each pop (every queue, 32 per call, invisible 60 s) and
-// ack what they got, until the group has received `stored`. Latencies are per
-// pop.
+// ack what they got without waiting for the answer (up to `acks_in_flight`
+// acks each), until the group has received `stored`. Latencies are per pop.
 LoadResult PopCatchUp(const BrokerStubs& stubs, const std::string& topic, const std::string& group,
-                      int64_t stored, int receivers);
+                      int64_t stored, int receivers, int acks_in_flight);
 
 // Redelivery after the invisible time: `group` pops `in_flight` messages of a
-// filled `topic` without acking them (invisible `invisible`), then pops (and
-// acks) until every one came again. Latencies: per message, from the end of
-// its invisible time to its second delivery (p99 is the target).
+// filled `topic` without acking them (invisible `invisible`), then
+// `receivers` pop (and ack, as PopCatchUp) until every one came again.
+// Latencies: per message, from the end of its invisible time to its second
+// delivery (p99 is the target); the rate is from the first end to the
+// last redelivery.
 LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
-                         const std::string& group, int64_t in_flight, absl::Duration invisible);
+                         const std::string& group, int64_t in_flight, int receivers,
+                         int acks_in_flight, absl::Duration invisible);
 
 struct EndToEndResult {
   LoadResult send;      // the paced sends

@@ -66,7 +66,10 @@ ABSL_FLAG(int64_t, catchup_messages, 1000000, "Messages stored, then read back."
 ABSL_FLAG(int, pull_batch, mq::PushConsumerOptions().pull_batch_size,
           "Messages per pull in the catch-up read (default: the push consumer's).");
 ABSL_FLAG(int, pull_chains_per_queue, 2, "Pulls in flight per queue in the catch-up read.");
-ABSL_FLAG(int, pop_receivers, 4, "Receivers (threads) of the POP catch-up.");
+ABSL_FLAG(int, pop_receivers, 4,
+          "Receivers (threads) of the POP catch-up and of the redelivery drain.");
+ABSL_FLAG(int, pop_acks_in_flight, 4,
+          "Acks each POP receiver sends without waiting for their answer.");
 ABSL_FLAG(absl::Duration, pop_invisible, absl::Seconds(30),
           "Invisible time of the messages of the POP redelivery row.");
 ABSL_FLAG(int64_t, pop_redelivery_in_flight, 100000,
@@ -560,20 +563,24 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root, bo
         const int receivers = absl::GetFlag(FLAGS_pop_receivers);
         Report(id + "popcatchup",
                absl::StrCat("POP consumption of ", catchup, " stored, ", receivers,
-                            " receivers (pop 32 + ack), p = per pop"),
-               PopCatchUp(stubs, "CatchUp", "PopBench", catchup, receivers));
+                            " receivers (pop 32, ack without waiting), p = per pop"),
+               PopCatchUp(stubs, "CatchUp", "PopBench", catchup, receivers,
+                          absl::GetFlag(FLAGS_pop_acks_in_flight)));
       }
     }
     if (Wanted(id + "popredelivery")) {
       const int64_t in_flight = absl::GetFlag(FLAGS_pop_redelivery_in_flight);
       CheckOk(CreateTopic(stubs, "PopRevive", queues));
       CheckOk(Fill(stubs, "PopRevive", queues, in_flight, body));
-      Report(id + "popredelivery",
-             absl::StrCat("POP redelivery of ", in_flight, " in flight (invisible ",
-                          absl::FormatDuration(absl::GetFlag(FLAGS_pop_invisible)),
-                          "), p = after the invisible time"),
-             PopRedelivery(stubs, "PopRevive", "PopReviveBench", in_flight,
-                           absl::GetFlag(FLAGS_pop_invisible)));
+      Report(
+          id + "popredelivery",
+          absl::StrCat("POP redelivery of ", in_flight, " in flight (invisible ",
+                       absl::FormatDuration(absl::GetFlag(FLAGS_pop_invisible)), ", ",
+                       absl::GetFlag(FLAGS_pop_receivers),
+                       " receivers), p = after the invisible time"),
+          PopRedelivery(stubs, "PopRevive", "PopReviveBench", in_flight,
+                        absl::GetFlag(FLAGS_pop_receivers), absl::GetFlag(FLAGS_pop_acks_in_flight),
+                        absl::GetFlag(FLAGS_pop_invisible)));
     }
     // Paced at half the peak single-send rate, so only after that was measured.
     if (peak_single > 0 && Wanted(id + "e2e")) {
