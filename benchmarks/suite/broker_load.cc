@@ -381,12 +381,14 @@ namespace {
 // One blocking PopMessage of every queue of `topic`.
 absl::StatusOr<broker::v1::PopMessageResponse> Pop(Broker::Stub* stub, const std::string& topic,
                                                    const std::string& group,
-                                                   absl::Duration invisible, absl::Duration poll) {
+                                                   absl::Duration invisible, absl::Duration poll,
+                                                   bool stored_records) {
   broker::v1::PopMessageRequest request;
   request.set_consumer_group(group);
   request.set_topic(topic);
   request.set_queue_id(-1);
   request.set_max_msg_nums(32);
+  request.set_stored_records(stored_records);
   request.set_invisible_time_ms(absl::ToInt64Milliseconds(invisible));
   request.set_poll_timeout_ms(absl::ToInt64Milliseconds(poll));
   grpc::ClientContext context;
@@ -406,16 +408,15 @@ class PopReceivers {
   // whether this receiver should go on.
   using OnPopped = std::function<bool(const broker::v1::PopMessageResponse&)>;
 
-  PopReceivers(const BrokerStubs& stubs, std::string topic, std::string group, int acks_in_flight)
-      : stubs_(stubs),
-        topic_(std::move(topic)),
-        group_(std::move(group)),
-        acks_in_flight_(acks_in_flight) {}
+  PopReceivers(const BrokerStubs& stubs, std::string topic, std::string group,
+               const PopReceiverOptions& options)
+      : stubs_(stubs), topic_(std::move(topic)), group_(std::move(group)), options_(options) {}
 
-  // Runs `receivers` threads until each one's `on_popped` says stop or
-  // `deadline` passes, then waits for every ack. Latencies are per pop.
-  LoadResult Run(int receivers, absl::Duration invisible, absl::Duration poll, absl::Time deadline,
+  // Runs the receivers until each one's `on_popped` says stop or `deadline`
+  // passes, then waits for every ack. Latencies are per pop.
+  LoadResult Run(absl::Duration invisible, absl::Duration poll, absl::Time deadline,
                  const OnPopped& on_popped) {
+    const int receivers = options_.receivers;
     {
       absl::MutexLock lock(&mu_);
       acks_by_receiver_.assign(receivers, 0);
@@ -450,8 +451,16 @@ class PopReceivers {
     while (go_on && absl::Now() < deadline) {
       const absl::Time start = absl::Now();
       absl::StatusOr<broker::v1::PopMessageResponse> popped =
-          Pop(stubs_.For(r), topic_, group_, invisible, poll);
+          Pop(stubs_.For(r), topic_, group_, invisible, poll, options_.stored_records);
       if (!popped.ok()) {
+        ++failures;
+        continue;
+      }
+      // Turned into the client's messages, as the C++ SimpleConsumer does
+      // (and the catch-up read with the pull's answers).
+      absl::StatusOr<std::vector<MessageExt>> messages =
+          client_internal::PoppedMessages(*popped, "bench", /*max_body_size_bytes=*/4_MiB);
+      if (!messages.ok()) {
         ++failures;
         continue;
       }
@@ -468,7 +477,7 @@ class PopReceivers {
       {
         absl::MutexLock lock(&mu_);
         auto room = [this, r]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return acks_by_receiver_[r] < acks_in_flight_;
+          return acks_by_receiver_[r] < options_.acks_in_flight;
         };
         mu_.Await(absl::Condition(&room));
         ++acks_pending_;
@@ -490,7 +499,7 @@ class PopReceivers {
   const BrokerStubs& stubs_;
   const std::string topic_;
   const std::string group_;
-  const int acks_in_flight_;
+  const PopReceiverOptions options_;
   absl::Mutex mu_;
   int acks_pending_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<int> acks_by_receiver_ ABSL_GUARDED_BY(mu_);
@@ -501,12 +510,12 @@ class PopReceivers {
 }  // namespace
 
 LoadResult PopCatchUp(const BrokerStubs& stubs, const std::string& topic, const std::string& group,
-                      int64_t stored, int receivers, int acks_in_flight) {
+                      int64_t stored, const PopReceiverOptions& options) {
   std::atomic<int64_t> received{0};
   const absl::Time begin = absl::Now();
   LoadResult result =
-      PopReceivers(stubs, topic, group, acks_in_flight)
-          .Run(receivers, absl::Seconds(60), absl::Milliseconds(200), begin + absl::Minutes(10),
+      PopReceivers(stubs, topic, group, options)
+          .Run(absl::Seconds(60), absl::Milliseconds(200), begin + absl::Minutes(10),
                [&](const broker::v1::PopMessageResponse& popped) {
                  return (received += popped.messages_size()) < stored;
                });
@@ -517,8 +526,8 @@ LoadResult PopCatchUp(const BrokerStubs& stubs, const std::string& topic, const 
 }
 
 LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
-                         const std::string& group, int64_t in_flight, int receivers,
-                         int acks_in_flight, absl::Duration invisible) {
+                         const std::string& group, int64_t in_flight,
+                         const PopReceiverOptions& options, absl::Duration invisible) {
   // The fill's messages carry no msgId: the i-th redelivery is matched with
   // the i-th earliest end of an invisible time.
   std::vector<absl::Time> ends;
@@ -526,7 +535,7 @@ LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
   while (static_cast<int64_t>(ends.size()) < in_flight) {
     // Long polling: the fill may still be dispatching.
     absl::StatusOr<broker::v1::PopMessageResponse> popped =
-        Pop(stubs.For(0), topic, group, invisible, absl::Seconds(1));
+        Pop(stubs.For(0), topic, group, invisible, absl::Seconds(1), options.stored_records);
     if (!popped.ok() || absl::Now() > deadline) return Failed();
     for (const broker::v1::PoppedMessage& m : popped->messages()) {
       if (m.delivery_attempt() == 1) ends.push_back(absl::FromUnixMillis(m.invisible_until_ms()));
@@ -535,8 +544,8 @@ LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
   std::sort(ends.begin(), ends.end());
   absl::Mutex mu;
   std::vector<double> late_ms;
-  PopReceivers(stubs, topic, group, acks_in_flight)
-      .Run(receivers, absl::Seconds(60), absl::Seconds(1), deadline,
+  PopReceivers(stubs, topic, group, options)
+      .Run(absl::Seconds(60), absl::Seconds(1), deadline,
            [&](const broker::v1::PopMessageResponse& popped) {
              const absl::Time now = absl::Now();
              absl::MutexLock lock(&mu);

@@ -88,22 +88,33 @@ absl::Status Fill(const BrokerStubs& stubs, const std::string& topic, int queues
 LoadResult CatchUp(const BrokerStubs& stubs, const std::string& topic, int queues, int64_t stored,
                    int pull_batch, int chains_per_queue, bool stored_records);
 
-// POP consumption of the `stored` messages of a filled `topic` by `group`:
-// `receivers` threads each pop (every queue, 32 per call, invisible 60 s) and
-// ack what they got without waiting for the answer (up to `acks_in_flight`
-// acks each), until the group has received `stored`. Latencies are per pop.
+// How the POP rows' receivers run.
+struct PopReceiverOptions {
+  // Threads, each popping (every queue, 32 per call) in turn.
+  int receivers = 4;
+  // Acks each receiver sends without waiting for their answer, as the
+  // official clients do.
+  int acks_in_flight = 4;
+  // Pops answered with stored records (as the C++ SimpleConsumer asks) or
+  // with message fields; either way turned into the client's MessageExt.
+  bool stored_records = true;
+};
+
+// POP consumption of the `stored` messages of a filled `topic` by `group`
+// (invisible 60 s), until the group has received `stored`. Latencies are per
+// pop.
 LoadResult PopCatchUp(const BrokerStubs& stubs, const std::string& topic, const std::string& group,
-                      int64_t stored, int receivers, int acks_in_flight);
+                      int64_t stored, const PopReceiverOptions& options);
 
 // Redelivery after the invisible time: `group` pops `in_flight` messages of a
-// filled `topic` without acking them (invisible `invisible`), then
-// `receivers` pop (and ack, as PopCatchUp) until every one came again.
-// Latencies: per message, from the end of its invisible time to its second
-// delivery (p99 is the target); the rate is from the first end to the
-// last redelivery.
+// filled `topic` without acking them (invisible `invisible`), then the
+// receivers pop (and ack) until every one came again. Latencies: per
+// message, from the end of its invisible time to its second delivery (p99 is
+// the target); the rate is from the first end to the last
+// redelivery.
 LoadResult PopRedelivery(const BrokerStubs& stubs, const std::string& topic,
-                         const std::string& group, int64_t in_flight, int receivers,
-                         int acks_in_flight, absl::Duration invisible);
+                         const std::string& group, int64_t in_flight,
+                         const PopReceiverOptions& options, absl::Duration invisible);
 
 struct EndToEndResult {
   LoadResult send;      // the paced sends

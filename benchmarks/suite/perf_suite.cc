@@ -70,6 +70,9 @@ ABSL_FLAG(int, pop_receivers, 4,
           "Receivers (threads) of the POP catch-up and of the redelivery drain.");
 ABSL_FLAG(int, pop_acks_in_flight, 4,
           "Acks each POP receiver sends without waiting for their answer.");
+ABSL_FLAG(bool, pop_stored_records, true,
+          "POP rows: answers as stored records (as the C++ SimpleConsumer asks), else as message "
+          "fields.");
 ABSL_FLAG(absl::Duration, pop_invisible, absl::Seconds(30),
           "Invisible time of the messages of the POP redelivery row.");
 ABSL_FLAG(int64_t, pop_redelivery_in_flight, 100000,
@@ -454,6 +457,14 @@ void MeasureProducerRow(const Deployment& d, const std::string& kind, const std:
   }
 }
 
+mq::bench::PopReceiverOptions PopReceiverOptionsFromFlags() {
+  mq::bench::PopReceiverOptions options;
+  options.receivers = absl::GetFlag(FLAGS_pop_receivers);
+  options.acks_in_flight = absl::GetFlag(FLAGS_pop_acks_in_flight);
+  options.stored_records = absl::GetFlag(FLAGS_pop_stored_records);
+  return options;
+}
+
 void MeasureDeployment(const std::string& kind, const std::string& data_root, bool acl) {
   const int queues = absl::GetFlag(FLAGS_queues);
   const int body = absl::GetFlag(FLAGS_body_bytes);
@@ -560,27 +571,24 @@ void MeasureDeployment(const std::string& kind, const std::string& data_root, bo
                      absl::GetFlag(FLAGS_pull_stored_records)));
       // POP consumption of the same stored messages, by a group of its own.
       if (Wanted(id + "popcatchup")) {
-        const int receivers = absl::GetFlag(FLAGS_pop_receivers);
+        const mq::bench::PopReceiverOptions pop = PopReceiverOptionsFromFlags();
         Report(id + "popcatchup",
-               absl::StrCat("POP consumption of ", catchup, " stored, ", receivers,
+               absl::StrCat("POP consumption of ", catchup, " stored, ", pop.receivers,
                             " receivers (pop 32, ack without waiting), p = per pop"),
-               PopCatchUp(stubs, "CatchUp", "PopBench", catchup, receivers,
-                          absl::GetFlag(FLAGS_pop_acks_in_flight)));
+               PopCatchUp(stubs, "CatchUp", "PopBench", catchup, pop));
       }
     }
     if (Wanted(id + "popredelivery")) {
       const int64_t in_flight = absl::GetFlag(FLAGS_pop_redelivery_in_flight);
       CheckOk(CreateTopic(stubs, "PopRevive", queues));
       CheckOk(Fill(stubs, "PopRevive", queues, in_flight, body));
-      Report(
-          id + "popredelivery",
-          absl::StrCat("POP redelivery of ", in_flight, " in flight (invisible ",
-                       absl::FormatDuration(absl::GetFlag(FLAGS_pop_invisible)), ", ",
-                       absl::GetFlag(FLAGS_pop_receivers),
-                       " receivers), p = after the invisible time"),
-          PopRedelivery(stubs, "PopRevive", "PopReviveBench", in_flight,
-                        absl::GetFlag(FLAGS_pop_receivers), absl::GetFlag(FLAGS_pop_acks_in_flight),
-                        absl::GetFlag(FLAGS_pop_invisible)));
+      Report(id + "popredelivery",
+             absl::StrCat("POP redelivery of ", in_flight, " in flight (invisible ",
+                          absl::FormatDuration(absl::GetFlag(FLAGS_pop_invisible)), ", ",
+                          absl::GetFlag(FLAGS_pop_receivers),
+                          " receivers), p = after the invisible time"),
+             PopRedelivery(stubs, "PopRevive", "PopReviveBench", in_flight,
+                           PopReceiverOptionsFromFlags(), absl::GetFlag(FLAGS_pop_invisible)));
     }
     // Paced at half the peak single-send rate, so only after that was measured.
     if (peak_single > 0 && Wanted(id + "e2e")) {

@@ -9,6 +9,7 @@
 #include "common/format/property_keys.h"
 #include "common/format/record_format.h"
 #include "common/format/stored_message.h"
+#include "common/retry_topics.h"
 #include "common/status.h"
 
 namespace mq::client_internal {
@@ -121,25 +122,27 @@ absl::StatusOr<MessageExt> RecordToMessageExt(const format::DecodedRecord& decod
   return ext;
 }
 
-// The messages of a stored-records answer whose tag passes `subscription`;
-// DATA_LOSS when a record is torn or fails its CRC.
-absl::StatusOr<std::vector<MessageExt>> MatchingRecords(
-    absl::string_view records, const broker::v1::SubscriptionData& subscription,
-    const std::string& broker_name, size_t max_body_size_bytes) {
+// The messages of stored records back to back (`what` names the answer in
+// errors) for which `keep(tags)` holds; DATA_LOSS when a record is torn or
+// fails its CRC.
+template <typename Keep>
+absl::StatusOr<std::vector<MessageExt>> DecodeRecords(absl::string_view records,
+                                                      absl::string_view what,
+                                                      const std::string& broker_name,
+                                                      size_t max_body_size_bytes, Keep keep) {
   std::vector<MessageExt> messages;
   HostNames hosts;
   for (int index = 0; !records.empty(); ++index) {
     format::DecodedRecord decoded = format::DecodeRecord(records, /*check_crc=*/true);
     if (decoded.kind != format::RecordKind::kMessage) {
       return absl::DataLossError(absl::StrCat(
-          "record ", index, " of the pull answer is not a valid message: ",
+          "record ", index, " of the ", what, " is not a valid message: ",
           decoded.kind == format::RecordKind::kBlank ? "an end-of-file marker" : decoded.error));
     }
     // Room for as many more records of this size as the answer holds.
     if (index == 0) messages.reserve(records.size() / decoded.size);
     records.remove_prefix(decoded.size);
-    if (!MatchesSubscription(
-            subscription,
+    if (!keep(
             format::FindProperty(decoded.message.properties, format::kPropertyTags).value_or(""))) {
       continue;
     }
@@ -158,7 +161,10 @@ absl::StatusOr<std::vector<MessageExt>> MatchingMessages(
     const broker::v1::SubscriptionData& subscription, const std::string& broker_name,
     size_t max_body_size_bytes) {
   if (!response.records().empty()) {
-    return MatchingRecords(response.records(), subscription, broker_name, max_body_size_bytes);
+    return DecodeRecords(response.records(), "pull answer", broker_name, max_body_size_bytes,
+                         [&subscription](absl::string_view tags) {
+                           return MatchesSubscription(subscription, tags);
+                         });
   }
   std::vector<MessageExt> messages;
   messages.reserve(response.messages_size());
@@ -172,6 +178,41 @@ absl::StatusOr<std::vector<MessageExt>> MatchingMessages(
     messages.push_back(*std::move(ext));
   }
   return messages;
+}
+
+absl::StatusOr<std::vector<MessageExt>> PoppedMessages(
+    const broker::v1::PopMessageResponse& response, const std::string& broker_name,
+    size_t max_body_size_bytes) {
+  std::vector<MessageExt> messages;
+  if (response.records().empty()) {
+    messages.reserve(response.messages_size());
+    for (const broker::v1::PoppedMessage& popped : response.messages()) {
+      absl::StatusOr<MessageExt> ext =
+          ToMessageExt(popped.message(), broker_name, max_body_size_bytes);
+      if (!ext.ok()) return ext.status();
+      messages.push_back(*std::move(ext));
+    }
+    return messages;
+  }
+  absl::StatusOr<std::vector<MessageExt>> decoded =
+      DecodeRecords(response.records(), "pop answer", broker_name, max_body_size_bytes,
+                    [](absl::string_view) { return true; });
+  if (!decoded.ok()) return decoded.status();
+  if (static_cast<int>(decoded->size()) != response.messages_size()) {
+    return absl::DataLossError(absl::StrCat("the pop answer holds ", decoded->size(),
+                                            " records for ", response.messages_size(),
+                                            " messages"));
+  }
+  for (int i = 0; i < response.messages_size(); ++i) {
+    MessageExt& ext = (*decoded)[i];
+    // As the broker sets them in the fields form.
+    ext.reconsume_times = response.messages(i).delivery_attempt() - 1;
+    if (IsRetryTopic(ext.message.topic())) {
+      std::string original = ext.message.GetProperty(format::kPropertyRetryTopic);
+      if (!original.empty()) ext.message.set_topic(std::move(original));
+    }
+  }
+  return decoded;
 }
 
 }  // namespace mq::client_internal

@@ -31,6 +31,15 @@ absl::StatusOr<std::vector<MessageExt>> MatchingMessages(
     const broker::v1::SubscriptionData& subscription, const std::string& broker_name,
     size_t max_body_size_bytes);
 
+// The messages of a pop answer, in the order of its `messages` (from its
+// `records` when the broker sent stored records, else from the fields), as
+// consumers see them: reconsume times from the delivery attempt, a retried
+// message under the topic it was sent to. DATA_LOSS for a torn or corrupt
+// record.
+absl::StatusOr<std::vector<MessageExt>> PoppedMessages(
+    const broker::v1::PopMessageResponse& response, const std::string& broker_name,
+    size_t max_body_size_bytes);
+
 }  // namespace mq::client_internal
 
 #endif  // MQ_CLIENT_SRC_PULLED_MESSAGE_H_

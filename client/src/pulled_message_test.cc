@@ -200,5 +200,65 @@ TEST(PulledMessageTest, ACorruptOrTornRecordIsDataLoss) {
   EXPECT_THAT(result.status().message(), HasSubstr("record 1"));
 }
 
+// A pop answer with stored records gives what the broker's fields form gives:
+// reconsume times from the delivery attempt, a message read from the
+// group's %RETRY% topic under the topic it was sent to.
+TEST(PulledMessageTest, PoppedRecordsGiveWhatTheFieldsFormGives) {
+  broker::v1::PopMessageResponse records;
+  broker::v1::PopMessageResponse fields;
+  const std::vector<std::pair<std::string, int32_t>> stored = {{"Orders", 1}, {"%RETRY%G", 3}};
+  for (size_t i = 0; i < stored.size(); ++i) {
+    StoredMessage m{absl::StrCat("body", i), "A", 0, static_cast<int64_t>(20 + i)};
+    std::map<std::string, std::string> pairs = {{"UNIQ_KEY", absl::StrCat("U", i)},
+                                                {"TAGS", "A"}};
+    if (stored[i].first != "Orders") pairs["RETRY_TOPIC"] = "Orders";
+    const std::string properties = *format::EncodeProperties(pairs);
+    format::MessageRecord record = Record(m, properties);
+    record.topic = stored[i].first;
+    std::string bytes(format::RecordSize(record), '\0');
+    format::EncodeRecord(record, bytes.data());
+    records.mutable_records()->append(bytes);
+    for (broker::v1::PopMessageResponse* answer : {&records, &fields}) {
+      broker::v1::PoppedMessage* popped = answer->add_messages();
+      popped->set_receipt_handle(absl::StrCat("h", i));
+      popped->set_delivery_attempt(stored[i].second);
+    }
+    // The fields form, as the broker builds it.
+    common::v1::MessageExt* wire = fields.mutable_messages(i)->mutable_message();
+    ASSERT_TRUE(
+        format::ToMessageExtProto(format::DecodeRecord(bytes, /*check_crc=*/false), wire).ok());
+    wire->set_reconsume_times(stored[i].second - 1);
+    wire->set_topic("Orders");
+  }
+  absl::StatusOr<std::vector<MessageExt>> from_records =
+      PoppedMessages(records, "broker-a", kMaxBody);
+  absl::StatusOr<std::vector<MessageExt>> from_fields =
+      PoppedMessages(fields, "broker-a", kMaxBody);
+  ASSERT_TRUE(from_records.ok()) << from_records.status();
+  ASSERT_TRUE(from_fields.ok()) << from_fields.status();
+  ASSERT_EQ(from_records->size(), 2u);
+  ASSERT_EQ(from_fields->size(), 2u);
+  for (size_t i = 0; i < 2; ++i) ExpectSame((*from_records)[i], (*from_fields)[i]);
+  EXPECT_EQ((*from_records)[0].reconsume_times, 0);
+  EXPECT_EQ((*from_records)[1].reconsume_times, 2);
+  EXPECT_EQ((*from_records)[1].message.topic(), "Orders");
+  EXPECT_EQ((*from_records)[1].message.body(), "body1");
+}
+
+TEST(PulledMessageTest, APopAnswerWhoseRecordsDoNotMatchItsMessagesIsDataLoss) {
+  Answers answers = Answer({{"first", "A", 0, 10}, {"second", "A", 0, 11}});
+  broker::v1::PopMessageResponse popped;
+  *popped.mutable_records() = answers.records.records();
+  popped.add_messages()->set_delivery_attempt(1);
+  absl::StatusOr<std::vector<MessageExt>> one_short = PoppedMessages(popped, "b", kMaxBody);
+  EXPECT_TRUE(absl::IsDataLoss(one_short.status())) << one_short.status();
+  popped.add_messages()->set_delivery_attempt(1);
+  EXPECT_TRUE(PoppedMessages(popped, "b", kMaxBody).ok());
+  // A flipped byte in the second record's body.
+  (*popped.mutable_records())[popped.records().size() - 30] ^= 1;
+  absl::StatusOr<std::vector<MessageExt>> corrupt = PoppedMessages(popped, "b", kMaxBody);
+  EXPECT_TRUE(absl::IsDataLoss(corrupt.status())) << corrupt.status();
+}
+
 }  // namespace
 }  // namespace mq::client_internal

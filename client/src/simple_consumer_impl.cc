@@ -136,20 +136,22 @@ absl::StatusOr<std::vector<ReceivedMessage>> SimpleConsumerImpl::PopFrom(
   request.set_subscription(subscription.sub_string());
   request.set_client_id(instance.client_id());
   request.set_broker_name(target.broker_name);
+  request.set_stored_records(true);
   // The broker answers a held pop before the deadline.
   absl::StatusOr<broker::v1::PopMessageResponse> response = CallUnary(
       *instance.connections().BrokerStub(target.address), &broker::v1::Broker::Stub::PopMessage,
       request, await_duration + options_.client.api_timeout,
       BrokerLabel(target.broker_name, target.address));
   if (!response.ok()) return response.status();
+  absl::StatusOr<std::vector<MessageExt>> messages =
+      PoppedMessages(*response, target.broker_name, options_.max_body_size_bytes);
+  if (!messages.ok()) return messages.status();
   std::vector<ReceivedMessage> received;
   std::vector<ReceivedMessage> unwanted;
-  for (const broker::v1::PoppedMessage& popped : response->messages()) {
-    absl::StatusOr<MessageExt> message =
-        ToMessageExt(popped.message(), target.broker_name, options_.max_body_size_bytes);
-    if (!message.ok()) return message.status();
+  for (int i = 0; i < response->messages_size(); ++i) {
+    const broker::v1::PoppedMessage& popped = response->messages(i);
     ReceivedMessage item;
-    item.message = *std::move(message);
+    item.message = std::move((*messages)[i]);
     item.receipt_handle = popped.receipt_handle();
     item.delivery_attempt = popped.delivery_attempt();
     item.invisible_until = absl::FromUnixMillis(popped.invisible_until_ms());

@@ -24,7 +24,6 @@ constexpr int kSysFlagOffset = 36;
 constexpr int kBornTimestampOffset = 40;
 constexpr int kBornHostOffset = 48;
 constexpr int kStoreHostOffset = 64;
-constexpr int kReconsumeTimesOffset = 72;
 constexpr int kPreparedTransactionOffsetOffset = 76;
 
 uint32_t FinishCrc(uint32_t tail_crc, const char* record) {
@@ -108,6 +107,28 @@ void EncodeRecord(const MessageRecord& record, uint32_t tail_crc, char* dest) {
 void EncodeBlankMarker(int32_t bytes, char* dest) {
   StoreBigEndian32(dest + kTotalSizeOffset, static_cast<uint32_t>(bytes));
   StoreBigEndian32(dest + kMagicCodeOffset, kBlankMagicCode);
+}
+
+absl::StatusOr<RecordHeader> ReadRecordHeader(absl::string_view data) {
+  if (data.size() < static_cast<size_t>(kRecordFixedBytes)) {
+    return absl::DataLossError(
+        absl::StrCat("a message record needs ", kRecordFixedBytes, " bytes, ", data.size(), " left"));
+  }
+  const char* p = data.data();
+  if (LoadBigEndian32(p + kMagicCodeOffset) != kMessageMagicCode) {
+    return absl::DataLossError("not a message record (bad magic code)");
+  }
+  const uint32_t total_size = LoadBigEndian32(p + kTotalSizeOffset);
+  if (total_size < static_cast<uint32_t>(kRecordFixedBytes) || total_size > data.size()) {
+    return absl::DataLossError(absl::StrCat("record size ", total_size, " is out of range (",
+                                            data.size(), " bytes left)"));
+  }
+  RecordHeader header;
+  header.size = static_cast<int32_t>(total_size);
+  header.queue_offset = static_cast<int64_t>(LoadBigEndian64(p + kQueueOffsetOffset));
+  header.physical_offset = static_cast<int64_t>(LoadBigEndian64(p + kPhysicalOffsetOffset));
+  header.reconsume_times = static_cast<int32_t>(LoadBigEndian32(p + kReconsumeTimesOffset));
+  return header;
 }
 
 DecodedRecord DecodeRecord(absl::string_view data, bool check_crc) {

@@ -74,6 +74,7 @@ inline constexpr int kRecordCrcOffset = 8;
 inline constexpr int kQueueOffsetOffset = 20;
 inline constexpr int kPhysicalOffsetOffset = 28;
 inline constexpr int kStoreTimestampOffset = 56;
+inline constexpr int kReconsumeTimesOffset = 72;
 inline constexpr int kBodyLengthOffset = 84;
 
 // SYSFLAG bits (RocketMQ's MessageSysFlag). The body is zlib-compressed (the
@@ -166,6 +167,21 @@ struct DecodedRecord {
 // is verified; without it only the lengths and magic are (cheaper, for
 // records this process wrote itself).
 DecodedRecord DecodeRecord(absl::string_view data, bool check_crc);
+
+// The fixed fields a reader that passes records on (a POP) needs, read
+// without decoding the record.
+struct RecordHeader {
+  int32_t size = 0;
+  int64_t queue_offset = 0;
+  int64_t physical_offset = 0;
+  int32_t reconsume_times = 0;
+};
+
+// The header of the message record at the start of `data` (records back to
+// back): DATA_LOSS unless a message record's magic and a total size within
+// `data` are there. Neither the CRC nor the variable fields are checked (the
+// reader that decodes the record does that).
+absl::StatusOr<RecordHeader> ReadRecordHeader(absl::string_view data);
 
 // crc32 of a body, as RocketMQ's BODYCRC.
 uint32_t BodyCrc(absl::string_view body);

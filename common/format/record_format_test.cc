@@ -59,6 +59,43 @@ TEST(RecordFormatTest, RoundTrip) {
   EXPECT_EQ(m.properties, properties);
 }
 
+TEST(RecordFormatTest, HeaderReadsTheFixedFieldsOfRecordsBackToBack) {
+  std::string first = Encode(SampleRecord("one", ""));
+  MessageRecord second_record = SampleRecord("second body", "TAGS\x01T");
+  second_record.queue_offset = 7;
+  second_record.physical_offset = 4096;
+  second_record.reconsume_times = 5;
+  std::string second = Encode(second_record);
+  std::string both = first + second;
+
+  absl::StatusOr<RecordHeader> header = ReadRecordHeader(both);
+  ASSERT_TRUE(header.ok()) << header.status();
+  EXPECT_EQ(header->size, static_cast<int32_t>(first.size()));
+  EXPECT_EQ(header->queue_offset, 123456789012345);
+  EXPECT_EQ(header->physical_offset, 1LL << 40);
+  EXPECT_EQ(header->reconsume_times, 2);
+  header = ReadRecordHeader(absl::string_view(both).substr(first.size()));
+  ASSERT_TRUE(header.ok()) << header.status();
+  EXPECT_EQ(header->size, static_cast<int32_t>(second.size()));
+  EXPECT_EQ(header->queue_offset, 7);
+  EXPECT_EQ(header->physical_offset, 4096);
+  EXPECT_EQ(header->reconsume_times, 5);
+}
+
+TEST(RecordFormatTest, HeaderRefusesWhatIsNotAWholeMessageRecord) {
+  std::string bytes = Encode(SampleRecord("body", ""));
+  // Cut short, in the fixed part and after it.
+  EXPECT_TRUE(absl::IsDataLoss(ReadRecordHeader(bytes.substr(0, 50)).status()));
+  EXPECT_TRUE(absl::IsDataLoss(ReadRecordHeader(bytes.substr(0, bytes.size() - 1)).status()));
+  // A blank marker, zeros, a flipped magic code.
+  std::string blank(64, '\0');
+  EncodeBlankMarker(64, blank.data());
+  EXPECT_TRUE(absl::IsDataLoss(ReadRecordHeader(blank).status()));
+  EXPECT_TRUE(absl::IsDataLoss(ReadRecordHeader(std::string(200, '\0')).status()));
+  bytes[kMagicCodeOffset] ^= 1;
+  EXPECT_TRUE(absl::IsDataLoss(ReadRecordHeader(bytes).status()));
+}
+
 TEST(RecordFormatTest, LayoutMatchesRocketMq) {
   MessageRecord in = SampleRecord("B", "");
   std::string bytes = Encode(in);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "common/format/property_keys.h"
+#include "common/format/record_format.h"
 #include "common/retry_topics.h"
 #include "common/status.h"
 #include "common/validation.h"
@@ -31,6 +32,9 @@ PopService::PopService(store::StoreApi* store, TopicConfigManager* topics,
       clock_(clock),
       runner_(std::move(runner)),
       options_(std::move(options)),
+      log_writer_(
+          [this](const std::vector<internal::PopLogRecord>& records) { return AppendLog(records); },
+          runner_, kMaxLogBatchBytes),
       // Handles issued before a restart never name a delivery after it.
       next_delivery_id_(std::max<int64_t>(1, absl::ToUnixMicros(clock->Now()))) {}
 
@@ -52,6 +56,7 @@ void PopService::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   for (auto& [id, pop] : held) pop.done(broker::v1::PopMessageResponse());
+  log_writer_.Drain();
 }
 
 void PopService::Loop() {
@@ -296,39 +301,43 @@ absl::StatusOr<broker::v1::PopMessageResponse> PopService::PopOnce(const Prepare
     // queue fails again on the next pop.
     if (!failed.ok()) break;
   }
-  if (log.ops_size() > 0) {
-    // Unlogged, the messages are still delivered again after a crash (their
-    // queue resumes below them), only sooner.
-    if (absl::Status logged = AppendLog(log); !logged.ok()) {
-      LOG_EVERY_N(WARNING, 100) << "cannot log a pop: " << logged;
-    }
-  }
+  // Not waited for: unlogged, the messages are still delivered again after a
+  // crash (their queue resumes below them), only sooner.
+  if (log.ops_size() > 0) log_writer_.Queue(std::move(log));
   if (!failed.ok() && response.messages_size() == 0) return failed;
   return response;
 }
 
-absl::Status PopService::AppendLog(const internal::PopLogRecord& record) {
+absl::Status PopService::AppendLog(const std::vector<internal::PopLogRecord>& records) {
   store::v1::AppendBatchRequest append;
   append.set_wait_store_ok(true);
-  store::v1::AppendEntry* entry = append.add_entries();
-  common::v1::Message* message = entry->mutable_message();
-  message->set_topic(std::string(kPopLogTopic));
-  message->set_body(record.SerializeAsString());
-  entry->set_queue_id(0);
-  entry->set_born_timestamp_ms(absl::ToUnixMillis(clock_->Now()));
-  entry->set_born_host(options_.store_host);
-  entry->set_store_host(options_.store_host);
+  const int64_t now_ms = absl::ToUnixMillis(clock_->Now());
+  for (const internal::PopLogRecord& record : records) {
+    store::v1::AppendEntry* entry = append.add_entries();
+    common::v1::Message* message = entry->mutable_message();
+    message->set_topic(std::string(kPopLogTopic));
+    message->set_body(record.SerializeAsString());
+    entry->set_queue_id(0);
+    entry->set_born_timestamp_ms(now_ms);
+    entry->set_born_host(options_.store_host);
+    entry->set_store_host(options_.store_host);
+  }
   absl::StatusOr<store::v1::AppendBatchResponse> appended = store_->AppendBatch(append);
   if (!appended.ok()) return StoreCallError("cannot append to the POP log", appended.status());
-  if (appended->results_size() != 1) {
-    return absl::InternalError("the store answered no result for the POP log record");
+  if (appended->results_size() != append.entries_size()) {
+    return absl::InternalError(
+        absl::StrFormat("the store answered %d results for %d POP log records",
+                        appended->results_size(), append.entries_size()));
   }
-  absl::StatusOr<broker::v1::SendStatus> status = MapPutStatus(appended->results(0));
-  if (!status.ok()) return PrefixStatus("cannot append to the POP log: ", status.status());
+  for (const store::v1::AppendResult& result : appended->results()) {
+    absl::StatusOr<broker::v1::SendStatus> status = MapPutStatus(result);
+    if (!status.ok()) return PrefixStatus("cannot append to the POP log: ", status.status());
+  }
   return absl::OkStatus();
 }
 
-internal::PopLogOp PopService::LogOp(const Queue& queue, int64_t offset, const InFlight* entry) {
+internal::PopLogOp PopService::LogOp(const Queue& queue, int64_t offset, const InFlight* entry,
+                                     int64_t next_offset) {
   internal::PopLogOp op;
   op.set_group(queue.group);
   op.set_topic(queue.topic);
@@ -339,7 +348,7 @@ internal::PopLogOp PopService::LogOp(const Queue& queue, int64_t offset, const I
     op.set_delivery_id(entry->delivery_id);
     op.set_deadline_ms(absl::ToUnixMillis(entry->deadline));
     op.set_commit_log_offset(entry->commit_log_offset);
-    op.set_next_offset(queue.next_offset);
+    op.set_next_offset(next_offset);
     op.set_attempt(entry->attempt);
   }
   return op;
@@ -468,50 +477,103 @@ absl::Status PopService::PopQueue(const Prepared& pop, const std::string& topic,
   }
   get.set_max_count(pop.orderly ? 1 : max);
   for (int64_t code : pop.tag_codes) get.add_tag_codes(code);
+  const bool records = pop.request.stored_records();
+  get.set_stored_records(records);
   absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
   if (!got.ok()) return StoreCallError("store read failed", got.status());
 
-  absl::MutexLock lock(&mu_);
-  switch (got->status()) {
-    case store::v1::OFFSET_OVERFLOW_ONE:
-    case store::v1::OFFSET_FOUND_NULL:
-    case store::v1::NO_MESSAGE_IN_QUEUE:
-      return absl::OkStatus();
-    default:
-      // FOUND, or a range to skip (no match, removed, corrupt, out of range).
-      queue->next_offset = got->next_begin_offset();
-      break;
+  // What the bookkeeping needs of each message read, from its fields or its
+  // record's header.
+  struct Read {
+    int64_t offset;
+    int64_t commit_log_offset;
+    int32_t reconsume_times;
+    // Records: where it is in got->records().
+    absl::string_view record;
+  };
+  std::vector<Read> read;
+  if (records) {
+    read.reserve(got->message_count());
+    absl::string_view rest = got->records();
+    while (!rest.empty()) {
+      absl::StatusOr<format::RecordHeader> header = format::ReadRecordHeader(rest);
+      if (!header.ok()) {
+        return PrefixStatus(
+            absl::StrCat("the store's answer for ", topic, " queue ", queue_id, ": "),
+            header.status());
+      }
+      read.push_back({header->queue_offset, header->physical_offset, header->reconsume_times,
+                      rest.substr(0, header->size)});
+      rest.remove_prefix(header->size);
+    }
+  } else {
+    read.reserve(got->messages_size());
+    for (const common::v1::MessageExt& message : got->messages()) {
+      read.push_back({message.queue_offset(), message.commit_log_offset(),
+                      message.reconsume_times(), absl::string_view()});
+    }
   }
+
   const absl::Time now = clock_->Now();
   const absl::Time deadline = now + absl::Milliseconds(pop.request.invisible_time_ms());
-  const bool retry = IsRetryTopic(topic);
-  for (common::v1::MessageExt& message : *got->mutable_messages()) {
-    const int64_t offset = message.queue_offset();
-    InFlight& entry = queue->in_flight[offset];
-    entry.delivery_id = next_delivery_id_++;
-    entry.deadline = deadline;
-    entry.commit_log_offset = message.commit_log_offset();
-    entry.attempt = message.reconsume_times() + 1;
-    if (offset == queue->redeliver_offset) {
-      // Handed out again in place (FIFO).
-      entry.attempt = std::max(entry.attempt, queue->redeliver_attempt);
-      message.set_reconsume_times(entry.attempt - 1);
+  // Under the lock only the bookkeeping; the answer and the log ops are built
+  // after it (a queue's group, topic and id never change).
+  struct Handed {
+    InFlight entry;
+    int64_t next_offset;
+  };
+  std::vector<Handed> handed;
+  handed.reserve(read.size());
+  {
+    absl::MutexLock lock(&mu_);
+    switch (got->status()) {
+      case store::v1::OFFSET_OVERFLOW_ONE:
+      case store::v1::OFFSET_FOUND_NULL:
+      case store::v1::NO_MESSAGE_IN_QUEUE:
+        return absl::OkStatus();
+      default:
+        // FOUND, or a range to skip (no match, removed, corrupt, out of range).
+        queue->next_offset = got->next_begin_offset();
+        break;
     }
-    entry.due = deadlines_.end();
-    IndexLocked(queue, offset, &entry);
-    ++in_flight_count_;
+    for (const Read& message : read) {
+      InFlight& entry = queue->in_flight[message.offset];
+      entry.delivery_id = next_delivery_id_++;
+      entry.deadline = deadline;
+      entry.commit_log_offset = message.commit_log_offset;
+      entry.attempt = message.reconsume_times + 1;
+      if (message.offset == queue->redeliver_offset) {
+        // Handed out again in place (FIFO).
+        entry.attempt = std::max(entry.attempt, queue->redeliver_attempt);
+      }
+      entry.due = deadlines_.end();
+      IndexLocked(queue, message.offset, &entry);
+      ++in_flight_count_;
+      handed.push_back({entry, queue->next_offset});
+    }
+    AdvanceCommittedLocked(queue);
+  }
+  const bool retry = IsRetryTopic(topic);
+  for (size_t i = 0; i < read.size(); ++i) {
+    const int64_t offset = read[i].offset;
+    const InFlight& entry = handed[i].entry;
     broker::v1::PoppedMessage& popped = *response->add_messages();
     popped.set_receipt_handle(HandleFor(*queue, offset, entry.delivery_id));
     popped.set_delivery_attempt(entry.attempt);
     popped.set_invisible_until_ms(absl::ToUnixMillis(deadline));
-    if (retry) {
-      auto original = message.properties().find(std::string(format::kPropertyRetryTopic));
-      if (original != message.properties().end()) message.set_topic(original->second);
+    if (records) {
+      response->mutable_records()->append(read[i].record.data(), read[i].record.size());
+    } else {
+      common::v1::MessageExt& message = *got->mutable_messages(static_cast<int>(i));
+      message.set_reconsume_times(entry.attempt - 1);
+      if (retry) {
+        auto original = message.properties().find(std::string(format::kPropertyRetryTopic));
+        if (original != message.properties().end()) message.set_topic(original->second);
+      }
+      *popped.mutable_message() = std::move(message);
     }
-    *popped.mutable_message() = std::move(message);
-    *log->add_ops() = LogOp(*queue, offset, &entry);
+    *log->add_ops() = LogOp(*queue, offset, &entry, handed[i].next_offset);
   }
-  AdvanceCommittedLocked(queue);
   return absl::OkStatus();
 }
 
@@ -554,8 +616,9 @@ void PopService::SettleLocked(Queue* queue, int64_t offset) {
   AdvanceCommittedLocked(queue);
 }
 
-absl::StatusOr<std::pair<PopService::Queue*, PopService::InFlight*>> PopService::FindLocked(
-    const std::string& group, const std::string& topic, absl::string_view text) {
+absl::StatusOr<ReceiptHandle> PopService::CheckHandle(const std::string& group,
+                                                      const std::string& topic,
+                                                      absl::string_view text) const {
   absl::StatusOr<ReceiptHandle> handle = DecodeReceiptHandle(text);
   if (!handle.ok()) return handle.status();
   if (handle->broker_name != options_.broker_name) {
@@ -566,12 +629,17 @@ absl::StatusOr<std::pair<PopService::Queue*, PopService::InFlight*>> PopService:
     return InvalidReceiptHandle(text, absl::StrCat("is of topic ", handle->topic, ", not of ",
                                                    topic, " or ", RetryTopic(group)));
   }
+  return handle;
+}
+
+absl::StatusOr<std::pair<PopService::Queue*, PopService::InFlight*>> PopService::FindLocked(
+    const std::string& group, const ReceiptHandle& handle, absl::string_view text) {
   constexpr absl::string_view kOver =
       "its delivery is over (acked, dead-lettered, expired, or replaced by a later handle)";
-  auto queue = queues_.find(QueueKey(group, handle->topic, handle->queue_id));
+  auto queue = queues_.find(QueueKey(group, handle.topic, handle.queue_id));
   if (queue == queues_.end()) return InvalidReceiptHandle(text, kOver);
-  auto entry = queue->second->in_flight.find(handle->queue_offset);
-  if (entry == queue->second->in_flight.end() || entry->second.delivery_id != handle->delivery_id) {
+  auto entry = queue->second->in_flight.find(handle.queue_offset);
+  if (entry == queue->second->in_flight.end() || entry->second.delivery_id != handle.delivery_id) {
     return InvalidReceiptHandle(text, kOver);
   }
   if (clock_->Now() >= entry->second.deadline) {
@@ -588,46 +656,72 @@ absl::StatusOr<broker::v1::AckMessageResponse> PopService::Ack(
   if (request.receipt_handles().empty()) {
     return absl::InvalidArgumentError("the ack names no receipt handle");
   }
+  const std::string& group = request.consumer_group();
   broker::v1::AckMessageResponse response;
+  // Decoded once, outside the lock; a handle that does not decode is
+  // answered now.
+  std::vector<absl::optional<ReceiptHandle>> handles;
+  handles.reserve(request.receipt_handles_size());
+  for (const std::string& text : request.receipt_handles()) {
+    broker::v1::AckResult& result = *response.add_results();
+    result.set_receipt_handle(text);
+    absl::StatusOr<ReceiptHandle> handle = CheckHandle(group, request.topic(), text);
+    if (!handle.ok()) {
+      result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
+      result.set_error_message(std::string(handle.status().message()));
+      handles.emplace_back();
+      continue;
+    }
+    handles.emplace_back(*std::move(handle));
+  }
   // The handles that name a current delivery are logged settled first, so an
   // ack answered SUCCESS survives a crash; then settled.
   internal::PopLogRecord log;
   {
     absl::MutexLock lock(&mu_);
-    for (const std::string& text : request.receipt_handles()) {
-      broker::v1::AckResult& result = *response.add_results();
-      result.set_receipt_handle(text);
-      auto found = FindLocked(request.consumer_group(), request.topic(), text);
+    for (int i = 0; i < request.receipt_handles_size(); ++i) {
+      if (!handles[i].has_value()) continue;
+      broker::v1::AckResult& result = *response.mutable_results(i);
+      auto found = FindLocked(group, *handles[i], request.receipt_handles(i));
       if (!found.ok()) {
         result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
         result.set_error_message(std::string(found.status().message()));
+        handles[i].reset();
         continue;
       }
-      *log.add_ops() = LogOp(*found->first, DecodeReceiptHandle(text)->queue_offset, nullptr);
       result.set_code(common::v1::SUCCESS);
     }
   }
+  for (const absl::optional<ReceiptHandle>& handle : handles) {
+    if (!handle.has_value()) continue;
+    internal::PopLogOp& op = *log.add_ops();
+    op.set_group(group);
+    op.set_topic(handle->topic);
+    op.set_queue_id(handle->queue_id);
+    op.set_queue_offset(handle->queue_offset);
+    op.set_settled(true);
+  }
   if (log.ops_size() == 0) return response;
-  if (absl::Status logged = AppendLog(log); !logged.ok()) return logged;
+  if (absl::Status logged = log_writer_.Write(std::move(log)); !logged.ok()) return logged;
   std::vector<std::pair<std::string, int32_t>> settled;
   {
     absl::MutexLock lock(&mu_);
-    for (broker::v1::AckResult& result : *response.mutable_results()) {
-      if (result.code() != common::v1::SUCCESS) continue;
-      auto found = FindLocked(request.consumer_group(), request.topic(), result.receipt_handle());
+    for (int i = 0; i < request.receipt_handles_size(); ++i) {
+      if (!handles[i].has_value()) continue;
+      broker::v1::AckResult& result = *response.mutable_results(i);
+      auto found = FindLocked(group, *handles[i], request.receipt_handles(i));
       if (!found.ok()) {
         // Expired (or acked by a concurrent call) meanwhile.
         result.set_code(common::v1::INVALID_RECEIPT_HANDLE);
         result.set_error_message(std::string(found.status().message()));
         continue;
       }
-      SettleLocked(found->first, DecodeReceiptHandle(result.receipt_handle())->queue_offset);
+      SettleLocked(found->first, handles[i]->queue_offset);
       settled.emplace_back(found->first->topic, found->first->queue_id);
     }
   }
-  absl::optional<broker::v1::SubscriptionGroupConfig> group =
-      groups_->Find(request.consumer_group());
-  if (group.has_value() && group->consume_message_orderly()) WakeFifo(settled);
+  absl::optional<broker::v1::SubscriptionGroupConfig> group_config = groups_->Find(group);
+  if (group_config.has_value() && group_config->consume_message_orderly()) WakeFifo(settled);
   return response;
 }
 
@@ -638,27 +732,28 @@ absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> PopService::ChangeInvisi
   }
   absl::StatusOr<absl::Duration> invisible = CheckInvisibleTime(request.invisible_time_ms());
   if (!invisible.ok()) return invisible.status();
+  absl::StatusOr<ReceiptHandle> handle =
+      CheckHandle(request.consumer_group(), request.topic(), request.receipt_handle());
+  if (!handle.ok()) return handle.status();
   broker::v1::ChangeInvisibleTimeResponse response;
   internal::PopLogRecord log;
   {
     absl::MutexLock lock(&mu_);
-    auto found = FindLocked(request.consumer_group(), request.topic(), request.receipt_handle());
+    auto found = FindLocked(request.consumer_group(), *handle, request.receipt_handle());
     if (!found.ok()) return found.status();
     auto [queue, entry] = *found;
-    const int64_t offset = DecodeReceiptHandle(request.receipt_handle())->queue_offset;
+    const int64_t offset = handle->queue_offset;
     UnindexLocked(entry);
     entry->delivery_id = next_delivery_id_++;
     entry->deadline = clock_->Now() + *invisible;
     IndexLocked(queue, offset, entry);
     response.set_receipt_handle(HandleFor(*queue, offset, entry->delivery_id));
     response.set_invisible_until_ms(absl::ToUnixMillis(entry->deadline));
-    *log.add_ops() = LogOp(*queue, offset, entry);
+    *log.add_ops() = LogOp(*queue, offset, entry, queue->next_offset);
   }
-  // Unlogged, a crash brings back the earlier deadline and handle: the
-  // message is delivered again sooner, not lost.
-  if (absl::Status logged = AppendLog(log); !logged.ok()) {
-    LOG_EVERY_N(WARNING, 100) << "cannot log an invisible time change: " << logged;
-  }
+  // Not waited for: unlogged, a crash brings back the earlier deadline and
+  // handle: the message is delivered again sooner, not lost.
+  log_writer_.Queue(std::move(log));
   return response;
 }
 
@@ -667,16 +762,18 @@ absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> PopService::ForwardToDea
   if (absl::Status status = CheckCommon(request.consumer_group(), request.topic()); !status.ok()) {
     return status;
   }
+  absl::StatusOr<ReceiptHandle> handle =
+      CheckHandle(request.consumer_group(), request.topic(), request.receipt_handle());
+  if (!handle.ok()) return handle.status();
   Queue* queue;
   InFlight* entry;
-  int64_t offset;
+  const int64_t offset = handle->queue_offset;
   int64_t delivery_id;
   {
     absl::MutexLock lock(&mu_);
-    auto found = FindLocked(request.consumer_group(), request.topic(), request.receipt_handle());
+    auto found = FindLocked(request.consumer_group(), *handle, request.receipt_handle());
     if (!found.ok()) return found.status();
     std::tie(queue, entry) = *found;
-    offset = DecodeReceiptHandle(request.receipt_handle())->queue_offset;
     // Taken out of play: no handle is valid and the revive skips it.
     delivery_id = entry->delivery_id;
     entry->delivery_id = 0;
@@ -693,11 +790,10 @@ absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> PopService::ForwardToDea
       return moved.status();
     }
     SettleLocked(queue, offset);
-    *log.add_ops() = LogOp(*queue, offset, nullptr);
+    *log.add_ops() = LogOp(*queue, offset, nullptr, 0);
   }
-  if (absl::Status logged = AppendLog(log); !logged.ok()) {
-    LOG_EVERY_N(WARNING, 100) << "cannot log a dead-letter forward: " << logged;
-  }
+  // Not waited for: unlogged, a crash delivers the message once more.
+  log_writer_.Queue(std::move(log));
   WakeFifo({{queue->topic, queue->queue_id}});
   broker::v1::ForwardToDeadLetterResponse response;
   response.set_topic(moved->topic());
@@ -755,7 +851,7 @@ int PopService::ReviveDue() {
     absl::MutexLock lock(&mu_);
     if (moved.ok()) {
       SettleLocked(item.queue, item.offset);
-      *log.add_ops() = LogOp(*item.queue, item.offset, nullptr);
+      *log.add_ops() = LogOp(*item.queue, item.offset, nullptr, 0);
       ++settled;
       if (dead_letter) freed.emplace_back(item.queue->topic, item.queue->queue_id);
       return;
@@ -785,11 +881,15 @@ int PopService::ReviveDue() {
     }
     pending.Wait();
   }
-  // Unlogged, a crash delivers these again once more.
-  if (log.ops_size() > 0) {
-    if (absl::Status logged = AppendLog(log); !logged.ok()) {
-      LOG_EVERY_N(WARNING, 100) << "cannot log a revive round: " << logged;
+  // Not waited for: unlogged, a crash delivers these once more. A large
+  // round is logged in pieces, each well under the largest message.
+  constexpr int kMaxOpsPerRecord = 1024;
+  for (int begin = 0; begin < log.ops_size(); begin += kMaxOpsPerRecord) {
+    internal::PopLogRecord piece;
+    for (int i = begin; i < std::min(log.ops_size(), begin + kMaxOpsPerRecord); ++i) {
+      *piece.add_ops() = std::move(*log.mutable_ops(i));
     }
+    log_writer_.Queue(std::move(piece));
   }
   WakeFifo(freed);
   return settled;

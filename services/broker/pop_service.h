@@ -34,10 +34,12 @@
 // Durability (RocketMQ's pop checkpoints and ack records): every change is a
 // PopLogRecord appended to the broker's own topic RMQ_SYS_POP_LOG through the
 // store (so it is in the commit log, flushed and replicated like any message):
-// one append per pop call that handed out messages (written before the
-// answer), per ack call (written before any handle is settled: an ack
-// answered SUCCESS is durable), per revive round, invisible time change and
-// dead-letter forward. Recover() replays the log at start: a message popped
+// one per pop call that handed out messages, per ack call, per revive round
+// (in pieces), invisible time change and dead-letter forward. One writer
+// (pop_log_writer.h) appends them in order, those that queued meanwhile
+// together. Only an ack waits for its record (written before any handle is
+// settled: an ack answered SUCCESS is durable); the others' loss in a crash
+// only brings messages back sooner. Recover() replays the log at start: a message popped
 // and not settled is in flight again with its deadline (and handle), so it
 // is delivered again once the deadline passes; an acked one is not. The log
 // is replayed from its first kept record (retention trims it).
@@ -63,6 +65,7 @@
 #include "services/broker/broker_metadata.pb.h"
 #include "services/broker/consumer_offset_manager.h"
 #include "services/broker/consumer_send_back_processor.h"
+#include "services/broker/pop_log_writer.h"
 #include "services/broker/pop_receipt_handle.h"
 #include "services/broker/subscription_group_manager.h"
 #include "services/broker/topic_config_manager.h"
@@ -74,6 +77,8 @@ inline constexpr int32_t kDefaultPopBatchSize = 32;
 inline constexpr int32_t kMaxPopBatchSize = 32;
 inline constexpr absl::Duration kMinInvisibleTime = absl::Seconds(1);
 inline constexpr absl::Duration kMaxInvisibleTime = absl::Hours(12);
+// The POP log records of one append, at most (a record larger goes alone).
+inline constexpr size_t kMaxLogBatchBytes = 1 << 20;
 
 struct PopOptions {
   // This broker's group name: handles name it, and requests naming another
@@ -225,18 +230,25 @@ class PopService {
   absl::Status PopQueue(const Prepared& pop, const std::string& topic, int32_t queue_id, int max,
                         broker::v1::PopMessageResponse* response, internal::PopLogRecord* log)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Appends `record` to the log (one store append).
-  absl::Status AppendLog(const internal::PopLogRecord& record);
-  // The log op of an entry in flight, or settled when `entry` is null.
-  static internal::PopLogOp LogOp(const Queue& queue, int64_t offset, const InFlight* entry);
+  // Appends `records` to the log, in order (one store append); the
+  // writer's only call.
+  absl::Status AppendLog(const std::vector<internal::PopLogRecord>& records);
+  // The log op of an entry in flight (its queue's next offset then being
+  // `next_offset`), or settled when `entry` is null.
+  static internal::PopLogOp LogOp(const Queue& queue, int64_t offset, const InFlight* entry,
+                                  int64_t next_offset);
   Queue* GetQueue(const std::string& group, const std::string& topic, int32_t queue_id)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Sets the queue's starting offset on first use. Caller holds read_mu.
   absl::Status LoadQueue(Queue* queue) ABSL_LOCKS_EXCLUDED(mu_);
-  // The in-flight entry `handle` names, if its delivery is current; else
-  // INVALID_RECEIPT_HANDLE naming why.
+  // Handle `text` decoded, if it is of this broker and of `topic` or the
+  // group's %RETRY% topic; else INVALID_RECEIPT_HANDLE naming why.
+  absl::StatusOr<ReceiptHandle> CheckHandle(const std::string& group, const std::string& topic,
+                                            absl::string_view text) const;
+  // The in-flight entry `handle` (decoded from `text`) names, if its delivery
+  // is current; else INVALID_RECEIPT_HANDLE naming why.
   absl::StatusOr<std::pair<Queue*, InFlight*>> FindLocked(const std::string& group,
-                                                          const std::string& topic,
+                                                          const ReceiptHandle& handle,
                                                           absl::string_view text)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void IndexLocked(Queue* queue, int64_t offset, InFlight* entry)
@@ -259,6 +271,7 @@ class PopService {
   const Clock* const clock_;
   const Runner runner_;
   const PopOptions options_;
+  PopLogWriter log_writer_;
 
   mutable absl::Mutex mu_;
   // Wakes the thread: an earlier deadline, or Stop().

@@ -489,8 +489,12 @@ TEST_F(PopServiceTest, ALargeReviveRoundRunsInChunksOnTheRunner) {
     popped += got->messages_size();
   }
   clock_.Advance(absl::Seconds(5));
+  const int before = ran.load();
   EXPECT_EQ(pop_->ReviveDue(), 300);
-  EXPECT_EQ(ran.load(), 3);
+  // Three chunks of 128, and at most one task of the log writer for the
+  // round's record.
+  EXPECT_GE(ran.load() - before, 3);
+  EXPECT_LE(ran.load() - before, 4);
   EXPECT_EQ(pop_->in_flight_count(), 0);
   EXPECT_EQ(Read("%RETRY%G").size(), 100u);  // Read() reads 100 at most
   EXPECT_EQ(Committed(0), 150);
