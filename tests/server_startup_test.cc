@@ -124,6 +124,19 @@ TEST(ServerStartupTest, EveryServerRefusesAPortInUse) {
   EXPECT_TRUE((*first)->Stop().ok());
 }
 
+TEST(ServerStartupTest, TheProxyRefusesAnOutOfRangeRouteCacheTtl) {
+  for (const char* ttl : {"-1s", "61s"}) {
+    SCOPED_TRACE(ttl);
+    Outcome outcome = RunToExit(
+        "services/proxy/proxy",
+        {"--port=0", "--namesrv_addr=127.0.0.1:9876", absl::StrCat("--v5_route_cache_ttl=", ttl)});
+    EXPECT_EQ(outcome.exit_code, 2);
+    EXPECT_THAT(outcome.output, HasSubstr("is out of range (0 .. 1m)"));
+    EXPECT_THAT(outcome.output, HasSubstr("--v5_route_cache_ttl="));
+    EXPECT_THAT(outcome.output, Not(HasSubstr("listening on")));
+  }
+}
+
 // A unary call with raw request bytes; its status with the response code.
 absl::Status RawCall(const std::string& address, const std::string& method,
                      const std::string& bytes) {

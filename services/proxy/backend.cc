@@ -11,7 +11,10 @@
 namespace mq::proxy {
 
 Backend::Backend(BackendOptions options)
-    : options_(std::move(options)), namesrv_addrs_(options_.namesrv_addrs) {}
+    : options_(std::move(options)),
+      namesrv_addrs_(options_.namesrv_addrs),
+      route_cache_(options_.route_cache,
+                   [this](const std::string& topic) { return LookupRoute(topic); }) {}
 
 void Backend::SetNameServerAddresses(std::vector<std::string> addresses) {
   absl::MutexLock lock(&mu_);
@@ -41,6 +44,15 @@ std::vector<std::string> Backend::NameServers() const {
 }
 
 absl::StatusOr<common::v1::TopicRouteData> Backend::Route(const std::string& topic) const {
+  return route_cache_.Get(topic);
+}
+
+absl::Status Backend::Noted(const std::string& address, absl::Status status) const {
+  if (status.code() == absl::StatusCode::kUnavailable) route_cache_.Forget(address);
+  return status;
+}
+
+absl::StatusOr<common::v1::TopicRouteData> Backend::LookupRoute(const std::string& topic) const {
   std::vector<std::string> name_servers = NameServers();
   if (name_servers.empty()) return absl::UnavailableError("the proxy knows no name server yet");
   absl::Status last;
@@ -67,8 +79,9 @@ absl::StatusOr<broker::v1::SendMessageResponse> Backend::Send(
   broker::v1::SendMessageResponse response;
   grpc::ClientContext context;
   SetDeadline(&context);
-  absl::Status status =
-      FromGrpcStatus(BrokerStub(address)->SendMessage(&context, request, &response), context);
+  absl::Status status = Noted(
+      address,
+      FromGrpcStatus(BrokerStub(address)->SendMessage(&context, request, &response), context));
   if (!status.ok()) return status;
   return response;
 }
@@ -78,8 +91,9 @@ absl::StatusOr<broker::v1::EndTransactionResponse> Backend::EndTransaction(
   broker::v1::EndTransactionResponse response;
   grpc::ClientContext context;
   SetDeadline(&context);
-  absl::Status status =
-      FromGrpcStatus(BrokerStub(address)->EndTransaction(&context, request, &response), context);
+  absl::Status status = Noted(
+      address,
+      FromGrpcStatus(BrokerStub(address)->EndTransaction(&context, request, &response), context));
   if (!status.ok()) return status;
   return response;
 }
@@ -89,7 +103,8 @@ absl::Status Backend::Heartbeat(const std::string& address,
   broker::v1::HeartbeatResponse response;
   grpc::ClientContext context;
   SetDeadline(&context);
-  return FromGrpcStatus(BrokerStub(address)->Heartbeat(&context, request, &response), context);
+  return Noted(address, FromGrpcStatus(BrokerStub(address)->Heartbeat(&context, request, &response),
+                                       context));
 }
 
 absl::Status Backend::Unregister(const std::string& address,
@@ -97,18 +112,20 @@ absl::Status Backend::Unregister(const std::string& address,
   broker::v1::UnregisterClientResponse response;
   grpc::ClientContext context;
   SetDeadline(&context);
-  return FromGrpcStatus(BrokerStub(address)->UnregisterClient(&context, request, &response),
-                        context);
+  return Noted(
+      address,
+      FromGrpcStatus(BrokerStub(address)->UnregisterClient(&context, request, &response), context));
 }
 
 void Backend::Pop(const std::string& address, grpc::ClientContext* context,
                   const broker::v1::PopMessageRequest* request,
                   broker::v1::PopMessageResponse* response,
                   std::function<void(absl::Status)> done) const {
-  BrokerStub(address)->async()->PopMessage(context, request, response,
-                                           [context, done = std::move(done)](grpc::Status status) {
-                                             done(FromGrpcStatus(status, *context));
-                                           });
+  BrokerStub(address)->async()->PopMessage(
+      context, request, response,
+      [this, address, context, done = std::move(done)](grpc::Status status) {
+        done(Noted(address, FromGrpcStatus(status, *context)));
+      });
 }
 
 absl::StatusOr<broker::v1::AckMessageResponse> Backend::Ack(
@@ -117,7 +134,8 @@ absl::StatusOr<broker::v1::AckMessageResponse> Backend::Ack(
   grpc::ClientContext context;
   SetDeadline(&context);
   absl::Status status =
-      FromGrpcStatus(BrokerStub(address)->AckMessage(&context, request, &response), context);
+      Noted(address,
+            FromGrpcStatus(BrokerStub(address)->AckMessage(&context, request, &response), context));
   if (!status.ok()) return status;
   return response;
 }
@@ -127,8 +145,10 @@ absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> Backend::ChangeInvisible
   broker::v1::ChangeInvisibleTimeResponse response;
   grpc::ClientContext context;
   SetDeadline(&context);
-  absl::Status status = FromGrpcStatus(
-      BrokerStub(address)->ChangeInvisibleTime(&context, request, &response), context);
+  absl::Status status =
+      Noted(address,
+            FromGrpcStatus(BrokerStub(address)->ChangeInvisibleTime(&context, request, &response),
+                           context));
   if (!status.ok()) return status;
   return response;
 }
@@ -138,8 +158,10 @@ absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> Backend::ForwardToDeadLe
   broker::v1::ForwardToDeadLetterResponse response;
   grpc::ClientContext context;
   SetDeadline(&context);
-  absl::Status status = FromGrpcStatus(
-      BrokerStub(address)->ForwardToDeadLetter(&context, request, &response), context);
+  absl::Status status =
+      Noted(address,
+            FromGrpcStatus(BrokerStub(address)->ForwardToDeadLetter(&context, request, &response),
+                           context));
   if (!status.ok()) return status;
   return response;
 }
@@ -149,8 +171,10 @@ absl::StatusOr<broker::v1::SubscriptionGroupConfig> Backend::SubscriptionGroup(
   broker::v1::GetAllSubscriptionGroupsResponse response;
   grpc::ClientContext context;
   SetDeadline(&context);
-  absl::Status status = FromGrpcStatus(
-      BrokerStub(address)->GetAllSubscriptionGroups(&context, {}, &response), context);
+  absl::Status status =
+      Noted(address,
+            FromGrpcStatus(BrokerStub(address)->GetAllSubscriptionGroups(&context, {}, &response),
+                           context));
   if (!status.ok()) return status;
   for (broker::v1::SubscriptionGroupConfig& config : *response.mutable_configs()) {
     if (config.group_name() == group) return std::move(config);

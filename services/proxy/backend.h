@@ -24,6 +24,7 @@
 #include "proto/acl.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
 #include "proto/namesrv.grpc.pb.h"
+#include "services/proxy/route_cache.h"
 
 namespace mq::proxy {
 
@@ -40,6 +41,8 @@ struct BackendOptions {
   acl::Credentials credentials;
   // Deadline of each call to a name server or broker.
   absl::Duration call_timeout = absl::Seconds(3);
+  // How long routes are cached (Route()).
+  RouteCacheOptions route_cache;
 };
 
 // Thread-safe.
@@ -55,7 +58,9 @@ class Backend {
   void SetNameServerAddresses(std::vector<std::string> addresses) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The topic's route from the first name server that answers; NOT_FOUND
-  // (TOPIC_NOT_EXIST) when they do not know the topic.
+  // (TOPIC_NOT_EXIST) when they do not know the topic. Cached (RouteCache,
+  // BackendOptions::route_cache); a broker call below that finds the broker
+  // unreachable (UNAVAILABLE) drops the cached routes naming it.
   absl::StatusOr<common::v1::TopicRouteData> Route(const std::string& topic) const;
 
   absl::StatusOr<broker::v1::SendMessageResponse> Send(
@@ -94,12 +99,19 @@ class Backend {
  private:
   std::shared_ptr<grpc::Channel> Channel(const std::string& address) const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::string> NameServers() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Route() uncached.
+  absl::StatusOr<common::v1::TopicRouteData> LookupRoute(const std::string& topic) const;
+  // `status` of a call to broker `address`; UNAVAILABLE drops the cached
+  // routes naming it.
+  absl::Status Noted(const std::string& address, absl::Status status) const;
   void SetDeadline(grpc::ClientContext* context) const;
 
   const BackendOptions options_;
   mutable absl::Mutex mu_;
   std::vector<std::string> namesrv_addrs_ ABSL_GUARDED_BY(mu_);
   mutable std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
+  // Thread-safe itself.
+  mutable RouteCache route_cache_;
 };
 
 }  // namespace mq::proxy

@@ -14,6 +14,10 @@ ABSL_FLAG(absl::Duration, v5_long_polling_timeout, absl::Seconds(20),
 ABSL_FLAG(absl::Duration, v5_auto_renew_invisible, absl::Seconds(30),
           "RocketMQ 5 push consumers: the invisible time of received messages, renewed until "
           "they are acked (3s .. 12h).");
+ABSL_FLAG(absl::Duration, v5_route_cache_ttl, mq::proxy::RouteCacheOptions().ttl,
+          "RocketMQ 5 front: how long a topic's route from the name servers is served before it "
+          "is asked again (0s .. 60s; 0s: every call asks). Unknown topics are never cached; a "
+          "broker found unreachable drops the routes naming it.");
 
 namespace mq::proxy {
 namespace {
@@ -53,6 +57,8 @@ MessagingServiceOptions LocalModeOptions(std::vector<std::string> namesrv_addrs,
   options.auto_renew.invisible =
       DurationFlag(FLAGS_v5_auto_renew_invisible, "v5_auto_renew_invisible", absl::Seconds(3),
                    kMaxInvisibleDuration);
+  options.backend.route_cache.ttl = DurationFlag(FLAGS_v5_route_cache_ttl, "v5_route_cache_ttl",
+                                                 absl::ZeroDuration(), absl::Seconds(60));
   options.auto_renew.renew_ahead = options.auto_renew.invisible / 3;
   // At least two looks within the renewal window.
   options.renew_interval = std::min(absl::Seconds(1), options.auto_renew.renew_ahead / 2);

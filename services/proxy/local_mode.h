@@ -33,7 +33,9 @@ void ConfigureV5Server(grpc::ServerBuilder* builder);
 //                              receive waits for messages;
 //   --v5_auto_renew_invisible  (default 30s) the invisible time of a push
 //                              consumer's messages, renewed a third of it
-//                              before it ends until they are settled.
+//                              before it ends until they are settled;
+//   --v5_route_cache_ttl       (default 3s) how long a topic's route is
+//                              cached (RouteCacheOptions::ttl; 0s: not).
 // Out-of-range values end the process with a message (exit code 2).
 MessagingServiceOptions LocalModeOptions(std::vector<std::string> namesrv_addrs,
                                          int64_t max_message_size, const ClientTls& tls,
