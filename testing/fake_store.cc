@@ -351,6 +351,15 @@ void FakeStore::SetMinOffset(const std::string& topic, int32_t queue_id, int64_t
   }
 }
 
+void FakeStore::RemoveBefore(const std::string& topic, int32_t queue_id, int64_t offset) {
+  absl::MutexLock lock(&mu_);
+  Queue& queue = queues_[{topic, queue_id}];
+  const int64_t removed = std::clamp<int64_t>(offset - queue.min_offset, 0,
+                                              static_cast<int64_t>(queue.messages.size()));
+  queue.messages.erase(queue.messages.begin(), queue.messages.begin() + removed);
+  queue.min_offset += removed;
+}
+
 std::vector<bool> FakeStore::append_waits() const {
   absl::MutexLock lock(&mu_);
   return append_waits_;

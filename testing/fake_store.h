@@ -65,6 +65,10 @@ class FakeStore : public store::StoreApi {
   // had been removed by retention).
   void SetMinOffset(const std::string& topic, int32_t queue_id, int64_t min_offset)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes the messages of queue `topic`/`queue_id` below `offset`, as
+  // retention does; the others keep their offsets.
+  void RemoveBefore(const std::string& topic, int32_t queue_id, int64_t offset)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Number of AppendBatch calls, and the entry count of each, in call order.
   std::vector<int> append_batch_sizes() const ABSL_LOCKS_EXCLUDED(mu_);

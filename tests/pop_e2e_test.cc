@@ -54,7 +54,10 @@ class PopTest : public ::testing::TestWithParam<Deployment> {
   // The broker (and store) over dir_; the standalone's name server comes
   // with it.
   void StartServers() {
-    const std::vector<std::string> broker_flags = {"--auto_create_subscription_group=false"};
+    // Checkpoints of the POP state every second, so a restart replays from
+    // one.
+    const std::vector<std::string> broker_flags = {"--auto_create_subscription_group=false",
+                                                   "--pop_checkpoint_interval=1s"};
     absl::StatusOr<std::unique_ptr<testing::ServerProcess>> started;
     if (GetParam() == Deployment::kStandalone) {
       started = testing::StartStandalone(dir_, broker_flags);

@@ -54,6 +54,9 @@ ABSL_FLAG(absl::Duration, rebalance_lock_max_live_time, absl::Seconds(60),
 ABSL_FLAG(absl::Duration, client_expiry, absl::Seconds(120),
           "A producer or consumer not heard from this long is dropped from the client tables "
           "(and its queue locks released); clients send heartbeats every 30 s by default.");
+ABSL_FLAG(absl::Duration, pop_checkpoint_interval, absl::Minutes(1),
+          "How often the POP state (every message in flight) is written whole to the POP log "
+          "when it changed: a restarted broker replays the log from the latest such checkpoint.");
 
 namespace mq::broker {
 
@@ -96,6 +99,13 @@ absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
   options.transactions.reject_transaction_message = absl::GetFlag(FLAGS_reject_transaction_message);
   options.rebalance_lock_max_live_time = absl::GetFlag(FLAGS_rebalance_lock_max_live_time);
   options.clients.client_expiry = absl::GetFlag(FLAGS_client_expiry);
+  options.pop.checkpoint_interval = absl::GetFlag(FLAGS_pop_checkpoint_interval);
+  if (options.pop.checkpoint_interval < absl::Seconds(1) ||
+      options.pop.checkpoint_interval > absl::Hours(24)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--pop_checkpoint_interval=", absl::FormatDuration(options.pop.checkpoint_interval),
+        ": must be 1s..24h"));
+  }
   if (absl::Status valid = ValidateBrokerOptions(options); !valid.ok()) return valid;
   return options;
 }

@@ -17,6 +17,7 @@ absl::Status PopLogWriter::Write(internal::PopLogRecord record) {
   {
     absl::MutexLock lock(&mu_);
     pending_.push_back({std::move(record), &me});
+    ++handed_over_;
     while (!me.done) {
       if (writing_) {
         appended_.Wait(&mu_);
@@ -30,10 +31,18 @@ absl::Status PopLogWriter::Write(internal::PopLogRecord record) {
 }
 
 void PopLogWriter::Queue(internal::PopLogRecord record) {
+  std::vector<internal::PopLogRecord> records;
+  records.push_back(std::move(record));
+  QueueAll(std::move(records));
+}
+
+void PopLogWriter::QueueAll(std::vector<internal::PopLogRecord> records) {
+  if (records.empty()) return;
   bool schedule = false;
   {
     absl::MutexLock lock(&mu_);
-    pending_.push_back({std::move(record), nullptr});
+    for (internal::PopLogRecord& record : records) pending_.push_back({std::move(record), nullptr});
+    handed_over_ += static_cast<int64_t>(records.size());
     // A writer at work schedules what is left when it ends.
     if (!writing_ && scheduled_ == 0) {
       ++scheduled_;
@@ -58,6 +67,11 @@ void PopLogWriter::Drain() {
 int64_t PopLogWriter::appends() const {
   absl::MutexLock lock(&mu_);
   return appends_;
+}
+
+int64_t PopLogWriter::handed_over() const {
+  absl::MutexLock lock(&mu_);
+  return handed_over_;
 }
 
 size_t PopLogWriter::pending_count() const {

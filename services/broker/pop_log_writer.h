@@ -47,11 +47,16 @@ class PopLogWriter {
   // Hands `record` over without waiting: it is appended with the next
   // Write(), or by a task on the runner. A failed append is logged.
   void Queue(internal::PopLogRecord record) ABSL_LOCKS_EXCLUDED(mu_);
+  // As Queue(), for records that must stay together: nothing handed over
+  // meanwhile goes between them.
+  void QueueAll(std::vector<internal::PopLogRecord> records) ABSL_LOCKS_EXCLUDED(mu_);
   // Returns once every record handed over is appended (or failed).
   void Drain() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Appends made, since construction.
   int64_t appends() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Records handed over, since construction.
+  int64_t handed_over() const ABSL_LOCKS_EXCLUDED(mu_);
   // Records handed over and not yet taken by an append.
   size_t pending_count() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -87,6 +92,7 @@ class PopLogWriter {
   // Runner tasks not yet finished.
   int scheduled_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t appends_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t handed_over_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace mq::broker

@@ -56,6 +56,8 @@ void PopService::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   for (auto& [id, pop] : held) pop.done(broker::v1::PopMessageResponse());
+  // The next start replays from here.
+  MaybeCheckpoint(/*now_anyway=*/true);
   log_writer_.Drain();
 }
 
@@ -73,6 +75,7 @@ void PopService::Loop() {
     mu_.Unlock();
     ReviveDue();
     EndExpiredPolls();
+    MaybeCheckpoint(/*now_anyway=*/false);
     mu_.Lock();
   }
 }
@@ -354,9 +357,109 @@ internal::PopLogOp PopService::LogOp(const Queue& queue, int64_t offset, const I
   return op;
 }
 
+void PopService::MaybeCheckpoint(bool now_anyway) {
+  if (options_.slave) return;
+  {
+    absl::MutexLock lock(&checkpoint_mu_);
+    if (log_writer_.handed_over() == handed_over_at_checkpoint_) return;
+    if (!now_anyway && clock_->Now() - last_checkpoint_ < options_.checkpoint_interval) return;
+  }
+  Checkpoint();
+}
+
+void PopService::Checkpoint() {
+  absl::MutexLock checkpoint_lock(&checkpoint_mu_);
+  constexpr int kMaxOpsPerPiece = 1024;
+  std::vector<internal::PopLogRecord> pieces(1);
+  auto add = [&pieces]() -> internal::PopLogOp* {
+    if (pieces.back().ops_size() >= kMaxOpsPerPiece) pieces.emplace_back();
+    return pieces.back().add_ops();
+  };
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, queue] : queues_) {
+    if (!queue->loaded) continue;
+    for (const auto& [offset, entry] : queue->in_flight) {
+      *add() = LogOp(*queue, offset, &entry, queue->next_offset);
+    }
+    if (queue->in_flight.empty() && queue->next_offset > 0) {
+      *add() = LogOp(*queue, queue->next_offset - 1, nullptr, queue->next_offset);
+    }
+  }
+  checkpoint_id_ = std::max(checkpoint_id_ + 1, absl::ToUnixMicros(clock_->Now()));
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    pieces[i].set_checkpoint_id(checkpoint_id_);
+    pieces[i].set_checkpoint_piece(static_cast<int32_t>(i));
+    pieces[i].set_checkpoint_pieces(static_cast<int32_t>(pieces.size()));
+  }
+  // Under mu_: a change made after this snapshot logs its record after it.
+  log_writer_.QueueAll(std::move(pieces));
+  handed_over_at_checkpoint_ = log_writer_.handed_over();
+  last_checkpoint_ = clock_->Now();
+}
+
+absl::StatusOr<int64_t> PopService::ReplayStart(int64_t min, int64_t max) {
+  // Backwards, a window at a time, to the last piece of a checkpoint whose
+  // first piece is still kept.
+  constexpr int64_t kWindow = 256;
+  for (int64_t end = max; end > min;) {
+    const int64_t begin = std::max(min, end - kWindow);
+    std::vector<internal::PopLogRecord> window;
+    std::vector<int64_t> offsets;
+    for (int64_t offset = begin; offset < end;) {
+      store::v1::GetMessagesRequest get;
+      get.set_topic(std::string(kPopLogTopic));
+      get.set_queue_id(0);
+      get.set_offset(offset);
+      get.set_max_count(static_cast<int32_t>(end - offset));
+      absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
+      if (!got.ok()) return StoreCallError("cannot read the POP log", got.status());
+      for (const common::v1::MessageExt& message : got->messages()) {
+        if (message.queue_offset() >= end) break;
+        internal::PopLogRecord record;
+        if (!record.ParseFromString(message.body())) continue;
+        window.push_back(std::move(record));
+        offsets.push_back(message.queue_offset());
+      }
+      if (got->next_begin_offset() <= offset) break;
+      offset = got->next_begin_offset();
+    }
+    for (size_t i = window.size(); i-- > 0;) {
+      const internal::PopLogRecord& last = window[i];
+      if (last.checkpoint_pieces() <= 0 ||
+          last.checkpoint_piece() != last.checkpoint_pieces() - 1) {
+        continue;
+      }
+      const int64_t first_offset = offsets[i] - (last.checkpoint_pieces() - 1);
+      if (first_offset < min) continue;
+      store::v1::GetMessagesRequest get;
+      get.set_topic(std::string(kPopLogTopic));
+      get.set_queue_id(0);
+      get.set_offset(first_offset);
+      get.set_max_count(1);
+      absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
+      if (!got.ok()) return StoreCallError("cannot read the POP log", got.status());
+      internal::PopLogRecord first;
+      if (got->messages_size() == 1 && got->messages(0).queue_offset() == first_offset &&
+          first.ParseFromString(got->messages(0).body()) &&
+          first.checkpoint_id() == last.checkpoint_id() && first.checkpoint_piece() == 0) {
+        return first_offset;
+      }
+    }
+    end = begin;
+  }
+  return min;
+}
+
 absl::Status PopService::Recover() {
   int64_t records = 0;
-  int64_t offset = 0;
+  store::v1::GetQueueOffsetsRequest bounds;
+  bounds.set_topic(std::string(kPopLogTopic));
+  bounds.set_queue_id(0);
+  absl::StatusOr<store::v1::GetQueueOffsetsResponse> kept = store_->GetQueueOffsets(bounds);
+  if (!kept.ok()) return StoreCallError("cannot read the POP log's offsets", kept.status());
+  absl::StatusOr<int64_t> start = ReplayStart(kept->min_offset(), kept->max_offset());
+  if (!start.ok()) return start.status();
+  int64_t offset = *start;
   absl::MutexLock lock(&mu_);
   while (true) {
     store::v1::GetMessagesRequest get;
@@ -418,8 +521,8 @@ absl::Status PopService::Recover() {
     }
     AdvanceCommittedLocked(queue.get());
   }
-  LOG(INFO) << "POP log replayed: " << records << " records, " << in_flight_count_
-            << " messages in flight";
+  LOG(INFO) << "POP log replayed from offset " << *start << ": " << records << " records, "
+            << in_flight_count_ << " messages in flight";
   return absl::OkStatus();
 }
 
@@ -657,6 +760,8 @@ absl::StatusOr<broker::v1::AckMessageResponse> PopService::Ack(
     return absl::InvalidArgumentError("the ack names no receipt handle");
   }
   const std::string& group = request.consumer_group();
+  // From the log record to the settling: see checkpoint_mu_.
+  absl::ReaderMutexLock checkpoint_lock(&checkpoint_mu_);
   broker::v1::AckMessageResponse response;
   // Decoded once, outside the lock; a handle that does not decode is
   // answered now.

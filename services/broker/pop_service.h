@@ -42,7 +42,11 @@
 // only brings messages back sooner. Recover() replays the log at start: a message popped
 // and not settled is in flight again with its deadline (and handle), so it
 // is delivered again once the deadline passes; an acked one is not. The log
-// is replayed from its first kept record (retention trims it).
+// is replayed from its latest complete checkpoint (Checkpoint(): the whole
+// state, written every checkpoint_interval), or from its first kept record
+// when it has none. An ack holds off a checkpoint from its log record to its
+// settling, so no checkpoint written after an ack's record shows the message
+// in flight.
 #ifndef MQ_SERVICES_BROKER_POP_SERVICE_H_
 #define MQ_SERVICES_BROKER_POP_SERVICE_H_
 
@@ -93,6 +97,10 @@ struct PopOptions {
   // A redelivery that failed (store unavailable) is tried again this much
   // later.
   absl::Duration revive_retry_interval = absl::Seconds(1);
+  // How often the whole in-flight state is written to the log when it
+  // changed (a checkpoint): a restart replays the log from the latest
+  // checkpoint, not from its first kept record.
+  absl::Duration checkpoint_interval = absl::Minutes(1);
 };
 
 // Thread-safe. Every pointer must outlive the service.
@@ -116,6 +124,11 @@ class PopService {
   // Rebuilds the in-flight state from the log; before Start() and the first
   // call. The store's error if the log cannot be read.
   absl::Status Recover() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Queues a checkpoint of the in-flight state to the log (not waited for).
+  // The thread writes one every checkpoint_interval when the log changed,
+  // Stop() one last.
+  void Checkpoint() ABSL_LOCKS_EXCLUDED(checkpoint_mu_, mu_);
 
   // Starts the thread that redelivers expired messages and ends held pops.
   // Without it (unit tests), call ReviveDue() and EndExpiredPolls().
@@ -262,6 +275,12 @@ class PopService {
   absl::Status CheckCommon(absl::string_view group, absl::string_view topic) const;
   absl::StatusOr<absl::Duration> CheckInvisibleTime(int64_t ms) const;
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Checkpoint() when the log changed since the last one and
+  // checkpoint_interval passed (or `now_anyway`).
+  void MaybeCheckpoint(bool now_anyway) ABSL_LOCKS_EXCLUDED(checkpoint_mu_, mu_);
+  // The log's queue offset where the replay starts: the first piece of the
+  // latest complete checkpoint, else `min` (the first kept record).
+  absl::StatusOr<int64_t> ReplayStart(int64_t min, int64_t max);
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;
@@ -272,6 +291,14 @@ class PopService {
   const Runner runner_;
   const PopOptions options_;
   PopLogWriter log_writer_;
+
+  // Held shared by an ack from its log record to its settling, exclusively
+  // by a checkpoint. Taken before mu_.
+  absl::Mutex checkpoint_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::Time last_checkpoint_ ABSL_GUARDED_BY(checkpoint_mu_) = absl::InfinitePast();
+  // log_writer_.handed_over() after the last checkpoint's records.
+  int64_t handed_over_at_checkpoint_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+  int64_t checkpoint_id_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
 
   mutable absl::Mutex mu_;
   // Wakes the thread: an earlier deadline, or Stop().

@@ -115,6 +115,31 @@ class PopServiceTest : public ::testing::Test {
     return offsets_->Query("G", "orders", queue_id).value_or(-1);
   }
 
+  // The POP log's end (its next offset).
+  int64_t LogEnd() {
+    store::v1::GetQueueOffsetsRequest request;
+    request.set_topic(std::string(kPopLogTopic));
+    request.set_queue_id(0);
+    absl::StatusOr<store::v1::GetQueueOffsetsResponse> offsets = store_.GetQueueOffsets(request);
+    EXPECT_TRUE(offsets.ok());
+    return offsets.ok() ? offsets->max_offset() : -1;
+  }
+
+  // A crash: a new service (and offset manager, the committed offsets lost)
+  // recovers from the same store while the old one never stops; it becomes
+  // pop_, the old one is returned.
+  std::unique_ptr<PopService> CrashAndRecover() {
+    std::unique_ptr<PopService> old = std::move(pop_);
+    offsets_ = std::make_unique<ConsumerOffsetManager>(&store_);
+    PopOptions options;
+    options.broker_name = "broker-a";
+    pop_ = std::make_unique<PopService>(
+        &store_, topics_.get(), groups_.get(), offsets_.get(), send_back_.get(), &clock_,
+        [](std::function<void()> work, std::function<void()>) { work(); }, options);
+    EXPECT_TRUE(pop_->Recover().ok());
+    return old;
+  }
+
   FakeClock clock_;
   testing::FakeStore store_;
   std::unique_ptr<TopicConfigManager> topics_;
@@ -414,6 +439,116 @@ TEST_F(PopServiceTest, RecoverRebuildsTheInFlightStateFromTheLog) {
   ASSERT_TRUE(pop_->Recover().ok());
   EXPECT_EQ(pop_->in_flight_count(), 1);
   EXPECT_EQ(Committed(0), 3);
+}
+
+TEST_F(PopServiceTest, ARestartReplaysTheLogFromTheLatestCheckpoint) {
+  for (const char* id : {"a", "b", "c", "d", "e"}) Produce(id);
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request(3, 10000));
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(Ids(*popped), (std::vector<std::string>{"a", "b", "c"}));
+  std::map<std::string, std::string> handles;
+  for (const auto& m : popped->messages()) handles[m.message().msg_id()] = m.receipt_handle();
+  // An ack waits for its record, and so for every record before it.
+  Ack({handles["a"]});
+  const int64_t checkpoint_at = LogEnd();
+  pop_->Checkpoint();
+  Ack({handles["b"]});
+  // Retention removed everything before the checkpoint.
+  store_.RemoveBefore(std::string(kPopLogTopic), 0, checkpoint_at);
+
+  std::unique_ptr<PopService> crashed = CrashAndRecover();
+  // c is in flight (with its handle), a and b are settled: only d and e
+  // are handed out.
+  EXPECT_EQ(pop_->in_flight_count(), 1);
+  popped = Pop(Request(32, 10000));
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(Ids(*popped), (std::vector<std::string>{"d", "e"}));
+  EXPECT_EQ(Ack({handles["c"]}).results(0).code(), common::v1::SUCCESS);
+}
+
+TEST_F(PopServiceTest, ACheckpointWithoutItsFirstPieceIsPassedOver) {
+  for (const char* id : {"a", "b", "c", "d"}) Produce(id);
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request(3, 10000));
+  ASSERT_TRUE(popped.ok());
+  std::map<std::string, std::string> handles;
+  for (const auto& m : popped->messages()) handles[m.message().msg_id()] = m.receipt_handle();
+  Ack({handles["a"]});
+  const int64_t checkpoint_at = LogEnd();
+  pop_->Checkpoint();
+  Ack({handles["b"]});
+  // The last piece of a checkpoint whose earlier piece is not before it
+  // (the record there is b's ack).
+  internal::PopLogRecord torn;
+  torn.set_checkpoint_id(1);
+  torn.set_checkpoint_piece(1);
+  torn.set_checkpoint_pieces(2);
+  store::v1::AppendBatchRequest append;
+  store::v1::AppendEntry* entry = append.add_entries();
+  entry->mutable_message()->set_topic(std::string(kPopLogTopic));
+  entry->mutable_message()->set_body(torn.SerializeAsString());
+  entry->set_queue_id(0);
+  ASSERT_TRUE(store_.AppendBatch(append).ok());
+  store_.RemoveBefore(std::string(kPopLogTopic), 0, checkpoint_at);
+
+  std::unique_ptr<PopService> crashed = CrashAndRecover();
+  // Replayed from the complete checkpoint: c in flight, only d handed out.
+  EXPECT_EQ(pop_->in_flight_count(), 1);
+  popped = Pop(Request(32, 10000));
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(Ids(*popped), std::vector<std::string>{"d"});
+}
+
+// A checkpoint taken while an ack's record is being written would show the
+// message in flight after that record: it waits for the ack to settle.
+TEST_F(PopServiceTest, ACheckpointWaitsForAnAckBetweenItsRecordAndItsSettling) {
+  Produce("a");
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request(1, 10000));
+  ASSERT_TRUE(popped.ok());
+  ASSERT_EQ(popped->messages_size(), 1);
+  const int64_t before_ack = LogEnd();
+  store_.SetAppendGateOpen(false);
+  std::thread ack([&] { Ack({popped->messages(0).receipt_handle()}); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (store_.appends_waiting_at_gate() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_EQ(store_.appends_waiting_at_gate(), 1);
+  std::atomic<bool> checkpointed{false};
+  std::thread checkpoint([&] {
+    pop_->Checkpoint();
+    checkpointed = true;
+  });
+  // Given time to go ahead (which it must not), the checkpoint is still
+  // waiting while the ack's record is held at the gate.
+  const absl::Time grace = absl::Now() + absl::Milliseconds(500);
+  while (!checkpointed && absl::Now() < grace) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_FALSE(checkpointed);
+  store_.SetAppendGateOpen(true);
+  ack.join();
+  checkpoint.join();
+  ASSERT_TRUE(checkpointed);
+  // Only the ack's record and the checkpoint are kept.
+  store_.RemoveBefore(std::string(kPopLogTopic), 0, before_ack);
+  std::unique_ptr<PopService> crashed = CrashAndRecover();
+  EXPECT_EQ(pop_->in_flight_count(), 0);
+  clock_.Advance(absl::Seconds(20));
+  EXPECT_EQ(pop_->ReviveDue(), 0);
+}
+
+TEST_F(PopServiceTest, StopWritesACheckpointTheNextStartReplaysFrom) {
+  for (const char* id : {"a", "b", "c"}) Produce(id);
+  absl::StatusOr<broker::v1::PopMessageResponse> popped = Pop(Request(2, 10000));
+  ASSERT_TRUE(popped.ok());
+  Ack({popped->messages(0).receipt_handle()});
+  const int64_t stop_at = LogEnd();
+  pop_->Stop();
+  EXPECT_GT(LogEnd(), stop_at);
+  store_.RemoveBefore(std::string(kPopLogTopic), 0, stop_at);
+  std::unique_ptr<PopService> stopped = CrashAndRecover();
+  EXPECT_EQ(pop_->in_flight_count(), 1);
+  popped = Pop(Request(32, 10000));
+  ASSERT_TRUE(popped.ok());
+  EXPECT_EQ(Ids(*popped), std::vector<std::string>{"c"});
 }
 
 TEST_F(PopServiceTest, FifoGroupHandsOutAQueuesNextMessageOnlyAfterThePreviousIsSettled) {
