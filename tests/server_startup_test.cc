@@ -137,6 +137,19 @@ TEST(ServerStartupTest, TheProxyRefusesAnOutOfRangeRouteCacheTtl) {
   }
 }
 
+TEST(ServerStartupTest, BrokersRefuseAnOutOfRangePopCheckpointInterval) {
+  for (const char* interval : {"0s", "25h"}) {
+    SCOPED_TRACE(interval);
+    Outcome outcome = RunToExit("services/standalone/standalone",
+                                {"--port=0", absl::StrCat("--data_dir=", MakeTempDir("checkpoint")),
+                                 absl::StrCat("--pop_checkpoint_interval=", interval)});
+    EXPECT_EQ(outcome.exit_code, 2);
+    EXPECT_THAT(outcome.output, HasSubstr("--pop_checkpoint_interval="));
+    EXPECT_THAT(outcome.output, HasSubstr("must be 1s..24h"));
+    EXPECT_THAT(outcome.output, Not(HasSubstr("listening on")));
+  }
+}
+
 // A unary call with raw request bytes; its status with the response code.
 absl::Status RawCall(const std::string& address, const std::string& method,
                      const std::string& bytes) {
