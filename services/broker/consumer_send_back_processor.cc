@@ -3,7 +3,9 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -70,15 +72,60 @@ absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::
 
 absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::Redeliver(
     const std::string& group, int64_t commit_log_offset, bool dead_letter) {
-  broker::v1::ConsumerSendBackRequest request;
-  request.set_consumer_group(group);
-  request.set_commit_log_offset(commit_log_offset);
-  request.set_delay_level(dead_letter ? -1 : 0);
-  request.set_max_reconsume_times(-1);
-  return Copy(request, /*immediate=*/true);
+  return std::move(RedeliverAll(group, {{commit_log_offset, dead_letter}}).front());
+}
+
+std::vector<absl::StatusOr<broker::v1::ConsumerSendBackResponse>>
+ConsumerSendBackProcessor::RedeliverAll(const std::string& group,
+                                        const std::vector<std::pair<int64_t, bool>>& messages) {
+  std::vector<absl::StatusOr<broker::v1::ConsumerSendBackResponse>> results(
+      messages.size(), absl::InternalError("not redelivered"));
+  std::vector<PreparedCopy> copies;
+  std::vector<size_t> indexes;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    broker::v1::ConsumerSendBackRequest request;
+    request.set_consumer_group(group);
+    request.set_commit_log_offset(messages[i].first);
+    request.set_delay_level(messages[i].second ? -1 : 0);
+    request.set_max_reconsume_times(-1);
+    absl::StatusOr<PreparedCopy> copy = Prepare(request, /*immediate=*/true);
+    if (!copy.ok()) {
+      results[i] = copy.status();
+      continue;
+    }
+    copies.push_back(*std::move(copy));
+    indexes.push_back(i);
+  }
+  // One store append per target topic (the group's %RETRY% or %DLQ%).
+  std::map<std::string, std::vector<size_t>> by_target;
+  for (size_t c = 0; c < copies.size(); ++c) {
+    by_target[copies[c].target.topic_name()].push_back(c);
+  }
+  for (const auto& [topic, members] : by_target) {
+    std::vector<store::v1::AppendEntry> entries;
+    entries.reserve(members.size());
+    for (size_t c : members) entries.push_back(std::move(copies[c].entry));
+    std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> sent =
+        send_->StoreCopies(std::move(entries), copies[members.front()].target);
+    for (size_t k = 0; k < members.size(); ++k) {
+      results[indexes[members[k]]] = Finish(copies[members[k]], sent[k]);
+    }
+  }
+  return results;
 }
 
 absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::Copy(
+    const broker::v1::ConsumerSendBackRequest& request, bool immediate) {
+  absl::StatusOr<PreparedCopy> copy = Prepare(request, immediate);
+  if (!copy.ok()) return copy.status();
+  std::vector<store::v1::AppendEntry> entries;
+  entries.push_back(std::move(copy->entry));
+  std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> sent =
+      send_->StoreCopies(std::move(entries), copy->target);
+  return Finish(*copy, sent.front());
+}
+
+absl::StatusOr<ConsumerSendBackProcessor::PreparedCopy> ConsumerSendBackProcessor::Prepare(
     const broker::v1::ConsumerSendBackRequest& request, bool immediate) {
   if (absl::Status checked = Check(request); !checked.ok()) return checked;
   const std::string& group = request.consumer_group();
@@ -135,15 +182,24 @@ absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::
   entry.set_born_host(stored.born_host());
   entry.set_reconsume_times(stored.reconsume_times() + 1);
 
-  absl::StatusOr<broker::v1::SendMessageResponse> sent =
-      send_->StoreCopy(std::move(entry), *target);
+  PreparedCopy prepared;
+  prepared.entry = std::move(entry);
+  prepared.target = *std::move(target);
+  prepared.dead = dead;
+  prepared.group = group;
+  prepared.reconsume_times = stored.reconsume_times();
+  return prepared;
+}
+
+absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::Finish(
+    const PreparedCopy& copy, const absl::StatusOr<broker::v1::SendMessageResponse>& sent) {
   if (!sent.ok()) return sent.status();
-  if (dead) {
-    LOG(INFO) << "group " << group << ": message " << sent->msg_id() << " moved to "
-              << target->topic_name() << " after " << stored.reconsume_times() + 1 << " deliveries";
+  if (copy.dead) {
+    LOG(INFO) << "group " << copy.group << ": message " << sent->msg_id() << " moved to "
+              << copy.target.topic_name() << " after " << copy.reconsume_times + 1 << " deliveries";
   }
   broker::v1::ConsumerSendBackResponse response;
-  response.set_topic(target->topic_name());
+  response.set_topic(copy.target.topic_name());
   response.set_msg_id(sent->msg_id());
   return response;
 }

@@ -85,12 +85,33 @@ class ConsumerSendBackProcessor {
   absl::StatusOr<broker::v1::ConsumerSendBackResponse> Redeliver(const std::string& group,
                                                                  int64_t commit_log_offset,
                                                                  bool dead_letter);
+  // Redeliver of each (commit_log_offset, dead_letter) of `messages`, the
+  // copies to one topic stored with one append; a result per message, in
+  // order.
+  std::vector<absl::StatusOr<broker::v1::ConsumerSendBackResponse>> RedeliverAll(
+      const std::string& group, const std::vector<std::pair<int64_t, bool>>& messages);
 
  private:
+  // A copy read and built, not yet stored.
+  struct PreparedCopy {
+    store::v1::AppendEntry entry;
+    common::v1::TopicConfig target;
+    bool dead = false;
+    std::string group;
+    // Of the message copied.
+    int32_t reconsume_times = 0;
+  };
+
   absl::Status Check(const broker::v1::ConsumerSendBackRequest& request) const;
   // SendBack, with the retry copy's DELAY left out when `immediate`.
   absl::StatusOr<broker::v1::ConsumerSendBackResponse> Copy(
       const broker::v1::ConsumerSendBackRequest& request, bool immediate);
+  // Copy up to the store append.
+  absl::StatusOr<PreparedCopy> Prepare(const broker::v1::ConsumerSendBackRequest& request,
+                                       bool immediate);
+  // Copy's answer once `copy` was stored as `sent`.
+  static absl::StatusOr<broker::v1::ConsumerSendBackResponse> Finish(
+      const PreparedCopy& copy, const absl::StatusOr<broker::v1::SendMessageResponse>& sent);
 
   store::StoreApi* const store_;
   TopicConfigManager* const topics_;

@@ -926,35 +926,17 @@ int PopService::ReviveDue() {
     }
   }
   // Locals below are changed under mu_ only: chunks of a large round run at
-  // once on the runner's threads (each redelivery is a store read and
-  // append), so a burst of expiries is redelivered within the target.
+  // once on the runner's threads (a store read per redelivery and an append
+  // per chunk), so a burst of expiries is redelivered within the target.
   int settled = 0;
   internal::PopLogRecord log;
   // FIFO queues that may hand out a message again.
   std::vector<std::pair<std::string, int32_t>> freed;
-  auto revive = [&](const Due& item) {
-    absl::optional<broker::v1::SubscriptionGroupConfig> group = groups_->Find(item.queue->group);
-    bool dead_letter = false;
-    if (group.has_value() && group->consume_message_orderly()) {
-      if (item.attempt <= group->retry_max_times()) {
-        // FIFO: handed out again in place; the queue waits for it.
-        absl::MutexLock lock(&mu_);
-        Queue* queue = item.queue;
-        queue->in_flight.erase(item.offset);
-        --in_flight_count_;
-        queue->next_offset = std::min(queue->next_offset, item.offset);
-        queue->redeliver_offset = item.offset;
-        queue->redeliver_attempt = item.attempt + 1;
-        ++settled;
-        freed.emplace_back(queue->topic, queue->queue_id);
-        return;
-      }
-      dead_letter = true;
-    }
-    absl::StatusOr<broker::v1::ConsumerSendBackResponse> moved =
-        send_back_->Redeliver(item.queue->group, item.commit_log_offset, dead_letter);
+  // Settles a redelivered (or dead-lettered) item, or tries it again later.
+  auto moved = [&](const Due& item, bool dead_letter,
+                   const absl::StatusOr<broker::v1::ConsumerSendBackResponse>& result) {
     absl::MutexLock lock(&mu_);
-    if (moved.ok()) {
+    if (result.ok()) {
       SettleLocked(item.queue, item.offset);
       *log.add_ops() = LogOp(*item.queue, item.offset, nullptr, 0);
       ++settled;
@@ -963,22 +945,60 @@ int PopService::ReviveDue() {
     }
     LOG_EVERY_N(WARNING, 100) << "cannot redeliver a message of group " << item.queue->group << " ("
                               << item.queue->topic << " queue " << item.queue->queue_id
-                              << " offset " << item.offset << "), trying again: " << moved.status();
+                              << " offset " << item.offset
+                              << "), trying again: " << result.status();
     InFlight& entry = item.queue->in_flight.at(item.offset);
     entry.deadline = clock_->Now() + options_.revive_retry_interval;
     IndexLocked(item.queue, item.offset, &entry);
   };
+  // A chunk's copies of one group are stored with one append per target
+  // topic (ConsumerSendBackProcessor::RedeliverAll).
+  auto revive = [&](size_t begin, size_t end) {
+    std::map<std::string, std::vector<std::pair<const Due*, bool>>> by_group;
+    for (size_t i = begin; i < end; ++i) {
+      const Due& item = due[i];
+      absl::optional<broker::v1::SubscriptionGroupConfig> group = groups_->Find(item.queue->group);
+      bool dead_letter = false;
+      if (group.has_value() && group->consume_message_orderly()) {
+        if (item.attempt <= group->retry_max_times()) {
+          // FIFO: handed out again in place; the queue waits for it.
+          absl::MutexLock lock(&mu_);
+          Queue* queue = item.queue;
+          queue->in_flight.erase(item.offset);
+          --in_flight_count_;
+          queue->next_offset = std::min(queue->next_offset, item.offset);
+          queue->redeliver_offset = item.offset;
+          queue->redeliver_attempt = item.attempt + 1;
+          ++settled;
+          freed.emplace_back(queue->topic, queue->queue_id);
+          continue;
+        }
+        dead_letter = true;
+      }
+      by_group[item.queue->group].emplace_back(&item, dead_letter);
+    }
+    for (const auto& [group, items] : by_group) {
+      std::vector<std::pair<int64_t, bool>> messages;
+      messages.reserve(items.size());
+      for (const auto& [item, dead_letter] : items) {
+        messages.emplace_back(item->commit_log_offset, dead_letter);
+      }
+      std::vector<absl::StatusOr<broker::v1::ConsumerSendBackResponse>> results =
+          send_back_->RedeliverAll(group, messages);
+      for (size_t k = 0; k < items.size(); ++k) {
+        moved(*items[k].first, items[k].second, results[k]);
+      }
+    }
+  };
   constexpr size_t kChunk = 128;
   if (due.size() <= kChunk) {
-    for (const Due& item : due) revive(item);
+    revive(0, due.size());
   } else {
     const size_t chunks = (due.size() + kChunk - 1) / kChunk;
     absl::BlockingCounter pending(static_cast<int>(chunks));
     for (size_t c = 0; c < chunks; ++c) {
       auto work = [&, c] {
-        for (size_t i = c * kChunk; i < std::min(due.size(), (c + 1) * kChunk); ++i) {
-          revive(due[i]);
-        }
+        revive(c * kChunk, std::min(due.size(), (c + 1) * kChunk));
         pending.DecrementCount();
       };
       // Refused (busy, stopping): done here instead.

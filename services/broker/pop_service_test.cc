@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -625,7 +626,14 @@ TEST_F(PopServiceTest, ALargeReviveRoundRunsInChunksOnTheRunner) {
   }
   clock_.Advance(absl::Seconds(5));
   const int before = ran.load();
+  const size_t appends_before = store_.append_batch_sizes().size();
   EXPECT_EQ(pop_->ReviveDue(), 300);
+  // Each chunk's copies went to %RETRY%G in one append.
+  std::vector<int> sizes = store_.append_batch_sizes();
+  sizes.erase(sizes.begin(), sizes.begin() + static_cast<std::ptrdiff_t>(appends_before));
+  std::sort(sizes.begin(), sizes.end());
+  EXPECT_EQ(std::count(sizes.begin(), sizes.end(), 128), 2) << ::testing::PrintToString(sizes);
+  EXPECT_EQ(std::count(sizes.begin(), sizes.end(), 44), 1) << ::testing::PrintToString(sizes);
   // Three chunks of 128, and at most one task of the log writer for the
   // round's record.
   EXPECT_GE(ran.load() - before, 3);

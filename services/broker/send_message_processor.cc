@@ -406,9 +406,9 @@ void SendMessageProcessor::SendEachAsync(
           PreparedSend& prepared = pending->prepared[e];
           // Each send's outcome is its own entry's (or the call's error).
           absl::StatusOr<store::v1::AppendBatchResponse> own =
-              response.ok() ? absl::StatusOr<store::v1::AppendBatchResponse>(
-                                  store::v1::AppendBatchResponse())
-                            : absl::StatusOr<store::v1::AppendBatchResponse>(response.status());
+              response.ok()
+                  ? absl::StatusOr<store::v1::AppendBatchResponse>(store::v1::AppendBatchResponse())
+                  : absl::StatusOr<store::v1::AppendBatchResponse>(response.status());
           if (counted) *own->add_results() = response->results(static_cast<int>(e));
           absl::StatusOr<Stored> stored = MapStored(own, 1, &prepared.context);
           pending->answers[pending->send_of_entry[e]] =
@@ -517,32 +517,65 @@ void SendMessageProcessor::SendBatchAsync(broker::v1::SendBatchRequest request,
 
 absl::StatusOr<broker::v1::SendMessageResponse> SendMessageProcessor::StoreCopy(
     store::v1::AppendEntry entry, const common::v1::TopicConfig& config) {
-  const int32_t queue_id =
-      static_cast<int32_t>(next_queue_.fetch_add(1, std::memory_order_relaxed) %
-                           static_cast<uint32_t>(std::max(1, config.write_queue_nums())));
-  entry.set_queue_id(queue_id);
-  entry.set_store_host(options_.store_host);
-  BrokerSendContext context;
-  context.topic = config.topic_name();
-  context.queue_id = queue_id;
-  context.message_count = 1;
-  context.body_bytes = static_cast<int64_t>(entry.message().body().size());
-  context.born_host = entry.born_host();
-  std::string unique_key = UniqueKey(entry.message());
+  std::vector<store::v1::AppendEntry> entries;
+  entries.push_back(std::move(entry));
+  return std::move(StoreCopies(std::move(entries), config).front());
+}
+
+std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> SendMessageProcessor::StoreCopies(
+    std::vector<store::v1::AppendEntry> entries, const common::v1::TopicConfig& config) {
+  using Answers = std::vector<absl::StatusOr<broker::v1::SendMessageResponse>>;
+  struct Copy {
+    BrokerSendContext context;
+    std::string unique_key;
+    int32_t queue_id = 0;
+  };
+  Answers answers(entries.size(), absl::UnknownError("not answered"));
+  std::vector<Copy> copies;
+  std::vector<size_t> answer_of_entry;
   store::v1::AppendBatchRequest append;
   append.set_wait_store_ok(true);
-  *append.add_entries() = std::move(entry);
-  return Await<broker::v1::SendMessageResponse>(
-      [&](Callback<broker::v1::SendMessageResponse> done) {
-        Append(std::move(append), std::move(context),
-               [this, unique_key, queue_id, done = std::move(done)](absl::StatusOr<Stored> stored) {
-                 if (!stored.ok()) {
-                   done(stored.status());
-                   return;
-                 }
-                 done(ToSendResponse(*stored, unique_key, queue_id));
-               });
-      });
+  for (size_t i = 0; i < entries.size(); ++i) {
+    store::v1::AppendEntry& entry = entries[i];
+    Copy copy;
+    copy.queue_id =
+        static_cast<int32_t>(next_queue_.fetch_add(1, std::memory_order_relaxed) %
+                             static_cast<uint32_t>(std::max(1, config.write_queue_nums())));
+    entry.set_queue_id(copy.queue_id);
+    entry.set_store_host(options_.store_host);
+    copy.context.topic = config.topic_name();
+    copy.context.queue_id = copy.queue_id;
+    copy.context.message_count = 1;
+    copy.context.body_bytes = static_cast<int64_t>(entry.message().body().size());
+    copy.context.born_host = entry.born_host();
+    copy.unique_key = UniqueKey(entry.message());
+    if (absl::Status before = hooks_->RunBefore(copy.context); !before.ok()) {
+      answers[i] = before;
+      continue;
+    }
+    *append.add_entries() = std::move(entry);
+    answer_of_entry.push_back(i);
+    copies.push_back(std::move(copy));
+  }
+  if (append.entries().empty()) return answers;
+  // One append for all: one lock, one flush wait, one slave wait.
+  absl::StatusOr<store::v1::AppendBatchResponse> response = store_->AppendBatch(append);
+  const bool counted =
+      response.ok() && static_cast<size_t>(response->results_size()) == copies.size();
+  for (size_t e = 0; e < copies.size(); ++e) {
+    // Each copy's outcome is its own entry's (or the call's error).
+    absl::StatusOr<store::v1::AppendBatchResponse> own =
+        response.ok()
+            ? absl::StatusOr<store::v1::AppendBatchResponse>(store::v1::AppendBatchResponse())
+            : absl::StatusOr<store::v1::AppendBatchResponse>(response.status());
+    if (counted) *own->add_results() = response->results(static_cast<int>(e));
+    absl::StatusOr<Stored> stored = MapStored(own, 1, &copies[e].context);
+    answers[answer_of_entry[e]] =
+        stored.ok() ? absl::StatusOr<broker::v1::SendMessageResponse>(
+                          ToSendResponse(*stored, copies[e].unique_key, copies[e].queue_id))
+                    : absl::StatusOr<broker::v1::SendMessageResponse>(stored.status());
+  }
+  return answers;
 }
 
 }  // namespace mq::broker

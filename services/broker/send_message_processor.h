@@ -112,6 +112,10 @@ class SendMessageProcessor {
   // queue id and store host. Blocks for the store.
   absl::StatusOr<broker::v1::SendMessageResponse> StoreCopy(store::v1::AppendEntry entry,
                                                             const common::v1::TopicConfig& config);
+  // StoreCopy of each entry, appended together (one store call); an answer
+  // per entry, in order.
+  std::vector<absl::StatusOr<broker::v1::SendMessageResponse>> StoreCopies(
+      std::vector<store::v1::AppendEntry> entries, const common::v1::TopicConfig& config);
 
  private:
   struct Target {
