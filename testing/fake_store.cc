@@ -229,6 +229,7 @@ absl::StatusOr<store::v1::QueryMessagesResponse> FakeStore::QueryByUniqueId(
 absl::StatusOr<store::v1::GetMessageByOffsetResponse> FakeStore::GetMessageByOffset(
     const store::v1::GetMessageByOffsetRequest& request) {
   absl::MutexLock lock(&mu_);
+  ++get_by_offset_calls_;
   if (!call_error_.ok()) return call_error_;
   auto it = by_offset_.find(request.physical_offset());
   if (it == by_offset_.end()) return absl::NotFoundError("no message at that offset");
@@ -378,6 +379,11 @@ int FakeStore::appends_waiting_at_gate() const {
 int FakeStore::reads_waiting_at_gate() const {
   absl::MutexLock lock(&mu_);
   return reads_waiting_at_gate_;
+}
+
+int FakeStore::get_by_offset_calls() const {
+  absl::MutexLock lock(&mu_);
+  return get_by_offset_calls_;
 }
 
 int FakeStore::put_metadata_calls() const {

@@ -79,6 +79,8 @@ class FakeStore : public store::StoreApi {
   // GetMessages calls blocked at the read gate right now.
   int reads_waiting_at_gate() const ABSL_LOCKS_EXCLUDED(mu_);
   int put_metadata_calls() const ABSL_LOCKS_EXCLUDED(mu_);
+  // GetMessageByOffset calls so far.
+  int get_by_offset_calls() const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::string> deleted_topics() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t watch_count() const ABSL_LOCKS_EXCLUDED(listeners_mu_);
 
@@ -107,6 +109,7 @@ class FakeStore : public store::StoreApi {
   std::vector<int> append_batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> append_waits_ ABSL_GUARDED_BY(mu_);
   int put_metadata_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int get_by_offset_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> deleted_topics_ ABSL_GUARDED_BY(mu_);
 
   // Held while listeners run, so a Watch's destruction waits for its call.

@@ -72,12 +72,15 @@ absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::
 
 absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::Redeliver(
     const std::string& group, int64_t commit_log_offset, bool dead_letter) {
-  return std::move(RedeliverAll(group, {{commit_log_offset, dead_letter}}).front());
+  std::vector<Redelivery> messages(1);
+  messages[0].commit_log_offset = commit_log_offset;
+  messages[0].dead_letter = dead_letter;
+  return std::move(RedeliverAll(group, std::move(messages)).front());
 }
 
 std::vector<absl::StatusOr<broker::v1::ConsumerSendBackResponse>>
 ConsumerSendBackProcessor::RedeliverAll(const std::string& group,
-                                        const std::vector<std::pair<int64_t, bool>>& messages) {
+                                        std::vector<Redelivery> messages) {
   std::vector<absl::StatusOr<broker::v1::ConsumerSendBackResponse>> results(
       messages.size(), absl::InternalError("not redelivered"));
   std::vector<PreparedCopy> copies;
@@ -85,10 +88,12 @@ ConsumerSendBackProcessor::RedeliverAll(const std::string& group,
   for (size_t i = 0; i < messages.size(); ++i) {
     broker::v1::ConsumerSendBackRequest request;
     request.set_consumer_group(group);
-    request.set_commit_log_offset(messages[i].first);
-    request.set_delay_level(messages[i].second ? -1 : 0);
+    request.set_commit_log_offset(messages[i].commit_log_offset);
+    request.set_delay_level(messages[i].dead_letter ? -1 : 0);
     request.set_max_reconsume_times(-1);
-    absl::StatusOr<PreparedCopy> copy = Prepare(request, /*immediate=*/true);
+    absl::StatusOr<PreparedCopy> copy =
+        Prepare(request, /*immediate=*/true,
+                messages[i].stored.has_value() ? &*messages[i].stored : nullptr);
     if (!copy.ok()) {
       results[i] = copy.status();
       continue;
@@ -116,7 +121,7 @@ ConsumerSendBackProcessor::RedeliverAll(const std::string& group,
 
 absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::Copy(
     const broker::v1::ConsumerSendBackRequest& request, bool immediate) {
-  absl::StatusOr<PreparedCopy> copy = Prepare(request, immediate);
+  absl::StatusOr<PreparedCopy> copy = Prepare(request, immediate, nullptr);
   if (!copy.ok()) return copy.status();
   std::vector<store::v1::AppendEntry> entries;
   entries.push_back(std::move(copy->entry));
@@ -126,26 +131,33 @@ absl::StatusOr<broker::v1::ConsumerSendBackResponse> ConsumerSendBackProcessor::
 }
 
 absl::StatusOr<ConsumerSendBackProcessor::PreparedCopy> ConsumerSendBackProcessor::Prepare(
-    const broker::v1::ConsumerSendBackRequest& request, bool immediate) {
+    const broker::v1::ConsumerSendBackRequest& request, bool immediate,
+    common::v1::MessageExt* preloaded) {
   if (absl::Status checked = Check(request); !checked.ok()) return checked;
   const std::string& group = request.consumer_group();
   absl::optional<broker::v1::SubscriptionGroupConfig> config = groups_->Find(group);
   if (!config.has_value()) return SubscriptionGroupNotExist(group);
 
-  store::v1::GetMessageByOffsetRequest lookup;
-  lookup.set_physical_offset(request.commit_log_offset());
-  absl::StatusOr<store::v1::GetMessageByOffsetResponse> found = store_->GetMessageByOffset(lookup);
-  if (!found.ok()) {
-    if (absl::IsNotFound(found.status())) {
-      return absl::NotFoundError(absl::StrCat("no message at commit log offset ",
-                                              request.commit_log_offset(), ": ",
-                                              found.status().message()));
+  store::v1::GetMessageByOffsetResponse found;
+  if (preloaded != nullptr) {
+    *found.mutable_message() = std::move(*preloaded);
+  } else {
+    store::v1::GetMessageByOffsetRequest lookup;
+    lookup.set_physical_offset(request.commit_log_offset());
+    absl::StatusOr<store::v1::GetMessageByOffsetResponse> read = store_->GetMessageByOffset(lookup);
+    if (!read.ok()) {
+      if (absl::IsNotFound(read.status())) {
+        return absl::NotFoundError(absl::StrCat("no message at commit log offset ",
+                                                request.commit_log_offset(), ": ",
+                                                read.status().message()));
+      }
+      return StoreCallError(absl::StrCat("cannot read the message at commit log offset ",
+                                         request.commit_log_offset()),
+                            read.status());
     }
-    return StoreCallError(
-        absl::StrCat("cannot read the message at commit log offset ", request.commit_log_offset()),
-        found.status());
+    found = *std::move(read);
   }
-  common::v1::MessageExt& stored = *found->mutable_message();
+  common::v1::MessageExt& stored = *found.mutable_message();
   if (!request.origin_message_id().empty() && request.origin_message_id() != stored.msg_id() &&
       request.origin_message_id() != stored.offset_msg_id()) {
     return absl::InvalidArgumentError(

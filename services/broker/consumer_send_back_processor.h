@@ -85,11 +85,17 @@ class ConsumerSendBackProcessor {
   absl::StatusOr<broker::v1::ConsumerSendBackResponse> Redeliver(const std::string& group,
                                                                  int64_t commit_log_offset,
                                                                  bool dead_letter);
-  // Redeliver of each (commit_log_offset, dead_letter) of `messages`, the
-  // copies to one topic stored with one append; a result per message, in
-  // order.
+  struct Redelivery {
+    int64_t commit_log_offset = 0;
+    bool dead_letter = false;
+    // The message at commit_log_offset when the caller has read it already
+    // (else it is read here).
+    absl::optional<common::v1::MessageExt> stored;
+  };
+  // Redeliver of each of `messages`, the copies to one topic stored with one
+  // append; a result per message, in order.
   std::vector<absl::StatusOr<broker::v1::ConsumerSendBackResponse>> RedeliverAll(
-      const std::string& group, const std::vector<std::pair<int64_t, bool>>& messages);
+      const std::string& group, std::vector<Redelivery> messages);
 
  private:
   // A copy read and built, not yet stored.
@@ -106,9 +112,10 @@ class ConsumerSendBackProcessor {
   // SendBack, with the retry copy's DELAY left out when `immediate`.
   absl::StatusOr<broker::v1::ConsumerSendBackResponse> Copy(
       const broker::v1::ConsumerSendBackRequest& request, bool immediate);
-  // Copy up to the store append.
+  // Copy up to the store append; `stored`: the message at the request's
+  // commit-log offset, if read already (it is used up).
   absl::StatusOr<PreparedCopy> Prepare(const broker::v1::ConsumerSendBackRequest& request,
-                                       bool immediate);
+                                       bool immediate, common::v1::MessageExt* stored);
   // Copy's answer once `copy` was stored as `sent`.
   static absl::StatusOr<broker::v1::ConsumerSendBackResponse> Finish(
       const PreparedCopy& copy, const absl::StatusOr<broker::v1::SendMessageResponse>& sent);

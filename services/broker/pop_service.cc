@@ -978,13 +978,44 @@ int PopService::ReviveDue() {
       by_group[item.queue->group].emplace_back(&item, dead_letter);
     }
     for (const auto& [group, items] : by_group) {
-      std::vector<std::pair<int64_t, bool>> messages;
-      messages.reserve(items.size());
-      for (const auto& [item, dead_letter] : items) {
-        messages.emplace_back(item->commit_log_offset, dead_letter);
+      std::vector<ConsumerSendBackProcessor::Redelivery> messages(items.size());
+      std::map<Queue*, std::vector<size_t>> by_queue;
+      for (size_t k = 0; k < items.size(); ++k) {
+        messages[k].commit_log_offset = items[k].first->commit_log_offset;
+        messages[k].dead_letter = items[k].second;
+        by_queue[items[k].first->queue].push_back(k);
+      }
+      // Read a queue's due messages with one store read per range of
+      // offsets, not one per message; what is not found so is read by its
+      // commit-log offset.
+      for (auto& [queue, members] : by_queue) {
+        std::sort(members.begin(), members.end(), [&items](size_t x, size_t y) {
+          return items[x].first->offset < items[y].first->offset;
+        });
+        std::map<int64_t, common::v1::MessageExt> read;
+        const int64_t last = items[members.back()].first->offset;
+        for (int64_t next = items[members.front()].first->offset; next <= last;) {
+          store::v1::GetMessagesRequest get;
+          get.set_topic(queue->topic);
+          get.set_queue_id(queue->queue_id);
+          get.set_offset(next);
+          get.set_max_count(static_cast<int32_t>(std::min<int64_t>(1024, last - next + 1)));
+          absl::StatusOr<store::v1::GetMessagesResponse> got = store_->GetMessages(get);
+          if (!got.ok() || got->next_begin_offset() <= next) break;
+          for (common::v1::MessageExt& message : *got->mutable_messages()) {
+            read.emplace(message.queue_offset(), std::move(message));
+          }
+          next = got->next_begin_offset();
+        }
+        for (size_t k : members) {
+          auto it = read.find(items[k].first->offset);
+          if (it != read.end() && it->second.commit_log_offset() == messages[k].commit_log_offset) {
+            messages[k].stored = std::move(it->second);
+          }
+        }
       }
       std::vector<absl::StatusOr<broker::v1::ConsumerSendBackResponse>> results =
-          send_back_->RedeliverAll(group, messages);
+          send_back_->RedeliverAll(group, std::move(messages));
       for (size_t k = 0; k < items.size(); ++k) {
         moved(*items[k].first, items[k].second, results[k]);
       }

@@ -627,7 +627,10 @@ TEST_F(PopServiceTest, ALargeReviveRoundRunsInChunksOnTheRunner) {
   clock_.Advance(absl::Seconds(5));
   const int before = ran.load();
   const size_t appends_before = store_.append_batch_sizes().size();
+  const int lookups_before = store_.get_by_offset_calls();
   EXPECT_EQ(pop_->ReviveDue(), 300);
+  // The due messages were read by queue ranges, none by its commit-log offset.
+  EXPECT_EQ(store_.get_by_offset_calls(), lookups_before);
   // Each chunk's copies went to %RETRY%G in one append.
   std::vector<int> sizes = store_.append_batch_sizes();
   sizes.erase(sizes.begin(), sizes.begin() + static_cast<std::ptrdiff_t>(appends_before));
