@@ -47,9 +47,14 @@ class PopServiceTest : public ::testing::Test {
     back_options.broker_name = "broker-a";
     send_back_ = std::make_unique<ConsumerSendBackProcessor>(&store_, topics_.get(), groups_.get(),
                                                              send_.get(), back_options);
+    pop_ = NewService();
+  }
+
+  // A service over the fixture's parts whose runner runs work inline.
+  std::unique_ptr<PopService> NewService() {
     PopOptions options;
     options.broker_name = "broker-a";
-    pop_ = std::make_unique<PopService>(
+    return std::make_unique<PopService>(
         &store_, topics_.get(), groups_.get(), offsets_.get(), send_back_.get(), &clock_,
         [](std::function<void()> work, std::function<void()>) { work(); }, options);
   }
@@ -139,11 +144,7 @@ class PopServiceTest : public ::testing::Test {
   std::unique_ptr<PopService> CrashAndRecover() {
     std::unique_ptr<PopService> old = std::move(pop_);
     offsets_ = std::make_unique<ConsumerOffsetManager>(&store_);
-    PopOptions options;
-    options.broker_name = "broker-a";
-    pop_ = std::make_unique<PopService>(
-        &store_, topics_.get(), groups_.get(), offsets_.get(), send_back_.get(), &clock_,
-        [](std::function<void()> work, std::function<void()>) { work(); }, options);
+    pop_ = NewService();
     EXPECT_TRUE(pop_->Recover().ok());
     return old;
   }
@@ -415,14 +416,12 @@ TEST_F(PopServiceTest, RecoverRebuildsTheInFlightStateFromTheLog) {
       pop_->ChangeInvisibleTime(change);
   ASSERT_TRUE(changed.ok());
 
-  // A crash: the service and the committed offsets are gone; the store stays.
+  // A restart: the service and the committed offsets are gone; the store
+  // stays. (The old service stops first and writes a checkpoint; recovery
+  // from a crash is CrashAndRecover's.)
   pop_.reset();
   offsets_ = std::make_unique<ConsumerOffsetManager>(&store_);
-  PopOptions options;
-  options.broker_name = "broker-a";
-  pop_ = std::make_unique<PopService>(
-      &store_, topics_.get(), groups_.get(), offsets_.get(), send_back_.get(), &clock_,
-      [](std::function<void()> work, std::function<void()>) { work(); }, options);
+  pop_ = NewService();
   ASSERT_TRUE(pop_->Recover().ok());
   EXPECT_EQ(pop_->in_flight_count(), 2);
   EXPECT_EQ(Committed(0), 0);
@@ -441,9 +440,7 @@ TEST_F(PopServiceTest, RecoverRebuildsTheInFlightStateFromTheLog) {
   EXPECT_EQ(Ack({changed->receipt_handle()}).results(0).code(), common::v1::SUCCESS);
   // Recovered again: nothing of orders is in flight but d.
   pop_.reset();
-  pop_ = std::make_unique<PopService>(
-      &store_, topics_.get(), groups_.get(), offsets_.get(), send_back_.get(), &clock_,
-      [](std::function<void()> work, std::function<void()>) { work(); }, options);
+  pop_ = NewService();
   ASSERT_TRUE(pop_->Recover().ok());
   EXPECT_EQ(pop_->in_flight_count(), 1);
   EXPECT_EQ(Committed(0), 3);

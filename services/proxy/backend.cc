@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/grpc_options.h"
+#include "common/rpc.h"
 #include "common/status.h"
 
 namespace mq::proxy {
@@ -76,45 +77,22 @@ absl::StatusOr<common::v1::TopicRouteData> Backend::LookupRoute(const std::strin
 
 absl::StatusOr<broker::v1::SendMessageResponse> Backend::Send(
     const std::string& address, const broker::v1::SendMessageRequest& request) const {
-  broker::v1::SendMessageResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status = Noted(
-      address,
-      FromGrpcStatus(BrokerStub(address)->SendMessage(&context, request, &response), context));
-  if (!status.ok()) return status;
-  return response;
+  return CallBroker(address, &broker::v1::Broker::Stub::SendMessage, request);
 }
 
 absl::StatusOr<broker::v1::EndTransactionResponse> Backend::EndTransaction(
     const std::string& address, const broker::v1::EndTransactionRequest& request) const {
-  broker::v1::EndTransactionResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status = Noted(
-      address,
-      FromGrpcStatus(BrokerStub(address)->EndTransaction(&context, request, &response), context));
-  if (!status.ok()) return status;
-  return response;
+  return CallBroker(address, &broker::v1::Broker::Stub::EndTransaction, request);
 }
 
 absl::Status Backend::Heartbeat(const std::string& address,
                                 const broker::v1::HeartbeatRequest& request) const {
-  broker::v1::HeartbeatResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  return Noted(address, FromGrpcStatus(BrokerStub(address)->Heartbeat(&context, request, &response),
-                                       context));
+  return CallBroker(address, &broker::v1::Broker::Stub::Heartbeat, request).status();
 }
 
 absl::Status Backend::Unregister(const std::string& address,
                                  const broker::v1::UnregisterClientRequest& request) const {
-  broker::v1::UnregisterClientResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  return Noted(
-      address,
-      FromGrpcStatus(BrokerStub(address)->UnregisterClient(&context, request, &response), context));
+  return CallBroker(address, &broker::v1::Broker::Stub::UnregisterClient, request).status();
 }
 
 void Backend::Pop(const std::string& address, grpc::ClientContext* context,
@@ -130,53 +108,26 @@ void Backend::Pop(const std::string& address, grpc::ClientContext* context,
 
 absl::StatusOr<broker::v1::AckMessageResponse> Backend::Ack(
     const std::string& address, const broker::v1::AckMessageRequest& request) const {
-  broker::v1::AckMessageResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status =
-      Noted(address,
-            FromGrpcStatus(BrokerStub(address)->AckMessage(&context, request, &response), context));
-  if (!status.ok()) return status;
-  return response;
+  return CallBroker(address, &broker::v1::Broker::Stub::AckMessage, request);
 }
 
 absl::StatusOr<broker::v1::ChangeInvisibleTimeResponse> Backend::ChangeInvisibleTime(
     const std::string& address, const broker::v1::ChangeInvisibleTimeRequest& request) const {
-  broker::v1::ChangeInvisibleTimeResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status =
-      Noted(address,
-            FromGrpcStatus(BrokerStub(address)->ChangeInvisibleTime(&context, request, &response),
-                           context));
-  if (!status.ok()) return status;
-  return response;
+  return CallBroker(address, &broker::v1::Broker::Stub::ChangeInvisibleTime, request);
 }
 
 absl::StatusOr<broker::v1::ForwardToDeadLetterResponse> Backend::ForwardToDeadLetter(
     const std::string& address, const broker::v1::ForwardToDeadLetterRequest& request) const {
-  broker::v1::ForwardToDeadLetterResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status =
-      Noted(address,
-            FromGrpcStatus(BrokerStub(address)->ForwardToDeadLetter(&context, request, &response),
-                           context));
-  if (!status.ok()) return status;
-  return response;
+  return CallBroker(address, &broker::v1::Broker::Stub::ForwardToDeadLetter, request);
 }
 
 absl::StatusOr<broker::v1::SubscriptionGroupConfig> Backend::SubscriptionGroup(
     const std::string& address, const std::string& group) const {
-  broker::v1::GetAllSubscriptionGroupsResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status =
-      Noted(address,
-            FromGrpcStatus(BrokerStub(address)->GetAllSubscriptionGroups(&context, {}, &response),
-                           context));
-  if (!status.ok()) return status;
-  for (broker::v1::SubscriptionGroupConfig& config : *response.mutable_configs()) {
+  absl::StatusOr<broker::v1::GetAllSubscriptionGroupsResponse> response =
+      CallBroker(address, &broker::v1::Broker::Stub::GetAllSubscriptionGroups,
+                 broker::v1::GetAllSubscriptionGroupsRequest());
+  if (!response.ok()) return response.status();
+  for (broker::v1::SubscriptionGroupConfig& config : *response->mutable_configs()) {
     if (config.group_name() == group) return std::move(config);
   }
   return absl::NotFoundError(absl::StrCat("broker ", address, " has no consumer group ", group));

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/acl/signature.h"
+#include "common/rpc.h"
 #include "common/tls.h"
 #include "proto/acl.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
@@ -105,6 +106,18 @@ class Backend {
   // routes naming it.
   absl::Status Noted(const std::string& address, absl::Status status) const;
   void SetDeadline(grpc::ClientContext* context) const;
+  // The blocking unary `method` of broker `address` (CallUnary with the call
+  // timeout), its status Noted.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> CallBroker(const std::string& address,
+                                      grpc::Status (broker::v1::Broker::Stub::*method)(
+                                          grpc::ClientContext*, const Request&, Response*),
+                                      const Request& request) const {
+    std::shared_ptr<broker::v1::Broker::Stub> stub = BrokerStub(address);
+    absl::StatusOr<Response> response = CallUnary(*stub, method, request, options_.call_timeout);
+    if (!response.ok()) return Noted(address, response.status());
+    return response;
+  }
 
   const BackendOptions options_;
   mutable absl::Mutex mu_;
